@@ -1,0 +1,146 @@
+"""JSON API for scripts and integrations: session or token auth.
+
+    curl -H "Authorization: Token $KEY" http://127.0.0.1:8000/api/companies/?label=like
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.paginator import EmptyPage, Paginator
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from leads import selectors
+from leads.models import ApiToken, Company
+from leads.services.labels import InvalidVerdict, label_company
+
+MAX_PAGE_SIZE = 500
+ORDERINGS = {"-score": None, "name": "name", "-name": "-name", "created": "created_at", "-created": "-created_at"}
+
+
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def api_auth(view):
+    """Authenticate by 'Authorization: Token <key>' (no CSRF needed) or by session (CSRF checked)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        if header:
+            scheme, _, key = header.partition(" ")
+            if scheme.lower() not in ("token", "bearer") or not key.strip():
+                return _error("Authorization header must be 'Token <your API token>'", 401)
+            token = ApiToken.objects.select_related("user").filter(key=key.strip()).first()
+            if token is None or not token.user.is_active:
+                return _error("invalid API token; get yours at /account/token", 401)
+            request.user = token.user
+            return view(request, *args, **kwargs)
+        if isinstance(request.user, AnonymousUser) or not request.user.is_authenticated:
+            return _error("authentication required: log in or send 'Authorization: Token <key>'", 401)
+        if request.method == "POST":
+            from django.middleware.csrf import CsrfViewMiddleware
+
+            reason = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+            if reason is not None:
+                return _error("CSRF check failed: send the X-CSRFToken header with a session", 403)
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(wrapper)
+
+
+def company_json(company: Company) -> dict:
+    score = getattr(company, "score", None)
+    return {
+        "id": company.pk,
+        "name": company.name,
+        "website": company.website,
+        "domain": company.domain,
+        "industry": company.industry,
+        "country": company.country,
+        "description": company.description,
+        "label": company.verdict or None,
+        "score": None if score is None else round(score.value, 6),
+        "embedded": getattr(company, "is_embedded", None),
+        "neighbours": [] if score is None else score.neighbours,
+        "extra": company.extra,
+    }
+
+
+@require_GET
+@api_auth
+def companies(request: HttpRequest) -> JsonResponse:
+    params = request.GET
+    show = _show_from(params)
+    if show is None:
+        return _error("labelled must be true/false and label must be like, dislike or none", 400)
+    ordering = params.get("ordering", "-score")
+    if ordering not in ORDERINGS:
+        return _error(f"ordering must be one of: {', '.join(ORDERINGS)}", 400)
+    try:
+        size = min(int(params.get("page_size", 50)), MAX_PAGE_SIZE)
+        number = int(params.get("page", 1))
+    except ValueError:
+        return _error("page and page_size must be whole numbers", 400)
+    if size < 1 or number < 1:
+        return _error("page and page_size must be at least 1", 400)
+    listing = selectors.company_listing(show=show, query=params.get("q", ""))
+    if ORDERINGS[ordering]:
+        listing = listing.order_by(ORDERINGS[ordering], "pk")
+    paginator = Paginator(listing, size)
+    try:
+        page = paginator.page(number)
+    except EmptyPage:
+        return _error(f"page {number} is past the last page ({paginator.num_pages})", 404)
+    return JsonResponse(
+        {
+            "count": paginator.count,
+            "page": number,
+            "pages": paginator.num_pages,
+            "next": number + 1 if page.has_next() else None,
+            "results": [company_json(c) for c in page],
+        }
+    )
+
+
+def _show_from(params) -> str | None:
+    label = params.get("label", "").lower()
+    labelled = params.get("labelled", "").lower()
+    if label in ("like", "liked"):
+        return "liked"
+    if label in ("dislike", "disliked"):
+        return "disliked"
+    if label in ("none", "unlabelled"):
+        return "unlabelled"
+    if label:
+        return None
+    if labelled in ("true", "1", "yes"):
+        return "labelled"
+    if labelled in ("false", "0", "no"):
+        return "unlabelled"
+    return "all" if not labelled else None
+
+
+@require_POST
+@api_auth
+def label(request: HttpRequest, pk: int) -> JsonResponse:
+    company = get_object_or_404(Company, pk=pk)
+    try:
+        body = json.loads(request.body or b"{}")
+    except json.JSONDecodeError as error:
+        return _error(f"body must be JSON like {{\"verdict\": \"like\"}}: {error}", 400)
+    if not isinstance(body, dict) or "verdict" not in body:
+        return _error('body must be JSON like {"verdict": "like" | "dislike" | "clear"}', 400)
+    try:
+        created = label_company(company=company, user=request.user, verdict=body["verdict"])
+    except InvalidVerdict as error:
+        return _error(str(error), 400)
+    return JsonResponse(
+        {"id": company.pk, "label": company.verdict or None, "label_id": created.pk, "rescore": "queued"}, status=201
+    )

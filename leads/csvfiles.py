@@ -1,0 +1,279 @@
+"""Reading real-world company CSV files. Pure: bytes in, records out, no Django.
+
+Handles UTF-8 (with or without BOM), UTF-16 (either byte order), Windows-1252 /
+Latin-1; comma, semicolon, tab or pipe delimiters; quoted fields with embedded
+delimiters, quotes and newlines; CRLF or LF. Streams: memory does not grow with
+the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from leads.identity import dedupe_key, embedding_text, normalise_domain, text_hash
+
+DELIMITERS = [",", ";", "\t", "|"]
+_SAMPLE_BYTES = 256 * 1024
+csv.field_size_limit(64 * 1024 * 1024)  # our own limit is checked per field, with a clear message
+
+# Canonical field -> header aliases, compared after lowercasing and dropping punctuation.
+ALIASES: dict[str, list[str]] = {
+    "name": ["name", "company", "company name", "companyname", "organisation", "organization",
+             "organisation name", "organization name", "account", "account name", "business", "business name",
+             "firm", "brand"],
+    "website": ["website", "domain", "url", "homepage", "home page", "web", "site", "website url",
+                "company website", "company domain", "company url", "web address"],
+    "description": ["description", "overview", "about", "summary", "short description", "long description",
+                    "company description", "bio", "tagline", "one liner", "details", "profile", "about us"],
+    "industry": ["industry", "sector", "category", "vertical", "industries", "business type"],
+    "country": ["country", "country code", "hq country", "headquarters country", "country name"],
+    "label": ["label", "verdict", "liked", "like", "fit", "qualified"],
+}
+# Usual company-data columns, kept in `extra` under these names.
+EXTRA_ALIASES: dict[str, list[str]] = {
+    "employees": ["employees", "size", "employee count", "company size", "headcount", "team size",
+                  "number of employees", "num employees", "staff"],
+    "founded": ["founded", "year founded", "founded year", "founding year", "established"],
+    "city": ["city", "hq city", "town", "location"],
+    "specialties": ["specialties", "specialities", "specialty"],
+    "technologies": ["technologies", "tech stack", "technology", "tech"],
+    "linkedin_url": ["linkedin", "linkedin url", "linkedin profile", "company linkedin url"],
+}
+FIELD_LIMITS = {"name": 300, "website": 500, "industry": 200, "country": 100}
+
+LIKE_WORDS = {"like", "liked", "yes", "y", "1", "+1", "true", "t", "✓", "✔", "👍", "good", "fit"}
+DISLIKE_WORDS = {"dislike", "disliked", "no", "n", "-1", "false", "f", "✗", "✘", "x", "👎", "bad"}
+
+
+class UnreadableFile(ValueError):
+    """The file as a whole cannot be imported; the message says what is wrong in one sentence."""
+
+
+def header_key(header: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", header.strip().lower())
+
+
+_CANONICAL = {header_key(a): f for f, aliases in ALIASES.items() for a in aliases}
+_EXTRA = {header_key(a): f for f, aliases in EXTRA_ALIASES.items() for a in aliases}
+
+
+def suggest_mapping(headers: list[str]) -> dict[int, str]:
+    """Column index -> field: a canonical field, 'extra:<name>', or 'ignore'.
+
+    Several description-like columns all map to 'description' and are combined."""
+    mapping: dict[int, str] = {}
+    taken: set[str] = set()
+    for index, header in enumerate(headers):
+        key = header_key(header)
+        target = _CANONICAL.get(key)
+        if target and (target not in taken or target == "description"):
+            mapping[index] = target
+            taken.add(target)
+        elif key in _EXTRA and f"extra:{_EXTRA[key]}" not in taken:
+            mapping[index] = f"extra:{_EXTRA[key]}"
+            taken.add(mapping[index])
+        elif key:
+            mapping[index] = f"extra:{_snake(header)}"
+        else:
+            mapping[index] = "ignore"
+    return mapping
+
+
+def _snake(header: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", header.strip().lower()).strip("_") or "column"
+
+
+# --- Encoding and dialect -----------------------------------------------------------
+
+
+def _cp1252_fallback(error: UnicodeDecodeError):
+    """The five bytes cp1252 leaves undefined decode as Latin-1 would: nothing is lost."""
+    bad = error.object[error.start : error.end]
+    return bad.decode("latin-1"), error.end
+
+
+codecs.register_error("cp1252-latin1", _cp1252_fallback)
+
+
+def detect_encoding(sample: bytes) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    even_nuls, odd_nuls = sample[0::2].count(0), sample[1::2].count(0)
+    if len(sample) >= 4 and max(even_nuls, odd_nuls) > len(sample) // 4:
+        return "utf-16-be" if even_nuls > odd_nuls else "utf-16-le"
+    if 0 in sample:
+        raise UnreadableFile("This looks like a binary file, not a CSV: export it from your spreadsheet as CSV.")
+    text = sample.decode("utf-8", errors="replace")
+    # A truncated multi-byte character at the end of the sample is not an error.
+    invalid = text.count("\ufffd") - (1 if text.endswith("\ufffd") else 0)
+    valid_multibyte = sum(1 for ch in text if ord(ch) > 127 and ch != "\ufffd")
+    # A UTF-8 file with a stray byte still has far more good multi-byte characters than bad bytes.
+    return "utf-8" if invalid == 0 or valid_multibyte > invalid else "cp1252"
+
+
+def detect_delimiter(text_sample: str) -> str:
+    """The delimiter that splits the first lines into the most consistent number (>1) of fields."""
+    lines = text_sample.splitlines(keepends=True)
+    if len(lines) > 1 and not text_sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sample may end mid-row
+    sample = "".join(lines[:200])
+    best, best_rank = ",", (0, 0.0, 0)
+    for delimiter in DELIMITERS:
+        rows = list(csv.reader(io.StringIO(sample), delimiter=delimiter))[:50]
+        widths = [len(r) for r in rows if any(cell.strip() for cell in r)]
+        if not widths:
+            continue
+        header_width = widths[0]
+        consistent = sum(1 for w in widths if w == header_width) / len(widths)
+        rank = (int(header_width > 1), consistent, header_width)
+        if rank > best_rank:
+            best, best_rank = delimiter, rank
+    return best
+
+
+@dataclass(frozen=True)
+class Dialect:
+    encoding: str
+    delimiter: str
+    headers: list[str]
+
+
+def open_text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
+    errors = "cp1252-latin1" if encoding == "cp1252" else "replace"
+    return io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline="")
+
+
+def sniff(stream: BinaryIO) -> Dialect:
+    """Detect encoding, delimiter and headers, then rewind the stream."""
+    sample = stream.read(_SAMPLE_BYTES)
+    stream.seek(0)
+    if not sample.strip():
+        raise UnreadableFile("The file is empty: it needs a header row and at least one company.")
+    encoding = detect_encoding(sample)
+    text = sample.decode(encoding, errors="replace" if encoding != "cp1252" else "cp1252-latin1")
+    delimiter = detect_delimiter(text.lstrip("\ufeff"))
+    headers = next(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter), [])
+    return Dialect(encoding=encoding, delimiter=delimiter, headers=[h.strip() for h in headers])
+
+
+# --- Rows to records ----------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    """One company as read from one row, normalised and ready to upsert."""
+
+    line: int
+    name: str
+    website: str = ""
+    description: str = ""
+    industry: str = ""
+    country: str = ""
+    verdict: str = ""  # "like", "dislike" or ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def domain(self) -> str:
+        return normalise_domain(self.website)
+
+    @property
+    def key(self) -> str:
+        return dedupe_key(name=self.name, domain=self.domain, country=self.country)
+
+    @property
+    def text_hash(self) -> str:
+        return text_hash(embedding_text(name=self.name, description=self.description, industry=self.industry))
+
+
+@dataclass(frozen=True)
+class Rejected:
+    line: int
+    reason: str
+    values: list[str]
+
+
+def parse_verdict(value: str) -> str | None:
+    """'like', 'dislike', '' for no verdict, or None when the value means nothing to us."""
+    word = value.strip().lower()
+    if not word:
+        return ""
+    if word in LIKE_WORDS:
+        return "like"
+    if word in DISLIKE_WORDS:
+        return "dislike"
+    return None
+
+
+def read_rows(stream: BinaryIO, dialect: Dialect) -> Iterator[tuple[int, list[str]]]:
+    """(first line number of the row, cells) for each non-blank row after the header."""
+    reader = csv.reader(open_text(stream, dialect.encoding), delimiter=dialect.delimiter)
+    next(reader, None)
+    line = reader.line_num + 1
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            yield line, cells
+        line = reader.line_num + 1
+
+
+def to_record(line: int, cells: list[str], headers: list[str], mapping: dict[int, str],
+              max_field_chars: int) -> Record | Rejected:
+    """Validate one row; a Rejected says what to fix."""
+    if len(cells) > len(headers) and any(c.strip() for c in cells[len(headers):]):
+        return Rejected(line, f"the row has {len(cells)} fields but the header has {len(headers)}: "
+                              "quote any value that contains the delimiter", cells)
+    values: dict[str, str] = {}
+    descriptions: list[str] = []
+    extra: dict[str, str] = {}
+    for index, raw in enumerate(cells[: len(headers)]):
+        target = mapping.get(index, "ignore")
+        value = raw.strip().lstrip("\ufeff")
+        if "\ufffd" in value:
+            return Rejected(line, f"column '{headers[index]}' has bytes that are not valid text in this file's "
+                                  "encoding: re-save the file as UTF-8", cells)
+        if len(value) > max_field_chars:
+            return Rejected(line, f"column '{headers[index]}' is {len(value):,} characters long; "
+                                  f"the limit is {max_field_chars:,}", cells)
+        if target == "ignore" or not value:
+            continue
+        if target == "description":
+            if value not in descriptions:
+                descriptions.append(value)
+        elif target.startswith("extra:"):
+            extra.setdefault(target[6:], value)
+        else:
+            values.setdefault(target, value)
+    if not values.get("name"):
+        return Rejected(line, "the company name is empty: every row needs a name", cells)
+    for name, limit in FIELD_LIMITS.items():
+        if len(values.get(name, "")) > limit:
+            return Rejected(line, f"the {name} is {len(values[name])} characters long; the limit is {limit}", cells)
+    verdict = parse_verdict(values.pop("label", ""))
+    if verdict is None:
+        return Rejected(line, f"label {cells_value(cells, mapping, 'label')!r} is not a verdict: use like or dislike "
+                              "(or yes/no, 1/-1, true/false), or leave it empty", cells)
+    return Record(line=line, description="\n\n".join(descriptions), verdict=verdict, extra=extra, **values)
+
+
+def cells_value(cells: list[str], mapping: dict[int, str], target: str) -> str:
+    return next((cells[i].strip() for i, t in mapping.items() if t == target and i < len(cells)), "")
+
+
+def check_mapping(mapping: dict[int, str]) -> None:
+    """A file must say which column is the name and which the description (scores are made of it)."""
+    targets = set(mapping.values())
+    if "name" not in targets and "description" not in targets:
+        raise UnreadableFile("No column is the company name or description: the header row needs a 'name' column "
+                             "and a 'description' column.")
+    if "name" not in targets:
+        raise UnreadableFile("No column is the company name: call one column 'name' or 'company'.")
+    if "description" not in targets:
+        raise UnreadableFile("No column is the description, which scores are made of: call one column "
+                             "'description' (or 'about', 'overview', 'summary').")

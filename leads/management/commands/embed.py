@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand
+
+from leads.models import Company
+from leads.services import embeddings, scores
+from leads import embedding
+
+
+class Command(BaseCommand):
+    help = "Embed every company without a current vector: here and now, or --queue it for the workers."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--queue", action="store_true", help="send batches to the Celery workers instead")
+
+    def handle(self, *args, queue, **options):
+        if queue:
+            self.stdout.write(f"Queued {embeddings.queue_pending_embeddings()} batches.")
+            return
+        ids = list(Company.objects.needing_embedding(embedding.model_name()).values_list("pk", flat=True))
+        done = embeddings.embed_companies(ids)
+        scores.rescore_all()
+        self.stdout.write(f"Embedded {len(done)} companies and rescored.")

@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from leads.selectors import BadFilter, company_listing
+from leads.services.exports import write_scores
+
+
+class Command(BaseCommand):
+    help = "Write companies with label, score and neighbours to a CSV file that Excel opens."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--show", default="all", help="all, unlabelled, labelled, liked or disliked")
+        parser.add_argument("--no-bom", action="store_true", help="plain UTF-8 without the byte-order mark")
+
+    def handle(self, *args, file, show, no_bom, **options):
+        try:
+            companies = company_listing(show=show)
+        except BadFilter as error:
+            raise CommandError(str(error)) from None
+        with open(file, "w", newline="", encoding="utf-8") as stream:
+            count = write_scores(stream, companies.iterator(chunk_size=2000), excel_bom=not no_bom)
+        self.stdout.write(f"Wrote {count} companies to {file}.")

@@ -1,0 +1,269 @@
+"""CSV import: stream rows into a staging table with COPY, merge duplicates and
+upsert companies in SQL, all in one transaction: an import lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+from django.conf import settings
+from django.core.files import File
+from django.db import connection, transaction
+from django.utils import timezone
+
+from leads import csvfiles, embedding
+from leads.models import Company, ImportJob, ScoringState
+from leads.services.queue import enqueue_on_commit
+
+log = logging.getLogger(__name__)
+
+REJECTED_SHOWN = 100  # rows kept on the job for display; all of them go to the rejected CSV
+_PROGRESS_EVERY = 20_000
+_FIELDS = ["name", "website", "domain", "description", "industry", "country"]
+
+Progress = Callable[[ImportJob], None]
+
+
+class ImportFailed(Exception):
+    pass
+
+
+def create_job(*, path: Path | str, original_name: str = "", user=None) -> ImportJob:
+    """Keep a copy of the file, detect its encoding, delimiter and columns."""
+    path = Path(path)
+    size_mb = path.stat().st_size / 1024 / 1024
+    if size_mb > settings.IMPORT_MAX_UPLOAD_MB:
+        raise csvfiles.UnreadableFile(
+            f"The file is {size_mb:,.0f} MB; the limit is {settings.IMPORT_MAX_UPLOAD_MB} MB "
+            "(IMPORT_MAX_UPLOAD_MB): split it into smaller files."
+        )
+    with path.open("rb") as stream:
+        dialect = csvfiles.sniff(stream)
+        job = ImportJob(user=user, original_name=original_name or path.name)
+        job.file.save(path.name, File(stream), save=False)
+    _describe(job, dialect)
+    job.save()
+    return job
+
+
+def _describe(job: ImportJob, dialect: csvfiles.Dialect) -> None:
+    job.encoding, job.delimiter, job.headers = dialect.encoding, dialect.delimiter, dialect.headers
+    mapping = csvfiles.suggest_mapping(dialect.headers)
+    job.mapping = {str(i): target for i, target in mapping.items()}
+
+
+def job_mapping(job: ImportJob) -> dict[int, str]:
+    return {int(i): target for i, target in job.mapping.items()}
+
+
+def job_dialect(job: ImportJob) -> csvfiles.Dialect:
+    return csvfiles.Dialect(encoding=job.encoding, delimiter=job.delimiter, headers=job.headers)
+
+
+def preview_rows(job: ImportJob, limit: int = 10) -> list[list[str]]:
+    with job.file.open("rb") as stream:
+        rows = []
+        for _, cells in csvfiles.read_rows(stream, job_dialect(job)):
+            rows.append(cells)
+            if len(rows) >= limit:
+                break
+    return rows
+
+
+def run_import(job: ImportJob, *, progress: Progress | None = None) -> ImportJob:
+    """Import the job's file. Counts, rejected rows and state end up on the job."""
+    mapping = job_mapping(job)
+    csvfiles.check_mapping(mapping)
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
+    job.state = ImportJob.State.RUNNING
+    try:
+        with transaction.atomic():
+            _stage_rows(job, mapping, progress)
+            _upsert(job)
+            enqueue_on_commit("leads.queue_import_embeddings", job.pk)
+    except Exception as error:
+        job.state, job.error = ImportJob.State.FAILED, f"{type(error).__name__}: {error}"
+        job.finished_at = timezone.now()
+        job.save()
+        log.exception("import %s failed; nothing of it was kept", job.pk)
+        raise ImportFailed(f"The import failed and nothing of it was kept: {error}") from error
+    job.state, job.finished_at = ImportJob.State.DONE, timezone.now()
+    job.save()
+    return job
+
+
+_STAGING = """
+create temp table import_rows (
+    line integer, key text, name text, website text, domain text, description text,
+    industry text, country text, extra jsonb, verdict text
+) on commit drop
+"""
+
+
+def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | None) -> None:
+    rejected_path = Path(settings.MEDIA_ROOT) / "imports" / f"rejected-{job.pk}.csv"
+    rejected_path.parent.mkdir(parents=True, exist_ok=True)
+    job.rows_read = job.rejected = 0
+    job.rejected_rows = []
+    with connection.cursor() as cursor, job.file.open("rb") as stream, rejected_path.open(
+        "w", newline="", encoding="utf-8-sig"
+    ) as rejected_file:
+        rejected_writer = csv.writer(rejected_file)
+        rejected_writer.writerow(["line", "reason", *job.headers])
+        cursor.execute(_STAGING)
+        copy_sql = "copy import_rows (line, key, name, website, domain, description, industry, country, extra, verdict) from stdin"
+        with cursor.connection.cursor().copy(copy_sql) as copy:
+            for line, cells in csvfiles.read_rows(stream, job_dialect(job)):
+                job.rows_read += 1
+                record = csvfiles.to_record(line, cells, job.headers, mapping, settings.IMPORT_MAX_FIELD_CHARS)
+                if isinstance(record, csvfiles.Rejected):
+                    _reject(job, record, rejected_writer)
+                else:
+                    copy.write_row(_staging_row(record))
+                if progress and job.rows_read % _PROGRESS_EVERY == 0:
+                    progress(job)
+                    _publish_progress(job)
+    job.rejected_file.name = str(rejected_path.relative_to(settings.MEDIA_ROOT))
+    if job.rows_read == 0:
+        raise csvfiles.UnreadableFile("The file has a header row but no companies under it.")
+
+
+def _staging_row(record: csvfiles.Record) -> tuple:
+    domain = record.domain
+    return (
+        record.line, record.key, record.name, record.website, domain, record.description,
+        record.industry, record.country, json.dumps(record.extra, ensure_ascii=False), record.verdict,
+    )
+
+
+def _reject(job: ImportJob, rejected: csvfiles.Rejected, writer) -> None:
+    job.rejected += 1
+    writer.writerow([rejected.line, rejected.reason, *rejected.values])
+    if len(job.rejected_rows) < REJECTED_SHOWN:
+        job.rejected_rows.append({"line": rejected.line, "reason": rejected.reason, "values": rejected.values})
+
+
+def _publish_progress(job: ImportJob) -> None:
+    """Show rows read to other sessions while our transaction is still open, on a side connection."""
+    params = connection.get_connection_params()
+    try:
+        with psycopg.connect(**params, autocommit=True) as side:
+            side.execute("update leads_importjob set rows_read = %s where id = %s", [job.rows_read, job.pk])
+    except psycopg.Error:
+        log.warning("could not publish progress of import %s", job.pk)
+
+
+def _last_non_empty(column: str) -> str:
+    return f"coalesce((array_agg({column} order by line desc) filter (where {column} <> ''))[1], '')"
+
+
+_MERGE = f"""
+create temp table import_merged on commit drop as
+with dup as (select key from import_rows group by key having count(*) > 1)
+select key, name, website, domain, description, industry, country, extra, verdict
+from import_rows r where not exists (select 1 from dup where dup.key = r.key)
+union all
+select r.key, {_last_non_empty('name')}, {_last_non_empty('website')}, {_last_non_empty('domain')},
+       {_last_non_empty('description')}, {_last_non_empty('industry')}, {_last_non_empty('country')},
+       coalesce(jsonb_object_agg(kv.key, kv.value order by line) filter (where kv.key is not null), '{{}}'),
+       {_last_non_empty('verdict')}
+from import_rows r join dup on dup.key = r.key left join lateral jsonb_each(r.extra) kv on true
+group by r.key
+"""
+
+
+def _text_sql(name: str, industry: str, description: str) -> str:
+    """identity.embedding_text() in SQL (values are already stripped), hashed like identity.text_hash()."""
+    text = (
+        f"{name} || case when {industry} <> '' then E'\\nIndustry: ' || {industry} || '.' else '' end"
+        f" || case when {description} <> '' then E'\\n' || {description} else '' end"
+    )
+    return f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')"
+
+
+def _kept(column: str) -> str:
+    """On re-import an empty cell keeps what we had: nothing the user gave is lost."""
+    return f"coalesce(nullif(excluded.{column}, ''), c.{column})"
+
+
+_UPSERT = f"""
+insert into leads_company as c
+    (name, website, domain, dedupe_key, description, industry, country, extra, text_hash, verdict,
+     import_job_id, created_at, updated_at)
+select name, website, domain, key, description, industry, country, extra,
+       {_text_sql('name', 'industry', 'description')}, '', %(job)s, now(), now()
+from import_merged
+on conflict (dedupe_key) do update set
+    {", ".join(f"{f} = {_kept(f)}" for f in _FIELDS)},
+    extra = c.extra || excluded.extra,
+    text_hash = {_text_sql(_kept('name'), _kept('industry'), _kept('description'))},
+    import_job_id = excluded.import_job_id,
+    updated_at = now()
+where ({", ".join(f"c.{f}" for f in _FIELDS)}, c.extra)
+      is distinct from ({", ".join(_kept(f) for f in _FIELDS)}, c.extra || excluded.extra)
+returning (xmax = 0) as inserted
+"""
+
+_LABELS = """
+with incoming as (
+    select c.id, m.verdict from import_merged m join leads_company c on c.dedupe_key = m.key
+    where m.verdict <> '' and c.verdict <> m.verdict
+), history as (
+    insert into leads_label (company_id, user_id, verdict, created_at)
+    select id, %(user)s, verdict, now() from incoming
+)
+update leads_company c set verdict = incoming.verdict from incoming where c.id = incoming.id
+"""
+
+
+def _upsert(job: ImportJob) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_MERGE)
+        cursor.execute("select count(*) from import_merged")
+        distinct = cursor.fetchone()[0]
+        cursor.execute(_UPSERT, {"job": job.pk})
+        inserted = [row[0] for row in cursor.fetchall()]
+        cursor.execute(_LABELS, {"user": job.user_id})
+        job.labels = cursor.rowcount
+    job.created = sum(inserted)
+    job.updated = len(inserted) - job.created
+    job.unchanged = distinct - len(inserted)
+    job.duplicates = job.rows_read - job.rejected - distinct
+    if job.labels:
+        from leads.services.scores import request_rescore
+
+        request_rescore()
+
+
+def queue_import_embeddings(job_id: int) -> int:
+    """Queue the companies this import created or changed whose text needs a (new) vector."""
+    from leads.services.embeddings import queue_embedding
+
+    ids = list(
+        Company.objects.filter(import_job_id=job_id)
+        .needing_embedding(embedding.model_name())
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return queue_embedding(ids)
+
+
+def import_progress(job: ImportJob) -> dict:
+    """What the progress bar shows: rows read, then companies embedded and scored."""
+    touched = Company.objects.filter(import_job=job)
+    total = touched.count()
+    embedded = touched.with_current_embedding(embedding.model_name()).count()
+    state = ScoringState.get()
+    return {
+        "state": job.state,
+        "rows_read": job.rows_read,
+        "companies": total,
+        "embedded": embedded,
+        "scores_current": state.scored_version >= state.labels_version,
+        "finished": job.state in (ImportJob.State.DONE, ImportJob.State.FAILED) and embedded >= total,
+    }

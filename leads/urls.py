@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from leads import api, views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("companies/<int:pk>/", views.company_detail, name="company-detail"),
+    path("companies/<int:pk>/label", views.label, name="company-label"),
+    path("account/token", views.api_token, name="api-token"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/companies/", api.companies, name="api-companies"),
+    path("api/companies/<int:pk>/label", api.label, name="api-company-label"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,79 @@
+"""Dashboard and company pages for sales reps."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from leads import selectors
+from leads.models import ApiToken, Company
+from leads.services.labels import InvalidVerdict, label_company
+
+PAGE_SIZE = 50
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    show = request.GET.get("show", "all")
+    query = request.GET.get("q", "")
+    try:
+        companies = selectors.company_listing(show=show, query=query)
+    except selectors.BadFilter as error:
+        return HttpResponseBadRequest(str(error))
+    page = Paginator(companies, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "leads/dashboard.html",
+        {"page": page, "show": show, "query": query, "filters": list(selectors.LABEL_FILTERS)},
+    )
+
+
+@login_required
+def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    company = get_object_or_404(Company.objects.select_related("score"), pk=pk)
+    neighbours = selectors.score_explanation(company)
+    return render(
+        request,
+        "leads/company_detail.html",
+        {
+            "company": company,
+            "labels": company.labels.select_related("user")[:50],
+            "neighbours": neighbours,
+            "explanation": selectors.explanation_sentence(company, neighbours),
+            "is_embedded": selectors.is_embedded(company),
+        },
+    )
+
+
+@login_required
+@require_POST
+def label(request: HttpRequest, pk: int) -> HttpResponse:
+    company = get_object_or_404(Company, pk=pk)
+    try:
+        label_company(company=company, user=request.user, verdict=request.POST.get("verdict", ""))
+    except InvalidVerdict as error:
+        return HttpResponseBadRequest(str(error))
+    messages.success(request, f"{company.name}: {_past_tense(company.verdict)}. Scores update in a moment.")
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("dashboard")
+
+
+def _past_tense(verdict: str) -> str:
+    return {"like": "liked", "dislike": "disliked"}.get(verdict, "label cleared")
+
+
+@login_required
+def api_token(request: HttpRequest) -> HttpResponse:
+    regenerate = request.method == "POST"
+    token = ApiToken.for_user(request.user, regenerate=regenerate)
+    if regenerate:
+        messages.success(request, "A new API token was made; the old one no longer works.")
+        return redirect("api-token")
+    return render(request, "leads/api_token.html", {"token": token})
