@@ -1,6 +1,6 @@
 """JSON API for scripts and integrations: session or token auth.
 
-    curl -H "Authorization: Token $KEY" http://127.0.0.1:8000/api/companies/?label=like
+curl -H "Authorization: Token $KEY" http://127.0.0.1:8000/api/companies/?label=like
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def label(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         body = json.loads(request.body or b"{}")
     except json.JSONDecodeError as error:
-        return _error(f"body must be JSON like {{\"verdict\": \"like\"}}: {error}", 400)
+        return _error(f'body must be JSON like {{"verdict": "like"}}: {error}', 400)
     if not isinstance(body, dict) or "verdict" not in body:
         return _error('body must be JSON like {"verdict": "like" | "dislike" | "clear"}', 400)
     try:

@@ -24,21 +24,68 @@ csv.field_size_limit(64 * 1024 * 1024)  # our own limit is checked per field, wi
 
 # Canonical field -> header aliases, compared after lowercasing and dropping punctuation.
 ALIASES: dict[str, list[str]] = {
-    "name": ["name", "company", "company name", "companyname", "organisation", "organization",
-             "organisation name", "organization name", "account", "account name", "business", "business name",
-             "firm", "brand"],
-    "website": ["website", "domain", "url", "homepage", "home page", "web", "site", "website url",
-                "company website", "company domain", "company url", "web address"],
-    "description": ["description", "overview", "about", "summary", "short description", "long description",
-                    "company description", "bio", "tagline", "one liner", "details", "profile", "about us"],
+    "name": [
+        "name",
+        "company",
+        "company name",
+        "companyname",
+        "organisation",
+        "organization",
+        "organisation name",
+        "organization name",
+        "account",
+        "account name",
+        "business",
+        "business name",
+        "firm",
+        "brand",
+    ],
+    "website": [
+        "website",
+        "domain",
+        "url",
+        "homepage",
+        "home page",
+        "web",
+        "site",
+        "website url",
+        "company website",
+        "company domain",
+        "company url",
+        "web address",
+    ],
+    "description": [
+        "description",
+        "overview",
+        "about",
+        "summary",
+        "short description",
+        "long description",
+        "company description",
+        "bio",
+        "tagline",
+        "one liner",
+        "details",
+        "profile",
+        "about us",
+    ],
     "industry": ["industry", "sector", "category", "vertical", "industries", "business type"],
     "country": ["country", "country code", "hq country", "headquarters country", "country name"],
     "label": ["label", "verdict", "liked", "like", "fit", "qualified"],
 }
 # Usual company-data columns, kept in `extra` under these names.
 EXTRA_ALIASES: dict[str, list[str]] = {
-    "employees": ["employees", "size", "employee count", "company size", "headcount", "team size",
-                  "number of employees", "num employees", "staff"],
+    "employees": [
+        "employees",
+        "size",
+        "employee count",
+        "company size",
+        "headcount",
+        "team size",
+        "number of employees",
+        "num employees",
+        "staff",
+    ],
     "founded": ["founded", "year founded", "founded year", "founding year", "established"],
     "city": ["city", "hq city", "town", "location"],
     "specialties": ["specialties", "specialities", "specialty"],
@@ -223,12 +270,17 @@ def read_rows(stream: BinaryIO, dialect: Dialect) -> Iterator[tuple[int, list[st
         line = reader.line_num + 1
 
 
-def to_record(line: int, cells: list[str], headers: list[str], mapping: dict[int, str],
-              max_field_chars: int) -> Record | Rejected:
+def to_record(
+    line: int, cells: list[str], headers: list[str], mapping: dict[int, str], max_field_chars: int
+) -> Record | Rejected:
     """Validate one row; a Rejected says what to fix."""
-    if len(cells) > len(headers) and any(c.strip() for c in cells[len(headers):]):
-        return Rejected(line, f"the row has {len(cells)} fields but the header has {len(headers)}: "
-                              "quote any value that contains the delimiter", cells)
+    if len(cells) > len(headers) and any(c.strip() for c in cells[len(headers) :]):
+        return Rejected(
+            line,
+            f"the row has {len(cells)} fields but the header has {len(headers)}: "
+            "quote any value that contains the delimiter",
+            cells,
+        )
     values: dict[str, str] = {}
     descriptions: list[str] = []
     extra: dict[str, str] = {}
@@ -236,11 +288,18 @@ def to_record(line: int, cells: list[str], headers: list[str], mapping: dict[int
         target = mapping.get(index, "ignore")
         value = raw.strip().lstrip("\ufeff")
         if "\ufffd" in value:
-            return Rejected(line, f"column '{headers[index]}' has bytes that are not valid text in this file's "
-                                  "encoding: re-save the file as UTF-8", cells)
+            return Rejected(
+                line,
+                f"column '{headers[index]}' has bytes that are not valid text in this file's "
+                "encoding: re-save the file as UTF-8",
+                cells,
+            )
         if len(value) > max_field_chars:
-            return Rejected(line, f"column '{headers[index]}' is {len(value):,} characters long; "
-                                  f"the limit is {max_field_chars:,}", cells)
+            return Rejected(
+                line,
+                f"column '{headers[index]}' is {len(value):,} characters long; the limit is {max_field_chars:,}",
+                cells,
+            )
         if target == "ignore" or not value:
             continue
         if target == "description":
@@ -257,8 +316,12 @@ def to_record(line: int, cells: list[str], headers: list[str], mapping: dict[int
             return Rejected(line, f"the {name} is {len(values[name])} characters long; the limit is {limit}", cells)
     verdict = parse_verdict(values.pop("label", ""))
     if verdict is None:
-        return Rejected(line, f"label {cells_value(cells, mapping, 'label')!r} is not a verdict: use like or dislike "
-                              "(or yes/no, 1/-1, true/false), or leave it empty", cells)
+        return Rejected(
+            line,
+            f"label {cells_value(cells, mapping, 'label')!r} is not a verdict: use like or dislike "
+            "(or yes/no, 1/-1, true/false), or leave it empty",
+            cells,
+        )
     return Record(line=line, description="\n\n".join(descriptions), verdict=verdict, extra=extra, **values)
 
 
@@ -270,10 +333,14 @@ def check_mapping(mapping: dict[int, str]) -> None:
     """A file must say which column is the name and which the description (scores are made of it)."""
     targets = set(mapping.values())
     if "name" not in targets and "description" not in targets:
-        raise UnreadableFile("No column is the company name or description: the header row needs a 'name' column "
-                             "and a 'description' column.")
+        raise UnreadableFile(
+            "No column is the company name or description: the header row needs a 'name' column "
+            "and a 'description' column."
+        )
     if "name" not in targets:
         raise UnreadableFile("No column is the company name: call one column 'name' or 'company'.")
     if "description" not in targets:
-        raise UnreadableFile("No column is the description, which scores are made of: call one column "
-                             "'description' (or 'about', 'overview', 'summary').")
+        raise UnreadableFile(
+            "No column is the description, which scores are made of: call one column "
+            "'description' (or 'about', 'overview', 'summary')."
+        )

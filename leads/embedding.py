@@ -29,7 +29,7 @@ def _model():
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(_model_location(), device="cpu")
-    dimensions = model.get_sentence_embedding_dimension()
+    dimensions = model.get_embedding_dimension()
     if dimensions != settings.EMBEDDING_DIMENSIONS:
         raise ImproperlyConfigured(
             f"EMBEDDING_MODEL {model_name()!r} makes {dimensions}-dimensional vectors; "

@@ -8,7 +8,23 @@ import unicodedata
 from urllib.parse import urlsplit
 
 _NAME_NOISE = re.compile(r"[^0-9a-z]+")
-_LEGAL_SUFFIXES = {"inc", "llc", "ltd", "limited", "gmbh", "sa", "sas", "bv", "ag", "plc", "corp", "co", "srl", "ab", "oy"}
+_LEGAL_SUFFIXES = {
+    "inc",
+    "llc",
+    "ltd",
+    "limited",
+    "gmbh",
+    "sa",
+    "sas",
+    "bv",
+    "ag",
+    "plc",
+    "corp",
+    "co",
+    "srl",
+    "ab",
+    "oy",
+}
 
 
 def normalise_domain(website: str) -> str:

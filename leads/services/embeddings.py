@@ -49,9 +49,7 @@ def queue_embedding(company_ids: list[int]) -> int:
 
 def queue_pending_embeddings() -> int:
     """Queue every company without a current vector (after an import, a crash or a model change)."""
-    ids = list(
-        Company.objects.needing_embedding(embedding.model_name()).order_by("pk").values_list("pk", flat=True)
-    )
+    ids = list(Company.objects.needing_embedding(embedding.model_name()).order_by("pk").values_list("pk", flat=True))
     if ids:
         log.info("queueing %d companies for embedding", len(ids))
     return queue_embedding(ids)

@@ -36,8 +36,16 @@ def _rows(batch: list[Company]) -> Iterator[list]:
     for company in batch:
         score = getattr(company, "score", None)
         neighbours = [names.get(n["company_id"], "?") for n in score.neighbours] if score else []
-        row = [company.pk, company.name, company.website, company.industry, company.country, company.verdict,
-               "" if score is None else round(score.value, 6), "; ".join(neighbours)]
+        row = [
+            company.pk,
+            company.name,
+            company.website,
+            company.industry,
+            company.country,
+            company.verdict,
+            "" if score is None else round(score.value, 6),
+            "; ".join(neighbours),
+        ]
         yield [neutralise(value) for value in row]
 
 

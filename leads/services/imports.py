@@ -110,9 +110,11 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
     rejected_path.parent.mkdir(parents=True, exist_ok=True)
     job.rows_read = job.rejected = 0
     job.rejected_rows = []
-    with connection.cursor() as cursor, job.file.open("rb") as stream, rejected_path.open(
-        "w", newline="", encoding="utf-8-sig"
-    ) as rejected_file:
+    with (
+        connection.cursor() as cursor,
+        job.file.open("rb") as stream,
+        rejected_path.open("w", newline="", encoding="utf-8-sig") as rejected_file,
+    ):
         rejected_writer = csv.writer(rejected_file)
         rejected_writer.writerow(["line", "reason", *job.headers])
         cursor.execute(_STAGING)
@@ -136,8 +138,16 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
 def _staging_row(record: csvfiles.Record) -> tuple:
     domain = record.domain
     return (
-        record.line, record.key, record.name, record.website, domain, record.description,
-        record.industry, record.country, json.dumps(record.extra, ensure_ascii=False), record.verdict,
+        record.line,
+        record.key,
+        record.name,
+        record.website,
+        domain,
+        record.description,
+        record.industry,
+        record.country,
+        json.dumps(record.extra, ensure_ascii=False),
+        record.verdict,
     )
 
 
@@ -168,10 +178,10 @@ with dup as (select key from import_rows group by key having count(*) > 1)
 select key, name, website, domain, description, industry, country, extra, verdict
 from import_rows r where not exists (select 1 from dup where dup.key = r.key)
 union all
-select r.key, {_last_non_empty('name')}, {_last_non_empty('website')}, {_last_non_empty('domain')},
-       {_last_non_empty('description')}, {_last_non_empty('industry')}, {_last_non_empty('country')},
+select r.key, {_last_non_empty("name")}, {_last_non_empty("website")}, {_last_non_empty("domain")},
+       {_last_non_empty("description")}, {_last_non_empty("industry")}, {_last_non_empty("country")},
        coalesce(jsonb_object_agg(kv.key, kv.value order by line) filter (where kv.key is not null), '{{}}'),
-       {_last_non_empty('verdict')}
+       {_last_non_empty("verdict")}
 from import_rows r join dup on dup.key = r.key left join lateral jsonb_each(r.extra) kv on true
 group by r.key
 """
@@ -196,12 +206,12 @@ insert into leads_company as c
     (name, website, domain, dedupe_key, description, industry, country, extra, text_hash, verdict,
      import_job_id, created_at, updated_at)
 select name, website, domain, key, description, industry, country, extra,
-       {_text_sql('name', 'industry', 'description')}, '', %(job)s, now(), now()
+       {_text_sql("name", "industry", "description")}, '', %(job)s, now(), now()
 from import_merged
 on conflict (dedupe_key) do update set
     {", ".join(f"{f} = {_kept(f)}" for f in _FIELDS)},
     extra = c.extra || excluded.extra,
-    text_hash = {_text_sql(_kept('name'), _kept('industry'), _kept('description'))},
+    text_hash = {_text_sql(_kept("name"), _kept("industry"), _kept("description"))},
     import_job_id = excluded.import_job_id,
     updated_at = now()
 where ({", ".join(f"c.{f}" for f in _FIELDS)}, c.extra)

@@ -22,8 +22,13 @@ def send(task_name: str, *args, countdown: float = 0) -> bool:
     from leads.celery import app
 
     try:
-        app.send_task(task_name, args=args, countdown=countdown, retry=True,
-                      retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
+        app.send_task(
+            task_name,
+            args=args,
+            countdown=countdown,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        )
     except Exception:  # noqa: BLE001 - any broker failure: the sweep recovers it
         log.exception("could not queue %s; the next worker sweep will redo it", task_name)
         return False

@@ -63,11 +63,14 @@ def score_companies(company_ids: Iterable[int], labelled: LabelledSet | None = N
         Score.objects.filter(company_id__in=ids).delete()
         return 0
     candidate_ids = [row[0] for row in rows]
-    result = scoring.knn_scores(np.array([row[1] for row in rows], dtype=np.float32), labelled.vectors,
-                                labelled.labels, settings.SCORING_K)
+    result = scoring.knn_scores(
+        np.array([row[1] for row in rows], dtype=np.float32), labelled.vectors, labelled.labels, settings.SCORING_K
+    )
     now = timezone.now()
     scores = [
-        Score(company_id=cid, value=float(result.values[i]), neighbours=_explanation(result, i, labelled), computed_at=now)
+        Score(
+            company_id=cid, value=float(result.values[i]), neighbours=_explanation(result, i, labelled), computed_at=now
+        )
         for i, cid in enumerate(candidate_ids)
     ]
     Score.objects.bulk_create(

@@ -12,8 +12,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **options):
         if action == "status":
-            self.stdout.write(f"data: {settings.LEADS_HOME}\ndatabase: {settings.DATABASES['default']['HOST']}"
-                              f"\nbroker: {settings.CELERY_BROKER_URL}")
+            self.stdout.write(
+                f"data: {settings.LEADS_HOME}\ndatabase: {settings.DATABASES['default']['HOST']}"
+                f"\nbroker: {settings.CELERY_BROKER_URL}"
+            )
             return
         from django.db import connections
 

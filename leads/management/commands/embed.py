@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 
+from leads import embedding
 from leads.models import Company
 from leads.services import embeddings, scores
-from leads import embedding
 
 
 class Command(BaseCommand):

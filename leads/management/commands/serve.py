@@ -21,8 +21,21 @@ class Command(BaseCommand):
         python = sys.executable
         env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "1")}
         children = [
-            subprocess.Popen([python, "-m", "celery", "-A", "leads", "worker", "--loglevel=INFO",
-                              "--concurrency=1", "--without-gossip", "--without-mingle"], env=env),
+            subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "leads",
+                    "worker",
+                    "--loglevel=INFO",
+                    "--concurrency=1",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                env=env,
+            ),
             subprocess.Popen([python, "manage.py", "runserver", addr, "--noreload"], env=env),
         ]
         self.stdout.write(self.style.SUCCESS(f"Dashboard: http://{addr}/  (Ctrl-C stops everything)"))
