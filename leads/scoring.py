@@ -100,7 +100,8 @@ def _score_chunk(chunk, labelled64, labelled32, labels, k):
     nearest = np.take_along_axis(nearest, order, axis=1)
     distances = np.take_along_axis(distances, order, axis=1)
     weights = inverse_distance_weights(distances)
-    values = (weights * labels[nearest]).sum(axis=1)
+    # Clip: a unanimous vote can round to 1.0000000000000002.
+    values = np.clip((weights * labels[nearest]).sum(axis=1), -1.0, 1.0)
     return values, nearest, distances, weights
 
 

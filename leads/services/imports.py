@@ -98,6 +98,7 @@ def run_import(job: ImportJob, *, progress: Progress | None = None) -> ImportJob
 
 
 _STAGING = """
+drop table if exists import_rows, import_merged;
 create temp table import_rows (
     line integer, key text, name text, website text, domain text, description text,
     industry text, country text, extra jsonb, verdict text
@@ -240,6 +241,7 @@ def _upsert(job: ImportJob) -> None:
         inserted = [row[0] for row in cursor.fetchall()]
         cursor.execute(_LABELS, {"user": job.user_id})
         job.labels = cursor.rowcount
+        cursor.execute("drop table import_rows, import_merged")
     job.created = sum(inserted)
     job.updated = len(inserted) - job.created
     job.unchanged = distinct - len(inserted)

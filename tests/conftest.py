@@ -1,0 +1,53 @@
+"""Shared fixtures. Tests run on the real embedded Postgres + pgvector and Redis,
+under .leads/test so they never touch the data of a running `make run`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Read by leads.settings, which pytest-django imports after this module.
+os.environ.setdefault("LEADS_HOME", str(Path(__file__).resolve().parent.parent / ".leads" / "test"))
+os.environ.setdefault("RESCORE_DELAY_SECONDS", "0")
+
+import hashlib  # noqa: E402
+import re  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DEMO_CSV = Path(__file__).resolve().parent.parent / "leads" / "demo" / "companies.csv"
+
+
+def fake_encode(texts: list[str]) -> np.ndarray:
+    """A tiny deterministic bag-of-words encoder: texts sharing words end up close.
+
+    Unit tests use it for speed; the end-to-end tests use the real model."""
+    vectors = np.zeros((len(texts), 384), dtype=np.float32)
+    for row, text in enumerate(texts):
+        for word in re.findall(r"[a-z]+", text.lower()):
+            vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 384] += 1.0
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+@pytest.fixture
+def fake_encoder(monkeypatch):
+    monkeypatch.setattr("leads.embedding.encode", fake_encode)
+    return fake_encode
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.com", "alice-password-1")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", "bob@example.com", "bob-password-1")
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_superuser("charlie", "charlie@example.com", "charlie-password-1")

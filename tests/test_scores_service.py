@@ -1,0 +1,97 @@
+"""Labels, embeddings and scores through the services, on the real database (fake encoder)."""
+
+import numpy as np
+import pytest
+
+from leads.models import Company, Label, Score, ScoringState
+from leads.services import embeddings, labels, scores
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def companies(fake_encoder):
+    rows = {
+        "brew": "beer brewery lager stout",
+        "brew2": "beer brewery lager ale",
+        "brew3": "beer brewery stout porter",
+        "soft": "software developer tools code",
+        "soft2": "software developer code review",
+        "shop": "fashion clothing store",
+    }
+    made = {key: Company.objects.create(name=key, description=text) for key, text in rows.items()}
+    embeddings.embed_companies([c.pk for c in made.values()])
+    return made
+
+
+def test_a_label_is_kept_in_the_history_and_the_latest_one_is_current(companies, alice, bob):
+    brew = companies["brew"]
+    labels.label_company(company=brew, user=alice, verdict="like")
+    labels.label_company(company=brew, user=bob, verdict="dislike")
+    brew.refresh_from_db()
+    assert brew.verdict == "dislike"
+    labels.label_company(company=brew, user=alice, verdict="clear")
+    brew.refresh_from_db()
+    assert brew.verdict == ""
+    assert list(brew.labels.values_list("verdict", "user__username")) == [
+        ("clear", "alice"), ("dislike", "bob"), ("like", "alice"),
+    ]
+
+
+def test_an_unknown_verdict_is_refused(companies, alice):
+    with pytest.raises(labels.InvalidVerdict, match="like, dislike, clear"):
+        labels.label_company(company=companies["brew"], user=alice, verdict="maybe")
+    assert Label.objects.count() == 0
+
+
+def test_scores_follow_the_nearest_labels_and_explain_themselves(companies, alice):
+    labels.label_company(company=companies["brew"], user=alice, verdict="like")
+    labels.label_company(company=companies["soft"], user=alice, verdict="dislike")
+    assert scores.rescore_all() == 4
+    by_name = {s.company.name: s for s in Score.objects.select_related("company")}
+    assert set(by_name) == {"brew2", "brew3", "soft2", "shop"}  # labelled companies get no score
+    assert by_name["brew2"].value > 0.3 and by_name["soft2"].value < -0.3
+    nearest = by_name["brew2"].neighbours[0]
+    assert nearest["company_id"] == companies["brew"].pk and nearest["label"] == 1.0
+    assert sum(n["weight"] for n in by_name["brew2"].neighbours) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_without_labels_companies_are_not_scored_not_zero(companies, alice):
+    labels.label_company(company=companies["brew"], user=alice, verdict="like")
+    scores.rescore_all()
+    assert Score.objects.count() == 5
+    labels.label_company(company=companies["brew"], user=alice, verdict="clear")
+    scores.rescore_all()
+    assert Score.objects.count() == 0
+
+
+def test_a_burst_of_labels_is_rescored_once(companies, alice):
+    for key in ("brew", "brew2", "soft"):
+        labels.label_company(company=companies[key], user=alice, verdict="like" if "brew" in key else "dislike")
+    state = ScoringState.get()
+    assert state.labels_version == 3 and state.scored_version == 0
+    assert scores.rescore_if_labels_changed() is True
+    assert scores.rescore_if_labels_changed() is False
+    assert ScoringState.get().scored_version == 3
+
+
+def test_embedding_skips_companies_whose_text_and_model_are_unchanged(companies):
+    ids = [c.pk for c in companies.values()]
+    assert embeddings.embed_companies(ids) == []
+    Company.objects.filter(pk=companies["shop"].pk).update(description="now sells beer")
+    shop = Company.objects.get(pk=companies["shop"].pk)
+    shop.save()  # recomputes the text hash
+    assert embeddings.embed_companies(ids) == [shop.pk]
+
+
+def test_scores_match_scoring_module_on_stored_vectors(companies, alice):
+    from leads.scoring import knn_scores
+
+    labels.label_company(company=companies["brew"], user=alice, verdict="like")
+    labels.label_company(company=companies["soft"], user=alice, verdict="dislike")
+    scores.rescore_all()
+    labelled = scores.load_labelled_set()
+    target = companies["shop"]
+    vector = np.array([target.embeddings.get().vector], dtype=np.float32)
+    expected = knn_scores(vector, labelled.vectors, labelled.labels, k=10).values[0]
+    assert Score.objects.get(company=target).value == pytest.approx(expected, abs=1e-9)
