@@ -1,0 +1,186 @@
+"""The dashboard and company pages in headless Chromium, against pytest-django's live server."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("needs Chromium at /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from leads.models import Company  # noqa: E402
+from leads.services.embeddings import embed_companies  # noqa: E402
+from leads.services.labels import label_company  # noqa: E402
+from leads.services.scores import rescore_all  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BREWERIES = {
+    "Hopfield Brewery": "Craft beer brewery brewing lager and stout.",
+    "Maltworks Brewing": "Beer brewery brewing lager, ale and stout.",
+    "Barrel Ales": "Brewery brewing beer: ale, porter and stout.",
+}
+SOFTWARE = {
+    "Codeforge": "Software developer tools for code review.",
+    "Bytecraft": "Software for developer teams: code search and code review.",
+    "Stackline": "Developer software: code hosting and tools.",
+}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _orm_beside_playwright():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls are still synchronous.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(scope="module")
+def browser(_orm_beside_playwright):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def make_companies(rows: dict[str, str], industry: str, country: str = "Belgium") -> dict[str, Company]:
+    return {
+        name: Company.objects.create(name=name, description=text, industry=industry, country=country)
+        for name, text in rows.items()
+    }
+
+
+def log_in(page, live_server, username="alice", password="alice-password-1"):
+    page.goto(live_server.url)
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()
+
+
+def rows(page):
+    return page.locator("table.companies tbody tr")
+
+
+def row_of(page, name: str):
+    return rows(page).filter(has=page.get_by_role("link", name=name, exact=True))
+
+
+def listed_names(page) -> list[str]:
+    return rows(page).locator("td:first-child a").all_inner_texts()
+
+
+def test_it_logs_in_labels_a_company_and_shows_the_score_explanation(live_server, page, fake_encoder, alice):
+    brewing = make_companies(BREWERIES, "Brewing")
+    software = make_companies(SOFTWARE, "Software")
+    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
+    label_company(company=brewing["Hopfield Brewery"], user=alice, verdict="like")
+    label_company(company=software["Codeforge"], user=alice, verdict="dislike")
+    assert rescore_all() == 4
+
+    log_in(page, live_server)
+    expect(rows(page)).to_have_count(6)
+    first = rows(page).first
+    assert first.locator("td:first-child a").inner_text() in {"Maltworks Brewing", "Barrel Ales"}
+    score = first.locator(".score")
+    expect(score).to_have_class(re.compile(r"\bgood\b"))
+    assert float(score.inner_text()) > 0
+
+    row_of(page, "Bytecraft").locator("button[value=like]").click()
+    expect(page.get_by_role("status")).to_have_text("Bytecraft: liked. Scores update in a moment.")
+    expect(row_of(page, "Bytecraft").locator(".badge.like")).to_have_text("Liked")
+    expect(row_of(page, "Bytecraft").locator("button[value=like]")).to_have_class(re.compile(r"\bon\b"))
+    assert Company.objects.get(name="Bytecraft").verdict == "like"
+    page.screenshot(path="/tmp/leads-dashboard.png", full_page=True)
+
+    page.get_by_role("link", name="Maltworks Brewing", exact=True).click()
+    expect(page.get_by_role("heading", name="Maltworks Brewing")).to_be_visible()
+    expect(page.get_by_role("heading", name="Why this score")).to_be_visible()
+    neighbours = page.locator("table.neighbours tbody tr")
+    expect(neighbours).to_have_count(2)
+    expect(neighbours.nth(0)).to_contain_text("Hopfield Brewery")  # the nearest first
+    expect(neighbours.nth(0).locator(".badge")).to_have_text("liked")
+    expect(neighbours.nth(1)).to_contain_text("Codeforge")
+    expect(neighbours.nth(1).locator(".badge")).to_have_text("disliked")
+    expect(page.locator("p.explanation")).to_have_text(
+        re.compile(r"^Scored \+0\.\d\d because it is close to Hopfield Brewery, which you liked")
+    )
+    page.screenshot(path="/tmp/leads-company.png", full_page=True)
+
+
+def test_it_filters_and_searches(live_server, page, alice):
+    brewing = make_companies(BREWERIES, "Brewing")
+    software = make_companies(SOFTWARE, "Software")
+    label_company(company=brewing["Hopfield Brewery"], user=alice, verdict="like")
+    label_company(company=software["Codeforge"], user=alice, verdict="dislike")
+    everyone = sorted([*BREWERIES, *SOFTWARE])
+
+    log_in(page, live_server)
+    assert sorted(listed_names(page)) == everyone
+    filters = page.get_by_role("navigation", name="Label filter")
+    expected = {
+        "Liked": ["Hopfield Brewery"],
+        "Disliked": ["Codeforge"],
+        "Labelled": ["Codeforge", "Hopfield Brewery"],
+        "Unlabelled": ["Barrel Ales", "Bytecraft", "Maltworks Brewing", "Stackline"],
+        "All": everyone,
+    }
+    for link, names in expected.items():
+        filters.get_by_role("link", name=link, exact=True).click()
+        expect(filters.locator("a.active")).to_have_text(link)
+        assert sorted(listed_names(page)) == names, link
+
+    page.get_by_role("searchbox", name="Search").fill("brew")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("p.muted").first).to_have_text("2 companies, best score first.")
+    assert sorted(listed_names(page)) == ["Hopfield Brewery", "Maltworks Brewing"]
+    filters.get_by_role("link", name="Unlabelled", exact=True).click()  # the search is kept
+    expect(page.get_by_role("searchbox", name="Search")).to_have_value("brew")
+    assert listed_names(page) == ["Maltworks Brewing"]
+
+    page.get_by_role("searchbox", name="Search").fill("no such company")
+    page.get_by_role("searchbox", name="Search").press("Enter")
+    expect(rows(page)).to_have_count(1)
+    expect(rows(page).first).to_contain_text("No companies match.")
+
+
+def test_it_shows_unembedded_and_unscored_companies(live_server, page, fake_encoder, alice):
+    waiting = Company.objects.create(name="Fresh Import", description="A brewery nobody embedded yet.")
+    embedded = Company.objects.create(name="Old Brewery", description="Beer brewery.", industry="Brewing")
+    bare = Company.objects.create(name="Mystery Ltd", industry="Brewing")
+    assert sorted(embed_companies([embedded.pk, bare.pk])) == sorted([embedded.pk, bare.pk])
+
+    log_in(page, live_server)
+    expect(row_of(page, "Fresh Import").locator("td:nth-child(4)")).to_have_text("waiting for embedding")
+    expect(row_of(page, "Old Brewery").locator("td:nth-child(4)")).to_have_text("not scored")
+    expect(row_of(page, "Mystery Ltd").locator("td:nth-child(4) .muted")).to_have_text("not scored")
+    expect(row_of(page, "Mystery Ltd").locator(".flag")).to_have_text("name only")
+    expect(page.locator(".flag")).to_have_count(1)
+
+    page.goto(f"{live_server.url}/companies/{waiting.pk}/")
+    expect(page.get_by_text("Waiting for the worker to embed this company's text.")).to_be_visible()
+    page.goto(f"{live_server.url}/companies/{bare.pk}/")
+    expect(page.locator("p.description")).to_have_text(re.compile(r"^No description: this company is scored from"))
+    expect(page.get_by_text("Not scored: no company is labelled yet.")).to_be_visible()
