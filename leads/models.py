@@ -153,7 +153,12 @@ class Score(models.Model):
     computed_at = models.DateTimeField()
 
     def __str__(self) -> str:
-        return f"{self.company_id}: {self.value:+.2f}"
+        return f"{self.company_id}: {self.signed}"
+
+    @property
+    def signed(self) -> str:
+        """'+0.81' / '-0.40': the sign matters to a reader, floatformat drops it."""
+        return f"{self.value:+.2f}"
 
 
 class ScoringState(models.Model):

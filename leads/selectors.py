@@ -75,7 +75,7 @@ def explanation_sentence(company: Company, neighbours: list[NeighbourView]) -> s
         reasons.append(f"{_join(liked)}, which you liked")
     if disliked:
         reasons.append(f"{_join(disliked)}, which you disliked")
-    return f"Scored {score.value:+.2f} because it is close to " + " and to ".join(reasons) + "."
+    return f"Scored {score.signed} because it is close to " + ", and to ".join(reasons) + "."
 
 
 def _join(names: list[str]) -> str:
