@@ -23,7 +23,12 @@ def test_it_imports_good_rows_and_reports_bad_ones_by_line(alice):
     assert job.rejected_rows[0]["line"] == 8
     assert "name is empty" in job.rejected_rows[0]["reason"]
     assert sorted(Company.objects.values_list("name", flat=True)) == [
-        "Frostline Logistics", "Hopfield Brewery", "Ledgerly", "Malt & Barrel", "Nameless Co", "Pixel Forge",
+        "Frostline Logistics",
+        "Hopfield Brewery",
+        "Ledgerly",
+        "Malt & Barrel",
+        "Nameless Co",
+        "Pixel Forge",
     ]
     hopfield = Company.objects.get(name="Hopfield Brewery")
     assert (hopfield.domain, hopfield.extra) == ("hopfield-brewery.com", {"employees": "40"})
@@ -35,7 +40,8 @@ def test_the_label_column_imports_verdicts_into_the_history(alice):
     job = run(FIXTURES / "small.csv", alice)
     assert job.labels == 2
     assert dict(Company.objects.labelled().values_list("name", "verdict")) == {
-        "Hopfield Brewery": "like", "Pixel Forge": "dislike",
+        "Hopfield Brewery": "like",
+        "Pixel Forge": "dislike",
     }
     assert Label.objects.filter(user=alice).count() == 2
 
@@ -43,7 +49,9 @@ def test_the_label_column_imports_verdicts_into_the_history(alice):
 def test_the_text_hash_written_in_sql_equals_the_python_one():
     run(FIXTURES / "small.csv")
     for company in Company.objects.all():
-        expected = text_hash(embedding_text(name=company.name, description=company.description, industry=company.industry))
+        expected = text_hash(
+            embedding_text(name=company.name, description=company.description, industry=company.industry)
+        )
         assert company.text_hash == expected, company.name
 
 

@@ -34,7 +34,9 @@ def test_a_label_is_kept_in_the_history_and_the_latest_one_is_current(companies,
     brew.refresh_from_db()
     assert brew.verdict == ""
     assert list(brew.labels.values_list("verdict", "user__username")) == [
-        ("clear", "alice"), ("dislike", "bob"), ("like", "alice"),
+        ("clear", "alice"),
+        ("dislike", "bob"),
+        ("like", "alice"),
     ]
 
 
