@@ -21,8 +21,8 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY . .
 RUN pip install . gunicorn \
     && rm -rf build *.egg-info \
-    && mkdir -p /app/staticfiles \
-    && chown -R app:app /app
+    && mkdir -p /app/staticfiles /data/media \
+    && chown -R app:app /app /data
 
 USER app
 

@@ -1,6 +1,7 @@
 """Admin for managers reviewing scored companies."""
 
 from django.contrib import admin
+from django.db.models import F
 
 from leads import embedding
 from leads.models import ApiToken, Company, ImportJob, Label, Score
@@ -64,10 +65,10 @@ class CompanyAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).with_embedding_status(embedding.model_name())
 
-    @admin.display(description="score", ordering="score__value")
+    @admin.display(description="score", ordering=F("score__value").asc(nulls_last=True))
     def score_value(self, company):
         score = getattr(company, "score", None)
-        return "—" if score is None else f"{score.value:+.2f}"
+        return "—" if score is None else score.signed
 
     @admin.display(description="embedded", boolean=True, ordering="is_embedded")
     def embedded(self, company):

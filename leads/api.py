@@ -11,7 +11,6 @@ import json
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest, JsonResponse
-from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -130,10 +129,12 @@ def _show_from(params) -> str | None:
 @require_POST
 @api_auth
 def label(request: HttpRequest, pk: int) -> JsonResponse:
-    company = get_object_or_404(Company, pk=pk)
+    company = Company.objects.filter(pk=pk).first()
+    if company is None:
+        return _error(f"no company with id {pk}", 404)
     try:
         body = json.loads(request.body or b"{}")
-    except json.JSONDecodeError as error:
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, too deeply nested
         return _error(f'body must be JSON like {{"verdict": "like"}}: {error}', 400)
     if not isinstance(body, dict) or "verdict" not in body:
         return _error('body must be JSON like {"verdict": "like" | "dislike" | "clear"}', 400)

@@ -61,20 +61,20 @@ class Company(models.Model):
     name = models.CharField(max_length=300)
     website = models.CharField(max_length=500, blank=True)
     # Lowercase host without scheme, "www." or path: the dedupe key when present.
-    domain = models.CharField(max_length=255, blank=True, db_index=True)
-    # The domain, or the normalised name plus country: one company per key.
-    dedupe_key = models.CharField(max_length=500, unique=True)
+    domain = models.CharField(max_length=255, blank=True)
+    # The domain, or the normalised name plus country: one company per key (see Meta).
+    dedupe_key = models.CharField(max_length=500)
     description = models.TextField(blank=True)
     industry = models.CharField(max_length=200, blank=True)
     country = models.CharField(max_length=100, blank=True)
     # Every other imported column (employees, founded, linkedin_url, ...).
     extra = models.JSONField(default=dict, blank=True)
     # Hash of embedding_text(): tells the worker whether the stored vector is stale.
-    text_hash = models.CharField(max_length=64, editable=False, db_index=True)
+    text_hash = models.CharField(max_length=64, editable=False)
     # The latest verdict, kept in step with the Label history by services.label_company
     # so that filtering a million companies by label needs no subquery.
     verdict = models.CharField(
-        max_length=10, blank=True, choices=[(Verdict.LIKE, "Liked"), (Verdict.DISLIKE, "Disliked")], db_index=True
+        max_length=10, blank=True, choices=[(Verdict.LIKE, "Liked"), (Verdict.DISLIKE, "Disliked")]
     )
     # The import that last created or changed this company: drives that import's progress bar.
     import_job = models.ForeignKey(
@@ -88,6 +88,10 @@ class Company(models.Model):
     class Meta:
         verbose_name_plural = "companies"
         ordering = ["name"]
+        # Few indexes on purpose: every one of them slows a million-row import
+        # (Django's unique=True would add a second, LIKE-only index as well).
+        constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="one_company_per_dedupe_key")]
+        indexes = [models.Index(fields=["verdict"], condition=~Q(verdict=""), name="company_labelled")]
 
     def __str__(self) -> str:
         return self.name

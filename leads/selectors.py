@@ -25,7 +25,10 @@ def company_listing(*, show: str = "all", query: str = "") -> CompanyQuerySet:
     if show not in LABEL_FILTERS:
         raise BadFilter(f"show must be one of: {', '.join(LABEL_FILTERS)} (got {show!r})")
     companies = Company.objects.select_related("score").with_embedding_status(embedding.model_name())
-    return LABEL_FILTERS[show](companies).search(query).by_score()
+    listing = LABEL_FILTERS[show](companies).by_score()
+    if "\x00" in query:  # Postgres text never holds NUL: no match, rather than a DataError (a 500)
+        return listing.none()
+    return listing.search(query)
 
 
 def is_embedded(company: Company) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -17,6 +19,11 @@ from leads.services.labels import InvalidVerdict, label_company
 PAGE_SIZE = 50
 
 
+def _bad_request(message: str) -> HttpResponseBadRequest:
+    # Plain text: the message quotes the user's input, which must not be rendered as HTML.
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "all")
@@ -24,7 +31,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     try:
         companies = selectors.company_listing(show=show, query=query)
     except selectors.BadFilter as error:
-        return HttpResponseBadRequest(str(error))
+        return _bad_request(str(error))
     page = Paginator(companies, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -46,8 +53,17 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "neighbours": neighbours,
             "explanation": selectors.explanation_sentence(company, neighbours),
             "is_embedded": selectors.is_embedded(company),
+            "website_url": _website_url(company),
         },
     )
+
+
+def _website_url(company: Company) -> str:
+    """An http(s) link to the website: 'example.com' gets https://, other schemes (javascript:) no link."""
+    website = company.website.strip()
+    if re.match(r"https?://", website, re.IGNORECASE):
+        return website
+    return f"https://{website}" if company.domain and "://" not in website else ""
 
 
 @login_required
@@ -57,7 +73,7 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         label_company(company=company, user=request.user, verdict=request.POST.get("verdict", ""))
     except InvalidVerdict as error:
-        return HttpResponseBadRequest(str(error))
+        return _bad_request(str(error))
     messages.success(request, f"{company.name}: {_past_tense(company.verdict)}. Scores update in a moment.")
     next_url = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):

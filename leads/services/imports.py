@@ -203,6 +203,7 @@ def _kept(column: str) -> str:
 
 
 _UPSERT = f"""
+with upserted as (
 insert into leads_company as c
     (name, website, domain, dedupe_key, description, industry, country, extra, text_hash, verdict,
      import_job_id, created_at, updated_at)
@@ -218,6 +219,8 @@ on conflict (dedupe_key) do update set
 where ({", ".join(f"c.{f}" for f in _FIELDS)}, c.extra)
       is distinct from ({", ".join(_kept(f) for f in _FIELDS)}, c.extra || excluded.extra)
 returning (xmax = 0) as inserted
+)
+select count(*) filter (where inserted), count(*) from upserted
 """
 
 _LABELS = """
@@ -238,13 +241,13 @@ def _upsert(job: ImportJob) -> None:
         cursor.execute("select count(*) from import_merged")
         distinct = cursor.fetchone()[0]
         cursor.execute(_UPSERT, {"job": job.pk})
-        inserted = [row[0] for row in cursor.fetchall()]
+        created, written = cursor.fetchone()
         cursor.execute(_LABELS, {"user": job.user_id})
         job.labels = cursor.rowcount
         cursor.execute("drop table import_rows, import_merged")
-    job.created = sum(inserted)
-    job.updated = len(inserted) - job.created
-    job.unchanged = distinct - len(inserted)
+    job.created = created
+    job.updated = written - created
+    job.unchanged = distinct - written
     job.duplicates = job.rows_read - job.rejected - distinct
     if job.labels:
         from leads.services.scores import request_rescore

@@ -1,0 +1,444 @@
+"""The JSON API: token or session auth, listing with filters and pages, and labelling."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from leads import identity
+from leads.api import MAX_PAGE_SIZE
+from leads.models import ApiToken, Company, Label, Score, ScoringState
+from leads.services import embeddings, labels, scores
+
+pytestmark = pytest.mark.django_db
+
+COMPANIES = {
+    # name: (website, description, industry)
+    "Alpha Brewing": ("https://www.alphabrew.com", "beer brewery lager stout hops malt", "Brewery"),
+    "Bravo Beers": ("bravobeers.com", "beer brewery lager ale hops malt", "Brewery"),
+    "Copper Stouts": ("https://copperstouts.co.uk", "beer brewery stout porter hops", "Brewery"),
+    "Delta Code": ("https://deltacode.io", "software developer tools code review cloud", "Software"),
+    "Echo Review": ("https://echoreview.io", "software developer code review tools", "Software"),
+    "Foxtrot Fashion": ("https://foxtrot-fashion.fr", "fashion clothing store", "Retail"),
+}
+SCORED_BEST_FIRST = ["Bravo Beers", "Copper Stouts", "Foxtrot Fashion", "Echo Review"]
+UNSCORED_BY_NAME = ["Alpha Brewing", "Delta Code", "Golf Pending"]
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(fake_encoder, alice, bob):
+    """Alpha liked by alice, Delta disliked by bob, four scored companies and Golf Pending not yet embedded."""
+    made = {
+        name: Company.objects.create(name=name, website=website, description=description, industry=industry)
+        for name, (website, description, industry) in COMPANIES.items()
+    }
+    embeddings.embed_companies([c.pk for c in made.values()])
+    labels.label_company(company=made["Alpha Brewing"], user=alice, verdict="like")
+    labels.label_company(company=made["Delta Code"], user=bob, verdict="dislike")
+    assert scores.rescore_all() == 4
+    made["Golf Pending"] = Company.objects.create(name="Golf Pending", industry="Logistics")
+    return made
+
+
+@pytest.fixture
+def key(alice):
+    return ApiToken.for_user(alice).key
+
+
+@pytest.fixture
+def api(client, key):
+    """A client that sends alice's token and no session."""
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
+    return client
+
+
+def names(response) -> list[str]:
+    assert response.status_code == 200, response.content
+    return [c["name"] for c in response.json()["results"]]
+
+
+# --- authentication ---------------------------------------------------------------
+
+
+def test_anonymous_requests_get_a_401_that_says_how_to_authenticate(client, world):
+    response = client.get("/api/companies/")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": "authentication required: log in or send 'Authorization: Token <key>'"}
+
+
+def test_anonymous_label_posts_get_a_401_and_change_nothing(client, world):
+    bravo = world["Bravo Beers"]
+    response = client.post(f"/api/companies/{bravo.pk}/label", {"verdict": "like"}, content_type="application/json")
+    assert response.status_code == 401
+    assert "Authorization: Token" in response.json()["error"]
+    assert bravo.labels.count() == 0
+
+
+@pytest.mark.parametrize("scheme", ["Token", "token", "Bearer", "bearer"])
+def test_a_token_authenticates(client, world, key, scheme):
+    response = client.get("/api/companies/", headers={"Authorization": f"{scheme} {key}"})
+    assert response.status_code == 200
+    assert response.json()["count"] == 7
+
+
+def test_a_token_with_surrounding_spaces_still_works(client, world, key):
+    response = client.get("/api/companies/", headers={"Authorization": f"Token   {key}  "})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "header, error",
+    [
+        ("Token not-a-real-key", "invalid API token; get yours at /account/token"),
+        ("Bearer 0000000000000000000000000000000000000000", "invalid API token; get yours at /account/token"),
+        ("Basic YWxpY2U6cGFzc3dvcmQ=", "Authorization header must be 'Token <your API token>'"),
+        ("Token", "Authorization header must be 'Token <your API token>'"),
+        ("Token    ", "Authorization header must be 'Token <your API token>'"),
+    ],
+)
+def test_bad_tokens_are_refused(client, world, key, header, error):
+    response = client.get("/api/companies/", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.json() == {"error": error}
+
+
+def test_a_bad_token_is_refused_even_with_a_session(client, world, alice):
+    client.force_login(alice)
+    response = client.get("/api/companies/", headers={"Authorization": "Token nope"})
+    assert response.status_code == 401
+
+
+def test_an_inactive_users_token_is_refused(client, world, alice, key):
+    alice.is_active = False
+    alice.save()
+    response = client.get("/api/companies/", headers={"Authorization": f"Token {key}"})
+    assert response.status_code == 401
+    assert "invalid API token" in response.json()["error"]
+
+
+def test_a_session_authenticates(client, world, alice):
+    client.force_login(alice)
+    assert client.get("/api/companies/").json()["count"] == 7
+
+
+def test_the_listing_only_takes_gets(api, world):
+    assert api.post("/api/companies/", {}, content_type="application/json").status_code == 405
+
+
+# --- listing ----------------------------------------------------------------------
+
+
+def test_companies_come_best_score_first_then_unscored_by_name(api, world):
+    expected = [s.company.name for s in Score.objects.select_related("company").order_by("-value")]
+    assert expected == SCORED_BEST_FIRST
+    response = api.get("/api/companies/")
+    assert names(response) == SCORED_BEST_FIRST + UNSCORED_BY_NAME
+    assert names(api.get("/api/companies/", {"ordering": "-score"})) == SCORED_BEST_FIRST + UNSCORED_BY_NAME
+    body = response.json()
+    assert (body["count"], body["page"], body["pages"], body["next"]) == (7, 1, 1, None)
+
+
+def test_a_scored_company_has_its_score_and_neighbours(api, world):
+    bravo = world["Bravo Beers"]
+    score = Score.objects.get(company=bravo)
+    result = api.get("/api/companies/", {"q": "bravo"}).json()["results"]
+    assert result == [
+        {
+            "id": bravo.pk,
+            "name": "Bravo Beers",
+            "website": "bravobeers.com",
+            "domain": "bravobeers.com",
+            "industry": "Brewery",
+            "country": "",
+            "description": "beer brewery lager ale hops malt",
+            "label": None,
+            "score": round(score.value, 6),
+            "embedded": True,
+            "neighbours": score.neighbours,
+            "extra": {},
+        }
+    ]
+    assert result[0]["score"] > 0.5
+    neighbours = result[0]["neighbours"]
+    assert [n["company_id"] for n in neighbours] == [world["Alpha Brewing"].pk, world["Delta Code"].pk]
+    assert [n["label"] for n in neighbours] == [1.0, -1.0]
+    assert neighbours[0]["weight"] > neighbours[1]["weight"]
+    assert sum(n["weight"] for n in neighbours) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_labelled_and_unembedded_companies_have_no_score(api, world):
+    results = {c["name"]: c for c in api.get("/api/companies/").json()["results"]}
+    alpha, delta, golf = results["Alpha Brewing"], results["Delta Code"], results["Golf Pending"]
+    assert (alpha["label"], alpha["score"], alpha["neighbours"], alpha["embedded"]) == ("like", None, [], True)
+    assert (delta["label"], delta["score"]) == ("dislike", None)
+    assert (golf["label"], golf["score"], golf["neighbours"], golf["embedded"]) == (None, None, [], False)
+    assert results["Echo Review"]["score"] < -0.5
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"labelled": "true"}, ["Alpha Brewing", "Delta Code"]),
+        ({"labelled": "1"}, ["Alpha Brewing", "Delta Code"]),
+        ({"labelled": "false"}, SCORED_BEST_FIRST + ["Golf Pending"]),
+        ({"labelled": "no"}, SCORED_BEST_FIRST + ["Golf Pending"]),
+        ({"label": "like"}, ["Alpha Brewing"]),
+        ({"label": "LIKED"}, ["Alpha Brewing"]),
+        ({"label": "dislike"}, ["Delta Code"]),
+        ({"label": "none"}, SCORED_BEST_FIRST + ["Golf Pending"]),
+        ({"label": "like", "q": "delta"}, []),
+        ({"labelled": "", "label": ""}, SCORED_BEST_FIRST + UNSCORED_BY_NAME),
+    ],
+)
+def test_label_filters(api, world, params, expected):
+    assert names(api.get("/api/companies/", params)) == expected
+
+
+@pytest.mark.parametrize("params", [{"labelled": "maybe"}, {"label": "love"}, {"label": "clear"}])
+def test_bad_label_filters_are_a_400(api, world, params):
+    response = api.get("/api/companies/", params)
+    assert response.status_code == 400
+    assert response.json() == {"error": "labelled must be true/false and label must be like, dislike or none"}
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("brew", ["Alpha Brewing"]),
+        ("REVIEW", ["Echo Review"]),
+        (".io", ["Echo Review", "Delta Code"]),  # by domain, in score order
+        ("foxtrot-fashion.fr", ["Foxtrot Fashion"]),
+        ("zzz", []),
+    ],
+)
+def test_search(api, world, q, expected):
+    response = api.get("/api/companies/", {"q": q})
+    assert names(response) == expected
+    assert response.json()["count"] == len(expected)
+
+
+def test_a_search_with_a_nul_character_finds_nothing(api, world):
+    response = api.get("/api/companies/", {"q": "Bravo\x00"})
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "ordering, expected",
+    [
+        ("name", sorted(SCORED_BEST_FIRST + UNSCORED_BY_NAME)),
+        ("-name", sorted(SCORED_BEST_FIRST + UNSCORED_BY_NAME, reverse=True)),
+        ("created", list(COMPANIES) + ["Golf Pending"]),
+        ("-created", ["Golf Pending"] + list(COMPANIES)[::-1]),
+    ],
+)
+def test_ordering(api, world, ordering, expected):
+    if "created" in ordering:  # created in one go: give them distinct times
+        for minutes, company in enumerate(world.values()):
+            Company.objects.filter(pk=company.pk).update(created_at=timezone.now() + timedelta(minutes=minutes))
+    assert names(api.get("/api/companies/", {"ordering": ordering})) == expected
+
+
+def test_ordering_by_name_keeps_the_filter(api, world):
+    assert names(api.get("/api/companies/", {"ordering": "-name", "labelled": "true"})) == [
+        "Delta Code",
+        "Alpha Brewing",
+    ]
+
+
+@pytest.mark.parametrize("ordering", ["score", "-value", "name; drop table"])
+def test_an_unknown_ordering_is_a_400(api, world, ordering):
+    response = api.get("/api/companies/", {"ordering": ordering})
+    assert response.status_code == 400
+    assert response.json() == {"error": "ordering must be one of: -score, name, -name, created, -created"}
+
+
+def test_pages(api, world):
+    everyone = SCORED_BEST_FIRST + UNSCORED_BY_NAME
+    first = api.get("/api/companies/", {"page_size": 3}).json()
+    assert (first["count"], first["page"], first["pages"], first["next"]) == (7, 1, 3, 2)
+    assert [c["name"] for c in first["results"]] == everyone[:3]
+    second = api.get("/api/companies/", {"page_size": 3, "page": 2}).json()
+    assert [c["name"] for c in second["results"]] == everyone[3:6]
+    assert second["next"] == 3
+    last = api.get("/api/companies/", {"page_size": 3, "page": 3}).json()
+    assert [c["name"] for c in last["results"]] == everyone[6:]
+    assert (last["page"], last["next"]) == (3, None)
+
+
+def test_a_page_past_the_end_is_a_404(api, world):
+    response = api.get("/api/companies/", {"page_size": 3, "page": 4})
+    assert response.status_code == 404
+    assert response.json() == {"error": "page 4 is past the last page (3)"}
+
+
+def test_an_empty_listing_has_one_empty_page(api, db):
+    body = api.get("/api/companies/").json()
+    assert (body["count"], body["pages"], body["results"], body["next"]) == (0, 1, [], None)
+    assert api.get("/api/companies/", {"page": 2}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "params, error",
+    [
+        ({"page": "two"}, "page and page_size must be whole numbers"),
+        ({"page_size": "1.5"}, "page and page_size must be whole numbers"),
+        ({"page_size": ""}, "page and page_size must be whole numbers"),
+        ({"page": "0"}, "page and page_size must be at least 1"),
+        ({"page": "-1"}, "page and page_size must be at least 1"),
+        ({"page_size": "0"}, "page and page_size must be at least 1"),
+    ],
+)
+def test_bad_page_numbers_are_a_400(api, world, params, error):
+    response = api.get("/api/companies/", params)
+    assert response.status_code == 400
+    assert response.json() == {"error": error}
+
+
+def test_page_size_is_capped(api, db):
+    count = MAX_PAGE_SIZE + 1
+    Company.objects.bulk_create(
+        Company(name=f"Company {i:03d}", dedupe_key=identity.dedupe_key(name=f"Company {i:03d}", domain="", country=""))
+        for i in range(count)
+    )
+    body = api.get("/api/companies/", {"page_size": 100_000}).json()
+    assert (body["count"], body["pages"], body["next"]) == (count, 2, 2)
+    assert len(body["results"]) == MAX_PAGE_SIZE
+    assert body["results"][0]["name"] == "Company 000"
+    default = api.get("/api/companies/").json()
+    assert len(default["results"]) == 50 and default["pages"] == 11
+
+
+# --- labelling --------------------------------------------------------------------
+
+
+def post_label(client, company_id, body, **extra):
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.post(f"/api/companies/{company_id}/label", data, content_type="application/json", **extra)
+
+
+@pytest.mark.parametrize("verdict, stored, label", [("like", "like", "like"), ("DISLIKE", "dislike", "dislike")])
+def test_a_token_labels_a_company(api, world, alice, verdict, stored, label):
+    bravo = world["Bravo Beers"]
+    before = ScoringState.get().labels_version
+    response = post_label(api, bravo.pk, {"verdict": verdict})
+    assert response.status_code == 201
+    created = Label.objects.get(company=bravo)
+    assert response.json() == {"id": bravo.pk, "label": label, "label_id": created.pk, "rescore": "queued"}
+    assert (created.verdict, created.user) == (stored, alice)
+    bravo.refresh_from_db()
+    assert bravo.verdict == stored
+    assert ScoringState.get().labels_version == before + 1
+    assert api.get("/api/companies/", {"q": "bravo"}).json()["results"][0]["label"] == stored
+
+
+def test_clearing_a_label(api, world, alice):
+    alpha = world["Alpha Brewing"]
+    response = post_label(api, alpha.pk, {"verdict": "clear"})
+    assert response.status_code == 201
+    assert response.json()["label"] is None
+    alpha.refresh_from_db()
+    assert alpha.verdict == ""
+    assert list(alpha.labels.values_list("verdict", "user__username")) == [("clear", "alice"), ("like", "alice")]
+    assert "Alpha Brewing" in names(api.get("/api/companies/", {"label": "none"}))
+
+
+def test_labelling_queues_one_rescore_after_commit(api, world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert post_label(api, world["Bravo Beers"].pk, {"verdict": "like"}).status_code == 201
+    assert len(callbacks) == 1
+
+
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        ("{not json", 'body must be JSON like {"verdict": "like"}: '),
+        ("", 'body must be JSON like {"verdict": "like" | "dislike" | "clear"}'),
+        ({}, 'body must be JSON like {"verdict": "like" | "dislike" | "clear"}'),
+        ({"label": "like"}, 'body must be JSON like {"verdict": "like" | "dislike" | "clear"}'),
+        (["like"], 'body must be JSON like {"verdict": "like" | "dislike" | "clear"}'),
+        ('"like"', 'body must be JSON like {"verdict": "like" | "dislike" | "clear"}'),
+        ({"verdict": "maybe"}, "verdict must be one of: like, dislike, clear (got 'maybe')"),
+        ({"verdict": ""}, "verdict must be one of: like, dislike, clear (got '')"),
+        ({"verdict": None}, "verdict must be one of: like, dislike, clear (got None)"),
+        ({"verdict": 1}, "verdict must be one of: like, dislike, clear (got 1)"),
+    ],
+)
+def test_bad_label_bodies_are_a_400(api, world, body, error):
+    bravo = world["Bravo Beers"]
+    response = post_label(api, bravo.pk, body)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(error)
+    assert bravo.labels.count() == 0
+    bravo.refresh_from_db()
+    assert bravo.verdict == ""
+
+
+@pytest.mark.parametrize("raw", [b'{"verdict": "\x80like"}', b"\xff\xfe\x00", b"[" * 100_000])
+def test_undecodable_label_bodies_are_a_400_not_a_500(api, world, raw):
+    response = api.post(f"/api/companies/{world['Bravo Beers'].pk}/label", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("body must be JSON like")
+    assert world["Bravo Beers"].labels.count() == 0
+
+
+def test_labelling_an_unknown_company_is_a_404(api, world):
+    response = post_label(api, 999_999, {"verdict": "like"})
+    assert response.status_code == 404
+    assert response.json() == {"error": "no company with id 999999"}
+    assert Label.objects.count() == 2  # the fixture's two
+
+
+def test_the_label_endpoint_only_takes_posts(api, world):
+    assert api.get(f"/api/companies/{world['Bravo Beers'].pk}/label").status_code == 405
+
+
+@pytest.fixture
+def csrf_client(alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    return client
+
+
+def test_a_session_post_without_a_csrf_token_is_refused(csrf_client, world):
+    bravo = world["Bravo Beers"]
+    response = post_label(csrf_client, bravo.pk, {"verdict": "like"})
+    assert response.status_code == 403
+    assert response.json() == {"error": "CSRF check failed: send the X-CSRFToken header with a session"}
+    assert bravo.labels.count() == 0
+
+
+def test_a_session_post_with_a_csrf_token_works(csrf_client, world, alice):
+    csrf_client.get("/")  # sets the CSRF cookie
+    token = csrf_client.cookies["csrftoken"].value
+    bravo = world["Bravo Beers"]
+    response = post_label(csrf_client, bravo.pk, {"verdict": "dislike"}, headers={"X-CSRFToken": token})
+    assert response.status_code == 201
+    assert Label.objects.get(company=bravo).user == alice
+
+
+def test_a_token_post_needs_no_csrf_token(world, key, alice):
+    client = Client(enforce_csrf_checks=True)
+    bravo = world["Bravo Beers"]
+    response = post_label(client, bravo.pk, {"verdict": "like"}, headers={"Authorization": f"Token {key}"})
+    assert response.status_code == 201
+    assert Label.objects.get(company=bravo).user == alice
+
+
+def test_the_token_decides_who_labelled(client, world, bob):
+    bravo = world["Bravo Beers"]
+    response = post_label(
+        client, bravo.pk, {"verdict": "like"}, headers={"Authorization": f"Bearer {ApiToken.for_user(bob).key}"}
+    )
+    assert response.status_code == 201
+    assert Label.objects.get(company=bravo).user == bob
