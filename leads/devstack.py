@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -81,7 +82,8 @@ def postgres_url(socket_dir: str, database: str = DATABASE_NAME) -> str:
 
 def redis_socket_path(home: Path) -> Path:
     path = home / "redis" / "redis.sock"
-    if len(str(path)) > _MAX_SOCKET_PATH:
+    # The limit is in bytes: a non-ASCII home can be short in characters and still too long.
+    if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
         digest = hashlib.sha1(str(home.resolve()).encode()).hexdigest()[:12]
         path = Path(tempfile.gettempdir()) / f"leads-{digest}" / "redis.sock"
     return path
@@ -144,8 +146,14 @@ def _start_redis(sock_path: Path, data_dir: Path) -> None:
     deadline = time.monotonic() + 10
     while not _redis_answers(sock_path):
         if time.monotonic() > deadline:
+            _kill_pidfile(data_dir / "redis.pid")  # don't leave a half-started server behind
             raise RuntimeError(f"embedded redis did not start; see {data_dir / 'redis.log'}")
         time.sleep(0.05)
+
+
+def _kill_pidfile(pidfile: Path) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
 
 
 def stop_redis(home: Path) -> bool:

@@ -1,20 +1,14 @@
-"""Shared fixtures. Tests run on the real embedded Postgres + pgvector and Redis,
-under .leads/test so they never touch the data of a running `make run`."""
+"""Shared fixtures. Tests run on the real embedded Postgres + pgvector and Redis
+that tests/settings.py puts under .leads/test."""
 
 from __future__ import annotations
 
-import os
+import hashlib
+import re
 from pathlib import Path
 
-# Read by leads.settings, which pytest-django imports after this module.
-os.environ.setdefault("LEADS_HOME", str(Path(__file__).resolve().parent.parent / ".leads" / "test"))
-os.environ.setdefault("RESCORE_DELAY_SECONDS", "0")
-
-import hashlib  # noqa: E402
-import re  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEMO_CSV = Path(__file__).resolve().parent.parent / "leads" / "demo" / "companies.csv"

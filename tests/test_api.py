@@ -29,11 +29,6 @@ SCORED_BEST_FIRST = ["Bravo Beers", "Copper Stouts", "Foxtrot Fashion", "Echo Re
 UNSCORED_BY_NAME = ["Alpha Brewing", "Delta Code", "Golf Pending"]
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(fake_encoder, alice, bob):
     """Alpha liked by alice, Delta disliked by bob, four scored companies and Golf Pending not yet embedded."""

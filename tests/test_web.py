@@ -31,11 +31,6 @@ COMPANIES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(fake_encoder, alice, bob):
     """Six embedded companies, Alpha liked by alice and Delta disliked by bob, scores computed;

@@ -1,0 +1,330 @@
+"""End to end on real components: CSV import -> Redis -> a real Celery worker process ->
+the real sentence-transformers model -> pgvector -> kNN scores, compared with scikit-learn.
+
+No eager mode and no mocks. The worker is a separate process, so these tests use
+transactional test cases: it must see what the test process committed.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from io import StringIO
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from sklearn.metrics.pairwise import cosine_distances
+from sklearn.neighbors import KNeighborsRegressor
+
+from leads import devstack, embedding
+from leads.models import VERDICT_VALUE, ApiToken, Company, CompanyEmbedding, ImportJob, Score, ScoringState
+from leads.services.embeddings import queue_pending_embeddings
+from tests.conftest import FIXTURES
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+E2E_CSV = FIXTURES / "e2e.csv"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Smaller than the number of labels (5), so the worker really has to pick the nearest ones.
+WORKER_K = 3
+WAIT_SECONDS = 120
+
+
+class Worker:
+    def __init__(self, process: subprocess.Popen, log_path: Path):
+        self.process = process
+        self.log_path = log_path
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def assert_alive(self) -> None:
+        if self.process.poll() is not None:
+            pytest.fail(f"the Celery worker exited with {self.process.returncode}:\n{self.log_tail()}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # warm shutdown: finish the current task
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def worker_database_url() -> str:
+    """The test database (not the development one) as a URL for the worker process."""
+    db = connection.settings_dict
+    if db["HOST"].startswith("/"):  # the embedded Postgres, over its unix socket
+        return devstack.postgres_url(db["HOST"], db["NAME"])
+    credentials = quote(db["USER"], safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgresql://{credentials}@{db['HOST']}{port}/{quote(db['NAME'], safe='')}"
+
+
+@pytest.fixture(scope="module")
+def worker_process(django_db_setup, tmp_path_factory):
+    """One real `celery -A leads worker` on the test database for the whole module (the model loads once)."""
+    from leads.celery import app
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "REDIS_URL": settings.CELERY_BROKER_URL,
+        # DATABASE_URL without DEBUG makes settings insist on a real secret key.
+        "SECRET_KEY": "e2e-test-worker-secret-key-not-for-production",
+        "LEADS_HOME": str(settings.LEADS_HOME),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "EMBEDDING_MODEL": settings.EMBEDDING_MODEL,
+        "SCORING_K": str(WORKER_K),
+        "RESCORE_DELAY_SECONDS": "0",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "DJANGO_SETTINGS_MODULE": "leads.settings",
+    }
+    env.pop("DEBUG", None)
+    # Other tests queue tasks (for ids in long-gone rows) without a worker to run them.
+    app.control.purge()
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "leads",
+        "worker",
+        "--pool=solo",
+        "--concurrency=1",
+        "--loglevel=INFO",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+        f"--hostname=e2e-{os.getpid()}@%h",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker = Worker(process, log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while " ready." not in log_path.read_text(errors="replace"):
+            worker.assert_alive()
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Celery worker did not get ready in 60 s:\n{worker.log_tail()}")
+            time.sleep(0.2)
+        yield worker
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def worker(worker_process, request):
+    """The module's worker; prints its log when the test failed."""
+    failed_before = request.session.testsfailed
+    worker_process.assert_alive()
+    yield worker_process
+    if request.session.testsfailed > failed_before:
+        print(f"--- Celery worker log ({worker_process.log_path}) ---\n{worker_process.log_tail(120)}", file=sys.stderr)
+
+
+def wait_until(worker: Worker, what: str, predicate, timeout: float = WAIT_SECONDS):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        worker.assert_alive()
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}:\n{worker.log_tail()}")
+        time.sleep(0.25)
+
+
+def import_csv(path: Path) -> ImportJob:
+    call_command("import_companies", str(path), "--quiet-progress", stdout=StringIO(), stderr=StringIO())
+    return ImportJob.objects.order_by("-pk").first()
+
+
+def all_embedded() -> bool:
+    total = Company.objects.count()
+    return total > 0 and Company.objects.with_current_embedding(embedding.model_name()).count() == total
+
+
+def scores_current() -> bool:
+    """Every label change is covered by a rescore and every unlabelled company has a score."""
+    state = ScoringState.get()
+    unlabelled = Company.objects.unlabelled().count()
+    return state.scored_version == state.labels_version and Score.objects.count() == unlabelled > 0
+
+
+def vectors_by_company() -> dict[int, np.ndarray]:
+    rows = CompanyEmbedding.objects.filter(model_name=embedding.model_name()).values_list("company_id", "vector")
+    return {cid: np.asarray(vector, dtype=np.float64) for cid, vector in rows}
+
+
+def assert_same_neighbours(ours: list[int], theirs: list[int], distance: dict[int, float]) -> None:
+    """Same neighbours in the same order, except that companies at equal distance may swap."""
+    assert len(ours) == len(set(ours)) == len(theirs)
+    ours_d = [distance[cid] for cid in ours]
+    assert ours_d == sorted(ours_d), "neighbours must be nearest first"
+    assert ours_d == pytest.approx([distance[cid] for cid in theirs], abs=1e-9)
+    for mine, sk in zip(ours, theirs):
+        tied = [cid for cid in distance if abs(distance[cid] - distance[sk]) <= 1e-9]
+        assert mine == sk or mine in tied
+
+
+def test_import_then_label_through_the_api_scores_like_sklearn(worker, alice):
+    job = import_csv(E2E_CSV)
+    assert (job.state, job.created, job.rejected, job.labels) == (ImportJob.State.DONE, 12, 0, 4)
+    name = embedding.model_name()
+
+    wait_until(worker, "every company to be embedded", all_embedded)
+    wait_until(worker, "the scores for the imported labels", scores_current)
+    cider = Company.objects.get(name="Orchard Hill Cider")
+    assert Score.objects.filter(company=cider).exists()
+
+    # A rep likes the cider maker through the API; the worker rescores everything.
+    labels_before = ScoringState.get().labels_version
+    posted_at = timezone.now()
+    response = Client().post(
+        f"/api/companies/{cider.pk}/label",
+        data={"verdict": "like"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {ApiToken.for_user(alice).key}",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["label"] == "like"
+    assert ScoringState.get().labels_version > labels_before
+    wait_until(
+        worker,
+        "the rescore after the API label",
+        lambda: scores_current() and not Score.objects.filter(company=cider).exists(),
+    )
+
+    # The real model embedded the real text: 384 unit-length, dense, meaningful dimensions.
+    embeddings = {e.company_id: e for e in CompanyEmbedding.objects.select_related("company")}
+    assert len(embeddings) == 12
+    assert {e.model_name for e in embeddings.values()} == {name}
+    assert name == (settings.EMBEDDING_MODEL or "all-MiniLM-L6-v2")
+    assert all(e.text_hash == e.company.text_hash for e in embeddings.values())
+    vectors = vectors_by_company()
+    matrix = np.stack(list(vectors.values()))
+    assert matrix.shape == (12, 384)
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-4)
+    assert (np.count_nonzero(matrix, axis=1) > 300).all()  # not a sparse bag of words
+    by_name = {c.name: c.pk for c in Company.objects.all()}
+    brewery, bavarian, devtools = (
+        vectors[by_name[n]] for n in ("Copperkettle Brewing", "Alpenquell Brauerei", "Stackwise")
+    )
+    assert brewery @ bavarian > brewery @ devtools + 0.1
+    bakery = Company.objects.get(name="Harbour Street Bakery")
+    local = embedding.encode([bakery.text])[0]
+    assert float(local @ vectors[bakery.pk]) > 0.9999
+
+    # The scores equal scikit-learn's inverse-distance kNN on the stored vectors and labels.
+    companies = list(Company.objects.order_by("pk"))
+    labelled = [c for c in companies if c.verdict]
+    unlabelled = [c for c in companies if not c.verdict]
+    assert (len(labelled), len(unlabelled)) == (5, 7)
+    labelled_ids = [c.pk for c in labelled]
+    x = np.stack([vectors[cid] for cid in labelled_ids])
+    y = np.array([VERDICT_VALUE[c.verdict] for c in labelled])
+    k = min(WORKER_K, len(labelled))
+    model = KNeighborsRegressor(n_neighbors=k, weights="distance", metric="cosine", algorithm="brute").fit(x, y)
+    candidates = np.stack([vectors[c.pk] for c in unlabelled])
+    expected = model.predict(candidates)
+    _, sk_neighbours = model.kneighbors(candidates)
+    all_distances = cosine_distances(candidates, x)
+
+    scores = {s.company_id: s for s in Score.objects.all()}
+    assert set(scores) == {c.pk for c in unlabelled}  # labelled companies have no score
+    for row, company in enumerate(unlabelled):
+        score = scores[company.pk]
+        assert score.value == pytest.approx(expected[row], abs=1e-6), company.name
+        assert score.computed_at >= posted_at  # the rescore covered every company
+        distance = dict(zip(labelled_ids, all_distances[row]))
+        ours = [n["company_id"] for n in score.neighbours]
+        assert_same_neighbours(ours, [labelled_ids[j] for j in sk_neighbours[row]], distance)
+        assert [n["distance"] for n in score.neighbours] == pytest.approx([distance[c] for c in ours], abs=1e-6)
+        assert sum(n["weight"] for n in score.neighbours) == pytest.approx(1.0, abs=1e-5)
+        assert [n["label"] for n in score.neighbours] == [y[labelled_ids.index(c)] for c in ours]
+    # Like-minded companies lean the right way: brewing is liked, developer tooling is not.
+    assert scores[by_name["Alpenquell Brauerei"]].value > 0 > scores[by_name["Patchwork Labs"]].value
+
+
+def test_reimport_reembeds_only_the_company_whose_text_changed(worker, tmp_path):
+    import_csv(E2E_CSV)
+    wait_until(worker, "every company to be embedded", all_embedded)
+    wait_until(worker, "the scores for the imported labels", scores_current)
+
+    def snapshot():
+        return {
+            e.company_id: (e.pk, e.created_at, e.text_hash, np.asarray(e.vector, dtype=np.float32).tobytes())
+            for e in CompanyEmbedding.objects.filter(model_name=embedding.model_name())
+        }
+
+    embeddings_before = snapshot()
+    scored_before = dict(Score.objects.values_list("company_id", "computed_at"))
+    state_before = ScoringState.get()
+
+    # The same file again: nothing changes, so nothing is queued, embedded or rescored.
+    same = import_csv(E2E_CSV)
+    assert (same.created, same.updated, same.unchanged, same.labels) == (0, 0, 12, 0)
+    assert queue_pending_embeddings() == 0
+    assert ScoringState.get().labels_version == state_before.labels_version
+
+    # One description changes: only that company gets a new vector and a new score.
+    rows = list(csv.DictReader(E2E_CSV.open(encoding="utf-8")))
+    for row in rows:
+        if row["name"] == "Ledgerlane":
+            row["description"] = "Small-batch distillery making gin, whisky and fruit liqueurs for bars and wine shops."
+    changed_csv = tmp_path / "changed.csv"
+    with changed_csv.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    changed_job = import_csv(changed_csv)
+    assert (changed_job.created, changed_job.updated, changed_job.unchanged) == (0, 1, 11)
+    changed = Company.objects.get(name="Ledgerlane")
+    assert changed.text_hash != embeddings_before[changed.pk][2]
+
+    # The solo worker runs tasks in order: once this one is re-embedded and rescored,
+    # the (empty) task of the identical re-import has run as well.
+    wait_until(
+        worker,
+        "the changed company to be re-embedded and rescored",
+        lambda: (
+            Company.objects.filter(pk=changed.pk).with_current_embedding(embedding.model_name()).exists()
+            and Score.objects.filter(company=changed, computed_at__gt=scored_before[changed.pk]).exists()
+        ),
+    )
+    embeddings_after = snapshot()
+    assert set(embeddings_after) == set(embeddings_before)
+    for company_id, before in embeddings_before.items():
+        if company_id != changed.pk:
+            assert embeddings_after[company_id] == before, f"company {company_id} was re-embedded"
+    row_id, created_at, text_hash, vector = embeddings_after[changed.pk]
+    assert row_id == embeddings_before[changed.pk][0]  # updated in place, not duplicated
+    assert created_at > embeddings_before[changed.pk][1]
+    assert text_hash == changed.text_hash
+    old = np.frombuffer(embeddings_before[changed.pk][3], dtype=np.float32)
+    new = np.frombuffer(vector, dtype=np.float32)
+    assert float(old @ new) < 0.9
+
+    scored_after = dict(Score.objects.values_list("company_id", "computed_at"))
+    assert set(scored_after) == set(scored_before)
+    assert {cid for cid in scored_before if scored_after[cid] != scored_before[cid]} == {changed.pk}
+    state = ScoringState.get()
+    assert (state.labels_version, state.scored_version) == (state_before.labels_version, state_before.scored_version)
