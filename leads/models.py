@@ -200,7 +200,8 @@ class ImportJob(models.Model):
     """One CSV import: the original file, who ran it, what it did and what it rejected."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting"
+        PENDING = "pending", "Waiting for confirmation"
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Importing"
         DONE = "done", "Imported"
         FAILED = "failed", "Failed"
@@ -213,6 +214,8 @@ class ImportJob(models.Model):
     delimiter = models.CharField(max_length=5, blank=True)
     headers = models.JSONField(default=list, blank=True)
     mapping = models.JSONField(default=dict, blank=True)  # {"<column index>": "name" | "extra:x" | "ignore"}
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    rows_estimate = models.PositiveIntegerField(default=0)  # from the sample; drives the first progress bar
     rows_read = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
@@ -232,3 +235,7 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.get_state_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

@@ -7,13 +7,15 @@ import re
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from leads import selectors
 from leads.models import ApiToken, Company
+from leads.services import exports
 from leads.services.labels import InvalidVerdict, label_company
 
 PAGE_SIZE = 50
@@ -93,3 +95,20 @@ def api_token(request: HttpRequest) -> HttpResponse:
         messages.success(request, "A new API token was made; the old one no longer works.")
         return redirect("api-token")
     return render(request, "leads/api_token.html", {"token": token})
+
+
+@login_required
+@require_GET
+def export_scores(request: HttpRequest) -> HttpResponse:
+    """The dashboard's current view as CSV that Excel opens (UTF-8 with BOM, formulas neutralised)."""
+    show, query = request.GET.get("show", "all"), request.GET.get("q", "")
+    try:
+        companies = selectors.company_listing(show=show, query=query)
+    except selectors.BadFilter as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain")
+    stamp = timezone.localtime().strftime("%Y-%m-%d")
+    response = StreamingHttpResponse(
+        exports.stream_scores(companies.iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="leads-scores-{show}-{stamp}.csv"'
+    return response

@@ -49,14 +49,27 @@ def _rows(batch: list[Company]) -> Iterator[list]:
         yield [neutralise(value) for value in row]
 
 
+class _Line:
+    """A file-like that hands back what csv.writer writes, for streaming responses."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def stream_scores(companies: Iterable[Company], *, excel_bom: bool = True) -> Iterator[str]:
+    """The export as chunks of text, for a streaming HTTP response."""
+    writer = csv.writer(_Line())
+    if excel_bom:
+        yield "\ufeff"
+    yield writer.writerow(HEADER)
+    for row in score_rows(companies):
+        yield writer.writerow(row)
+
+
 def write_scores(stream, companies: Iterable[Company], *, excel_bom: bool = True) -> int:
     """Write the export to a text stream; returns the number of companies written."""
-    if excel_bom:
-        stream.write("\ufeff")
-    writer = csv.writer(stream)
-    writer.writerow(HEADER)
-    count = 0
-    for row in score_rows(companies):
-        writer.writerow(row)
-        count += 1
-    return count
+    chunks = 0
+    for chunk in stream_scores(companies, excel_bom=excel_bom):
+        stream.write(chunk)
+        chunks += 1
+    return chunks - 1 - int(excel_bom)  # less the header row and the BOM

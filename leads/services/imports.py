@@ -5,15 +5,18 @@ upsert companies in SQL, all in one transaction: an import lands whole or not at
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import psycopg
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from leads import csvfiles, embedding
@@ -22,6 +25,11 @@ from leads.services.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
+# What the preview page offers; "extra:<name>" keeps a column under that name.
+MAPPING_TARGETS = ["name", "website", "description", "industry", "country", "label", "ignore"]
+ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252", "latin-1"]
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_SAMPLE_BYTES = 256 * 1024
 REJECTED_SHOWN = 100  # rows kept on the job for display; all of them go to the rejected CSV
 _PROGRESS_EVERY = 20_000
 _FIELDS = ["name", "website", "domain", "description", "industry", "country"]
@@ -36,25 +44,85 @@ class ImportFailed(Exception):
 def create_job(*, path: Path | str, original_name: str = "", user=None) -> ImportJob:
     """Keep a copy of the file, detect its encoding, delimiter and columns."""
     path = Path(path)
-    size_mb = path.stat().st_size / 1024 / 1024
+    with path.open("rb") as stream:
+        return create_job_from_stream(stream, name=original_name or path.name, size=path.stat().st_size, user=user)
+
+
+def create_job_from_stream(stream: BinaryIO, *, name: str, size: int, user=None) -> ImportJob:
+    """The same for an uploaded file: a seekable binary stream."""
+    check_size(size)
+    dialect = csvfiles.sniff(stream)
+    job = ImportJob(user=user, original_name=name, size_bytes=size)
+    job.file.save(Path(name).name or "import.csv", File(stream), save=False)
+    _describe(job, dialect)
+    job.save()
+    return job
+
+
+def check_size(size: int) -> None:
+    size_mb = size / 1024 / 1024
     if size_mb > settings.IMPORT_MAX_UPLOAD_MB:
         raise csvfiles.UnreadableFile(
             f"The file is {size_mb:,.0f} MB; the limit is {settings.IMPORT_MAX_UPLOAD_MB} MB "
             "(IMPORT_MAX_UPLOAD_MB): split it into smaller files."
         )
-    with path.open("rb") as stream:
-        dialect = csvfiles.sniff(stream)
-        job = ImportJob(user=user, original_name=original_name or path.name)
-        job.file.save(path.name, File(stream), save=False)
-    _describe(job, dialect)
-    job.save()
-    return job
 
 
 def _describe(job: ImportJob, dialect: csvfiles.Dialect) -> None:
     job.encoding, job.delimiter, job.headers = dialect.encoding, dialect.delimiter, dialect.headers
     mapping = csvfiles.suggest_mapping(dialect.headers)
     job.mapping = {str(i): target for i, target in mapping.items()}
+    job.rows_estimate = _estimate_rows(job)
+
+
+def _estimate_rows(job: ImportJob) -> int:
+    """Rows in the first 256 kB, scaled to the file size: exact for small files."""
+    with job.file.open("rb") as stream:
+        sample = stream.read(_SAMPLE_BYTES)
+    rows = sum(1 for _ in csvfiles.read_rows(io.BytesIO(sample), job_dialect(job)))
+    if len(sample) < _SAMPLE_BYTES:
+        return rows
+    return max(rows, round(rows * job.size_bytes / len(sample)))
+
+
+def change_dialect(job: ImportJob, *, encoding: str, delimiter: str) -> None:
+    """The user overrides what we detected: read the header row again and suggest a new mapping."""
+    if encoding not in ENCODINGS:
+        raise csvfiles.UnreadableFile(f"Unknown encoding {encoding!r}: pick one of {', '.join(ENCODINGS)}.")
+    if delimiter not in DELIMITER_NAMES:
+        raise csvfiles.UnreadableFile("The delimiter must be a comma, semicolon, tab or pipe.")
+    with job.file.open("rb") as stream:
+        text = csvfiles.open_text(stream, encoding)
+        headers = next(csv.reader(text, delimiter=delimiter), [])
+        text.detach()
+    _describe(job, csvfiles.Dialect(encoding=encoding, delimiter=delimiter, headers=[h.strip() for h in headers]))
+    job.save()
+
+
+def change_mapping(job: ImportJob, mapping: dict[int, str]) -> None:
+    """Save the column mapping the user chose; it must name the name and description columns."""
+    for index, target in mapping.items():
+        if not 0 <= index < len(job.headers):
+            raise csvfiles.UnreadableFile(f"Column {index + 1} does not exist: the file has {len(job.headers)}.")
+        if not valid_target(target):
+            raise csvfiles.UnreadableFile(f"Column '{job.headers[index]}' cannot go to {target!r}.")
+    csvfiles.check_mapping(mapping)
+    job.mapping = {str(i): target for i, target in sorted(mapping.items())}
+    job.save(update_fields=["mapping"])
+
+
+def valid_target(target: str) -> bool:
+    return target in MAPPING_TARGETS or (target.startswith("extra:") and len(target) > 6)
+
+
+def start_import(job: ImportJob) -> bool:
+    """Queue the import for a worker, once: a second click on Confirm does nothing."""
+    csvfiles.check_mapping(job_mapping(job))
+    queued = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PENDING).update(state=ImportJob.State.QUEUED)
+    if queued:
+        job.state = ImportJob.State.QUEUED
+        enqueue_on_commit("leads.run_import", job.pk)
+    return bool(queued)
 
 
 def job_mapping(job: ImportJob) -> dict[int, str]:
@@ -77,6 +145,8 @@ def preview_rows(job: ImportJob, limit: int = 10) -> list[list[str]]:
 
 def run_import(job: ImportJob, *, progress: Progress | None = None) -> ImportJob:
     """Import the job's file. Counts, rejected rows and state end up on the job."""
+    if job.state == ImportJob.State.DONE:
+        return job  # a task redelivered after it finished
     mapping = job_mapping(job)
     csvfiles.check_mapping(mapping)
     ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
@@ -86,15 +156,21 @@ def run_import(job: ImportJob, *, progress: Progress | None = None) -> ImportJob
             _stage_rows(job, mapping, progress)
             _upsert(job)
             enqueue_on_commit("leads.queue_import_embeddings", job.pk)
+    except csvfiles.UnreadableFile as error:
+        _fail(job, str(error))
+        raise
     except Exception as error:
-        job.state, job.error = ImportJob.State.FAILED, f"{type(error).__name__}: {error}"
-        job.finished_at = timezone.now()
-        job.save()
         log.exception("import %s failed; nothing of it was kept", job.pk)
-        raise ImportFailed(f"The import failed and nothing of it was kept: {error}") from error
+        _fail(job, f"The import failed and nothing of it was kept ({type(error).__name__}: {error}).")
+        raise ImportFailed(job.error) from error
     job.state, job.finished_at = ImportJob.State.DONE, timezone.now()
     job.save()
     return job
+
+
+def _fail(job: ImportJob, error: str) -> None:
+    job.state, job.error, job.finished_at = ImportJob.State.FAILED, error, timezone.now()
+    job.save()
 
 
 _STAGING = """
@@ -269,16 +345,36 @@ def queue_import_embeddings(job_id: int) -> int:
 
 
 def import_progress(job: ImportJob) -> dict:
-    """What the progress bar shows: rows read, then companies embedded and scored."""
+    """What the progress bars show: rows read, then companies embedded, then scored."""
+    job.refresh_from_db()
     touched = Company.objects.filter(import_job=job)
-    total = touched.count()
-    embedded = touched.with_current_embedding(embedding.model_name()).count()
+    total = touched.count() if job.state == ImportJob.State.DONE else 0
+    embedded = touched.with_current_embedding(embedding.model_name()).count() if total else 0
+    # Labelled companies are not scored; others are once a label exists anywhere.
+    any_labels = Company.objects.labelled().exists()
+    scored = touched.filter(Q(score__isnull=False) | ~Q(verdict="")).count() if total and any_labels else 0
     state = ScoringState.get()
+    scores_current = state.scored_version >= state.labels_version
     return {
         "state": job.state,
+        "state_display": job.get_state_display(),
         "rows_read": job.rows_read,
+        "rows_estimate": max(job.rows_estimate, job.rows_read),
         "companies": total,
         "embedded": embedded,
-        "scores_current": state.scored_version >= state.labels_version,
-        "finished": job.state in (ImportJob.State.DONE, ImportJob.State.FAILED) and embedded >= total,
+        "scored": scored,
+        "scoring": any_labels,
+        "created": job.created,
+        "updated": job.updated,
+        "unchanged": job.unchanged,
+        "duplicates": job.duplicates,
+        "rejected": job.rejected,
+        "labels": job.labels,
+        "error": job.error,
+        "finished": job.state == ImportJob.State.FAILED
+        or (
+            job.state == ImportJob.State.DONE
+            and embedded >= total
+            and (not any_labels or (scored >= total and scores_current))
+        ),
     }

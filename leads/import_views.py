@@ -1,0 +1,136 @@
+"""Staff pages for CSV imports: upload, preview and column mapping, live progress."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from leads.csvfiles import UnreadableFile
+from leads.models import ImportJob
+from leads.services import imports
+
+FIELD_CHOICES = [
+    ("name", "Name"),
+    ("website", "Website"),
+    ("description", "Description"),
+    ("industry", "Industry"),
+    ("country", "Country"),
+    ("label", "Label (like / dislike)"),
+    ("ignore", "Ignore this column"),
+]
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    error = ""
+    if request.method == "POST":
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            error = "Choose a CSV file to upload."
+        else:
+            try:
+                imports.check_size(uploaded.size)
+                job = imports.create_job_from_stream(
+                    uploaded.file, name=uploaded.name, size=uploaded.size, user=request.user
+                )
+            except UnreadableFile as problem:
+                error = str(problem)
+            else:
+                return redirect("import-detail", job.pk)
+    return render(
+        request,
+        "leads/import_upload.html",
+        {
+            "error": error,
+            "max_mb": settings.IMPORT_MAX_UPLOAD_MB,
+            "jobs": ImportJob.objects.select_related("user")[:20],
+        },
+        status=400 if error else 200,
+    )
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Preview and mapping while the job waits for confirmation; progress afterwards."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    error = ""
+    if request.method == "POST" and job.state == ImportJob.State.PENDING:
+        try:
+            if request.POST.get("action") == "reread":
+                imports.change_dialect(
+                    job, encoding=request.POST.get("encoding", ""), delimiter=request.POST.get("delimiter", "")
+                )
+                return redirect("import-detail", job.pk)
+            imports.change_mapping(job, _posted_mapping(request, job))
+            imports.start_import(job)
+            return redirect("import-detail", job.pk)
+        except UnreadableFile as problem:
+            error = str(problem)
+    elif request.method == "POST":
+        messages.info(request, "This import was already confirmed.")
+        return redirect("import-detail", job.pk)
+    if job.state != ImportJob.State.PENDING:
+        return render(request, "leads/import_progress.html", {"job": job, "progress": imports.import_progress(job)})
+    return render(
+        request,
+        "leads/import_preview.html",
+        {
+            "job": job,
+            "error": error,
+            "columns": _columns(job),
+            "preview": imports.preview_rows(job),
+            "field_choices": FIELD_CHOICES,
+            "encodings": imports.ENCODINGS,
+            "delimiters": imports.DELIMITER_NAMES,
+        },
+        status=400 if error else 200,
+    )
+
+
+def _posted_mapping(request: HttpRequest, job: ImportJob) -> dict[int, str]:
+    mapping = {}
+    for index, header in enumerate(job.headers):
+        target = request.POST.get(f"column-{index}", "ignore")
+        if target == "extra":
+            target = "extra:" + (imports.job_mapping(job).get(index, "").removeprefix("extra:") or header or "column")
+        mapping[index] = target
+    return mapping
+
+
+def _columns(job: ImportJob) -> list[dict]:
+    """Each header with its current target; kept columns show under the name they keep."""
+    mapping = imports.job_mapping(job)
+    columns = []
+    for index, header in enumerate(job.headers):
+        target = mapping.get(index, "ignore")
+        columns.append(
+            {
+                "index": index,
+                "header": header,
+                "target": "extra" if target.startswith("extra:") else target,
+                "extra_name": target.removeprefix("extra:") if target.startswith("extra:") else header,
+            }
+        )
+    return columns
+
+
+@staff_member_required
+@require_GET
+def progress(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(imports.import_progress(get_object_or_404(ImportJob, pk=pk)))
+
+
+@staff_member_required
+@require_GET
+def rejected_rows(request: HttpRequest, pk: int) -> FileResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if not job.rejected_file:
+        raise Http404("This import rejected no rows.")
+    stem = job.original_name.rsplit(".", 1)[0] or "import"
+    return FileResponse(job.rejected_file.open("rb"), as_attachment=True, filename=f"{stem}-rejected-rows.csv")
