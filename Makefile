@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 .PHONY: run test install lint format benchmark stop clean-data
 
 run: install
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python manage.py demo
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py serve
 

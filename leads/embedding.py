@@ -42,5 +42,7 @@ def encode(texts: list[str]) -> np.ndarray:
     """Unit-length float32 vectors, one row per text."""
     if not texts:
         return np.empty((0, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
-    vectors = _model().encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    vectors = _model().encode(
+        texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
     return np.asarray(vectors, dtype=np.float32)

@@ -157,5 +157,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"leads": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")}},
+    # On the root logger, so that a Celery worker (which takes the root logger over) logs each line once.
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"leads": {"level": os.environ.get("LOG_LEVEL", "INFO")}},
 }

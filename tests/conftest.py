@@ -45,3 +45,21 @@ def bob(django_user_model):
 @pytest.fixture
 def staff(django_user_model):
     return django_user_model.objects.create_superuser("charlie", "charlie@example.com", "charlie-password-1")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    """Stop the embedded Postgres and Redis the suite started, so that nothing outlives `make test`."""
+    import os
+
+    from django.conf import settings
+
+    from leads import devstack
+
+    if not os.environ.get("REDIS_URL"):
+        devstack.stop_redis(settings.LEADS_HOME)
+    if not os.environ.get("DATABASE_URL"):
+        from django.db import connections
+
+        connections.close_all()
+        devstack.stop_postgres(settings.LEADS_HOME)

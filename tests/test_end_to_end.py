@@ -153,7 +153,7 @@ def wait_until(worker: Worker, what: str, predicate, timeout: float = WAIT_SECON
 
 
 def import_csv(path: Path) -> ImportJob:
-    call_command("import_companies", str(path), "--quiet-progress", stdout=StringIO(), stderr=StringIO())
+    call_command("import_companies", str(path), "--no-progress", stdout=StringIO(), stderr=StringIO())
     return ImportJob.objects.order_by("-pk").first()
 
 

@@ -129,7 +129,7 @@ def test_import_companies_command_prints_counts_and_rejections(tmp_path, capsys)
     from django.core.management import call_command
 
     shutil.copy(FIXTURES / "small.csv", tmp_path / "prospects.csv")
-    call_command("import_companies", str(tmp_path / "prospects.csv"), "--quiet-progress")
+    call_command("import_companies", str(tmp_path / "prospects.csv"), "--no-progress")
     out, err = capsys.readouterr()
     assert "7 rows: 6 created, 0 updated, 0 unchanged, 0 duplicates merged, 1 rejected, 2 labels" in out
     assert "line 8: the company name is empty" in err

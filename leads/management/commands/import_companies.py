@@ -1,38 +1,80 @@
+import time
+
 from django.core.management.base import BaseCommand, CommandError
 
 from leads.csvfiles import UnreadableFile
-from leads.services.imports import ImportFailed, create_job, run_import
+from leads.management.progress import ProgressBar
+from leads.models import ImportJob
+from leads.services.imports import DELIMITER_NAMES, ImportFailed, create_job, import_progress, run_import
 
 
 class Command(BaseCommand):
-    help = "Import companies from a CSV file (any common encoding and delimiter); the worker embeds them."
+    help = (
+        "Import companies from a CSV file (any common encoding and delimiter); the worker embeds and scores them. "
+        "The job shows on the web import page too."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("file")
-        parser.add_argument("--quiet-progress", action="store_true", help="no progress bar")
+        parser.add_argument("file", nargs="?", help="the CSV file to import")
+        parser.add_argument("--wait", action="store_true", help="then follow embedding and scoring until done")
+        parser.add_argument("--follow", type=int, metavar="JOB", help="follow an import started elsewhere (web)")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    def handle(self, *args, file, quiet_progress, **options):
+    def handle(self, *args, file, wait, follow, no_progress, **options):
+        if follow is not None:
+            job = ImportJob.objects.filter(pk=follow).first()
+            if job is None:
+                raise CommandError(f"There is no import #{follow}.")
+            return self._follow(job)
+        if not file:
+            raise CommandError("Name the CSV file to import, or --follow JOB to watch an import.")
+        job = self._import(file, no_progress)
+        if wait:
+            self._follow(job)
+
+    def _import(self, file: str, no_progress: bool) -> ImportJob:
         try:
             job = create_job(path=file)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             raise CommandError(f"{file}: no such file") from None
         except UnreadableFile as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"Import #{job.pk}: {job.original_name} ({job.encoding}, delimiter {job.delimiter!r})")
+        self.stdout.write(
+            f"Import #{job.pk}: {job.original_name} ({job.encoding}, {DELIMITER_NAMES.get(job.delimiter, job.delimiter)})"
+        )
+        bar = ProgressBar(self.stdout, "Reading", "rows")
+        progress = None if no_progress else lambda j: bar.update(j.rows_read, job.rows_estimate, approximate=True)
         try:
-            job = run_import(job, progress=None if quiet_progress else self._progress)
+            job = run_import(job, progress=progress)
         except (ImportFailed, UnreadableFile) as error:
             raise CommandError(str(error)) from None
+        if progress:
+            bar.update(job.rows_read, job.rows_read)
+            bar.finish()
         self.stdout.write(
-            f"\r{job.rows_read} rows: {job.created} created, {job.updated} updated, {job.unchanged} unchanged, "
-            f"{job.duplicates} duplicates merged, {job.rejected} rejected, {job.labels} labels"
+            f"{job.rows_read:,} rows: {job.created:,} created, {job.updated:,} updated, {job.unchanged:,} unchanged, "
+            f"{job.duplicates:,} duplicates merged, {job.rejected:,} rejected, {job.labels:,} labels"
         )
         for row in job.rejected_rows:
             self.stderr.write(f"  line {row['line']}: {row['reason']}")
-        if job.rejected > len(job.rejected_rows):
-            self.stderr.write(f"  ... all {job.rejected} rejected rows: {job.rejected_file.path}")
-        self.stdout.write("The worker is embedding and scoring them now (`celery -A leads worker`).")
+        if job.rejected:
+            self.stderr.write(f"All {job.rejected:,} rejected rows, with the reason for each: {job.rejected_file.path}")
+        return job
 
-    def _progress(self, job):
-        self.stdout.write(f"\r  {job.rows_read:,} rows read", ending="")
-        self.stdout.flush()
+    def _follow(self, job: ImportJob) -> None:
+        """Draw the embedding and scoring bars until the worker is done (Ctrl-C stops watching, not the work)."""
+        embedded = ProgressBar(self.stdout, "Embedding", "companies")
+        while True:
+            progress = import_progress(job)
+            if progress["state"] == ImportJob.State.FAILED:
+                raise CommandError(f"Import #{job.pk} failed: {progress['error']}")
+            if progress["state"] == ImportJob.State.DONE:
+                embedded.update(progress["embedded"], progress["companies"])
+            if progress["finished"]:
+                break
+            time.sleep(1)
+        embedded.finish()
+        if progress["scoring"]:
+            self.stdout.write(f"Scored {progress['scored']:,} of {progress['companies']:,} companies.")
+        else:
+            self.stdout.write("No company is labelled yet: like or dislike some to get scores.")
