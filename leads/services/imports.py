@@ -204,9 +204,10 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
                     _reject(job, record, rejected_writer)
                 else:
                     copy.write_row(_staging_row(record))
-                if progress and job.rows_read % _PROGRESS_EVERY == 0:
-                    progress(job)
-                    _publish_progress(job)
+                if job.rows_read % _PROGRESS_EVERY == 0:
+                    _publish_progress(job)  # for the web page, whoever runs the import
+                    if progress:
+                        progress(job)
     job.rejected_file.name = str(rejected_path.relative_to(settings.MEDIA_ROOT))
     if job.rows_read == 0:
         raise csvfiles.UnreadableFile("The file has a header row but no companies under it.")

@@ -17,6 +17,7 @@
       bar.value = value;
     }
     root.querySelector('[data-show="unscorable"]').hidden = p.scoring;
+    root.querySelector('[data-show="queued"]').hidden = p.state !== "queued";
     root.querySelector('[data-show="finished"]').hidden = !(p.finished && p.state === "done");
   }
 
