@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from leads.models import Company
+from leads.services import embeddings, labels, scores
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEMO_CSV = Path(__file__).resolve().parent.parent / "leads" / "demo" / "companies.csv"
 
@@ -45,6 +48,35 @@ def bob(django_user_model):
 @pytest.fixture
 def staff(django_user_model):
     return django_user_model.objects.create_superuser("charlie", "charlie@example.com", "charlie-password-1")
+
+
+WORLD_COMPANIES = {
+    # name: (website, description, industry)
+    "Alpha Brewing": ("https://www.alphabrew.com", "beer brewery lager stout hops malt", "Brewery"),
+    "Bravo Beers": ("bravobeers.com", "beer brewery lager ale hops malt", "Brewery"),
+    "Copper Stouts": ("https://copperstouts.co.uk/en/", "beer brewery stout porter hops", "Brewery"),
+    "Delta Code": ("https://deltacode.io", "software developer tools code review cloud", "Software"),
+    "Echo Review": ("https://echoreview.io", "software developer code review tools", "Software"),
+    "Foxtrot Fashion": ("https://foxtrot-fashion.fr", "fashion clothing store", "Retail"),
+}
+
+
+@pytest.fixture
+def world(fake_encoder, alice, bob):
+    """Six embedded companies, Alpha liked by alice and Delta disliked by bob, scores computed;
+    plus Golf Pending, created afterwards and so neither embedded nor scored."""
+    made = {
+        name: Company.objects.create(name=name, website=website, description=description, industry=industry)
+        for name, (website, description, industry) in WORLD_COMPANIES.items()
+    }
+    embeddings.embed_companies([c.pk for c in made.values()])
+    labels.label_company(company=made["Alpha Brewing"], user=alice, verdict="like")
+    labels.label_company(company=made["Delta Code"], user=bob, verdict="dislike")
+    assert scores.rescore_all() == 4
+    made["Golf Pending"] = Company.objects.create(name="Golf Pending", industry="Logistics")
+    for company in made.values():
+        company.refresh_from_db()
+    return made
 
 
 @pytest.hookimpl(trylast=True)

@@ -12,36 +12,12 @@ from django.utils import timezone
 from leads import identity
 from leads.api import MAX_PAGE_SIZE
 from leads.models import ApiToken, Company, Label, Score, ScoringState
-from leads.services import embeddings, labels, scores
+from tests.conftest import WORLD_COMPANIES
 
 pytestmark = pytest.mark.django_db
 
-COMPANIES = {
-    # name: (website, description, industry)
-    "Alpha Brewing": ("https://www.alphabrew.com", "beer brewery lager stout hops malt", "Brewery"),
-    "Bravo Beers": ("bravobeers.com", "beer brewery lager ale hops malt", "Brewery"),
-    "Copper Stouts": ("https://copperstouts.co.uk", "beer brewery stout porter hops", "Brewery"),
-    "Delta Code": ("https://deltacode.io", "software developer tools code review cloud", "Software"),
-    "Echo Review": ("https://echoreview.io", "software developer code review tools", "Software"),
-    "Foxtrot Fashion": ("https://foxtrot-fashion.fr", "fashion clothing store", "Retail"),
-}
 SCORED_BEST_FIRST = ["Bravo Beers", "Copper Stouts", "Foxtrot Fashion", "Echo Review"]
 UNSCORED_BY_NAME = ["Alpha Brewing", "Delta Code", "Golf Pending"]
-
-
-@pytest.fixture
-def world(fake_encoder, alice, bob):
-    """Alpha liked by alice, Delta disliked by bob, four scored companies and Golf Pending not yet embedded."""
-    made = {
-        name: Company.objects.create(name=name, website=website, description=description, industry=industry)
-        for name, (website, description, industry) in COMPANIES.items()
-    }
-    embeddings.embed_companies([c.pk for c in made.values()])
-    labels.label_company(company=made["Alpha Brewing"], user=alice, verdict="like")
-    labels.label_company(company=made["Delta Code"], user=bob, verdict="dislike")
-    assert scores.rescore_all() == 4
-    made["Golf Pending"] = Company.objects.create(name="Golf Pending", industry="Logistics")
-    return made
 
 
 @pytest.fixture
@@ -233,8 +209,8 @@ def test_a_search_with_a_nul_character_finds_nothing(api, world):
     [
         ("name", sorted(SCORED_BEST_FIRST + UNSCORED_BY_NAME)),
         ("-name", sorted(SCORED_BEST_FIRST + UNSCORED_BY_NAME, reverse=True)),
-        ("created", list(COMPANIES) + ["Golf Pending"]),
-        ("-created", ["Golf Pending"] + list(COMPANIES)[::-1]),
+        ("created", list(WORLD_COMPANIES) + ["Golf Pending"]),
+        ("-created", ["Golf Pending"] + list(WORLD_COMPANIES)[::-1]),
     ],
 )
 def test_ordering(api, world, ordering, expected):

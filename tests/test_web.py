@@ -17,36 +17,9 @@ from leads import identity
 from leads.models import ApiToken, Company, Label, Score, ScoringState
 from leads.services import embeddings, labels, scores
 from leads.views import PAGE_SIZE
+from tests.conftest import WORLD_COMPANIES
 
 pytestmark = pytest.mark.django_db
-
-COMPANIES = {
-    # name: (website, description, industry)
-    "Alpha Brewing": ("https://www.alphabrew.com", "beer brewery lager stout hops malt", "Brewery"),
-    "Bravo Beers": ("bravobeers.com", "beer brewery lager ale hops malt", "Brewery"),
-    "Copper Stouts": ("https://copperstouts.co.uk/en/", "beer brewery stout porter hops", "Brewery"),
-    "Delta Code": ("https://deltacode.io", "software developer tools code review cloud", "Software"),
-    "Echo Review": ("https://echoreview.io", "software developer code review tools", "Software"),
-    "Foxtrot Fashion": ("https://foxtrot-fashion.fr", "fashion clothing store", "Retail"),
-}
-
-
-@pytest.fixture
-def world(fake_encoder, alice, bob):
-    """Six embedded companies, Alpha liked by alice and Delta disliked by bob, scores computed;
-    plus Golf Pending, created afterwards and so neither embedded nor scored."""
-    made = {
-        name: Company.objects.create(name=name, website=website, description=description, industry=industry)
-        for name, (website, description, industry) in COMPANIES.items()
-    }
-    embeddings.embed_companies([c.pk for c in made.values()])
-    labels.label_company(company=made["Alpha Brewing"], user=alice, verdict="like")
-    labels.label_company(company=made["Delta Code"], user=bob, verdict="dislike")
-    assert scores.rescore_all() == 4
-    made["Golf Pending"] = Company.objects.create(name="Golf Pending", industry="Logistics")
-    for company in made.values():
-        company.refresh_from_db()
-    return made
 
 
 @pytest.fixture
@@ -152,7 +125,7 @@ def test_a_company_whose_text_changed_waits_for_a_new_embedding(as_alice, world)
         ("labelled", {"Alpha Brewing", "Delta Code"}),
         ("liked", {"Alpha Brewing"}),
         ("disliked", {"Delta Code"}),
-        ("all", set(COMPANIES) | {"Golf Pending"}),
+        ("all", set(WORLD_COMPANIES) | {"Golf Pending"}),
     ],
 )
 def test_dashboard_label_filters(as_alice, world, show, expected):
@@ -572,7 +545,7 @@ def admin_names(response) -> list[str]:
 def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
     response = as_staff.get("/admin/leads/company/")
     assert response.status_code == 200
-    assert admin_names(response) == sorted(COMPANIES.keys() | {"Golf Pending"})
+    assert admin_names(response) == sorted(WORLD_COMPANIES.keys() | {"Golf Pending"})
     for header in ("column-score_value", "column-verdict", "column-embedded"):
         assert header in response.text
     bravo = table_row(response, "Bravo Beers")
@@ -594,7 +567,7 @@ def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
         ("verdict__exact=like", {"Alpha Brewing"}),
         ("verdict__exact=dislike", {"Delta Code"}),
         ("embedded=no", {"Golf Pending"}),
-        ("embedded=yes", set(COMPANIES)),
+        ("embedded=yes", set(WORLD_COMPANIES)),
         ("industry=Software", {"Delta Code", "Echo Review"}),
         ("q=brew", {"Alpha Brewing", "Bravo Beers", "Copper Stouts"}),  # description too
         ("industry=Brewery&scored=high", {"Bravo Beers", "Copper Stouts"}),
