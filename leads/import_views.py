@@ -9,6 +9,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from leads import csvfiles
 from leads.csvfiles import UnreadableFile
 from leads.models import ImportJob
 from leads.services import imports
@@ -95,12 +96,20 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _posted_mapping(request: HttpRequest, job: ImportJob) -> dict[int, str]:
     mapping = {}
-    for index, header in enumerate(job.headers):
+    for index in range(len(job.headers)):
         target = request.POST.get(f"column-{index}", "ignore")
         if target == "extra":
-            target = "extra:" + (imports.job_mapping(job).get(index, "").removeprefix("extra:") or header or "column")
+            target = "extra:" + _kept_name(job, index)
         mapping[index] = target
     return mapping
+
+
+def _kept_name(job: ImportJob, index: int) -> str:
+    """The name a column is kept under in `extra`: its current one, or its header snake_cased."""
+    current = imports.job_mapping(job).get(index, "")
+    if current.startswith("extra:"):
+        return current.removeprefix("extra:")
+    return csvfiles._snake(job.headers[index]) or f"column_{index + 1}"
 
 
 def _columns(job: ImportJob) -> list[dict]:
@@ -114,7 +123,7 @@ def _columns(job: ImportJob) -> list[dict]:
                 "index": index,
                 "header": header,
                 "target": "extra" if target.startswith("extra:") else target,
-                "extra_name": target.removeprefix("extra:") if target.startswith("extra:") else header,
+                "extra_name": _kept_name(job, index),
             }
         )
     return columns

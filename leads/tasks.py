@@ -49,11 +49,12 @@ def queue_import_embeddings(job_id: int) -> int:
 
 @shared_task(name="leads.run_import")
 def run_import(job_id: int) -> None:
+    from leads.csvfiles import UnreadableFile
     from leads.models import ImportJob
     from leads.services.imports import ImportFailed
     from leads.services.imports import run_import as run
 
     try:
         run(ImportJob.objects.get(pk=job_id))
-    except ImportFailed:
+    except (ImportFailed, UnreadableFile):
         pass  # recorded on the job, which the progress page shows

@@ -184,3 +184,58 @@ def test_it_shows_unembedded_and_unscored_companies(live_server, page, fake_enco
     page.goto(f"{live_server.url}/companies/{bare.pk}/")
     expect(page.locator("p.description")).to_have_text(re.compile(r"^No description: this company is scored from"))
     expect(page.get_by_text("Not scored: no company is labelled yet.")).to_be_visible()
+
+
+def test_staff_upload_a_csv_map_its_columns_and_watch_the_import_finish(
+    live_server, page, fake_encoder, staff, tmp_path
+):
+    from leads import tasks
+    from leads.models import ImportJob
+
+    csv_file = tmp_path / "prospects.csv"
+    csv_file.write_text(
+        "company,website,about,pitch,employees\n"
+        "Hopfield Brewery,hopfield.com,Craft brewery making lager.,Loves cold chains,40\n"
+        "Pixel Forge,pixelforge.dev,Developer tools for code review.,Big on CI,80\n"
+        "Frostline,frostline.io,Refrigerated trucks.,Fleet of 40,300\n"
+        ",nameless.example,A row without a name.,,\n"
+    )
+    log_in(page, live_server, "charlie", "charlie-password-1")
+    page.get_by_role("link", name="Import", exact=True).click()
+    expect(page.get_by_role("heading", name="Import companies")).to_be_visible()
+    page.get_by_label("CSV file").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Upload and preview").click()
+
+    expect(page.get_by_role("heading", name="Preview: prospects.csv")).to_be_visible()
+    job = ImportJob.objects.get()
+    expect(page).to_have_url(f"{live_server.url}/imports/{job.pk}/")
+    expect(page.get_by_text("About 4 rows.")).to_be_visible()
+    expect(page.get_by_label("Column about")).to_have_value("description")
+    expect(page.get_by_label("Column pitch")).to_have_value("extra")
+    page.get_by_label("Column pitch").select_option("description")
+    page.get_by_role("button", name="Import", exact=True).click()
+
+    expect(page.get_by_role("heading", name="Import: prospects.csv")).to_be_visible()
+    progress = page.locator("#import-progress")
+    field = lambda name: progress.locator(f'[data-field="{name}"]')  # noqa: E731
+    expect(field("state_display")).to_have_text("Queued")
+    expect(progress.locator('[data-show="finished"]')).to_be_hidden()
+
+    tasks.run_import(job.pk)  # the worker's part, while the page polls
+    companies = Company.objects.filter(import_job=job)
+    assert embed_companies(companies.values_list("pk", flat=True))
+
+    expect(field("state_display")).to_have_text("Imported", timeout=5_000)
+    expect(field("rows_read")).to_have_text("4")
+    expect(field("created")).to_have_text("3")
+    expect(field("rejected")).to_have_text("1")
+    expect(field("embedded")).to_have_text("3", timeout=5_000)
+    expect(field("companies").first).to_have_text("3")
+    expect(progress.locator('[data-bar="rows"]')).to_have_js_property("value", 4)
+    expect(progress.locator('[data-bar="embedded"]')).to_have_js_property("value", 3)
+    expect(progress.locator('[data-bar="embedded"]')).to_have_js_property("max", 3)
+    expect(progress.get_by_text("(no company is labelled yet, so nothing can be scored)")).to_be_visible()
+    expect(progress.locator('[data-show="finished"]')).to_have_text("Done. See the scored companies.", timeout=5_000)
+    expect(page.get_by_role("link", name="Download all 1 as CSV")).to_be_visible()
+    assert companies.get(name="Pixel Forge").description == "Developer tools for code review.\n\nBig on CI"
+    page.screenshot(path="/tmp/leads-import-progress.png", full_page=True)

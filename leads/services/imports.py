@@ -63,7 +63,7 @@ def check_size(size: int) -> None:
     size_mb = size / 1024 / 1024
     if size_mb > settings.IMPORT_MAX_UPLOAD_MB:
         raise csvfiles.UnreadableFile(
-            f"The file is {size_mb:,.0f} MB; the limit is {settings.IMPORT_MAX_UPLOAD_MB} MB "
+            f"The file is {size_mb:,.1f} MB; the limit is {settings.IMPORT_MAX_UPLOAD_MB} MB "
             "(IMPORT_MAX_UPLOAD_MB): split it into smaller files."
         )
 
@@ -208,7 +208,10 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
                     _publish_progress(job)  # for the web page, whoever runs the import
                     if progress:
                         progress(job)
-    job.rejected_file.name = str(rejected_path.relative_to(settings.MEDIA_ROOT))
+    if job.rejected:
+        job.rejected_file.name = str(rejected_path.relative_to(settings.MEDIA_ROOT))
+    else:
+        rejected_path.unlink()
     if job.rows_read == 0:
         raise csvfiles.UnreadableFile("The file has a header row but no companies under it.")
 
