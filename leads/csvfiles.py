@@ -93,6 +93,8 @@ EXTRA_ALIASES: dict[str, list[str]] = {
     "linkedin_url": ["linkedin", "linkedin url", "linkedin profile", "company linkedin url"],
 }
 FIELD_LIMITS = {"name": 300, "website": 500, "industry": 200, "country": 100}
+MAX_DOMAIN_CHARS = 253  # the longest host name DNS allows (Company.domain holds 255)
+MAX_KEY_CHARS = 500  # Company.dedupe_key
 
 LIKE_WORDS = {"like", "liked", "yes", "y", "1", "+1", "true", "t", "✓", "✔", "👍", "good", "fit"}
 DISLIKE_WORDS = {"dislike", "disliked", "no", "n", "-1", "false", "f", "✗", "✘", "x", "👎", "bad"}
@@ -125,15 +127,16 @@ def suggest_mapping(headers: list[str]) -> dict[int, str]:
         elif key in _EXTRA and f"extra:{_EXTRA[key]}" not in taken:
             mapping[index] = f"extra:{_EXTRA[key]}"
             taken.add(mapping[index])
-        elif key:
-            mapping[index] = f"extra:{_snake(header)}"
+        elif snake := snake_case(header):
+            mapping[index] = f"extra:{snake}"
         else:
             mapping[index] = "ignore"
     return mapping
 
 
-def _snake(header: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", header.strip().lower()).strip("_") or "column"
+def snake_case(header: str) -> str:
+    """'Funding (USD)' -> 'funding_usd', 'Größe' -> 'größe': letters of any script are kept."""
+    return re.sub(r"[\W_]+", "_", header.strip().lower()).strip("_")
 
 
 # --- Encoding and dialect -----------------------------------------------------------
@@ -148,33 +151,63 @@ def _cp1252_fallback(error: UnicodeDecodeError):
 codecs.register_error("cp1252-latin1", _cp1252_fallback)
 
 
+_BINARY_MESSAGE = "This looks like a binary file, not a CSV: export it from your spreadsheet as CSV."
+# Control characters text files do not contain; tab, newlines, form feed and vertical tab excepted.
+_CONTROL_BYTES = bytes(sorted(set(range(32)) - set(b"\t\n\r\f\v") | {0x7F}))
+_DROP_CONTROLS = dict.fromkeys(_CONTROL_BYTES)
+
+
+def _looks_binary(sample: bytes | str) -> bool:
+    """More than the odd stray control character (a stray one is reported with its row)."""
+    if isinstance(sample, bytes):
+        controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    else:
+        controls = len(sample) - len(sample.translate(_DROP_CONTROLS))
+    return controls > max(1, len(sample) // 100)
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """Mostly-Latin UTF-16 has a zero byte in every other position, and only there."""
+    even_nuls, odd_nuls = sample[0::2].count(0), sample[1::2].count(0)
+    if len(sample) < 4 or max(even_nuls, odd_nuls) <= len(sample) // 4:
+        return None
+    if min(even_nuls, odd_nuls) > max(even_nuls, odd_nuls) // 10:
+        return None  # zero bytes on both sides: binary, not text
+    encoding = "utf-16-be" if even_nuls > odd_nuls else "utf-16-le"
+    text = sample[: len(sample) - len(sample) % 2].decode(encoding, errors="replace")
+    return None if _looks_binary(text) else encoding
+
+
 def detect_encoding(sample: bytes) -> str:
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    even_nuls, odd_nuls = sample[0::2].count(0), sample[1::2].count(0)
-    if len(sample) >= 4 and max(even_nuls, odd_nuls) > len(sample) // 4:
-        return "utf-16-be" if even_nuls > odd_nuls else "utf-16-le"
-    if 0 in sample:
-        raise UnreadableFile("This looks like a binary file, not a CSV: export it from your spreadsheet as CSV.")
+    if utf16 := _utf16_without_bom(sample):
+        return utf16
+    if _looks_binary(sample):
+        raise UnreadableFile(_BINARY_MESSAGE)
     text = sample.decode("utf-8", errors="replace")
     # A truncated multi-byte character at the end of the sample is not an error.
     invalid = text.count("\ufffd") - (1 if text.endswith("\ufffd") else 0)
     valid_multibyte = sum(1 for ch in text if ord(ch) > 127 and ch != "\ufffd")
-    # A UTF-8 file with a stray byte still has far more good multi-byte characters than bad bytes.
-    return "utf-8" if invalid == 0 or valid_multibyte > invalid else "cp1252"
+    # Windows-1252 text hardly ever holds a valid UTF-8 sequence (an accented capital followed by a
+    # symbol), so a few of them outweigh many bad bytes: a UTF-8 file with a stray byte pasted from
+    # Windows. Guessing UTF-8 wrongly rejects rows, loudly; guessing Windows-1252 wrongly garbles
+    # every accent, silently.
+    return "utf-8" if invalid == 0 or valid_multibyte * 4 >= invalid else "cp1252"
 
 
 def detect_delimiter(text_sample: str) -> str:
     """The delimiter that splits the first lines into the most consistent number (>1) of fields."""
-    lines = text_sample.splitlines(keepends=True)
+    # newline="": the lines a csv reader sees (\r, \n or \r\n), not str.splitlines()'s many more.
+    lines = io.StringIO(text_sample, newline="").readlines()
     if len(lines) > 1 and not text_sample.endswith(("\n", "\r")):
         lines = lines[:-1]  # the sample may end mid-row
     sample = "".join(lines[:200])
     best, best_rank = ",", (0, 0.0, 0)
     for delimiter in DELIMITERS:
-        rows = list(csv.reader(io.StringIO(sample), delimiter=delimiter))[:50]
+        rows = list(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, skipinitialspace=True))[:50]
         widths = [len(r) for r in rows if any(cell.strip() for cell in r)]
         if not widths:
             continue
@@ -198,17 +231,39 @@ def open_text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline="")
 
 
-def sniff(stream: BinaryIO) -> Dialect:
-    """Detect encoding, delimiter and headers, then rewind the stream."""
+_EMPTY_MESSAGE = "The file is empty: it needs a header row and at least one company."
+
+
+def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Dialect:
+    """Detect encoding, delimiter and headers, then rewind the stream. A given encoding or
+    delimiter (the user's choice on the preview page) is used instead of detecting it.
+
+    A file that fits in the sample is checked for at least one row under the header."""
     sample = stream.read(_SAMPLE_BYTES)
+    whole_file = len(sample) < _SAMPLE_BYTES or not stream.read(1)
     stream.seek(0)
     if not sample.strip():
-        raise UnreadableFile("The file is empty: it needs a header row and at least one company.")
-    encoding = detect_encoding(sample)
+        raise UnreadableFile(_EMPTY_MESSAGE)
+    chosen = bool(encoding)
+    encoding = encoding or detect_encoding(sample)
     text = sample.decode(encoding, errors="replace" if encoding != "cp1252" else "cp1252-latin1")
-    delimiter = detect_delimiter(text.lstrip("\ufeff"))
-    headers = next(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter), [])
-    return Dialect(encoding=encoding, delimiter=delimiter, headers=[h.strip() for h in headers])
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise UnreadableFile(_EMPTY_MESSAGE)  # a BOM, or UTF-16 spaces and newlines
+    if _looks_binary(text):
+        if chosen:
+            raise UnreadableFile(f"Read as {encoding}, this file is not text: choose another encoding.")
+        raise UnreadableFile(_BINARY_MESSAGE)
+    delimiter = delimiter or detect_delimiter(text)
+    # newline="": a file with old Mac line ends (\r alone) would otherwise be one long unreadable line.
+    headers = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True), [])
+    # A NUL cannot be stored in Postgres text (the headers become keys of Company.extra).
+    dialect = Dialect(encoding=encoding, delimiter=delimiter, headers=[h.replace("\x00", "").strip() for h in headers])
+    if whole_file and next(read_rows(io.BytesIO(sample), dialect), None) is None:
+        raise UnreadableFile(
+            "The file has a header row but no companies under it: add one row per company below the header."
+        )
+    return dialect
 
 
 # --- Rows to records ----------------------------------------------------------------
@@ -261,7 +316,8 @@ def parse_verdict(value: str) -> str | None:
 
 def read_rows(stream: BinaryIO, dialect: Dialect) -> Iterator[tuple[int, list[str]]]:
     """(first line number of the row, cells) for each non-blank row after the header."""
-    reader = csv.reader(open_text(stream, dialect.encoding), delimiter=dialect.delimiter)
+    # skipinitialspace: `Acme, "Anvils, rockets"` is two fields, as its writer meant (values are stripped anyway).
+    reader = csv.reader(open_text(stream, dialect.encoding), delimiter=dialect.delimiter, skipinitialspace=True)
     next(reader, None)
     line = reader.line_num + 1
     for cells in reader:
@@ -275,7 +331,7 @@ def to_record(
 ) -> Record | Rejected:
     """Validate one row; a Rejected says what to fix."""
     if len(cells) > len(headers) and any(c.strip() for c in cells[len(headers) :]):
-        return Rejected(
+        return _rejected(
             line,
             f"the row has {len(cells)} fields but the header has {len(headers)}: "
             "quote any value that contains the delimiter",
@@ -287,17 +343,28 @@ def to_record(
     for index, raw in enumerate(cells[: len(headers)]):
         target = mapping.get(index, "ignore")
         value = raw.strip().lstrip("\ufeff")
+        if "\x00" in value:
+            return _rejected(
+                line,
+                f"column '{headers[index]}' contains a NUL character (a zero byte), which is not text: "
+                "re-save the file as CSV from your spreadsheet, or delete that character",
+                cells,
+            )
         if "\ufffd" in value:
-            return Rejected(
+            return _rejected(
                 line,
                 f"column '{headers[index]}' has bytes that are not valid text in this file's "
                 "encoding: re-save the file as UTF-8",
                 cells,
             )
         if len(value) > max_field_chars:
-            return Rejected(
+            hint = (
+                " (it spans several lines: check for a quote that is opened and never closed)" if "\n" in value else ""
+            )
+            return _rejected(
                 line,
-                f"column '{headers[index]}' is {len(value):,} characters long; the limit is {max_field_chars:,}",
+                f"column '{headers[index]}' is {len(value):,} characters long; the limit is {max_field_chars:,}: "
+                f"shorten it{hint}",
                 cells,
             )
         if target == "ignore" or not value:
@@ -310,19 +377,41 @@ def to_record(
         else:
             values.setdefault(target, value)
     if not values.get("name"):
-        return Rejected(line, "the company name is empty: every row needs a name", cells)
+        return _rejected(line, "the company name is empty: every row needs a name", cells)
     for name, limit in FIELD_LIMITS.items():
         if len(values.get(name, "")) > limit:
-            return Rejected(line, f"the {name} is {len(values[name])} characters long; the limit is {limit}", cells)
+            return _rejected(
+                line, f"the {name} is {len(values[name])} characters long; the limit is {limit}: shorten it", cells
+            )
     verdict = parse_verdict(values.pop("label", ""))
     if verdict is None:
-        return Rejected(
+        return _rejected(
             line,
             f"label {cells_value(cells, mapping, 'label')!r} is not a verdict: use like or dislike "
             "(or yes/no, 1/-1, true/false), or leave it empty",
             cells,
         )
-    return Record(line=line, description="\n\n".join(descriptions), verdict=verdict, extra=extra, **values)
+    record = Record(line=line, description="\n\n".join(descriptions), verdict=verdict, extra=extra, **values)
+    if len(record.domain) > MAX_DOMAIN_CHARS:
+        return _rejected(
+            line,
+            f"the website's host name is {len(record.domain)} characters long; a domain has at most "
+            f"{MAX_DOMAIN_CHARS}: correct the website",
+            cells,
+        )
+    if len(record.key) > MAX_KEY_CHARS:
+        return _rejected(
+            line,
+            f"the name and country make a {len(record.key)}-character key (the limit is {MAX_KEY_CHARS}): "
+            "shorten the name or give the company's website",
+            cells,
+        )
+    return record
+
+
+def _rejected(line: int, reason: str, cells: list[str]) -> Rejected:
+    """Rejected values are stored (job.rejected_rows is jsonb) and written out: no NULs in them."""
+    return Rejected(line, reason, [cell.replace("\x00", "") for cell in cells])
 
 
 def cells_value(cells: list[str], mapping: dict[int, str], target: str) -> str:

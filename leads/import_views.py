@@ -109,7 +109,7 @@ def _kept_name(job: ImportJob, index: int) -> str:
     current = imports.job_mapping(job).get(index, "")
     if current.startswith("extra:"):
         return current.removeprefix("extra:")
-    return csvfiles._snake(job.headers[index]) or f"column_{index + 1}"
+    return csvfiles.snake_case(job.headers[index]) or f"column_{index + 1}"
 
 
 def _columns(job: ImportJob) -> list[dict]:

@@ -92,10 +92,8 @@ def change_dialect(job: ImportJob, *, encoding: str, delimiter: str) -> None:
     if delimiter not in DELIMITER_NAMES:
         raise csvfiles.UnreadableFile("The delimiter must be a comma, semicolon, tab or pipe.")
     with job.file.open("rb") as stream:
-        text = csvfiles.open_text(stream, encoding)
-        headers = next(csv.reader(text, delimiter=delimiter), [])
-        text.detach()
-    _describe(job, csvfiles.Dialect(encoding=encoding, delimiter=delimiter, headers=[h.strip() for h in headers]))
+        dialect = csvfiles.sniff(stream, encoding=encoding, delimiter=delimiter)
+    _describe(job, dialect)
     job.save()
 
 
