@@ -13,9 +13,7 @@ run: install
 	$(BIN)/python manage.py demo
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py serve
 
-test: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	@if command -v docker-compose >/dev/null; then docker-compose config --quiet && echo "docker-compose.yml is valid"; \
 	else echo "docker-compose not installed: skipping the docker-compose.yml check"; fi
 	$(BIN)/pytest

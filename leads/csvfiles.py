@@ -14,12 +14,14 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import BinaryIO
 
-from leads.identity import dedupe_key, embedding_text, normalise_domain, text_hash
+from leads.identity import dedupe_key, normalise_domain
 
-DELIMITERS = [",", ";", "\t", "|"]
-_SAMPLE_BYTES = 256 * 1024
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+DELIMITERS = list(DELIMITER_NAMES)
+SAMPLE_BYTES = 256 * 1024
 csv.field_size_limit(64 * 1024 * 1024)  # our own limit is checked per field, with a clear message
 
 # Canonical field -> header aliases, compared after lowercasing and dropping punctuation.
@@ -231,6 +233,7 @@ def open_text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline="")
 
 
+HEADER_ONLY_MESSAGE = "The file has a header row but no companies under it: add one row per company below the header."
 _EMPTY_MESSAGE = "The file is empty: it needs a header row and at least one company."
 
 
@@ -239,8 +242,8 @@ def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Diale
     delimiter (the user's choice on the preview page) is used instead of detecting it.
 
     A file that fits in the sample is checked for at least one row under the header."""
-    sample = stream.read(_SAMPLE_BYTES)
-    whole_file = len(sample) < _SAMPLE_BYTES or not stream.read(1)
+    sample = stream.read(SAMPLE_BYTES)
+    whole_file = len(sample) < SAMPLE_BYTES or not stream.read(1)
     stream.seek(0)
     if not sample.strip():
         raise UnreadableFile(_EMPTY_MESSAGE)
@@ -260,9 +263,7 @@ def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Diale
     # A NUL cannot be stored in Postgres text (the headers become keys of Company.extra).
     dialect = Dialect(encoding=encoding, delimiter=delimiter, headers=[h.replace("\x00", "").strip() for h in headers])
     if whole_file and next(read_rows(io.BytesIO(sample), dialect), None) is None:
-        raise UnreadableFile(
-            "The file has a header row but no companies under it: add one row per company below the header."
-        )
+        raise UnreadableFile(HEADER_ONLY_MESSAGE)
     return dialect
 
 
@@ -282,17 +283,14 @@ class Record:
     verdict: str = ""  # "like", "dislike" or ""
     extra: dict[str, str] = field(default_factory=dict)
 
-    @property
+    # Cached: the import asks for both once per row, and the key needs the domain.
+    @cached_property
     def domain(self) -> str:
         return normalise_domain(self.website)
 
-    @property
+    @cached_property
     def key(self) -> str:
         return dedupe_key(name=self.name, domain=self.domain, country=self.country)
-
-    @property
-    def text_hash(self) -> str:
-        return text_hash(embedding_text(name=self.name, description=self.description, industry=self.industry))
 
 
 @dataclass(frozen=True)

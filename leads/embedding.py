@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 from django.conf import settings
@@ -25,7 +24,6 @@ def _model_location() -> str:
 
 @functools.cache
 def _model():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(_model_location(), device="cpu")

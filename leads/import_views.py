@@ -88,7 +88,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "preview": imports.preview_rows(job),
             "field_choices": FIELD_CHOICES,
             "encodings": imports.ENCODINGS,
-            "delimiters": imports.DELIMITER_NAMES,
+            "delimiters": csvfiles.DELIMITER_NAMES,
         },
         status=400 if error else 200,
     )

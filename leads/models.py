@@ -235,7 +235,3 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.get_state_display()})"
-
-    @property
-    def finished(self) -> bool:
-        return self.state in (self.State.DONE, self.State.FAILED)

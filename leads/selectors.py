@@ -20,11 +20,13 @@ class BadFilter(ValueError):
     pass
 
 
-def company_listing(*, show: str = "all", query: str = "") -> CompanyQuerySet:
-    """Companies best score first, with their score and embedding status loaded."""
+def company_listing(*, show: str = "all", query: str = "", embedding_status: bool = True) -> CompanyQuerySet:
+    """Companies best score first, with their score (and embedding status) loaded."""
     if show not in LABEL_FILTERS:
         raise BadFilter(f"show must be one of: {', '.join(LABEL_FILTERS)} (got {show!r})")
-    companies = Company.objects.select_related("score").with_embedding_status(embedding.model_name())
+    companies = Company.objects.select_related("score")
+    if embedding_status:
+        companies = companies.with_embedding_status(embedding.model_name())
     listing = LABEL_FILTERS[show](companies).by_score()
     if "\x00" in query:  # Postgres text never holds NUL: no match, rather than a DataError (a 500)
         return listing.none()

@@ -31,7 +31,10 @@ def rescore_if_labels_changed(self) -> bool:
 @shared_task(name="leads.sweep")
 def sweep() -> None:
     """Redo whatever a crash or a Redis outage may have dropped: both steps are idempotent."""
+    from leads.services.imports import queue_waiting_imports
+
     embeddings.queue_pending_embeddings()
+    queue_waiting_imports()
     rescore_if_labels_changed.delay()
 
 

@@ -103,12 +103,10 @@ def export_scores(request: HttpRequest) -> HttpResponse:
     """The dashboard's current view as CSV that Excel opens (UTF-8 with BOM, formulas neutralised)."""
     show, query = request.GET.get("show", "all"), request.GET.get("q", "")
     try:
-        companies = selectors.company_listing(show=show, query=query)
+        companies = selectors.company_listing(show=show, query=query, embedding_status=False)
     except selectors.BadFilter as error:
-        return HttpResponseBadRequest(str(error), content_type="text/plain")
+        return _bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")
-    response = StreamingHttpResponse(
-        exports.stream_scores(companies.iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
-    )
+    response = StreamingHttpResponse(exports.stream_scores(companies), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="leads-scores-{show}-{stamp}.csv"'
     return response

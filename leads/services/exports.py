@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+
+from django.db.models import QuerySet
 
 from leads.models import Company
 
@@ -19,10 +21,10 @@ def neutralise(value: object) -> object:
     return value
 
 
-def score_rows(companies: Iterable[Company]) -> Iterator[list]:
-    """One row per company; `companies` should come with select_related('score')."""
+def score_rows(companies: QuerySet) -> Iterator[list]:
+    """One row per company, streamed from the database; `companies` should select_related('score')."""
     batch: list[Company] = []
-    for company in companies:
+    for company in companies.iterator(chunk_size=2000):
         batch.append(company)
         if len(batch) == 1000:
             yield from _rows(batch)
@@ -56,7 +58,7 @@ class _Line:
         return text
 
 
-def stream_scores(companies: Iterable[Company], *, excel_bom: bool = True) -> Iterator[str]:
+def stream_scores(companies: QuerySet, *, excel_bom: bool = True) -> Iterator[str]:
     """The export as chunks of text, for a streaming HTTP response."""
     writer = csv.writer(_Line())
     if excel_bom:
@@ -66,10 +68,14 @@ def stream_scores(companies: Iterable[Company], *, excel_bom: bool = True) -> It
         yield writer.writerow(row)
 
 
-def write_scores(stream, companies: Iterable[Company], *, excel_bom: bool = True) -> int:
+def write_scores(stream, companies: QuerySet, *, excel_bom: bool = True) -> int:
     """Write the export to a text stream; returns the number of companies written."""
-    chunks = 0
-    for chunk in stream_scores(companies, excel_bom=excel_bom):
-        stream.write(chunk)
-        chunks += 1
-    return chunks - 1 - int(excel_bom)  # less the header row and the BOM
+    if excel_bom:
+        stream.write("\ufeff")
+    writer = csv.writer(stream)
+    writer.writerow(HEADER)
+    count = 0
+    for row in score_rows(companies):
+        writer.writerow(row)
+        count += 1
+    return count

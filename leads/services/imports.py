@@ -4,6 +4,7 @@ upsert companies in SQL, all in one transaction: an import lands whole or not at
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -16,22 +17,21 @@ import psycopg
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from leads import csvfiles, embedding
 from leads.models import Company, ImportJob, ScoringState
-from leads.services.queue import enqueue_on_commit
+from leads.services.queue import enqueue_on_commit, send
 
 log = logging.getLogger(__name__)
 
 # What the preview page offers; "extra:<name>" keeps a column under that name.
 MAPPING_TARGETS = ["name", "website", "description", "industry", "country", "label", "ignore"]
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252", "latin-1"]
-DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-_SAMPLE_BYTES = 256 * 1024
 REJECTED_SHOWN = 100  # rows kept on the job for display; all of them go to the rejected CSV
 _PROGRESS_EVERY = 20_000
+_IMPORT_LOCK = 7_310_002  # advisory lock namespace: one run per import job
 _FIELDS = ["name", "website", "domain", "description", "industry", "country"]
 
 Progress = Callable[[ImportJob], None]
@@ -78,9 +78,9 @@ def _describe(job: ImportJob, dialect: csvfiles.Dialect) -> None:
 def _estimate_rows(job: ImportJob) -> int:
     """Rows in the first 256 kB, scaled to the file size: exact for small files."""
     with job.file.open("rb") as stream:
-        sample = stream.read(_SAMPLE_BYTES)
+        sample = stream.read(csvfiles.SAMPLE_BYTES)
     rows = sum(1 for _ in csvfiles.read_rows(io.BytesIO(sample), job_dialect(job)))
-    if len(sample) < _SAMPLE_BYTES:
+    if len(sample) < csvfiles.SAMPLE_BYTES:
         return rows
     return max(rows, round(rows * job.size_bytes / len(sample)))
 
@@ -89,8 +89,9 @@ def change_dialect(job: ImportJob, *, encoding: str, delimiter: str) -> None:
     """The user overrides what we detected: read the header row again and suggest a new mapping."""
     if encoding not in ENCODINGS:
         raise csvfiles.UnreadableFile(f"Unknown encoding {encoding!r}: pick one of {', '.join(ENCODINGS)}.")
-    if delimiter not in DELIMITER_NAMES:
-        raise csvfiles.UnreadableFile("The delimiter must be a comma, semicolon, tab or pipe.")
+    if delimiter not in csvfiles.DELIMITER_NAMES:
+        names = list(csvfiles.DELIMITER_NAMES.values())
+        raise csvfiles.UnreadableFile(f"The delimiter must be a {', '.join(names[:-1])} or {names[-1]}.")
     with job.file.open("rb") as stream:
         dialect = csvfiles.sniff(stream, encoding=encoding, delimiter=delimiter)
     _describe(job, dialect)
@@ -123,6 +124,14 @@ def start_import(job: ImportJob) -> bool:
     return bool(queued)
 
 
+def queue_waiting_imports() -> int:
+    """Re-send confirmed imports whose task a Redis outage may have lost; a duplicate run is a no-op."""
+    waiting = list(ImportJob.objects.filter(state=ImportJob.State.QUEUED).values_list("pk", flat=True))
+    for pk in waiting:
+        send("leads.run_import", pk)
+    return len(waiting)
+
+
 def job_mapping(job: ImportJob) -> dict[int, str]:
     return {int(i): target for i, target in job.mapping.items()}
 
@@ -143,10 +152,31 @@ def preview_rows(job: ImportJob, limit: int = 10) -> list[list[str]]:
 
 def run_import(job: ImportJob, *, progress: Progress | None = None) -> ImportJob:
     """Import the job's file. Counts, rejected rows and state end up on the job."""
-    if job.state == ImportJob.State.DONE:
-        return job  # a task redelivered after it finished
     mapping = job_mapping(job)
     csvfiles.check_mapping(mapping)
+    with _exclusive(job) as ours:
+        job.refresh_from_db(fields=["state"])
+        if not ours or job.state == ImportJob.State.DONE:
+            return job  # a redelivered or re-sent task: another run has it, or had it
+        return _run_import(job, mapping, progress)
+
+
+@contextlib.contextmanager
+def _exclusive(job: ImportJob):
+    """Yield whether this process holds the job's lock. A session-level advisory lock:
+    Postgres drops it if the worker dies, so a redelivered task can take over."""
+    with connection.cursor() as cursor:
+        cursor.execute("select pg_try_advisory_lock(%s, %s)", [_IMPORT_LOCK, job.pk])
+        ours = cursor.fetchone()[0]
+    try:
+        yield ours
+    finally:
+        if ours:
+            with connection.cursor() as cursor:
+                cursor.execute("select pg_advisory_unlock(%s, %s)", [_IMPORT_LOCK, job.pk])
+
+
+def _run_import(job: ImportJob, mapping: dict[int, str], progress: Progress | None) -> ImportJob:
     ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
     job.state = ImportJob.State.RUNNING
     try:
@@ -349,12 +379,21 @@ def queue_import_embeddings(job_id: int) -> int:
 def import_progress(job: ImportJob) -> dict:
     """What the progress bars show: rows read, then companies embedded, then scored."""
     job.refresh_from_db()
-    touched = Company.objects.filter(import_job=job)
-    total = touched.count() if job.state == ImportJob.State.DONE else 0
-    embedded = touched.with_current_embedding(embedding.model_name()).count() if total else 0
     # Labelled companies are not scored; others are once a label exists anywhere.
     any_labels = Company.objects.labelled().exists()
-    scored = touched.filter(Q(score__isnull=False) | ~Q(verdict="")).count() if total and any_labels else 0
+    total = embedded = scored = 0
+    if job.state == ImportJob.State.DONE:  # one pass over the import's companies per poll
+        counts = (
+            Company.objects.filter(import_job=job)
+            .with_embedding_status(embedding.model_name())
+            .aggregate(
+                total=Count("pk"),
+                embedded=Count("pk", filter=Q(is_embedded=True)),
+                scored=Count("pk", filter=Q(score__isnull=False) | ~Q(verdict="")),
+            )
+        )
+        total, embedded = counts["total"], counts["embedded"]
+        scored = counts["scored"] if any_labels else 0
     state = ScoringState.get()
     scores_current = state.scored_version >= state.labels_version
     return {

@@ -28,16 +28,3 @@ def label_company(*, company: Company, user, verdict: Verdict | str) -> Label:
     Company.objects.filter(pk=company.pk).update(verdict=company.verdict)
     request_rescore()
     return label
-
-
-@transaction.atomic
-def import_verdicts(*, verdicts: dict[int, Verdict], user) -> int:
-    """Bulk version of label_company for imports: one history row each, one rescore."""
-    if not verdicts:
-        return 0
-    Label.objects.bulk_create(Label(company_id=cid, user=user, verdict=v) for cid, v in verdicts.items())
-    for verdict in (Verdict.LIKE, Verdict.DISLIKE):
-        ids = [cid for cid, v in verdicts.items() if v == verdict]
-        Company.objects.filter(pk__in=ids).update(verdict=verdict.value)
-    request_rescore()
-    return len(verdicts)

@@ -146,6 +146,7 @@ class Command(BaseCommand):
                 except Rollback:
                     pass
                 wall = time.perf_counter() - started
+                job.file.delete(save=False)  # the rollback keeps no row, but the stored copy stays
                 path.unlink()
                 self.stdout.write(
                     f"{count:>9,} rows ({size_mb:,.0f} MB): {wall:6.1f} s, {count / wall:>9,.0f} rows/s, "

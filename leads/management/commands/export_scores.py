@@ -14,9 +14,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, show, no_bom, **options):
         try:
-            companies = company_listing(show=show)
+            companies = company_listing(show=show, embedding_status=False)
         except BadFilter as error:
             raise CommandError(str(error)) from None
         with open(file, "w", newline="", encoding="utf-8") as stream:
-            count = write_scores(stream, companies.iterator(chunk_size=2000), excel_bom=not no_bom)
+            count = write_scores(stream, companies, excel_bom=not no_bom)
         self.stdout.write(f"Wrote {count} companies to {file}.")

@@ -2,10 +2,11 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from leads import csvfiles
 from leads.csvfiles import UnreadableFile
 from leads.management.progress import ProgressBar
 from leads.models import ImportJob
-from leads.services.imports import DELIMITER_NAMES, ImportFailed, create_job, import_progress, run_import
+from leads.services.imports import ImportFailed, create_job, import_progress, run_import
 
 
 class Command(BaseCommand):
@@ -25,6 +26,8 @@ class Command(BaseCommand):
             job = ImportJob.objects.filter(pk=follow).first()
             if job is None:
                 raise CommandError(f"There is no import #{follow}.")
+            if job.state == ImportJob.State.PENDING:
+                raise CommandError(f"Import #{follow} waits for someone to confirm its preview on the web page.")
             return self._follow(job)
         if not file:
             raise CommandError("Name the CSV file to import, or --follow JOB to watch an import.")
@@ -40,7 +43,7 @@ class Command(BaseCommand):
         except UnreadableFile as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
-            f"Import #{job.pk}: {job.original_name} ({job.encoding}, {DELIMITER_NAMES.get(job.delimiter, job.delimiter)})"
+            f"Import #{job.pk}: {job.original_name} ({job.encoding}, {csvfiles.DELIMITER_NAMES.get(job.delimiter, job.delimiter)})"
         )
         bar = ProgressBar(self.stdout, "Reading", "rows")
         progress = None if no_progress else lambda j: bar.update(j.rows_read, job.rows_estimate, approximate=True)
