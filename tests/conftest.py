@@ -95,3 +95,22 @@ def pytest_sessionfinish(session):
 
         connections.close_all()
         devstack.stop_postgres(settings.LEADS_HOME)
+
+
+# The helper modules below hold asserts: have pytest rewrite them, as it does test modules,
+# so that a failing one shows the values it compared.
+pytest.register_assert_rewrite("tests.csv_helpers", "tests.import_helpers", "tests.web_helpers")
+
+
+@pytest.fixture
+def as_alice(client, alice):
+    """The test client, logged in as alice, a rep."""
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def as_staff(client, staff):
+    """The test client, logged in as charlie, a superuser."""
+    client.force_login(staff)
+    return client

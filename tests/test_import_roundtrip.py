@@ -2,7 +2,7 @@
 csv.writer, any of our delimiters, line ends and encodings), imports back exactly.
 
 Restrictions on generated values, each because the importer legitimately changes or
-refuses such a value (tests/test_csv_shapes.py covers what happens to them):
+refuses such a value (tests/test_import_upsert.py covers what happens to them):
 - values are compared after .strip(): the importer strips every cell;
 - no control characters except tab, CR and LF: NUL rows are rejected, others are
   not what a spreadsheet writes;

@@ -1,0 +1,86 @@
+"""The admin's company changelist and company page, through Django's test client.
+
+Real database and services throughout; only the sentence encoder is the fake bag-of-words one."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from leads.models import Score
+from tests.conftest import WORLD_COMPANIES
+from tests.web_helpers import table_row
+
+pytestmark = pytest.mark.django_db
+
+
+def admin_names(response) -> list[str]:
+    return re.findall(
+        r'<th class="field-name"><a href="/admin/leads/company/\d+/change/[^"]*">([^<]+)</a>', response.text
+    )
+
+
+def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
+    response = as_staff.get("/admin/leads/company/")
+    assert response.status_code == 200
+    assert admin_names(response) == sorted(WORLD_COMPANIES.keys() | {"Golf Pending"})
+    for header in ("column-score_value", "column-verdict", "column-embedded"):
+        assert header in response.text
+    bravo = table_row(response, "Bravo Beers")
+    assert f'<td class="field-score_value">{Score.objects.get(company=world["Bravo Beers"]).signed}</td>' in bravo
+    assert 'alt="True"' in bravo
+    golf = table_row(response, "Golf Pending")
+    assert '<td class="field-score_value">—</td>' in golf
+    assert 'alt="False"' in golf
+    assert '<td class="field-verdict">Liked</td>' in table_row(response, "Alpha Brewing")
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("scored=high", {"Bravo Beers", "Copper Stouts"}),
+        ("scored=low", {"Echo Review"}),
+        ("scored=uncertain", {"Foxtrot Fashion"}),
+        ("scored=none", {"Alpha Brewing", "Delta Code", "Golf Pending"}),
+        ("verdict__exact=like", {"Alpha Brewing"}),
+        ("verdict__exact=dislike", {"Delta Code"}),
+        ("embedded=no", {"Golf Pending"}),
+        ("embedded=yes", set(WORLD_COMPANIES)),
+        ("industry=Software", {"Delta Code", "Echo Review"}),
+        ("q=brew", {"Alpha Brewing", "Bravo Beers", "Copper Stouts"}),  # description too
+        ("industry=Brewery&scored=high", {"Bravo Beers", "Copper Stouts"}),
+    ],
+)
+def test_admin_changelist_filters(as_staff, world, query, expected):
+    values = {s.company.name: s.value for s in Score.objects.select_related("company")}
+    assert values["Bravo Beers"] >= 0.5 and values["Copper Stouts"] >= 0.5 and values["Echo Review"] < -0.5
+    assert -0.2 < values["Foxtrot Fashion"] < 0.2
+    response = as_staff.get(f"/admin/leads/company/?{query}")
+    assert response.status_code == 200
+    assert set(admin_names(response)) == expected
+
+
+def test_admin_orders_by_score(as_staff, world):
+    by_score = [s.company.name for s in Score.objects.select_related("company").order_by("value")]
+    assert by_score == ["Echo Review", "Foxtrot Fashion", "Copper Stouts", "Bravo Beers"]
+    # Column 6 of list_display (after the action checkbox) is the score.
+    assert admin_names(as_staff.get("/admin/leads/company/?o=6"))[:4] == by_score
+    descending = admin_names(as_staff.get("/admin/leads/company/?o=-6"))
+    assert [name for name in descending if name in by_score] == by_score[::-1]
+
+
+def test_admin_company_page_shows_the_label_history(as_staff, world):
+    response = as_staff.get(f"/admin/leads/company/{world['Delta Code'].pk}/change/")
+    assert response.status_code == 200
+    assert 'value="deltacode.io"' not in response.text  # the domain is derived, read only
+    assert '<div class="readonly">deltacode.io</div>' in response.text
+    inline = response.text.split('<td class="field-verdict">')[1]
+    assert "<p>Disliked</p>" in inline
+    assert re.search(r'<td class="field-user">\s*<p><a href="/admin/auth/user/\d+/change/">bob</a></p>', inline)
+
+
+def test_the_admin_is_for_staff_only(as_alice, world):
+    response = as_alice.get("/admin/leads/company/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")

@@ -1,0 +1,310 @@
+"""The company page, the label form on it and the API token page, through Django's test
+client.
+
+Real database and services throughout; only the sentence encoder is the fake bag-of-words one."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from django.template.defaultfilters import floatformat
+from django.test import Client
+from django.utils import timezone
+
+from leads.models import ApiToken, Company, Label, Score, ScoringState
+from leads.services import labels, scores
+
+pytestmark = pytest.mark.django_db
+
+
+# --- company page -----------------------------------------------------------------
+
+
+def test_company_page_shows_the_company(as_alice, world):
+    copper = world["Copper Stouts"]
+    Company.objects.filter(pk=copper.pk).update(
+        description="Line one <b>bold</b>\nLine two", country="GB", extra={"employees": "42"}
+    )
+    response = as_alice.get(f"/companies/{copper.pk}/")
+    assert response.status_code == 200
+    assert "<h1>Copper Stouts</h1>" in response.text
+    assert "Line one &lt;b&gt;bold&lt;/b&gt;<br>Line two" in response.text
+    assert ">copperstouts.co.uk</a> · Brewery · GB" in response.text
+    assert "<dt>employees</dt><dd>42</dd>" in response.text
+
+
+def test_company_page_links_to_the_website(as_alice, world):
+    response = as_alice.get(f"/companies/{world['Copper Stouts'].pk}/")
+    assert 'href="https://copperstouts.co.uk/en/"' in response.text
+    # Imported without a scheme: still an absolute link, not one relative to this page.
+    response = as_alice.get(f"/companies/{world['Bravo Beers'].pk}/")
+    assert 'href="https://bravobeers.com"' in response.text
+    assert 'href="bravobeers.com"' not in response.text
+
+
+def test_company_page_never_links_to_a_script_website(as_alice, db):
+    company = Company.objects.create(name="Sneaky", website="javascript:alert(document.cookie)")
+    response = as_alice.get(f"/companies/{company.pk}/")
+    assert response.status_code == 200
+    assert 'href="javascript:' not in response.text
+
+
+def test_company_page_explains_a_score_by_its_neighbours(as_alice, world):
+    bravo = world["Bravo Beers"]
+    score = Score.objects.get(company=bravo)
+    response = as_alice.get(f"/companies/{bravo.pk}/")
+    assert "Why this score" in response.text
+    sentence = (
+        f"Scored {score.signed} because it is close to Alpha Brewing, which you liked, "
+        "and to Delta Code, which you disliked."
+    )
+    assert f'<p class="explanation">{sentence}</p>' in response.text
+    assert score.signed.startswith("+")
+
+    table = response.text.split('<table class="neighbours">')[1].split("</table>")[0]
+    rows = re.findall(
+        r'<a href="/companies/(\d+)/">([^<]+)</a>.*?<span class="badge (\w+)">(\w+)</span></td>\s*'
+        r"<td>([^<]+)</td>\s*<td>.*?</span> (\d+)%</td>",
+        table,
+        re.S,
+    )
+    expected = [
+        (
+            str(n["company_id"]),
+            Company.objects.get(pk=n["company_id"]).name,
+            "like" if n["label"] > 0 else "dislike",
+            "liked" if n["label"] > 0 else "disliked",
+            floatformat(1 - n["distance"], 3),
+            str(round(n["weight"] * 100)),
+        )
+        for n in score.neighbours
+    ]
+    assert rows == expected
+    assert [r[1] for r in rows] == ["Alpha Brewing", "Delta Code"]  # nearest first
+    assert int(rows[0][5]) > 50 and int(rows[0][5]) + int(rows[1][5]) in (99, 100, 101)
+
+
+def test_a_negative_score_is_explained_by_the_disliked_neighbour_first(as_alice, world):
+    echo = world["Echo Review"]
+    score = Score.objects.get(company=echo)
+    response = as_alice.get(f"/companies/{echo.pk}/")
+    assert score.signed.startswith("-")
+    assert (
+        f"Scored {score.signed} because it is close to Alpha Brewing, which you liked, "
+        "and to Delta Code, which you disliked."
+    ) in response.text
+    assert 'class="score bad"' in response.text
+
+
+def test_a_deleted_neighbour_is_shown_as_such(as_alice, world):
+    world["Delta Code"].delete()
+    bravo = world["Bravo Beers"]
+    score = Score.objects.get(company=bravo)
+    response = as_alice.get(f"/companies/{bravo.pk}/")
+    assert response.status_code == 200
+    assert "deleted company" in response.text
+    assert f"Scored {score.signed} because it is close to Alpha Brewing, which you liked." in response.text
+
+
+def test_company_page_without_a_score_says_why(as_alice, world, fake_encoder):
+    response = as_alice.get(f"/companies/{world['Golf Pending'].pk}/")
+    assert "Waiting for the worker to embed this company's text." in response.text
+    assert "Why this score" not in response.text
+    assert "No description: this company is scored from its name and industry only." in response.text
+
+    Label.objects.all().delete()
+    Company.objects.update(verdict="")
+    scores.rescore_all()
+    response = as_alice.get(f"/companies/{world['Bravo Beers'].pk}/")
+    assert "Not scored: no company is labelled yet." in response.text
+
+
+def test_a_labelled_company_shows_its_label_not_a_score(as_alice, world):
+    response = as_alice.get(f"/companies/{world['Alpha Brewing'].pk}/")
+    assert '<span class="badge like">Liked</span>' in response.text
+    assert "Why this score" not in response.text
+    assert "Not scored" not in response.text
+    assert 'value="clear"' in response.text  # a label can be cleared
+    assert 'value="clear"' not in as_alice.get(f"/companies/{world['Bravo Beers'].pk}/").text
+
+
+def test_company_page_shows_the_label_history_newest_first(as_alice, world, alice, bob):
+    alpha = world["Alpha Brewing"]
+    labels.label_company(company=alpha, user=bob, verdict="dislike")
+    labels.label_company(company=alpha, user=alice, verdict="clear")
+    Label.objects.create(company=alpha, user=None, verdict="like")
+    now = timezone.now()
+    ages = {("like", "alice"): timedelta(days=3), ("dislike", "bob"): timedelta(days=2)}
+    ages[("clear", "alice")] = timedelta(hours=5)
+    ages[("like", None)] = timedelta(minutes=10)
+    for label in alpha.labels.select_related("user"):
+        key = (label.verdict, label.user.username if label.user else None)
+        Label.objects.filter(pk=label.pk).update(created_at=now - ages[key])
+
+    response = as_alice.get(f"/companies/{alpha.pk}/")
+    history = response.text.split('<ul class="history">')[1].split("</ul>")[0]
+    items = [html.unescape(re.sub(r"<[^>]+>", "", li)).replace("\xa0", " ") for li in history.split("<li>")[1:]]
+    assert items == [
+        "Liked by an import, 10 minutes ago",
+        "Cleared by alice, 5 hours ago",
+        "Disliked by bob, 2 days ago",
+        "Liked by alice, 3 days ago",
+    ]
+
+
+def test_an_unlabelled_company_has_no_history(as_alice, world):
+    response = as_alice.get(f"/companies/{world['Bravo Beers'].pk}/")
+    assert "Nobody has labelled this company yet." in response.text
+
+
+def test_an_unknown_company_is_404(as_alice, db):
+    assert as_alice.get("/companies/999999/").status_code == 404
+
+
+# --- label form -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "verdict, stored, said",
+    [("like", "like", "liked"), ("dislike", "dislike", "disliked"), ("clear", "", "label cleared")],
+)
+def test_the_label_form_records_a_verdict(as_alice, world, alice, verdict, stored, said):
+    bravo = world["Bravo Beers"]
+    before = ScoringState.get().labels_version
+    response = as_alice.post(f"/companies/{bravo.pk}/label", {"verdict": verdict}, follow=True)
+    assert response.redirect_chain == [("/", 302)]
+    assert f"Bravo Beers: {said}. Scores update in a moment." in response.text
+    bravo.refresh_from_db()
+    assert bravo.verdict == stored
+    assert list(bravo.labels.values_list("verdict", "user")) == [(verdict, alice.pk)]
+    assert ScoringState.get().labels_version == before + 1  # a rescore is requested
+
+
+def test_like_then_dislike_then_clear_keeps_every_label(as_alice, world, alice):
+    delta = world["Delta Code"]
+    for verdict in ("like", "dislike", "clear"):
+        assert as_alice.post(f"/companies/{delta.pk}/label", {"verdict": verdict}).status_code == 302
+    delta.refresh_from_db()
+    assert delta.verdict == ""
+    assert list(delta.labels.values_list("verdict", "user__username")) == [
+        ("clear", "alice"),
+        ("dislike", "alice"),
+        ("like", "alice"),
+        ("dislike", "bob"),
+    ]
+
+
+def test_the_label_form_queues_a_rescore_after_commit(as_alice, world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        as_alice.post(f"/companies/{world['Bravo Beers'].pk}/label", {"verdict": "like"})
+    assert len(callbacks) == 1
+
+
+@pytest.mark.parametrize("verdict", ["maybe", "", "liked"])
+def test_an_invalid_verdict_is_a_bad_request(as_alice, world, verdict):
+    bravo = world["Bravo Beers"]
+    response = as_alice.post(f"/companies/{bravo.pk}/label", {"verdict": verdict})
+    assert response.status_code == 400
+    assert "verdict must be one of: like, dislike, clear" in response.text
+    assert bravo.labels.count() == 0
+    bravo.refresh_from_db()
+    assert bravo.verdict == ""
+
+
+def test_a_missing_verdict_is_a_bad_request(as_alice, world):
+    response = as_alice.post(f"/companies/{world['Bravo Beers'].pk}/label", {})
+    assert response.status_code == 400
+
+
+def test_the_label_form_only_takes_posts(as_alice, world):
+    bravo = world["Bravo Beers"]
+    assert as_alice.get(f"/companies/{bravo.pk}/label", {"verdict": "like"}).status_code == 405
+    assert bravo.labels.count() == 0
+
+
+def test_labelling_an_unknown_company_is_404(as_alice, db):
+    assert as_alice.post("/companies/999999/label", {"verdict": "like"}).status_code == 404
+    assert Label.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "next_url, location",
+    [
+        ("/?show=unlabelled&page=2", "/?show=unlabelled&page=2"),
+        ("/companies/1/", "/companies/1/"),
+        ("http://testserver/?q=beer", "http://testserver/?q=beer"),
+        ("https://evil.example.com/", "/"),
+        ("//evil.example.com/", "/"),
+        ("http://evil.example.com/?next=/", "/"),
+        ("javascript:alert(1)", "/"),
+        ("", "/"),
+    ],
+)
+def test_the_label_form_returns_only_to_pages_of_this_site(as_alice, world, next_url, location):
+    response = as_alice.post(f"/companies/{world['Bravo Beers'].pk}/label", {"verdict": "like", "next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == location
+
+
+def test_the_label_buttons_return_to_the_page_they_are_on(as_alice, world):
+    response = as_alice.get("/", {"show": "unlabelled", "page": "1"})
+    assert 'name="next" value="/?show=unlabelled&amp;page=1"' in response.text
+    assert f'action="/companies/{world["Bravo Beers"].pk}/label"' in response.text
+
+
+def test_the_label_form_needs_a_csrf_token(world, alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    bravo = world["Bravo Beers"]
+    assert client.post(f"/companies/{bravo.pk}/label", {"verdict": "like"}).status_code == 403
+    client.get("/")
+    token = client.cookies["csrftoken"].value
+    response = client.post(f"/companies/{bravo.pk}/label", {"verdict": "like", "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    bravo.refresh_from_db()
+    assert bravo.verdict == "like"
+
+
+# --- API token page ---------------------------------------------------------------
+
+
+def test_the_token_page_shows_the_reps_token(as_alice, alice):
+    response = as_alice.get("/account/token")
+    assert response.status_code == 200
+    key = ApiToken.objects.get(user=alice).key
+    assert len(key) == 40
+    assert f'<code class="token">{key}</code>' in response.text
+    assert f'curl -H "Authorization: Token {key}" http://testserver/api/companies/' in response.text
+    assert as_alice.get("/account/token").text.count(key) == 3  # the same token on every visit
+
+
+def test_each_rep_has_their_own_token(client, alice, bob):
+    client.force_login(alice)
+    alice_page = client.get("/account/token").text
+    client.force_login(bob)
+    bob_page = client.get("/account/token").text
+    assert ApiToken.for_user(bob).key in bob_page
+    assert ApiToken.for_user(bob).key not in alice_page
+    assert ApiToken.for_user(alice).key not in bob_page
+
+
+def test_making_a_new_token_retires_the_old_one(as_alice, alice, world):
+    old = ApiToken.for_user(alice).key
+    assert as_alice.get("/api/companies/", headers={"Authorization": f"Token {old}"}).status_code == 200
+
+    response = as_alice.post("/account/token", follow=True)
+    assert response.redirect_chain == [("/account/token", 302)]
+    new = ApiToken.objects.get(user=alice).key
+    assert new != old
+    assert new in response.text and old not in response.text
+    assert "A new API token was made; the old one no longer works." in response.text
+
+    as_alice.logout()
+    refused = as_alice.get("/api/companies/", headers={"Authorization": f"Token {old}"})
+    assert refused.status_code == 401
+    assert refused.json() == {"error": "invalid API token; get yours at /account/token"}
+    accepted = as_alice.get("/api/companies/", headers={"Authorization": f"Token {new}"})
+    assert accepted.status_code == 200 and accepted.json()["count"] == 7

@@ -1,0 +1,222 @@
+"""The dashboard reps work from, through Django's test client: logging in, the listing in
+score order, the label filters, search by name or domain, and pagination.
+
+Real database and services throughout; only the sentence encoder is the fake bag-of-words one."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from leads import identity
+from leads.models import Company, Score
+from leads.services import embeddings
+from leads.views import PAGE_SIZE
+from tests.conftest import WORLD_COMPANIES
+from tests.web_helpers import table_row
+
+pytestmark = pytest.mark.django_db
+
+
+def dashboard_names(response) -> list[str]:
+    """Company names in the dashboard table, top to bottom."""
+    return [html.unescape(n) for n in re.findall(r'<td><a href="/companies/\d+/">([^<]*)</a>', response.text)]
+
+
+# --- login ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/companies/1/", "/account/token"])
+def test_pages_send_anonymous_visitors_to_the_login_page(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next={path}"
+
+
+def test_an_anonymous_label_post_changes_nothing(client, world):
+    alpha = world["Alpha Brewing"]
+    response = client.post(f"/companies/{alpha.pk}/label", {"verdict": "dislike"})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    alpha.refresh_from_db()
+    assert alpha.verdict == "like" and alpha.labels.count() == 1
+
+
+def test_the_login_page_logs_a_rep_in(client, alice):
+    response = client.post("/accounts/login/", {"username": "alice", "password": "alice-password-1"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert "Log out alice" in client.get("/").text
+
+
+# --- dashboard --------------------------------------------------------------------
+
+
+def test_dashboard_lists_best_score_first_then_unscored_by_name(as_alice, world):
+    response = as_alice.get("/")
+    assert response.status_code == 200
+    scored = [s.company.name for s in Score.objects.select_related("company").order_by("-value")]
+    assert len(scored) == 4
+    unscored = sorted({"Alpha Brewing", "Delta Code", "Golf Pending"})
+    assert dashboard_names(response) == scored + unscored
+    assert dashboard_names(response)[0] in ("Bravo Beers", "Copper Stouts")
+    assert dashboard_names(response)[3] == "Echo Review"
+    assert "7 companies, best score first." in response.text
+
+
+def test_dashboard_shows_signed_scores(as_alice, world):
+    response = as_alice.get("/")
+    bravo = Score.objects.get(company=world["Bravo Beers"])
+    echo = Score.objects.get(company=world["Echo Review"])
+    assert bravo.value > 0.2 and echo.value < -0.2
+    assert re.fullmatch(r"\+0\.\d\d", bravo.signed) and re.fullmatch(r"-0\.\d\d", echo.signed)
+    assert '<span class="score good"' in table_row(response, "Bravo Beers")
+    assert f">{bravo.signed}</span>" in table_row(response, "Bravo Beers")
+    assert '<span class="score bad"' in table_row(response, "Echo Review")
+    assert f">{echo.signed}</span>" in table_row(response, "Echo Review")
+
+
+def test_dashboard_says_why_a_company_has_no_score(as_alice, world):
+    response = as_alice.get("/")
+    assert "waiting for embedding" in table_row(response, "Golf Pending")
+    assert "name only" in table_row(response, "Golf Pending")  # no description
+    assert 'class="badge like">Liked<' in table_row(response, "Alpha Brewing")
+    assert 'class="badge dislike">Disliked<' in table_row(response, "Delta Code")
+    assert "name only" not in table_row(response, "Alpha Brewing")
+
+
+def test_dashboard_says_not_scored_when_nothing_is_labelled(as_alice, fake_encoder):
+    embedded = Company.objects.create(name="Embedded Co", description="beer")
+    Company.objects.create(name="Fresh Co", description="wine")
+    embeddings.embed_companies([embedded.pk])
+    response = as_alice.get("/")
+    assert "not scored" in table_row(response, "Embedded Co")
+    assert "waiting for embedding" not in table_row(response, "Embedded Co")
+    assert "waiting for embedding" in table_row(response, "Fresh Co")
+
+
+def test_a_company_whose_text_changed_waits_for_a_new_embedding(as_alice, world):
+    foxtrot = world["Foxtrot Fashion"]
+    Score.objects.filter(company=foxtrot).delete()
+    foxtrot.description = "now a bakery"
+    foxtrot.save()  # new text hash: the stored vector is stale
+    assert "waiting for embedding" in table_row(as_alice.get("/"), "Foxtrot Fashion")
+
+
+@pytest.mark.parametrize(
+    "show, expected",
+    [
+        ("unlabelled", {"Bravo Beers", "Copper Stouts", "Echo Review", "Foxtrot Fashion", "Golf Pending"}),
+        ("labelled", {"Alpha Brewing", "Delta Code"}),
+        ("liked", {"Alpha Brewing"}),
+        ("disliked", {"Delta Code"}),
+        ("all", set(WORLD_COMPANIES) | {"Golf Pending"}),
+    ],
+)
+def test_dashboard_label_filters(as_alice, world, show, expected):
+    response = as_alice.get("/", {"show": show})
+    assert response.status_code == 200
+    assert set(dashboard_names(response)) == expected
+    assert f'class="active">{show.capitalize()}</a>' in response.text
+
+
+def test_unlabelled_filter_keeps_the_score_order(as_alice, world):
+    names = dashboard_names(as_alice.get("/", {"show": "unlabelled"}))
+    assert names[-1] == "Golf Pending"  # unscored after every scored one
+    assert names.index("Bravo Beers") < names.index("Foxtrot Fashion") < names.index("Echo Review")
+
+
+def test_an_unknown_filter_is_a_bad_request(as_alice, world):
+    response = as_alice.get("/", {"show": "favourites"})
+    assert response.status_code == 400
+    assert "show must be one of: all, unlabelled, labelled, liked, disliked" in response.text
+    assert "'favourites'" in response.text
+
+
+def test_a_bad_filter_is_not_echoed_back_as_html(as_alice):
+    response = as_alice.get("/", {"show": "<script>alert(1)</script>"})
+    assert response.status_code == 400
+    assert "<script>" not in response.text or response["Content-Type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("brew", ["Alpha Brewing"]),  # name (and domain alphabrew.com)
+        ("BEERS", ["Bravo Beers"]),  # name, any case
+        (".io", ["Echo Review", "Delta Code"]),  # domain only, still in score order
+        ("COPPERSTOUTS.CO.UK", ["Copper Stouts"]),  # domain, any case
+        ("  fashion  ", ["Foxtrot Fashion"]),
+        ("nothing-like-this", []),
+    ],
+)
+def test_dashboard_search_by_name_or_domain(as_alice, world, query, expected):
+    response = as_alice.get("/", {"q": query})
+    assert dashboard_names(response) == expected
+    assert f'name="q" value="{query}"' in response.text
+
+
+def test_a_search_that_finds_nothing_says_so(as_alice, world):
+    response = as_alice.get("/", {"q": "nothing-like-this"})
+    assert "No companies match." in response.text
+    assert "0 companies" in response.text
+
+
+def test_a_search_with_a_nul_character_finds_nothing(as_alice, world):
+    response = as_alice.get("/", {"q": "Bravo\x00"})
+    assert response.status_code == 200
+    assert dashboard_names(response) == []
+
+
+def test_search_combines_with_the_label_filter(as_alice, world):
+    response = as_alice.get("/", {"q": "brew", "show": "unlabelled"})
+    assert dashboard_names(response) == []
+    response = as_alice.get("/", {"q": "Code", "show": "disliked"})
+    assert dashboard_names(response) == ["Delta Code"]
+
+
+def test_search_text_is_escaped(as_alice):
+    response = as_alice.get("/", {"q": '"><b>x'})
+    assert "<b>x" not in response.text
+    assert 'value="&quot;&gt;&lt;b&gt;x"' in response.text
+
+
+@pytest.fixture
+def many(db):
+    count = PAGE_SIZE + 12
+    Company.objects.bulk_create(
+        Company(name=f"Company {i:03d}", dedupe_key=identity.dedupe_key(name=f"Company {i:03d}", domain="", country=""))
+        for i in range(count)
+    )
+    return count
+
+
+def test_dashboard_pages_through_many_companies(as_alice, many):
+    first = as_alice.get("/")
+    assert dashboard_names(first) == [f"Company {i:03d}" for i in range(PAGE_SIZE)]
+    assert f"{many} companies" in first.text
+    assert "Page 1 of 2" in first.text
+    assert 'href="?show=all&q=&page=2">Next →</a>' in first.text
+    assert "← Previous" not in first.text
+
+    second = as_alice.get("/", {"page": 2})
+    assert dashboard_names(second) == [f"Company {i:03d}" for i in range(PAGE_SIZE, many)]
+    assert "Page 2 of 2" in second.text
+    assert 'href="?show=all&q=&page=1">← Previous</a>' in second.text
+    assert "Next →" not in second.text
+
+
+@pytest.mark.parametrize("page, shown", [("99", 2), ("abc", 1), ("0", 2), ("", 1)])
+def test_dashboard_forgives_bad_page_numbers(as_alice, many, page, shown):
+    response = as_alice.get("/", {"page": page})
+    assert response.status_code == 200
+    assert f"Page {shown} of 2" in response.text
+
+
+def test_pagination_links_keep_the_filter_and_the_search(as_alice, many):
+    response = as_alice.get("/", {"show": "unlabelled", "q": "company 0"})
+    assert f"{many} companies" in response.text
+    assert 'href="?show=unlabelled&q=company%200&page=2">Next →</a>' in response.text
+    response = as_alice.get("/", {"q": "Company 05"})
+    assert dashboard_names(response) == [f"Company {i:03d}" for i in range(50, 60)]
+    assert "Page 1 of" not in response.text  # one page: no page links

@@ -1,0 +1,79 @@
+"""The CSV export of the dashboard's view, through Django's test client: filters, score
+columns and cells neutralised against spreadsheet formulas.
+
+Real database throughout; embedding with the fake bag-of-words encoder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from leads.models import Company
+from leads.services import embeddings, labels, scores
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scored_world(fake_encoder, alice):
+    made = {
+        name: Company.objects.create(name=name, description=description, website=website, industry=industry)
+        for name, description, website, industry in [
+            ("Alpha Brewing", "beer brewery lager stout hops", "alphabrew.com", "Brewery"),
+            ("=HYPERLINK(1) Brewing", "beer brewery ale hops malt", "", "Brewery"),
+            ("Bravo Beers", "beer brewery lager ale hops malt", "bravobeers.com", "Brewery"),
+            ("Delta Code", "software developer tools code review", "deltacode.io", "-Software"),
+            ("Echo Review", "software code review tools", "echoreview.io", "Software"),
+        ]
+    }
+    embeddings.embed_companies([c.pk for c in made.values()])
+    labels.label_company(company=made["Alpha Brewing"], user=alice, verdict="like")
+    labels.label_company(company=made["=HYPERLINK(1) Brewing"], user=alice, verdict="like")
+    labels.label_company(company=made["Delta Code"], user=alice, verdict="dislike")
+    assert scores.rescore_all() == 2
+    return made
+
+
+def export(client, **params) -> tuple[object, str, list[list[str]]]:
+    response = client.get("/export.csv", params)
+    assert response.status_code == 200
+    assert response.streaming
+    body = b"".join(response.streaming_content).decode("utf-8")
+    return response, body, list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+
+
+def test_export_streams_the_filtered_view_as_excel_safe_csv(client, alice, scored_world):
+    client.force_login(alice)
+    response, body, rows = export(client, show="liked", q="brew")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert re.fullmatch(
+        r'attachment; filename="leads-scores-liked-\d{4}-\d\d-\d\d\.csv"', response["Content-Disposition"]
+    )
+    assert body.startswith("\ufeffid,name,website,industry,country,label,score,neighbours\r\n")
+    assert rows[0] == ["id", "name", "website", "industry", "country", "label", "score", "neighbours"]
+    by_name = {row[1]: row for row in rows[1:]}
+    assert set(by_name) == {"Alpha Brewing", "'=HYPERLINK(1) Brewing"}  # liked and matching 'brew' only
+    assert by_name["Alpha Brewing"][2:7] == ["alphabrew.com", "Brewery", "", "like", ""]  # labelled: no score
+
+
+def test_export_scores_are_numbers_and_text_cells_are_neutralised(client, alice, scored_world):
+    client.force_login(alice)
+    _, _, rows = export(client, show="unlabelled")
+    assert [row[1] for row in rows[1:]] == ["Bravo Beers", "Echo Review"]  # best score first
+    bravo, echo = rows[1], rows[2]
+    assert float(bravo[6]) > 0 > float(echo[6])
+    assert re.fullmatch(r"-?\d\.\d+", echo[6])  # a negative number stays a number, not "'-0.4"
+    assert "HYPERLINK(1) Brewing" in bravo[7] and not bravo[7].startswith(("=", "+", "-", "@"))
+    _, _, rows = export(client, show="disliked")
+    assert rows[1][1:4] == ["Delta Code", "deltacode.io", "'-Software"]
+
+
+def test_export_refuses_an_unknown_filter_and_anonymous_visitors(client, alice):
+    assert client.get("/export.csv").status_code == 302
+    client.force_login(alice)
+    response = client.get("/export.csv", {"show": "favourites"})
+    assert response.status_code == 400
+    assert "show must be one of: all, unlabelled, labelled, liked, disliked" in response.content.decode()

@@ -1,0 +1,315 @@
+"""The staff import pages up to the import itself, through Django's test client: who may
+see them, the upload, the preview, reading the file again with another encoding or
+delimiter, and the mapping form that confirms the import.
+
+Real database throughout; the worker's part is played by calling the task function
+directly (leads.tasks.run_import)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from leads import tasks
+from leads.models import Company, ImportJob
+from leads.services import imports
+from tests.conftest import FIXTURES
+from tests.import_helpers import PROSPECTS, confirm, text, upload, uploaded_job
+
+pytestmark = pytest.mark.django_db
+
+SUGGESTED = {
+    "column-0": "name",
+    "column-1": "website",
+    "column-2": "description",
+    "column-3": "industry",
+    "column-4": "country",
+    "column-5": "extra",  # employees
+    "column-6": "extra",  # pitch
+    "column-7": "extra",  # internal id
+}
+
+
+def selected_options(response) -> dict[str, str]:
+    """Each <select>'s name and the value of its selected option."""
+    return {
+        name: (re.findall(r'<option value="([^"]*)" selected>', options) or [None])[0]
+        for name, options in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', response.content.decode(), re.S)
+    }
+
+
+# --- staff only -------------------------------------------------------------------
+
+
+@pytest.fixture
+def job(db):
+    return imports.create_job(path=FIXTURES / "small.csv")
+
+
+def _paths(job: ImportJob) -> list[str]:
+    return ["/imports/", f"/imports/{job.pk}/", f"/imports/{job.pk}/progress", f"/imports/{job.pk}/rejected.csv"]
+
+
+def test_import_pages_send_anonymous_visitors_to_log_in(client, job):
+    for path in _paths(job):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response["Location"] == f"/admin/login/?next={path}"
+
+
+def test_import_pages_are_closed_to_reps_who_are_not_staff(client, alice, job):
+    client.force_login(alice)
+    for path in _paths(job):
+        response = client.get(path)
+        assert response.status_code in (302, 403), path
+        if response.status_code == 302:
+            assert response["Location"].startswith("/admin/login/"), path
+        assert "prospects" not in text(response) and "small.csv" not in text(response)
+    # Nor can they upload, reread or confirm.
+    assert upload(client, PROSPECTS).status_code in (302, 403)
+    assert ImportJob.objects.count() == 1
+    client.post(f"/imports/{job.pk}/", {"action": "reread", "encoding": "latin-1", "delimiter": ";"})
+    client.post(f"/imports/{job.pk}/", {f"column-{i}": "ignore" for i in range(7)} | {"column-0": "name"})
+    job.refresh_from_db()
+    assert (job.state, job.encoding, job.delimiter) == (ImportJob.State.PENDING, "utf-8", ",")
+
+
+# --- upload -----------------------------------------------------------------------
+
+
+def test_the_upload_page_lists_recent_imports(as_staff, job):
+    response = as_staff.get("/imports/")
+    assert response.status_code == 200
+    assert 'type="file" name="file"' in text(response)
+    assert f'<a href="/imports/{job.pk}/">small.csv</a>' in text(response)
+    assert "<td>command line</td>" in text(response)
+
+
+def test_posting_no_file_asks_for_one(as_staff):
+    response = as_staff.post("/imports/", {})
+    assert response.status_code == 400
+    assert '<p class="error" role="alert">Choose a CSV file to upload.</p>' in text(response)
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "The file is empty: it needs a header row and at least one company."),
+        (b"  \r\n\n ", "The file is empty: it needs a header row and at least one company."),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(1, 256)) * 4,
+            "This looks like a binary file, not a CSV: export it from your spreadsheet as CSV.",
+        ),
+    ],
+    ids=["empty", "blank", "binary"],
+)
+def test_an_unreadable_upload_is_refused_in_one_sentence(as_staff, content, message):
+    response = upload(as_staff, content)
+    assert response.status_code == 400
+    assert f'<p class="error" role="alert">{message}</p>' in text(response)
+    assert not ImportJob.objects.exists() and not Company.objects.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused(as_staff, settings):
+    settings.IMPORT_MAX_UPLOAD_MB = 1
+    big = PROSPECTS + "Filler Co,filler.com,Filler text,,,,,\n" * 50_000  # ~1.8 MB
+    assert 1.7 * 1024 * 1024 < len(big) < 1.9 * 1024 * 1024
+    response = upload(as_staff, big)
+    assert response.status_code == 400
+    assert (
+        '<p class="error" role="alert">The file is 1.8 MB; the limit is 1 MB (IMPORT_MAX_UPLOAD_MB): '
+        "split it into smaller files.</p>"
+    ) in text(response)
+    assert "Up to 1 MB." in text(response)
+    assert not ImportJob.objects.exists() and not Company.objects.exists()
+
+
+def test_the_size_message_never_says_the_file_is_as_big_as_the_limit(as_staff, settings):
+    settings.IMPORT_MAX_UPLOAD_MB = 1
+    response = upload(as_staff, "name,description\n" + "x" * int(1.2 * 1024 * 1024))
+    assert response.status_code == 400
+    stated = re.search(r"The file is ([\d.,]+) MB", text(response)).group(1)
+    assert float(stated.replace(",", "")) > 1
+
+
+def test_a_good_upload_leads_to_a_preview_with_the_suggested_mapping(as_staff):
+    job = uploaded_job(as_staff)
+    assert job.state == ImportJob.State.PENDING
+    assert not Company.objects.exists()  # nothing is imported before confirmation
+    response = as_staff.get(f"/imports/{job.pk}/")
+    assert response.status_code == 200
+    page = text(response)
+    assert "<h1>Preview: prospects.csv</h1>" in page
+    assert "About 4 rows." in page
+    headers = ["company", "website", "about", "sector", "country", "employees", "pitch", "internal id"]
+    assert re.findall(r"<th>([^<]*)</th>", page) == headers
+    assert "<td>Hopfield Brewery</td><td>hopfield.com</td><td>Craft brewery making lager.</td>" in page
+    assert "<td>Frostline</td>" in page
+    assert selected_options(response) == {"encoding": "utf-8", "delimiter": ",", **SUGGESTED}
+    assert "Keep as “employees”" in page and "Keep as “internal_id”" in page  # under the name kept
+    assert '<select name="column-7" aria-label="Column internal id">' in page
+
+
+def test_a_semicolon_utf16_file_is_detected(as_staff):
+    content = "Company Name;Description;Country\nCafé Crème;Coffee, tea and cake;FR\n".encode("utf-16")
+    job = uploaded_job(as_staff, content, "export.csv")
+    assert (job.encoding, job.delimiter, job.headers) == ("utf-16", ";", ["Company Name", "Description", "Country"])
+    response = as_staff.get(f"/imports/{job.pk}/")
+    assert selected_options(response)["delimiter"] == ";"
+    assert "<td>Café Crème</td><td>Coffee, tea and cake</td>" in text(response)
+    assert "About 1 row." in text(response)
+
+
+# --- reading again with another encoding or delimiter ------------------------------
+
+
+def test_reading_again_with_another_delimiter_changes_headers_and_mapping(as_staff):
+    job = uploaded_job(as_staff, "company;about;notes\nAcme;Anvils, rockets;good\nBeta;Bolts;\n")
+    assert job.headers == ["company", "about", "notes"]
+    response = as_staff.post(f"/imports/{job.pk}/", {"action": "reread", "encoding": "utf-8", "delimiter": ","})
+    assert response.status_code == 302 and response["Location"] == f"/imports/{job.pk}/"
+    job.refresh_from_db()
+    assert (job.delimiter, job.headers, job.mapping) == (
+        ",",
+        ["company;about;notes"],
+        {"0": "extra:company_about_notes"},
+    )
+    preview = as_staff.get(f"/imports/{job.pk}/")
+    assert selected_options(preview)["delimiter"] == ","
+    assert "<td>Acme;Anvils</td>" in text(preview)  # the comma inside a value splits it now
+
+    as_staff.post(f"/imports/{job.pk}/", {"action": "reread", "encoding": "utf-8", "delimiter": ";"})
+    job.refresh_from_db()
+    assert (job.headers, job.mapping) == (
+        ["company", "about", "notes"],
+        {"0": "name", "1": "description", "2": "extra:notes"},
+    )
+
+
+def test_reading_again_with_another_encoding_changes_the_headers(as_staff):
+    content = "Société,description\nCafé Crème,Coffee à la française\n".encode("cp1252")
+    job = uploaded_job(as_staff, content)
+    assert (job.encoding, job.headers) == ("cp1252", ["Société", "description"])
+    as_staff.post(f"/imports/{job.pk}/", {"action": "reread", "encoding": "utf-8", "delimiter": ","})
+    job.refresh_from_db()
+    assert job.encoding == "utf-8"
+    assert job.headers == ["Soci\ufffdt\ufffd", "description"]
+    assert "<td>Caf\ufffd Cr\ufffdme</td>" in text(as_staff.get(f"/imports/{job.pk}/"))
+
+    as_staff.post(f"/imports/{job.pk}/", {"action": "reread", "encoding": "cp1252", "delimiter": ","})
+    job.refresh_from_db()
+    assert (job.encoding, job.headers, job.mapping["1"]) == ("cp1252", ["Société", "description"], "description")
+    response = as_staff.get(f"/imports/{job.pk}/")
+    assert selected_options(response)["encoding"] == "cp1252"
+    assert "<td>Café Crème</td><td>Coffee à la française</td>" in text(response)
+
+
+@pytest.mark.parametrize(
+    "encoding, delimiter, message",
+    [
+        ("klingon", ",", "Unknown encoding 'klingon': pick one of utf-8, utf-8-sig, utf-16"),
+        ("utf-8", "#", "The delimiter must be a comma, semicolon, tab or pipe."),
+    ],
+)
+def test_reading_again_with_an_unknown_dialect_says_what_to_pick(as_staff, encoding, delimiter, message):
+    job = uploaded_job(as_staff)
+    response = as_staff.post(f"/imports/{job.pk}/", {"action": "reread", "encoding": encoding, "delimiter": delimiter})
+    assert response.status_code == 400
+    assert message in text(response)
+    assert 'role="alert"' in text(response)
+    job.refresh_from_db()
+    assert (job.encoding, job.delimiter, job.state) == ("utf-8", ",", ImportJob.State.PENDING)
+
+
+def test_a_tab_delimiter_can_be_chosen(as_staff):
+    job = uploaded_job(as_staff, "name\tdescription\nAcme\tAnvils, rockets\n")
+    assert job.delimiter == "\t"
+    as_staff.post(f"/imports/{job.pk}/", {"action": "reread", "encoding": "utf-8", "delimiter": ","})
+    as_staff.post(f"/imports/{job.pk}/", {"action": "reread", "encoding": "utf-8", "delimiter": "\t"})
+    job.refresh_from_db()
+    assert (job.delimiter, job.headers) == ("\t", ["name", "description"])
+
+
+# --- mapping and confirmation ------------------------------------------------------
+
+
+def test_a_mapping_without_a_name_column_is_refused(as_staff):
+    job = uploaded_job(as_staff)
+    before = job.mapping
+    response = confirm(as_staff, job, **{"column-0": "ignore"})
+    assert response.status_code == 400
+    assert "No column is the company name: call one column &#x27;name&#x27; or &#x27;company&#x27;." in (
+        response.content.decode()
+    )
+    assert selected_options(response)["column-2"] == "description"
+    job.refresh_from_db()
+    assert (job.state, job.mapping) == (ImportJob.State.PENDING, before)
+
+
+def test_a_mapping_to_an_unknown_field_is_refused(as_staff):
+    job = uploaded_job(as_staff)
+    response = confirm(as_staff, job, **{"column-3": "password"})
+    assert response.status_code == 400
+    assert "Column 'sector' cannot go to 'password'." in text(response)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.PENDING
+
+
+def test_confirming_queues_the_import_once_and_the_worker_uses_the_chosen_mapping(
+    as_staff, django_capture_on_commit_callbacks
+):
+    job = uploaded_job(as_staff)
+    with django_capture_on_commit_callbacks() as queued:
+        response = confirm(as_staff, job, **{"column-6": "description", "column-5": "ignore"})
+    assert response.status_code == 302 and response["Location"] == f"/imports/{job.pk}/"
+    assert len(queued) == 1  # one run_import task, sent once the transaction commits
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.QUEUED
+    assert job.mapping == {
+        "0": "name",
+        "1": "website",
+        "2": "description",
+        "3": "industry",
+        "4": "country",
+        "5": "ignore",
+        "6": "description",
+        "7": "extra:internal_id",
+    }
+
+    with django_capture_on_commit_callbacks() as queued_again:
+        again = confirm(as_staff, job, **{"column-6": "ignore"})
+    assert again.status_code == 302 and queued_again == []
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.QUEUED and job.mapping["6"] == "description"
+    assert "This import was already confirmed." in text(as_staff.get(f"/imports/{job.pk}/"))
+
+    tasks.run_import(job.pk)  # what the worker runs
+    job.refresh_from_db()
+    assert (job.state, job.rows_read, job.created, job.rejected) == (ImportJob.State.DONE, 4, 3, 1)
+    hopfield = Company.objects.get(name="Hopfield Brewery")
+    assert hopfield.description == "Craft brewery making lager.\n\nLoves cold chains"
+    assert hopfield.extra == {"internal_id": "H-1"}  # employees ignored, pitch went to the description
+    assert (hopfield.website, hopfield.domain, hopfield.industry, hopfield.country) == (
+        "hopfield.com",
+        "hopfield.com",
+        "Brewery",
+        "GB",
+    )
+    assert hopfield.import_job == job
+    assert not Company.objects.filter(extra__has_key="employees").exists()
+
+
+def test_keeping_a_mapped_column_keeps_it_under_its_own_header(as_staff):
+    job = uploaded_job(as_staff)
+    response = as_staff.get(f"/imports/{job.pk}/")
+    assert "Keep as “sector”" in text(response)  # what the select offers for the industry column
+    confirm(as_staff, job, **{"column-3": "extra"})
+    tasks.run_import(job.pk)
+    assert Company.objects.get(name="Pixel Forge").extra == {
+        "employees": "80",
+        "pitch": "Big on CI",
+        "internal_id": "P-2",
+        "sector": "Software",
+    }
