@@ -4,7 +4,9 @@ from django.contrib import admin
 from django.db.models import F
 
 from leads import embedding
-from leads.models import ApiToken, Company, ImportJob, Label, Score
+from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
+from leads.services import companies
+from leads.services.labels import label_companies
 
 
 class EmbeddingStatusFilter(admin.SimpleListFilter):
@@ -47,9 +49,26 @@ class ScoreStatusFilter(admin.SimpleListFilter):
 class LabelInline(admin.TabularInline):
     model = Label
     extra = 0
-    fields = ["verdict", "user", "created_at"]
+    fields = ["verdict", "user", "source", "created_at"]
     readonly_fields = fields
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _verdict_action(verdict: Verdict, description: str):
+    @admin.action(description=description)
+    def action(modeladmin, request, queryset):
+        changed = label_companies(
+            verdicts=[(pk, verdict) for pk in queryset.values_list("pk", flat=True)],
+            user=request.user,
+            source=LabelSource.ADMIN,
+        )
+        modeladmin.message_user(request, f"{changed} companies changed; their neighbours' scores update in a moment.")
+
+    action.__name__ = f"mark_{verdict.value}"
+    return action
 
 
 @admin.register(Company)
@@ -61,6 +80,21 @@ class CompanyAdmin(admin.ModelAdmin):
     readonly_fields = ["domain", "dedupe_key", "text_hash", "verdict", "import_job", "created_at", "updated_at"]
     inlines = [LabelInline]
     show_full_result_count = False  # counting a million rows on every page is slow
+    actions = [
+        _verdict_action(Verdict.LIKE, "Like the selected companies"),
+        _verdict_action(Verdict.DISLIKE, "Dislike the selected companies"),
+        _verdict_action(Verdict.CLEAR, "Clear the verdict of the selected companies"),
+    ]
+
+    # Every write goes through the services, which keep vectors, labels and scores in step.
+    def save_model(self, request, obj, form, change):
+        companies.save_company(obj)
+
+    def delete_model(self, request, obj):
+        companies.delete_companies([obj])
+
+    def delete_queryset(self, request, queryset):
+        companies.delete_companies(queryset)
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_embedding_status(embedding.model_name())
@@ -77,17 +111,36 @@ class CompanyAdmin(admin.ModelAdmin):
 
 @admin.register(Label)
 class LabelAdmin(admin.ModelAdmin):
-    list_display = ["company", "verdict", "user", "created_at"]
-    list_filter = ["verdict", "user"]
+    """Read-only history: verdicts are given on the dashboard, the API, an import or the
+    company list's actions, all through services.labels."""
+
+    list_display = ["company", "verdict", "user", "source", "created_at"]
+    list_filter = ["verdict", "source", "user"]
     search_fields = ["company__name"]
-    raw_id_fields = ["company"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Score)
 class ScoreAdmin(admin.ModelAdmin):
+    """Read-only: scores are derived from the labels."""
+
     list_display = ["company", "value", "computed_at"]
     search_fields = ["company__name"]
-    raw_id_fields = ["company"]
+    readonly_fields = ["company", "value", "neighbour_ids", "neighbour_distances", "neighbour_labels", "kth_distance"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ImportJob)

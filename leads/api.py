@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from leads import selectors
-from leads.models import ApiToken, Company
+from leads.models import ApiToken, Company, LabelSource
 from leads.services.labels import InvalidVerdict, label_company
 
 MAX_PAGE_SIZE = 500
@@ -139,7 +139,7 @@ def label(request: HttpRequest, pk: int) -> JsonResponse:
     if not isinstance(body, dict) or "verdict" not in body:
         return _error('body must be JSON like {"verdict": "like" | "dislike" | "clear"}', 400)
     try:
-        created = label_company(company=company, user=request.user, verdict=body["verdict"])
+        created = label_company(company=company, user=request.user, source=LabelSource.API, verdict=body["verdict"])
     except InvalidVerdict as error:
         return _error(str(error), 400)
     return JsonResponse(

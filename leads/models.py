@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
+import numpy as np
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, Func, OuterRef, Q, Value
 from pgvector.django import HnswIndex, VectorField
 
 from leads.identity import dedupe_key, embedding_text, normalise_domain, text_hash
+from leads.scoring import inverse_distance_weights
 
 
 class Verdict(models.TextChoices):
@@ -18,14 +24,43 @@ class Verdict(models.TextChoices):
     CLEAR = "clear", "Cleared"
 
 
+class LabelSource(models.TextChoices):
+    """Where a verdict came from, so that imported verdicts and a rep's own can be told apart."""
+
+    CLICK = "click", "Dashboard click"
+    API = "api", "API call"
+    IMPORT = "import", "Import"
+    ADMIN = "admin", "Admin action"
+
+
 # The value a verdict contributes to a neighbour's score.
 VERDICT_VALUE = {Verdict.LIKE: 1.0, Verdict.DISLIKE: -1.0}
 
 
 def _current_embedding(model_name: str) -> Exists:
-    return Exists(
-        CompanyEmbedding.objects.filter(company=OuterRef("pk"), model_name=model_name, text_hash=OuterRef("text_hash"))
-    )
+    return Exists(CompanyEmbedding.objects.current(model_name).filter(company=OuterRef("pk")))
+
+
+class CompanyEmbeddingQuerySet(models.QuerySet):
+    def current(self, model_name: str) -> CompanyEmbeddingQuerySet:
+        """THE definition of a company's current vector: made by `model_name` from the company's
+        current text (its text hash). Anything else is stale and is never scored or searched."""
+        return self.filter(model_name=model_name, text_hash=models.F("company__text_hash"))
+
+
+# Name and domain as words ("Acme Corp" + "acme com"), in the 'simple' configuration: no
+# stemming, no stop words, so any word a rep types can match. The embedded Postgres has no pg_trgm.
+SEARCH_VECTOR = SearchVector(
+    "name", Func(F("domain"), Value(r"[.\-]"), Value(" "), Value("g"), function="regexp_replace"), config="simple"
+)
+
+
+def search_query(text: str) -> SearchQuery | None:
+    """'acme co' -> every word as a prefix, all required: 'acme':* & 'co':*; None for no words."""
+    words = re.findall(r"\w+", text.lower())
+    if not words:
+        return None
+    return SearchQuery(" & ".join(f"'{word}':*" for word in words[:8]), search_type="raw", config="simple")
 
 
 class CompanyQuerySet(models.QuerySet):
@@ -36,6 +71,11 @@ class CompanyQuerySet(models.QuerySet):
     def needing_embedding(self, model_name: str) -> CompanyQuerySet:
         return self.exclude(_current_embedding(model_name))
 
+    def with_stale_embedding(self, model_name: str) -> CompanyQuerySet:
+        """Companies that have a vector from `model_name`, but not for their current text."""
+        any_vector = Exists(CompanyEmbedding.objects.filter(company=OuterRef("pk"), model_name=model_name))
+        return self.filter(any_vector).exclude(_current_embedding(model_name))
+
     def labelled(self) -> CompanyQuerySet:
         return self.exclude(verdict="")
 
@@ -43,10 +83,14 @@ class CompanyQuerySet(models.QuerySet):
         return self.filter(verdict="")
 
     def search(self, query: str) -> CompanyQuerySet:
-        query = query.strip()
-        if not query:
+        """Companies whose name or domain has words starting with each word of the query,
+        through a GIN index: 'brew' finds 'Alpha Brewing', 'acme' finds 'acme.com'."""
+        if not query.strip():
             return self
-        return self.filter(Q(name__icontains=query) | Q(domain__icontains=query.lower()))
+        parsed = search_query(query)
+        if parsed is None:  # only punctuation: nothing can match
+            return self.none()
+        return self.alias(search_words=SEARCH_VECTOR).filter(search_words=parsed)
 
     def with_embedding_status(self, model_name: str) -> CompanyQuerySet:
         """Annotate `is_embedded`: a vector from `model_name` for the current text exists."""
@@ -91,7 +135,11 @@ class Company(models.Model):
         # Few indexes on purpose: every one of them slows a million-row import
         # (Django's unique=True would add a second, LIKE-only index as well).
         constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="one_company_per_dedupe_key")]
-        indexes = [models.Index(fields=["verdict"], condition=~Q(verdict=""), name="company_labelled")]
+        indexes = [
+            models.Index(fields=["verdict"], condition=~Q(verdict=""), name="company_labelled"),
+            # Word-prefix search on name and domain (see CompanyQuerySet.search).
+            GinIndex(SEARCH_VECTOR, name="company_name_domain_search"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -117,6 +165,8 @@ class CompanyEmbedding(models.Model):
     vector = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS)
     created_at = models.DateTimeField(auto_now=True)
 
+    objects = CompanyEmbeddingQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company", "model_name"], name="one_embedding_per_model")]
         indexes = [
@@ -136,6 +186,7 @@ class Label(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="labels")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    source = models.CharField(max_length=10, choices=LabelSource.choices)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -147,14 +198,25 @@ class Label(models.Model):
 
 
 class Score(models.Model):
-    """The kNN score of an unlabelled company and the neighbours that made it."""
+    """The kNN score of an unlabelled company and the k labelled neighbours that made it.
+
+    The neighbours are kept as parallel arrays, nearest first, so that a full rescore writes
+    them with one binary COPY and the incremental rescore can ask the database which scores
+    cite a company (GIN index on neighbour_ids) and which a new label would enter
+    (its distance below kth_distance)."""
 
     company = models.OneToOneField(Company, on_delete=models.CASCADE, primary_key=True, related_name="score")
     value = models.FloatField(db_index=True)  # in [-1, 1]
-    # [{"company_id": 7, "distance": 0.31, "weight": 0.42, "label": 1.0}, ...] nearest first;
-    # weight is the neighbour's share of the total weight (shares add up to 1).
-    neighbours = models.JSONField(default=list)
+    neighbour_ids = ArrayField(models.BigIntegerField())
+    neighbour_distances = ArrayField(models.FloatField())  # cosine distance, 0..2
+    neighbour_labels = ArrayField(models.FloatField())  # +1 like / -1 dislike, as scored
+    # Distance of the k-th neighbour; +inf while fewer than k companies are labelled
+    # (then any new label is a neighbour).
+    kth_distance = models.FloatField()
     computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [GinIndex(fields=["neighbour_ids"], name="score_neighbour_ids")]
 
     def __str__(self) -> str:
         return f"{self.company_id}: {self.signed}"
@@ -164,16 +226,39 @@ class Score(models.Model):
         """'+0.81' / '-0.40': the sign matters to a reader, floatformat drops it."""
         return f"{self.value:+.2f}"
 
+    @property
+    def neighbours(self) -> list[dict]:
+        """[{"company_id", "distance", "weight", "label"}, ...] nearest first; weight is the
+        neighbour's share of the total weight (shares add up to 1)."""
+        if not self.neighbour_ids:
+            return []
+        weights = inverse_distance_weights(np.array([self.neighbour_distances]))[0]
+        return [
+            {"company_id": cid, "distance": round(d, 6), "weight": round(float(w), 6), "label": label}
+            for cid, d, w, label in zip(self.neighbour_ids, self.neighbour_distances, weights, self.neighbour_labels)
+        ]
+
+
+class PendingScoreChange(models.Model):
+    """A labelled-set change the scores have not caught up with yet: a company whose verdict
+    changed, or whose vector changed while labelled, or which was deleted while labelled.
+
+    Written in the same transaction as the change; the incremental rescore takes (deletes)
+    every committed row and rescores exactly the companies they affect. Many clicks on the
+    same or other companies pile up here and cost one pass."""
+
+    company_id = models.BigIntegerField(primary_key=True)  # no FK: a deleted company still counts
+    created_at = models.DateTimeField(auto_now_add=True)
+
 
 class ScoringState(models.Model):
-    """A single row: how far the scores have caught up with the labels.
+    """A single row: how far a full rescore split over workers has got."""
 
-    Every labelling transaction bumps labels_version; a rescore records the
-    version it started from in scored_version. A burst of labels queues many
-    rescore tasks but only the first finds scored_version behind and works."""
-
-    labels_version = models.BigIntegerField(default=0)
-    scored_version = models.BigIntegerField(default=0)
+    chunks_left = models.IntegerField(default=0)  # > 0 while a full rescore's chunk tasks run
+    # Set when some company was scored against an empty labelled set (so has no score row the
+    # incremental pass could find): the next pass that sees labels runs a full rescore instead.
+    needs_full_rescore = models.BooleanField(default=True)
+    full_started_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     @classmethod

@@ -27,6 +27,8 @@ import numpy as np
 
 # Cosine distances below this are float64 rounding noise around an exact match.
 ZERO_DISTANCE = 1e-12
+# Distances are rounded to this many decimals before neighbours are chosen (see pairwise_distances).
+DISTANCE_DECIMALS = 12
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Scores:
     """Scores of n candidates against m labelled companies, k' = min(k, m) neighbours each."""
 
     values: np.ndarray  # (n,) float64 in [-1, 1]; NaN = not scored (no labels)
-    neighbours: np.ndarray  # (n, k') int: rows of the labelled matrix, nearest first
+    neighbours: np.ndarray  # (n, k') int: rows of the labelled matrix, nearest first, ties by row
     distances: np.ndarray  # (n, k') float64 cosine distances
     weights: np.ndarray  # (n, k') float64 share of the total weight; rows add up to 1
 
@@ -89,17 +91,39 @@ def knn_scores(
 def _score_chunk(chunk, labelled, labels, k):
     # One float64 matrix product per chunk: exact, and on 2 cores no slower than a
     # float32 pre-selection followed by a float64 re-rank (the gather dominates).
-    similarities = normalise_rows(chunk) @ labelled.T
-    if k < len(labelled):
-        nearest = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
-    else:
-        nearest = np.broadcast_to(np.arange(len(labelled)), similarities.shape)
-    distances = np.clip(1.0 - np.take_along_axis(similarities, nearest, axis=1), 0.0, 2.0)
-    # Nearest first, ties by labelled row, so results are deterministic.
-    order = np.lexsort((nearest, distances), axis=1)
-    nearest = np.take_along_axis(nearest, order, axis=1)
-    distances = np.take_along_axis(distances, order, axis=1)
+    distances = pairwise_distances(chunk, labelled)
+    nearest = nearest_first(distances, k)
+    distances = np.take_along_axis(distances, nearest, axis=1)
     weights = inverse_distance_weights(distances)
     # Clip: a unanimous vote can round to 1.0000000000000002.
     values = np.clip((weights * labels[nearest]).sum(axis=1), -1.0, 1.0)
     return values, nearest, distances, weights
+
+
+def pairwise_distances(candidates: np.ndarray, labelled_normalised: np.ndarray) -> np.ndarray:
+    """Cosine distances (n, m), rounded to DISTANCE_DECIMALS.
+
+    The same pair can come out of BLAS a few ulps apart depending on how many rows are
+    multiplied at once; rounding makes the full rescore (thousands of rows) and the
+    incremental one (a handful) see the same distances, so they pick the same neighbours."""
+    similarities = normalise_rows(candidates) @ labelled_normalised.T
+    return np.round(np.clip(1.0 - similarities, 0.0, 2.0), DISTANCE_DECIMALS)
+
+
+def nearest_first(distances: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k smallest distances per row, nearest first, ties by column.
+
+    Columns are labelled companies in id order, so a tie goes to the lower company id on
+    every path (full, incremental, chunked), as the incremental rescore needs."""
+    n, m = distances.shape
+    if k >= m:
+        return np.lexsort((np.broadcast_to(np.arange(m), (n, m)), distances), axis=1)
+    nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(distances, nearest, axis=1).max(axis=1)
+    # argpartition picks arbitrarily among ties at the k-th distance: redo those rows by (distance, column).
+    tied = np.flatnonzero((distances <= kth[:, None]).sum(axis=1) > k)
+    for row in tied:
+        nearest[row] = np.lexsort((np.arange(m), distances[row]))[:k]
+    chosen = np.take_along_axis(distances, nearest, axis=1)
+    order = np.lexsort((nearest, chosen), axis=1)
+    return np.take_along_axis(nearest, order, axis=1)

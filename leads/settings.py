@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "leads",
 ]
 
@@ -124,8 +125,10 @@ EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "")  # empty: the packaged a
 EMBEDDING_DIMENSIONS = 384
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", 64)
 SCORING_K = envint("SCORING_K", 10)
-# Labels arriving within this many seconds are folded into one rescore.
-RESCORE_DELAY_SECONDS = envint("RESCORE_DELAY_SECONDS", 2, minimum=0)
+# Labels arriving within this many seconds are folded into one incremental rescore.
+RESCORE_DELAY_SECONDS = envint("RESCORE_DELAY_SECONDS", 1, minimum=0)
+# Companies per chunk task of a full rescore (~300 MB of numpy at 20,000 and 1,000 labels).
+RESCORE_CHUNK_SIZE = envint("RESCORE_CHUNK_SIZE", 20_000)
 
 # --- Import limits -----------------------------------------------------------------
 IMPORT_MAX_UPLOAD_MB = envint("IMPORT_MAX_UPLOAD_MB", 200)

@@ -14,28 +14,36 @@ log = logging.getLogger(__name__)
 
 @shared_task(name="leads.embed_companies", autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def embed_companies(company_ids: list[int]) -> int:
-    embedded = embeddings.embed_companies(company_ids)
-    if embedded:
-        scores.score_new_embeddings(embedded)
-    return len(embedded)
+    return len(embeddings.embed_and_score(company_ids))
 
 
-@shared_task(name="leads.rescore_if_labels_changed", bind=True, max_retries=None)
-def rescore_if_labels_changed(self) -> bool:
-    done = scores.rescore_if_labels_changed()
-    if done is None:  # another worker is rescoring; come back for the labels it may miss
-        raise self.retry(countdown=2)
-    return done
+@shared_task(name="leads.apply_label_changes")
+def apply_label_changes() -> int:
+    """The incremental rescore; a burst of labels queues many of these, the first takes them all."""
+    return scores.apply_label_changes()
+
+
+@shared_task(name="leads.rescore_chunk")
+def rescore_chunk(lo: int, hi: int) -> int:
+    """One chunk of a full rescore: any worker, on any machine, takes any chunk."""
+    return scores.rescore_chunk(lo, hi)
+
+
+@shared_task(name="leads.rescore_all")
+def rescore_all() -> int:
+    return scores.queue_full_rescore()
 
 
 @shared_task(name="leads.sweep")
 def sweep() -> None:
-    """Redo whatever a crash or a Redis outage may have dropped: both steps are idempotent."""
+    """Redo whatever a crash or a Redis outage may have dropped: every step is idempotent."""
     from leads.services.imports import queue_waiting_imports
 
     embeddings.queue_pending_embeddings()
     queue_waiting_imports()
-    rescore_if_labels_changed.delay()
+    scores.apply_label_changes()
+    if not scores.ScoringState.get().chunks_left:
+        scores.score_unscored()
 
 
 @worker_ready.connect

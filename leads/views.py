@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from leads import selectors
-from leads.models import ApiToken, Company
+from leads.models import ApiToken, Company, LabelSource
 from leads.services import exports
 from leads.services.labels import InvalidVerdict, label_company
 
@@ -73,7 +73,9 @@ def _website_url(company: Company) -> str:
 def label(request: HttpRequest, pk: int) -> HttpResponse:
     company = get_object_or_404(Company, pk=pk)
     try:
-        label_company(company=company, user=request.user, verdict=request.POST.get("verdict", ""))
+        label_company(
+            company=company, user=request.user, source=LabelSource.CLICK, verdict=request.POST.get("verdict", "")
+        )
     except InvalidVerdict as error:
         return _bad_request(str(error))
     messages.success(request, f"{company.name}: {_past_tense(company.verdict)}. Scores update in a moment.")

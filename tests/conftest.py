@@ -70,8 +70,8 @@ def world(fake_encoder, alice, bob):
         for name, (website, description, industry) in WORLD_COMPANIES.items()
     }
     embeddings.embed_companies([c.pk for c in made.values()])
-    labels.label_company(company=made["Alpha Brewing"], user=alice, verdict="like")
-    labels.label_company(company=made["Delta Code"], user=bob, verdict="dislike")
+    labels.label_company(company=made["Alpha Brewing"], user=alice, source="click", verdict="like")
+    labels.label_company(company=made["Delta Code"], user=bob, source="click", verdict="dislike")
     assert scores.rescore_all() == 4
     made["Golf Pending"] = Company.objects.create(name="Golf Pending", industry="Logistics")
     for company in made.values():

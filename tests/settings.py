@@ -13,3 +13,6 @@ from leads.settings import *  # noqa: E402, F403
 
 # Tests create many users; the default hasher spends ~0.3 s on each.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Two test runs side by side (two checkouts, or a benchmark beside the suite) need two databases.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("LEADS_TEST_DATABASE", "test_leads")}  # noqa: F405

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from leads import identity
 from leads.api import MAX_PAGE_SIZE
-from leads.models import ApiToken, Company, Label, Score, ScoringState
+from leads.models import ApiToken, Company, Label, PendingScoreChange, Score
 from tests.conftest import WORLD_COMPANIES
 
 pytestmark = pytest.mark.django_db
@@ -301,15 +301,14 @@ def post_label(client, company_id, body, **extra):
 @pytest.mark.parametrize("verdict, stored, label", [("like", "like", "like"), ("DISLIKE", "dislike", "dislike")])
 def test_a_token_labels_a_company(api, world, alice, verdict, stored, label):
     bravo = world["Bravo Beers"]
-    before = ScoringState.get().labels_version
     response = post_label(api, bravo.pk, {"verdict": verdict})
     assert response.status_code == 201
     created = Label.objects.get(company=bravo)
     assert response.json() == {"id": bravo.pk, "label": label, "label_id": created.pk, "rescore": "queued"}
-    assert (created.verdict, created.user) == (stored, alice)
+    assert (created.verdict, created.user, created.source) == (stored, alice, "api")
     bravo.refresh_from_db()
     assert bravo.verdict == stored
-    assert ScoringState.get().labels_version == before + 1
+    assert PendingScoreChange.objects.filter(company_id=bravo.pk).exists()  # the incremental rescore will take it
     assert api.get("/api/companies/", {"q": "bravo"}).json()["results"][0]["label"] == stored
 
 

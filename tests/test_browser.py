@@ -96,8 +96,8 @@ def test_it_logs_in_labels_a_company_and_shows_the_score_explanation(live_server
     brewing = make_companies(BREWERIES, "Brewing")
     software = make_companies(SOFTWARE, "Software")
     embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
-    label_company(company=brewing["Hopfield Brewery"], user=alice, verdict="like")
-    label_company(company=software["Codeforge"], user=alice, verdict="dislike")
+    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
+    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
     assert rescore_all() == 4
 
     log_in(page, live_server)
@@ -133,8 +133,8 @@ def test_it_logs_in_labels_a_company_and_shows_the_score_explanation(live_server
 def test_it_filters_and_searches(live_server, page, alice):
     brewing = make_companies(BREWERIES, "Brewing")
     software = make_companies(SOFTWARE, "Software")
-    label_company(company=brewing["Hopfield Brewery"], user=alice, verdict="like")
-    label_company(company=software["Codeforge"], user=alice, verdict="dislike")
+    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
+    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
     everyone = sorted([*BREWERIES, *SOFTWARE])
 
     log_in(page, live_server)

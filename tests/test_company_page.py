@@ -14,7 +14,7 @@ from django.template.defaultfilters import floatformat
 from django.test import Client
 from django.utils import timezone
 
-from leads.models import ApiToken, Company, Label, Score, ScoringState
+from leads.models import ApiToken, Company, Label, PendingScoreChange, Score
 from leads.services import labels, scores
 
 pytestmark = pytest.mark.django_db
@@ -133,8 +133,8 @@ def test_a_labelled_company_shows_its_label_not_a_score(as_alice, world):
 
 def test_company_page_shows_the_label_history_newest_first(as_alice, world, alice, bob):
     alpha = world["Alpha Brewing"]
-    labels.label_company(company=alpha, user=bob, verdict="dislike")
-    labels.label_company(company=alpha, user=alice, verdict="clear")
+    labels.label_company(company=alpha, user=bob, source="click", verdict="dislike")
+    labels.label_company(company=alpha, user=alice, source="click", verdict="clear")
     Label.objects.create(company=alpha, user=None, verdict="like")
     now = timezone.now()
     ages = {("like", "alice"): timedelta(days=3), ("dislike", "bob"): timedelta(days=2)}
@@ -173,14 +173,13 @@ def test_an_unknown_company_is_404(as_alice, db):
 )
 def test_the_label_form_records_a_verdict(as_alice, world, alice, verdict, stored, said):
     bravo = world["Bravo Beers"]
-    before = ScoringState.get().labels_version
     response = as_alice.post(f"/companies/{bravo.pk}/label", {"verdict": verdict}, follow=True)
     assert response.redirect_chain == [("/", 302)]
     assert f"Bravo Beers: {said}. Scores update in a moment." in response.text
     bravo.refresh_from_db()
     assert bravo.verdict == stored
-    assert list(bravo.labels.values_list("verdict", "user")) == [(verdict, alice.pk)]
-    assert ScoringState.get().labels_version == before + 1  # a rescore is requested
+    assert list(bravo.labels.values_list("verdict", "user", "source")) == [(verdict, alice.pk, "click")]
+    assert PendingScoreChange.objects.filter(company_id=bravo.pk).exists()  # a rescore is requested
 
 
 def test_like_then_dislike_then_clear_keeps_every_label(as_alice, world, alice):

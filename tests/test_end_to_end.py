@@ -8,29 +8,25 @@ transactional test cases: it must see what the test process committed.
 from __future__ import annotations
 
 import csv
-import os
-import signal
-import subprocess
 import sys
 import time
 from io import StringIO
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client
-from django.utils import timezone
 from sklearn.metrics.pairwise import cosine_distances
 from sklearn.neighbors import KNeighborsRegressor
 
-from leads import devstack, embedding
-from leads.models import VERDICT_VALUE, ApiToken, Company, CompanyEmbedding, ImportJob, Score, ScoringState
+from leads import embedding
+from leads.models import VERDICT_VALUE, ApiToken, Company, CompanyEmbedding, ImportJob, PendingScoreChange, Score
+from leads.services import scores
 from leads.services.embeddings import queue_pending_embeddings
 from tests.conftest import FIXTURES
+from tests.worker_helpers import Worker, start_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -41,93 +37,18 @@ WORKER_K = 3
 WAIT_SECONDS = 120
 
 
-class Worker:
-    def __init__(self, process: subprocess.Popen, log_path: Path):
-        self.process = process
-        self.log_path = log_path
-
-    def log_tail(self, lines: int = 60) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def assert_alive(self) -> None:
-        if self.process.poll() is not None:
-            pytest.fail(f"the Celery worker exited with {self.process.returncode}:\n{self.log_tail()}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # warm shutdown: finish the current task
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def worker_database_url() -> str:
-    """The test database (not the development one) as a URL for the worker process."""
-    db = connection.settings_dict
-    if db["HOST"].startswith("/"):  # the embedded Postgres, over its unix socket
-        return devstack.postgres_url(db["HOST"], db["NAME"])
-    credentials = quote(db["USER"], safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgresql://{credentials}@{db['HOST']}{port}/{quote(db['NAME'], safe='')}"
-
-
 @pytest.fixture(scope="module")
 def worker_process(django_db_setup, tmp_path_factory):
     """One real `celery -A leads worker` on the test database for the whole module (the model loads once)."""
     from leads.celery import app
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": worker_database_url(),
-        "REDIS_URL": settings.CELERY_BROKER_URL,
-        # DATABASE_URL without DEBUG makes settings insist on a real secret key.
-        "SECRET_KEY": "e2e-test-worker-secret-key-not-for-production",
-        "LEADS_HOME": str(settings.LEADS_HOME),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "EMBEDDING_MODEL": settings.EMBEDDING_MODEL,
-        "SCORING_K": str(WORKER_K),
-        "RESCORE_DELAY_SECONDS": "0",
-        "HF_HUB_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "DJANGO_SETTINGS_MODULE": "leads.settings",
-    }
-    env.pop("DEBUG", None)
     # Other tests queue tasks (for ids in long-gone rows) without a worker to run them.
     app.control.purge()
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "leads",
-        "worker",
-        "--pool=solo",
-        "--concurrency=1",
-        "--loglevel=INFO",
-        "--without-heartbeat",
-        "--without-mingle",
-        "--without-gossip",
-        f"--hostname=e2e-{os.getpid()}@%h",
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    worker = Worker(process, log_path)
+    worker = start_worker(tmp_path_factory.mktemp("celery"), "e2e", {"SCORING_K": str(WORKER_K)})
     try:
-        deadline = time.monotonic() + 60
-        while " ready." not in log_path.read_text(errors="replace"):
-            worker.assert_alive()
-            if time.monotonic() > deadline:
-                pytest.fail(f"the Celery worker did not get ready in 60 s:\n{worker.log_tail()}")
-            time.sleep(0.2)
         yield worker
     finally:
-        _stop(process)
+        worker.stop()
 
 
 @pytest.fixture
@@ -164,9 +85,8 @@ def all_embedded() -> bool:
 
 def scores_current() -> bool:
     """Every label change is covered by a rescore and every unlabelled company has a score."""
-    state = ScoringState.get()
     unlabelled = Company.objects.unlabelled().count()
-    return state.scored_version == state.labels_version and Score.objects.count() == unlabelled > 0
+    return scores.scores_are_current() and Score.objects.count() == unlabelled > 0
 
 
 def vectors_by_company() -> dict[int, np.ndarray]:
@@ -195,9 +115,8 @@ def test_import_then_label_through_the_api_scores_like_sklearn(worker, alice):
     cider = Company.objects.get(name="Orchard Hill Cider")
     assert Score.objects.filter(company=cider).exists()
 
-    # A rep likes the cider maker through the API; the worker rescores everything.
-    labels_before = ScoringState.get().labels_version
-    posted_at = timezone.now()
+    # A rep likes the cider maker through the API; the worker rescores the companies it affects.
+    before = {s.company_id: (s.value, s.computed_at) for s in Score.objects.all()}
     response = Client().post(
         f"/api/companies/{cider.pk}/label",
         data={"verdict": "like"},
@@ -206,7 +125,6 @@ def test_import_then_label_through_the_api_scores_like_sklearn(worker, alice):
     )
     assert response.status_code == 201, response.content
     assert response.json()["label"] == "like"
-    assert ScoringState.get().labels_version > labels_before
     wait_until(
         worker,
         "the rescore after the API label",
@@ -253,13 +171,17 @@ def test_import_then_label_through_the_api_scores_like_sklearn(worker, alice):
     for row, company in enumerate(unlabelled):
         score = scores[company.pk]
         assert score.value == pytest.approx(expected[row], abs=1e-6), company.name
-        assert score.computed_at >= posted_at  # the rescore covered every company
         distance = dict(zip(labelled_ids, all_distances[row]))
         ours = [n["company_id"] for n in score.neighbours]
         assert_same_neighbours(ours, [labelled_ids[j] for j in sk_neighbours[row]], distance)
         assert [n["distance"] for n in score.neighbours] == pytest.approx([distance[c] for c in ours], abs=1e-6)
         assert sum(n["weight"] for n in score.neighbours) == pytest.approx(1.0, abs=1e-5)
         assert [n["label"] for n in score.neighbours] == [y[labelled_ids.index(c)] for c in ours]
+    # Only the scores the new like changed were rewritten (the incremental rescore).
+    moved = {cid for cid, (value, _) in before.items() if cid in scores and scores[cid].value != value}
+    assert moved, "a like on a neighbour must move some score"
+    assert {cid for cid in moved if scores[cid].computed_at == before[cid][1]} == set()
+    assert all(cider.pk in scores[cid].neighbour_ids for cid in moved)
     # Like-minded companies lean the right way: brewing is liked, developer tooling is not.
     assert scores[by_name["Alpenquell Brauerei"]].value > 0 > scores[by_name["Patchwork Labs"]].value
 
@@ -277,13 +199,12 @@ def test_reimport_reembeds_only_the_company_whose_text_changed(worker, tmp_path)
 
     embeddings_before = snapshot()
     scored_before = dict(Score.objects.values_list("company_id", "computed_at"))
-    state_before = ScoringState.get()
 
     # The same file again: nothing changes, so nothing is queued, embedded or rescored.
     same = import_csv(E2E_CSV)
     assert (same.created, same.updated, same.unchanged, same.labels) == (0, 0, 12, 0)
     assert queue_pending_embeddings() == 0
-    assert ScoringState.get().labels_version == state_before.labels_version
+    assert not PendingScoreChange.objects.exists()
 
     # One description changes: only that company gets a new vector and a new score.
     rows = list(csv.DictReader(E2E_CSV.open(encoding="utf-8")))
@@ -326,5 +247,4 @@ def test_reimport_reembeds_only_the_company_whose_text_changed(worker, tmp_path)
     scored_after = dict(Score.objects.values_list("company_id", "computed_at"))
     assert set(scored_after) == set(scored_before)
     assert {cid for cid in scored_before if scored_after[cid] != scored_before[cid]} == {changed.pk}
-    state = ScoringState.get()
-    assert (state.labels_version, state.scored_version) == (state_before.labels_version, state_before.scored_version)
+    assert scores.scores_are_current()

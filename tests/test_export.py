@@ -30,9 +30,9 @@ def scored_world(fake_encoder, alice):
         ]
     }
     embeddings.embed_companies([c.pk for c in made.values()])
-    labels.label_company(company=made["Alpha Brewing"], user=alice, verdict="like")
-    labels.label_company(company=made["=HYPERLINK(1) Brewing"], user=alice, verdict="like")
-    labels.label_company(company=made["Delta Code"], user=alice, verdict="dislike")
+    labels.label_company(company=made["Alpha Brewing"], user=alice, source="click", verdict="like")
+    labels.label_company(company=made["=HYPERLINK(1) Brewing"], user=alice, source="click", verdict="like")
+    labels.label_company(company=made["Delta Code"], user=alice, source="click", verdict="dislike")
     assert scores.rescore_all() == 2
     return made
 

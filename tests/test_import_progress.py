@@ -31,7 +31,7 @@ def progress_json(client, job: ImportJob) -> dict:
 
 
 def embed_import(job: ImportJob) -> list[int]:
-    return embeddings.embed_companies(Company.objects.filter(import_job=job).values_list("pk", flat=True))
+    return embeddings.embed_and_score(Company.objects.filter(import_job=job).values_list("pk", flat=True))
 
 
 def imported_job(client, content: bytes | str = PROSPECTS, name: str = "prospects.csv") -> ImportJob:
@@ -99,9 +99,9 @@ def test_progress_waits_for_scores_when_the_file_has_labels(as_staff, fake_encod
     progress = progress_json(as_staff, job)
     assert (progress["companies"], progress["embedded"], progress["labels"]) == (6, 6, 2)
     assert progress["scoring"] is True
-    assert progress["scored"] == 2  # only the labelled ones, which are never scored
-    assert progress["finished"] is False
-    assert scores.rescore_if_labels_changed() is True
+    assert progress["scored"] == 6  # the new companies are scored as they are embedded...
+    assert progress["finished"] is False  # ...but the imported verdicts still wait for their rescore
+    assert scores.catch_up() == 4
     progress = progress_json(as_staff, job)
     assert (progress["scored"], progress["finished"]) == (6, True)
 
@@ -252,7 +252,7 @@ def test_the_command_draws_a_progress_line_when_asked(prospects_csv):
 def test_following_a_finished_import_prints_the_final_line(fake_encoder, no_waiting):
     job = imports.run_import(imports.create_job(path=FIXTURES / "small.csv"))
     embed_import(job)
-    assert scores.rescore_if_labels_changed() is True
+    assert scores.catch_up() == 4
     out, _ = command("--follow", str(job.pk))
     assert out.splitlines() == ["Embedding   100%  6 / 6 companies", "Scored 6 of 6 companies."]
 

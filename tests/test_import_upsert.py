@@ -302,7 +302,7 @@ def test_a_file_without_a_name_or_description_column_is_refused_in_one_sentence(
 
 def _fail_in_the_labels_step(monkeypatch):
     # After the upsert wrote every company: a real database error from the last statement.
-    monkeypatch.setattr(imports, "_LABELS", "update leads_company set name = null where %(user)s is null or true")
+    monkeypatch.setattr(imports, "_INCOMING_VERDICTS", "update leads_company set name = null")
 
 
 def _fail_after_the_upsert(monkeypatch):

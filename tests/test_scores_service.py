@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from leads.models import Company, Label, Score, ScoringState
+from leads.models import Company, Label, Score
 from leads.services import embeddings, labels, scores
 
 pytestmark = pytest.mark.django_db
@@ -26,11 +26,11 @@ def companies(fake_encoder):
 
 def test_a_label_is_kept_in_the_history_and_the_latest_one_is_current(companies, alice, bob):
     brew = companies["brew"]
-    labels.label_company(company=brew, user=alice, verdict="like")
-    labels.label_company(company=brew, user=bob, verdict="dislike")
+    labels.label_company(company=brew, user=alice, source="click", verdict="like")
+    labels.label_company(company=brew, user=bob, source="click", verdict="dislike")
     brew.refresh_from_db()
     assert brew.verdict == "dislike"
-    labels.label_company(company=brew, user=alice, verdict="clear")
+    labels.label_company(company=brew, user=alice, source="click", verdict="clear")
     brew.refresh_from_db()
     assert brew.verdict == ""
     assert list(brew.labels.values_list("verdict", "user__username")) == [
@@ -42,13 +42,13 @@ def test_a_label_is_kept_in_the_history_and_the_latest_one_is_current(companies,
 
 def test_an_unknown_verdict_is_refused(companies, alice):
     with pytest.raises(labels.InvalidVerdict, match="like, dislike, clear"):
-        labels.label_company(company=companies["brew"], user=alice, verdict="maybe")
+        labels.label_company(company=companies["brew"], user=alice, source="click", verdict="maybe")
     assert Label.objects.count() == 0
 
 
 def test_scores_follow_the_nearest_labels_and_explain_themselves(companies, alice):
-    labels.label_company(company=companies["brew"], user=alice, verdict="like")
-    labels.label_company(company=companies["soft"], user=alice, verdict="dislike")
+    labels.label_company(company=companies["brew"], user=alice, source="click", verdict="like")
+    labels.label_company(company=companies["soft"], user=alice, source="click", verdict="dislike")
     assert scores.rescore_all() == 4
     by_name = {s.company.name: s for s in Score.objects.select_related("company")}
     assert set(by_name) == {"brew2", "brew3", "soft2", "shop"}  # labelled companies get no score
@@ -59,22 +59,12 @@ def test_scores_follow_the_nearest_labels_and_explain_themselves(companies, alic
 
 
 def test_without_labels_companies_are_not_scored_not_zero(companies, alice):
-    labels.label_company(company=companies["brew"], user=alice, verdict="like")
+    labels.label_company(company=companies["brew"], user=alice, source="click", verdict="like")
     scores.rescore_all()
     assert Score.objects.count() == 5
-    labels.label_company(company=companies["brew"], user=alice, verdict="clear")
+    labels.label_company(company=companies["brew"], user=alice, source="click", verdict="clear")
     scores.rescore_all()
     assert Score.objects.count() == 0
-
-
-def test_a_burst_of_labels_is_rescored_once(companies, alice):
-    for key in ("brew", "brew2", "soft"):
-        labels.label_company(company=companies[key], user=alice, verdict="like" if "brew" in key else "dislike")
-    state = ScoringState.get()
-    assert state.labels_version == 3 and state.scored_version == 0
-    assert scores.rescore_if_labels_changed() is True
-    assert scores.rescore_if_labels_changed() is False
-    assert ScoringState.get().scored_version == 3
 
 
 def test_embedding_skips_companies_whose_text_and_model_are_unchanged(companies):
@@ -89,8 +79,8 @@ def test_embedding_skips_companies_whose_text_and_model_are_unchanged(companies)
 def test_scores_match_scoring_module_on_stored_vectors(companies, alice):
     from leads.scoring import knn_scores
 
-    labels.label_company(company=companies["brew"], user=alice, verdict="like")
-    labels.label_company(company=companies["soft"], user=alice, verdict="dislike")
+    labels.label_company(company=companies["brew"], user=alice, source="click", verdict="like")
+    labels.label_company(company=companies["soft"], user=alice, source="click", verdict="dislike")
     scores.rescore_all()
     labelled = scores.load_labelled_set()
     target = companies["shop"]

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from leads import embedding
 from leads.models import Company, CompanyEmbedding
+from leads.services import scores
 from leads.services.queue import send
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,20 @@ def embed_companies(company_ids: Iterable[int]) -> list[int]:
             update_fields=["text_hash", "vector", "created_at"],
         )
     return [company.pk for company in companies]
+
+
+def embed_and_score(company_ids: Iterable[int]) -> list[int]:
+    """The one path from text to score (worker, `embed` command, tests): embed the companies
+    whose vector is missing or stale, then score the new unlabelled ones against the labelled
+    set; a labelled company with a new vector is a label change (incremental rescore)."""
+    embedded = embed_companies(company_ids)
+    if embedded:
+        labelled = list(Company.objects.filter(pk__in=embedded).labelled().values_list("pk", flat=True))
+        if labelled:
+            with transaction.atomic():
+                scores.labels_changed(labelled)
+        scores.score_companies(set(embedded) - set(labelled))
+    return embedded
 
 
 def queue_embedding(company_ids: list[int]) -> int:

@@ -4,7 +4,6 @@ upsert companies in SQL, all in one transaction: an import lands whole or not at
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -20,8 +19,9 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from leads import csvfiles, embedding
-from leads.models import Company, ImportJob, ScoringState
+from leads import csvfiles, embedding, locks
+from leads.models import Company, ImportJob, LabelSource
+from leads.services import companies, labels, scores
 from leads.services.queue import enqueue_on_commit, send
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ MAPPING_TARGETS = ["name", "website", "description", "industry", "country", "lab
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252", "latin-1"]
 REJECTED_SHOWN = 100  # rows kept on the job for display; all of them go to the rejected CSV
 _PROGRESS_EVERY = 20_000
-_IMPORT_LOCK = 7_310_002  # advisory lock namespace: one run per import job
 _FIELDS = ["name", "website", "domain", "description", "industry", "country"]
 
 Progress = Callable[[ImportJob], None]
@@ -154,26 +153,11 @@ def run_import(job: ImportJob, *, progress: Progress | None = None) -> ImportJob
     """Import the job's file. Counts, rejected rows and state end up on the job."""
     mapping = job_mapping(job)
     csvfiles.check_mapping(mapping)
-    with _exclusive(job) as ours:
+    with locks.try_hold(locks.IMPORT, job.pk) as ours:
         job.refresh_from_db(fields=["state"])
         if not ours or job.state == ImportJob.State.DONE:
             return job  # a redelivered or re-sent task: another run has it, or had it
         return _run_import(job, mapping, progress)
-
-
-@contextlib.contextmanager
-def _exclusive(job: ImportJob):
-    """Yield whether this process holds the job's lock. A session-level advisory lock:
-    Postgres drops it if the worker dies, so a redelivered task can take over."""
-    with connection.cursor() as cursor:
-        cursor.execute("select pg_try_advisory_lock(%s, %s)", [_IMPORT_LOCK, job.pk])
-        ours = cursor.fetchone()[0]
-    try:
-        yield ours
-    finally:
-        if ours:
-            with connection.cursor() as cursor:
-                cursor.execute("select pg_advisory_unlock(%s, %s)", [_IMPORT_LOCK, job.pk])
 
 
 def _run_import(job: ImportJob, mapping: dict[int, str], progress: Progress | None) -> ImportJob:
@@ -331,15 +315,11 @@ returning (xmax = 0) as inserted
 select count(*) filter (where inserted), count(*) from upserted
 """
 
-_LABELS = """
-with incoming as (
-    select c.id, m.verdict from import_merged m join leads_company c on c.dedupe_key = m.key
-    where m.verdict <> '' and c.verdict <> m.verdict
-), history as (
-    insert into leads_label (company_id, user_id, verdict, created_at)
-    select id, %(user)s, verdict, now() from incoming
-)
-update leads_company c set verdict = incoming.verdict from incoming where c.id = incoming.id
+# The verdicts the file gives, for companies whose current verdict differs (a read: the
+# labelling service writes them).
+_INCOMING_VERDICTS = """
+select c.id, m.verdict from import_merged m join leads_company c on c.dedupe_key = m.key
+where m.verdict <> '' and c.verdict <> m.verdict
 """
 
 
@@ -350,17 +330,16 @@ def _upsert(job: ImportJob) -> None:
         distinct = cursor.fetchone()[0]
         cursor.execute(_UPSERT, {"job": job.pk})
         created, written = cursor.fetchone()
-        cursor.execute(_LABELS, {"user": job.user_id})
-        job.labels = cursor.rowcount
+        cursor.execute(_INCOMING_VERDICTS)
+        verdicts = cursor.fetchall()
         cursor.execute("drop table import_rows, import_merged")
+    job.labels = labels.label_companies(verdicts=verdicts, user=job.user, source=LabelSource.IMPORT)
+    # Companies whose text this import changed: their vectors are stale from now on.
+    companies.text_changed(Company.objects.filter(import_job=job).with_stale_embedding(embedding.model_name()))
     job.created = created
     job.updated = written - created
     job.unchanged = distinct - written
     job.duplicates = job.rows_read - job.rejected - distinct
-    if job.labels:
-        from leads.services.scores import request_rescore
-
-        request_rescore()
 
 
 def queue_import_embeddings(job_id: int) -> int:
@@ -394,8 +373,7 @@ def import_progress(job: ImportJob) -> dict:
         )
         total, embedded = counts["total"], counts["embedded"]
         scored = counts["scored"] if any_labels else 0
-    state = ScoringState.get()
-    scores_current = state.scored_version >= state.labels_version
+    scores_current = scores.scores_are_current()
     return {
         "state": job.state,
         "state_display": job.get_state_display(),

@@ -1,151 +1,334 @@
-"""Writing kNN scores for companies from the current labels."""
+"""Writing kNN scores: for newly embedded companies, after label changes (incremental), and all
+of them (a full rescore, streamed and split into chunk tasks that any number of workers share).
+
+Every path scores with `scoring.knn_scores` against the same labelled set (labelled companies
+with a current vector, in company-id order, so distance ties go to the lower id), and so every
+path gives the same scores. Who may write when is settled by one lock (`locks.scores_lock`):
+
+- writers that score companies against the labelled set as it is (a chunk of a full rescore,
+  newly embedded companies) hold it *shared*: they run side by side;
+- the incremental pass, which takes the pending label changes and rescores the companies they
+  affect, holds it *exclusive*: no score is written from a labelled set read before the pass.
+
+The incremental pass relies on what each score row keeps: the ids of its k neighbours (a GIN
+index finds the scores that cite a changed company) and the distance of its k-th neighbour (a
+company whose new label is closer than that enters its neighbours). Everything else keeps its
+neighbours, so keeps its score.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
-from leads import embedding, scoring
-from leads.models import VERDICT_VALUE, CompanyEmbedding, Score, ScoringState
-from leads.services.queue import enqueue_on_commit
+from leads import embedding, locks, scoring
+from leads.models import VERDICT_VALUE, CompanyEmbedding, PendingScoreChange, ScoringState
+from leads.services.queue import enqueue_on_commit, send
 
 log = logging.getLogger(__name__)
 
-# pg_try_advisory_lock key: one full rescore at a time across all workers.
-_RESCORE_LOCK = 7_214_001
-_CHUNK = 5000
+# pgvector computes distances in float32, we rank in float64: select with this much slack
+# (cosine distance) and let the exact rescore decide. Over-selecting costs a little time, never a score.
+SELECTION_SLACK = 1e-5
+# More pending changes than this at once (an import of verdicts): a full rescore is cheaper.
+MAX_INCREMENTAL_CHANGES = 200
 
 
 @dataclass(frozen=True)
 class LabelledSet:
-    company_ids: np.ndarray  # (m,)
-    vectors: np.ndarray  # (m, dims)
+    company_ids: np.ndarray  # (m,) int64, ascending: the tie-break order
+    vectors: np.ndarray  # (m, dims) float64, unit length
     labels: np.ndarray  # (m,) +1 / -1
+
+    def __len__(self) -> int:
+        return len(self.company_ids)
 
 
 def load_labelled_set() -> LabelledSet:
     """Labelled companies that have a current vector: exact kNN runs over all of them.
 
-    The labelled set is small, so we search it exhaustively in numpy instead of
-    through the HNSW index, whose post-filtering would return fewer than k
-    labelled neighbours (pgvector issues #259, #671)."""
+    The labelled set is small, so we search it exhaustively in numpy instead of through the
+    HNSW index, whose post-filtering would return fewer than k labelled neighbours."""
     rows = list(
-        CompanyEmbedding.objects.filter(
-            model_name=embedding.model_name(), company__verdict__in=list(VERDICT_VALUE)
-        ).values_list("company_id", "company__verdict", "vector", "text_hash", "company__text_hash")
+        CompanyEmbedding.objects.current(embedding.model_name())
+        .filter(company__verdict__in=list(VERDICT_VALUE))
+        .order_by("company_id")
+        .values_list("company_id", "company__verdict", "vector")
     )
-    rows = [row for row in rows if row[3] == row[4]]
     dims = settings.EMBEDDING_DIMENSIONS
     return LabelledSet(
         company_ids=np.array([row[0] for row in rows], dtype=np.int64),
-        vectors=np.array([row[2] for row in rows], dtype=np.float32).reshape(len(rows), dims),
+        vectors=scoring.normalise_rows(np.array([row[2] for row in rows], dtype=np.float32).reshape(len(rows), dims)),
         labels=np.array([VERDICT_VALUE[row[1]] for row in rows], dtype=np.float64),
     )
 
 
-def score_companies(company_ids: Iterable[int], labelled: LabelledSet | None = None) -> int:
-    """(Re)score the given unlabelled, embedded companies; returns how many got a score."""
-    labelled = labelled if labelled is not None else load_labelled_set()
-    ids = list(company_ids)
-    rows = list(
-        CompanyEmbedding.objects.filter(
-            model_name=embedding.model_name(), company_id__in=ids, company__verdict=""
-        ).values_list("company_id", "vector")
-    )
-    if not rows or len(labelled.company_ids) == 0:
-        Score.objects.filter(company_id__in=ids).delete()
-        return 0
-    candidate_ids = [row[0] for row in rows]
-    result = scoring.knn_scores(
-        np.array([row[1] for row in rows], dtype=np.float32), labelled.vectors, labelled.labels, settings.SCORING_K
-    )
-    now = timezone.now()
-    scores = [
-        Score(
-            company_id=cid, value=float(result.values[i]), neighbours=_explanation(result, i, labelled), computed_at=now
+# --- Reading candidate vectors and writing scores, in bulk ------------------------------
+
+_CANDIDATES = """
+copy (
+    select e.company_id, e.vector from leads_companyembedding e join leads_company c on c.id = e.company_id
+    where e.model_name = %s and e.text_hash = c.text_hash and c.verdict = '' and {where}
+    order by e.company_id
+) to stdout (format binary)
+"""
+
+
+def read_candidates(where: str, params: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 vectors) of the unlabelled companies with a current vector matching `where`
+    (SQL on e.company_id), streamed with a binary COPY: no per-row Python objects."""
+    dims = settings.EMBEDDING_DIMENSIONS
+    row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"), ("dims", ">i2"),
+                    ("unused", ">i2"), ("vector", ">f4", (dims,))])  # fmt: skip
+    buffer = bytearray()
+    with connection.cursor() as cursor:
+        with cursor.connection.cursor().copy(
+            _CANDIDATES.format(where=where), [embedding.model_name(), *params]
+        ) as copy:
+            for data in copy:
+                buffer += data
+    body = memoryview(buffer)[19:-2]  # binary COPY header and trailer
+    rows = np.frombuffer(body, dtype=row)
+    return rows["id"].astype(np.int64), rows["vector"].astype(np.float32)
+
+
+_STAGING = """
+create temp table score_rows (
+    company_id bigint, value float8, kth_distance float8,
+    neighbour_ids bigint[], neighbour_distances float8[], neighbour_labels float8[]
+) on commit drop
+"""
+
+# Unchanged scores are not rewritten: after a rescore that changed little, little is written.
+_UPSERT = """
+insert into leads_score as s
+    (company_id, value, kth_distance, neighbour_ids, neighbour_distances, neighbour_labels, computed_at)
+select company_id, value, kth_distance, neighbour_ids, neighbour_distances, neighbour_labels, %s from score_rows
+on conflict (company_id) do update set
+    value = excluded.value, kth_distance = excluded.kth_distance, neighbour_ids = excluded.neighbour_ids,
+    neighbour_distances = excluded.neighbour_distances, neighbour_labels = excluded.neighbour_labels,
+    computed_at = excluded.computed_at
+where (s.value, s.kth_distance, s.neighbour_ids, s.neighbour_distances, s.neighbour_labels)
+      is distinct from (excluded.value, excluded.kth_distance, excluded.neighbour_ids,
+                        excluded.neighbour_distances, excluded.neighbour_labels)
+"""
+
+
+def _write_scores(candidate_ids: np.ndarray, result: scoring.Scores, labelled: LabelledSet) -> None:
+    """Upsert the scores through a binary COPY into a staging table (call inside a transaction)."""
+    k = result.neighbours.shape[1]
+    kth = result.distances[:, -1] if k == settings.SCORING_K else np.full(len(candidate_ids), np.inf)
+    rows = _binary_rows(
+        candidate_ids, result.values, kth, labelled.company_ids[result.neighbours], result.distances,
+        labelled.labels[result.neighbours],
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGING)
+        with cursor.connection.cursor().copy("copy score_rows from stdin (format binary)") as copy:
+            copy.write(b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8)
+            copy.write(rows.tobytes())
+            copy.write(b"\xff\xff")
+        cursor.execute(_UPSERT, [timezone.now()])
+        cursor.execute("drop table score_rows")
+
+
+def _binary_rows(ids, values, kth, neighbour_ids, distances, labels) -> np.ndarray:
+    """One fixed-size binary COPY tuple per score, laid out by a numpy record type."""
+    n, k = neighbour_ids.shape
+
+    def array(oid_type: str, oid: int):  # a one-dimensional Postgres array of k 8-byte values
+        header = [("len", ">i4"), ("ndim", ">i4"), ("flags", ">i4"), ("oid", ">i4"), ("size", ">i4"), ("lbound", ">i4")]
+        return header, np.dtype([("len", ">i4"), ("value", oid_type)]), oid
+
+    layout = [("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("value_len", ">i4"), ("value", ">f8"),
+              ("kth_len", ">i4"), ("kth", ">f8")]  # fmt: skip
+    arrays = {"ids": (">i8", 20, neighbour_ids), "dist": (">f8", 701, distances), "labels": (">f8", 701, labels)}
+    for name, (kind, oid, _) in arrays.items():
+        header, element, _ = array(kind, oid)
+        layout += [(f"{name}_{field}", fmt) for field, fmt in header] + [(name, element, (k,))]
+    rows = np.zeros(n, dtype=np.dtype(layout))
+    rows["fields"], rows["id_len"], rows["id"] = 6, 8, ids
+    rows["value_len"], rows["value"], rows["kth_len"], rows["kth"] = 8, values, 8, kth
+    for name, (_, oid, data) in arrays.items():
+        rows[f"{name}_len"] = 20 + 12 * k
+        rows[f"{name}_ndim"], rows[f"{name}_oid"], rows[f"{name}_size"], rows[f"{name}_lbound"] = 1, oid, k, 1
+        rows[name]["len"], rows[name]["value"] = 8, data
+    return rows
+
+
+def _rescore(scope: str, params: Sequence, labelled: LabelledSet) -> int:
+    """Score the candidates in `scope` (SQL on {id}, a company id) and drop the scores in it
+    that are no longer candidates (labelled since, or waiting for a new vector).
+    Call under the scores lock."""
+    if len(labelled):
+        ids, vectors = read_candidates(scope.format(id="e.company_id"), params)
+    else:  # no labels: nothing is scored, and the first labels will need a full rescore
+        ids, vectors = np.empty(0, np.int64), None
+        ScoringState.objects.update_or_create(pk=1, defaults={"needs_full_rescore": True})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"delete from leads_score where {scope.format(id='company_id')} and not (company_id = any(%s))",
+            [*params, ids.tolist()],
         )
-        for i, cid in enumerate(candidate_ids)
-    ]
-    Score.objects.bulk_create(
-        scores, update_conflicts=True, unique_fields=["company"], update_fields=["value", "neighbours", "computed_at"]
+    if len(ids):
+        result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
+        _write_scores(ids, result, labelled)
+    return len(ids)
+
+
+# --- Newly embedded companies --------------------------------------------------------------
+
+
+def score_companies(company_ids: Iterable[int]) -> int:
+    """(Re)score the given companies against the labelled set as it is now; returns how many
+    got a score. Labelled ones and ones without a current vector lose any score they had."""
+    ids = sorted({int(i) for i in company_ids})
+    if not ids:
+        return 0
+    with locks.scores_lock(shared=True):
+        return _rescore("{id} = any(%s)", [ids], load_labelled_set())
+
+
+# --- Label changes: the incremental rescore --------------------------------------------------
+
+
+def labels_changed(company_ids: Iterable[int]) -> None:
+    """Record, in the caller's transaction, that these companies' verdicts or labelled vectors
+    changed, and queue the incremental rescore for after the commit.
+
+    The task waits RESCORE_DELAY_SECONDS, so a burst of clicks is taken by one pass."""
+    ids = sorted({int(i) for i in company_ids})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "insert into leads_pendingscorechange (company_id, created_at)"
+            " select unnest(%s::bigint[]), now() on conflict do nothing",
+            [ids],
+        )
+    enqueue_on_commit("leads.apply_label_changes", countdown=settings.RESCORE_DELAY_SECONDS)
+
+
+def apply_label_changes(*, inline_full: bool = False) -> int:
+    """Rescore exactly the companies whose neighbours the pending label changes touch.
+
+    Returns how many companies were rescored (0 when nothing was pending). With many changes at
+    once, or no score anywhere yet, a full rescore is cheaper: it is queued as chunk tasks, or
+    run here with `inline_full` (commands, tests)."""
+    with locks.scores_lock():
+        with connection.cursor() as cursor:
+            cursor.execute("delete from leads_pendingscorechange returning company_id")
+            changed = sorted(row[0] for row in cursor.fetchall())
+        if not changed:
+            return 0
+        labelled = load_labelled_set()
+        full = len(changed) > MAX_INCREMENTAL_CHANGES or (len(labelled) > 0 and ScoringState.get().needs_full_rescore)
+        if full:
+            ranges = _begin_full_rescore()
+            if not inline_full:
+                for lo, hi in ranges:
+                    enqueue_on_commit("leads.rescore_chunk", lo, hi)
+        else:
+            affected = _affected_by(changed, labelled)
+            count = _rescore("{id} = any(%s)", [affected], labelled)
+    if full:
+        log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
+        return sum(rescore_chunk(lo, hi) for lo, hi in ranges) if inline_full else 0
+    log.info("%d label changes rescored %d of %d affected companies", len(changed), count, len(affected))
+    return count
+
+
+def _affected_by(changed: list[int], labelled: LabelledSet) -> list[int]:
+    """The changed companies themselves, every score that cites one, and every score that a
+    changed company, labelled now, would enter: closer than the score's k-th neighbour."""
+    now_labelled = np.isin(labelled.company_ids, changed)
+    with connection.cursor() as cursor:
+        cursor.execute("select company_id from leads_score where neighbour_ids && %s::bigint[]", [changed])
+        affected = {row[0] for row in cursor.fetchall()}
+        vectors = labelled.vectors[now_labelled]
+        if len(vectors):
+            closer = " or ".join(["(e.vector <=> %s::vector) <= s.kth_distance + %s"] * len(vectors))
+            params = [value for vector in vectors for value in (_vector_literal(vector), SELECTION_SLACK)]
+            cursor.execute(
+                "select s.company_id from leads_score s join leads_companyembedding e"
+                f" on e.company_id = s.company_id and e.model_name = %s where {closer}",
+                [embedding.model_name(), *params],
+            )
+            affected.update(row[0] for row in cursor.fetchall())
+    return sorted(affected.union(changed))
+
+
+def _vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.9g}" for x in vector) + "]"
+
+
+# --- Full rescore -------------------------------------------------------------------------------
+
+
+def _begin_full_rescore() -> list[tuple[int, int]]:
+    """Take every pending change (a full rescore covers them) and split the companies into
+    id ranges of RESCORE_CHUNK_SIZE companies. Call under the exclusive scores lock."""
+    PendingScoreChange.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select id from (select id, row_number() over (order by id) as n from leads_company) t"
+            " where n %% %s = 1 order by id",
+            [settings.RESCORE_CHUNK_SIZE],
+        )
+        starts = [row[0] for row in cursor.fetchall()] or [0]
+    starts[0] = 0  # the first range also drops scores of companies deleted below the first id
+    ranges = list(zip(starts, [*starts[1:], 2**62]))
+    ScoringState.objects.update_or_create(
+        pk=1, defaults={"chunks_left": len(ranges), "full_started_at": timezone.now(), "needs_full_rescore": False}
     )
-    return len(scores)
+    return ranges
 
 
-def _explanation(result: scoring.Scores, row: int, labelled: LabelledSet) -> list[dict]:
-    return [
-        {
-            "company_id": int(labelled.company_ids[j]),
-            "distance": round(float(d), 6),
-            "weight": round(float(w), 6),
-            "label": float(labelled.labels[j]),
-        }
-        for j, d, w in zip(result.neighbours[row], result.distances[row], result.weights[row])
-    ]
+def rescore_chunk(lo: int, hi: int) -> int:
+    """Rescore the companies with lo <= id < hi against the labelled set as it is now."""
+    with locks.scores_lock(shared=True):
+        count = _rescore("{id} >= %s and {id} < %s", [lo, hi], load_labelled_set())
+        with connection.cursor() as cursor:
+            cursor.execute("update leads_scoringstate set chunks_left = greatest(chunks_left - 1, 0) where id = 1")
+    return count
+
+
+def queue_full_rescore() -> int:
+    """Start a full rescore split into chunk tasks for the workers; returns the number of chunks."""
+    with locks.scores_lock():
+        ranges = _begin_full_rescore()
+    for lo, hi in ranges:
+        send("leads.rescore_chunk", lo, hi)
+    return len(ranges)
 
 
 def rescore_all() -> int:
-    """Synchronous full rescore: every unlabelled embedded company, in chunks."""
-    labelled = load_labelled_set()
-    Score.objects.filter(company__verdict__in=list(VERDICT_VALUE)).delete()
-    if len(labelled.company_ids) == 0:
-        Score.objects.all().delete()
-        return 0
-    ids = list(
-        CompanyEmbedding.objects.filter(model_name=embedding.model_name(), company__verdict="")
-        .order_by("company_id")
-        .values_list("company_id", flat=True)
-    )
-    total = 0
-    for start in range(0, len(ids), _CHUNK):
-        with transaction.atomic():
-            total += score_companies(ids[start : start + _CHUNK], labelled)
-    return total
+    """The full rescore, here and now in this process (commands, tests): the same chunks."""
+    with locks.scores_lock():
+        ranges = _begin_full_rescore()
+    return sum(rescore_chunk(lo, hi) for lo, hi in ranges)
 
 
-def rescore_if_labels_changed() -> bool | None:
-    """Rescore unless an earlier task already covered the newest labels.
-
-    Returns True after a rescore, False when there was nothing to do, and None
-    when another worker holds the rescore lock (the caller retries later)."""
-    with connection.cursor() as cursor:
-        cursor.execute("select pg_try_advisory_lock(%s)", [_RESCORE_LOCK])
-        if not cursor.fetchone()[0]:
-            return None
-        try:
-            state = ScoringState.get()
-            if state.scored_version >= state.labels_version:
-                return False
-            rescore_all()
-            ScoringState.objects.filter(pk=1).update(scored_version=state.labels_version)
-            log.info("rescored for labels version %d", state.labels_version)
-            return True
-        finally:
-            cursor.execute("select pg_advisory_unlock(%s)", [_RESCORE_LOCK])
+def catch_up() -> int:
+    """Bring every score up to date here and now (commands, tests): pending label changes, and a
+    full rescore whose chunk tasks no worker has run."""
+    count = apply_label_changes(inline_full=True)
+    if ScoringState.get().chunks_left:
+        count = rescore_all()
+    return count
 
 
-def request_rescore() -> None:
-    """Bump the labels version in the caller's transaction and queue a coalesced rescore.
-
-    The version row is updated inside the labelling transaction, so a rescore
-    that read the version before this commit cannot claim to have covered it."""
-    ScoringState.get()
-    ScoringState.objects.filter(pk=1).update(labels_version=F("labels_version") + 1)
-    enqueue_on_commit("leads.rescore_if_labels_changed", countdown=settings.RESCORE_DELAY_SECONDS)
+def scores_are_current() -> bool:
+    """No label change waits and no full rescore is under way."""
+    return not PendingScoreChange.objects.exists() and not ScoringState.get().chunks_left
 
 
-def score_new_embeddings(company_ids: list[int]) -> None:
-    """After vectors changed: a labelled company moved, so everything may change;
-    otherwise only the re-embedded companies need a score."""
-    if CompanyEmbedding.objects.filter(company_id__in=company_ids, company__verdict__in=list(VERDICT_VALUE)).exists():
-        with transaction.atomic():
-            request_rescore()
-    else:
-        score_companies(company_ids)
+def score_unscored() -> int:
+    """Score every candidate that has no score (the sweep's safety net; a scan of all companies)."""
+    with locks.scores_lock(shared=True):
+        unscored = "not exists (select 1 from leads_score s where s.company_id = {id})"
+        return _rescore(unscored, [], load_labelled_set())

@@ -16,6 +16,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued {embeddings.queue_pending_embeddings()} batches.")
             return
         ids = list(Company.objects.needing_embedding(embedding.model_name()).values_list("pk", flat=True))
-        done = embeddings.embed_companies(ids)
-        scores.rescore_all()
-        self.stdout.write(f"Embedded {len(done)} companies and rescored.")
+        done = embeddings.embed_and_score(ids)
+        scores.catch_up()
+        self.stdout.write(f"Embedded {len(done)} companies; scores are up to date.")

@@ -1,0 +1,124 @@
+"""The incremental rescore equals a full rescore after any sequence of label changes, new
+companies and re-embedded companies (Hypothesis drives the sequences), on the real database."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from django.db import transaction
+from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leads.models import Company, PendingScoreChange, Score
+from leads.services import companies, embeddings, labels, scores
+
+pytestmark = pytest.mark.django_db
+
+DIMS = 384
+RNG = np.random.default_rng(7)
+# A few directions, companies spread around them: near neighbours, far ones, and exact copies
+# (equal distances, so ties must be broken by id on every path).
+CENTRES = RNG.normal(size=(6, DIMS))
+DISTINCT = np.array([CENTRES[i % 6] + RNG.normal(scale=0.6, size=DIMS) for i in range(16)])
+VECTORS = DISTINCT[np.arange(48) % 16]  # every vector three times: exact ties everywhere
+
+
+def vector_encoder(texts: list[str]) -> np.ndarray:
+    """Text 'v17 ...' embeds as VECTORS[17]: the test chooses every company's vector."""
+    rows = [VECTORS[int(re.search(r"\bv(\d+)\b", text).group(1))] for text in texts]
+    return np.array(rows, dtype=np.float32)
+
+
+def snapshot() -> dict[int, tuple]:
+    return {
+        s.company_id: (s.value, tuple(s.neighbour_ids), tuple(s.neighbour_distances), s.kth_distance)
+        for s in Score.objects.all()
+    }
+
+
+def assert_same(incremental: dict, full: dict) -> None:
+    assert incremental.keys() == full.keys()
+    for company_id, (value, ids, distances, kth) in full.items():
+        got = incremental[company_id]
+        assert got[1] == ids, f"company {company_id}: neighbours {got[1]} vs {ids} in a full rescore"
+        assert got[0] == pytest.approx(value, abs=1e-12)
+        assert got[2] == pytest.approx(distances, abs=1e-12)
+        assert got[3] == pytest.approx(kth, abs=1e-12) or got[3] == kth
+
+
+step = st.one_of(
+    st.tuples(st.just("label"), st.integers(0, 29), st.sampled_from(["like", "dislike", "clear"])),
+    st.tuples(st.just("new"), st.integers(0, 47)),
+    st.tuples(st.just("reembed"), st.integers(0, 29), st.integers(0, 47)),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(k=st.sampled_from([1, 3, 5]), steps=st.lists(st.lists(step, min_size=1, max_size=4), min_size=1, max_size=8))
+def test_incremental_scores_equal_a_full_rescore(monkeypatch, alice, k, steps):
+    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    with override_settings(SCORING_K=k), transaction.atomic():
+        made = [Company.objects.create(name=f"Company {i}", description=f"v{i % 48}") for i in range(30)]
+        embeddings.embed_and_score([c.pk for c in made])
+        for batch in steps:  # the changes of one batch wait for one incremental pass, as a burst does
+            for change in batch:
+                apply(change, made, alice)
+            scores.apply_label_changes(inline_full=True)
+            assert not PendingScoreChange.objects.exists()
+            incremental = snapshot()
+            scores.rescore_all()
+            assert_same(incremental, snapshot())
+        transaction.set_rollback(True)
+
+
+def apply(change: tuple, made: list[Company], alice) -> None:
+    if change[0] == "label":
+        company = Company.objects.get(pk=made[change[1]].pk)
+        labels.label_company(company=company, user=alice, source="click", verdict=change[2])
+    elif change[0] == "new":
+        company = Company.objects.create(name=f"New {len(made)}", description=f"v{change[1]}")
+        made.append(company)
+        embeddings.embed_and_score([company.pk])
+    else:  # a company's text changes: stale until re-embedded, then scored from the new vector
+        company = Company.objects.get(pk=made[change[1]].pk)
+        edited = company.description != f"v{change[2]} edited"
+        company.description = f"v{change[2]} edited"
+        companies.save_company(company)
+        if edited:
+            assert not Score.objects.filter(company=company).exists()  # waiting for embedding
+        embeddings.embed_and_score([company.pk])
+
+
+def test_a_new_label_rescores_only_the_companies_whose_neighbours_it_enters(monkeypatch, alice):
+    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(48)]
+    embeddings.embed_and_score([c.pk for c in made])
+    with override_settings(SCORING_K=2):
+        for i in (0, 1, 2, 3):
+            labels.label_company(company=made[i], user=alice, source="click", verdict="like")
+        scores.apply_label_changes(inline_full=True)
+        before = snapshot()
+        labels.label_company(company=made[4], user=alice, source="click", verdict="dislike")
+        rescored = scores.apply_label_changes()
+        after = snapshot()
+    changed = {cid for cid in after if after[cid] != before.get(cid)}
+    assert made[4].pk not in after  # a labelled company has no score
+    assert 0 < len(changed) <= rescored < len(after)  # some scores moved, most were not even read
+    assert all(made[4].pk in after[cid][1] for cid in changed)
+
+
+def test_a_burst_of_labels_costs_one_pass(monkeypatch, alice):
+    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(20)]
+    embeddings.embed_and_score([c.pk for c in made])
+    labels.label_company(company=made[0], user=alice, source="click", verdict="like")
+    scores.apply_label_changes(inline_full=True)
+    for i in range(1, 11):
+        labels.label_company(company=made[i], user=alice, source="api", verdict="dislike" if i % 2 else "like")
+    assert PendingScoreChange.objects.count() == 10
+    assert scores.apply_label_changes() > 0  # the first task of the burst takes all ten
+    assert scores.apply_label_changes() == 0  # the other nineteen find nothing to do
+    assert scores.scores_are_current()

@@ -1,0 +1,70 @@
+"""A full rescore split into chunk tasks spreads over several real worker processes and
+gives exactly what one process gives."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+from django.test import override_settings
+
+from leads import embedding
+from leads.celery import app
+from leads.identity import text_hash
+from leads.models import Company, CompanyEmbedding, Score, ScoringState
+from leads.services import labels, scores
+from tests.worker_helpers import start_worker
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def make_companies(count: int) -> list[Company]:
+    """Companies with vectors clustered around a few directions, written as the worker would."""
+    rng = np.random.default_rng(11)
+    centres = rng.normal(size=(8, 384))
+    made = Company.objects.bulk_create(
+        Company(name=f"Company {i}", dedupe_key=f"company-{i}", text_hash=text_hash(f"Company {i}"))
+        for i in range(count)
+    )
+    vectors = centres[np.arange(count) % 8] + rng.normal(scale=0.5, size=(count, 384))
+    CompanyEmbedding.objects.bulk_create(
+        CompanyEmbedding(company=c, model_name=embedding.model_name(), text_hash=c.text_hash, vector=v)
+        for c, v in zip(made, vectors)
+    )
+    return made
+
+
+def snapshot() -> dict[int, tuple]:
+    return {s.company_id: (s.value, tuple(s.neighbour_ids)) for s in Score.objects.all()}
+
+
+@override_settings(RESCORE_CHUNK_SIZE=40)
+def test_two_workers_share_a_full_rescore_and_match_one_process(tmp_path, alice):
+    made = make_companies(800)
+    verdicts = [(c.pk, "like" if i % 8 < 3 else "dislike") for i, c in enumerate(made[::16])]
+    labels.label_companies(verdicts=verdicts, user=alice, source="admin")
+    scores.catch_up()  # one process, here
+    single = snapshot()
+    assert len(single) == 800 - len(verdicts)
+    Score.objects.all().delete()
+    app.control.purge()  # the label task queued above: this test drives the rescore itself
+
+    workers = [start_worker(tmp_path, name) for name in ("first", "second")]
+    try:
+        chunks = scores.queue_full_rescore()
+        assert chunks == 20
+        deadline = time.monotonic() + 120
+        while ScoringState.get().chunks_left:
+            for worker in workers:
+                worker.assert_alive()
+            assert time.monotonic() < deadline, "\n".join(w.log_tail() for w in workers)
+            time.sleep(0.2)
+    finally:
+        for worker in workers:
+            worker.stop()
+    ran = [len(re.findall(r"Task leads\.rescore_chunk\[[^\]]+\] succeeded", w.log())) for w in workers]
+    assert sum(ran) == chunks
+    assert all(count > 0 for count in ran), f"chunks per worker: {ran}"
+    assert snapshot() == single
