@@ -47,6 +47,14 @@ class CompanyEmbeddingQuerySet(models.QuerySet):
         current text (its text hash). Anything else is stale and is never scored or searched."""
         return self.filter(model_name=model_name, text_hash=models.F("company__text_hash"))
 
+    def to_score(self, model_name: str) -> CompanyEmbeddingQuerySet:
+        """Current vectors of unlabelled companies: the companies that get a score."""
+        return self.current(model_name).filter(company__verdict="")
+
+    def labelled(self, model_name: str) -> CompanyEmbeddingQuerySet:
+        """Current vectors of labelled companies: the neighbours scores are made of."""
+        return self.current(model_name).exclude(company__verdict="")
+
 
 # Name and domain as words ("Acme Corp" + "acme com"), in the 'simple' configuration: no
 # stemming, no stop words, so any word a rep types can match. The embedded Postgres has no pg_trgm.

@@ -84,3 +84,74 @@ def test_the_admin_is_for_staff_only(as_alice, world):
     response = as_alice.get("/admin/leads/company/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_labels_are_read_only_history_in_the_admin(as_staff, world):
+    label = world["Alpha Brewing"].labels.get()
+    assert as_staff.get("/admin/leads/label/").status_code == 200
+    assert as_staff.get("/admin/leads/label/add/").status_code == 403
+    response = as_staff.post(f"/admin/leads/label/{label.pk}/change/", {"verdict": "dislike"})
+    assert response.status_code in (200, 403)
+    label.refresh_from_db()
+    assert label.verdict == "like"  # a view-only page never writes
+    assert as_staff.post(f"/admin/leads/label/{label.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_admin_bulk_like_goes_through_the_labelling_service(as_staff, world, staff):
+    from leads.models import PendingScoreChange
+
+    bravo, echo = world["Bravo Beers"], world["Echo Review"]
+    response = as_staff.post(
+        "/admin/leads/company/",
+        {"action": "mark_like", "_selected_action": [bravo.pk, echo.pk]},
+        follow=True,
+    )
+    assert "2 companies changed" in response.text
+    for company in (bravo, echo):
+        company.refresh_from_db()
+        assert company.verdict == "like"
+        latest = company.labels.first()
+        assert (latest.verdict, latest.user, latest.source) == ("like", staff, "admin")
+    assert set(PendingScoreChange.objects.values_list("company_id", flat=True)) == {bravo.pk, echo.pk}
+
+
+def test_editing_a_description_in_the_admin_makes_the_company_wait_for_embedding(
+    as_staff, world, django_capture_on_commit_callbacks, monkeypatch
+):
+    from leads.models import PendingScoreChange
+    from leads.services import queue
+
+    sent = []
+    monkeypatch.setattr(queue, "send", lambda name, *args, **kw: sent.append((name, args)))
+    alpha = world["Alpha Brewing"]  # liked: its vector is part of the labelled set
+    page = as_staff.get(f"/admin/leads/company/{alpha.pk}/change/")
+    assert page.status_code == 200
+    form = {
+        "name": alpha.name,
+        "website": alpha.website,
+        "description": "now a coffee roaster",
+        "industry": alpha.industry,
+        "country": alpha.country,
+        "extra": "{}",
+        "labels-TOTAL_FORMS": "1",
+        "labels-INITIAL_FORMS": "1",
+        "labels-MIN_NUM_FORMS": "0",
+        "labels-MAX_NUM_FORMS": "1000",
+        "labels-0-id": alpha.labels.get().pk,
+        "labels-0-company": alpha.pk,
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", form)
+    assert response.status_code == 302, response.text[:2000]
+    alpha.refresh_from_db()
+    assert alpha.description == "now a coffee roaster"
+    assert ("leads.embed_companies", ([alpha.pk],)) in sent
+    assert PendingScoreChange.objects.filter(company_id=alpha.pk).exists()  # its old vector leaves the labelled set
+    bravo = world["Bravo Beers"]
+    bravo.description = "beer but different"
+    from leads.services import companies
+
+    with django_capture_on_commit_callbacks(execute=True):
+        companies.save_company(bravo)
+    assert not Score.objects.filter(company=bravo).exists()  # shown as waiting for embedding
+    assert ("leads.embed_companies", ([bravo.pk],)) in sent

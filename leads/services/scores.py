@@ -19,16 +19,17 @@ neighbours, so keeps its score.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
 from django.db import connection
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from leads import embedding, locks, scoring
-from leads.models import VERDICT_VALUE, CompanyEmbedding, PendingScoreChange, ScoringState
+from leads.models import VERDICT_VALUE, CompanyEmbedding, PendingScoreChange, Score, ScoringState
 from leads.services.queue import enqueue_on_commit, send
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,7 @@ def load_labelled_set() -> LabelledSet:
     The labelled set is small, so we search it exhaustively in numpy instead of through the
     HNSW index, whose post-filtering would return fewer than k labelled neighbours."""
     rows = list(
-        CompanyEmbedding.objects.current(embedding.model_name())
-        .filter(company__verdict__in=list(VERDICT_VALUE))
+        CompanyEmbedding.objects.labelled(embedding.model_name())
         .order_by("company_id")
         .values_list("company_id", "company__verdict", "vector")
     )
@@ -71,31 +71,23 @@ def load_labelled_set() -> LabelledSet:
 
 # --- Reading candidate vectors and writing scores, in bulk ------------------------------
 
-_CANDIDATES = """
-copy (
-    select e.company_id, e.vector from leads_companyembedding e join leads_company c on c.id = e.company_id
-    where e.model_name = %s and e.text_hash = c.text_hash and c.verdict = '' and {where}
-    order by e.company_id
-) to stdout (format binary)
-"""
 
-
-def read_candidates(where: str, params: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float32 vectors) of the unlabelled companies with a current vector matching `where`
-    (SQL on e.company_id), streamed with a binary COPY: no per-row Python objects."""
+def read_candidates(scope: Q) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 vectors) of the companies to score within `scope` (a Q on company_id),
+    in id order, streamed with a binary COPY: no Python object per row."""
+    rows = CompanyEmbedding.objects.to_score(embedding.model_name()).filter(scope).order_by("company_id")
+    sql, params = rows.values_list("company_id", "vector").query.sql_with_params()
     dims = settings.EMBEDDING_DIMENSIONS
     row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"), ("dims", ">i2"),
                     ("unused", ">i2"), ("vector", ">f4", (dims,))])  # fmt: skip
     buffer = bytearray()
     with connection.cursor() as cursor:
-        with cursor.connection.cursor().copy(
-            _CANDIDATES.format(where=where), [embedding.model_name(), *params]
-        ) as copy:
+        with cursor.connection.cursor().copy(f"copy ({sql}) to stdout (format binary)", params) as copy:
             for data in copy:
                 buffer += data
     body = memoryview(buffer)[19:-2]  # binary COPY header and trailer
-    rows = np.frombuffer(body, dtype=row)
-    return rows["id"].astype(np.int64), rows["vector"].astype(np.float32)
+    found = np.frombuffer(body, dtype=row)
+    return found["id"].astype(np.int64), found["vector"].astype(np.float32)
 
 
 _STAGING = """
@@ -162,20 +154,20 @@ def _binary_rows(ids, values, kth, neighbour_ids, distances, labels) -> np.ndarr
     return rows
 
 
-def _rescore(scope: str, params: Sequence, labelled: LabelledSet) -> int:
-    """Score the candidates in `scope` (SQL on {id}, a company id) and drop the scores in it
-    that are no longer candidates (labelled since, or waiting for a new vector).
+def _rescore(scope: Q, labelled: LabelledSet) -> int:
+    """Score the companies to score within `scope` (a Q on company_id) and drop the scores in
+    it that are no longer to be scored (labelled since, or waiting for a new vector).
     Call under the scores lock."""
     if len(labelled):
-        ids, vectors = read_candidates(scope.format(id="e.company_id"), params)
+        ids, vectors = read_candidates(scope)
     else:  # no labels: nothing is scored, and the first labels will need a full rescore
         ids, vectors = np.empty(0, np.int64), None
         ScoringState.objects.update_or_create(pk=1, defaults={"needs_full_rescore": True})
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"delete from leads_score where {scope.format(id='company_id')} and not (company_id = any(%s))",
-            [*params, ids.tolist()],
-        )
+    stale = Score.objects.filter(scope)
+    if len(labelled):
+        to_score = CompanyEmbedding.objects.to_score(embedding.model_name()).filter(company_id=OuterRef("company_id"))
+        stale = stale.exclude(Exists(to_score))
+    stale.delete()
     if len(ids):
         result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
         _write_scores(ids, result, labelled)
@@ -192,7 +184,7 @@ def score_companies(company_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     with locks.scores_lock(shared=True):
-        return _rescore("{id} = any(%s)", [ids], load_labelled_set())
+        return _rescore(Q(company_id__in=ids), load_labelled_set())
 
 
 # --- Label changes: the incremental rescore --------------------------------------------------
@@ -234,7 +226,7 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
                     enqueue_on_commit("leads.rescore_chunk", lo, hi)
         else:
             affected = _affected_by(changed, labelled)
-            count = _rescore("{id} = any(%s)", [affected], labelled)
+            count = _rescore(Q(company_id__in=affected), labelled)
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
         return sum(rescore_chunk(lo, hi) for lo, hi in ranges) if inline_full else 0
@@ -291,7 +283,7 @@ def _begin_full_rescore() -> list[tuple[int, int]]:
 def rescore_chunk(lo: int, hi: int) -> int:
     """Rescore the companies with lo <= id < hi against the labelled set as it is now."""
     with locks.scores_lock(shared=True):
-        count = _rescore("{id} >= %s and {id} < %s", [lo, hi], load_labelled_set())
+        count = _rescore(Q(company_id__gte=lo, company_id__lt=hi), load_labelled_set())
         with connection.cursor() as cursor:
             cursor.execute("update leads_scoringstate set chunks_left = greatest(chunks_left - 1, 0) where id = 1")
     return count
@@ -330,5 +322,4 @@ def scores_are_current() -> bool:
 def score_unscored() -> int:
     """Score every candidate that has no score (the sweep's safety net; a scan of all companies)."""
     with locks.scores_lock(shared=True):
-        unscored = "not exists (select 1 from leads_score s where s.company_id = {id})"
-        return _rescore(unscored, [], load_labelled_set())
+        return _rescore(~Exists(Score.objects.filter(company_id=OuterRef("company_id"))), load_labelled_set())
