@@ -87,3 +87,24 @@ def test_scores_match_scoring_module_on_stored_vectors(companies, alice):
     vector = np.array([target.embeddings.get().vector], dtype=np.float32)
     expected = knn_scores(vector, labelled.vectors, labelled.labels, k=10).values[0]
     assert Score.objects.get(company=target).value == pytest.approx(expected, abs=1e-9)
+
+
+def test_the_sweep_restarts_a_full_rescore_whose_chunk_tasks_were_lost(companies, alice, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from leads import tasks
+    from leads.models import ScoringState
+    sent = []
+    monkeypatch.setattr(scores, "send", lambda name, *args, **kw: sent.append(name) or True)
+    ScoringState.objects.update_or_create(
+        pk=1, defaults={"chunks_left": 3, "full_started_at": timezone.now() - timedelta(minutes=5)}
+    )
+    assert not scores.full_rescore_stalled()
+    ScoringState.objects.filter(pk=1).update(full_started_at=timezone.now() - timedelta(hours=1))
+    assert scores.full_rescore_stalled()
+    tasks.sweep()
+    state = ScoringState.get()
+    assert state.chunks_left == 1 and timezone.now() - state.full_started_at < timedelta(minutes=1)
+    assert sent.count("leads.rescore_chunk") == 1

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
@@ -317,6 +318,14 @@ def catch_up() -> int:
 def scores_are_current() -> bool:
     """No label change waits and no full rescore is under way."""
     return not PendingScoreChange.objects.exists() and not ScoringState.get().chunks_left
+
+
+def full_rescore_stalled(*, after: timedelta = timedelta(minutes=30)) -> bool:
+    """A full rescore started this long ago still has chunks left: its tasks were lost."""
+    state = ScoringState.get()
+    return (
+        bool(state.chunks_left) and state.full_started_at is not None and timezone.now() - state.full_started_at > after
+    )
 
 
 def score_unscored() -> int:
