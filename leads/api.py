@@ -19,6 +19,7 @@ from leads.models import ApiToken, Company, LabelSource
 from leads.services.labels import InvalidVerdict, label_company
 
 MAX_PAGE_SIZE = 500
+MAX_SIMILAR = 100
 ORDERINGS = {"-score": None, "name": "name", "-name": "-name", "created": "created_at", "-created": "-created_at"}
 
 
@@ -145,3 +146,49 @@ def label(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(
         {"id": company.pk, "label": company.verdict or None, "label_id": created.pk, "rescore": "queued"}, status=201
     )
+
+
+@require_GET
+@api_auth
+def similar(request: HttpRequest, pk: int) -> JsonResponse:
+    """The nearest companies by cosine distance of their current vectors, nearest first."""
+    company = Company.objects.filter(pk=pk).first()
+    if company is None:
+        return _error(f"no company with id {pk}", 404)
+    unlabelled = _yes_no(request.GET.get("unlabelled", "false"))
+    if unlabelled is None:
+        return _error("unlabelled must be true or false", 400)
+    try:
+        limit = int(request.GET.get("limit", 10))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_SIMILAR:
+        return _error(f"limit must be a whole number from 1 to {MAX_SIMILAR}", 400)
+    found = selectors.similar_companies(company, limit=limit, unlabelled=unlabelled)
+    return JsonResponse(
+        {"id": company.pk, "embedded": selectors.is_embedded(company), "results": [_similar_json(s) for s in found]}
+    )
+
+
+def _yes_no(value: str) -> bool | None:
+    """'true' / '1' / 'yes' -> True, 'false' / '0' / 'no' (or nothing) -> False, else None."""
+    value = value.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    return None
+
+
+def _similar_json(similar: selectors.SimilarCompany) -> dict:
+    company = similar.company
+    score = getattr(company, "score", None)
+    return {
+        "id": company.pk,
+        "name": company.name,
+        "domain": company.domain,
+        "label": company.verdict or None,
+        "score": None if score is None else round(score.value, 6),
+        "distance": round(similar.distance, 6),  # cosine, 0..2
+        "similarity": round(similar.similarity, 6),  # 1 - distance
+    }

@@ -18,5 +18,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/companies/", api.companies, name="api-companies"),
     path("api/companies/<int:pk>/label", api.label, name="api-company-label"),
+    path("api/companies/<int:pk>/similar", api.similar, name="api-company-similar"),
     path("admin/", admin.site.urls),
 ]

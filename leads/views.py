@@ -55,6 +55,7 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "neighbours": neighbours,
             "explanation": selectors.explanation_sentence(company, neighbours),
             "is_embedded": selectors.is_embedded(company),
+            "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
             "website_url": _website_url(company),
         },
     )

@@ -96,6 +96,7 @@ def test_the_sweep_restarts_a_full_rescore_whose_chunk_tasks_were_lost(companies
 
     from leads import tasks
     from leads.models import ScoringState
+
     sent = []
     monkeypatch.setattr(scores, "send", lambda name, *args, **kw: sent.append(name) or True)
     ScoringState.objects.update_or_create(
