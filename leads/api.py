@@ -14,7 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from leads import selectors
+from leads import embedding, selectors
 from leads.models import ApiToken, Company, LabelSource
 from leads.services.labels import InvalidVerdict, label_company
 
@@ -90,9 +90,11 @@ def companies(request: HttpRequest) -> JsonResponse:
         return _error("page and page_size must be whole numbers", 400)
     if size < 1 or number < 1:
         return _error("page and page_size must be at least 1", 400)
-    listing = selectors.company_listing(show=show, query=params.get("q", ""))
     if ORDERINGS[ordering]:
-        listing = listing.order_by(ORDERINGS[ordering], "pk")
+        listing = selectors.company_listing(show=show, query=params.get("q", ""))
+        listing = listing.with_embedding_status(embedding.model_name()).order_by(ORDERINGS[ordering], "pk")
+    else:
+        listing = selectors.best_first(show=show, query=params.get("q", ""))
     paginator = Paginator(listing, size)
     try:
         page = paginator.page(number)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -23,17 +25,66 @@ class BadFilter(ValueError):
     pass
 
 
-def company_listing(*, show: str = "all", query: str = "", embedding_status: bool = True) -> CompanyQuerySet:
-    """Companies best score first, with their score (and embedding status) loaded."""
+def company_listing(*, show: str = "all", query: str = "") -> CompanyQuerySet:
+    """The companies a label filter and a search select, with their score loaded (unordered:
+    `best_first` orders them for the dashboard, the API and exports)."""
     if show not in LABEL_FILTERS:
         raise BadFilter(f"show must be one of: {', '.join(LABEL_FILTERS)} (got {show!r})")
-    companies = Company.objects.select_related("score")
-    if embedding_status:
-        companies = companies.with_embedding_status(embedding.model_name())
-    listing = LABEL_FILTERS[show](companies).by_score()
+    companies = LABEL_FILTERS[show](Company.objects.select_related("score"))
     if "\x00" in query:  # Postgres text never holds NUL: no match, rather than a DataError (a 500)
-        return listing.none()
-    return listing.search(query)
+        return companies.none()
+    return companies.search(query)
+
+
+class BestFirst:
+    """Companies best score first (ties by id), then those without a score (labelled, waiting for
+    embedding, or nothing labelled yet) by name.
+
+    Two queries that each follow an index, instead of one sort of every company by a column of
+    an outer join: the first page of a million companies reads ~50 score index entries. The
+    Paginator slices it; only the rows of a page get their embedding status, in one query."""
+
+    def __init__(self, companies: CompanyQuerySet, *, embedding_status: bool = True):
+        self.scored = companies.filter(score__isnull=False).order_by("-score__value", "pk")
+        self.unscored = companies.filter(score__isnull=True).order_by("name", "pk")
+        self.embedding_status = embedding_status
+
+    @functools.cached_property
+    def scored_count(self) -> int:
+        return self.scored.count()
+
+    def count(self) -> int:
+        return self.scored_count + self.unscored.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key: slice) -> list[Company]:
+        if not isinstance(key, slice) or key.stop is None or key.step is not None:
+            raise TypeError("BestFirst takes slices [start:stop]")
+        start, stop, scored = key.start or 0, key.stop, self.scored_count
+        rows = list(self.scored[start:stop]) if start < scored else []
+        if stop > scored:
+            rows += list(self.unscored[max(start - scored, 0) : stop - scored])
+        if self.embedding_status:
+            embedded = set(
+                CompanyEmbedding.objects.current(embedding.model_name())
+                .filter(company_id__in=[company.pk for company in rows])
+                .values_list("company_id", flat=True)
+            )
+            for company in rows:
+                company.is_embedded = company.pk in embedded
+        return rows
+
+    def iterator(self, chunk_size: int = 2000) -> Iterator[Company]:
+        """Every company in order, streamed (exports)."""
+        yield from self.scored.iterator(chunk_size=chunk_size)
+        yield from self.unscored.iterator(chunk_size=chunk_size)
+
+
+def best_first(*, show: str = "all", query: str = "", embedding_status: bool = True) -> BestFirst:
+    """The dashboard's, the API's and the export's order: `company_listing`, best score first."""
+    return BestFirst(company_listing(show=show, query=query), embedding_status=embedding_status)
 
 
 def is_embedded(company: Company) -> bool:

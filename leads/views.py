@@ -31,7 +31,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "all")
     query = request.GET.get("q", "")
     try:
-        companies = selectors.company_listing(show=show, query=query)
+        companies = selectors.best_first(show=show, query=query)
     except selectors.BadFilter as error:
         return _bad_request(str(error))
     page = Paginator(companies, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -106,7 +106,7 @@ def export_scores(request: HttpRequest) -> HttpResponse:
     """The dashboard's current view as CSV that Excel opens (UTF-8 with BOM, formulas neutralised)."""
     show, query = request.GET.get("show", "all"), request.GET.get("q", "")
     try:
-        companies = selectors.company_listing(show=show, query=query, embedding_status=False)
+        companies = selectors.best_first(show=show, query=query, embedding_status=False)
     except selectors.BadFilter as error:
         return _bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")

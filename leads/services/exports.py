@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
 from leads.models import Company
+
+if TYPE_CHECKING:
+    from leads.selectors import BestFirst
 
 HEADER = ["id", "name", "website", "industry", "country", "label", "score", "neighbours"]
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
@@ -21,7 +25,7 @@ def neutralise(value: object) -> object:
     return value
 
 
-def score_rows(companies: QuerySet) -> Iterator[list]:
+def score_rows(companies: QuerySet | BestFirst) -> Iterator[list]:
     """One row per company, streamed from the database; `companies` should select_related('score')."""
     batch: list[Company] = []
     for company in companies.iterator(chunk_size=2000):

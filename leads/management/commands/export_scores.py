@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from leads.selectors import BadFilter, company_listing
+from leads.selectors import BadFilter, best_first
 from leads.services.exports import write_scores
 
 
@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, show, no_bom, **options):
         try:
-            companies = company_listing(show=show, embedding_status=False)
+            companies = best_first(show=show, embedding_status=False)
         except BadFilter as error:
             raise CommandError(str(error)) from None
         with open(file, "w", newline="", encoding="utf-8") as stream:
