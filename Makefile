@@ -37,8 +37,15 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Companies for bench_scoring: `make benchmark BENCH_N=1000000` (filling a million takes minutes).
+BENCH_N ?= 100000
+
+# bench_scoring appends its JSON line to docs/bench-results.jsonl; bench_plot redraws the figure from it.
 benchmark: install
-	$(BIN)/python manage.py benchmark_scoring
+	mkdir -p .leads/bench
+	$(BIN)/python manage.py bench_scoring --companies $(BENCH_N) --labels 1000 --k 10 --json-only > .leads/bench/last.json
+	cat .leads/bench/last.json >> docs/bench-results.jsonl
+	$(BIN)/python manage.py bench_plot docs/bench-results.jsonl --out docs/benchmarks-scoring.png
 	$(BIN)/python manage.py benchmark_import --rows 1000000
 
 stop: install
