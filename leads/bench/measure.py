@@ -1,0 +1,252 @@
+"""Timings through the real services, pages and queries, against the benchmark database."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.test import Client, override_settings
+
+from leads import scoring, selectors
+from leads.models import Company, LabelSource, Verdict
+from leads.services import labels, scores
+
+
+def percentiles(seconds: list[float], scale: float = 1.0) -> dict:
+    values = np.asarray(seconds) * scale
+    return {
+        "p50": float(np.percentile(values, 50)),
+        "p95": float(np.percentile(values, 95)),
+        "max": float(values.max()),
+    }
+
+
+# --- The full rescore, with where its time goes --------------------------------------------
+
+
+PHASES = [
+    (scores, "load_labelled_set", "load_labelled_s"),
+    (scores, "_affected_by", "find_affected_s"),
+    (scores, "read_candidates", "read_vectors_s"),
+    (scoring, "knn_scores", "knn_s"),
+    (scores, "_write_scores", "write_scores_s"),
+]
+
+
+@contextlib.contextmanager
+def profiled(totals: dict[str, float]) -> Iterator[None]:
+    """Add the run time of each phase of a rescore to totals[phase] while the block runs, by
+    wrapping the service's own functions (instrumentation only: the code run is the same)."""
+    originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute, _ in PHASES]
+
+    def timed(function, phase):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                totals[phase] += time.perf_counter() - started
+
+        return wrapper
+
+    for (owner, attribute, phase), (_, _, function) in zip(PHASES, originals):
+        setattr(owner, attribute, timed(function, phase))
+    try:
+        yield
+    finally:
+        for owner, attribute, function in originals:
+            setattr(owner, attribute, function)
+
+
+def full_rescore() -> dict:
+    """`scores.rescore_all()`, database to database, and its phases: loading the labelled set
+    (once per chunk), reading candidate vectors (binary COPY), the kNN maths, writing scores
+    (binary COPY + upsert); `other_s` is the rest (chunk ranges, deleting the scores of companies
+    no longer to score, locks, commits)."""
+    totals: dict[str, float] = defaultdict(float)
+    with profiled(totals):
+        started = time.perf_counter()
+        scored = scores.rescore_all()
+        total = time.perf_counter() - started
+    phases = {phase: totals[phase] for _, _, phase in PHASES if phase != "find_affected_s"}
+    phases["other_s"] = total - sum(phases.values())
+    return {"full_rescore_s": total, "scored": scored, "full_rescore_phases": phases}
+
+
+# --- Single label changes: the incremental rescore ---------------------------------------------
+
+
+def incremental(rng: np.random.Generator, changes: int, user) -> dict:
+    """`changes` label changes of each kind, interleaved: a like on an unlabelled company, a
+    flip of a labelled one, a clear of a labelled one. Each is timed from the label's service
+    call (committed) to `apply_label_changes()` returning, that is every changed score written.
+    The mean phases say where a change's time goes: the label's transaction, then the pass's."""
+    current = dict(Company.objects.labelled().values_list("pk", "verdict"))
+    companies = Company.objects.count()
+    timings: dict[str, list[float]] = defaultdict(list)
+    rescored: dict[str, list[int]] = defaultdict(list)
+    totals: dict[str, float] = defaultdict(float)
+    for _ in range(changes):
+        for kind in ("like", "flip", "clear"):
+            if kind == "like":
+                pk = _unlabelled(rng, companies, current)
+                verdict = Verdict.LIKE
+            else:
+                pk = int(rng.choice(sorted(current)))
+                verdict = Verdict.CLEAR if kind == "clear" else _flipped(current[pk])
+            company = Company.objects.get(pk=pk)
+            with profiled(totals):
+                started = time.perf_counter()
+                labels.label_company(company=company, user=user, verdict=verdict, source=LabelSource.CLICK)
+                saved = time.perf_counter()
+                count = scores.apply_label_changes()
+                done = time.perf_counter()
+            totals["label_company_s"] += saved - started
+            timings[kind].append(done - started)
+            rescored[kind].append(count)
+            if verdict == Verdict.CLEAR:
+                del current[pk]
+            else:
+                current[pk] = verdict.value
+    every = [t for kind in timings for t in timings[kind]]
+    overall = percentiles(every)
+    phases = {phase: totals[phase] / len(every) for phase in ["label_company_s", *(p for _, _, p in PHASES)]}
+    phases["other_s"] = float(np.mean(every)) - sum(phases.values())
+    return {
+        "incremental_p50_s": overall["p50"],
+        "incremental_p95_s": overall["p95"],
+        "incremental_max_s": overall["max"],
+        "incremental_mean_rescored": float(np.mean([c for kind in rescored for c in rescored[kind]])),
+        "incremental_by_kind": {
+            kind: {
+                **{f"{name}_s": value for name, value in percentiles(timings[kind]).items()},
+                "mean_rescored": float(np.mean(rescored[kind])),
+            }
+            for kind in timings
+        },
+        "incremental_mean_phases": phases,
+    }
+
+
+def _unlabelled(rng: np.random.Generator, companies: int, labelled: dict) -> int:
+    while True:
+        pk = int(rng.integers(1, companies + 1))
+        if pk not in labelled:
+            return pk
+
+
+def _flipped(verdict: str) -> Verdict:
+    return Verdict.DISLIKE if verdict == Verdict.LIKE else Verdict.LIKE
+
+
+def incremental_matches_full() -> dict:
+    """Snapshot every score (in SQL: no Python object per row), run a full rescore, compare:
+    the same companies scored, with the same neighbours and values within 1e-6. This second full
+    rescore runs over existing scores (the steady state), unlike the first, into an empty table."""
+    with connection.cursor() as cursor:
+        cursor.execute("create temp table bench_before as select company_id, value, neighbour_ids from leads_score")
+        again = full_rescore()
+        cursor.execute(
+            "select count(*) from bench_before b full join leads_score s using (company_id)"
+            " where b.company_id is null or s.company_id is null or b.neighbour_ids <> s.neighbour_ids"
+            " or abs(b.value - s.value) > 1e-6"
+        )
+        (mismatches,) = cursor.fetchone()
+        cursor.execute("drop table bench_before")
+    return {
+        "incremental_matches_full": mismatches == 0,
+        "incremental_mismatches": mismatches,
+        "full_rescore_again_s": again["full_rescore_s"],
+        "full_rescore_again_phases": again["full_rescore_phases"],
+    }
+
+
+# --- Pages ----------------------------------------------------------------------------
+
+
+def pages(rng: np.random.Generator, requests: int, user, search_word: str) -> dict:
+    """p50/p95 of each page through Django's test client (one kept connection, no network),
+    `requests` timed requests after 3 warm-up ones."""
+    client = Client(raise_request_exception=True)
+    client.force_login(user)
+    scored = list(Company.objects.filter(score__isnull=False).values_list("pk", flat=True)[:100_000])
+    detail = [f"/companies/{pk}/" for pk in rng.choice(scored, size=requests + 3, replace=len(scored) < requests + 3)]
+    urls = {
+        "dashboard": ["/"] * (requests + 3),
+        "dashboard_unlabelled": ["/?show=unlabelled"] * (requests + 3),
+        "dashboard_liked": ["/?show=liked"] * (requests + 3),
+        "dashboard_disliked": ["/?show=disliked"] * (requests + 3),
+        "search": [f"/?q={search_word}"] * (requests + 3),
+        "company_page": detail,
+    }
+    with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
+        results = {page: _time_requests(client, paths) for page, paths in urls.items()}
+    return {
+        "dashboard_p95_ms": results["dashboard"]["p95"],
+        "search_p95_ms": results["search"]["p95"],
+        "company_page_p95_ms": results["company_page"]["p95"],
+        "dashboard_filters_p95_ms": {
+            show: results[f"dashboard_{show}"]["p95"] for show in ("unlabelled", "liked", "disliked")
+        },
+        "pages_ms": {page: {"p50": r["p50"], "p95": r["p95"]} for page, r in results.items()},
+        "search_word": search_word,
+        "search_matches": Company.objects.search(search_word).count(),
+    }
+
+
+def _time_requests(client: Client, paths: list[str]) -> dict:
+    timings = []
+    for number, path in enumerate(paths):
+        started = time.perf_counter()
+        response = client.get(path)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path}: {response.status_code}")
+        if number >= 3:
+            timings.append(elapsed)
+    return percentiles(timings, scale=1000)
+
+
+# --- Similar companies (the HNSW index) -------------------------------------------------------
+
+
+def similar(rng: np.random.Generator, queries: int) -> dict | None:
+    """Time `selectors.similar_companies` for `queries` random companies, all and unlabelled only.
+    Returns None while the selector does not exist; the found ids go to the recall check."""
+    find = getattr(selectors, "similar_companies", None)
+    if find is None:
+        return None
+    ids = [int(pk) for pk in rng.choice(Company.objects.count(), size=queries + 3, replace=False) + 1]
+    timings: dict[bool, list[float]] = defaultdict(list)
+    found: dict[bool, dict[int, list[int]]] = defaultdict(dict)
+    for number, pk in enumerate(ids):
+        company = Company.objects.get(pk=pk)
+        for unlabelled in (False, True):
+            started = time.perf_counter()
+            result = find(company, limit=10, unlabelled=unlabelled)
+            elapsed = time.perf_counter() - started
+            if number >= 3:
+                timings[unlabelled].append(elapsed)
+                found[unlabelled][pk] = [similar.company.pk for similar in result]
+    return {
+        "similar_p95_ms": percentiles(timings[False] + timings[True], scale=1000)["p95"],
+        "similar_ms": {
+            "all": percentiles(timings[False], scale=1000),
+            "unlabelled": percentiles(timings[True], scale=1000),
+        },
+        "found": found,
+    }
+
+
+def search_word(names: list[str]) -> str:
+    """The commonest word of four letters or more in the base names: a search that matches some."""
+    counts: dict[str, int] = defaultdict(int)
+    for name in names:
+        for word in {w.lower() for w in name.split() if len(w) >= 4 and w.isalpha()}:
+            counts[word] += 1
+    return max(sorted(counts), key=counts.__getitem__) if counts else "company"

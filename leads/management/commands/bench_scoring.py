@@ -1,0 +1,78 @@
+"""Benchmark the scoring path at N companies in a throw-away database; one JSON object out.
+
+    python manage.py bench_scoring --companies 100000 --labels 1000 --k 10 [--seed 7] [--json-only]
+
+Fills its own database (default leads_bench, in the same Postgres server; never the app's) with
+N noisy copies of really embedded companies, then times the full rescore database to database,
+single label changes (incremental rescore), the dashboard, search, company and similar-company
+queries, and the same scores in memory (numpy floor, scikit-learn). Progress goes to stderr; the
+figures are the last line of stdout (docs/benchmarks.md says what each means)."""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from leads.bench import scoring
+
+
+class Command(BaseCommand):
+    help = "Benchmark scoring (full and incremental rescore, pages, similar companies) at N companies."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--companies", type=int, default=100_000, help="N, the companies to fill")
+        parser.add_argument("--labels", type=int, default=1_000, help="L, the companies labelled")
+        parser.add_argument("--k", type=int, default=10, help="neighbours per score")
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--json-only", action="store_true", help="print only the JSON object on stdout")
+        parser.add_argument("--database", default="leads_bench", help="the benchmark's database (name has 'bench')")
+        parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+        parser.add_argument(
+            "--reuse", action="store_true", help="reuse a database filled for the same N and seed; keep it"
+        )
+        parser.add_argument(
+            "--base-vectors", type=Path, help=".npy of base vectors to copy (tests); default: real companies, embedded"
+        )
+        parser.add_argument("--requests", type=int, default=30, help="timed requests per page")
+        parser.add_argument("--changes", type=int, default=20, help="label changes of each kind")
+        parser.add_argument("--similar-queries", type=int, default=50, help="companies to find similar ones for")
+        parser.add_argument("--repeats", type=int, default=3, help="in-memory timings: best of this many runs")
+
+    def handle(self, *args, **options):
+        started = time.perf_counter()
+        quiet = options["verbosity"] == 0
+
+        def log(message: str) -> None:
+            if not quiet:
+                print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+        figures = scoring.run(
+            companies=options["companies"],
+            labels_count=options["labels"],
+            k=options["k"],
+            seed=options["seed"],
+            database_name=options["database"],
+            reuse=options["reuse"],
+            keep=options["keep"],
+            base_vectors=options["base_vectors"],
+            requests=options["requests"],
+            changes=options["changes"],
+            similar_queries=options["similar_queries"],
+            repeats=options["repeats"],
+            log=log,
+        )
+        if not options["json_only"]:
+            for key in ("full_rescore_s", "numpy_floor_s", "ratio_full_to_floor", "incremental_p95_s"):
+                self.stdout.write(f"{key:>24}: {figures[key]:.3g}")
+        self.stdout.write(json.dumps(_rounded(figures)))
+
+
+def _rounded(value):
+    """Four significant digits: the noise between runs is larger than that."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    return value
