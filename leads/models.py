@@ -37,15 +37,24 @@ class LabelSource(models.TextChoices):
 VERDICT_VALUE = {Verdict.LIKE: 1.0, Verdict.DISLIKE: -1.0}
 
 
-def _current_embedding(model_name: str) -> Exists:
-    return Exists(CompanyEmbedding.objects.current(model_name).filter(company=OuterRef("pk")))
+def current_vector_exists(model_name: str, company: str = "pk", text_hash: str = "text_hash") -> Exists:
+    """For a correlated subquery: the outer row's company (`company`, `text_hash`: its fields as
+    seen from the outer query) has a current vector. One index probe per outer row."""
+    vectors = CompanyEmbedding.objects.current(model_name, text_hash=OuterRef(text_hash))
+    return Exists(vectors.filter(company=OuterRef(company)))
+
+
+_current_embedding = current_vector_exists
 
 
 class CompanyEmbeddingQuerySet(models.QuerySet):
-    def current(self, model_name: str) -> CompanyEmbeddingQuerySet:
+    def current(self, model_name: str, *, text_hash=None) -> CompanyEmbeddingQuerySet:
         """THE definition of a company's current vector: made by `model_name` from the company's
-        current text (its text hash). Anything else is stale and is never scored or searched."""
-        return self.filter(model_name=model_name, text_hash=models.F("company__text_hash"))
+        current text (its text hash). Anything else is stale and is never scored or searched.
+
+        `text_hash` lets a correlated subquery pass the outer company's hash (an OuterRef)
+        instead of joining the companies table again."""
+        return self.filter(model_name=model_name, text_hash=text_hash or models.F("company__text_hash"))
 
     def to_score(self, model_name: str) -> CompanyEmbeddingQuerySet:
         """Current vectors of unlabelled companies: the companies that get a score."""
@@ -61,6 +70,10 @@ class CompanyEmbeddingQuerySet(models.QuerySet):
 SEARCH_VECTOR = SearchVector(
     "name", Func(F("domain"), Value(r"[.\-]"), Value(" "), Value("g"), function="regexp_replace"), config="simple"
 )
+
+
+# More matches than this are not listed (a rep narrows the search long before).
+SEARCH_MAX_MATCHES = 1_000_000_000
 
 
 def search_query(text: str) -> SearchQuery | None:
@@ -98,7 +111,11 @@ class CompanyQuerySet(models.QuerySet):
         parsed = search_query(query)
         if parsed is None:  # only punctuation: nothing can match
             return self.none()
-        return self.alias(search_words=SEARCH_VECTOR).filter(search_words=parsed)
+        matches = Company.objects.alias(search_words=SEARCH_VECTOR).filter(search_words=parsed).values("pk")
+        # The LIMIT keeps Postgres from merging the match into the outer query: it then finds the
+        # matches once through the GIN index, instead of walking the dashboard's score order and
+        # computing each company's words until a page is full (300 ms at 100k companies).
+        return self.filter(pk__in=matches[:SEARCH_MAX_MATCHES])
 
     def with_embedding_status(self, model_name: str) -> CompanyQuerySet:
         """Annotate `is_embedded`: a vector from `model_name` for the current text exists."""

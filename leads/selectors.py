@@ -44,17 +44,30 @@ class BestFirst:
     an outer join: the first page of a million companies reads ~50 score index entries. The
     Paginator slices it; only the rows of a page get their embedding status, in one query."""
 
-    def __init__(self, companies: CompanyQuerySet, *, embedding_status: bool = True):
+    def __init__(self, companies: CompanyQuerySet, *, embedding_status: bool = True, count_limit: int | None = None):
         self.scored = companies.filter(score__isnull=False).order_by("-score__value", "pk")
         self.unscored = companies.filter(score__isnull=True).order_by("name", "pk")
         self.embedding_status = embedding_status
+        # Counting a million rows costs ~100 ms a page view: the dashboard counts up to a limit.
+        self.count_limit = count_limit
 
     @functools.cached_property
     def scored_count(self) -> int:
         return self.scored.count()
 
+    @functools.cache  # noqa: B019 - one listing per request
     def count(self) -> int:
-        return self.scored_count + self.unscored.count()
+        """How many companies, or count_limit when there are at least that many."""
+        if self.count_limit is None:
+            return self.scored_count + self.unscored.count()
+        scored = self.scored[: self.count_limit].count()
+        if scored >= self.count_limit:
+            return self.count_limit
+        return scored + self.unscored[: self.count_limit - scored].count()
+
+    @property
+    def count_is_capped(self) -> bool:
+        return self.count_limit is not None and self.count() >= self.count_limit
 
     def __len__(self) -> int:
         return self.count()
@@ -62,9 +75,10 @@ class BestFirst:
     def __getitem__(self, key: slice) -> list[Company]:
         if not isinstance(key, slice) or key.stop is None or key.step is not None:
             raise TypeError("BestFirst takes slices [start:stop]")
-        start, stop, scored = key.start or 0, key.stop, self.scored_count
-        rows = list(self.scored[start:stop]) if start < scored else []
-        if stop > scored:
+        start, stop = key.start or 0, key.stop
+        rows = list(self.scored[start:stop])
+        if len(rows) < stop - start:  # past the scored companies: the count is small or needed
+            scored = start + len(rows) if rows else self.scored_count
             rows += list(self.unscored[max(start - scored, 0) : stop - scored])
         if self.embedding_status:
             embedded = set(
@@ -82,9 +96,13 @@ class BestFirst:
         yield from self.unscored.iterator(chunk_size=chunk_size)
 
 
-def best_first(*, show: str = "all", query: str = "", embedding_status: bool = True) -> BestFirst:
+def best_first(
+    *, show: str = "all", query: str = "", embedding_status: bool = True, count_limit: int | None = None
+) -> BestFirst:
     """The dashboard's, the API's and the export's order: `company_listing`, best score first."""
-    return BestFirst(company_listing(show=show, query=query), embedding_status=embedding_status)
+    return BestFirst(
+        company_listing(show=show, query=query), embedding_status=embedding_status, count_limit=count_limit
+    )
 
 
 def is_embedded(company: Company) -> bool:

@@ -129,6 +129,8 @@ SCORING_K = envint("SCORING_K", 10)
 RESCORE_DELAY_SECONDS = envint("RESCORE_DELAY_SECONDS", 1, minimum=0)
 # Companies per chunk task of a full rescore (~300 MB of numpy at 20,000 and 1,000 labels).
 RESCORE_CHUNK_SIZE = envint("RESCORE_CHUNK_SIZE", 20_000)
+# Chunks a synchronous full rescore (the rescore command) runs at once in one process.
+RESCORE_THREADS = envint("RESCORE_THREADS", 2)
 
 # --- Import limits -----------------------------------------------------------------
 IMPORT_MAX_UPLOAD_MB = envint("IMPORT_MAX_UPLOAD_MB", 200)

@@ -19,6 +19,8 @@ from leads.services import exports
 from leads.services.labels import InvalidVerdict, label_company
 
 PAGE_SIZE = 50
+# The dashboard counts (and pages through) at most this many companies: filter or search for more.
+COUNT_LIMIT = 10_000
 
 
 def _bad_request(message: str) -> HttpResponseBadRequest:
@@ -31,14 +33,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "all")
     query = request.GET.get("q", "")
     try:
-        companies = selectors.best_first(show=show, query=query)
+        companies = selectors.best_first(show=show, query=query, count_limit=COUNT_LIMIT)
     except selectors.BadFilter as error:
         return _bad_request(str(error))
     page = Paginator(companies, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "leads/dashboard.html",
-        {"page": page, "show": show, "query": query, "filters": list(selectors.LABEL_FILTERS)},
+        {
+            "page": page,
+            "show": show,
+            "query": query,
+            "filters": list(selectors.LABEL_FILTERS),
+            "count_is_capped": companies.count_is_capped,
+        },
     )
 
 

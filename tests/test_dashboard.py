@@ -220,3 +220,15 @@ def test_pagination_links_keep_the_filter_and_the_search(as_alice, many):
     response = as_alice.get("/", {"q": "Company 05"})
     assert dashboard_names(response) == [f"Company {i:03d}" for i in range(50, 60)]
     assert "Page 1 of" not in response.text  # one page: no page links
+
+
+def test_past_the_count_limit_the_dashboard_says_more_than_and_still_pages(as_alice, world, monkeypatch):
+    monkeypatch.setattr("leads.views.COUNT_LIMIT", 3)
+    monkeypatch.setattr("leads.views.PAGE_SIZE", 2)
+    first = as_alice.get("/")
+    assert "More than 3 companies (filter or search to narrow them), best score first." in first.text
+    assert "Page 1 of 2" in first.text
+    names = dashboard_names(first) + dashboard_names(as_alice.get("/", {"page": 2}))
+    assert names == ["Bravo Beers", "Copper Stouts", "Foxtrot Fashion"]  # best first, up to the limit
+    narrowed = as_alice.get("/", {"show": "labelled"})
+    assert "2 companies, best score first." in narrowed.text

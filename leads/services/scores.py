@@ -20,17 +20,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from leads import embedding, locks, scoring
-from leads.models import VERDICT_VALUE, CompanyEmbedding, PendingScoreChange, Score, ScoringState
+from leads.models import (
+    VERDICT_VALUE,
+    CompanyEmbedding,
+    PendingScoreChange,
+    Score,
+    ScoringState,
+    current_vector_exists,
+)
 from leads.services.queue import enqueue_on_commit, send
 
 log = logging.getLogger(__name__)
@@ -57,16 +65,13 @@ def load_labelled_set() -> LabelledSet:
 
     The labelled set is small, so we search it exhaustively in numpy instead of through the
     HNSW index, whose post-filtering would return fewer than k labelled neighbours."""
-    rows = list(
-        CompanyEmbedding.objects.labelled(embedding.model_name())
-        .order_by("company_id")
-        .values_list("company_id", "company__verdict", "vector")
-    )
-    dims = settings.EMBEDDING_DIMENSIONS
+    labelled = CompanyEmbedding.objects.labelled(embedding.model_name())
+    ids, vectors = _read_vectors(labelled)
+    verdicts = dict(labelled.values_list("company_id", "company__verdict"))
     return LabelledSet(
-        company_ids=np.array([row[0] for row in rows], dtype=np.int64),
-        vectors=scoring.normalise_rows(np.array([row[2] for row in rows], dtype=np.float32).reshape(len(rows), dims)),
-        labels=np.array([VERDICT_VALUE[row[1]] for row in rows], dtype=np.float64),
+        company_ids=ids,
+        vectors=scoring.normalise_rows(vectors),
+        labels=np.array([VERDICT_VALUE[verdicts.get(i, "")] for i in ids.tolist()], dtype=np.float64),
     )
 
 
@@ -74,10 +79,15 @@ def load_labelled_set() -> LabelledSet:
 
 
 def read_candidates(scope: Q) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float32 vectors) of the companies to score within `scope` (a Q on company_id),
-    in id order, streamed with a binary COPY: no Python object per row."""
-    rows = CompanyEmbedding.objects.to_score(embedding.model_name()).filter(scope).order_by("company_id")
-    sql, params = rows.values_list("company_id", "vector").query.sql_with_params()
+    """(ids, float32 vectors) of the companies to score within `scope` (a Q on company_id)."""
+    return _read_vectors(CompanyEmbedding.objects.to_score(embedding.model_name()).filter(scope))
+
+
+def _read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
+    """(company ids, float32 vectors) in id order, streamed with a binary COPY: no Python
+    object per row (parsing pgvector's text form costs ~0.1 ms a vector)."""
+    rows = embeddings.order_by("company_id").values_list("company_id", "vector")
+    sql, params = rows.query.sql_with_params()
     dims = settings.EMBEDDING_DIMENSIONS
     row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"), ("dims", ">i2"),
                     ("unused", ">i2"), ("vector", ">f4", (dims,))])  # fmt: skip
@@ -86,8 +96,7 @@ def read_candidates(scope: Q) -> tuple[np.ndarray, np.ndarray]:
         with cursor.connection.cursor().copy(f"copy ({sql}) to stdout (format binary)", params) as copy:
             for data in copy:
                 buffer += data
-    body = memoryview(buffer)[19:-2]  # binary COPY header and trailer
-    found = np.frombuffer(body, dtype=row)
+    found = np.frombuffer(memoryview(buffer)[19:-2], dtype=row)  # less the COPY header and trailer
     return found["id"].astype(np.int64), found["vector"].astype(np.float32)
 
 
@@ -165,9 +174,9 @@ def _rescore(scope: Q, labelled: LabelledSet) -> int:
         ids, vectors = np.empty(0, np.int64), None
         ScoringState.objects.update_or_create(pk=1, defaults={"needs_full_rescore": True})
     stale = Score.objects.filter(scope)
-    if len(labelled):
-        to_score = CompanyEmbedding.objects.to_score(embedding.model_name()).filter(company_id=OuterRef("company_id"))
-        stale = stale.exclude(Exists(to_score))
+    if len(labelled):  # labelled since, or no current vector (correlated: one index probe per score)
+        current = current_vector_exists(embedding.model_name(), company="company_id", text_hash="company__text_hash")
+        stale = stale.filter(~Q(company__verdict="") | ~current)
     stale.delete()
     if len(ids):
         result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
@@ -300,10 +309,23 @@ def queue_full_rescore() -> int:
 
 
 def rescore_all() -> int:
-    """The full rescore, here and now in this process (commands, tests): the same chunks."""
+    """The full rescore, here and now in this process (commands, tests, the benchmark): the same
+    chunks, RESCORE_THREADS at a time, so that one chunk's database reads and writes overlap
+    another's numpy. Inside a caller's transaction it stays in that transaction, one at a time."""
     with locks.scores_lock():
         ranges = _begin_full_rescore()
-    return sum(rescore_chunk(lo, hi) for lo, hi in ranges)
+    threads = settings.RESCORE_THREADS
+    if connection.in_atomic_block or threads == 1 or len(ranges) == 1:
+        return sum(rescore_chunk(lo, hi) for lo, hi in ranges)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return sum(pool.map(lambda bounds: _rescore_chunk_in_thread(*bounds), ranges))
+
+
+def _rescore_chunk_in_thread(lo: int, hi: int) -> int:
+    try:
+        return rescore_chunk(lo, hi)
+    finally:
+        connections.close_all()  # this thread's own connection
 
 
 def catch_up() -> int:
