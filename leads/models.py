@@ -72,7 +72,9 @@ SEARCH_VECTOR = SearchVector(
 )
 
 
-# More matches than this are not listed (a rep narrows the search long before).
+# Up to this many matches are passed on as a list of ids; more go as a subquery.
+SEARCH_IDS_INLINE = 10_000
+# A LIMIT that never bites: it only fences the subquery (see CompanyQuerySet.search).
 SEARCH_MAX_MATCHES = 1_000_000_000
 
 
@@ -111,11 +113,15 @@ class CompanyQuerySet(models.QuerySet):
         parsed = search_query(query)
         if parsed is None:  # only punctuation: nothing can match
             return self.none()
-        matches = Company.objects.alias(search_words=SEARCH_VECTOR).filter(search_words=parsed).values("pk")
-        # The LIMIT keeps Postgres from merging the match into the outer query: it then finds the
-        # matches once through the GIN index, instead of walking the dashboard's score order and
-        # computing each company's words until a page is full (300 ms at 100k companies).
-        return self.filter(pk__in=matches[:SEARCH_MAX_MATCHES])
+        matches = Company.objects.alias(search_words=SEARCH_VECTOR).filter(search_words=parsed)
+        # Find the matches once, through the GIN index, rather than let Postgres walk the
+        # dashboard's score order computing each company's words until a page is full (300 ms
+        # at 100k companies): as a list of ids when there are few (a page view counts and lists
+        # them several times), else as a subquery that the LIMIT keeps from being merged.
+        ids = list(matches.values_list("pk", flat=True)[: SEARCH_IDS_INLINE + 1])
+        if len(ids) <= SEARCH_IDS_INLINE:
+            return self.filter(pk__in=ids)
+        return self.filter(pk__in=matches.values("pk")[:SEARCH_MAX_MATCHES])
 
     def with_embedding_status(self, model_name: str) -> CompanyQuerySet:
         """Annotate `is_embedded`: a vector from `model_name` for the current text exists."""

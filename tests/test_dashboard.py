@@ -232,3 +232,10 @@ def test_past_the_count_limit_the_dashboard_says_more_than_and_still_pages(as_al
     assert names == ["Bravo Beers", "Copper Stouts", "Foxtrot Fashion"]  # best first, up to the limit
     narrowed = as_alice.get("/", {"show": "labelled"})
     assert "2 companies, best score first." in narrowed.text
+
+
+@pytest.mark.parametrize("inline", [10_000, 1])
+def test_search_finds_the_same_companies_as_a_list_of_ids_or_a_subquery(as_alice, world, monkeypatch, inline):
+    monkeypatch.setattr("leads.models.SEARCH_IDS_INLINE", inline)  # 1: two matches go as a subquery
+    assert dashboard_names(as_alice.get("/", {"q": "io"})) == ["Echo Review", "Delta Code"]
+    assert dashboard_names(as_alice.get("/", {"q": "brew"})) == ["Alpha Brewing"]
