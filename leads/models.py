@@ -279,6 +279,10 @@ class PendingScoreChange(models.Model):
     same or other companies pile up here and cost one pass."""
 
     company_id = models.BigIntegerField(primary_key=True)  # no FK: a deleted company still counts
+    # It may have entered the labelled set, or moved in it (newly labelled, or labelled and
+    # re-embedded): only then can it enter other scores' neighbours, which costs a pass over every
+    # vector. A flip, a clear or a deletion only touches the scores that cite it.
+    entered = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
 

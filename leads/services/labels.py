@@ -28,17 +28,17 @@ def label_company(*, company: Company, user, verdict: Verdict | str, source: Lab
     The company row is locked first, so that concurrent verdicts on one company are applied
     in the order of their history: the current verdict is always the latest label."""
     verdict = parse_verdict(verdict)
-    Company.objects.select_for_update().filter(pk=company.pk).values_list("pk").first()
+    before = Company.objects.select_for_update().filter(pk=company.pk).values_list("verdict", flat=True).first()
     label = Label.objects.create(company=company, user=user, verdict=verdict, source=LabelSource(source))
     company.verdict = "" if verdict == Verdict.CLEAR else verdict.value
     Company.objects.filter(pk=company.pk).update(verdict=company.verdict)
-    labels_changed([company.pk])
+    labels_changed([company.pk], entered=[company.pk] if company.verdict and not before else [])
     return label
 
 
 _LABEL_MANY = """
 with incoming as (
-    select t.id, t.verdict from unnest(%(ids)s::bigint[], %(verdicts)s::text[]) as t(id, verdict)
+    select t.id, t.verdict, c.verdict as before from unnest(%(ids)s::bigint[], %(verdicts)s::text[]) as t(id, verdict)
     join leads_company c on c.id = t.id
     where c.verdict <> (case when t.verdict = 'clear' then '' else t.verdict end)
     order by t.id
@@ -48,7 +48,7 @@ with incoming as (
 )
 update leads_company c set verdict = case when incoming.verdict = 'clear' then '' else incoming.verdict end
 from incoming where c.id = incoming.id
-returning c.id
+returning c.id, incoming.before = '' and c.verdict <> ''
 """
 
 
@@ -66,7 +66,8 @@ def label_companies(*, verdicts: Sequence[tuple[int, Verdict | str]], user, sour
             _LABEL_MANY,
             {"ids": ids, "verdicts": [parsed[i] for i in ids], "user": getattr(user, "pk", None), "source": source},
         )
-        changed = [row[0] for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    changed = [company_id for company_id, _ in rows]
     if changed:
-        labels_changed(changed)
+        labels_changed(changed, entered=[company_id for company_id, entered in rows if entered])
     return len(changed)

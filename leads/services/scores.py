@@ -200,17 +200,20 @@ def score_companies(company_ids: Iterable[int]) -> int:
 # --- Label changes: the incremental rescore --------------------------------------------------
 
 
-def labels_changed(company_ids: Iterable[int]) -> None:
+def labels_changed(company_ids: Iterable[int], *, entered: Iterable[int] = ()) -> None:
     """Record, in the caller's transaction, that these companies' verdicts or labelled vectors
-    changed, and queue the incremental rescore for after the commit.
+    changed (`entered`: those that may have entered the labelled set or moved in it), and queue
+    the incremental rescore for after the commit.
 
     The task waits RESCORE_DELAY_SECONDS, so a burst of clicks is taken by one pass."""
-    ids = sorted({int(i) for i in company_ids})
+    entered = {int(i) for i in entered}
+    ids = sorted({int(i) for i in company_ids} | entered)
     with connection.cursor() as cursor:
         cursor.execute(
-            "insert into leads_pendingscorechange (company_id, created_at)"
-            " select unnest(%s::bigint[]), now() on conflict do nothing",
-            [ids],
+            "insert into leads_pendingscorechange as p (company_id, entered, created_at)"
+            " select unnest(%s::bigint[]), unnest(%s::boolean[]), now()"
+            " on conflict (company_id) do update set entered = p.entered or excluded.entered",
+            [ids, [i in entered for i in ids]],
         )
     enqueue_on_commit("leads.apply_label_changes", countdown=settings.RESCORE_DELAY_SECONDS)
 
@@ -223,8 +226,10 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
     run here with `inline_full` (commands, tests)."""
     with locks.scores_lock():
         with connection.cursor() as cursor:
-            cursor.execute("delete from leads_pendingscorechange returning company_id")
-            changed = sorted(row[0] for row in cursor.fetchall())
+            cursor.execute("delete from leads_pendingscorechange returning company_id, entered")
+            taken = cursor.fetchall()
+            changed = sorted(company_id for company_id, _ in taken)
+            entered = [company_id for company_id, flag in taken if flag]
         if not changed:
             return 0
         labelled = load_labelled_set()
@@ -235,7 +240,7 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
                 for lo, hi in ranges:
                     enqueue_on_commit("leads.rescore_chunk", lo, hi)
         else:
-            affected = _affected_by(changed, labelled)
+            affected = _affected_by(changed, entered, labelled)
             count = _rescore(Q(company_id__in=affected), labelled)
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
@@ -244,10 +249,11 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
     return count
 
 
-def _affected_by(changed: list[int], labelled: LabelledSet) -> list[int]:
+def _affected_by(changed: list[int], entered: list[int], labelled: LabelledSet) -> list[int]:
     """The changed companies themselves, every score that cites one, and every score that a
-    changed company, labelled now, would enter: closer than the score's k-th neighbour."""
-    now_labelled = np.isin(labelled.company_ids, changed)
+    company which entered the labelled set (or moved in it) would enter: closer than the
+    score's k-th neighbour."""
+    now_labelled = np.isin(labelled.company_ids, entered)
     with connection.cursor() as cursor:
         cursor.execute("select company_id from leads_score where neighbour_ids && %s::bigint[]", [changed])
         affected = {row[0] for row in cursor.fetchall()}
