@@ -72,10 +72,8 @@ SEARCH_VECTOR = SearchVector(
 )
 
 
-# Up to this many matches are passed on as a list of ids; more go as a subquery.
-SEARCH_IDS_INLINE = 10_000
-# A LIMIT that never bites: it only fences the subquery (see CompanyQuerySet.search).
-SEARCH_MAX_MATCHES = 1_000_000_000
+# Up to this many matches are passed on as a list of ids (see CompanyQuerySet.search).
+SEARCH_IDS_INLINE = 50_000
 
 
 def search_query(text: str) -> SearchQuery | None:
@@ -113,15 +111,14 @@ class CompanyQuerySet(models.QuerySet):
         parsed = search_query(query)
         if parsed is None:  # only punctuation: nothing can match
             return self.none()
-        matches = Company.objects.alias(search_words=SEARCH_VECTOR).filter(search_words=parsed)
-        # Find the matches once, through the GIN index, rather than let Postgres walk the
-        # dashboard's score order computing each company's words until a page is full (300 ms
-        # at 100k companies): as a list of ids when there are few (a page view counts and lists
-        # them several times), else as a subquery that the LIMIT keeps from being merged.
+        matches = self.alias(search_words=SEARCH_VECTOR).filter(search_words=parsed)
+        # A rare word: find its few matches once through the GIN index and list them by id (else
+        # Postgres walks the dashboard's score order computing each company's words until a page
+        # is full: 300 ms at 100k companies). A common word fills a page after a short walk.
         ids = list(matches.values_list("pk", flat=True)[: SEARCH_IDS_INLINE + 1])
         if len(ids) <= SEARCH_IDS_INLINE:
             return self.filter(pk__in=ids)
-        return self.filter(pk__in=matches.values("pk")[:SEARCH_MAX_MATCHES])
+        return matches
 
     def with_embedding_status(self, model_name: str) -> CompanyQuerySet:
         """Annotate `is_embedded`: a vector from `model_name` for the current text exists."""
