@@ -259,6 +259,10 @@ def _affected_by(changed: list[int], entered: list[int], labelled: LabelledSet) 
         affected = {row[0] for row in cursor.fetchall()}
         vectors = labelled.vectors[now_labelled]
         if len(vectors):
+            # One pass over every vector: let Postgres split it over parallel workers (its cost
+            # model keeps this join serial; parallel is ~1.4 s instead of ~2 s at a million).
+            cursor.execute("set local parallel_setup_cost = 0")
+            cursor.execute("set local parallel_tuple_cost = 0")
             closer = " or ".join(["(e.vector <=> %s::vector) <= s.kth_distance + %s"] * len(vectors))
             params = [value for vector in vectors for value in (_vector_literal(vector), SELECTION_SLACK)]
             cursor.execute(
