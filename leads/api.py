@@ -122,11 +122,9 @@ def _show_from(params) -> str | None:
         return "unlabelled"
     if label:
         return None
-    if labelled in ("true", "1", "yes"):
-        return "labelled"
-    if labelled in ("false", "0", "no"):
-        return "unlabelled"
-    return "all" if not labelled else None
+    if not labelled.strip():
+        return "all"
+    return {True: "labelled", False: "unlabelled", None: None}[_yes_no(labelled)]
 
 
 @require_POST

@@ -44,9 +44,6 @@ def current_vector_exists(model_name: str, company: str = "pk", text_hash: str =
     return Exists(vectors.filter(company=OuterRef(company)))
 
 
-_current_embedding = current_vector_exists
-
-
 class CompanyEmbeddingQuerySet(models.QuerySet):
     def current(self, model_name: str, *, text_hash=None) -> CompanyEmbeddingQuerySet:
         """THE definition of a company's current vector: made by `model_name` from the company's
@@ -87,15 +84,15 @@ def search_query(text: str) -> SearchQuery | None:
 class CompanyQuerySet(models.QuerySet):
     def with_current_embedding(self, model_name: str) -> CompanyQuerySet:
         """Companies whose embedding was made by `model_name` from their current text."""
-        return self.filter(_current_embedding(model_name))
+        return self.filter(current_vector_exists(model_name))
 
     def needing_embedding(self, model_name: str) -> CompanyQuerySet:
-        return self.exclude(_current_embedding(model_name))
+        return self.exclude(current_vector_exists(model_name))
 
     def with_stale_embedding(self, model_name: str) -> CompanyQuerySet:
         """Companies that have a vector from `model_name`, but not for their current text."""
         any_vector = Exists(CompanyEmbedding.objects.filter(company=OuterRef("pk"), model_name=model_name))
-        return self.filter(any_vector).exclude(_current_embedding(model_name))
+        return self.filter(any_vector).exclude(current_vector_exists(model_name))
 
     def labelled(self) -> CompanyQuerySet:
         return self.exclude(verdict="")
@@ -122,7 +119,7 @@ class CompanyQuerySet(models.QuerySet):
 
     def with_embedding_status(self, model_name: str) -> CompanyQuerySet:
         """Annotate `is_embedded`: a vector from `model_name` for the current text exists."""
-        return self.annotate(is_embedded=_current_embedding(model_name))
+        return self.annotate(is_embedded=current_vector_exists(model_name))
 
 
 class Company(models.Model):

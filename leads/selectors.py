@@ -56,9 +56,12 @@ class BestFirst:
     def scored_count(self) -> int:
         return self.scored.count()
 
-    @functools.cache  # noqa: B019 - one listing per request
     def count(self) -> int:
         """How many companies, or count_limit when there are at least that many."""
+        return self._count
+
+    @functools.cached_property
+    def _count(self) -> int:
         if self.count_limit is None:
             return self.scored_count + self.unscored.count()
         # Any order will do for a count: Postgres stops at the limit, a few ms whatever N is.

@@ -41,11 +41,7 @@ def sweep() -> None:
 
     embeddings.queue_pending_embeddings()
     queue_waiting_imports()
-    scores.apply_label_changes()
-    if scores.full_rescore_stalled():
-        scores.queue_full_rescore()  # its chunk tasks were lost (a Redis outage): start again
-    elif not scores.ScoringState.get().chunks_left:
-        scores.score_unscored()
+    scores.heal()
 
 
 @worker_ready.connect

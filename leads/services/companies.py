@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from leads.models import Company, Score
+from leads.models import Company
 from leads.services.queue import enqueue_on_commit
-from leads.services.scores import labels_changed
+from leads.services.scores import drop_scores, labels_changed
 
 
 def text_changed(companies: Iterable[Company]) -> list[int]:
@@ -17,7 +17,7 @@ def text_changed(companies: Iterable[Company]) -> list[int]:
     out of the labelled set (a label change). Call inside the transaction that changed them."""
     changed = [(company.pk, company.verdict) for company in companies]
     ids = [pk for pk, _ in changed]
-    Score.objects.filter(company_id__in=ids).delete()
+    drop_scores(ids)
     labelled = [pk for pk, verdict in changed if verdict]
     if labelled:
         labels_changed(labelled)

@@ -24,50 +24,61 @@ def parse_verdict(value: object) -> Verdict:
 @transaction.atomic
 def label_company(*, company: Company, user, verdict: Verdict | str, source: LabelSource) -> Label:
     """Record a verdict (or a clear) in the history, make it current and queue the rescore.
-
-    The company row is locked first, so that concurrent verdicts on one company are applied
-    in the order of their history: the current verdict is always the latest label."""
-    verdict = parse_verdict(verdict)
-    before = Company.objects.select_for_update().filter(pk=company.pk).values_list("verdict", flat=True).first()
-    label = Label.objects.create(company=company, user=user, verdict=verdict, source=LabelSource(source))
-    company.verdict = "" if verdict == Verdict.CLEAR else verdict.value
-    Company.objects.filter(pk=company.pk).update(verdict=company.verdict)
-    labels_changed([company.pk], entered=[company.pk] if company.verdict and not before else [])
+    Giving the same verdict again is recorded too: the history shows every click."""
+    ((_, label_id),) = _record(verdicts=[(company.pk, verdict)], user=user, source=source, skip_unchanged=False)
+    label = Label.objects.get(pk=label_id)
+    company.verdict = "" if label.verdict == Verdict.CLEAR else label.verdict
     return label
-
-
-_LABEL_MANY = """
-with incoming as (
-    select t.id, t.verdict, c.verdict as before from unnest(%(ids)s::bigint[], %(verdicts)s::text[]) as t(id, verdict)
-    join leads_company c on c.id = t.id
-    where c.verdict <> (case when t.verdict = 'clear' then '' else t.verdict end)
-    order by t.id
-), history as (
-    insert into leads_label (company_id, user_id, verdict, source, created_at)
-    select id, %(user)s, verdict, %(source)s, now() from incoming
-)
-update leads_company c set verdict = case when incoming.verdict = 'clear' then '' else incoming.verdict end
-from incoming where c.id = incoming.id
-returning c.id, incoming.before = '' and c.verdict <> ''
-"""
 
 
 @transaction.atomic
 def label_companies(*, verdicts: Sequence[tuple[int, Verdict | str]], user, source: LabelSource) -> int:
     """Set many verdicts at once (an import, an admin bulk action); a company whose verdict is
     already the given one is left alone. Returns how many companies changed."""
+    return len(_record(verdicts=verdicts, user=user, source=source, skip_unchanged=True))
+
+
+# The company rows are locked first (in id order, so two writers cannot deadlock) and each
+# label is stamped with the clock after the lock, so concurrent verdicts on one company land
+# in the history in the order they became current: the current verdict is the latest label.
+_RECORD = """
+with incoming as (
+    select t.id, t.verdict, c.verdict as before
+    from unnest(%(ids)s::bigint[], %(verdicts)s::text[]) as t(id, verdict) join leads_company c on c.id = t.id
+    where not %(skip_unchanged)s or c.verdict <> (case when t.verdict = 'clear' then '' else t.verdict end)
+), history as (
+    insert into leads_label (company_id, user_id, verdict, source, created_at)
+    select id, %(user)s, verdict, %(source)s, clock_timestamp() from incoming order by id
+    returning id, company_id
+), current as (
+    update leads_company c set verdict = case when incoming.verdict = 'clear' then '' else incoming.verdict end
+    from incoming where c.id = incoming.id
+)
+select incoming.id, history.id, incoming.before = '' and incoming.verdict <> 'clear'
+from incoming join history on history.company_id = incoming.id
+"""
+
+
+def _record(*, verdicts, user, source: LabelSource, skip_unchanged: bool) -> list[tuple[int, int]]:
+    """The one writer of labels and Company.verdict; returns (company id, label id) per label
+    written, and records the changes for the incremental rescore."""
     if not verdicts:
-        return 0
+        return []
     parsed = {int(company_id): parse_verdict(verdict).value for company_id, verdict in verdicts}
     ids = sorted(parsed)
     with connection.cursor() as cursor:
         cursor.execute("select id from leads_company where id = any(%s) order by id for update", [ids])
         cursor.execute(
-            _LABEL_MANY,
-            {"ids": ids, "verdicts": [parsed[i] for i in ids], "user": getattr(user, "pk", None), "source": source},
+            _RECORD,
+            {
+                "ids": ids,
+                "verdicts": [parsed[i] for i in ids],
+                "user": getattr(user, "pk", None),
+                "source": LabelSource(source).value,
+                "skip_unchanged": skip_unchanged,
+            },
         )
         rows = cursor.fetchall()
-    changed = [company_id for company_id, _ in rows]
-    if changed:
-        labels_changed(changed, entered=[company_id for company_id, entered in rows if entered])
-    return len(changed)
+    if rows:
+        labels_changed([row[0] for row in rows], entered=[row[0] for row in rows if row[2]])
+    return [(company_id, label_id) for company_id, label_id, _ in rows]

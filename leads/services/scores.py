@@ -184,6 +184,14 @@ def _rescore(scope: Q, labelled: LabelledSet) -> int:
     return len(ids)
 
 
+def drop_scores(company_ids: Iterable[int]) -> None:
+    """These companies cannot be scored until re-embedded (their text changed): no score, so
+    they show as waiting for embedding. A labelled one leaving the labelled set is a label change
+    the caller records. A full-rescore chunk that read the old vector just before may still write
+    a score for it; the re-embedding rescores the company (score_companies), which replaces it."""
+    Score.objects.filter(company_id__in=list(company_ids)).delete()
+
+
 # --- Newly embedded companies --------------------------------------------------------------
 
 
@@ -358,6 +366,17 @@ def full_rescore_stalled(*, after: timedelta = timedelta(minutes=30)) -> bool:
     return (
         bool(state.chunks_left) and state.full_started_at is not None and timezone.now() - state.full_started_at > after
     )
+
+
+def heal() -> None:
+    """The sweep's part for scores: apply pending label changes, restart a full rescore whose
+    chunk tasks were lost (a Redis outage), and score any company a crash left without a score
+    (a scan of every company: worth it on a worker's start, not on a hot path)."""
+    apply_label_changes()
+    if full_rescore_stalled():
+        queue_full_rescore()
+    elif not ScoringState.get().chunks_left:
+        score_unscored()
 
 
 def score_unscored() -> int:
