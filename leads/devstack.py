@@ -42,9 +42,37 @@ def ensure_postgres(home: Path) -> str:
     """Start (or join) the embedded Postgres and return the socket directory."""
     with _file_lock(home / "postgres.lock"):
         server = _pgserver(home)
+        if not (home / "pgdata" / "postmaster.pid").exists():  # stopped since this process joined it
+            server.start()
+        if _configure(home / "pgdata", server):
+            server.stop()  # these settings take effect on a restart only; once per data directory
+            server.start()
         socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
         _create_database(socket_dir)
     return socket_dir
+
+
+def postgres_settings() -> dict[str, str]:
+    """What the embedded server needs beyond its defaults (100 connections, 128 MB of buffers).
+
+    Connections: the web server's pools, the workers, beat and commands, with room to spare.
+    Buffers: a quarter of the memory, at most 2 GB, so that the HNSW index of a large team's
+    companies stays in Postgres's own cache (similar companies read it on every page)."""
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return {"max_connections": "200", "shared_buffers": f"{max(128, min(2048, memory_mb // 4))}MB"}
+
+
+def _configure(pgdata: Path, server) -> bool:
+    """ALTER SYSTEM what postgres_settings() asks for and is not set yet; True if anything was."""
+    import psycopg
+
+    written = (pgdata / "postgresql.auto.conf").read_text()
+    missing = {name: value for name, value in postgres_settings().items() if f"{name} = '{value}'" not in written}
+    if missing:
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            for name, value in missing.items():
+                conn.execute(f"alter system set {name} = '{value}'")
+    return bool(missing)
 
 
 def _pgserver(home: Path):

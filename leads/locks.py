@@ -14,6 +14,7 @@ from django.db import connection, transaction
 # Lock namespaces (the first key); the second key tells items apart within one.
 SCORES = 7_214_001  # every write of scores: shared by chunk writers, exclusive for label changes
 IMPORT = 7_310_002  # one run per import job
+SWEEP = 7_410_003  # one periodic sweep at a time
 
 
 def hold_for_transaction(namespace: int, key: int = 0, *, shared: bool = False) -> None:

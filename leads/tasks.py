@@ -6,42 +6,63 @@ import logging
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.db import InterfaceError, OperationalError
 
-from leads.services import embeddings, scores
+from leads import locks
+from leads.services import embeddings, queue, scores
 
 log = logging.getLogger(__name__)
 
+# Temporary faults: the database restarting or unreachable, a dropped connection. The task is
+# retried with backoff (1, 2, 4 ... 60 s, about ten minutes in all); past that the periodic
+# sweep redoes the work, since the database still says what is pending.
+RETRY = {
+    "autoretry_for": (OperationalError, InterfaceError, ConnectionError),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 12,
+}
 
-@shared_task(name="leads.embed_companies", autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+
+@shared_task(name="leads.embed_companies", **RETRY)
 def embed_companies(company_ids: list[int]) -> int:
     return len(embeddings.embed_and_score(company_ids))
 
 
-@shared_task(name="leads.apply_label_changes")
+@shared_task(name="leads.apply_label_changes", **RETRY)
 def apply_label_changes() -> int:
     """The incremental rescore; a burst of labels queues many of these, the first takes them all."""
     return scores.apply_label_changes()
 
 
-@shared_task(name="leads.rescore_chunk")
+@shared_task(name="leads.rescore_chunk", **RETRY)
 def rescore_chunk(lo: int, hi: int) -> int:
     """One chunk of a full rescore: any worker, on any machine, takes any chunk."""
     return scores.rescore_chunk(lo, hi)
 
 
-@shared_task(name="leads.rescore_all")
+@shared_task(name="leads.rescore_all", **RETRY)
 def rescore_all() -> int:
     return scores.queue_full_rescore()
 
 
 @shared_task(name="leads.sweep")
 def sweep() -> None:
-    """Redo whatever a crash or a Redis outage may have dropped: every step is idempotent."""
+    """Redo whatever a crash, a database outage or a Redis outage dropped. Celery beat sends it
+    every SWEEP_SECONDS and each worker once on start; every step is idempotent, and one
+    sweep runs at a time (the others return at once)."""
     from leads.services.imports import queue_waiting_imports
 
-    embeddings.queue_pending_embeddings()
-    queue_waiting_imports()
-    scores.heal()
+    with locks.try_hold(locks.SWEEP) as ours:
+        if not ours:
+            return
+        # Work still queued will run: re-queue missing embeddings and imports only once the
+        # queue has drained (else a million-company import would be queued again every sweep).
+        idle = queue.backlog() == 0
+        if idle:
+            embeddings.queue_pending_embeddings()
+            queue_waiting_imports()
+        scores.heal(scan=idle)
 
 
 @worker_ready.connect

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from leads import api, import_views, views
+from leads import api, health, import_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -20,4 +20,5 @@ urlpatterns = [
     path("api/companies/<int:pk>/label", api.label, name="api-company-label"),
     path("api/companies/<int:pk>/similar", api.similar, name="api-company-similar"),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
 ]

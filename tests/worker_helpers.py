@@ -55,8 +55,8 @@ def worker_database_url() -> str:
     return f"postgresql://{credentials}@{db['HOST']}{port}/{quote(db['NAME'], safe='')}"
 
 
-def start_worker(log_dir: Path, name: str, env_overrides: dict[str, str] | None = None) -> Worker:
-    """Start one worker (solo pool, one task at a time) and wait until it is ready."""
+def worker_env(env_overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process of the stack (worker, beat, web server) on the test database."""
     env = {
         **os.environ,
         "DATABASE_URL": worker_database_url(),
@@ -74,19 +74,40 @@ def start_worker(log_dir: Path, name: str, env_overrides: dict[str, str] | None 
         **(env_overrides or {}),
     }
     env.pop("DEBUG", None)
-    log_path = log_dir / f"{name}.log"
+    return env
+
+
+def start_worker(log_dir: Path, name: str, env_overrides: dict[str, str] | None = None) -> Worker:
+    """Start one worker (solo pool, one task at a time) and wait until it is ready."""
     command = [
         sys.executable, "-m", "celery", "-A", "leads", "worker", "--pool=solo", "--concurrency=1",
         "--loglevel=INFO", "--without-heartbeat", "--without-mingle", "--without-gossip",
         f"--hostname={name}-{os.getpid()}@%h",
     ]  # fmt: skip
+    return start_process(command, log_dir, name, " ready.", env_overrides)
+
+
+def start_beat(log_dir: Path, sweep_seconds: int = 1) -> Worker:
+    """Start Celery beat sending the sweep every `sweep_seconds`, its schedule file in `log_dir`."""
+    command = [sys.executable, "-m", "celery", "-A", "leads", "beat", "--loglevel=INFO",
+               f"--schedule={log_dir / 'beat-schedule'}"]  # fmt: skip
+    return start_process(command, log_dir, "beat", "beat: Starting", {"SWEEP_SECONDS": str(sweep_seconds)})
+
+
+def start_process(
+    command: list[str], log_dir: Path, name: str, ready: str, env_overrides: dict[str, str] | None = None
+) -> Worker:
+    """Start a process of the stack and wait until its log says `ready`."""
+    log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=worker_env(env_overrides), stdout=log, stderr=subprocess.STDOUT
+        )
     worker = Worker(process, log_path)
     deadline = time.monotonic() + 60
-    while " ready." not in worker.log():
+    while ready not in worker.log():
         if process.poll() is not None or time.monotonic() > deadline:
             worker.stop()
-            pytest.fail(f"the Celery worker {name} did not get ready in 60 s:\n{worker.log_tail()}")
+            pytest.fail(f"{name} did not get ready in 60 s:\n{worker.log_tail()}")
         time.sleep(0.2)
     return worker

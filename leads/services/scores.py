@@ -368,14 +368,14 @@ def full_rescore_stalled(*, after: timedelta = timedelta(minutes=30)) -> bool:
     )
 
 
-def heal() -> None:
+def heal(*, scan: bool = True) -> None:
     """The sweep's part for scores: apply pending label changes, restart a full rescore whose
-    chunk tasks were lost (a Redis outage), and score any company a crash left without a score
-    (a scan of every company: worth it on a worker's start, not on a hot path)."""
+    chunk tasks were lost (a Redis outage), and with `scan`, score any company a crash left
+    without a score (a scan of every company: the sweep asks for it only when the queue is idle)."""
     apply_label_changes()
     if full_rescore_stalled():
         queue_full_rescore()
-    elif not ScoringState.get().chunks_left:
+    elif scan and not ScoringState.get().chunks_left:
         score_unscored()
 
 

@@ -1,0 +1,197 @@
+"""Faults on the real services: Postgres restarted under a worker, Redis stopped while reps label,
+a crashed child of `make run`; and /healthz telling a load balancer which part is down."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.core.management.base import CommandError
+from django.db import connection
+
+from leads import devstack
+from leads.management.commands.serve import supervise
+from leads.models import Company, PendingScoreChange, Score
+from leads.services import companies, labels, queue, scores
+from tests.test_workers import make_companies, snapshot
+from tests.worker_helpers import start_beat, start_worker
+
+
+def wait_for(condition, *, seconds: float, what: str, processes=()) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        for process in processes:
+            process.assert_alive()
+        if time.monotonic() > deadline:
+            logs = "\n".join(process.log_tail() for process in processes)
+            pytest.fail(f"{what} did not happen within {seconds:g} s\n{logs}")
+        time.sleep(0.3)
+
+
+# --- make run keeps its children running ------------------------------------------------------
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_it_starts_a_child_that_exited_again_and_says_so(tmp_path):
+    marker = tmp_path / "crashed-once"
+    # Exits with 3 the first time, runs the second: a worker that crashed once.
+    flaky = python(
+        f"import pathlib, sys, time; p = pathlib.Path({str(marker)!r})\n"
+        "if not p.exists(): p.touch(); sys.exit(3)\n"
+        "time.sleep(60)"
+    )
+    said, children, stop = [], {}, threading.Event()
+    runner = threading.Thread(
+        target=supervise,
+        args=({"worker": flaky, "web server": python("import time; time.sleep(60)")},),
+        kwargs={
+            "env": None,
+            "children": children,
+            "say": said.append,
+            "poll": 0.05,
+            "keep_going": lambda: not stop.is_set(),
+        },
+    )
+    runner.start()
+    try:
+        wait_for(lambda: said, seconds=15, what="the restart")
+        time.sleep(0.5)
+        assert said == ["The worker exited (code 3); starting it again."]
+        assert children["worker"].poll() is None  # the second one runs
+        assert children["web server"].poll() is None  # the other child was left alone
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+        for child in children.values():
+            child.kill()
+
+
+def test_it_stops_when_a_child_keeps_dying(tmp_path):
+    said, children = [], {}
+    with pytest.raises(CommandError, match="The beat exited 6 times within 60 s"):
+        supervise({"beat": python("import sys; sys.exit(1)")}, env=None, children=children, say=said.append, poll=0.05)
+    assert said == ["The beat exited (code 1); starting it again."] * 5
+
+
+# --- /healthz ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_reports_unhealthy_without_a_worker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    report = response.json()
+    assert report["database"]["ok"] and report["redis"]["ok"]
+    assert report["workers"] == {"ok": False, "error": report["workers"]["error"], "ms": report["workers"]["ms"]}
+    assert "no Celery worker answered" in report["workers"]["error"]
+    assert report["backlog"]["label_changes_pending"] == 0
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_it_reports_healthy_with_a_worker_and_says_when_redis_is_down(client, tmp_path, fake_encoder):
+    worker = start_worker(tmp_path, "health")
+    try:
+        # A worker with one process answers between tasks: let its start-up sweep finish.
+        wait_for(lambda: "leads.sweep" in worker.log() and "succeeded" in worker.log(), seconds=30,
+                 what="the start-up sweep", processes=[worker])  # fmt: skip
+        Company.objects.create(name="Waiting Co", dedupe_key="waiting-co")  # not queued: a backlog of one
+        response = client.get("/healthz")
+        assert response.status_code == 200, response.content
+        report = response.json()
+        assert report["ok"] and report["workers"]["count"] == 1
+        assert report["backlog"]["embeddings_pending"] == 1
+
+        devstack.stop_redis(settings.LEADS_HOME)
+        try:
+            response = client.get("/healthz")
+            assert response.status_code == 503
+            report = response.json()
+            assert report["database"]["ok"] and not report["redis"]["ok"] and not report["workers"]["ok"]
+        finally:
+            devstack.ensure_redis(settings.LEADS_HOME)
+    finally:
+        worker.stop()
+
+
+# --- Postgres restarted under a worker ----------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_embeddings_queued_during_a_postgres_outage_are_done_once_it_is_back(tmp_path, alice, client):
+    made = make_companies(60)
+    labels.label_companies(verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:6])],
+                           user=alice, source="admin")  # fmt: skip
+    scores.catch_up()
+    new = [companies.save_company(Company(name=f"New Co {i}", description=f"brewery beer {i}")) for i in range(12)]
+    devstack.stop_postgres(settings.LEADS_HOME)
+    worker = None
+    try:
+        # The worker starts while Postgres is down: every embedding task fails and must be retried.
+        worker = start_worker(tmp_path, "outage")
+        wait_for(lambda: "Retry in" in worker.log(), seconds=60, what="a retry", processes=[worker])
+        assert not health_database_ok()
+    finally:
+        devstack.ensure_postgres(settings.LEADS_HOME)
+        connection.close()
+        if worker is None:
+            return
+    try:
+        ids = [company.pk for company in new]
+        wait_for(lambda: Score.objects.filter(company_id__in=ids).count() == len(ids), seconds=90,
+                 what="scoring the companies queued during the outage", processes=[worker])  # fmt: skip
+    finally:
+        worker.stop()
+    assert health_database_ok()
+
+
+def health_database_ok() -> bool:
+    from leads import health
+
+    connection.close()
+    return health.check()["database"]["ok"]
+
+
+# --- Redis stopped while reps label ------------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_labels_given_while_redis_is_down_are_scored_once_it_is_back(tmp_path, alice, client):
+    made = make_companies(200)
+    labels.label_companies(verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::20])],
+                           user=alice, source="admin")  # fmt: skip
+    scores.catch_up()
+    # The stack is up (its start-up sweep ran) when Redis goes away: only the periodic sweep can
+    # redo what is dropped meanwhile.
+    worker = start_worker(tmp_path, "redis-outage")
+    beat = start_beat(tmp_path, sweep_seconds=1)
+    try:
+        devstack.stop_redis(settings.LEADS_HOME)
+        try:
+            client.force_login(alice)
+            response = client.post(f"/companies/{made[7].pk}/label", {"verdict": "like"}, follow=True)
+            assert response.status_code == 200
+            page = response.content.decode()
+            assert "The task queue is unreachable: scores update once it is back." in page
+            assert "Scores update in a moment" not in page
+            assert queue.queue_is_down()
+            assert PendingScoreChange.objects.filter(company_id=made[7].pk).exists()
+        finally:
+            devstack.ensure_redis(settings.LEADS_HOME)
+        wait_for(lambda: scores.scores_are_current(), seconds=60, what="the sweep applying the label",
+                 processes=[worker, beat])  # fmt: skip
+    finally:
+        beat.stop()
+        worker.stop()
+    healed = snapshot()
+    assert made[7].pk not in healed  # labelled now: no score of its own
+    scores.rescore_all()
+    assert healed == snapshot()  # exactly what a full rescore gives
