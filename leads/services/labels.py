@@ -67,7 +67,10 @@ def _record(*, verdicts, user, source: LabelSource, skip_unchanged: bool) -> lis
     parsed = {int(company_id): parse_verdict(verdict).value for company_id, verdict in verdicts}
     ids = sorted(parsed)
     with connection.cursor() as cursor:
-        cursor.execute("select id from leads_company where id = any(%s) order by id for update", [ids])
+        # NO KEY UPDATE, not UPDATE: it still orders verdict writers on one company, but lets the
+        # rescore write that company's score meanwhile (the score's foreign key takes a KEY SHARE
+        # lock): with FOR UPDATE a clear and the pass that rescores the cleared company deadlocked.
+        cursor.execute("select id from leads_company where id = any(%s) order by id for no key update", [ids])
         cursor.execute(
             _RECORD,
             {
