@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import BinaryIO
 
-from leads.identity import dedupe_key, normalise_domain
+from leads.identity import Website, clean_name, dedupe_key, read_website
 
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DELIMITERS = list(DELIMITER_NAMES)
@@ -95,7 +95,6 @@ EXTRA_ALIASES: dict[str, list[str]] = {
     "linkedin_url": ["linkedin", "linkedin url", "linkedin profile", "company linkedin url"],
 }
 FIELD_LIMITS = {"name": 300, "website": 500, "industry": 200, "country": 100}
-MAX_DOMAIN_CHARS = 253  # the longest host name DNS allows (Company.domain holds 255)
 MAX_KEY_CHARS = 500  # Company.dedupe_key
 
 LIKE_WORDS = {"like", "liked", "yes", "y", "1", "+1", "true", "t", "✓", "✔", "👍", "good", "fit"}
@@ -228,6 +227,28 @@ class Dialect:
     headers: list[str]
 
 
+def _check_chosen_encoding(sample: bytes, encoding: str) -> None:
+    """Refuse an encoding the user chose that cannot read the file at all (detection never picks
+    one): reading on would fail, or make one endless header of the whole file."""
+    if encoding == "utf-16" and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Python's streaming utf-16 reader needs the byte order mark that says which byte comes first.
+        raise _wrong_encoding(sample, encoding, "this file has no byte order mark")
+    text = sample.decode(encoding, errors="replace")
+    if re.search(b"[\r\n]", sample) and not re.search("[\r\n]", text):
+        # UTF-8 read as UTF-16 pairs each line break byte with its neighbour into another character.
+        raise _wrong_encoding(sample, encoding, "this file has no line breaks")
+    if _looks_binary(text):
+        raise _wrong_encoding(sample, encoding, "this file is not text")
+
+
+def _wrong_encoding(sample: bytes, encoding: str, why: str) -> UnreadableFile:
+    try:
+        likely = f" (it looks like {detect_encoding(sample)})"
+    except UnreadableFile:
+        likely = ""
+    return UnreadableFile(f"Read as {encoding}, {why}: choose another encoding{likely}.")
+
+
 def open_text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
     errors = "cp1252-latin1" if encoding == "cp1252" else "replace"
     return io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline="")
@@ -248,14 +269,14 @@ def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Diale
     if not sample.strip():
         raise UnreadableFile(_EMPTY_MESSAGE)
     chosen = bool(encoding)
+    if chosen:
+        _check_chosen_encoding(sample, encoding)
     encoding = encoding or detect_encoding(sample)
     text = sample.decode(encoding, errors="replace" if encoding != "cp1252" else "cp1252-latin1")
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise UnreadableFile(_EMPTY_MESSAGE)  # a BOM, or UTF-16 spaces and newlines
     if _looks_binary(text):
-        if chosen:
-            raise UnreadableFile(f"Read as {encoding}, this file is not text: choose another encoding.")
         raise UnreadableFile(_BINARY_MESSAGE)
     delimiter = delimiter or detect_delimiter(text)
     # newline="": a file with old Mac line ends (\r alone) would otherwise be one long unreadable line.
@@ -283,10 +304,14 @@ class Record:
     verdict: str = ""  # "like", "dislike" or ""
     extra: dict[str, str] = field(default_factory=dict)
 
-    # Cached: the import asks for both once per row, and the key needs the domain.
+    # Cached: the import asks for each once per row, and the key needs the domain.
     @cached_property
+    def checked_website(self) -> Website:
+        return read_website(self.website)
+
+    @property
     def domain(self) -> str:
-        return normalise_domain(self.website)
+        return self.checked_website.domain
 
     @cached_property
     def key(self) -> str:
@@ -365,6 +390,8 @@ def to_record(
                 f"shorten it{hint}",
                 cells,
             )
+        if target == "name":
+            value = clean_name(value)
         if target == "ignore" or not value:
             continue
         if target == "description":
@@ -375,6 +402,7 @@ def to_record(
         else:
             values.setdefault(target, value)
     if not values.get("name"):
+        # A name of zero-width spaces or control characters is no name either (see clean_name).
         return _rejected(line, "the company name is empty: every row needs a name", cells)
     for name, limit in FIELD_LIMITS.items():
         if len(values.get(name, "")) > limit:
@@ -390,13 +418,8 @@ def to_record(
             cells,
         )
     record = Record(line=line, description="\n\n".join(descriptions), verdict=verdict, extra=extra, **values)
-    if len(record.domain) > MAX_DOMAIN_CHARS:
-        return _rejected(
-            line,
-            f"the website's host name is {len(record.domain)} characters long; a domain has at most "
-            f"{MAX_DOMAIN_CHARS}: correct the website",
-            cells,
-        )
+    if record.checked_website.problem:
+        return _rejected(line, record.checked_website.problem, cells)
     if len(record.key) > MAX_KEY_CHARS:
         return _rejected(
             line,

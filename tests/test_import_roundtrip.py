@@ -8,7 +8,9 @@ refuses such a value (tests/test_import_upsert.py covers what happens to them):
   not what a spreadsheet writes;
 - no U+FFFD (the importer reads it as an undecodable byte and rejects the row) and
   no U+FEFF (a byte order mark, stripped from the start of a cell);
-- names are not blank: a row without a name is rejected;
+- names are not blank: a row without a name is rejected; and names are compared after
+  identity.clean_name (tests/test_identity.py): bidirectional controls and invisible
+  characters at either end are dropped;
 - with the LF line end, values hold no CR: Python 3.11's csv.writer only quotes a
   field holding CR when CR is part of its line terminator, so it would write a file
   no reader can split into the rows that were meant;
@@ -30,7 +32,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from leads import csvfiles
-from leads.identity import text_hash
+from leads.identity import clean_name, text_hash
 from leads.models import Company, ImportJob
 from leads.services import imports
 
@@ -79,9 +81,10 @@ def texts(codec: str, *, max_size: int) -> st.SearchStrategy[str]:
 
 
 def visible_characters(codec: str) -> st.SearchStrategy[str]:
-    """One character that .strip() keeps: every name has one."""
+    """One character that clean_name keeps: every name has one."""
     categories = ("Cs", "Cc", "Zs", "Zl", "Zp")
-    return st.characters(codec=codec, exclude_categories=categories, exclude_characters="\ufeff\ufffd")
+    chars = st.characters(codec=codec, exclude_categories=categories, exclude_characters="\ufeff\ufffd")
+    return chars.filter(clean_name)
 
 
 @st.composite
@@ -110,7 +113,7 @@ def tables(draw):
         extra = {"notes_internal": notes.strip()} if notes.strip() else {}
         expected.append(
             (
-                name.strip(),
+                clean_name(name),
                 website.strip(),
                 host,
                 description.strip(),

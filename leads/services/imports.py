@@ -22,6 +22,7 @@ from django.utils import timezone
 from leads import csvfiles, embedding, locks
 from leads.models import Company, ImportJob, LabelSource
 from leads.services import companies, labels, scores
+from leads.services.exports import neutralise
 from leads.services.queue import enqueue_on_commit, send
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
         rejected_path.open("w", newline="", encoding="utf-8-sig") as rejected_file,
     ):
         rejected_writer = csv.writer(rejected_file)
-        rejected_writer.writerow(["line", "reason", *job.headers])
+        rejected_writer.writerow([neutralise(cell) for cell in ["line", "reason", *job.headers]])
         cursor.execute(_STAGING)
         copy_sql = "copy import_rows (line, key, name, website, domain, description, industry, country, extra, verdict) from stdin"
         with cursor.connection.cursor().copy(copy_sql) as copy:
@@ -246,7 +247,8 @@ def _staging_row(record: csvfiles.Record) -> tuple:
 
 def _reject(job: ImportJob, rejected: csvfiles.Rejected, writer) -> None:
     job.rejected += 1
-    writer.writerow([rejected.line, rejected.reason, *rejected.values])
+    # Users open this file in a spreadsheet: its cells are the file's, hostile ones included.
+    writer.writerow([neutralise(cell) for cell in [rejected.line, rejected.reason, *rejected.values]])
     if len(job.rejected_rows) < REJECTED_SHOWN:
         job.rejected_rows.append({"line": rejected.line, "reason": rejected.reason, "values": rejected.values})
 

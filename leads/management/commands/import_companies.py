@@ -1,12 +1,25 @@
 import time
+import unicodedata
 
 from django.core.management.base import BaseCommand, CommandError
 
 from leads import csvfiles
 from leads.csvfiles import UnreadableFile
+from leads.identity import BIDI_CONTROLS
 from leads.management.progress import ProgressBar
 from leads.models import ImportJob
 from leads.services.imports import ImportFailed, create_job, import_progress, run_import
+
+# Line and paragraph separators, which some terminals break lines at, and bidirectional controls,
+# which reorder what follows them; control characters (Cc) are escaped too.
+_UNSHOWN = set("\u2028\u2029") | set(BIDI_CONTROLS)
+
+
+def shown(text: object) -> str:
+    """Text from the file (names, headers, values in reasons) as the terminal should show it:
+    an ESC sequence could rewrite the screen or the title, a CR hide what came before it, so
+    such characters are written as Python escapes (\\x1b, \\r)."""
+    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) == "Cc" or ch in _UNSHOWN else ch for ch in str(text))
 
 
 class Command(BaseCommand):
@@ -39,18 +52,18 @@ class Command(BaseCommand):
         try:
             job = create_job(path=file)
         except (FileNotFoundError, IsADirectoryError):
-            raise CommandError(f"{file}: no such file") from None
+            raise CommandError(f"{shown(file)}: no such file") from None
         except UnreadableFile as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(shown(error)) from None
         self.stdout.write(
-            f"Import #{job.pk}: {job.original_name} ({job.encoding}, {csvfiles.DELIMITER_NAMES.get(job.delimiter, job.delimiter)})"
+            f"Import #{job.pk}: {shown(job.original_name)} ({job.encoding}, {csvfiles.DELIMITER_NAMES.get(job.delimiter, job.delimiter)})"
         )
         bar = ProgressBar(self.stdout, "Reading", "rows")
         progress = None if no_progress else lambda j: bar.update(j.rows_read, job.rows_estimate, approximate=True)
         try:
             job = run_import(job, progress=progress)
         except (ImportFailed, UnreadableFile) as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(shown(error)) from None
         if progress:
             bar.update(job.rows_read, job.rows_read)
             bar.finish()
@@ -59,9 +72,11 @@ class Command(BaseCommand):
             f"{job.duplicates:,} duplicates merged, {job.rejected:,} rejected, {job.labels:,} labels"
         )
         for row in job.rejected_rows:
-            self.stderr.write(f"  line {row['line']}: {row['reason']}")
+            self.stderr.write(f"  line {row['line']}: {shown(row['reason'])}")
         if job.rejected:
-            self.stderr.write(f"All {job.rejected:,} rejected rows, with the reason for each: {job.rejected_file.path}")
+            self.stderr.write(
+                f"All {job.rejected:,} rejected rows, with the reason for each: {shown(job.rejected_file.path)}"
+            )
         return job
 
     def _follow(self, job: ImportJob) -> None:
@@ -70,7 +85,7 @@ class Command(BaseCommand):
         while True:
             progress = import_progress(job)
             if progress["state"] == ImportJob.State.FAILED:
-                raise CommandError(f"Import #{job.pk} failed: {progress['error']}")
+                raise CommandError(f"Import #{job.pk} failed: {shown(progress['error'])}")
             if progress["state"] == ImportJob.State.DONE:
                 embedded.update(progress["embedded"], progress["companies"])
             if progress["finished"]:
