@@ -2,11 +2,37 @@
 
 from django.contrib import admin
 from django.db.models import F
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.urls import reverse
 
 from leads import embedding
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
 from leads.services import companies
 from leads.services.labels import label_companies
+
+
+class NulQueryMiddleware:
+    """Refuses admin pages whose query string holds a NUL character (?verdict=%00, ?q=%00).
+
+    Postgres text cannot hold NUL, so a list filter value with one fails inside the query as a
+    500. Django's admin checks its search box for NUL but passes filter values straight to the
+    database, for every model (ours, users, groups): so any parameter with a NUL is refused
+    here, one rule for all, before an admin view runs."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(reverse("admin:index")) and _holds_nul(request.GET):
+            return HttpResponseBadRequest(
+                "The address holds a NUL character (%00), which nothing can match: remove it.",
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)
+
+
+def _holds_nul(params) -> bool:
+    return any("\x00" in name or any("\x00" in value for value in values) for name, values in params.lists())
 
 
 class EmbeddingStatusFilter(admin.SimpleListFilter):
@@ -150,4 +176,18 @@ class ImportJobAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in ImportJob._meta.fields]
 
 
-admin.site.register(ApiToken)
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff see whose tokens exist and revoke one by deleting it. Neither the key (never
+    stored) nor its hash is shown; reps make their own on /account/token, which shows the key once."""
+
+    list_display = ["prefix", "user", "created_at", "last_used_at"]
+    fields = list_display
+    readonly_fields = list_display
+    search_fields = ["user__username", "prefix"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+from http import HTTPStatus
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import EmptyPage, Paginator
-from django.http import HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,6 +23,10 @@ from leads import embedding, selectors
 from leads.models import ApiToken, Company, LabelSource
 from leads.services.labels import InvalidVerdict, label_company
 
+logger = logging.getLogger(__name__)
+
+PREFIX = "/api/"
+ENDPOINTS = "GET /api/companies/, POST /api/companies/<id>/label and GET /api/companies/<id>/similar"
 MAX_PAGE_SIZE = 500
 MAX_SIMILAR = 100
 ORDERINGS = {"-score": None, "name": "name", "-name": "-name", "created": "created_at", "-created": "-created_at"}
@@ -25,6 +34,56 @@ ORDERINGS = {"-score": None, "name": "name", "-name": "-name", "created": "creat
 
 def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
+
+
+class ErrorsMiddleware:
+    """Every answer under /api/ is JSON, errors included, with a message that says what to fix.
+
+    Views answer their own 400s and 404s; this covers what happens around them: an unknown URL
+    or an id that is not a whole number (Django's 404 page), a wrong method (405), a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, the database being down, and any other error page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path_info.startswith(PREFIX) or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        replaced = _error(_message_for(request, response.status_code, response.get("Allow", "")), response.status_code)
+        if response.has_header("Allow"):
+            replaced["Allow"] = response["Allow"]
+        return replaced
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path_info.startswith(PREFIX):
+            return None
+        if isinstance(exception, RequestDataTooBig):
+            limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+            return _error(f"request body too large: send at most {limit_mb:g} MB", 413)
+        if isinstance(exception, OperationalError | InterfaceError):
+            logger.warning("API request %s %s: database unavailable: %s", request.method, request.path, exception)
+            response = _error("the database is unavailable; try again in a minute", 503)
+            response["Retry-After"] = "60"
+            return response
+        return None
+
+
+def _message_for(request: HttpRequest, status: int, allowed: str) -> str:
+    if status == 404:
+        return f"no API endpoint at {request.path}: the endpoints are {ENDPOINTS}, where <id> is a company's id (a whole number)"
+    if status == 405:
+        return f"{request.method} is not allowed on {request.path}; use {allowed}"
+    if status == 400:
+        return "bad request: check the URL, the headers and the body"
+    if status >= 500:
+        return "internal server error; it has been logged, try again later"
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:  # not a standard status
+        return f"error {status}"
 
 
 def api_auth(view):
@@ -37,10 +96,10 @@ def api_auth(view):
             scheme, _, key = header.partition(" ")
             if scheme.lower() not in ("token", "bearer") or not key.strip():
                 return _error("Authorization header must be 'Token <your API token>'", 401)
-            token = ApiToken.objects.select_related("user").filter(key=key.strip()).first()
-            if token is None or not token.user.is_active:
+            user = ApiToken.user_for(key.strip())
+            if user is None:
                 return _error("invalid API token; get yours at /account/token", 401)
-            request.user = token.user
+            request.user = user
             return view(request, *args, **kwargs)
         if isinstance(request.user, AnonymousUser) or not request.user.is_authenticated:
             return _error("authentication required: log in or send 'Authorization: Token <key>'", 401)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.test import Client
 
-from leads.models import Score
+from leads.models import ApiToken, Score
 from tests.conftest import WORLD_COMPANIES
 from tests.web_helpers import table_row
 
@@ -155,3 +156,60 @@ def test_editing_a_description_in_the_admin_makes_the_company_wait_for_embedding
         companies.save_company(bravo)
     assert not Score.objects.filter(company=bravo).exists()  # shown as waiting for embedding
     assert ("leads.embed_companies", ([bravo.pk],)) in sent
+
+
+# --- a NUL character in the address ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/leads/company/?q=%00",
+        "/admin/leads/company/?q=Bravo%00",
+        "/admin/leads/company/?verdict=%00",
+        "/admin/leads/company/?industry=%00",
+        "/admin/leads/company/?country__exact=%00",
+        "/admin/leads/company/?scored=%00&embedded=%00",
+        "/admin/leads/company/?o=%00",
+        "/admin/leads/company/?%00=1",
+        "/admin/leads/label/?source__exact=%00",
+        "/admin/leads/label/?q=%00",
+        "/admin/leads/apitoken/?q=%00",
+        "/admin/auth/user/?q=%00",
+        "/admin/autocomplete/?term=%00&app_label=leads&model_name=company&field_name=company",
+    ],
+)
+def test_a_nul_character_in_an_admin_address_is_a_400_not_a_500(as_staff, world, path):
+    response = as_staff.get(path)
+    assert response.status_code == 400
+    assert response.text == "The address holds a NUL character (%00), which nothing can match: remove it."
+
+
+def test_admin_searches_without_a_nul_still_work(as_staff, world):
+    assert admin_names(as_staff.get("/admin/leads/company/", {"q": "Bravo"})) == ["Bravo Beers"]
+
+
+# --- API tokens ----------------------------------------------------------------------
+
+
+def test_the_admin_lists_tokens_by_prefix_and_never_shows_a_key_or_its_hash(as_staff, world, alice):
+    token = ApiToken.issue(user=alice)
+    listing = as_staff.get("/admin/leads/apitoken/")
+    page = as_staff.get(f"/admin/leads/apitoken/{token.pk}/change/")
+    for response in (listing, page):
+        assert response.status_code == 200
+        assert token.prefix in response.text and "alice" in response.text
+        assert token.key not in response.text
+        assert token.key_hash not in response.text
+        assert "key_hash" not in response.text
+    assert as_staff.get("/admin/leads/apitoken/add/").status_code == 403  # reps make their own
+
+
+def test_staff_revoke_a_token_in_the_admin(as_staff, world, alice):
+    key = ApiToken.issue(user=alice).key
+    token = ApiToken.objects.get(user=alice)
+    response = as_staff.post(f"/admin/leads/apitoken/{token.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not ApiToken.objects.filter(user=alice).exists()
+    refused = Client().get("/api/companies/", headers={"Authorization": f"Token {key}"})
+    assert refused.status_code == 401

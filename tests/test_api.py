@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
@@ -22,7 +25,7 @@ UNSCORED_BY_NAME = ["Alpha Brewing", "Delta Code", "Golf Pending"]
 
 @pytest.fixture
 def key(alice):
-    return ApiToken.for_user(alice).key
+    return ApiToken.issue(user=alice).key
 
 
 @pytest.fixture
@@ -81,6 +84,35 @@ def test_bad_tokens_are_refused(client, world, key, header, error):
     response = client.get("/api/companies/", headers={"Authorization": header})
     assert response.status_code == 401
     assert response.json() == {"error": error}
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["\x00", "abc\x00def", "\x00" * 40, "é" * 40, "\udcff" * 40, "x" * 10_000, "' OR 1=1 --"],
+    ids=["nul", "nul-inside", "nuls", "non-ascii", "surrogates", "10k", "sql"],
+)
+def test_it_answers_junk_in_the_token_header_with_a_json_401(client, world, key):
+    response = client.get("/api/companies/", headers={"Authorization": f"Token {key}"})
+    assert response.status_code == 401
+    assert response.json() == {"error": "invalid API token; get yours at /account/token"}
+
+
+def test_it_finds_a_token_by_the_hash_of_its_key(client, world, alice, key):
+    assert ApiToken.objects.get(user=alice).key_hash == hashlib.sha256(key.encode()).hexdigest()
+    response = client.get("/api/companies/", headers={"Authorization": f"Token {key}"})
+    assert response.status_code == 200
+
+
+def test_it_notes_when_a_token_was_last_used_at_most_once_a_minute(client, world, alice, key):
+    assert ApiToken.objects.get(user=alice).last_used_at is None
+    client.get("/api/companies/", headers={"Authorization": f"Token {key}"})
+    first = ApiToken.objects.get(user=alice).last_used_at
+    assert timezone.now() - first < timedelta(seconds=10)
+    client.get("/api/companies/", headers={"Authorization": f"Token {key}"})
+    assert ApiToken.objects.get(user=alice).last_used_at == first
+    ApiToken.objects.filter(user=alice).update(last_used_at=first - timedelta(minutes=2))
+    client.get("/api/companies/", headers={"Authorization": f"Token {key}"})
+    assert ApiToken.objects.get(user=alice).last_used_at > first
 
 
 def test_a_bad_token_is_refused_even_with_a_session(client, world, alice):
@@ -408,7 +440,89 @@ def test_a_token_post_needs_no_csrf_token(world, key, alice):
 def test_the_token_decides_who_labelled(client, world, bob):
     bravo = world["Bravo Beers"]
     response = post_label(
-        client, bravo.pk, {"verdict": "like"}, headers={"Authorization": f"Bearer {ApiToken.for_user(bob).key}"}
+        client, bravo.pk, {"verdict": "like"}, headers={"Authorization": f"Bearer {ApiToken.issue(user=bob).key}"}
     )
     assert response.status_code == 201
     assert Label.objects.get(company=bravo).user == bob
+
+
+# --- errors: every answer under /api/ is JSON, saying what to fix ------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/",
+        "/api/nothing-here",
+        "/api/companies/abc/similar",
+        "/api/companies/-1/label",
+        "/api/companies/1.5/similar",
+        "/api/companies/%00/similar",
+    ],
+)
+def test_an_unknown_api_url_is_a_json_404_that_lists_the_endpoints(api, world, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error.startswith("no API endpoint at /api/")
+    assert "GET /api/companies/, POST /api/companies/<id>/label and GET /api/companies/<id>/similar" in error
+
+
+def test_an_unknown_api_url_is_json_without_a_token_too(client, db):
+    response = client.get("/api/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"].startswith("no API endpoint at /api/nothing-here")
+
+
+@pytest.mark.parametrize("pk", [0, 99_999_999_999_999_999_999])  # the second is beyond a 64-bit id
+def test_an_id_no_company_has_is_a_json_404(api, world, pk):
+    similar = api.get(f"/api/companies/{pk}/similar")
+    assert similar.status_code == 404
+    assert similar.json() == {"error": f"no company with id {pk}"}
+    label = post_label(api, pk, {"verdict": "like"})
+    assert label.status_code == 404
+    assert label.json() == {"error": f"no company with id {pk}"}
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("post", "/api/companies/", "GET"),
+        ("delete", "/api/companies/", "GET"),
+        ("get", "/api/companies/{pk}/label", "POST"),
+        ("put", "/api/companies/{pk}/label", "POST"),
+        ("post", "/api/companies/{pk}/similar", "GET"),
+    ],
+)
+def test_a_wrong_method_is_a_json_405_that_names_the_right_one(api, world, method, path, allowed):
+    path = path.format(pk=world["Bravo Beers"].pk)
+    response = getattr(api, method)(path)
+    assert response.status_code == 405
+    assert response["Allow"] == allowed
+    assert response.json() == {"error": f"{method.upper()} is not allowed on {path}; use {allowed}"}
+
+
+def test_an_oversized_body_is_a_json_413_that_gives_the_limit(api, world, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
+    bravo = world["Bravo Beers"]
+    body = json.dumps({"verdict": "like", "padding": "x" * 600_000})
+    response = api.post(f"/api/companies/{bravo.pk}/label", body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json() == {"error": "request body too large: send at most 0.5 MB"}
+    assert bravo.labels.count() == 0
+
+
+def test_the_database_being_down_is_a_json_503(api, world):
+    down = OperationalError('connection to server at "db" (10.0.0.5), port 5432 failed: Connection refused')
+    with mock.patch.object(connection, "ensure_connection", side_effect=down):
+        response = api.get("/api/companies/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert response.json() == {"error": "the database is unavailable; try again in a minute"}
+
+
+def test_pages_outside_the_api_keep_their_html_errors(as_alice, db):
+    response = as_alice.get("/no-such-page")
+    assert response.status_code == 404
+    assert not response["Content-Type"].startswith("application/json")

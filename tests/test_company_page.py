@@ -14,7 +14,7 @@ from django.template.defaultfilters import floatformat
 from django.test import Client
 from django.utils import timezone
 
-from leads.models import ApiToken, Company, Label, PendingScoreChange, Score
+from leads.models import Company, Label, PendingScoreChange, Score
 from leads.services import labels, scores
 
 pytestmark = pytest.mark.django_db
@@ -265,45 +265,3 @@ def test_the_label_form_needs_a_csrf_token(world, alice):
     assert response.status_code == 302
     bravo.refresh_from_db()
     assert bravo.verdict == "like"
-
-
-# --- API token page ---------------------------------------------------------------
-
-
-def test_the_token_page_shows_the_reps_token(as_alice, alice):
-    response = as_alice.get("/account/token")
-    assert response.status_code == 200
-    key = ApiToken.objects.get(user=alice).key
-    assert len(key) == 40
-    assert f'<code class="token">{key}</code>' in response.text
-    assert f'curl -H "Authorization: Token {key}" http://testserver/api/companies/' in response.text
-    assert as_alice.get("/account/token").text.count(key) == 3  # the same token on every visit
-
-
-def test_each_rep_has_their_own_token(client, alice, bob):
-    client.force_login(alice)
-    alice_page = client.get("/account/token").text
-    client.force_login(bob)
-    bob_page = client.get("/account/token").text
-    assert ApiToken.for_user(bob).key in bob_page
-    assert ApiToken.for_user(bob).key not in alice_page
-    assert ApiToken.for_user(alice).key not in bob_page
-
-
-def test_making_a_new_token_retires_the_old_one(as_alice, alice, world):
-    old = ApiToken.for_user(alice).key
-    assert as_alice.get("/api/companies/", headers={"Authorization": f"Token {old}"}).status_code == 200
-
-    response = as_alice.post("/account/token", follow=True)
-    assert response.redirect_chain == [("/account/token", 302)]
-    new = ApiToken.objects.get(user=alice).key
-    assert new != old
-    assert new in response.text and old not in response.text
-    assert "A new API token was made; the old one no longer works." in response.text
-
-    as_alice.logout()
-    refused = as_alice.get("/api/companies/", headers={"Authorization": f"Token {old}"})
-    assert refused.status_code == 401
-    assert refused.json() == {"error": "invalid API token; get yours at /account/token"}
-    accepted = as_alice.get("/api/companies/", headers={"Authorization": f"Token {new}"})
-    assert accepted.status_code == 200 and accepted.json()["count"] == 7

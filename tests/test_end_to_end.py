@@ -121,7 +121,7 @@ def test_import_then_label_through_the_api_scores_like_sklearn(worker, alice):
         f"/api/companies/{cider.pk}/label",
         data={"verdict": "like"},
         content_type="application/json",
-        HTTP_AUTHORIZATION=f"Token {ApiToken.for_user(alice).key}",
+        HTTP_AUTHORIZATION=f"Token {ApiToken.issue(user=alice).key}",
     )
     assert response.status_code == 201, response.content
     assert response.json()["label"] == "like"

@@ -38,7 +38,7 @@ def fresh_hnsw_index(db):
 @pytest.fixture
 def api(client, alice):
     """A client that sends alice's token and no session."""
-    client.defaults["HTTP_AUTHORIZATION"] = f"Token {ApiToken.for_user(alice).key}"
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {ApiToken.issue(user=alice).key}"
     return client
 
 
