@@ -1,0 +1,294 @@
+"""Who may open what: every URL pattern of the project (the app's, the API's and the
+admin's), requested anonymously and as each role, against an explicit table.
+
+A URL added without a row in ACCESS fails test_it_classifies_every_url_pattern: decide who may
+see it before it ships. The roles: a rep (a plain active user, alice), staff (bob, is_staff but
+not a superuser; the app grants staff no model permissions, so bob has the import pages and an
+empty admin) and a superuser (charlie).
+
+Real database and services throughout; only the sentence encoder is the fake bag-of-words one."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from leads.models import ApiToken, ImportJob, Label
+from leads.services import imports
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "rep", "staff", "superuser")
+
+
+@dataclass(frozen=True)
+class Redirect:
+    to: str  # the whole Location; {path} stands for the path requested
+    status: int = 302
+
+
+@dataclass(frozen=True)
+class Json:
+    status: int | tuple[int, ...]  # and a JSON body; an error one says what is wrong under "error"
+
+
+LOGIN = Redirect("/accounts/login/?next={path}")
+ADMIN_LOGIN = Redirect("/admin/login/?next={path}")  # staff_member_required and the admin's own pages
+API_401 = Json(401)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What each role gets: a status code, a Redirect or a Json."""
+
+    anonymous: int | Redirect | Json
+    rep: int | Redirect | Json
+    staff: int | Redirect | Json
+    superuser: int | Redirect | Json
+    method: str = "get"  # POST for the views that take nothing else
+
+
+def page(method: str = "get", **overrides) -> Access:
+    """A page for any logged-in user: 200, and the login page for anonymous visitors."""
+    return Access(**{"anonymous": LOGIN, "rep": 200, "staff": 200, "superuser": 200, "method": method, **overrides})
+
+
+def staff_page(staff: int | Redirect = 200, superuser: int | Redirect = 200) -> Access:
+    """A staff-only page: reps and anonymous visitors are sent to the admin's login page."""
+    return Access(ADMIN_LOGIN, ADMIN_LOGIN, staff, superuser)
+
+
+def admin_model(app: str, model: str, *, add: int = 200, change: int = 200, delete: int = 200) -> dict[str, Access]:
+    """The six URLs the admin makes for a registered model. Staff without permissions on it get 403;
+    a superuser gets `add`, `change` and `delete` (403 where its ModelAdmin forbids them)."""
+    prefix = f"admin/{app}/{model}/"
+    return {
+        f"admin:{app}_{model}_changelist": staff_page(403),
+        f"admin:{app}_{model}_add": staff_page(403, add),
+        f"admin:{app}_{model}_history": staff_page(403),
+        f"admin:{app}_{model}_delete": staff_page(403, delete),
+        f"admin:{app}_{model}_change": staff_page(403, change),
+        # The old change URL, kept as a redirect.
+        f"{prefix}<path:object_id>/": staff_page(Redirect("{path}change/"), Redirect("{path}change/")),
+    }
+
+
+# Keyed by URL name, or by route for the admin's few unnamed patterns.
+ACCESS: dict[str, Access] = {
+    "dashboard": page(),
+    "company-detail": page(),
+    "company-label": page("post", rep=Redirect("/"), staff=Redirect("/"), superuser=Redirect("/")),
+    "export-scores": page(),
+    "api-token": page(),
+    "import-upload": staff_page(),
+    "import-detail": staff_page(),
+    "import-progress": staff_page(),
+    "import-rejected": staff_page(),
+    "login": Access(200, 200, 200, 200),
+    "logout": Access(*[Redirect("/accounts/login/")] * 4, method="post"),
+    "api-companies": Access(API_401, Json(200), Json(200), Json(200)),
+    "api-company-label": Access(API_401, Json(201), Json(201), Json(201), method="post"),
+    "api-company-similar": Access(API_401, Json(200), Json(200), Json(200)),
+    # For load balancers, no login: 503 while no Celery worker answers, as in this test.
+    "healthz": Access(*[Json((200, 503))] * 4),
+    # The admin: reps and anonymous visitors go to its login page, but for logging out.
+    "admin:index": staff_page(),
+    "admin:login": Access(200, 200, Redirect("/admin/"), Redirect("/admin/")),
+    "admin:logout": Access(*[Redirect("/admin/")] * 2, *[Redirect("/accounts/login/")] * 2, method="post"),
+    "admin:password_change": staff_page(),
+    "admin:password_change_done": staff_page(),
+    "admin:autocomplete": staff_page(403, 403),  # no term, model or field asked for
+    "admin:jsi18n": staff_page(),
+    "admin:view_on_site": staff_page(404, 404),  # a company has no page outside the admin to link to
+    "admin:app_list": staff_page(404),  # staff without permissions have no app to list
+    "admin/(?P<url>.*)$": staff_page(404, 404),
+    "admin:auth_user_password_change": staff_page(403),
+    **admin_model("auth", "group"),
+    **admin_model("auth", "user"),
+    **admin_model("leads", "company"),
+    **admin_model("leads", "label", add=403, delete=403),  # read-only history
+    **admin_model("leads", "score", add=403),
+    **admin_model("leads", "importjob"),
+    **admin_model("leads", "apitoken", add=403),  # reps make their own; staff only revoke
+    # django-axes: log-in attempts, recorded by the log-in page, never added by hand.
+    **admin_model("axes", "accessattempt", add=403),
+    **admin_model("axes", "accesslog", add=403),
+    **admin_model("axes", "accessfailurelog", add=403),
+}
+
+
+def url_patterns(resolver: URLResolver | None = None, prefix: str = "", namespace: str = ""):
+    """(key, route) for every pattern under `resolver`, the whole project's by default."""
+    for pattern in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            inner = ":".join(filter(None, [namespace, pattern.namespace]))
+            yield from url_patterns(pattern, route, inner)
+        else:
+            assert isinstance(pattern, URLPattern)
+            name = pattern.name and ":".join(filter(None, [namespace, pattern.name]))
+            yield name or route, route
+
+
+PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
+
+
+def concrete_path(route: str, objects: dict[str, object]) -> str:
+    """The route with its parameters filled: ids of the object that `objects` gives for the
+    longest matching route prefix."""
+    prefixes = [prefix for prefix in objects if route.startswith(prefix)]
+    thing = objects[max(prefixes, key=len)] if prefixes else None
+
+    def value(match: re.Match) -> str:
+        name = match.group(1) or match.group(2)
+        if name == "content_type_id":
+            return str(ContentType.objects.get_for_model(thing).pk)
+        if name == "app_label":
+            return "leads"
+        if name == "url":
+            return "no-such-page"
+        assert name in ("pk", "id", "object_id") and thing is not None, route
+        return str(thing.pk)
+
+    return "/" + PARAMETER.sub(value, route).replace("^", "").replace("$", "")
+
+
+@pytest.fixture
+def users(alice, bob, staff):
+    bob.is_staff = True
+    bob.save()
+    return {"anonymous": None, "rep": alice, "staff": bob, "superuser": staff}
+
+
+@pytest.fixture
+def objects(world, alice, tmp_path) -> dict[str, object]:
+    """A real object behind every route that takes an id."""
+    csv_file = Path(tmp_path) / "mixed.csv"
+    csv_file.write_text("name,description,label\nKeeper,kept row,\nRejected,bad label,maybe\n")
+    job = imports.run_import(imports.create_job(path=csv_file, user=alice))
+    assert job.state == ImportJob.State.DONE and job.rejected == 1 and job.rejected_file
+    company = world["Bravo Beers"]
+    return {
+        "companies/": company,
+        "api/companies/": company,
+        "imports/": job,
+        "admin/r/": company,
+        "admin/auth/group/": Group.objects.create(name="Managers"),
+        "admin/auth/user/": alice,
+        "admin/leads/company/": company,
+        "admin/leads/label/": Label.objects.first(),
+        "admin/leads/score/": company.score,
+        "admin/leads/importjob/": job,
+        "admin/leads/apitoken/": api_token(alice),
+        **login_records(alice),
+    }
+
+
+def api_token(user) -> ApiToken:
+    """The user's token, made the way a rep makes one: on the token page."""
+    request(user, "post", "/account/token", data={"action": "new"})
+    return ApiToken.objects.get(user=user)
+
+
+def login_records(user) -> dict[str, object]:
+    """What django-axes records of a log-in, then of a wrong password, on the log-in page; its
+    failure log is off in our settings, so that record is made here."""
+    for password in (f"{user.username}-password-1", "wrong"):
+        request(None, "post", "/accounts/login/", data={"username": user.username, "password": password})
+    return {
+        "admin/axes/accesslog/": AccessLog.objects.filter(username=user.username).latest("attempt_time"),
+        "admin/axes/accessattempt/": AccessAttempt.objects.get(username=user.username),
+        "admin/axes/accessfailurelog/": AccessFailureLog.objects.create(
+            username=user.username, ip_address="127.0.0.1", path_info="/accounts/login/"
+        ),
+    }
+
+
+BODIES = {
+    "company-label": {"data": {"verdict": "like"}},
+    "api-company-label": {"data": json.dumps({"verdict": "like"}), "content_type": "application/json"},
+}
+
+
+class Visitor:
+    """A test client that stays logged in as `user` (None: anonymous), logging in again after
+    a request that logged it out. A 500 is a response to report, not an exception."""
+
+    def __init__(self, user):
+        self.user = user
+        self.client = Client(raise_request_exception=False)
+
+    def request(self, method: str, path: str, **body):
+        session = self.client.cookies.get(settings.SESSION_COOKIE_NAME)
+        if self.user is not None and not (session and session.value):
+            self.client.force_login(self.user)
+        return getattr(self.client, method)(path, **body)
+
+
+def request(user, method: str, path: str, **body):
+    return Visitor(user).request(method, path, **body)
+
+
+def raised(response) -> BaseException | None:
+    """The exception behind a 500, which the client keeps on the response."""
+    return response.exc_info[1] if response.exc_info else None
+
+
+def problem(response, expected: int | Redirect | Json, path: str) -> str:
+    """What is wrong with the response, or '' when it is what the table expects."""
+    got = f"{response.status_code} {response.get('Location', '')}".strip()
+    if response.status_code == 500 or raised(response):
+        return f"got {got}: {raised(response)!r}"
+    if isinstance(expected, Redirect):
+        wanted = f"{expected.status} {expected.to.format(path=path)}"
+        return "" if got == wanted else f"expected {wanted}, got {got}"
+    if isinstance(expected, Json):
+        statuses = expected.status if isinstance(expected.status, tuple) else (expected.status,)
+        if response.status_code not in statuses or response["Content-Type"] != "application/json":
+            return f"expected {expected.status} JSON, got {got} {response['Content-Type']}"
+        body = response.json()
+        if response.status_code in (400, 401, 403, 404) and not (isinstance(body.get("error"), str) and body["error"]):
+            return f"expected an error message in the JSON, got {body!r}"
+        return ""
+    return "" if response.status_code == expected else f"expected {expected}, got {got}"
+
+
+def test_it_classifies_every_url_pattern():
+    keys = [key for key, _ in url_patterns()]
+    assert len(keys) == len(set(keys)), "two URL patterns share a name"
+    assert sorted(set(keys) - set(ACCESS)) == [], "add these URLs to ACCESS: who may see them?"
+    assert sorted(set(ACCESS) - set(keys)) == [], "these ACCESS rows match no URL any more"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_gives_each_role_only_its_pages(users, objects, role):
+    visitor, problems = Visitor(users[role]), []
+    for key, route in url_patterns():
+        access = ACCESS[key]
+        path = concrete_path(route, objects)
+        response = visitor.request(access.method, path, **BODIES.get(key, {}))
+        if wrong := problem(response, getattr(access, role), path):
+            problems.append(f"{access.method.upper()} {path} ({key}): {wrong}")
+    assert problems == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_never_answers_a_plain_get_or_an_empty_post_with_an_error_500(users, objects, role):
+    visitor, errors = Visitor(users[role]), []
+    for key, route in url_patterns():
+        path = concrete_path(route, objects)
+        for method in ("get", "post"):
+            response = visitor.request(method, path)
+            if response.status_code == 500 or raised(response):  # /healthz says 503 on purpose
+                errors.append(f"{method.upper()} {path} ({key}): {response.status_code} {raised(response)!r}")
+    assert errors == []
