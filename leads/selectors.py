@@ -47,6 +47,8 @@ class BestFirst:
     def __init__(self, companies: CompanyQuerySet, *, embedding_status: bool = True, count_limit: int | None = None):
         self.companies = companies
         self.scored = companies.filter(score__isnull=False).order_by("-score__value", "pk")
+        if companies.matching_ids is not None:  # a search: the same ids on the score side (see search())
+            self.scored = self.scored.filter(score__company__any_of=companies.matching_ids)
         self.unscored = companies.filter(score__isnull=True).order_by("name", "pk")
         self.embedding_status = embedding_status
         # Counting a million rows costs ~100 ms a page view: the dashboard counts up to a limit.

@@ -52,6 +52,40 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
+# --- HTTPS: set HTTPS=1 where the site is served over HTTPS, by a proxy that terminates TLS ---
+# Each switch follows HTTPS unless set itself; `manage.py check --deploy` passes with HTTPS=1.
+HTTPS = envbool("HTTPS", False)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", HTTPS)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", HTTPS)
+# Browsers remember HSTS for this many seconds: try a small value first if unsure of the set-up.
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+# Only a request for the list (hstspreload.org) puts a domain on the browsers' preload list.
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", HTTPS)
+# gunicorn speaks plain HTTP to the proxy: the proxy's X-Forwarded-Proto says whether the
+# browser used HTTPS (else SECURE_SSL_REDIRECT would redirect forever). Trust it only behind a
+# proxy that sets it.
+if envbool("TRUST_X_FORWARDED_PROTO", HTTPS):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Log-in throttling (django-axes) ----------------------------------------------------
+# After LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
+# locked out for LOGIN_LOCKOUT_MINUTES. Staff unlock early in the admin (Access attempts) or
+# with `manage.py axes_reset_username NAME`.
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_MINUTES = envint("LOGIN_LOCKOUT_MINUTES", 15)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = LOGIN_LOCKOUT_MINUTES / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "leads.accounts.locked_out"
+# Axes sees every authenticate() and needs its request: the test client's login() has none, so
+# tests use force_login().
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LEADS_HOME = devstack.leads_home()
 
 INSTALLED_APPS = [
@@ -63,6 +97,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django.contrib.postgres",
+    "axes",
     "leads",
 ]
 
@@ -70,12 +105,17 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves collected static files in production (gunicorn), where runserver does not.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Under /api/ every error is JSON; after SecurityMiddleware, so that it adds its headers to them.
+    "leads.api.ErrorsMiddleware",
+    "leads.admin.NulQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leads.urls"
@@ -98,10 +138,24 @@ TEMPLATES = [
 
 # --- Database: DATABASE_URL, or the embedded Postgres + pgvector -------------------
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
     _socket_dir = devstack.ensure_postgres(LEADS_HOME)
     DATABASES = {"default": dj_database_url.parse(devstack.postgres_url(_socket_dir))}
+# The web server (leads/wsgi.py sets DATABASE_POOL=1) shares a few connections between its
+# request threads through psycopg's pool: connections stay bounded however many reps click at
+# once, and a request waits up to DATABASE_POOL_TIMEOUT seconds for one instead of failing.
+# Celery workers are forked processes (a pool's threads do not survive a fork): each keeps one
+# connection of its own instead.
+# One connection per request thread of a web server process (leads/gunicorn_conf.py).
+DATABASE_POOL_MAX_SIZE = envint("DATABASE_POOL_MAX_SIZE", envint("WEB_THREADS", 8))
+if envbool("DATABASE_POOL", False):
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": {"min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE, "timeout": envint("DATABASE_POOL_TIMEOUT", 10)},
+    }
+elif os.environ.get("DATABASE_URL"):  # a worker's connection to a remote server outlives a task
+    DATABASES["default"].update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Celery: REDIS_URL, or the embedded redis-server --------------------------------
@@ -119,6 +173,13 @@ CELERY_TASK_TIME_LIMIT = 900
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis re-delivers an unacknowledged task after this many seconds; longer than any task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Celery beat (`celery -A leads beat`, started by `make run` and docker-compose) sends the sweep
+# that redoes work a fault dropped (tasks.sweep): any fault heals within about this long.
+SWEEP_SECONDS = envint("SWEEP_SECONDS", 30)
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "leads.sweep", "schedule": SWEEP_SECONDS, "options": {"expires": SWEEP_SECONDS}},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(LEADS_HOME / "celerybeat-schedule")
 
 # --- Scoring and embedding ---------------------------------------------------------
 EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "")  # empty: the packaged all-MiniLM-L6-v2

@@ -11,11 +11,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, Strea
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads import selectors
 from leads.models import ApiToken, Company, LabelSource
-from leads.services import exports
+from leads.services import exports, queue
 from leads.services.labels import InvalidVerdict, label_company
 
 PAGE_SIZE = 50
@@ -87,7 +88,11 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except InvalidVerdict as error:
         return _bad_request(str(error))
-    messages.success(request, f"{company.name}: {_past_tense(company.verdict)}. Scores update in a moment.")
+    done = f"{company.name}: {_past_tense(company.verdict)}."
+    if queue.queue_is_down():  # the label is saved; the sweep rescores once Redis is back
+        messages.warning(request, f"{done} The task queue is unreachable: scores update once it is back.")
+    else:
+        messages.success(request, f"{done} Scores update in a moment.")
     next_url = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         return redirect(next_url)
@@ -99,12 +104,23 @@ def _past_tense(verdict: str) -> str:
 
 
 @login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
-    regenerate = request.method == "POST"
-    token = ApiToken.for_user(request.user, regenerate=regenerate)
-    if regenerate:
-        messages.success(request, "A new API token was made; the old one no longer works.")
+    """A rep's API token: make, replace or revoke it. Only a hash of the key is stored, so the
+    key is shown once, in the answer to the POST that made it (not cached, not redirected)."""
+    action = request.POST.get("action")
+    if action == "revoke":
+        if ApiToken.revoke(user=request.user):
+            messages.success(request, "Your API token was revoked: it no longer works.")
         return redirect("api-token")
+    if action == "new":
+        replaced = ApiToken.objects.filter(user=request.user).exists()
+        token = ApiToken.issue(user=request.user)
+        return render(request, "leads/api_token.html", {"token": token, "key": token.key, "replaced": replaced})
+    if request.method == "POST":
+        return _bad_request("action must be new or revoke")
+    token = ApiToken.objects.filter(user=request.user).first()
     return render(request, "leads/api_token.html", {"token": token})
 
 
