@@ -131,20 +131,21 @@ def test_embeddings_queued_during_a_postgres_outage_are_done_once_it_is_back(tmp
                            user=alice, source="admin")  # fmt: skip
     scores.catch_up()
     new = [companies.save_company(Company(name=f"New Co {i}", description=f"brewery beer {i}")) for i in range(12)]
+    ids = [company.pk for company in new]
     devstack.stop_postgres(settings.LEADS_HOME)
-    worker = None
     try:
         # The worker starts while Postgres is down: every embedding task fails and must be retried.
         worker = start_worker(tmp_path, "outage")
-        wait_for(lambda: "Retry in" in worker.log(), seconds=60, what="a retry", processes=[worker])
-        assert not health_database_ok()
-    finally:
+    except BaseException:
         devstack.ensure_postgres(settings.LEADS_HOME)
-        connection.close()
-        if worker is None:
-            return
+        raise
     try:
-        ids = [company.pk for company in new]
+        try:
+            wait_for(lambda: "Retry in" in worker.log(), seconds=60, what="a retry", processes=[worker])
+            assert not health_database_ok()
+        finally:
+            devstack.ensure_postgres(settings.LEADS_HOME)
+            connection.close()
         wait_for(lambda: Score.objects.filter(company_id__in=ids).count() == len(ids), seconds=90,
                  what="scoring the companies queued during the outage", processes=[worker])  # fmt: skip
     finally:
