@@ -17,9 +17,9 @@ RUN groupadd --system app \
 # CPU-only torch first: large and rarely changing, so it gets its own cached layer.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
-# Project source and package install (plus gunicorn for the web process).
+# Project source and package install (gunicorn comes with it).
 COPY . .
-RUN pip install . gunicorn \
+RUN pip install . \
     && rm -rf build *.egg-info \
     && mkdir -p /app/staticfiles /data/media \
     && chown -R app:app /app /data
@@ -28,4 +28,4 @@ USER app
 
 EXPOSE 8000
 
-CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py collectstatic --noinput && gunicorn leads.wsgi:application --bind 0.0.0.0:8000 --workers 2"]
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py collectstatic --noinput && gunicorn -c python:leads.gunicorn_conf leads.wsgi:application"]

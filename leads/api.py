@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from leads import embedding, selectors
 from leads.models import ApiToken, Company, LabelSource
+from leads.services import queue
 from leads.services.labels import InvalidVerdict, label_company
 
 logger = logging.getLogger(__name__)
@@ -202,8 +203,10 @@ def label(request: HttpRequest, pk: int) -> JsonResponse:
         created = label_company(company=company, user=request.user, source=LabelSource.API, verdict=body["verdict"])
     except InvalidVerdict as error:
         return _error(str(error), 400)
+    # "delayed": saved, but the task queue is unreachable; the sweep rescores once it is back.
+    rescore = "delayed" if queue.queue_is_down() else "queued"
     return JsonResponse(
-        {"id": company.pk, "label": company.verdict or None, "label_id": created.pk, "rescore": "queued"}, status=201
+        {"id": company.pk, "label": company.verdict or None, "label_id": created.pk, "rescore": rescore}, status=201
     )
 
 

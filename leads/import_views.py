@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leads import csvfiles
 from leads.csvfiles import UnreadableFile
 from leads.models import ImportJob
-from leads.services import imports
+from leads.services import imports, queue
 
 FIELD_CHOICES = [
     ("name", "Name"),
@@ -70,6 +70,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("import-detail", job.pk)
             imports.change_mapping(job, _posted_mapping(request, job))
             imports.start_import(job)
+            if queue.queue_is_down():  # confirmed and kept; the sweep starts it once Redis is back
+                messages.warning(request, "The task queue is unreachable: the import starts once it is back.")
             return redirect("import-detail", job.pk)
         except UnreadableFile as problem:
             error = str(problem)

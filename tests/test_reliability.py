@@ -14,8 +14,9 @@ from django.db import connection
 
 from leads import devstack
 from leads.management.commands.serve import supervise
-from leads.models import Company, PendingScoreChange, Score
+from leads.models import Company, ImportJob, PendingScoreChange, Score
 from leads.services import companies, labels, queue, scores
+from tests.import_helpers import confirm, text, uploaded_job
 from tests.test_workers import make_companies, snapshot
 from tests.worker_helpers import start_beat, start_worker
 
@@ -160,12 +161,12 @@ def health_database_ok() -> bool:
     return health.check()["database"]["ok"]
 
 
-# --- Redis stopped while reps label ------------------------------------------------------------
+# --- Redis stopped while reps label and an import is confirmed ---------------------------------
 
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_labels_given_while_redis_is_down_are_scored_once_it_is_back(tmp_path, alice, client):
+def test_work_given_while_redis_is_down_is_done_once_it_is_back(tmp_path, alice, staff, client):
     made = make_companies(200)
     labels.label_companies(verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::20])],
                            user=alice, source="admin")  # fmt: skip
@@ -183,16 +184,56 @@ def test_labels_given_while_redis_is_down_are_scored_once_it_is_back(tmp_path, a
             page = response.content.decode()
             assert "The task queue is unreachable: scores update once it is back." in page
             assert "Scores update in a moment" not in page
-            assert queue.queue_is_down()
-            assert PendingScoreChange.objects.filter(company_id=made[7].pk).exists()
+            answer = client.post(f"/api/companies/{made[8].pk}/label", {"verdict": "dislike"}, "application/json")
+            assert answer.status_code == 201 and answer.json()["rescore"] == "delayed"
+            assert PendingScoreChange.objects.filter(company_id__in=[made[7].pk, made[8].pk]).count() == 2
+
+            client.force_login(staff)
+            job = uploaded_job(client)
+            assert confirm(client, job, **{"column-6": "ignore"}).status_code == 302
+            page = text(client.get(f"/imports/{job.pk}/"))
+            assert "The task queue is unreachable: the import starts once it is back." in page
+            assert ImportJob.objects.get(pk=job.pk).state == ImportJob.State.QUEUED
         finally:
             devstack.ensure_redis(settings.LEADS_HOME)
-        wait_for(lambda: scores.scores_are_current(), seconds=60, what="the sweep applying the label",
+        wait_for(lambda: ImportJob.objects.get(pk=job.pk).state == ImportJob.State.DONE, seconds=60,
+                 what="the sweep starting the import", processes=[worker, beat])  # fmt: skip
+        imported = list(Company.objects.filter(import_job=job).values_list("pk", flat=True))
+        assert len(imported) == 3
+        wait_for(lambda: Score.objects.filter(company_id__in=imported).count() == 3 and scores.scores_are_current(),
+                 seconds=120, what="the imported companies embedded and scored, the labels applied",
                  processes=[worker, beat])  # fmt: skip
+        assert queue.send("leads.sweep") and not queue.queue_is_down()
     finally:
         beat.stop()
         worker.stop()
     healed = snapshot()
-    assert made[7].pk not in healed  # labelled now: no score of its own
+    assert made[7].pk not in healed and made[8].pk not in healed  # labelled now: no score of their own
     scores.rescore_all()
     assert healed == snapshot()  # exactly what a full rescore gives
+
+
+# --- A worker killed mid-batch ------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_companies_a_killed_worker_was_embedding_are_embedded_by_the_next_one(tmp_path, alice):
+    made = make_companies(60)
+    labels.label_companies(verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:6])],
+                           user=alice, source="admin")  # fmt: skip
+    scores.catch_up()
+    first = start_worker(tmp_path, "killed")
+    new = [companies.save_company(Company(name=f"Fresh Co {i}", description=f"beer brewery {i}")) for i in range(40)]
+    wait_for(lambda: "leads.embed_companies" in first.log(), seconds=60, what="the batch starting", processes=[first])
+    first.process.kill()  # SIGKILL mid-batch: its task stays unacknowledged in Redis for an hour
+    first.process.wait(timeout=10)
+    second = start_worker(tmp_path, "second")
+    beat = start_beat(tmp_path, sweep_seconds=1)
+    try:
+        ids = [company.pk for company in new]
+        wait_for(lambda: Score.objects.filter(company_id__in=ids).count() == len(ids), seconds=120,
+                 what="the killed worker's companies embedded and scored", processes=[second, beat])  # fmt: skip
+    finally:
+        beat.stop()
+        second.stop()
