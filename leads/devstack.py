@@ -56,10 +56,11 @@ def postgres_settings() -> dict[str, str]:
     """What the embedded server needs beyond its defaults (100 connections, 128 MB of buffers).
 
     Connections: the web server's pools, the workers, beat and commands, with room to spare.
-    Buffers: a quarter of the memory, at most 2 GB, so that the HNSW index of a large team's
-    companies stays in Postgres's own cache (similar companies read it on every page)."""
+    Buffers: a quarter of the memory (Postgres's usual advice), at most 8 GB, so that the HNSW
+    index (about 2 GB per million companies) and the vectors stay in Postgres's own cache:
+    similar companies read them on every company page. Untouched buffers cost no memory."""
     memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    return {"max_connections": "200", "shared_buffers": f"{max(128, min(2048, memory_mb // 4))}MB"}
+    return {"max_connections": "200", "shared_buffers": f"{max(128, min(8192, memory_mb // 4))}MB"}
 
 
 def _configure(pgdata: Path, server) -> bool:

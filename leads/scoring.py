@@ -106,8 +106,11 @@ def pairwise_distances(candidates: np.ndarray, labelled_normalised: np.ndarray) 
     The same pair can come out of BLAS a few ulps apart depending on how many rows are
     multiplied at once; rounding makes the full rescore (thousands of rows) and the
     incremental one (a handful) see the same distances, so they pick the same neighbours."""
-    similarities = normalise_rows(candidates) @ labelled_normalised.T
-    return np.round(np.clip(1.0 - similarities, 0.0, 2.0), DISTANCE_DECIMALS)
+    distances = normalise_rows(candidates) @ labelled_normalised.T
+    # In place: every new (n, m) array costs its page faults, more than the arithmetic.
+    np.subtract(1.0, distances, out=distances)
+    np.clip(distances, 0.0, 2.0, out=distances)
+    return np.round(distances, DISTANCE_DECIMALS, out=distances)
 
 
 def nearest_first(distances: np.ndarray, k: int) -> np.ndarray:

@@ -37,7 +37,6 @@ from leads.models import (
     PendingScoreChange,
     Score,
     ScoringState,
-    current_vector_exists,
 )
 from leads.services.queue import enqueue_on_commit, send
 
@@ -173,11 +172,9 @@ def _rescore(scope: Q, labelled: LabelledSet) -> int:
     else:  # no labels: nothing is scored, and the first labels will need a full rescore
         ids, vectors = np.empty(0, np.int64), None
         ScoringState.objects.update_or_create(pk=1, defaults={"needs_full_rescore": True})
-    stale = Score.objects.filter(scope)
-    if len(labelled):  # labelled since, or no current vector (correlated: one index probe per score)
-        current = current_vector_exists(embedding.model_name(), company="company_id", text_hash="company__text_hash")
-        stale = stale.filter(~Q(company__verdict="") | ~current)
-    stale.delete()
+    # A score in scope whose company is no longer a candidate (labelled since, or no current
+    # vector) is stale: the candidates were read in this transaction, under the lock.
+    Score.objects.filter(scope).exclude(company__any_of=ids.tolist()).delete()
     if len(ids):
         result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
         _write_scores(ids, result, labelled)
@@ -202,7 +199,7 @@ def score_companies(company_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     with locks.scores_lock(shared=True):
-        return _rescore(Q(company_id__in=ids), load_labelled_set())
+        return _rescore(Q(company_id__any_of=ids), load_labelled_set())
 
 
 # --- Label changes: the incremental rescore --------------------------------------------------
@@ -249,7 +246,7 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
                     enqueue_on_commit("leads.rescore_chunk", lo, hi)
         else:
             affected = _affected_by(changed, entered, labelled)
-            count = _rescore(Q(company_id__in=affected), labelled)
+            count = _rescore(Q(company_id__any_of=affected), labelled)
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
         return sum(rescore_chunk(lo, hi) for lo, hi in ranges) if inline_full else 0
