@@ -18,3 +18,6 @@ graceful_timeout = 20
 # Errors to the terminal; one access line per request would drown the worker's log in `make run`.
 errorlog = "-"
 loglevel = os.environ.get("WEB_LOG_LEVEL", "info")
+# gunicorn 23+'s control socket lives at one path per user (~/.gunicorn): two servers on one
+# machine (make run and the test suite) would fight over it, and nothing here uses it.
+control_socket_disable = True

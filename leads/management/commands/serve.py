@@ -64,7 +64,10 @@ class Command(BaseCommand):
                            "leads.wsgi:application"],
         }  # fmt: skip
         self.stdout.write(self.style.SUCCESS(f"Dashboard: http://{addr}/  (Ctrl-C stops everything)"))
-        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops everything as Ctrl-C does
+        # Ctrl-C and `kill` stop everything. Installed explicitly: started in the background by a
+        # shell, Python inherits SIGINT ignored, and Ctrl-C would only stop (and so restart) the children.
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
         children: dict[str, subprocess.Popen] = {}
         try:
             supervise(commands, env=env, children=children, say=self.stderr.write)
