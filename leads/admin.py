@@ -1,11 +1,13 @@
 """Admin for managers reviewing scored companies."""
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import reverse
 
-from leads import embedding
+from leads import embedding, identity
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
 from leads.services import companies
 from leads.services.labels import label_companies
@@ -97,8 +99,29 @@ def _verdict_action(verdict: Verdict, description: str):
     return action
 
 
+class CompanyForm(forms.ModelForm):
+    """The import's rules for names and websites (leads/identity.py), with the same messages."""
+
+    class Meta:
+        model = Company
+        fields = ["name", "website", "description", "industry", "country", "extra"]
+
+    def clean_name(self) -> str:
+        name = identity.clean_name(self.cleaned_data["name"])
+        if not name:
+            raise ValidationError("A company needs a name with at least one visible character.")
+        return name
+
+    def clean_website(self) -> str:
+        website = self.cleaned_data["website"]
+        if problem := identity.read_website(website).problem:
+            raise ValidationError(problem[0].upper() + problem[1:] + ".")
+        return website
+
+
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
+    form = CompanyForm
     list_display = ["name", "domain", "industry", "country", "verdict", "score_value", "embedded"]
     list_filter = [ScoreStatusFilter, "verdict", EmbeddingStatusFilter, "industry", "country"]
     search_fields = ["name", "domain", "description"]

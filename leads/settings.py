@@ -105,6 +105,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves collected static files in production (gunicorn), where runserver does not.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A page whose database query failed is a 503 "try again"; before the API's middleware, since
+    # exceptions go up the list and /api/ answers JSON first.
+    "leads.errors.DatabaseUnavailableMiddleware",
     # Under /api/ every error is JSON; after SecurityMiddleware, so that it adds its headers to them.
     "leads.api.ErrorsMiddleware",
     "leads.admin.NulQueryMiddleware",

@@ -4,6 +4,7 @@ Real database and services throughout; only the sentence encoder is the fake bag
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -213,3 +214,35 @@ def test_staff_revoke_a_token_in_the_admin(as_staff, world, alice):
     assert not ApiToken.objects.filter(user=alice).exists()
     refused = Client().get("/api/companies/", headers={"Authorization": f"Token {key}"})
     assert refused.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("website", "javascript:alert(1)", "is not a web address"),
+        ("website", "sales@acme.com", "is an email address, not a website"),
+        ("name", "\u200b\u200b \u2066", "A company needs a name with at least one visible character."),
+    ],
+)
+def test_the_admin_refuses_what_an_import_refuses_and_says_what_to_fix(as_staff, world, field, value, message):
+    alpha = world["Alpha Brewing"]
+    form = {"name": alpha.name, "website": alpha.website, "description": alpha.description,
+            "industry": alpha.industry, "country": alpha.country, "extra": "{}", field: value,
+            "labels-TOTAL_FORMS": "0", "labels-INITIAL_FORMS": "0", "labels-MIN_NUM_FORMS": "0",
+            "labels-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    response = as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", form)
+    assert response.status_code == 200  # the form again, with the error
+    assert message in html.unescape(response.content.decode())
+    alpha.refresh_from_db()
+    assert alpha.website == "https://www.alphabrew.com" and alpha.name == "Alpha Brewing"
+
+
+def test_the_admin_strips_bidirectional_controls_from_a_name(as_staff, world):
+    alpha = world["Alpha Brewing"]
+    form = {"name": "Alpha \u202eBrewing\u202c", "website": alpha.website, "description": alpha.description,
+            "industry": alpha.industry, "country": alpha.country, "extra": "{}",
+            "labels-TOTAL_FORMS": "0", "labels-INITIAL_FORMS": "0", "labels-MIN_NUM_FORMS": "0",
+            "labels-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    assert as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", form).status_code == 302
+    alpha.refresh_from_db()
+    assert alpha.name == "Alpha Brewing"

@@ -6,11 +6,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from unittest import mock
 
 import pytest
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import OperationalError, connection
 
 from leads import devstack
 from leads.management.commands.serve import supervise
@@ -119,6 +120,18 @@ def test_it_reports_healthy_with_a_worker_and_says_when_redis_is_down(client, tm
             devstack.ensure_redis(settings.LEADS_HOME)
     finally:
         worker.stop()
+
+
+@pytest.mark.django_db
+def test_a_page_says_try_again_when_the_database_does_not_answer(client, alice):
+    client.force_login(alice)
+    down = OperationalError('connection to server on socket "/tmp/.s.PGSQL.5432" failed: No such file or directory')
+    with mock.patch.object(connection, "ensure_connection", side_effect=down):
+        connection.close()
+        response = client.get("/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert "The database did not answer. Nothing you saved is lost" in response.content.decode()
 
 
 # --- Postgres restarted under a worker ----------------------------------------------------------
