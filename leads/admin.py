@@ -7,7 +7,7 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import reverse
 
-from leads import embedding, identity
+from leads import embedding, identity, selectors
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
 from leads.services import companies
 from leads.services.labels import label_companies
@@ -151,7 +151,9 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.display(description="score", ordering=F("score__value").asc(nulls_last=True))
     def score_value(self, company):
         score = getattr(company, "score", None)
-        return "—" if score is None else score.signed
+        if score is None:
+            return "—"
+        return f"{score.signed} ({selectors.score_distribution().band(score.value).label})"
 
     @admin.display(description="embedded", boolean=True, ordering="is_embedded")
     def embedded(self, company):

@@ -117,6 +117,7 @@ def api_auth(view):
 
 def company_json(company: Company) -> dict:
     score = getattr(company, "score", None)
+    distribution = selectors.score_distribution()
     return {
         "id": company.pk,
         "name": company.name,
@@ -127,6 +128,9 @@ def company_json(company: Company) -> dict:
         "description": company.description,
         "label": company.verdict or None,
         "score": None if score is None else round(score.value, 6),
+        # strong / likely / unsure / unlikely, and "top 3% of 48,000" (leads/bands.py)
+        "band": None if score is None else distribution.band(score.value).key,
+        "rank": None if score is None else distribution.rank_text(score.value),
         "embedded": getattr(company, "is_embedded", None),
         "neighbours": [] if score is None else score.neighbours,
         "extra": company.extra,

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 SCORES = 7_214_001  # every write of scores: shared by chunk writers, exclusive for label changes
 IMPORT = 7_310_002  # one run per import job
 SWEEP = 7_410_003  # one periodic sweep at a time
+MAP = 7_510_004  # one compute_map at a time (services.maps)
 
 
 def hold_for_transaction(namespace: int, key: int = 0, *, shared: bool = False) -> None:

@@ -312,6 +312,17 @@ class PendingScoreChange(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
 
+class ScoreChange(models.Model):
+    """A score that an incremental rescore changed: from what, to what, because of which verdicts.
+    What the dashboard's "37 scores changed" links to; kept for a day (the sweep trims it)."""
+
+    company_id = models.BigIntegerField()  # no FK: the log outlives a deleted company
+    old_value = models.FloatField(null=True)  # None: it had no score
+    new_value = models.FloatField(null=True)  # None: it has none now (labelled since)
+    causes = ArrayField(models.BigIntegerField())  # the companies whose verdicts changed in that pass
+    changed_at = models.DateTimeField(db_index=True)
+
+
 class ScoringState(models.Model):
     """A single row: how far a full rescore split over workers has got."""
 
@@ -431,3 +442,110 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.get_state_display()})"
+
+
+class MapPointQuerySet(models.QuerySet):
+    def current(self, model_name: str) -> MapPointQuerySet:
+        """Points placed from a company's current vector (see CompanyEmbedding.objects.current):
+        same model, same text hash. Any other point is stale: compute_map replaces or drops it."""
+        return self.filter(model_name=model_name, text_hash=F("company__text_hash"))
+
+    def stale(self, model_name: str) -> MapPointQuerySet:
+        return self.exclude(model_name=model_name, text_hash=F("company__text_hash"))
+
+
+class MapPoint(models.Model):
+    """A company's place on the map ("Companies in space"): written by services.maps.compute_map
+    from its current vector, read by the map page."""
+
+    company = models.OneToOneField(Company, on_delete=models.CASCADE, primary_key=True, related_name="map_point")
+    x = models.FloatField()
+    y = models.FloatField()
+    # In [0, 1), from the company id alone (mapping.sample_keys): the map page shows the unlabelled
+    # companies with the lowest keys, a sample that stays put while companies come and go.
+    sample_key = models.FloatField()
+    model_name = models.CharField(max_length=300)
+    text_hash = models.CharField(max_length=64)  # of the text the vector was made from
+    computed_at = models.DateTimeField()
+
+    objects = MapPointQuerySet.as_manager()
+
+    class Meta:
+        # The map page's order (sample key, then id, so that ties are deterministic too).
+        indexes = [models.Index(fields=["sample_key", "company"], name="map_point_sample")]
+
+
+class MapLayout(models.Model):
+    """A single row: how map coordinates are made, kept so that companies embedded later land
+    where the same projection puts them instead of the whole map being redrawn (and moving)."""
+
+    method = models.CharField(max_length=10, blank=True)  # "pca" or "umap"; "" before the first fit
+    model_name = models.CharField(max_length=300, blank=True)  # the embedding model it was fitted on
+    # pca: {"mean": [dims], "components": [[dims], [dims]]}; umap: {"anchor_ids": [m], "anchor_xy": [[x, y] * m]}
+    projection = models.JSONField(default=dict, blank=True)
+    fitted_on = models.IntegerField(default=0)  # companies with a current vector when it was fitted
+    fitted_at = models.DateTimeField(null=True, blank=True)
+    # [min x, min y, max x, max y] of every point after the last compute_map: the frame the page's
+    # coordinates are sent in, the same whichever sample of points a request gets.
+    extent = models.JSONField(default=list, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)  # when the last compute_map finished
+    checked_at = models.DateTimeField(null=True, blank=True)  # the sweep's last look for missing points
+
+    @classmethod
+    def get(cls) -> MapLayout:
+        layout, _ = cls.objects.get_or_create(pk=1)
+        return layout
+
+
+class QualitySnapshot(models.Model):
+    """One day's leave-one-out ranking quality of the labels (leads/quality.py), for the trend on
+    the label review page: written by services.quality.record_quality (the sweep, once a day, and
+    `evaluate --record`)."""
+
+    date = models.DateField(unique=True)
+    labels = models.PositiveIntegerField()
+    liked = models.PositiveIntegerField()
+    k = models.PositiveIntegerField()  # the configured k the headline figures are for
+    # None where undefined: one class only, or fewer labels than the precision counts.
+    auc = models.FloatField(null=True)
+    auc_low = models.FloatField(null=True)  # bootstrap interval, 2.5th to 97.5th percentile
+    auc_high = models.FloatField(null=True)
+    precision_at_20 = models.FloatField(null=True)
+    precision_at_50 = models.FloatField(null=True)
+    naive_auc = models.FloatField(null=True)  # np.average(labels, weights=distances): the README's bug
+    uniform_auc = models.FloatField(null=True)
+    figures = models.JSONField(default=dict)  # the whole report: every k, every interval
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date}: AUC {self.auc}"
+
+
+class ReviewDecision(models.Model):
+    """A manager's "keep: this is right" on a label review entry. The entry stays hidden while the
+    labels it was about are the latest ones; any new label on its companies brings it back."""
+
+    class Kind(models.TextChoices):
+        SUSPICIOUS = "suspicious", "Suspicious label"
+        CONFLICT = "conflict", "Reps disagree"
+        DUPLICATE = "duplicate", "Near-duplicates labelled apart"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    # The disliked company of a near-duplicate pair (company is the liked one); None otherwise.
+    other = models.ForeignKey(Company, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The latest label of company (and of other) when kept.
+    label = models.ForeignKey(Label, null=True, on_delete=models.CASCADE, related_name="+")
+    other_label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    verdict = models.CharField(max_length=10, blank=True)  # company's verdict then, for the record
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "company"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.company_id}: kept by {self.user}"

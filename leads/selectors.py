@@ -6,11 +6,14 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+import numpy as np
+from django.core.cache import cache
+from django.db import connection, models, transaction
+from django.db.models import Q
 from pgvector.django import CosineDistance
 
-from leads import embedding
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet
+from leads import bands, embedding
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Label, ScoreChange
 
 LABEL_FILTERS = {
     "all": lambda qs: qs,
@@ -25,15 +28,41 @@ class BadFilter(ValueError):
     pass
 
 
-def company_listing(*, show: str = "all", query: str = "") -> CompanyQuerySet:
-    """The companies a label filter and a search select, with their score loaded (unordered:
-    `best_first` orders them for the dashboard, the API and exports)."""
+def company_listing(
+    *, show: str = "all", query: str = "", band: str = "", industry: str = "", country: str = "", import_job: str = ""
+) -> CompanyQuerySet:
+    """The companies the filters select (a label filter, a score band, industry, country, the
+    import that brought them, a search), with their score loaded (unordered: `best_first` orders
+    them for the dashboard, the API and exports)."""
     if show not in LABEL_FILTERS:
         raise BadFilter(f"show must be one of: {', '.join(LABEL_FILTERS)} (got {show!r})")
     companies = LABEL_FILTERS[show](Company.objects.select_related("score"))
-    if "\x00" in query:  # Postgres text never holds NUL: no match, rather than a DataError (a 500)
+    if band:
+        companies = companies.filter(band_filter(band))
+    if import_job:
+        if not import_job.isdigit():
+            raise BadFilter(f"import must be an import's number (got {import_job!r})")
+        companies = companies.filter(import_job_id=int(import_job))
+    texts = {"industry": industry.strip(), "country": country.strip(), "query": query}
+    if any("\x00" in text for text in texts.values()):  # Postgres text never holds NUL: no match, not a 500
         return companies.none()
+    if texts["industry"]:
+        companies = companies.filter(industry__iexact=texts["industry"])
+    if texts["country"]:
+        companies = companies.filter(country__iexact=texts["country"])
     return companies.search(query)
+
+
+def band_filter(key: str) -> Q:
+    """The companies whose score is in band `key` (bands.Distribution.band, asked of the database)."""
+    if key not in bands.BY_KEY:
+        raise BadFilter(f"band must be one of: {', '.join(bands.BY_KEY)} (got {key!r})")
+    cut = score_distribution().cutoffs()
+    strong = Q(score__value__gt=0, score__value__gte=cut["strong"])
+    likely = Q(score__value__gt=0, score__value__gte=cut["likely"]) & ~strong
+    unlikely = Q(score__value__lt=0, score__value__lte=cut["unlikely"])
+    chosen = {"strong": strong, "likely": likely, "unlikely": unlikely}.get(key)
+    return Q(score__isnull=False) & (chosen if chosen is not None else ~strong & ~likely & ~unlikely)
 
 
 class BestFirst:
@@ -100,13 +129,9 @@ class BestFirst:
         yield from self.unscored.iterator(chunk_size=chunk_size)
 
 
-def best_first(
-    *, show: str = "all", query: str = "", embedding_status: bool = True, count_limit: int | None = None
-) -> BestFirst:
-    """The dashboard's, the API's and the export's order: `company_listing`, best score first."""
-    return BestFirst(
-        company_listing(show=show, query=query), embedding_status=embedding_status, count_limit=count_limit
-    )
+def best_first(*, embedding_status: bool = True, count_limit: int | None = None, **filters: str) -> BestFirst:
+    """The dashboard's, the API's and the export's order: `company_listing(**filters)`, best score first."""
+    return BestFirst(company_listing(**filters), embedding_status=embedding_status, count_limit=count_limit)
 
 
 def is_embedded(company: Company) -> bool:
@@ -159,6 +184,17 @@ def explanation_sentence(company: Company, neighbours: list[NeighbourView]) -> s
     return f"Scored {score.signed} because it is close to " + ", and to ".join(reasons) + "."
 
 
+def neighbour_tally(neighbours: list[NeighbourView]) -> str:
+    """'7 liked and 3 disliked among its 10 nearest labelled companies'; '' with none."""
+    if not neighbours:
+        return ""
+    liked = sum(1 for n in neighbours if n.verdict == "like")
+    disliked = len(neighbours) - liked
+    parts = [f"{count} {word}" for count, word in ((liked, "liked"), (disliked, "disliked")) if count]
+    nearest = "nearest labelled company" if len(neighbours) == 1 else f"{len(neighbours)} nearest labelled companies"
+    return f"{' and '.join(parts).capitalize()} among its {nearest}."
+
+
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -206,3 +242,90 @@ def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = F
         transaction.set_rollback(True)
     rows = sorted(rows, key=lambda row: (row.distance, row.company_id))[:limit]
     return [SimilarCompany(company=row.company, distance=row.distance, similarity=1.0 - row.distance) for row in rows]
+
+
+# How long a page may show bands from a distribution computed earlier: computing it sorts every
+# score (~0.3 s at a million), and a few seconds of lag in a rank moves nothing that matters.
+DISTRIBUTION_SECONDS = 30
+
+
+def score_distribution() -> bands.Distribution:
+    """The team's scores as quantiles, for bands and ranks (leads/bands.py); cached per process."""
+    distribution = cache.get("leads:score-distribution")
+    if distribution is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "select count(*), percentile_cont(%s::float8[]) within group (order by value) from leads_score",
+                [bands.FRACTIONS.tolist()],
+            )
+            total, quantiles = cursor.fetchone()
+        distribution = bands.Distribution(np.array(quantiles or [], dtype=np.float64), total)
+        cache.set("leads:score-distribution", distribution, DISTRIBUTION_SECONDS)
+    return distribution
+
+
+def with_bands(companies: list[Company]) -> list[Company]:
+    """Set `band` and `rank` (text) on each scored company of a page."""
+    distribution = score_distribution()
+    for company in companies:
+        score = getattr(company, "score", None) if not company.verdict else None
+        company.band = distribution.band(score.value) if score else None
+        company.rank = distribution.rank_text(score.value) if score else ""
+    return companies
+
+
+def verdict_conflicts(company_ids: list[int]) -> dict[int, str]:
+    """{company id: 'ana liked, ben disliked'} where reps' latest verdicts disagree (the latest
+    verdict counts until someone settles it). A clear takes a rep out of the disagreement."""
+    latest = (
+        Label.objects.filter(company_id__any_of=company_ids, user__isnull=False)
+        .order_by("company_id", "user_id", "-created_at", "-pk")
+        .distinct("company_id", "user_id")
+        .values_list("company_id", "user__username", "verdict")
+    )
+    verdicts: dict[int, list[tuple[str, str]]] = {}
+    for company_id, username, verdict in latest:
+        if verdict != "clear":
+            verdicts.setdefault(company_id, []).append((username, verdict))
+    past = {"like": "liked", "dislike": "disliked"}
+    return {
+        company_id: ", ".join(
+            f"{name} {past[verdict]}" for name, verdict in sorted(given, key=lambda g: (g[1] != "like", g[0]))
+        )
+        for company_id, given in verdicts.items()
+        if len({verdict for _, verdict in given}) > 1
+    }
+
+
+def score_changes(*, since) -> models.QuerySet:
+    return ScoreChange.objects.filter(changed_at__gt=since)
+
+
+@dataclass(frozen=True)
+class ExplainedChange:
+    company: Company | None  # None: deleted since
+    company_id: int
+    old_value: float | None
+    new_value: float | None
+    causes: list[Company]
+    changed_at: object
+
+
+def explained_changes(*, since, limit: int = 200) -> list[ExplainedChange]:
+    """The latest score changes since `since`, biggest moves first, with the companies whose
+    verdicts caused them."""
+    changes = list(score_changes(since=since).order_by("-changed_at", "-pk")[:limit])
+    cause_ids = {i for change in changes for i in change.causes}
+    companies = Company.objects.in_bulk({change.company_id for change in changes} | cause_ids)
+    explained = [
+        ExplainedChange(
+            company=companies.get(change.company_id),
+            company_id=change.company_id,
+            old_value=change.old_value,
+            new_value=change.new_value,
+            causes=[companies[i] for i in change.causes if i in companies],
+            changed_at=change.changed_at,
+        )
+        for change in changes
+    ]
+    return sorted(explained, key=lambda c: -abs((c.new_value or 0.0) - (c.old_value or 0.0)))

@@ -42,6 +42,19 @@ def envint(name: str, default: int, minimum: int = 1) -> int:
     return number
 
 
+def envfloat(name: str, default: float, minimum: float = 0.0) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r}: must be a number") from None
+    if not number >= minimum:  # NaN fails too
+        raise ImproperlyConfigured(f"{name}={number}: must be at least {minimum}")
+    return number
+
+
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -98,6 +111,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "axes",
+    "django_htmx",
     "leads",
 ]
 
@@ -116,6 +130,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.htmx: the dashboard's verdicts come back as one row, not a whole page.
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out log-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -195,6 +211,8 @@ RESCORE_DELAY_SECONDS = envint("RESCORE_DELAY_SECONDS", 1, minimum=0)
 RESCORE_CHUNK_SIZE = envint("RESCORE_CHUNK_SIZE", 20_000)
 # Chunks a synchronous full rescore (the rescore command) runs at once in one process.
 RESCORE_THREADS = envint("RESCORE_THREADS", 2)
+# Label review: a liked and a disliked company closer than this (cosine distance, 0..2) are near-duplicates.
+REVIEW_DUPLICATE_DISTANCE = envfloat("REVIEW_DUPLICATE_DISTANCE", 0.05)
 
 # --- Import limits -----------------------------------------------------------------
 IMPORT_MAX_UPLOAD_MB = envint("IMPORT_MAX_UPLOAD_MB", 200)

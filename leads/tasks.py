@@ -9,7 +9,7 @@ from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
 
 from leads import locks
-from leads.services import embeddings, queue, scores
+from leads.services import embeddings, maps, quality, queue, scores
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,13 @@ def rescore_all() -> int:
     return scores.queue_full_rescore()
 
 
+@shared_task(name="leads.compute_map", **RETRY)
+def compute_map() -> int | None:
+    """Place newly embedded companies on the map; None when a run is already under way."""
+    run = maps.compute_map()
+    return None if run is None else run.placed
+
+
 @shared_task(name="leads.sweep")
 def sweep() -> None:
     """Redo whatever a crash, a database outage or a Redis outage dropped. Celery beat sends it
@@ -63,6 +70,10 @@ def sweep() -> None:
             embeddings.queue_pending_embeddings()
             queue_waiting_imports()
         scores.heal(scan=idle)
+        if idle:  # companies embedded since the map was computed: a scan at most every maps.CHECK_INTERVAL
+            maps.queue_map_if_due()
+        if idle:  # the label review page's quality trend: one snapshot a day
+            quality.record_quality_if_due()
 
 
 @worker_ready.connect

@@ -2,18 +2,29 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from leads import api, health, import_views, views
+from leads import api, health, import_views, map_views, review_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("companies/<int:pk>/", views.company_detail, name="company-detail"),
     path("companies/<int:pk>/label", views.label, name="company-label"),
+    path("labels/undo", views.undo, name="label-undo"),
+    path("label-next/", views.label_next, name="label-next"),
+    path("scores/changes", views.score_changes, name="score-changes"),
+    path("changes/", views.score_changes_page, name="score-changes-page"),
     path("export.csv", views.export_scores, name="export-scores"),
     path("imports/", import_views.upload, name="import-upload"),
     path("imports/<int:pk>/", import_views.detail, name="import-detail"),
     path("imports/<int:pk>/progress", import_views.progress, name="import-progress"),
     path("imports/<int:pk>/rejected.csv", import_views.rejected_rows, name="import-rejected"),
     path("account/token", views.api_token, name="api-token"),
+    path("review/", review_views.review_page, name="review"),
+    path("review/companies/<int:pk>/label", review_views.relabel, name="review-label"),
+    path("review/companies/<int:pk>/keep", review_views.keep, name="review-keep"),
+    path("map/", map_views.map_page, name="map"),
+    path("map/points.json", map_views.points, name="map-points"),
+    path("map/label", map_views.label, name="map-label"),
+    path("map/undo", map_views.undo, name="map-undo"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/companies/", api.companies, name="api-companies"),

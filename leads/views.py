@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from leads import selectors
+from leads import bands, selectors
 from leads.models import ApiToken, Company, LabelSource
-from leads.services import exports, queue
+from leads.services import exports, queue, scores
+from leads.services import labels as label_service
 from leads.services.labels import InvalidVerdict, label_company
 
 PAGE_SIZE = 50
@@ -29,31 +35,62 @@ def _bad_request(message: str) -> HttpResponseBadRequest:
     return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
+# The dashboard's filters, all in the URL so that a view can be shared: name -> default.
+FILTERS = {"show": "all", "band": "", "industry": "", "country": "", "import": "", "q": ""}
+
+
+def _filters(request: HttpRequest) -> dict[str, str]:
+    return {name: request.GET.get(name, default) for name, default in FILTERS.items()}
+
+
+def _listing(filters: dict[str, str], **options) -> selectors.BestFirst:
+    return selectors.best_first(
+        show=filters["show"], query=filters["q"], band=filters["band"], industry=filters["industry"],
+        country=filters["country"], import_job=filters["import"], **options,
+    )  # fmt: skip
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    show = request.GET.get("show", "all")
-    query = request.GET.get("q", "")
+    filters = _filters(request)
     try:
-        companies = selectors.best_first(show=show, query=query, count_limit=COUNT_LIMIT)
+        companies = _listing(filters, count_limit=COUNT_LIMIT)
+        page = Paginator(companies, PAGE_SIZE).get_page(request.GET.get("page"))
     except selectors.BadFilter as error:
         return _bad_request(str(error))
-    page = Paginator(companies, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = _rows(list(page))
+    distribution = selectors.score_distribution()
     return render(
         request,
         "leads/dashboard.html",
         {
             "page": page,
-            "show": show,
-            "query": query,
-            "filters": list(selectors.LABEL_FILTERS),
+            "rows": rows,
+            "filters": filters,
+            "query_string": urlencode({k: v for k, v in filters.items() if v and v != FILTERS[k]}),
+            "label_filters": list(selectors.LABEL_FILTERS),
+            "bands": bands.BANDS,
+            "histogram": distribution.histogram(),
+            "histogram_max": max([h["count"] for h in distribution.histogram()] + [1]),
+            "scored_total": distribution.total,
             "count_is_capped": companies.count_is_capped,
         },
     )
 
 
+def _rows(companies: list[Company]) -> list[Company]:
+    """A page of companies with their band, rank and any disagreement between reps."""
+    selectors.with_bands(companies)
+    conflicts = selectors.verdict_conflicts([company.pk for company in companies])
+    for company in companies:
+        company.conflict = conflicts.get(company.pk, "")
+    return companies
+
+
 @login_required
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
     company = get_object_or_404(Company.objects.select_related("score"), pk=pk)
+    _rows([company])
     neighbours = selectors.score_explanation(company)
     return render(
         request,
@@ -63,6 +100,7 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "labels": company.labels.select_related("user")[:50],
             "neighbours": neighbours,
             "explanation": selectors.explanation_sentence(company, neighbours),
+            "tally": selectors.neighbour_tally(neighbours),
             "is_embedded": selectors.is_embedded(company),
             "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
             "website_url": _website_url(company),
@@ -88,15 +126,56 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except InvalidVerdict as error:
         return _bad_request(str(error))
-    done = f"{company.name}: {_past_tense(company.verdict)}."
+    return _labelled(request, company, f"{company.name}: {_past_tense(company.verdict)}.")
+
+
+@login_required
+@require_POST
+def undo(request: HttpRequest) -> HttpResponse:
+    """Take back this rep's last verdict: the company gets the verdict it had before (a new label
+    in the history, so nothing is lost)."""
+    # This session's undo stack: labels already taken back, and the labels the undos made.
+    skip = request.session.get("undo_skip", [])
+    undone = label_service.undo_last(user=request.user, source=LabelSource.CLICK, skip=skip)
+    if undone is not None:
+        request.session["undo_skip"] = [*skip, undone.undid, undone.pk][-200:]
+    if undone is None:
+        if request.htmx:
+            return _toast(request, "Nothing to undo.", status=200)
+        messages.info(request, "Nothing to undo.")
+        return redirect("dashboard")
+    company = Company.objects.select_related("score").get(pk=undone.company_id)
+    return _labelled(
+        request,
+        company,
+        f"Undone: {company.name} is {_past_tense(company.verdict)} again."
+        if company.verdict
+        else f"Undone: {company.name} has no label again.",
+    )
+
+
+def _labelled(request: HttpRequest, company: Company, done: str) -> HttpResponse:
     if queue.queue_is_down():  # the label is saved; the sweep rescores once Redis is back
-        messages.warning(request, f"{done} The task queue is unreachable: scores update once it is back.")
+        note, level = f"{done} The task queue is unreachable: scores update once it is back.", messages.WARNING
     else:
-        messages.success(request, f"{done} Scores update in a moment.")
+        note, level = f"{done} Scores update in a moment.", messages.SUCCESS
+    if request.htmx:  # the dashboard: the row again, and the note; the page stays where it is
+        company = Company.objects.select_related("score").get(pk=company.pk)
+        company.is_embedded = selectors.is_embedded(company)
+        response = render(request, "leads/_company_row.html", {"company": _rows([company])[0], "toast": note})
+        response["HX-Trigger"] = json.dumps({"labelled": {"company": company.pk, "at": timezone.now().isoformat()}})
+        return response
+    messages.add_message(request, level, note)
     next_url = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         return redirect(next_url)
     return redirect("dashboard")
+
+
+def _toast(request: HttpRequest, note: str, status: int = 200) -> HttpResponse:
+    response = render(request, "leads/_toast.html", {"toast": note}, status=status)
+    response["HX-Reswap"] = "none"
+    return response
 
 
 def _past_tense(verdict: str) -> str:
@@ -128,12 +207,78 @@ def api_token(request: HttpRequest) -> HttpResponse:
 @require_GET
 def export_scores(request: HttpRequest) -> HttpResponse:
     """The dashboard's current view as CSV that Excel opens (UTF-8 with BOM, formulas neutralised)."""
-    show, query = request.GET.get("show", "all"), request.GET.get("q", "")
+    filters = _filters(request)
+    show = filters["show"]
     try:
-        companies = selectors.best_first(show=show, query=query, embedding_status=False)
+        companies = _listing(filters, embedding_status=False)
     except selectors.BadFilter as error:
         return _bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")
     response = StreamingHttpResponse(exports.stream_scores(companies), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="leads-scores-{show}-{stamp}.csv"'
     return response
+
+
+@login_required
+@require_GET
+def score_changes(request: HttpRequest) -> JsonResponse:
+    """Polled by the dashboard after a verdict: whether the rescore is done, how many scores changed
+    since `since`, and the new score cells of the companies on the page (`ids`)."""
+    try:
+        since = datetime.fromisoformat(request.GET.get("since", ""))
+        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i][:PAGE_SIZE]
+    except ValueError:
+        return JsonResponse(
+            {"error": "since must be an ISO date and time, ids whole numbers separated by commas"}, status=400
+        )
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    changes = selectors.score_changes(since=since)
+    moved = set(changes.filter(company_id__in=ids).values_list("company_id", flat=True))
+    cells = {}
+    for company in _rows(list(Company.objects.select_related("score").filter(pk__in=moved))):
+        company.is_embedded = True  # it was rescored, so it has a current vector
+        cells[company.pk] = render_to_string("leads/_score.html", {"company": company, "is_embedded": True}, request)
+    return JsonResponse(
+        {
+            "done": scores.scores_are_current(),
+            "changed": changes.order_by()[:COUNT_LIMIT].count(),
+            "cells": cells,
+            "link": f"{reverse('score-changes-page')}?{urlencode({'since': since.isoformat()})}",
+        }
+    )
+
+
+@login_required
+@require_GET
+def score_changes_page(request: HttpRequest) -> HttpResponse:
+    """What changed since a verdict: which companies moved, from what to what, because of which."""
+    try:
+        since = datetime.fromisoformat(request.GET.get("since", ""))
+    except ValueError:
+        since = timezone.now() - timedelta(hours=1)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return render(
+        request, "leads/score_changes.html", {"since": since, "changes": selectors.explained_changes(since=since)}
+    )
+
+
+@login_required
+@require_GET
+def label_next(request: HttpRequest) -> HttpResponse:
+    """Unlabelled companies where a verdict teaches the scorer most, each with its reason; with no
+    labels yet, a sample spread over the companies (and the way to import a customer list)."""
+    from leads import labelnext_selectors
+
+    labelled = Company.objects.labelled().exists()
+    suggestions = (
+        labelnext_selectors.label_next(limit=PAGE_SIZE)
+        if labelled
+        else labelnext_selectors.cold_start_sample(PAGE_SIZE)
+    )
+    companies = _rows([suggestion.company for suggestion in suggestions])
+    for company, suggestion in zip(companies, suggestions):
+        company.is_embedded = True
+        company.reason, company.reason_detail = suggestion.reason, suggestion.detail
+    return render(request, "leads/label_next.html", {"rows": companies, "cold_start": not labelled})

@@ -29,6 +29,16 @@ def fake_encode(texts: list[str]) -> np.ndarray:
     return vectors / np.where(norms == 0, 1, norms)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The score distribution (bands, ranks) is cached per process: never from an earlier test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def fake_encoder(monkeypatch):
     monkeypatch.setattr("leads.embedding.encode", fake_encode)

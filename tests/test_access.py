@@ -89,11 +89,26 @@ ACCESS: dict[str, Access] = {
     "company-detail": page(),
     "company-label": page("post", rep=Redirect("/"), staff=Redirect("/"), superuser=Redirect("/")),
     "export-scores": page(),
+    # Takes back the rep's last verdict (or says there is none), then back to the dashboard.
+    "label-undo": page("post", rep=Redirect("/"), staff=Redirect("/"), superuser=Redirect("/")),
+    "label-next": page(),
+    # Polled by the dashboard: without `since` a JSON 400 that says what to send.
+    "score-changes": page(rep=Json(400), staff=Json(400), superuser=Json(400)),
+    "score-changes-page": page(),
+    "map": page(),
+    # The map's JSON: a JSON 401 (not a redirect) so that the page can say the session expired.
+    "map-points": Access(Json(401), Json(200), Json(200), Json(200)),
+    "map-label": Access(Json(401), Json(400), Json(400), Json(400), method="post"),
+    "map-undo": Access(Json(401), Json(400), Json(400), Json(400), method="post"),
     "api-token": page(),
     "import-upload": staff_page(),
     "import-detail": staff_page(),
     "import-progress": staff_page(),
     "import-rejected": staff_page(),
+    # Label review for managers; its fixes, posted empty, say what is missing and go back to the page.
+    "review": staff_page(),
+    "review-label": Access(ADMIN_LOGIN, ADMIN_LOGIN, Redirect("/review/"), Redirect("/review/"), method="post"),
+    "review-keep": Access(ADMIN_LOGIN, ADMIN_LOGIN, Redirect("/review/"), Redirect("/review/"), method="post"),
     "login": Access(200, 200, 200, 200),
     "logout": Access(*[Redirect("/accounts/login/")] * 4, method="post"),
     "api-companies": Access(API_401, Json(200), Json(200), Json(200)),
@@ -180,6 +195,7 @@ def objects(world, alice, tmp_path) -> dict[str, object]:
     company = world["Bravo Beers"]
     return {
         "companies/": company,
+        "review/": company,
         "api/companies/": company,
         "imports/": job,
         "admin/r/": company,

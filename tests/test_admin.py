@@ -30,7 +30,8 @@ def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
     for header in ("column-score_value", "column-verdict", "column-embedded"):
         assert header in response.text
     bravo = table_row(response, "Bravo Beers")
-    assert f'<td class="field-score_value">{Score.objects.get(company=world["Bravo Beers"]).signed}</td>' in bravo
+    signed = Score.objects.get(company=world["Bravo Beers"]).signed
+    assert f'<td class="field-score_value">{signed} (strong fit)</td>' in bravo  # the dashboard's bands
     assert 'alt="True"' in bravo
     golf = table_row(response, "Golf Pending")
     assert '<td class="field-score_value">—</td>' in golf

@@ -166,6 +166,8 @@ def test_a_scored_company_has_its_score_and_neighbours(api, world):
             "description": "beer brewery lager ale hops malt",
             "label": None,
             "score": round(score.value, 6),
+            "band": "strong",  # the best of the four scores, and positive
+            "rank": "top 1% of 4",
             "embedded": True,
             "neighbours": score.neighbours,
             "extra": {},

@@ -105,11 +105,11 @@ def test_it_logs_in_labels_a_company_and_shows_the_score_explanation(live_server
     first = rows(page).first
     assert first.locator("td:first-child a").inner_text() in {"Maltworks Brewing", "Barrel Ales"}
     score = first.locator(".score")
-    expect(score).to_have_class(re.compile(r"\bgood\b"))
+    expect(score).to_have_class(re.compile(r"\bband-(strong|likely)\b"))
     assert float(score.inner_text()) > 0
 
     row_of(page, "Bytecraft").locator("button[value=like]").click()
-    expect(page.get_by_role("status")).to_have_text("Bytecraft: liked. Scores update in a moment.")
+    expect(page.locator("#toast")).to_contain_text("Bytecraft: liked. Scores update in a moment.")
     expect(row_of(page, "Bytecraft").locator(".badge.like")).to_have_text("Liked")
     expect(row_of(page, "Bytecraft").locator("button[value=like]")).to_have_class(re.compile(r"\bon\b"))
     assert Company.objects.get(name="Bytecraft").verdict == "like"
@@ -147,23 +147,24 @@ def test_it_filters_and_searches(live_server, page, alice):
         "Unlabelled": ["Barrel Ales", "Bytecraft", "Maltworks Brewing", "Stackline"],
         "All": everyone,
     }
-    for link, names in expected.items():
-        filters.get_by_role("link", name=link, exact=True).click()
-        expect(filters.locator("a.active")).to_have_text(link)
-        assert sorted(listed_names(page)) == names, link
+    for chip, names in expected.items():
+        filters.get_by_text(chip, exact=True).click()
+        expect(filters.locator("label.active")).to_have_text(chip)
+        assert sorted(listed_names(page)) == names, chip
 
     page.get_by_role("searchbox", name="Search").fill("brew")
-    page.get_by_role("button", name="Search", exact=True).click()
-    expect(page.locator("p.muted").first).to_have_text("2 companies, best score first.")
+    page.get_by_role("button", name="Filter", exact=True).click()
+    expect(page.locator("p.muted").first).to_contain_text("2 companies, best score first.")
     assert sorted(listed_names(page)) == ["Hopfield Brewery", "Maltworks Brewing"]
-    filters.get_by_role("link", name="Unlabelled", exact=True).click()  # the search is kept
+    filters.get_by_text("Unlabelled", exact=True).click()  # the search is kept
     expect(page.get_by_role("searchbox", name="Search")).to_have_value("brew")
     assert listed_names(page) == ["Maltworks Brewing"]
+    assert "show=unlabelled" in page.url and "q=brew" in page.url  # shareable
 
     page.get_by_role("searchbox", name="Search").fill("no such company")
     page.get_by_role("searchbox", name="Search").press("Enter")
     expect(rows(page)).to_have_count(1)
-    expect(rows(page).first).to_contain_text("No companies match.")
+    expect(rows(page).first).to_contain_text("No companies match these filters.")
 
 
 def test_it_shows_unembedded_and_unscored_companies(live_server, page, fake_encoder, alice):
@@ -239,3 +240,62 @@ def test_staff_upload_a_csv_map_its_columns_and_watch_the_import_finish(
     expect(page.get_by_role("link", name="Download all 1 as CSV")).to_be_visible()
     assert companies.get(name="Pixel Forge").description == "Developer tools for code review.\n\nBig on CI"
     page.screenshot(path="/tmp/leads-import-progress.png", full_page=True)
+
+
+def test_a_rep_labels_with_the_keyboard_undoes_and_sees_scores_change(live_server, page, fake_encoder, alice, tmp_path):
+    from tests.worker_helpers import start_worker
+
+    brewing = make_companies(BREWERIES, "Brewing")
+    software = make_companies(SOFTWARE, "Software")
+    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
+    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
+    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
+    assert rescore_all() == 4
+    worker = start_worker(tmp_path, "browser")  # rescores after each verdict, as in make run
+    try:
+        log_in(page, live_server)
+        page.keyboard.press("?")
+        expect(page.get_by_role("dialog")).to_contain_text("undo your last verdict")
+        page.keyboard.press("Escape")
+
+        page.keyboard.press("j")  # the first row
+        first = rows(page).nth(0)
+        expect(first).to_have_class(re.compile(r"\bselected\b"))
+        name = first.locator("td:first-child a").inner_text()
+        page.keyboard.press("d")
+        expect(row_of(page, name).locator(".badge.dislike")).to_have_text("Disliked")
+        expect(rows(page).nth(1)).to_have_class(re.compile(r"\bselected\b"))  # on to the next
+        expect(page.locator("#toast")).to_contain_text(f"{name}: disliked.")
+        # The worker rescored: the scores on the page change in place, with a link to what changed.
+        expect(page.locator("#changes")).to_contain_text(re.compile(r"\d+ scores? changed"), timeout=20_000)
+        assert Company.objects.get(name=name).verdict == "dislike"
+
+        page.keyboard.press("u")
+        expect(row_of(page, name).locator(".badge")).to_have_count(0)
+        expect(page.locator("#toast")).to_contain_text(f"Undone: {name} has no label again.")
+        assert Company.objects.get(name=name).verdict == ""
+
+        page.locator("#changes a").click()
+        expect(page.get_by_role("heading", name=re.compile("Scores changed since"))).to_be_visible()
+        expect(page.locator("table tbody tr").first).to_contain_text("→")
+    finally:
+        worker.stop()
+
+
+def test_the_dashboard_fits_a_phone(live_server, browser, fake_encoder, alice):
+    brewing = make_companies(BREWERIES, "Brewing")
+    embed_companies([c.pk for c in brewing.values()])
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        log_in(page, live_server)
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= 375, f"the page is {width} px wide on a 375 px screen"
+        button = row_of(page, "Barrel Ales").locator("button[value=like]")
+        expect(button).to_be_in_viewport()
+        box = button.bounding_box()
+        assert box["height"] >= 36 and box["x"] + box["width"] <= 375  # a thumb reaches it
+        button.tap()
+        expect(row_of(page, "Barrel Ales").locator(".badge.like")).to_have_text("Liked")
+    finally:
+        context.close()

@@ -96,7 +96,7 @@ def test_a_negative_score_is_explained_by_the_disliked_neighbour_first(as_alice,
         f"Scored {score.signed} because it is close to Alpha Brewing, which you liked, "
         "and to Delta Code, which you disliked."
     ) in response.text
-    assert 'class="score bad"' in response.text
+    assert 'class="score band-unlikely"' in response.text and ">unlikely</span>" in response.text
 
 
 def test_a_deleted_neighbour_is_shown_as_such(as_alice, world):
@@ -149,9 +149,9 @@ def test_company_page_shows_the_label_history_newest_first(as_alice, world, alic
     items = [html.unescape(re.sub(r"<[^>]+>", "", li)).replace("\xa0", " ") for li in history.split("<li>")[1:]]
     assert items == [
         "Liked by an import, 10 minutes ago",
-        "Cleared by alice, 5 hours ago",
-        "Disliked by bob, 2 days ago",
-        "Liked by alice, 3 days ago",
+        "Cleared by alice, 5 hours ago (dashboard click)",
+        "Disliked by bob, 2 days ago (dashboard click)",
+        "Liked by alice, 3 days ago (dashboard click)",
     ]
 
 

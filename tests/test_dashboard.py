@@ -11,6 +11,7 @@ import re
 import pytest
 
 from leads import identity
+from leads.bands import Distribution
 from leads.models import Company, Score
 from leads.services import embeddings
 from leads.views import PAGE_SIZE
@@ -22,7 +23,10 @@ pytestmark = pytest.mark.django_db
 
 def dashboard_names(response) -> list[str]:
     """Company names in the dashboard table, top to bottom."""
-    return [html.unescape(n) for n in re.findall(r'<td><a href="/companies/\d+/">([^<]*)</a>', response.text)]
+    return [
+        html.unescape(n)
+        for n in re.findall(r'<td class="name"><a href="/companies/\d+/"[^>]*>([^<]*)</a>', response.text)
+    ]
 
 
 # --- login ------------------------------------------------------------------------
@@ -70,10 +74,14 @@ def test_dashboard_shows_signed_scores(as_alice, world):
     echo = Score.objects.get(company=world["Echo Review"])
     assert bravo.value > 0.2 and echo.value < -0.2
     assert re.fullmatch(r"\+0\.\d\d", bravo.signed) and re.fullmatch(r"-0\.\d\d", echo.signed)
-    assert '<span class="score good"' in table_row(response, "Bravo Beers")
-    assert f">{bravo.signed}</span>" in table_row(response, "Bravo Beers")
-    assert '<span class="score bad"' in table_row(response, "Echo Review")
-    assert f">{echo.signed}</span>" in table_row(response, "Echo Review")
+    distribution = Distribution.of(Score.objects.values_list("value", flat=True))
+    good, bad = distribution.band(bravo.value), distribution.band(echo.value)
+    assert good.key in ("strong", "likely") and bad.key == "unlikely"
+    for name, score, band in (("Bravo Beers", bravo, good), ("Echo Review", echo, bad)):
+        row = table_row(response, name)
+        assert f'<span class="score band-{band.key}"' in row and f">{score.signed}</span>" in row
+        assert f'<span class="band band-{band.key}">{band.label}</span>' in row
+        assert distribution.rank_text(score.value) in row
 
 
 def test_dashboard_says_why_a_company_has_no_score(as_alice, world):
@@ -117,7 +125,7 @@ def test_dashboard_label_filters(as_alice, world, show, expected):
     response = as_alice.get("/", {"show": show})
     assert response.status_code == 200
     assert set(dashboard_names(response)) == expected
-    assert f'class="active">{show.capitalize()}</a>' in response.text
+    assert f'<label class="chip active"><input type="radio" name="show" value="{show}" checked' in response.text
 
 
 def test_unlabelled_filter_keeps_the_score_order(as_alice, world):
@@ -158,7 +166,7 @@ def test_dashboard_search_by_name_or_domain(as_alice, world, query, expected):
 
 def test_a_search_that_finds_nothing_says_so(as_alice, world):
     response = as_alice.get("/", {"q": "nothing-like-this"})
-    assert "No companies match." in response.text
+    assert "No companies match these filters." in response.text
     assert "0 companies" in response.text
 
 
@@ -196,13 +204,13 @@ def test_dashboard_pages_through_many_companies(as_alice, many):
     assert dashboard_names(first) == [f"Company {i:03d}" for i in range(PAGE_SIZE)]
     assert f"{many} companies" in first.text
     assert "Page 1 of 2" in first.text
-    assert 'href="?show=all&q=&page=2">Next →</a>' in first.text
+    assert 'href="?page=2" rel="next">Next →</a>' in first.text
     assert "← Previous" not in first.text
 
     second = as_alice.get("/", {"page": 2})
     assert dashboard_names(second) == [f"Company {i:03d}" for i in range(PAGE_SIZE, many)]
     assert "Page 2 of 2" in second.text
-    assert 'href="?show=all&q=&page=1">← Previous</a>' in second.text
+    assert 'href="?page=1" rel="prev">← Previous</a>' in second.text
     assert "Next →" not in second.text
 
 
@@ -216,7 +224,7 @@ def test_dashboard_forgives_bad_page_numbers(as_alice, many, page, shown):
 def test_pagination_links_keep_the_filter_and_the_search(as_alice, many):
     response = as_alice.get("/", {"show": "unlabelled", "q": "company 0"})
     assert f"{many} companies" in response.text
-    assert 'href="?show=unlabelled&q=company%200&page=2">Next →</a>' in response.text
+    assert 'href="?show=unlabelled&amp;q=company+0&page=2" rel="next">Next →</a>' in response.text
     response = as_alice.get("/", {"q": "Company 05"})
     assert dashboard_names(response) == [f"Company {i:03d}" for i in range(50, 60)]
     assert "Page 1 of" not in response.text  # one page: no page links

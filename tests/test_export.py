@@ -52,11 +52,11 @@ def test_export_streams_the_filtered_view_as_excel_safe_csv(client, alice, score
     assert re.fullmatch(
         r'attachment; filename="leads-scores-liked-\d{4}-\d\d-\d\d\.csv"', response["Content-Disposition"]
     )
-    assert body.startswith("\ufeffid,name,website,industry,country,label,score,neighbours\r\n")
-    assert rows[0] == ["id", "name", "website", "industry", "country", "label", "score", "neighbours"]
+    assert body.startswith("\ufeffid,name,website,industry,country,label,score,band,neighbours\r\n")
+    assert rows[0] == ["id", "name", "website", "industry", "country", "label", "score", "band", "neighbours"]
     by_name = {row[1]: row for row in rows[1:]}
     assert set(by_name) == {"Alpha Brewing", "'=HYPERLINK(1) Brewing"}  # liked and matching 'brew' only
-    assert by_name["Alpha Brewing"][2:7] == ["alphabrew.com", "Brewery", "", "like", ""]  # labelled: no score
+    assert by_name["Alpha Brewing"][2:8] == ["alphabrew.com", "Brewery", "", "like", "", ""]  # labelled: no score
 
 
 def test_export_scores_are_numbers_and_text_cells_are_neutralised(client, alice, scored_world):
@@ -66,7 +66,8 @@ def test_export_scores_are_numbers_and_text_cells_are_neutralised(client, alice,
     bravo, echo = rows[1], rows[2]
     assert float(bravo[6]) > 0 > float(echo[6])
     assert re.fullmatch(r"-?\d\.\d+", echo[6])  # a negative number stays a number, not "'-0.4"
-    assert "HYPERLINK(1) Brewing" in bravo[7] and not bravo[7].startswith(("=", "+", "-", "@"))
+    assert (bravo[7], echo[7]) == ("strong fit", "unlikely")  # the dashboard's bands
+    assert "HYPERLINK(1) Brewing" in bravo[8] and not bravo[8].startswith(("=", "+", "-", "@"))
     _, _, rows = export(client, show="disliked")
     assert rows[1][1:4] == ["Delta Code", "deltacode.io", "'-Software"]
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
+from leads import selectors
 from leads.models import Company
+from leads.selectors import BestFirst
 
-if TYPE_CHECKING:
-    from leads.selectors import BestFirst
-
-HEADER = ["id", "name", "website", "industry", "country", "label", "score", "neighbours"]
+HEADER = ["id", "name", "website", "industry", "country", "label", "score", "band", "neighbours"]
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -39,6 +37,7 @@ def score_rows(companies: QuerySet | BestFirst) -> Iterator[list]:
 def _rows(batch: list[Company]) -> Iterator[list]:
     neighbour_ids = {n["company_id"] for c in batch if hasattr(c, "score") for n in c.score.neighbours}
     names = dict(Company.objects.filter(pk__in=neighbour_ids).values_list("pk", "name"))
+    distribution = selectors.score_distribution()
     for company in batch:
         score = getattr(company, "score", None)
         neighbours = [names.get(n["company_id"], "?") for n in score.neighbours] if score else []
@@ -50,6 +49,7 @@ def _rows(batch: list[Company]) -> Iterator[list]:
             company.country,
             company.verdict,
             "" if score is None else round(score.value, 6),
+            "" if score is None else distribution.band(score.value).label,
             "; ".join(neighbours),
         ]
         yield [neutralise(value) for value in row]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from leads.models import Company, Label, LabelSource, Verdict
 from leads.services.scores import labels_changed
@@ -85,3 +85,31 @@ def _record(*, verdicts, user, source: LabelSource, skip_unchanged: bool) -> lis
     if rows:
         labels_changed([row[0] for row in rows], entered=[row[0] for row in rows if row[2]])
     return [(company_id, label_id) for company_id, label_id, _ in rows]
+
+
+@transaction.atomic
+def undo_last(*, user, source: LabelSource, skip: Sequence[int] = ()) -> Label | None:
+    """Take back `user`'s latest label from `source` (those in `skip` aside: labels already undone,
+    or made by an undo): its company gets back the verdict it had just before, as a new label.
+    Returns the new label, or None when there is nothing to undo, or when someone else labelled
+    that company since (their verdict stands)."""
+    last = (
+        Label.objects.filter(user=user, source=source).exclude(pk__in=list(skip)).order_by("-created_at", "-pk").first()
+    )
+    if last is None:
+        return None
+    history = Label.objects.filter(company_id=last.company_id)
+    newer = models.Q(created_at__gt=last.created_at) | models.Q(created_at=last.created_at, pk__gt=last.pk)
+    if history.filter(newer).exclude(user=user).exists():  # someone else labelled it since: theirs stands
+        return None
+    before = (
+        history.exclude(newer)
+        .exclude(pk=last.pk)
+        .order_by("-created_at", "-pk")
+        .values_list("verdict", flat=True)
+        .first()
+    )
+    company = Company.objects.get(pk=last.company_id)
+    undone = label_company(company=company, user=user, verdict=before or Verdict.CLEAR, source=source)
+    undone.undid = last.pk
+    return undone

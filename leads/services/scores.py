@@ -36,6 +36,7 @@ from leads.models import (
     CompanyEmbedding,
     PendingScoreChange,
     Score,
+    ScoreChange,
     ScoringState,
 )
 from leads.services.queue import enqueue_on_commit, send
@@ -246,7 +247,9 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
                     enqueue_on_commit("leads.rescore_chunk", lo, hi)
         else:
             affected = _affected_by(changed, entered, labelled)
+            before = _values(affected)
             count = _rescore(Q(company_id__any_of=affected), labelled)
+            _log_changes(before, _values(affected), causes=changed)
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
         return sum(rescore_chunk(lo, hi) for lo, hi in ranges) if inline_full else 0
@@ -277,6 +280,28 @@ def _affected_by(changed: list[int], entered: list[int], labelled: LabelledSet) 
             )
             affected.update(row[0] for row in cursor.fetchall())
     return sorted(affected.union(changed))
+
+
+def _values(company_ids: list[int]) -> dict[int, float]:
+    return dict(Score.objects.filter(company_id__any_of=company_ids).values_list("company_id", "value"))
+
+
+def _log_changes(before: dict[int, float], after: dict[int, float], *, causes: list[int]) -> None:
+    """Record the scores this pass changed (ScoreChange), for the dashboard's "what changed"."""
+    changed = [i for i in sorted(before.keys() | after.keys()) if before.get(i) != after.get(i)]
+    if not changed:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "insert into leads_scorechange (company_id, old_value, new_value, causes, changed_at)"
+            " select unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), %s::bigint[], now()",
+            [changed, [before.get(i) for i in changed], [after.get(i) for i in changed], causes],
+        )
+
+
+def forget_old_changes(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """The sweep trims the change log."""
+    return ScoreChange.objects.filter(changed_at__lt=timezone.now() - older_than).delete()[0]
 
 
 def _vector_literal(vector: np.ndarray) -> str:
@@ -370,6 +395,7 @@ def heal(*, scan: bool = True) -> None:
     chunk tasks were lost (a Redis outage), and with `scan`, score any company a crash left
     without a score (a scan of every company: the sweep asks for it only when the queue is idle)."""
     apply_label_changes()
+    forget_old_changes()
     if full_rescore_stalled():
         queue_full_rescore()
     elif scan and not ScoringState.get().chunks_left:

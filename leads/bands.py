@@ -1,0 +1,110 @@
+"""Score bands and ranks: what a score means for this team. Pure numpy: no Django.
+
+A raw score says little on its own: with few labels, or one-sided ones, the best company of a team
+can score +0.22. So a score is read against the team's own distribution of scores:
+
+- rank: the share of scored companies above it ("top 3% of 48,000");
+- band, one definition used by every page, the admin, the API and the export:
+  - strong fit: positive, and in the top 5%;
+  - likely: positive, and in the top 25%;
+  - unlikely: negative, and in the bottom half;
+  - unsure: everything else.
+
+The sign keeps bands honest: a negative score is never a fit however high it ranks, a positive
+one never "unlikely".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STRONG_TOP, LIKELY_TOP, UNLIKELY_BOTTOM = 0.05, 0.25, 0.50
+# Quantiles kept of the distribution: enough for a rank to the nearest half per cent.
+FRACTIONS = np.linspace(0.0, 1.0, 201)
+
+
+@dataclass(frozen=True)
+class Band:
+    key: str  # strong / likely / unsure / unlikely: CSS classes, API and CSV values
+    label: str  # what a rep reads
+
+
+STRONG = Band("strong", "strong fit")
+LIKELY = Band("likely", "likely")
+UNSURE = Band("unsure", "unsure")
+UNLIKELY = Band("unlikely", "unlikely")
+BANDS = (STRONG, LIKELY, UNSURE, UNLIKELY)
+BY_KEY = {band.key: band for band in BANDS}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """The scores of every scored company, as quantiles (values at FRACTIONS, ascending)."""
+
+    quantiles: np.ndarray
+    total: int
+
+    @classmethod
+    def of(cls, values) -> Distribution:
+        values = np.asarray(values, dtype=np.float64)
+        if not len(values):
+            return cls(np.empty(0), 0)
+        return cls(np.quantile(values, FRACTIONS), len(values))
+
+    def top_share(self, value: float) -> float:
+        """The share of scored companies with a higher score, 0..1 (0: the best), to the nearest
+        half per cent (a step over the quantiles: equal scores share one rank)."""
+        if not self.total:
+            return 0.0
+        at_or_below = np.searchsorted(self.quantiles, value, side="right")
+        return float(1.0 - FRACTIONS[at_or_below - 1]) if at_or_below else 1.0
+
+    def cutoffs(self) -> dict[str, float]:
+        """The score at the top 5%, the top 25% and the median: the bands' edges (see band())."""
+        if not self.total:
+            return {"strong": np.inf, "likely": np.inf, "unlikely": -np.inf}
+        strong, likely, unlikely = np.interp(
+            [1 - STRONG_TOP, 1 - LIKELY_TOP, UNLIKELY_BOTTOM], FRACTIONS, self.quantiles
+        )
+        return {"strong": float(strong), "likely": float(likely), "unlikely": float(unlikely)}
+
+    def band(self, value: float) -> Band:
+        """The one definition of the bands; `selectors.band_filter` asks the same of the database."""
+        cut = self.cutoffs()
+        if value > 0 and value >= cut["strong"]:
+            return STRONG
+        if value > 0 and value >= cut["likely"]:
+            return LIKELY
+        if value < 0 and value <= cut["unlikely"]:
+            return UNLIKELY
+        return UNSURE
+
+    def rank_text(self, value: float) -> str:
+        """'top 3% of 48,000'; 'bottom 10% of 48,000' in the lower half."""
+        top = self.top_share(value)
+        if top < 0.5:
+            return f"top {_percent(top)} of {self.total:,}"
+        return f"bottom {_percent(1.0 - top)} of {self.total:,}"
+
+    def histogram(self, bins: int = 20) -> list[dict]:
+        """Companies per score bin from -1 to 1 (estimated from the quantiles), each with the band
+        of its middle."""
+        edges = np.linspace(-1.0, 1.0, bins + 1)
+        if self.total:
+            at_or_below = np.searchsorted(self.quantiles, edges, side="right")
+            cumulative = np.where(at_or_below > 0, FRACTIONS[np.maximum(at_or_below - 1, 0)], 0.0) * self.total
+            cumulative[0], cumulative[-1] = 0.0, self.total
+            counts = np.diff(cumulative)
+        else:
+            counts = np.zeros(bins)
+        return [
+            {"low": float(a), "high": float(b), "count": round(float(c)), "band": self.band((a + b) / 2).key}
+            for a, b, c in zip(edges, edges[1:], counts)
+        ]
+
+
+def _percent(share: float) -> str:
+    """At least 1%: 'top 0%' reads as broken."""
+    return f"{max(1, round(share * 100))}%" if share < 0.995 else "100%"

@@ -1,0 +1,140 @@
+// The dashboard's keyboard flow and live scores. Verdicts go through htmx (the row comes back
+// from the server); this file moves the selection, undoes, and polls for rescored companies.
+(() => {
+  const body = document.querySelector("#companies tbody");
+  if (!body) return;
+  const rows = () => [...body.querySelectorAll("tr[data-company]")];
+  const toast = () => document.getElementById("toast");
+  let current = -1;
+  let advance = false;
+
+  function select(index, scroll = true) {
+    const all = rows();
+    if (!all.length) return;
+    current = Math.max(0, Math.min(index, all.length - 1));
+    all.forEach((row, i) => row.classList.toggle("selected", i === current));
+    const row = all[current];
+    if (scroll) row.scrollIntoView({ block: "nearest" });
+    row.focus({ preventScroll: true });
+  }
+
+  function press(verdict) {
+    const row = rows()[current];
+    const button = row && row.querySelector(`button[value="${verdict}"]`);
+    if (!button) return;
+    advance = verdict !== "clear";
+    button.click();
+  }
+
+  function showToast(text) {
+    const box = toast();
+    box.hidden = false;
+    box.textContent = text;
+  }
+
+  async function undo() {
+    const form = document.getElementById("undo-form");
+    const response = await fetch(form.action, {
+      method: "POST",
+      headers: { "HX-Request": "true", "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value },
+    });
+    const page = document.createElement("template");
+    page.innerHTML = await response.text();
+    const row = page.content.querySelector("tr[data-company]");
+    const old = row && document.getElementById(row.id);
+    if (old) {
+      old.replaceWith(row);
+      htmx.process(row);
+      select(rows().indexOf(row));
+      watch(new Date().toISOString());
+    }
+    const note = page.content.querySelector("#toast");
+    if (note) showToast(note.firstChild.textContent.trim());
+  }
+
+  // After a verdict: poll until the rescore it queued is done, then update the scores on the
+  // page in place and say how many changed, with a link to what changed and why.
+  let watching = null;
+  function watch(since) {
+    if (watching) clearTimeout(watching.timer);
+    watching = { since: watching ? watching.since : since, tries: 0 };
+    poll();
+  }
+
+  async function poll() {
+    const ids = rows().map((row) => row.dataset.company).join(",");
+    const params = new URLSearchParams({ since: watching.since, ids });
+    const response = await fetch(`${body.closest("table").dataset.changes}?${params}`, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const state = await response.json();
+    for (const [id, html] of Object.entries(state.cells)) {
+      const cell = body.querySelector(`[data-score-for="${id}"]`);
+      if (cell && cell.innerHTML !== html) {
+        cell.innerHTML = html;
+        cell.classList.remove("moved");
+        void cell.offsetWidth; // restart the highlight
+        cell.classList.add("moved");
+      }
+    }
+    const box = document.getElementById("changes");
+    if (state.changed) {
+      box.hidden = false;
+      box.replaceChildren();
+      const link = document.createElement("a");
+      link.href = state.link;
+      link.textContent = `${state.changed.toLocaleString()}${state.changed >= 10000 ? "+" : ""} score${state.changed === 1 ? "" : "s"} changed`;
+      box.append(link, state.done ? "" : " (still rescoring…)");
+    }
+    watching.tries += 1;
+    if (!state.done && watching.tries < 60) watching.timer = setTimeout(poll, 1000);
+    else watching = null;
+  }
+
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    const row = event.detail.elt.closest ? event.detail.elt : null;
+    const swapped = row && row.matches && row.matches("tr[data-company]") ? row : null;
+    if (swapped) {
+      const index = rows().indexOf(swapped);
+      select(advance ? index + 1 : index);
+      advance = false;
+    }
+  });
+  document.body.addEventListener("htmx:oobAfterSwap", () => { toast().hidden = false; });
+  document.body.addEventListener("labelled", (event) => watch(event.detail.at));
+  document.body.addEventListener("htmx:responseError", (event) => showToast(event.detail.xhr.responseText || "That did not work: try again."));
+  document.body.addEventListener("htmx:sendError", () => showToast("The server did not answer: check your connection and try again."));
+
+  body.addEventListener("click", (event) => {
+    const row = event.target.closest("tr[data-company]");
+    if (row) current = rows().indexOf(row);
+  });
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-undo]")) undo();
+    if (event.target.closest("[data-help]")) document.getElementById("help").showModal();
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.metaKey || event.ctrlKey || event.altKey) return;
+    if (event.target.closest("input, select, textarea, [contenteditable]")) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    if (document.getElementById("help").open) return;
+    const keys = {
+      j: () => select(current + 1),
+      k: () => select(current - 1),
+      l: () => press("like"),
+      d: () => press("dislike"),
+      c: () => press("clear"),
+      u: () => undo(),
+      o: () => { const link = rows()[current]?.querySelector("[data-open]"); if (link) link.click(); },
+      "/": () => document.getElementById("search").focus(),
+      "?": () => document.getElementById("help").showModal(),
+    };
+    const action = keys[event.key];
+    if (!action) return;
+    event.preventDefault();
+    if (current < 0 && "jkldco".includes(event.key)) { select(0); if (event.key === "j" || event.key === "k") return; }
+    action();
+  });
+})();

@@ -1,0 +1,163 @@
+"""The dashboard's labelling flow through Django's test client: a verdict answers with its row
+(htmx), undo, the change log behind "37 scores changed", filters in the URL, bands, disagreements."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from leads import selectors
+from leads.models import Company, Label, Score, ScoreChange
+from leads.services import labels, scores
+from tests.web_helpers import table_row
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def test_a_verdict_from_the_dashboard_answers_with_its_row_and_a_note(as_alice, world):
+    bravo = world["Bravo Beers"]
+    response = as_alice.post(f"/companies/{bravo.pk}/label", {"verdict": "like"}, **HTMX)
+    assert response.status_code == 200
+    page = text(response)
+    assert page.lstrip().startswith(f'<tr id="company-{bravo.pk}"')  # one row, not a page
+    assert '<span class="badge like">Liked</span>' in page
+    assert 'hx-swap-oob="true"' in page and "Bravo Beers: liked. Scores update in a moment." in page
+    assert "<html" not in page
+    assert '"labelled"' in response["HX-Trigger"]
+    assert Company.objects.get(pk=bravo.pk).verdict == "like"
+
+
+def test_without_htmx_a_verdict_still_works_as_a_form(as_alice, world):
+    bravo = world["Bravo Beers"]
+    response = as_alice.post(f"/companies/{bravo.pk}/label", {"verdict": "dislike", "next": "/?show=unlabelled"})
+    assert response.status_code == 302 and response["Location"] == "/?show=unlabelled"
+
+
+def test_undo_takes_back_the_last_verdicts_one_by_one(as_alice, world):
+    bravo, copper = world["Bravo Beers"], world["Copper Stouts"]
+    as_alice.post(f"/companies/{bravo.pk}/label", {"verdict": "like"}, **HTMX)
+    as_alice.post(f"/companies/{bravo.pk}/label", {"verdict": "dislike"}, **HTMX)
+    as_alice.post(f"/companies/{copper.pk}/label", {"verdict": "like"}, **HTMX)
+
+    first = as_alice.post("/labels/undo", **HTMX)
+    assert f'<tr id="company-{copper.pk}"' in text(first)
+    assert "Undone: Copper Stouts has no label again." in text(first)
+    assert Company.objects.get(pk=copper.pk).verdict == ""
+    as_alice.post("/labels/undo", **HTMX)
+    assert Company.objects.get(pk=bravo.pk).verdict == "like"  # back to before the dislike
+    as_alice.post("/labels/undo", **HTMX)
+    assert Company.objects.get(pk=bravo.pk).verdict == ""
+    # Alice's own earlier verdict in the world fixture (Alpha liked) is next, then nothing.
+    as_alice.post("/labels/undo", **HTMX)
+    assert Company.objects.get(pk=world["Alpha Brewing"].pk).verdict == ""
+    assert "Nothing to undo." in text(as_alice.post("/labels/undo", **HTMX))
+    # Every step is in the history: nothing is lost.
+    assert Label.objects.filter(company=bravo).count() == 4
+
+
+def test_undo_never_overrides_a_verdict_someone_gave_since(client, world, alice, bob):
+    client.force_login(bob)
+    delta = world["Delta Code"]  # disliked by bob in the fixture
+    labels.label_company(company=delta, user=alice, verdict="like", source="click")
+    response = client.post("/labels/undo", **HTMX)  # bob's last verdict: his dislike, since overridden
+    assert "Nothing to undo." in text(response)
+    assert Company.objects.get(pk=delta.pk).verdict == "like"  # alice's verdict stands
+
+
+def test_an_incremental_rescore_logs_what_changed_and_why(as_alice, world):
+    since = timezone.now() - timedelta(seconds=1)
+    before = dict(Score.objects.values_list("company_id", "value"))
+    echo = world["Echo Review"]
+    labels.label_company(company=echo, user=None, verdict="like", source="click")
+    scores.apply_label_changes()
+    after = dict(Score.objects.values_list("company_id", "value"))
+    logged = {c.company_id: (c.old_value, c.new_value, c.causes) for c in ScoreChange.objects.all()}
+    moved = {i for i in before.keys() | after.keys() if before.get(i) != after.get(i)}
+    assert set(logged) == moved and echo.pk in logged
+    assert logged[echo.pk] == (before[echo.pk], None, [echo.pk])  # labelled now: no score of its own
+    for company_id in moved - {echo.pk}:
+        assert logged[company_id] == (before.get(company_id), after.get(company_id), [echo.pk])
+
+    ids = ",".join(str(i) for i in moved)
+    state = as_alice.get("/scores/changes", {"since": since.isoformat(), "ids": ids}).json()
+    assert state["done"] is True and state["changed"] == len(moved)
+    for company_id in moved - {echo.pk}:
+        assert f">{Score.objects.get(company_id=company_id).signed}</span>" in state["cells"][str(company_id)]
+    page = text(as_alice.get(state["link"]))
+    assert "Echo Review</a> (liked)" in page
+    for company_id in moved - {echo.pk}:
+        assert Company.objects.get(pk=company_id).name in page
+
+
+def test_changes_want_a_time_and_ids(as_alice, world):
+    response = as_alice.get("/scores/changes", {"since": "yesterday"})
+    assert response.status_code == 400 and "since must be an ISO date" in response.json()["error"]
+
+
+def test_the_band_filter_lists_exactly_the_companies_of_that_band(as_alice, world):
+    distribution = selectors.score_distribution()
+    expected = {}
+    for score in Score.objects.select_related("company"):
+        expected.setdefault(distribution.band(score.value).key, set()).add(score.company.name)
+    assert len(expected) >= 2  # the fixture's four scores are not all in one band
+    for key in ("strong", "likely", "unsure", "unlikely"):
+        page = as_alice.get("/", {"band": key})
+        names = set(re.findall(r"data-open>([^<]*)</a>", text(page)))
+        assert names == expected.get(key, set()), key
+    assert as_alice.get("/", {"band": "great"}).status_code == 400
+
+
+def test_filters_combine_and_stay_in_the_url(as_alice, world):
+    world["Echo Review"].country = "DE"
+    world["Echo Review"].save()
+    page = text(as_alice.get("/", {"show": "unlabelled", "industry": "software", "country": "de", "q": "echo"}))
+    assert re.findall(r"data-open>([^<]*)</a>", page) == ["Echo Review"]
+    assert 'href="/export.csv?show=unlabelled&industry=software&country=de&q=echo"' in page
+    job_page = text(as_alice.get("/", {"import": "12345"}))
+    assert "No companies match these filters." in job_page
+    assert as_alice.get("/", {"import": "abc"}).status_code == 400
+
+
+def test_each_score_shows_its_band_and_rank_and_labelled_rows_are_marked(as_alice, world):
+    response = as_alice.get("/")
+    distribution = selectors.score_distribution()
+    for score in Score.objects.select_related("company"):
+        row = table_row(response, score.company.name)
+        assert distribution.band(score.value).label in row and distribution.rank_text(score.value) in row
+    assert 'class="labelled like"' in table_row(response, "Alpha Brewing")
+    assert 'class="labelled dislike"' in table_row(response, "Delta Code")
+    assert 'class="histogram"' in response.text
+
+
+def test_reps_who_disagree_are_shown_on_the_dashboard_and_the_company_page(as_alice, world, alice, bob):
+    copper = world["Copper Stouts"]
+    labels.label_company(company=copper, user=alice, verdict="like", source="click")
+    labels.label_company(company=copper, user=bob, verdict="dislike", source="click")
+    row = table_row(as_alice.get("/"), "Copper Stouts")
+    assert "alice liked, bob disliked" in row
+    assert "alice liked, bob disliked" in text(as_alice.get(f"/companies/{copper.pk}/"))
+    labels.label_company(company=copper, user=alice, verdict="clear", source="click")  # alice withdraws
+    assert "bob disliked" not in table_row(as_alice.get("/"), "Copper Stouts")
+
+
+@pytest.mark.parametrize("path", ["/", "/label-next/"])
+def test_the_pages_show_the_keyboard_shortcuts(as_alice, world, path):
+    page = text(as_alice.get(path))
+    for key in ("j", "k", "l", "d", "c", "u", "o", "/", "?"):
+        assert f"<kbd>{key}</kbd>" in page
+
+
+def test_the_company_page_counts_liked_and_disliked_neighbours_and_shows_the_band(as_alice, world):
+    bravo = world["Bravo Beers"]
+    page = text(as_alice.get(f"/companies/{bravo.pk}/"))
+    assert "1 liked and 1 disliked among its 2 nearest labelled companies." in page
+    band = selectors.score_distribution().band(Score.objects.get(company=bravo).value)
+    assert f'<span class="band band-{band.key}">{band.label}</span>' in page

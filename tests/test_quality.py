@@ -1,0 +1,198 @@
+"""Leave-one-out ranking quality (leads/quality.py) against scikit-learn, the evaluate command on
+the real database, and the daily snapshot."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from io import StringIO
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from sklearn.metrics import cohen_kappa_score, roc_auc_score
+from sklearn.neighbors import KNeighborsRegressor
+
+from leads import embedding, quality, tasks
+from leads.identity import text_hash
+from leads.models import Company, CompanyEmbedding, QualitySnapshot
+from leads.services import labels as label_service
+from leads.services import quality as quality_service
+
+WEIGHTS = {"inverse": "distance", "naive": lambda d: d, "uniform": "uniform"}
+
+
+def clustered(m: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """m vectors around 4 directions, two of them mostly liked, with some labels flipped."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(4, 384))
+    cluster = np.arange(m) % 4
+    vectors = centres[cluster] + rng.normal(scale=1.2, size=(m, 384))
+    labels = np.where(cluster < 2, 1.0, -1.0)
+    flip = rng.random(m) < 0.15
+    return vectors, np.where(flip, -labels, labels)
+
+
+def sklearn_loo(vectors: np.ndarray, labels: np.ndarray, k: int, weighting: str) -> np.ndarray:
+    """Each row scored by a KNeighborsRegressor fitted on all the other rows."""
+    predictions = []
+    for i in range(len(labels)):
+        others = np.arange(len(labels)) != i
+        model = KNeighborsRegressor(n_neighbors=k, weights=WEIGHTS[weighting], metric="cosine", algorithm="brute")
+        predictions.append(model.fit(vectors[others], labels[others]).predict(vectors[i : i + 1])[0])
+    # Rounded, so that float noise (a unanimous vote at 0.9999999999999998) does not break ties.
+    return np.round(predictions, 9)
+
+
+def precision_direct(scores: np.ndarray, labels: np.ndarray, n: int) -> float:
+    return float((labels[np.argsort(-scores, kind="stable")[:n]] > 0).mean())
+
+
+@pytest.mark.parametrize("weighting", quality.WEIGHTINGS)
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_leave_one_out_scores_equal_scikit_learn_fitted_without_each_company(weighting, k):
+    vectors, labels = clustered(60)
+    loo = quality.leave_one_out(vectors, labels, 25, block_cells=60 * 7)  # blocks of 7 rows
+    assert not (loo.neighbours == np.arange(60)[:, None]).any()  # never itself
+    np.testing.assert_allclose(loo.scores(k, weighting), sklearn_loo(vectors, labels, k, weighting), atol=1e-9)
+
+
+def test_an_identical_twin_decides_alone_as_in_scikit_learn():
+    vectors, labels = clustered(20)
+    vectors[5] = vectors[4] * 3.0  # same direction: distance 0
+    loo = quality.leave_one_out(vectors, labels, 5)
+    np.testing.assert_allclose(loo.scores(5), sklearn_loo(vectors, labels, 5, "inverse"), atol=1e-9)
+    assert loo.scores(5)[4] == labels[5] and loo.scores(5)[5] == labels[4]
+
+
+def test_roc_auc_equals_scikit_learn_with_ties():
+    rng = np.random.default_rng(0)
+    labels = np.where(rng.random(300) < 0.3, 1.0, -1.0)
+    scores = np.round(rng.normal(size=300) + 0.8 * labels, 1)  # many tied scores
+    assert quality.roc_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert quality.roc_auc(scores, np.ones(300)) is None
+
+
+def test_precision_at_n_is_the_share_of_likes_among_the_highest_scores():
+    scores = np.array([0.9, -0.2, 0.8, 0.1, 0.7])
+    labels = np.array([1.0, 1.0, -1.0, 1.0, 1.0])
+    assert quality.precision_at(scores, labels, 2) == 0.5  # 0.9 liked, 0.8 disliked
+    assert quality.precision_at(scores, labels, 4) == 0.75
+    assert quality.precision_at(scores, labels, 6) is None  # fewer labels than that
+
+
+def test_evaluate_equals_a_direct_scikit_learn_computation():
+    vectors, labels = clustered(120)
+    report = quality.evaluate(vectors, labels, ks=(1, 5), k=10, bootstrap=50, seed=7)
+    assert sorted(report.per_k) == [1, 5, 10]  # the configured k is always measured
+    for k, figures in report.per_k.items():
+        ours = sklearn_loo(vectors, labels, k, "inverse")
+        assert figures.auc == pytest.approx(roc_auc_score(labels, ours), abs=1e-12)
+        assert figures.precision[20] == precision_direct(ours, labels, 20)
+        assert figures.precision[50] == precision_direct(ours, labels, 50)
+        assert figures.naive_auc == pytest.approx(roc_auc_score(labels, sklearn_loo(vectors, labels, k, "naive")))
+        assert figures.uniform_auc == pytest.approx(roc_auc_score(labels, sklearn_loo(vectors, labels, k, "uniform")))
+        low, high = figures.auc_interval
+        assert low <= figures.auc <= high
+    assert report.per_k[10].auc > 0.75
+    assert report.best_k == max(report.per_k, key=lambda k: report.per_k[k].auc)
+    again = quality.evaluate(vectors, labels, ks=(1, 5), k=10, bootstrap=50, seed=7)
+    assert again.as_dict() == report.as_dict()  # the seed fixes the intervals
+
+
+def test_evaluate_with_too_few_labels_says_so_instead_of_failing():
+    for vectors, labels in [(np.empty((0, 384)), np.empty(0)), (np.ones((1, 384)), np.ones(1))]:
+        report = quality.evaluate(vectors, labels, k=10, bootstrap=10)
+        assert report.headline.auc is None and report.headline.precision[20] is None and report.best_k is None
+    vectors, labels = clustered(30)
+    one_class = quality.evaluate(vectors, np.ones(30), k=3, bootstrap=10)
+    assert one_class.headline.auc is None and one_class.headline.precision[20] == 1.0
+
+
+def test_cohen_kappa_equals_scikit_learn():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        a = rng.choice(["like", "dislike"], size=rng.integers(2, 40))
+        b = np.where(rng.random(len(a)) < 0.7, a, rng.choice(["like", "dislike"], size=len(a)))
+        assert quality.cohen_kappa(a, b) == pytest.approx(cohen_kappa_score(a, b), nan_ok=True)
+    assert np.isnan(quality.cohen_kappa(["like", "like"], ["like", "like"]))  # chance agreement is total
+
+
+# --- The command and the daily snapshot, on the real database -----------------------------------
+
+
+def write_labelled(vectors: np.ndarray, verdicts: np.ndarray, user) -> list[Company]:
+    """Companies with these vectors (as the worker writes them) and these labels."""
+    made = Company.objects.bulk_create(
+        Company(name=f"Company {i}", dedupe_key=f"company-{i}", text_hash=text_hash(f"Company {i}"))
+        for i in range(len(vectors))
+    )
+    CompanyEmbedding.objects.bulk_create(
+        CompanyEmbedding(company=c, model_name=embedding.model_name(), text_hash=c.text_hash, vector=v)
+        for c, v in zip(made, vectors)
+    )
+    label_service.label_companies(
+        verdicts=[(c.pk, "like" if y > 0 else "dislike") for c, y in zip(made, verdicts)], user=user, source="import"
+    )
+    return made
+
+
+@pytest.mark.django_db
+def test_the_command_prints_the_figures_of_the_current_labels(alice):
+    vectors, verdicts = clustered(80)
+    write_labelled(vectors, verdicts, alice)
+    out = StringIO()
+    call_command("evaluate", "--json", "--k", "1", "3", "--bootstrap", "30", "--seed", "2", stdout=out)
+    figures = json.loads(out.getvalue())
+
+    stored = vectors.astype(np.float32).astype(np.float64)  # pgvector keeps float32
+    for k in (1, 3, 10):
+        ours = sklearn_loo(stored, verdicts, k, "inverse")
+        assert figures["per_k"][str(k)]["auc"] == pytest.approx(roc_auc_score(verdicts, ours), abs=1e-12)
+        assert figures["per_k"][str(k)]["precision_at_20"] == precision_direct(ours, verdicts, 20)
+        naive = roc_auc_score(verdicts, sklearn_loo(stored, verdicts, k, "naive"))
+        assert figures["per_k"][str(k)]["naive_auc"] == pytest.approx(naive, abs=1e-12)
+    assert figures["k"] == 10  # settings.SCORING_K
+    assert figures["labels"] == 80 and figures["liked"] == int((verdicts > 0).sum())
+    for key in ("auc", "precision_at_20", "precision_at_50", "naive_auc", "uniform_auc", "auc_low", "auc_high"):
+        assert figures[key] == figures["per_k"]["10"][key]
+    assert not QualitySnapshot.objects.exists()  # only --record stores them
+
+    table = StringIO()
+    call_command("evaluate", "--bootstrap", "0", stdout=table)
+    assert "80 labelled companies" in table.getvalue()
+    assert f"{figures['auc']:.3f}" in table.getvalue()
+
+
+@pytest.mark.django_db
+def test_record_stores_one_snapshot_a_day(alice, monkeypatch):
+    vectors, verdicts = clustered(40)
+    write_labelled(vectors, verdicts, alice)
+    call_command("evaluate", "--record", "--json", "--bootstrap", "20", stdout=StringIO())
+    snapshot = QualitySnapshot.objects.get()
+    assert snapshot.labels == 40 and snapshot.k == 10
+    assert (
+        snapshot.auc == pytest.approx(snapshot.figures["auc"]) and snapshot.auc_low <= snapshot.auc <= snapshot.auc_high
+    )
+
+    assert quality_service.record_quality_if_due() is None  # done today
+    tomorrow = snapshot.date + datetime.timedelta(days=1)
+    monkeypatch.setattr("django.utils.timezone.localdate", lambda *args: tomorrow)
+    assert quality_service.record_quality_if_due().date == tomorrow
+    assert QualitySnapshot.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_sweep_records_the_days_figures_once(alice, monkeypatch):
+    write_labelled(*clustered(20), alice)
+    monkeypatch.setattr(tasks.queue, "backlog", lambda: 0)
+    monkeypatch.setattr(tasks.maps, "queue_map_if_due", lambda: False)
+    monkeypatch.setattr(tasks.scores, "heal", lambda scan: None)
+    monkeypatch.setattr(tasks.embeddings, "queue_pending_embeddings", lambda: 0)
+    calls = []
+    real = quality_service.record_quality
+    monkeypatch.setattr(quality_service, "record_quality", lambda **kw: calls.append(1) or real(**kw))
+    tasks.sweep()
+    tasks.sweep()
+    assert calls == [1]
+    assert QualitySnapshot.objects.get().labels == 20
