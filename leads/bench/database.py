@@ -97,7 +97,10 @@ def server_connection(settings_dict: dict) -> psycopg.Connection:
 def reset_labels() -> None:
     """No label, score or pending change: the state the benchmark starts from, fresh or reused."""
     with connection.cursor() as cursor:
-        cursor.execute("truncate leads_score, leads_pendingscorechange, leads_label, leads_scoringstate")
+        cursor.execute(
+            "truncate leads_score, leads_pendingscorechange, leads_label, leads_scoringstate, leads_scorechange,"
+            " leads_reviewdecision"
+        )
         cursor.execute("update leads_company set verdict = '' where verdict <> ''")
 
 
