@@ -275,26 +275,42 @@ def with_bands(companies: list[Company]) -> list[Company]:
 
 
 def verdict_conflicts(company_ids: list[int]) -> dict[int, str]:
-    """{company id: 'ana liked, ben disliked'} where reps' latest verdicts disagree (the latest
-    verdict counts until someone settles it). A clear takes a rep out of the disagreement."""
+    """{company id: 'ana liked, ben disliked'} where reps' latest verdicts disagree: the latest
+    verdict counts until someone settles it. A rep's clear takes them out of the disagreement; a
+    manager's label (source admin: a review fix, a bulk action, the load test's clean-up) settles
+    it, so only rep verdicts given after it count. The review page (review.conflicts) uses the
+    same rule and also hides conflicts a manager kept."""
+    reps = Label.objects.filter(company_id__any_of=company_ids, user__isnull=False).exclude(source="admin")
     latest = (
-        Label.objects.filter(company_id__any_of=company_ids, user__isnull=False)
-        .order_by("company_id", "user_id", "-created_at", "-pk")
+        reps.order_by("company_id", "user_id", "-created_at", "-pk")
         .distinct("company_id", "user_id")
-        .values_list("company_id", "user__username", "verdict")
+        .values_list("company_id", "user__username", "verdict", "created_at")
     )
-    verdicts: dict[int, list[tuple[str, str]]] = {}
-    for company_id, username, verdict in latest:
-        if verdict != "clear":
-            verdicts.setdefault(company_id, []).append((username, verdict))
-    past = {"like": "liked", "dislike": "disliked"}
+    settled = dict(
+        Label.objects.filter(company_id__any_of=company_ids, source="admin")
+        .values("company_id")
+        .annotate(last=models.Max("created_at"))
+        .values_list("company_id", "last")
+    )
+    given: dict[int, list[tuple[str, str]]] = {}
+    for company_id, username, verdict, when in latest:
+        if verdict != "clear" and (company_id not in settled or when > settled[company_id]):
+            given.setdefault(company_id, []).append((username, verdict))
     return {
-        company_id: ", ".join(
-            f"{name} {past[verdict]}" for name, verdict in sorted(given, key=lambda g: (g[1] != "like", g[0]))
-        )
-        for company_id, given in verdicts.items()
-        if len({verdict for _, verdict in given}) > 1
+        company_id: _disagreement(verdicts)
+        for company_id, verdicts in given.items()
+        if len({verdict for _, verdict in verdicts}) > 1
     }
+
+
+def _disagreement(verdicts: list[tuple[str, str]]) -> str:
+    """'ana liked, ben disliked'; with many reps, 'ana, ben and 4 others liked; cy disliked'."""
+    parts = []
+    for verdict, word in (("like", "liked"), ("dislike", "disliked")):
+        names = sorted(name for name, given in verdicts if given == verdict)
+        shown = names if len(names) <= 3 else [*names[:2], f"{len(names) - 2} others"]
+        parts.append(f"{_join(shown)} {word}")
+    return ", ".join(parts) if all(len(p.split()) == 2 for p in parts) else "; ".join(parts)
 
 
 def score_changes(*, since) -> models.QuerySet:

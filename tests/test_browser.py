@@ -282,15 +282,21 @@ def test_a_rep_labels_with_the_keyboard_undoes_and_sees_scores_change(live_serve
         worker.stop()
 
 
-def test_the_dashboard_fits_a_phone(live_server, browser, fake_encoder, alice):
+def test_the_dashboard_fits_a_phone(live_server, browser, fake_encoder, alice, bob):
     brewing = make_companies(BREWERIES, "Brewing")
-    embed_companies([c.pk for c in brewing.values()])
+    software = make_companies(SOFTWARE, "Software")
+    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
+    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
+    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
+    label_company(company=software["Codeforge"], user=bob, source="click", verdict="like")  # a disagreement flag
+    assert rescore_all() == 4  # scores, bands and the histogram on the page
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
         log_in(page, live_server)
         width = page.evaluate("document.scrollingElement.scrollWidth")
         assert width <= 375, f"the page is {width} px wide on a 375 px screen"
+        expect(page.locator(".histogram")).to_be_visible()
         button = row_of(page, "Barrel Ales").locator("button[value=like]")
         expect(button).to_be_in_viewport()
         box = button.bounding_box()

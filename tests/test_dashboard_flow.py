@@ -161,3 +161,22 @@ def test_the_company_page_counts_liked_and_disliked_neighbours_and_shows_the_ban
     assert "1 liked and 1 disliked among its 2 nearest labelled companies." in page
     band = selectors.score_distribution().band(Score.objects.get(company=bravo).value)
     assert f'<span class="band band-{band.key}">{band.label}</span>' in page
+
+
+def test_a_managers_label_settles_a_disagreement_and_many_reps_are_summed_up(as_alice, world, alice, bob, staff):
+    copper = world["Copper Stouts"]
+    labels.label_company(company=copper, user=alice, verdict="like", source="click")
+    labels.label_company(company=copper, user=bob, verdict="dislike", source="click")
+    labels.label_company(company=copper, user=staff, verdict="like", source="admin")  # settled
+    assert selectors.verdict_conflicts([copper.pk]) == {}
+    labels.label_company(company=copper, user=bob, verdict="dislike", source="click")  # only bob, since
+    assert selectors.verdict_conflicts([copper.pk]) == {}
+    labels.label_company(company=copper, user=alice, verdict="like", source="click")  # and alice again
+    assert selectors.verdict_conflicts([copper.pk]) == {copper.pk: "alice liked, bob disliked"}
+
+    from django.contrib.auth import get_user_model
+
+    for name in ("dora", "ed", "fay", "gil"):
+        rep = get_user_model().objects.create_user(name)
+        labels.label_company(company=copper, user=rep, verdict="like", source="api")
+    assert selectors.verdict_conflicts([copper.pk]) == {copper.pk: "alice, dora and 3 others liked; bob disliked"}
