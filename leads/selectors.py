@@ -12,7 +12,7 @@ from django.db import connection, models, transaction
 from django.db.models import Q
 from pgvector.django import CosineDistance
 
-from leads import bands, embedding
+from leads import bands, embedding, labelnext
 from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Label, ScoreChange
 
 LABEL_FILTERS = {
@@ -264,13 +264,31 @@ def score_distribution() -> bands.Distribution:
     return distribution
 
 
+def low_confidence_threshold() -> float:
+    """Cosine distance beyond which a score's nearest labelled neighbour is "unlike anything labelled
+    yet" (labelnext.low_confidence_threshold over the labelled set); cached per process like the
+    distribution."""
+    threshold = cache.get("leads:low-confidence-threshold")
+    if threshold is None:
+        from leads import labelnext_selectors  # it reads vectors through the scores service
+
+        threshold = labelnext_selectors.low_confidence_threshold()
+        cache.set("leads:low-confidence-threshold", threshold, DISTRIBUTION_SECONDS)
+    return threshold
+
+
 def with_bands(companies: list[Company]) -> list[Company]:
-    """Set `band` and `rank` (text) on each scored company of a page."""
+    """Set `band`, `rank` (text) and `low_confidence` on each scored company of a page."""
     distribution = score_distribution()
+    scored = [c for c in companies if not c.verdict and getattr(c, "score", None) is not None]
+    threshold = low_confidence_threshold() if scored else 0.0
     for company in companies:
-        score = getattr(company, "score", None) if not company.verdict else None
+        score = company.score if company in scored else None
         company.band = distribution.band(score.value) if score else None
         company.rank = distribution.rank_text(score.value) if score else ""
+        company.low_confidence = bool(score and score.neighbour_distances) and labelnext.is_low_confidence(
+            score.neighbour_distances[0], threshold
+        )
     return companies
 
 

@@ -73,6 +73,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "histogram": distribution.histogram(),
             "histogram_max": max([h["count"] for h in distribution.histogram()] + [1]),
             "scored_total": distribution.total,
+            # Nothing scored and nothing labelled: say how to start instead of a list of "not scored".
+            "cold_start": not distribution.total and not Company.objects.labelled().exists(),
             "count_is_capped": companies.count_is_capped,
         },
     )

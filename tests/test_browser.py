@@ -305,3 +305,26 @@ def test_the_dashboard_fits_a_phone(live_server, browser, fake_encoder, alice, b
         expect(row_of(page, "Barrel Ales").locator(".badge.like")).to_have_text("Liked")
     finally:
         context.close()
+
+
+def test_a_rep_works_through_label_next(live_server, page, fake_encoder, alice):
+    brewing = make_companies(BREWERIES, "Brewing")
+    software = make_companies(SOFTWARE, "Software")
+    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
+    log_in(page, live_server)
+    page.get_by_role("link", name="Label next", exact=True).click()
+    expect(page.locator("p.card")).to_contain_text("Nothing is labelled yet")  # cold start: a spread sample
+    expect(rows(page)).to_have_count(6)
+
+    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
+    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
+    assert rescore_all() == 4
+    page.reload()
+    expect(rows(page)).to_have_count(4)
+    reasons = set(page.locator("td.wide .reason").all_inner_texts())
+    assert reasons and reasons <= {"uncertain", "unexplored", "influential"}
+    first = rows(page).first.locator("td:first-child a").inner_text()
+    page.keyboard.press("j")
+    page.keyboard.press("l")
+    expect(row_of(page, first).locator(".badge.like")).to_have_text("Liked")
+    assert Company.objects.get(name=first).verdict == "like"

@@ -180,3 +180,20 @@ def test_a_managers_label_settles_a_disagreement_and_many_reps_are_summed_up(as_
         rep = get_user_model().objects.create_user(name)
         labels.label_company(company=copper, user=rep, verdict="like", source="api")
     assert selectors.verdict_conflicts([copper.pk]) == {copper.pk: "alice, dora and 3 others liked; bob disliked"}
+
+
+def test_a_score_resting_on_companies_unlike_it_is_marked_for_a_look(as_alice, world, alice):
+    labels.label_company(company=world["Bravo Beers"], user=alice, verdict="like", source="click")
+    scores.apply_label_changes()
+    page = as_alice.get("/")
+    mark = "unlike anything labelled yet: take a look"
+    assert mark in table_row(page, "Foxtrot Fashion")  # fashion: nothing labelled is like it
+    assert mark not in table_row(page, "Copper Stouts")  # a brewery, near the labelled breweries
+    assert mark not in table_row(page, "Echo Review")  # software, near Delta Code
+    assert mark in text(as_alice.get(f"/companies/{world['Foxtrot Fashion'].pk}/"))
+
+
+def test_with_nothing_labelled_the_dashboard_says_how_to_start(as_alice, fake_encoder):
+    Company.objects.create(name="Solo Co", description="beer")
+    page = text(as_alice.get("/"))
+    assert "Nothing is labelled yet, so nothing is scored." in page and 'href="/label-next/"' in page
