@@ -122,13 +122,14 @@ def _website_url(company: Company) -> str:
 @require_POST
 def label(request: HttpRequest, pk: int) -> HttpResponse:
     company = get_object_or_404(Company, pk=pk)
+    given_at = timezone.now()  # before the label: the rescore it queues can only start later
     try:
         label_company(
             company=company, user=request.user, source=LabelSource.CLICK, verdict=request.POST.get("verdict", "")
         )
     except InvalidVerdict as error:
         return _bad_request(str(error))
-    return _labelled(request, company, f"{company.name}: {_past_tense(company.verdict)}.")
+    return _labelled(request, company, f"{company.name}: {_past_tense(company.verdict)}.", given_at)
 
 
 @login_required
@@ -138,6 +139,7 @@ def undo(request: HttpRequest) -> HttpResponse:
     in the history, so nothing is lost)."""
     # This session's undo stack: labels already taken back, and the labels the undos made.
     skip = request.session.get("undo_skip", [])
+    given_at = timezone.now()
     undone = label_service.undo_last(user=request.user, source=LabelSource.CLICK, skip=skip)
     if undone is not None:
         request.session["undo_skip"] = [*skip, undone.undid, undone.pk][-200:]
@@ -153,10 +155,11 @@ def undo(request: HttpRequest) -> HttpResponse:
         f"Undone: {company.name} is {_past_tense(company.verdict)} again."
         if company.verdict
         else f"Undone: {company.name} has no label again.",
+        given_at,
     )
 
 
-def _labelled(request: HttpRequest, company: Company, done: str) -> HttpResponse:
+def _labelled(request: HttpRequest, company: Company, done: str, given_at: datetime) -> HttpResponse:
     if queue.queue_is_down():  # the label is saved; the sweep rescores once Redis is back
         note, level = f"{done} The task queue is unreachable: scores update once it is back.", messages.WARNING
     else:
@@ -165,7 +168,8 @@ def _labelled(request: HttpRequest, company: Company, done: str) -> HttpResponse
         company = Company.objects.select_related("score").get(pk=company.pk)
         company.is_embedded = selectors.is_embedded(company)
         response = render(request, "leads/_company_row.html", {"company": _rows([company])[0], "toast": note})
-        response["HX-Trigger"] = json.dumps({"labelled": {"company": company.pk, "at": timezone.now().isoformat()}})
+        # The page asks for the score changes since then (ScoreChange.changed_at is the pass's start).
+        response["HX-Trigger"] = json.dumps({"labelled": {"company": company.pk, "at": given_at.isoformat()}})
         return response
     messages.add_message(request, level, note)
     next_url = request.POST.get("next", "")

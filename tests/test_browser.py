@@ -80,6 +80,11 @@ def log_in(page, live_server, username="alice", password="alice-password-1"):
     expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()
 
 
+def keyboard_ready(page) -> None:
+    """The page's script is deferred: wait until its shortcuts listen before pressing keys."""
+    expect(page.locator("body[data-keyboard=ready]")).to_have_count(1)
+
+
 def rows(page):
     return page.locator("table.companies tbody tr")
 
@@ -254,6 +259,7 @@ def test_a_rep_labels_with_the_keyboard_undoes_and_sees_scores_change(live_serve
     worker = start_worker(tmp_path, "browser")  # rescores after each verdict, as in make run
     try:
         log_in(page, live_server)
+        keyboard_ready(page)
         page.keyboard.press("?")
         expect(page.get_by_role("dialog")).to_contain_text("undo your last verdict")
         page.keyboard.press("Escape")
@@ -324,6 +330,7 @@ def test_a_rep_works_through_label_next(live_server, page, fake_encoder, alice):
     reasons = set(page.locator("td.wide .reason").all_inner_texts())
     assert reasons and reasons <= {"uncertain", "unexplored", "influential"}
     first = rows(page).first.locator("td:first-child a").inner_text()
+    keyboard_ready(page)
     page.keyboard.press("j")
     page.keyboard.press("l")
     expect(row_of(page, first).locator(".badge.like")).to_have_text("Liked")

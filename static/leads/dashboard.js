@@ -46,8 +46,9 @@
       old.replaceWith(row);
       htmx.process(row);
       select(rows().indexOf(row));
-      watch(new Date().toISOString());
     }
+    const trigger = response.headers.get("HX-Trigger");
+    if (trigger) watch(JSON.parse(trigger).labelled.at); // the server's clock, as after a click
     const note = page.content.querySelector("#toast");
     if (note) showToast(note.firstChild.textContent.trim());
   }
@@ -137,4 +138,5 @@
     if (current < 0 && "jkldco".includes(event.key)) { select(0); if (event.key === "j" || event.key === "k") return; }
     action();
   });
+  document.body.dataset.keyboard = "ready"; // for tests: the shortcuts listen from here on
 })();

@@ -52,6 +52,7 @@ class Command(BaseCommand):
                 saved.append(self._save(page, out / "phone-dashboard.png"))
                 context.close()
                 continue
+            page.wait_for_selector("body[data-keyboard=ready]", state="attached")
             page.keyboard.press("j")
             saved.append(self._save(page, out / "dashboard.png"))
             page.locator("table.companies tbody tr a[data-open]").first.click()
