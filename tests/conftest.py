@@ -13,6 +13,9 @@ import pytest
 from leads.models import Company
 from leads.services import embeddings, labels, scores
 
+# Headless Chromium for the browser tests: the `browser` and `page` fixtures.
+pytest_plugins = ["tests.browser_helpers"]
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEMO_CSV = Path(__file__).resolve().parent.parent / "leads" / "demo" / "companies.csv"
 
@@ -110,6 +113,21 @@ def pytest_sessionfinish(session):
 # The helper modules below hold asserts: have pytest rewrite them, as it does test modules,
 # so that a failing one shows the values it compared.
 pytest.register_assert_rewrite("tests.csv_helpers", "tests.import_helpers", "tests.web_helpers")
+
+
+@pytest.fixture
+def key(alice):
+    """Alice's API key (only its hash is stored)."""
+    from leads.models import ApiToken
+
+    return ApiToken.issue(user=alice).key
+
+
+@pytest.fixture
+def api(client, key):
+    """A client that sends alice's token and no session."""
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
+    return client
 
 
 @pytest.fixture

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browser_helpers import CHROMIUM, log_in
+
 if not CHROMIUM.exists():
     pytest.skip("needs Chromium at /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 from leads.models import Company  # noqa: E402
 from leads.services.embeddings import embed_companies  # noqa: E402
@@ -30,38 +30,6 @@ SOFTWARE = {
     "Bytecraft": "Software for developer teams: code search and code review.",
     "Stackline": "Developer software: code hosting and tools.",
 }
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _orm_beside_playwright():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls are still synchronous.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
-@pytest.fixture(scope="module")
-def browser(_orm_beside_playwright):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def make_companies(rows: dict[str, str], industry: str, country: str = "Belgium") -> dict[str, Company]:
@@ -69,15 +37,6 @@ def make_companies(rows: dict[str, str], industry: str, country: str = "Belgium"
         name: Company.objects.create(name=name, description=text, industry=industry, country=country)
         for name, text in rows.items()
     }
-
-
-def log_in(page, live_server, username="alice", password="alice-password-1"):
-    page.goto(live_server.url)
-    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()
 
 
 def keyboard_ready(page) -> None:

@@ -1,0 +1,180 @@
+"""The encoding and the dialect (delimiter, header row) of a real-world CSV file: sniffed from
+its first bytes, or as the user chose them and checked. Pure: bytes in, no Django."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+DELIMITERS = list(DELIMITER_NAMES)
+SAMPLE_BYTES = 256 * 1024
+
+
+class UnreadableFile(ValueError):
+    """The file as a whole cannot be imported; the message says what is wrong in one sentence."""
+
+
+# --- Encoding and dialect -----------------------------------------------------------
+
+
+def _cp1252_fallback(error: UnicodeDecodeError):
+    """The five bytes cp1252 leaves undefined decode as Latin-1 would: nothing is lost."""
+    bad = error.object[error.start : error.end]
+    return bad.decode("latin-1"), error.end
+
+
+codecs.register_error("cp1252-latin1", _cp1252_fallback)
+
+
+_BINARY_MESSAGE = "This looks like a binary file, not a CSV: export it from your spreadsheet as CSV."
+# Control characters text files do not contain; tab, newlines, form feed and vertical tab excepted.
+_CONTROL_BYTES = bytes(sorted(set(range(32)) - set(b"\t\n\r\f\v") | {0x7F}))
+_DROP_CONTROLS = dict.fromkeys(_CONTROL_BYTES)
+
+
+def _looks_binary(sample: bytes | str) -> bool:
+    """More than the odd stray control character (a stray one is reported with its row)."""
+    if isinstance(sample, bytes):
+        controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    else:
+        controls = len(sample) - len(sample.translate(_DROP_CONTROLS))
+    return controls > max(1, len(sample) // 100)
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """Mostly-Latin UTF-16 has a zero byte in every other position, and only there."""
+    even_nuls, odd_nuls = sample[0::2].count(0), sample[1::2].count(0)
+    if len(sample) < 4 or max(even_nuls, odd_nuls) <= len(sample) // 4:
+        return None
+    if min(even_nuls, odd_nuls) > max(even_nuls, odd_nuls) // 10:
+        return None  # zero bytes on both sides: binary, not text
+    encoding = "utf-16-be" if even_nuls > odd_nuls else "utf-16-le"
+    text = sample[: len(sample) - len(sample) % 2].decode(encoding, errors="replace")
+    return None if _looks_binary(text) else encoding
+
+
+def detect_encoding(sample: bytes) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if utf16 := _utf16_without_bom(sample):
+        return utf16
+    if _looks_binary(sample):
+        raise UnreadableFile(_BINARY_MESSAGE)
+    text = sample.decode("utf-8", errors="replace")
+    # A truncated multi-byte character at the end of the sample is not an error.
+    invalid = text.count("\ufffd") - (1 if text.endswith("\ufffd") else 0)
+    valid_multibyte = sum(1 for ch in text if ord(ch) > 127 and ch != "\ufffd")
+    # Windows-1252 text hardly ever holds a valid UTF-8 sequence (an accented capital followed by a
+    # symbol), so a few of them outweigh many bad bytes: a UTF-8 file with a stray byte pasted from
+    # Windows. Guessing UTF-8 wrongly rejects rows, loudly; guessing Windows-1252 wrongly garbles
+    # every accent, silently.
+    return "utf-8" if invalid == 0 or valid_multibyte * 4 >= invalid else "cp1252"
+
+
+def detect_delimiter(text_sample: str) -> str:
+    """The delimiter that splits the first lines into the most consistent number (>1) of fields."""
+    # newline="": the lines a csv reader sees (\r, \n or \r\n), not str.splitlines()'s many more.
+    lines = io.StringIO(text_sample, newline="").readlines()
+    if len(lines) > 1 and not text_sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sample may end mid-row
+    sample = "".join(lines[:200])
+    best, best_rank = ",", (0, 0.0, 0)
+    for delimiter in DELIMITERS:
+        rows = list(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, skipinitialspace=True))[:50]
+        widths = [len(r) for r in rows if any(cell.strip() for cell in r)]
+        if not widths:
+            continue
+        header_width = widths[0]
+        consistent = sum(1 for w in widths if w == header_width) / len(widths)
+        rank = (int(header_width > 1), consistent, header_width)
+        if rank > best_rank:
+            best, best_rank = delimiter, rank
+    return best
+
+
+@dataclass(frozen=True)
+class Dialect:
+    encoding: str
+    delimiter: str
+    headers: list[str]
+
+
+def _check_chosen_encoding(sample: bytes, encoding: str) -> None:
+    """Refuse an encoding the user chose that cannot read the file at all (detection never picks
+    one): reading on would fail, or make one endless header of the whole file."""
+    if encoding == "utf-16" and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Python's streaming utf-16 reader needs the byte order mark that says which byte comes first.
+        raise _wrong_encoding(sample, encoding, "this file has no byte order mark")
+    text = sample.decode(encoding, errors="replace")
+    if re.search(b"[\r\n]", sample) and not re.search("[\r\n]", text):
+        # UTF-8 read as UTF-16 pairs each line break byte with its neighbour into another character.
+        raise _wrong_encoding(sample, encoding, "this file has no line breaks")
+    if _looks_binary(text):
+        raise _wrong_encoding(sample, encoding, "this file is not text")
+
+
+def _wrong_encoding(sample: bytes, encoding: str, why: str) -> UnreadableFile:
+    try:
+        likely = f" (it looks like {detect_encoding(sample)})"
+    except UnreadableFile:
+        likely = ""
+    return UnreadableFile(f"Read as {encoding}, {why}: choose another encoding{likely}.")
+
+
+def open_text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
+    errors = "cp1252-latin1" if encoding == "cp1252" else "replace"
+    return io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline="")
+
+
+HEADER_ONLY_MESSAGE = "The file has a header row but no companies under it: add one row per company below the header."
+_EMPTY_MESSAGE = "The file is empty: it needs a header row and at least one company."
+
+
+def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Dialect:
+    """Detect encoding, delimiter and headers, then rewind the stream. A given encoding or
+    delimiter (the user's choice on the preview page) is used instead of detecting it.
+
+    A file that fits in the sample is checked for at least one row under the header."""
+    sample = stream.read(SAMPLE_BYTES)
+    whole_file = len(sample) < SAMPLE_BYTES or not stream.read(1)
+    stream.seek(0)
+    if not sample.strip():
+        raise UnreadableFile(_EMPTY_MESSAGE)
+    chosen = bool(encoding)
+    if chosen:
+        _check_chosen_encoding(sample, encoding)
+    encoding = encoding or detect_encoding(sample)
+    text = sample.decode(encoding, errors="replace" if encoding != "cp1252" else "cp1252-latin1")
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise UnreadableFile(_EMPTY_MESSAGE)  # a BOM, or UTF-16 spaces and newlines
+    if _looks_binary(text):
+        raise UnreadableFile(_BINARY_MESSAGE)
+    delimiter = delimiter or detect_delimiter(text)
+    # newline="": a file with old Mac line ends (\r alone) would otherwise be one long unreadable line.
+    headers = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True), [])
+    # A NUL cannot be stored in Postgres text (the headers become keys of Company.extra).
+    dialect = Dialect(encoding=encoding, delimiter=delimiter, headers=[h.replace("\x00", "").strip() for h in headers])
+    if whole_file and next(read_rows(io.BytesIO(sample), dialect), None) is None:
+        raise UnreadableFile(HEADER_ONLY_MESSAGE)
+    return dialect
+
+
+def read_rows(stream: BinaryIO, dialect: Dialect) -> Iterator[tuple[int, list[str]]]:
+    """(first line number of the row, cells) for each non-blank row after the header."""
+    # skipinitialspace: `Acme, "Anvils, rockets"` is two fields, as its writer meant (values are stripped anyway).
+    reader = csv.reader(open_text(stream, dialect.encoding), delimiter=dialect.delimiter, skipinitialspace=True)
+    next(reader, None)
+    line = reader.line_num + 1
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            yield line, cells
+        line = reader.line_num + 1

@@ -1,0 +1,30 @@
+"""Companies, their embeddings, the labels reps give them and the scores we derive: one module
+per concern, all importable from `leads.models`."""
+
+from leads.models.access import ApiToken
+from leads.models.companies import (
+    SEARCH_IDS_INLINE,
+    SEARCH_VECTOR,
+    VERDICT_VALUE,
+    AnyOf,
+    Company,
+    CompanyEmbedding,
+    CompanyEmbeddingQuerySet,
+    CompanyQuerySet,
+    Label,
+    LabelSource,
+    Verdict,
+    current_vector_exists,
+    search_query,
+)
+from leads.models.imports import ImportJob
+from leads.models.maps import MapLayout, MapPoint, MapPointQuerySet
+from leads.models.review import QualitySnapshot, ReviewDecision
+from leads.models.scores import PendingScoreChange, Score, ScoreChange, ScoringState
+
+__all__ = [
+    "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
+    "CompanyEmbeddingQuerySet", "CompanyQuerySet", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
+    "MapPointQuerySet", "PendingScoreChange", "QualitySnapshot", "ReviewDecision", "Score", "ScoreChange",
+    "ScoringState", "Verdict", "current_vector_exists", "search_query",
+]  # fmt: skip

@@ -1,0 +1,243 @@
+"""Companies, their vectors and the labels reps give them."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import models
+from django.db.models import Exists, F, Func, OuterRef, Q, Value
+from pgvector.django import HnswIndex, VectorField
+
+from leads.identity import dedupe_key, embedding_text, normalise_domain, text_hash
+
+
+class Verdict(models.TextChoices):
+    LIKE = "like", "Liked"
+    DISLIKE = "dislike", "Disliked"
+    CLEAR = "clear", "Cleared"
+
+
+class LabelSource(models.TextChoices):
+    """Where a verdict came from, so that imported verdicts and a rep's own can be told apart."""
+
+    CLICK = "click", "Dashboard click"
+    API = "api", "API call"
+    IMPORT = "import", "Import"
+    ADMIN = "admin", "Admin action"
+
+
+# The value a verdict contributes to a neighbour's score.
+VERDICT_VALUE = {Verdict.LIKE: 1.0, Verdict.DISLIKE: -1.0}
+
+
+def current_vector_exists(model_name: str, company: str = "pk", text_hash: str = "text_hash") -> Exists:
+    """For a correlated subquery: the outer row's company (`company`, `text_hash`: its fields as
+    seen from the outer query) has a current vector. One index probe per outer row."""
+    vectors = CompanyEmbedding.objects.current(model_name, text_hash=OuterRef(text_hash))
+    return Exists(vectors.filter(company=OuterRef(company)))
+
+
+class CompanyEmbeddingQuerySet(models.QuerySet):
+    def current(self, model_name: str, *, text_hash=None) -> CompanyEmbeddingQuerySet:
+        """THE definition of a company's current vector: made by `model_name` from the company's
+        current text (its text hash). Anything else is stale and is never scored or searched.
+
+        `text_hash` lets a correlated subquery pass the outer company's hash (an OuterRef)
+        instead of joining the companies table again."""
+        return self.filter(model_name=model_name, text_hash=text_hash or models.F("company__text_hash"))
+
+    def to_score(self, model_name: str) -> CompanyEmbeddingQuerySet:
+        """Current vectors of unlabelled companies: the companies that get a score."""
+        return self.current(model_name).filter(company__verdict="")
+
+    def labelled(self, model_name: str) -> CompanyEmbeddingQuerySet:
+        """Current vectors of labelled companies: the neighbours scores are made of."""
+        return self.current(model_name).exclude(company__verdict="")
+
+
+# Name and domain as words ("Acme Corp" + "acme com"), in the 'simple' configuration: no
+# stemming, no stop words, so any word a rep types can match. The embedded Postgres has no pg_trgm.
+SEARCH_VECTOR = SearchVector(
+    "name", Func(F("domain"), Value(r"[.\-]"), Value(" "), Value("g"), function="regexp_replace"), config="simple"
+)
+
+
+# Up to this many matches are passed on as a list of ids (see CompanyQuerySet.search).
+SEARCH_IDS_INLINE = 50_000
+
+
+def search_query(text: str) -> SearchQuery | None:
+    """'acme co' -> every word as a prefix, all required: 'acme':* & 'co':*; None for no words."""
+    words = re.findall(r"\w+", text.lower())
+    if not words:
+        return None
+    return SearchQuery(" & ".join(f"'{word}':*" for word in words[:8]), search_type="raw", config="simple")
+
+
+@models.ForeignKey.register_lookup
+@models.IntegerField.register_lookup
+class AnyOf(models.Lookup):
+    """`id__any_of=[...]`: `id = ANY(%s)`, one array parameter however many ids (Postgres hashes
+    it), where `id__in` writes one placeholder per id."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False  # a list, not one value of the field
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, [int(value) for value in self.rhs]]
+
+
+class CompanyQuerySet(models.QuerySet):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The ids search() found, kept through later filters: BestFirst repeats them on the score
+        # side, so that Postgres reads the page off the score index instead of every match.
+        self.matching_ids: list[int] | None = None
+
+    def _clone(self):
+        clone = super()._clone()
+        clone.matching_ids = self.matching_ids
+        return clone
+
+    def with_current_embedding(self, model_name: str) -> CompanyQuerySet:
+        """Companies whose embedding was made by `model_name` from their current text."""
+        return self.filter(current_vector_exists(model_name))
+
+    def needing_embedding(self, model_name: str) -> CompanyQuerySet:
+        return self.exclude(current_vector_exists(model_name))
+
+    def with_stale_embedding(self, model_name: str) -> CompanyQuerySet:
+        """Companies that have a vector from `model_name`, but not for their current text."""
+        any_vector = Exists(CompanyEmbedding.objects.filter(company=OuterRef("pk"), model_name=model_name))
+        return self.filter(any_vector).exclude(current_vector_exists(model_name))
+
+    def labelled(self) -> CompanyQuerySet:
+        return self.exclude(verdict="")
+
+    def unlabelled(self) -> CompanyQuerySet:
+        return self.filter(verdict="")
+
+    def search(self, query: str) -> CompanyQuerySet:
+        """Companies whose name or domain has words starting with each word of the query,
+        through a GIN index: 'brew' finds 'Alpha Brewing', 'acme' finds 'acme.com'."""
+        if not query.strip():
+            return self
+        parsed = search_query(query)
+        if parsed is None:  # only punctuation: nothing can match
+            return self.none()
+        matches = self.alias(search_words=SEARCH_VECTOR).filter(search_words=parsed)
+        # Find the matches once through the GIN index and pass them on as one array of ids (else
+        # Postgres walks the dashboard's score order computing each company's words until a page
+        # is full: 300 ms at 100k companies, 2 s at a million). An array parameter, not an IN
+        # list: 22,000 placeholders cost ~0.4 s per query to build, send and plan. A word in more
+        # than SEARCH_IDS_INLINE names fills a page after a short walk.
+        ids = list(matches.order_by().values_list("pk", flat=True)[: SEARCH_IDS_INLINE + 1])
+        if len(ids) <= SEARCH_IDS_INLINE:
+            found = self.filter(pk__any_of=ids)
+            found.matching_ids = ids
+            return found
+        return matches
+
+    def with_embedding_status(self, model_name: str) -> CompanyQuerySet:
+        """Annotate `is_embedded`: a vector from `model_name` for the current text exists."""
+        return self.annotate(is_embedded=current_vector_exists(model_name))
+
+
+class Company(models.Model):
+    name = models.CharField(max_length=300)
+    website = models.CharField(max_length=500, blank=True)
+    # Lowercase host without scheme, "www." or path: the dedupe key when present.
+    domain = models.CharField(max_length=255, blank=True)
+    # The domain, or the normalised name plus country: one company per key (see Meta).
+    dedupe_key = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    industry = models.CharField(max_length=200, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    # Every other imported column (employees, founded, linkedin_url, ...).
+    extra = models.JSONField(default=dict, blank=True)
+    # Hash of embedding_text(): tells the worker whether the stored vector is stale.
+    text_hash = models.CharField(max_length=64, editable=False)
+    # The latest verdict, kept in step with the Label history by services.label_company
+    # so that filtering a million companies by label needs no subquery.
+    verdict = models.CharField(
+        max_length=10, blank=True, choices=[(Verdict.LIKE, "Liked"), (Verdict.DISLIKE, "Disliked")]
+    )
+    # The import that last created or changed this company: drives that import's progress bar.
+    import_job = models.ForeignKey(
+        "ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="companies"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CompanyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "companies"
+        ordering = ["name"]
+        # Few indexes on purpose: every one of them slows a million-row import
+        # (Django's unique=True would add a second, LIKE-only index as well).
+        constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="one_company_per_dedupe_key")]
+        indexes = [
+            models.Index(fields=["verdict"], condition=~Q(verdict=""), name="company_labelled"),
+            # Word-prefix search on name and domain (see CompanyQuerySet.search).
+            GinIndex(SEARCH_VECTOR, name="company_name_domain_search"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def text(self) -> str:
+        return embedding_text(name=self.name, description=self.description, industry=self.industry)
+
+    def save(self, *args, **kwargs) -> None:
+        self.domain = normalise_domain(self.website)
+        self.dedupe_key = dedupe_key(name=self.name, domain=self.domain, country=self.country)
+        self.text_hash = text_hash(self.text)
+        super().save(*args, **kwargs)
+
+
+class CompanyEmbedding(models.Model):
+    """One vector per company and model, in its own table so that writing
+    scores or editing companies never rewrites HNSW index entries."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="embeddings")
+    model_name = models.CharField(max_length=300)
+    text_hash = models.CharField(max_length=64)
+    vector = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS)
+    created_at = models.DateTimeField(auto_now=True)
+
+    objects = CompanyEmbeddingQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["company", "model_name"], name="one_embedding_per_model")]
+        indexes = [
+            HnswIndex(
+                name="embedding_vector_hnsw",
+                fields=["vector"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            )
+        ]
+
+
+class Label(models.Model):
+    """Every verdict ever given, clears included; the latest one is current."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="labels")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    source = models.CharField(max_length=10, choices=LabelSource.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["company", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.company} {self.verdict}"

@@ -1,0 +1,100 @@
+"""The kNN scores we derive, and the bookkeeping of the rescore."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+
+from leads.models.companies import Company
+from leads.scoring import inverse_distance_weights
+
+
+class Score(models.Model):
+    """The kNN score of an unlabelled company and the k labelled neighbours that made it.
+
+    The neighbours are kept as parallel arrays, nearest first, so that a full rescore writes
+    them with one binary COPY and the incremental rescore can ask the database which scores
+    cite a company (GIN index on neighbour_ids) and which a new label would enter
+    (its distance below kth_distance)."""
+
+    company = models.OneToOneField(Company, on_delete=models.CASCADE, primary_key=True, related_name="score")
+    value = models.FloatField()  # in [-1, 1]
+    neighbour_ids = ArrayField(models.BigIntegerField())
+    neighbour_distances = ArrayField(models.FloatField())  # cosine distance, 0..2
+    neighbour_labels = ArrayField(models.FloatField())  # +1 like / -1 dislike, as scored
+    # Distance of the k-th neighbour; +inf while fewer than k companies are labelled
+    # (then any new label is a neighbour).
+    kth_distance = models.FloatField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["neighbour_ids"], name="score_neighbour_ids"),
+            # The dashboard's order (selectors.BestFirst): its first page reads ~50 entries.
+            models.Index(fields=["-value", "company"], name="score_best_first"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company_id}: {self.signed}"
+
+    @property
+    def signed(self) -> str:
+        """'+0.81' / '-0.40': the sign matters to a reader, floatformat drops it."""
+        return f"{self.value:+.2f}"
+
+    @property
+    def neighbours(self) -> list[dict]:
+        """[{"company_id", "distance", "weight", "label"}, ...] nearest first; weight is the
+        neighbour's share of the total weight (shares add up to 1)."""
+        if not self.neighbour_ids:
+            return []
+        weights = inverse_distance_weights(np.array([self.neighbour_distances]))[0]
+        return [
+            {"company_id": cid, "distance": round(d, 6), "weight": round(float(w), 6), "label": label}
+            for cid, d, w, label in zip(self.neighbour_ids, self.neighbour_distances, weights, self.neighbour_labels)
+        ]
+
+
+class PendingScoreChange(models.Model):
+    """A labelled-set change the scores have not caught up with yet: a company whose verdict
+    changed, or whose vector changed while labelled, or which was deleted while labelled.
+
+    Written in the same transaction as the change; the incremental rescore takes (deletes)
+    every committed row and rescores exactly the companies they affect. Many clicks on the
+    same or other companies pile up here and cost one pass."""
+
+    company_id = models.BigIntegerField(primary_key=True)  # no FK: a deleted company still counts
+    # It may have entered the labelled set, or moved in it (newly labelled, or labelled and
+    # re-embedded): only then can it enter other scores' neighbours, which costs a pass over every
+    # vector. A flip, a clear or a deletion only touches the scores that cite it.
+    entered = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ScoreChange(models.Model):
+    """A score that an incremental rescore changed: from what, to what, because of which verdicts.
+    What the dashboard's "37 scores changed" links to; kept for a day (the sweep trims it)."""
+
+    company_id = models.BigIntegerField()  # no FK: the log outlives a deleted company
+    old_value = models.FloatField(null=True)  # None: it had no score
+    new_value = models.FloatField(null=True)  # None: it has none now (labelled since)
+    causes = ArrayField(models.BigIntegerField())  # the companies whose verdicts changed in that pass
+    changed_at = models.DateTimeField(db_index=True)
+
+
+class ScoringState(models.Model):
+    """A single row: how far a full rescore split over workers has got."""
+
+    chunks_left = models.IntegerField(default=0)  # > 0 while a full rescore's chunk tasks run
+    # Set when some company was scored against an empty labelled set (so has no score row the
+    # incremental pass could find): the next pass that sees labels runs a full rescore instead.
+    needs_full_rescore = models.BooleanField(default=True)
+    full_started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    @classmethod
+    def get(cls) -> ScoringState:
+        state, _ = cls.objects.get_or_create(pk=1)
+        return state

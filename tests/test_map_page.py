@@ -1,0 +1,281 @@
+"""The map's page and its JSON endpoints, lasso labelling with undo through the labels service,
+and the page itself in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.test import Client
+
+from leads.map_selectors import GRID, MAX_POINTS
+from leads.models import Company, Label, MapPoint, PendingScoreChange, Score
+from leads.services import embeddings, labels, maps, scores
+from tests.test_map import get_points
+
+# --- The page and its points ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_page_and_its_json_need_a_log_in(client):
+    assert client.get("/map/").url == "/accounts/login/?next=/map/"
+    for method, path in [("get", "/map/points.json"), ("post", "/map/label"), ("post", "/map/undo")]:
+        response = getattr(client, method)(path)
+        assert response.status_code == 401 and "log in" in response.json()["error"]
+
+
+@pytest.mark.django_db
+def test_the_page_says_when_no_company_is_embedded(as_alice):
+    response = as_alice.get("/map/")
+    assert response.status_code == 200
+    assert "No company is embedded yet" in response.text
+    body = get_points(as_alice)
+    assert (body["state"], body["total"], body["id"], body["x"]) == ("empty", 0, [], [])
+
+
+@pytest.mark.django_db
+def test_the_page_says_the_map_is_being_computed(as_alice, world):
+    response = as_alice.get("/map/")
+    text = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())
+    assert "Computing the map… 6 companies are waiting for a place on it." in text
+    body = get_points(as_alice)
+    assert (body["state"], body["waiting"], body["id"]) == ("computing", 6, [])
+
+
+@pytest.mark.django_db
+def test_the_points_are_parallel_arrays(as_alice, world):
+    maps.compute_map()
+    body = get_points(as_alice)
+    assert body["state"] == "ready" and body["total"] == body["shown"] == 6 and not body["sampled"]
+    columns = ["id", "x", "y", "verdict", "score", "name"]
+    assert {len(body[c]) for c in columns} == {6}
+    rows = {name: dict(zip(columns, values)) for name, *values in zip(body["name"], *(body[c] for c in columns))}
+    assert rows["Alpha Brewing"]["verdict"] == "like" and rows["Delta Code"]["verdict"] == "dislike"
+    assert rows["Alpha Brewing"]["score"] is None  # labelled: no score
+    bravo = world["Bravo Beers"]
+    assert rows["Bravo Beers"]["score"] == round(bravo.score.value * 100) and rows["Bravo Beers"]["verdict"] is None
+    assert all(isinstance(v, int) and 0 <= v <= GRID for v in body["x"] + body["y"])
+    assert max(body["x"]) == GRID or max(body["y"]) == GRID  # the map fills the grid
+    assert MAX_POINTS == 20_000 and body["limit"] == MAX_POINTS
+
+
+@pytest.fixture
+def sixty(fake_encoder, alice):
+    """60 embedded companies, 5 of them labelled, on the map."""
+    made = [Company.objects.create(name=f"Company {i}", description=f"word{i % 7} word{i % 11}") for i in range(60)]
+    embeddings.embed_companies([c.pk for c in made])
+    labels.label_companies(
+        verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:5])], user=alice, source="click"
+    )
+    scores.rescore_all()
+    maps.compute_map()
+    return made
+
+
+@pytest.mark.django_db
+def test_it_sends_every_labelled_company_and_a_fixed_sample_of_the_rest(as_alice, sixty):
+    body = get_points(as_alice, limit=20)
+    assert (body["total"], body["shown"], body["labelled"], body["sampled"]) == (60, 20, 5, True)
+    labelled = {c.pk for c in sixty[:5]}
+    assert labelled <= set(body["id"])
+    unlabelled = MapPoint.objects.exclude(company__in=labelled).order_by("sample_key")
+    assert set(body["id"]) - labelled == set(unlabelled.values_list("company_id", flat=True)[:15])
+    assert get_points(as_alice, limit=20)["id"] == body["id"]  # the same sample every time
+    assert get_points(as_alice, limit=3)["id"] == body["id"][:3]  # up to the limit, labelled first
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", str(MAX_POINTS + 1), "1.5"])
+def test_a_bad_limit_is_a_400(as_alice, limit):
+    response = as_alice.get("/map/points.json", {"limit": limit})
+    assert response.status_code == 400 and "limit must be" in response.json()["error"]
+
+
+@pytest.mark.django_db
+def test_the_page_draws_the_map_when_it_is_ready(as_alice, world):
+    maps.compute_map()
+    response = as_alice.get("/map/")
+    assert response.status_code == 200
+    assert '<section id="map" data-state="ready"' in response.text and "<canvas" in response.text
+    assert "6 companies on the map." in response.text
+
+
+# --- Lasso labelling and undo --------------------------------------------------------------
+
+
+def post(client, path, body):
+    return client.post(path, json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.django_db
+def test_a_lasso_labels_through_the_service_and_undo_restores_each_verdict(as_alice, world, alice):
+    alpha, bravo, delta = world["Alpha Brewing"], world["Bravo Beers"], world["Delta Code"]  # like, none, dislike
+    history = Label.objects.count()
+
+    response = post(as_alice, "/map/label", {"ids": [alpha.pk, bravo.pk, delta.pk], "verdict": "like"})
+
+    assert response.status_code == 200
+    assert response.json() == {"changed": 2, "previous": [[bravo.pk, "clear"], [delta.pk, "dislike"]]}
+    assert set(Company.objects.filter(pk__in=[alpha.pk, bravo.pk, delta.pk]).values_list("verdict", flat=True)) == {
+        "like"
+    }
+    new = Label.objects.order_by("pk")[history:]
+    assert [(label.company_id, label.verdict, label.source, label.user) for label in new] == [
+        (bravo.pk, "like", "click", alice),
+        (delta.pk, "like", "click", alice),
+    ]
+
+    response = post(as_alice, "/map/undo", {"verdicts": response.json()["previous"]})
+
+    assert response.json() == {"changed": 2, "previous": [[bravo.pk, "like"], [delta.pk, "like"]]}
+    verdicts = dict(Company.objects.filter(pk__in=[alpha.pk, bravo.pk, delta.pk]).values_list("pk", "verdict"))
+    assert verdicts == {alpha.pk: "like", bravo.pk: "", delta.pk: "dislike"}
+    undone = Label.objects.order_by("pk")[history + 2 :]
+    assert [(label.company_id, label.verdict, label.source) for label in undone] == [
+        (bravo.pk, "clear", "click"),
+        (delta.pk, "dislike", "click"),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_lasso_records_the_change_for_the_rescore(as_alice, world):
+    bravo = world["Bravo Beers"]
+    post(as_alice, "/map/label", {"ids": [bravo.pk], "verdict": "dislike"})
+    assert PendingScoreChange.objects.filter(company_id=bravo.pk).exists()
+    scores.catch_up()
+    assert not Score.objects.filter(company=bravo).exists()  # labelled now: a neighbour, not scored
+
+
+@pytest.mark.django_db
+def test_ids_of_no_company_are_left_alone(as_alice, world):
+    response = post(as_alice, "/map/label", {"ids": [world["Bravo Beers"].pk, 987654321], "verdict": "clear"})
+    assert response.json() == {"changed": 0, "previous": []}
+
+
+BAD_BODIES = [
+    ("/map/label", "", "must be JSON"),
+    ("/map/undo", "", "must be JSON"),
+    ("/map/label", "not json", "must be JSON"),
+    ("/map/label", "[1, 2]", "JSON object"),
+    ("/map/label", json.dumps({"verdict": "like"}), "ids must be a non-empty list"),
+    ("/map/label", json.dumps({"ids": [], "verdict": "like"}), "ids must be a non-empty list"),
+    ("/map/label", json.dumps({"ids": "1,2", "verdict": "like"}), "ids must be a non-empty list"),
+    ("/map/label", json.dumps({"ids": ["1"], "verdict": "like"}), "positive whole numbers"),
+    ("/map/label", json.dumps({"ids": [True], "verdict": "like"}), "positive whole numbers"),
+    ("/map/label", json.dumps({"ids": [-4], "verdict": "like"}), "positive whole numbers"),
+    ("/map/label", json.dumps({"ids": [2**63], "verdict": "like"}), "positive whole numbers"),
+    ("/map/label", json.dumps({"ids": [1.5], "verdict": "like"}), "positive whole numbers"),
+    ("/map/label", json.dumps({"ids": list(range(1, 5002)), "verdict": "like"}), "at most 5,000 companies"),
+    ("/map/label", json.dumps({"ids": [1], "verdict": "maybe"}), "verdict must be one of"),
+    ("/map/label", json.dumps({"ids": [1]}), "verdict must be one of"),
+    ("/map/label", json.dumps({"ids": [1], "verdict": "like", "pad": "x" * 300_000}), "over 256 kB"),
+    ("/map/undo", json.dumps({"verdicts": {"1": "like"}}), "list of [company id, verdict] pairs"),
+    ("/map/undo", json.dumps({"verdicts": [[1, "like", 3]]}), "list of [company id, verdict] pairs"),
+    ("/map/undo", json.dumps({"verdicts": [["x", "like"]]}), "positive whole numbers"),
+    ("/map/undo", json.dumps({"verdicts": [[1, "sideways"]]}), "verdict must be one of"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path, body, message", BAD_BODIES)
+def test_bad_input_is_a_json_400_that_says_what_is_wrong(as_alice, world, path, body, message):
+    history = Label.objects.count()
+    response = as_alice.post(path, body, content_type="application/json")
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert message in response.json()["error"]
+    assert Label.objects.count() == history
+
+
+@pytest.mark.django_db
+def test_labelling_needs_the_csrf_token(alice, world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = post(client, "/map/label", {"ids": [world["Bravo Beers"].pk], "verdict": "like"})
+    assert response.status_code == 403 and world["Bravo Beers"].labels.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_json_endpoints_take_only_their_method(as_alice):
+    assert as_alice.post("/map/points.json").status_code == 405
+    assert as_alice.get("/map/label").status_code == 405
+    assert as_alice.get("/map/undo").status_code == 405
+
+
+# --- In the browser ------------------------------------------------------------------------
+
+HOSTILE = '<img src=x onerror="window.pwned=1"> Brewing & "Co"'
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_rep_hovers_lassoes_labels_and_undoes_on_the_map(live_server, page, fake_encoder, alice):
+    from playwright.sync_api import expect
+
+    rows = {
+        "Hopfield Brewery": "Craft beer brewery brewing lager and stout.",
+        "Maltworks Brewing": "Beer brewery brewing lager, ale and stout.",
+        HOSTILE: "Beer brewery brewing porter and stout.",
+        "Codeforge": "Software developer tools for code review.",
+        "Bytecraft": "Software for developer teams: code search and code review.",
+        "Stackline": "Developer software: code hosting and tools.",
+    }
+    made = {name: Company.objects.create(name=name, description=text) for name, text in rows.items()}
+    embeddings.embed_companies([c.pk for c in made.values()])
+    labels.label_company(company=made["Hopfield Brewery"], user=alice, source="click", verdict="like")
+    labels.label_company(company=made["Codeforge"], user=alice, source="click", verdict="dislike")
+    scores.rescore_all()
+    maps.compute_map()
+
+    page.goto(f"{live_server.url}/map/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-password-1")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Companies in space")).to_be_visible()
+    expect(page.get_by_text("6 companies on the map.")).to_be_visible()
+
+    def position(company):
+        page.wait_for_function("id => window.leadsMap && window.leadsMap.position(id)", arg=company.pk)
+        return page.evaluate("id => window.leadsMap.position(id)", company.pk)
+
+    tooltip = page.get_by_role("tooltip")
+    at = position(made["Hopfield Brewery"])
+    page.mouse.move(at["x"], at["y"])
+    expect(tooltip).to_contain_text("Hopfield Brewery")
+    expect(tooltip).to_contain_text("Liked")
+    at = position(made[HOSTILE])
+    page.mouse.move(at["x"], at["y"])
+    expect(tooltip.locator("strong")).to_have_text(HOSTILE)  # shown as text, never parsed as HTML
+    assert page.evaluate("window.pwned") is None
+
+    # Lasso a rectangle around the breweries; whatever else falls inside is selected too.
+    places = {c.pk: position(c) for c in made.values()}
+    breweries = [made[name] for name in ("Hopfield Brewery", "Maltworks Brewing", HOSTILE)]
+    xs, ys = [places[c.pk]["x"] for c in breweries], [places[c.pk]["y"] for c in breweries]
+    x0, x1, y0, y1 = min(xs) - 12, max(xs) + 12, min(ys) - 12, max(ys) + 12
+    inside = sorted(pk for pk, p in places.items() if x0 < p["x"] < x1 and y0 < p["y"] < y1)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in [(x1, y0), (x1, y1), (x0, y1), (x0, y0 + 1)]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    expect(page.get_by_text(f"{len(inside)} companies selected.")).to_be_visible()
+    page.screenshot(path="/tmp/leads-map.png")
+    assert sorted(page.evaluate("window.leadsMap.selectedIds()")) == inside
+    before = dict(Company.objects.filter(pk__in=inside).values_list("pk", "verdict"))
+
+    the_map = page.locator("#map")
+    the_map.get_by_role("button", name="Dislike all").click()
+    changed = sum(1 for verdict in before.values() if verdict != "dislike")
+    expect(the_map.get_by_role("status")).to_contain_text(f"Disliked {changed} compan")
+    assert set(Company.objects.filter(pk__in=inside).values_list("verdict", flat=True)) == {"dislike"}
+    assert Label.objects.filter(company__in=inside, verdict="dislike", source="click", user=alice).count() == changed
+
+    the_map.get_by_role("button", name="Undo", exact=True).click()
+    expect(the_map.get_by_role("status")).to_contain_text("Undone")
+    assert dict(Company.objects.filter(pk__in=inside).values_list("pk", "verdict")) == before
+
+    at = position(made["Bytecraft"])
+    page.mouse.click(at["x"], at["y"])
+    expect(page.get_by_role("heading", name="Bytecraft")).to_be_visible()
+    page.screenshot(path="/tmp/leads-map-company.png")
