@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Subquery
 
-from leads import embedding, labelnext, quality
+from leads import embedding, labelnext, quality, selectors
 from leads.models import Company, CompanyEmbedding, Label, LabelSource, QualitySnapshot, ReviewDecision, Score, Verdict
 from leads.services import scores
 
@@ -188,10 +188,28 @@ class Agreement:
     kappa: float | None  # Cohen's kappa; None where undefined (one verdict for everything)
 
 
+def conflicts(*, limit: int = LIST_LIMIT) -> tuple[list[Conflict], int]:
+    """Companies whose reps' latest verdicts disagree (selectors.rep_disagreements: the dashboard's
+    rule), unless a manager kept it since its last label; most recent first. And how many there
+    are in all."""
+    disagree = selectors.rep_disagreements()
+    ids = sorted(disagree, key=lambda i: (-max(v[2] for v in disagree[i]).timestamp(), i))
+    latest = latest_labels(ids)
+    kept = _kept(Kind.CONFLICT, ids)
+    ids = [i for i in ids if (i, None, latest.get(i), None) not in kept]
+    companies = Company.objects.in_bulk(ids[:limit])
+    entries = [
+        Conflict(companies[i], latest[i], selectors.disagreement_text(disagree[i]))
+        for i in ids[:limit]
+        if i in companies
+    ]
+    return entries, len(ids)
+
+
 def rep_verdicts() -> list[tuple[int, int, str, str, object]]:
     """(company id, user id, username, verdict, when) of each rep's latest verdict on each company
-    that two reps or more labelled. Labels from the admin source (a manager's fixes) are not a
-    rep's opinion and are left out."""
+    that two reps or more labelled, for the agreement between reps. Labels from the admin source
+    (a manager's fixes) are not a rep's opinion and are left out."""
     reps = Label.objects.filter(user__isnull=False).exclude(source=LabelSource.ADMIN)
     shared = reps.values("company_id").annotate(reps=Count("user_id", distinct=True)).filter(reps__gte=2)
     latest = (
@@ -201,46 +219,6 @@ def rep_verdicts() -> list[tuple[int, int, str, str, object]]:
         .values_list("company_id", "user_id", "user__username", "verdict", "created_at")
     )
     return list(latest)
-
-
-def conflicts(*, limit: int = LIST_LIMIT) -> tuple[list[Conflict], int]:
-    """Companies whose reps' latest verdicts disagree (as selectors.verdict_conflicts), unless a
-    manager settled it since (an admin label newer than them), or kept it since its last label;
-    most recent first. And how many there are in all."""
-    given: dict[int, list[tuple[str, str, object]]] = {}
-    for company_id, _, username, verdict, when in rep_verdicts():
-        if verdict != Verdict.CLEAR:
-            given.setdefault(company_id, []).append((username, verdict, when))
-    settled = dict(
-        Label.objects.filter(company_id__any_of=list(given), source=LabelSource.ADMIN)
-        .values("company_id")
-        .annotate(last=Max("created_at"))
-        .values_list("company_id", "last")
-    )
-    disagree = {}
-    for company_id, verdicts in given.items():
-        current = [v for v in verdicts if company_id not in settled or v[2] > settled[company_id]]
-        if len({verdict for _, verdict, _ in current}) > 1:
-            disagree[company_id] = current
-    ids = sorted(disagree, key=lambda i: (-max(v[2] for v in disagree[i]).timestamp(), i))
-    latest = latest_labels(ids)
-    kept = _kept(Kind.CONFLICT, ids)
-    ids = [i for i in ids if (i, None, latest.get(i), None) not in kept]
-    companies = Company.objects.in_bulk(ids[:limit])
-    past = {Verdict.LIKE: "liked", Verdict.DISLIKE: "disliked"}
-    entries = [
-        Conflict(
-            companies[i],
-            latest[i],
-            ", ".join(
-                f"{name} {past[verdict]}"
-                for name, verdict, _ in sorted(disagree[i], key=lambda v: (v[1] != "like", v[0]))
-            ),
-        )
-        for i in ids[:limit]
-        if i in companies
-    ]
-    return entries, len(ids)
 
 
 def rep_agreement() -> list[Agreement]:

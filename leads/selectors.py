@@ -292,40 +292,46 @@ def with_bands(companies: list[Company]) -> list[Company]:
     return companies
 
 
-def verdict_conflicts(company_ids: list[int]) -> dict[int, str]:
-    """{company id: 'ana liked, ben disliked'} where reps' latest verdicts disagree: the latest
-    verdict counts until someone settles it. A rep's clear takes them out of the disagreement; a
-    manager's label (source admin: a review fix, a bulk action, the load test's clean-up) settles
-    it, so only rep verdicts given after it count. The review page (review.conflicts) uses the
-    same rule and also hides conflicts a manager kept."""
-    reps = Label.objects.filter(company_id__any_of=company_ids, user__isnull=False).exclude(source="admin")
-    latest = (
+def rep_disagreements(company_ids: list[int] | None = None) -> dict[int, list[tuple[str, str, object]]]:
+    """{company id: [(username, verdict, when), ...]} where reps' latest verdicts disagree (of the
+    given companies, or of all that two reps or more labelled). The latest verdict counts until
+    someone settles it: a rep's clear takes them out of the disagreement, and a manager's label
+    (source admin: a review fix, a bulk action, the load test's clean-up) settles it, so only rep
+    verdicts given after it count. The dashboard and the review page both use this rule."""
+    reps = Label.objects.filter(user__isnull=False).exclude(source="admin")
+    if company_ids is not None:
+        reps = reps.filter(company_id__any_of=company_ids)
+    else:
+        shared = reps.values("company_id").annotate(reps=models.Count("user_id", distinct=True)).filter(reps__gte=2)
+        reps = reps.filter(company_id__in=models.Subquery(shared.values("company_id")))
+    latest = list(
         reps.order_by("company_id", "user_id", "-created_at", "-pk")
         .distinct("company_id", "user_id")
         .values_list("company_id", "user__username", "verdict", "created_at")
     )
     settled = dict(
-        Label.objects.filter(company_id__any_of=company_ids, source="admin")
+        Label.objects.filter(company_id__any_of=sorted({row[0] for row in latest}), source="admin")
         .values("company_id")
         .annotate(last=models.Max("created_at"))
         .values_list("company_id", "last")
     )
-    given: dict[int, list[tuple[str, str]]] = {}
+    given: dict[int, list[tuple[str, str, object]]] = {}
     for company_id, username, verdict, when in latest:
         if verdict != "clear" and (company_id not in settled or when > settled[company_id]):
-            given.setdefault(company_id, []).append((username, verdict))
-    return {
-        company_id: _disagreement(verdicts)
-        for company_id, verdicts in given.items()
-        if len({verdict for _, verdict in verdicts}) > 1
-    }
+            given.setdefault(company_id, []).append((username, verdict, when))
+    return {i: verdicts for i, verdicts in given.items() if len({v for _, v, _ in verdicts}) > 1}
 
 
-def _disagreement(verdicts: list[tuple[str, str]]) -> str:
+def verdict_conflicts(company_ids: list[int]) -> dict[int, str]:
+    """{company id: 'ana liked, ben disliked'} for the given companies (see rep_disagreements)."""
+    return {i: disagreement_text(verdicts) for i, verdicts in rep_disagreements(company_ids).items()}
+
+
+def disagreement_text(verdicts: list[tuple[str, str, object]]) -> str:
     """'ana liked, ben disliked'; with many reps, 'ana, ben and 4 others liked; cy disliked'."""
     parts = []
     for verdict, word in (("like", "liked"), ("dislike", "disliked")):
-        names = sorted(name for name, given in verdicts if given == verdict)
+        names = sorted(name for name, given, _ in verdicts if given == verdict)
         shown = names if len(names) <= 3 else [*names[:2], f"{len(names) - 2} others"]
         parts.append(f"{_join(shown)} {word}")
     return ", ".join(parts) if all(len(p.split()) == 2 for p in parts) else "; ".join(parts)

@@ -27,7 +27,7 @@ from leads import embedding, locks, mapping
 from leads.models import Company, CompanyEmbedding, LabelSource, MapLayout, MapPoint, Verdict
 from leads.services import labels
 from leads.services.queue import send
-from leads.services.scores import _read_vectors
+from leads.services.scores import read_vectors
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _fit(layout: MapLayout, current, ids: np.ndarray, *, model: str, method: str
         method = "umap" if mapping.umap_available() and len(ids) >= mapping.UMAP_MIN_ROWS else "pca"
     size = mapping.UMAP_SAMPLE_SIZE if method == "umap" else mapping.SAMPLE_SIZE
     sample = ids[mapping.sample_indices(len(ids), size)]
-    sample_ids, vectors = _read_vectors(current.filter(company_id__any_of=sample.tolist()))
+    sample_ids, vectors = read_vectors(current.filter(company_id__any_of=sample.tolist()))
     if method == "umap":
         anchor_xy = mapping.umap_layout(vectors)
         projection = {"anchor_ids": sample_ids.tolist(), "anchor_xy": anchor_xy.tolist()}
@@ -143,7 +143,7 @@ def _projector(layout: MapLayout, anchors: tuple[np.ndarray, np.ndarray] | None 
     anchor_xy = np.array(layout.projection["anchor_xy"], dtype=np.float64)
     if anchors is None:  # the anchors' vectors as they are now: one whose text changed is left out
         current = CompanyEmbedding.objects.current(layout.model_name)
-        anchors = _read_vectors(current.filter(company_id__any_of=anchor_ids.tolist()))
+        anchors = read_vectors(current.filter(company_id__any_of=anchor_ids.tolist()))
     found, vectors = anchors
     if not len(found) or len(found) < len(anchor_ids) / 2:
         return None
@@ -170,7 +170,7 @@ def _place(ids: np.ndarray, current, project: Projector, *, model: str) -> int:
         # The text hashes first, then the vectors: a company re-embedded in between gets the old
         # hash, so its point looks stale and is placed again; never a new hash on an old place.
         hashes = dict(chunk.values_list("company_id", "text_hash"))
-        found, vectors = _read_vectors(chunk)
+        found, vectors = read_vectors(chunk)
         known = np.isin(found, np.fromiter(hashes, dtype=np.int64, count=len(hashes)))
         found, vectors = found[known], vectors[known]
         if not len(found):

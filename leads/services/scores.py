@@ -66,7 +66,7 @@ def load_labelled_set() -> LabelledSet:
     The labelled set is small, so we search it exhaustively in numpy instead of through the
     HNSW index, whose post-filtering would return fewer than k labelled neighbours."""
     labelled = CompanyEmbedding.objects.labelled(embedding.model_name())
-    ids, vectors = _read_vectors(labelled)
+    ids, vectors = read_vectors(labelled)
     verdicts = dict(labelled.values_list("company_id", "company__verdict"))
     return LabelledSet(
         company_ids=ids,
@@ -80,10 +80,10 @@ def load_labelled_set() -> LabelledSet:
 
 def read_candidates(scope: Q) -> tuple[np.ndarray, np.ndarray]:
     """(ids, float32 vectors) of the companies to score within `scope` (a Q on company_id)."""
-    return _read_vectors(CompanyEmbedding.objects.to_score(embedding.model_name()).filter(scope))
+    return read_vectors(CompanyEmbedding.objects.to_score(embedding.model_name()).filter(scope))
 
 
-def _read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
+def read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
     """(company ids, float32 vectors) in id order, streamed with a binary COPY: no Python
     object per row (parsing pgvector's text form costs ~0.1 ms a vector)."""
     rows = embeddings.order_by("company_id").values_list("company_id", "vector")
