@@ -85,7 +85,8 @@ def knn_scores(
     if not parts:
         empty = np.empty((0, k_used))
         return Scores(np.empty(0), empty.astype(np.int64), empty, empty)
-    return Scores(*(np.concatenate(arrays) for arrays in zip(*parts)))
+    fields = ("values", "neighbours", "distances", "weights")
+    return Scores(*(np.concatenate([getattr(part, field) for part in parts]) for field in fields))
 
 
 def _score_chunk(chunk, labelled, labels, k):
@@ -93,11 +94,16 @@ def _score_chunk(chunk, labelled, labels, k):
     # float32 pre-selection followed by a float64 re-rank (the gather dominates).
     distances = pairwise_distances(chunk, labelled)
     nearest = nearest_first(distances, k)
-    distances = np.take_along_axis(distances, nearest, axis=1)
+    return vote(nearest, np.take_along_axis(distances, nearest, axis=1), labels)
+
+
+def vote(nearest: np.ndarray, distances: np.ndarray, labels: np.ndarray) -> Scores:
+    """The scores from each candidate's chosen neighbours (rows of the labelled set, nearest
+    first) and their distances: the one place the weighted vote is computed."""
     weights = inverse_distance_weights(distances)
     # Clip: a unanimous vote can round to 1.0000000000000002.
     values = np.clip((weights * labels[nearest]).sum(axis=1), -1.0, 1.0)
-    return values, nearest, distances, weights
+    return Scores(values, nearest, distances, weights)
 
 
 def pairwise_distances(candidates: np.ndarray, labelled_normalised: np.ndarray) -> np.ndarray:

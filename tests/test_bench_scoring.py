@@ -22,7 +22,7 @@ EXPECTED = {
     "numpy_floor_s", "ratio_full_to_floor", "sklearn_s", "max_abs_diff_vs_sklearn",
     "incremental_p50_s", "incremental_p95_s", "incremental_max_s", "incremental_by_kind",
     "incremental_mean_rescored", "incremental_matches_full", "dashboard_p95_ms", "search_p95_ms",
-    "company_page_p95_ms", "dashboard_filters_p95_ms", "similar_p95_ms", "similar_recall_at_10",
+    "company_page_p95_ms", "company_page_cold_p95_ms", "dashboard_filters_p95_ms", "similar_p95_ms", "similar_recall_at_10",
     "peak_rss_mb", "peak_rss_mb_db_path",
 }  # fmt: skip
 

@@ -122,3 +122,37 @@ def test_a_burst_of_labels_costs_one_pass(monkeypatch, alice):
     assert scores.apply_label_changes() > 0  # the first task of the burst takes all ten
     assert scores.apply_label_changes() == 0  # the other nineteen find nothing to do
     assert scores.scores_are_current()
+
+
+def test_a_flip_or_a_new_like_updates_scores_from_what_they_keep(monkeypatch, alice):
+    """Only a score that lost a neighbour needs the kNN against every labelled company: a flip
+    relabels the neighbours a score keeps, a new like takes the place of the k-th one."""
+    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(48)]
+    embeddings.embed_and_score([c.pk for c in made])
+    for i in (0, 1, 2, 3, 4, 5):
+        labels.label_company(company=made[i], user=alice, source="click", verdict="like")
+    scores.apply_label_changes(inline_full=True)
+    scored_rows = []
+    original = scores.scoring.knn_scores
+
+    def counted(candidates, *args, **kwargs):
+        scored_rows.append(len(candidates))
+        return original(candidates, *args, **kwargs)
+
+    monkeypatch.setattr(scores.scoring, "knn_scores", counted)
+    with override_settings(SCORING_K=3):
+        scores.rescore_all()
+        scored_rows.clear()
+        labels.label_company(company=made[0], user=alice, source="click", verdict="dislike")  # a flip
+        flipped = scores.apply_label_changes()
+        labels.label_company(company=made[6], user=alice, source="click", verdict="like")  # a new like
+        liked = scores.apply_label_changes()
+        assert flipped > 0 and liked > 0
+        assert scored_rows == []  # no score was rescored from scratch
+        labels.label_company(company=made[1], user=alice, source="click", verdict="clear")  # a clear
+        scores.apply_label_changes()
+        assert sum(scored_rows) > 0  # the scores that cited it need their next neighbour
+        incremental = snapshot()
+        scores.rescore_all()
+        assert_same(incremental, snapshot())

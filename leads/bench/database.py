@@ -9,6 +9,7 @@ import contextlib
 import json
 import re
 import time
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -199,3 +200,25 @@ def _copy_embeddings(conn: psycopg.Connection, chunk: copies.Chunk, hashes: list
         copy.write(b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8)
         copy.write(rows.tobytes())
         copy.write(b"\xff\xff")
+
+
+def warm_vector_index() -> str | None:
+    """Bring the HNSW index into memory, as on a server in use (reps' queries keep it there):
+    with pg_prewarm where the server has it, else, for a Postgres on this machine (the embedded
+    one), by reading the index's files into the OS cache. Returns how, or None if it could not."""
+    with connection.cursor() as cursor:
+        cursor.execute("select 1 from pg_available_extensions where name = 'pg_prewarm'")
+        if cursor.fetchone():
+            cursor.execute("create extension if not exists pg_prewarm")
+            cursor.execute("select pg_prewarm(%s)", [HNSW.name])
+            return "pg_prewarm"
+        cursor.execute("select current_setting('data_directory'), pg_relation_filepath(%s)", [HNSW.name])
+        directory, relative = cursor.fetchone()
+    files = sorted(Path(directory).glob(f"{relative}*"))  # 1 GB segments: 21642, 21642.1, ...
+    if not files:
+        return None
+    for path in files:
+        with path.open("rb") as segment:
+            while segment.read(1 << 24):
+                pass
+    return "os-cache"

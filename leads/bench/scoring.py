@@ -119,6 +119,9 @@ def _database_path(base, companies, labels_count, seed, requests, changes, simil
     else:
         found = similar.pop("found")
         figures |= similar | {"similar_found": found}
+    log("company pages again, the HNSW index in memory")
+    figures["vector_index_warmed"] = database.warm_vector_index()
+    figures |= measure.company_pages_warm(rng, requests, user)
     return figures
 
 
