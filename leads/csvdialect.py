@@ -14,6 +14,7 @@ from typing import BinaryIO
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DELIMITERS = list(DELIMITER_NAMES)
 SAMPLE_BYTES = 256 * 1024
+STRAY_BYTES = 1  # invalid UTF-8 sequences in an otherwise ASCII sample that still make it UTF-8
 
 
 class UnreadableFile(ValueError):
@@ -74,9 +75,10 @@ def detect_encoding(sample: bytes) -> str:
     valid_multibyte = sum(1 for ch in text if ord(ch) > 127 and ch != "\ufffd")
     # Windows-1252 text hardly ever holds a valid UTF-8 sequence (an accented capital followed by a
     # symbol), so a few of them outweigh many bad bytes: a UTF-8 file with a stray byte pasted from
-    # Windows. Guessing UTF-8 wrongly rejects rows, loudly; guessing Windows-1252 wrongly garbles
-    # every accent, silently.
-    return "utf-8" if invalid == 0 or valid_multibyte * 4 >= invalid else "cp1252"
+    # Windows. So does a file that is all ASCII but for one bad byte: read as Windows-1252 it would
+    # hide that byte as a letter. Guessing UTF-8 wrongly rejects rows, loudly (and the preview
+    # offers Windows-1252); guessing Windows-1252 wrongly garbles every accent, silently.
+    return "utf-8" if invalid <= STRAY_BYTES or valid_multibyte * 4 >= invalid else "cp1252"
 
 
 def detect_delimiter(text_sample: str) -> str:
@@ -102,9 +104,12 @@ def detect_delimiter(text_sample: str) -> str:
 
 @dataclass(frozen=True)
 class Dialect:
+    """How to read a file's rows: a CSV's encoding and delimiter, or (encoding 'xlsx') a workbook's sheet."""
+
     encoding: str
     delimiter: str
     headers: list[str]
+    sheet: int = 0  # index of the workbook's sheet; 0 for a CSV
 
 
 def _check_chosen_encoding(sample: bytes, encoding: str) -> None:
@@ -160,7 +165,14 @@ def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Diale
         raise UnreadableFile(_BINARY_MESSAGE)
     delimiter = delimiter or detect_delimiter(text)
     # newline="": a file with old Mac line ends (\r alone) would otherwise be one long unreadable line.
-    headers = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True), [])
+    lines = _Lines(io.StringIO(text, newline=""))
+    try:
+        headers = next(csv.reader(lines, delimiter=delimiter, skipinitialspace=True), [])
+    except UnclosedQuote:
+        raise UnreadableFile(
+            'The header row opens a quote (") that never closes, so the whole file reads as one header: '
+            "close the quote on line 1, or remove it."
+        ) from None
     # A NUL cannot be stored in Postgres text (the headers become keys of Company.extra).
     dialect = Dialect(encoding=encoding, delimiter=delimiter, headers=[h.replace("\x00", "").strip() for h in headers])
     if whole_file and next(read_rows(io.BytesIO(sample), dialect), None) is None:
@@ -168,13 +180,79 @@ def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Diale
     return dialect
 
 
+class UnclosedQuote(Exception):
+    """A quoted field that is still open at the end of the file."""
+
+
+class BrokenRow(list):
+    """The cells of a row that could not be read as its writer meant; `reason` says what to fix."""
+
+    def __init__(self, cells: list[str], reason: str):
+        super().__init__(cells)
+        self.reason = reason
+
+
+class _Lines:
+    """The lines a csv reader reads, counted per row. The reader asks for another line within a row
+    only while a quoted field is open, so running out of lines then means the quote never closes."""
+
+    def __init__(self, text: Iterator[str]):
+        self.text = iter(text)
+        self.in_row = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = next(self.text)
+        except StopIteration:
+            if self.in_row:
+                raise UnclosedQuote from None
+            raise
+        self.in_row += 1
+        return line
+
+
 def read_rows(stream: BinaryIO, dialect: Dialect) -> Iterator[tuple[int, list[str]]]:
-    """(first line number of the row, cells) for each non-blank row after the header."""
-    # skipinitialspace: `Acme, "Anvils, rockets"` is two fields, as its writer meant (values are stripped anyway).
-    reader = csv.reader(open_text(stream, dialect.encoding), delimiter=dialect.delimiter, skipinitialspace=True)
-    next(reader, None)
-    line = reader.line_num + 1
-    for cells in reader:
-        if any(cell.strip() for cell in cells):
-            yield line, cells
-        line = reader.line_num + 1
+    """(first line number of the row, cells) for each non-blank row after the header.
+
+    A quote that never closes would swallow the rest of the file into one field: its row comes
+    out as a BrokenRow saying so, and reading starts again on the line after it."""
+    offset, header = 0, True  # lines before the reader starts: after a broken row, up to and including it
+    while True:
+        text = open_text(stream, dialect.encoding)
+        lines = _Lines(text)
+        skipped = [next(lines.text, "") for _ in range(offset)]
+        if skipped:  # the broken row's first line, split as well as it can be, so its values are kept
+            cells = next(csv.reader(skipped[-1:], delimiter=dialect.delimiter, skipinitialspace=True), [])
+            yield offset, BrokenRow(cells, UNCLOSED_QUOTE)
+        # skipinitialspace: `Acme, "Anvils, rockets"` is two fields, as its writer meant (values are stripped anyway).
+        reader = csv.reader(lines, delimiter=dialect.delimiter, skipinitialspace=True)
+        broken = 0
+        try:
+            if header:
+                next(reader, None)
+            line = offset + reader.line_num + 1
+            while not broken:
+                lines.in_row = 0
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except (UnclosedQuote, csv.Error):  # csv.Error: a field over csv.field_size_limit
+                    broken = line
+                    continue
+                if any(cell.strip() for cell in cells):
+                    yield line, cells
+                line = offset + reader.line_num + 1
+        finally:
+            text.detach()  # leave the stream open: it is read again after a broken row, and closed by its owner
+        stream.seek(0)
+        offset, header = broken, False
+
+
+UNCLOSED_QUOTE = (
+    'a quote (") opened in this row never closes, so it would swallow the rest of the file: close it '
+    '(a quote inside a quoted value is written twice, ""); the rows after it were read on their own'
+)

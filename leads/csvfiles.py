@@ -9,7 +9,6 @@ the file.
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -18,6 +17,7 @@ from leads.csvdialect import (  # noqa: F401 - part of this module's interface
     DELIMITERS,
     HEADER_ONLY_MESSAGE,
     SAMPLE_BYTES,
+    BrokenRow,
     Dialect,
     UnreadableFile,
     detect_delimiter,
@@ -30,116 +30,11 @@ from leads.identity import Website, clean_name, dedupe_key, read_website
 
 csv.field_size_limit(64 * 1024 * 1024)  # our own limit is checked per field, with a clear message
 
-# Canonical field -> header aliases, compared after lowercasing and dropping punctuation.
-ALIASES: dict[str, list[str]] = {
-    "name": [
-        "name",
-        "company",
-        "company name",
-        "companyname",
-        "organisation",
-        "organization",
-        "organisation name",
-        "organization name",
-        "account",
-        "account name",
-        "business",
-        "business name",
-        "firm",
-        "brand",
-    ],
-    "website": [
-        "website",
-        "domain",
-        "url",
-        "homepage",
-        "home page",
-        "web",
-        "site",
-        "website url",
-        "company website",
-        "company domain",
-        "company url",
-        "web address",
-    ],
-    "description": [
-        "description",
-        "overview",
-        "about",
-        "summary",
-        "short description",
-        "long description",
-        "company description",
-        "bio",
-        "tagline",
-        "one liner",
-        "details",
-        "profile",
-        "about us",
-    ],
-    "industry": ["industry", "sector", "category", "vertical", "industries", "business type"],
-    "country": ["country", "country code", "hq country", "headquarters country", "country name"],
-    "label": ["label", "verdict", "liked", "like", "fit", "qualified"],
-}
-# Usual company-data columns, kept in `extra` under these names.
-EXTRA_ALIASES: dict[str, list[str]] = {
-    "employees": [
-        "employees",
-        "size",
-        "employee count",
-        "company size",
-        "headcount",
-        "team size",
-        "number of employees",
-        "num employees",
-        "staff",
-    ],
-    "founded": ["founded", "year founded", "founded year", "founding year", "established"],
-    "city": ["city", "hq city", "town", "location"],
-    "specialties": ["specialties", "specialities", "specialty"],
-    "technologies": ["technologies", "tech stack", "technology", "tech"],
-    "linkedin_url": ["linkedin", "linkedin url", "linkedin profile", "company linkedin url"],
-}
 FIELD_LIMITS = {"name": 300, "website": 500, "industry": 200, "country": 100}
 MAX_KEY_CHARS = 500  # Company.dedupe_key
 
 LIKE_WORDS = {"like", "liked", "yes", "y", "1", "+1", "true", "t", "✓", "✔", "👍", "good", "fit"}
 DISLIKE_WORDS = {"dislike", "disliked", "no", "n", "-1", "false", "f", "✗", "✘", "x", "👎", "bad"}
-
-
-def header_key(header: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "", header.strip().lower())
-
-
-_CANONICAL = {header_key(a): f for f, aliases in ALIASES.items() for a in aliases}
-_EXTRA = {header_key(a): f for f, aliases in EXTRA_ALIASES.items() for a in aliases}
-
-
-def suggest_mapping(headers: list[str]) -> dict[int, str]:
-    """Column index -> field: a canonical field, 'extra:<name>', or 'ignore'.
-
-    Several description-like columns all map to 'description' and are combined."""
-    mapping: dict[int, str] = {}
-    taken: set[str] = set()
-    for index, header in enumerate(headers):
-        key = header_key(header)
-        target = _CANONICAL.get(key)
-        if target and (target not in taken or target == "description"):
-            mapping[index] = target
-            taken.add(target)
-        elif key in _EXTRA and f"extra:{_EXTRA[key]}" not in taken:
-            mapping[index] = f"extra:{_EXTRA[key]}"
-            taken.add(mapping[index])
-        elif snake := snake_case(header):
-            mapping[index] = f"extra:{snake}"
-        else:
-            mapping[index] = "ignore"
-    return mapping
-
-
-def snake_case(header: str) -> str:
-    """'Funding (USD)' -> 'funding_usd', 'Größe' -> 'größe': letters of any script are kept."""
-    return re.sub(r"[\W_]+", "_", header.strip().lower()).strip("_")
 
 
 # --- Rows to records ----------------------------------------------------------------
@@ -195,6 +90,8 @@ def to_record(
     line: int, cells: list[str], headers: list[str], mapping: dict[int, str], max_field_chars: int
 ) -> Record | Rejected:
     """Validate one row; a Rejected says what to fix."""
+    if isinstance(cells, BrokenRow):
+        return _rejected(line, cells.reason, cells)
     if len(cells) > len(headers) and any(c.strip() for c in cells[len(headers) :]):
         return _rejected(
             line,

@@ -1,15 +1,15 @@
-"""Staff pages for CSV imports: upload, preview and column mapping, live progress."""
+"""Staff pages for imports (CSV or Excel): upload, preview and column mapping, live progress."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leads import csvfiles
+from leads import csvfiles, headers, roles
 from leads.csvfiles import UnreadableFile
 from leads.models import ImportJob
 from leads.services import imports, queue
@@ -25,14 +25,31 @@ FIELD_CHOICES = [
 ]
 
 
-@staff_member_required
+# Room for the form's other fields and the multipart boundaries around the file, in bytes.
+_FORM_OVERHEAD = 64 * 1024
+
+
+@roles.required(roles.IMPORT)
 @require_http_methods(["GET", "POST"])
+@csrf_exempt  # checked below, once we know the body is worth reading: the check reads it
 def upload(request: HttpRequest) -> HttpResponse:
+    """A file over the limit is refused from the size the browser declares, before its body is read."""
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if request.method == "POST" and declared > settings.IMPORT_MAX_UPLOAD_MB * 1024 * 1024 + _FORM_OVERHEAD:
+        try:
+            imports.check_size(declared)
+        except UnreadableFile as problem:
+            return _upload_page(request, str(problem))
+    return _upload(request)
+
+
+@csrf_protect
+def _upload(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         uploaded = request.FILES.get("file")
         if uploaded is None:
-            error = "Choose a CSV file to upload."
+            error = "Choose a CSV or Excel file to upload."
         else:
             try:
                 imports.check_size(uploaded.size)
@@ -43,6 +60,10 @@ def upload(request: HttpRequest) -> HttpResponse:
                 error = str(problem)
             else:
                 return redirect("import-detail", job.pk)
+    return _upload_page(request, error)
+
+
+def _upload_page(request: HttpRequest, error: str) -> HttpResponse:
     return render(
         request,
         "leads/import_upload.html",
@@ -55,7 +76,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@roles.required(roles.IMPORT)
 @require_http_methods(["GET", "POST"])
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Preview and mapping while the job waits for confirmation; progress afterwards."""
@@ -67,6 +88,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
                 imports.change_dialect(
                     job, encoding=request.POST.get("encoding", ""), delimiter=request.POST.get("delimiter", "")
                 )
+                return redirect("import-detail", job.pk)
+            if request.POST.get("action") == "sheet":
+                imports.change_sheet(job, sheet=request.POST.get("sheet", ""))
                 return redirect("import-detail", job.pk)
             imports.change_mapping(job, _posted_mapping(request, job))
             imports.start_import(job)
@@ -91,6 +115,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "field_choices": FIELD_CHOICES,
             "encodings": imports.ENCODINGS,
             "delimiters": csvfiles.DELIMITER_NAMES,
+            "sheets": imports.sheet_names(job),
+            "mapping_problem": "" if error else imports.mapping_problem(job),
         },
         status=400 if error else 200,
     )
@@ -111,7 +137,7 @@ def _kept_name(job: ImportJob, index: int) -> str:
     current = imports.job_mapping(job).get(index, "")
     if current.startswith("extra:"):
         return current.removeprefix("extra:")
-    return csvfiles.snake_case(job.headers[index]) or f"column_{index + 1}"
+    return headers.snake_case(job.headers[index]) or f"column_{index + 1}"
 
 
 def _columns(job: ImportJob) -> list[dict]:
@@ -131,13 +157,13 @@ def _columns(job: ImportJob) -> list[dict]:
     return columns
 
 
-@staff_member_required
+@roles.required(roles.IMPORT)
 @require_GET
 def progress(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(imports.import_progress(get_object_or_404(ImportJob, pk=pk)))
 
 
-@staff_member_required
+@roles.required(roles.IMPORT)
 @require_GET
 def rejected_rows(request: HttpRequest, pk: int) -> FileResponse:
     job = get_object_or_404(ImportJob, pk=pk)

@@ -115,3 +115,50 @@ LATIN_COMPANIES = expect(
 )
 # Also the base the other tests' expected counts are written against.
 LATIN_COUNTS = {"rows_read": 4, "created": 4, "updated": 0, "unchanged": 0, "duplicates": 0, "rejected": 0, "labels": 0}
+
+
+# --- Excel workbooks ------------------------------------------------------------------
+
+
+def xlsx_bytes(sheets: dict[str, list[list]], *, merged: dict[str, list[str]] | None = None, formulas=None) -> bytes:
+    """A workbook with these sheets (name -> rows, values as Excel holds them: numbers, dates, text).
+
+    `formulas` maps "Sheet!B2" to (formula, value): openpyxl writes a formula without the value
+    Excel would have saved with it, so the value is written into the file here, as Excel does."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+        for cells in (merged or {}).get(name, []):
+            sheet.merge_cells(cells)
+        for ref, (formula, _) in (formulas or {}).items():
+            if ref.split("!")[0] == name:
+                sheet[ref.split("!")[1]] = formula
+    out = io.BytesIO()
+    workbook.save(out)
+    return _with_formula_values(out.getvalue(), list(sheets), formulas or {})
+
+
+def _with_formula_values(data: bytes, names: list[str], formulas: dict) -> bytes:
+    import re
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item)
+            for ref, (_, value) in formulas.items():
+                sheet, cell = ref.split("!")
+                if item.filename == f"xl/worksheets/sheet{names.index(sheet) + 1}.xml":
+                    kind = "" if isinstance(value, int | float) else ' t="str"'
+                    pattern = rf'<c r="{cell}"( s="\d+")?><f>(.*?)</f><v ?/>'.encode()
+                    replacement = rf'<c r="{cell}"\1{kind}><f>\2</f><v>{escape(str(value))}</v>'.encode()
+                    content, found = re.subn(pattern, replacement, content)
+                    assert found == 1, ref
+            target.writestr(item, content)
+    return out.getvalue()

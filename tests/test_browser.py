@@ -168,7 +168,7 @@ def test_staff_upload_a_csv_map_its_columns_and_watch_the_import_finish(
     log_in(page, live_server, "charlie", "charlie-password-1")
     page.get_by_role("link", name="Import", exact=True).click()
     expect(page.get_by_role("heading", name="Import companies")).to_be_visible()
-    page.get_by_label("CSV file").set_input_files(str(csv_file))
+    page.get_by_label("CSV or Excel file").set_input_files(str(csv_file))
     page.get_by_role("button", name="Upload and preview").click()
 
     expect(page.get_by_role("heading", name="Preview: prospects.csv")).to_be_visible()

@@ -277,7 +277,7 @@ def test_following_a_failed_import_says_why(tmp_path, no_waiting):
 def test_the_command_refuses_what_it_cannot_do(tmp_path, db):
     with pytest.raises(CommandError, match=r"^There is no import #999999\.$"):
         command("--follow", "999999")
-    with pytest.raises(CommandError, match="Name the CSV file to import, or --follow JOB"):
+    with pytest.raises(CommandError, match="Name the CSV or Excel file to import, or --follow JOB"):
         command()
     with pytest.raises(CommandError, match="no such file"):
         command(str(tmp_path / "missing.csv"))

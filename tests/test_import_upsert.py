@@ -110,14 +110,22 @@ def test_a_value_too_long_for_its_column_is_rejected_not_fatal(tmp_path, text, f
     assert_rejected(job, [(2, words)])
 
 
-def test_a_quote_never_closed_swallows_the_rest_and_the_reason_says_so(tmp_path, settings):
-    settings.IMPORT_MAX_FIELD_CHARS = 200
+def test_a_quote_never_closed_rejects_its_row_and_the_rows_after_it_are_read_on_their_own(tmp_path):
     rows = "".join(f"Company {i},c{i}.io,Plain description number {i}\n" for i in range(20))
     text = f'name,website,description\nAlpha,alpha.io,Fine\nBeta,beta.io,"Unclosed quote\n{rows}'
     job = import_bytes(tmp_path, text.encode())
-    assert companies() == [co("Alpha", "alpha.io", "Fine")]
-    assert_rejected(job, [(3, ["characters long", "a quote that is opened and never closed"])])
-    assert counts(job)["rows_read"] == 2
+    assert companies() == expect(
+        co("Alpha", "alpha.io", "Fine"),
+        *[co(f"Company {i}", f"c{i}.io", f"Plain description number {i}") for i in range(20)],
+    )
+    assert_rejected(job, [(3, ['a quote (") opened in this row never closes', "close it"])])
+    assert job.rejected_rows[0]["values"] == ["Beta", "beta.io", "Unclosed quote\n"]
+    assert counts(job)["rows_read"] == 22
+
+
+def test_a_quote_never_closed_in_the_header_refuses_the_file_in_one_sentence(tmp_path):
+    message = import_error(tmp_path, b'name,"description\nAlpha,Fine\nBeta,Also fine\n')
+    assert "The header row opens a quote" in message and "close the quote on line 1" in message
 
 
 # --- duplicates and re-imports -----------------------------------------------------
@@ -270,17 +278,25 @@ def test_a_big_file_with_only_blank_rows_is_still_refused_by_the_import(tmp_path
 
 
 @pytest.mark.parametrize(
-    "data",
+    "data, words",
     [
-        pytest.param(_png(), id="png"),
-        pytest.param(_xlsx_like_zip(), id="zip-xlsx"),
-        pytest.param(random.Random(7).randbytes(4096), id="random-bytes"),
-        pytest.param(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 24 + b"\xff" * 480, id="old-xls"),
+        pytest.param(_png(), ["binary file", "export it from your spreadsheet as CSV"], id="png"),
+        pytest.param(_xlsx_like_zip(), ["This Excel workbook cannot be read", "save it again"], id="zip-xlsx"),
+        pytest.param(
+            random.Random(7).randbytes(4096),
+            ["binary file", "export it from your spreadsheet as CSV"],
+            id="random-bytes",
+        ),
+        pytest.param(
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 24 + b"\xff" * 480,
+            ["old Excel .xls workbook", "save it as .xlsx or CSV"],
+            id="old-xls",
+        ),
     ],
 )
-def test_a_binary_file_is_refused_in_one_sentence(tmp_path, data):
+def test_a_binary_file_is_refused_in_one_sentence(tmp_path, data, words):
     message = import_error(tmp_path, data)
-    assert "binary file" in message and "export it from your spreadsheet as CSV" in message
+    assert all(word in message for word in words), message
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,8 @@ class ImportJob(models.Model):
     original_name = models.CharField(max_length=300)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     encoding = models.CharField(max_length=30, blank=True)
-    delimiter = models.CharField(max_length=5, blank=True)
+    delimiter = models.CharField(max_length=5, blank=True)  # a CSV's
+    sheet = models.PositiveSmallIntegerField(null=True, blank=True)  # a workbook's (encoding "xlsx"): its index
     headers = models.JSONField(default=list, blank=True)
     mapping = models.JSONField(default=dict, blank=True)  # {"<column index>": "name" | "extra:x" | "ignore"}
     size_bytes = models.PositiveBigIntegerField(default=0)

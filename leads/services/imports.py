@@ -1,14 +1,14 @@
-"""CSV import: stream rows into a staging table with COPY, merge duplicates and
-upsert companies in SQL, all in one transaction: an import lands whole or not at all.
+"""Import of a CSV file or an Excel workbook: stream rows into a staging table with COPY, merge
+duplicates and upsert companies in SQL, all in one transaction: an import lands whole or not at all.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from leads import csvfiles, embedding, locks
+from leads import csvfiles, embedding, headers, locks, tabular
 from leads.models import Company, ImportJob, LabelSource
 from leads.services import companies, labels, scores
 from leads.services.exports import neutralise
@@ -27,8 +27,6 @@ from leads.services.queue import enqueue_on_commit, send
 
 log = logging.getLogger(__name__)
 
-# What the preview page offers; "extra:<name>" keeps a column under that name.
-MAPPING_TARGETS = ["name", "website", "description", "industry", "country", "label", "ignore"]
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252", "latin-1"]
 REJECTED_SHOWN = 100  # rows kept on the job for display; all of them go to the rejected CSV
 _PROGRESS_EVERY = 20_000
@@ -41,20 +39,22 @@ class ImportFailed(Exception):
     pass
 
 
-def create_job(*, path: Path | str, original_name: str = "", user=None) -> ImportJob:
-    """Keep a copy of the file, detect its encoding, delimiter and columns."""
+def create_job(*, path: Path | str, original_name: str = "", user=None, sheet: str | None = None) -> ImportJob:
+    """Keep a copy of the file, detect its format (CSV or workbook), encoding, delimiter and columns."""
     path = Path(path)
     with path.open("rb") as stream:
-        return create_job_from_stream(stream, name=original_name or path.name, size=path.stat().st_size, user=user)
+        return create_job_from_stream(
+            stream, name=original_name or path.name, size=path.stat().st_size, user=user, sheet=sheet
+        )
 
 
-def create_job_from_stream(stream: BinaryIO, *, name: str, size: int, user=None) -> ImportJob:
+def create_job_from_stream(stream: BinaryIO, *, name: str, size: int, user=None, sheet: str | None = None) -> ImportJob:
     """The same for an uploaded file: a seekable binary stream."""
     check_size(size)
-    dialect = csvfiles.sniff(stream)
+    table = tabular.describe(stream, size=size, sheet=sheet)
     job = ImportJob(user=user, original_name=name, size_bytes=size)
     job.file.save(Path(name).name or "import.csv", File(stream), save=False)
-    _describe(job, dialect)
+    _describe(job, table)
     job.save()
     return job
 
@@ -68,34 +68,55 @@ def check_size(size: int) -> None:
         )
 
 
-def _describe(job: ImportJob, dialect: csvfiles.Dialect) -> None:
-    job.encoding, job.delimiter, job.headers = dialect.encoding, dialect.delimiter, dialect.headers
-    mapping = csvfiles.suggest_mapping(dialect.headers)
+def _describe(job: ImportJob, table: tabular.Table) -> None:
+    """Keep the dialect (or the sheet) on the job and suggest a mapping from the headers and the
+    first rows' values."""
+    dialect = table.dialect
+    job.encoding, job.headers, job.rows_estimate = dialect.encoding, dialect.headers, table.rows_estimate
+    workbook = tabular.is_workbook(dialect)
+    job.delimiter, job.sheet = ("", dialect.sheet) if workbook else (dialect.delimiter, None)
+    mapping = headers.suggest_mapping(dialect.headers, table.rows).mapping
     job.mapping = {str(i): target for i, target in mapping.items()}
-    job.rows_estimate = _estimate_rows(job)
 
 
-def _estimate_rows(job: ImportJob) -> int:
-    """Rows in the first 256 kB, scaled to the file size: exact for small files."""
+def suggestion(job: ImportJob) -> headers.Suggestion:
+    """What each column is, from its header and the values of the first rows."""
     with job.file.open("rb") as stream:
-        sample = stream.read(csvfiles.SAMPLE_BYTES)
-    rows = sum(1 for _ in csvfiles.read_rows(io.BytesIO(sample), job_dialect(job)))
-    if len(sample) < csvfiles.SAMPLE_BYTES:
-        return rows
-    return max(rows, round(rows * job.size_bytes / len(sample)))
+        rows = tabular.sample_rows(stream, job_dialect(job))
+    return headers.suggest_mapping(job.headers, rows)
 
 
 def change_dialect(job: ImportJob, *, encoding: str, delimiter: str) -> None:
     """The user overrides what we detected: read the header row again and suggest a new mapping."""
+    if tabular.is_workbook(job_dialect(job)):
+        raise csvfiles.UnreadableFile("This file is an Excel workbook: it has sheets, not an encoding or a delimiter.")
     if encoding not in ENCODINGS:
         raise csvfiles.UnreadableFile(f"Unknown encoding {encoding!r}: pick one of {', '.join(ENCODINGS)}.")
     if delimiter not in csvfiles.DELIMITER_NAMES:
         names = list(csvfiles.DELIMITER_NAMES.values())
         raise csvfiles.UnreadableFile(f"The delimiter must be a {', '.join(names[:-1])} or {names[-1]}.")
     with job.file.open("rb") as stream:
-        dialect = csvfiles.sniff(stream, encoding=encoding, delimiter=delimiter)
-    _describe(job, dialect)
+        table = tabular.describe(stream, size=job.size_bytes, encoding=encoding, delimiter=delimiter)
+    _describe(job, table)
     job.save()
+
+
+def change_sheet(job: ImportJob, *, sheet: str) -> None:
+    """Read another sheet of the workbook: its headers, and a new suggested mapping."""
+    if not tabular.is_workbook(job_dialect(job)):
+        raise csvfiles.UnreadableFile("Only an Excel workbook has sheets, and this file is a CSV.")
+    with job.file.open("rb") as stream:
+        table = tabular.describe(stream, size=job.size_bytes, sheet=sheet)
+    _describe(job, table)
+    job.save()
+
+
+def sheet_names(job: ImportJob) -> list[str]:
+    """The workbook's sheets, in order; [] for a CSV."""
+    if not tabular.is_workbook(job_dialect(job)):
+        return []
+    with job.file.open("rb") as stream:
+        return tabular.sheet_names(stream)
 
 
 def change_mapping(job: ImportJob, mapping: dict[int, str]) -> None:
@@ -103,20 +124,96 @@ def change_mapping(job: ImportJob, mapping: dict[int, str]) -> None:
     for index, target in mapping.items():
         if not 0 <= index < len(job.headers):
             raise csvfiles.UnreadableFile(f"Column {index + 1} does not exist: the file has {len(job.headers)}.")
-        if not valid_target(target):
+        if not headers.valid_target(target):
             raise csvfiles.UnreadableFile(f"Column '{job.headers[index]}' cannot go to {target!r}.")
-    csvfiles.check_mapping(mapping)
+    check_mapping(job, mapping)
     job.mapping = {str(i): target for i, target in sorted(mapping.items())}
     job.save(update_fields=["mapping"])
 
 
-def valid_target(target: str) -> bool:
-    return target in MAPPING_TARGETS or (target.startswith("extra:") and len(target) > 6)
+def choose_columns(job: ImportJob, choices: Sequence[tuple[str, str]]) -> None:
+    """The command line's `--column FIELD=HEADER`: the suggested mapping with these columns chosen."""
+    try:
+        mapping = headers.choose_columns(job_mapping(job), job.headers, choices)
+    except ValueError as error:
+        raise csvfiles.UnreadableFile(str(error)) from None
+    change_mapping(job, mapping)
+
+
+def check_mapping(job: ImportJob, mapping: dict[int, str]) -> None:
+    """The mapping names a name and a description column; where several columns could be the
+    description and none is chosen, say which."""
+    if "description" in mapping.values():
+        csvfiles.check_mapping(mapping)
+    else:
+        _check_mapping(mapping, job.headers, suggestion(job).description_ties)
+
+
+def mapping_problem(job: ImportJob) -> str:
+    """What the preview should say before the user confirms: the mapping's problem, or ''."""
+    try:
+        check_mapping(job, job_mapping(job))
+    except csvfiles.UnreadableFile as problem:
+        return str(problem)
+    return ""
+
+
+def _check_mapping(mapping: dict[int, str], names: Sequence[str], ties: Sequence[int]) -> None:
+    ties = [i for i in ties if mapping.get(i) not in ("name", "description")]
+    if "name" in mapping.values() and "description" not in mapping.values() and ties:
+        raise csvfiles.UnreadableFile(headers.tie_message(names, ties))
+    csvfiles.check_mapping(mapping)
+
+
+@dataclass
+class DryRun:
+    """What importing a file would do: its dialect and mapping, the first records as they would be
+    stored, and every reject (the first REJECTED_SHOWN of them kept)."""
+
+    dialect: csvfiles.Dialect
+    mapping: dict[int, str]
+    sheets: list[str] = field(default_factory=list)
+    records: list[csvfiles.Record] = field(default_factory=list)
+    rejected: list[csvfiles.Rejected] = field(default_factory=list)
+    rows_read: int = 0
+    rejected_count: int = 0
+
+
+def dry_run(
+    *, path: Path | str, sheet: str | None = None, choices: Sequence[tuple[str, str]] = (), shown: int = 5
+) -> DryRun:
+    """Read the whole file as an import would, with the same mapping code, and write nothing."""
+    path = Path(path)
+    check_size(path.stat().st_size)
+    with path.open("rb") as stream:
+        table = tabular.describe(stream, size=path.stat().st_size, sheet=sheet)
+        dialect = table.dialect
+        suggested = headers.suggest_mapping(dialect.headers, table.rows)
+        try:
+            mapping = headers.choose_columns(suggested.mapping, dialect.headers, choices)
+        except ValueError as error:
+            raise csvfiles.UnreadableFile(str(error)) from None
+        _check_mapping(mapping, dialect.headers, suggested.description_ties)
+        result = DryRun(dialect, mapping)
+        if tabular.is_workbook(dialect):
+            result.sheets = tabular.sheet_names(stream)
+        for line, cells in tabular.read_rows(stream, dialect):
+            result.rows_read += 1
+            record = csvfiles.to_record(line, cells, dialect.headers, mapping, settings.IMPORT_MAX_FIELD_CHARS)
+            if isinstance(record, csvfiles.Rejected):
+                result.rejected_count += 1
+                if len(result.rejected) < REJECTED_SHOWN:
+                    result.rejected.append(record)
+            elif len(result.records) < shown:
+                result.records.append(record)
+    if result.rows_read == 0:
+        raise csvfiles.UnreadableFile(csvfiles.HEADER_ONLY_MESSAGE)
+    return result
 
 
 def start_import(job: ImportJob) -> bool:
     """Queue the import for a worker, once: a second click on Confirm does nothing."""
-    csvfiles.check_mapping(job_mapping(job))
+    check_mapping(job, job_mapping(job))
     queued = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PENDING).update(state=ImportJob.State.QUEUED)
     if queued:
         job.state = ImportJob.State.QUEUED
@@ -137,23 +234,20 @@ def job_mapping(job: ImportJob) -> dict[int, str]:
 
 
 def job_dialect(job: ImportJob) -> csvfiles.Dialect:
+    if job.encoding == tabular.XLSX:
+        return csvfiles.Dialect(encoding=job.encoding, delimiter="", headers=job.headers, sheet=job.sheet or 0)
     return csvfiles.Dialect(encoding=job.encoding, delimiter=job.delimiter, headers=job.headers)
 
 
 def preview_rows(job: ImportJob, limit: int = 10) -> list[list[str]]:
     with job.file.open("rb") as stream:
-        rows = []
-        for _, cells in csvfiles.read_rows(stream, job_dialect(job)):
-            rows.append(cells)
-            if len(rows) >= limit:
-                break
-    return rows
+        return tabular.sample_rows(stream, job_dialect(job), limit)
 
 
 def run_import(job: ImportJob, *, progress: Progress | None = None) -> ImportJob:
     """Import the job's file. Counts, rejected rows and state end up on the job."""
     mapping = job_mapping(job)
-    csvfiles.check_mapping(mapping)
+    check_mapping(job, mapping)
     with locks.try_hold(locks.IMPORT, job.pk) as ours:
         job.refresh_from_db(fields=["state"])
         if not ours or job.state == ImportJob.State.DONE:
@@ -210,7 +304,7 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
         cursor.execute(_STAGING)
         copy_sql = "copy import_rows (line, key, name, website, domain, description, industry, country, extra, verdict) from stdin"
         with cursor.connection.cursor().copy(copy_sql) as copy:
-            for line, cells in csvfiles.read_rows(stream, job_dialect(job)):
+            for line, cells in tabular.read_rows(stream, job_dialect(job)):
                 job.rows_read += 1
                 record = csvfiles.to_record(line, cells, job.headers, mapping, settings.IMPORT_MAX_FIELD_CHARS)
                 if isinstance(record, csvfiles.Rejected):

@@ -8,6 +8,7 @@ from leads.csvfiles import UnreadableFile
 from leads.identity import BIDI_CONTROLS
 from leads.management.progress import ProgressBar
 from leads.models import ImportJob
+from leads.services import imports
 from leads.services.imports import ImportFailed, create_job, import_progress, run_import
 
 # Line and paragraph separators, which some terminals break lines at, and bidirectional controls,
@@ -24,17 +25,29 @@ def shown(text: object) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Import companies from a CSV file (any common encoding and delimiter); the worker embeds and scores them. "
-        "The job shows on the web import page too."
+        "Import companies from a CSV file (any common encoding and delimiter) or an Excel workbook (.xlsx); "
+        "the worker embeds and scores them. The job shows on the web import page too."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", nargs="?", help="the CSV file to import")
+        parser.add_argument("file", nargs="?", help="the CSV or .xlsx file to import")
+        parser.add_argument(
+            "--column",
+            action="append",
+            default=[],
+            metavar='FIELD="HEADER"',
+            help='which column is which, e.g. --column description="Column A" (name, website, description, '
+            "industry, country, label, ignore or extra:NAME); repeat it, several description columns are combined",
+        )
+        parser.add_argument("--sheet", metavar="NAME", help="the workbook's sheet to import (the first by default)")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="print the mapping, the first rows and the rejects; write nothing"
+        )
         parser.add_argument("--wait", action="store_true", help="then follow embedding and scoring until done")
         parser.add_argument("--follow", type=int, metavar="JOB", help="follow an import started elsewhere (web)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    def handle(self, *args, file, wait, follow, no_progress, **options):
+    def handle(self, *args, file, column, sheet, dry_run, wait, follow, no_progress, **options):
         if follow is not None:
             job = ImportJob.objects.filter(pk=follow).first()
             if job is None:
@@ -43,20 +56,54 @@ class Command(BaseCommand):
                 raise CommandError(f"Import #{follow} waits for someone to confirm its preview on the web page.")
             return self._follow(job)
         if not file:
-            raise CommandError("Name the CSV file to import, or --follow JOB to watch an import.")
-        job = self._import(file, no_progress)
+            raise CommandError("Name the CSV or Excel file to import, or --follow JOB to watch an import.")
+        choices = [_choice(text) for text in column]
+        if dry_run:
+            return self._dry_run(file, sheet, choices)
+        job = self._import(file, sheet, choices, no_progress)
         if wait:
             self._follow(job)
 
-    def _import(self, file: str, no_progress: bool) -> ImportJob:
+    def _dry_run(self, file: str, sheet: str | None, choices: list[tuple[str, str]]) -> None:
         try:
-            job = create_job(path=file)
+            result = imports.dry_run(path=file, sheet=sheet, choices=choices)
         except (FileNotFoundError, IsADirectoryError):
             raise CommandError(f"{shown(file)}: no such file") from None
         except UnreadableFile as error:
             raise CommandError(shown(error)) from None
+        dialect = result.dialect
+        self.stdout.write(f"Dry run of {shown(file)} ({_described(dialect, result.sheets)}): nothing is written.")
+        self.stdout.write("Columns:")
+        for index, header in enumerate(dialect.headers):
+            self.stdout.write(f"  {shown(header or f'(column {index + 1})')} -> {result.mapping.get(index, 'ignore')}")
+        self.stdout.write(f"The first {len(result.records)} companies as they would be stored:")
+        for record in result.records:
+            self.stdout.write(f"  line {record.line}: {shown(record.name)}")
+            for name in ("website", "industry", "country", "verdict", "description"):
+                if value := getattr(record, name):
+                    self.stdout.write(f"    {name}: {shown(value if len(value) <= 200 else value[:197] + '...')}")
+            for key, value in record.extra.items():
+                self.stdout.write(f"    extra {shown(key)}: {shown(value)}")
+        self.stdout.write(f"{result.rows_read:,} rows read, {result.rejected_count:,} would be rejected.")
+        for rejected in result.rejected:
+            self.stderr.write(f"  line {rejected.line}: {shown(rejected.reason)}")
+
+    def _import(self, file: str, sheet: str | None, choices: list[tuple[str, str]], no_progress: bool) -> ImportJob:
+        try:
+            job = create_job(path=file, sheet=sheet)
+        except (FileNotFoundError, IsADirectoryError):
+            raise CommandError(f"{shown(file)}: no such file") from None
+        except UnreadableFile as error:
+            raise CommandError(shown(error)) from None
+        try:
+            if choices:
+                imports.choose_columns(job, choices)
+            else:
+                imports.check_mapping(job, imports.job_mapping(job))
+        except UnreadableFile as error:
+            raise CommandError(shown(error)) from None
         self.stdout.write(
-            f"Import #{job.pk}: {shown(job.original_name)} ({job.encoding}, {csvfiles.DELIMITER_NAMES.get(job.delimiter, job.delimiter)})"
+            f"Import #{job.pk}: {shown(job.original_name)} ({_described(imports.job_dialect(job), imports.sheet_names(job))})"
         )
         bar = ProgressBar(self.stdout, "Reading", "rows")
         progress = None if no_progress else lambda j: bar.update(j.rows_read, job.rows_estimate, approximate=True)
@@ -96,3 +143,17 @@ class Command(BaseCommand):
             self.stdout.write(f"Scored {progress['scored']:,} of {progress['companies']:,} companies.")
         else:
             self.stdout.write("No company is labelled yet: like or dislike some to get scores.")
+
+
+def _choice(text: str) -> tuple[str, str]:
+    """'description=Column A' -> ('description', 'Column A')."""
+    target, equals, header = text.partition("=")
+    if not equals or not target.strip() or not header.strip():
+        raise CommandError(f'--column {shown(text)}: write it as FIELD="HEADER", e.g. --column description="About".')
+    return target.strip(), header
+
+
+def _described(dialect, sheets: list[str]) -> str:
+    if sheets:
+        return f"Excel workbook, sheet {shown(sheets[dialect.sheet])!r}"
+    return f"{dialect.encoding}, {csvfiles.DELIMITER_NAMES.get(dialect.delimiter, dialect.delimiter)}"
