@@ -1,15 +1,21 @@
 """Admin for managers reviewing scored companies."""
 
+import functools
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import F
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.core.paginator import Paginator
+from django.db.models import F, OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 
-from leads import embedding, identity, selectors
+from leads import bands, embedding, identity, labelnext, selectors
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
-from leads.services import companies
+from leads.services import companies, embeddings, exports, scores
 from leads.services.labels import label_companies
 
 
@@ -52,26 +58,108 @@ class EmbeddingStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ScoreStatusFilter(admin.SimpleListFilter):
-    title = "score"
-    parameter_name = "scored"
+class BandFilter(admin.SimpleListFilter):
+    """The dashboard's score bands (leads.bands), asked of the database like the dashboard does."""
+
+    title = "score band"
+    parameter_name = "band"
 
     def lookups(self, request, model_admin):
-        return [
-            ("high", "0.5 and above"),
-            ("low", "below -0.5"),
-            ("uncertain", "between -0.2 and 0.2"),
-            ("none", "not scored"),
-        ]
+        return [*((band.key, band.label) for band in bands.BANDS), ("none", "not scored")]
 
     def queryset(self, request, queryset):
-        ranges = {
-            "high": {"score__value__gte": 0.5},
-            "low": {"score__value__lt": -0.5},
-            "uncertain": {"score__value__gt": -0.2, "score__value__lt": 0.2},
-            "none": {"score__isnull": True},
+        if self.value() == "none":
+            return queryset.filter(score__isnull=True)
+        if self.value() in bands.BY_KEY:
+            return queryset.filter(selectors.band_filter(self.value()))
+        return queryset
+
+
+class LabelledFilter(admin.SimpleListFilter):
+    title = "label"
+    parameter_name = "label"
+
+    def lookups(self, request, model_admin):
+        return [("like", "Liked"), ("dislike", "Disliked"), ("none", "Unlabelled")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("like", "dislike"):
+            return queryset.filter(verdict=self.value())
+        if self.value() == "none":
+            return queryset.filter(verdict="")
+        return queryset
+
+
+class LabelSourceFilter(admin.SimpleListFilter):
+    """Where the current verdict came from: a rep's click, the API, an import, an admin action."""
+
+    title = "labelled from"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        return LabelSource.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in LabelSource.values:  # labelled companies only: the partial index first
+            return queryset.exclude(verdict="").filter(latest_label_source=self.value())
+        return queryset
+
+
+class LowConfidenceFilter(admin.SimpleListFilter):
+    title = "confidence"
+    parameter_name = "low_confidence"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Unlike anything labelled yet")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":  # the nearest labelled neighbour (the arrays are nearest first)
+            return queryset.filter(score__neighbour_distances__0__gt=selectors.low_confidence_threshold())
+        return queryset
+
+
+class TextFilter(admin.SimpleListFilter):
+    """A box to type an exact value (any case) instead of a list of every distinct value, which
+    would scan every company on every page view."""
+
+    template = "admin/text_filter.html"
+    field = ""
+
+    def lookups(self, request, model_admin):
+        return [("", "")]  # Django shows a filter only when it has choices
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(**{f"{self.field}__iexact": value}) if value else queryset
+
+    def choices(self, changelist):
+        """One entry for the template: the value typed, and the other filters to keep."""
+        keep = [(name, value) for name, value in changelist.params.items() if name != self.parameter_name]
+        yield {
+            "value": self.value() or "",
+            "keep": keep,
+            "clear": changelist.get_query_string(remove=[self.parameter_name]),
         }
-        return queryset.filter(**ranges[self.value()]) if self.value() in ranges else queryset
+
+
+class IndustryFilter(TextFilter):
+    title = "industry"
+    parameter_name = field = "industry"
+
+
+class CountryFilter(TextFilter):
+    title = "country"
+    parameter_name = field = "country"
+
+
+class CappedPaginator(Paginator):
+    """Counts up to COUNT_LIMIT companies, not a million on every page view (the dashboard's rule)."""
+
+    COUNT_LIMIT = 10_000
+
+    @functools.cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[: self.COUNT_LIMIT].count()
 
 
 class LabelInline(admin.TabularInline):
@@ -119,20 +207,38 @@ class CompanyForm(forms.ModelForm):
         return website
 
 
+def _latest_label(field: str) -> Subquery:
+    return Subquery(Label.objects.filter(company=OuterRef("pk")).order_by("-created_at", "-pk").values(field)[:1])
+
+
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
     form = CompanyForm
-    list_display = ["name", "domain", "industry", "country", "verdict", "score_value", "embedded"]
-    list_filter = [ScoreStatusFilter, "verdict", EmbeddingStatusFilter, "industry", "country"]
+    list_display = [
+        "name", "domain", "score_value", "verdict", "labelled", "embedded", "low_confidence", "import_job",
+    ]  # fmt: skip
+    list_filter = [
+        BandFilter, LabelledFilter, LabelSourceFilter, EmbeddingStatusFilter, LowConfidenceFilter,
+        IndustryFilter, CountryFilter, "import_job",
+    ]  # fmt: skip
+    # Substrings of name, domain and description: a scan of every company, but only when searching
+    # (the dashboard's word search has an index on name and domain, none yet on descriptions).
     search_fields = ["name", "domain", "description"]
-    list_select_related = ["score"]
-    readonly_fields = ["domain", "dedupe_key", "text_hash", "verdict", "import_job", "created_at", "updated_at"]
-    inlines = [LabelInline]
+    list_select_related = ["score", "import_job"]
+    paginator = CappedPaginator
     show_full_result_count = False  # counting a million rows on every page is slow
+    readonly_fields = [
+        "domain", "dedupe_key", "text_hash", "verdict", "import_job", "created_at", "updated_at",
+        "score_explanation", "similar",
+    ]  # fmt: skip
+    inlines = [LabelInline]
     actions = [
         _verdict_action(Verdict.LIKE, "Like the selected companies"),
         _verdict_action(Verdict.DISLIKE, "Dislike the selected companies"),
         _verdict_action(Verdict.CLEAR, "Clear the verdict of the selected companies"),
+        "reembed",
+        "rescore",
+        "export_csv",
     ]
 
     # Every write goes through the services, which keep vectors, labels and scores in step.
@@ -146,7 +252,16 @@ class CompanyAdmin(admin.ModelAdmin):
         companies.delete_companies(queryset)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).with_embedding_status(embedding.model_name())
+        return (
+            super()
+            .get_queryset(request)
+            .with_embedding_status(embedding.model_name())
+            .annotate(
+                latest_label_user=_latest_label("user__username"),
+                latest_label_source=_latest_label("source"),
+                latest_label_at=_latest_label("created_at"),
+            )
+        )
 
     @admin.display(description="score", ordering=F("score__value").asc(nulls_last=True))
     def score_value(self, company):
@@ -155,9 +270,88 @@ class CompanyAdmin(admin.ModelAdmin):
             return "—"
         return f"{score.signed} ({selectors.score_distribution().band(score.value).label})"
 
+    @admin.display(description="labelled by")
+    def labelled(self, company):
+        if not company.verdict or company.latest_label_at is None:
+            return "—"
+        who = company.latest_label_user or "(deleted user)"
+        when = date_format(timezone.localtime(company.latest_label_at), "SHORT_DATETIME_FORMAT")
+        return f"{who}, {when}, {LabelSource(company.latest_label_source).label}"
+
     @admin.display(description="embedded", boolean=True, ordering="is_embedded")
     def embedded(self, company):
         return company.is_embedded
+
+    @admin.display(description="unlike anything labelled", boolean=True)
+    def low_confidence(self, company):
+        score = getattr(company, "score", None)
+        if company.verdict or score is None or not score.neighbour_distances:
+            return None
+        return labelnext.is_low_confidence(score.neighbour_distances[0], selectors.low_confidence_threshold())
+
+    @admin.display(description="the neighbours that made its score")
+    def score_explanation(self, company):
+        neighbours = selectors.score_explanation(company)
+        if not neighbours:
+            return "Not scored (labelled, waiting for embedding, or nothing labelled yet)."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}%</td></tr>",
+            (
+                (_admin_link(n.company, n.company_id), n.verdict, f"{n.distance:.3f}", f"{100 * n.share:.0f}")
+                for n in neighbours
+            ),
+        )
+        return format_html(
+            "<p>{}</p><table><tr><th>neighbour</th><th>label</th><th>distance</th><th>weight</th></tr>{}</table>",
+            selectors.explanation_sentence(company, neighbours),
+            rows,
+        )
+
+    @admin.display(description="similar companies")
+    def similar(self, company):
+        found = selectors.similar_companies(company, limit=10)
+        if not found:
+            return "None yet (not embedded)."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} (similarity {}) {}</li>",
+                (
+                    (_admin_link(s.company, s.company.pk), f"{s.similarity:.2f}", s.company.get_verdict_display())
+                    for s in found
+                ),
+            ),
+        )
+
+    @admin.action(description="Embed the selected companies again")
+    def reembed(self, request, queryset):
+        batches = embeddings.queue_embedding(list(queryset.order_by("pk").values_list("pk", flat=True)))
+        self.message_user(request, f"Queued for embedding in {batches} batches; their scores follow.")
+
+    @admin.action(description="Rescore the selected companies")
+    def rescore(self, request, queryset):
+        scored = scores.score_companies(queryset.values_list("pk", flat=True))
+        self.message_user(
+            request, f"{scored} companies rescored (labelled ones and ones waiting for embedding have no score)."
+        )
+
+    @admin.action(description="Export the selected companies to CSV")
+    def export_csv(self, request, queryset):
+        stamp = timezone.localtime().strftime("%Y-%m-%d")
+        response = StreamingHttpResponse(
+            exports.stream_scores(selectors.BestFirst(queryset.select_related("score"), embedding_status=False)),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="leads-selected-{stamp}.csv"'
+        return response
+
+
+def _admin_link(company: Company | None, company_id: int):
+    if company is None:
+        return f"company {company_id} (deleted)"
+    return format_html('<a href="{}">{}</a>', reverse("admin:leads_company_change", args=[company.pk]), company.name)
 
 
 @admin.register(Label)

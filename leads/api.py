@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from leads import embedding, selectors
+from leads import embedding, roles, selectors
 from leads.models import ApiToken, Company, LabelSource
 from leads.services import queue
 from leads.services.labels import InvalidVerdict, label_company
@@ -87,32 +87,35 @@ def _message_for(request: HttpRequest, status: int, allowed: str) -> str:
         return f"error {status}"
 
 
-def api_auth(view):
-    """Authenticate by 'Authorization: Token <key>' (no CSRF needed) or by session (CSRF checked)."""
+def api_auth(permission: str):
+    """Authenticate by 'Authorization: Token <key>' (no CSRF needed) or by session (CSRF checked),
+    then check the user's role has `permission` (leads.roles): a JSON 403 that says which if not."""
 
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        if header:
-            scheme, _, key = header.partition(" ")
-            if scheme.lower() not in ("token", "bearer") or not key.strip():
-                return _error("Authorization header must be 'Token <your API token>'", 401)
-            user = ApiToken.user_for(key.strip())
-            if user is None:
-                return _error("invalid API token; get yours at /account/token", 401)
-            request.user = user
-            return view(request, *args, **kwargs)
-        if isinstance(request.user, AnonymousUser) or not request.user.is_authenticated:
-            return _error("authentication required: log in or send 'Authorization: Token <key>'", 401)
-        if request.method == "POST":
-            from django.middleware.csrf import CsrfViewMiddleware
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            if header:
+                scheme, _, key = header.partition(" ")
+                if scheme.lower() not in ("token", "bearer") or not key.strip():
+                    return _error("Authorization header must be 'Token <your API token>'", 401)
+                user = ApiToken.user_for(key.strip())
+                if user is None:
+                    return _error("invalid API token; get yours at /account/token", 401)
+                request.user = user
+            elif isinstance(request.user, AnonymousUser) or not request.user.is_authenticated:
+                return _error("authentication required: log in or send 'Authorization: Token <key>'", 401)
+            elif request.method == "POST":
+                from django.middleware.csrf import CsrfViewMiddleware
 
-            reason = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
-            if reason is not None:
-                return _error("CSRF check failed: send the X-CSRFToken header with a session", 403)
-        return view(request, *args, **kwargs)
+                reason = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+                if reason is not None:
+                    return _error("CSRF check failed: send the X-CSRFToken header with a session", 403)
+            return roles.forbidden_json(request.user, permission) or view(request, *args, **kwargs)
 
-    return csrf_exempt(wrapper)
+        return csrf_exempt(wrapper)
+
+    return decorate
 
 
 def company_json(company: Company) -> dict:
@@ -138,7 +141,7 @@ def company_json(company: Company) -> dict:
 
 
 @require_GET
-@api_auth
+@api_auth(roles.VIEW)
 def companies(request: HttpRequest) -> JsonResponse:
     params = request.GET
     show = _show_from(params)
@@ -192,7 +195,7 @@ def _show_from(params) -> str | None:
 
 
 @require_POST
-@api_auth
+@api_auth(roles.LABEL)
 def label(request: HttpRequest, pk: int) -> JsonResponse:
     company = Company.objects.filter(pk=pk).first()
     if company is None:
@@ -215,7 +218,7 @@ def label(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @require_GET
-@api_auth
+@api_auth(roles.VIEW)
 def similar(request: HttpRequest, pk: int) -> JsonResponse:
     """The nearest companies by cosine distance of their current vectors, nearest first."""
     company = Company.objects.filter(pk=pk).first()

@@ -9,14 +9,13 @@ from __future__ import annotations
 import functools
 import json
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_POST
 
-from leads import map_selectors
+from leads import map_selectors, roles
 from leads.services import maps
 from leads.services.labels import InvalidVerdict
 
@@ -32,19 +31,23 @@ def _error(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def _json_login_required(view):
-    """login_required for the page's JSON: a 401 the page can explain, not a redirect to HTML."""
+def _json_requires(permission: str):
+    """roles.required for the page's JSON: a 401 the page can explain, not a redirect to HTML,
+    and a JSON 403 that says which role is needed."""
 
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return _error("Your session has expired: reload the page and log in again.", 401)
-        return view(request, *args, **kwargs)
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return _error("Your session has expired: reload the page and log in again.", 401)
+            return roles.forbidden_json(request.user, permission) or view(request, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
-@login_required
+@roles.required(roles.VIEW)
 @require_GET
 def map_page(request: HttpRequest) -> HttpResponse:
     return render(
@@ -58,7 +61,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@_json_login_required
+@_json_requires(roles.VIEW)
 @require_GET
 @never_cache
 @gzip_page
@@ -73,7 +76,7 @@ def points(request: HttpRequest) -> JsonResponse:
     return JsonResponse(map_selectors.map_points(limit=limit), json_dumps_params=COMPACT)
 
 
-@_json_login_required
+@_json_requires(roles.LABEL)
 @require_POST
 def label(request: HttpRequest) -> JsonResponse:
     """POST /map/label {"ids": [...], "verdict": "like" | "dislike" | "clear"}: the verdict for every
@@ -88,7 +91,7 @@ def label(request: HttpRequest) -> JsonResponse:
         return _error(str(error))
 
 
-@_json_login_required
+@_json_requires(roles.LABEL)
 @require_POST
 def undo(request: HttpRequest) -> JsonResponse:
     """POST /map/undo {"verdicts": [[id, verdict], ...]}: give companies back the verdicts a

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from leads import review
+from leads import review, roles
 from leads.models import Company, LabelSource, ReviewDecision, Verdict
 from leads.services import labels
 from leads.services import review as review_service
@@ -19,7 +18,7 @@ from leads.services import review as review_service
 SECTIONS = ("quality", "suspicious", "conflicts", "duplicates", "far")
 
 
-@staff_member_required
+@roles.required(roles.REVIEW)
 @require_GET
 def review_page(request: HttpRequest) -> HttpResponse:
     suspicious, suspicious_total = review.suspicious_labels()
@@ -50,7 +49,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@roles.required(roles.REVIEW)
 @require_POST
 def relabel(request: HttpRequest, pk: int) -> HttpResponse:
     """Like, dislike or clear a company from the review page, as the manager, source admin."""
@@ -66,7 +65,7 @@ def relabel(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(request)
 
 
-@staff_member_required
+@roles.required(roles.REVIEW)
 @require_POST
 def keep(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Keep: this is right": the entry leaves the page until its companies are labelled again."""

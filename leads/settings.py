@@ -102,7 +102,7 @@ AUTHENTICATION_BACKENDS = [
 LEADS_HOME = devstack.leads_home()
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "leads.admin_site.LeadsAdminConfig",  # django.contrib.admin, opened to the roles that use it
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from leads import bands, selectors
+from leads import bands, roles, selectors
 from leads.models import ApiToken, Company, LabelSource
 from leads.services import exports, queue, scores
 from leads.services import labels as label_service
@@ -50,7 +50,7 @@ def _listing(filters: dict[str, str], **options) -> selectors.BestFirst:
     )  # fmt: skip
 
 
-@login_required
+@roles.required(roles.VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     try:
@@ -89,7 +89,7 @@ def _rows(companies: list[Company]) -> list[Company]:
     return companies
 
 
-@login_required
+@roles.required(roles.VIEW)
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
     company = get_object_or_404(Company.objects.select_related("score"), pk=pk)
     _rows([company])
@@ -118,7 +118,7 @@ def _website_url(company: Company) -> str:
     return f"https://{website}" if company.domain and "://" not in website else ""
 
 
-@login_required
+@roles.required(roles.LABEL)
 @require_POST
 def label(request: HttpRequest, pk: int) -> HttpResponse:
     company = get_object_or_404(Company, pk=pk)
@@ -132,7 +132,7 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
     return _labelled(request, company, f"{company.name}: {_past_tense(company.verdict)}.", given_at)
 
 
-@login_required
+@roles.required(roles.LABEL)
 @require_POST
 def undo(request: HttpRequest) -> HttpResponse:
     """Take back this rep's last verdict: the company gets the verdict it had before (a new label
@@ -209,7 +209,7 @@ def api_token(request: HttpRequest) -> HttpResponse:
     return render(request, "leads/api_token.html", {"token": token})
 
 
-@login_required
+@roles.required(roles.VIEW)
 @require_GET
 def export_scores(request: HttpRequest) -> HttpResponse:
     """The dashboard's current view as CSV that Excel opens (UTF-8 with BOM, formulas neutralised)."""
@@ -225,7 +225,7 @@ def export_scores(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
+@roles.required(roles.VIEW)
 @require_GET
 def score_changes(request: HttpRequest) -> JsonResponse:
     """Polled by the dashboard after a verdict: whether the rescore is done, how many scores changed
@@ -255,7 +255,7 @@ def score_changes(request: HttpRequest) -> JsonResponse:
     )
 
 
-@login_required
+@roles.required(roles.VIEW)
 @require_GET
 def score_changes_page(request: HttpRequest) -> HttpResponse:
     """What changed since a verdict: which companies moved, from what to what, because of which."""
@@ -270,7 +270,7 @@ def score_changes_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@roles.required(roles.VIEW)
 @require_GET
 def label_next(request: HttpRequest) -> HttpResponse:
     """Unlabelled companies where a verdict teaches the scorer most, each with its reason; with no

@@ -2,9 +2,9 @@
 admin's), requested anonymously and as each role, against an explicit table.
 
 A URL added without a row in ACCESS fails test_it_classifies_every_url_pattern: decide who may
-see it before it ships. The roles: a rep (a plain active user, alice), staff (bob, is_staff but
-not a superuser; the app grants staff no model permissions, so bob has the import pages and an
-empty admin) and a superuser (charlie).
+see it before it ships. The roles (leads.roles, groups made by a migration): a sales rep (alice,
+a new account, so a rep), a sales manager (bob), an admin (dave), an account with no role
+(erin, taken out of every group) and a superuser (charlie).
 
 Real database and services throughout; only the sentence encoder is the fake bag-of-words one."""
 
@@ -23,12 +23,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from leads import roles
 from leads.models import ApiToken, ImportJob, Label
 from leads.services import imports
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("anonymous", "rep", "staff", "superuser")
+ROLES = ("anonymous", "norole", "rep", "manager", "admin", "superuser")
 
 
 @dataclass(frozen=True)
@@ -47,39 +48,75 @@ ADMIN_LOGIN = Redirect("/admin/login/?next={path}")  # staff_member_required and
 API_401 = Json(401)
 
 
+FORBIDDEN = 403  # a page that says which role to ask an admin for
+JSON_403 = Json(403)
+
+
 @dataclass(frozen=True)
 class Access:
     """What each role gets: a status code, a Redirect or a Json."""
 
     anonymous: int | Redirect | Json
+    norole: int | Redirect | Json
     rep: int | Redirect | Json
-    staff: int | Redirect | Json
+    manager: int | Redirect | Json
+    admin: int | Redirect | Json
     superuser: int | Redirect | Json
     method: str = "get"  # POST for the views that take nothing else
 
 
 def page(method: str = "get", **overrides) -> Access:
-    """A page for any logged-in user: 200, and the login page for anonymous visitors."""
-    return Access(**{"anonymous": LOGIN, "rep": 200, "staff": 200, "superuser": 200, "method": method, **overrides})
+    """A page for anyone who may view companies (reps, managers, admins): the login page for
+    anonymous visitors, a 403 for an account without a role."""
+    ok = {role: 200 for role in ("rep", "manager", "admin", "superuser")}
+    return Access(**{"anonymous": LOGIN, "norole": FORBIDDEN, **ok, "method": method, **overrides})
 
 
-def staff_page(staff: int | Redirect = 200, superuser: int | Redirect = 200) -> Access:
-    """A staff-only page: reps and anonymous visitors are sent to the admin's login page."""
-    return Access(ADMIN_LOGIN, ADMIN_LOGIN, staff, superuser)
+def labelling(method: str = "post", ok=Redirect("/"), **overrides) -> Access:
+    """A verdict: reps and managers (and superusers); admins and accounts without a role get 403."""
+    return Access(**{"anonymous": LOGIN, "norole": FORBIDDEN, "rep": ok, "manager": ok, "admin": FORBIDDEN,
+                     "superuser": ok, "method": method, **overrides})  # fmt: skip
 
 
-def admin_model(app: str, model: str, *, add: int = 200, change: int = 200, delete: int = 200) -> dict[str, Access]:
-    """The six URLs the admin makes for a registered model. Staff without permissions on it get 403;
-    a superuser gets `add`, `change` and `delete` (403 where its ModelAdmin forbids them)."""
+def manager_page(ok: int | Redirect = 200, method: str = "get") -> Access:
+    """Import and review: sales managers (and superusers) only."""
+    return Access(LOGIN, FORBIDDEN, FORBIDDEN, ok, FORBIDDEN, ok, method=method)
+
+
+def admin_site(manager, admin, superuser=None, *, everyone_else=ADMIN_LOGIN, method: str = "get") -> Access:
+    """An admin page: its login page for those who may not open the admin (anonymous, no role,
+    reps); managers and admins get `manager` / `admin`, a superuser `superuser` (default `admin`)."""
+    superuser = admin if superuser is None else superuser
+    return Access(everyone_else, everyone_else, everyone_else, manager, admin, superuser, method=method)
+
+
+ALL_RIGHTS = ("view", "add", "change", "delete")
+
+
+def admin_model(
+    app: str, model: str, *, manager=(), admin=(), add: int = 200, change: int = 200, delete: int = 200
+) -> dict[str, Access]:
+    """The six URLs the admin makes for a registered model. `manager` and `admin` list what those
+    roles may do there ("view", "add", "change", "delete"; else 403); a superuser may do it all.
+    `add`, `change` and `delete` are what one who may gets (403 where the ModelAdmin forbids it)."""
     prefix = f"admin/{app}/{model}/"
+
+    def status(rights, needs: str, allowed: int = 200) -> int:
+        if needs == "view":  # the list, the history, a view-only change page
+            return 200 if {"view", "change"} & set(rights) else 403
+        return allowed if needs in rights else (200 if needs == "change" and "view" in rights else 403)
+
+    def url(needs: str, allowed: int = 200) -> Access:
+        return admin_site(*(status(rights, needs, allowed) for rights in (manager, admin, ALL_RIGHTS)))
+
     return {
-        f"admin:{app}_{model}_changelist": staff_page(403),
-        f"admin:{app}_{model}_add": staff_page(403, add),
-        f"admin:{app}_{model}_history": staff_page(403),
-        f"admin:{app}_{model}_delete": staff_page(403, delete),
-        f"admin:{app}_{model}_change": staff_page(403, change),
-        # The old change URL, kept as a redirect.
-        f"{prefix}<path:object_id>/": staff_page(Redirect("{path}change/"), Redirect("{path}change/")),
+        f"admin:{app}_{model}_changelist": url("view"),
+        f"admin:{app}_{model}_add": url("add", add),
+        f"admin:{app}_{model}_history": url("view"),
+        f"admin:{app}_{model}_delete": url("delete", delete),
+        f"admin:{app}_{model}_change": url("change", change),
+        # The old change URL, kept as a redirect for anyone who may open the admin.
+        f"{prefix}<path:object_id>/": admin_site(*[Redirect("{path}change/")] * 3),
     }
 
 
@@ -87,58 +124,61 @@ def admin_model(app: str, model: str, *, add: int = 200, change: int = 200, dele
 ACCESS: dict[str, Access] = {
     "dashboard": page(),
     "company-detail": page(),
-    "company-label": page("post", rep=Redirect("/"), staff=Redirect("/"), superuser=Redirect("/")),
+    "company-label": labelling(),
     "export-scores": page(),
     # Takes back the rep's last verdict (or says there is none), then back to the dashboard.
-    "label-undo": page("post", rep=Redirect("/"), staff=Redirect("/"), superuser=Redirect("/")),
+    "label-undo": labelling(),
     "label-next": page(),
     # Polled by the dashboard: without `since` a JSON 400 that says what to send.
-    "score-changes": page(rep=Json(400), staff=Json(400), superuser=Json(400)),
+    "score-changes": page(rep=Json(400), manager=Json(400), admin=Json(400), superuser=Json(400)),
     "score-changes-page": page(),
     "map": page(),
     # The map's JSON: a JSON 401 (not a redirect) so that the page can say the session expired.
-    "map-points": Access(Json(401), Json(200), Json(200), Json(200)),
-    "map-label": Access(Json(401), Json(400), Json(400), Json(400), method="post"),
-    "map-undo": Access(Json(401), Json(400), Json(400), Json(400), method="post"),
-    "api-token": page(),
-    "import-upload": staff_page(),
-    "import-detail": staff_page(),
-    "import-progress": staff_page(),
-    "import-rejected": staff_page(),
+    "map-points": Access(Json(401), JSON_403, Json(200), Json(200), Json(200), Json(200)),
+    "map-label": labelling(anonymous=Json(401), norole=JSON_403, admin=JSON_403, ok=Json(400)),
+    "map-undo": labelling(anonymous=Json(401), norole=JSON_403, admin=JSON_403, ok=Json(400)),
+    # Anyone logged in manages their own tokens.
+    "api-token": page(norole=200),
+    "import-upload": manager_page(),
+    "import-detail": manager_page(),
+    "import-progress": manager_page(),
+    "import-rejected": manager_page(),
     # Label review for managers; its fixes, posted empty, say what is missing and go back to the page.
-    "review": staff_page(),
-    "review-label": Access(ADMIN_LOGIN, ADMIN_LOGIN, Redirect("/review/"), Redirect("/review/"), method="post"),
-    "review-keep": Access(ADMIN_LOGIN, ADMIN_LOGIN, Redirect("/review/"), Redirect("/review/"), method="post"),
-    "login": Access(200, 200, 200, 200),
-    "logout": Access(*[Redirect("/accounts/login/")] * 4, method="post"),
-    "api-companies": Access(API_401, Json(200), Json(200), Json(200)),
-    "api-company-label": Access(API_401, Json(201), Json(201), Json(201), method="post"),
-    "api-company-similar": Access(API_401, Json(200), Json(200), Json(200)),
+    "review": manager_page(),
+    "review-label": manager_page(Redirect("/review/"), "post"),
+    "review-keep": manager_page(Redirect("/review/"), "post"),
+    "login": Access(*[200] * 6),
+    "logout": Access(*[Redirect("/accounts/login/")] * 6, method="post"),
+    "api-companies": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
+    "api-company-label": Access(API_401, JSON_403, Json(201), Json(201), JSON_403, Json(201), method="post"),
+    "api-company-similar": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
     # For load balancers, no login: 503 while no Celery worker answers, as in this test.
-    "healthz": Access(*[Json((200, 503))] * 4),
-    # The admin: reps and anonymous visitors go to its login page, but for logging out.
-    "admin:index": staff_page(),
-    "admin:login": Access(200, 200, Redirect("/admin/"), Redirect("/admin/")),
-    "admin:logout": Access(*[Redirect("/admin/")] * 2, *[Redirect("/accounts/login/")] * 2, method="post"),
-    "admin:password_change": staff_page(),
-    "admin:password_change_done": staff_page(),
-    "admin:autocomplete": staff_page(403, 403),  # no term, model or field asked for
-    "admin:jsi18n": staff_page(),
-    "admin:view_on_site": staff_page(404, 404),  # a company has no page outside the admin to link to
-    "admin:app_list": staff_page(404),  # staff without permissions have no app to list
-    "admin/(?P<url>.*)$": staff_page(404, 404),
-    "admin:auth_user_password_change": staff_page(403),
-    **admin_model("auth", "group"),
-    **admin_model("auth", "user"),
-    **admin_model("leads", "company"),
-    **admin_model("leads", "label", add=403, delete=403),  # read-only history
-    **admin_model("leads", "score", add=403),
-    **admin_model("leads", "importjob"),
-    **admin_model("leads", "apitoken", add=403),  # reps make their own; staff only revoke
+    "healthz": Access(*[Json((200, 503))] * 6),
+    # The admin: those who may not open it go to its login page, but for logging out.
+    "admin:index": admin_site(200, 200),
+    "admin:login": admin_site(Redirect("/admin/"), Redirect("/admin/"), everyone_else=200),
+    "admin:logout": admin_site(*[Redirect("/accounts/login/")] * 2, everyone_else=Redirect("/admin/"), method="post"),
+    "admin:password_change": admin_site(200, 200),
+    "admin:password_change_done": admin_site(200, 200),
+    "admin:autocomplete": admin_site(403, 403),  # no term, model or field asked for
+    "admin:jsi18n": admin_site(200, 200),
+    "admin:view_on_site": admin_site(404, 404),  # a company has no page outside the admin to link to
+    "admin:app_list": admin_site(200, 200),
+    "admin/(?P<url>.*)$": admin_site(404, 404),
+    "admin:auth_user_password_change": admin_site(403, 200),
+    # Admins manage users and groups, and may revoke API tokens and unlock log-ins.
+    **admin_model("auth", "group", admin=ALL_RIGHTS),
+    **admin_model("auth", "user", admin=ALL_RIGHTS),
+    # Managers manage companies and imports and read the history.
+    **admin_model("leads", "company", manager=ALL_RIGHTS, admin=["view"]),
+    **admin_model("leads", "label", manager=["view"], add=403, delete=403),  # read-only history
+    **admin_model("leads", "score", manager=["view"], add=403),
+    **admin_model("leads", "importjob", manager=["view", "delete"]),
+    **admin_model("leads", "apitoken", admin=["view", "delete"], add=403),  # reps make their own
     # django-axes: log-in attempts, recorded by the log-in page, never added by hand.
-    **admin_model("axes", "accessattempt", add=403),
-    **admin_model("axes", "accesslog", add=403),
-    **admin_model("axes", "accessfailurelog", add=403),
+    **admin_model("axes", "accessattempt", admin=["view", "delete"], add=403),
+    **admin_model("axes", "accesslog", admin=["view", "delete"], add=403),
+    **admin_model("axes", "accessfailurelog", admin=["view", "delete"], add=403),
 }
 
 
@@ -179,10 +219,13 @@ def concrete_path(route: str, objects: dict[str, object]) -> str:
 
 
 @pytest.fixture
-def users(alice, bob, staff):
-    bob.is_staff = True
-    bob.save()
-    return {"anonymous": None, "rep": alice, "staff": bob, "superuser": staff}
+def users(alice, bob, staff, django_user_model):
+    bob.groups.set([Group.objects.get(name=roles.MANAGER)])
+    dave = django_user_model.objects.create_user("dave", "dave@example.com", "dave-password-1")
+    dave.groups.set([Group.objects.get(name=roles.ADMIN)])
+    erin = django_user_model.objects.create_user("erin", "erin@example.com", "erin-password-1")
+    erin.groups.clear()
+    return {"anonymous": None, "norole": erin, "rep": alice, "manager": bob, "admin": dave, "superuser": staff}
 
 
 @pytest.fixture

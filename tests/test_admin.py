@@ -10,6 +10,7 @@ import re
 import pytest
 from django.test import Client
 
+from leads import bands, selectors
 from leads.models import ApiToken, Score
 from tests.conftest import WORLD_COMPANIES
 from tests.web_helpers import table_row
@@ -39,37 +40,49 @@ def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
     assert '<td class="field-verdict">Liked</td>' in table_row(response, "Alpha Brewing")
 
 
+UNLABELLED = {"Bravo Beers", "Copper Stouts", "Echo Review", "Foxtrot Fashion", "Golf Pending"}
+
+
 @pytest.mark.parametrize(
     "query, expected",
     [
-        ("scored=high", {"Bravo Beers", "Copper Stouts"}),
-        ("scored=low", {"Echo Review"}),
-        ("scored=uncertain", {"Foxtrot Fashion"}),
-        ("scored=none", {"Alpha Brewing", "Delta Code", "Golf Pending"}),
-        ("verdict__exact=like", {"Alpha Brewing"}),
-        ("verdict__exact=dislike", {"Delta Code"}),
+        ("band=none", {"Alpha Brewing", "Delta Code", "Golf Pending"}),
+        ("label=like", {"Alpha Brewing"}),
+        ("label=dislike", {"Delta Code"}),
+        ("label=none", UNLABELLED),
+        ("source=click", {"Alpha Brewing", "Delta Code"}),
+        ("source=import", set()),
         ("embedded=no", {"Golf Pending"}),
         ("embedded=yes", set(WORLD_COMPANIES)),
-        ("industry=Software", {"Delta Code", "Echo Review"}),
+        ("industry=software", {"Delta Code", "Echo Review"}),  # typed, any case: no list of every value
+        ("country=France", set()),
         ("q=brew", {"Alpha Brewing", "Bravo Beers", "Copper Stouts"}),  # description too
-        ("industry=Brewery&scored=high", {"Bravo Beers", "Copper Stouts"}),
+        ("q=deltacode", {"Delta Code"}),  # the domain
+        ("industry=Brewery&label=none", {"Bravo Beers", "Copper Stouts"}),
     ],
 )
 def test_admin_changelist_filters(as_staff, world, query, expected):
-    values = {s.company.name: s.value for s in Score.objects.select_related("company")}
-    assert values["Bravo Beers"] >= 0.5 and values["Copper Stouts"] >= 0.5 and values["Echo Review"] < -0.5
-    assert -0.2 < values["Foxtrot Fashion"] < 0.2
     response = as_staff.get(f"/admin/leads/company/?{query}")
     assert response.status_code == 200
     assert set(admin_names(response)) == expected
 
 
+@pytest.mark.parametrize("band", bands.BY_KEY)
+def test_the_admin_band_filter_is_the_dashboards(as_staff, world, band):
+    distribution = selectors.score_distribution()
+    expected = {
+        s.company.name for s in Score.objects.select_related("company") if distribution.band(s.value).key == band
+    }
+    assert {c.name for c in selectors.company_listing(band=band)} == expected  # the dashboard's filter
+    assert set(admin_names(as_staff.get(f"/admin/leads/company/?band={band}"))) == expected
+
+
 def test_admin_orders_by_score(as_staff, world):
     by_score = [s.company.name for s in Score.objects.select_related("company").order_by("value")]
     assert by_score == ["Echo Review", "Foxtrot Fashion", "Copper Stouts", "Bravo Beers"]
-    # Column 6 of list_display (after the action checkbox) is the score.
-    assert admin_names(as_staff.get("/admin/leads/company/?o=6"))[:4] == by_score
-    descending = admin_names(as_staff.get("/admin/leads/company/?o=-6"))
+    # Column 3 of list_display is the score.
+    assert admin_names(as_staff.get("/admin/leads/company/?o=3"))[:4] == by_score
+    descending = admin_names(as_staff.get("/admin/leads/company/?o=-3"))
     assert [name for name in descending if name in by_score] == by_score[::-1]
 
 
@@ -171,7 +184,7 @@ def test_editing_a_description_in_the_admin_makes_the_company_wait_for_embedding
         "/admin/leads/company/?verdict=%00",
         "/admin/leads/company/?industry=%00",
         "/admin/leads/company/?country__exact=%00",
-        "/admin/leads/company/?scored=%00&embedded=%00",
+        "/admin/leads/company/?band=%00&embedded=%00",
         "/admin/leads/company/?o=%00",
         "/admin/leads/company/?%00=1",
         "/admin/leads/label/?source__exact=%00",
@@ -247,3 +260,49 @@ def test_the_admin_strips_bidirectional_controls_from_a_name(as_staff, world):
     assert as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", form).status_code == 302
     alpha.refresh_from_db()
     assert alpha.name == "Alpha Brewing"
+
+
+# --- Managers' review of scored companies (issue #10) --------------------------------------------
+
+
+def test_the_admin_list_says_who_labelled_a_company_when_and_from_where(as_staff, world):
+    alpha = table_row(as_staff.get("/admin/leads/company/"), "Alpha Brewing")
+    assert re.search(r'<td class="field-labelled">alice, [^<]+, Dashboard click</td>', alpha)
+    assert '<td class="field-labelled">—</td>' in table_row(as_staff.get("/admin/leads/company/"), "Bravo Beers")
+
+
+def test_the_admin_company_page_explains_the_score_and_lists_similar_companies(as_staff, world):
+    bravo = world["Bravo Beers"]
+    page = as_staff.get(f"/admin/leads/company/{bravo.pk}/change/").text
+    explanation = page.split("The neighbours that made its score")[1]
+    for neighbour in selectors.score_explanation(bravo):
+        share = f"{100 * neighbour.share:.0f}%"
+        assert re.search(
+            rf">{re.escape(neighbour.company.name)}</a></td><td>{neighbour.verdict}</td><td>[\d.]+</td><td>{share}</td>",
+            explanation,
+        )
+    similar = page.split("Similar companies")[1]
+    assert f'/admin/leads/company/{world["Copper Stouts"].pk}/change/">Copper Stouts</a>' in similar
+
+
+def test_admin_bulk_rescore_reembed_and_export(as_staff, world):
+    bravo, copper = world["Bravo Beers"], world["Copper Stouts"]
+    selected = {"_selected_action": [bravo.pk, copper.pk]}
+    Score.objects.filter(company__in=[bravo, copper]).delete()
+    response = as_staff.post("/admin/leads/company/", {"action": "rescore", **selected}, follow=True)
+    assert "2 companies rescored" in response.text
+    assert Score.objects.filter(company__in=[bravo, copper]).count() == 2
+    response = as_staff.post("/admin/leads/company/", {"action": "reembed", **selected}, follow=True)
+    assert "Queued for embedding in 1 batches" in response.text
+    response = as_staff.post("/admin/leads/company/", {"action": "export_csv", **selected})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert len(lines) == 3 and {line.split(",")[1] for line in lines[1:]} == {"Bravo Beers", "Copper Stouts"}
+
+
+def test_the_admin_counts_at_most_ten_thousand_companies(as_staff, world, monkeypatch):
+    from leads.admin import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "COUNT_LIMIT", 3)
+    response = as_staff.get("/admin/leads/company/")
+    assert response.context["cl"].result_count == 3  # not 7: the count stops at the limit
