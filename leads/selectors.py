@@ -13,7 +13,8 @@ from django.db.models import Q
 from pgvector.django import CosineDistance
 
 from leads import bands, embedding, labelnext
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Label, ScoreChange
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Label, Score, ScoreChange
+from leads.models import companies as company_models
 
 LABEL_FILTERS = {
     "all": lambda qs: qs,
@@ -50,19 +51,41 @@ def company_listing(
         companies = companies.filter(industry__iexact=texts["industry"])
     if texts["country"]:
         companies = companies.filter(country__iexact=texts["country"])
-    return companies.search(query)
+    companies = companies.search(query)
+    # The same selection of scored companies, on the score table alone, where the filters allow:
+    # BestFirst reads a page of them off the score index without joining a million companies.
+    if not (texts["industry"] or texts["country"] or import_job):
+        scope = Q() if show in ("all", "unlabelled") else Q(pk__in=[])  # a labelled company has no score
+        if band:
+            scope &= score_band_filter(band)
+        if companies.matching_ids is not None:
+            scope &= Q(company_id__any_of=companies.matching_ids)
+        companies.score_scope = scope
+        if companies.dense_search and show in ("all", "unlabelled") and not band:
+            # More matches than SEARCH_IDS_INLINE, of which at most the labelled ones left out.
+            companies.count_at_least = company_models.SEARCH_IDS_INLINE + 1 - Company.objects.labelled().count()
+    return companies
 
 
 def band_filter(key: str) -> Q:
     """The companies whose score is in band `key` (bands.Distribution.band, asked of the database)."""
+    return Q(score__isnull=False) & _band_values(key, "score__value")
+
+
+def score_band_filter(key: str) -> Q:
+    """The same band on the score table (Score.objects.filter)."""
+    return _band_values(key, "value")
+
+
+def _band_values(key: str, field: str) -> Q:
     if key not in bands.BY_KEY:
         raise BadFilter(f"band must be one of: {', '.join(bands.BY_KEY)} (got {key!r})")
     cut = score_distribution().cutoffs()
-    strong = Q(score__value__gt=0, score__value__gte=cut["strong"])
-    likely = Q(score__value__gt=0, score__value__gte=cut["likely"]) & ~strong
-    unlikely = Q(score__value__lt=0, score__value__lte=cut["unlikely"])
+    strong = Q(**{f"{field}__gt": 0, f"{field}__gte": cut["strong"]})
+    likely = Q(**{f"{field}__gt": 0, f"{field}__gte": cut["likely"]}) & ~strong
+    unlikely = Q(**{f"{field}__lt": 0, f"{field}__lte": cut["unlikely"]})
     chosen = {"strong": strong, "likely": likely, "unlikely": unlikely}.get(key)
-    return Q(score__isnull=False) & (chosen if chosen is not None else ~strong & ~likely & ~unlikely)
+    return chosen if chosen is not None else ~strong & ~likely & ~unlikely
 
 
 class BestFirst:
@@ -78,6 +101,15 @@ class BestFirst:
         self.scored = companies.filter(score__isnull=False).order_by("-score__value", "pk")
         if companies.matching_ids is not None:  # a search: the same ids on the score side (see search())
             self.scored = self.scored.filter(score__company__any_of=companies.matching_ids)
+        # The scored companies' ids in order, from the score table alone when the filters allow
+        # (company_listing's score_scope): a search's page is then one walk of the score index
+        # (~30 ms for 22,000 matches among a million) instead of a join and a sort (~150 ms).
+        scope = getattr(companies, "score_scope", None)
+        self.scored_ids = (
+            None
+            if scope is None
+            else Score.objects.filter(scope).order_by("-value", "company_id").values_list("company_id", flat=True)
+        )
         self.unscored = companies.filter(score__isnull=True).order_by("name", "pk")
         self.embedding_status = embedding_status
         # Counting a million rows costs ~100 ms a page view: the dashboard counts up to a limit.
@@ -85,7 +117,30 @@ class BestFirst:
 
     @functools.cached_property
     def scored_count(self) -> int:
-        return self.scored.count()
+        if self.scored_ids is None or self.companies.dense_search:
+            return self.scored.count()
+        return self.scored_ids.count()
+
+    def _scored_page(self, start: int, stop: int) -> list[Company]:
+        if self.scored_ids is None:
+            return list(self.scored[start:stop])
+        ids = self._walk(start, stop) if self.companies.dense_search else list(self.scored_ids[start:stop])
+        found = self.companies.filter(pk__any_of=ids).in_bulk()
+        return [found[pk] for pk in ids if pk in found]  # one labelled since its pass ran is left out
+
+    # A common word's page: the best WALK_ROWS scores (x4 until enough of them match), then which
+    # of those match, looked up by id. Exact: the scores are read in order.
+    WALK_ROWS = 2_000
+
+    def _walk(self, start: int, stop: int) -> list[int]:
+        budget = max(self.WALK_ROWS, 10 * stop)
+        while True:
+            best = list(self.scored_ids[:budget])
+            matching = self.companies.matching(best)
+            found = [pk for pk in best if pk in matching]
+            if len(found) >= stop or len(best) < budget:
+                return found[start:stop]
+            budget *= 4
 
     def count(self) -> int:
         """How many companies, or count_limit when there are at least that many."""
@@ -95,6 +150,8 @@ class BestFirst:
     def _count(self) -> int:
         if self.count_limit is None:
             return self.scored_count + self.unscored.count()
+        if self.count_limit <= getattr(self.companies, "count_at_least", 0):
+            return self.count_limit  # known without counting (a common word: company_listing)
         # Any order will do for a count: Postgres stops at the limit, a few ms whatever N is.
         return self.companies.order_by()[: self.count_limit].count()
 
@@ -109,7 +166,7 @@ class BestFirst:
         if not isinstance(key, slice) or key.stop is None or key.step is not None:
             raise TypeError("BestFirst takes slices [start:stop]")
         start, stop = key.start or 0, key.stop
-        rows = list(self.scored[start:stop])
+        rows = self._scored_page(start, stop)
         if len(rows) < stop - start:  # past the scored companies: the count is small or needed
             scored = start + len(rows) if rows else self.scored_count
             rows += list(self.unscored[max(start - scored, 0) : stop - scored])

@@ -109,8 +109,8 @@ def test_bad_label_filters_are_a_400(api, world, params):
 @pytest.mark.parametrize(
     "q, expected",
     [
-        ("brew", ["Alpha Brewing"]),
-        ("REVIEW", ["Echo Review"]),
+        ("brew", ["Bravo Beers", "Copper Stouts", "Alpha Brewing"]),  # "brewery" in descriptions too
+        ("REVIEW", ["Echo Review", "Delta Code"]),  # Delta Code does "code review"
         (".io", ["Echo Review", "Delta Code"]),  # by domain, in score order
         ("foxtrot-fashion.fr", ["Foxtrot Fashion"]),
         ("zzz", []),

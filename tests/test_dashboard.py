@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from leads import identity
+from leads import identity, selectors
 from leads.bands import Distribution
 from leads.models import Company, Score
 from leads.services import embeddings
@@ -150,15 +150,16 @@ def test_a_bad_filter_is_not_echoed_back_as_html(as_alice):
 @pytest.mark.parametrize(
     "query, expected",
     [
-        ("brew", ["Alpha Brewing"]),  # name (and domain alphabrew.com)
+        ("brew", ["Bravo Beers", "Copper Stouts", "Alpha Brewing"]),  # name, domain, "brewery" in descriptions
         ("BEERS", ["Bravo Beers"]),  # name, any case
+        ("lager", ["Bravo Beers", "Alpha Brewing"]),  # description only: scored first, then labelled
         (".io", ["Echo Review", "Delta Code"]),  # domain only, still in score order
         ("COPPERSTOUTS.CO.UK", ["Copper Stouts"]),  # domain, any case
         ("  fashion  ", ["Foxtrot Fashion"]),
         ("nothing-like-this", []),
     ],
 )
-def test_dashboard_search_by_name_or_domain(as_alice, world, query, expected):
+def test_dashboard_search_by_name_domain_or_description(as_alice, world, query, expected):
     response = as_alice.get("/", {"q": query})
     assert dashboard_names(response) == expected
     assert f'name="q" value="{query}"' in response.text
@@ -178,7 +179,9 @@ def test_a_search_with_a_nul_character_finds_nothing(as_alice, world):
 
 def test_search_combines_with_the_label_filter(as_alice, world):
     response = as_alice.get("/", {"q": "brew", "show": "unlabelled"})
-    assert dashboard_names(response) == []
+    assert dashboard_names(response) == ["Bravo Beers", "Copper Stouts"]
+    response = as_alice.get("/", {"q": "brew", "show": "liked"})
+    assert dashboard_names(response) == ["Alpha Brewing"]
     response = as_alice.get("/", {"q": "Code", "show": "disliked"})
     assert dashboard_names(response) == ["Delta Code"]
 
@@ -244,6 +247,39 @@ def test_past_the_count_limit_the_dashboard_says_more_than_and_still_pages(as_al
 
 @pytest.mark.parametrize("inline", [10_000, 1])
 def test_search_finds_the_same_companies_as_a_list_of_ids_or_a_subquery(as_alice, world, monkeypatch, inline):
-    monkeypatch.setattr("leads.models.SEARCH_IDS_INLINE", inline)  # 1: two matches go as a subquery
+    monkeypatch.setattr("leads.models.companies.SEARCH_IDS_INLINE", inline)  # 1: two matches go as a subquery
     assert dashboard_names(as_alice.get("/", {"q": "io"})) == ["Echo Review", "Delta Code"]
-    assert dashboard_names(as_alice.get("/", {"q": "brew"})) == ["Alpha Brewing"]
+    assert dashboard_names(as_alice.get("/", {"q": "brew"})) == ["Bravo Beers", "Copper Stouts", "Alpha Brewing"]
+    assert dashboard_names(as_alice.get("/", {"q": "lager"})) == ["Bravo Beers", "Alpha Brewing"]
+
+
+def test_a_description_is_searchable_once_its_company_is_embedded(as_alice, world):
+    company = Company.objects.create(name="Hotel Quanta", description="quantum widget foundry")
+    assert dashboard_names(as_alice.get("/", {"q": "hotel"})) == ["Hotel Quanta"]  # its name at once
+    assert dashboard_names(as_alice.get("/", {"q": "quantum widg"})) == []  # not embedded yet
+    embeddings.embed_and_score([company.pk])
+    assert dashboard_names(as_alice.get("/", {"q": "quantum widg"})) == ["Hotel Quanta"]
+    assert dashboard_names(as_alice.get("/", {"q": "hotel foundry"})) == ["Hotel Quanta"]  # name and description
+
+
+@pytest.mark.parametrize("show", ["all", "unlabelled", "liked"])
+@pytest.mark.parametrize("band", ["", "strong", "likely", "unsure", "unlikely"])
+@pytest.mark.parametrize("query", ["", "brew", "io", "lager"])
+@pytest.mark.parametrize("dense", [False, True])
+def test_a_page_read_off_the_score_table_equals_the_joined_one(world, monkeypatch, show, band, query, dense):
+    """BestFirst pages through the score table alone when the filters allow (score_scope): the
+    same companies in the same order, and the same count, as the query that joins companies.
+    `dense`: every search counts as a common word, whose page is found by walking the best
+    scores (one at a time here, so that the walk has to grow)."""
+    if dense:
+        monkeypatch.setattr("leads.models.companies.SEARCH_IDS_INLINE", 0)
+        monkeypatch.setattr(selectors.BestFirst, "WALK_ROWS", 1)
+    listing = selectors.company_listing(show=show, band=band, query=query)
+    assert not listing.dense_search or (dense and query)  # a common word, when it matches any
+    assert listing.score_scope is not None
+    joined = selectors.company_listing(show=show, band=band, query=query)
+    joined.score_scope = None
+    fast, slow = selectors.BestFirst(listing), selectors.BestFirst(joined)
+    assert [c.name for c in fast[0:50]] == [c.name for c in slow[0:50]]
+    assert [c.name for c in fast[1:3]] == [c.name for c in slow[1:3]]
+    assert fast.count() == slow.count()

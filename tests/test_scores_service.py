@@ -109,3 +109,29 @@ def test_the_sweep_restarts_a_full_rescore_whose_chunk_tasks_were_lost(companies
     state = ScoringState.get()
     assert state.chunks_left == 1 and timezone.now() - state.full_started_at < timedelta(minutes=1)
     assert sent.count("leads.rescore_chunk") == 1
+
+
+def test_changing_k_rescores_every_company(companies, alice, monkeypatch):
+    """SCORING_K is the setting that picks k: scores made with another k are rescored, by the
+    sweep (full rescore chunks for the workers) or by the next label change."""
+    from django.test import override_settings
+
+    from leads import tasks
+    from leads.models import ScoringState
+
+    for company in list(companies.values())[:4]:
+        labels.label_company(company=company, user=alice, source="click", verdict="like")
+    with override_settings(SCORING_K=2):
+        scores.rescore_all()
+        assert ScoringState.get().k == 2
+        assert {len(s.neighbour_ids) for s in Score.objects.all()} == {2}
+        sent = []
+        monkeypatch.setattr(scores, "send", lambda name, *args, **kw: sent.append(args) or True)
+        tasks.sweep()
+        assert sent == []  # k unchanged: nothing to do
+    with override_settings(SCORING_K=3):
+        tasks.sweep()
+        assert sent and ScoringState.get().k == 3  # the chunks went to the workers
+        for lo, hi in sent:
+            scores.rescore_chunk(lo, hi)
+        assert {len(s.neighbour_ids) for s in Score.objects.all()} == {3}

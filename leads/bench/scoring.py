@@ -110,7 +110,7 @@ def _database_path(base, companies, labels_count, seed, requests, changes, simil
     log("full rescore again, compared with the incremental result")
     figures |= measure.incremental_matches_full()
     log(f"pages: {requests} requests each")
-    figures |= measure.pages(rng, requests, user, measure.search_word(base.names))
+    figures |= measure.pages(rng, requests, user, measure.search_words(base.names, base.descriptions))
     log("similar companies")
     similar = measure.similar(rng, similar_queries)
     if similar is None:

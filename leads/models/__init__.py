@@ -11,6 +11,7 @@ from leads.models.companies import (
     CompanyEmbedding,
     CompanyEmbeddingQuerySet,
     CompanyQuerySet,
+    CompanyWords,
     Label,
     LabelSource,
     Verdict,
@@ -24,7 +25,7 @@ from leads.models.scores import PendingScoreChange, Score, ScoreChange, ScoringS
 
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
-    "CompanyEmbeddingQuerySet", "CompanyQuerySet", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
+    "CompanyEmbeddingQuerySet", "CompanyQuerySet", "CompanyWords", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
     "MapPointQuerySet", "PendingScoreChange", "QualitySnapshot", "ReviewDecision", "Score", "ScoreChange",
     "ScoringState", "Verdict", "current_vector_exists", "search_query",
 ]  # fmt: skip

@@ -92,6 +92,8 @@ class ScoringState(models.Model):
     # incremental pass could find): the next pass that sees labels runs a full rescore instead.
     needs_full_rescore = models.BooleanField(default=True)
     full_started_at = models.DateTimeField(null=True, blank=True)
+    # The k (SCORING_K) the last full rescore used: when the setting changes, the sweep rescores.
+    k = models.PositiveSmallIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     @classmethod

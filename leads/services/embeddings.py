@@ -6,10 +6,11 @@ import logging
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from leads import embedding
 from leads.models import Company, CompanyEmbedding
+from leads.models.companies import FILL_WORDS_SQL, id_array
 from leads.services import scores
 from leads.services.queue import send
 
@@ -29,6 +30,7 @@ def embed_companies(company_ids: Iterable[int]) -> list[int]:
         CompanyEmbedding(company=company, model_name=name, text_hash=company.text_hash, vector=vector)
         for company, vector in zip(companies, vectors)
     ]
+    embedded = [company.pk for company in companies]
     with transaction.atomic():
         CompanyEmbedding.objects.bulk_create(
             rows,
@@ -36,7 +38,9 @@ def embed_companies(company_ids: Iterable[int]) -> list[int]:
             unique_fields=["company", "model_name"],
             update_fields=["text_hash", "vector", "created_at"],
         )
-    return [company.pk for company in companies]
+        with connection.cursor() as cursor:  # its description becomes searchable (CompanyWords)
+            cursor.execute(FILL_WORDS_SQL, [id_array(embedded)])
+    return embedded
 
 
 def embed_and_score(company_ids: Iterable[int]) -> list[int]:

@@ -39,6 +39,7 @@ from leads.models import (
     ScoreChange,
     ScoringState,
 )
+from leads.models.companies import id_array
 from leads.services.queue import enqueue_on_commit, send
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ def labels_changed(company_ids: Iterable[int], *, entered: Iterable[int] = ()) -
             "insert into leads_pendingscorechange as p (company_id, entered, created_at)"
             " select unnest(%s::bigint[]), unnest(%s::boolean[]), now()"
             " on conflict (company_id) do update set entered = p.entered or excluded.entered",
-            [ids, [i in entered for i in ids]],
+            [id_array(ids), [i in entered for i in ids]],
         )
     enqueue_on_commit("leads.apply_label_changes", countdown=settings.RESCORE_DELAY_SECONDS)
 
@@ -239,7 +240,7 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
         if not changed:
             return 0
         labelled = load_labelled_set()
-        full = len(changed) > MAX_INCREMENTAL_CHANGES or (len(labelled) > 0 and ScoringState.get().needs_full_rescore)
+        full = len(changed) > MAX_INCREMENTAL_CHANGES or (len(labelled) > 0 and _full_rescore_due())
         if full:
             ranges = _begin_full_rescore()
             if not inline_full:
@@ -256,13 +257,19 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
     return count
 
 
+def _full_rescore_due() -> bool:
+    """Some company was scored with no labels to find, or SCORING_K changed since the last full rescore."""
+    state = ScoringState.get()
+    return state.needs_full_rescore or (state.k is not None and state.k != settings.SCORING_K)
+
+
 def _affected_by(changed: list[int], entered: list[int], labelled: LabelledSet) -> list[int]:
     """The changed companies themselves, every score that cites one, and every score that a
     company which entered the labelled set (or moved in it) would enter: closer than the
     score's k-th neighbour."""
     now_labelled = np.isin(labelled.company_ids, entered)
     with connection.cursor() as cursor:
-        cursor.execute("select company_id from leads_score where neighbour_ids && %s::bigint[]", [changed])
+        cursor.execute("select company_id from leads_score where neighbour_ids && %s::bigint[]", [id_array(changed)])
         affected = {row[0] for row in cursor.fetchall()}
         vectors = labelled.vectors[now_labelled]
         if len(vectors):
@@ -298,7 +305,8 @@ def _update_affected(
     so are the changed companies themselves."""
     k = settings.SCORING_K
     arrivals = np.intersect1d(labelled.company_ids, entered)  # in the labelled set now
-    stored = _stored_neighbours([i for i in affected if i not in set(changed)])
+    changed_set = set(changed)
+    stored = _stored_neighbours([i for i in affected if i not in changed_set])
     before = {company_id: value for company_id, (value, _, _) in stored.items()}
     labelled_ids = set(labelled.company_ids.tolist())
     moved = set(entered)
@@ -329,7 +337,7 @@ def _stored_neighbours(company_ids: list[int]) -> dict[int, tuple[float, list[in
         cursor.execute(
             "select company_id, value, neighbour_ids, neighbour_distances from leads_score"
             " where company_id = any(%s::bigint[])",
-            [company_ids],
+            [id_array(company_ids)],
         )
         return {row[0]: row[1:] for row in cursor.fetchall()}
 
@@ -362,8 +370,13 @@ def _log_changes(before: dict[int, float], after: dict[int, float], *, causes: l
         cursor.execute(
             "insert into leads_scorechange (company_id, old_value, new_value, causes, changed_at)"
             " select unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), %s::bigint[], now()",
-            [changed, [before.get(i) for i in changed], [after.get(i) for i in changed], causes],
+            [id_array(changed), _float_array(before, changed), _float_array(after, changed), id_array(causes)],
         )
+
+
+def _float_array(values: dict[int, float], keys: list[int]) -> str:
+    """A float8[] literal, NULL where a key has no value (repr: the shortest exact decimal)."""
+    return "{" + ",".join("NULL" if values.get(key) is None else repr(float(values[key])) for key in keys) + "}"
 
 
 def forget_old_changes(*, older_than: timedelta = timedelta(days=1)) -> int:
@@ -392,7 +405,13 @@ def _begin_full_rescore() -> list[tuple[int, int]]:
     starts[0] = 0  # the first range also drops scores of companies deleted below the first id
     ranges = list(zip(starts, [*starts[1:], 2**62]))
     ScoringState.objects.update_or_create(
-        pk=1, defaults={"chunks_left": len(ranges), "full_started_at": timezone.now(), "needs_full_rescore": False}
+        pk=1,
+        defaults={
+            "chunks_left": len(ranges),
+            "full_started_at": timezone.now(),
+            "needs_full_rescore": False,
+            "k": settings.SCORING_K,
+        },
     )
     return ranges
 
@@ -463,8 +482,9 @@ def heal(*, scan: bool = True) -> None:
     without a score (a scan of every company: the sweep asks for it only when the queue is idle)."""
     apply_label_changes()
     forget_old_changes()
-    if full_rescore_stalled():
-        queue_full_rescore()
+    state = ScoringState.get()
+    if full_rescore_stalled() or (not state.chunks_left and state.k is not None and state.k != settings.SCORING_K):
+        queue_full_rescore()  # lost chunk tasks, or scores made with another k
     elif scan and not ScoringState.get().chunks_left:
         score_unscored()
 
