@@ -350,6 +350,40 @@ class TrendChart:
     last: QualitySnapshot
 
 
+@dataclass(frozen=True)
+class QualityAtK:
+    k: int
+    auc: float | None
+    auc_low: float | None
+    auc_high: float | None
+    precision_at_20: float | None
+    precision_at_50: float | None
+    naive_auc: float | None
+    uniform_auc: float | None
+
+
+@dataclass(frozen=True)
+class QualityByK:
+    date: object
+    labels: int
+    best_k: int | None
+    rows: list[QualityAtK]
+
+
+def quality_by_k() -> QualityByK | None:
+    """The latest daily figures at every k measured (the sweep's record, or `evaluate --record`):
+    which k suits this team, and what the naive and uniform weights would give."""
+    snapshot = QualitySnapshot.objects.order_by("-date").first()
+    per_k = (snapshot.figures or {}).get("per_k") if snapshot else None
+    if not per_k:
+        return None
+    rows = [
+        QualityAtK(**{name: figures.get(name) for name in QualityAtK.__dataclass_fields__ if name != "k"}, k=int(k))
+        for k, figures in sorted(per_k.items(), key=lambda item: int(item[0]))
+    ]
+    return QualityByK(date=snapshot.date, labels=snapshot.labels, best_k=snapshot.figures.get("best_k"), rows=rows)
+
+
 def quality_trend(*, days: int = TREND_DAYS, width: int = 600, height: int = 120) -> TrendChart | None:
     snapshots = list(QualitySnapshot.objects.order_by("-date")[:days])[::-1]
     if not snapshots:

@@ -33,6 +33,8 @@ def review_page(request: HttpRequest) -> HttpResponse:
             "labelled": len(loo.company_ids),
             "figures": loo.figures(),
             "trend": review.quality_trend(),
+            "by_k": review.quality_by_k(),
+            "scoring_k": settings.SCORING_K,
             "suspicious": suspicious,
             "suspicious_total": suspicious_total,
             "suspicious_score": review.SUSPICIOUS_SCORE,

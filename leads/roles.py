@@ -17,6 +17,7 @@ import functools
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
 
 REP, MANAGER, ADMIN = "Sales reps", "Sales managers", "Admins"
 
@@ -143,3 +144,10 @@ def forbidden_json(user, permission: str) -> JsonResponse | None:
     if user.has_perm(permission):
         return None
     return JsonResponse({"error": missing(user, permission)}, status=403)
+
+
+def context(request: HttpRequest) -> dict:
+    """Template context: `can_label`, asked once per request (a page of fifty rows would ask the
+    permission backends fifty times through `perms`)."""
+    user = getattr(request, "user", None)
+    return {"can_label": SimpleLazyObject(lambda: bool(user and user.has_perm(LABEL)))}

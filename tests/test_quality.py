@@ -10,6 +10,7 @@ from io import StringIO
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 from sklearn.neighbors import KNeighborsRegressor
 
@@ -196,3 +197,20 @@ def test_the_sweep_records_the_days_figures_once(alice, monkeypatch):
     tasks.sweep()
     assert calls == [1]
     assert QualitySnapshot.objects.get().labels == 20
+
+
+@pytest.mark.django_db
+def test_the_review_page_shows_the_figures_at_every_k(alice, staff):
+    """Managers see which k suits their team: the latest record's figures at each k, the one in
+    use marked, next to the naive and uniform weights."""
+    vectors, verdicts = clustered(60)
+    write_labelled(vectors, verdicts, alice)
+    snapshot = quality_service.record_quality()
+    client = Client()
+    client.force_login(staff)
+    page = client.get("/review/").content.decode()
+    table = page.split('<table class="by-k">')[1].split("</table>")[0]
+    for k, figures in snapshot.figures["per_k"].items():
+        row = table.split(f'data-k="{k}"')[1].split("</tr>")[0]
+        assert f"{figures['auc']:.3f}" in row and f"{figures['naive_auc']:.3f}" in row
+    assert '<tr data-k="10" class="current">\n      <td>10 (used)' in table  # settings.SCORING_K

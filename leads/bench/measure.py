@@ -207,6 +207,29 @@ def company_pages_warm(rng: np.random.Generator, requests: int, user) -> dict:
     return {"company_page_p95_ms": result["p95"], "company_page_ms": {"p50": result["p50"], "p95": result["p95"]}}
 
 
+def map_figures(requests: int, user) -> dict:
+    """ "Companies in space" at N: placing every company on the map from scratch (the background
+    task: fit a projection, place N points), then the map's JSON (at most MAX_POINTS points, the
+    labelled ones and a fixed sample) and its page, timed like the other pages."""
+    from leads.services import maps
+
+    run = maps.compute_map(refit=True)
+    with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
+        client = _client(user)
+        points = client.get("/map/points.json").json()
+        results = {page: _time_requests(client, [path] * (requests + 3)) for page, path in MAP_PAGES.items()}
+    return {
+        "map_compute_s": run.seconds if run else None,
+        "map_placed": run.placed if run else None,
+        "map_points_shown": points["shown"],
+        "map_points_p95_ms": results["map_points"]["p95"],
+        "map_page_p95_ms": results["map_page"]["p95"],
+    }
+
+
+MAP_PAGES = {"map_points": "/map/points.json", "map_page": "/map/"}
+
+
 def _client(user) -> Client:
     client = Client(raise_request_exception=True)
     client.force_login(user)

@@ -119,6 +119,8 @@ def _database_path(base, companies, labels_count, seed, requests, changes, simil
     else:
         found = similar.pop("found")
         figures |= similar | {"similar_found": found}
+    log("the map: placing every company, then its JSON and page")
+    figures |= measure.map_figures(requests, user)
     log("company pages again, the HNSW index in memory")
     figures["vector_index_warmed"] = database.warm_vector_index()
     figures |= measure.company_pages_warm(rng, requests, user)
