@@ -82,7 +82,22 @@ def _workbook(stream: BinaryIO):
 
 
 def _sniff_workbook(workbook, sheet: str | None) -> Dialect:
-    index = xlsxfiles.choose_sheet(workbook, sheet)
+    """The sheet asked for; else the first sheet with companies on it (a workbook often opens on
+    a cover or notes sheet), the preview saying which one it read."""
+    if sheet not in (None, ""):
+        return _sniff_sheet(workbook, xlsxfiles.choose_sheet(workbook, sheet))
+    problems = []
+    for index in range(len(workbook.sheetnames)):
+        try:
+            return _sniff_sheet(workbook, index)
+        except UnreadableFile as problem:
+            problems.append(problem)
+    if len(problems) == 1:
+        raise problems[0]
+    raise UnreadableFile(f"No sheet has companies on it ({', '.join(map(repr, workbook.sheetnames))}): {problems[0]}")
+
+
+def _sniff_sheet(workbook, index: int) -> Dialect:
     name = workbook.sheetnames[index]
     top = list(islice(xlsxfiles.read_sheet(workbook, index), xlsxfiles.HEADER_SEARCH_ROWS))
     if not any(any(c.strip() for c in cells) for _, cells in top):

@@ -165,6 +165,23 @@ def test_an_empty_sheet_and_a_header_without_rows_are_refused_in_one_sentence(tm
             imports.create_job(path=write_file(tmp_path, xlsx_bytes(sheets), "book.xlsx"))
 
 
+def test_a_first_sheet_without_companies_is_skipped_unless_it_was_chosen(tmp_path):
+    sheets = {
+        "Cover": [["Prospects, November"]],  # a header row and nothing under it
+        "Prospects": [["Firmenname", "Unternehmensbeschreibung"], ["Acme", "Ambosse."]],
+    }
+    path = write_file(tmp_path, xlsx_bytes(sheets), "book.xlsx")
+    job = imports.create_job(path=path)
+    assert (job.sheet, job.headers) == (1, ["Firmenname", "Unternehmensbeschreibung"])  # the preview shows which
+    imports.run_import(job)
+    assert companies() == [co("Acme", "", "Ambosse.")]
+    with pytest.raises(csvfiles.UnreadableFile, match="The sheet 'Cover' has a header row but no companies"):
+        imports.create_job(path=path, sheet="Cover")
+    nothing = write_file(tmp_path, xlsx_bytes({"A": [["x"]], "B": [[]]}), "none.xlsx")
+    with pytest.raises(csvfiles.UnreadableFile, match=r"No sheet has companies on it \('A', 'B'\): The sheet 'A'"):
+        imports.create_job(path=nothing)
+
+
 def test_a_workbook_is_streamed_and_reports_its_rows_in_the_progress(tmp_path):
     rows = [["Name", "Website", "Description"]] + [
         [f"Company {i}", f"c{i}.example", f"Makes thing {i}."] for i in range(3000)
