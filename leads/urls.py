@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from leads import api, health, import_views, map_views, review_views, views
 
@@ -32,4 +34,6 @@ urlpatterns = [
     path("api/companies/<int:pk>/similar", api.similar, name="api-company-similar"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
+    # Browsers ask for it on every page that names no icon: the admin's pages, error pages.
+    path("favicon.ico", RedirectView.as_view(url=static("leads/favicon.svg")), name="favicon"),
 ]

@@ -154,6 +154,7 @@ ACCESS: dict[str, Access] = {
     "api-company-similar": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
     # For load balancers, no login: 503 while no Celery worker answers, as in this test.
     "healthz": Access(*[Json((200, 503))] * 6),
+    "favicon": Access(*[Redirect("/static/leads/favicon.svg")] * 6),
     # The admin: those who may not open it go to its login page, but for logging out.
     "admin:index": admin_site(200, 200),
     "admin:login": admin_site(Redirect("/admin/"), Redirect("/admin/"), everyone_else=200),
