@@ -225,6 +225,8 @@ class CompanyAdmin(admin.ModelAdmin):
     # (the dashboard's word search has an index on name and domain, none yet on descriptions).
     search_fields = ["name", "domain", "description"]
     list_select_related = ["score", "import_job"]
+    # Newest first, through the primary key: the model's order (by name) sorts a million rows.
+    ordering = ["-pk"]
     paginator = CappedPaginator
     show_full_result_count = False  # counting a million rows on every page is slow
     readonly_fields = [

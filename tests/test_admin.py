@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from leads import bands, selectors
-from leads.models import ApiToken, Score
+from leads.models import ApiToken, Company, Score
 from tests.conftest import WORLD_COMPANIES
 from tests.web_helpers import table_row
 
@@ -27,7 +27,8 @@ def admin_names(response) -> list[str]:
 def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
     response = as_staff.get("/admin/leads/company/")
     assert response.status_code == 200
-    assert admin_names(response) == sorted(WORLD_COMPANIES.keys() | {"Golf Pending"})
+    newest_first = [c.name for c in Company.objects.order_by("-pk")]  # the primary key's order: fast at a million
+    assert admin_names(response) == newest_first and set(newest_first) == WORLD_COMPANIES.keys() | {"Golf Pending"}
     for header in ("column-score_value", "column-verdict", "column-embedded"):
         assert header in response.text
     bravo = table_row(response, "Bravo Beers")
