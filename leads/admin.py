@@ -254,7 +254,7 @@ class CompanyAdmin(admin.ModelAdmin):
         companies.delete_companies(queryset)
 
     def get_queryset(self, request):
-        return (
+        companies = (
             super()
             .get_queryset(request)
             .with_embedding_status(embedding.model_name())
@@ -264,6 +264,15 @@ class CompanyAdmin(admin.ModelAdmin):
                 latest_label_at=_latest_label("created_at"),
             )
         )
+        if self._sorted_by_score(request):
+            # The scored companies, read off the score index (a million unscored ones would be
+            # sorted after them on every page view); the "not scored" band lists the others.
+            companies = companies.filter(score__isnull=False)
+        return companies
+
+    def _sorted_by_score(self, request) -> bool:
+        column = str(self.list_display.index("score_value") + 1)  # the admin's "o" counts the checkbox
+        return column in request.GET.get("o", "").replace("-", "").split(".")
 
     @admin.display(description="score", ordering=F("score__value").asc(nulls_last=True))
     def score_value(self, company):
