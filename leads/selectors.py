@@ -78,14 +78,32 @@ def score_band_filter(key: str) -> Q:
 
 
 def _band_values(key: str, field: str) -> Q:
+    """Each band as value ranges (bands.Distribution.band: strong and likely are positive and at
+    least their cut-off, unlikely negative and at most its cut-off, unsure the rest), so that the
+    score index answers any of them; a negated range made Postgres read every score."""
     if key not in bands.BY_KEY:
         raise BadFilter(f"band must be one of: {', '.join(bands.BY_KEY)} (got {key!r})")
     cut = score_distribution().cutoffs()
-    strong = Q(**{f"{field}__gt": 0, f"{field}__gte": cut["strong"]})
-    likely = Q(**{f"{field}__gt": 0, f"{field}__gte": cut["likely"]}) & ~strong
-    unlikely = Q(**{f"{field}__lt": 0, f"{field}__lte": cut["unlikely"]})
-    chosen = {"strong": strong, "likely": likely, "unlikely": unlikely}.get(key)
-    return chosen if chosen is not None else ~strong & ~likely & ~unlikely
+
+    def at_least(value: float) -> Q:  # positive and at least `value`
+        return Q(**{f"{field}__gte": value}) if value > 0 else Q(**{f"{field}__gt": 0})
+
+    def below(value: float) -> Q:  # not at_least(value)
+        return Q(**{f"{field}__lt": value}) if value > 0 else Q(**{f"{field}__lte": 0})
+
+    def at_most(value: float) -> Q:  # negative and at most `value`
+        return Q(**{f"{field}__lte": value}) if value < 0 else Q(**{f"{field}__lt": 0})
+
+    def above(value: float) -> Q:  # not at_most(value)
+        return Q(**{f"{field}__gt": value}) if value < 0 else Q(**{f"{field}__gte": 0})
+
+    strong, likely = max(cut["strong"], cut["likely"]), cut["likely"]  # strong's cut-off is the higher
+    return {
+        "strong": at_least(strong),
+        "likely": at_least(likely) & below(strong),
+        "unlikely": at_most(cut["unlikely"]),
+        "unsure": below(likely) & above(cut["unlikely"]),
+    }[key]
 
 
 class BestFirst:
