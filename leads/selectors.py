@@ -54,12 +54,16 @@ def company_listing(
     companies = companies.search(query)
     # The same selection of scored companies, on the score table alone, where the filters allow:
     # BestFirst reads a page of them off the score index without joining a million companies.
-    if not (texts["industry"] or texts["country"] or import_job):
-        scope = Q() if show in ("all", "unlabelled") else Q(pk__in=[])  # a labelled company has no score
-        if band:
-            scope &= score_band_filter(band)
-        if companies.matching_ids is not None:
-            scope &= Q(company_id__any_of=companies.matching_ids)
+    # Where they do not (industry, country, import), the score side of the selection still lets
+    # BestFirst walk the best scores and check those companies by id when many companies match.
+    scope = Q() if show in ("all", "unlabelled") else Q(pk__in=[])  # a labelled company has no score
+    if band:
+        scope &= score_band_filter(band)
+    if companies.matching_ids is not None:
+        scope &= Q(company_id__any_of=companies.matching_ids)
+    if texts["industry"] or texts["country"] or import_job:
+        companies.walk_scope = scope
+    else:
         companies.score_scope = scope
         if companies.dense_search and show in ("all", "unlabelled") and not band:
             # More matches than SEARCH_IDS_INLINE, of which at most the labelled ones left out.
@@ -122,12 +126,8 @@ class BestFirst:
         # The scored companies' ids in order, from the score table alone when the filters allow
         # (company_listing's score_scope): a search's page is then one walk of the score index
         # (~30 ms for 22,000 matches among a million) instead of a join and a sort (~150 ms).
-        scope = getattr(companies, "score_scope", None)
-        self.scored_ids = (
-            None
-            if scope is None
-            else Score.objects.filter(scope).order_by("-value", "company_id").values_list("company_id", flat=True)
-        )
+        self.scored_ids = self._best(getattr(companies, "score_scope", None))
+        self.walk_ids = self._best(getattr(companies, "walk_scope", None))
         self.unscored = companies.filter(score__isnull=True).order_by("name", "pk")
         self.embedding_status = embedding_status
         # Counting a million rows costs ~100 ms a page view: the dashboard counts up to a limit.
@@ -139,23 +139,38 @@ class BestFirst:
             return self.scored.count()
         return self.scored_ids.count()
 
+    @staticmethod
+    def _best(scope: Q | None):
+        if scope is None:
+            return None
+        return Score.objects.filter(scope).order_by("-value", "company_id").values_list("company_id", flat=True)
+
     def _scored_page(self, start: int, stop: int) -> list[Company]:
-        if self.scored_ids is None:
+        if self.scored_ids is not None and self.companies.dense_search:
+            ids = self._walk(start, stop, self.scored_ids, self.companies.matching)
+        elif self.scored_ids is not None:
+            ids = list(self.scored_ids[start:stop])
+        elif self.walk_ids is not None and self.count_is_capped:  # many match: a short walk fills a page
+            ids = self._walk(start, stop, self.walk_ids, self._selected)
+        else:  # few companies match (or nobody counted): their join and sort is small
             return list(self.scored[start:stop])
-        ids = self._walk(start, stop) if self.companies.dense_search else list(self.scored_ids[start:stop])
         found = self.companies.filter(pk__any_of=ids).in_bulk()
         return [found[pk] for pk in ids if pk in found]  # one labelled since its pass ran is left out
 
-    # A common word's page: the best WALK_ROWS scores (x4 until enough of them match), then which
-    # of those match, looked up by id. Exact: the scores are read in order.
+    def _selected(self, ids: list[int]) -> set[int]:
+        return set(self.companies.filter(pk__any_of=ids).values_list("pk", flat=True))
+
+    # A page of many matches (a common word, a big industry or country): the best WALK_ROWS scores
+    # (x4 until enough of them match), then which of those match, looked up by id. Exact: the
+    # scores are read in order.
     WALK_ROWS = 2_000
 
-    def _walk(self, start: int, stop: int) -> list[int]:
+    def _walk(self, start: int, stop: int, best_first, matching) -> list[int]:
         budget = max(self.WALK_ROWS, 10 * stop)
         while True:
-            best = list(self.scored_ids[:budget])
-            matching = self.companies.matching(best)
-            found = [pk for pk in best if pk in matching]
+            best = list(best_first[:budget])
+            chosen = matching(best)
+            found = [pk for pk in best if pk in chosen]
             if len(found) >= stop or len(best) < budget:
                 return found[start:stop]
             budget *= 4

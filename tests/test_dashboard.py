@@ -283,3 +283,24 @@ def test_a_page_read_off_the_score_table_equals_the_joined_one(world, monkeypatc
     assert [c.name for c in fast[0:50]] == [c.name for c in slow[0:50]]
     assert [c.name for c in fast[1:3]] == [c.name for c in slow[1:3]]
     assert fast.count() == slow.count()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"industry": "brewery"},
+        {"industry": "Software", "band": "unlikely"},
+        {"industry": "BREWERY", "show": "unlabelled"},
+    ],
+)
+def test_a_page_of_many_matches_walked_off_the_score_index_equals_the_joined_one(world, monkeypatch, filters):
+    """With a company-side filter (industry, country, import) that many companies match, BestFirst
+    walks the best scores and checks those companies by id (one at a time here, so the walk grows)."""
+    monkeypatch.setattr(selectors.BestFirst, "WALK_ROWS", 1)
+    listing = selectors.company_listing(**filters)
+    assert listing.score_scope is None and listing.walk_scope is not None
+    walked = selectors.BestFirst(listing, count_limit=1)  # "many": at least one
+    joined = selectors.BestFirst(selectors.company_listing(**filters))
+    assert walked.count_is_capped
+    assert [c.name for c in walked[0:50]] == [c.name for c in joined[0:50]]
+    assert [c.name for c in walked[1:2]] == [c.name for c in joined[1:2]]

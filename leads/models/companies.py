@@ -9,6 +9,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Exists, F, Func, OuterRef, Q, Value
+from django.db.models.functions import Upper
 from pgvector.django import HnswIndex, VectorField
 
 from leads import roles
@@ -222,6 +223,9 @@ class Company(models.Model):
             models.Index(fields=["verdict"], condition=~Q(verdict=""), name="company_labelled"),
             # Word-prefix search on name and domain (see CompanyQuerySet.search).
             GinIndex(SEARCH_VECTOR, name="company_name_domain_search"),
+            # The dashboard's and the admin's industry and country filters (any case: iexact).
+            models.Index(Upper("industry"), name="company_industry"),
+            models.Index(Upper("country"), name="company_country"),
         ]
 
     def __str__(self) -> str:
