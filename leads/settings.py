@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from leads import devstack
+from leads import devstack, embedding
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -202,8 +202,10 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(LEADS_HOME / "celerybeat-schedule")
 
 # --- Scoring and embedding ---------------------------------------------------------
-EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "")  # empty: the packaged all-MiniLM-L6-v2
-EMBEDDING_DIMENSIONS = 384
+# A packaged encoder by its short name (minilm, multilingual) or a sentence-transformers model;
+# empty: minilm. The vector column's size follows it (leads/embedding.py).
+EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "").strip()
+EMBEDDING_DIMENSIONS = embedding.dimensions_for(EMBEDDING_MODEL, envint("EMBEDDING_DIMENSIONS", 0) or None)
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", 64)
 SCORING_K = envint("SCORING_K", 10)
 # Labels arriving within this many seconds are folded into one incremental rescore.

@@ -122,7 +122,8 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('model_name', models.CharField(max_length=300)),
                 ('text_hash', models.CharField(max_length=64)),
-                ('vector', pgvector.django.vector.VectorField(dimensions=384)),
+                # The encoder's size (settings derive it from EMBEDDING_MODEL): 384 for the default.
+                ('vector', pgvector.django.vector.VectorField(dimensions=settings.EMBEDDING_DIMENSIONS)),
                 ('created_at', models.DateTimeField(auto_now=True)),
                 ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='embeddings', to='leads.company')),
             ],

