@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.db import connection
 
 from leads.models import Company
 from leads.services import embeddings, labels, scores
@@ -72,6 +73,19 @@ WORLD_COMPANIES = {
     "Echo Review": ("https://echoreview.io", "software developer code review tools", "Software"),
     "Foxtrot Fashion": ("https://foxtrot-fashion.fr", "fashion clothing store", "Retail"),
 }
+
+
+@pytest.fixture
+def fresh_hnsw_index(db):
+    """Rebuild the HNSW index inside this test's transaction (and so undone with it), for a test
+    whose result depends on similar companies.
+
+    Every earlier test rolled back, and a rolled-back insert leaves its index entry behind until
+    a VACUUM, which cannot run inside a test's transaction: by now hundreds of dead, identical
+    copies of each `world` vector, which crowd live entries off the HNSW graph so that even an
+    exhaustive index search misses some. A real database is vacuumed."""
+    with connection.cursor() as cursor:
+        cursor.execute("REINDEX INDEX embedding_vector_hnsw")
 
 
 @pytest.fixture

@@ -272,7 +272,7 @@ def test_the_admin_list_says_who_labelled_a_company_when_and_from_where(as_staff
     assert '<td class="field-labelled">—</td>' in table_row(as_staff.get("/admin/leads/company/"), "Bravo Beers")
 
 
-def test_the_admin_company_page_explains_the_score_and_lists_similar_companies(as_staff, world):
+def test_the_admin_company_page_explains_the_score_and_lists_similar_companies(as_staff, world, fresh_hnsw_index):
     bravo = world["Bravo Beers"]
     page = as_staff.get(f"/admin/leads/company/{bravo.pk}/change/").text
     explanation = page.split("The neighbours that made its score")[1]

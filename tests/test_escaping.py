@@ -72,7 +72,7 @@ def mallory(django_user_model):
 
 
 @pytest.fixture
-def hostile(fake_encoder, mallory):
+def hostile(fake_encoder, mallory, fresh_hnsw_index):
     """Acme, liked by mallory, every field hostile; Acme Twin, unlabelled, scored from Acme and
     shown among its similar companies; Plain Anvils, similar to both."""
     acme = Company.objects.create(

@@ -24,15 +24,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def fresh_hnsw_index(db):
-    """Rebuild the HNSW index inside this test's transaction (and so undone with it).
-
-    Every earlier test rolled back, and a rolled-back insert leaves its index entry behind until
-    a VACUUM, which cannot run inside a test's transaction: by now hundreds of dead, identical
-    copies of each `world` vector, which crowd live entries off the HNSW graph so that even an
-    exhaustive index search misses some. A real database is vacuumed."""
-    with connection.cursor() as cursor:
-        cursor.execute("REINDEX INDEX embedding_vector_hnsw")
+def _fresh_index(fresh_hnsw_index):
+    """Every test here asks the HNSW index (conftest.fresh_hnsw_index)."""
 
 
 @pytest.fixture
