@@ -46,11 +46,11 @@ def describe(
     the one named), opened once: a workbook's string table is read on every opening."""
     if xlsxfiles.is_workbook(stream):
         with _workbook(stream) as workbook:
-            # The size the workbook declares, read before reading rows forgets it.
-            declared = workbook.worksheets[xlsxfiles.choose_sheet(workbook, sheet)].max_row or 1
+            # The sizes the sheets declare, read before reading rows forgets them.
+            declared = [worksheet.max_row or 1 for worksheet in workbook.worksheets]
             dialect = _sniff_workbook(workbook, sheet)
             rows = [cells for _, cells in islice(_sheet_rows(workbook, dialect), SAMPLE_ROWS)]
-            return Table(dialect, rows, max(0, declared - 1))
+            return Table(dialect, rows, max(0, declared[dialect.sheet] - 1))
     if stream.read(8) == _OLE_MAGIC:
         raise UnreadableFile(
             "This is an old Excel .xls workbook (or a password-protected one): save it as .xlsx or CSV and upload that."

@@ -173,6 +173,7 @@ def test_a_first_sheet_without_companies_is_skipped_unless_it_was_chosen(tmp_pat
     path = write_file(tmp_path, xlsx_bytes(sheets), "book.xlsx")
     job = imports.create_job(path=path)
     assert (job.sheet, job.headers) == (1, ["Firmenname", "Unternehmensbeschreibung"])  # the preview shows which
+    assert job.rows_estimate == 1  # that sheet's rows, not the cover's
     imports.run_import(job)
     assert companies() == [co("Acme", "", "Ambosse.")]
     with pytest.raises(csvfiles.UnreadableFile, match="The sheet 'Cover' has a header row but no companies"):
