@@ -47,7 +47,7 @@ def give(company: Company, user, verdict: str, source: str = LabelSource.CLICK) 
 
 
 @pytest.fixture
-def planted(settings, alice, bob, staff, django_user_model):
+def planted(settings, alice, bob, staff, django_user_model, fresh_hnsw_index):
     """Labelled by alice, with vectors (k = 5):
     - A1..A5 liked around axis 0, and "Odd One Out", disliked, among them: suspicious;
     - B1..B5 disliked around axis 1;
