@@ -69,9 +69,6 @@ ROLES: dict[str, list[str]] = {
     ],  # fmt: skip
 }
 
-# Which role to ask for, when a permission is missing (for the message).
-NEEDED_ROLE = {VIEW: REP, LABEL: REP, IMPORT: MANAGER, REVIEW: MANAGER, SETTINGS: MANAGER, OPEN_ADMIN: MANAGER}
-
 
 def create_permissions(apps) -> None:
     """Every model permission, now: a migration needs them before post_migrate would make them."""
@@ -118,7 +115,7 @@ def add_new_user_to_reps(sender, instance, created: bool, raw: bool = False, **k
 
 def missing(user, permission: str) -> str:
     """Why `user` may not: one sentence saying whom to ask."""
-    role = NEEDED_ROLE.get(permission, MANAGER)
+    role = next((name for name, granted in ROLES.items() if permission in granted), MANAGER)  # the first that has it
     return f"Your account ({user.get_username()}) cannot do this: ask an admin to add you to “{role}”."
 
 

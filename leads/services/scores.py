@@ -260,7 +260,11 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
 def _full_rescore_due() -> bool:
     """Some company was scored with no labels to find, or SCORING_K changed since the last full rescore."""
     state = ScoringState.get()
-    return state.needs_full_rescore or (state.k is not None and state.k != settings.SCORING_K)
+    return state.needs_full_rescore or _k_changed(state)
+
+
+def _k_changed(state: ScoringState) -> bool:
+    return state.k is not None and state.k != settings.SCORING_K
 
 
 def _affected_by(changed: list[int], entered: list[int], labelled: LabelledSet) -> list[int]:
@@ -483,7 +487,7 @@ def heal(*, scan: bool = True) -> None:
     apply_label_changes()
     forget_old_changes()
     state = ScoringState.get()
-    if full_rescore_stalled() or (not state.chunks_left and state.k is not None and state.k != settings.SCORING_K):
+    if full_rescore_stalled() or (not state.chunks_left and _k_changed(state)):
         queue_full_rescore()  # lost chunk tasks, or scores made with another k
     elif scan and not ScoringState.get().chunks_left:
         score_unscored()

@@ -9,12 +9,10 @@ in this process. `ratio` is pipeline_per_s / bare_per_s. Progress goes to stderr
 are the last line of stdout (docs/benchmarks.md says what each means)."""
 
 import json
-import sys
-import time
 
 from django.core.management.base import BaseCommand
 
-from leads.bench import embedding
+from leads.bench import embedding, progress_log, rounded
 
 
 class Command(BaseCommand):
@@ -35,12 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--json-only", action="store_true", help="print only the JSON object on stdout")
 
     def handle(self, *args, **options):
-        started = time.perf_counter()
-        quiet = options["verbosity"] == 0
-
-        def log(message: str) -> None:
-            if not quiet:
-                print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True)
+        log = progress_log(options["verbosity"])
 
         figures = embedding.run(
             companies=options["companies"],
@@ -56,11 +49,4 @@ class Command(BaseCommand):
             for key in ("pipeline_per_s", "bare_per_s", "ratio"):
                 if key in figures:
                     self.stdout.write(f"{key:>16}: {figures[key]:.3g}")
-        self.stdout.write(json.dumps({key: _rounded(value) for key, value in figures.items()}))
-
-
-def _rounded(value):
-    """Four significant digits: the noise between runs is larger than that."""
-    if isinstance(value, list):
-        return [_rounded(item) for item in value]
-    return float(f"{value:.4g}") if isinstance(value, float) else value
+        self.stdout.write(json.dumps(rounded(figures)))

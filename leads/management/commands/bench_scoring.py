@@ -9,13 +9,11 @@ queries, and the same scores in memory (numpy floor, scikit-learn). Progress goe
 figures are the last line of stdout (docs/benchmarks.md says what each means)."""
 
 import json
-import sys
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from leads.bench import scoring
+from leads.bench import progress_log, rounded, scoring
 
 
 class Command(BaseCommand):
@@ -41,12 +39,7 @@ class Command(BaseCommand):
         parser.add_argument("--repeats", type=int, default=3, help="in-memory timings: best of this many runs")
 
     def handle(self, *args, **options):
-        started = time.perf_counter()
-        quiet = options["verbosity"] == 0
-
-        def log(message: str) -> None:
-            if not quiet:
-                print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True)
+        log = progress_log(options["verbosity"])
 
         figures = scoring.run(
             companies=options["companies"],
@@ -66,13 +59,4 @@ class Command(BaseCommand):
         if not options["json_only"]:
             for key in ("full_rescore_s", "numpy_floor_s", "ratio_full_to_floor", "incremental_p95_s"):
                 self.stdout.write(f"{key:>24}: {figures[key]:.3g}")
-        self.stdout.write(json.dumps(_rounded(figures)))
-
-
-def _rounded(value):
-    """Four significant digits: the noise between runs is larger than that."""
-    if isinstance(value, float):
-        return float(f"{value:.4g}")
-    if isinstance(value, dict):
-        return {key: _rounded(item) for key, item in value.items()}
-    return value
+        self.stdout.write(json.dumps(rounded(figures)))
