@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Subquery
 
-from leads import embedding, labelnext, quality, selectors
+from leads import disagreements, embedding, labelnext, quality
 from leads.models import Company, CompanyEmbedding, Label, LabelSource, QualitySnapshot, ReviewDecision, Score, Verdict
 from leads.services import scores
 
@@ -189,17 +189,17 @@ class Agreement:
 
 
 def conflicts(*, limit: int = LIST_LIMIT) -> tuple[list[Conflict], int]:
-    """Companies whose reps' latest verdicts disagree (selectors.rep_disagreements: the dashboard's
+    """Companies whose reps' latest verdicts disagree (disagreements.rep_disagreements: the dashboard's
     rule), unless a manager kept it since its last label; most recent first. And how many there
     are in all."""
-    disagree = selectors.rep_disagreements()
+    disagree = disagreements.rep_disagreements()
     ids = sorted(disagree, key=lambda i: (-max(v[2] for v in disagree[i]).timestamp(), i))
     latest = latest_labels(ids)
     kept = _kept(Kind.CONFLICT, ids)
     ids = [i for i in ids if (i, None, latest.get(i), None) not in kept]
     companies = Company.objects.in_bulk(ids[:limit])
     entries = [
-        Conflict(companies[i], latest[i], selectors.disagreement_text(disagree[i]))
+        Conflict(companies[i], latest[i], disagreements.disagreement_text(disagree[i]))
         for i in ids[:limit]
         if i in companies
     ]

@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from leads import bands, roles, selectors
+from leads import bands, disagreements, roles, selectors
 from leads.models import ApiToken, Company, LabelSource
 from leads.services import exports, queue, scores
 from leads.services import labels as label_service
@@ -83,7 +83,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def _rows(companies: list[Company]) -> list[Company]:
     """A page of companies with their band, rank and any disagreement between reps."""
     selectors.with_bands(companies)
-    conflicts = selectors.verdict_conflicts([company.pk for company in companies])
+    conflicts = disagreements.verdict_conflicts([company.pk for company in companies])
     for company in companies:
         company.conflict = conflicts.get(company.pk, "")
     return companies

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads import selectors
+from leads import disagreements, selectors
 from leads.models import Company, Label, Score, ScoreChange
 from leads.services import labels, scores
 from tests.web_helpers import table_row
@@ -168,18 +168,18 @@ def test_a_managers_label_settles_a_disagreement_and_many_reps_are_summed_up(as_
     labels.label_company(company=copper, user=alice, verdict="like", source="click")
     labels.label_company(company=copper, user=bob, verdict="dislike", source="click")
     labels.label_company(company=copper, user=staff, verdict="like", source="admin")  # settled
-    assert selectors.verdict_conflicts([copper.pk]) == {}
+    assert disagreements.verdict_conflicts([copper.pk]) == {}
     labels.label_company(company=copper, user=bob, verdict="dislike", source="click")  # only bob, since
-    assert selectors.verdict_conflicts([copper.pk]) == {}
+    assert disagreements.verdict_conflicts([copper.pk]) == {}
     labels.label_company(company=copper, user=alice, verdict="like", source="click")  # and alice again
-    assert selectors.verdict_conflicts([copper.pk]) == {copper.pk: "alice liked, bob disliked"}
+    assert disagreements.verdict_conflicts([copper.pk]) == {copper.pk: "alice liked, bob disliked"}
 
     from django.contrib.auth import get_user_model
 
     for name in ("dora", "ed", "fay", "gil"):
         rep = get_user_model().objects.create_user(name)
         labels.label_company(company=copper, user=rep, verdict="like", source="api")
-    assert selectors.verdict_conflicts([copper.pk]) == {copper.pk: "alice, dora and 3 others liked; bob disliked"}
+    assert disagreements.verdict_conflicts([copper.pk]) == {copper.pk: "alice, dora and 3 others liked; bob disliked"}
 
 
 def test_a_score_resting_on_companies_unlike_it_is_marked_for_a_look(as_alice, world, alice):

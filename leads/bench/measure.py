@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 
 from leads import scoring, selectors
 from leads.models import Company, LabelSource, Verdict
-from leads.services import labels, scores
+from leads.services import labels, score_rows, scores
 
 
 def percentiles(seconds: list[float], scale: float = 1.0) -> dict:
@@ -34,7 +34,7 @@ PHASES = [
     (scores, "_affected_by", "find_affected_s"),
     (scores, "read_candidates", "read_vectors_s"),
     (scoring, "knn_scores", "knn_s"),
-    (scores, "_write_scores", "write_scores_s"),
+    (score_rows, "write_scores", "write_scores_s"),
 ]
 
 

@@ -8,7 +8,6 @@ import csv
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -146,7 +145,7 @@ def check_mapping(job: ImportJob, mapping: dict[int, str]) -> None:
     if "description" in mapping.values():
         csvfiles.check_mapping(mapping)
     else:
-        _check_mapping(mapping, job.headers, suggestion(job).description_ties)
+        check_columns(mapping, job.headers, suggestion(job).description_ties)
 
 
 def mapping_problem(job: ImportJob) -> str:
@@ -158,57 +157,12 @@ def mapping_problem(job: ImportJob) -> str:
     return ""
 
 
-def _check_mapping(mapping: dict[int, str], names: Sequence[str], ties: Sequence[int]) -> None:
+def check_columns(mapping: dict[int, str], names: Sequence[str], ties: Sequence[int]) -> None:
+    """Refuse a mapping that leaves a tie for the description unsettled, or that csvfiles refuses."""
     ties = [i for i in ties if mapping.get(i) not in ("name", "description")]
     if "name" in mapping.values() and "description" not in mapping.values() and ties:
         raise csvfiles.UnreadableFile(headers.tie_message(names, ties))
     csvfiles.check_mapping(mapping)
-
-
-@dataclass
-class DryRun:
-    """What importing a file would do: its dialect and mapping, the first records as they would be
-    stored, and every reject (the first REJECTED_SHOWN of them kept)."""
-
-    dialect: csvfiles.Dialect
-    mapping: dict[int, str]
-    sheets: list[str] = field(default_factory=list)
-    records: list[csvfiles.Record] = field(default_factory=list)
-    rejected: list[csvfiles.Rejected] = field(default_factory=list)
-    rows_read: int = 0
-    rejected_count: int = 0
-
-
-def dry_run(
-    *, path: Path | str, sheet: str | None = None, choices: Sequence[tuple[str, str]] = (), shown: int = 5
-) -> DryRun:
-    """Read the whole file as an import would, with the same mapping code, and write nothing."""
-    path = Path(path)
-    check_size(path.stat().st_size)
-    with path.open("rb") as stream:
-        table = tabular.describe(stream, size=path.stat().st_size, sheet=sheet)
-        dialect = table.dialect
-        suggested = headers.suggest_mapping(dialect.headers, table.rows)
-        try:
-            mapping = headers.choose_columns(suggested.mapping, dialect.headers, choices)
-        except ValueError as error:
-            raise csvfiles.UnreadableFile(str(error)) from None
-        _check_mapping(mapping, dialect.headers, suggested.description_ties)
-        result = DryRun(dialect, mapping)
-        if tabular.is_workbook(dialect):
-            result.sheets = tabular.sheet_names(stream)
-        for line, cells in tabular.read_rows(stream, dialect):
-            result.rows_read += 1
-            record = csvfiles.to_record(line, cells, dialect.headers, mapping, settings.IMPORT_MAX_FIELD_CHARS)
-            if isinstance(record, csvfiles.Rejected):
-                result.rejected_count += 1
-                if len(result.rejected) < REJECTED_SHOWN:
-                    result.rejected.append(record)
-            elif len(result.records) < shown:
-                result.records.append(record)
-    if result.rows_read == 0:
-        raise csvfiles.UnreadableFile(csvfiles.HEADER_ONLY_MESSAGE)
-    return result
 
 
 def start_import(job: ImportJob) -> bool:

@@ -27,7 +27,7 @@ from leads import embedding, locks, mapping
 from leads.models import Company, CompanyEmbedding, LabelSource, MapLayout, MapPoint, Verdict
 from leads.services import labels
 from leads.services.queue import send
-from leads.services.scores import read_vectors
+from leads.services.score_rows import read_vectors
 
 log = logging.getLogger(__name__)
 

@@ -40,6 +40,7 @@ from leads.models import (
     ScoringState,
 )
 from leads.models.companies import id_array
+from leads.services import score_rows
 from leads.services.queue import enqueue_on_commit, send
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def load_labelled_set() -> LabelledSet:
     The labelled set is small, so we search it exhaustively in numpy instead of through the
     HNSW index, whose post-filtering would return fewer than k labelled neighbours."""
     labelled = CompanyEmbedding.objects.labelled(embedding.model_name())
-    ids, vectors = read_vectors(labelled)
+    ids, vectors = score_rows.read_vectors(labelled)
     verdicts = dict(labelled.values_list("company_id", "company__verdict"))
     return LabelledSet(
         company_ids=ids,
@@ -76,93 +77,12 @@ def load_labelled_set() -> LabelledSet:
     )
 
 
-# --- Reading candidate vectors and writing scores, in bulk ------------------------------
+# --- Reading candidate vectors (score_rows does the bulk reads and writes) ---------------
 
 
 def read_candidates(scope: Q) -> tuple[np.ndarray, np.ndarray]:
     """(ids, float32 vectors) of the companies to score within `scope` (a Q on company_id)."""
-    return read_vectors(CompanyEmbedding.objects.to_score(embedding.model_name()).filter(scope))
-
-
-def read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
-    """(company ids, float32 vectors) in id order, streamed with a binary COPY: no Python
-    object per row (parsing pgvector's text form costs ~0.1 ms a vector)."""
-    rows = embeddings.order_by("company_id").values_list("company_id", "vector")
-    sql, params = rows.query.sql_with_params()
-    dims = settings.EMBEDDING_DIMENSIONS
-    row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"), ("dims", ">i2"),
-                    ("unused", ">i2"), ("vector", ">f4", (dims,))])  # fmt: skip
-    buffer = bytearray()
-    with connection.cursor() as cursor:
-        with cursor.connection.cursor().copy(f"copy ({sql}) to stdout (format binary)", params) as copy:
-            for data in copy:
-                buffer += data
-    found = np.frombuffer(memoryview(buffer)[19:-2], dtype=row)  # less the COPY header and trailer
-    return found["id"].astype(np.int64), found["vector"].astype(np.float32)
-
-
-_STAGING = """
-create temp table score_rows (
-    company_id bigint, value float8, kth_distance float8,
-    neighbour_ids bigint[], neighbour_distances float8[], neighbour_labels float8[]
-) on commit drop
-"""
-
-# Unchanged scores are not rewritten: after a rescore that changed little, little is written.
-_UPSERT = """
-insert into leads_score as s
-    (company_id, value, kth_distance, neighbour_ids, neighbour_distances, neighbour_labels, computed_at)
-select company_id, value, kth_distance, neighbour_ids, neighbour_distances, neighbour_labels, %s from score_rows
-on conflict (company_id) do update set
-    value = excluded.value, kth_distance = excluded.kth_distance, neighbour_ids = excluded.neighbour_ids,
-    neighbour_distances = excluded.neighbour_distances, neighbour_labels = excluded.neighbour_labels,
-    computed_at = excluded.computed_at
-where (s.value, s.kth_distance, s.neighbour_ids, s.neighbour_distances, s.neighbour_labels)
-      is distinct from (excluded.value, excluded.kth_distance, excluded.neighbour_ids,
-                        excluded.neighbour_distances, excluded.neighbour_labels)
-"""
-
-
-def _write_scores(candidate_ids: np.ndarray, result: scoring.Scores, labelled: LabelledSet) -> None:
-    """Upsert the scores through a binary COPY into a staging table (call inside a transaction)."""
-    k = result.neighbours.shape[1]
-    kth = result.distances[:, -1] if k == settings.SCORING_K else np.full(len(candidate_ids), np.inf)
-    rows = _binary_rows(
-        candidate_ids, result.values, kth, labelled.company_ids[result.neighbours], result.distances,
-        labelled.labels[result.neighbours],
-    )  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(_STAGING)
-        with cursor.connection.cursor().copy("copy score_rows from stdin (format binary)") as copy:
-            copy.write(b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8)
-            copy.write(rows.tobytes())
-            copy.write(b"\xff\xff")
-        cursor.execute(_UPSERT, [timezone.now()])
-        cursor.execute("drop table score_rows")
-
-
-def _binary_rows(ids, values, kth, neighbour_ids, distances, labels) -> np.ndarray:
-    """One fixed-size binary COPY tuple per score, laid out by a numpy record type."""
-    n, k = neighbour_ids.shape
-
-    def array(oid_type: str, oid: int):  # a one-dimensional Postgres array of k 8-byte values
-        header = [("len", ">i4"), ("ndim", ">i4"), ("flags", ">i4"), ("oid", ">i4"), ("size", ">i4"), ("lbound", ">i4")]
-        return header, np.dtype([("len", ">i4"), ("value", oid_type)]), oid
-
-    layout = [("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("value_len", ">i4"), ("value", ">f8"),
-              ("kth_len", ">i4"), ("kth", ">f8")]  # fmt: skip
-    arrays = {"ids": (">i8", 20, neighbour_ids), "dist": (">f8", 701, distances), "labels": (">f8", 701, labels)}
-    for name, (kind, oid, _) in arrays.items():
-        header, element, _ = array(kind, oid)
-        layout += [(f"{name}_{field}", fmt) for field, fmt in header] + [(name, element, (k,))]
-    rows = np.zeros(n, dtype=np.dtype(layout))
-    rows["fields"], rows["id_len"], rows["id"] = 6, 8, ids
-    rows["value_len"], rows["value"], rows["kth_len"], rows["kth"] = 8, values, 8, kth
-    for name, (_, oid, data) in arrays.items():
-        rows[f"{name}_len"] = 20 + 12 * k
-        rows[f"{name}_ndim"], rows[f"{name}_oid"], rows[f"{name}_size"], rows[f"{name}_lbound"] = 1, oid, k, 1
-        rows[name]["len"], rows[name]["value"] = 8, data
-    return rows
+    return score_rows.read_vectors(CompanyEmbedding.objects.to_score(embedding.model_name()).filter(scope))
 
 
 def _rescore(scope: Q, labelled: LabelledSet) -> int:
@@ -179,7 +99,7 @@ def _rescore(scope: Q, labelled: LabelledSet) -> int:
     Score.objects.filter(scope).exclude(company__any_of=ids.tolist()).delete()
     if len(ids):
         result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
-        _write_scores(ids, result, labelled)
+        score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels)
     return len(ids)
 
 
@@ -327,7 +247,7 @@ def _update_affected(
     after: dict[int, float] = {}
     if len(keeps):
         result = _merge_arrivals(keeps, vectors, stored, arrivals, labelled, k)
-        _write_scores(keeps, result, labelled)
+        score_rows.write_scores(keeps, result, labelled.company_ids, labelled.labels)
         after.update(zip(keeps.tolist(), result.values.tolist()))
     rest = sorted(set(affected) - set(keeps.tolist()))
     before.update(_values(rest))

@@ -8,7 +8,7 @@ from leads.csvfiles import UnreadableFile
 from leads.identity import BIDI_CONTROLS
 from leads.management.progress import ProgressBar
 from leads.models import ImportJob
-from leads.services import imports
+from leads.services import dry_runs, imports
 from leads.services.imports import ImportFailed, create_job, import_progress, run_import
 
 # Line and paragraph separators, which some terminals break lines at, and bidirectional controls,
@@ -66,7 +66,7 @@ class Command(BaseCommand):
 
     def _dry_run(self, file: str, sheet: str | None, choices: list[tuple[str, str]]) -> None:
         try:
-            result = imports.dry_run(path=file, sheet=sheet, choices=choices)
+            result = dry_runs.dry_run(path=file, sheet=sheet, choices=choices)
         except (FileNotFoundError, IsADirectoryError):
             raise CommandError(f"{shown(file)}: no such file") from None
         except UnreadableFile as error:
