@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from leads.models.companies import Company
@@ -16,8 +15,8 @@ class Score(models.Model):
 
     The neighbours are kept as parallel arrays, nearest first, so that a full rescore writes
     them with one binary COPY and the incremental rescore can ask the database which scores
-    cite a company (GIN index on neighbour_ids) and which a new label would enter
-    (its distance below kth_distance)."""
+    cite a company (a scan: no index on neighbour_ids, whose upkeep doubled the cost of every
+    rewritten score) and which a new label would enter (its distance below kth_distance)."""
 
     company = models.OneToOneField(Company, on_delete=models.CASCADE, primary_key=True, related_name="score")
     value = models.FloatField()  # in [-1, 1]
@@ -31,7 +30,6 @@ class Score(models.Model):
 
     class Meta:
         indexes = [
-            GinIndex(fields=["neighbour_ids"], name="score_neighbour_ids"),
             # The dashboard's order (selectors.BestFirst): its first page reads ~50 entries.
             models.Index(fields=["-value", "company"], name="score_best_first"),
         ]

@@ -18,6 +18,11 @@ def read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
     object per row (parsing pgvector's text form costs ~0.1 ms a vector)."""
     rows = embeddings.order_by("company_id").values_list("company_id", "vector")
     sql, params = rows.query.sql_with_params()
+    return copy_vectors(sql, params)
+
+
+def copy_vectors(sql: str, params) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 vectors) of a query selecting (bigint id, vector), read by binary COPY."""
     dims = settings.EMBEDDING_DIMENSIONS
     row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"), ("dims", ">i2"),
                     ("unused", ">i2"), ("vector", ">f4", (dims,))])  # fmt: skip

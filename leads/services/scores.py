@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+import psycopg
 from django.conf import settings
 from django.db import connection, connections
 from django.db.models import Exists, OuterRef, Q
@@ -167,13 +168,13 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
                 for lo, hi in ranges:
                     enqueue_on_commit("leads.rescore_chunk", lo, hi)
         else:
-            affected = _affected_by(changed, entered, labelled)
-            count, before, after = _update_affected(affected, changed, entered, labelled)
+            found = _affected_by(changed, entered, labelled)
+            count, before, after = _update_affected(found, changed, entered, labelled)
             _log_changes(before, after, causes=changed)
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
         return sum(rescore_chunk(lo, hi) for lo, hi in ranges) if inline_full else 0
-    log.info("%d label changes rescored %d of %d affected companies", len(changed), count, len(affected))
+    log.info("%d label changes rescored %d of %d affected companies", len(changed), count, len(found.affected))
     return count
 
 
@@ -187,38 +188,61 @@ def _k_changed(state: ScoringState) -> bool:
     return state.k is not None and state.k != settings.SCORING_K
 
 
-def _affected_by(changed: list[int], entered: list[int], labelled: LabelledSet) -> list[int]:
+@dataclass(frozen=True)
+class Found:
+    """What `_affected_by` found: the companies to bring up to date, and the vectors it read."""
+
+    affected: list[int]
+    ids: np.ndarray  # ascending
+    vectors: np.ndarray | None  # of `ids`; None when no company entered (nothing was read)
+
+
+def _affected_by(changed: list[int], entered: list[int], labelled: LabelledSet) -> Found:
     """The changed companies themselves, every score that cites one, and every score that a
     company which entered the labelled set (or moved in it) would enter: closer than the
-    score's k-th neighbour."""
-    now_labelled = np.isin(labelled.company_ids, entered)
+    score's k-th neighbour. One scan of the scores (no index: keeping a GIN index on the
+    neighbour ids up to date cost more on every rewritten score than the scan costs a pass), and
+    with arrivals one pass over every vector, whose found vectors the merge reuses."""
+    cites = "s.neighbour_ids && %s::bigint[]"
+    vectors = labelled.vectors[np.isin(labelled.company_ids, entered)]
+    if not len(vectors):
+        with connection.cursor() as cursor:
+            cursor.execute(f"select company_id from leads_score s where {cites}", [id_array(changed)])
+            citing = [row[0] for row in cursor.fetchall()]
+        return Found(sorted(set(citing).union(changed)), np.empty(0, np.int64), None)
     with connection.cursor() as cursor:
-        cursor.execute("select company_id from leads_score where neighbour_ids && %s::bigint[]", [id_array(changed)])
-        affected = {row[0] for row in cursor.fetchall()}
-        vectors = labelled.vectors[now_labelled]
-        if len(vectors):
-            # One pass over every vector: let Postgres split it over parallel workers (its cost
-            # model keeps this join serial; parallel is ~1.4 s instead of ~2 s at a million).
-            cursor.execute("set local parallel_setup_cost = 0")
-            cursor.execute("set local parallel_tuple_cost = 0")
-            # A parallel hash join on the scores' k-th distances (~55 MB at a million): a parallel
-            # merge join scans the whole score index in every worker (1.3 s against 1.1 s).
-            cursor.execute("set local enable_mergejoin = off")
-            cursor.execute("set local work_mem = '128MB'")
-            closer = " or ".join(["(e.vector <=> %s::vector) <= s.kth_distance + %s"] * len(vectors))
-            params = [value for vector in vectors for value in (_vector_literal(vector), SELECTION_SLACK)]
-            cursor.execute(
-                "select s.company_id from leads_score s join leads_companyembedding e"
-                f" on e.company_id = s.company_id and e.model_name = %s where {closer}",
-                [embedding.model_name(), *params],
-            )
-            affected.update(row[0] for row in cursor.fetchall())
-    return sorted(affected.union(changed))
+        # One pass over every vector: let Postgres split it over parallel workers (its cost
+        # model keeps this join serial; parallel is ~1.4 s instead of ~2 s at a million).
+        cursor.execute("set local parallel_setup_cost = 0")
+        cursor.execute("set local parallel_tuple_cost = 0")
+        # A parallel hash join on the scores' k-th distances (~55 MB at a million): a parallel
+        # merge join scans the whole score index in every worker (1.3 s against 1.1 s).
+        cursor.execute("set local enable_mergejoin = off")
+        cursor.execute("set local work_mem = '128MB'")
+    closer = " or ".join(["(e.vector <=> %s::vector) <= s.kth_distance + %s"] * len(vectors))
+    params = [value for vector in vectors for value in (_vector_literal(vector), SELECTION_SLACK)]
+    ids, found = score_rows.copy_vectors(
+        "select s.company_id, e.vector from leads_score s join leads_companyembedding e"
+        f" on e.company_id = s.company_id and e.model_name = %s where {cites} or {closer}",
+        [embedding.model_name(), id_array(changed), *params],
+    )
+    order = np.argsort(ids)
+    return Found(sorted(set(ids.tolist()).union(changed)), ids[order], found[order])
 
 
-def _update_affected(
-    affected: list[int], changed: list[int], entered: list[int], labelled: LabelledSet
-) -> tuple[int, dict[int, float], dict[int, float]]:
+@dataclass(frozen=True)
+class Stored:
+    """Score rows as stored: every row's id and value; neighbours of the `complete` rows only
+    (those with the expected number of neighbours, the only ones a merge can bring up to date)."""
+
+    ids: np.ndarray
+    values: np.ndarray
+    complete: np.ndarray  # bool, per row
+    neighbour_ids: np.ndarray  # (complete rows, width)
+    distances: np.ndarray  # (complete rows, width)
+
+
+def _update_affected(found: Found, changed: list[int], entered: list[int], labelled: LabelledSet):
     """Rescore the affected companies; returns how many, and their values before and after.
 
     Most affected scores can be brought up to date from what they keep: one that cites a flipped
@@ -229,47 +253,55 @@ def _update_affected(
     so are the changed companies themselves."""
     k = settings.SCORING_K
     arrivals = np.intersect1d(labelled.company_ids, entered)  # in the labelled set now
-    changed_set = set(changed)
-    stored = _stored_neighbours([i for i in affected if i not in changed_set])
-    before = {company_id: value for company_id, (value, _, _) in stored.items()}
-    labelled_ids = set(labelled.company_ids.tolist())
-    moved = set(entered)
     expected = min(k, len(labelled) - len(arrivals))  # neighbours a score kept before this pass
-    keeps = [
-        company_id
-        for company_id, (_, ids, _) in stored.items()
-        if len(ids) == expected and all(i in labelled_ids and i not in moved for i in ids)
-    ]
-    if len(arrivals) and keeps:
-        keeps, vectors = read_candidates(Q(company_id__any_of=keeps))
-    else:
-        keeps, vectors = np.array(keeps, dtype=np.int64), None
+    stored = _stored_neighbours(np.setdiff1d(found.affected, changed), expected)
+    before = dict(zip(stored.ids.tolist(), stored.values.tolist()))
+    # Kept: every neighbour still labelled, none moved (a moved one may be nearer or farther now).
+    kept = stored.complete.copy()
+    kept[stored.complete] = np.isin(stored.neighbour_ids, labelled.company_ids).all(axis=1) & ~np.isin(
+        stored.neighbour_ids, entered
+    ).any(axis=1)
+    keeps = stored.ids[kept]
+    rows = kept[stored.complete]
     after: dict[int, float] = {}
     if len(keeps):
-        result = _merge_arrivals(keeps, vectors, stored, arrivals, labelled, k)
+        vectors = found.vectors[np.searchsorted(found.ids, keeps)] if len(arrivals) else None
+        result = _merge_arrivals(vectors, stored.neighbour_ids[rows], stored.distances[rows], arrivals, labelled, k)
         score_rows.write_scores(keeps, result, labelled.company_ids, labelled.labels)
         after.update(zip(keeps.tolist(), result.values.tolist()))
-    rest = sorted(set(affected) - set(keeps.tolist()))
-    before.update(_values(rest))
+    rest = sorted(set(found.affected).difference(keeps.tolist()))
+    before.update(_values([i for i in rest if i not in before]))
     count = len(keeps) + _rescore(Q(company_id__any_of=rest), labelled)
     after.update(_values(rest))
     return count, before, after
 
 
-def _stored_neighbours(company_ids: list[int]) -> dict[int, tuple[float, list[int], list[float]]]:
+def _stored_neighbours(company_ids: np.ndarray, width: int) -> Stored:
     with connection.cursor() as cursor:
-        cursor.execute(
+        # A server-side-binding cursor (Django's may bind client-side, which has no binary
+        # results): the arrays arrive in binary, not as text to parse.
+        raw = psycopg.Cursor(cursor.connection)
+        raw.execute(
             "select company_id, value, neighbour_ids, neighbour_distances from leads_score"
-            " where company_id = any(%s::bigint[])",
-            [id_array(company_ids)],
+            " where company_id = any(%s::bigint[]) order by company_id",
+            [id_array(company_ids.tolist())],
+            binary=True,
         )
-        return {row[0]: row[1:] for row in cursor.fetchall()}
+        rows = raw.fetchall()
+    complete = np.array([len(row[2]) == width for row in rows], dtype=bool)
+    chosen = [row for row, ok in zip(rows, complete) if ok]
+    return Stored(
+        ids=np.array([row[0] for row in rows], dtype=np.int64),
+        values=np.array([row[1] for row in rows], dtype=np.float64),
+        complete=complete,
+        neighbour_ids=np.array([row[2] for row in chosen], dtype=np.int64).reshape(len(chosen), width),
+        distances=np.array([row[3] for row in chosen], dtype=np.float64).reshape(len(chosen), width),
+    )
 
 
-def _merge_arrivals(ids, vectors, stored, arrivals, labelled: LabelledSet, k: int) -> scoring.Scores:
-    """The scores of `ids` from their kept neighbours (labels as they are now) and the arrivals."""
-    neighbour_ids = np.array([stored[i][1] for i in ids.tolist()], dtype=np.int64).reshape(len(ids), -1)
-    distances = np.array([stored[i][2] for i in ids.tolist()], dtype=np.float64).reshape(len(ids), -1)
+def _merge_arrivals(vectors, neighbour_ids, distances, arrivals, labelled: LabelledSet, k: int) -> scoring.Scores:
+    """Scores from kept neighbours (labels as they are now) and the arrivals (`vectors`: the
+    scored companies', needed only when there are arrivals)."""
     if len(arrivals):
         columns = np.searchsorted(labelled.company_ids, arrivals)
         new = scoring.pairwise_distances(vectors, labelled.vectors[columns])
@@ -299,8 +331,9 @@ def _log_changes(before: dict[int, float], after: dict[int, float], *, causes: l
 
 
 def _float_array(values: dict[int, float], keys: list[int]) -> str:
-    """A float8[] literal, NULL where a key has no value (repr: the shortest exact decimal)."""
-    return "{" + ",".join("NULL" if values.get(key) is None else repr(float(values[key])) for key in keys) + "}"
+    """A float8[] literal, NULL where a key has no value (repr: the shortest exact decimal; 3x
+    faster than letting psycopg adapt a list of floats)."""
+    return "{" + ",".join("NULL" if (value := values.get(key)) is None else repr(value) for key in keys) + "}"
 
 
 def forget_old_changes(*, older_than: timedelta = timedelta(days=1)) -> int:
