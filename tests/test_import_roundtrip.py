@@ -32,7 +32,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from leads import csvfiles, headers
+from leads import csvdialect, csvfiles, headers
 from leads.identity import clean_name, text_hash
 from leads.models import Company, ImportJob
 from leads.services import imports
@@ -136,6 +136,14 @@ def tables(draw):
     return data, encoding, delimiter, sorted(expected, key=repr)
 
 
+def ambiguous(data: bytes, written: str) -> bool:
+    """A Windows-1252 file whose only non-ASCII text is one character: the same bytes as an ASCII
+    file with one stray byte, which csvdialect reads as UTF-8 (rejecting that row, loudly, with the
+    preview offering Windows-1252) rather than risk garbling a UTF-8 file silently."""
+    bad = data.decode("utf-8", errors="replace").count("\ufffd")
+    return written == "cp1252" and 0 < bad <= csvdialect.STRAY_BYTES
+
+
 def detected_encoding(data: bytes, written: str) -> str:
     if written.startswith("utf-16"):
         return "utf-16"  # every UTF-16 file here has a BOM
@@ -154,6 +162,7 @@ def stored() -> list[tuple]:
 @given(table=tables())
 def test_any_company_table_imports_back_exactly(tmp_path, table):
     data, encoding, delimiter, expected = table
+    assume(not ambiguous(data, encoding))
     path = tmp_path / "table.csv"
     path.write_bytes(data)
     # pytest-django's transaction is shared by every example: each one rolls its own back.
@@ -188,6 +197,7 @@ def read_records(data: bytes, max_field_chars: int = 20_000) -> tuple[csvfiles.D
 @given(table=tables())
 def test_csvfiles_reads_back_any_company_table(table):
     data, encoding, delimiter, expected = table
+    assume(not ambiguous(data, encoding))
     dialect, records = read_records(data)
     assert dialect.delimiter == delimiter
     assert dialect.encoding == detected_encoding(data, encoding)
