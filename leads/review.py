@@ -21,6 +21,7 @@ from django.db.models import Count, F, Max, Subquery
 
 from leads import disagreements, embedding, labelnext, quality
 from leads.models import Company, CompanyEmbedding, Label, LabelSource, QualitySnapshot, ReviewDecision, Score, Verdict
+from leads.models.companies import sized_vector
 from leads.services import scores
 
 # A label is suspicious when its leave-one-out score says the opposite this strongly: liked with a
@@ -283,14 +284,15 @@ def _duplicate_rows(threshold: float) -> list[tuple[int, int, float]]:
     the labelled index (what it chose for 500 labels among 20,000 companies: 0.1 s); else the
     HNSW index, with an iterative scan so that the filter on disliked companies still fills the
     limit (approximate like every HNSW search, but a near-duplicate is the nearest of neighbours)."""
-    vectors = CompanyEmbedding.objects.current(embedding.model_name())
-    liked_sql, liked_params = _vectors_sql(vectors.filter(company__verdict=Verdict.LIKE))
-    disliked_sql, disliked_params = _vectors_sql(vectors.filter(company__verdict=Verdict.DISLIKE))
+    encoder = embedding.encoder()
+    vectors = CompanyEmbedding.objects.current(encoder.stored_name)
+    liked_sql, liked_params = _vectors_sql(vectors.filter(company__verdict=Verdict.LIKE), encoder.dimensions)
+    disliked_sql, disliked_params = _vectors_sql(vectors.filter(company__verdict=Verdict.DISLIKE), encoder.dimensions)
     sql = f"""
         select a.company_id, n.company_id, n.distance from ({liked_sql}) a
         cross join lateral (
-            select b.company_id, b.vector <=> a.vector as distance from ({disliked_sql}) b
-            order by b.vector <=> a.vector limit %s
+            select b.company_id, b.sized <=> a.sized as distance from ({disliked_sql}) b
+            order by b.sized <=> a.sized limit %s
         ) n
         where n.distance < %s
     """
@@ -305,9 +307,10 @@ def _duplicate_rows(threshold: float) -> list[tuple[int, int, float]]:
     return found
 
 
-def _vectors_sql(embeddings) -> tuple[str, tuple]:
-    """SQL of (company_id, vector) of these embeddings, to select from as a subquery."""
-    return embeddings.order_by().values("company_id", "vector").query.sql_with_params()
+def _vectors_sql(embeddings, dimensions: int) -> tuple[str, tuple]:
+    """SQL of (company_id, sized) of these embeddings, to select from as a subquery: `sized` is
+    the vector cast to the encoder's size, the expression its HNSW index is built on."""
+    return embeddings.order_by().values("company_id", sized=sized_vector(dimensions)).query.sql_with_params()
 
 
 # --- Low-confidence scores ------------------------------------------------------------------

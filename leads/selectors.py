@@ -15,6 +15,7 @@ from pgvector.django import CosineDistance
 from leads import bands, embedding, labelnext
 from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Score, ScoreChange
 from leads.models import companies as company_models
+from leads.models.companies import sized_vector
 
 LABEL_FILTERS = {
     "all": lambda qs: qs,
@@ -304,7 +305,8 @@ def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = F
     Approximate: it walks pgvector's HNSW index, which keeps it fast on a million companies. An
     iterative scan reads at most hnsw.max_scan_tuples (20,000) index entries, so a filter that
     almost nothing passes can still return fewer than `limit`."""
-    vectors = CompanyEmbedding.objects.current(embedding.model_name())
+    encoder = embedding.encoder()
+    vectors = CompanyEmbedding.objects.current(encoder.stored_name)
     query = vectors.filter(company=company).values_list("vector", flat=True).first()
     if query is None:
         return []
@@ -312,7 +314,8 @@ def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = F
     if unlabelled:
         candidates = candidates.filter(company__verdict="")
     # relaxed_order can return rows slightly out of order: read a few more than asked, sort, cut.
-    nearest = candidates.annotate(distance=CosineDistance("vector", query)).order_by("distance")[: limit + 10]
+    distance = CosineDistance(sized_vector(encoder.dimensions), query)  # the encoder's own HNSW index
+    nearest = candidates.annotate(distance=distance).order_by("distance")[: limit + 10]
     with transaction.atomic(), connection.cursor() as cursor:
         # The index yields the nearest vectors first and the filter (current text, unlabelled,
         # not itself) comes after it: a plain scan stops after ef_search entries and can return

@@ -9,7 +9,7 @@ from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
 
 from leads import locks
-from leads.services import embeddings, maps, quality, queue, scores
+from leads.services import embeddings, encoders, maps, quality, queue, scores
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,10 @@ RETRY = {
 
 
 @shared_task(name="leads.embed_companies", **RETRY)
-def embed_companies(company_ids: list[int]) -> int:
+def embed_companies(company_ids: list[int], target: bool = False) -> int:
+    """Embed and score; with `target`, only embed, for the encoder a switch_model moves to."""
+    if target:
+        return len(embeddings.embed_companies(company_ids, target=True))
     return len(embeddings.embed_and_score(company_ids))
 
 
@@ -69,6 +72,8 @@ def sweep() -> None:
         if idle:
             embeddings.queue_pending_embeddings()
             queue_waiting_imports()
+            encoders.queue_missing()  # a switch_model's companies that no batch covers
+        encoders.finish()  # a switch_model whose companies are all embedded: scoring moves over
         scores.heal(scan=idle)
         if idle:  # companies embedded since the map was computed: a scan at most every maps.CHECK_INTERVAL
             maps.queue_map_if_due()

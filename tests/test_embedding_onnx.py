@@ -13,7 +13,6 @@ import time
 import numpy as np
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.test import override_settings
 
 from leads import embedding
 
@@ -41,24 +40,19 @@ def test_the_int8_encoder_is_a_packaged_encoder_of_its_own_name():
     assert embedding.encoder_for("minilm-int8") == embedding.encoder_for(" MiniLM-INT8 ") == INT8
     assert (INT8.stored_name, INT8.dimensions, INT8.library) == ("all-MiniLM-L6-v2-onnx-int8", 384, "onnxruntime")
     assert embedding.dimensions_for("minilm-int8") == 384
-    with override_settings(EMBEDDING_MODEL="minilm-int8", EMBEDDING_DIMENSIONS=384):
-        assert embedding.encoder() == INT8
-        assert embedding.model_name() == "all-MiniLM-L6-v2-onnx-int8"  # not minilm's: its vectors differ slightly
+    # not minilm's stored name: its vectors differ slightly, so switching re-embeds
+    assert INT8.stored_name != embedding.encoder_for("minilm").stored_name
 
 
 def test_a_missing_onnxruntime_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if the extra were not installed
-    with (
-        override_settings(EMBEDDING_MODEL="minilm-int8", EMBEDDING_DIMENSIONS=384),
-        pytest.raises(ImproperlyConfigured, match=r"needs onnxruntime: pip install -e '\.\[onnx\]'"),
-    ):
-        embedding._loaded.__wrapped__(INT8)  # uncached: the real encoder stays cached for the tests below
+    with pytest.raises(ImproperlyConfigured, match=r"'minilm-int8' needs onnxruntime: pip install -e '\.\[onnx\]'"):
+        embedding._library_encoder.__wrapped__(INT8)  # uncached: the real encoder stays cached for the tests below
 
 
 @needs_onnxruntime
 def test_int8_vectors_are_unit_length_and_near_the_torch_model_s():
-    with override_settings(EMBEDDING_MODEL="minilm-int8", EMBEDDING_DIMENSIONS=384):
-        int8 = embedding.encode(TEXTS)
+    int8 = embedding.encode(TEXTS, using=INT8)
     reference = embedding.encode(TEXTS, using=TORCH)
     assert int8.shape == (len(TEXTS), 384) and int8.dtype == np.float32
     assert np.allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)

@@ -69,6 +69,9 @@ def test_progress_follows_the_import_then_the_embedding(as_staff, fake_encoder):
         "labels": 0,
         "error": "",
         "finished": False,
+        "switch_target": "",  # no switch_model under way
+        "switch_embedded": 0,
+        "switch_total": 0,
     }
     page = as_staff.get(f"/imports/{job.pk}/")  # the progress page, not the preview, from now on
     assert '<strong data-field="state_display">Queued</strong>' in text(page)

@@ -26,7 +26,7 @@ DISTINCT = np.array([CENTRES[i % 6] + RNG.normal(scale=0.6, size=DIMS) for i in 
 VECTORS = DISTINCT[np.arange(48) % 16]  # every vector three times: exact ties everywhere
 
 
-def vector_encoder(texts: list[str]) -> np.ndarray:
+def vector_encoder(texts: list[str], spec=None) -> np.ndarray:
     """Text 'v17 ...' embeds as VECTORS[17]: the test chooses every company's vector."""
     rows = [VECTORS[int(re.search(r"\bv(\d+)\b", text).group(1))] for text in texts]
     return np.array(rows, dtype=np.float32)

@@ -101,7 +101,7 @@ def demo_embeddings():
     with DEMO_CSV.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     texts = [embedding_text(name=r["name"], description=r["description"], industry=r["industry"]) for r in rows]
-    return embedding.encode(texts)
+    return embedding.encode(texts, embedding.encoder_for("minilm"))
 
 
 @pytest.mark.parametrize("k", [1, 3, 10, 25])

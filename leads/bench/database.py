@@ -19,18 +19,23 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections, transaction
 from django.utils import timezone
-from pgvector.django import HnswIndex
 from psycopg import sql
 
 from leads import embedding
 from leads.bench import copies
 from leads.bench.base import BaseSet
 from leads.identity import dedupe_key, embedding_text, normalise_domain, normalise_name, text_hash
-from leads.models import CompanyEmbedding
 from leads.models.companies import FILL_WORDS_SQL
+from leads.models.encoders import hnsw_index_name
 
 NAME = re.compile(r"^[a-z0-9_]*bench[a-z0-9_]*$")
-HNSW = next(index for index in CompanyEmbedding._meta.indexes if isinstance(index, HnswIndex))
+
+
+def hnsw_name() -> str:
+    """The active encoder's HNSW index (models.encoders)."""
+    return hnsw_index_name(embedding.model_name())
+
+
 POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # binary COPY timestamps count microseconds from it
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -113,9 +118,9 @@ def fill(base: BaseSet, companies: int, seed: int, log: Callable[[str], None]) -
     """Copy N companies and their vectors in with COPY (HNSW index dropped first), then build
     the index and VACUUM ANALYZE. Returns the timings in seconds."""
     with connection.cursor() as cursor:
-        cursor.execute("select indexdef from pg_indexes where indexname = %s", [HNSW.name])
+        cursor.execute("select indexdef from pg_indexes where indexname = %s", [hnsw_name()])
         (create_index,) = cursor.fetchone()
-        cursor.execute(sql.SQL("drop index {}").format(sql.Identifier(HNSW.name)).as_string(cursor.connection))
+        cursor.execute(sql.SQL("drop index {}").format(sql.Identifier(hnsw_name())).as_string(cursor.connection))
     started = time.perf_counter()
     rows = _BaseRows(base)
     for chunk in copies.chunks(base, companies, seed):
@@ -220,9 +225,9 @@ def warm_vector_index() -> str | None:
         cursor.execute("select 1 from pg_available_extensions where name = 'pg_prewarm'")
         if cursor.fetchone():
             cursor.execute("create extension if not exists pg_prewarm")
-            cursor.execute("select pg_prewarm(%s)", [HNSW.name])
+            cursor.execute("select pg_prewarm(%s)", [hnsw_name()])
             return "pg_prewarm"
-        cursor.execute("select current_setting('data_directory'), pg_relation_filepath(%s)", [HNSW.name])
+        cursor.execute("select current_setting('data_directory'), pg_relation_filepath(%s)", [hnsw_name()])
         directory, relative = cursor.fetchone()
     files = sorted(Path(directory).glob(f"{relative}*"))  # 1 GB segments: 21642, 21642.1, ...
     if not files:

@@ -10,8 +10,8 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Exists, F, Func, OuterRef, Q, Value
-from django.db.models.functions import Upper
-from pgvector.django import HnswIndex, VectorField
+from django.db.models.functions import Cast, Upper
+from pgvector.django import VectorField
 
 from leads import roles
 from leads.identity import dedupe_key, embedding_text, normalise_domain, text_hash
@@ -59,6 +59,12 @@ class CompanyEmbeddingQuerySet(models.QuerySet):
     def labelled(self, model_name: str) -> CompanyEmbeddingQuerySet:
         """Current vectors of labelled companies: the neighbours scores are made of."""
         return self.current(model_name).exclude(company__verdict="")
+
+
+def sized_vector(dimensions: int) -> Cast:
+    """The vector column cast to one encoder's size: the expression its HNSW index is built on
+    (models.encoders.hnsw_index_sql), so a nearest-neighbour query must order by it."""
+    return Cast("vector", VectorField(dimensions=dimensions))
 
 
 # Name and domain as words ("Acme Corp" + "acme com"), in the 'simple' configuration: no
@@ -257,28 +263,24 @@ class Company(models.Model):
 
 
 class CompanyEmbedding(models.Model):
-    """One vector per company and model, in its own table so that writing
-    scores or editing companies never rewrites HNSW index entries."""
+    """One vector per company and encoder, in its own table so that writing
+    scores or editing companies never rewrites HNSW index entries.
+
+    The column takes vectors of any size: while switch_model runs, the active encoder's vectors
+    and the next one's live side by side. Each encoder's vectors have their own partial HNSW
+    index (models.encoders.hnsw_index_sql), which a query uses by asking for that encoder's
+    vectors cast to its size (`CompanyEmbeddingQuerySet.distance_to`)."""
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="embeddings")
     model_name = models.CharField(max_length=300)
     text_hash = models.CharField(max_length=64)
-    vector = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS)
+    vector = VectorField()
     created_at = models.DateTimeField(auto_now=True)
 
     objects = CompanyEmbeddingQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company", "model_name"], name="one_embedding_per_model")]
-        indexes = [
-            HnswIndex(
-                name="embedding_vector_hnsw",
-                fields=["vector"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            )
-        ]
 
 
 # The words of a company's embedded text (name, industry, description), in the same 'simple'

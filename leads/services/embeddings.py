@@ -6,7 +6,6 @@ import logging
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.models.functions import Length
 
@@ -19,22 +18,24 @@ from leads.services.queue import send
 log = logging.getLogger(__name__)
 
 
-def embed_companies(company_ids: Iterable[int]) -> list[int]:
+def embed_companies(company_ids: Iterable[int], *, target: bool = False) -> list[int]:
     """Embed the given companies whose vector is missing or stale; return the ids embedded.
+    With `target`, for the encoder a switch_model is moving to (see services.encoders).
 
     Safe to run twice: a company whose text hash and model are unchanged is skipped."""
-    name = embedding.model_name()
+    spec = _target_encoder() if target else embedding.encoder()
+    if spec is None:  # the switch finished or was called off since the batch was queued
+        return []
     companies = list(
         Company.objects.filter(pk__any_of=list(company_ids))
-        .needing_embedding(name)
+        .needing_embedding(spec.stored_name)
         .only("name", "description", "industry", "text_hash")
     )
     if not companies:
         return []
-    _refuse_a_mismatched_column()
-    vectors = embedding.encode([company.text for company in companies])
+    vectors = embedding.encode([company.text for company in companies], spec)
     rows = [
-        CompanyEmbedding(company=company, model_name=name, text_hash=company.text_hash, vector=vector)
+        CompanyEmbedding(company=company, model_name=spec.stored_name, text_hash=company.text_hash, vector=vector)
         for company, vector in zip(companies, vectors)
     ]
     embedded = [company.pk for company in companies]
@@ -45,9 +46,16 @@ def embed_companies(company_ids: Iterable[int]) -> list[int]:
             unique_fields=["company", "model_name"],
             update_fields=["text_hash", "vector", "created_at"],
         )
-        with connection.cursor() as cursor:  # its description becomes searchable (CompanyWords)
-            cursor.execute(FILL_WORDS_SQL, [id_array(embedded)])
+        if not target:
+            with connection.cursor() as cursor:  # its description becomes searchable (CompanyWords)
+                cursor.execute(FILL_WORDS_SQL, [id_array(embedded)])
     return embedded
+
+
+def _target_encoder():
+    from leads.services import encoders  # it builds on this module
+
+    return encoders.target()
 
 
 def embed_and_score(company_ids: Iterable[int]) -> list[int]:
@@ -64,10 +72,11 @@ def embed_and_score(company_ids: Iterable[int]) -> list[int]:
     return embedded
 
 
-def queue_embedding(company_ids: list[int]) -> int:
+def queue_embedding(company_ids: list[int], *, target: bool = False) -> int:
     """Send the ids to the workers in batches of EMBEDDING_BATCH_SIZE; returns how many batches
-    were queued. Batches are cut from the companies sorted by text length: the encoder pads every
-    text of a batch to its longest, so a batch of similar lengths wastes least."""
+    were queued (`target`: for a switch_model's encoder). Batches are cut from the companies sorted
+    by text length: the encoder pads every text of a batch to its longest, so a batch of similar
+    lengths wastes least."""
     ordered = list(
         Company.objects.filter(pk__any_of=company_ids)
         .order_by(Length("name") + Length("industry") + Length("description"), "pk")
@@ -76,7 +85,7 @@ def queue_embedding(company_ids: list[int]) -> int:
     size = settings.EMBEDDING_BATCH_SIZE
     batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
     for batch in batches:
-        send("leads.embed_companies", batch)
+        send("leads.embed_companies", batch, *([True] if target else []))
     return len(batches)
 
 
@@ -88,45 +97,19 @@ def queue_pending_embeddings() -> int:
     return queue_embedding(ids)
 
 
-# --- The vector column and the encoder ------------------------------------------------
+# --- The encoder EMBEDDING_MODEL names and the database's --------------------------------
 
 
-def stored_dimensions() -> int | None:
-    """The size of the database's vector column, None before the migrations made it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "select atttypmod from pg_attribute where attrelid = to_regclass(%s) and attname = 'vector'",
-            [CompanyEmbedding._meta.db_table],
-        )
-        row = cursor.fetchone()
-    return row[0] if row and row[0] > 0 else None
-
-
-def dimensions_mismatch() -> str | None:
-    """What to do when the database's vectors are not the size EMBEDDING_MODEL makes; None if they are."""
-    stored, wanted = stored_dimensions(), settings.EMBEDDING_DIMENSIONS
-    if stored is None or stored == wanted:
-        return None
+def setting_mismatch() -> str | None:
+    """What to do when EMBEDDING_MODEL names another encoder than the one the database scores
+    with (the database decides once it has one: switch_model changes it); None if they agree."""
+    active = embedding.encoder()
     chosen = settings.EMBEDDING_MODEL or embedding.DEFAULT
-    fitting = [name for name, spec in embedding.ENCODERS.items() if spec.dimensions == stored]
-    back = f"set EMBEDDING_MODEL back to {' or '.join(fitting)}" if fitting else "set EMBEDDING_MODEL back"
+    if embedding.encoder_for(chosen, settings.EMBEDDING_DIMENSIONS).stored_name == active.stored_name:
+        return None
+    using = embedding.setting_for(active.stored_name)
     return (
-        f"The database holds {stored}-dimensional vectors, but EMBEDDING_MODEL={chosen!r} makes {wanted}."
-        f" Either {back} (the encoder that made them), or use EMBEDDING_MODEL={chosen!r} with a fresh"
-        " database (another DATABASE_URL, or `make clean-data` for the embedded one, which deletes every"
-        " company and label). An existing database cannot switch encoders of another size in place yet."
+        f"EMBEDDING_MODEL={chosen!r}, but the database scores with {using!r}, so {using!r} is used."
+        f" Run `python manage.py switch_model {chosen}` to switch (in the background, scores stay"
+        f" visible), or set EMBEDDING_MODEL={using!r}."
     )
-
-
-_column_checked = False
-
-
-def _refuse_a_mismatched_column() -> None:
-    """Before the first write in this process: a clear error rather than Postgres's 'expected 384
-    dimensions, not 512' on every batch."""
-    global _column_checked
-    if not _column_checked:
-        problem = dimensions_mismatch()
-        if problem:
-            raise ImproperlyConfigured(problem)
-        _column_checked = True

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from leads import csvfiles, embedding, headers, locks, tabular
 from leads.models import Company, ImportJob, LabelSource
-from leads.services import companies, labels, scores
+from leads.services import companies, encoders, labels, scores
 from leads.services.exports import neutralise
 from leads.services.queue import enqueue_on_commit, send
 
@@ -424,7 +424,11 @@ def import_progress(job: ImportJob) -> dict:
         total, embedded = counts["total"], counts["embedded"]
         scored = counts["scored"] if any_labels else 0
     scores_current = scores.scores_are_current()
+    switch = encoders.progress()  # a switch_model under way shows here too
     return {
+        "switch_target": switch.target,
+        "switch_embedded": switch.embedded,
+        "switch_total": switch.total,
         "state": job.state,
         "state_display": job.get_state_display(),
         "rows_read": job.rows_read,

@@ -22,16 +22,20 @@ def read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
 
 
 def copy_vectors(sql: str, params) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float32 vectors) of a query selecting (bigint id, vector), read by binary COPY."""
-    dims = settings.EMBEDDING_DIMENSIONS
-    row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"), ("dims", ">i2"),
-                    ("unused", ">i2"), ("vector", ">f4", (dims,))])  # fmt: skip
+    """(ids, float32 vectors) of a query selecting (bigint id, vector), read by binary COPY.
+    The vectors' size is read off the first row (every row of one encoder has the same)."""
     buffer = bytearray()
     with connection.cursor() as cursor:
         with cursor.connection.cursor().copy(f"copy ({sql}) to stdout (format binary)", params) as copy:
             for data in copy:
                 buffer += data
-    found = np.frombuffer(memoryview(buffer)[19:-2], dtype=row)  # less the COPY header and trailer
+    body = memoryview(buffer)[19:-2]  # less the COPY header and trailer
+    if not len(body):
+        return np.empty(0, np.int64), np.empty((0, 0), np.float32)
+    dims = int.from_bytes(body[18:20], "big")  # after the field count, the id and the vector's length
+    row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"), ("dims", ">i2"),
+                    ("unused", ">i2"), ("vector", ">f4", (dims,))])  # fmt: skip
+    found = np.frombuffer(body, dtype=row)
     return found["id"].astype(np.int64), found["vector"].astype(np.float32)
 
 

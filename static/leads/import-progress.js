@@ -10,9 +10,15 @@
       el.textContent = typeof value === "number" ? value.toLocaleString() : value;
     });
     root.querySelector('[data-field="error"]').hidden = !p.error;
-    const bars = { rows: [p.rows_read, p.rows_estimate], embedded: [p.embedded, p.companies], scored: [p.scored, p.companies] };
+    const bars = {
+      rows: [p.rows_read, p.rows_estimate],
+      embedded: [p.embedded, p.companies],
+      scored: [p.scored, p.companies],
+      switch: [p.switch_embedded, p.switch_total],
+    };
     for (const [name, [value, max]] of Object.entries(bars)) {
       const bar = root.querySelector(`[data-bar="${name}"]`);
+      if (!bar) continue; // the encoder switch's row is drawn only while one runs
       bar.max = Math.max(max, 1);
       bar.value = value;
     }

@@ -1,0 +1,42 @@
+"""Which encoder's vectors are scored and searched, and the switch to another (switch_model)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import models
+
+
+class EncoderState(models.Model):
+    """One row. `active` is the encoder whose vectors every score, search and similar-companies
+    query uses (an EMBEDDING_MODEL value: a short name or a sentence-transformers model). While
+    `manage.py switch_model` runs, `target` is the encoder every company is being embedded with
+    in the background; when all are, scoring moves to it in one step and `target` is emptied.
+
+    A fresh database takes EMBEDDING_MODEL (migration 0015); after that the database decides, so
+    that every web process and worker, on every machine, uses the same vectors."""
+
+    active = models.CharField(max_length=300)
+    active_dimensions = models.PositiveIntegerField()
+    target = models.CharField(max_length=300, blank=True)
+    target_dimensions = models.PositiveIntegerField(null=True, blank=True)
+    switch_started_at = models.DateTimeField(null=True, blank=True)
+    switched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="one_encoder_state")]
+
+
+def hnsw_index_name(stored_name: str) -> str:
+    """The name of the HNSW index over one encoder's vectors (a partial index per encoder: the
+    vector column holds vectors of any size, an index only vectors of one)."""
+    return "embedding_hnsw_" + hashlib.sha256(stored_name.encode()).hexdigest()[:12]
+
+
+def hnsw_index_sql(stored_name: str, dimensions: int, quote_value) -> str:
+    """CREATE INDEX for one encoder's vectors (`quote_value`: the connection's, for the name)."""
+    return (
+        f"create index if not exists {hnsw_index_name(stored_name)} on leads_companyembedding"
+        f" using hnsw ((vector::vector({int(dimensions)})) vector_cosine_ops) with (m = 16, ef_construction = 64)"
+        f" where model_name = {quote_value(stored_name)}"
+    )

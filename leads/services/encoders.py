@@ -1,0 +1,140 @@
+"""Switching encoders in place: `manage.py switch_model NAME`.
+
+1. `start(NAME)` loads the new encoder once (a missing package or a model of unknown size is
+   refused here, not in a worker), records it as the target and queues every company for it.
+   The workers embed them in the background; the old vectors keep every score, search and
+   similar-companies list as they were.
+2. `finish()`, once every company has a current vector from the target (the command and the
+   sweep ask), builds the target's HNSW index, then in one transaction under the exclusive scores
+   lock makes it the active encoder, and queues a full rescore: from then on everything reads the
+   new vectors.
+3. The old encoder's vectors and index are dropped.
+
+Vectors of another size are fine: the vector column takes any size, and each encoder's vectors
+have their own partial HNSW index (models.encoders)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from leads import embedding, locks
+from leads.models import Company, CompanyEmbedding, EncoderState
+from leads.models.encoders import hnsw_index_name, hnsw_index_sql
+from leads.services import embeddings, scores
+
+log = logging.getLogger(__name__)
+
+
+class SwitchError(ValueError):
+    """A switch that cannot start: the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    target: str  # the EMBEDDING_MODEL value being switched to; "" when no switch runs
+    embedded: int  # companies with a current vector from the target
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(100 * self.embedded / self.total)
+
+
+def start(setting: str) -> EncoderState:
+    """Begin embedding every company with the encoder `setting` names (a short name or a
+    sentence-transformers model), in the background. Starting again with another name replaces
+    a switch under way (its vectors are dropped)."""
+    setting = setting.strip()
+    spec, dimensions = embedding.resolve(setting)  # loads it: ImproperlyConfigured if it cannot
+    with transaction.atomic():
+        active = embedding.encoder()
+        state = _state(for_update=True)
+        if spec.stored_name == active.stored_name:
+            raise SwitchError(f"Scores already use {setting!r} ({spec.stored_name}): nothing to switch.")
+        replaced = embedding.encoder_for(state.target, state.target_dimensions) if state.target else None
+        state.target, state.target_dimensions, state.switch_started_at = setting, dimensions, timezone.now()
+        state.save()
+    if replaced and replaced.stored_name != spec.stored_name:
+        _drop(replaced.stored_name)
+    queued = queue_missing()
+    log.info("switching encoders to %s: %d batches queued", setting, queued)
+    return state
+
+
+def target() -> embedding.Encoder | None:
+    """The encoder a switch is embedding with, None when no switch runs."""
+    state = _state()
+    return embedding.encoder_for(state.target, state.target_dimensions) if state.target else None
+
+
+def progress() -> Progress:
+    state = _state()
+    if not state.target:
+        return Progress("", 0, 0)
+    spec = embedding.encoder_for(state.target, state.target_dimensions)
+    total = Company.objects.count()
+    return Progress(state.target, total - Company.objects.needing_embedding(spec.stored_name).count(), total)
+
+
+def queue_missing() -> int:
+    """Queue the companies without a current vector from the target (new ones, edited ones, lost
+    batches); returns the batches queued (the sweep calls it when the queue is idle)."""
+    spec = target()
+    if spec is None:
+        return 0
+    ids = list(Company.objects.needing_embedding(spec.stored_name).values_list("pk", flat=True))
+    return embeddings.queue_embedding(ids, target=True)
+
+
+def finish() -> bool:
+    """Switch scoring to the target if every company has a current vector from it; returns
+    whether it switched. Its index is built first, outside any lock (minutes at a million)."""
+    spec = target()
+    if spec is None or Company.objects.needing_embedding(spec.stored_name).exists():
+        return False
+    dimensions = _state().target_dimensions
+    with connection.cursor() as cursor:
+        # Checks deferred to the end of a transaction would refuse CREATE INDEX: run them now
+        # (none are pending when this runs on its own, as in the command or the sweep).
+        cursor.execute("set constraints all immediate")
+        cursor.execute(hnsw_index_sql(spec.stored_name, dimensions, _quote))
+    with locks.scores_lock():
+        state = _state(for_update=True)
+        if embedding.encoder_for(state.target, state.target_dimensions) != spec:
+            return False  # replaced meanwhile
+        if Company.objects.needing_embedding(spec.stored_name).exists():
+            return False  # companies added meanwhile: the next call switches
+        old = embedding.encoder()
+        state.active, state.active_dimensions = state.target, state.target_dimensions
+        state.target, state.target_dimensions, state.switched_at = "", None, timezone.now()
+        state.save()
+    log.info("scoring switched from %s to %s", old.stored_name, spec.stored_name)
+    scores.queue_full_rescore()
+    _drop(old.stored_name)
+    return True
+
+
+def _state(*, for_update: bool = False) -> EncoderState:
+    """The row (made as migrate makes it, if a test's flush or a restore left none)."""
+    rows = EncoderState.objects.select_for_update() if for_update else EncoderState.objects
+    active = embedding.encoder()  # the setting's, when there is no row
+    state, _ = rows.get_or_create(
+        pk=1, defaults={"active": embedding.setting_for(active.stored_name), "active_dimensions": active.dimensions}
+    )
+    return state
+
+
+def _drop(stored_name: str) -> None:
+    """Delete one encoder's vectors and its index."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"drop index if exists {hnsw_index_name(stored_name)}")
+    CompanyEmbedding.objects.filter(model_name=stored_name)._raw_delete(CompanyEmbedding.objects.db)
+
+
+def _quote(value: str) -> str:
+    """A SQL string literal (DDL takes no parameters)."""
+    return "'" + value.replace("'", "''") + "'"
