@@ -92,20 +92,20 @@ def queue_missing() -> int:
 
 def finish() -> bool:
     """Switch scoring to the target if every company has a current vector from it; returns
-    whether it switched. Its index is built first, outside any lock (minutes at a million)."""
+    whether it switched. One caller at a time (the command and the sweep may both ask)."""
+    with locks.try_hold(locks.SWITCH) as ours:
+        return ours and _finish()
+
+
+def _finish() -> bool:
     spec = target()
     if spec is None or Company.objects.needing_embedding(spec.stored_name).exists():
         return False
-    dimensions = _state().target_dimensions
-    with connection.cursor() as cursor:
-        # Checks deferred to the end of a transaction would refuse CREATE INDEX: run them now
-        # (none are pending when this runs on its own, as in the command or the sweep).
-        cursor.execute("set constraints all immediate")
-        cursor.execute(hnsw_index_sql(spec.stored_name, dimensions, _quote))
+    _build_index(spec.stored_name, _state().target_dimensions)
     with locks.scores_lock():
         state = _state(for_update=True)
-        if embedding.encoder_for(state.target, state.target_dimensions) != spec:
-            return False  # replaced meanwhile
+        if not state.target or embedding.encoder_for(state.target, state.target_dimensions) != spec:
+            return False  # called off or replaced meanwhile
         if Company.objects.needing_embedding(spec.stored_name).exists():
             return False  # companies added meanwhile: the next call switches
         old = embedding.encoder()
@@ -116,6 +116,25 @@ def finish() -> bool:
     scores.queue_full_rescore()
     _drop(old.stored_name)
     return True
+
+
+def _build_index(stored_name: str, dimensions: int) -> None:
+    """The target's HNSW index (minutes at a million companies). Concurrently when not inside a
+    transaction, so embedding goes on meanwhile; a concurrent build that failed half-way leaves an
+    invalid index, which is dropped and built again."""
+    name = hnsw_index_name(stored_name)
+    with connection.cursor() as cursor:
+        cursor.execute("select i.indisvalid from pg_index i where i.indexrelid = to_regclass(%s)", [name])
+        found = cursor.fetchone()
+        if found and not found[0]:
+            cursor.execute(f"drop index {name}")
+        if connection.in_atomic_block:
+            # Checks deferred to the end of a transaction would refuse CREATE INDEX: run them now.
+            cursor.execute("set constraints all immediate")
+            cursor.execute(hnsw_index_sql(stored_name, dimensions, _quote))
+        else:
+            sql = hnsw_index_sql(stored_name, dimensions, _quote)
+            cursor.execute(sql.replace("create index if not exists", "create index concurrently if not exists"))
 
 
 def _state(*, for_update: bool = False) -> EncoderState:
