@@ -26,7 +26,7 @@ from leads.bench import copies
 from leads.bench.base import BaseSet
 from leads.identity import dedupe_key, embedding_text, normalise_domain, normalise_name, text_hash
 from leads.models.companies import FILL_WORDS_SQL
-from leads.models.encoders import hnsw_index_name
+from leads.models.encoders import HNSW_BUILD_MEMORY, hnsw_index_name
 
 NAME = re.compile(r"^[a-z0-9_]*bench[a-z0-9_]*$")
 
@@ -134,7 +134,7 @@ def fill(base: BaseSet, companies: int, seed: int, log: Callable[[str], None]) -
     log("building the HNSW index")
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("set maintenance_work_mem = '2GB'")
+        cursor.execute(f"set maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
         cursor.execute(create_index)
         cursor.execute("reset maintenance_work_mem")
     figures["hnsw_build_s"] = time.perf_counter() - started

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from leads import embedding, locks
 from leads.models import Company, CompanyEmbedding, EncoderState
-from leads.models.encoders import hnsw_index_name, hnsw_index_sql
+from leads.models.encoders import HNSW_BUILD_MEMORY, hnsw_index_name, hnsw_index_sql
 from leads.services import embeddings, scores
 
 log = logging.getLogger(__name__)
@@ -128,13 +128,17 @@ def _build_index(stored_name: str, dimensions: int) -> None:
         found = cursor.fetchone()
         if found and not found[0]:
             cursor.execute(f"drop index {name}")
-        if connection.in_atomic_block:
-            # Checks deferred to the end of a transaction would refuse CREATE INDEX: run them now.
-            cursor.execute("set constraints all immediate")
-            cursor.execute(hnsw_index_sql(stored_name, dimensions, _quote))
-        else:
-            sql = hnsw_index_sql(stored_name, dimensions, _quote)
-            cursor.execute(sql.replace("create index if not exists", "create index concurrently if not exists"))
+        sql = hnsw_index_sql(stored_name, dimensions, _quote)
+        cursor.execute(f"set maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")  # in memory: faster, better
+        try:
+            if connection.in_atomic_block:
+                # Checks deferred to the end of a transaction would refuse CREATE INDEX: run them now.
+                cursor.execute("set constraints all immediate")
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql.replace("create index if not exists", "create index concurrently if not exists"))
+        finally:
+            cursor.execute("reset maintenance_work_mem")
 
 
 def _state(*, for_update: bool = False) -> EncoderState:
