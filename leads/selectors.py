@@ -297,6 +297,12 @@ class SimilarCompany:
     similarity: float  # 1 - distance, -1..1
 
 
+# The candidates an HNSW search keeps (hnsw.ef_search). pgvector's default of 40 missed some of
+# the true 10 nearest at 100k companies; at a million, on an index built anew, 64 found 91-97% of
+# them (by query sample) and 128 found 97.5-99% in the same ~12 ms p95 (docs/benchmarks.md).
+SIMILAR_EF_SEARCH = 128
+
+
 def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = False) -> list[SimilarCompany]:
     """The `limit` other companies nearest to `company` by cosine distance between current
     vectors, nearest first (ties by id); only unlabelled ones if asked. [] while the company has
@@ -321,10 +327,10 @@ def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = F
         # not itself) comes after it: a plain scan stops after ef_search entries and can return
         # fewer than `limit` rows; pgvector 0.8's iterative scan goes on until `limit` pass.
         cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-        # ef_search: the candidates the graph search keeps. On 100k synthetic clustered vectors,
-        # pgvector's default of 40 found 99% of the true 10 nearest (and none at all for one
-        # query in 200); 64 found all of them, in the same ~2 ms.
-        cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(min(1000, max(64, 2 * limit)))])
+        # ef_search (SIMILAR_EF_SEARCH): the candidates the graph search keeps.
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true)", [str(min(1000, max(SIMILAR_EF_SEARCH, 2 * limit)))]
+        )
         # The planner takes the two conditions of "current" (same company, same text hash) as
         # independent, estimates ~1 matching row, concludes LIMIT must read the whole index and
         # picks a full scan plus sort (200 ms at 100k companies, against 1 ms). Without sorting,
