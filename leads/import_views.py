@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leads import csvfiles, headers, roles
+from leads import csvfiles, headers, import_selectors, roles
 from leads.csvfiles import UnreadableFile
 from leads.models import ImportJob
 from leads.services import imports, queue
@@ -103,7 +103,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "This import was already confirmed.")
         return redirect("import-detail", job.pk)
     if job.state != ImportJob.State.PENDING:
-        return render(request, "leads/import_progress.html", {"job": job, "progress": imports.import_progress(job)})
+        return render(
+            request, "leads/import_progress.html", {"job": job, "progress": import_selectors.import_progress(job)}
+        )
     return render(
         request,
         "leads/import_preview.html",
@@ -160,7 +162,7 @@ def _columns(job: ImportJob) -> list[dict]:
 @roles.required(roles.IMPORT)
 @require_GET
 def progress(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(imports.import_progress(get_object_or_404(ImportJob, pk=pk)))
+    return JsonResponse(import_selectors.import_progress(get_object_or_404(ImportJob, pk=pk)))
 
 
 @roles.required(roles.IMPORT)

@@ -13,12 +13,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from pgvector.django import CosineDistance
 
-from leads import embedding, scoring
+from leads import embedding, import_selectors, scoring
 from leads.models import Company, CompanyEmbedding, EncoderState, ImportJob, Score
 from leads.models.companies import sized_vector
 from leads.models.encoders import hnsw_index_name
 from leads.selectors import similar_companies
-from leads.services import embeddings, encoders, imports, scores
+from leads.services import embeddings, encoders, scores
 
 MINILM = embedding.encoder_for("minilm")
 MULTILINGUAL = embedding.encoder_for("multilingual")
@@ -97,7 +97,7 @@ def test_during_a_switch_the_old_vectors_keep_scores_and_similar_companies(world
     assert score_values() == before
     # The import progress page says how far the switch got.
     job = ImportJob.objects.create(original_name="x.csv", state=ImportJob.State.DONE)
-    shown = imports.import_progress(job)
+    shown = import_selectors.import_progress(job)
     assert (shown["switch_target"], shown["switch_embedded"], shown["switch_total"]) == ("multilingual", 3, 7)
 
 

@@ -52,6 +52,11 @@ def embed_companies(company_ids: Iterable[int], *, target: bool = False) -> list
     return embedded
 
 
+def drop_vectors(stored_name: str) -> int:
+    """Delete every vector one encoder made (services.encoders, after a switch away from it)."""
+    return CompanyEmbedding.objects.filter(model_name=stored_name)._raw_delete(CompanyEmbedding.objects.db)
+
+
 def _target_encoder():
     from leads.services import encoders  # it builds on this module
 

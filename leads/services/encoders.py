@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from leads import embedding, locks
-from leads.models import Company, CompanyEmbedding, EncoderState
+from leads.models import Company, EncoderState
 from leads.models.encoders import HNSW_BUILD_MEMORY, hnsw_index_name, hnsw_index_sql
 from leads.services import embeddings, scores
 
@@ -98,10 +98,13 @@ def finish() -> bool:
 
 
 def _finish() -> bool:
-    spec = target()
-    if spec is None or Company.objects.needing_embedding(spec.stored_name).exists():
+    state = _state()
+    if not state.target:
         return False
-    _build_index(spec.stored_name, _state().target_dimensions)
+    spec = embedding.encoder_for(state.target, state.target_dimensions)
+    if Company.objects.needing_embedding(spec.stored_name).exists():
+        return False
+    _build_index(spec.stored_name, state.target_dimensions)
     with locks.scores_lock():
         state = _state(for_update=True)
         if not state.target or embedding.encoder_for(state.target, state.target_dimensions) != spec:
@@ -152,10 +155,10 @@ def _state(*, for_update: bool = False) -> EncoderState:
 
 
 def _drop(stored_name: str) -> None:
-    """Delete one encoder's vectors and its index."""
+    """Delete one encoder's index and (through the embeddings service) its vectors."""
     with connection.cursor() as cursor:
         cursor.execute(f"drop index if exists {hnsw_index_name(stored_name)}")
-    CompanyEmbedding.objects.filter(model_name=stored_name)._raw_delete(CompanyEmbedding.objects.db)
+    embeddings.drop_vectors(stored_name)
 
 
 def _quote(value: str) -> str:

@@ -15,12 +15,11 @@ import psycopg
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from leads import csvfiles, embedding, headers, locks, tabular
 from leads.models import Company, ImportJob, LabelSource
-from leads.services import companies, encoders, labels, scores
+from leads.services import companies, labels
 from leads.services.exports import neutralise
 from leads.services.queue import enqueue_on_commit, send
 
@@ -403,51 +402,3 @@ def queue_import_embeddings(job_id: int) -> int:
         .values_list("pk", flat=True)
     )
     return queue_embedding(ids)
-
-
-def import_progress(job: ImportJob) -> dict:
-    """What the progress bars show: rows read, then companies embedded, then scored."""
-    job.refresh_from_db()
-    # Labelled companies are not scored; others are once a label exists anywhere.
-    any_labels = Company.objects.labelled().exists()
-    total = embedded = scored = 0
-    if job.state == ImportJob.State.DONE:  # one pass over the import's companies per poll
-        counts = (
-            Company.objects.filter(import_job=job)
-            .with_embedding_status(embedding.model_name())
-            .aggregate(
-                total=Count("pk"),
-                embedded=Count("pk", filter=Q(is_embedded=True)),
-                scored=Count("pk", filter=Q(score__isnull=False) | ~Q(verdict="")),
-            )
-        )
-        total, embedded = counts["total"], counts["embedded"]
-        scored = counts["scored"] if any_labels else 0
-    scores_current = scores.scores_are_current()
-    switch = encoders.progress()  # a switch_model under way shows here too
-    return {
-        "switch_target": switch.target,
-        "switch_embedded": switch.embedded,
-        "switch_total": switch.total,
-        "state": job.state,
-        "state_display": job.get_state_display(),
-        "rows_read": job.rows_read,
-        "rows_estimate": max(job.rows_estimate, job.rows_read),
-        "companies": total,
-        "embedded": embedded,
-        "scored": scored,
-        "scoring": any_labels,
-        "created": job.created,
-        "updated": job.updated,
-        "unchanged": job.unchanged,
-        "duplicates": job.duplicates,
-        "rejected": job.rejected,
-        "labels": job.labels,
-        "error": job.error,
-        "finished": job.state == ImportJob.State.FAILED
-        or (
-            job.state == ImportJob.State.DONE
-            and embedded >= total
-            and (not any_labels or (scored >= total and scores_current))
-        ),
-    }

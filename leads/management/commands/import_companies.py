@@ -6,10 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 from leads import csvfiles
 from leads.csvfiles import UnreadableFile
 from leads.identity import BIDI_CONTROLS
+from leads.import_selectors import import_progress
 from leads.management.progress import ProgressBar
 from leads.models import ImportJob
 from leads.services import dry_runs, imports
-from leads.services.imports import ImportFailed, create_job, import_progress, run_import
+from leads.services.imports import ImportFailed, create_job, run_import
 
 # Line and paragraph separators, which some terminals break lines at, and bidirectional controls,
 # which reorder what follows them; control characters (Cc) are escaped too.

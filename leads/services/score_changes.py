@@ -1,0 +1,36 @@
+"""The log of scores the incremental rescore changed (ScoreChange): from what, to what, because of
+which verdicts; what the dashboard's "37 scores changed" links to. Written by services.scores only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection
+from django.utils import timezone
+
+from leads.models import ScoreChange
+from leads.models.companies import id_array
+
+
+def record(before: dict[int, float], after: dict[int, float], *, causes: list[int]) -> None:
+    """Record the scores this pass changed (ScoreChange), for the dashboard's "what changed"."""
+    changed = [i for i in sorted(before.keys() | after.keys()) if before.get(i) != after.get(i)]
+    if not changed:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "insert into leads_scorechange (company_id, old_value, new_value, causes, changed_at)"
+            " select unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), %s::bigint[], now()",
+            [id_array(changed), _float_array(before, changed), _float_array(after, changed), id_array(causes)],
+        )
+
+
+def _float_array(values: dict[int, float], keys: list[int]) -> str:
+    """A float8[] literal, NULL where a key has no value (repr: the shortest exact decimal; 3x
+    faster than letting psycopg adapt a list of floats)."""
+    return "{" + ",".join("NULL" if (value := values.get(key)) is None else repr(value) for key in keys) + "}"
+
+
+def forget_old(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """The sweep trims the change log."""
+    return ScoreChange.objects.filter(changed_at__lt=timezone.now() - older_than).delete()[0]
