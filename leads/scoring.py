@@ -43,7 +43,7 @@ class Scores:
 
 def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]  # no (n, dims) temporary
     return vectors / np.where(norms == 0, 1.0, norms)
 
 

@@ -156,3 +156,67 @@ def test_a_flip_or_a_new_like_updates_scores_from_what_they_keep(monkeypatch, al
         incremental = snapshot()
         scores.rescore_all()
         assert_same(incremental, snapshot())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_passes_keep_every_kth_distance_in_memory_and_stay_exact(monkeypatch, alice):
+    """Passes that commit keep the scores' k-th distances between them (services.score_thresholds)
+    and read them again only after another writer wrote scores. Checked against scikit-learn
+    after every pass, which writes nothing (a full rescore would move the number)."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    from leads import embedding
+    from leads.models import CompanyEmbedding
+    from leads.services import score_thresholds
+
+    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    reads = []
+    read = score_thresholds._read
+    monkeypatch.setattr(score_thresholds, "_read", lambda: reads.append(1) or read())
+    score_thresholds.forget()
+    k = 3
+
+    def check() -> None:
+        vectors = dict(CompanyEmbedding.objects.current(embedding.model_name()).values_list("company_id", "vector"))
+        verdicts = dict(Company.objects.values_list("pk", "verdict"))
+        known = {pk: v for pk, v in verdicts.items() if v and pk in vectors}
+        expected = {}
+        if known:
+            model = KNeighborsRegressor(
+                n_neighbors=min(k, len(known)), weights="distance", metric="cosine", algorithm="brute"
+            )
+            model.fit(np.array([vectors[pk] for pk in known]), [1.0 if v == "like" else -1.0 for v in known.values()])
+            unlabelled = [pk for pk in vectors if not verdicts[pk]]
+            expected = dict(zip(unlabelled, model.predict(np.array([vectors[pk] for pk in unlabelled]))))
+        stored = dict(Score.objects.values_list("company_id", "value"))
+        assert stored.keys() == expected.keys()
+        for pk, value in expected.items():
+            assert stored[pk] == pytest.approx(value, abs=1e-6), f"company {pk}"
+
+    with override_settings(SCORING_K=k, RESCORE_DELAY_SECONDS=0):
+        made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(14)]  # distinct
+        embeddings.embed_and_score([c.pk for c in made])
+        for i, verdict in [(0, "like"), (5, "dislike"), (9, "like")]:
+            labels.label_company(company=made[i], user=alice, source="click", verdict=verdict)
+        scores.catch_up()
+        check()
+        rng = np.random.default_rng(3)
+        passes = 0
+        for step in range(14):
+            company = Company.objects.get(pk=made[int(rng.integers(len(made)))].pk)
+            if step == 6:  # another writer: a new company scored on its own
+                made.append(Company.objects.create(name="New", description="v15"))
+                embeddings.embed_and_score([made[-1].pk])
+            if step == 9:  # a labelled company moves (new text, new vector), in one burst with a clear
+                moved = Company.objects.exclude(verdict="").filter(pk__in=[c.pk for c in made]).first()
+                moved.description = "v14 now"
+                companies.save_company(moved)
+                embeddings.embed_and_score([moved.pk])
+            verdict = {"": str(rng.choice(["like", "dislike"])), "like": "dislike", "dislike": "clear"}[company.verdict]
+            labels.label_company(company=company, user=alice, source="click", verdict=verdict)
+            scores.apply_label_changes()
+            passes += 1
+            check()
+    # One read for the first pass, one after each other writer (the new company, the moved one's
+    # dropped score); every other pass patched its copy.
+    assert 1 <= len(reads) <= 4 < passes

@@ -68,6 +68,9 @@ class PendingScoreChange(models.Model):
     # re-embedded): only then can it enter other scores' neighbours, which costs a pass over every
     # vector. A flip, a clear or a deletion only touches the scores that cite it.
     entered = models.BooleanField(default=True)
+    # It moved: labelled and re-embedded. Scores may cite it at its old place, which a pass over
+    # the vectors with its new one does not find: they are looked up by what they cite.
+    moved = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
 

@@ -72,7 +72,7 @@ def embed_and_score(company_ids: Iterable[int]) -> list[int]:
         labelled = list(Company.objects.filter(pk__in=embedded).labelled().values_list("pk", flat=True))
         if labelled:
             with transaction.atomic():
-                scores.labels_changed(labelled, entered=labelled)  # a labelled vector moved
+                scores.labels_changed(labelled, moved=labelled)  # a labelled vector moved
         scores.score_companies(set(embedded) - set(labelled))
     return embedded
 

@@ -10,10 +10,10 @@ path gives the same scores. Who may write when is settled by one lock (`locks.sc
 - the incremental pass, which takes the pending label changes and rescores the companies they
   affect, holds it *exclusive*: no score is written from a labelled set read before the pass.
 
-The incremental pass relies on what each score row keeps: the ids of its k neighbours (a GIN
-index finds the scores that cite a changed company) and the distance of its k-th neighbour (a
-company whose new label is closer than that enters its neighbours). Everything else keeps its
-neighbours, so keeps its score.
+The incremental pass relies on what each score row keeps: the ids of its k neighbours (a scan
+finds the scores that cite a changed company) and the distance of its k-th neighbour (a company
+whose new label is closer than that enters its neighbours; the pass keeps every score's in
+memory, services.score_thresholds). Everything else keeps its neighbours, so keeps its score.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from leads.models import (
     Score,
     ScoringState,
 )
-from leads.models.companies import id_array
-from leads.services import score_changes, score_rows
+from leads.models.companies import Ids, id_array
+from leads.services import score_changes, score_rows, score_thresholds
 from leads.services.queue import enqueue_on_commit, send
 
 log = logging.getLogger(__name__)
@@ -81,14 +81,24 @@ def load_labelled_set() -> LabelledSet:
 
 
 def read_candidates(scope: Q) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float32 vectors) of the companies to score within `scope` (a Q on company_id)."""
+    """(ids, float32 vectors) of the companies to score within `scope` (a Q on company_id).
+    Call in a transaction (the scores lock's)."""
+    with connection.cursor() as cursor:
+        # Vectors are read by id from memory or SSD: with Postgres's default (4, for spinning
+        # disks) the planner scanned every company to join 57,000 ids, 1.7 s instead of 0.36 s.
+        cursor.execute("set local random_page_cost = 1.1")
     return score_rows.read_vectors(CompanyEmbedding.objects.to_score(embedding.model_name()).filter(scope))
 
 
 def _rescore(scope: Q, labelled: LabelledSet) -> int:
     """Score the companies to score within `scope` (a Q on company_id) and drop the scores in
-    it that are no longer to be scored (labelled since, or waiting for a new vector).
-    Call under the scores lock."""
+    it that are no longer to be scored (labelled since, or waiting for a new vector); returns
+    how many got a score. Call under the scores lock."""
+    return len(_rescored(scope, labelled))
+
+
+def _rescored(scope: Q, labelled: LabelledSet) -> dict[int, float]:
+    """`_rescore`, returning the new scores by company id."""
     if len(labelled):
         ids, vectors = read_candidates(scope)
     else:  # no labels: nothing is scored, and the first labels will need a full rescore
@@ -96,11 +106,12 @@ def _rescore(scope: Q, labelled: LabelledSet) -> int:
         ScoringState.objects.update_or_create(pk=1, defaults={"needs_full_rescore": True})
     # A score in scope whose company is no longer a candidate (labelled since, or no current
     # vector) is stale: the candidates were read in this transaction, under the lock.
-    Score.objects.filter(scope).exclude(company__any_of=ids.tolist()).delete()
+    Score.objects.filter(scope).exclude(company__any_of=Ids(ids.tolist())).delete()
     if len(ids):
         result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
         score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels)
-    return len(ids)
+        return dict(zip(ids.tolist(), result.values.tolist()))
+    return {}
 
 
 def drop_scores(company_ids: Iterable[int]) -> None:
@@ -121,26 +132,28 @@ def score_companies(company_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     with locks.scores_lock(shared=True):
-        return _rescore(Q(company_id__any_of=ids), load_labelled_set())
+        return _rescore(Q(company_id__any_of=Ids(ids)), load_labelled_set())
 
 
 # --- Label changes: the incremental rescore --------------------------------------------------
 
 
-def labels_changed(company_ids: Iterable[int], *, entered: Iterable[int] = ()) -> None:
+def labels_changed(company_ids: Iterable[int], *, entered: Iterable[int] = (), moved: Iterable[int] = ()) -> None:
     """Record, in the caller's transaction, that these companies' verdicts or labelled vectors
-    changed (`entered`: those that may have entered the labelled set or moved in it), and queue
-    the incremental rescore for after the commit.
+    changed (`entered`: those that may have entered the labelled set; `moved`: labelled ones
+    with a new vector), and queue the incremental rescore for after the commit.
 
     The task waits RESCORE_DELAY_SECONDS, so a burst of clicks is taken by one pass."""
-    entered = {int(i) for i in entered}
+    moved = {int(i) for i in moved}
+    entered = {int(i) for i in entered} | moved
     ids = sorted({int(i) for i in company_ids} | entered)
     with connection.cursor() as cursor:
         cursor.execute(
-            "insert into leads_pendingscorechange as p (company_id, entered, created_at)"
-            " select unnest(%s::bigint[]), unnest(%s::boolean[]), now()"
-            " on conflict (company_id) do update set entered = p.entered or excluded.entered",
-            [id_array(ids), [i in entered for i in ids]],
+            "insert into leads_pendingscorechange as p (company_id, entered, moved, created_at)"
+            " select unnest(%s::bigint[]), unnest(%s::boolean[]), unnest(%s::boolean[]), now()"
+            " on conflict (company_id) do update"
+            " set entered = p.entered or excluded.entered, moved = p.moved or excluded.moved",
+            [id_array(ids), [i in entered for i in ids], [i in moved for i in ids]],
         )
     enqueue_on_commit("leads.apply_label_changes", countdown=settings.RESCORE_DELAY_SECONDS)
 
@@ -153,10 +166,11 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
     run here with `inline_full` (commands, tests)."""
     with locks.scores_lock():
         with connection.cursor() as cursor:
-            cursor.execute("delete from leads_pendingscorechange returning company_id, entered")
+            cursor.execute("delete from leads_pendingscorechange returning company_id, entered, moved")
             taken = cursor.fetchall()
-            changed = sorted(company_id for company_id, _ in taken)
-            entered = [company_id for company_id, flag in taken if flag]
+            changed = sorted(company_id for company_id, _, _ in taken)
+            entered = [company_id for company_id, flag, _ in taken if flag]
+            moved = [company_id for company_id, _, flag in taken if flag]
         if not changed:
             return 0
         labelled = load_labelled_set()
@@ -167,8 +181,9 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
                 for lo, hi in ranges:
                     enqueue_on_commit("leads.rescore_chunk", lo, hi)
         else:
-            found = _affected_by(changed, entered, labelled)
+            found = _affected_by(changed, entered, moved, labelled)
             count, before, after = _update_affected(found, changed, entered, labelled)
+            score_thresholds.written(found.affected)
             score_changes.record(before, after, causes=changed)
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
@@ -196,37 +211,34 @@ class Found:
     vectors: np.ndarray | None  # of `ids`; None when no company entered (nothing was read)
 
 
-def _affected_by(changed: list[int], entered: list[int], labelled: LabelledSet) -> Found:
+def _affected_by(changed: list[int], entered: list[int], moved: list[int], labelled: LabelledSet) -> Found:
     """The changed companies themselves, every score that cites one, and every score that a
-    company which entered the labelled set (or moved in it) would enter: closer than the
-    score's k-th neighbour. One scan of the scores (no index: keeping a GIN index on the
-    neighbour ids up to date cost more on every rewritten score than the scan costs a pass), and
-    with arrivals one pass over every vector, whose found vectors the merge reuses."""
-    cites = "s.neighbour_ids && %s::bigint[]"
+    company which entered the labelled set (or moved in it) would enter: closer than the score's
+    k-th neighbour.
+
+    Citing scores are found by one scan of the scores (no index: keeping a GIN index on the
+    neighbour ids up to date cost more on every rewritten score than the scan costs a pass).
+    Arrivals cost one pass over every vector against every score's k-th distance (kept in memory
+    between passes, services.score_thresholds); its found vectors serve the merge. A company in
+    the labelled set now that has not moved needs no scan of what cites it: a score citing it has
+    it within its k-th distance, so the pass over the vectors finds that score."""
+    found = set(changed)
+    arrivals = set(np.intersect1d(labelled.company_ids, entered).tolist()).difference(moved)
+    cited = [company_id for company_id in changed if company_id not in arrivals]
+    if cited:
+        with connection.cursor() as cursor:
+            cursor.execute("select company_id from leads_score where neighbour_ids && %s::bigint[]", [id_array(cited)])
+            found.update(row[0] for row in cursor.fetchall())
     vectors = labelled.vectors[np.isin(labelled.company_ids, entered)]
     if not len(vectors):
-        with connection.cursor() as cursor:
-            cursor.execute(f"select company_id from leads_score s where {cites}", [id_array(changed)])
-            citing = [row[0] for row in cursor.fetchall()]
-        return Found(sorted(set(citing).union(changed)), np.empty(0, np.int64), None)
+        return Found(sorted(found), np.empty(0, np.int64), None)
     with connection.cursor() as cursor:
-        # One pass over every vector: let Postgres split it over parallel workers (its cost
-        # model keeps this join serial; parallel is ~1.4 s instead of ~2 s at a million).
+        # Let Postgres split the pass over parallel workers: its cost model keeps it serial.
         cursor.execute("set local parallel_setup_cost = 0")
         cursor.execute("set local parallel_tuple_cost = 0")
-        # A parallel hash join on the scores' k-th distances (~55 MB at a million): a parallel
-        # merge join scans the whole score index in every worker (1.3 s against 1.1 s).
-        cursor.execute("set local enable_mergejoin = off")
-        cursor.execute("set local work_mem = '128MB'")
-    closer = " or ".join(["(e.vector <=> %s::vector) <= s.kth_distance + %s"] * len(vectors))
-    params = [value for vector in vectors for value in (_vector_literal(vector), SELECTION_SLACK)]
-    ids, found = score_rows.copy_vectors(
-        "select s.company_id, e.vector from leads_score s join leads_companyembedding e"
-        f" on e.company_id = s.company_id and e.model_name = %s where {cites} or {closer}",
-        [embedding.model_name(), id_array(changed), *params],
-    )
+    ids, vectors = score_rows.entering(embedding.model_name(), vectors, score_thresholds.current(), SELECTION_SLACK)
     order = np.argsort(ids)
-    return Found(sorted(set(ids.tolist()).union(changed)), ids[order], found[order])
+    return Found(sorted(found.union(ids.tolist())), ids[order], vectors[order])
 
 
 @dataclass(frozen=True)
@@ -263,16 +275,22 @@ def _update_affected(found: Found, changed: list[int], entered: list[int], label
     keeps = stored.ids[kept]
     rows = kept[stored.complete]
     after: dict[int, float] = {}
-    if len(keeps):
-        vectors = found.vectors[np.searchsorted(found.ids, keeps)] if len(arrivals) else None
-        result = _merge_arrivals(vectors, stored.neighbour_ids[rows], stored.distances[rows], arrivals, labelled, k)
-        score_rows.write_scores(keeps, result, labelled.company_ids, labelled.labels)
-        after.update(zip(keeps.tolist(), result.values.tolist()))
+    # Only the scores the pass over the vectors found may take an arrival (the others are farther
+    # from every arrival than their k-th neighbour, so only their labels can change).
+    reached = np.isin(keeps, found.ids)
+    for part, taking in ((reached, arrivals), (~reached, arrivals[:0])):
+        if part.any():
+            ids = keeps[part]
+            vectors = found.vectors[np.searchsorted(found.ids, ids)] if len(taking) else None
+            neighbours, distances = stored.neighbour_ids[rows][part], stored.distances[rows][part]
+            result = _merge_arrivals(vectors, neighbours, distances, taking, labelled, k)
+            score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels)
+            after.update(zip(ids.tolist(), result.values.tolist()))
     rest = sorted(set(found.affected).difference(keeps.tolist()))
     before.update(_values([i for i in rest if i not in before]))
-    count = len(keeps) + _rescore(Q(company_id__any_of=rest), labelled)
-    after.update(_values(rest))
-    return count, before, after
+    rescored = _rescored(Q(company_id__any_of=Ids(rest)), labelled)  # the others in `rest` have no score now
+    after.update(rescored)
+    return len(keeps) + len(rescored), before, after
 
 
 def _stored_neighbours(company_ids: np.ndarray, width: int) -> Stored:
@@ -313,11 +331,7 @@ def _merge_arrivals(vectors, neighbour_ids, distances, arrivals, labelled: Label
 
 
 def _values(company_ids: list[int]) -> dict[int, float]:
-    return dict(Score.objects.filter(company_id__any_of=company_ids).values_list("company_id", "value"))
-
-
-def _vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.9g}" for x in vector) + "]"
+    return dict(Score.objects.filter(company_id__any_of=Ids(company_ids)).values_list("company_id", "value"))
 
 
 # --- Full rescore -------------------------------------------------------------------------------

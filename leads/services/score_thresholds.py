@@ -1,0 +1,89 @@
+"""Every score's k-th neighbour distance, as one float32 array indexed by company id (-1 where a
+company has no score): what the incremental pass compares a newly labelled company's distances
+with, to find the scores it enters.
+
+Reading it is a scan of every score (~0.3 s at a million), so the pass keeps it in the worker's
+memory between passes (4 bytes a company) and reads it again only when something else wrote
+scores since. Every statement that writes leads_score takes the next number of the sequence
+leads_score_version (a trigger, migration 0016); the pass holds the exclusive scores lock, so
+while it runs no other writer can change a score, and the number it reads tells whether its
+copy is still the database's. After its own writes it patches its copy, kept only once the
+transaction commits (a rollback leaves the copy at an older number: it is read again).
+
+A copy may hold a distance for a score deleted since: that only makes the pass look at one
+company more (deletions need not move the number, but they do). It never holds a distance
+smaller than the stored one, which could miss a company."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db import connection, transaction
+
+from leads.models.companies import id_array
+
+_copy: tuple[int, np.ndarray] | None = None  # (version, thresholds) as last known
+
+
+def current() -> np.ndarray:
+    """The k-th distances of every score as committed (call under the exclusive scores lock)."""
+    global _copy
+    version = _version()
+    if _copy is None or _copy[0] != version:
+        _copy = (version, _read())
+    return _copy[1]
+
+
+def written(company_ids: list[int]) -> None:
+    """The pass wrote (or deleted) these companies' scores: patch the copy from the database once
+    this transaction commits (call under the exclusive scores lock, after the writes)."""
+    global _copy
+    if _copy is None or not company_ids:
+        return
+    base, _copy = _copy[1], None  # no copy until the commit: a rollback must not keep the patch
+    ids = np.array(company_ids, dtype=np.int64)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select string_agg(int8send(company_id) || float4send(kth_distance::float4), '') from leads_score"
+            " where company_id = any(%s::bigint[])",
+            [id_array(company_ids)],
+        )
+        rows = _rows(cursor.fetchone()[0])
+        version = _version()
+    patched = np.full(max(len(base), int(ids.max()) + 1), -1.0, dtype=np.float32)
+    patched[: len(base)] = base
+    patched[ids] = -1.0  # deleted, unless found
+    patched[rows["id"]] = rows["kth"]
+
+    def keep() -> None:
+        global _copy
+        _copy = (version, patched)
+
+    transaction.on_commit(keep)
+
+
+def forget() -> None:
+    """Drop the copy (tests)."""
+    global _copy
+    _copy = None
+
+
+def _version() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("select last_value from leads_score_version")
+        return int(cursor.fetchone()[0])
+
+
+def _read() -> np.ndarray:
+    """One scan of the scores, in parallel, returned as one binary string: (id, k-th) per score."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select string_agg(int8send(company_id) || float4send(kth_distance::float4), '') from leads_score"
+        )
+        rows = _rows(cursor.fetchone()[0])
+    thresholds = np.full(int(rows["id"].max()) + 1 if len(rows) else 0, -1.0, dtype=np.float32)
+    thresholds[rows["id"]] = rows["kth"]
+    return thresholds
+
+
+def _rows(blob) -> np.ndarray:
+    return np.frombuffer(bytes(blob or b""), dtype=[("id", ">i8"), ("kth", ">f4")])
