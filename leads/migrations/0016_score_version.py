@@ -35,5 +35,7 @@ class Migration(migrations.Migration):
             name='moved',
             field=models.BooleanField(default=False),
         ),
+        # Changes pending from before this migration may be moved companies: scan for their citers.
+        migrations.RunSQL("update leads_pendingscorechange set moved = entered", migrations.RunSQL.noop),
         migrations.RunSQL(BUMP, UNBUMP),
     ]
