@@ -91,6 +91,7 @@ def incremental(rng: np.random.Generator, changes: int, user) -> dict:
     timings: dict[str, list[float]] = defaultdict(list)
     rescored: dict[str, list[int]] = defaultdict(list)
     totals: dict[str, float] = defaultdict(float)
+    slowest: list[dict] = []
     for _ in range(changes):
         for kind in ("like", "flip", "clear"):
             if kind == "like":
@@ -109,6 +110,7 @@ def incremental(rng: np.random.Generator, changes: int, user) -> dict:
             totals["label_company_s"] += saved - started
             timings[kind].append(done - started)
             rescored[kind].append(count)
+            slowest.append({"kind": kind, "s": round(done - started, 3), "rescored": count})
             if verdict == Verdict.CLEAR:
                 del current[pk]
             else:
@@ -130,6 +132,7 @@ def incremental(rng: np.random.Generator, changes: int, user) -> dict:
             for kind in timings
         },
         "incremental_mean_phases": phases,
+        "incremental_slowest": sorted(slowest, key=lambda change: -change["s"])[:5],
     }
 
 

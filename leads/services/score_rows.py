@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from leads import scoring
+from leads.models.companies import id_array
 
 
 def read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +73,38 @@ def entering(model_name: str, vectors: np.ndarray, thresholds: np.ndarray, slack
     dims = int.from_bytes(rows[0][1][:2], "big")
     found = np.frombuffer(blob, dtype=[("dims", ">i2"), ("unused", ">i2"), ("vector", ">f4", (dims,))])
     return np.array([row[0] for row in rows], dtype=np.int64), found["vector"].astype(np.float32)
+
+
+def read_neighbours(company_ids: list[int], width: int):
+    """These companies' scores in id order: (ids, values, complete, neighbour ids, distances),
+    where `complete` marks the rows with `width` neighbours, the only ones whose neighbours are
+    returned. Read as two binary strings and laid out by numpy: no Python object per row or
+    element (~10 µs a score otherwise)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select string_agg(int8send(company_id) || float8send(value) || int4send(cardinality(neighbour_ids)),"
+            " '' order by company_id), string_agg(array_send(neighbour_ids) || array_send(neighbour_distances),"
+            " '' order by company_id) filter (where cardinality(neighbour_ids) = %s)"
+            " from leads_score where company_id = any(%s::bigint[])",
+            [width, id_array(company_ids)],
+        )
+        heads, arrays = cursor.fetchone()
+    rows = np.frombuffer(bytes(heads or b""), dtype=[("id", ">i8"), ("value", ">f8"), ("count", ">i4")])
+    complete = rows["count"] == width
+    if width == 0 or not arrays:
+        none = np.empty((int(complete.sum()), width))
+        return rows["id"].astype(np.int64), rows["value"].astype(np.float64), complete, none.astype(np.int64), none
+    header = (">i4", 5)  # dimensions, flags, element type, size, lower bound
+    layout = np.dtype([("ids_header", *header), ("ids", [("len", ">i4"), ("value", ">i8")], width),
+                       ("dist_header", *header), ("dist", [("len", ">i4"), ("value", ">f8")], width)])  # fmt: skip
+    found = np.frombuffer(bytes(arrays), dtype=layout)
+    return (
+        rows["id"].astype(np.int64),
+        rows["value"].astype(np.float64),
+        complete,
+        found["ids"]["value"].astype(np.int64),
+        found["dist"]["value"].astype(np.float64),
+    )
 
 
 class _Float4Array(np.ndarray):

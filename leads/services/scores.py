@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-import psycopg
 from django.conf import settings
 from django.db import connection, connections
 from django.db.models import Exists, OuterRef, Q
@@ -237,6 +236,10 @@ def _affected_by(changed: list[int], entered: list[int], moved: list[int], label
         # Let Postgres split the pass over parallel workers: its cost model keeps it serial.
         cursor.execute("set local parallel_setup_cost = 0")
         cursor.execute("set local parallel_tuple_cost = 0")
+        if settings.SCAN_PARALLEL_WORKERS:
+            cursor.execute(
+                "select set_config('max_parallel_workers_per_gather', %s, true)", [str(settings.SCAN_PARALLEL_WORKERS)]
+            )
     ids, vectors = score_rows.entering(embedding.model_name(), vectors, score_thresholds.current(), SELECTION_SLACK)
     order = np.argsort(ids)
     return Found(sorted(found.union(ids.tolist())), ids[order], vectors[order])
@@ -295,26 +298,7 @@ def _update_affected(found: Found, changed: list[int], entered: list[int], label
 
 
 def _stored_neighbours(company_ids: np.ndarray, width: int) -> Stored:
-    with connection.cursor() as cursor:
-        # A server-side-binding cursor (Django's may bind client-side, which has no binary
-        # results): the arrays arrive in binary, not as text to parse.
-        raw = psycopg.Cursor(cursor.connection)
-        raw.execute(
-            "select company_id, value, neighbour_ids, neighbour_distances from leads_score"
-            " where company_id = any(%s::bigint[]) order by company_id",
-            [id_array(company_ids.tolist())],
-            binary=True,
-        )
-        rows = raw.fetchall()
-    complete = np.array([len(row[2]) == width for row in rows], dtype=bool)
-    chosen = [row for row, ok in zip(rows, complete) if ok]
-    return Stored(
-        ids=np.array([row[0] for row in rows], dtype=np.int64),
-        values=np.array([row[1] for row in rows], dtype=np.float64),
-        complete=complete,
-        neighbour_ids=np.array([row[2] for row in chosen], dtype=np.int64).reshape(len(chosen), width),
-        distances=np.array([row[3] for row in chosen], dtype=np.float64).reshape(len(chosen), width),
-    )
+    return Stored(*score_rows.read_neighbours(company_ids.tolist(), width))
 
 
 def _merge_arrivals(vectors, neighbour_ids, distances, arrivals, labelled: LabelledSet, k: int) -> scoring.Scores:
