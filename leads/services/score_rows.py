@@ -75,35 +75,43 @@ def entering(model_name: str, vectors: np.ndarray, thresholds: np.ndarray, slack
     return np.array([row[0] for row in rows], dtype=np.int64), found["vector"].astype(np.float32)
 
 
-def read_neighbours(company_ids: list[int], width: int):
-    """These companies' scores in id order: (ids, values, complete, neighbour ids, distances),
-    where `complete` marks the rows with `width` neighbours, the only ones whose neighbours are
-    returned. Read as two binary strings and laid out by numpy: no Python object per row or
-    element (~10 µs a score otherwise)."""
+def read_neighbours(width: int, *, ids: list[int] | None = None, citing: list[int] | None = None):
+    """The scores of the companies `ids`, or of every score citing one of `citing`, in id order:
+    (ids, values, complete, neighbour ids, distances), where `complete` marks the rows with
+    `width` neighbours, the only ones whose neighbours are returned. Read as two binary strings
+    laid out by numpy: no Python object per row or element (~10 µs a score otherwise)."""
+    where, param = (
+        ("company_id = any(%s::bigint[])", ids) if citing is None else ("neighbour_ids && %s::bigint[]", citing)
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            "select string_agg(int8send(company_id) || float8send(value) || int4send(cardinality(neighbour_ids)),"
-            " '' order by company_id), string_agg(array_send(neighbour_ids) || array_send(neighbour_distances),"
-            " '' order by company_id) filter (where cardinality(neighbour_ids) = %s)"
-            " from leads_score where company_id = any(%s::bigint[])",
-            [width, id_array(company_ids)],
+            "select string_agg(int8send(company_id) || float8send(value) || int4send(cardinality(neighbour_ids)), ''),"
+            " string_agg(array_send(neighbour_ids) || array_send(neighbour_distances), '')"
+            f" filter (where cardinality(neighbour_ids) = %s) from leads_score where {where}",
+            [width, id_array(param)],
         )
         heads, arrays = cursor.fetchone()
     rows = np.frombuffer(bytes(heads or b""), dtype=[("id", ">i8"), ("value", ">f8"), ("count", ">i4")])
+    order = np.argsort(rows["id"], kind="stable")
     complete = rows["count"] == width
+    # Both strings list the rows in the same order (a parallel scan's parts are joined alike):
+    # the arrays of the complete rows, in id order.
+    chosen = (np.cumsum(complete) - 1)[order][complete[order]]
     if width == 0 or not arrays:
-        none = np.empty((int(complete.sum()), width))
-        return rows["id"].astype(np.int64), rows["value"].astype(np.float64), complete, none.astype(np.int64), none
-    header = (">i4", 5)  # dimensions, flags, element type, size, lower bound
-    layout = np.dtype([("ids_header", *header), ("ids", [("len", ">i4"), ("value", ">i8")], width),
-                       ("dist_header", *header), ("dist", [("len", ">i4"), ("value", ">f8")], width)])  # fmt: skip
-    found = np.frombuffer(bytes(arrays), dtype=layout)
+        none = np.empty((len(chosen), width))
+        neighbour_ids, distances = none.astype(np.int64), none
+    else:
+        header = (">i4", 5)  # dimensions, flags, element type, size, lower bound
+        layout = np.dtype([("ids_header", *header), ("ids", [("len", ">i4"), ("value", ">i8")], width),
+                           ("dist_header", *header), ("dist", [("len", ">i4"), ("value", ">f8")], width)])  # fmt: skip
+        found = np.frombuffer(bytes(arrays), dtype=layout)[chosen]
+        neighbour_ids, distances = found["ids"]["value"].astype(np.int64), found["dist"]["value"].astype(np.float64)
     return (
-        rows["id"].astype(np.int64),
-        rows["value"].astype(np.float64),
-        complete,
-        found["ids"]["value"].astype(np.int64),
-        found["dist"]["value"].astype(np.float64),
+        rows["id"][order].astype(np.int64),
+        rows["value"][order].astype(np.float64),
+        complete[order],
+        neighbour_ids,
+        distances,
     )
 
 
@@ -146,10 +154,11 @@ where (s.value, s.kth_distance, s.neighbour_ids, s.neighbour_distances, s.neighb
 
 def write_scores(
     candidate_ids: np.ndarray, result: scoring.Scores, labelled_ids: np.ndarray, labels: np.ndarray
-) -> None:
+) -> np.ndarray:
     """Upsert the scores through a binary COPY into a staging table (call inside a transaction,
     from services.scores: the one writer of scores). `result.neighbours` are rows of the labelled
-    set, whose company ids and labels are `labelled_ids` and `labels`."""
+    set, whose company ids and labels are `labelled_ids` and `labels`. Returns the k-th distances
+    written (infinite where a score has fewer than k neighbours)."""
     k = result.neighbours.shape[1]
     kth = result.distances[:, -1] if k == settings.SCORING_K else np.full(len(candidate_ids), np.inf)
     rows = _binary_rows(
@@ -163,6 +172,7 @@ def write_scores(
             copy.write(b"\xff\xff")
         cursor.execute(_UPSERT, [timezone.now()])
         cursor.execute("drop table score_rows")
+    return kth
 
 
 def _binary_rows(ids, values, kth, neighbour_ids, distances, labels) -> np.ndarray:

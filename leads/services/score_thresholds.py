@@ -11,15 +11,12 @@ copy is still the database's. After its own writes it patches its copy, kept onl
 transaction commits (a rollback leaves the copy at an older number: it is read again).
 
 A copy may hold a distance for a score deleted since: that only makes the pass look at one
-company more (deletions need not move the number, but they do). It never holds a distance
-smaller than the stored one, which could miss a company."""
+company more. It holds each distance rounded to float32 (within 1e-7), inside the pass's slack."""
 
 from __future__ import annotations
 
 import numpy as np
 from django.db import connection, transaction
-
-from leads.models.companies import id_array
 
 _copy: tuple[int, np.ndarray] | None = None  # (version, thresholds) as last known
 
@@ -33,26 +30,20 @@ def current() -> np.ndarray:
     return _copy[1]
 
 
-def written(company_ids: list[int]) -> None:
-    """The pass wrote (or deleted) these companies' scores: patch the copy from the database once
-    this transaction commits (call under the exclusive scores lock, after the writes)."""
+def written(affected: list[int], ids: np.ndarray, kth: np.ndarray) -> None:
+    """The pass rewrote the scores of `affected`: those of `ids` now have the k-th distances
+    `kth`, the others none. Patch the copy once this transaction commits (call under the
+    exclusive scores lock, after the writes)."""
     global _copy
-    if _copy is None or not company_ids:
+    if _copy is None or not affected:
         return
     base, _copy = _copy[1], None  # no copy until the commit: a rollback must not keep the patch
-    ids = np.array(company_ids, dtype=np.int64)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "select string_agg(int8send(company_id) || float4send(kth_distance::float4), '') from leads_score"
-            " where company_id = any(%s::bigint[])",
-            [id_array(company_ids)],
-        )
-        rows = _rows(cursor.fetchone()[0])
-        version = _version()
-    patched = np.full(max(len(base), int(ids.max()) + 1), -1.0, dtype=np.float32)
+    version = _version()
+    gone = np.array(affected, dtype=np.int64)
+    patched = np.full(max(len(base), int(gone.max()) + 1), -1.0, dtype=np.float32)
     patched[: len(base)] = base
-    patched[ids] = -1.0  # deleted, unless found
-    patched[rows["id"]] = rows["kth"]
+    patched[gone] = -1.0
+    patched[ids] = kth  # float32: rounded to nearest, within the pass's slack
 
     def keep() -> None:
         global _copy

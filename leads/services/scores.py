@@ -94,11 +94,20 @@ def _rescore(scope: Q, labelled: LabelledSet) -> int:
     """Score the companies to score within `scope` (a Q on company_id) and drop the scores in
     it that are no longer to be scored (labelled since, or waiting for a new vector); returns
     how many got a score. Call under the scores lock."""
-    return len(_rescored(scope, labelled))
+    return len(_rescored(scope, labelled).ids)
 
 
-def _rescored(scope: Q, labelled: LabelledSet) -> dict[int, float]:
-    """`_rescore`, returning the new scores by company id."""
+@dataclass(frozen=True)
+class Written:
+    """Scores written: company ids, values and k-th distances."""
+
+    ids: np.ndarray
+    values: np.ndarray
+    kth: np.ndarray
+
+
+def _rescored(scope: Q, labelled: LabelledSet) -> Written:
+    """`_rescore`, returning the scores it wrote."""
     if len(labelled):
         ids, vectors = read_candidates(scope)
     else:  # no labels: nothing is scored, and the first labels will need a full rescore
@@ -109,9 +118,9 @@ def _rescored(scope: Q, labelled: LabelledSet) -> dict[int, float]:
     Score.objects.filter(scope).exclude(company__any_of=Ids(ids.tolist())).delete()
     if len(ids):
         result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
-        score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels)
-        return dict(zip(ids.tolist(), result.values.tolist()))
-    return {}
+        kth = score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels)
+        return Written(ids, result.values, kth)
+    return Written(ids, np.empty(0), np.empty(0))
 
 
 def drop_scores(company_ids: Iterable[int]) -> None:
@@ -182,8 +191,8 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
                     enqueue_on_commit("leads.rescore_chunk", lo, hi)
         else:
             found = _affected_by(changed, entered, moved, labelled)
-            count, before, after = _update_affected(found, changed, entered, labelled)
-            score_thresholds.written(found.affected)
+            count, before, after, written = _update_affected(found, changed, entered, labelled)
+            score_thresholds.written(found.affected, written.ids, written.kth)
             score_changes.record(before, after, causes=changed)
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
@@ -209,6 +218,7 @@ class Found:
     affected: list[int]
     ids: np.ndarray  # ascending
     vectors: np.ndarray | None  # of `ids`; None when no company entered (nothing was read)
+    stored: Stored | None = None  # the affected scores, when the scan for citing scores read them all
 
 
 def _affected_by(changed: list[int], entered: list[int], moved: list[int], labelled: LabelledSet) -> Found:
@@ -225,13 +235,16 @@ def _affected_by(changed: list[int], entered: list[int], moved: list[int], label
     found = set(changed)
     arrivals = set(np.intersect1d(labelled.company_ids, entered).tolist()).difference(moved)
     cited = [company_id for company_id in changed if company_id not in arrivals]
+    vectors = labelled.vectors[np.isin(labelled.company_ids, entered)]
+    if not len(vectors):  # the citing scores are all: the scan reads what the update needs of them
+        width = min(settings.SCORING_K, len(labelled))
+        stored = Stored(*score_rows.read_neighbours(width, citing=cited)).without(changed) if cited else None
+        ids = stored.ids.tolist() if stored else []
+        return Found(sorted(found.union(ids)), np.empty(0, np.int64), None, stored)
     if cited:
         with connection.cursor() as cursor:
             cursor.execute("select company_id from leads_score where neighbour_ids && %s::bigint[]", [id_array(cited)])
             found.update(row[0] for row in cursor.fetchall())
-    vectors = labelled.vectors[np.isin(labelled.company_ids, entered)]
-    if not len(vectors):
-        return Found(sorted(found), np.empty(0, np.int64), None)
     with connection.cursor() as cursor:
         # Let Postgres split the pass over parallel workers: its cost model keeps it serial.
         cursor.execute("set local parallel_setup_cost = 0")
@@ -256,9 +269,17 @@ class Stored:
     neighbour_ids: np.ndarray  # (complete rows, width)
     distances: np.ndarray  # (complete rows, width)
 
+    def without(self, company_ids: list[int]) -> Stored:
+        keep = ~np.isin(self.ids, company_ids)
+        rows = keep[self.complete]
+        return Stored(
+            self.ids[keep], self.values[keep], self.complete[keep], self.neighbour_ids[rows], self.distances[rows]
+        )
+
 
 def _update_affected(found: Found, changed: list[int], entered: list[int], labelled: LabelledSet):
-    """Rescore the affected companies; returns how many, and their values before and after.
+    """Rescore the affected companies; returns how many, their values before and after, and
+    the scores written.
 
     Most affected scores can be brought up to date from what they keep: one that cites a flipped
     company takes its new label, and one that a newly labelled company enters takes it in place of
@@ -269,7 +290,7 @@ def _update_affected(found: Found, changed: list[int], entered: list[int], label
     k = settings.SCORING_K
     arrivals = np.intersect1d(labelled.company_ids, entered)  # in the labelled set now
     expected = min(k, len(labelled) - len(arrivals))  # neighbours a score kept before this pass
-    stored = _stored_neighbours(np.setdiff1d(found.affected, changed), expected)
+    stored = found.stored or _stored_neighbours(np.setdiff1d(found.affected, changed), expected)
     before = dict(zip(stored.ids.tolist(), stored.values.tolist()))
     # Kept: every neighbour still labelled, none moved (a moved one may be nearer or farther now).
     kept = stored.complete.copy()
@@ -278,7 +299,7 @@ def _update_affected(found: Found, changed: list[int], entered: list[int], label
     ).any(axis=1)
     keeps = stored.ids[kept]
     rows = kept[stored.complete]
-    after: dict[int, float] = {}
+    parts: list[Written] = []
     # Only the scores the pass over the vectors found may take an arrival (the others are farther
     # from every arrival than their k-th neighbour, so only their labels can change).
     reached = np.isin(keeps, found.ids)
@@ -288,17 +309,18 @@ def _update_affected(found: Found, changed: list[int], entered: list[int], label
             vectors = found.vectors[np.searchsorted(found.ids, ids)] if len(taking) else None
             neighbours, distances = stored.neighbour_ids[rows][part], stored.distances[rows][part]
             result = _merge_arrivals(vectors, neighbours, distances, taking, labelled, k)
-            score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels)
-            after.update(zip(ids.tolist(), result.values.tolist()))
+            kth = score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels)
+            parts.append(Written(ids, result.values, kth))
     rest = sorted(set(found.affected).difference(keeps.tolist()))
     before.update(_values([i for i in rest if i not in before]))
-    rescored = _rescored(Q(company_id__any_of=Ids(rest)), labelled)  # the others in `rest` have no score now
-    after.update(rescored)
-    return len(keeps) + len(rescored), before, after
+    parts.append(_rescored(Q(company_id__any_of=Ids(rest)), labelled))  # the others in `rest` have no score now
+    written = Written(*(np.concatenate([getattr(part, field) for part in parts]) for field in ("ids", "values", "kth")))
+    after = dict(zip(written.ids.tolist(), written.values.tolist()))
+    return len(written.ids), before, after, written
 
 
 def _stored_neighbours(company_ids: np.ndarray, width: int) -> Stored:
-    return Stored(*score_rows.read_neighbours(company_ids.tolist(), width))
+    return Stored(*score_rows.read_neighbours(width, ids=company_ids.tolist()))
 
 
 def _merge_arrivals(vectors, neighbour_ids, distances, arrivals, labelled: LabelledSet, k: int) -> scoring.Scores:
