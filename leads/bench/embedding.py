@@ -76,6 +76,7 @@ def run(
         return figures
     home = Path(settings.LEADS_HOME) / "bench" / "embedding"
     with own_broker(home), bench_database(database_name, fingerprint={}, reuse=False, keep=False):
+        figures["model"] = embedding.model_name()  # the benchmark database's encoder (EMBEDDING_MODEL)
         figures["model_load_s"] = embedding.load()
         log(f"model loaded in {figures['model_load_s']:.1f} s; {labelled} labelled companies")
         _labelled_set(known)

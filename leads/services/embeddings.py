@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.functions import Length
@@ -34,22 +35,41 @@ def embed_companies(company_ids: Iterable[int], *, target: bool = False) -> list
     if not companies:
         return []
     vectors = embedding.encode([company.text for company in companies], spec)
-    rows = [
-        CompanyEmbedding(company=company, model_name=spec.stored_name, text_hash=company.text_hash, vector=vector)
-        for company, vector in zip(companies, vectors)
-    ]
     embedded = [company.pk for company in companies]
     with transaction.atomic():
-        CompanyEmbedding.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["company", "model_name"],
-            update_fields=["text_hash", "vector", "created_at"],
-        )
+        _write_vectors(embedded, [company.text_hash for company in companies], spec.stored_name, vectors)
         if not target:
             with connection.cursor() as cursor:  # its description becomes searchable (CompanyWords)
                 cursor.execute(FILL_WORDS_SQL, [id_array(embedded)])
     return embedded
+
+
+_VECTOR_STAGING = "create temp table vector_rows (company_id bigint, vector vector) on commit drop"
+
+_VECTOR_UPSERT = """
+insert into leads_companyembedding as e (company_id, model_name, text_hash, vector, created_at)
+select v.company_id, %s, h.text_hash, v.vector, now()
+from vector_rows v join unnest(%s::bigint[], %s::varchar[]) as h (company_id, text_hash) using (company_id)
+on conflict (company_id, model_name) do update
+    set text_hash = excluded.text_hash, vector = excluded.vector, created_at = excluded.created_at
+"""
+
+
+def _write_vectors(company_ids: list[int], hashes: list[str], stored_name: str, vectors: np.ndarray) -> None:
+    """Upsert the vectors through a binary COPY (call in a transaction). Django's bulk_create sent
+    each vector as text for Postgres to parse: ~0.3 ms a vector with the insert, against ~0.1 ms."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    dims = vectors.shape[1]
+    rows = np.zeros(len(company_ids), dtype=[("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"),
+                                             ("dims", ">i2"), ("unused", ">i2"), ("vector", ">f4", (dims,))])  # fmt: skip
+    rows["fields"], rows["id_len"], rows["id"] = 2, 8, company_ids
+    rows["vec_len"], rows["dims"], rows["vector"] = 4 + 4 * dims, dims, vectors
+    with connection.cursor() as cursor:
+        cursor.execute(_VECTOR_STAGING)
+        with cursor.connection.cursor().copy("copy vector_rows from stdin (format binary)") as copy:
+            copy.write(b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8 + rows.tobytes() + b"\xff\xff")
+        cursor.execute(_VECTOR_UPSERT, [stored_name, id_array(company_ids), hashes])
+        cursor.execute("drop table vector_rows")
 
 
 def drop_vectors(stored_name: str) -> int:
