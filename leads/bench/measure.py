@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 
 from leads import scoring, selectors
 from leads.models import Company, LabelSource, Verdict
-from leads.services import labels, score_rows, scores
+from leads.services import incremental, labels, score_rows, scores
 
 
 def percentiles(seconds: list[float], scale: float = 1.0) -> dict:
@@ -31,7 +31,7 @@ def percentiles(seconds: list[float], scale: float = 1.0) -> dict:
 
 PHASES = [
     (scores, "load_labelled_set", "load_labelled_s"),
-    (scores, "_affected_by", "find_affected_s"),
+    (incremental, "affected_by", "find_affected_s"),
     (scores, "read_candidates", "read_vectors_s"),
     (scoring, "knn_scores", "knn_s"),
     (score_rows, "write_scores", "write_scores_s"),

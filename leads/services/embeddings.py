@@ -13,7 +13,7 @@ from django.db.models.functions import Length
 from leads import embedding
 from leads.models import Company, CompanyEmbedding
 from leads.models.companies import FILL_WORDS_SQL, id_array
-from leads.services import scores
+from leads.services import score_rows, scores
 from leads.services.queue import send
 
 log = logging.getLogger(__name__)
@@ -57,17 +57,10 @@ on conflict (company_id, model_name) do update
 
 def _write_vectors(company_ids: list[int], hashes: list[str], stored_name: str, vectors: np.ndarray) -> None:
     """Upsert the vectors through a binary COPY (call in a transaction). Django's bulk_create sent
-    each vector as text for Postgres to parse: ~0.3 ms a vector with the insert, against ~0.1 ms."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    dims = vectors.shape[1]
-    rows = np.zeros(len(company_ids), dtype=[("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"),
-                                             ("dims", ">i2"), ("unused", ">i2"), ("vector", ">f4", (dims,))])  # fmt: skip
-    rows["fields"], rows["id_len"], rows["id"] = 2, 8, company_ids
-    rows["vec_len"], rows["dims"], rows["vector"] = 4 + 4 * dims, dims, vectors
+    each vector as text for Postgres to parse: ~0.3 ms a vector with the insert, against ~0.04 ms."""
     with connection.cursor() as cursor:
         cursor.execute(_VECTOR_STAGING)
-        with cursor.connection.cursor().copy("copy vector_rows from stdin (format binary)") as copy:
-            copy.write(b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8 + rows.tobytes() + b"\xff\xff")
+        score_rows.write_vectors("vector_rows", company_ids, vectors)
         cursor.execute(_VECTOR_UPSERT, [stored_name, id_array(company_ids), hashes])
         cursor.execute("drop table vector_rows")
 

@@ -1,11 +1,13 @@
-"""Bulk reads of vectors and bulk writes of score rows, by binary COPY: no Python object per row.
+"""Bulk reads and writes of vectors and of score rows, by binary COPY: no Python object per row.
 
-services.scores is the only caller of `write_scores` (it decides what to write, under the scores
-lock); `read_vectors` also serves the map and the benchmark."""
+services.scores and its incremental pass (services.incremental) are the only callers of
+`write_scores` (they decide what to write, under the scores lock); services.embeddings is the only
+caller of `write_vectors`; `read_vectors` also serves the map and the benchmark."""
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 import psycopg
@@ -17,6 +19,15 @@ from django.utils import timezone
 
 from leads import scoring
 from leads.models.companies import id_array
+
+
+@dataclass(frozen=True)
+class Written:
+    """Scores written: company ids, values and k-th distances."""
+
+    ids: np.ndarray
+    values: np.ndarray
+    kth: np.ndarray
 
 
 def read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
@@ -42,10 +53,35 @@ def copy_vectors(sql: str, params) -> tuple[np.ndarray, np.ndarray]:
     if not len(body):
         return np.empty(0, np.int64), np.empty((0, 0), np.float32)
     dims = int.from_bytes(body[18:20], "big")  # after the field count, the id and the vector's length
-    row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"), ("dims", ">i2"),
-                    ("unused", ">i2"), ("vector", ">f4", (dims,))])  # fmt: skip
-    found = np.frombuffer(body, dtype=row)
+    found = np.frombuffer(body, dtype=_id_vector_row(dims))
     return found["id"].astype(np.int64), found["vector"].astype(np.float32)
+
+
+def write_vectors(table: str, company_ids: list[int], vectors: np.ndarray) -> None:
+    """COPY (company id, vector) rows into `table` (services.embeddings stages its upsert here)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    dims = vectors.shape[1]
+    rows = np.zeros(len(company_ids), dtype=_id_vector_row(dims))
+    rows["fields"], rows["id_len"], rows["id"] = 2, 8, company_ids
+    rows["vec_len"], rows["dims"], rows["vector"] = 4 + 4 * dims, dims, vectors
+    with connection.cursor() as cursor:
+        copy_in(cursor, table, rows)
+
+
+def copy_in(cursor, table: str, rows: np.ndarray) -> None:
+    """Send numpy records laid out as binary COPY tuples into `table`, with COPY's header and trailer."""
+    with cursor.connection.cursor().copy(f"copy {table} from stdin (format binary)") as copy:
+        copy.write(b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8 + rows.tobytes() + b"\xff\xff")
+
+
+def _vector_fields(dims: int) -> list:
+    """pgvector's binary form of a vector: its size, two unused bytes, float4s."""
+    return [("dims", ">i2"), ("unused", ">i2"), ("vector", ">f4", (dims,))]
+
+
+def _id_vector_row(dims: int) -> np.dtype:
+    """A binary COPY tuple of (bigint id, vector)."""
+    return np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("vec_len", ">i4"), *_vector_fields(dims)])
 
 
 def entering(model_name: str, vectors: np.ndarray, thresholds: np.ndarray, slack: float):
@@ -71,7 +107,7 @@ def entering(model_name: str, vectors: np.ndarray, thresholds: np.ndarray, slack
         return np.empty(0, np.int64), np.empty((0, 0), np.float32)
     blob = b"".join(row[1] for row in rows)
     dims = int.from_bytes(rows[0][1][:2], "big")
-    found = np.frombuffer(blob, dtype=[("dims", ">i2"), ("unused", ">i2"), ("vector", ">f4", (dims,))])
+    found = np.frombuffer(blob, dtype=_vector_fields(dims))
     return np.array([row[0] for row in rows], dtype=np.int64), found["vector"].astype(np.float32)
 
 
@@ -166,10 +202,7 @@ def write_scores(
     )
     with connection.cursor() as cursor:
         cursor.execute(_STAGING)
-        with cursor.connection.cursor().copy("copy score_rows from stdin (format binary)") as copy:
-            copy.write(b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8)
-            copy.write(rows.tobytes())
-            copy.write(b"\xff\xff")
+        copy_in(cursor, "score_rows", rows)
         cursor.execute(_UPSERT, [timezone.now()])
         cursor.execute("drop table score_rows")
     return kth
