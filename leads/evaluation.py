@@ -80,6 +80,35 @@ def read_tags(path: Path) -> list[frozenset[str]]:
         return [frozenset(ast.literal_eval(row["tags"] or "[]")) for row in csv.DictReader(stream)]
 
 
+def read_labelled(path: Path) -> tuple[list[str], list[str], list[frozenset[str]]]:
+    """An evaluation file of companies with labels of their own (leads/bench/data: the non-English
+    sets): UTF-8 CSV with columns name, description, labels (sectors or tags, `;` between them).
+    Returns the names, descriptions and labels, in file order."""
+    with path.open(newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        missing = {"name", "description", "labels"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path} has no column {', '.join(sorted(missing))} (it needs name, description, labels)")
+        rows = [row for row in reader if (row["description"] or "").strip()]
+    labels = [frozenset(part.strip() for part in (row["labels"] or "").split(";") if part.strip()) for row in rows]
+    return [row["name"].strip() for row in rows], [row["description"].strip() for row in rows], labels
+
+
+def label_profiles(
+    labels: list[frozenset[str]], *, count: int = 5, min_companies: int = 20, max_share: float = 0.35
+) -> list[Profile]:
+    """A simulated rep per label, for a file without hand-made profiles: the rep likes the
+    companies with that label. The `count` most common labels that at least `min_companies`
+    have and at most `max_share` of the companies (a profile liking most companies says little)."""
+    counts: dict[str, int] = {}
+    for company in labels:
+        for label in company:
+            counts[label] = counts.get(label, 0) + 1
+    usable = [label for label, n in counts.items() if n >= min_companies and n <= max_share * len(labels)]
+    usable.sort(key=lambda label: (-counts[label], label))
+    return [Profile(label, frozenset({label})) for label in usable[:count]]
+
+
 def targets(tags: list[frozenset[str]], profiles: Iterable[Profile]) -> dict[str, np.ndarray]:
     """Per profile, (n,) bool: which companies its rep likes."""
     return {profile.name: np.array([profile.likes(t) for t in tags], dtype=bool) for profile in profiles}

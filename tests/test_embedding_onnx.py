@@ -125,3 +125,52 @@ def test_compare_encoders_figures_are_json_even_where_an_auc_is_undefined():
     assert against["throughput_ratio"] == 2.5 and against["mean_cosine_to_a"] == pytest.approx(1.0)
     assert against["auc_minus_a"] == pytest.approx(0.05)
     assert against["auc_higher_than_a"] == "1 of 2 runs (1 equal)"
+
+
+def write_labelled(path, rows, header="name,description,labels"):
+    path.write_text(
+        header + "\n" + "".join(f'{name},"{text}",{labels}\n' for name, text, labels in rows), encoding="utf-8"
+    )
+    return path
+
+
+def test_an_evaluation_file_with_labels_of_its_own_gives_a_rep_per_common_label(tmp_path):
+    """The non-English sets (leads/bench/data): a rep per label, the labels never in the text."""
+    from leads import evaluation
+    from leads.bench import encoder_comparison
+
+    rows = [(f"社{i}", f"説明 {i}", "情報・通信業" if i % 3 == 0 else "小売業;サービス業" if i % 3 == 1 else "")
+            for i in range(60)] + [("空", "", "小売業")]  # fmt: skip
+    path = write_labelled(tmp_path / "ja.csv", rows)
+
+    names, descriptions, labels = evaluation.read_labelled(path)
+    assert len(names) == 60  # the row without a description is left out
+    assert labels[1] == frozenset({"小売業", "サービス業"}) and labels[2] == frozenset()
+    profiles = evaluation.label_profiles(labels, min_companies=20, max_share=0.35)
+    assert [p.name for p in profiles] == ["サービス業", "小売業", "情報・通信業"]  # 20 each; ties by name
+    assert evaluation.label_profiles(labels, max_share=0.3) == []  # a third each is too common
+
+    source, texts, liked = encoder_comparison._labelled_companies(path, 30, seed=7)
+    assert source == "ja.csv" and len(texts) == 30 and set(liked) == {"サービス業", "小売業", "情報・通信業"}
+    assert not any("業" in text for text in texts)  # the encoder sees names and descriptions only
+    sampled = [labels[int(text.rsplit(" ", 1)[1])] for text in texts]  # "説明 i" ends each text
+    for profile, flags in liked.items():
+        assert flags.dtype == bool and flags.tolist() == [profile in company for company in sampled]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "No such file"),
+        ("name,text\nA,b\n", "has no column description, labels"),
+        ("name,description,labels\nA,b,x\n", "ask for 1 to 1 with --companies"),
+    ],
+)
+def test_compare_encoders_says_what_is_wrong_with_a_data_file(tmp_path, content, message):
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "set.csv"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(CommandError, match=message):
+        call_command("compare_encoders", "--data", str(path), "--companies", "5", "--encoders", "minilm,multilingual")

@@ -20,6 +20,7 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from django.core.management.base import CommandError
@@ -40,10 +41,14 @@ def run(
     k: int,
     sample_seed: int,
     log: Callable[[str], None],
+    data: Path | None = None,
 ) -> dict:
-    """The figures of one comparison (the module's docstring says what each is)."""
+    """The figures of one comparison (the module's docstring says what each is). `data`: an
+    evaluation file with labels of its own (evaluation.read_labelled) instead of the YC directory."""
     specs = {name: embedding.encoder_for(name) for name in encoders}
-    source, texts, targets = _companies(companies, sample_seed)
+    source, texts, targets = (
+        _labelled_companies(data, companies, sample_seed) if data else _companies(companies, sample_seed)
+    )
     if labels > len(texts) * (1 - evaluation.TEST_FRACTION) - 1:
         raise CommandError(f"{labels} labels need more than {companies} companies (a quarter is held out)")
     figures = {"source": source, "companies": len(texts), "batch": batch, "rounds": rounds, "cpus": os.cpu_count()}
@@ -94,6 +99,25 @@ def _companies(count: int, seed: int) -> tuple[str, list[str], dict[str, np.ndar
     picked = np.random.default_rng(seed).permutation(len(rows))[:count]
     texts = [embedding_text(name=rows[i][0], description=rows[i][1], industry=rows[i][2]) for i in picked]
     return source, texts, {profile: flags[picked] for profile, flags in liked.items()}
+
+
+def _labelled_companies(path: Path, count: int, seed: int) -> tuple[str, list[str], dict[str, np.ndarray]]:
+    """`count` companies sampled from an evaluation file (leads/bench/data), and a simulated rep
+    per common label (evaluation.label_profiles, chosen over the whole file). The labels are not
+    in the texts: the encoder sees the name and description only."""
+    try:
+        names, descriptions, labels = evaluation.read_labelled(path)
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise CommandError(f"--data {path}: {error}") from None
+    if count < 1 or count > len(names):
+        raise CommandError(f"{path.name} has {len(names):,} companies: ask for 1 to {len(names):,} with --companies")
+    picked = np.random.default_rng(seed).permutation(len(names))[:count]
+    profiles = evaluation.label_profiles(labels)
+    if not profiles:
+        raise CommandError(f"{path.name}: no label has the 20 companies a profile needs")
+    liked = evaluation.targets([labels[i] for i in picked], profiles)
+    texts = [embedding_text(name=names[i], description=descriptions[i], industry="") for i in picked]
+    return path.name, texts, liked
 
 
 # --- Throughput, in a child process per encoder --------------------------------------------------

@@ -2,13 +2,15 @@
 near and how good the other encoders' vectors are against the first's; one JSON object out.
 
     python manage.py compare_encoders --companies 1000 [--batch 32] [--encoders minilm,minilm-int8]
-        [--rounds 2] [--seeds 1 2 3 4 5] [--labels 50] [--k 10] [--sample-seed 7]
+        [--rounds 2] [--seeds 1 2 3 4 5] [--labels 50] [--k 10] [--sample-seed 7] [--data FILE]
 
-The companies are a sample of ../shared/data's YC directory (else the demo CSV); each encoder
-runs in a child process of its own (leads.bench.encoder_comparison says how). Progress goes to
-stderr; the figures are the last line of stdout."""
+The companies are a sample of ../shared/data's YC directory (else the demo CSV), or of the file
+--data names (leads/bench/data: companies described in other languages, with sector labels).
+Each encoder runs in a child process of its own (leads.bench.encoder_comparison says how).
+Progress goes to stderr; the figures are the last line of stdout."""
 
 import json
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -29,6 +31,12 @@ class Command(BaseCommand):
         parser.add_argument("--labels", type=int, default=50, help="labels revealed per profile and seed")
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--sample-seed", type=int, default=7, help="which companies are sampled")
+        parser.add_argument(
+            "--data",
+            type=Path,
+            help="an evaluation file with labels of its own (leads/bench/data/*.csv: name, description, labels)"
+            " instead of the YC directory; a simulated rep per common label",
+        )
 
     def handle(self, *args, **options):
         names = [name.strip() for name in options["encoders"].split(",") if name.strip()]
@@ -49,6 +57,7 @@ class Command(BaseCommand):
             labels=options["labels"],
             k=options["k"],
             sample_seed=options["sample_seed"],
+            data=options["data"],
             log=progress_log(options["verbosity"]),
         )
         self.stdout.write(json.dumps(rounded(figures)))
