@@ -174,3 +174,20 @@ def test_compare_encoders_says_what_is_wrong_with_a_data_file(tmp_path, content,
         path.write_text(content, encoding="utf-8")
     with pytest.raises(CommandError, match=message):
         call_command("compare_encoders", "--data", str(path), "--companies", "5", "--encoders", "minilm,multilingual")
+
+
+@pytest.mark.parametrize("language", ["it", "fr", "pt", "es", "en"])
+def test_the_committed_language_sets_give_five_reps_and_no_code_in_the_text(language):
+    """leads/bench/data: what docs/evaluation.md's table was measured on."""
+    import re
+
+    from django.conf import settings
+
+    from leads import evaluation
+
+    path = settings.BASE_DIR / "leads" / "bench" / "data" / f"activities-{language}.csv"
+    names, descriptions, labels = evaluation.read_labelled(path)
+    assert len(descriptions) >= 400 and len(set(descriptions)) == len(descriptions)
+    assert set(names) == {""} and all(len(company) == 1 for company in labels)  # one section each
+    assert len(evaluation.label_profiles(labels)) == 5
+    assert not [text for text in descriptions if re.search(r"\b\d{2}\.\d", text)]  # no class code

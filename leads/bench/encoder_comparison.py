@@ -32,7 +32,7 @@ from leads.identity import embedding_text
 
 def run(
     *,
-    companies: int,
+    companies: int | None,
     batch: int,
     encoders: list[str],
     rounds: int,
@@ -50,7 +50,7 @@ def run(
         _labelled_companies(data, companies, sample_seed) if data else _companies(companies, sample_seed)
     )
     if labels > len(texts) * (1 - evaluation.TEST_FRACTION) - 1:
-        raise CommandError(f"{labels} labels need more than {companies} companies (a quarter is held out)")
+        raise CommandError(f"{labels} labels need more than {len(texts)} companies (a quarter is held out)")
     figures = {"source": source, "companies": len(texts), "batch": batch, "rounds": rounds, "cpus": os.cpu_count()}
     if any(spec.library == "onnxruntime" for spec in specs.values()):
         made = _ensure_onnx_file(log)  # once, untimed: a first load would otherwise include the export
@@ -83,7 +83,7 @@ def run(
 # --- The companies -----------------------------------------------------------------------------
 
 
-def _companies(count: int, seed: int) -> tuple[str, list[str], dict[str, np.ndarray]]:
+def _companies(count: int | None, seed: int) -> tuple[str, list[str], dict[str, np.ndarray]]:
     """`count` companies sampled from the YC directory (when ../shared/data has it; the profiles
     over its tags say who likes what) or the demo CSV (its own like/dislike column): their texts
     as the app embeds them and, per profile, which of them are liked."""
@@ -94,6 +94,7 @@ def _companies(count: int, seed: int) -> tuple[str, list[str], dict[str, np.ndar
     else:
         source, rows = DEMO_CSV.name, _demo_rows(DEMO_CSV)
         liked = {"demo-labels": np.array([row[4] for row in rows], dtype=bool)}
+    count = 1000 if count is None else count
     if count < 1 or count > len(rows):
         raise CommandError(f"{source} has {len(rows):,} companies: ask for 1 to {len(rows):,} with --companies")
     picked = np.random.default_rng(seed).permutation(len(rows))[:count]
@@ -101,7 +102,7 @@ def _companies(count: int, seed: int) -> tuple[str, list[str], dict[str, np.ndar
     return source, texts, {profile: flags[picked] for profile, flags in liked.items()}
 
 
-def _labelled_companies(path: Path, count: int, seed: int) -> tuple[str, list[str], dict[str, np.ndarray]]:
+def _labelled_companies(path: Path, count: int | None, seed: int) -> tuple[str, list[str], dict[str, np.ndarray]]:
     """`count` companies sampled from an evaluation file (leads/bench/data), and a simulated rep
     per common label (evaluation.label_profiles, chosen over the whole file). The labels are not
     in the texts: the encoder sees the name and description only."""
@@ -109,6 +110,7 @@ def _labelled_companies(path: Path, count: int, seed: int) -> tuple[str, list[st
         names, descriptions, labels = evaluation.read_labelled(path)
     except (OSError, ValueError, UnicodeDecodeError) as error:
         raise CommandError(f"--data {path}: {error}") from None
+    count = len(names) if count is None else count
     if count < 1 or count > len(names):
         raise CommandError(f"{path.name} has {len(names):,} companies: ask for 1 to {len(names):,} with --companies")
     picked = np.random.default_rng(seed).permutation(len(names))[:count]

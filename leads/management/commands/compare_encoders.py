@@ -5,7 +5,7 @@ near and how good the other encoders' vectors are against the first's; one JSON 
         [--rounds 2] [--seeds 1 2 3 4 5] [--labels 50] [--k 10] [--sample-seed 7] [--data FILE]
 
 The companies are a sample of ../shared/data's YC directory (else the demo CSV), or of the file
---data names (leads/bench/data: companies described in other languages, with sector labels).
+--data names (leads/bench/data: activity descriptions in other languages, with section labels).
 Each encoder runs in a child process of its own (leads.bench.encoder_comparison says how).
 Progress goes to stderr; the figures are the last line of stdout."""
 
@@ -21,7 +21,9 @@ class Command(BaseCommand):
     help = "Compare encoders on the same companies: throughput, cosine to the first, kNN ranking quality."
 
     def add_arguments(self, parser):
-        parser.add_argument("--companies", type=int, default=1000, help="companies encoded by each encoder")
+        parser.add_argument(
+            "--companies", type=int, help="companies encoded by each encoder (default 1000; with --data, every row)"
+        )
         parser.add_argument("--batch", type=int, default=32, help="texts per encode call")
         parser.add_argument(
             "--encoders", default="minilm,minilm-int8", help="comma-separated; the first is the reference"
