@@ -168,7 +168,7 @@ def _labelled(request: HttpRequest, company: Company, done: str, given_at: datet
         company = Company.objects.select_related("score").get(pk=company.pk)
         company.is_embedded = selectors.is_embedded(company)
         response = render(request, "leads/_company_row.html", {"company": _rows([company])[0], "toast": note})
-        # The page asks for the score changes since then (ScoreChange.changed_at is the pass's start).
+        # The page asks for the score changes since then (ScoreChange.changed_at: when the pass took the verdict).
         response["HX-Trigger"] = json.dumps({"labelled": {"company": company.pk, "at": given_at.isoformat()}})
         return response
     messages.add_message(request, level, note)

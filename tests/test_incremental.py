@@ -220,3 +220,54 @@ def test_committed_passes_keep_every_kth_distance_in_memory_and_stay_exact(monke
     # One read for the first pass, one after each other writer (the new company, the moved one's
     # dropped score); every other pass patched its copy.
     assert 1 <= len(reads) <= 4 < passes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_that_waited_for_the_lock_dates_its_changes_after_the_verdict_it_took(monkeypatch, alice):
+    """A dashboard asks for the score changes since its verdict. The pass that takes the verdict
+    may have begun before it, waiting for the scores lock (another writer held it): its changes
+    must still count as after the verdict, or the page never shows them (a flaky browser test
+    found this)."""
+    import threading
+    import time
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from leads import locks, selectors
+
+    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(14)]
+    embeddings.embed_and_score([c.pk for c in made])
+    labels.label_company(company=made[0], user=alice, source="click", verdict="like")
+    scores.apply_label_changes(inline_full=True)
+
+    holding, release, rescored = threading.Event(), threading.Event(), []
+
+    def other_writer() -> None:  # e.g. a batch of new companies being scored
+        try:
+            with locks.scores_lock(shared=True):
+                holding.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    def waiting_pass() -> None:
+        try:
+            rescored.append(scores.apply_label_changes())
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    assert holding.wait(20)
+    runner = threading.Thread(target=waiting_pass)
+    runner.start()
+    time.sleep(0.5)  # its transaction has begun and waits for the lock
+    given_at = timezone.now()  # as the dashboard's view stamps a verdict
+    labels.label_company(company=made[5], user=alice, source="click", verdict="dislike")
+    release.set()
+    writer.join(20)
+    runner.join(20)
+    assert rescored and rescored[0] > 0  # the waiting pass took the verdict
+    assert selectors.score_changes(since=given_at).exists()

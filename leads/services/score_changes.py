@@ -3,7 +3,7 @@ which verdicts; what the dashboard's "37 scores changed" links to. Written by se
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone
@@ -12,16 +12,17 @@ from leads.models import ScoreChange
 from leads.models.companies import id_array
 
 
-def record(before: dict[int, float], after: dict[int, float], *, causes: list[int]) -> None:
-    """Record the scores this pass changed (ScoreChange), for the dashboard's "what changed"."""
+def record(before: dict[int, float], after: dict[int, float], *, causes: list[int], at: datetime) -> None:
+    """Record the scores this pass changed (ScoreChange), for the dashboard's "what changed";
+    `at`: when the pass took the verdicts that caused them (later than each verdict)."""
     changed = [i for i in sorted(before.keys() | after.keys()) if before.get(i) != after.get(i)]
     if not changed:
         return
     with connection.cursor() as cursor:
         cursor.execute(
             "insert into leads_scorechange (company_id, old_value, new_value, causes, changed_at)"
-            " select unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), %s::bigint[], now()",
-            [id_array(changed), _float_array(before, changed), _float_array(after, changed), id_array(causes)],
+            " select unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), %s::bigint[], %s",
+            [id_array(changed), _float_array(before, changed), _float_array(after, changed), id_array(causes), at],
         )
 
 

@@ -165,6 +165,12 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
         with connection.cursor() as cursor:
             cursor.execute("delete from leads_pendingscorechange returning company_id, entered, moved")
             taken = cursor.fetchall()
+            # When this pass took the changes: after every verdict it took was committed. Not
+            # now(), the transaction's start: a pass that waited for the lock would date its score
+            # changes before the verdicts, and the dashboard asking "changed since my verdict"
+            # would never see them.
+            cursor.execute("select clock_timestamp()")
+            (taken_at,) = cursor.fetchone()
             changed = sorted(company_id for company_id, _, _ in taken)
             entered = [company_id for company_id, flag, _ in taken if flag]
             moved = [company_id for company_id, _, flag in taken if flag]
@@ -182,7 +188,9 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
             before, written = incremental.update_affected(found, changed, entered, labelled, _rescored)
             count = len(written.ids)
             score_thresholds.written(found.affected, written.ids, written.kth)
-            score_changes.record(before, dict(zip(written.ids.tolist(), written.values.tolist())), causes=changed)
+            score_changes.record(
+                before, dict(zip(written.ids.tolist(), written.values.tolist())), causes=changed, at=taken_at
+            )
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
         return sum(rescore_chunk(lo, hi) for lo, hi in ranges) if inline_full else 0
