@@ -227,12 +227,23 @@ def test_a_rep_labels_with_the_keyboard_undoes_and_sees_scores_change(live_serve
         first = rows(page).nth(0)
         expect(first).to_have_class(re.compile(r"\bselected\b"))
         name = first.locator("td:first-child a").inner_text()
+        failed = []  # the first answer about the rescore fails (a restart): the page asks again
+
+        def fail_once(route):
+            if failed:
+                route.continue_()
+            else:
+                failed.append(route.request.url)
+                route.fulfill(status=503, body="restarting")
+
+        page.route(re.compile(r"/scores/changes\?"), fail_once)
         page.keyboard.press("d")
         expect(row_of(page, name).locator(".badge.dislike")).to_have_text("Disliked")
         expect(rows(page).nth(1)).to_have_class(re.compile(r"\bselected\b"))  # on to the next
         expect(page.locator("#toast")).to_contain_text(f"{name}: disliked.")
         # The worker rescored: the scores on the page change in place, with a link to what changed.
         expect(page.locator("#changes")).to_contain_text(re.compile(r"\d+ scores? changed"), timeout=20_000)
+        assert len(failed) == 1
         assert Company.objects.get(name=name).verdict == "dislike"
 
         page.keyboard.press("u")

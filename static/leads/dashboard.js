@@ -63,11 +63,24 @@
   }
 
   async function poll() {
+    const mine = watching;
     const ids = rows().map((row) => row.dataset.company).join(",");
-    const params = new URLSearchParams({ since: watching.since, ids });
-    const response = await fetch(`${body.closest("table").dataset.changes}?${params}`, { headers: { Accept: "application/json" } });
-    if (!response.ok) return;
-    const state = await response.json();
+    const params = new URLSearchParams({ since: mine.since, ids });
+    let state = null;
+    try {
+      const response = await fetch(`${body.closest("table").dataset.changes}?${params}`, { headers: { Accept: "application/json" } });
+      if (response.ok) state = await response.json();
+    } catch (error) {
+      // no answer (a restart, the network): ask again below, as after any failed answer
+    }
+    if (watching !== mine) return; // a newer verdict started its own watch meanwhile
+    if (state) show(state);
+    mine.tries += 1;
+    if (!(state && state.done) && mine.tries < 60) mine.timer = setTimeout(poll, 1000);
+    else watching = null;
+  }
+
+  function show(state) {
     for (const [id, html] of Object.entries(state.cells)) {
       const cell = body.querySelector(`[data-score-for="${id}"]`);
       if (cell && cell.innerHTML !== html) {
@@ -86,9 +99,6 @@
       link.textContent = `${state.changed.toLocaleString()}${state.changed >= 10000 ? "+" : ""} score${state.changed === 1 ? "" : "s"} changed`;
       box.append(link, state.done ? "" : " (still rescoring…)");
     }
-    watching.tries += 1;
-    if (!state.done && watching.tries < 60) watching.timer = setTimeout(poll, 1000);
-    else watching = null;
   }
 
   document.body.addEventListener("htmx:afterSwap", (event) => {
