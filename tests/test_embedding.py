@@ -146,3 +146,17 @@ def test_batches_are_cut_from_the_companies_shortest_text_first(monkeypatch, set
         ("leads.embed_companies", [by_name["E"], by_name["A"]]),
         ("leads.embed_companies", [by_name["C"]]),
     ]
+
+
+@pytest.mark.django_db
+def test_the_fast_encoders_take_bigger_batches_unless_the_setting_says(settings):
+    """A task's fixed cost shows beside a fast encode (docs/benchmarks.md): 256 a task for them."""
+    settings.EMBEDDING_BATCH_SIZE = 0  # unset
+    sizes = {
+        name: embedding.batch_size(embedding.encoder_for(name)) for name in ("minilm", "minilm-int8", "multilingual")
+    }
+    assert sizes == {"minilm": 64, "minilm-int8": 256, "multilingual": 256}
+    assert embedding.batch_size(embedding.encoder_for("/teams/own-model")) == 64
+    assert embedding.batch_size() == 64  # the database's encoder: minilm in the tests
+    settings.EMBEDDING_BATCH_SIZE = 10
+    assert embedding.batch_size(embedding.encoder_for("multilingual")) == 10

@@ -67,9 +67,9 @@ def run(
         "companies": companies,
         "workers": workers,
         "labels": labelled,
-        "batch_size": settings.EMBEDDING_BATCH_SIZE,
     }
     if bare_only:
+        figures["batch_size"] = embedding.batch_size()
         figures["model_load_s"] = embedding.load()
         figures["bare_s"] = bare_encode([_text(row) for row in timed])
         figures["bare_per_s"] = companies / figures["bare_s"]
@@ -77,10 +77,11 @@ def run(
     home = Path(settings.LEADS_HOME) / "bench" / "embedding"
     with own_broker(home), bench_database(database_name, fingerprint={}, reuse=False, keep=False):
         figures["model"] = embedding.model_name()  # the benchmark database's encoder (EMBEDDING_MODEL)
+        figures["batch_size"] = embedding.batch_size()
         figures["model_load_s"] = embedding.load()
         log(f"model loaded in {figures['model_load_s']:.1f} s; {labelled} labelled companies")
         _labelled_set(known)
-        log(f"bare encode of {companies:,} texts in batches of {settings.EMBEDDING_BATCH_SIZE}")
+        log(f"bare encode of {companies:,} texts in batches of {embedding.batch_size()}")
         texts = [_text(row) for row in timed]
         bare = [bare_encode(texts)]
         with running_workers(workers, home, log):
@@ -109,9 +110,9 @@ def run(
 
 
 def bare_encode(texts: list[str]) -> float:
-    """Seconds to encode the texts as the workers do: shortest first, EMBEDDING_BATCH_SIZE a call."""
+    """Seconds to encode the texts as the workers do: shortest first, embedding.batch_size() a call."""
     ordered = sorted(texts, key=len)
-    size = settings.EMBEDDING_BATCH_SIZE
+    size = embedding.batch_size()
     started = time.perf_counter()
     for i in range(0, len(ordered), size):
         embedding.encode(ordered[i : i + size])

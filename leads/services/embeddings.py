@@ -91,7 +91,7 @@ def embed_and_score(company_ids: Iterable[int]) -> list[int]:
 
 
 def queue_embedding(company_ids: list[int], *, target: bool = False) -> int:
-    """Send the ids to the workers in batches of EMBEDDING_BATCH_SIZE; returns how many batches
+    """Send the ids to the workers in batches (embedding.batch_size); returns how many batches
     were queued (`target`: for a switch_model's encoder). Batches are cut from the companies sorted
     by text length: the encoder pads every text of a batch to its longest, so a batch of similar
     lengths wastes least."""
@@ -100,7 +100,10 @@ def queue_embedding(company_ids: list[int], *, target: bool = False) -> int:
         .order_by(Length("name") + Length("industry") + Length("description"), "pk")
         .values_list("pk", flat=True)
     )
-    size = settings.EMBEDDING_BATCH_SIZE
+    spec = _target_encoder() if target else embedding.encoder()
+    if spec is None:  # a switch called off meanwhile: nothing to embed for it
+        return 0
+    size = embedding.batch_size(spec)
     batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
     for batch in batches:
         send("leads.embed_companies", batch, *([True] if target else []))

@@ -1,6 +1,5 @@
 import time
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
@@ -64,4 +63,4 @@ class Command(BaseCommand):
         if spec is None:
             return
         ids = Company.objects.needing_embedding(spec.stored_name).values_list("pk", flat=True)
-        embeddings.embed_companies(list(ids[: settings.EMBEDDING_BATCH_SIZE * 8]), target=True)
+        embeddings.embed_companies(list(ids[: embedding.batch_size(spec) * 8]), target=True)
