@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import csv
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -100,10 +101,7 @@ def label_profiles(
     """A simulated rep per label, for a file without hand-made profiles: the rep likes the
     companies with that label. The `count` most common labels that at least `min_companies`
     have and at most `max_share` of the companies (a profile liking most companies says little)."""
-    counts: dict[str, int] = {}
-    for company in labels:
-        for label in company:
-            counts[label] = counts.get(label, 0) + 1
+    counts = Counter(label for company in labels for label in company)
     usable = [label for label, n in counts.items() if n >= min_companies and n <= max_share * len(labels)]
     usable.sort(key=lambda label: (-counts[label], label))
     return [Profile(label, frozenset({label})) for label in usable[:count]]

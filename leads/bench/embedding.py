@@ -71,7 +71,7 @@ def run(
     if bare_only:
         figures["batch_size"] = embedding.batch_size()
         figures["model_load_s"] = embedding.load()
-        figures["bare_s"] = bare_encode([_text(row) for row in timed])
+        figures["bare_s"] = bare_encode([_text(row) for row in timed], figures["batch_size"])
         figures["bare_per_s"] = companies / figures["bare_s"]
         return figures
     home = Path(settings.LEADS_HOME) / "bench" / "embedding"
@@ -81,9 +81,9 @@ def run(
         figures["model_load_s"] = embedding.load()
         log(f"model loaded in {figures['model_load_s']:.1f} s; {labelled} labelled companies")
         _labelled_set(known)
-        log(f"bare encode of {companies:,} texts in batches of {embedding.batch_size()}")
+        log(f"bare encode of {companies:,} texts in batches of {figures['batch_size']}")
         texts = [_text(row) for row in timed]
-        bare = [bare_encode(texts)]
+        bare = [bare_encode(texts, figures["batch_size"])]
         with running_workers(workers, home, log):
             warm_ids = _create(warm)  # one first task per worker, which loads its model: not timed
             for number in range(workers):
@@ -100,7 +100,7 @@ def run(
         # Again after the pipeline: on a shared machine the load changes from minute to minute,
         # and the mean of before and after is what the pipeline's minutes are compared with.
         log("bare encode again")
-        bare.append(bare_encode(texts))
+        bare.append(bare_encode(texts, figures["batch_size"]))
     figures["bare_s"] = sum(bare) / len(bare)
     figures["bare_s_before_after"] = bare
     figures["pipeline_per_s"] = companies / figures["pipeline_s"]
@@ -109,10 +109,9 @@ def run(
     return figures
 
 
-def bare_encode(texts: list[str]) -> float:
-    """Seconds to encode the texts as the workers do: shortest first, embedding.batch_size() a call."""
+def bare_encode(texts: list[str], size: int) -> float:
+    """Seconds to encode the texts as the workers do: shortest first, `size` (the tasks' batch) a call."""
     ordered = sorted(texts, key=len)
-    size = embedding.batch_size()
     started = time.perf_counter()
     for i in range(0, len(ordered), size):
         embedding.encode(ordered[i : i + size])
