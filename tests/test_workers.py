@@ -8,13 +8,14 @@ import time
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from leads import embedding
 from leads.celery import app
 from leads.identity import text_hash
 from leads.models import Company, CompanyEmbedding, Score, ScoringState
-from leads.services import labels, scores
+from leads.services import labels, queue, scores
 from tests.worker_helpers import start_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -68,3 +69,37 @@ def test_two_workers_share_a_full_rescore_and_match_one_process(tmp_path, alice)
     assert sum(ran) == chunks
     assert all(count > 0 for count in ran), f"chunks per worker: {ran}"
     assert snapshot() == single
+
+
+def worker_backends() -> set[int]:
+    """The Postgres backends on the test database other than this process's own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select pid from pg_stat_activity where datname = current_database()"
+            " and backend_type = 'client backend' and pid <> pg_backend_pid()"
+        )
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+def test_a_worker_keeps_its_database_connection_from_task_to_task(tmp_path):
+    """CONN_MAX_AGE (60 s with DATABASE_URL) holds in a worker: Celery's Django fixup would close
+    the connection around every task, a new Postgres backend each time (settings, leads/celery.py)."""
+    made = Company.objects.bulk_create(
+        Company(name=f"Company {i}", dedupe_key=f"company-{i}", description="Payroll software for shops")
+        for i in range(2)
+    )
+    worker = start_worker(tmp_path, "keeper")
+    try:
+        seen = []
+        for number, company in enumerate(made, start=1):
+            queue.send("leads.embed_companies", [company.pk])
+            deadline = time.monotonic() + 120
+            while len(re.findall(r"Task leads\.embed_companies\[[^\]]+\] succeeded", worker.log())) < number:
+                worker.assert_alive()
+                assert time.monotonic() < deadline, worker.log_tail()
+                time.sleep(0.1)
+            seen.append(worker_backends())
+    finally:
+        worker.stop()
+    assert CompanyEmbedding.objects.filter(company__in=made).count() == 2
+    assert len(seen[0]) == 1 and seen[1] == seen[0], seen  # one backend, still there after the next task
