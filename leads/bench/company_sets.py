@@ -52,7 +52,7 @@ NOT_A_SECTOR = {
 
 MIN_DESCRIPTION = 40  # characters: "Startup innovante." says nothing of a sector
 _FRENCH = set("le la les des une est et pour dans du de en qui avec sur au aux nous sont son ses leur à".split())
-_ENGLISH = set("the and is of to for with our we a in on that are by an".split())
+_ENGLISH = set("the and is of to for with our we in that are by".split())  # not a, on, an: French words too
 _WORD = re.compile(r"[a-zàâçéèêëîïôûùüÿœ']+")
 _HASHTAG = re.compile(r"#\S+")
 
