@@ -84,3 +84,8 @@ def test_the_written_files_are_what_compare_encoders_reads(tmp_path, monkeypatch
         names, descriptions, labels = evaluation.read_labelled(tmp_path / "out" / filename)
         assert len(names) == 44 and all(len(company) == 1 for company in labels)
         assert [profile.name for profile in evaluation.label_profiles(labels, max_share=0.5)] == expected
+
+
+def test_french_words_that_english_shares_do_not_count_as_english():
+    assert company_sets.is_french("Elle a une offre qui a séduit")  # "a": French too
+    assert not company_sets.is_french("A platform for the teams that run logistics")
