@@ -4,6 +4,7 @@ built from pinned public files (here small stand-ins of the same shape, written 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,17 @@ def test_the_written_files_are_what_compare_encoders_reads(tmp_path, monkeypatch
 def test_french_words_that_english_shares_do_not_count_as_english():
     assert company_sets.is_french("Elle a une offre qui a séduit")  # "a": French too
     assert not company_sets.is_french("A platform for the teams that run logistics")
+
+
+def test_the_command_says_which_file_is_missing(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "leads.bench.company_sets", str(tmp_path / "out"), "--from", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert run.returncode == 1 and "bpifrance_startups_data2.json" in run.stderr and "Traceback" not in run.stderr

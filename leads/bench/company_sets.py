@@ -108,8 +108,11 @@ def fetch(name: str, local: Path | None) -> bytes:
         raw = (local / name).read_bytes()
     else:
         url = f"https://raw.githubusercontent.com/{repository}/{commit}/{path}"
-        with urllib.request.urlopen(url, timeout=120) as response:
-            raw = response.read()
+        try:
+            with urllib.request.urlopen(url, timeout=120) as response:
+                raw = response.read()
+        except OSError as error:
+            raise OSError(f"could not download {url} ({error}); or give --from a folder holding {name}") from error
     if git_blob_id(raw) != blob:
         raise ValueError(f"{name} is not the file of {repository}@{commit[:7]} (blob {blob[:10]}): refusing it")
     return raw
@@ -139,4 +142,7 @@ if __name__ == "__main__":
     parser.add_argument("out", type=Path, help="where the two CSV files go")
     parser.add_argument("--from", dest="local", type=Path, help="a folder holding the source files")
     arguments = parser.parse_args()
-    print(write(arguments.out, arguments.local))
+    try:
+        print(write(arguments.out, arguments.local))
+    except (OSError, ValueError) as error:  # a missing file, no network, a changed file
+        parser.exit(1, f"company_sets: {error}\n")
