@@ -17,6 +17,7 @@ IMPORT = 7_310_002  # one run per import job
 SWEEP = 7_410_003  # one periodic sweep at a time
 MAP = 7_510_004  # one compute_map at a time (services.maps)
 SWITCH = 7_610_005  # one finishing encoder switch at a time (services.encoders)
+INDEX = 7_710_006  # the active encoder's HNSW index: one drop or build at a time (services.encoders)
 
 
 def hold_for_transaction(namespace: int, key: int = 0, *, shared: bool = False) -> None:

@@ -29,7 +29,11 @@ def embed_companies(company_ids: list[int], target: bool = False) -> int:
     """Embed and score; with `target`, only embed, for the encoder a switch_model moves to."""
     if target:
         return len(embeddings.embed_companies(company_ids, target=True))
-    return len(embeddings.embed_and_score(company_ids))
+    embedded = embeddings.embed_and_score(company_ids)
+    # The batch that empties the queue builds the index a bulk embedding dropped (the scores come first).
+    if not encoders.index_ready() and queue.backlog() == 0:
+        encoders.build_missing_index()
+    return len(embedded)
 
 
 @shared_task(name="leads.apply_label_changes", **RETRY)
@@ -73,6 +77,8 @@ def sweep() -> None:
             embeddings.queue_pending_embeddings()
             queue_waiting_imports()
             encoders.queue_missing()  # a switch_model's companies that no batch covers
+        if idle:  # the HNSW index a bulk embedding dropped, once every company is embedded
+            encoders.build_missing_index()
         encoders.finish()  # a switch_model whose companies are all embedded: scoring moves over
         scores.heal(scan=idle)
         if idle:  # companies embedded since the map was computed: a scan at most every maps.CHECK_INTERVAL

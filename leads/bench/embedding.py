@@ -32,7 +32,7 @@ from leads.bench.database import bench_database
 from leads.celery import app
 from leads.identity import dedupe_key, embedding_text, text_hash
 from leads.models import Company, CompanyEmbedding, LabelSource, Score
-from leads.services import embeddings, labels, queue, scores
+from leads.services import embeddings, encoders, labels, queue, scores
 
 WARM_UP_PER_WORKER = 4  # companies in each worker's first task, which loads its model
 READY_TIMEOUT_S = 180  # a worker's start (Django, the first task loads the model) on a busy machine
@@ -97,6 +97,7 @@ def run(
             ids = _create(timed)
             started = timezone.now()
             figures["batches"] = embeddings.queue_embedding(ids)
+            figures["index_built_after"] = not encoders.index_ready()  # services.encoders.defer_index
             finished = _wait_for(ids, labelled > 0, timeout_s, "the timed companies")
             figures["pipeline_s"] = (finished - started).total_seconds()
         figures["scored"] = Score.objects.filter(company_id__any_of=ids).count()
@@ -166,19 +167,29 @@ def _labelled_set(rows: list[tuple]) -> None:
 
 
 def _wait_for(ids: list[int], scored: bool, timeout_s: float, what: str) -> datetime:
-    """Until every company has a current vector (and a score, when there are labels); returns
-    when the last was done: the last score's time as the worker stamped it, so that this process
-    need ask only every half second (on a small machine, asking more often takes CPU from the
-    encoder being timed), else the moment the last vector was seen."""
+    """Until every company has a current vector (and a score, when there are labels) and the
+    encoder's HNSW index is ready (a bulk embedding builds it after the last batch:
+    services.encoders.defer_index). Returns when the last of these was done: the last score's
+    time as the worker stamped it, so that the counts need asking only every half second (on a
+    small machine, asking more often takes CPU from the encoder being timed), else the moment
+    the last vector was seen; and the moment the index was first seen ready, looked up every
+    0.1 s (one catalog row, not two counts)."""
     name, deadline = embedding.model_name(), time.monotonic() + timeout_s
     vectors = CompanyEmbedding.objects.current(name).filter(company_id__any_of=ids)
     scored_ones = Score.objects.filter(company_id__any_of=ids)
+    index_ready_at, next_count = None, 0.0
     while True:
-        if vectors.count() == len(ids) and (not scored or scored_ones.count() == len(ids)):
-            return scored_ones.aggregate(last=Max("computed_at"))["last"] if scored else timezone.now()
+        if index_ready_at is None and encoders.index_ready(name):
+            index_ready_at = timezone.now()
+        if time.monotonic() >= next_count:
+            next_count = time.monotonic() + (0.5 if scored else 0.05)
+            if vectors.count() == len(ids) and (not scored or scored_ones.count() == len(ids)):
+                done = scored_ones.aggregate(last=Max("computed_at"))["last"] if scored else timezone.now()
+                if index_ready_at is not None:
+                    return max(done, index_ready_at)
         if time.monotonic() > deadline:
             raise CommandError(f"{what} were not embedded within {timeout_s:.0f} s (--timeout)")
-        time.sleep(0.5 if scored else 0.05)
+        time.sleep(0.1)
 
 
 def _wait_for_an_empty_queue(timeout_s: float) -> None:

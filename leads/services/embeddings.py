@@ -70,10 +70,14 @@ def drop_vectors(stored_name: str) -> int:
     return CompanyEmbedding.objects.filter(model_name=stored_name)._raw_delete(CompanyEmbedding.objects.db)
 
 
-def _target_encoder():
+def _encoders():
     from leads.services import encoders  # it builds on this module
 
-    return encoders.target()
+    return encoders
+
+
+def _target_encoder():
+    return _encoders().target()
 
 
 def embed_and_score(company_ids: Iterable[int]) -> list[int]:
@@ -103,6 +107,8 @@ def queue_embedding(company_ids: list[int], *, target: bool = False) -> int:
     spec = _target_encoder() if target else embedding.encoder()
     if spec is None:  # a switch called off meanwhile: nothing to embed for it
         return 0
+    if not target:  # many at once: their index is built after them, in one go (services.encoders)
+        _encoders().defer_index(ordered)
     size = embedding.batch_size(spec)
     batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
     for batch in batches:

@@ -11,18 +11,23 @@
 3. The old encoder's vectors and index are dropped.
 
 Vectors of another size are fine: the vector column takes any size, and each encoder's vectors
-have their own partial HNSW index (models.encoders)."""
+have their own partial HNSW index (models.encoders).
+
+The active encoder's index is also built in one go after a bulk embedding: `defer_index` drops it
+before the companies are queued when they outnumber the vectors it holds, and
+`build_missing_index` builds it once the last is embedded (the worker and the sweep ask)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from leads import embedding, locks
-from leads.models import Company, EncoderState
+from leads.models import Company, CompanyEmbedding, EncoderState
 from leads.models.encoders import HNSW_BUILD_MEMORY, hnsw_index_name, hnsw_index_sql
 from leads.services import embeddings, scores
 
@@ -119,6 +124,59 @@ def _finish() -> bool:
     scores.queue_full_rescore()
     _drop(old.stored_name)
     return True
+
+
+# --- The active encoder's index during a bulk embedding --------------------------------------
+
+
+def defer_index(company_ids: list[int]) -> bool:
+    """Before companies are queued for the active encoder: when those needing a vector are at
+    least as many as the vectors it has, drop its HNSW index; returns whether it did. Building
+    the index over every vector at once costs ~0.2-0.4 ms a vector on one core, inserting the
+    vectors one by one ~1.3 ms, on the worker's time between two batches (docs/benchmarks.md).
+    Until the index is built again similar companies are found by an exact scan. Not inside a
+    transaction (the drop is concurrent: reads and writes of the vectors go on)."""
+    if not company_ids or connection.in_atomic_block:
+        return False
+    spec = embedding.encoder()
+    indexed = CompanyEmbedding.objects.filter(model_name=spec.stored_name).count()
+    if len(company_ids) < indexed:
+        return False
+    new = Company.objects.filter(pk__any_of=company_ids).needing_embedding(spec.stored_name).count()
+    if new == 0 or new < indexed:
+        return False
+    with locks.try_hold(locks.INDEX) as ours:
+        if not ours:  # being built: the new vectors go into it one by one
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute(f"drop index concurrently if exists {hnsw_index_name(spec.stored_name)}")
+    log.info("HNSW index dropped for %d companies to embed; built again once they are", new)
+    return True
+
+
+def build_missing_index() -> bool:
+    """Build the active encoder's HNSW index if it is missing or invalid (dropped by
+    `defer_index`, a build cut off half-way) and no company is left to embed; returns whether
+    it did. One build at a time, across workers."""
+    if index_ready():
+        return False
+    spec = embedding.encoder()
+    with locks.try_hold(locks.INDEX) as ours:
+        if not ours or index_ready() or Company.objects.needing_embedding(spec.stored_name).exists():
+            return False
+        started = time.perf_counter()
+        _build_index(spec.stored_name, spec.dimensions)
+    log.info("HNSW index for %s built in %.1f s", spec.stored_name, time.perf_counter() - started)
+    return True
+
+
+def index_ready(stored_name: str | None = None) -> bool:
+    """Whether the encoder's HNSW index (the active one's by default) exists and is valid."""
+    name = hnsw_index_name(stored_name or embedding.model_name())
+    with connection.cursor() as cursor:
+        cursor.execute("select i.indisvalid from pg_index i where i.indexrelid = to_regclass(%s)", [name])
+        found = cursor.fetchone()
+    return bool(found and found[0])
 
 
 def _build_index(stored_name: str, dimensions: int) -> None:
