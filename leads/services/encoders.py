@@ -172,22 +172,25 @@ def build_missing_index() -> bool:
 
 def index_ready(stored_name: str | None = None) -> bool:
     """Whether the encoder's HNSW index (the active one's by default) exists and is valid."""
-    name = hnsw_index_name(stored_name or embedding.model_name())
+    return _index_valid(hnsw_index_name(stored_name or embedding.model_name())) is True
+
+
+def _index_valid(name: str) -> bool | None:
+    """None when there is no such index; False when a concurrent build is under way or failed."""
     with connection.cursor() as cursor:
         cursor.execute("select i.indisvalid from pg_index i where i.indexrelid = to_regclass(%s)", [name])
         found = cursor.fetchone()
-    return bool(found and found[0])
+    return None if found is None else found[0]
 
 
 def _build_index(stored_name: str, dimensions: int) -> None:
-    """The target's HNSW index (minutes at a million companies). Concurrently when not inside a
+    """An encoder's HNSW index: a switch's target's, or the active one's after a bulk embedding
+    (minutes at a million companies; callers hold a lock, one build each). Concurrently when not inside a
     transaction, so embedding goes on meanwhile; a concurrent build that failed half-way leaves an
     invalid index, which is dropped and built again."""
     name = hnsw_index_name(stored_name)
     with connection.cursor() as cursor:
-        cursor.execute("select i.indisvalid from pg_index i where i.indexrelid = to_regclass(%s)", [name])
-        found = cursor.fetchone()
-        if found and not found[0]:
+        if _index_valid(name) is False:
             cursor.execute(f"drop index {name}")
         sql = hnsw_index_sql(stored_name, dimensions, _quote)
         cursor.execute(f"set maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")  # in memory: faster, better
