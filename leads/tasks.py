@@ -77,8 +77,7 @@ def sweep() -> None:
             embeddings.queue_pending_embeddings()
             queue_waiting_imports()
             encoders.queue_missing()  # a switch_model's companies that no batch covers
-        if idle:  # the HNSW index a bulk embedding dropped, once every company is embedded
-            encoders.build_missing_index()
+            encoders.build_missing_index()  # the HNSW index a bulk embedding dropped, once all are embedded
         encoders.finish()  # a switch_model whose companies are all embedded: scoring moves over
         scores.heal(scan=idle)
         if idle:  # companies embedded since the map was computed: a scan at most every maps.CHECK_INTERVAL

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from django.db import connection, transaction
 
-from leads import embedding
+from leads import embedding, tasks
+from leads.celery import app
 from leads.models import Company, CompanyEmbedding
 from leads.models.encoders import hnsw_index_name
 from leads.selectors import similar_companies
@@ -80,6 +81,18 @@ def test_a_build_cut_off_half_way_is_built_again(fake_encoder, index_restored):
         cursor.execute("update pg_index set indisvalid = false where indexrelid = to_regclass(%s)", [name])
     assert not encoders.index_ready()
     assert encoders.build_missing_index()
+    assert encoders.index_ready()
+
+
+def test_the_sweep_builds_an_index_no_worker_built(fake_encoder, index_restored):
+    ids = create(list(WORLD_COMPANIES))
+    assert encoders.defer_index(ids)
+    embeddings.embed_and_score(ids)  # as if the worker had stopped before building it
+    app.control.purge()  # the sweep builds only when the queue is idle
+    try:
+        tasks.sweep()
+    finally:
+        app.control.purge()  # what the sweep queued (the map): no worker here takes it
     assert encoders.index_ready()
 
 
