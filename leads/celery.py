@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leads.settings")
 
@@ -20,3 +20,14 @@ def _close_old_connections(**kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+def _share_the_cores(sender, **kwargs) -> None:
+    """A worker's processes share the machine's cores: the encoder of each of `--concurrency`
+    prefork processes takes its share (embedding.threads), unless EMBEDDING_THREADS says. The
+    processes are forked after this and inherit it."""
+    pool = str(getattr(sender, "pool_cls", ""))
+    processes = sender.concurrency if isinstance(sender.concurrency, int) else 0
+    if processes > 1 and "solo" not in pool:
+        os.environ["LEADS_WORKER_PROCESSES"] = str(processes)

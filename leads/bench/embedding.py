@@ -70,6 +70,7 @@ def run(
         "companies": companies,
         "workers": workers,
         "labels": labelled,
+        "threads": embedding.threads(),  # each encoder's, here and in each worker (EMBEDDING_THREADS)
     }
     if bare_only:
         figures["batch_size"] = embedding.batch_size()
