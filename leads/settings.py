@@ -212,7 +212,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(LEADS_HOME / "celerybeat-schedule")
 EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "").strip()
 EMBEDDING_DIMENSIONS = embedding.dimensions_for(EMBEDDING_MODEL, envint("EMBEDDING_DIMENSIONS", 0) or None)
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", 0)  # 0: the encoder's own (embedding.batch_size)
-EMBEDDING_THREADS = envint("EMBEDDING_THREADS", 0)  # unset (0): every core (embedding.threads)
+EMBEDDING_THREADS = envint("EMBEDDING_THREADS", 0)  # unset (0): the cores / --concurrency (embedding.threads)
 SCORING_K = envint("SCORING_K", 10)
 # Labels arriving within this many seconds are folded into one incremental rescore.
 RESCORE_DELAY_SECONDS = envint("RESCORE_DELAY_SECONDS", 1, minimum=0)

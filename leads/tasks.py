@@ -30,11 +30,9 @@ def embed_companies(company_ids: list[int], target: bool = False) -> int:
     if target:
         return len(embeddings.embed_companies(company_ids, target=True))
     embedded = embeddings.embed_and_score(company_ids)
-    # The batch that embeds the last company builds the index a bulk embedding dropped, after
-    # its scores. Asked after every batch while the index is missing: the first company left to
-    # embed is found early in the table until the last batches.
-    if not encoders.index_ready():
-        encoders.build_missing_index()
+    # The batch that embeds the last company builds the index a bulk embedding dropped, after its
+    # scores (one catalog lookup a batch while the index is there).
+    encoders.build_missing_index()
     return len(embedded)
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 from django.db import connection, transaction
 
 from leads import embedding, tasks
 from leads.celery import app
-from leads.models import Company, CompanyEmbedding
+from leads.models import Company
 from leads.models.encoders import hnsw_index_name
 from leads.selectors import similar_companies
 from leads.services import embeddings, encoders
 from tests.conftest import WORLD_COMPANIES
+from tests.test_similar import exact_similar
 from tests.worker_helpers import start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the index is dropped and built concurrently
@@ -36,10 +36,8 @@ def create(names: list[str]) -> list[int]:
     ]
 
 
-def exact_nearest(company_id: int, count: int) -> list[int]:
-    vectors = dict(CompanyEmbedding.objects.values_list("company_id", "vector"))
-    distance = {i: 1 - float(np.dot(vectors[company_id], v)) for i, v in vectors.items() if i != company_id}
-    return sorted(distance, key=lambda i: (round(distance[i], 9), i))[:count]
+def exact_nearest(company: Company, count: int) -> list[int]:
+    return [pk for pk, _ in exact_similar(company, limit=count, unlabelled=False)]
 
 
 def test_the_index_is_dropped_for_more_companies_than_it_holds_and_built_once_all_are_embedded(
@@ -65,13 +63,13 @@ def test_the_index_is_dropped_for_more_companies_than_it_holds_and_built_once_al
     assert not encoders.index_ready()
     # Meanwhile similar companies come from an exact scan: still the nearest.
     bravo = Company.objects.get(name="Bravo Beers")
-    assert [s.company.pk for s in similar_companies(bravo, limit=3)] == exact_nearest(bravo.pk, 3)
+    assert [s.company.pk for s in similar_companies(bravo, limit=3)] == exact_nearest(bravo, 3)
 
     embeddings.embed_and_score(later[2:])
     assert encoders.build_missing_index()
     assert encoders.index_ready()
     assert not encoders.build_missing_index()  # built already: nothing to do
-    assert [s.company.pk for s in similar_companies(bravo, limit=3)] == exact_nearest(bravo.pk, 3)
+    assert [s.company.pk for s in similar_companies(bravo, limit=3)] == exact_nearest(bravo, 3)
 
 
 def test_a_build_cut_off_half_way_is_built_again(fake_encoder, index_restored):

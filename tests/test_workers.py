@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 
 import numpy as np
@@ -18,7 +17,7 @@ from leads.celery import app
 from leads.identity import text_hash
 from leads.models import Company, CompanyEmbedding, Score, ScoringState
 from leads.services import labels, queue, scores
-from tests.worker_helpers import start_process, start_worker
+from tests.worker_helpers import start_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -83,6 +82,15 @@ def worker_backends() -> set[int]:
         return {pid for (pid,) in cursor.fetchall()}
 
 
+def wait_for_embedding_tasks(worker, count: int) -> None:
+    """Until the worker's log shows `count` embedding tasks done."""
+    deadline = time.monotonic() + 120
+    while len(re.findall(r"Task leads\.embed_companies\[[^\]]+\] succeeded", worker.log())) < count:
+        worker.assert_alive()
+        assert time.monotonic() < deadline, worker.log_tail()
+        time.sleep(0.1)
+
+
 def test_a_worker_keeps_its_database_connection_from_task_to_task(tmp_path):
     """CONN_MAX_AGE (60 s with DATABASE_URL) holds in a worker: Celery's Django fixup would close
     the connection around every task, a new Postgres backend each time (settings, leads/celery.py)."""
@@ -95,11 +103,7 @@ def test_a_worker_keeps_its_database_connection_from_task_to_task(tmp_path):
         seen = []
         for number, company in enumerate(made, start=1):
             queue.send("leads.embed_companies", [company.pk])
-            deadline = time.monotonic() + 120
-            while len(re.findall(r"Task leads\.embed_companies\[[^\]]+\] succeeded", worker.log())) < number:
-                worker.assert_alive()
-                assert time.monotonic() < deadline, worker.log_tail()
-                time.sleep(0.1)
+            wait_for_embedding_tasks(worker, number)
             seen.append(worker_backends())
     finally:
         worker.stop()
@@ -111,19 +115,10 @@ def test_a_worker_s_processes_share_the_cores_between_their_encoders(tmp_path):
     """With --concurrency=2 each prefork process's encoder takes half the cores (leads/celery.py,
     embedding.threads): two encoders that each took every core would only take turns."""
     company = Company.objects.create(name="Alpha Payroll", description="Payroll software for shops")
-    command = [
-        sys.executable, "-m", "celery", "-A", "leads", "worker", "--pool=prefork", "--concurrency=2",
-        "--loglevel=INFO", "--without-heartbeat", "--without-mingle", "--without-gossip",
-        f"--hostname=sharing-{os.getpid()}@%h",
-    ]  # fmt: skip
-    worker = start_process(command, tmp_path, "sharing", " ready.")
+    worker = start_worker(tmp_path, "sharing", processes=2)
     try:
         queue.send("leads.embed_companies", [company.pk])
-        deadline = time.monotonic() + 120
-        while not re.search(r"Task leads\.embed_companies\[[^\]]+\] succeeded", worker.log()):
-            worker.assert_alive()
-            assert time.monotonic() < deadline, worker.log_tail()
-            time.sleep(0.1)
+        wait_for_embedding_tasks(worker, 1)
     finally:
         worker.stop()
     share = max(1, (os.cpu_count() or 1) // 2)

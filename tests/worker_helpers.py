@@ -77,10 +77,14 @@ def worker_env(env_overrides: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def start_worker(log_dir: Path, name: str, env_overrides: dict[str, str] | None = None) -> Worker:
-    """Start one worker (solo pool, one task at a time) and wait until it is ready."""
+def start_worker(
+    log_dir: Path, name: str, env_overrides: dict[str, str] | None = None, *, processes: int = 1
+) -> Worker:
+    """Start one worker and wait until it is ready: one task at a time (solo pool), or `processes`
+    prefork processes."""
+    pool = ["--pool=solo", "--concurrency=1"] if processes == 1 else ["--pool=prefork", f"--concurrency={processes}"]
     command = [
-        sys.executable, "-m", "celery", "-A", "leads", "worker", "--pool=solo", "--concurrency=1",
+        sys.executable, "-m", "celery", "-A", "leads", "worker", *pool,
         "--loglevel=INFO", "--without-heartbeat", "--without-mingle", "--without-gossip",
         f"--hostname={name}-{os.getpid()}@%h",
     ]  # fmt: skip

@@ -158,11 +158,12 @@ def build_missing_index() -> bool:
     """Build the active encoder's HNSW index if it is missing or invalid (dropped by
     `defer_index`, a build cut off half-way) and no company is left to embed; returns whether
     it did. One build at a time, across workers."""
-    if index_ready():
-        return False
     spec = embedding.encoder()
+    if index_ready(spec.stored_name):
+        return False
     with locks.try_hold(locks.INDEX) as ours:
-        if not ours or index_ready() or Company.objects.needing_embedding(spec.stored_name).exists():
+        # Left to embed: found early in the table until the last batches of a bulk embedding.
+        if not ours or index_ready(spec.stored_name) or Company.objects.needing_embedding(spec.stored_name).exists():
             return False
         started = time.perf_counter()
         _build_index(spec.stored_name, spec.dimensions)
