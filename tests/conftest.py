@@ -14,7 +14,7 @@ from django.db import connection
 from leads import embedding
 from leads.models import Company
 from leads.models.encoders import hnsw_index_name
-from leads.services import embeddings, labels, scores
+from leads.services import embeddings, encoders, labels, scores
 
 # Headless Chromium for the browser tests: the `browser` and `page` fixtures.
 pytest_plugins = ["tests.browser_helpers"]
@@ -45,6 +45,23 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _hnsw_index_kept(request):
+    """A test outside a transaction that queued a bulk embedding may end with the active encoder's
+    HNSW index dropped (services.encoders.defer_index) and not yet built again; the flush does not
+    bring DDL back. Build it then, so that the next test finds it (and its worker's start-up sweep
+    does not spend the test building it)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    spec = embedding.encoder()
+    if not encoders.index_ready(spec.stored_name):
+        encoders._build_index(spec.stored_name, spec.dimensions)
 
 
 @pytest.fixture
