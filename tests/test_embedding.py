@@ -103,6 +103,42 @@ def test_embedding_threads_sets_the_threads_of_an_encoder():
     assert "EMBEDDING_THREADS=-2: must be at least 1" in run.stderr
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS runs one thread on one core")
+def test_numpy_s_threads_sleep_after_a_matrix_product_instead_of_taking_a_core():
+    """A worker scores each batch with a matrix product, then encodes the next batch on every
+    core: OpenBLAS's threads, left spinning ~0.1 s after each product, took a core from it."""
+    code = """
+import os, time, django
+django.setup()
+import numpy as np
+a, b = np.ones((2000, 384), np.float32), np.ones((384, 50), np.float32)
+def others():
+    main, ticks = str(os.getpid()), 0
+    for thread in os.listdir("/proc/self/task"):
+        if thread != main:
+            fields = open(f"/proc/self/task/{thread}/stat").read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks
+a @ b
+before = others()
+for _ in range(10):
+    a @ b
+    time.sleep(0.2)
+print(others() - before, os.environ["OPENBLAS_THREAD_TIMEOUT"])
+"""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    env.pop("OPENBLAS_THREAD_TIMEOUT", None)  # as a process starts: leads sets it
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    ticks, timeout = run.stdout.split()[-2:]
+    assert int(ticks) <= 10, (
+        f"numpy's threads took {int(ticks) / os.sysconf('SC_CLK_TCK'):.2f} s of CPU after 10 products"
+    )
+    assert timeout == "20"
+
+
 def test_a_fresh_database_gets_a_vector_column_of_the_encoder_s_size():
     name = "leads.migrations.0001_initial"
     try:
