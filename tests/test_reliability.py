@@ -3,6 +3,9 @@ a crashed child of `make run`; and /healthz telling a load balancer which part i
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -79,6 +82,39 @@ def test_it_stops_when_a_child_keeps_dying(tmp_path):
     with pytest.raises(CommandError, match="The beat exited 6 times within 60 s"):
         supervise({"beat": python("import sys; sys.exit(1)")}, env=None, children=children, say=said.append, poll=0.05)
     assert said == ["The beat exited (code 1); starting it again."] * 5
+
+
+def test_ctrl_c_stops_each_child_once(tmp_path):
+    """A terminal's Ctrl-C signals make run's whole process group. The children, in groups of
+    their own, get one SIGINT each, from serve: signalled twice, Celery beat broke off its own
+    shutdown with a traceback."""
+    child = python(
+        "import os, pathlib, signal, time\n"
+        f"log = pathlib.Path({str(tmp_path)!r}) / str(os.getpid())\n"
+        "got = []\n"
+        "def on(signum, frame):\n"
+        "    got.append(signum)\n"
+        "    with log.open('a') as f: f.write(signal.Signals(signum).name + ' ')\n"
+        "for signum in (signal.SIGINT, signal.SIGTERM): signal.signal(signum, on)\n"
+        "log.touch()\n"
+        "while not got: time.sleep(0.05)\n"
+        "time.sleep(1)  # its own shutdown, into which a second signal would break\n"
+    )
+    serve = python(
+        "import django; django.setup()\n"
+        "from leads.management.commands.serve import run_together\n"
+        f"run_together({{'worker': {child!r}, 'beat': {child!r}}}, env=None, say=print)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    runner = subprocess.Popen(serve, env=env, cwd=settings.BASE_DIR, start_new_session=True)
+    try:
+        wait_for(lambda: len(list(tmp_path.iterdir())) == 2, seconds=60, what="both children starting")
+        os.killpg(runner.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        assert runner.wait(timeout=30) == 0
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+    assert sorted(path.read_text() for path in tmp_path.iterdir()) == ["SIGINT ", "SIGINT "]
 
 
 # --- /healthz ----------------------------------------------------------------------------------

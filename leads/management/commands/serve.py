@@ -29,7 +29,7 @@ def supervise(
     """Start every command and keep it running: one that exits is started again (and `say` tells
     why), unless it keeps dying. Runs until interrupted (or `keep_going()` is false); `children`
     holds the live processes."""
-    children.update({name: subprocess.Popen(command, env=env) for name, command in commands.items()})
+    children.update({name: _start(command, env) for name, command in commands.items()})
     exits: dict[str, list[float]] = {name: [] for name in commands}
     while keep_going():
         time.sleep(poll)
@@ -44,7 +44,44 @@ def supervise(
                     "Its output above says why."
                 )
             say(f"The {name} exited (code {child.returncode}); starting it again.")
-            children[name] = subprocess.Popen(commands[name], env=env)
+            children[name] = _start(commands[name], env)
+
+
+def _start(command: list[str], env: dict | None) -> subprocess.Popen:
+    """A child in a process group of its own: a terminal's Ctrl-C reaches `serve` alone, which
+    then stops each child once (`run_together`)."""
+    return subprocess.Popen(command, env=env, process_group=0)
+
+
+def run_together(commands: dict[str, list[str]], *, env: dict | None, say) -> None:
+    """Run the commands (`supervise`) until Ctrl-C, `kill` or a closed terminal, then stop each
+    child once, with the SIGINT a terminal's Ctrl-C sends (gunicorn stops at once, a Celery worker
+    finishes its task), killing them after 20 s or at a second Ctrl-C. Each child used to get Ctrl-C's SIGINT and then
+    this process's SIGTERM too, and a second signal broke into its shutdown (Celery beat printed
+    a traceback)."""
+    # Installed explicitly: started in the background by a shell, Python inherits SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    children: dict[str, subprocess.Popen] = {}
+    try:
+        supervise(commands, env=env, children=children, say=say)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(list(children.values()))
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    try:
+        for child in children:
+            child.wait(timeout=20)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):  # one hangs, or a second Ctrl-C: no more waiting
+        for child in children:
+            child.kill()
+            child.wait()
 
 
 class Command(BaseCommand):
@@ -64,27 +101,12 @@ class Command(BaseCommand):
                            "leads.wsgi:application"],
         }  # fmt: skip
         self.stdout.write(self.style.SUCCESS(f"Dashboard: http://{addr}/  (Ctrl-C stops everything)"))
-        # Ctrl-C and `kill` stop everything. Installed explicitly: started in the background by a
-        # shell, Python inherits SIGINT ignored, and Ctrl-C would only stop (and so restart) the children.
-        signal.signal(signal.SIGINT, _interrupt)
-        signal.signal(signal.SIGTERM, _interrupt)
-        children: dict[str, subprocess.Popen] = {}
         try:
-            supervise(commands, env=env, children=children, say=self.stderr.write)
-        except KeyboardInterrupt:
-            pass
+            run_together(commands, env=env, say=self.stderr.write)
         finally:
-            self._stop(list(children.values()))
+            self._stop_services()
 
-    def _stop(self, children):
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    def _stop_services(self):
         connections.close_all()
         if not os.environ.get("REDIS_URL"):
             devstack.stop_redis(settings.LEADS_HOME)
