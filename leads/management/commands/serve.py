@@ -56,9 +56,9 @@ def _start(command: list[str], env: dict | None) -> subprocess.Popen:
 def run_together(commands: dict[str, list[str]], *, env: dict | None, say) -> None:
     """Run the commands (`supervise`) until Ctrl-C, `kill` or a closed terminal, then stop each
     child once, with the SIGINT a terminal's Ctrl-C sends (gunicorn stops at once, a Celery worker
-    finishes its task), killing them after 20 s or at a second Ctrl-C. Each child used to get Ctrl-C's SIGINT and then
-    this process's SIGTERM too, and a second signal broke into its shutdown (Celery beat printed
-    a traceback)."""
+    finishes its task); kill them after 20 s or at a second Ctrl-C. The children used to get
+    Ctrl-C's SIGINT and then this process's SIGTERM too, and the second signal broke into their
+    shutdown (Celery beat printed a traceback)."""
     # Installed explicitly: started in the background by a shell, Python inherits SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
