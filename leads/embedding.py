@@ -220,19 +220,27 @@ def _setting_matches_the_database(app_configs=None, **kwargs) -> list[checks.War
 
 
 def threads() -> int:
-    """Threads one encoder uses: EMBEDDING_THREADS, else the cores shared out among the processes
-    of this worker (`--concurrency`, leads/celery.py), else every core. Encoders that each take
-    every core only take turns on them."""
-    processes = int(os.environ.get("LEADS_WORKER_PROCESSES", "1"))
-    return settings.EMBEDDING_THREADS or max(1, (os.cpu_count() or 1) // processes)
+    """Threads one encoder uses: its share of the cores (`_share`), else every core."""
+    return _share() or os.cpu_count() or 1
+
+
+def _share() -> int | None:
+    """The threads asked of each encoder: EMBEDDING_THREADS, else the cores shared out among the
+    processes of this worker (`--concurrency`, leads/celery.py); None when nothing asks. Encoders
+    that each take every core only take turns on them."""
+    if settings.EMBEDDING_THREADS:
+        return settings.EMBEDDING_THREADS
+    if "LEADS_WORKER_PROCESSES" in os.environ:
+        return max(1, (os.cpu_count() or 1) // int(os.environ["LEADS_WORKER_PROCESSES"]))
+    return None
 
 
 def _load_sentence_transformer(spec: Encoder):
     import torch
     from sentence_transformers import SentenceTransformer
 
-    if settings.EMBEDDING_THREADS or "LEADS_WORKER_PROCESSES" in os.environ:
-        torch.set_num_threads(threads())  # else torch's own choice: one thread per physical core
+    if share := _share():
+        torch.set_num_threads(share)  # else torch's own choice: one thread per physical core
     model = SentenceTransformer(spec.location or str(_packaged_minilm()), device="cpu")
 
     def encode_texts(texts: list[str]) -> np.ndarray:

@@ -47,12 +47,14 @@ def test_the_index_is_dropped_for_more_companies_than_it_holds_and_built_once_al
     first = create(names[:2])
     embeddings.embed_and_score(first)
     later = create(names[2:])  # 4 more than the index holds
-    assert not encoders.defer_index(later[:1])  # fewer than the 2 vectors it holds: inserted one by one
-    assert not encoders.defer_index(first + first)  # embedded already: nothing new for the index
+    assert not encoders.defer_index(
+        later[:1], embedding.encoder()
+    )  # fewer than the 2 vectors it holds: inserted one by one
+    assert not encoders.defer_index(first + first, embedding.encoder())  # embedded already: nothing new for the index
     assert encoders.index_ready()
     with transaction.atomic():  # not inside a transaction: the drop is concurrent
-        assert not encoders.defer_index(later)
-    assert encoders.defer_index(later)
+        assert not encoders.defer_index(later, embedding.encoder())
+    assert encoders.defer_index(later, embedding.encoder())
     assert not encoders.index_ready()
     with connection.cursor() as cursor:
         cursor.execute("select to_regclass(%s)", [hnsw_index_name(embedding.model_name())])
@@ -84,7 +86,7 @@ def test_a_build_cut_off_half_way_is_built_again(fake_encoder, index_restored):
 
 def test_the_sweep_builds_an_index_no_worker_built(fake_encoder, index_restored):
     ids = create(list(WORLD_COMPANIES))
-    assert encoders.defer_index(ids)
+    assert encoders.defer_index(ids, embedding.encoder())
     embeddings.embed_and_score(ids)  # as if the worker had stopped before building it
     app.control.purge()  # the sweep builds only when the queue is idle
     try:

@@ -108,7 +108,7 @@ def queue_embedding(company_ids: list[int], *, target: bool = False) -> int:
     if spec is None:  # a switch called off meanwhile: nothing to embed for it
         return 0
     if not target:  # many at once: their index is built after them, in one go (services.encoders)
-        _encoders().defer_index(ordered)
+        _encoders().defer_index(ordered, spec)
     size = embedding.batch_size(spec)
     batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
     for batch in batches:

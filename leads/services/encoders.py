@@ -129,17 +129,18 @@ def _finish() -> bool:
 # --- The active encoder's index during a bulk embedding --------------------------------------
 
 
-def defer_index(company_ids: list[int]) -> bool:
-    """Before companies are queued for the active encoder: when those needing a vector are at
-    least as many as the vectors it has, drop its HNSW index; returns whether it did. Building
+def defer_index(company_ids: list[int], spec: embedding.Encoder) -> bool:
+    """Before companies are queued for the active encoder `spec`: when those needing a vector are
+    at least as many as the vectors it has, drop its HNSW index; returns whether it did. Building
     the index over every vector at once costs ~0.2-0.4 ms a vector on one core, inserting the
     vectors one by one ~1.3 ms, on the worker's time between two batches (docs/benchmarks.md).
     Until the index is built again similar companies are found by an exact scan. Not inside a
     transaction (the drop is concurrent: reads and writes of the vectors go on)."""
     if not company_ids or connection.in_atomic_block:
         return False
-    spec = embedding.encoder()
-    indexed = CompanyEmbedding.objects.filter(model_name=spec.stored_name).count()
+    # Counted up to one more than the companies, which is enough to compare: one company edited
+    # among a million does not count a million vectors.
+    indexed = CompanyEmbedding.objects.filter(model_name=spec.stored_name)[: len(company_ids) + 1].count()
     if len(company_ids) < indexed:
         return False
     new = Company.objects.filter(pk__any_of=company_ids).needing_embedding(spec.stored_name).count()
