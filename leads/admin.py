@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
-from leads import bands, embedding, identity, labelnext, selectors
+from leads import bands, embedding, identity, selectors
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
 from leads.services import companies, embeddings, exports, scores
 from leads.services.labels import label_companies
@@ -106,15 +106,15 @@ class LabelSourceFilter(admin.SimpleListFilter):
 
 
 class LowConfidenceFilter(admin.SimpleListFilter):
-    title = "confidence"
+    title = "evidence"
     parameter_name = "low_confidence"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Unlike anything labelled yet")]
+        return [("yes", "Nothing labelled is close (unexplored)")]
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":  # the nearest labelled neighbour (the arrays are nearest first)
-            return queryset.filter(score__neighbour_distances__0__gt=selectors.low_confidence_threshold())
+        if self.value() == "yes":
+            return queryset.filter(selectors.band_filter(bands.UNEXPLORED.key))
         return queryset
 
 
@@ -278,12 +278,13 @@ class CompanyAdmin(admin.ModelAdmin):
         column = str(self.list_display.index("score_value") + 1)  # the admin's "o" counts the checkbox
         return column in request.GET.get("o", "").replace("-", "").split(".")
 
-    @admin.display(description="score", ordering=F("score__value").asc(nulls_last=True))
+    @admin.display(description="fit (score)", ordering=F("score__fit").asc(nulls_last=True))
     def score_value(self, company):
         score = getattr(company, "score", None)
         if score is None:
             return "—"
-        return f"{score.signed} ({selectors.score_distribution().band(score.value).label})"
+        band = selectors.band_of(score, selectors.score_distribution())
+        return f"{score.signed_fit} ({band.label}; score {score.signed})"
 
     @admin.display(description="labelled by")
     def labelled(self, company):
@@ -297,12 +298,10 @@ class CompanyAdmin(admin.ModelAdmin):
     def embedded(self, company):
         return company.is_embedded
 
-    @admin.display(description="unlike anything labelled", boolean=True)
+    @admin.display(description="nothing labelled is close", boolean=True)
     def low_confidence(self, company):
         score = getattr(company, "score", None)
-        if company.verdict or score is None or not score.neighbour_distances:
-            return None
-        return labelnext.is_low_confidence(score.neighbour_distances[0], selectors.low_confidence_threshold())
+        return None if company.verdict or score is None else score.unexplored
 
     @admin.display(description="the neighbours that made its score")
     def score_explanation(self, company):

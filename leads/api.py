@@ -15,6 +15,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import EmptyPage, Paginator
 from django.db import InterfaceError, OperationalError
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -30,7 +31,15 @@ PREFIX = "/api/"
 ENDPOINTS = "GET /api/companies/, POST /api/companies/<id>/label and GET /api/companies/<id>/similar"
 MAX_PAGE_SIZE = 500
 MAX_SIMILAR = 100
-ORDERINGS = {"-score": None, "name": "name", "-name": "-name", "created": "created_at", "-created": "-created_at"}
+# "-fit" (the default) is the dashboard's order, best fit first; "-score" orders by the plain kNN score.
+ORDERINGS = {
+    "-fit": None,
+    "-score": F("score__value").desc(nulls_last=True),
+    "name": "name",
+    "-name": "-name",
+    "created": "created_at",
+    "-created": "-created_at",
+}
 
 
 def _error(message: str, status: int) -> JsonResponse:
@@ -130,10 +139,13 @@ def company_json(company: Company) -> dict:
         "country": company.country,
         "description": company.description,
         "label": company.verdict or None,
-        "score": None if score is None else round(score.value, 6),
-        # strong / likely / unsure / unlikely, and "top 3% of 48,000" (leads/bands.py)
-        "band": None if score is None else distribution.band(score.value).key,
-        "rank": None if score is None else distribution.rank_text(score.value),
+        "score": None if score is None else round(score.value, 6),  # the plain kNN score
+        # What the dashboard sorts by: the score weighed by close evidence (leads/evidence.py).
+        "fit": None if score is None else round(score.fit, 6),
+        "evidence": None if score is None else round(score.evidence, 6),
+        # strong / likely / unsure / unlikely / unexplored, and "top 3% of 48,000" (leads/bands.py)
+        "band": None if score is None else selectors.band_of(score, distribution).key,
+        "rank": None if score is None else distribution.rank_text(score.fit),
         "embedded": getattr(company, "is_embedded", None),
         "neighbours": [] if score is None else score.neighbours,
         "extra": company.extra,
@@ -147,7 +159,7 @@ def companies(request: HttpRequest) -> JsonResponse:
     show = _show_from(params)
     if show is None:
         return _error("labelled must be true/false and label must be like, dislike or none", 400)
-    ordering = params.get("ordering", "-score")
+    ordering = params.get("ordering", "-fit")
     if ordering not in ORDERINGS:
         return _error(f"ordering must be one of: {', '.join(ORDERINGS)}", 400)
     try:
@@ -157,7 +169,7 @@ def companies(request: HttpRequest) -> JsonResponse:
         return _error("page and page_size must be whole numbers", 400)
     if size < 1 or number < 1:
         return _error("page and page_size must be at least 1", 400)
-    if ORDERINGS[ordering]:
+    if ORDERINGS[ordering] is not None:
         listing = selectors.company_listing(show=show, query=params.get("q", ""))
         listing = listing.with_embedding_status(embedding.model_name()).order_by(ORDERINGS[ordering], "pk")
     else:

@@ -1,17 +1,19 @@
-"""Score bands and ranks: what a score means for this team. Pure numpy: no Django.
+"""Bands and ranks: what a company's fit (leads/evidence.py) means for this team. Pure numpy: no Django.
 
-A raw score says little on its own: with few labels, or one-sided ones, the best company of a team
-can score +0.22. So a score is read against the team's own distribution of scores:
+A raw fit says little on its own: with few labels, or one-sided ones, the best company of a team
+can fit +0.22. So a fit is read against the team's own distribution of fits:
 
-- rank: the share of scored companies above it ("top 3% of 48,000");
+- rank: the share of scored companies with a higher fit ("top 3% of 48,000");
 - band, one definition used by every page, the admin, the API and the export:
+  - unexplored: no labelled company is close (Score.unexplored), whatever its fit;
   - strong fit: positive, and in the top 5%;
   - likely: positive, and in the top 25%;
   - unlikely: negative, and in the bottom half;
   - unsure: everything else.
 
-The sign keeps bands honest: a negative score is never a fit however high it ranks, a positive
-one never "unlikely".
+The sign keeps bands honest: a negative fit is never a fit however high it ranks, a positive
+one never "unlikely"; and a fit is only positive with a close liked company (evidence.py), so
+nothing far from every like is "strong fit" or "likely".
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ STRONG = Band("strong", "strong fit")
 LIKELY = Band("likely", "likely")
 UNSURE = Band("unsure", "unsure")
 UNLIKELY = Band("unlikely", "unlikely")
-BANDS = (STRONG, LIKELY, UNSURE, UNLIKELY)
+UNEXPLORED = Band("unexplored", "unexplored")
+BANDS = (STRONG, LIKELY, UNSURE, UNLIKELY, UNEXPLORED)
 BY_KEY = {band.key: band for band in BANDS}
 
 
 @dataclass(frozen=True)
 class Distribution:
-    """The scores of every scored company, as quantiles (values at FRACTIONS, ascending)."""
+    """The fits of every scored company, as quantiles (values at FRACTIONS, ascending)."""
 
     quantiles: np.ndarray
     total: int
@@ -70,8 +73,11 @@ class Distribution:
         )
         return {"strong": float(strong), "likely": float(likely), "unlikely": float(unlikely)}
 
-    def band(self, value: float) -> Band:
-        """The one definition of the bands; `selectors.band_filter` asks the same of the database."""
+    def band(self, value: float, unexplored: bool = False) -> Band:
+        """The one definition of the bands, from a fit and whether nothing labelled is close;
+        `selectors.band_filter` asks the same of the database."""
+        if unexplored:
+            return UNEXPLORED
         cut = self.cutoffs()
         if value > 0 and value >= cut["strong"]:
             return STRONG

@@ -12,8 +12,8 @@ from django.db import connection, models, transaction
 from django.db.models import Q
 from pgvector.django import CosineDistance
 
-from leads import bands, embedding, labelnext
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Score, ScoreChange
+from leads import bands, embedding, evidence
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Score, ScoreChange, ScoringState
 from leads.models import companies as company_models
 from leads.models.companies import sized_vector
 
@@ -74,21 +74,25 @@ def company_listing(
 
 def band_filter(key: str) -> Q:
     """The companies whose score is in band `key` (bands.Distribution.band, asked of the database)."""
-    return Q(score__isnull=False) & _band_values(key, "score__value")
+    return Q(score__isnull=False) & _band_values(key, "score__")
 
 
 def score_band_filter(key: str) -> Q:
     """The same band on the score table (Score.objects.filter)."""
-    return _band_values(key, "value")
+    return _band_values(key, "")
 
 
-def _band_values(key: str, field: str) -> Q:
-    """Each band as value ranges (bands.Distribution.band: strong and likely are positive and at
-    least their cut-off, unlikely negative and at most its cut-off, unsure the rest), so that the
-    score index answers any of them; a negated range made Postgres read every score."""
+def _band_values(key: str, prefix: str) -> Q:
+    """Each band as fit ranges (bands.Distribution.band: unexplored by its flag; strong and likely
+    positive and at least their cut-off, unlikely negative and at most its cut-off, unsure the
+    rest), so that the fit index answers any of them; a negated range made Postgres read every score."""
     if key not in bands.BY_KEY:
         raise BadFilter(f"band must be one of: {', '.join(bands.BY_KEY)} (got {key!r})")
+    if key == bands.UNEXPLORED.key:
+        return Q(**{f"{prefix}unexplored": True})
     cut = score_distribution().cutoffs()
+    field = f"{prefix}fit"
+    explored = Q(**{f"{prefix}unexplored": False})
 
     def at_least(value: float) -> Q:  # positive and at least `value`
         return Q(**{f"{field}__gte": value}) if value > 0 else Q(**{f"{field}__gt": 0})
@@ -103,16 +107,19 @@ def _band_values(key: str, field: str) -> Q:
         return Q(**{f"{field}__gt": value}) if value < 0 else Q(**{f"{field}__gte": 0})
 
     strong, likely = max(cut["strong"], cut["likely"]), cut["likely"]  # strong's cut-off is the higher
-    return {
-        "strong": at_least(strong),
-        "likely": at_least(likely) & below(strong),
-        "unlikely": at_most(cut["unlikely"]),
-        "unsure": below(likely) & above(cut["unlikely"]),
-    }[key]
+    return (
+        explored
+        & {
+            "strong": at_least(strong),
+            "likely": at_least(likely) & below(strong),
+            "unlikely": at_most(cut["unlikely"]),
+            "unsure": below(likely) & above(cut["unlikely"]),
+        }[key]
+    )
 
 
 class BestFirst:
-    """Companies best score first (ties by id), then those without a score (labelled, waiting for
+    """Companies best fit first (ties by id), then those without a score (labelled, waiting for
     embedding, or nothing labelled yet) by name.
 
     Two queries that each follow an index, instead of one sort of every company by a column of
@@ -121,7 +128,7 @@ class BestFirst:
 
     def __init__(self, companies: CompanyQuerySet, *, embedding_status: bool = True, count_limit: int | None = None):
         self.companies = companies
-        self.scored = companies.filter(score__isnull=False).order_by("-score__value", "pk")
+        self.scored = companies.filter(score__isnull=False).order_by("-score__fit", "pk")
         if companies.matching_ids is not None:  # a search: the same ids on the score side (see search())
             self.scored = self.scored.filter(score__company__any_of=companies.matching_ids)
         # The scored companies' ids in order, from the score table alone when the filters allow
@@ -144,7 +151,7 @@ class BestFirst:
     def _best(scope: Q | None):
         if scope is None:
             return None
-        return Score.objects.filter(scope).order_by("-value", "company_id").values_list("company_id", flat=True)
+        return Score.objects.filter(scope).order_by("-fit", "company_id").values_list("company_id", flat=True)
 
     def _scored_page(self, start: int, stop: int) -> list[Company]:
         if self.scored_ids is not None and self.companies.dense_search:
@@ -259,20 +266,61 @@ def score_explanation(company: Company) -> list[NeighbourView]:
     ]
 
 
-def explanation_sentence(company: Company, neighbours: list[NeighbourView]) -> str:
-    """'Scored +0.81 because it is close to Budweiser and Heineken, which you liked.'"""
+def close_reach() -> float:
+    """Cosine distance within which a labelled neighbour counts as close (evidence.UNEXPLORED_BEYOND radii)."""
+    radius = ScoringState.get().radius
+    return evidence.UNEXPLORED_BEYOND * (radius if radius is not None else 1.0)
+
+
+def explanation_sentence(company: Company, neighbours: list[NeighbourView], reach: float | None = None) -> str:
+    """Why the company has its fit, naming only the labelled companies that are close to it:
+    'Fit +0.62 (score +0.81): it is close to Budweiser and Heineken, which you liked.' Where none is
+    close it says so, and never "close to"."""
     score = getattr(company, "score", None)
     if score is None or not neighbours:
         return ""
-    top = sorted(neighbours, key=lambda n: -n.share)[:3]
-    liked = [n.company.name for n in top if n.verdict == "like" and n.company]
-    disliked = [n.company.name for n in top if n.verdict == "dislike" and n.company]
+    reach = close_reach() if reach is None else reach
+    nearest = neighbours[0]
+    if score.unexplored or nearest.distance > reach:
+        name = nearest.company.name if nearest.company else "a company deleted since"
+        return (
+            f"Nothing you labelled is close: the nearest, {name}, is only {_percent(nearest.similarity)} similar. "
+            "Label a few companies like this one to score it."
+        )
+    close = [n for n in neighbours if n.distance <= reach and n.company][:3]
+    liked = [n.company.name for n in close if n.verdict == "like"]
+    disliked = [n.company.name for n in close if n.verdict == "dislike"]
     reasons = []
     if liked:
         reasons.append(f"{join_names(liked)}, which you liked")
     if disliked:
         reasons.append(f"{join_names(disliked)}, which you disliked")
-    return f"Scored {score.signed} because it is close to " + ", and to ".join(reasons) + "."
+    sentence = f"Fit {score.signed_fit} (score {score.signed}): it is close to " + ", and to ".join(reasons) + "."
+    if not liked:
+        sentence += " No company you liked is close, so it cannot be a fit yet."
+    return sentence
+
+
+def evidence_text(company: Company, neighbours: list[NeighbourView], reach: float | None = None) -> str:
+    """The evidence in a rep's words: how many of the labelled neighbours are close."""
+    score = getattr(company, "score", None)
+    if score is None or not neighbours:
+        return ""
+    reach = close_reach() if reach is None else reach
+    close = sum(1 for n in neighbours if n.distance <= reach)
+    if not close:
+        return (
+            f"Evidence: none. Its {len(neighbours)} nearest labelled companies are all less than "
+            f"{_percent(1.0 - reach)} similar, too far to say whether it fits."
+        )
+    word = "company is" if close == 1 else "companies are"
+    far = len(neighbours) - close
+    rest = f"; the other {far} are too far to count for much" if far else ""
+    return f"Evidence: {close} labelled {word} at least {_percent(1.0 - reach)} similar{rest}."
+
+
+def _percent(share: float) -> str:
+    return f"{round(100 * max(share, 0.0))}%"
 
 
 def neighbour_tally(neighbours: list[NeighbourView]) -> str:
@@ -343,51 +391,44 @@ def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = F
     return [SimilarCompany(company=row.company, distance=row.distance, similarity=1.0 - row.distance) for row in rows]
 
 
-# How long a page may show bands from a distribution computed earlier: computing it sorts every
-# score (~0.3 s at a million), and a few seconds of lag in a rank moves nothing that matters.
-DISTRIBUTION_SECONDS = 30
-
-
 def score_distribution() -> bands.Distribution:
-    """The team's scores as quantiles, for bands and ranks (leads/bands.py); cached per process."""
-    distribution = cache.get("leads:score-distribution")
+    """The team's fits as quantiles, for bands and ranks (leads/bands.py): the same for every page
+    and request until a score is written. Computing it sorts every fit (~0.3 s at a million), so it
+    is cached under the number that every write to the scores moves (leads_score_version, migration
+    0016): a page after a verdict's rescore sees the new distribution, and no page an older one."""
+    with connection.cursor() as cursor:
+        cursor.execute("select last_value from leads_score_version")
+        (version,) = cursor.fetchone()
+    key = f"leads:fit-distribution:{version}"
+    distribution = cache.get(key)
     if distribution is None:
         with connection.cursor() as cursor:
             cursor.execute(
-                "select count(*), percentile_cont(%s::float8[]) within group (order by value) from leads_score",
+                "select count(*), percentile_cont(%s::float8[]) within group (order by fit) from leads_score",
                 [bands.FRACTIONS.tolist()],
             )
             total, quantiles = cursor.fetchone()
         distribution = bands.Distribution(np.array(quantiles or [], dtype=np.float64), total)
-        cache.set("leads:score-distribution", distribution, DISTRIBUTION_SECONDS)
+        cache.set(key, distribution, DISTRIBUTION_SECONDS)
     return distribution
 
 
-def low_confidence_threshold() -> float:
-    """Cosine distance beyond which a score's nearest labelled neighbour is "unlike anything labelled
-    yet" (labelnext.low_confidence_threshold over the labelled set); cached per process like the
-    distribution."""
-    threshold = cache.get("leads:low-confidence-threshold")
-    if threshold is None:
-        from leads import labelnext_selectors  # it reads vectors through the scores service
+# A distribution is cached per version of the scores; an hour bounds what old versions keep.
+DISTRIBUTION_SECONDS = 3600
 
-        threshold = labelnext_selectors.low_confidence_threshold()
-        cache.set("leads:low-confidence-threshold", threshold, DISTRIBUTION_SECONDS)
-    return threshold
+
+def band_of(score: Score | None, distribution: bands.Distribution) -> bands.Band | None:
+    """The band of a company's score row (None: not scored)."""
+    return None if score is None else distribution.band(score.fit, score.unexplored)
 
 
 def with_bands(companies: list[Company]) -> list[Company]:
-    """Set `band`, `rank` (text) and `low_confidence` on each scored company of a page."""
+    """Set `band` and `rank` (text) on each company of a page (None and "" when not scored)."""
     distribution = score_distribution()
-    scored = [c for c in companies if not c.verdict and getattr(c, "score", None) is not None]
-    threshold = low_confidence_threshold() if scored else 0.0
     for company in companies:
-        score = company.score if company in scored else None
-        company.band = distribution.band(score.value) if score else None
-        company.rank = distribution.rank_text(score.value) if score else ""
-        company.low_confidence = bool(score and score.neighbour_distances) and labelnext.is_low_confidence(
-            score.neighbour_distances[0], threshold
-        )
+        score = None if company.verdict else getattr(company, "score", None)
+        company.band = band_of(score, distribution)
+        company.rank = distribution.rank_text(score.fit) if score else ""
     return companies
 
 

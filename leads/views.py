@@ -94,6 +94,7 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
     company = get_object_or_404(Company.objects.select_related("score"), pk=pk)
     _rows([company])
     neighbours = selectors.score_explanation(company)
+    reach = selectors.close_reach()
     return render(
         request,
         "leads/company_detail.html",
@@ -101,7 +102,8 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "company": company,
             "labels": company.labels.select_related("user")[:50],
             "neighbours": neighbours,
-            "explanation": selectors.explanation_sentence(company, neighbours),
+            "explanation": selectors.explanation_sentence(company, neighbours, reach),
+            "evidence": selectors.evidence_text(company, neighbours, reach),
             "tally": selectors.neighbour_tally(neighbours),
             "is_embedded": selectors.is_embedded(company),
             "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded

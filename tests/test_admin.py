@@ -32,8 +32,9 @@ def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
     for header in ("column-score_value", "column-verdict", "column-embedded"):
         assert header in response.text
     bravo = table_row(response, "Bravo Beers")
-    signed = Score.objects.get(company=world["Bravo Beers"]).signed
-    assert f'<td class="field-score_value">{signed} (strong fit)</td>' in bravo  # the dashboard's bands
+    score = Score.objects.get(company=world["Bravo Beers"])
+    cell = f'<td class="field-score_value">{score.signed_fit} (strong fit; score {score.signed})</td>'
+    assert cell in bravo  # the dashboard's bands
     assert 'alt="True"' in bravo
     golf = table_row(response, "Golf Pending")
     assert '<td class="field-score_value">—</td>' in golf
@@ -72,14 +73,16 @@ def test_admin_changelist_filters(as_staff, world, query, expected):
 def test_the_admin_band_filter_is_the_dashboards(as_staff, world, band):
     distribution = selectors.score_distribution()
     expected = {
-        s.company.name for s in Score.objects.select_related("company") if distribution.band(s.value).key == band
+        s.company.name
+        for s in Score.objects.select_related("company")
+        if selectors.band_of(s, distribution).key == band
     }
     assert {c.name for c in selectors.company_listing(band=band)} == expected  # the dashboard's filter
     assert set(admin_names(as_staff.get(f"/admin/leads/company/?band={band}"))) == expected
 
 
-def test_admin_orders_by_score(as_staff, world):
-    by_score = [s.company.name for s in Score.objects.select_related("company").order_by("value")]
+def test_admin_orders_by_fit(as_staff, world):
+    by_score = [s.company.name for s in Score.objects.select_related("company").order_by("fit")]
     assert by_score == ["Echo Review", "Foxtrot Fashion", "Copper Stouts", "Bravo Beers"]
     # Column 3 of list_display is the score.
     assert admin_names(as_staff.get("/admin/leads/company/?o=3"))[:4] == by_score

@@ -56,7 +56,9 @@ def test_a_scored_company_has_its_score_and_neighbours(api, world):
             "description": "beer brewery lager ale hops malt",
             "label": None,
             "score": round(score.value, 6),
-            "band": "strong",  # the best of the four scores, and positive
+            "fit": round(score.fit, 6),
+            "evidence": round(score.evidence, 6),
+            "band": "strong",  # the best of the four fits, and positive
             "rank": "top 1% of 4",
             "embedded": True,
             "neighbours": score.neighbours,
@@ -151,11 +153,16 @@ def test_ordering_by_name_keeps_the_filter(api, world):
     ]
 
 
-@pytest.mark.parametrize("ordering", ["score", "-value", "name; drop table"])
+@pytest.mark.parametrize("ordering", ["score", "-value", "fit", "name; drop table"])
 def test_an_unknown_ordering_is_a_400(api, world, ordering):
     response = api.get("/api/companies/", {"ordering": ordering})
     assert response.status_code == 400
-    assert response.json() == {"error": "ordering must be one of: -score, name, -name, created, -created"}
+    assert response.json() == {"error": "ordering must be one of: -fit, -score, name, -name, created, -created"}
+
+
+def test_companies_can_be_ordered_by_the_plain_score(api, world):
+    by_score = [s.company.name for s in Score.objects.select_related("company").order_by("-value", "company_id")]
+    assert names(api.get("/api/companies/", {"ordering": "-score"}))[: len(by_score)] == by_score
 
 
 def test_pages(api, world):

@@ -73,4 +73,11 @@ def test_the_cutoffs_are_the_bands_edges(value):
         else "unsure"
     )  # fmt: skip
     assert team.band(value).key == expected
-    assert {b.key for b in BANDS} == {"strong", "likely", "unsure", "unlikely"}
+    assert {b.key for b in BANDS} == {"strong", "likely", "unsure", "unlikely", "unexplored"}
+
+
+def test_it_puts_a_company_nothing_labelled_is_close_to_in_unexplored_whatever_its_fit():
+    team = Distribution.of(np.linspace(-1, 1, 201))
+    assert team.band(0.99).key == "strong"
+    assert team.band(0.99, unexplored=True).key == "unexplored"
+    assert team.band(-0.99, unexplored=True).key == "unexplored"

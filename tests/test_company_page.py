@@ -57,12 +57,12 @@ def test_company_page_explains_a_score_by_its_neighbours(as_alice, world):
     score = Score.objects.get(company=bravo)
     response = as_alice.get(f"/companies/{bravo.pk}/")
     assert "Why this score" in response.text
-    sentence = (
-        f"Scored {score.signed} because it is close to Alpha Brewing, which you liked, "
-        "and to Delta Code, which you disliked."
-    )
+    # Only the close neighbour is named: Delta Code (software) is 0.92 away, not close at all.
+    sentence = f"Fit {score.signed_fit} (score {score.signed}): it is close to Alpha Brewing, which you liked."
     assert f'<p class="explanation">{sentence}</p>' in response.text
-    assert score.signed.startswith("+")
+    assert score.signed.startswith("+") and score.signed_fit.startswith("+")
+    assert "Evidence: 1 labelled company is at least" in response.text
+    assert "the other 1 are too far to count for much" in response.text
 
     table = response.text.split('<table class="neighbours">')[1].split("</table>")[0]
     rows = re.findall(
@@ -93,8 +93,8 @@ def test_a_negative_score_is_explained_by_the_disliked_neighbour_first(as_alice,
     response = as_alice.get(f"/companies/{echo.pk}/")
     assert score.signed.startswith("-")
     assert (
-        f"Scored {score.signed} because it is close to Alpha Brewing, which you liked, "
-        "and to Delta Code, which you disliked."
+        f"Fit {score.signed_fit} (score {score.signed}): it is close to Delta Code, which you disliked. "
+        "No company you liked is close, so it cannot be a fit yet."
     ) in response.text
     assert 'class="score band-unlikely"' in response.text and ">unlikely</span>" in response.text
 
@@ -106,7 +106,26 @@ def test_a_deleted_neighbour_is_shown_as_such(as_alice, world):
     response = as_alice.get(f"/companies/{bravo.pk}/")
     assert response.status_code == 200
     assert "deleted company" in response.text
-    assert f"Scored {score.signed} because it is close to Alpha Brewing, which you liked." in response.text
+    assert (
+        f"Fit {score.signed_fit} (score {score.signed}): it is close to Alpha Brewing, which you liked."
+        in response.text
+    )
+
+
+def test_a_company_far_from_every_label_is_not_said_to_be_close_to_any(as_alice, world):
+    foxtrot = world["Foxtrot Fashion"]
+    score = Score.objects.get(company=foxtrot)
+    nearest = Company.objects.get(pk=score.neighbour_ids[0])
+    similar = round(100 * (1 - score.neighbour_distances[0]))
+    assert score.unexplored and similar < 30
+    response = as_alice.get(f"/companies/{foxtrot.pk}/")
+    assert (
+        f"Nothing you labelled is close: the nearest, {nearest.name}, is only {similar}% similar. "
+        "Label a few companies like this one to score it."
+    ) in response.text
+    assert "close to" not in response.text.split('<p class="explanation">')[1].split("</p>")[0]
+    assert "Evidence: none." in response.text
+    assert ">unexplored</span>" in response.text
 
 
 def test_company_page_without_a_score_says_why(as_alice, world, fake_encoder):

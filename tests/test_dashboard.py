@@ -56,10 +56,10 @@ def test_the_login_page_logs_a_rep_in(client, alice):
 # --- dashboard --------------------------------------------------------------------
 
 
-def test_dashboard_lists_best_score_first_then_unscored_by_name(as_alice, world):
+def test_dashboard_lists_best_fit_first_then_unscored_by_name(as_alice, world):
     response = as_alice.get("/")
     assert response.status_code == 200
-    scored = [s.company.name for s in Score.objects.select_related("company").order_by("-value")]
+    scored = [s.company.name for s in Score.objects.select_related("company").order_by("-fit", "company_id")]
     assert len(scored) == 4
     unscored = sorted({"Alpha Brewing", "Delta Code", "Golf Pending"})
     assert dashboard_names(response) == scored + unscored
@@ -68,20 +68,28 @@ def test_dashboard_lists_best_score_first_then_unscored_by_name(as_alice, world)
     assert "7 companies, best score first." in response.text
 
 
-def test_dashboard_shows_signed_scores(as_alice, world):
+def test_dashboard_shows_signed_fits_with_their_bands_and_ranks(as_alice, world):
     response = as_alice.get("/")
     bravo = Score.objects.get(company=world["Bravo Beers"])
     echo = Score.objects.get(company=world["Echo Review"])
-    assert bravo.value > 0.2 and echo.value < -0.2
-    assert re.fullmatch(r"\+0\.\d\d", bravo.signed) and re.fullmatch(r"-0\.\d\d", echo.signed)
-    distribution = Distribution.of(Score.objects.values_list("value", flat=True))
-    good, bad = distribution.band(bravo.value), distribution.band(echo.value)
+    assert bravo.fit > 0.1 and echo.fit < -0.2
+    assert re.fullmatch(r"\+0\.\d\d", bravo.signed_fit) and re.fullmatch(r"-0\.\d\d", echo.signed_fit)
+    distribution = Distribution.of(Score.objects.values_list("fit", flat=True))
+    good, bad = distribution.band(bravo.fit), distribution.band(echo.fit)
     assert good.key in ("strong", "likely") and bad.key == "unlikely"
     for name, score, band in (("Bravo Beers", bravo, good), ("Echo Review", echo, bad)):
         row = table_row(response, name)
-        assert f'<span class="score band-{band.key}"' in row and f">{score.signed}</span>" in row
+        assert f'<span class="score band-{band.key}"' in row and f">{score.signed_fit}</span>" in row
+        assert f"score {score.signed}" in row  # the plain score, in the title
         assert f'<span class="band band-{band.key}">{band.label}</span>' in row
-        assert distribution.rank_text(score.value) in row
+        assert distribution.rank_text(score.fit) in row
+
+
+def test_a_company_nothing_labelled_is_close_to_shows_as_unexplored_not_as_its_score(as_alice, world):
+    foxtrot = Score.objects.get(company=world["Foxtrot Fashion"])  # a fashion brand among breweries and code
+    assert foxtrot.unexplored and foxtrot.fit <= 0
+    row = table_row(as_alice.get("/"), "Foxtrot Fashion")
+    assert '<span class="band band-unexplored">unexplored</span>' in row
 
 
 def test_dashboard_says_why_a_company_has_no_score(as_alice, world):

@@ -90,7 +90,7 @@ def test_an_incremental_rescore_logs_what_changed_and_why(as_alice, world):
     state = as_alice.get("/scores/changes", {"since": since.isoformat(), "ids": ids}).json()
     assert state["done"] is True and state["changed"] == len(moved)
     for company_id in moved - {echo.pk}:
-        assert f">{Score.objects.get(company_id=company_id).signed}</span>" in state["cells"][str(company_id)]
+        assert f">{Score.objects.get(company_id=company_id).signed_fit}</span>" in state["cells"][str(company_id)]
     page = text(as_alice.get(state["link"]))
     assert "Echo Review</a> (liked)" in page
     for company_id in moved - {echo.pk}:
@@ -106,9 +106,9 @@ def test_the_band_filter_lists_exactly_the_companies_of_that_band(as_alice, worl
     distribution = selectors.score_distribution()
     expected = {}
     for score in Score.objects.select_related("company"):
-        expected.setdefault(distribution.band(score.value).key, set()).add(score.company.name)
+        expected.setdefault(selectors.band_of(score, distribution).key, set()).add(score.company.name)
     assert len(expected) >= 2  # the fixture's four scores are not all in one band
-    for key in ("strong", "likely", "unsure", "unlikely"):
+    for key in ("strong", "likely", "unsure", "unlikely", "unexplored"):
         page = as_alice.get("/", {"band": key})
         names = set(re.findall(r"data-open>([^<]*)</a>", text(page)))
         assert names == expected.get(key, set()), key
@@ -131,7 +131,7 @@ def test_each_score_shows_its_band_and_rank_and_labelled_rows_are_marked(as_alic
     distribution = selectors.score_distribution()
     for score in Score.objects.select_related("company"):
         row = table_row(response, score.company.name)
-        assert distribution.band(score.value).label in row and distribution.rank_text(score.value) in row
+        assert selectors.band_of(score, distribution).label in row and distribution.rank_text(score.fit) in row
     assert 'class="labelled like"' in table_row(response, "Alpha Brewing")
     assert 'class="labelled dislike"' in table_row(response, "Delta Code")
     assert 'class="histogram"' in response.text
@@ -159,7 +159,7 @@ def test_the_company_page_counts_liked_and_disliked_neighbours_and_shows_the_ban
     bravo = world["Bravo Beers"]
     page = text(as_alice.get(f"/companies/{bravo.pk}/"))
     assert "1 liked and 1 disliked among its 2 nearest labelled companies." in page
-    band = selectors.score_distribution().band(Score.objects.get(company=bravo).value)
+    band = selectors.band_of(Score.objects.get(company=bravo), selectors.score_distribution())
     assert f'<span class="band band-{band.key}">{band.label}</span>' in page
 
 
@@ -182,11 +182,11 @@ def test_a_managers_label_settles_a_disagreement_and_many_reps_are_summed_up(as_
     assert disagreements.verdict_conflicts([copper.pk]) == {copper.pk: "alice, dora and 3 others liked; bob disliked"}
 
 
-def test_a_score_resting_on_companies_unlike_it_is_marked_for_a_look(as_alice, world, alice):
+def test_a_score_resting_on_companies_unlike_it_is_unexplored(as_alice, world, alice):
     labels.label_company(company=world["Bravo Beers"], user=alice, verdict="like", source="click")
     scores.apply_label_changes()
     page = as_alice.get("/")
-    mark = "unlike anything labelled yet: take a look"
+    mark = '<span class="band band-unexplored">unexplored</span>'
     assert mark in table_row(page, "Foxtrot Fashion")  # fashion: nothing labelled is like it
     assert mark not in table_row(page, "Copper Stouts")  # a brewery, near the labelled breweries
     assert mark not in table_row(page, "Echo Review")  # software, near Delta Code

@@ -52,22 +52,24 @@ def test_export_streams_the_filtered_view_as_excel_safe_csv(client, alice, score
     assert re.fullmatch(
         r'attachment; filename="leads-scores-liked-\d{4}-\d\d-\d\d\.csv"', response["Content-Disposition"]
     )
-    assert body.startswith("\ufeffid,name,website,industry,country,label,score,band,neighbours\r\n")
-    assert rows[0] == ["id", "name", "website", "industry", "country", "label", "score", "band", "neighbours"]
+    header = ["id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours"]
+    assert body.startswith("\ufeff" + ",".join(header) + "\r\n")
+    assert rows[0] == header
     by_name = {row[1]: row for row in rows[1:]}
     assert set(by_name) == {"Alpha Brewing", "'=HYPERLINK(1) Brewing"}  # liked and matching 'brew' only
-    assert by_name["Alpha Brewing"][2:8] == ["alphabrew.com", "Brewery", "", "like", "", ""]  # labelled: no score
+    assert by_name["Alpha Brewing"][2:10] == ["alphabrew.com", "Brewery", "", "like", "", "", "", ""]  # no score
 
 
 def test_export_scores_are_numbers_and_text_cells_are_neutralised(client, alice, scored_world):
     client.force_login(alice)
     _, _, rows = export(client, show="unlabelled")
-    assert [row[1] for row in rows[1:]] == ["Bravo Beers", "Echo Review"]  # best score first
+    assert [row[1] for row in rows[1:]] == ["Bravo Beers", "Echo Review"]  # best fit first
     bravo, echo = rows[1], rows[2]
-    assert float(bravo[6]) > 0 > float(echo[6])
-    assert re.fullmatch(r"-?\d\.\d+", echo[6])  # a negative number stays a number, not "'-0.4"
-    assert (bravo[7], echo[7]) == ("strong fit", "unlikely")  # the dashboard's bands
-    assert "HYPERLINK(1) Brewing" in bravo[8] and not bravo[8].startswith(("=", "+", "-", "@"))
+    assert float(bravo[6]) > 0 > float(echo[6]) and float(bravo[7]) > 0 > float(echo[7])  # score and fit
+    assert re.fullmatch(r"-?\d\.\d+", echo[6]) and re.fullmatch(r"-?\d\.\d+", echo[7])  # numbers, not "'-0.4"
+    assert float(bravo[8]) > 0  # evidence: labelled companies' worth of close neighbours
+    assert (bravo[9], echo[9]) == ("strong fit", "unlikely")  # the dashboard's bands
+    assert "HYPERLINK(1) Brewing" in bravo[10] and not bravo[10].startswith(("=", "+", "-", "@"))
     _, _, rows = export(client, show="disliked")
     assert rows[1][1:4] == ["Delta Code", "deltacode.io", "'-Software"]
 

@@ -34,19 +34,30 @@ def vector_encoder(texts: list[str], spec=None) -> np.ndarray:
 
 def snapshot() -> dict[int, tuple]:
     return {
-        s.company_id: (s.value, tuple(s.neighbour_ids), tuple(s.neighbour_distances), s.kth_distance)
+        s.company_id: (
+            s.value,
+            tuple(s.neighbour_ids),
+            tuple(s.neighbour_distances),
+            s.kth_distance,
+            s.fit,
+            s.evidence,
+            s.unexplored,
+        )
         for s in Score.objects.all()
     }
 
 
 def assert_same(incremental: dict, full: dict) -> None:
     assert incremental.keys() == full.keys()
-    for company_id, (value, ids, distances, kth) in full.items():
+    for company_id, (value, ids, distances, kth, fit, evidence, unexplored) in full.items():
         got = incremental[company_id]
         assert got[1] == ids, f"company {company_id}: neighbours {got[1]} vs {ids} in a full rescore"
         assert got[0] == pytest.approx(value, abs=1e-12)
         assert got[2] == pytest.approx(distances, abs=1e-12)
         assert got[3] == pytest.approx(kth, abs=1e-12) or got[3] == kth
+        assert got[4] == pytest.approx(fit, abs=1e-12), f"company {company_id}: fit"
+        assert got[5] == pytest.approx(evidence, abs=1e-12)
+        assert got[6] == unexplored
 
 
 step = st.one_of(

@@ -19,7 +19,12 @@ class Score(models.Model):
     rewritten score) and which a new label would enter (its distance below kth_distance)."""
 
     company = models.OneToOneField(Company, on_delete=models.CASCADE, primary_key=True, related_name="score")
-    value = models.FloatField()  # in [-1, 1]
+    value = models.FloatField()  # in [-1, 1]: the plain kNN score (scikit-learn's)
+    # What the team sorts by and bands are made of (leads/evidence.py): the score weighed by how
+    # much labelled evidence is close, in [-1, 1]; never positive without a close liked company.
+    fit = models.FloatField()
+    evidence = models.FloatField()  # labelled companies' worth of close neighbours, 0..k
+    unexplored = models.BooleanField()  # no labelled neighbour is close (evidence.UNEXPLORED_BEYOND)
     neighbour_ids = ArrayField(models.BigIntegerField())
     neighbour_distances = ArrayField(models.FloatField())  # cosine distance, 0..2
     neighbour_labels = ArrayField(models.FloatField())  # +1 like / -1 dislike, as scored
@@ -31,7 +36,7 @@ class Score(models.Model):
     class Meta:
         indexes = [
             # The dashboard's order (selectors.BestFirst): its first page reads ~50 entries.
-            models.Index(fields=["-value", "company"], name="score_best_first"),
+            models.Index(fields=["-fit", "company"], name="score_best_fit_first"),
         ]
 
     def __str__(self) -> str:
@@ -41,6 +46,10 @@ class Score(models.Model):
     def signed(self) -> str:
         """'+0.81' / '-0.40': the sign matters to a reader, floatformat drops it."""
         return f"{self.value:+.2f}"
+
+    @property
+    def signed_fit(self) -> str:
+        return f"{self.fit:+.2f}"
 
     @property
     def neighbours(self) -> list[dict]:
@@ -95,6 +104,10 @@ class ScoringState(models.Model):
     full_started_at = models.DateTimeField(null=True, blank=True)
     # The k (SCORING_K) the last full rescore used: when the setting changes, the sweep rescores.
     k = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The team's "close" (cosine distance, evidence.radius_of the companies' vectors): measured
+    # when a full rescore starts, used by every score until the next one, so that every path
+    # computes the same fits. None: not measured yet (the next full rescore measures it).
+    radius = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     @classmethod

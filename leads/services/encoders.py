@@ -121,7 +121,7 @@ def _finish() -> bool:
         state.target, state.target_dimensions, state.switched_at = "", None, timezone.now()
         state.save()
     log.info("scoring switched from %s to %s", old.stored_name, spec.stored_name)
-    scores.queue_full_rescore()
+    scores.queue_full_rescore(remeasure=True)  # another encoder spreads companies differently
     _drop(old.stored_name)
     return True
 

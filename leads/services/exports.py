@@ -11,7 +11,7 @@ from leads import selectors
 from leads.models import Company
 from leads.selectors import BestFirst
 
-HEADER = ["id", "name", "website", "industry", "country", "label", "score", "band", "neighbours"]
+HEADER = ["id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours"]
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -49,7 +49,9 @@ def _rows(batch: list[Company]) -> Iterator[list]:
             company.country,
             company.verdict,
             "" if score is None else round(score.value, 6),
-            "" if score is None else distribution.band(score.value).label,
+            "" if score is None else round(score.fit, 6),
+            "" if score is None else round(score.evidence, 6),
+            "" if score is None else selectors.band_of(score, distribution).label,
             "; ".join(neighbours),
         ]
         yield [neutralise(value) for value in row]

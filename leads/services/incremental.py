@@ -129,7 +129,7 @@ def update_affected(found: Found, changed: list[int], entered: list[int], labell
             vectors = found.vectors[np.searchsorted(found.ids, ids)] if len(taking) else None
             neighbours, distances = stored.neighbour_ids[rows][part], stored.distances[rows][part]
             result = _merge_arrivals(vectors, neighbours, distances, taking, labelled, k)
-            kth = score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels)
+            kth = score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels, radius=labelled.radius)
             parts.append(score_rows.Written(ids, result.values, kth))
     rest = sorted(set(found.affected).difference(keeps.tolist()))
     before.update(_values([i for i in rest if i not in before]))

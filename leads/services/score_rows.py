@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from leads import scoring
+from leads import evidence, scoring
 from leads.models.companies import id_array
 
 
@@ -168,7 +168,7 @@ class _Float4ArrayDumper(psycopg.adapt.Dumper):
 
 _STAGING = """
 create temp table score_rows (
-    company_id bigint, value float8, kth_distance float8,
+    company_id bigint, value float8, kth_distance float8, fit float8, evidence float8, unexplored boolean,
     neighbour_ids bigint[], neighbour_distances float8[], neighbour_labels float8[]
 ) on commit drop
 """
@@ -176,29 +176,36 @@ create temp table score_rows (
 # Unchanged scores are not rewritten: after a rescore that changed little, little is written.
 _UPSERT = """
 insert into leads_score as s
-    (company_id, value, kth_distance, neighbour_ids, neighbour_distances, neighbour_labels, computed_at)
-select company_id, value, kth_distance, neighbour_ids, neighbour_distances, neighbour_labels, %s from score_rows
+    (company_id, value, kth_distance, fit, evidence, unexplored, neighbour_ids, neighbour_distances, neighbour_labels,
+     computed_at)
+select company_id, value, kth_distance, fit, evidence, unexplored, neighbour_ids, neighbour_distances,
+       neighbour_labels, %s from score_rows
 on conflict (company_id) do update set
-    value = excluded.value, kth_distance = excluded.kth_distance, neighbour_ids = excluded.neighbour_ids,
+    value = excluded.value, kth_distance = excluded.kth_distance, fit = excluded.fit, evidence = excluded.evidence,
+    unexplored = excluded.unexplored, neighbour_ids = excluded.neighbour_ids,
     neighbour_distances = excluded.neighbour_distances, neighbour_labels = excluded.neighbour_labels,
     computed_at = excluded.computed_at
-where (s.value, s.kth_distance, s.neighbour_ids, s.neighbour_distances, s.neighbour_labels)
-      is distinct from (excluded.value, excluded.kth_distance, excluded.neighbour_ids,
-                        excluded.neighbour_distances, excluded.neighbour_labels)
+where (s.value, s.kth_distance, s.fit, s.evidence, s.unexplored, s.neighbour_ids, s.neighbour_distances,
+       s.neighbour_labels)
+      is distinct from (excluded.value, excluded.kth_distance, excluded.fit, excluded.evidence, excluded.unexplored,
+                        excluded.neighbour_ids, excluded.neighbour_distances, excluded.neighbour_labels)
 """
 
 
 def write_scores(
-    candidate_ids: np.ndarray, result: scoring.Scores, labelled_ids: np.ndarray, labels: np.ndarray
+    candidate_ids: np.ndarray, result: scoring.Scores, labelled_ids: np.ndarray, labels: np.ndarray, *, radius: float
 ) -> np.ndarray:
-    """Upsert the scores through a binary COPY into a staging table (call inside a transaction,
-    from services.scores: the one writer of scores). `result.neighbours` are rows of the labelled
-    set, whose company ids and labels are `labelled_ids` and `labels`. Returns the k-th distances
-    written (infinite where a score has fewer than k neighbours)."""
+    """Upsert the scores, with their fit and evidence at `radius` (leads/evidence.py), through a
+    binary COPY into a staging table (call inside a transaction, from services.scores: the one
+    writer of scores). `result.neighbours` are rows of the labelled set, whose company ids and
+    labels are `labelled_ids` and `labels`. Returns the k-th distances written (infinite where a
+    score has fewer than k neighbours)."""
     k = result.neighbours.shape[1]
     kth = result.distances[:, -1] if k == settings.SCORING_K else np.full(len(candidate_ids), np.inf)
+    neighbour_labels = labels[result.neighbours]
+    weighed = evidence.of_neighbours(result.distances, neighbour_labels, radius)
     rows = _binary_rows(
-        candidate_ids, result.values, kth, labelled_ids[result.neighbours], result.distances, labels[result.neighbours]
+        candidate_ids, result.values, kth, weighed, labelled_ids[result.neighbours], result.distances, neighbour_labels
     )
     with connection.cursor() as cursor:
         cursor.execute(_STAGING)
@@ -208,7 +215,7 @@ def write_scores(
     return kth
 
 
-def _binary_rows(ids, values, kth, neighbour_ids, distances, labels) -> np.ndarray:
+def _binary_rows(ids, values, kth, weighed: evidence.Evidence, neighbour_ids, distances, labels) -> np.ndarray:
     """One fixed-size binary COPY tuple per score, laid out by a numpy record type."""
     n, k = neighbour_ids.shape
 
@@ -217,14 +224,17 @@ def _binary_rows(ids, values, kth, neighbour_ids, distances, labels) -> np.ndarr
         return header, np.dtype([("len", ">i4"), ("value", oid_type)]), oid
 
     layout = [("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("value_len", ">i4"), ("value", ">f8"),
-              ("kth_len", ">i4"), ("kth", ">f8")]  # fmt: skip
+              ("kth_len", ">i4"), ("kth", ">f8"), ("fit_len", ">i4"), ("fit", ">f8"),
+              ("evidence_len", ">i4"), ("evidence", ">f8"), ("unexplored_len", ">i4"), ("unexplored", "i1")]  # fmt: skip
     arrays = {"ids": (">i8", 20, neighbour_ids), "dist": (">f8", 701, distances), "labels": (">f8", 701, labels)}
     for name, (kind, oid, _) in arrays.items():
         header, element, _ = array(kind, oid)
         layout += [(f"{name}_{field}", fmt) for field, fmt in header] + [(name, element, (k,))]
     rows = np.zeros(n, dtype=np.dtype(layout))
-    rows["fields"], rows["id_len"], rows["id"] = 6, 8, ids
+    rows["fields"], rows["id_len"], rows["id"] = 9, 8, ids
     rows["value_len"], rows["value"], rows["kth_len"], rows["kth"] = 8, values, 8, kth
+    rows["fit_len"], rows["fit"], rows["evidence_len"], rows["evidence"] = 8, weighed.fit, 8, weighed.evidence
+    rows["unexplored_len"], rows["unexplored"] = 1, weighed.unexplored
     for name, (_, oid, data) in arrays.items():
         rows[f"{name}_len"] = 20 + 12 * k
         rows[f"{name}_ndim"], rows[f"{name}_oid"], rows[f"{name}_size"], rows[f"{name}_lbound"] = 1, oid, k, 1

@@ -31,7 +31,7 @@ from django.db import connection, connections
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from leads import embedding, locks, scoring
+from leads import embedding, evidence, locks, scoring
 from leads.models import (
     VERDICT_VALUE,
     CompanyEmbedding,
@@ -54,6 +54,7 @@ class LabelledSet:
     company_ids: np.ndarray  # (m,) int64, ascending: the tie-break order
     vectors: np.ndarray  # (m, dims) float64, unit length
     labels: np.ndarray  # (m,) +1 / -1
+    radius: float = 1.0  # the team's "close" (ScoringState.radius): what every fit is weighed with
 
     def __len__(self) -> int:
         return len(self.company_ids)
@@ -71,7 +72,34 @@ def load_labelled_set() -> LabelledSet:
         company_ids=ids,
         vectors=scoring.normalise_rows(vectors),
         labels=np.array([VERDICT_VALUE[verdicts.get(i, "")] for i in ids.tolist()], dtype=np.float64),
+        radius=current_radius(),
     )
+
+
+# The sweep measures the radius again when idle; if the companies have moved it by more than this
+# share (a big import of another kind of company), it rescores everything with the new one.
+RADIUS_DRIFT = 0.1
+
+
+def current_radius() -> float:
+    """The radius every score is weighed with now (ScoringState.radius), measured here if none is.
+    Every path reads it from there, so a full and an incremental rescore weigh alike."""
+    radius = ScoringState.get().radius
+    if radius is None:
+        radius = measure_radius()
+        ScoringState.objects.filter(pk=1).update(radius=radius)
+    return radius
+
+
+def measure_radius() -> float:
+    """evidence.radius_of a fixed sample of the companies' current vectors: the same companies give
+    the same radius (the sample is drawn from the ids in order, with a fixed seed)."""
+    current = CompanyEmbedding.objects.current(embedding.model_name())
+    ids = np.array(sorted(current.values_list("company_id", flat=True)), dtype=np.int64)
+    if len(ids) > evidence.RADIUS_REFERENCE:
+        ids = np.sort(np.random.default_rng(0).choice(ids, evidence.RADIUS_REFERENCE, replace=False))
+    _, vectors = score_rows.read_vectors(current.filter(company_id__any_of=Ids(ids.tolist())))
+    return evidence.radius_of(vectors)
 
 
 # --- Reading candidate vectors (score_rows does the bulk reads and writes) ---------------
@@ -106,7 +134,7 @@ def _rescored(scope: Q, labelled: LabelledSet) -> score_rows.Written:
     Score.objects.filter(scope).exclude(company__any_of=Ids(ids.tolist())).delete()
     if len(ids):
         result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
-        kth = score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels)
+        kth = score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels, radius=labelled.radius)
         return score_rows.Written(ids, result.values, kth)
     return score_rows.Written(ids, np.empty(0), np.empty(0))
 
@@ -211,9 +239,11 @@ def _k_changed(state: ScoringState) -> bool:
 # --- Full rescore -------------------------------------------------------------------------------
 
 
-def _begin_full_rescore() -> list[tuple[int, int]]:
+def _begin_full_rescore(*, radius: float | None = None) -> list[tuple[int, int]]:
     """Take every pending change (a full rescore covers them) and split the companies into
-    id ranges of RESCORE_CHUNK_SIZE companies. Call under the exclusive scores lock."""
+    id ranges of RESCORE_CHUNK_SIZE companies; with `radius`, every score is weighed with that
+    radius from now on (else the one stored, measured if none is). Call under the exclusive
+    scores lock."""
     PendingScoreChange.objects.all().delete()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -231,6 +261,7 @@ def _begin_full_rescore() -> list[tuple[int, int]]:
             "full_started_at": timezone.now(),
             "needs_full_rescore": False,
             "k": settings.SCORING_K,
+            "radius": radius if radius is not None else current_radius(),
         },
     )
     return ranges
@@ -245,10 +276,13 @@ def rescore_chunk(lo: int, hi: int) -> int:
     return count
 
 
-def queue_full_rescore() -> int:
-    """Start a full rescore split into chunk tasks for the workers; returns the number of chunks."""
+def queue_full_rescore(*, remeasure: bool = False) -> int:
+    """Start a full rescore split into chunk tasks for the workers; returns the number of chunks.
+    With `remeasure`, the radius of "close" is measured anew first (another encoder, or companies
+    that have drifted from the ones it was measured on)."""
+    radius = measure_radius() if remeasure else None
     with locks.scores_lock():
-        ranges = _begin_full_rescore()
+        ranges = _begin_full_rescore(radius=radius)
     for lo, hi in ranges:
         send("leads.rescore_chunk", lo, hi)
     return len(ranges)
@@ -303,10 +337,20 @@ def heal(*, scan: bool = True) -> None:
     apply_label_changes()
     score_changes.forget_old()
     state = ScoringState.get()
-    if full_rescore_stalled() or (not state.chunks_left and _k_changed(state)):
-        queue_full_rescore()  # lost chunk tasks, or scores made with another k
+    unweighed = state.radius is None and Score.objects.exists()  # scores from before fits (migration 0017)
+    if full_rescore_stalled() or (not state.chunks_left and (_k_changed(state) or unweighed)):
+        queue_full_rescore(remeasure=unweighed)  # lost chunk tasks, scores made with another k, or without fits
     elif scan and not ScoringState.get().chunks_left:
-        score_unscored()
+        if _radius_drifted(state):
+            queue_full_rescore(remeasure=True)
+        else:
+            score_unscored()
+
+
+def _radius_drifted(state: ScoringState) -> bool:
+    if state.radius is None or not Score.objects.exists():
+        return False
+    return abs(measure_radius() - state.radius) > RADIUS_DRIFT * state.radius
 
 
 def score_unscored() -> int:

@@ -1,0 +1,23 @@
+"""Fit and evidence beside every score (leads/evidence.py), the dashboard's order by fit, and the
+team's radius of "close". Existing scores get theirs from a full rescore: the sweep starts one
+(ScoringState.needs_full_rescore), and until then they read as unexplored with their score as fit."""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('leads', '0016_score_version'),
+    ]
+
+    operations = [
+        migrations.AddField(model_name='score', name='fit', field=models.FloatField(default=0.0), preserve_default=False),
+        migrations.AddField(model_name='score', name='evidence', field=models.FloatField(default=0.0), preserve_default=False),
+        migrations.AddField(model_name='score', name='unexplored', field=models.BooleanField(default=True), preserve_default=False),
+        migrations.RunSQL("update leads_score set fit = least(value, 0)", migrations.RunSQL.noop),
+        migrations.AddField(model_name='scoringstate', name='radius', field=models.FloatField(blank=True, null=True)),
+        migrations.RunSQL("update leads_scoringstate set needs_full_rescore = true", migrations.RunSQL.noop),
+        migrations.RemoveIndex(model_name='score', name='score_best_first'),
+        migrations.AddIndex(model_name='score', index=models.Index(fields=['-fit', 'company'], name='score_best_fit_first')),
+    ]
