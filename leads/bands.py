@@ -6,14 +6,14 @@ can fit +0.22. So a fit is read against the team's own distribution of fits:
 - rank: the share of scored companies with a higher fit ("top 3% of 48,000");
 - band, one definition used by every page, the admin, the API and the export:
   - unexplored: no labelled company is close (Score.unexplored), whatever its fit;
-  - strong fit: positive, and in the top 5%;
-  - likely: positive, and in the top 25%;
+  - strong fit: positive, in the top 5%, and supported (a liked company is close: Score.supported);
+  - likely: positive, in the top 25%, and supported;
   - unlikely: negative, and in the bottom half;
   - unsure: everything else.
 
 The sign keeps bands honest: a negative fit is never a fit however high it ranks, a positive
-one never "unlikely"; and a fit is only positive with a close liked company (evidence.py), so
-nothing far from every like is "strong fit" or "likely".
+one never "unlikely"; and only a company with a close liked company (evidence.py) is "strong fit"
+or "likely", however high its fit ranks.
 """
 
 from __future__ import annotations
@@ -73,15 +73,16 @@ class Distribution:
         )
         return {"strong": float(strong), "likely": float(likely), "unlikely": float(unlikely)}
 
-    def band(self, value: float, unexplored: bool = False) -> Band:
-        """The one definition of the bands, from a fit and whether nothing labelled is close;
-        `selectors.band_filter` asks the same of the database."""
+    def band(self, value: float, unexplored: bool = False, supported: bool = True) -> Band:
+        """The one definition of the bands, from a fit, whether nothing labelled is close and
+        whether a liked company is close enough to call it a fit; `selectors.band_filter` asks the
+        same of the database."""
         if unexplored:
             return UNEXPLORED
         cut = self.cutoffs()
-        if value > 0 and value >= cut["strong"]:
+        if supported and value > 0 and value >= cut["strong"]:
             return STRONG
-        if value > 0 and value >= cut["likely"]:
+        if supported and value > 0 and value >= cut["likely"]:
             return LIKELY
         if value < 0 and value <= cut["unlikely"]:
             return UNLIKELY

@@ -17,8 +17,12 @@ mostly likes sees unrelated companies as "strong fit". The score stays as it is 
 
   Close, agreeing neighbours give a fit near their label; far ones give the prior.
 - unexplored: no labelled neighbour within UNEXPLORED_BEYOND radii: nothing labelled is close,
-  whatever the score says. A company is never a fit (fit > 0) without a liked company that close:
+  whatever the score says. Fit is never positive without a liked company within LIKED_WITHIN radii:
   it is no fit until someone labels a company like it.
+- supported: a liked company within SUPPORTED_WITHIN radii, closer than LIKED_WITHIN. Fit orders the
+  list (its ranking is measured best with the wider reach), but only a supported company is called
+  "strong fit" or "likely" (bands.py): a band is a claim a rep acts on, and it was measured more
+  precise with the closer evidence (docs/evaluation.md).
 
 The radius is the team's own scale of "close", not a constant: encoders and languages spread
 companies very differently (MiniLM puts Japanese company descriptions 0.28 apart, English ones
@@ -44,6 +48,8 @@ PRIOR_WEIGHT = 0.3
 EXPONENT = 2
 PRIOR_LABEL = -0.5
 UNEXPLORED_BEYOND = 1.5
+LIKED_WITHIN = 1.5
+SUPPORTED_WITHIN = 1.25
 # Companies sampled to measure the radius: 800 against 4,000 is ~3 M distances, ~50 ms.
 RADIUS_QUERIES, RADIUS_REFERENCE = 800, 4_000
 
@@ -55,6 +61,7 @@ class Evidence:
     fit: np.ndarray  # (n,) float64 in [-1, 1]
     evidence: np.ndarray  # (n,) float64, 0..k: labelled companies' worth of close neighbours
     unexplored: np.ndarray  # (n,) bool: the nearest labelled company is farther than UNEXPLORED_BEYOND radii
+    supported: np.ndarray  # (n,) bool: a liked company within SUPPORTED_WITHIN radii, what a band of fit needs
 
 
 def closeness(distances: np.ndarray, radius: float) -> np.ndarray:
@@ -72,11 +79,11 @@ def of_neighbours(distances: np.ndarray, labels: np.ndarray, radius: float) -> E
     weights = closeness(distances, radius) if distances.size else np.zeros(distances.shape)
     evidence = weights.sum(axis=1)
     fit = ((weights * labels).sum(axis=1) + PRIOR_WEIGHT * PRIOR_LABEL) / (evidence + PRIOR_WEIGHT)
-    reach = UNEXPLORED_BEYOND * radius
-    unexplored = ~(distances <= reach).any(axis=1)
-    close_like = ((distances <= reach) & (labels > 0)).any(axis=1)
+    unexplored = ~(distances <= UNEXPLORED_BEYOND * radius).any(axis=1)
+    close_like = ((distances <= LIKED_WITHIN * radius) & (labels > 0)).any(axis=1)
     fit = np.where(close_like, fit, np.minimum(fit, 0.0))  # no fit without a close liked company
-    return Evidence(np.clip(fit, -1.0, 1.0), evidence, unexplored)
+    supported = ((distances <= SUPPORTED_WITHIN * radius) & (labels > 0)).any(axis=1)
+    return Evidence(np.clip(fit, -1.0, 1.0), evidence, unexplored, supported)
 
 
 def radius_of(vectors: np.ndarray, *, seed: int = 0) -> float:

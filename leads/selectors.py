@@ -84,8 +84,9 @@ def score_band_filter(key: str) -> Q:
 
 def _band_values(key: str, prefix: str) -> Q:
     """Each band as fit ranges (bands.Distribution.band: unexplored by its flag; strong and likely
-    positive and at least their cut-off, unlikely negative and at most its cut-off, unsure the
-    rest), so that the fit index answers any of them; a negated range made Postgres read every score."""
+    supported, positive and at least their cut-off, unlikely negative and at most its cut-off,
+    unsure the rest), so that the fit index answers any of them; a negated range made Postgres
+    read every score."""
     if key not in bands.BY_KEY:
         raise BadFilter(f"band must be one of: {', '.join(bands.BY_KEY)} (got {key!r})")
     if key == bands.UNEXPLORED.key:
@@ -93,6 +94,7 @@ def _band_values(key: str, prefix: str) -> Q:
     cut = score_distribution().cutoffs()
     field = f"{prefix}fit"
     explored = Q(**{f"{prefix}unexplored": False})
+    supported = Q(**{f"{prefix}supported": True})
 
     def at_least(value: float) -> Q:  # positive and at least `value`
         return Q(**{f"{field}__gte": value}) if value > 0 else Q(**{f"{field}__gt": 0})
@@ -107,15 +109,13 @@ def _band_values(key: str, prefix: str) -> Q:
         return Q(**{f"{field}__gt": value}) if value < 0 else Q(**{f"{field}__gte": 0})
 
     strong, likely = max(cut["strong"], cut["likely"]), cut["likely"]  # strong's cut-off is the higher
-    return (
-        explored
-        & {
-            "strong": at_least(strong),
-            "likely": at_least(likely) & below(strong),
-            "unlikely": at_most(cut["unlikely"]),
-            "unsure": below(likely) & above(cut["unlikely"]),
-        }[key]
-    )
+    bands_ = {
+        "strong": supported & at_least(strong),
+        "likely": supported & at_least(likely) & below(strong),
+        "unlikely": at_most(cut["unlikely"]),
+        "unsure": above(cut["unlikely"]) & (below(likely) | ~supported),
+    }
+    return explored & bands_[key]
 
 
 class BestFirst:
@@ -266,13 +266,21 @@ def score_explanation(company: Company) -> list[NeighbourView]:
     ]
 
 
-def close_reach() -> float:
-    """Cosine distance within which a labelled neighbour counts as close (evidence.UNEXPLORED_BEYOND radii)."""
+@dataclass(frozen=True)
+class Reach:
+    """Cosine distances (0..2) that the explanation reads a company's neighbours against."""
+
+    close: float  # a labelled neighbour within this is close (evidence.UNEXPLORED_BEYOND radii)
+    supports: float  # a liked one within this supports calling it a fit (evidence.SUPPORTED_WITHIN radii)
+
+
+def close_reach() -> Reach:
     radius = ScoringState.get().radius
-    return evidence.UNEXPLORED_BEYOND * (radius if radius is not None else 1.0)
+    radius = 1.0 if radius is None else radius
+    return Reach(close=evidence.UNEXPLORED_BEYOND * radius, supports=evidence.SUPPORTED_WITHIN * radius)
 
 
-def explanation_sentence(company: Company, neighbours: list[NeighbourView], reach: float | None = None) -> str:
+def explanation_sentence(company: Company, neighbours: list[NeighbourView], reach: Reach | None = None) -> str:
     """Why the company has its fit, naming only the labelled companies that are close to it:
     'Fit +0.62 (score +0.81): it is close to Budweiser and Heineken, which you liked.' Where none is
     close it says so, and never "close to"."""
@@ -281,13 +289,12 @@ def explanation_sentence(company: Company, neighbours: list[NeighbourView], reac
         return ""
     reach = close_reach() if reach is None else reach
     nearest = neighbours[0]
-    if score.unexplored or nearest.distance > reach:
-        name = nearest.company.name if nearest.company else "a company deleted since"
+    if score.unexplored or nearest.distance > reach.close:
         return (
-            f"Nothing you labelled is close: the nearest, {name}, is only {_percent(nearest.similarity)} similar. "
-            "Label a few companies like this one to score it."
+            f"Nothing you labelled is close: the nearest, {_name(nearest)}, is only {_percent(nearest.similarity)} "
+            "similar. Label a few companies like this one to score it."
         )
-    close = [n for n in neighbours if n.distance <= reach and n.company][:3]
+    close = [n for n in neighbours if n.distance <= reach.close and n.company][:3]
     liked = [n.company.name for n in close if n.verdict == "like"]
     disliked = [n.company.name for n in close if n.verdict == "dislike"]
     reasons = []
@@ -296,27 +303,37 @@ def explanation_sentence(company: Company, neighbours: list[NeighbourView], reac
     if disliked:
         reasons.append(f"{join_names(disliked)}, which you disliked")
     sentence = f"Fit {score.signed_fit} (score {score.signed}): it is close to " + ", and to ".join(reasons) + "."
-    if not liked:
-        sentence += " No company you liked is close, so it cannot be a fit yet."
+    nearest_like = next((n for n in neighbours if n.verdict == "like"), None)
+    if nearest_like is None:
+        sentence += " No company you liked is among its nearest, so it cannot be a fit yet."
+    elif not score.supported:
+        sentence += (
+            f" The nearest company you liked, {_name(nearest_like)}, is only {_percent(nearest_like.similarity)} "
+            "similar: not close enough to call it a fit yet."
+        )
     return sentence
 
 
-def evidence_text(company: Company, neighbours: list[NeighbourView], reach: float | None = None) -> str:
+def evidence_text(company: Company, neighbours: list[NeighbourView], reach: Reach | None = None) -> str:
     """The evidence in a rep's words: how many of the labelled neighbours are close."""
     score = getattr(company, "score", None)
     if score is None or not neighbours:
         return ""
     reach = close_reach() if reach is None else reach
-    close = sum(1 for n in neighbours if n.distance <= reach)
+    close = sum(1 for n in neighbours if n.distance <= reach.close)
     if not close:
         return (
             f"Evidence: none. Its {len(neighbours)} nearest labelled companies are all less than "
-            f"{_percent(1.0 - reach)} similar, too far to say whether it fits."
+            f"{_percent(1.0 - reach.close)} similar, too far to say whether it fits."
         )
     word = "company is" if close == 1 else "companies are"
     far = len(neighbours) - close
     rest = f"; the other {far} are too far to count for much" if far else ""
-    return f"Evidence: {close} labelled {word} at least {_percent(1.0 - reach)} similar{rest}."
+    return f"Evidence: {close} labelled {word} at least {_percent(1.0 - reach.close)} similar{rest}."
+
+
+def _name(neighbour: NeighbourView) -> str:
+    return neighbour.company.name if neighbour.company else "a company deleted since"
 
 
 def _percent(share: float) -> str:
@@ -419,7 +436,7 @@ DISTRIBUTION_SECONDS = 3600
 
 def band_of(score: Score | None, distribution: bands.Distribution) -> bands.Band | None:
     """The band of a company's score row (None: not scored)."""
-    return None if score is None else distribution.band(score.fit, score.unexplored)
+    return None if score is None else distribution.band(score.fit, score.unexplored, score.supported)
 
 
 def with_bands(companies: list[Company]) -> list[Company]:

@@ -81,3 +81,9 @@ def test_it_puts_a_company_nothing_labelled_is_close_to_in_unexplored_whatever_i
     assert team.band(0.99).key == "strong"
     assert team.band(0.99, unexplored=True).key == "unexplored"
     assert team.band(-0.99, unexplored=True).key == "unexplored"
+
+
+def test_only_a_supported_fit_is_strong_or_likely():
+    team = Distribution.of(np.linspace(-1, 1, 201))
+    assert team.band(0.99, supported=True).key == "strong" and team.band(0.7, supported=True).key == "likely"
+    assert team.band(0.99, supported=False).key == "unsure" and team.band(0.7, supported=False).key == "unsure"

@@ -92,9 +92,12 @@ def test_a_negative_score_is_explained_by_the_disliked_neighbour_first(as_alice,
     score = Score.objects.get(company=echo)
     response = as_alice.get(f"/companies/{echo.pk}/")
     assert score.signed.startswith("-")
+    alpha_similar = round(100 * (1 - score.neighbour_distances[1]))
+    assert score.neighbour_ids[1] == world["Alpha Brewing"].pk
     assert (
         f"Fit {score.signed_fit} (score {score.signed}): it is close to Delta Code, which you disliked. "
-        "No company you liked is close, so it cannot be a fit yet."
+        f"The nearest company you liked, Alpha Brewing, is only {alpha_similar}% similar: "
+        "not close enough to call it a fit yet."
     ) in response.text
     assert 'class="score band-unlikely"' in response.text and ">unlikely</span>" in response.text
 

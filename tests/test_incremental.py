@@ -41,7 +41,7 @@ def snapshot() -> dict[int, tuple]:
             s.kth_distance,
             s.fit,
             s.evidence,
-            s.unexplored,
+            (s.unexplored, s.supported),
         )
         for s in Score.objects.all()
     }

@@ -15,6 +15,7 @@ class Migration(migrations.Migration):
         migrations.AddField(model_name='score', name='fit', field=models.FloatField(default=0.0), preserve_default=False),
         migrations.AddField(model_name='score', name='evidence', field=models.FloatField(default=0.0), preserve_default=False),
         migrations.AddField(model_name='score', name='unexplored', field=models.BooleanField(default=True), preserve_default=False),
+        migrations.AddField(model_name='score', name='supported', field=models.BooleanField(default=False), preserve_default=False),
         migrations.RunSQL("update leads_score set fit = least(value, 0)", migrations.RunSQL.noop),
         migrations.AddField(model_name='scoringstate', name='radius', field=models.FloatField(blank=True, null=True)),
         migrations.RunSQL("update leads_scoringstate set needs_full_rescore = true", migrations.RunSQL.noop),

@@ -25,6 +25,7 @@ class Score(models.Model):
     fit = models.FloatField()
     evidence = models.FloatField()  # labelled companies' worth of close neighbours, 0..k
     unexplored = models.BooleanField()  # no labelled neighbour is close (evidence.UNEXPLORED_BEYOND)
+    supported = models.BooleanField()  # a liked neighbour is close enough for a band of fit (evidence.SUPPORTED_WITHIN)
     neighbour_ids = ArrayField(models.BigIntegerField())
     neighbour_distances = ArrayField(models.FloatField())  # cosine distance, 0..2
     neighbour_labels = ArrayField(models.FloatField())  # +1 like / -1 dislike, as scored

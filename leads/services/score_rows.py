@@ -169,6 +169,7 @@ class _Float4ArrayDumper(psycopg.adapt.Dumper):
 _STAGING = """
 create temp table score_rows (
     company_id bigint, value float8, kth_distance float8, fit float8, evidence float8, unexplored boolean,
+    supported boolean,
     neighbour_ids bigint[], neighbour_distances float8[], neighbour_labels float8[]
 ) on commit drop
 """
@@ -176,19 +177,20 @@ create temp table score_rows (
 # Unchanged scores are not rewritten: after a rescore that changed little, little is written.
 _UPSERT = """
 insert into leads_score as s
-    (company_id, value, kth_distance, fit, evidence, unexplored, neighbour_ids, neighbour_distances, neighbour_labels,
-     computed_at)
-select company_id, value, kth_distance, fit, evidence, unexplored, neighbour_ids, neighbour_distances,
+    (company_id, value, kth_distance, fit, evidence, unexplored, supported, neighbour_ids, neighbour_distances,
+     neighbour_labels, computed_at)
+select company_id, value, kth_distance, fit, evidence, unexplored, supported, neighbour_ids, neighbour_distances,
        neighbour_labels, %s from score_rows
 on conflict (company_id) do update set
     value = excluded.value, kth_distance = excluded.kth_distance, fit = excluded.fit, evidence = excluded.evidence,
-    unexplored = excluded.unexplored, neighbour_ids = excluded.neighbour_ids,
+    unexplored = excluded.unexplored, supported = excluded.supported, neighbour_ids = excluded.neighbour_ids,
     neighbour_distances = excluded.neighbour_distances, neighbour_labels = excluded.neighbour_labels,
     computed_at = excluded.computed_at
-where (s.value, s.kth_distance, s.fit, s.evidence, s.unexplored, s.neighbour_ids, s.neighbour_distances,
-       s.neighbour_labels)
+where (s.value, s.kth_distance, s.fit, s.evidence, s.unexplored, s.supported, s.neighbour_ids,
+       s.neighbour_distances, s.neighbour_labels)
       is distinct from (excluded.value, excluded.kth_distance, excluded.fit, excluded.evidence, excluded.unexplored,
-                        excluded.neighbour_ids, excluded.neighbour_distances, excluded.neighbour_labels)
+                        excluded.supported, excluded.neighbour_ids, excluded.neighbour_distances,
+                        excluded.neighbour_labels)
 """
 
 
@@ -225,16 +227,18 @@ def _binary_rows(ids, values, kth, weighed: evidence.Evidence, neighbour_ids, di
 
     layout = [("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("value_len", ">i4"), ("value", ">f8"),
               ("kth_len", ">i4"), ("kth", ">f8"), ("fit_len", ">i4"), ("fit", ">f8"),
-              ("evidence_len", ">i4"), ("evidence", ">f8"), ("unexplored_len", ">i4"), ("unexplored", "i1")]  # fmt: skip
+              ("evidence_len", ">i4"), ("evidence", ">f8"), ("unexplored_len", ">i4"), ("unexplored", "i1"),
+              ("supported_len", ">i4"), ("supported", "i1")]  # fmt: skip
     arrays = {"ids": (">i8", 20, neighbour_ids), "dist": (">f8", 701, distances), "labels": (">f8", 701, labels)}
     for name, (kind, oid, _) in arrays.items():
         header, element, _ = array(kind, oid)
         layout += [(f"{name}_{field}", fmt) for field, fmt in header] + [(name, element, (k,))]
     rows = np.zeros(n, dtype=np.dtype(layout))
-    rows["fields"], rows["id_len"], rows["id"] = 9, 8, ids
+    rows["fields"], rows["id_len"], rows["id"] = 10, 8, ids
     rows["value_len"], rows["value"], rows["kth_len"], rows["kth"] = 8, values, 8, kth
     rows["fit_len"], rows["fit"], rows["evidence_len"], rows["evidence"] = 8, weighed.fit, 8, weighed.evidence
     rows["unexplored_len"], rows["unexplored"] = 1, weighed.unexplored
+    rows["supported_len"], rows["supported"] = 1, weighed.supported
     for name, (_, oid, data) in arrays.items():
         rows[f"{name}_len"] = 20 + 12 * k
         rows[f"{name}_ndim"], rows[f"{name}_oid"], rows[f"{name}_size"], rows[f"{name}_lbound"] = 1, oid, k, 1
