@@ -133,6 +133,7 @@ def rank(
     scores: np.ndarray | None = None,
     neighbour_distances: np.ndarray | None = None,
     threshold: float | None = None,
+    unexplored: np.ndarray | None = None,
     seed: int = 0,
     reference_size: int = REFERENCE_SIZE,
     max_candidates: int = MAX_CANDIDATES,
@@ -142,7 +143,11 @@ def rank(
 
     `scores` (n,) and `neighbour_distances` (n, k') are the candidates' current kNN scores and
     their neighbours' cosine distances, nearest first (NaN where a row has fewer): pass the stored
-    Score arrays to skip the kNN search; if either is None they are computed. Deterministic for a seed."""
+    Score arrays to skip the kNN search; if either is None they are computed. `unexplored` (n,)
+    bool: the stored Score.unexplored flags (nothing labelled is close); without them a candidate
+    is unexplored when its nearest labelled company is farther than `threshold`. Unexplored picks
+    come first: a verdict there teaches the scorer about a whole part of the list it knows
+    nothing of. Deterministic for a seed."""
     candidates = np.asarray(candidates)
     if len(labelled) == 0 or len(candidates) == 0:
         return spread(candidates, limit, seed=seed)
@@ -163,7 +168,10 @@ def rank(
         vectors, values, nearest, rng.choice(len(rows), min(reference_size, len(rows)), replace=False)
     )
     picks, gains = _greedy(vectors, values, reference, min(limit, len(rows)))
-    reasons = tuple(_reason(values[i], nearest[i], threshold) for i in picks)
+    far = is_low_confidence(nearest, threshold) if unexplored is None else np.asarray(unexplored, bool)[rows]
+    first = np.argsort(~far[picks], kind="stable")  # unexplored first, each group in the greedy's order
+    picks, gains = picks[first], gains[first]
+    reasons = tuple(_reason(values[i], far[i]) for i in picks)
     reach = reference.nearer(vectors[picks], picks)
     return Ranking(rows[picks], reasons, gains, values[picks], nearest[picks], reach, float(threshold))
 
@@ -232,8 +240,8 @@ def _greedy(vectors, values, reference: _Reference, count: int) -> tuple[np.ndar
     return np.array(picks, dtype=np.int64), np.array(picked_gains)
 
 
-def _reason(score: float, nearest: float, threshold: float) -> str:
-    if is_low_confidence(nearest, threshold):
+def _reason(score: float, far: bool) -> str:
+    if far:
         return UNEXPLORED
     if abs(score) < UNCERTAIN_BELOW:
         return UNCERTAIN

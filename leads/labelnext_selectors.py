@@ -40,22 +40,23 @@ def label_next(limit: int = 50, *, sample_size: int = SAMPLE_SIZE, seed: int = 0
     if len(labelled) == 0:
         return cold_start_sample(limit, seed=seed)
     company_ids, vectors = _read_sample(Score._meta.db_table, sample_size, seed)
-    stored = dict(
-        (company_id, (value, distances))
-        for company_id, value, distances in Score.objects.filter(company__any_of=company_ids.tolist()).values_list(
-            "company_id", "value", "neighbour_distances"
-        )
+    # Fit, not the plain score: what the rep sees, so "its neighbours disagree" is true of the row.
+    rows = Score.objects.filter(company__any_of=company_ids.tolist()).values_list(
+        "company_id", "fit", "neighbour_distances", "unexplored"
     )
+    stored = {company_id: (fit, distances, unexplored) for company_id, fit, distances, unexplored in rows}
     # A score deleted since the sample was read (its company labelled meanwhile): leave it out.
     keep = np.array([company_id in stored for company_id in company_ids.tolist()], dtype=bool)
     company_ids, vectors = company_ids[keep], vectors[keep]
-    values, distances = _score_arrays([stored[company_id] for company_id in company_ids.tolist()])
+    chosen = [stored[company_id] for company_id in company_ids.tolist()]
+    values, distances = _score_arrays([(fit, neighbour_distances) for fit, neighbour_distances, _ in chosen])
+    unexplored = np.array([far for _, _, far in chosen], dtype=bool)
     if not len(company_ids):  # the first labels, scores not written yet: score a sample here
         company_ids, vectors = _read_sample(CompanyEmbedding._meta.db_table, sample_size, seed)
-        values = distances = None
+        values = distances = unexplored = None
     ranking = labelnext.rank(
         vectors, labelled.vectors, labelled.labels, limit=limit, k=settings.SCORING_K, scores=values,
-        neighbour_distances=distances, seed=seed,
+        neighbour_distances=distances, unexplored=unexplored, seed=seed,
     )  # fmt: skip
     return _suggestions(company_ids, ranking)
 
@@ -121,21 +122,29 @@ def _suggestions(company_ids: np.ndarray, ranking: labelnext.Ranking) -> list[Su
     chosen = company_ids[ranking.rows].tolist()
     companies = Company.objects.select_related("score").in_bulk(chosen)
     return [
-        Suggestion(company=companies[company_id], reason=ranking.reasons[i], detail=_detail(ranking, i))
+        Suggestion(
+            company=companies[company_id], reason=ranking.reasons[i], detail=_detail(ranking, i, companies[company_id])
+        )
         for i, company_id in enumerate(chosen)
         if company_id in companies  # deleted since it was read
     ]
 
 
-def _detail(ranking: labelnext.Ranking, i: int) -> str:
+def _detail(ranking: labelnext.Ranking, i: int, company: Company) -> str:
     reason, score, reach = ranking.reasons[i], ranking.scores[i], ranking.reach[i]
     if np.isnan(score):
         return f"Nothing is labelled yet: it stands for a group of about {reach:.1%} of the companies."
     if reason == labelnext.UNEXPLORED:
+        similar = max(0, round(100 * (1.0 - ranking.nearest_distances[i])))
         return (
-            f"Unlike anything labelled yet: its nearest labelled company is {ranking.nearest_distances[i]:.2f} away "
-            f"(cosine distance), where labelled companies are mostly within {ranking.threshold:.2f} of another."
+            f"Nothing labelled is close: the most similar labelled company is only {similar}% alike. "
+            "One verdict here tells the scorer about companies like it."
         )
     if reason == labelnext.UNCERTAIN:
-        return f"Its labelled neighbours disagree: it scores {score:+.2f}."
+        plain = company.score.value if getattr(company, "score", None) else score
+        if abs(plain) >= labelnext.UNCERTAIN_BELOW:  # they agree, but from afar
+            return (
+                f"Its labelled neighbours agree (score {plain:+.2f}) but none is close: its fit is only {score:+.2f}."
+            )
+        return f"Its labelled neighbours disagree: its fit is {score:+.2f}."
     return f"Close to many unlabelled companies: it would be the nearest labelled company of about {reach:.1%} of them."

@@ -124,7 +124,21 @@ def test_it_is_deterministic_and_picks_each_candidate_once():
     assert first.rows.tolist() == again.rows.tolist()
     assert len(set(first.rows.tolist())) == 30
     assert set(first.reasons) <= set(labelnext.REASONS)
-    assert np.all(np.diff(first.gains) <= 1e-12)  # best first
+    far = np.array([reason == labelnext.UNEXPLORED for reason in first.reasons])
+    assert np.all(np.diff(far.astype(int)) <= 0)  # the unexplored first
+    for group in (far, ~far):
+        assert np.all(np.diff(first.gains[group]) <= 1e-12)  # then best first
+
+
+def test_stored_unexplored_flags_decide_the_reason_and_come_first():
+    candidates, _ = clusters([60, 40], seed=3)
+    labelled, _ = clusters([5, 5], seed=4)
+    labels = np.array([1.0] * 5 + [-1.0] * 5)
+    flags = np.zeros(len(candidates), dtype=bool)
+    flags[::7] = True
+    ranking = labelnext.rank(candidates, labelled, labels, limit=100, unexplored=flags)
+    assert [reason == labelnext.UNEXPLORED for reason in ranking.reasons] == flags[ranking.rows].tolist()
+    assert ranking.reasons[: flags.sum()] == (labelnext.UNEXPLORED,) * flags.sum()
 
 
 def test_beyond_max_candidates_it_ranks_a_sample():
@@ -171,8 +185,11 @@ def test_label_next_suggests_the_unlabelled_scored_companies_with_a_reason(world
     assert names == {"Bravo Beers", "Copper Stouts", "Echo Review", "Foxtrot Fashion"}  # not labelled, not Golf
     by_name = {s.company.name: s for s in suggestions}
     assert all(s.reason in labelnext.REASONS and s.detail for s in suggestions)
-    assert by_name["Bravo Beers"].reason != labelnext.UNCERTAIN  # its neighbours agree: Alpha, liked
     assert by_name["Bravo Beers"].company.score.value > 0.5  # the score is loaded with it
+    assert "disagree" not in by_name["Bravo Beers"].detail  # its neighbours agree: Alpha, liked
+    assert by_name["Foxtrot Fashion"].reason == labelnext.UNEXPLORED  # fashion: nothing labelled is close
+    assert suggestions[0].reason == labelnext.UNEXPLORED  # unexplored first
+    assert "Nothing labelled is close" in by_name["Foxtrot Fashion"].detail
     assert len(labelnext_selectors.label_next(limit=2)) == 2
 
 
