@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from leads import disagreements, selectors
+from leads.bands import Distribution
 from leads.models import Company, Label, Score, ScoreChange
 from leads.services import labels, scores
 from tests.web_helpers import table_row
@@ -197,3 +198,21 @@ def test_with_nothing_labelled_the_dashboard_says_how_to_start(as_alice, fake_en
     Company.objects.create(name="Solo Co", description="beer")
     page = text(as_alice.get("/"))
     assert "Nothing is labelled yet, so nothing is scored." in page and 'href="/label-next/"' in page
+
+
+def test_bands_and_ranks_follow_the_scores_as_soon_as_a_rescore_writes_them(as_alice, api, world, alice):
+    before = selectors.score_distribution()  # cached now, as a page view leaves it
+    labels.label_company(company=world["Copper Stouts"], user=alice, verdict="like", source="click")
+    scores.apply_label_changes()
+    after = selectors.score_distribution()
+    fits = list(Score.objects.values_list("fit", flat=True))
+    assert before.total == 4 and after.total == len(fits) == 3  # Copper is labelled now: no score
+    assert after.quantiles == pytest.approx(Distribution.of(fits).quantiles)
+    # "top 1% of 3" everywhere: the dashboard, the company page and the API read one distribution.
+    bravo = world["Bravo Beers"]
+    rank = after.rank_text(Score.objects.get(company=bravo).fit)
+    assert rank.endswith("of 3")
+    assert rank in table_row(as_alice.get("/"), "Bravo Beers")
+    assert rank in text(as_alice.get(f"/companies/{bravo.pk}/"))
+    found = api.get("/api/companies/", {"q": "bravo"}).json()["results"]
+    assert found[0]["rank"] == rank
