@@ -149,15 +149,20 @@ def _flipped(verdict: str) -> Verdict:
 
 def incremental_matches_full() -> dict:
     """Snapshot every score (in SQL: no Python object per row), run a full rescore, compare:
-    the same companies scored, with the same neighbours and values within 1e-6. This second full
-    rescore runs over existing scores (the steady state), unlike the first, into an empty table."""
+    the same companies scored, with the same neighbours, values and fits (within 1e-6), evidence
+    and flags. This second full rescore runs over existing scores (the steady state), unlike the
+    first, into an empty table."""
     with connection.cursor() as cursor:
-        cursor.execute("create temp table bench_before as select company_id, value, neighbour_ids from leads_score")
+        cursor.execute(
+            "create temp table bench_before as"
+            " select company_id, value, fit, evidence, unexplored, supported, neighbour_ids from leads_score"
+        )
         again = full_rescore()
         cursor.execute(
             "select count(*) from bench_before b full join leads_score s using (company_id)"
             " where b.company_id is null or s.company_id is null or b.neighbour_ids <> s.neighbour_ids"
-            " or abs(b.value - s.value) > 1e-6"
+            " or abs(b.value - s.value) > 1e-6 or abs(b.fit - s.fit) > 1e-6 or abs(b.evidence - s.evidence) > 1e-6"
+            " or b.unexplored <> s.unexplored or b.supported <> s.supported"
         )
         (mismatches,) = cursor.fetchone()
         cursor.execute("drop table bench_before")
