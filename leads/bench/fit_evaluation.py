@@ -19,8 +19,8 @@ and the radius is the data set's (evidence.radius_of over all its companies). Fi
 candidates:
 
 - ROC AUC of the plain score and of fit (does a fit score above a non-fit), and their difference;
-- the strong-fit band: candidates with fit > 0, not unexplored, a liked neighbour within
-  evidence.UNEXPLORED_BEYOND radii, and fit in the top STRONG_SHARE of the candidates' fits;
+- the strong-fit band: the candidates the app calls "strong fit" (leads.bands: supported, positive,
+  in the top 5% of the candidates' fits);
   its precision (share of fits) against as many candidates from the top of the plain score
   (ties by row) -- "the companies the dashboard shows first";
 - the share of candidates unexplored.
@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from leads import evidence
+from leads import bands, evidence
 from leads.scoring import knn_scores, normalise_rows
 
 REGIMES = ((40, 10), (9, 5), (10, 10), (25, 25), (8, 42), (30, 70))
@@ -44,7 +44,7 @@ LIKE_HEAVY = ((40, 10), (9, 5), (10, 10))
 # A regime is skipped for a profile whose sample has fewer than likes + MARGIN fits (or dislikes +
 # MARGIN non-fits): the candidates must keep some of each, or AUC and precision mean nothing.
 MARGIN = 5
-STRONG_SHARE = 0.05  # the strong-fit band: the top 5% of the candidates' fits (and the conditions above)
+STRONG_SHARE = bands.STRONG_TOP  # the strong-fit band: at most the top 5% of the candidates' fits
 
 # Targets (the issue): fit never loses more than MAX_AUC_LOSS of AUC in any regime; in the
 # like-heavy ones it gains MIN_AUC_GAIN of AUC and its strong-fit band is MIN_BAND_GAIN more precise.
@@ -136,21 +136,23 @@ def score(vectors: np.ndarray, liked: np.ndarray, start: Draw, radius: float, k:
         plain=scores.values,
         fit=found.fit,
         unexplored=found.unexplored,
-        strong=strong_band(found, scores.distances, neighbour_labels, radius),
+        strong=strong_band(found),
     )
 
 
-def strong_band(
-    found: evidence.Evidence, distances: np.ndarray, neighbour_labels: np.ndarray, radius: float
-) -> np.ndarray:
-    """(c,) bool: fit > 0, explored, a liked neighbour within UNEXPLORED_BEYOND radii, and fit in
-    the top STRONG_SHARE of the fits. A high fit alone is not enough: "strong" must mean "like
-    something the team liked, and close to it"."""
+def strong_band(found: evidence.Evidence) -> np.ndarray:
+    """(c,) bool: the candidates the app would call "strong fit": leads.bands's one definition
+    (supported, positive, in the top 5% of the fits; never unexplored), over these candidates."""
     if not len(found.fit):
         return np.zeros(0, dtype=bool)
-    nearest_like = np.where(neighbour_labels > 0, distances, np.inf).min(axis=1, initial=np.inf)
-    top = found.fit >= np.quantile(found.fit, 1 - STRONG_SHARE)
-    return top & (found.fit > 0) & ~found.unexplored & (nearest_like <= evidence.UNEXPLORED_BEYOND * radius)
+    team = bands.Distribution.of(found.fit)
+    return np.array(
+        [
+            team.band(fit, far, near) is bands.STRONG
+            for fit, far, near in zip(found.fit, found.unexplored, found.supported)
+        ],
+        dtype=bool,
+    )
 
 
 def measure(scored: Scored) -> dict:

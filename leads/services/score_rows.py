@@ -15,6 +15,7 @@ import psycopg.adapt
 import psycopg.pq
 from django.conf import settings
 from django.db import connection
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from leads import evidence, scoring
@@ -41,15 +42,38 @@ def read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
     return ids[order], vectors[order]
 
 
-def copy_vectors(sql: str, params) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float32 vectors) of a query selecting (bigint id, vector), read by binary COPY.
-    The vectors' size is read off the first row (every row of one encoder has the same)."""
+def read_labelled(embeddings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(company ids, float32 vectors, liked bool) of labelled companies' vectors, in id order, from
+    ONE statement: one snapshot, so a verdict cleared or flipped meanwhile cannot leave an id
+    without its verdict (two reads, ids then verdicts, could: a KeyError in the rescore)."""
+    liked = ExpressionWrapper(Q(company__verdict="like"), output_field=BooleanField())
+    rows = embeddings.order_by().annotate(liked=liked).values_list("company_id", "liked", "vector")
+    sql, params = rows.query.sql_with_params()
+    buffer = _copy_out(sql, params)
+    if not len(buffer):
+        return np.empty(0, np.int64), np.empty((0, 0), np.float32), np.empty(0, bool)
+    dims = int.from_bytes(buffer[23:25], "big")  # after the field count, the id and the flag, the vector's length
+    layout = [("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("liked_len", ">i4"), ("liked", "i1"),
+              ("vec_len", ">i4"), *_vector_fields(dims)]  # fmt: skip
+    found = np.frombuffer(buffer, dtype=np.dtype(layout))
+    order = np.argsort(found["id"], kind="stable")
+    return found["id"][order].astype(np.int64), found["vector"][order].astype(np.float32), found["liked"][order] == 1
+
+
+def _copy_out(sql: str, params) -> memoryview:
+    """The rows of a query as binary COPY tuples, less COPY's header and trailer."""
     buffer = bytearray()
     with connection.cursor() as cursor:
         with cursor.connection.cursor().copy(f"copy ({sql}) to stdout (format binary)", params) as copy:
             for data in copy:
                 buffer += data
-    body = memoryview(buffer)[19:-2]  # less the COPY header and trailer
+    return memoryview(buffer)[19:-2]
+
+
+def copy_vectors(sql: str, params) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 vectors) of a query selecting (bigint id, vector), read by binary COPY.
+    The vectors' size is read off the first row (every row of one encoder has the same)."""
+    body = _copy_out(sql, params)
     if not len(body):
         return np.empty(0, np.int64), np.empty((0, 0), np.float32)
     dims = int.from_bytes(body[18:20], "big")  # after the field count, the id and the vector's length

@@ -33,7 +33,6 @@ from django.utils import timezone
 
 from leads import embedding, evidence, locks, scoring
 from leads.models import (
-    VERDICT_VALUE,
     CompanyEmbedding,
     PendingScoreChange,
     Score,
@@ -65,13 +64,11 @@ def load_labelled_set() -> LabelledSet:
 
     The labelled set is small, so we search it exhaustively in numpy instead of through the
     HNSW index, whose post-filtering would return fewer than k labelled neighbours."""
-    labelled = CompanyEmbedding.objects.labelled(embedding.model_name())
-    ids, vectors = score_rows.read_vectors(labelled)
-    verdicts = dict(labelled.values_list("company_id", "company__verdict"))
+    ids, vectors, liked = score_rows.read_labelled(CompanyEmbedding.objects.labelled(embedding.model_name()))
     return LabelledSet(
         company_ids=ids,
         vectors=scoring.normalise_rows(vectors),
-        labels=np.array([VERDICT_VALUE[verdicts.get(i, "")] for i in ids.tolist()], dtype=np.float64),
+        labels=np.where(liked, 1.0, -1.0),
         radius=current_radius(),
     )
 
