@@ -132,7 +132,7 @@ def test_it_escapes_the_company_page(as_alice, hostile):
 def test_it_escapes_the_score_explanation(as_alice, hostile):
     twin = hostile["twin"]
     page = shown_escaped(as_alice.get(f"/companies/{twin.pk}/"), TWIN_NAME, NAME)
-    assert f"because it is close to {escape(NAME)}, which you liked." in page
+    assert f"): it is close to {escape(NAME)}, which you liked." in page
     assert f'<a href="/companies/{hostile["acme"].pk}/">{escape(NAME)}</a>' in page  # the neighbours' table
 
 

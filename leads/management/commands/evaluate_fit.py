@@ -85,7 +85,10 @@ class Command(BaseCommand):
         seconds = round(time.perf_counter() - started, 1)
         constants = {
             name: getattr(evidence, name)
-            for name in ("RADIUS_SHARE", "NEIGHBOURHOOD_SHARE", "PRIOR_WEIGHT", "EXPONENT", "PRIOR_LABEL", "UNEXPLORED_BEYOND")
+            for name in (
+                "RADIUS_SHARE", "NEIGHBOURHOOD_SHARE", "PRIOR_WEIGHT", "EXPONENT", "PRIOR_LABEL", "UNEXPLORED_BEYOND",
+                "LIKED_WITHIN", "SUPPORTED_WITHIN",
+            )
         }  # fmt: skip
         if as_json:
             config = {"sets": sets, "seeds": seeds, "companies": companies, "k": k, "evidence": constants,
