@@ -425,3 +425,12 @@ def test_pages_outside_the_api_keep_their_html_errors(as_alice, db):
     response = as_alice.get("/no-such-page")
     assert response.status_code == 404
     assert not response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("query", ["!", ".", "'", "\\", "\U0001f600"])
+def test_a_search_without_word_characters_finds_nothing_on_every_page(api, world, query):
+    """More companies are scored than the page holds: the score side of the listing must match
+    nothing too (it read every score, a negative slice and a 500 or a wrong count)."""
+    response = api.get("/api/companies/", {"q": query, "page_size": 1})
+    assert response.status_code == 200
+    assert response.json()["count"] == 0 and response.json()["results"] == []
