@@ -411,12 +411,15 @@ def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = F
 def score_distribution() -> bands.Distribution:
     """The team's fits as quantiles, for bands and ranks (leads/bands.py): the same for every page
     and request until a score is written. Computing it sorts every fit (~0.3 s at a million), so it
-    is cached under the number that every write to the scores moves (leads_score_version, migration
-    0016): a page after a verdict's rescore sees the new distribution, and no page an older one."""
+    is cached under the numbers that every write to the scores moves: leads_score_version at the
+    statement (migration 0016), leads_score_published once it is committed (score_rows): a page
+    after a verdict's rescore sees the new distribution, and no page keeps an older one."""
     with connection.cursor() as cursor:
-        cursor.execute("select last_value from leads_score_version")
-        (version,) = cursor.fetchone()
-    key = f"leads:fit-distribution:{version}"
+        cursor.execute(
+            "select (select last_value from leads_score_version), (select last_value from leads_score_published)"
+        )
+        version, published = cursor.fetchone()
+    key = f"leads:fit-distribution:{version}:{published}"
     distribution = cache.get(key)
     if distribution is None:
         with connection.cursor() as cursor:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from leads.models import Company, Label, Score
+from leads.models import Company, Label, Score, ScoringState
 from leads.services import embeddings, labels, scores
 
 pytestmark = pytest.mark.django_db
@@ -184,3 +184,23 @@ def test_the_labelled_set_is_read_from_one_snapshot_while_verdicts_change(fake_e
     after_passes = dict(Score.objects.values_list("company_id", "fit"))
     scores.rescore_all()
     assert dict(Score.objects.values_list("company_id", "fit")) == pytest.approx(after_passes)
+
+
+def test_a_radius_measured_before_the_companies_were_embedded_is_measured_again(fake_encoder, alice):
+    """The demo's labels arrive with its import, before the worker has embedded the companies: a
+    radius measured then (on none: 1.0, every company "close") must not stay."""
+    first = [Company.objects.create(name=f"First {i}", description=f"beer brewery {i}") for i in range(2)]
+    embeddings.embed_and_score([c.pk for c in first])
+    labels.label_company(company=first[0], user=alice, source="import", verdict="like")
+    scores.apply_label_changes(inline_full=True)
+    state = ScoringState.get()
+    assert state.radius_companies == 2
+    words = ["software code", "fashion clothing", "beer lager", "bank payments", "hotel rooms"]
+    rest = [Company.objects.create(name=f"Later {i}", description=words[i % 5] + f" {i}") for i in range(10)]
+    embeddings.embed_and_score([c.pk for c in rest])
+    state = ScoringState.get()
+    assert state.radius_companies == 12 and state.radius == pytest.approx(scores.measure_radius()[0])
+    weighed = dict(Score.objects.values_list("company_id", "fit"))
+    assert len(weighed) == 11
+    scores.rescore_all()
+    assert dict(Score.objects.values_list("company_id", "fit")) == pytest.approx(weighed)

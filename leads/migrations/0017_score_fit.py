@@ -18,6 +18,10 @@ class Migration(migrations.Migration):
         migrations.AddField(model_name='score', name='supported', field=models.BooleanField(default=False), preserve_default=False),
         migrations.RunSQL("update leads_score set fit = least(value, 0)", migrations.RunSQL.noop),
         migrations.AddField(model_name='scoringstate', name='radius', field=models.FloatField(blank=True, null=True)),
+        migrations.AddField(model_name='scoringstate', name='radius_companies', field=models.IntegerField(default=0)),
+        # Moves after every committed write of scores (selectors.score_distribution's cache key):
+        # leads_score_version moves at the statement, visible to readers before the commit.
+        migrations.RunSQL("create sequence leads_score_published", "drop sequence leads_score_published"),
         migrations.RunSQL("update leads_scoringstate set needs_full_rescore = true", migrations.RunSQL.noop),
         migrations.RemoveIndex(model_name='score', name='score_best_first'),
         migrations.AddIndex(model_name='score', index=models.Index(fields=['-fit', 'company'], name='score_best_fit_first')),

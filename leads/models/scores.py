@@ -109,6 +109,9 @@ class ScoringState(models.Model):
     # when a full rescore starts, used by every score until the next one, so that every path
     # computes the same fits. None: not measured yet (the next full rescore measures it).
     radius = models.FloatField(null=True, blank=True)
+    # How many companies the radius was measured on: a team that grows from a few (the first
+    # import still being embedded) has it measured again (services.scores.radius_outgrown).
+    radius_companies = models.IntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     @classmethod

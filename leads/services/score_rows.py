@@ -14,7 +14,7 @@ import psycopg
 import psycopg.adapt
 import psycopg.pq
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
@@ -238,7 +238,21 @@ def write_scores(
         copy_in(cursor, "score_rows", rows)
         cursor.execute(_UPSERT, [timezone.now()])
         cursor.execute("drop table score_rows")
+    published_on_commit()
     return kth
+
+
+def published_on_commit() -> None:
+    """Move leads_score_published once this transaction's score writes are committed: the key
+    under which pages cache the distribution of fits (selectors.score_distribution). The trigger's
+    leads_score_version moves at the statement, before the commit, so a page could cache the old
+    scores under the new number; this number moves only once the new scores can be read."""
+
+    def bump() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("select nextval('leads_score_published')")
+
+    transaction.on_commit(bump)
 
 
 def _binary_rows(ids, values, kth, weighed: evidence.Evidence, neighbour_ids, distances, labels) -> np.ndarray:

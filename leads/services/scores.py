@@ -69,7 +69,7 @@ def load_labelled_set() -> LabelledSet:
         company_ids=ids,
         vectors=scoring.normalise_rows(vectors),
         labels=np.where(liked, 1.0, -1.0),
-        radius=current_radius(),
+        radius=current_radius() if len(ids) else 1.0,  # no labels, no score: nothing to weigh yet
     )
 
 
@@ -81,22 +81,37 @@ RADIUS_DRIFT = 0.1
 def current_radius() -> float:
     """The radius every score is weighed with now (ScoringState.radius), measured here if none is.
     Every path reads it from there, so a full and an incremental rescore weigh alike."""
-    radius = ScoringState.get().radius
-    if radius is None:
-        radius = measure_radius()
-        ScoringState.objects.filter(pk=1).update(radius=radius)
-    return radius
+    state = ScoringState.get()
+    if state.radius is None:
+        radius, companies = measure_radius()
+        ScoringState.objects.filter(pk=1).update(radius=radius, radius_companies=companies)
+        return radius
+    return state.radius
 
 
-def measure_radius() -> float:
-    """evidence.radius_of a fixed sample of the companies' current vectors: the same companies give
-    the same radius (the sample is drawn from the ids in order, with a fixed seed)."""
+def measure_radius() -> tuple[float, int]:
+    """evidence.radius_of a fixed sample of the companies' current vectors, and how many companies
+    there were: the same companies give the same radius (the sample is drawn from the ids in
+    order, with a fixed seed)."""
     current = CompanyEmbedding.objects.current(embedding.model_name())
     ids = np.array(sorted(current.values_list("company_id", flat=True)), dtype=np.int64)
-    if len(ids) > evidence.RADIUS_REFERENCE:
+    companies = len(ids)
+    if companies > evidence.RADIUS_REFERENCE:
         ids = np.sort(np.random.default_rng(0).choice(ids, evidence.RADIUS_REFERENCE, replace=False))
     _, vectors = score_rows.read_vectors(current.filter(company_id__any_of=Ids(ids.tolist())))
-    return evidence.radius_of(vectors)
+    return evidence.radius_of(vectors), companies
+
+
+def radius_outgrown() -> bool:
+    """The radius was measured on fewer than evidence.RADIUS_REFERENCE companies and the team has
+    twice as many now: the first labels of an import come before its companies are embedded, and a
+    radius measured on none (1.0: every company "close") must not stay. Past RADIUS_REFERENCE a
+    sample that size measures it, and the sweep's drift check takes over."""
+    state = ScoringState.get()
+    if state.radius is None or state.radius_companies >= evidence.RADIUS_REFERENCE:
+        return False
+    grown = CompanyEmbedding.objects.current(embedding.model_name())[: 2 * max(state.radius_companies, 1)].count()
+    return grown >= 2 * max(state.radius_companies, 1)
 
 
 # --- Reading candidate vectors (score_rows does the bulk reads and writes) ---------------
@@ -129,6 +144,7 @@ def _rescored(scope: Q, labelled: LabelledSet) -> score_rows.Written:
     # A score in scope whose company is no longer a candidate (labelled since, or no current
     # vector) is stale: the candidates were read in this transaction, under the lock.
     Score.objects.filter(scope).exclude(company__any_of=Ids(ids.tolist())).delete()
+    score_rows.published_on_commit()
     if len(ids):
         result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
         kth = score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels, radius=labelled.radius)
@@ -142,6 +158,7 @@ def drop_scores(company_ids: Iterable[int]) -> None:
     the caller records. A full-rescore chunk that read the old vector just before may still write
     a score for it; the re-embedding rescores the company (score_companies), which replaces it."""
     Score.objects.filter(company_id__in=list(company_ids)).delete()
+    score_rows.published_on_commit()
 
 
 # --- Newly embedded companies --------------------------------------------------------------
@@ -153,6 +170,8 @@ def score_companies(company_ids: Iterable[int]) -> int:
     ids = sorted({int(i) for i in company_ids})
     if not ids:
         return 0
+    if radius_outgrown():  # every score is weighed anew (a small team: cheap), these companies too
+        return rescore_all(remeasure=True)
     with locks.scores_lock(shared=True):
         return _rescore(Q(company_id__any_of=Ids(ids)), load_labelled_set())
 
@@ -236,7 +255,7 @@ def _k_changed(state: ScoringState) -> bool:
 # --- Full rescore -------------------------------------------------------------------------------
 
 
-def _begin_full_rescore(*, radius: float | None = None) -> list[tuple[int, int]]:
+def _begin_full_rescore(*, radius: tuple[float, int] | None = None) -> list[tuple[int, int]]:
     """Take every pending change (a full rescore covers them) and split the companies into
     id ranges of RESCORE_CHUNK_SIZE companies; with `radius`, every score is weighed with that
     radius from now on (else the one stored, measured if none is). Call under the exclusive
@@ -258,7 +277,9 @@ def _begin_full_rescore(*, radius: float | None = None) -> list[tuple[int, int]]
             "full_started_at": timezone.now(),
             "needs_full_rescore": False,
             "k": settings.SCORING_K,
-            "radius": radius if radius is not None else current_radius(),
+            **(
+                {"radius": current_radius()} if radius is None else {"radius": radius[0], "radius_companies": radius[1]}
+            ),
         },
     )
     return ranges
@@ -285,12 +306,14 @@ def queue_full_rescore(*, remeasure: bool = False) -> int:
     return len(ranges)
 
 
-def rescore_all() -> int:
+def rescore_all(*, remeasure: bool = False) -> int:
     """The full rescore, here and now in this process (commands, tests, the benchmark): the same
     chunks, RESCORE_THREADS at a time, so that one chunk's database reads and writes overlap
-    another's numpy. Inside a caller's transaction it stays in that transaction, one at a time."""
+    another's numpy. Inside a caller's transaction it stays in that transaction, one at a time.
+    With `remeasure`, the radius of "close" is measured anew first."""
+    radius = measure_radius() if remeasure else None
     with locks.scores_lock():
-        ranges = _begin_full_rescore()
+        ranges = _begin_full_rescore(radius=radius)
     threads = settings.RESCORE_THREADS
     if connection.in_atomic_block or threads == 1 or len(ranges) == 1:
         return sum(rescore_chunk(lo, hi) for lo, hi in ranges)
@@ -347,7 +370,7 @@ def heal(*, scan: bool = True) -> None:
 def _radius_drifted(state: ScoringState) -> bool:
     if state.radius is None or not Score.objects.exists():
         return False
-    return abs(measure_radius() - state.radius) > RADIUS_DRIFT * state.radius
+    return abs(measure_radius()[0] - state.radius) > RADIUS_DRIFT * state.radius
 
 
 def score_unscored() -> int:
