@@ -19,6 +19,13 @@ weighting is worth:
   undefined (numpy raises); we take the plain mean there;
 - uniform: the plain mean of the k nearest labels.
 
+And beside the score, the fit (leads/evidence.py: the same k neighbours weighed by how close
+they are, with a prior): what the team sorts by. Its LOO AUC and precision say whether ranking by
+fit beats ranking by score for this team's labels; they need the team's radius of "close".
+
+Precision at n is undefined with fewer than n labels, which is every team's first days; so each
+report also gives the precision in the top min(n, labels) ("liked in top 14"), saying which n.
+
 Bootstrap intervals (2.5th to 97.5th percentile) resample the labelled companies with
 replacement, keeping each one's LOO score: how much the figure depends on which companies
 happen to be labelled.
@@ -30,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from leads import evidence
 from leads.scoring import inverse_distance_weights, nearest_first, normalise_rows, pairwise_distances
 
 DEFAULT_KS = (1, 3, 5, 10, 25)
@@ -68,6 +76,15 @@ class LeaveOneOut:
         # Rounded: a unanimous vote must tie with another unanimous vote (the weights can add up to
         # 1 - 1e-16), or the AUC would rank float noise.
         return np.round(np.clip((weights * votes).sum(axis=1), -1.0, 1.0), SCORE_DECIMALS)
+
+    def fits(self, k: int, radius: float) -> np.ndarray:
+        """(m,) LOO fits (evidence.of_neighbours) from the k nearest others at `radius` (cosine
+        distance), as the rescore weighs an unlabelled company; NaN with no other label."""
+        k = min(k, self.neighbours.shape[1])
+        if k < 1:
+            return np.full(len(self.labels), np.nan)
+        weighed = evidence.of_neighbours(self.distances[:, :k], self.labels[self.neighbours[:, :k]], radius)
+        return np.round(weighed.fit, SCORE_DECIMALS)  # as scores: equal fits must tie
 
 
 def leave_one_out(
@@ -148,7 +165,8 @@ def bootstrap_interval(
 
 @dataclass(frozen=True)
 class Figures:
-    """Ranking quality of the LOO scores at one k; None where undefined (one class, too few labels)."""
+    """Ranking quality of the LOO scores at one k; None where undefined (one class, too few labels,
+    no radius given for the fit)."""
 
     k: int
     auc: float | None
@@ -159,6 +177,10 @@ class Figures:
     naive_precision: dict[int, float | None]
     uniform_auc: float | None
     uniform_precision: dict[int, float | None]
+    fit_auc: float | None = None  # the same, ranking by LOO fit instead of LOO score
+    fit_precision: dict[int, float | None] = field(default_factory=dict)
+    # Precision in the top min(n, labels): {20: (14, 0.71)} with 14 labels. (n read, by score, by fit).
+    top: dict[int, tuple[int, float | None, float | None]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         figures = {"k": self.k, "auc": self.auc, "auc_low": self.auc_interval[0], "auc_high": self.auc_interval[1]}
@@ -169,6 +191,11 @@ class Figures:
         figures.update({f"naive_precision_at_{n}": v for n, v in self.naive_precision.items()})
         figures["uniform_auc"] = self.uniform_auc
         figures.update({f"uniform_precision_at_{n}": v for n, v in self.uniform_precision.items()})
+        figures["fit_auc"] = self.fit_auc
+        figures.update({f"fit_precision_at_{n}": v for n, v in self.fit_precision.items()})
+        for n, (read, by_score, by_fit) in self.top.items():
+            figures[f"top_{n}"] = read
+            figures[f"precision_in_top_{n}"], figures[f"fit_precision_in_top_{n}"] = by_score, by_fit
         return figures
 
 
@@ -181,6 +208,7 @@ class Report:
     per_k: dict[int, Figures] = field(default_factory=dict)
     bootstrap: int = 0
     seed: int = 0
+    radius: float | None = None  # what the fits were weighed with (cosine distance); None: no fit figures
 
     @property
     def headline(self) -> Figures | None:
@@ -199,6 +227,7 @@ class Report:
             "like_share": self.liked / self.labels if self.labels else None,
             "bootstrap": self.bootstrap,
             "seed": self.seed,
+            "radius": self.radius,
             "per_k": {str(k): figures.as_dict() for k, figures in sorted(self.per_k.items())},
         }
 
@@ -212,33 +241,60 @@ def evaluate(
     top_n: tuple[int, ...] = TOP_N,
     bootstrap: int = 200,
     seed: int = 1,
+    radius: float | None = None,
 ) -> Report:
     """The LOO ranking quality of the labelled set (`vectors` (m, dims), `labels` (m,) +1/-1) at
-    each of `ks` and the configured `k` (always included)."""
+    each of `ks` and the configured `k` (always included); the fit's too given the team's
+    `radius` (cosine distance, as evidence.of_neighbours takes it)."""
     labels = np.asarray(labels, dtype=np.float64)
+    ks = measured_ks(ks, k)
+    loo = leave_one_out(vectors, labels, max(ks))
+    return report_of(loo, ks=ks, k=k, top_n=top_n, bootstrap=bootstrap, seed=seed, radius=radius)
+
+
+def measured_ks(ks: tuple[int, ...], k: int) -> tuple[int, ...]:
+    """The ks a report measures: `ks` and the configured `k`, ascending; the LOO must reach the last."""
     ks = tuple(sorted(set(ks) | {k}))
     if min(ks) < 1:
         raise ValueError(f"every k must be at least 1, got {ks}")
-    loo = leave_one_out(vectors, labels, max(ks))
-    per_k = {each: _figures(loo, each, top_n, bootstrap, seed) for each in ks}
+    return ks
+
+
+def report_of(
+    loo: LeaveOneOut,
+    *,
+    ks: tuple[int, ...],
+    k: int,
+    top_n: tuple[int, ...] = TOP_N,
+    bootstrap: int = 200,
+    seed: int = 1,
+    radius: float | None = None,
+) -> Report:
+    """`evaluate` from a LOO already found (reaching max(ks)): a caller that needs the neighbours
+    too (the review page) finds them once."""
+    per_k = {each: _figures(loo, each, top_n, bootstrap, seed, radius) for each in ks}
     aucs = {each: figures.auc for each, figures in per_k.items() if figures.auc is not None}
     return Report(
-        labels=len(labels),
-        liked=int((labels > 0).sum()),
+        labels=len(loo.labels),
+        liked=int((loo.labels > 0).sum()),
         k=k,
         best_k=max(aucs, key=lambda each: (aucs[each], -each)) if aucs else None,
         per_k=per_k,
         bootstrap=bootstrap,
         seed=seed,
+        radius=radius,
     )
 
 
-def _figures(loo: LeaveOneOut, k: int, top_n: tuple[int, ...], bootstrap: int, seed: int) -> Figures:
+def _figures(
+    loo: LeaveOneOut, k: int, top_n: tuple[int, ...], bootstrap: int, seed: int, radius: float | None
+) -> Figures:
     labels = loo.labels
     scores = {weighting: loo.scores(k, weighting) for weighting in WEIGHTINGS}
     if len(labels) and np.isnan(scores["inverse"]).any():  # a single label: nothing to score it from
         scores = {weighting: np.empty(0) for weighting in WEIGHTINGS}
         labels = np.empty(0)
+    fits = loo.fits(k, radius) if radius is not None and len(labels) else None
 
     def precision(weighting: str) -> dict[int, float | None]:
         return {n: precision_at(scores[weighting], labels, n) for n in top_n}
@@ -257,7 +313,19 @@ def _figures(loo: LeaveOneOut, k: int, top_n: tuple[int, ...], bootstrap: int, s
         naive_precision=precision("naive"),
         uniform_auc=roc_auc(scores["uniform"], labels),
         uniform_precision=precision("uniform"),
+        fit_auc=None if fits is None else roc_auc(fits, labels),
+        fit_precision={n: None if fits is None else precision_at(fits, labels, n) for n in top_n},
+        top={n: _top(ours, fits, labels, n) for n in top_n},
     )
+
+
+def _top(
+    scores: np.ndarray, fits: np.ndarray | None, labels: np.ndarray, n: int
+) -> tuple[int, float | None, float | None]:
+    """(min(n, labels), precision there by score, by fit): a figure from the first labels on."""
+    read = min(n, len(labels))
+    by_fit = None if fits is None else precision_at(fits, labels, read)
+    return read, precision_at(scores, labels, read), by_fit
 
 
 def cohen_kappa(first: list[str] | np.ndarray, second: list[str] | np.ndarray) -> float:

@@ -5,10 +5,16 @@ through services.labels.
 
 Cost, whatever the number of companies: the leave-one-out scores read the labelled set only (and
 are cached until it changes: a new label, a re-embedded labelled company); near-duplicates walk
-the HNSW index once per liked company; low-confidence reads the stored Score rows once."""
+the HNSW index once per liked company; low-confidence reads the stored Score rows once.
+
+One measurement of the labelled set (`labelled_quality`) gives the page its headline, its "which
+k" table, the trend's point for today and the suspicious labels: figures that disagree can't be
+shown side by side (a headline from the labels now beside a table from a snapshot taken when
+the team had two)."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from dataclasses import dataclass
 from itertools import combinations
@@ -18,6 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Subquery
+from django.utils import timezone
 
 from leads import disagreements, embedding, labelnext, quality
 from leads.models import Company, CompanyEmbedding, Label, LabelSource, QualitySnapshot, ReviewDecision, Score, Verdict
@@ -33,6 +40,8 @@ LOW_CONFIDENCE_LIMIT = 25
 DUPLICATES_PER_LIKE = 5
 LOO_CACHE_SECONDS = 3600
 TREND_DAYS = 90
+REPORT_BOOTSTRAP = 200  # resamples for the intervals, as `manage.py evaluate` by default
+REPORT_SEED = 1
 
 Kind = ReviewDecision.Kind
 
@@ -48,41 +57,64 @@ class LabelledLoo:
     neighbour_distances: np.ndarray  # (m, k') cosine distances
     far_threshold: float  # labelnext.low_confidence_threshold of the labelled set
 
-    def figures(self) -> dict[str, float | None]:
-        """The headline figures now (no bootstrap: the daily snapshot has the intervals)."""
-        ok = ~np.isnan(self.scores)
-        scores, labels = self.scores[ok], self.labels[ok]
-        return {
-            "auc": quality.roc_auc(scores, labels),
-            **{f"precision_at_{n}": quality.precision_at(scores, labels, n) for n in quality.TOP_N},
-        }
+
+@dataclass(frozen=True)
+class LabelledQuality:
+    """The labelled set measured once: the quality report (every k, the fit beside the score)
+    and the LOO neighbours the suspicious labels are read from, found in one pass."""
+
+    fingerprint: str  # labelled_fingerprint() before the set was read: a later label changes it
+    report: quality.Report
+    loo: LabelledLoo
+
+
+def labelled_quality(
+    *, ks: tuple[int, ...] = quality.DEFAULT_KS, bootstrap: int = REPORT_BOOTSTRAP, seed: int = REPORT_SEED
+) -> LabelledQuality:
+    """The labelled set's quality now, cached until the set changes (labelled_fingerprint)."""
+    fingerprint = labelled_fingerprint()
+    key = f"leads:review-quality:{fingerprint}:{'-'.join(map(str, ks))}:{bootstrap}:{seed}"
+    measured = cache.get(key)
+    if measured is None:
+        measured = _measure(fingerprint, tuple(ks), bootstrap, seed)
+        cache.set(key, measured, LOO_CACHE_SECONDS)
+    return measured
+
+
+def _measure(fingerprint: str, ks: tuple[int, ...], bootstrap: int, seed: int) -> LabelledQuality:
+    labelled = scores.load_labelled_set()
+    k = settings.SCORING_K
+    ks = quality.measured_ks(ks, k)
+    found = quality.leave_one_out(labelled.vectors, labelled.labels, max(ks))
+    report = quality.report_of(found, ks=ks, k=k, bootstrap=bootstrap, seed=seed, radius=labelled.radius)
+    return LabelledQuality(fingerprint, report, _at_k(labelled, found, k))
+
+
+def _at_k(labelled: scores.LabelledSet, found: quality.LeaveOneOut, k: int) -> LabelledLoo:
+    """The LOO at the scoring k: the first k of the neighbours found (nearest first, ties by row,
+    so the same as a search for k)."""
+    return LabelledLoo(
+        company_ids=labelled.company_ids,
+        labels=labelled.labels,
+        scores=found.scores(k),
+        neighbour_ids=labelled.company_ids[found.neighbours[:, :k]],
+        neighbour_distances=found.distances[:, :k],
+        far_threshold=labelnext.low_confidence_threshold(labelled.vectors),
+    )
 
 
 def labelled_loo() -> LabelledLoo:
-    key = f"leads:review-loo:{_labelled_fingerprint()}"
-    loo = cache.get(key)
-    if loo is None:
-        labelled = scores.load_labelled_set()
-        found = quality.leave_one_out(labelled.vectors, labelled.labels, settings.SCORING_K)
-        loo = LabelledLoo(
-            company_ids=labelled.company_ids,
-            labels=labelled.labels,
-            scores=found.scores(settings.SCORING_K),
-            neighbour_ids=labelled.company_ids[found.neighbours],
-            neighbour_distances=found.distances,
-            far_threshold=labelnext.low_confidence_threshold(labelled.vectors),
-        )
-        cache.set(key, loo, LOO_CACHE_SECONDS)
-    return loo
+    return labelled_quality().loo
 
 
-def _labelled_fingerprint() -> str:
+def labelled_fingerprint() -> str:
     """Changes whenever the labelled set may have: a new label, a labelled company (re-)embedded or
-    leaving the set (its text edited), another model or k."""
+    leaving the set (its text edited), another model or k, another radius (the fit's)."""
     model = embedding.model_name()
     vectors = CompanyEmbedding.objects.labelled(model).aggregate(n=Count("pk"), latest=Max("created_at"))
     last_label = Label.objects.aggregate(last=Max("pk"))["last"]
-    state = f"{model}:{settings.SCORING_K}:{vectors['n']}:{vectors['latest']}:{last_label}"
+    radius = scores.current_radius()  # measured here if none is yet, as load_labelled_set would
+    state = f"{model}:{settings.SCORING_K}:{vectors['n']}:{vectors['latest']}:{last_label}:{radius!r}"
     return hashlib.sha256(state.encode()).hexdigest()
 
 
@@ -258,7 +290,7 @@ def near_duplicates(*, limit: int = LIST_LIMIT, threshold: float | None = None) 
     """Pairs of a liked and a disliked company closer than `threshold` (cosine distance;
     settings.REVIEW_DUPLICATE_DISTANCE), nearest first, less pairs kept since their last labels."""
     threshold = settings.REVIEW_DUPLICATE_DISTANCE if threshold is None else threshold
-    key = f"leads:review-duplicates:{_labelled_fingerprint()}:{threshold!r}"
+    key = f"leads:review-duplicates:{labelled_fingerprint()}:{threshold!r}"
     found = cache.get(key)
     if found is None:
         found = _duplicate_rows(threshold)
@@ -337,20 +369,22 @@ def low_confidence(*, limit: int = LOW_CONFIDENCE_LIMIT) -> tuple[list[FarCompan
     return entries, far.count(), threshold
 
 
-# --- Trend ----------------------------------------------------------------------------------
+# --- Quality: which k, and the trend --------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class TrendChart:
-    """An inline SVG line chart of the daily snapshots: AUC and precision at 20, 0 to 1."""
+class TopFigure:
+    """Liked among the n highest LOO scores (and fits); while fewer than n are labelled, among the
+    top `read` = all of them, saying so: a team's first days have a figure too."""
 
-    width: int
-    height: int
-    auc_points: str  # "x,y x,y ..." for a <polyline>
-    precision_points: str
-    chance_y: float  # where AUC 0.5 (a coin) is drawn
-    first: QualitySnapshot
-    last: QualitySnapshot
+    n: int  # asked: 20, 50
+    read: int  # min(n, labelled companies scored)
+    precision: float | None  # by score; None with nothing scored
+    fit_precision: float | None  # by fit
+
+    @property
+    def partial(self) -> bool:
+        return self.read < self.n
 
 
 @dataclass(frozen=True)
@@ -359,48 +393,110 @@ class QualityAtK:
     auc: float | None
     auc_low: float | None
     auc_high: float | None
-    precision_at_20: float | None
-    precision_at_50: float | None
     naive_auc: float | None
     uniform_auc: float | None
+    fit_auc: float | None  # ranking by LOO fit (leads/evidence.py) instead of LOO score
+    top: tuple[TopFigure, ...]
+
+    @property
+    def distinct_top(self) -> tuple[TopFigure, ...]:
+        """`top` less figures over the same companies (with 17 labels, top 20 and top 50 both read 17)."""
+        return tuple(t for i, t in enumerate(self.top) if i == 0 or t.read != self.top[i - 1].read)
 
 
 @dataclass(frozen=True)
 class QualityByK:
-    date: object
     labels: int
+    liked: int
+    k: int  # the configured k (settings.SCORING_K)
     best_k: int | None
     rows: list[QualityAtK]
 
-
-def quality_by_k() -> QualityByK | None:
-    """The latest daily figures at every k measured (the sweep's record, or `evaluate --record`):
-    which k suits this team, and what the naive and uniform weights would give."""
-    snapshot = QualitySnapshot.objects.order_by("-date").first()
-    per_k = (snapshot.figures or {}).get("per_k") if snapshot else None
-    if not per_k:
-        return None
-    rows = [
-        QualityAtK(**{name: figures.get(name) for name in QualityAtK.__dataclass_fields__ if name != "k"}, k=int(k))
-        for k, figures in sorted(per_k.items(), key=lambda item: int(item[0]))
-    ]
-    return QualityByK(date=snapshot.date, labels=snapshot.labels, best_k=snapshot.figures.get("best_k"), rows=rows)
+    @property
+    def headline(self) -> QualityAtK:
+        """The row of the k in use: the page's headline is this very row."""
+        return next(row for row in self.rows if row.k == self.k)
 
 
-def quality_trend(*, days: int = TREND_DAYS, width: int = 600, height: int = 120) -> TrendChart | None:
-    snapshots = list(QualitySnapshot.objects.order_by("-date")[:days])[::-1]
-    if not snapshots:
+def quality_by_k(report: quality.Report) -> QualityByK:
+    """The report's figures at every k measured, for the page: which k suits this team, and what
+    the naive and uniform weights and the fit would give."""
+    rows = [_at(figures) for _, figures in sorted(report.per_k.items())]
+    return QualityByK(report.labels, report.liked, report.k, report.best_k, rows)
+
+
+def _at(figures: quality.Figures) -> QualityAtK:
+    low, high = figures.auc_interval
+    top = tuple(TopFigure(n, *figures.top[n]) for n in sorted(figures.top))
+    return QualityAtK(figures.k, figures.auc, low, high, figures.naive_auc, figures.uniform_auc, figures.fit_auc, top)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    date: datetime.date
+    auc: float | None
+    precision_at_20: float | None
+    fit_auc: float | None
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    """An inline SVG chart of the daily figures, 0 to 1: AUC, precision at 20 and fit AUC, one
+    point a day; today's is the labels as they are now. Each series' latest point is a dot, so a
+    first day (no line yet) still shows."""
+
+    width: int
+    height: int
+    auc_points: str  # "x,y x,y ..." for a <polyline>
+    precision_points: str
+    fit_points: str
+    dots: list[tuple[str, str, str]]  # (series, x, y) of each series' latest point, for a <circle>
+    chance_y: float  # where AUC 0.5 (a coin) is drawn
+    first: TrendPoint
+    last: TrendPoint
+
+    @property
+    def single(self) -> bool:
+        return self.first.date == self.last.date
+
+
+SERIES = ("auc", "precision_at_20", "fit_auc")
+
+
+def quality_trend(
+    report: quality.Report, *, days: int = TREND_DAYS, width: int = 600, height: int = 120
+) -> TrendChart | None:
+    """The daily snapshots before today, then today's figures from `report` (the labels now)."""
+    points = _trend_points(report, days)
+    if not any(getattr(p, series) is not None for p in points for series in SERIES):
         return None
     pad = 6
-    span = max((snapshots[-1].date - snapshots[0].date).days, 1)
+    span = max((points[-1].date - points[0].date).days, 1)
 
-    def x(snapshot) -> float:
-        return pad + (width - 2 * pad) * (snapshot.date - snapshots[0].date).days / span
+    def xy(point: TrendPoint, value: float) -> tuple[str, str]:
+        x = pad + (width - 2 * pad) * (point.date - points[0].date).days / span
+        return f"{x:.1f}", f"{pad + (height - 2 * pad) * (1.0 - value):.1f}"
 
-    def y(value: float) -> float:
-        return pad + (height - 2 * pad) * (1.0 - value)
+    lines = {s: [xy(p, getattr(p, s)) for p in points if getattr(p, s) is not None] for s in SERIES}
+    joined = {series: " ".join(f"{x},{y}" for x, y in drawn) for series, drawn in lines.items()}
+    return TrendChart(
+        width,
+        height,
+        joined["auc"],
+        joined["precision_at_20"],
+        joined["fit_auc"],
+        dots=[(series, *drawn[-1]) for series, drawn in lines.items() if drawn],
+        chance_y=pad + (height - 2 * pad) * 0.5,
+        first=points[0],
+        last=points[-1],
+    )
 
-    def points(field: str) -> str:
-        return " ".join(f"{x(s):.1f},{y(getattr(s, field)):.1f}" for s in snapshots if getattr(s, field) is not None)
 
-    return TrendChart(width, height, points("auc"), points("precision_at_20"), y(0.5), snapshots[0], snapshots[-1])
+def _trend_points(report: quality.Report, days: int) -> list[TrendPoint]:
+    today = timezone.localdate()
+    earlier = list(QualitySnapshot.objects.filter(date__lt=today).order_by("-date")[: days - 1])[::-1]
+    points = [TrendPoint(s.date, s.auc, s.precision_at_20, (s.figures or {}).get("fit_auc")) for s in earlier]
+    now = report.headline
+    if now is not None:
+        points.append(TrendPoint(today, now.auc, now.precision.get(20), now.fit_auc))
+    return points

@@ -25,15 +25,16 @@ def review_page(request: HttpRequest) -> HttpResponse:
     conflicts, conflicts_total = review.conflicts()
     duplicates, duplicates_total = review.near_duplicates()
     far, far_total, far_threshold = review.low_confidence()
-    loo = review.labelled_loo()
+    report = review.labelled_quality().report  # one set of figures: headline, which k, today's point
+    by_k = review.quality_by_k(report)
     return render(
         request,
         "leads/review.html",
         {
-            "labelled": len(loo.company_ids),
-            "figures": loo.figures(),
-            "trend": review.quality_trend(),
-            "by_k": review.quality_by_k(),
+            "labelled": report.labels,
+            "by_k": by_k,
+            "headline": by_k.headline,
+            "trend": review.quality_trend(report),
             "scoring_k": settings.SCORING_K,
             "suspicious": suspicious,
             "suspicious_total": suspicious_total,

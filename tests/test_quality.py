@@ -12,9 +12,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
-from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neighbors import KNeighborsRegressor, NearestNeighbors
 
-from leads import embedding, quality, tasks
+from leads import embedding, evidence, quality, review, tasks
 from leads.identity import text_hash
 from leads.models import Company, CompanyEmbedding, QualitySnapshot
 from leads.services import labels as label_service
@@ -110,6 +110,68 @@ def test_evaluate_with_too_few_labels_says_so_instead_of_failing():
     assert one_class.headline.auc is None and one_class.headline.precision[20] == 1.0
 
 
+def sklearn_loo_fits(vectors: np.ndarray, labels: np.ndarray, k: int, radius: float) -> np.ndarray:
+    """Each row's fit (evidence.of_neighbours) from its k nearest other rows, found by scikit-learn."""
+    fits = []
+    for i in range(len(labels)):
+        others = np.flatnonzero(np.arange(len(labels)) != i)
+        search = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(vectors[others])
+        distances, nearest = search.kneighbors(vectors[i : i + 1])
+        fits.append(evidence.of_neighbours(distances, labels[others][nearest], radius).fit[0])
+    return np.array(fits)
+
+
+def test_the_fit_ranks_a_planted_set_as_computed_by_hand():
+    """k = 1, radius 0.1. Liked L1, L2 close together (0.0199 apart): fit (K - 0.15) / (K + 0.3),
+    K = exp(-0.199^2) = 0.961, so 0.643. Liked L3, L4 0.75 apart: no close like, so the prior, -0.5.
+    Disliked D1, D2 close: (-K - 0.15) / (K + 0.3) = -0.881. Disliked D3, D4 0.75 apart: -0.5.
+    By score each gets its neighbour's label: AUC 1. By fit, L3 and L4 tie with D3 and D4: of the
+    16 liked-disliked pairs, 14 won and 2 x 2 tied, AUC (12 + 4 x 0.5) / 16 = 0.875."""
+    axes_and_cos = [(0, 0.99), (0, 0.99), (2, 0.5), (2, 0.5), (1, 0.99), (1, 0.99), (3, 0.5), (3, 0.5)]
+    vectors = np.stack([near(axis, cos, spare=100 + row) for row, (axis, cos) in enumerate(axes_and_cos)])
+    labels = np.array([1, 1, 1, 1, -1, -1, -1, -1.0])
+    report = quality.evaluate(vectors, labels, ks=(1,), k=1, top_n=(2, 4, 20), bootstrap=0, radius=0.1)
+    figures = report.headline
+    assert figures.auc == 1.0 and figures.fit_auc == pytest.approx(0.875)
+    close = np.exp(-(((1 - 0.99**2) / 0.1) ** 2))
+    liked_fit = (close - 0.15) / (close + 0.3)
+    np.testing.assert_allclose(quality.leave_one_out(vectors, labels, 1).fits(1, 0.1)[:2], liked_fit)
+    assert figures.fit_precision == {2: 1.0, 4: 1.0, 20: None}  # L1, L2; then L3, L4 before D3, D4 (by row)
+    assert figures.top[20] == (8, 0.5, 0.5)  # fewer than 20 labels: the top 8, all of them
+    assert report.as_dict()["fit_auc"] == figures.fit_auc and report.as_dict()["radius"] == 0.1
+
+
+def near(axis: int, cos: float, *, spare: int) -> np.ndarray:
+    """A unit vector at cosine `cos` from basis vector `axis`, off in dimension `spare`: two such on
+    one axis, each off in its own, are at cosine distance 1 - cos1 * cos2."""
+    vector = np.zeros(384)
+    vector[axis], vector[spare] = cos, np.sqrt(1.0 - cos**2)
+    return vector
+
+
+@pytest.mark.parametrize("k", [1, 5, 10])
+def test_the_fit_figures_equal_scikit_learn_neighbours_weighed_by_evidence(k):
+    vectors, labels = clustered(60)
+    radius = evidence.radius_of(vectors)
+    report = quality.evaluate(vectors, labels, ks=(k,), k=k, top_n=(20, 50), bootstrap=0, radius=radius)
+    fits = sklearn_loo_fits(vectors, labels, k, radius)
+    figures = report.per_k[k]
+    assert figures.fit_auc == pytest.approx(roc_auc_score(labels, np.round(fits, 9)), abs=1e-12)
+    assert figures.fit_precision[20] == precision_direct(fits, labels, 20)
+    assert figures.top[50] == (50, figures.precision[50], figures.fit_precision[50])  # enough labels: the top n
+
+
+def test_with_fewer_labels_than_n_the_top_is_all_of_them():
+    vectors, labels = clustered(14)
+    report = quality.evaluate(vectors, labels, k=3, bootstrap=0, radius=0.5)
+    figures = report.headline
+    ours = sklearn_loo(vectors, labels, 3, "inverse")
+    assert figures.precision[20] is None  # precision at 20 needs 20 labels
+    assert figures.top[20] == figures.top[50] == (14, precision_direct(ours, labels, 14), figures.top[20][2])
+    assert report.as_dict()["top_20"] == 14 and report.as_dict()["precision_in_top_20"] == figures.top[20][1]
+    assert quality.evaluate(vectors, labels, k=3, bootstrap=0).headline.fit_auc is None  # no radius, no fit
+
+
 def test_cohen_kappa_equals_scikit_learn():
     rng = np.random.default_rng(5)
     for _ in range(20):
@@ -122,11 +184,11 @@ def test_cohen_kappa_equals_scikit_learn():
 # --- The command and the daily snapshot, on the real database -----------------------------------
 
 
-def write_labelled(vectors: np.ndarray, verdicts: np.ndarray, user) -> list[Company]:
-    """Companies with these vectors (as the worker writes them) and these labels."""
+def write_labelled(vectors: np.ndarray, verdicts: np.ndarray, user, *, first: int = 0) -> list[Company]:
+    """Companies with these vectors (as the worker writes them) and these labels, numbered from `first`."""
     made = Company.objects.bulk_create(
         Company(name=f"Company {i}", dedupe_key=f"company-{i}", text_hash=text_hash(f"Company {i}"))
-        for i in range(len(vectors))
+        for i in range(first, first + len(vectors))
     )
     CompanyEmbedding.objects.bulk_create(
         CompanyEmbedding(company=c, model_name=embedding.model_name(), text_hash=c.text_hash, vector=v)
@@ -159,10 +221,15 @@ def test_the_command_prints_the_figures_of_the_current_labels(alice):
         assert figures[key] == figures["per_k"]["10"][key]
     assert not QualitySnapshot.objects.exists()  # only --record stores them
 
+    fits = sklearn_loo_fits(stored, verdicts, 10, figures["radius"])  # the team's radius, measured
+    assert figures["fit_auc"] == pytest.approx(roc_auc_score(verdicts, np.round(fits, 9)), abs=1e-12)
+    assert figures["fit_precision_at_20"] == precision_direct(fits, verdicts, 20)
+
     table = StringIO()
     call_command("evaluate", "--bootstrap", "0", stdout=table)
     assert "80 labelled companies" in table.getvalue()
     assert f"{figures['auc']:.3f}" in table.getvalue()
+    assert "fit AUC" in table.getvalue() and f"{figures['fit_auc']:.3f}" in table.getvalue()
 
 
 @pytest.mark.django_db
@@ -181,6 +248,25 @@ def test_record_stores_one_snapshot_a_day(alice, monkeypatch):
     monkeypatch.setattr("django.utils.timezone.localdate", lambda *args: tomorrow)
     assert quality_service.record_quality_if_due().date == tomorrow
     assert QualitySnapshot.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_sweep_records_today_again_once_the_labels_change(alice):
+    """The trend's last point is the labels as they are: a snapshot taken this morning with two
+    labels does not stand for the day once the team has labelled more."""
+    vectors, verdicts = clustered(24)
+    write_labelled(vectors[:2], verdicts[:2], alice)
+    morning = quality_service.record_quality_if_due()
+    assert morning.labels == 2 and quality_service.record_quality_if_due() is None
+
+    write_labelled(vectors[2:], verdicts[2:], alice, first=2)
+    snapshot = quality_service.record_quality_if_due()
+    assert QualitySnapshot.objects.get() == snapshot and snapshot.date == morning.date
+    now = review.labelled_quality()
+    assert snapshot.labels == 24 and snapshot.auc == now.report.headline.auc
+    assert snapshot.figures["fingerprint"] == now.fingerprint == review.labelled_fingerprint()
+    assert snapshot.figures["fit_auc"] == now.report.headline.fit_auc is not None
+    assert quality_service.record_quality_if_due() is None  # nothing changed since
 
 
 @pytest.mark.django_db

@@ -11,17 +11,17 @@ import re
 import numpy as np
 import pytest
 from django.utils import timezone
-from sklearn.metrics import cohen_kappa_score
+from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
-from leads import embedding, labelnext, quality, review
-from leads.models import Company, CompanyEmbedding, Label, LabelSource, ReviewDecision
+from leads import embedding, evidence, labelnext, quality, review
+from leads.models import Company, CompanyEmbedding, Label, LabelSource, QualitySnapshot, ReviewDecision
 from leads.services import labels, scores
 from leads.services import review as review_service
-from leads.services.quality import record_quality
+from leads.services.quality import record_quality, record_quality_if_due
 
 pytestmark = pytest.mark.django_db
 
-_spare_dimensions = itertools.count(100)
+_spare_dimensions = itertools.cycle(range(100, 384))  # distinct within a world of fewer than 284 vectors
 
 
 def near(axis: int, cos: float) -> np.ndarray:
@@ -273,3 +273,78 @@ def test_reps_cannot_open_the_page_or_fix_labels(planted, as_alice):
     response = as_alice.post(f"/review/companies/{odd.pk}/keep", {"kind": "suspicious", "label": 1})
     assert response.status_code == 403
     assert Label.objects.count() == before and not ReviewDecision.objects.exists()
+
+
+# --- Quality: one set of figures ---------------------------------------------------------------
+
+
+def quality_section(client) -> str:
+    page = client.get("/review/").content.decode()
+    return page.split('id="quality"')[1].split('id="suspicious"')[0]
+
+
+def headline_auc(section: str) -> str:
+    return re.search(r'class="headline-auc"><strong>([^<]*)</strong>', section).group(1)
+
+
+def row_auc(section: str, k: int) -> str:
+    row = section.split(f'<tr data-k="{k}"')[1].split("</tr>")[0]
+    return re.findall(r"<td>([^<(]*)", row)[1].strip()
+
+
+def test_the_headline_and_the_used_k_row_show_one_auc(planted, as_staff):
+    """This morning's snapshot, recorded when the team had four labels, does not make the table
+    disagree with the headline: both are the labels as they are now, and so is today's point."""
+    record_quality(report=quality.evaluate(np.eye(4, 384), [1, -1, 1, -1], k=5, bootstrap=0))
+    section = quality_section(as_staff)
+    now = review.labelled_quality().report.headline
+    assert headline_auc(section) == row_auc(section, 5) == f"{now.auc:.3f}"
+    assert '<tr data-k="5" class="current">' in section
+    assert f'<span class="key-auc">ROC AUC</span> {now.auc:.3f}' in section  # today's point
+
+
+def test_new_labels_change_the_figures_the_same_day(planted, as_staff, alice):
+    before = quality_section(as_staff)
+    record_quality()
+    for name in ["Odd One Out", "Close Dislike", "Twin Dislike"]:  # the suspicious ones, fixed
+        give(planted[name], alice, "like")
+    after = quality_section(as_staff)
+    now = review.labelled_quality().report.headline
+    assert headline_auc(after) == row_auc(after, 5) == f"{now.auc:.3f}" != headline_auc(before)
+    snapshot = record_quality_if_due()  # the sweep: today's record follows the labels
+    assert snapshot is not None and snapshot.auc == now.auc and QualitySnapshot.objects.count() == 1
+
+
+def test_a_first_day_is_a_visible_point(planted, as_staff):
+    section = quality_section(as_staff)
+    now = review.labelled_quality().report.headline
+    dot = re.search(r'<circle class="auc" cx="([\d.]+)" cy="([\d.]+)" r="3"/>', section)
+    assert dot is not None and float(dot.group(2)) == pytest.approx(6 + 108 * (1 - now.auc), abs=0.1)
+    assert "First day" in section
+
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    record_quality(report=quality.evaluate(np.eye(4, 384), [1, 1, -1, -1], k=5, bootstrap=0), date=yesterday)
+    section = quality_section(as_staff)
+    assert "First day" not in section
+    assert len(re.search(r'<polyline class="auc" points="([^"]*)"', section).group(1).split()) == 2
+
+
+def test_liked_in_the_top_says_how_many_it_read(planted, as_staff):
+    section = quality_section(as_staff)
+    top = review.labelled_quality().report.headline.top[20]
+    assert top[0] == 17  # fewer than 20 labelled companies: all of them
+    figures = section.split('class="review-figures"')[1].split("</div>\n  </div>")[0]
+    assert f"{round(100 * top[1])}%</strong>" in figures and "liked among the top 17" in figures
+    assert "top 20 needs 20 labels, have 17" in figures and "—" not in figures
+    assert "(top 17)" in section.split('<tr data-k="5"')[1].split("</tr>")[0]
+
+
+def test_the_fit_is_ranked_beside_the_score(planted, as_staff):
+    section = quality_section(as_staff)
+    labelled = scores.load_labelled_set()
+    loo = quality.leave_one_out(labelled.vectors, labelled.labels, 5)
+    fits = evidence.of_neighbours(loo.distances, labelled.labels[loo.neighbours], labelled.radius).fit
+    fit_auc = roc_auc_score(labelled.labels, np.round(fits, 9))
+    assert review.labelled_quality().report.headline.fit_auc == pytest.approx(fit_auc, abs=1e-12)
+    assert f"Ranking by fit: AUC {fit_auc:.3f}, by score: AUC {headline_auc(section)}" in section
+    assert f"<td>{fit_auc:.3f}</td>" in section.split('<tr data-k="5"')[1].split("</tr>")[0]
