@@ -4,6 +4,9 @@ import functools
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F, OuterRef, Subquery
@@ -13,7 +16,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
-from leads import bands, embedding, identity, selectors
+from leads import bands, embedding, identity, roles, selectors
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
 from leads.services import companies, embeddings, exports, scores
 from leads.services.labels import label_companies
@@ -174,7 +177,7 @@ class LabelInline(admin.TabularInline):
 
 
 def _verdict_action(verdict: Verdict, description: str):
-    @admin.action(description=description)
+    @admin.action(description=description, permissions=["label"])
     def action(modeladmin, request, queryset):
         changed = label_companies(
             verdicts=[(pk, verdict) for pk in queryset.values_list("pk", flat=True)],
@@ -339,19 +342,28 @@ class CompanyAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Embed the selected companies again")
+    # The bulk actions go to the roles that may do the same in the app (leads.roles): labelling to
+    # reps and managers (an admin may not label), re-embedding, rescoring and exporting a
+    # selection to managers. Django asks has_<name>_permission for each name in permissions=.
+    def has_label_permission(self, request) -> bool:
+        return request.user.has_perm(roles.LABEL)
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm(roles.REVIEW)
+
+    @admin.action(description="Embed the selected companies again", permissions=["review"])
     def reembed(self, request, queryset):
         batches = embeddings.queue_embedding(list(queryset.order_by("pk").values_list("pk", flat=True)))
         self.message_user(request, f"Queued for embedding in {batches} batches; their scores follow.")
 
-    @admin.action(description="Rescore the selected companies")
+    @admin.action(description="Rescore the selected companies", permissions=["review"])
     def rescore(self, request, queryset):
         scored = scores.score_companies(queryset.values_list("pk", flat=True))
         self.message_user(
             request, f"{scored} companies rescored (labelled ones and ones waiting for embedding have no score)."
         )
 
-    @admin.action(description="Export the selected companies to CSV")
+    @admin.action(description="Export the selected companies to CSV", permissions=["review"])
     def export_csv(self, request, queryset):
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         response = StreamingHttpResponse(
@@ -424,3 +436,48 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- Users and groups: admins give the roles, only a superuser gives more ----------------------
+
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class UserAdmin(auth_admin.UserAdmin):
+    """Admins (leads.roles) make accounts and give them their roles. What reaches past the roles
+    stays with superusers: the superuser and staff flags, permissions given one by one, a
+    superuser's account (its password included), and an admin's own role, which they could
+    otherwise raise to a manager's."""
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = [*super().get_readonly_fields(request, obj)]
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "is_staff", "user_permissions"]
+            if obj is not None and obj.pk == request.user.pk:
+                readonly.append("groups")
+        return readonly
+
+    # Also what the password form and the bulk delete ask, object by object.
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and _may_manage(request.user, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and _may_manage(request.user, obj)
+
+
+def _may_manage(user, account) -> bool:
+    """Only a superuser changes or deletes a superuser's account."""
+    return account is None or user.is_superuser or not account.is_superuser
+
+
+@admin.register(Group)
+class GroupAdmin(auth_admin.GroupAdmin):
+    """A role's permissions are leads.roles.ROLES (sync_groups sets them again after every
+    migrate): only a superuser changes a group's permissions here, else an admin could give their
+    own role every permission."""
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = [*super().get_readonly_fields(request, obj)]
+        return readonly if request.user.is_superuser else [*readonly, "permissions"]

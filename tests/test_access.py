@@ -157,6 +157,7 @@ ACCESS: dict[str, Access] = {
     "favicon": Access(*[Redirect("/static/leads/favicon.svg")] * 6),
     # The admin: those who may not open it go to its login page, but for logging out.
     "admin:index": admin_site(200, 200),
+    # The app's log-in page (one for every role), then the admin; who may open it goes straight there.
     "admin:login": admin_site(Redirect("/admin/"), Redirect("/admin/"), everyone_else=200),
     "admin:logout": admin_site(*[Redirect("/accounts/login/")] * 2, everyone_else=Redirect("/admin/"), method="post"),
     "admin:password_change": admin_site(200, 200),
