@@ -14,6 +14,9 @@ from typing import BinaryIO
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DELIMITERS = list(DELIMITER_NAMES)
 SAMPLE_BYTES = 256 * 1024
+# The most columns a file may have (CSV or workbook). Vendor exports run to ~100; each column is a
+# row of the preview's mapping form and a header the import checks every row against.
+MAX_COLUMNS = 500
 STRAY_BYTES = 1  # invalid UTF-8 sequences in an otherwise ASCII sample that still make it UTF-8
 
 
@@ -173,11 +176,21 @@ def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Diale
             'The header row opens a quote (") that never closes, so the whole file reads as one header: '
             "close the quote on line 1, or remove it."
         ) from None
+    check_width(headers)
     # A NUL cannot be stored in Postgres text (the headers become keys of Company.extra).
     dialect = Dialect(encoding=encoding, delimiter=delimiter, headers=[h.replace("\x00", "").strip() for h in headers])
     if whole_file and next(read_rows(io.BytesIO(sample), dialect), None) is None:
         raise UnreadableFile(HEADER_ONLY_MESSAGE)
     return dialect
+
+
+def check_width(headers: list[str]) -> None:
+    """Refuse a header row wider than MAX_COLUMNS (a CSV's may be cut short by the sample: 'more than')."""
+    if len(headers) > MAX_COLUMNS:
+        raise UnreadableFile(
+            f"The header row has more than {MAX_COLUMNS} columns (the limit): delete the columns you do not"
+            " need, or split them into several files."
+        )
 
 
 class UnclosedQuote(Exception):

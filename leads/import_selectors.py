@@ -3,11 +3,39 @@ then scored (and a switch_model under way). Read-side only; the import itself is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Q
 
-from leads import embedding
+from leads import embedding, headers, tabular
+from leads.csvfiles import UnreadableFile
 from leads.models import Company, ImportJob
-from leads.services import encoders, scores
+from leads.services import encoders, imports, scores
+
+PREVIEW_ROWS = 10
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What the preview page shows of the file, from one reading of it."""
+
+    rows: list[list[str]]  # the first PREVIEW_ROWS rows, cut to the header's width
+    mapping_problem: str  # what the mapping lacks, or ''
+
+
+def import_preview(job: ImportJob, mapping: dict[int, str] | None = None) -> ImportPreview:
+    """The file's first rows and the problem of the mapping (the job's, or one posted), reading the
+    file once: a workbook's string table is parsed on every reading."""
+    with job.file.open("rb") as stream:
+        rows = tabular.sample_rows(stream, imports.job_dialect(job))
+    mapping = imports.job_mapping(job) if mapping is None else mapping
+    # Which columns could be the description, as imports.check_mapping asks, from the same rows.
+    ties = [] if "description" in mapping.values() else headers.suggest_mapping(job.headers, rows).description_ties
+    try:
+        imports.check_columns(mapping, job.headers, ties)
+    except UnreadableFile as problem:
+        return ImportPreview(rows[:PREVIEW_ROWS], str(problem))
+    return ImportPreview(rows[:PREVIEW_ROWS], "")
 
 
 def import_progress(job: ImportJob) -> dict:

@@ -79,9 +79,10 @@ def _upload_page(request: HttpRequest, error: str) -> HttpResponse:
 @roles.required(roles.IMPORT)
 @require_http_methods(["GET", "POST"])
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Preview and mapping while the job waits for confirmation; progress afterwards."""
+    """Preview and mapping while the job waits for confirmation; progress afterwards. The file is
+    read at most once a request: a workbook's string table is parsed on every reading."""
     job = get_object_or_404(ImportJob, pk=pk)
-    error = ""
+    error, preview = "", None
     if request.method == "POST" and job.state == ImportJob.State.PENDING:
         try:
             if request.POST.get("action") == "reread":
@@ -92,7 +93,12 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             if request.POST.get("action") == "sheet":
                 imports.change_sheet(job, sheet=request.POST.get("sheet", ""))
                 return redirect("import-detail", job.pk)
-            imports.change_mapping(job, _posted_mapping(request, job))
+            mapping = _posted_mapping(request, job)
+            if "description" not in mapping.values():
+                # Refused either way; the page's reading of the file says why (change_mapping would read it too).
+                preview = import_selectors.import_preview(job, mapping)
+                raise UnreadableFile(preview.mapping_problem)
+            imports.change_mapping(job, mapping)
             imports.start_import(job)
             if queue.queue_is_down():  # confirmed and kept; the sweep starts it once Redis is back
                 messages.warning(request, "The task queue is unreachable: the import starts once it is back.")
@@ -106,6 +112,16 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request, "leads/import_progress.html", {"job": job, "progress": import_selectors.import_progress(job)}
         )
+    return _preview_page(request, job, error, preview)
+
+
+def _preview_page(request: HttpRequest, job: ImportJob, error: str, preview) -> HttpResponse:
+    """A file that cannot be read (a workbook kept from before a bound) is said so, in one sentence; the job keeps it."""
+    try:
+        preview = preview or import_selectors.import_preview(job)
+        sheets = imports.sheet_names(job)
+    except UnreadableFile as problem:
+        error, preview, sheets = error or str(problem), import_selectors.ImportPreview([], ""), []
     return render(
         request,
         "leads/import_preview.html",
@@ -113,12 +129,12 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "job": job,
             "error": error,
             "columns": _columns(job),
-            "preview": imports.preview_rows(job),
+            "preview": preview.rows,
             "field_choices": FIELD_CHOICES,
             "encodings": imports.ENCODINGS,
             "delimiters": csvfiles.DELIMITER_NAMES,
-            "sheets": imports.sheet_names(job),
-            "mapping_problem": "" if error else imports.mapping_problem(job),
+            "sheets": sheets,
+            "mapping_problem": "" if error else preview.mapping_problem,
         },
         status=400 if error else 200,
     )

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, islice
 from typing import BinaryIO
-from xml.etree import ElementTree
+
+from defusedxml import ElementTree
 
 from leads import csvdialect, xlsxfiles
 from leads.csvdialect import Dialect, UnreadableFile
@@ -73,9 +74,11 @@ def describe(
 
 @contextmanager
 def _workbook(stream: BinaryIO):
+    """The workbook, open while its rows are read: a sheet's XML is parsed as it is read."""
     workbook = xlsxfiles.open_workbook(stream)
     try:
-        yield workbook
+        with xlsxfiles.reading():
+            yield workbook
     finally:
         workbook.close()
         stream.seek(0)
@@ -86,6 +89,8 @@ def _sniff_workbook(workbook, sheet: str | None) -> Dialect:
     a cover or notes sheet), the preview saying which one it read."""
     if sheet not in (None, ""):
         return _sniff_sheet(workbook, xlsxfiles.choose_sheet(workbook, sheet))
+    if not workbook.sheetnames:
+        raise UnreadableFile("The workbook has no sheets: open it in Excel, put the companies on a sheet and save it.")
     problems = []
     for index in range(len(workbook.sheetnames)):
         try:
@@ -103,6 +108,9 @@ def _sniff_sheet(workbook, index: int) -> Dialect:
     if not any(any(c.strip() for c in cells) for _, cells in top):
         raise UnreadableFile(f"The sheet {name!r} is empty: it needs a header row and at least one company.")
     headers = [h.replace("\x00", "").strip() for h in top[xlsxfiles.find_header(top)][1]]
+    while headers and not headers[-1]:
+        headers.pop()  # formatted empty cells right of the table, often up to Excel's last column
+    csvdialect.check_width(headers)
     dialect = Dialect(encoding=XLSX, delimiter="", headers=headers, sheet=index)
     if next(_sheet_rows(workbook, dialect), None) is None:
         raise UnreadableFile(f"The sheet {name!r} has a header row but no companies under it: add one row per company.")
@@ -130,8 +138,9 @@ def read_rows(stream: BinaryIO, dialect: Dialect) -> Iterator[tuple[int, list[st
 def sample_rows(stream: BinaryIO, dialect: Dialect, limit: int = SAMPLE_ROWS) -> list[list[str]]:
     """The cells of the first rows: for the preview and for telling columns apart by their values."""
     rows = read_rows(stream, dialect)
+    width = len(dialect.headers)  # cells past the header are the import's to reject; a preview stays bounded
     try:
-        return [cells for _, cells in islice(rows, limit)]
+        return [cells[:width] for _, cells in islice(rows, limit)]
     finally:
         rows.close()
         stream.seek(0)
@@ -139,7 +148,9 @@ def sample_rows(stream: BinaryIO, dialect: Dialect, limit: int = SAMPLE_ROWS) ->
 
 def sheet_names(stream: BinaryIO) -> list[str]:
     """The workbook's sheets in order, from its workbook.xml (without reading its string table)."""
-    with zipfile.ZipFile(stream) as archive:
-        root = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    with xlsxfiles.reading():
+        xlsxfiles.check_archive(stream)
+        with zipfile.ZipFile(stream) as archive:
+            root = ElementTree.fromstring(archive.read("xl/workbook.xml"))
     stream.seek(0)
     return [sheet.get("name", "") for sheet in root.iter() if sheet.tag.endswith("}sheet")]

@@ -9,18 +9,54 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import BinaryIO
+from xml.etree.ElementTree import ParseError
 
-from openpyxl import load_workbook
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+from openpyxl.cell.text import Text
+from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.xml import DEFUSEDXML
+from openpyxl.xml.constants import SHEET_MAIN_NS
 
 from leads.csvdialect import UnreadableFile
 
+if not DEFUSEDXML:  # openpyxl parses with defusedxml only when it is installed and not switched off
+    raise ImportError("openpyxl must parse workbooks with defusedxml: install it and unset OPENPYXL_DEFUSEDXML.")
+
 ZIP_MAGIC = b"PK\x03\x04"
 HEADER_SEARCH_ROWS = 10  # a title or a group row above the header row is skipped
+
+# What a workbook may expand to. A real 1M-row vendor workbook (1,048,576 rows, Excel's most, of
+# name, website, LinkedIn URL, a ~250-character description and a few short columns) holds ~4.2M
+# different texts, ~0.4 GB of shared strings and ~0.3 GB of sheet XML, packed to ~150 MB (under
+# IMPORT_MAX_UPLOAD_MB's 200): it passes all three bounds. A shared-strings bomb does not: real
+# parts pack text and tags 3- to 20-fold, a bomb's part hundreds-fold.
+MAX_UNPACKED_BYTES = 1 << 30  # all parts together, as the zip's central directory states them
+MAX_PACKING_RATIO = 100  # Apache POI's bound too (ZipSecureFile's minimum inflate ratio, 0.01)
+RATIO_FROM_BYTES = 1 << 20  # a small part may pack better (a few repeated tags), and costs nothing
+MAX_SHARED_STRINGS = 5_000_000  # openpyxl holds them all in memory, ~100 bytes each beyond the text
+_STRING_TAG = f"{{{SHEET_MAIN_NS}}}si"
+# What a broken or hostile workbook raises while it is read: a part's XML malformed (ParseError) or
+# declaring entities or a DTD (defusedxml's refusals), its zip damaged (CRC, deflate stream).
+_BROKEN = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    InvalidFileException,
+    ParseError,
+    DefusedXmlException,
+    KeyError,
+    ValueError,
+    TypeError,
+    OSError,
+)
 _MERGE = re.compile(rb'<mergeCell ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
 
 
@@ -45,12 +81,74 @@ def is_workbook(stream: BinaryIO) -> bool:
 
 
 def open_workbook(stream: BinaryIO):
+    """The workbook, read only, once its parts are known to unpack within bounds; rewinds the stream.
+    Read its rows inside `reading()`: the sheets are parsed as they are read."""
+    with reading():
+        check_archive(stream)
+        reader = _Reader(stream, read_only=True, data_only=True)
+        reader.read()
+        return reader.wb
+
+
+@contextmanager
+def reading():
+    """Whatever a broken or hostile workbook raises while it is read, as one sentence saying what to do."""
     try:
-        return load_workbook(stream, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, TypeError, OSError) as error:
+        yield
+    except _BROKEN as error:
+        # openpyxl says which part it could not read in a ValueError raised from the real cause.
+        while isinstance(error.__cause__, _BROKEN):
+            error = error.__cause__
+        if isinstance(error, UnreadableFile):
+            raise error from None
         raise UnreadableFile(
             f"This Excel workbook cannot be read ({type(error).__name__}): open it in Excel and save it again."
         ) from None
+
+
+def check_archive(stream: BinaryIO) -> None:
+    """Refuse a workbook whose parts would unpack too big, from the sizes the zip's central directory
+    states (zipfile reads no further than them), before anything is unpacked; rewinds the stream."""
+    with zipfile.ZipFile(stream) as archive:
+        parts = archive.infolist()
+    stream.seek(0)
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise UnreadableFile(
+            f"This Excel workbook unpacks to {unpacked / 2**20:,.0f} MB; the limit is {MAX_UNPACKED_BYTES / 2**20:,.0f} MB:"
+            " split it into smaller workbooks, or save it as CSV and upload that."
+        )
+    for part in parts:
+        if part.file_size > RATIO_FROM_BYTES and part.file_size > MAX_PACKING_RATIO * part.compress_size:
+            raise UnreadableFile(
+                f"This Excel workbook's {part.filename} unpacks more than {MAX_PACKING_RATIO}-fold, as no real"
+                " workbook does: open it in Excel and save it again, or save it as CSV and upload that."
+            )
+
+
+class _Reader(ExcelReader):
+    """openpyxl's reader, its shared-string table read with a bound on how many strings it holds."""
+
+    def read_strings(self) -> None:
+        part = self.package.find(SHARED_STRINGS)
+        if part is not None:
+            with self.archive.open(part.PartName[1:]) as source:
+                self.shared_strings = _string_table(source)
+
+
+def _string_table(source: BinaryIO) -> list[str]:
+    """openpyxl's read_string_table (plain text, as data_only reads it), stopping at MAX_SHARED_STRINGS."""
+    strings: list[str] = []
+    for _, node in iterparse(source):
+        if node.tag == _STRING_TAG:
+            if len(strings) == MAX_SHARED_STRINGS:
+                raise UnreadableFile(
+                    f"This Excel workbook holds more than {MAX_SHARED_STRINGS:,} different texts (the limit):"
+                    " split it into smaller workbooks, or save it as CSV and upload that."
+                )
+            strings.append(Text.from_tree(node).content.replace("x005F_", ""))
+            node.clear()
+    return strings
 
 
 def sheet_names(workbook) -> list[str]:
