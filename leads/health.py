@@ -1,20 +1,23 @@
 """`GET /healthz`: is this deployment able to do its work, and how far behind is it?
 
 For a load balancer or a monitor: HTTP 200 when the database, Redis and at least one worker
-answer, 503 otherwise, with a JSON body saying which part failed and the backlog (embeddings
-pending, label changes not yet scored, chunks of a full rescore left). No login: it says
-nothing about companies beyond counts."""
+answer, 503 otherwise. Anyone gets that status and {"ok": true/false}; which part failed, the
+workers' host names and the backlog (embeddings pending, label changes not yet scored, chunks of
+a full rescore left) only a logged-in manager or admin, or a monitor that sends
+`Authorization: Bearer $HEALTHZ_TOKEN`: they describe the deployment to whoever asks."""
 
 from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from leads import embedding
+from leads import embedding, roles
 from leads.models import Company, PendingScoreChange, ScoringState
 from leads.services import queue
 
@@ -24,12 +27,12 @@ BACKLOG_COUNT_LIMIT = 100_000
 PING_SECONDS = 1.0
 
 
-def check() -> dict:
+def check(*, backlog: bool = True) -> dict:
     database = _timed(_check_database)
     redis = _timed(_check_redis)
     workers = _timed(_check_workers) if redis["ok"] else {"ok": False, "error": "Redis is unreachable"}
     report = {"database": database, "redis": redis, "workers": workers}
-    if database["ok"]:
+    if backlog and database["ok"]:
         report["backlog"] = _backlog()
     report["ok"] = all(part["ok"] for part in (database, redis, workers))
     return report
@@ -81,8 +84,18 @@ def _backlog() -> dict:
     }
 
 
+def may_see_details(request: HttpRequest) -> bool:
+    """Managers and admins (who may open the admin), or the monitor's HEALTHZ_TOKEN."""
+    token = settings.HEALTHZ_TOKEN
+    if token and constant_time_compare(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return True
+    return request.user.is_authenticated and request.user.has_perm(roles.OPEN_ADMIN)
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    report = check()
-    return JsonResponse(report, status=200 if report["ok"] else 503)
+    details = may_see_details(request)
+    report = check(backlog=details)
+    status = 200 if report["ok"] else 503
+    return JsonResponse(report if details else {"ok": report["ok"]}, status=status)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 
 from leads import devstack, embedding
 
@@ -55,13 +58,38 @@ def envfloat(name: str, default: float, minimum: float = 0.0) -> float:
     return number
 
 
+def installation_secret_key(home: Path) -> str:
+    """This installation's own SECRET_KEY, made on its first start and kept in home/secret_key
+    (mode 0600), so that sessions survive a restart and no two installations share a key.
+
+    Written to a temporary file and linked into place: the web server, the worker and beat start
+    at the same moment, and each must read a whole key, the same one."""
+    path = home / "secret_key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=home, prefix=".secret_key.")  # mode 0600
+        with os.fdopen(handle, "w") as file:
+            file.write(get_random_secret_key())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another process was first: use its key
+            pass
+        finally:
+            os.unlink(temporary)
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty: delete it (a new key is made) or set SECRET_KEY")
+    return key
+
+
 DEBUG = envbool("DEBUG", False)
+LEADS_HOME = devstack.leads_home()
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG and os.environ.get("DATABASE_URL"):
         raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL points at a real server")
-    # Local embedded mode only: a fixed key is fine for a laptop.
-    SECRET_KEY = "leads-local-development-key-not-for-production"
+    # A laptop or a single machine: a key of its own, never one published with the code.
+    SECRET_KEY = installation_secret_key(LEADS_HOME)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
@@ -81,15 +109,28 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", HTTPS)
 if envbool("TRUST_X_FORWARDED_PROTO", HTTPS):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# /healthz tells anyone only whether the deployment works; a monitor that sends
+# `Authorization: Bearer <this>` also gets which part failed and the backlog (leads/health.py).
+HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "").strip()
+
 # --- Log-in throttling (django-axes) ----------------------------------------------------
 # After LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
-# locked out for LOGIN_LOCKOUT_MINUTES. Staff unlock early in the admin (Access attempts) or
-# with `manage.py axes_reset_username NAME`.
+# locked out for LOGIN_LOCKOUT_MINUTES; after LOGIN_ADDRESS_FAILURE_LIMIT wrong passwords from
+# one address, whatever the usernames (password spraying), the address is. Higher than the
+# first: a whole office may share one address. Staff unlock early in the admin (Access
+# attempts) or with `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`.
 LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", 20)
 LOGIN_LOCKOUT_MINUTES = envint("LOGIN_LOCKOUT_MINUTES", 15)
-AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+# Axes has one limit for all its lockout parameters: this picks the one that applies.
+AXES_FAILURE_LIMIT = "leads.accounts.failure_limit"
 AXES_COOLOFF_TIME = LOGIN_LOCKOUT_MINUTES / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Behind a proxy every request comes from the proxy's address: one address lock would lock
+# everyone out. The proxy says whose request it forwards in X-Forwarded-For; trust it only
+# behind a proxy that adds it.
+if envbool("TRUST_X_FORWARDED_FOR", envbool("TRUST_X_FORWARDED_PROTO", HTTPS)):
+    AXES_CLIENT_IP_CALLABLE = "leads.accounts.forwarded_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "leads.accounts.locked_out"
 # Axes sees every authenticate() and needs its request: the test client's login() has none, so
@@ -98,8 +139,6 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-
-LEADS_HOME = devstack.leads_home()
 
 INSTALLED_APPS = [
     "leads.admin_site.LeadsAdminConfig",  # django.contrib.admin, opened to the roles that use it
@@ -111,12 +150,15 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "axes",
+    "csp",
     "django_htmx",
     "leads",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header, near the top: error pages made further down get it too.
+    "csp.middleware.CSPMiddleware",
     # Serves collected static files in production (gunicorn), where runserver does not.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A page whose database query failed is a 503 "try again"; before the API's middleware, since
@@ -136,6 +178,25 @@ MIDDLEWARE = [
     # Last, as django-axes asks: turns a locked-out log-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------------
+# Scripts only from our own files (htmx and static/leads/*.js): no inline script, no inline
+# event handler, no eval (htmx's hx-on and js: values would need it; the templates use neither).
+# Styles may be inline: pages set data-driven sizes in style attributes (style="--h: 40%"),
+# review.html has a <style> block and htmx adds its indicator <style>. Injected CSS could load
+# nothing from another site (images, fonts: this site only), so it could not carry data away.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],  # base.html names an empty favicon (data:,) to spare a request
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],  # as X-Frame-Options: DENY
+    }
+}
 
 ROOT_URLCONF = "leads.urls"
 WSGI_APPLICATION = "leads.wsgi.application"
@@ -196,6 +257,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 900
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker waits for Redis however long it is away (Celery's default gives up after 100 tries,
+# about 47 minutes, and the worker exits).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Redis re-delivers an unacknowledged task after this many seconds; longer than any task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # Celery beat (`celery -A leads beat`, started by `make run` and docker-compose) sends the sweep
@@ -235,9 +299,14 @@ IMPORT_MAX_FIELD_CHARS = envint("IMPORT_MAX_FIELD_CHARS", 20_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Django's four: not like the username or e-mail, at least 8 characters, not one of the 20,000
+# most common passwords, not all digits. Checked where a password is set (the admin, the
+# password change page, createsuperuser, changepassword).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"

@@ -305,3 +305,36 @@ def test_a_rep_works_through_label_next(live_server, page, fake_encoder, alice):
     page.keyboard.press("l")
     expect(row_of(page, first).locator(".badge.like")).to_have_text("Liked")
     assert Company.objects.get(name=first).verdict == "like"
+
+
+def test_the_dashboard_and_a_company_page_keep_to_the_content_security_policy(live_server, page, fake_encoder, alice):
+    """No inline script, handler or eval is refused anywhere: the chips and the band menu still
+    filter (their handlers live in dashboard.js), a verdict still swaps its row (htmx)."""
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.expose_function("reportViolation", lambda text: violations.append(text))
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) =>"
+        " window.reportViolation(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"
+    )
+    brewing = make_companies(BREWERIES, "Brewing")
+    embed_companies([c.pk for c in brewing.values()])
+    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
+    rescore_all()
+
+    log_in(page, live_server)
+    response = page.goto(live_server.url)
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    keyboard_ready(page)
+    filters = page.get_by_role("navigation", name="Label filter")
+    filters.get_by_text("Unlabelled", exact=True).click()
+    expect(filters.locator("label.active")).to_have_text("Unlabelled")
+    page.get_by_label("Score band").select_option(index=1)
+    expect(page).to_have_url(re.compile(r"band=\w+"))
+    page.goto(live_server.url)
+    row_of(page, "Barrel Ales").locator("button[value=like]").click()
+    expect(row_of(page, "Barrel Ales").locator(".badge.like")).to_have_text("Liked")
+
+    page.goto(f"{live_server.url}/companies/{brewing['Maltworks Brewing'].pk}/")
+    expect(page.get_by_role("heading", name="Why this score")).to_be_visible()
+    assert violations == []

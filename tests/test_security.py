@@ -1,6 +1,6 @@
 """Accounts and deployment security: the API token page (keys stored hashed, shown once,
-revocable), log-in throttling (django-axes) and the production settings (`check --deploy`,
-docker-compose's SECRET_KEY).
+revocable), log-in throttling (django-axes: per username and address, and per address) and the
+production settings (`check --deploy`, docker-compose's SECRET_KEY).
 
 Real database throughout; the settings tests run manage.py in a subprocess with a production
 environment, as a server would."""
@@ -214,6 +214,49 @@ def test_the_admin_log_in_is_throttled_too(client, staff):
     assert log_in(client, "charlie", "charlie-password-1", path="/admin/login/").status_code == 429
 
 
+def spray(address: str, count: int, headers: dict | None = None) -> list[int]:
+    """One wrong password for each of `count` usernames from one address: password spraying."""
+    return [
+        Client().post("/accounts/login/", {"username": f"user{i}", "password": "Winter2026!"}, REMOTE_ADDR=address,
+                      headers=headers or {}).status_code
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def test_it_locks_an_address_out_after_twenty_wrong_passwords_for_any_usernames(alice):
+    assert spray("10.0.0.9", 40) == [200] * 19 + [429] * 21
+    locked = log_in(Client(), "alice", "alice-password-1", "10.0.0.9")
+    assert locked.status_code == 429
+    assert "after 20 wrong passwords" in locked.text
+    assert log_in(Client(), "alice", "alice-password-1", "10.0.0.10").status_code == 302
+
+
+def test_the_address_lock_lifts_after_the_lockout_minutes(alice):
+    spray("10.0.0.9", 20)
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=16))
+    assert log_in(Client(), "alice", "alice-password-1", "10.0.0.9").status_code == 302
+
+
+def test_a_few_mistakes_by_several_reps_at_one_address_lock_no_one(alice, bob):
+    for username in ("alice", "bob", "carol"):
+        for _ in range(4):
+            assert log_in(Client(), username, "wrong", "10.0.0.1").status_code == 200
+    assert log_in(Client(), "alice", "alice-password-1", "10.0.0.1").status_code == 302
+
+
+def test_behind_a_proxy_the_address_is_the_one_the_proxy_forwards(settings, alice):
+    settings.AXES_CLIENT_IP_CALLABLE = "leads.accounts.forwarded_address"
+    proxy = "172.18.0.2"
+    # The browser may write its own X-Forwarded-For: the proxy appends the address it saw.
+    attacker = {"X-Forwarded-For": "10.9.9.9, 203.0.113.7"}
+    assert spray(proxy, 21, attacker)[-2:] == [429, 429]
+    colleague = {"X-Forwarded-For": "198.51.100.4"}
+    response = Client().post("/accounts/login/", {"username": "alice", "password": "alice-password-1"},
+                             REMOTE_ADDR=proxy, headers=colleague)  # fmt: skip
+    assert response.status_code == 302
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.7"}
+
+
 # --- production settings -------------------------------------------------------------
 
 PRODUCTION = {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "leads.example.com"}
@@ -242,10 +285,15 @@ def settings_in(tmp_path: Path, **env: str) -> dict:
         "SECURE_HSTS_INCLUDE_SUBDOMAINS",
         "SECURE_HSTS_PRELOAD",
         "SECURE_PROXY_SSL_HEADER",
-        "AXES_FAILURE_LIMIT",
+        "LOGIN_FAILURE_LIMIT",
+        "LOGIN_ADDRESS_FAILURE_LIMIT",
         "AXES_COOLOFF_TIME",
+        "AXES_CLIENT_IP_CALLABLE",
     ]
-    code = f"from django.conf import settings; import json; print(json.dumps({{n: getattr(settings, n) for n in {names}}}))"
+    code = (
+        "from django.conf import settings; import json; "
+        f"print(json.dumps({{n: getattr(settings, n, None) for n in {names}}}))"
+    )
     result = manage(tmp_path, "shell", "--verbosity", "0", "-c", code, **PRODUCTION, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -273,8 +321,10 @@ def test_https_turns_every_switch_on_and_each_can_be_set_on_its_own(tmp_path):
         "SECURE_HSTS_INCLUDE_SUBDOMAINS": False,
         "SECURE_HSTS_PRELOAD": False,
         "SECURE_PROXY_SSL_HEADER": None,
-        "AXES_FAILURE_LIMIT": 5,
+        "LOGIN_FAILURE_LIMIT": 5,
+        "LOGIN_ADDRESS_FAILURE_LIMIT": 20,
         "AXES_COOLOFF_TIME": 0.25,
+        "AXES_CLIENT_IP_CALLABLE": None,
     }
     assert settings_in(
         tmp_path,
@@ -283,6 +333,7 @@ def test_https_turns_every_switch_on_and_each_can_be_set_on_its_own(tmp_path):
         SECURE_HSTS_PRELOAD="0",
         TRUST_X_FORWARDED_PROTO="0",
         LOGIN_FAILURE_LIMIT="3",
+        LOGIN_ADDRESS_FAILURE_LIMIT="50",
         LOGIN_LOCKOUT_MINUTES="30",
     ) == {
         "SECURE_SSL_REDIRECT": True,
@@ -292,10 +343,15 @@ def test_https_turns_every_switch_on_and_each_can_be_set_on_its_own(tmp_path):
         "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
         "SECURE_HSTS_PRELOAD": False,
         "SECURE_PROXY_SSL_HEADER": None,
-        "AXES_FAILURE_LIMIT": 3,
+        "LOGIN_FAILURE_LIMIT": 3,
+        "LOGIN_ADDRESS_FAILURE_LIMIT": 50,
         "AXES_COOLOFF_TIME": 0.5,
+        "AXES_CLIENT_IP_CALLABLE": None,
     }
-    assert settings_in(tmp_path, HTTPS="1")["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    behind_a_proxy = settings_in(tmp_path, HTTPS="1")
+    assert behind_a_proxy["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert behind_a_proxy["AXES_CLIENT_IP_CALLABLE"] == "leads.accounts.forwarded_address"
+    assert settings_in(tmp_path, HTTPS="1", TRUST_X_FORWARDED_FOR="0")["AXES_CLIENT_IP_CALLABLE"] is None
 
 
 def test_a_bad_https_value_stops_the_app(tmp_path):

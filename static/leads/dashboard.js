@@ -1,5 +1,12 @@
 // The dashboard's keyboard flow and live scores. Verdicts go through htmx (the row comes back
 // from the server); this file moves the selection, undoes, and polls for rescored companies.
+
+// The label chips and the score band filter as soon as one is picked (here, not in an onchange
+// attribute: the Content-Security-Policy runs no inline script).
+document.getElementById("filters")?.addEventListener("change", (event) => {
+  if (event.target.matches("[data-submit-on-change]")) event.target.form.submit();
+});
+
 (() => {
   const body = document.querySelector("#companies tbody");
   if (!body) return;

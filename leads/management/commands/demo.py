@@ -15,20 +15,24 @@ ROLE_USERS = {"rep": roles.REP, "manager": roles.MANAGER, "admin": roles.ADMIN}
 
 
 class Command(BaseCommand):
-    help = "Create the demo users (a superuser and one per role) and, on an empty database, import the demo companies."
+    help = (
+        "On a fresh database (no users, no companies) create the demo users (a superuser and one per role) "
+        "and import the demo companies; on any other, do nothing."
+    )
 
     def handle(self, *args, **options):
         User = get_user_model()
-        user = User.objects.filter(username=DEMO_USER).first()
-        if user is None:
-            user = User.objects.create_superuser(DEMO_USER, "demo@example.com", DEMO_PASSWORD)
+        # `make run` runs this on every start: a demo user an operator deleted, or an empty company
+        # list, must stay so. Only a database nobody has used yet gets the demo.
+        if User.objects.exists() or Company.objects.exists():
+            self.stdout.write("The database is in use: no demo users or companies added.")
+            return
+        user = User.objects.create_superuser(DEMO_USER, "demo@example.com", DEMO_PASSWORD)
         for username, role in ROLE_USERS.items():
-            if not User.objects.filter(username=username).exists():
-                member = User.objects.create_user(username, f"{username}@example.com", DEMO_PASSWORD)
-                member.groups.set([Group.objects.get(name=role)])
-        if not Company.objects.exists():
-            job = run_import(create_job(path=DEMO_CSV, user=user))
-            self.stdout.write(f"Imported {job.created} demo companies ({job.labels} already labelled).")
+            member = User.objects.create_user(username, f"{username}@example.com", DEMO_PASSWORD)
+            member.groups.set([Group.objects.get(name=role)])
+        job = run_import(create_job(path=DEMO_CSV, user=user))
+        self.stdout.write(f"Imported {job.created} demo companies ({job.labels} already labelled).")
         self.stdout.write(self.style.SUCCESS(f"Log in as '{DEMO_USER}' with password '{DEMO_PASSWORD}'."))
         roles_text = ", ".join(f"'{username}' ({role})" for username, role in ROLE_USERS.items())
         self.stdout.write(f"Each role has a demo user with the same password: {roles_text}.")
