@@ -4,12 +4,46 @@ import os
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_init
+from kombu.transport import redis as redis_transport
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leads.settings")
 
 app = Celery("leads")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _remember_where_redis_is(connparams):
+    """kombu's Redis channel, patched to keep its connection parameters once it has them.
+
+    On a lost broker connection Celery 5.7's consumer calls `Connection.collect()`, which detaches
+    the kombu transport from its Connection (`transport.client = None`), then `connection.close()`
+    (added by celery/celery#10242). When the worker was waiting on Redis for another task (BRPOP,
+    any worker with free processes: --concurrency defaults to the cores), collect's close of the
+    channel stops at that dead socket and the channel stays open. Closing that
+    channel restores its unacknowledged tasks (acks_late: the task running) through a new pool,
+    and a new pool reads the host from `channel.connection.client`: None, so
+    `AttributeError: 'NoneType' object has no attribute 'hostname'`, which is no connection error,
+    and the worker exits ("Unrecoverable error"). The task's ack after the reconnect fails the same
+    way. kombu 5.7.0 and celery 5.7.0 are the newest releases and their main branches still do
+    this (the class of celery/kombu#582 and celery/celery#10205). With the parameters kept, the
+    restore fails with a connection error while Redis is down (ignored; the task stays in Redis's
+    unacked index), and the ack goes through once Redis is back. Drop this once a release fixes it
+    (tests/test_worker_restarts.py fails without it)."""
+
+    def remembered(self, asynchronous=False):
+        transport = self.connection
+        known = self.__dict__.setdefault("_leads_connparams", {})
+        if (transport is None or transport.client is None) and asynchronous in known:
+            return dict(known[asynchronous])
+        params = connparams(self, asynchronous)
+        known[asynchronous] = dict(params)
+        return params
+
+    return remembered
+
+
+redis_transport.Channel._connparams = _remember_where_redis_is(redis_transport.Channel._connparams)
 
 
 @task_prerun.connect

@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from django.db import OperationalError, connection
 
 from leads import devstack
-from leads.management.commands.serve import supervise
+from leads.management.supervise import restart_delay, supervise
 from leads.models import Company, ImportJob, PendingScoreChange, Score
 from leads.services import companies, labels, queue, scores
 from tests.import_helpers import confirm, text, uploaded_job
@@ -84,6 +84,38 @@ def test_it_stops_when_a_child_keeps_dying(tmp_path):
     assert said == ["The beat exited (code 1); starting it again."] * 5
 
 
+def test_a_worker_that_keeps_exiting_is_started_again_after_a_growing_delay_forever(tmp_path):
+    """`manage.py worker`'s supervision: no limit on restarts, a pause between them."""
+    said, children, stop = [], {}, threading.Event()
+    runner = threading.Thread(
+        target=supervise,
+        args=({"worker": python("import sys; sys.exit(1)")},),
+        kwargs={
+            "env": None,
+            "children": children,
+            "say": said.append,
+            "poll": 0.05,
+            "keep_going": lambda: not stop.is_set(),
+            "max_restarts": None,
+            "max_delay": 0.25,
+        },
+    )
+    runner.start()
+    try:
+        wait_for(lambda: len(said) >= 7, seconds=30, what="seven restarts")  # serve stops at the sixth
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+    assert not runner.is_alive()
+    first, *then = said[:7]
+    assert first == "The worker exited (code 1); starting it again."
+    assert then == ["The worker exited (code 1); starting it in 0.25 s."] * 6
+
+
+def test_the_delay_before_a_restart_doubles_up_to_its_limit():
+    assert [restart_delay(exits, 30) for exits in range(1, 9)] == [0, 1, 2, 4, 8, 16, 30, 30]
+
+
 def test_ctrl_c_stops_each_child_once(tmp_path):
     """A terminal's Ctrl-C signals make run's whole process group. The children, in groups of
     their own, get one SIGINT each, from serve: signalled twice, Celery beat broke off its own
@@ -102,7 +134,7 @@ def test_ctrl_c_stops_each_child_once(tmp_path):
     )
     serve = python(
         "import django; django.setup()\n"
-        "from leads.management.commands.serve import run_together\n"
+        "from leads.management.supervise import run_together\n"
         f"run_together({{'worker': {child!r}, 'beat': {child!r}}}, env=None, say=print)\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
@@ -120,9 +152,13 @@ def test_ctrl_c_stops_each_child_once(tmp_path):
 # --- /healthz ----------------------------------------------------------------------------------
 
 
+MONITOR = {"HTTP_AUTHORIZATION": "Bearer a-monitor-token"}  # the details go to a monitor with the token
+
+
 @pytest.mark.django_db
-def test_it_reports_unhealthy_without_a_worker(client):
-    response = client.get("/healthz")
+def test_it_reports_unhealthy_without_a_worker(client, settings):
+    settings.HEALTHZ_TOKEN = "a-monitor-token"
+    response = client.get("/healthz", **MONITOR)
     assert response.status_code == 503
     report = response.json()
     assert report["database"]["ok"] and report["redis"]["ok"]
@@ -133,14 +169,15 @@ def test_it_reports_unhealthy_without_a_worker(client):
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_it_reports_healthy_with_a_worker_and_says_when_redis_is_down(client, tmp_path, fake_encoder):
+def test_it_reports_healthy_with_a_worker_and_says_when_redis_is_down(client, tmp_path, fake_encoder, settings):
+    settings.HEALTHZ_TOKEN = "a-monitor-token"
     worker = start_worker(tmp_path, "health")
     try:
         # A worker with one process answers between tasks: let its start-up sweep finish.
         wait_for(lambda: "leads.sweep" in worker.log() and "succeeded" in worker.log(), seconds=30,
                  what="the start-up sweep", processes=[worker])  # fmt: skip
         Company.objects.create(name="Waiting Co", dedupe_key="waiting-co")  # not queued: a backlog of one
-        response = client.get("/healthz")
+        response = client.get("/healthz", **MONITOR)
         assert response.status_code == 200, response.content
         report = response.json()
         assert report["ok"] and report["workers"]["count"] == 1
@@ -148,7 +185,7 @@ def test_it_reports_healthy_with_a_worker_and_says_when_redis_is_down(client, tm
 
         devstack.stop_redis(settings.LEADS_HOME)
         try:
-            response = client.get("/healthz")
+            response = client.get("/healthz", **MONITOR)
             assert response.status_code == 503
             report = response.json()
             assert report["database"]["ok"] and not report["redis"]["ok"] and not report["workers"]["ok"]
