@@ -96,7 +96,9 @@ def keep(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    """A database id from a form field; None for anything else ('²' is a digit to str.isdigit but not
+    to int(), and an id has at most 18 digits: a bigint)."""
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 def _back(request: HttpRequest) -> HttpResponse:

@@ -348,3 +348,12 @@ def test_the_fit_is_ranked_beside_the_score(planted, as_staff):
     assert review.labelled_quality().report.headline.fit_auc == pytest.approx(fit_auc, abs=1e-12)
     assert f"Ranking by fit: AUC {fit_auc:.3f}, by score: AUC {headline_auc(section)}" in section
     assert f"<td>{fit_auc:.3f}</td>" in section.split('<tr data-k="5"')[1].split("</tr>")[0]
+
+
+@pytest.mark.parametrize("other", ["²", "٣", "9" * 5000, "12345678901234567890"])
+def test_a_keep_with_an_id_that_is_no_id_is_a_404_not_a_500(planted, as_staff, other):
+    twin = planted["Twin Like"]
+    response = as_staff.post(f"/review/companies/{twin.pk}/keep", {"kind": "duplicate", "other": other})
+    assert response.status_code == 404
+    response = as_staff.post(f"/review/companies/{twin.pk}/keep", {"kind": "suspicious", "label": other}, follow=True)
+    assert response.status_code == 200
