@@ -339,3 +339,49 @@ def test_the_dashboard_and_a_company_page_keep_to_the_content_security_policy(li
     page.goto(f"{live_server.url}/companies/{brewing['Maltworks Brewing'].pk}/")
     expect(page.get_by_role("heading", name="Why this score")).to_be_visible()
     assert violations == []
+
+
+@pytest.mark.parametrize("where", ["dashboard", "company page"])
+def test_every_verdict_button_works_on_every_page_that_shows_it(live_server, page, fake_encoder, alice, where):
+    """Like, dislike, then clear, clicked as a rep clicks them. The company page's buttons sent
+    nothing (their htmx target was the closest table row, which that page has none of). Label
+    next's buttons: test_label_next_s_like_and_dislike_buttons_work."""
+    brewing = make_companies(BREWERIES, "Brewing")
+    software = make_companies(SOFTWARE, "Software")
+    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
+    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
+    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
+    rescore_all()
+    log_in(page, live_server)
+    target = "Barrel Ales"
+    for verdict, expected in (("like", "like"), ("dislike", "dislike"), ("clear", "")):
+        if where == "company page":
+            page.goto(f"{live_server.url}/companies/{brewing[target].pk}/")
+            buttons = page.locator("form.label-buttons")
+        else:
+            page.goto(live_server.url)
+            buttons = row_of(page, target)
+        buttons.locator(f"button[value={verdict}]").click()
+        if where == "company page":  # a plain form: the page comes back with the verdict and a note
+            expect(page.locator("p.message").first).to_contain_text(target)
+            buttons = page.locator("form.label-buttons")
+        if expected:
+            expect(buttons.locator(f"button[value={verdict}]")).to_have_class(re.compile(r"\bon\b"))
+        else:
+            expect(buttons.locator("button[value=clear]")).to_have_count(0)
+        assert Company.objects.get(name=target).verdict == expected, (where, verdict)
+
+
+def test_label_next_s_like_and_dislike_buttons_work(live_server, page, fake_encoder, alice):
+    brewing = make_companies(BREWERIES, "Brewing")
+    software = make_companies(SOFTWARE, "Software")
+    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
+    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
+    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
+    rescore_all()
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/label-next/")
+    for verdict, target in (("like", "Barrel Ales"), ("dislike", "Stackline")):
+        row_of(page, target).locator(f"button[value={verdict}]").click()
+        expect(row_of(page, target).locator(f"button[value={verdict}]")).to_have_class(re.compile(r"\bon\b"))
+        assert Company.objects.get(name=target).verdict == verdict
