@@ -55,17 +55,17 @@ def map_status() -> MapStatus:
 def map_points(*, limit: int = MAX_POINTS) -> dict:
     """The points the map page draws, as parallel arrays (one per column, not an object per point):
     id, x and y (integers in 0..GRID), verdict ("like", "dislike" or None, as the API's "label"),
-    score (-100..100, None when not scored) and name. Labelled companies come first and are always
+    fit (-100..100, None when not scored: leads/evidence.py, what the dashboard sorts by) and name. Labelled companies come first and are always
     included (up to `limit`); the rest is the sample of unlabelled ones with the lowest sample keys."""
     status = map_status()
     model = embedding.model_name()
-    columns = ("company_id", "x", "y", "company__verdict", "company__score__value", "company__name")
+    columns = ("company_id", "x", "y", "company__verdict", "company__score__fit", "company__name")
     points = MapPoint.objects.current(model).exclude(company__verdict="").order_by(*SAMPLE_ORDER)
     rows = list(points.values_list(*columns)[:limit])
     labelled = len(rows)
     if labelled < limit:
         rows += _unlabelled_sample(model, wanted=limit - labelled, among=limit)
-    ids, xs, ys, verdicts, scores, names = zip(*rows) if rows else ([],) * 6
+    ids, xs, ys, verdicts, fits, names = zip(*rows) if rows else ([],) * 6
     x, y = _grid(np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64), status.extent)
     return {
         "state": status.state,
@@ -82,7 +82,7 @@ def map_points(*, limit: int = MAX_POINTS) -> dict:
         "x": x,
         "y": y,
         "verdict": [verdict or None for verdict in verdicts],
-        "score": [None if s is None else round(s * 100) for s in scores],
+        "fit": [None if f is None else round(f * 100) for f in fits],
         "name": list(names),
     }
 
@@ -98,7 +98,7 @@ def _unlabelled_sample(model: str, *, wanted: int, among: int) -> list[tuple]:
     points = MapPoint.objects.filter(model_name=model).order_by(*SAMPLE_ORDER)
     points = list(points.values_list("company_id", "x", "y", "text_hash")[:among])
     companies = Company.objects.filter(pk__any_of=[p[0] for p in points], verdict="").order_by()
-    found = {pk: rest for pk, *rest in companies.values_list("pk", "text_hash", "score__value", "name")}
+    found = {pk: rest for pk, *rest in companies.values_list("pk", "text_hash", "score__fit", "name")}
     rows = [
         (company_id, x, y, "", found[company_id][1], found[company_id][2])
         for company_id, x, y, text_hash in points

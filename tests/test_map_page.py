@@ -48,13 +48,13 @@ def test_the_points_are_parallel_arrays(as_alice, world):
     maps.compute_map()
     body = get_points(as_alice)
     assert body["state"] == "ready" and body["total"] == body["shown"] == 6 and not body["sampled"]
-    columns = ["id", "x", "y", "verdict", "score", "name"]
+    columns = ["id", "x", "y", "verdict", "fit", "name"]
     assert {len(body[c]) for c in columns} == {6}
     rows = {name: dict(zip(columns, values)) for name, *values in zip(body["name"], *(body[c] for c in columns))}
     assert rows["Alpha Brewing"]["verdict"] == "like" and rows["Delta Code"]["verdict"] == "dislike"
-    assert rows["Alpha Brewing"]["score"] is None  # labelled: no score
+    assert rows["Alpha Brewing"]["fit"] is None  # labelled: no score, no fit
     bravo = world["Bravo Beers"]
-    assert rows["Bravo Beers"]["score"] == round(bravo.score.value * 100) and rows["Bravo Beers"]["verdict"] is None
+    assert rows["Bravo Beers"]["fit"] == round(bravo.score.fit * 100) and rows["Bravo Beers"]["verdict"] is None
     assert all(isinstance(v, int) and 0 <= v <= GRID for v in body["x"] + body["y"])
     assert max(body["x"]) == GRID or max(body["y"]) == GRID  # the map fills the grid
     assert MAX_POINTS == 20_000 and body["limit"] == MAX_POINTS

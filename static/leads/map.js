@@ -17,7 +17,7 @@
   const style = getComputedStyle(root);
   const css = (name) => style.getPropertyValue(name).trim();
   const COLOURS = { bg: css("--map-bg"), like: css("--map-like"), dislike: css("--map-dislike"), none: css("--map-none") };
-  const BUCKETS = 20; // score colours: -1 (vermillion) .. 0 (light grey) .. +1 (sky blue)
+  const BUCKETS = 20; // fit colours: -1 (vermillion) .. 0 (light grey) .. +1 (sky blue)
   const bucketColours = scoreColours(css("--map-dislike"), css("--map-mid"), css("--map-like"));
   const VERDICT_CODE = { like: 1, dislike: -1 }; // anything else (clear, null): no verdict
   const PAST = { like: "Liked", dislike: "Disliked", clear: "Cleared the verdict of" };
@@ -109,8 +109,8 @@
 
   function bucketise() {
     byBucket = Array.from({ length: BUCKETS + 1 }, () => []);
-    data.score.forEach((score, i) => {
-      if (score !== null && data.verdict[i] === 0) byBucket[Math.round(((score / 100 + 1) / 2) * BUCKETS)].push(i);
+    data.fit.forEach((fit, i) => {
+      if (fit !== null && data.verdict[i] === 0) byBucket[Math.round(((fit / 100 + 1) / 2) * BUCKETS)].push(i);
     });
   }
 
@@ -177,7 +177,7 @@
     const h = size / 2;
     ctx.fillStyle = COLOURS.none;
     for (let i = 0; i < sx.length; i++) {
-      if (data.verdict[i] === 0 && data.score[i] === null && visible(i)) ctx.fillRect(sx[i] - h + 0.5, sy[i] - h + 0.5, size - 1, size - 1);
+      if (data.verdict[i] === 0 && data.fit[i] === null && visible(i)) ctx.fillRect(sx[i] - h + 0.5, sy[i] - h + 0.5, size - 1, size - 1);
     }
     byBucket.forEach((indices, bucket) => {
       ctx.fillStyle = bucketColours[bucket];
@@ -266,8 +266,8 @@
   function describe(i) {
     if (data.verdict[i] > 0) return "Liked";
     if (data.verdict[i] < 0) return "Disliked";
-    const score = data.score[i];
-    return score === null ? "Not scored" : `Score ${score >= 0 ? "+" : "−"}${(Math.abs(score) / 100).toFixed(2)}`;
+    const fit = data.fit[i];
+    return fit === null ? "Not scored" : `Fit ${fit >= 0 ? "+" : "−"}${(Math.abs(fit) / 100).toFixed(2)}`;
   }
 
   function companyUrl(id) {
@@ -400,7 +400,7 @@
       const i = data.index.get(id);
       if (i === undefined) continue;
       data.verdict[i] = VERDICT_CODE[verdict] || 0;
-      data.score[i] = null; // a labelled company has no score; a cleared one gets one at the rescore
+      data.fit[i] = null; // a labelled company has no fit; a cleared one gets one at the rescore
     }
     bucketise();
   }
