@@ -11,6 +11,7 @@ import dj_database_url
 from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
+from kombu import Queue
 
 from leads import devstack, embedding
 
@@ -269,6 +270,17 @@ CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "leads.sweep", "schedule": SWEEP_SECONDS, "options": {"expires": SWEEP_SECONDS}},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(LEADS_HOME / "celerybeat-schedule")
+# Two queues, so that a click never waits behind bulk work (one FIFO queue made a verdict wait for
+# a whole import's embedding). "interactive": what a rep's click waits on, short tasks; "bulk":
+# everything else (embedding batches, imports, the map, full-rescore chunks, the sweep and what it
+# runs: index builds, model switches, quality snapshots). New tasks are bulk unless routed here.
+# Run at least one worker with `-Q interactive` that takes nothing else (README: Running it for a
+# team); a worker started without -Q consumes both queues, since both are listed.
+INTERACTIVE_QUEUE = "interactive"
+BULK_QUEUE = "bulk"
+CELERY_TASK_DEFAULT_QUEUE = BULK_QUEUE
+CELERY_TASK_QUEUES = (Queue(INTERACTIVE_QUEUE), Queue(BULK_QUEUE))
+CELERY_TASK_ROUTES = {"leads.apply_label_changes": {"queue": INTERACTIVE_QUEUE}}
 
 # --- Scoring and embedding ---------------------------------------------------------
 # A packaged encoder by its short name (minilm, multilingual) or a sentence-transformers model;

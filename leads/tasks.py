@@ -64,7 +64,13 @@ def compute_map() -> int | None:
 def sweep() -> None:
     """Redo whatever a crash, a database outage or a Redis outage dropped. Celery beat sends it
     every SWEEP_SECONDS and each worker once on start; every step is idempotent, and one
-    sweep runs at a time (the others return at once)."""
+    sweep runs at a time (the others return at once).
+
+    A bulk task (settings.CELERY_TASK_ROUTES), though it applies pending label changes: when the
+    bulk queue is idle it builds the HNSW index, finishes a model switch, scans every company for
+    a missing score and records the quality snapshot, each of which can take minutes, and the
+    interactive worker must stay free for verdicts. Verdicts queue their own label pass on the
+    interactive queue; the sweep only redoes those a Redis outage dropped."""
     from leads.services.imports import queue_waiting_imports
 
     with locks.try_hold(locks.SWEEP) as ours:

@@ -50,8 +50,9 @@ def queue_is_down() -> bool:
 
 
 def backlog() -> int | None:
-    """Tasks waiting in the default queue (not counting those a worker holds), None if the
-    queue cannot be reached. The sweep re-queues work only when this is 0."""
+    """Tasks waiting in the default queue, "bulk" (not counting those a worker holds; verdicts'
+    label passes go to "interactive" and are not counted), None if the queue cannot be reached.
+    The sweep re-queues bulk work only when this is 0."""
     from leads.celery import app
 
     try:

@@ -1,5 +1,6 @@
-"""`make run`'s last step: a Celery worker, Celery beat and the web server (gunicorn), kept
-running together. A child that dies is started again, and said so; Ctrl-C stops everything,
+"""`make run`'s last step: two Celery workers, Celery beat and the web server (gunicorn), kept
+running together. One worker takes both queues; the other takes only the interactive queue, so
+that a verdict's label pass never waits behind an import's embedding (settings: CELERY_TASK_ROUTES). A child that dies is started again, and said so; Ctrl-C stops everything,
 the embedded services included."""
 
 import os
@@ -14,7 +15,7 @@ from leads.management.supervise import run_together
 
 
 class Command(BaseCommand):
-    help = "Run a Celery worker, Celery beat and the web server together; Ctrl-C stops them all."
+    help = "Run the Celery workers, Celery beat and the web server together; Ctrl-C stops them all."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000")
@@ -24,9 +25,13 @@ class Command(BaseCommand):
         # DEBUG as given, else off, as settings has it: `make run` turns it on for a laptop, a
         # server that runs `serve` itself must not get debug pages by default.
         env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "0")}
+        worker = [python, "-m", "celery", "-A", "leads", "worker", "--loglevel=INFO", "--concurrency=1",
+                  "--without-gossip", "--without-mingle"]
         commands = {
-            "worker": [python, "-m", "celery", "-A", "leads", "worker", "--loglevel=INFO", "--concurrency=1",
-                       "--without-gossip", "--without-mingle"],
+            "worker": [*worker, f"--queues={settings.BULK_QUEUE},{settings.INTERACTIVE_QUEUE}"],
+            # Small (no encoder is ever loaded in it) and always free for the next verdict.
+            "interactive worker": [*worker, f"--queues={settings.INTERACTIVE_QUEUE}",
+                                   f"--hostname={settings.INTERACTIVE_QUEUE}@%h"],
             "beat": [python, "-m", "celery", "-A", "leads", "beat", "--loglevel=WARNING"],
             "web server": [python, "-m", "gunicorn", "-c", "python:leads.gunicorn_conf", "--bind", addr,
                            "leads.wsgi:application"],
@@ -43,4 +48,4 @@ class Command(BaseCommand):
             devstack.stop_redis(settings.LEADS_HOME)
         if not os.environ.get("DATABASE_URL"):
             devstack.stop_postgres(settings.LEADS_HOME)
-        self.stdout.write("Stopped the worker, beat, the web server and the embedded services.")
+        self.stdout.write("Stopped the workers, beat, the web server and the embedded services.")

@@ -3,7 +3,11 @@ worker service) runs a Celery worker. It runs `celery -A leads worker` with the 
 starts it again whenever it exits, after 1, 2, 4 ... 30 s if it keeps exiting, as `serve` does for
 `make run`. The worker itself survives Redis and Postgres restarts (leads/celery.py, the task
 retries in leads/tasks.py); this covers the rest: a crash, the kernel's OOM killer, an outage
-longer than Celery's own retries. SIGTERM or Ctrl-C stops the worker warmly (it finishes its task)."""
+longer than Celery's own retries. SIGTERM or Ctrl-C stops the worker warmly (it finishes its task).
+
+Without `-Q` the worker consumes both queues, "interactive" and "bulk" (settings.CELERY_TASK_QUEUES);
+`-Q interactive --concurrency=1` runs the small worker that keeps verdicts from waiting behind
+bulk work, `-Q bulk,interactive` one that takes anything (README: Running it for a team)."""
 
 import sys
 
