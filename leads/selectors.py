@@ -228,7 +228,7 @@ class BestFirst:
 
 
 def best_first(*, embedding_status: bool = True, count_limit: int | None = None, **filters: str) -> BestFirst:
-    """The dashboard's, the API's and the export's order: `company_listing(**filters)`, best score first."""
+    """The dashboard's, the API's and the export's order: `company_listing(**filters)`, best fit first."""
     return BestFirst(company_listing(**filters), embedding_status=embedding_status, count_limit=count_limit)
 
 

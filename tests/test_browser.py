@@ -118,7 +118,7 @@ def test_it_filters_and_searches(live_server, page, alice):
 
     page.get_by_role("searchbox", name="Search").fill("brew")
     page.get_by_role("button", name="Filter", exact=True).click()
-    expect(page.locator("p.muted").first).to_contain_text("2 companies, best score first.")
+    expect(page.locator("p.muted").first).to_contain_text("2 companies, best fit first.")
     assert sorted(listed_names(page)) == ["Hopfield Brewery", "Maltworks Brewing"]
     filters.get_by_text("Unlabelled", exact=True).click()  # the search is kept
     expect(page.get_by_role("searchbox", name="Search")).to_have_value("brew")

@@ -65,7 +65,7 @@ def test_dashboard_lists_best_fit_first_then_unscored_by_name(as_alice, world):
     assert dashboard_names(response) == scored + unscored
     assert dashboard_names(response)[0] in ("Bravo Beers", "Copper Stouts")
     assert dashboard_names(response)[3] == "Echo Review"
-    assert "7 companies, best score first." in response.text
+    assert "7 companies, best fit first." in response.text
 
 
 def test_dashboard_shows_signed_fits_with_their_bands_and_ranks(as_alice, world):
@@ -245,12 +245,12 @@ def test_past_the_count_limit_the_dashboard_says_more_than_and_still_pages(as_al
     monkeypatch.setattr("leads.views.COUNT_LIMIT", 3)
     monkeypatch.setattr("leads.views.PAGE_SIZE", 2)
     first = as_alice.get("/")
-    assert "More than 3 companies (filter or search to narrow them), best score first." in first.text
+    assert "More than 3 companies (filter or search to narrow them), best fit first." in first.text
     assert "Page 1 of 2" in first.text
     names = dashboard_names(first) + dashboard_names(as_alice.get("/", {"page": 2}))
     assert names == ["Bravo Beers", "Copper Stouts", "Foxtrot Fashion"]  # best first, up to the limit
     narrowed = as_alice.get("/", {"show": "labelled"})
-    assert "2 companies, best score first." in narrowed.text
+    assert "2 companies, best fit first." in narrowed.text
 
 
 @pytest.mark.parametrize("inline", [10_000, 1])
