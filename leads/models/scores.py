@@ -45,12 +45,12 @@ class Score(models.Model):
 
     @property
     def signed(self) -> str:
-        """'+0.81' / '-0.40': the sign matters to a reader, floatformat drops it."""
-        return f"{self.value:+.2f}"
+        """'+0.81' / '-0.40': the sign matters to a reader, floatformat drops it ('0.00': neither)."""
+        return _signed(self.value)
 
     @property
     def signed_fit(self) -> str:
-        return f"{self.fit:+.2f}"
+        return _signed(self.fit)
 
     @property
     def neighbours(self) -> list[dict]:
@@ -63,6 +63,11 @@ class Score(models.Model):
             {"company_id": cid, "distance": round(d, 6), "weight": round(float(w), 6), "label": label}
             for cid, d, w, label in zip(self.neighbour_ids, self.neighbour_distances, weights, self.neighbour_labels)
         ]
+
+
+def _signed(value: float) -> str:
+    text = f"{value:+.2f}"
+    return "0.00" if text in ("+0.00", "-0.00") else text
 
 
 class PendingScoreChange(models.Model):
