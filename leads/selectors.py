@@ -460,8 +460,8 @@ def score_changes(*, since) -> models.QuerySet:
 class ExplainedChange:
     company: Company | None  # None: deleted since
     company_id: int
-    old_value: float | None
-    new_value: float | None
+    old_fit: float | None
+    new_fit: float | None
     causes: list[Company]
     changed_at: object
 
@@ -476,11 +476,11 @@ def explained_changes(*, since, limit: int = 200) -> list[ExplainedChange]:
         ExplainedChange(
             company=companies.get(change.company_id),
             company_id=change.company_id,
-            old_value=change.old_value,
-            new_value=change.new_value,
+            old_fit=change.old_fit,
+            new_fit=change.new_fit,
             causes=[companies[i] for i in change.causes if i in companies],
             changed_at=change.changed_at,
         )
         for change in changes
     ]
-    return sorted(explained, key=lambda c: -abs((c.new_value or 0.0) - (c.old_value or 0.0)))
+    return sorted(explained, key=lambda c: -abs((c.new_fit or 0.0) - (c.old_fit or 0.0)))

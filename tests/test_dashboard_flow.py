@@ -75,12 +75,12 @@ def test_undo_never_overrides_a_verdict_someone_gave_since(client, world, alice,
 
 def test_an_incremental_rescore_logs_what_changed_and_why(as_alice, world):
     since = timezone.now() - timedelta(seconds=1)
-    before = dict(Score.objects.values_list("company_id", "value"))
+    before = dict(Score.objects.values_list("company_id", "fit"))
     echo = world["Echo Review"]
     labels.label_company(company=echo, user=None, verdict="like", source="click")
     scores.apply_label_changes()
-    after = dict(Score.objects.values_list("company_id", "value"))
-    logged = {c.company_id: (c.old_value, c.new_value, c.causes) for c in ScoreChange.objects.all()}
+    after = dict(Score.objects.values_list("company_id", "fit"))
+    logged = {c.company_id: (c.old_fit, c.new_fit, c.causes) for c in ScoreChange.objects.all()}
     moved = {i for i in before.keys() | after.keys() if before.get(i) != after.get(i)}
     assert set(logged) == moved and echo.pk in logged
     assert logged[echo.pk] == (before[echo.pk], None, [echo.pk])  # labelled now: no score of its own

@@ -23,6 +23,9 @@ class Migration(migrations.Migration):
         # leads_score_version moves at the statement, visible to readers before the commit.
         migrations.RunSQL("create sequence leads_score_published", "drop sequence leads_score_published"),
         migrations.RunSQL("update leads_scoringstate set needs_full_rescore = true", migrations.RunSQL.noop),
+        # The change log records fits, what the dashboard shows (it logged plain scores).
+        migrations.RenameField(model_name='scorechange', old_name='old_value', new_name='old_fit'),
+        migrations.RenameField(model_name='scorechange', old_name='new_value', new_name='new_fit'),
         migrations.RemoveIndex(model_name='score', name='score_best_first'),
         migrations.AddIndex(model_name='score', index=models.Index(fields=['-fit', 'company'], name='score_best_fit_first')),
     ]

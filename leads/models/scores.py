@@ -90,12 +90,12 @@ class PendingScoreChange(models.Model):
 
 
 class ScoreChange(models.Model):
-    """A score that an incremental rescore changed: from what, to what, because of which verdicts.
+    """A fit that an incremental rescore changed: from what, to what, because of which verdicts.
     What the dashboard's "37 scores changed" links to; kept for a day (the sweep trims it)."""
 
     company_id = models.BigIntegerField()  # no FK: the log outlives a deleted company
-    old_value = models.FloatField(null=True)  # None: it had no score
-    new_value = models.FloatField(null=True)  # None: it has none now (labelled since)
+    old_fit = models.FloatField(null=True)  # None: it had no score
+    new_fit = models.FloatField(null=True)  # None: it has none now (labelled since)
     causes = ArrayField(models.BigIntegerField())  # the companies whose verdicts changed in that pass
     changed_at = models.DateTimeField(db_index=True)
 

@@ -84,7 +84,7 @@ class Stored:
     (those with the expected number of neighbours, the only ones a merge can bring up to date)."""
 
     ids: np.ndarray
-    values: np.ndarray
+    fits: np.ndarray
     complete: np.ndarray  # bool, per row
     neighbour_ids: np.ndarray  # (complete rows, width)
     distances: np.ndarray  # (complete rows, width)
@@ -93,7 +93,7 @@ class Stored:
         keep = ~np.isin(self.ids, company_ids)
         rows = keep[self.complete]
         return Stored(
-            self.ids[keep], self.values[keep], self.complete[keep], self.neighbour_ids[rows], self.distances[rows]
+            self.ids[keep], self.fits[keep], self.complete[keep], self.neighbour_ids[rows], self.distances[rows]
         )
 
 
@@ -111,7 +111,7 @@ def update_affected(found: Found, changed: list[int], entered: list[int], labell
     arrivals = np.intersect1d(labelled.company_ids, entered)  # in the labelled set now
     expected = _width_before(labelled, entered)
     stored = found.stored or _stored_neighbours(np.setdiff1d(found.affected, changed), expected)
-    before = dict(zip(stored.ids.tolist(), stored.values.tolist()))
+    before = dict(zip(stored.ids.tolist(), stored.fits.tolist()))
     # Kept: every neighbour still labelled, none moved (a moved one may be nearer or farther now).
     kept = stored.complete.copy()
     kept[stored.complete] = np.isin(stored.neighbour_ids, labelled.company_ids).all(axis=1) & ~np.isin(
@@ -129,12 +129,13 @@ def update_affected(found: Found, changed: list[int], entered: list[int], labell
             vectors = found.vectors[np.searchsorted(found.ids, ids)] if len(taking) else None
             neighbours, distances = stored.neighbour_ids[rows][part], stored.distances[rows][part]
             result = _merge_arrivals(vectors, neighbours, distances, taking, labelled, k)
-            kth = score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels, radius=labelled.radius)
-            parts.append(score_rows.Written(ids, result.values, kth))
+            parts.append(
+                score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels, radius=labelled.radius)
+            )
     rest = sorted(set(found.affected).difference(keeps.tolist()))
     before.update(_values([i for i in rest if i not in before]))
     parts.append(rescored(Q(company_id__any_of=Ids(rest)), labelled))  # the others in `rest` have no score now
-    fields = ("ids", "values", "kth")
+    fields = ("ids", "fits", "kth")
     return before, score_rows.Written(*(np.concatenate([getattr(part, field) for part in parts]) for field in fields))
 
 
@@ -164,4 +165,4 @@ def _merge_arrivals(vectors, neighbour_ids, distances, arrivals, labelled: Label
 
 
 def _values(company_ids: list[int]) -> dict[int, float]:
-    return dict(Score.objects.filter(company_id__any_of=Ids(company_ids)).values_list("company_id", "value"))
+    return dict(Score.objects.filter(company_id__any_of=Ids(company_ids)).values_list("company_id", "fit"))

@@ -1,5 +1,5 @@
-"""The log of scores the incremental rescore changed (ScoreChange): from what, to what, because of
-which verdicts; what the dashboard's "37 scores changed" links to. Written by services.scores only."""
+"""The log of fits the incremental rescore changed (ScoreChange): from what, to what, because of
+which verdicts (fits: what the rep sees on the dashboard); what the dashboard's "37 scores changed" links to. Written by services.scores only."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def record(before: dict[int, float], after: dict[int, float], *, causes: list[in
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "insert into leads_scorechange (company_id, old_value, new_value, causes, changed_at)"
+            "insert into leads_scorechange (company_id, old_fit, new_fit, causes, changed_at)"
             " select unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), %s::bigint[], %s",
             [id_array(changed), _float_array(before, changed), _float_array(after, changed), id_array(causes), at],
         )

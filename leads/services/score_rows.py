@@ -24,10 +24,10 @@ from leads.models.companies import id_array
 
 @dataclass(frozen=True)
 class Written:
-    """Scores written: company ids, values and k-th distances."""
+    """Scores written: company ids, fits (what the change log records) and k-th distances."""
 
     ids: np.ndarray
-    values: np.ndarray
+    fits: np.ndarray
     kth: np.ndarray
 
 
@@ -137,7 +137,7 @@ def entering(model_name: str, vectors: np.ndarray, thresholds: np.ndarray, slack
 
 def read_neighbours(width: int, *, ids: list[int] | None = None, citing: list[int] | None = None):
     """The scores of the companies `ids`, or of every score citing one of `citing`, in id order:
-    (ids, values, complete, neighbour ids, distances), where `complete` marks the rows with
+    (ids, fits, complete, neighbour ids, distances), where `complete` marks the rows with
     `width` neighbours, the only ones whose neighbours are returned. Read as two binary strings
     laid out by numpy: no Python object per row or element (~10 µs a score otherwise)."""
     where, param = (
@@ -145,13 +145,13 @@ def read_neighbours(width: int, *, ids: list[int] | None = None, citing: list[in
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            "select string_agg(int8send(company_id) || float8send(value) || int4send(cardinality(neighbour_ids)), ''),"
+            "select string_agg(int8send(company_id) || float8send(fit) || int4send(cardinality(neighbour_ids)), ''),"
             " string_agg(array_send(neighbour_ids) || array_send(neighbour_distances), '')"
             f" filter (where cardinality(neighbour_ids) = %s) from leads_score where {where}",
             [width, id_array(param)],
         )
         heads, arrays = cursor.fetchone()
-    rows = np.frombuffer(bytes(heads or b""), dtype=[("id", ">i8"), ("value", ">f8"), ("count", ">i4")])
+    rows = np.frombuffer(bytes(heads or b""), dtype=[("id", ">i8"), ("fit", ">f8"), ("count", ">i4")])
     order = np.argsort(rows["id"], kind="stable")
     complete = rows["count"] == width
     # Both strings list the rows in the same order (a parallel scan's parts are joined alike):
@@ -168,7 +168,7 @@ def read_neighbours(width: int, *, ids: list[int] | None = None, citing: list[in
         neighbour_ids, distances = found["ids"]["value"].astype(np.int64), found["dist"]["value"].astype(np.float64)
     return (
         rows["id"][order].astype(np.int64),
-        rows["value"][order].astype(np.float64),
+        rows["fit"][order].astype(np.float64),
         complete[order],
         neighbour_ids,
         distances,
@@ -220,12 +220,12 @@ where (s.value, s.kth_distance, s.fit, s.evidence, s.unexplored, s.supported, s.
 
 def write_scores(
     candidate_ids: np.ndarray, result: scoring.Scores, labelled_ids: np.ndarray, labels: np.ndarray, *, radius: float
-) -> np.ndarray:
+) -> Written:
     """Upsert the scores, with their fit and evidence at `radius` (leads/evidence.py), through a
     binary COPY into a staging table (call inside a transaction, from services.scores: the one
     writer of scores). `result.neighbours` are rows of the labelled set, whose company ids and
-    labels are `labelled_ids` and `labels`. Returns the k-th distances written (infinite where a
-    score has fewer than k neighbours)."""
+    labels are `labelled_ids` and `labels`. Returns what it wrote: the fits, and the k-th distances
+    (infinite where a score has fewer than k neighbours)."""
     k = result.neighbours.shape[1]
     kth = result.distances[:, -1] if k == settings.SCORING_K else np.full(len(candidate_ids), np.inf)
     neighbour_labels = labels[result.neighbours]
@@ -239,7 +239,7 @@ def write_scores(
         cursor.execute(_UPSERT, [timezone.now()])
         cursor.execute("drop table score_rows")
     published_on_commit()
-    return kth
+    return Written(np.asarray(candidate_ids), weighed.fit, kth)
 
 
 def published_on_commit() -> None:

@@ -147,8 +147,7 @@ def _rescored(scope: Q, labelled: LabelledSet) -> score_rows.Written:
     score_rows.published_on_commit()
     if len(ids):
         result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
-        kth = score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels, radius=labelled.radius)
-        return score_rows.Written(ids, result.values, kth)
+        return score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels, radius=labelled.radius)
     return score_rows.Written(ids, np.empty(0), np.empty(0))
 
 
@@ -233,7 +232,7 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
             count = len(written.ids)
             score_thresholds.written(found.affected, written.ids, written.kth)
             score_changes.record(
-                before, dict(zip(written.ids.tolist(), written.values.tolist())), causes=changed, at=taken_at
+                before, dict(zip(written.ids.tolist(), written.fits.tolist())), causes=changed, at=taken_at
             )
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
