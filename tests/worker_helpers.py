@@ -78,11 +78,17 @@ def worker_env(env_overrides: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def start_worker(
-    log_dir: Path, name: str, env_overrides: dict[str, str] | None = None, *, processes: int = 1
+    log_dir: Path,
+    name: str,
+    env_overrides: dict[str, str] | None = None,
+    *,
+    processes: int = 1,
+    queues: str | None = None,
 ) -> Worker:
     """Start one worker and wait until it is ready: one task at a time (solo pool), or `processes`
-    prefork processes."""
+    prefork processes; on both queues, or on `queues` ("interactive", "bulk,interactive")."""
     pool = ["--pool=solo", "--concurrency=1"] if processes == 1 else ["--pool=prefork", f"--concurrency={processes}"]
+    pool += [f"--queues={queues}"] if queues else []
     command = [
         sys.executable, "-m", "celery", "-A", "leads", "worker", *pool,
         "--loglevel=INFO", "--without-heartbeat", "--without-mingle", "--without-gossip",

@@ -26,7 +26,7 @@ class Command(BaseCommand):
         # server that runs `serve` itself must not get debug pages by default.
         env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "0")}
         worker = [python, "-m", "celery", "-A", "leads", "worker", "--loglevel=INFO", "--concurrency=1",
-                  "--without-gossip", "--without-mingle"]
+                  "--without-gossip", "--without-mingle"]  # fmt: skip
         commands = {
             "worker": [*worker, f"--queues={settings.BULK_QUEUE},{settings.INTERACTIVE_QUEUE}"],
             # Small (no encoder is ever loaded in it) and always free for the next verdict.

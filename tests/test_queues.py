@@ -1,0 +1,136 @@
+"""Two queues: what a click waits on ("interactive") never waits behind bulk work ("bulk")."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from leads import tasks
+from leads.celery import app
+from leads.management.commands import serve
+from leads.models import Company, PendingScoreChange
+from leads.services import labels, queue, scores
+from tests.test_workers import make_companies
+from tests.worker_helpers import start_worker
+
+# Every task leads/tasks.py defines, and the queue it belongs on.
+ROUTED = {
+    "leads.apply_label_changes": "interactive",
+    "leads.embed_companies": "bulk",
+    "leads.rescore_chunk": "bulk",
+    "leads.rescore_all": "bulk",
+    "leads.compute_map": "bulk",
+    "leads.sweep": "bulk",
+    "leads.queue_import_embeddings": "bulk",
+    "leads.run_import": "bulk",
+}
+
+
+def queue_of(task_name: str) -> str:
+    return app.amqp.router.route({}, task_name)["queue"].name
+
+
+def test_it_routes_every_task_to_the_queue_it_belongs_on():
+    defined = {task.name for task in vars(tasks).values() if hasattr(task, "delay")}
+    assert defined == set(ROUTED)
+    assert {name: queue_of(name) for name in defined} == ROUTED
+
+
+def test_it_sends_a_task_nobody_routed_to_the_bulk_queue():
+    assert queue_of("leads.some_future_task") == "bulk"
+
+
+def test_a_worker_started_without_queues_consumes_both():
+    assert set(app.amqp.queues) == {"interactive", "bulk"}
+
+
+def serve_commands() -> dict[str, list[str]]:
+    with (
+        mock.patch.object(serve, "run_together") as run_together,
+        mock.patch.object(serve.Command, "_stop_services"),
+    ):
+        call_command("serve", stdout=open(os.devnull, "w"))
+    return run_together.call_args.args[0]
+
+
+def test_serve_runs_a_worker_that_takes_only_verdicts_beside_one_that_takes_everything():
+    commands = serve_commands()
+    assert "--queues=interactive" in commands["interactive worker"]
+    assert "--concurrency=1" in commands["interactive worker"]
+    assert "--hostname=interactive@%h" in commands["interactive worker"]
+    assert "--queues=bulk,interactive" in commands["worker"]
+
+
+# --- Real workers -------------------------------------------------------------------------
+
+
+def succeeded(worker, task_name: str) -> int:
+    return len(re.findall(rf"Task {re.escape(task_name)}\[[^\]]+\] succeeded", worker.log()))
+
+
+def wait_for(condition, *, seconds: float, what: str, workers) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        for worker in workers:
+            worker.assert_alive()
+        assert time.monotonic() < deadline, f"{what}:\n" + "\n".join(w.log_tail() for w in workers)
+        time.sleep(0.1)
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+@override_settings(RESCORE_DELAY_SECONDS=0)
+def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, alice):
+    made = make_companies(300)
+    labels.label_companies(
+        verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::30])], user=alice, source="admin"
+    )
+    scores.catch_up()
+    app.control.purge()  # the label pass queued above: done here already
+    bulk = start_worker(tmp_path, "bulk", queues="bulk")
+    interactive = start_worker(tmp_path, "interactive", queues="interactive")
+    workers = [bulk, interactive]
+    try:
+        # Each worker sends a sweep on start; both are bulk work.
+        wait_for(lambda: succeeded(bulk, "leads.sweep") == 2, seconds=60, what="the start-up sweeps", workers=workers)
+
+        # An import's worth of embedding in one batch: the bulk worker is busy with it for a while.
+        imported = Company.objects.bulk_create(
+            Company(
+                name=f"Imported {i}",
+                dedupe_key=f"imported-{i}",
+                description=f"Company {i} makes payroll, invoicing and scheduling software for shops and clinics",
+            )
+            for i in range(4000)
+        )
+        queue.send("leads.embed_companies", [c.pk for c in imported])
+        wait_for(
+            lambda: "Task leads.embed_companies[" in bulk.log(), seconds=30, what="the batch taken", workers=workers
+        )
+
+        given = time.monotonic()
+        labels.label_companies(verdicts=[(made[1].pk, "dislike")], user=alice, source="admin")
+        wait_for(
+            lambda: (
+                succeeded(interactive, "leads.apply_label_changes") == 1 and not PendingScoreChange.objects.exists()
+            ),
+            seconds=30,
+            what="the verdict applied",
+            workers=workers,
+        )
+        applied_in = time.monotonic() - given
+        still_embedding = succeeded(bulk, "leads.embed_companies") == 0
+    finally:
+        for worker in workers:
+            worker.stop()
+        app.control.purge()
+    assert still_embedding, "the batch ended before the verdict was applied: make it longer"
+    assert applied_in < 5, f"the verdict waited {applied_in:.1f} s"
+    assert "Task leads.apply_label_changes[" not in bulk.log()
+    assert "Task leads.embed_companies[" not in interactive.log()
