@@ -268,6 +268,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 SWEEP_SECONDS = envint("SWEEP_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "leads.sweep", "schedule": SWEEP_SECONDS, "options": {"expires": SWEEP_SECONDS}},
+    # Verdicts whose own pass a Redis outage dropped: applied on the interactive queue too, so they
+    # need not wait for the sweep behind bulk work (a pass with nothing pending takes no lock).
+    "pending-verdicts": {
+        "task": "leads.apply_label_changes",
+        "schedule": SWEEP_SECONDS,
+        "options": {"expires": SWEEP_SECONDS},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(LEADS_HOME / "celerybeat-schedule")
 # Two queues, so that a click never waits behind bulk work (one FIFO queue made a verdict wait for

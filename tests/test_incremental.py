@@ -272,6 +272,8 @@ def test_a_pass_that_waited_for_the_lock_dates_its_changes_after_the_verdict_it_
     writer = threading.Thread(target=other_writer)
     writer.start()
     assert holding.wait(20)
+    # Something pending, so that the pass waits for the lock (with nothing pending it takes none).
+    labels.label_company(company=made[3], user=alice, source="click", verdict="like")
     runner = threading.Thread(target=waiting_pass)
     runner.start()
     time.sleep(0.5)  # its transaction has begun and waits for the lock

@@ -8,6 +8,7 @@ import time
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -134,3 +135,8 @@ def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, a
     assert applied_in < 5, f"the verdict waited {applied_in:.1f} s"
     assert "Task leads.apply_label_changes[" not in bulk.log()
     assert "Task leads.embed_companies[" not in interactive.log()
+
+
+def test_beat_asks_for_dropped_verdicts_on_the_interactive_queue():
+    entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "leads.apply_label_changes")
+    assert queue_of(entry["task"]) == "interactive" and entry["schedule"] == settings.SWEEP_SECONDS

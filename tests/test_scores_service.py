@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.db import connection
 
+from leads import locks
 from leads.models import Company, Label, Score, ScoringState
 from leads.services import embeddings, labels, scores
 
@@ -204,3 +205,29 @@ def test_a_radius_measured_before_the_companies_were_embedded_is_measured_again(
     assert len(weighed) == 11
     scores.rescore_all()
     assert dict(Score.objects.values_list("company_id", "fit")) == pytest.approx(weighed)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_with_nothing_pending_takes_no_lock(fake_encoder):
+    """Beat asks for a pass every SWEEP_SECONDS on the interactive queue (verdicts whose own pass a
+    Redis outage dropped): with nothing pending it must not wait behind a full rescore's chunks."""
+    held, release = threading.Event(), threading.Event()
+
+    def chunk_writer() -> None:  # holds the scores lock shared, as a full rescore's chunk does
+        try:
+            with locks.scores_lock(shared=True):
+                held.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=chunk_writer)
+    writer.start()
+    try:
+        assert held.wait(5)
+        started = time.monotonic()
+        assert scores.apply_label_changes() == 0
+        assert time.monotonic() - started < 1.0
+    finally:
+        release.set()
+        writer.join()

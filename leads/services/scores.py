@@ -204,6 +204,8 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
     Returns how many companies were rescored (0 when nothing was pending). With many changes at
     once, or no score anywhere yet, a full rescore is cheaper: it is queued as chunk tasks, or
     run here with `inline_full` (commands, tests)."""
+    if not PendingScoreChange.objects.exists():  # beat asks every SWEEP_SECONDS: no lock for nothing
+        return 0  # (a change committed after this look queued its own pass)
     with locks.scores_lock():
         with connection.cursor() as cursor:
             cursor.execute("delete from leads_pendingscorechange returning company_id, entered, moved")
