@@ -84,7 +84,7 @@ class Ranking:
     # (p,) share of the unlabelled companies it would be the nearest labelled company of; at cold
     # start, the share of the companies its cluster holds.
     reach: np.ndarray
-    threshold: float  # low_confidence_threshold of the labelled set (0.0 with fewer than 2 labels)
+    threshold: float  # low_confidence_threshold of the labelled set (0.0 with fewer than 2 labels, or stored flags)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -161,7 +161,7 @@ def rank(
         values = np.asarray(scores, dtype=np.float64)[rows]
         distances = np.asarray(neighbour_distances, dtype=np.float64).reshape(len(candidates), -1)[rows]
     values = np.nan_to_num(values)
-    if threshold is None:
+    if threshold is None and unexplored is None:  # stored flags need no threshold (an m x m pass)
         threshold = low_confidence_threshold(labelled, seed=seed)
     nearest = nearest_distances(distances)
     reference = _Reference(
@@ -173,7 +173,7 @@ def rank(
     picks, gains = picks[first], gains[first]
     reasons = tuple(_reason(values[i], far[i]) for i in picks)
     reach = reference.nearer(vectors[picks], picks)
-    return Ranking(rows[picks], reasons, gains, values[picks], nearest[picks], reach, float(threshold))
+    return Ranking(rows[picks], reasons, gains, values[picks], nearest[picks], reach, float(threshold or 0.0))
 
 
 def nearest_distances(distances: np.ndarray) -> np.ndarray:

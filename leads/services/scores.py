@@ -369,7 +369,13 @@ def heal(*, scan: bool = True) -> None:
 
 
 def _radius_drifted(state: ScoringState) -> bool:
+    """The radius moved by more than RADIUS_DRIFT. Measured again only once the number of companies
+    moved that much since it was measured (a count, where measuring reads every id and a sample of
+    vectors: not on every idle sweep)."""
     if state.radius is None or not Score.objects.exists():
+        return False
+    companies = CompanyEmbedding.objects.current(embedding.model_name()).count()
+    if abs(companies - state.radius_companies) <= RADIUS_DRIFT * max(state.radius_companies, 1):
         return False
     return abs(measure_radius()[0] - state.radius) > RADIUS_DRIFT * state.radius
 
