@@ -4,9 +4,6 @@ import functools
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth import admin as auth_admin
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F, OuterRef, Subquery
@@ -16,7 +13,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
-from leads import bands, embedding, identity, roles, selectors
+from leads import bands, embedding, explanations, identity, roles, selectors
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
 from leads.services import companies, embeddings, exports, scores
 from leads.services.labels import label_companies
@@ -308,7 +305,7 @@ class CompanyAdmin(admin.ModelAdmin):
 
     @admin.display(description="the neighbours that made its score")
     def score_explanation(self, company):
-        neighbours = selectors.score_explanation(company)
+        neighbours = explanations.score_explanation(company)
         if not neighbours:
             return "Not scored (labelled, waiting for embedding, or nothing labelled yet)."
         rows = format_html_join(
@@ -321,7 +318,7 @@ class CompanyAdmin(admin.ModelAdmin):
         )
         return format_html(
             "<p>{}</p><table><tr><th>neighbour</th><th>label</th><th>distance</th><th>weight</th></tr>{}</table>",
-            selectors.explanation_sentence(company, neighbours),
+            explanations.explanation_sentence(company, neighbours),
             rows,
         )
 
@@ -438,46 +435,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
 
-# --- Users and groups: admins give the roles, only a superuser gives more ----------------------
-
-admin.site.unregister(get_user_model())
-admin.site.unregister(Group)
-
-
-@admin.register(get_user_model())
-class UserAdmin(auth_admin.UserAdmin):
-    """Admins (leads.roles) make accounts and give them their roles. What reaches past the roles
-    stays with superusers: the superuser and staff flags, permissions given one by one, a
-    superuser's account (its password included), and an admin's own role, which they could
-    otherwise raise to a manager's."""
-
-    def get_readonly_fields(self, request, obj=None):
-        readonly = [*super().get_readonly_fields(request, obj)]
-        if not request.user.is_superuser:
-            readonly += ["is_superuser", "is_staff", "user_permissions"]
-            if obj is not None and obj.pk == request.user.pk:
-                readonly.append("groups")
-        return readonly
-
-    # Also what the password form and the bulk delete ask, object by object.
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and _may_manage(request.user, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and _may_manage(request.user, obj)
-
-
-def _may_manage(user, account) -> bool:
-    """Only a superuser changes or deletes a superuser's account."""
-    return account is None or user.is_superuser or not account.is_superuser
-
-
-@admin.register(Group)
-class GroupAdmin(auth_admin.GroupAdmin):
-    """A role's permissions are leads.roles.ROLES (sync_groups sets them again after every
-    migrate): only a superuser changes a group's permissions here, else an admin could give their
-    own role every permission."""
-
-    def get_readonly_fields(self, request, obj=None):
-        readonly = [*super().get_readonly_fields(request, obj)]
-        return readonly if request.user.is_superuser else [*readonly, "permissions"]
+# Users and groups: their own module (admins give the roles, only a superuser gives more).
+from leads import admin_accounts  # noqa: E402, F401

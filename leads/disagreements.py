@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from leads.explanations import join_names
 from leads.models import Label
-from leads.selectors import join_names
 
 
 def rep_disagreements(company_ids: list[int] | None = None) -> dict[int, list[tuple[str, str, object]]]:

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from leads import review, roles
+from leads import review, review_quality, roles
 from leads.models import Company, LabelSource, ReviewDecision, Verdict
 from leads.services import labels
 from leads.services import review as review_service
@@ -26,7 +26,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     duplicates, duplicates_total = review.near_duplicates()
     far, far_total, far_threshold = review.low_confidence()
     report = review.labelled_quality().report  # one set of figures: headline, which k, today's point
-    by_k = review.quality_by_k(report)
+    by_k = review_quality.quality_by_k(report)
     return render(
         request,
         "leads/review.html",
@@ -34,7 +34,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
             "labelled": report.labels,
             "by_k": by_k,
             "headline": by_k.headline,
-            "trend": review.quality_trend(report),
+            "trend": review_quality.quality_trend(report),
             "scoring_k": settings.SCORING_K,
             "suspicious": suspicious,
             "suspicious_total": suspicious_total,

@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from leads import bands, disagreements, roles, selectors
+from leads import bands, disagreements, explanations, roles, selectors
 from leads.models import ApiToken, Company, LabelSource
 from leads.services import exports, queue, scores
 from leads.services import labels as label_service
@@ -93,8 +93,8 @@ def _rows(companies: list[Company]) -> list[Company]:
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
     company = get_object_or_404(Company.objects.select_related("score"), pk=pk)
     _rows([company])
-    neighbours = selectors.score_explanation(company)
-    reach = selectors.close_reach()
+    neighbours = explanations.score_explanation(company)
+    reach = explanations.close_reach()
     return render(
         request,
         "leads/company_detail.html",
@@ -102,9 +102,9 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "company": company,
             "labels": company.labels.select_related("user")[:50],
             "neighbours": neighbours,
-            "explanation": selectors.explanation_sentence(company, neighbours, reach),
-            "evidence": selectors.evidence_text(company, neighbours, reach),
-            "tally": selectors.neighbour_tally(neighbours),
+            "explanation": explanations.explanation_sentence(company, neighbours, reach),
+            "evidence": explanations.evidence_text(company, neighbours, reach),
+            "tally": explanations.neighbour_tally(neighbours),
             "is_embedded": selectors.is_embedded(company),
             "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
             "website_url": _website_url(company),

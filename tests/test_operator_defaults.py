@@ -18,16 +18,16 @@ from unittest import mock
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import SetPasswordForm
-from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.test import Client, override_settings
+from django.test import override_settings
 
 from leads import roles
 from leads.management.commands import demo, serve
 from leads.models import Company
 from leads.settings import installation_secret_key
+from tests.web_helpers import in_role, logged_in
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_KEY_OF_OLD = "leads-local-development-key-not-for-production"
@@ -195,17 +195,6 @@ def test_the_demo_and_fixture_passwords_pass_the_rules(fake_encoder, alice, bob,
 
 
 # --- /healthz --------------------------------------------------------------------------------
-
-
-def in_role(user, role: str):
-    user.groups.set([Group.objects.get(name=role)])
-    return user
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db

@@ -8,10 +8,10 @@ import json
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.test import Client
 
 from leads import roles
 from leads.models import Company, Label
+from tests.web_helpers import in_role, logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -37,40 +37,32 @@ def test_the_demo_command_makes_one_user_per_role(fake_encoder):
     assert User.objects.get(username="demo").is_superuser
 
 
-def as_user(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def admin_only(django_user_model):
-    user = django_user_model.objects.create_user("dave", "dave@example.com", "dave-password-1")
-    user.groups.set([Group.objects.get(name=roles.ADMIN)])
-    return user
+    return in_role(django_user_model.objects.create_user("dave", "dave@example.com", "dave-password-1"), roles.ADMIN)
 
 
 def test_a_role_without_the_right_changes_nothing_and_is_told_whom_to_ask(world, alice, admin_only):
     company = world["Bravo Beers"]
     before = Label.objects.count()
     # An admin may look at companies but not label them: page, map and API alike.
-    response = as_user(admin_only).post(f"/companies/{company.pk}/label", {"verdict": "like"})
+    response = logged_in(admin_only).post(f"/companies/{company.pk}/label", {"verdict": "like"})
     assert response.status_code == 403
     assert "ask an admin to add you to “Sales reps”" in response.content.decode()
-    response = as_user(admin_only).post(
+    response = logged_in(admin_only).post(
         "/map/label", json.dumps({"ids": [company.pk], "verdict": "like"}), content_type="application/json"
     )
     assert response.status_code == 403 and "Sales reps" in response.json()["error"]
     # A rep may not review: the fix is refused and the label stays.
-    response = as_user(alice).post(f"/review/companies/{company.pk}/label", {"verdict": "dislike"})
+    response = logged_in(alice).post(f"/review/companies/{company.pk}/label", {"verdict": "dislike"})
     assert response.status_code == 403 and "Sales managers" in response.content.decode()
     assert Label.objects.count() == before
     assert Company.objects.get(pk=company.pk).verdict == world["Bravo Beers"].verdict
 
 
 def test_the_dashboard_hides_what_a_role_may_not_do(world, alice, admin_only):
-    rep_page = as_user(alice).get("/").content.decode()
-    admin_page = as_user(admin_only).get("/").content.decode()
+    rep_page = logged_in(alice).get("/").content.decode()
+    admin_page = logged_in(admin_only).get("/").content.decode()
     assert 'value="like"' in rep_page and 'value="like"' not in admin_page
     assert ">Import<" not in rep_page and ">Review<" not in rep_page and ">Admin<" not in rep_page
     assert ">Admin<" in admin_page and ">Import<" not in admin_page

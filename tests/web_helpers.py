@@ -1,7 +1,23 @@
-"""Helpers shared by the page tests (test_dashboard and test_admin): reading a row of an
-HTML table back out of a response."""
+"""Helpers shared by the page tests (test_dashboard, test_admin...): reading a row of an HTML
+table back out of a response, and a user in a role with a logged-in client."""
 
 from __future__ import annotations
+
+from django.test import Client
+
+
+def in_role(user, role: str):
+    """`user`, now in the one group `role` (leads.roles)."""
+    from django.contrib.auth.models import Group
+
+    user.groups.set([Group.objects.get(name=role)])
+    return user
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def table_row(response, name: str) -> str:
