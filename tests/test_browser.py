@@ -39,6 +39,18 @@ def make_companies(rows: dict[str, str], industry: str, country: str = "Belgium"
     }
 
 
+def labelled_world(alice) -> tuple[dict[str, Company], dict[str, Company]]:
+    """Three breweries and three software companies, embedded; alice likes Hopfield Brewery and
+    dislikes Codeforge; the other four scored."""
+    brewing = make_companies(BREWERIES, "Brewing")
+    software = make_companies(SOFTWARE, "Software")
+    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
+    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
+    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
+    assert rescore_all() == 4
+    return brewing, software
+
+
 def keyboard_ready(page) -> None:
     """The page's script is deferred: wait until its shortcuts listen before pressing keys."""
     expect(page.locator("body[data-keyboard=ready]")).to_have_count(1)
@@ -346,12 +358,7 @@ def test_every_verdict_button_works_on_every_page_that_shows_it(live_server, pag
     """Like, dislike, then clear, clicked as a rep clicks them. The company page's buttons sent
     nothing (their htmx target was the closest table row, which that page has none of). Label
     next's buttons: test_label_next_s_like_and_dislike_buttons_work."""
-    brewing = make_companies(BREWERIES, "Brewing")
-    software = make_companies(SOFTWARE, "Software")
-    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
-    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
-    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
-    rescore_all()
+    brewing, software = labelled_world(alice)
     log_in(page, live_server)
     target = "Barrel Ales"
     for verdict, expected in (("like", "like"), ("dislike", "dislike"), ("clear", "")):
@@ -373,12 +380,7 @@ def test_every_verdict_button_works_on_every_page_that_shows_it(live_server, pag
 
 
 def test_label_next_s_like_and_dislike_buttons_work(live_server, page, fake_encoder, alice):
-    brewing = make_companies(BREWERIES, "Brewing")
-    software = make_companies(SOFTWARE, "Software")
-    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
-    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
-    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
-    rescore_all()
+    brewing, software = labelled_world(alice)
     log_in(page, live_server)
     page.goto(f"{live_server.url}/label-next/")
     for verdict, target in (("like", "Barrel Ales"), ("dislike", "Stackline")):

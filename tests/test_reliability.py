@@ -3,6 +3,7 @@ a crashed child of `make run`; and /healthz telling a load balancer which part i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,6 +24,34 @@ from leads.services import companies, labels, queue, scores
 from tests.import_helpers import confirm, text, uploaded_job
 from tests.test_workers import make_companies, snapshot
 from tests.worker_helpers import start_beat, start_worker
+
+
+@contextlib.contextmanager
+def supervising(commands: dict, said: list, children: dict, **options):
+    """`supervise` in a thread, as serve and manage.py worker run it, until the block ends; then it
+    must have stopped, and its children are killed."""
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=supervise,
+        args=(commands,),
+        kwargs={
+            "env": None,
+            "children": children,
+            "say": said.append,
+            "poll": 0.05,
+            "keep_going": lambda: not stop.is_set(),
+            **options,
+        },  # fmt: skip
+    )
+    runner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+        for child in children.values():
+            child.kill()
+    assert not runner.is_alive()
 
 
 def wait_for(condition, *, seconds: float, what: str, processes=()) -> None:
@@ -51,30 +80,13 @@ def test_it_starts_a_child_that_exited_again_and_says_so(tmp_path):
         "if not p.exists(): p.touch(); sys.exit(3)\n"
         "time.sleep(60)"
     )
-    said, children, stop = [], {}, threading.Event()
-    runner = threading.Thread(
-        target=supervise,
-        args=({"worker": flaky, "web server": python("import time; time.sleep(60)")},),
-        kwargs={
-            "env": None,
-            "children": children,
-            "say": said.append,
-            "poll": 0.05,
-            "keep_going": lambda: not stop.is_set(),
-        },
-    )
-    runner.start()
-    try:
+    said, children = [], {}
+    with supervising({"worker": flaky, "web server": python("import time; time.sleep(60)")}, said, children):
         wait_for(lambda: said, seconds=15, what="the restart")
         time.sleep(0.5)
         assert said == ["The worker exited (code 3); starting it again."]
         assert children["worker"].poll() is None  # the second one runs
         assert children["web server"].poll() is None  # the other child was left alone
-    finally:
-        stop.set()
-        runner.join(timeout=5)
-        for child in children.values():
-            child.kill()
 
 
 def test_it_stops_when_a_child_keeps_dying(tmp_path):
@@ -86,27 +98,9 @@ def test_it_stops_when_a_child_keeps_dying(tmp_path):
 
 def test_a_worker_that_keeps_exiting_is_started_again_after_a_growing_delay_forever(tmp_path):
     """`manage.py worker`'s supervision: no limit on restarts, a pause between them."""
-    said, children, stop = [], {}, threading.Event()
-    runner = threading.Thread(
-        target=supervise,
-        args=({"worker": python("import sys; sys.exit(1)")},),
-        kwargs={
-            "env": None,
-            "children": children,
-            "say": said.append,
-            "poll": 0.05,
-            "keep_going": lambda: not stop.is_set(),
-            "max_restarts": None,
-            "max_delay": 0.25,
-        },
-    )
-    runner.start()
-    try:
+    said, children = [], {}
+    with supervising({"worker": python("import sys; sys.exit(1)")}, said, children, max_restarts=None, max_delay=0.25):
         wait_for(lambda: len(said) >= 7, seconds=30, what="seven restarts")  # serve stops at the sixth
-    finally:
-        stop.set()
-        runner.join(timeout=5)
-    assert not runner.is_alive()
     first, *then = said[:7]
     assert first == "The worker exited (code 1); starting it again."
     assert then == ["The worker exited (code 1); starting it in 0.25 s."] * 6
