@@ -11,7 +11,7 @@ import dj_database_url
 from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from leads import devstack, embedding
 
@@ -286,7 +286,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(LEADS_HOME / "celerybeat-schedule")
 INTERACTIVE_QUEUE = "interactive"
 BULK_QUEUE = "bulk"
 CELERY_TASK_DEFAULT_QUEUE = BULK_QUEUE
-CELERY_TASK_QUEUES = (Queue(INTERACTIVE_QUEUE), Queue(BULK_QUEUE))
+# Each queue its own exchange and routing key: declared by name alone, both were bound to the
+# default exchange "bulk" with the key "bulk", one routing key for two queues.
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in (INTERACTIVE_QUEUE, BULK_QUEUE))
 CELERY_TASK_ROUTES = {"leads.apply_label_changes": {"queue": INTERACTIVE_QUEUE}}
 
 # --- Scoring and embedding ---------------------------------------------------------

@@ -140,3 +140,12 @@ def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, a
 def test_beat_asks_for_dropped_verdicts_on_the_interactive_queue():
     entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "leads.apply_label_changes")
     assert queue_of(entry["task"]) == "interactive" and entry["schedule"] == settings.SWEEP_SECONDS
+
+
+def test_each_queue_has_its_own_routing_key():
+    """Declared by name alone, both queues were bound to the exchange "bulk" with the key "bulk"."""
+    queues = app.amqp.queues
+    assert {name: (q.exchange.name, q.routing_key) for name, q in queues.items()} == {
+        "interactive": ("interactive", "interactive"),
+        "bulk": ("bulk", "bulk"),
+    }
