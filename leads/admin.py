@@ -284,7 +284,7 @@ class CompanyAdmin(admin.ModelAdmin):
         if score is None:
             return "—"
         band = selectors.band_of(score, selectors.score_distribution())
-        return f"{score.signed_fit} ({band.label}; score {score.signed})"
+        return f"{score.signed_fit} ({band.label}; score {score.signed}, evidence {score.evidence:.1f})"
 
     @admin.display(description="labelled by")
     def labelled(self, company):

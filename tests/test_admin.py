@@ -33,7 +33,7 @@ def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
         assert header in response.text
     bravo = table_row(response, "Bravo Beers")
     score = Score.objects.get(company=world["Bravo Beers"])
-    cell = f'<td class="field-score_value">{score.signed_fit} (strong fit; score {score.signed})</td>'
+    cell = f'<td class="field-score_value">{score.signed_fit} (strong fit; score {score.signed}, evidence {score.evidence:.1f})</td>'
     assert cell in bravo  # the dashboard's bands
     assert 'alt="True"' in bravo
     golf = table_row(response, "Golf Pending")
