@@ -290,6 +290,10 @@ CELERY_TASK_DEFAULT_QUEUE = BULK_QUEUE
 # default exchange "bulk" with the key "bulk", one routing key for two queues.
 CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in (INTERACTIVE_QUEUE, BULK_QUEUE))
 CELERY_TASK_ROUTES = {"leads.apply_label_changes": {"queue": INTERACTIVE_QUEUE}}
+# Long runs of bulk tasks (an import's embedding batches, a full rescore's chunks) are sent in
+# turn, this many in the queue at a time per run (services.queue.send_in_turn): whatever is
+# queued after them waits for at most this many. At least the bulk worker processes of the team.
+BULK_WINDOW = envint("BULK_WINDOW", 8, minimum=1)
 
 # --- Scoring and embedding ---------------------------------------------------------
 # A packaged encoder by its short name (minilm, multilingual) or a sentence-transformers model;

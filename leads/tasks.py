@@ -24,9 +24,17 @@ RETRY = {
 }
 
 
-@shared_task(name="leads.embed_companies", **RETRY)
-def embed_companies(company_ids: list[int], target: bool = False) -> int:
+def _next_in_turn(task, stream: str | None) -> None:
+    """A task of a stream (queue.send_in_turn) sends the stream's next task as it starts, once
+    (not again on a retry), so the stream keeps its window full while this one runs."""
+    if stream and not task.request.retries:
+        queue.send_next(task.name, stream)
+
+
+@shared_task(name="leads.embed_companies", bind=True, **RETRY)
+def embed_companies(self, company_ids: list[int], target: bool = False, stream: str | None = None) -> int:
     """Embed and score; with `target`, only embed, for the encoder a switch_model moves to."""
+    _next_in_turn(self, stream)
     if target:
         return len(embeddings.embed_companies(company_ids, target=True))
     embedded = embeddings.embed_and_score(company_ids)
@@ -42,9 +50,10 @@ def apply_label_changes() -> int:
     return scores.apply_label_changes()
 
 
-@shared_task(name="leads.rescore_chunk", **RETRY)
-def rescore_chunk(lo: int, hi: int) -> int:
+@shared_task(name="leads.rescore_chunk", bind=True, **RETRY)
+def rescore_chunk(self, lo: int, hi: int, stream: str | None = None) -> int:
     """One chunk of a full rescore: any worker, on any machine, takes any chunk."""
+    _next_in_turn(self, stream)
     return scores.rescore_chunk(lo, hi)
 
 

@@ -187,7 +187,7 @@ def test_the_multilingual_encoder_puts_one_meaning_in_several_languages_together
 def test_batches_are_cut_from_the_companies_shortest_text_first(monkeypatch, settings):
     settings.EMBEDDING_BATCH_SIZE = 2
     sent = []
-    monkeypatch.setattr(embeddings, "send", lambda task, ids: sent.append((task, ids)))
+    monkeypatch.setattr(embeddings, "send_in_turn", lambda task, runs: sent.extend((task, *args) for args in runs))
     made = [
         Company.objects.create(name=name, description=description)
         for name, description in [("A", "x" * 50), ("B", "x" * 5), ("C", "x" * 500), ("D", ""), ("E", "x" * 20)]

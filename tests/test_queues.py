@@ -12,11 +12,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
-from leads import tasks
+from leads import embedding, tasks
 from leads.celery import app
 from leads.management.commands import serve
-from leads.models import Company, PendingScoreChange
-from leads.services import labels, queue, scores
+from leads.models import Company, CompanyEmbedding, PendingScoreChange
+from leads.services import embeddings, labels, queue, scores
 from tests.test_workers import make_companies
 from tests.worker_helpers import start_worker
 
@@ -149,3 +149,105 @@ def test_each_queue_has_its_own_routing_key():
         "interactive": ("interactive", "interactive"),
         "bulk": ("bulk", "bulk"),
     }
+
+
+# --- Long runs of bulk tasks are sent in turn -----------------------------------------------
+
+
+def queued(queue_name: str) -> list[tuple[str, list, dict]]:
+    """The tasks waiting in a queue, oldest first: (name, args, kwargs)."""
+    import base64
+    import json
+
+    with queue._redis() as client:
+        raw = client.lrange(queue_name, 0, -1)
+    messages = [json.loads(m) for m in reversed(raw)]  # kombu pushes on the left, takes from the right
+    bodies = [json.loads(base64.b64decode(m["body"])) for m in messages]
+    return [(m["headers"]["task"], body[0], body[1]) for m, body in zip(messages, bodies)]
+
+
+@pytest.fixture
+def empty_queues():
+    app.control.purge()
+    with queue._redis() as client:
+        for key in client.smembers(queue.STREAMS):
+            client.delete(key)
+        client.delete(queue.STREAMS)
+    yield
+    app.control.purge()
+
+
+@override_settings(BULK_WINDOW=3)
+def test_a_long_run_is_sent_a_window_at_a_time_and_each_task_sends_the_next(empty_queues):
+    assert queue.send_in_turn("leads.some_future_task", [[i, "x"] for i in range(10)]) == 10
+    waiting = queued("bulk")
+    assert [args for _, args, _ in waiting] == [[0, "x"], [1, "x"], [2, "x"]]
+    (stream,) = {kwargs["stream"] for _, _, kwargs in waiting}
+    assert queue.backlog() == 10  # the 3 in the queue and the 7 the stream keeps
+
+    # What each task does as it starts: the stream's next one goes to the back of the queue,
+    # behind whatever was queued meanwhile.
+    queue.send("leads.compute_map")
+    assert [queue.send_next("leads.some_future_task", stream) for _ in range(8)] == [True] * 7 + [False]
+    order = [(name, args) for name, args, _ in queued("bulk")]
+    assert order[:4] == [("leads.some_future_task", [i, "x"]) for i in range(3)] + [("leads.compute_map", [])]
+    assert order[4:] == [("leads.some_future_task", [i, "x"]) for i in range(3, 10)]
+    assert queue.backlog() == 11
+    with queue._redis() as client:
+        assert not client.sismember(queue.STREAMS, stream) and not client.exists(stream)
+
+
+@override_settings(BULK_WINDOW=3)
+def test_a_short_run_is_sent_at_once_without_a_stream(empty_queues):
+    assert queue.send_in_turn("leads.some_future_task", [[1], [2]]) == 2
+    assert [(args, kwargs) for _, args, kwargs in queued("bulk")] == [([1], {}), ([2], {})]
+
+
+@pytest.mark.django_db
+@override_settings(BULK_WINDOW=1)
+def test_a_chunk_sends_the_next_of_its_run_as_it_starts_but_not_again_on_a_retry(empty_queues):
+    queue.send_in_turn("leads.rescore_chunk", [[1, 2], [2, 3], [3, 4]])
+    ((_, _, kwargs),) = queued("bulk")
+    tasks.rescore_chunk.apply(args=(1, 2), kwargs=kwargs)
+    assert [args for _, args, _ in queued("bulk")] == [[1, 2], [2, 3]]
+    tasks.rescore_chunk.apply(args=(2, 3), kwargs=kwargs, retries=1)  # its first try sent the next already
+    assert [args for _, args, _ in queued("bulk")] == [[1, 2], [2, 3]]
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+@override_settings(BULK_WINDOW=2, EMBEDDING_BATCH_SIZE=8)
+def test_a_later_import_does_not_wait_behind_a_whole_earlier_one(tmp_path, empty_queues):
+    def create(prefix: str, count: int) -> list[int]:
+        made = Company.objects.bulk_create(
+            Company(name=f"{prefix} {i}", dedupe_key=f"{prefix}-{i}", description=f"{prefix} {i} sells tools")
+            for i in range(count)
+        )
+        return [c.pk for c in made]
+
+    first, second = create("First", 160), create("Second", 8)  # 20 batches, then 1
+    embeddings.queue_embedding(first)
+    embeddings.queue_embedding(second)
+    assert queue.backlog() == 21
+    worker = start_worker(tmp_path, "bulk", {"BULK_WINDOW": "2", "EMBEDDING_BATCH_SIZE": "8"}, queues="bulk")
+    try:
+        name = embedding.model_name()
+        wait_for(
+            lambda: CompanyEmbedding.objects.current(name).filter(company_id__in=second).count() == 8,
+            seconds=120,
+            what="the second import embedded",
+            workers=[worker],
+        )
+        second_at = max(CompanyEmbedding.objects.filter(company_id__in=second).values_list("created_at", flat=True))
+        first_before = CompanyEmbedding.objects.filter(company_id__in=first, created_at__lt=second_at).count()
+        wait_for(lambda: queue.backlog() == 0, seconds=120, what="the first import's stream", workers=[worker])
+        wait_for(
+            lambda: CompanyEmbedding.objects.current(name).filter(company_id__in=first).count() == len(first),
+            seconds=120,
+            what="the first import embedded",
+            workers=[worker],
+        )
+    finally:
+        worker.stop()
+    # The second import's batch ran third (after the first's two in the queue), not twenty-first.
+    assert first_before <= 3 * 8, f"{first_before} of the first import's companies were embedded before the second's"

@@ -103,7 +103,7 @@ def test_the_sweep_restarts_a_full_rescore_whose_chunk_tasks_were_lost(companies
     from leads.models import ScoringState
 
     sent = []
-    monkeypatch.setattr(scores, "send", lambda name, *args, **kw: sent.append(name) or True)
+    monkeypatch.setattr(scores, "send_in_turn", lambda name, runs: sent.extend(name for _ in runs) or len(runs))
     ScoringState.objects.update_or_create(
         pk=1, defaults={"chunks_left": 3, "full_started_at": timezone.now() - timedelta(minutes=5)}
     )
@@ -131,7 +131,7 @@ def test_changing_k_rescores_every_company(companies, alice, monkeypatch):
         assert ScoringState.get().k == 2
         assert {len(s.neighbour_ids) for s in Score.objects.all()} == {2}
         sent = []
-        monkeypatch.setattr(scores, "send", lambda name, *args, **kw: sent.append(args) or True)
+        monkeypatch.setattr(scores, "send_in_turn", lambda name, runs: sent.extend(tuple(a) for a in runs) or len(runs))
         tasks.sweep()
         assert sent == []  # k unchanged: nothing to do
     with override_settings(SCORING_K=3):

@@ -225,9 +225,12 @@ def _use_broker(url: str) -> None:
 
 
 @contextlib.contextmanager
-def running_workers(count: int, home: Path, log: Callable) -> Iterator[list[subprocess.Popen]]:
+def running_workers(
+    count: int, home: Path, log: Callable, *, queues: list[str] | None = None
+) -> Iterator[list[subprocess.Popen]]:
     """`count` real `celery -A leads worker` processes (one task at a time each) on the
-    benchmark's database and queue; stopped (warm shutdown) at the end."""
+    benchmark's database and queue, worker i on `queues[i]` ("bulk", "interactive"; default:
+    both); stopped (warm shutdown) at the end."""
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(connection.settings_dict),
@@ -243,6 +246,7 @@ def running_workers(count: int, home: Path, log: Callable) -> Iterator[list[subp
                 sys.executable, "-m", "celery", "-A", "leads", "worker", "--pool=solo", "--loglevel=INFO",
                 "--without-heartbeat", "--without-mingle", "--without-gossip",
                 f"--hostname=bench-embedding-{number}-{os.getpid()}@%h",
+                *([f"--queues={queues[number]}"] if queues else []),
             ]  # fmt: skip
             with log_path.open("wb") as output:
                 process = subprocess.Popen(

@@ -14,7 +14,7 @@ from leads import embedding
 from leads.models import Company, CompanyEmbedding
 from leads.models.companies import FILL_WORDS_SQL, id_array
 from leads.services import score_rows, scores
-from leads.services.queue import send
+from leads.services.queue import send_in_turn
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,9 @@ def queue_embedding(company_ids: list[int], *, target: bool = False) -> int:
         _encoders().defer_index(ordered, spec)
     size = embedding.batch_size(spec)
     batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
-    for batch in batches:
-        send("leads.embed_companies", batch, *([True] if target else []))
+    # In turn (queue.send_in_turn): a later import, a model switch or a company a rep adds waits
+    # behind at most BULK_WINDOW batches of this one, not all of them.
+    send_in_turn("leads.embed_companies", [[batch, *([True] if target else [])] for batch in batches])
     return len(batches)
 
 

@@ -27,7 +27,7 @@ from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -40,7 +40,7 @@ from leads.models import (
 )
 from leads.models.companies import Ids, id_array
 from leads.services import incremental, score_changes, score_rows, score_thresholds
-from leads.services.queue import enqueue_on_commit, send
+from leads.services.queue import enqueue_on_commit, send_in_turn
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +226,8 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
         if full:
             ranges = _begin_full_rescore()
             if not inline_full:
-                for lo, hi in ranges:
-                    enqueue_on_commit("leads.rescore_chunk", lo, hi)
+                chunks = [[lo, hi] for lo, hi in ranges]
+                transaction.on_commit(lambda: send_in_turn("leads.rescore_chunk", chunks))
         else:
             found = incremental.affected_by(changed, entered, moved, labelled)
             before, written = incremental.update_affected(found, changed, entered, labelled, _rescored)
@@ -302,8 +302,7 @@ def queue_full_rescore(*, remeasure: bool = False) -> int:
     radius = measure_radius() if remeasure else None
     with locks.scores_lock():
         ranges = _begin_full_rescore(radius=radius)
-    for lo, hi in ranges:
-        send("leads.rescore_chunk", lo, hi)
+    send_in_turn("leads.rescore_chunk", [[lo, hi] for lo, hi in ranges])
     return len(ranges)
 
 
