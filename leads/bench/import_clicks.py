@@ -76,7 +76,9 @@ def run(
         team = _team(rows, labelled, rng, log)
         clickable = list(Score.objects.values_list("company_id", flat=True))
         with running_workers(2, home, log, queues=["bulk", "interactive"]):
-            warm = _create([(name + " (warm)", *rest) for name, *rest in rows[:4]])  # the bulk worker's first task loads its model: not timed
+            warm = _create(
+                [(name + " (warm)", *rest) for name, *rest in rows[:4]]
+            )  # the bulk worker's first task loads its model: not timed
             embeddings.queue_embedding(warm)
             _wait_for_vectors(warm, timeout_s, "the warm-up batch")
             _wait_for_an_empty_queue(timeout_s)
