@@ -13,7 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 from kombu import Exchange, Queue
 
-from leads import devstack, embedding
+from leads.core import devstack
+from leads.embedding import encoders as embedding
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -111,7 +112,7 @@ if envbool("TRUST_X_FORWARDED_PROTO", HTTPS):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # /healthz tells anyone only whether the deployment works; a monitor that sends
-# `Authorization: Bearer <this>` also gets which part failed and the backlog (leads/health.py).
+# `Authorization: Bearer <this>` also gets which part failed and the backlog (leads/core/health.py).
 HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "").strip()
 
 # --- Log-in throttling (django-axes) ----------------------------------------------------
@@ -125,15 +126,15 @@ LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", 20)
 LOGIN_LOCKOUT_MINUTES = envint("LOGIN_LOCKOUT_MINUTES", 15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 # Axes has one limit for all its lockout parameters: this picks the one that applies.
-AXES_FAILURE_LIMIT = "leads.accounts.failure_limit"
+AXES_FAILURE_LIMIT = "leads.accounts.throttling.failure_limit"
 AXES_COOLOFF_TIME = LOGIN_LOCKOUT_MINUTES / 60  # hours
 # Behind a proxy every request comes from the proxy's address: one address lock would lock
 # everyone out. The proxy says whose request it forwards in X-Forwarded-For; trust it only
 # behind a proxy that adds it.
 if envbool("TRUST_X_FORWARDED_FOR", envbool("TRUST_X_FORWARDED_PROTO", HTTPS)):
-    AXES_CLIENT_IP_CALLABLE = "leads.accounts.forwarded_address"
+    AXES_CLIENT_IP_CALLABLE = "leads.accounts.throttling.forwarded_address"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "leads.accounts.locked_out"
+AXES_LOCKOUT_CALLABLE = "leads.accounts.throttling.locked_out"
 # Axes sees every authenticate() and needs its request: the test client's login() has none, so
 # tests use force_login().
 AUTHENTICATION_BACKENDS = [
@@ -142,7 +143,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 INSTALLED_APPS = [
-    "leads.admin_site.LeadsAdminConfig",  # django.contrib.admin, opened to the roles that use it
+    "leads.core.admin_site.LeadsAdminConfig",  # django.contrib.admin, opened to the roles that use it
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -164,10 +165,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A page whose database query failed is a 503 "try again"; before the API's middleware, since
     # exceptions go up the list and /api/ answers JSON first.
-    "leads.errors.DatabaseUnavailableMiddleware",
+    "leads.core.middleware.DatabaseUnavailableMiddleware",
     # Under /api/ every error is JSON; after SecurityMiddleware, so that it adds its headers to them.
-    "leads.api.ErrorsMiddleware",
-    "leads.admin.NulQueryMiddleware",
+    "leads.core.middleware.ApiErrorsMiddleware",
+    "leads.core.middleware.NulQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -212,7 +213,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "leads.roles.context",
+                "leads.accounts.roles.context",
             ],
         },
     },
@@ -291,13 +292,13 @@ CELERY_TASK_DEFAULT_QUEUE = BULK_QUEUE
 CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in (INTERACTIVE_QUEUE, BULK_QUEUE))
 CELERY_TASK_ROUTES = {"leads.apply_label_changes": {"queue": INTERACTIVE_QUEUE}}
 # Long runs of bulk tasks (an import's embedding batches, a full rescore's chunks) are sent in
-# turn, this many in the queue at a time per run (services.queue.send_in_turn): whatever is
+# turn, this many in the queue at a time per run (core.queue.send_in_turn): whatever is
 # queued after them waits for at most this many. At least the bulk worker processes of the team.
 BULK_WINDOW = envint("BULK_WINDOW", 8, minimum=1)
 
 # --- Scoring and embedding ---------------------------------------------------------
 # A packaged encoder by its short name (minilm, multilingual) or a sentence-transformers model;
-# empty: minilm. The vector column's size follows it (leads/embedding.py).
+# empty: minilm. The vector column's size follows it (leads/embedding/encoders.py).
 EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "").strip()
 EMBEDDING_DIMENSIONS = embedding.dimensions_for(EMBEDDING_MODEL, envint("EMBEDDING_DIMENSIONS", 0) or None)
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", 0)  # 0: the encoder's own (embedding.batch_size)

@@ -8,8 +8,17 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
 
-from leads import locks
-from leads.services import embeddings, encoders, maps, quality, queue, scores
+from leads.core import locks, queue
+from leads.embedding import hnsw
+from leads.embedding import services as embeddings
+from leads.embedding import switching as encoders
+from leads.imports import services as imports
+from leads.imports.csvfiles import UnreadableFile
+from leads.imports.services import ImportFailed
+from leads.map import services as maps
+from leads.models import ImportJob
+from leads.review import snapshots as quality
+from leads.scoring import services as scores
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +49,7 @@ def embed_companies(self, company_ids: list[int], target: bool = False, stream: 
     embedded = embeddings.embed_and_score(company_ids)
     # The batch that embeds the last company builds the index a bulk embedding dropped, after its
     # scores (one catalog lookup a batch while the index is there).
-    encoders.build_missing_index()
+    hnsw.build_missing_index()
     return len(embedded)
 
 
@@ -80,8 +89,6 @@ def sweep() -> None:
     a missing score and records the quality snapshot, each of which can take minutes, and the
     interactive worker must stay free for verdicts. Verdicts queue their own label pass on the
     interactive queue; the sweep only redoes those a Redis outage dropped."""
-    from leads.services.imports import queue_waiting_imports
-
     with locks.try_hold(locks.SWEEP) as ours:
         if not ours:
             return
@@ -90,9 +97,9 @@ def sweep() -> None:
         idle = queue.backlog() == 0
         if idle:
             embeddings.queue_pending_embeddings()
-            queue_waiting_imports()
+            imports.queue_waiting_imports()
             encoders.queue_missing()  # a switch_model's companies that no batch covers
-            encoders.build_missing_index()  # the HNSW index a bulk embedding dropped, once all are embedded
+            hnsw.build_missing_index()  # the HNSW index a bulk embedding dropped, once all are embedded
         encoders.finish()  # a switch_model whose companies are all embedded: scoring moves over
         scores.heal(scan=idle)
         if idle:  # companies embedded since the map was computed: a scan at most every maps.CHECK_INTERVAL
@@ -108,19 +115,12 @@ def _sweep_on_start(sender, **kwargs) -> None:
 
 @shared_task(name="leads.queue_import_embeddings")
 def queue_import_embeddings(job_id: int) -> int:
-    from leads.services.imports import queue_import_embeddings as queue
-
-    return queue(job_id)
+    return imports.queue_import_embeddings(job_id)
 
 
 @shared_task(name="leads.run_import")
 def run_import(job_id: int) -> None:
-    from leads.csvfiles import UnreadableFile
-    from leads.models import ImportJob
-    from leads.services.imports import ImportFailed
-    from leads.services.imports import run_import as run
-
     try:
-        run(ImportJob.objects.get(pk=job_id))
+        imports.run_import(ImportJob.objects.get(pk=job_id))
     except (ImportFailed, UnreadableFile):
         pass  # recorded on the job, which the progress page shows

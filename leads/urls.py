@@ -4,7 +4,12 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from leads import api, health, import_views, map_views, review_views, views
+from leads.api import views as api
+from leads.companies import views
+from leads.core import health
+from leads.imports import views as import_views
+from leads.map import views as map_views
+from leads.review import views as review_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

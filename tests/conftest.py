@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from leads import embedding
+from leads.embedding import active, hnsw
+from leads.embedding import services as embeddings
 from leads.models import Company
 from leads.models.encoders import hnsw_index_name
-from leads.services import embeddings, encoders, labels, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
 
 # Headless Chromium for the browser tests: the `browser` and `page` fixtures.
 pytest_plugins = ["tests.browser_helpers"]
@@ -50,7 +52,7 @@ def _fresh_cache():
 @pytest.fixture(autouse=True)
 def _hnsw_index_kept(request):
     """A test outside a transaction that queued a bulk embedding may end with the active encoder's
-    HNSW index dropped (services.encoders.defer_index) and not yet built again; the flush does not
+    HNSW index dropped (embedding.switching.defer_index) and not yet built again; the flush does not
     bring DDL back. Build it then, so that the next test finds it (and its worker's start-up sweep
     does not spend the test building it)."""
     marker = request.node.get_closest_marker("django_db")
@@ -59,14 +61,14 @@ def _hnsw_index_kept(request):
         return
     request.getfixturevalue("transactional_db")
     yield
-    spec = embedding.encoder()
-    if not encoders.index_ready(spec.stored_name):
-        encoders._build_index(spec.stored_name, spec.dimensions)
+    spec = active.encoder()
+    if not hnsw.index_ready(spec.stored_name):
+        hnsw.build_index(spec.stored_name, spec.dimensions)
 
 
 @pytest.fixture
 def fake_encoder(monkeypatch):
-    monkeypatch.setattr("leads.embedding.encode", fake_encode)
+    monkeypatch.setattr("leads.embedding.encoders.encode", fake_encode)
     return fake_encode
 
 
@@ -106,7 +108,7 @@ def fresh_hnsw_index(db):
     copies of each `world` vector, which crowd live entries off the HNSW graph so that even an
     exhaustive index search misses some. A real database is vacuumed."""
     with connection.cursor() as cursor:
-        cursor.execute(f"REINDEX INDEX {hnsw_index_name(embedding.model_name())}")
+        cursor.execute(f"REINDEX INDEX {hnsw_index_name(active.model_name())}")
 
 
 @pytest.fixture
@@ -134,7 +136,7 @@ def pytest_sessionfinish(session):
 
     from django.conf import settings
 
-    from leads import devstack
+    from leads.core import devstack
 
     if not os.environ.get("REDIS_URL"):
         devstack.stop_redis(settings.LEADS_HOME)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from leads import csvfiles
+from leads.imports import csvfiles
+from leads.imports import services as imports
 from leads.models import Company, ImportJob
-from leads.services import imports
 
 FIELDS = ("name", "domain", "description", "industry", "country", "extra", "verdict")
 

@@ -9,7 +9,6 @@ import html
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from leads.models import ImportJob
-from leads.services import imports
 
 PROSPECTS = (
     "company,website,about,sector,country,employees,pitch,internal id\n"
@@ -36,7 +35,7 @@ def uploaded_job(client, content: bytes | str = PROSPECTS, name: str = "prospect
 
 def confirm(client, job: ImportJob, **overrides: str):
     """Post the mapping form: the suggested targets, with some columns changed."""
-    data = {f"column-{i}": _select_value(target) for i, target in imports.job_mapping(job).items()}
+    data = {f"column-{i}": _select_value(target) for i, target in job.column_mapping().items()}
     return client.post(f"/imports/{job.pk}/", {**data, **overrides})
 
 

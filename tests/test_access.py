@@ -2,7 +2,7 @@
 admin's), requested anonymously and as each role, against an explicit table.
 
 A URL added without a row in ACCESS fails test_it_classifies_every_url_pattern: decide who may
-see it before it ships. The roles (leads.roles, groups made by a migration): a sales rep (alice,
+see it before it ships. The roles (leads.accounts.roles, groups made by a migration): a sales rep (alice,
 a new account, so a rep), a sales manager (bob), an admin (dave), an account with no role
 (erin, taken out of every group) and a superuser (charlie).
 
@@ -23,9 +23,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from leads import roles
+from leads.accounts import roles
+from leads.imports import services as imports
 from leads.models import ApiToken, ImportJob, Label
-from leads.services import imports
 
 pytestmark = pytest.mark.django_db
 

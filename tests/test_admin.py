@@ -10,8 +10,9 @@ import re
 import pytest
 from django.test import Client
 
-from leads import bands, explanations, selectors
+from leads.companies import selectors
 from leads.models import ApiToken, Company, Score
+from leads.scoring import bands, explanations
 from tests.conftest import WORLD_COMPANIES
 from tests.web_helpers import table_row
 
@@ -138,8 +139,8 @@ def test_admin_bulk_like_goes_through_the_labelling_service(as_staff, world, sta
 def test_editing_a_description_in_the_admin_makes_the_company_wait_for_embedding(
     as_staff, world, django_capture_on_commit_callbacks, monkeypatch
 ):
+    from leads.core import queue
     from leads.models import PendingScoreChange
-    from leads.services import queue
 
     sent = []
     monkeypatch.setattr(queue, "send", lambda name, *args, **kw: sent.append((name, args)))
@@ -169,7 +170,7 @@ def test_editing_a_description_in_the_admin_makes_the_company_wait_for_embedding
     assert PendingScoreChange.objects.filter(company_id=alpha.pk).exists()  # its old vector leaves the labelled set
     bravo = world["Bravo Beers"]
     bravo.description = "beer but different"
-    from leads.services import companies
+    from leads.companies import services as companies
 
     with django_capture_on_commit_callbacks(execute=True):
         companies.save_company(bravo)
@@ -308,7 +309,7 @@ def test_admin_bulk_rescore_reembed_and_export(as_staff, world):
 
 
 def test_the_admin_counts_at_most_ten_thousand_companies(as_staff, world, monkeypatch):
-    from leads.admin import CappedPaginator
+    from leads.admin.companies import CappedPaginator
 
     monkeypatch.setattr(CappedPaginator, "COUNT_LIMIT", 3)
     response = as_staff.get("/admin/leads/company/")

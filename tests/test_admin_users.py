@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
-from leads import roles
+from leads.accounts import roles
+from leads.embedding import services as embeddings
 from leads.models import Company, Label, Score
-from leads.services import embeddings
 from tests.web_helpers import in_role, logged_in
 
 pytestmark = pytest.mark.django_db

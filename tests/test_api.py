@@ -12,8 +12,8 @@ from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
-from leads import identity
-from leads.api import MAX_PAGE_SIZE
+from leads.api.views import MAX_PAGE_SIZE
+from leads.companies import identity
 from leads.models import ApiToken, Company, Label, PendingScoreChange, Score
 from tests.conftest import WORLD_COMPANIES
 

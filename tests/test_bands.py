@@ -1,11 +1,11 @@
-"""Score bands and ranks (leads/bands.py): pure, no database."""
+"""Score bands and ranks (leads/scoring/bands.py): pure, no database."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from leads.bands import BANDS, Distribution
+from leads.scoring.bands import BANDS, Distribution
 
 
 def spread(low: float, high: float, n: int = 1001) -> Distribution:

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from leads import devstack
 from leads.bench.database import server_connection
+from leads.core import devstack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {

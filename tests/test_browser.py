@@ -13,10 +13,10 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import expect  # noqa: E402
 
+from leads.embedding.services import embed_companies  # noqa: E402
 from leads.models import Company  # noqa: E402
-from leads.services.embeddings import embed_companies  # noqa: E402
-from leads.services.labels import label_company  # noqa: E402
-from leads.services.scores import rescore_all  # noqa: E402
+from leads.scoring.labels import label_company  # noqa: E402
+from leads.scoring.services import rescore_all  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

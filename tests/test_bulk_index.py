@@ -1,5 +1,5 @@
 """A bulk embedding builds the active encoder's HNSW index after its companies, in one go
-(services.encoders.defer_index / build_missing_index), instead of inserting each vector."""
+(embedding.switching.defer_index / build_missing_index), instead of inserting each vector."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import time
 import pytest
 from django.db import connection, transaction
 
-from leads import embedding, tasks
-from leads.celery import app
+from leads import tasks
+from leads.companies.selectors import similar_companies
+from leads.core import queue
+from leads.embedding import active, hnsw
+from leads.embedding import services as embeddings
 from leads.models import Company
 from leads.models.encoders import hnsw_index_name
-from leads.selectors import similar_companies
-from leads.services import embeddings, encoders
 from tests.conftest import WORLD_COMPANIES
 from tests.test_similar import exact_similar
 from tests.worker_helpers import start_worker
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the index is dropped and
 def index_restored():
     """Whatever a test leaves, the next one finds the index (the flush leaves nothing to embed)."""
     yield
-    encoders.build_missing_index()
-    assert encoders.index_ready()
+    hnsw.build_missing_index()
+    assert hnsw.index_ready()
 
 
 def create(names: list[str]) -> list[int]:
@@ -47,53 +48,51 @@ def test_the_index_is_dropped_for_more_companies_than_it_holds_and_built_once_al
     first = create(names[:2])
     embeddings.embed_and_score(first)
     later = create(names[2:])  # 4 more than the index holds
-    assert not encoders.defer_index(
-        later[:1], embedding.encoder()
-    )  # fewer than the 2 vectors it holds: inserted one by one
-    assert not encoders.defer_index(first + first, embedding.encoder())  # embedded already: nothing new for the index
-    assert encoders.index_ready()
+    assert not hnsw.defer_index(later[:1], active.encoder())  # fewer than the 2 vectors it holds: inserted one by one
+    assert not hnsw.defer_index(first + first, active.encoder())  # embedded already: nothing new for the index
+    assert hnsw.index_ready()
     with transaction.atomic():  # not inside a transaction: the drop is concurrent
-        assert not encoders.defer_index(later, embedding.encoder())
-    assert encoders.defer_index(later, embedding.encoder())
-    assert not encoders.index_ready()
+        assert not hnsw.defer_index(later, active.encoder())
+    assert hnsw.defer_index(later, active.encoder())
+    assert not hnsw.index_ready()
     with connection.cursor() as cursor:
-        cursor.execute("select to_regclass(%s)", [hnsw_index_name(embedding.model_name())])
+        cursor.execute("select to_regclass(%s)", [hnsw_index_name(active.model_name())])
         assert cursor.fetchone()[0] is None
 
     embeddings.embed_and_score(later[:2])
-    assert not encoders.build_missing_index()  # two companies still to embed
-    assert not encoders.index_ready()
+    assert not hnsw.build_missing_index()  # two companies still to embed
+    assert not hnsw.index_ready()
     # Meanwhile similar companies come from an exact scan: still the nearest.
     bravo = Company.objects.get(name="Bravo Beers")
     assert [s.company.pk for s in similar_companies(bravo, limit=3)] == exact_nearest(bravo, 3)
 
     embeddings.embed_and_score(later[2:])
-    assert encoders.build_missing_index()
-    assert encoders.index_ready()
-    assert not encoders.build_missing_index()  # built already: nothing to do
+    assert hnsw.build_missing_index()
+    assert hnsw.index_ready()
+    assert not hnsw.build_missing_index()  # built already: nothing to do
     assert [s.company.pk for s in similar_companies(bravo, limit=3)] == exact_nearest(bravo, 3)
 
 
 def test_a_build_cut_off_half_way_is_built_again(fake_encoder, index_restored):
     embeddings.embed_and_score(create(list(WORLD_COMPANIES)))
-    name = hnsw_index_name(embedding.model_name())
+    name = hnsw_index_name(active.model_name())
     with connection.cursor() as cursor:  # what a concurrent build that failed leaves: an invalid index
         cursor.execute("update pg_index set indisvalid = false where indexrelid = to_regclass(%s)", [name])
-    assert not encoders.index_ready()
-    assert encoders.build_missing_index()
-    assert encoders.index_ready()
+    assert not hnsw.index_ready()
+    assert hnsw.build_missing_index()
+    assert hnsw.index_ready()
 
 
 def test_the_sweep_builds_an_index_no_worker_built(fake_encoder, index_restored):
     ids = create(list(WORLD_COMPANIES))
-    assert encoders.defer_index(ids, embedding.encoder())
+    assert hnsw.defer_index(ids, active.encoder())
     embeddings.embed_and_score(ids)  # as if the worker had stopped before building it
-    app.control.purge()  # the sweep builds only when the queue is idle
+    queue.purge()  # the sweep builds only when the queue is idle
     try:
         tasks.sweep()
     finally:
-        app.control.purge()  # what the sweep queued (the map): no worker here takes it
-    assert encoders.index_ready()
+        queue.purge()  # what the sweep queued (the map): no worker here takes it
+    assert hnsw.index_ready()
 
 
 @pytest.mark.e2e
@@ -103,14 +102,14 @@ def test_a_worker_builds_the_index_after_the_last_batch_of_a_bulk_embedding(tmp_
     worker = start_worker(tmp_path, "bulk")
     try:
         assert embeddings.queue_embedding(ids) >= 1
-        assert not encoders.index_ready()  # dropped: 5 new companies, 1 vector indexed
+        assert not hnsw.index_ready()  # dropped: 5 new companies, 1 vector indexed
         deadline = time.monotonic() + 120
-        while not encoders.index_ready():
+        while not hnsw.index_ready():
             worker.assert_alive()
             assert time.monotonic() < deadline, worker.log_tail()
             time.sleep(0.2)
     finally:
         worker.stop()
     # Built after the last batch: every company embedded by then, with its words.
-    assert not Company.objects.needing_embedding(embedding.model_name()).exists()
+    assert not Company.objects.needing_embedding(active.model_name()).exists()
     assert "HNSW index for " in worker.log() and " built in " in worker.log()

@@ -15,7 +15,8 @@ from django.test import Client
 from django.utils import timezone
 
 from leads.models import Company, Label, PendingScoreChange, Score
-from leads.services import labels, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from leads import evaluation
-from leads.bench import company_sets
+from leads.bench import company_sets, evaluation
 
 LONG = "Nous concevons une plateforme pour les équipes logistiques qui suivent les colis en temps réel."
 

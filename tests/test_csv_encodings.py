@@ -9,9 +9,9 @@ import codecs
 
 import pytest
 
-from leads import csvfiles
+from leads.imports import csvfiles
+from leads.imports import services as imports
 from leads.models import Company
-from leads.services import imports
 from tests.csv_helpers import (
     LATIN_COMPANIES,
     LATIN_COUNTS,

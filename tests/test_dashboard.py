@@ -10,11 +10,11 @@ import re
 
 import pytest
 
-from leads import identity, selectors
-from leads.bands import Distribution
+from leads.companies import identity, selectors
+from leads.companies.views import PAGE_SIZE
+from leads.embedding import services as embeddings
 from leads.models import Company, Score
-from leads.services import embeddings
-from leads.views import PAGE_SIZE
+from leads.scoring.bands import Distribution
 from tests.conftest import WORLD_COMPANIES
 from tests.web_helpers import table_row
 
@@ -242,8 +242,8 @@ def test_pagination_links_keep_the_filter_and_the_search(as_alice, many):
 
 
 def test_past_the_count_limit_the_dashboard_says_more_than_and_still_pages(as_alice, world, monkeypatch):
-    monkeypatch.setattr("leads.views.COUNT_LIMIT", 3)
-    monkeypatch.setattr("leads.views.PAGE_SIZE", 2)
+    monkeypatch.setattr("leads.companies.views.COUNT_LIMIT", 3)
+    monkeypatch.setattr("leads.companies.views.PAGE_SIZE", 2)
     first = as_alice.get("/")
     assert "More than 3 companies (filter or search to narrow them), best fit first." in first.text
     assert "Page 1 of 2" in first.text

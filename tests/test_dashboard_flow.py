@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads import disagreements, selectors
-from leads.bands import Distribution
+from leads.companies import disagreements, selectors
 from leads.models import Company, Label, Score, ScoreChange
-from leads.services import labels, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
+from leads.scoring.bands import Distribution
 from tests.web_helpers import table_row
 
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -20,11 +20,12 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import expect  # noqa: E402
 
-from leads import bands, selectors  # noqa: E402
+from leads.companies import selectors  # noqa: E402
+from leads.core import queue  # noqa: E402
+from leads.imports.services import create_job, run_import  # noqa: E402
 from leads.management.commands.demo import DEMO_CSV  # noqa: E402
 from leads.models import Company, ImportJob, Score, ScoringState  # noqa: E402
-from leads.services import scores  # noqa: E402
-from leads.services.imports import create_job, run_import  # noqa: E402
+from leads.scoring import bands, reads
 from tests.test_browser import row_of, rows  # noqa: E402
 from tests.test_end_to_end import all_embedded, scores_current, wait_until  # noqa: E402
 from tests.worker_helpers import start_worker  # noqa: E402
@@ -65,7 +66,7 @@ def radius_text() -> str:
     """The "close" the fits were weighed with, beside the one the embedded companies give now."""
     return (
         f"fits weighed with radius {ScoringState.get().radius:.3f}; "
-        f"the embedded companies' radius is {scores.measure_radius():.3f}"
+        f"the embedded companies' radius is {reads.measure_radius():.3f}"
     )
 
 
@@ -84,9 +85,8 @@ def dashboard_rows(page, live_server) -> list[dict]:
 def test_on_the_demo_data_only_companies_like_the_liked_ones_are_called_a_fit(
     live_server, page, staff, alice, tmp_path
 ):
-    from leads.celery import app
 
-    app.control.purge()  # tasks other tests queued without a worker, for long-gone rows
+    queue.purge()  # tasks other tests queued without a worker, for long-gone rows
     worker = start_worker(tmp_path, "demo")  # the real model, the default k, as in `make run`
     try:
         # The demo's import, as `manage.py demo` runs it: 72 companies, 5 liked and 5 disliked.

@@ -1,4 +1,4 @@
-"""leads.devstack on the real binaries: the packaged redis-server and the running embedded Postgres.
+"""leads.core.devstack on the real binaries: the packaged redis-server and the running embedded Postgres.
 
 No second Postgres is started (slow): the suite already runs on one started by ensure_postgres.
 Every Redis started here is stopped again, by SHUTDOWN and, failing that, by its pid.
@@ -24,7 +24,7 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from leads import devstack
+from leads.core import devstack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # sun_path holds 108 bytes including the terminating NUL.
@@ -193,7 +193,7 @@ def test_ensure_redis_starts_joins_and_stop_redis_stops_a_real_server(redis_home
 
 def test_processes_starting_at_the_same_moment_share_one_redis(redis_home):
     home = redis_home()
-    code = "import sys; from pathlib import Path; from leads import devstack; print(devstack.ensure_redis(Path(sys.argv[1])))"
+    code = "import sys; from pathlib import Path; from leads.core import devstack; print(devstack.ensure_redis(Path(sys.argv[1])))"
     starters = [
         subprocess.Popen(
             [sys.executable, "-c", code, str(home)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE

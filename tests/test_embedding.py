@@ -14,9 +14,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from leads import embedding
+from leads.embedding import active
+from leads.embedding import encoders as embedding
+from leads.embedding import services as embeddings
 from leads.models import Company, EncoderState
-from leads.services import embeddings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MULTILINGUAL = {"EMBEDDING_MODEL": "multilingual", "EMBEDDING_DIMENSIONS": 512}
@@ -64,7 +65,7 @@ def test_it_refuses_a_dimensions_setting_a_packaged_encoder_does_not_make():
 
 
 def settings_in_a_new_process(**env: str) -> subprocess.CompletedProcess:
-    code = "import django; django.setup(); from django.conf import settings; from leads import embedding; "
+    code = "import django; django.setup(); from django.conf import settings; from leads.embedding import encoders as embedding; "
     code += "print(settings.EMBEDDING_DIMENSIONS, embedding.encoder_for(settings.EMBEDDING_MODEL).stored_name)"
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -87,7 +88,7 @@ def test_settings_derive_the_dimensions_from_the_model():
 
 
 def test_embedding_threads_sets_the_threads_of_an_encoder():
-    code = "import django; django.setup(); import torch; from leads import embedding; "
+    code = "import django; django.setup(); import torch; from leads.embedding import encoders as embedding; "
     code += "embedding.load(embedding.encoder_for('minilm')); print(embedding.threads(), torch.get_num_threads())"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "EMBEDDING_THREADS": "1"}
     run = subprocess.run(
@@ -154,11 +155,11 @@ def test_a_fresh_database_gets_a_vector_column_of_the_encoder_s_size():
 def test_the_database_decides_which_encoder_scores_once_it_has_one():
     """Every process on every machine uses the database's encoder (switch_model changes it); the
     setting only seeds a fresh database."""
-    assert embedding.model_name() == "all-MiniLM-L6-v2"
+    assert active.model_name() == "all-MiniLM-L6-v2"
     with override_settings(**MULTILINGUAL):
-        assert embedding.model_name() == "all-MiniLM-L6-v2"
-    EncoderState.objects.filter(pk=1).update(active="multilingual", active_dimensions=512)
-    assert embedding.encoder() == embedding.encoder_for("multilingual")
+        assert active.model_name() == "all-MiniLM-L6-v2"
+    EncoderState.change(active="multilingual", active_dimensions=512)
+    assert active.encoder() == embedding.encoder_for("multilingual")
 
 
 def test_a_missing_encoder_library_says_what_to_install(monkeypatch):
@@ -175,7 +176,7 @@ def test_the_multilingual_encoder_puts_one_meaning_in_several_languages_together
         "ビールを醸造する会社です。",
         "Cloud software for code review.",
     ]
-    vectors = embedding.encode(texts, embedding.encoder_for("multilingual"))
+    vectors = active.encode(texts, embedding.encoder_for("multilingual"))
     assert vectors.shape == (4, 512) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     similarity = vectors @ vectors.T
@@ -205,11 +206,9 @@ def test_batches_are_cut_from_the_companies_shortest_text_first(monkeypatch, set
 def test_the_fast_encoders_take_bigger_batches_unless_the_setting_says(settings):
     """A task's fixed cost shows beside a fast encode (docs/benchmarks.md): 256 a task for them."""
     settings.EMBEDDING_BATCH_SIZE = 0  # unset
-    sizes = {
-        name: embedding.batch_size(embedding.encoder_for(name)) for name in ("minilm", "minilm-int8", "multilingual")
-    }
+    sizes = {name: active.batch_size(embedding.encoder_for(name)) for name in ("minilm", "minilm-int8", "multilingual")}
     assert sizes == {"minilm": 64, "minilm-int8": 256, "multilingual": 256}
-    assert embedding.batch_size(embedding.encoder_for("/teams/own-model")) == 64
-    assert embedding.batch_size() == 64  # the database's encoder: minilm in the tests
+    assert active.batch_size(embedding.encoder_for("/teams/own-model")) == 64
+    assert active.batch_size() == 64  # the database's encoder: minilm in the tests
     settings.EMBEDDING_BATCH_SIZE = 10
-    assert embedding.batch_size(embedding.encoder_for("multilingual")) == 10
+    assert active.batch_size(embedding.encoder_for("multilingual")) == 10

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from leads import embedding
+from leads.embedding import active
+from leads.embedding import encoders as embedding
 
 INT8 = embedding.ENCODERS["minilm-int8"]
 TORCH = embedding.ENCODERS["minilm"]
@@ -52,19 +53,19 @@ def test_a_missing_onnxruntime_says_what_to_install(monkeypatch):
 
 @needs_onnxruntime
 def test_int8_vectors_are_unit_length_and_near_the_torch_model_s():
-    int8 = embedding.encode(TEXTS, using=INT8)
-    reference = embedding.encode(TEXTS, using=TORCH)
+    int8 = active.encode(TEXTS, using=INT8)
+    reference = active.encode(TEXTS, using=TORCH)
     assert int8.shape == (len(TEXTS), 384) and int8.dtype == np.float32
     assert np.allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
     cosines = np.sum(int8 * reference, axis=1)
     assert cosines.min() >= 0.98, cosines
     # order within a call does not matter (texts are batched longest first, then put back)
-    assert np.allclose(embedding.encode(TEXTS[::-1], using=INT8)[::-1], int8, atol=1e-5)
+    assert np.allclose(active.encode(TEXTS[::-1], using=INT8)[::-1], int8, atol=1e-5)
 
 
 @needs_onnxruntime
 def test_a_second_load_reuses_the_cached_file(monkeypatch):
-    embedding.load(INT8)  # makes the file when this LEADS_HOME has none yet
+    active.load(INT8)  # makes the file when this LEADS_HOME has none yet
     path = embedding.int8_model_path()
     made_at = path.stat().st_mtime_ns
 
@@ -105,7 +106,7 @@ def test_processes_starting_at_once_make_the_file_once(monkeypatch, settings, tm
 def test_compare_encoders_figures_are_json_even_where_an_auc_is_undefined():
     """A small sample can leave a rare profile without a like in its held-out set (AUC NaN)."""
     from leads.bench import encoder_comparison
-    from leads.evaluation import Measurement
+    from leads.bench.evaluation import Measurement
 
     def runs(aucs):
         return [Measurement("climate", "random", seed, 50, 1, auc, 0.5, auc, 0.5) for seed, auc in enumerate(aucs)]
@@ -136,8 +137,7 @@ def write_labelled(path, rows, header="name,description,labels"):
 
 def test_an_evaluation_file_with_labels_of_its_own_gives_a_rep_per_common_label(tmp_path):
     """The non-English sets (leads/bench/data): a rep per label, the labels never in the text."""
-    from leads import evaluation
-    from leads.bench import encoder_comparison
+    from leads.bench import encoder_comparison, evaluation
 
     rows = [(f"社{i}", f"説明 {i}", "情報・通信業" if i % 3 == 0 else "小売業;サービス業" if i % 3 == 1 else "")
             for i in range(60)] + [("空", "", "小売業")]  # fmt: skip
@@ -183,7 +183,7 @@ def test_the_committed_language_sets_give_five_reps_and_no_code_in_the_text(lang
 
     from django.conf import settings
 
-    from leads import evaluation
+    from leads.bench import evaluation
 
     path = settings.BASE_DIR / "leads" / "bench" / "data" / f"activities-{language}.csv"
     names, descriptions, labels = evaluation.read_labelled(path)

@@ -21,10 +21,11 @@ from django.test import Client
 from sklearn.metrics.pairwise import cosine_distances
 from sklearn.neighbors import KNeighborsRegressor
 
-from leads import embedding
+from leads.core import queue
+from leads.embedding import active
+from leads.embedding.services import queue_pending_embeddings
 from leads.models import VERDICT_VALUE, ApiToken, Company, CompanyEmbedding, ImportJob, PendingScoreChange, Score
-from leads.services import scores
-from leads.services.embeddings import queue_pending_embeddings
+from leads.scoring import reads
 from tests.conftest import FIXTURES
 from tests.worker_helpers import Worker, start_worker
 
@@ -40,10 +41,9 @@ WAIT_SECONDS = 120
 @pytest.fixture(scope="module")
 def worker_process(django_db_setup, tmp_path_factory):
     """One real `celery -A leads worker` on the test database for the whole module (the model loads once)."""
-    from leads.celery import app
 
     # Other tests queue tasks (for ids in long-gone rows) without a worker to run them.
-    app.control.purge()
+    queue.purge()
     worker = start_worker(tmp_path_factory.mktemp("celery"), "e2e", {"SCORING_K": str(WORKER_K)})
     try:
         yield worker
@@ -80,17 +80,17 @@ def import_csv(path: Path) -> ImportJob:
 
 def all_embedded() -> bool:
     total = Company.objects.count()
-    return total > 0 and Company.objects.with_current_embedding(embedding.model_name()).count() == total
+    return total > 0 and Company.objects.with_current_embedding(active.model_name()).count() == total
 
 
 def scores_current() -> bool:
     """Every label change is covered by a rescore and every unlabelled company has a score."""
     unlabelled = Company.objects.unlabelled().count()
-    return scores.scores_are_current() and Score.objects.count() == unlabelled > 0
+    return reads.scores_are_current() and Score.objects.count() == unlabelled > 0
 
 
 def vectors_by_company() -> dict[int, np.ndarray]:
-    rows = CompanyEmbedding.objects.filter(model_name=embedding.model_name()).values_list("company_id", "vector")
+    rows = CompanyEmbedding.objects.filter(model_name=active.model_name()).values_list("company_id", "vector")
     return {cid: np.asarray(vector, dtype=np.float64) for cid, vector in rows}
 
 
@@ -108,7 +108,7 @@ def assert_same_neighbours(ours: list[int], theirs: list[int], distance: dict[in
 def test_import_then_label_through_the_api_scores_like_sklearn(worker, alice):
     job = import_csv(E2E_CSV)
     assert (job.state, job.created, job.rejected, job.labels) == (ImportJob.State.DONE, 12, 0, 4)
-    name = embedding.model_name()
+    name = active.model_name()
 
     wait_until(worker, "every company to be embedded", all_embedded)
     wait_until(worker, "the scores for the imported labels", scores_current)
@@ -148,7 +148,7 @@ def test_import_then_label_through_the_api_scores_like_sklearn(worker, alice):
     )
     assert brewery @ bavarian > brewery @ devtools + 0.1
     bakery = Company.objects.get(name="Harbour Street Bakery")
-    local = embedding.encode([bakery.text])[0]
+    local = active.encode([bakery.text])[0]
     assert float(local @ vectors[bakery.pk]) > 0.9999
 
     # The scores equal scikit-learn's inverse-distance kNN on the stored vectors and labels.
@@ -194,7 +194,7 @@ def test_reimport_reembeds_only_the_company_whose_text_changed(worker, tmp_path)
     def snapshot():
         return {
             e.company_id: (e.pk, e.created_at, e.text_hash, np.asarray(e.vector, dtype=np.float32).tobytes())
-            for e in CompanyEmbedding.objects.filter(model_name=embedding.model_name())
+            for e in CompanyEmbedding.objects.filter(model_name=active.model_name())
         }
 
     embeddings_before = snapshot()
@@ -227,7 +227,7 @@ def test_reimport_reembeds_only_the_company_whose_text_changed(worker, tmp_path)
         worker,
         "the changed company to be re-embedded and rescored",
         lambda: (
-            Company.objects.filter(pk=changed.pk).with_current_embedding(embedding.model_name()).exists()
+            Company.objects.filter(pk=changed.pk).with_current_embedding(active.model_name()).exists()
             and Score.objects.filter(company=changed, computed_at__gt=scored_before[changed.pk]).exists()
         ),
     )
@@ -247,4 +247,4 @@ def test_reimport_reembeds_only_the_company_whose_text_changed(worker, tmp_path)
     scored_after = dict(Score.objects.values_list("company_id", "computed_at"))
     assert set(scored_after) == set(scored_before)
     assert {cid for cid in scored_before if scored_after[cid] != scored_before[cid]} == {changed.pk}
-    assert scores.scores_are_current()
+    assert reads.scores_are_current()

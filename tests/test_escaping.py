@@ -22,9 +22,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils.html import escape
 
-from leads import roles, tasks
+from leads import tasks
+from leads.accounts import roles
+from leads.embedding import services as embeddings
 from leads.models import Company, ImportJob
-from leads.services import embeddings, labels, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
 from tests.import_helpers import confirm
 
 pytestmark = pytest.mark.django_db

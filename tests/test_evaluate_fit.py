@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from leads import evidence
 from leads.bench import fit_evaluation
 from leads.management.commands import evaluate_fit
+from leads.scoring import evidence
 
 LIKED, DISLIKED, FAR = 200, 200, 60
 

@@ -1,10 +1,10 @@
-"""leads/evidence.py: fit and evidence from a company's labelled neighbours, by hand."""
+"""leads/scoring/evidence.py: fit and evidence from a company's labelled neighbours, by hand."""
 
 import numpy as np
 import pytest
 
-from leads import evidence
-from leads.scoring import knn_scores
+from leads.scoring import evidence
+from leads.scoring.knn import knn_scores
 
 
 def closeness(d, radius):

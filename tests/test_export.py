@@ -11,8 +11,10 @@ import re
 
 import pytest
 
+from leads.embedding import services as embeddings
 from leads.models import Company
-from leads.services import embeddings, labels, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 import pytest
 
-from leads.identity import (
+from leads.companies.identity import (
     clean_name,
     dedupe_key,
     embedding_text,

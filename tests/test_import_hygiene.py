@@ -13,8 +13,8 @@ import unicodedata
 import pytest
 from django.core.management import CommandError, call_command
 
+from leads.imports import services as imports
 from leads.models import Company, ImportJob
-from leads.services import imports
 from tests.csv_helpers import assert_rejected, co, companies, csv_text, expect, import_bytes, rejected_file_rows
 from tests.import_helpers import text, uploaded_job
 

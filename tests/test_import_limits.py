@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 import pytest
 from openpyxl.utils import get_column_letter
 
-from leads import csvdialect, xlsxfiles
+from leads.imports import csvdialect, xlsxfiles
 from leads.models import ImportJob
 from tests.import_helpers import confirm, text, upload, uploaded_job
 

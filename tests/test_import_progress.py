@@ -15,9 +15,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from leads import tasks
+from leads.embedding import services as embeddings
+from leads.imports import services as imports
 from leads.management.progress import ProgressBar
 from leads.models import Company, ImportJob
-from leads.services import embeddings, imports, scores
+from leads.scoring import services as scores
 from tests.conftest import FIXTURES
 from tests.import_helpers import PROSPECTS, confirm, text, upload, uploaded_job
 

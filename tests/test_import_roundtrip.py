@@ -32,10 +32,10 @@ from django.db import transaction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from leads import csvdialect, csvfiles, headers
-from leads.identity import clean_name, text_hash
+from leads.companies.identity import clean_name, text_hash
+from leads.imports import csvdialect, csvfiles, headers
+from leads.imports import services as imports
 from leads.models import Company, ImportJob
-from leads.services import imports
 
 HEADERS = {
     "name": ["name", "Company Name", "company_name", "ORGANISATION"],

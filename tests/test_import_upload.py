@@ -12,8 +12,8 @@ import re
 import pytest
 
 from leads import tasks
+from leads.imports import services as imports
 from leads.models import Company, ImportJob
-from leads.services import imports
 from tests.conftest import FIXTURES
 from tests.import_helpers import PROSPECTS, confirm, text, upload, uploaded_job
 

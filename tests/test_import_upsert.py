@@ -14,10 +14,10 @@ import zlib
 
 import pytest
 
-from leads import csvfiles
-from leads.identity import text_hash
+from leads.companies.identity import text_hash
+from leads.imports import csvfiles
+from leads.imports import services as imports
 from leads.models import Company, ImportJob, Label
-from leads.services import imports
 from tests.csv_helpers import (
     LATIN_COMPANIES,
     LATIN_COUNTS,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from leads import csvfiles
+from leads.imports import csvfiles
+from leads.imports import services as imports
 from leads.models import Company
-from leads.services import imports
 from tests.csv_helpers import co, companies, csv_text, expect, import_bytes, write_file
 
 pytestmark = pytest.mark.django_db
@@ -99,16 +99,14 @@ def _file(headers: list[str], columns: list[int]) -> bytes:
 def test_each_tools_export_is_imported_as_it_comes(tmp_path, vendor):
     headers, columns = VENDORS[vendor]
     job = import_bytes(tmp_path, _file(headers, columns))
-    assert [imports.job_mapping(job)[c] for c in columns] == list(FIELDS)
+    assert [job.column_mapping()[c] for c in columns] == list(FIELDS)
     assert companies() == [
         {**company, "extra": {key: f"{header} value" for key, header in _extras(job).items()}} for company in EXPECTED
     ]
 
 
 def _extras(job) -> dict[str, str]:
-    return {
-        t.removeprefix("extra:"): job.headers[i] for i, t in imports.job_mapping(job).items() if t.startswith("extra:")
-    }
+    return {t.removeprefix("extra:"): job.headers[i] for i, t in job.column_mapping().items() if t.startswith("extra:")}
 
 
 def test_a_file_whose_headers_say_nothing_is_read_by_its_values(tmp_path):
@@ -128,7 +126,7 @@ def test_a_file_whose_headers_say_nothing_is_read_by_its_values(tmp_path):
         ["1005", "Epsilon", "", "US", "Tiny sensors that count the bees in a hive, every hour.", "9"],
     ]
     job = import_bytes(tmp_path, csv_text(rows).encode())
-    assert imports.job_mapping(job) == {
+    assert job.column_mapping() == {
         0: "extra:col1",
         1: "name",
         2: "website",
@@ -148,7 +146,7 @@ def test_two_columns_that_could_each_be_the_description_are_not_guessed(tmp_path
     ]
     path = write_file(tmp_path, csv_text(rows).encode())
     job = imports.create_job(path=path)
-    assert "description" not in imports.job_mapping(job).values()
+    assert "description" not in job.column_mapping().values()
     message = (
         "No column is clearly the description: 'Notes A' and 'Notes B' could each be it; choose it on the "
         'preview page, or with --column description="Notes A" on the command line.'
@@ -170,4 +168,4 @@ def test_a_clearly_wordier_column_is_the_description_and_the_other_is_kept(tmp_p
         ["Beta", "Bolts for bridges and towers.", " ".join(["Beta makes bolts and screws for bridges."] * 4)],
     ]
     job = import_bytes(tmp_path, csv_text(rows).encode())
-    assert imports.job_mapping(job) == {0: "name", 1: "extra:blurb_text", 2: "description"}
+    assert job.column_mapping() == {0: "name", 1: "extra:blurb_text", 2: "description"}

@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from leads.identity import embedding_text, text_hash
+from leads.companies.identity import embedding_text, text_hash
+from leads.imports import services as imports
 from leads.models import Company, ImportJob, Label
-from leads.services import imports
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.django_db

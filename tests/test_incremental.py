@@ -12,8 +12,11 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from leads.companies import services as companies
+from leads.embedding import services as embeddings
 from leads.models import Company, PendingScoreChange, Score
-from leads.services import companies, embeddings, labels, scores
+from leads.scoring import labels, reads
+from leads.scoring import services as scores
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +73,7 @@ step = st.one_of(
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(k=st.sampled_from([1, 3, 5]), steps=st.lists(st.lists(step, min_size=1, max_size=4), min_size=1, max_size=8))
 def test_incremental_scores_equal_a_full_rescore(monkeypatch, alice, k, steps):
-    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
     with override_settings(SCORING_K=k), transaction.atomic():
         made = [Company.objects.create(name=f"Company {i}", description=f"v{i % 48}") for i in range(30)]
         embeddings.embed_and_score([c.pk for c in made])
@@ -104,7 +107,7 @@ def apply(change: tuple, made: list[Company], alice) -> None:
 
 
 def test_a_new_label_rescores_only_the_companies_whose_neighbours_it_enters(monkeypatch, alice):
-    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
     made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(48)]
     embeddings.embed_and_score([c.pk for c in made])
     with override_settings(SCORING_K=2):
@@ -122,7 +125,7 @@ def test_a_new_label_rescores_only_the_companies_whose_neighbours_it_enters(monk
 
 
 def test_a_burst_of_labels_costs_one_pass(monkeypatch, alice):
-    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
     made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(20)]
     embeddings.embed_and_score([c.pk for c in made])
     labels.label_company(company=made[0], user=alice, source="click", verdict="like")
@@ -132,13 +135,13 @@ def test_a_burst_of_labels_costs_one_pass(monkeypatch, alice):
     assert PendingScoreChange.objects.count() == 10
     assert scores.apply_label_changes() > 0  # the first task of the burst takes all ten
     assert scores.apply_label_changes() == 0  # the other nineteen find nothing to do
-    assert scores.scores_are_current()
+    assert reads.scores_are_current()
 
 
 def test_a_flip_or_a_new_like_updates_scores_from_what_they_keep(monkeypatch, alice):
     """Only a score that lost a neighbour needs the kNN against every labelled company: a flip
     relabels the neighbours a score keeps, a new like takes the place of the k-th one."""
-    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
     made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(48)]
     embeddings.embed_and_score([c.pk for c in made])
     for i in (0, 1, 2, 3, 4, 5):
@@ -171,16 +174,16 @@ def test_a_flip_or_a_new_like_updates_scores_from_what_they_keep(monkeypatch, al
 
 @pytest.mark.django_db(transaction=True)
 def test_committed_passes_keep_every_kth_distance_in_memory_and_stay_exact(monkeypatch, alice):
-    """Passes that commit keep the scores' k-th distances between them (services.score_thresholds)
+    """Passes that commit keep the scores' k-th distances between them (scoring.thresholds)
     and read them again only after another writer wrote scores. Checked against scikit-learn
     after every pass, which writes nothing (a full rescore would move the number)."""
     from sklearn.neighbors import KNeighborsRegressor
 
-    from leads import embedding
+    from leads.embedding import active
     from leads.models import CompanyEmbedding
-    from leads.services import score_thresholds
+    from leads.scoring import thresholds as score_thresholds
 
-    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
     reads = []
     read = score_thresholds._read
     monkeypatch.setattr(score_thresholds, "_read", lambda: reads.append(1) or read())
@@ -188,7 +191,7 @@ def test_committed_passes_keep_every_kth_distance_in_memory_and_stay_exact(monke
     k = 3
 
     def check() -> None:
-        vectors = dict(CompanyEmbedding.objects.current(embedding.model_name()).values_list("company_id", "vector"))
+        vectors = dict(CompanyEmbedding.objects.current(active.model_name()).values_list("company_id", "vector"))
         verdicts = dict(Company.objects.values_list("pk", "verdict"))
         known = {pk: v for pk, v in verdicts.items() if v and pk in vectors}
         expected = {}
@@ -245,9 +248,10 @@ def test_a_pass_that_waited_for_the_lock_dates_its_changes_after_the_verdict_it_
     from django.db import connection
     from django.utils import timezone
 
-    from leads import locks, selectors
+    from leads.companies import selectors
+    from leads.core import locks
 
-    monkeypatch.setattr("leads.embedding.encode", vector_encoder)
+    monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
     made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(14)]
     embeddings.embed_and_score([c.pk for c in made])
     labels.label_company(company=made[0], user=alice, source="click", verdict="like")

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from leads import evaluation, labelnext, labelnext_selectors
+from leads.bench import evaluation
+from leads.embedding import services as embeddings
+from leads.labelnext import choice as labelnext
+from leads.labelnext import selectors as labelnext_selectors
 from leads.models import Company, Score
-from leads.scoring import knn_scores
-from leads.services import embeddings
+from leads.scoring.knn import knn_scores
 
 DIMS = 16
 

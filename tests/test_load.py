@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from leads import loadtest
+from leads.bench import loadtest
 from leads.models import Company, Label
-from leads.services import labels, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
 from tests.test_workers import make_companies
 from tests.worker_helpers import start_process, start_worker
 

@@ -15,10 +15,14 @@ import pytest
 from django.db import connection
 from sklearn.decomposition import PCA
 
-from leads import embedding, locks, mapping, tasks
+from leads import tasks
+from leads.companies.services import save_company
+from leads.core import locks, queue
+from leads.embedding import active
+from leads.embedding import services as embeddings
+from leads.map import layout as mapping
+from leads.map import services as maps
 from leads.models import Company, CompanyEmbedding, MapLayout, MapPoint
-from leads.services import embeddings, maps, queue
-from leads.services.companies import save_company
 
 # --- The projection: pure numpy ------------------------------------------------------------
 
@@ -127,7 +131,7 @@ def test_it_stores_points_for_current_vectors_only(world):
     current = {c.pk for c in world.values()} - {world["Golf Pending"].pk, bravo.pk}
     assert set(points()) == current
     assert run.placed == 5 and run.refitted and run.method == "pca"
-    model = embedding.model_name()
+    model = active.model_name()
     assert MapPoint.objects.current(model).count() == 5
     layout = MapLayout.get()
     assert layout.fitted_on == 5 and len(layout.extent) == 4 and layout.computed_at
@@ -169,7 +173,7 @@ def test_it_redraws_the_map_when_the_companies_have_doubled(world, fake_encoder)
 @pytest.mark.django_db
 def test_it_drops_every_point_when_the_embedding_model_changes(world, monkeypatch, as_alice):
     maps.compute_map()
-    monkeypatch.setattr(embedding, "model_name", lambda: "another-model")  # no vector from it yet
+    monkeypatch.setattr(active, "model_name", lambda: "another-model")  # no vector from it yet
     run = maps.compute_map()
     assert (run.placed, run.dropped) == (0, 6) and not MapPoint.objects.exists()
     assert get_points(as_alice)["state"] == "empty"

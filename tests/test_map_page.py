@@ -9,9 +9,12 @@ import re
 import pytest
 from django.test import Client
 
-from leads.map_selectors import GRID, MAX_POINTS
+from leads.embedding import services as embeddings
+from leads.map import services as maps
+from leads.map.selectors import GRID, MAX_POINTS
 from leads.models import Company, Label, MapPoint, PendingScoreChange, Score
-from leads.services import embeddings, labels, maps, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
 from tests.test_map import get_points
 
 # --- The page and its points ---------------------------------------------------------------

@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import override_settings
 
-from leads import roles
+from leads.accounts import roles
 from leads.management.commands import demo, serve
 from leads.models import Company
 from leads.settings import installation_secret_key

@@ -1,4 +1,4 @@
-"""Leave-one-out ranking quality (leads/quality.py) against scikit-learn, the evaluate command on
+"""Leave-one-out ranking quality (leads/review/quality.py) against scikit-learn, the evaluate command on
 the real database, and the daily snapshot."""
 
 from __future__ import annotations
@@ -14,11 +14,15 @@ from django.test import Client
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 from sklearn.neighbors import KNeighborsRegressor, NearestNeighbors
 
-from leads import embedding, evidence, quality, review, tasks
-from leads.identity import text_hash
+from leads import tasks
+from leads.companies.identity import text_hash
+from leads.embedding import active
 from leads.models import Company, CompanyEmbedding, QualitySnapshot
-from leads.services import labels as label_service
-from leads.services import quality as quality_service
+from leads.review import quality
+from leads.review import selectors as review
+from leads.review import snapshots as quality_service
+from leads.scoring import evidence
+from leads.scoring import labels as label_service
 
 WEIGHTS = {"inverse": "distance", "naive": lambda d: d, "uniform": "uniform"}
 
@@ -191,7 +195,7 @@ def write_labelled(vectors: np.ndarray, verdicts: np.ndarray, user, *, first: in
         for i in range(first, first + len(vectors))
     )
     CompanyEmbedding.objects.bulk_create(
-        CompanyEmbedding(company=c, model_name=embedding.model_name(), text_hash=c.text_hash, vector=v)
+        CompanyEmbedding(company=c, model_name=active.model_name(), text_hash=c.text_hash, vector=v)
         for c, v in zip(made, vectors)
     )
     label_service.label_companies(

@@ -12,11 +12,15 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
-from leads import embedding, tasks
+from leads import tasks
 from leads.celery import app
+from leads.core import queue
+from leads.embedding import active
+from leads.embedding import services as embeddings
 from leads.management.commands import serve
 from leads.models import Company, CompanyEmbedding, PendingScoreChange
-from leads.services import embeddings, labels, queue, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
 from tests.test_workers import make_companies
 from tests.worker_helpers import start_worker
 
@@ -93,7 +97,7 @@ def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, a
         verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::30])], user=alice, source="admin"
     )
     scores.catch_up()
-    app.control.purge()  # the label pass queued above: done here already
+    queue.purge()  # the label pass queued above: done here already
     bulk = start_worker(tmp_path, "bulk", queues="bulk")
     interactive = start_worker(tmp_path, "interactive", queues="interactive")
     workers = [bulk, interactive]
@@ -130,7 +134,7 @@ def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, a
     finally:
         for worker in workers:
             worker.stop()
-        app.control.purge()
+        queue.purge()
     assert still_embedding, "the batch ended before the verdict was applied: make it longer"
     assert applied_in < 5, f"the verdict waited {applied_in:.1f} s"
     assert "Task leads.apply_label_changes[" not in bulk.log()
@@ -168,13 +172,9 @@ def queued(queue_name: str) -> list[tuple[str, list, dict]]:
 
 @pytest.fixture
 def empty_queues():
-    app.control.purge()
-    with queue._redis() as client:
-        for key in client.smembers(queue.STREAMS):
-            client.delete(key)
-        client.delete(queue.STREAMS)
+    queue.purge()
     yield
-    app.control.purge()
+    queue.purge()
 
 
 @override_settings(BULK_WINDOW=3)
@@ -184,6 +184,8 @@ def test_a_long_run_is_sent_a_window_at_a_time_and_each_task_sends_the_next(empt
     assert [args for _, args, _ in waiting] == [[0, "x"], [1, "x"], [2, "x"]]
     (stream,) = {kwargs["stream"] for _, _, kwargs in waiting}
     assert queue.backlog() == 10  # the 3 in the queue and the 7 the stream keeps
+    with queue._redis() as client:  # a stream whose tasks were purged does not count for ever
+        assert 0 < client.ttl(stream) <= queue.STREAM_TTL_S <= 3600
 
     # What each task does as it starts: the stream's next one goes to the back of the queue,
     # behind whatever was queued meanwhile.
@@ -195,6 +197,9 @@ def test_a_long_run_is_sent_a_window_at_a_time_and_each_task_sends_the_next(empt
     assert queue.backlog() == 11
     with queue._redis() as client:
         assert not client.sismember(queue.STREAMS, stream) and not client.exists(stream)
+    queue.send_in_turn("leads.some_future_task", [[i] for i in range(10)])
+    queue.purge()  # the queues and what the streams keep
+    assert queue.backlog() == 0
 
 
 @override_settings(BULK_WINDOW=3)
@@ -231,7 +236,7 @@ def test_a_later_import_does_not_wait_behind_a_whole_earlier_one(tmp_path, empty
     assert queue.backlog() == 21
     worker = start_worker(tmp_path, "bulk", {"BULK_WINDOW": "2", "EMBEDDING_BATCH_SIZE": "8"}, queues="bulk")
     try:
-        name = embedding.model_name()
+        name = active.model_name()
         wait_for(
             lambda: CompanyEmbedding.objects.current(name).filter(company_id__in=second).count() == 8,
             seconds=120,

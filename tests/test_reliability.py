@@ -17,10 +17,12 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import OperationalError, connection
 
-from leads import devstack
+from leads.companies import services as companies
+from leads.core import devstack, queue
 from leads.management.supervise import restart_delay, supervise
 from leads.models import Company, ImportJob, PendingScoreChange, Score
-from leads.services import companies, labels, queue, scores
+from leads.scoring import labels, reads
+from leads.scoring import services as scores
 from tests.import_helpers import confirm, text, uploaded_job
 from tests.test_workers import make_companies, snapshot
 from tests.worker_helpers import start_beat, start_worker
@@ -235,7 +237,7 @@ def test_embeddings_queued_during_a_postgres_outage_are_done_once_it_is_back(tmp
 
 
 def health_database_ok() -> bool:
-    from leads import health
+    from leads.core import health
 
     connection.close()
     return health.check()["database"]["ok"]
@@ -280,7 +282,7 @@ def test_work_given_while_redis_is_down_is_done_once_it_is_back(tmp_path, alice,
                  what="the sweep starting the import", processes=[worker, beat])  # fmt: skip
         imported = list(Company.objects.filter(import_job=job).values_list("pk", flat=True))
         assert len(imported) == 3
-        wait_for(lambda: Score.objects.filter(company_id__in=imported).count() == 3 and scores.scores_are_current(),
+        wait_for(lambda: Score.objects.filter(company_id__in=imported).count() == 3 and reads.scores_are_current(),
                  seconds=120, what="the imported companies embedded and scored, the labels applied",
                  processes=[worker, beat])  # fmt: skip
         assert queue.send("leads.sweep") and not queue.queue_is_down()

@@ -13,11 +13,15 @@ import pytest
 from django.utils import timezone
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
-from leads import embedding, evidence, labelnext, quality, review
+from leads.embedding import active
+from leads.labelnext import choice as labelnext
 from leads.models import Company, CompanyEmbedding, Label, LabelSource, QualitySnapshot, ReviewDecision
-from leads.services import labels, scores
-from leads.services import review as review_service
-from leads.services.quality import record_quality, record_quality_if_due
+from leads.review import quality
+from leads.review import selectors as review
+from leads.review import services as review_service
+from leads.review.snapshots import record_quality, record_quality_if_due
+from leads.scoring import evidence, labels, reads
+from leads.scoring import services as scores
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +41,7 @@ def add(name: str, vector: np.ndarray | None = None) -> Company:
     company = Company.objects.create(name=name)
     if vector is not None:
         CompanyEmbedding.objects.create(
-            company=company, model_name=embedding.model_name(), text_hash=company.text_hash, vector=vector
+            company=company, model_name=active.model_name(), text_hash=company.text_hash, vector=vector
         )
     return company
 
@@ -167,7 +171,7 @@ def test_low_confidence_lists_the_unlabelled_companies_far_from_any_label(plante
     assert names(e.company for e in found) == ["Far Away", "Somewhat Far"] and total == 2
     assert found[0].nearest_distance == pytest.approx(1.0)
     assert found[1].nearest_distance == pytest.approx(1 - 0.6 * 0.98, abs=1e-6)
-    assert threshold == labelnext.low_confidence_threshold(scores.load_labelled_set().vectors)
+    assert threshold == labelnext.low_confidence_threshold(reads.load_labelled_set().vectors)
     assert threshold < 0.2
 
 
@@ -341,7 +345,7 @@ def test_liked_in_the_top_says_how_many_it_read(planted, as_staff):
 
 def test_the_fit_is_ranked_beside_the_score(planted, as_staff):
     section = quality_section(as_staff)
-    labelled = scores.load_labelled_set()
+    labelled = reads.load_labelled_set()
     loo = quality.leave_one_out(labelled.vectors, labelled.labels, 5)
     fits = evidence.of_neighbours(loo.distances, labelled.labels[loo.neighbours], labelled.radius).fit
     fit_auc = roc_auc_score(labelled.labels, np.round(fits, 9))

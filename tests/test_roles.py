@@ -1,4 +1,4 @@
-"""Roles (leads.roles): the groups the migration made, what a new account is, and that a refused
+"""Roles (leads.accounts.roles): the groups the migration made, what a new account is, and that a refused
 action changes nothing. Which role may open which URL is tests/test_access.py's table."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from leads import roles
+from leads.accounts import roles
 from leads.models import Company, Label
 from tests.web_helpers import in_role, logged_in
 

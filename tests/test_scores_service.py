@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from leads import locks
+from leads.core import locks
+from leads.embedding import services as embeddings
 from leads.models import Company, Label, Score, ScoringState
-from leads.services import embeddings, labels, scores
+from leads.scoring import labels, reads
+from leads.scoring import services as scores
 
 pytestmark = pytest.mark.django_db
 
@@ -82,12 +84,12 @@ def test_embedding_skips_companies_whose_text_and_model_are_unchanged(companies)
 
 
 def test_scores_match_scoring_module_on_stored_vectors(companies, alice):
-    from leads.scoring import knn_scores
+    from leads.scoring.knn import knn_scores
 
     labels.label_company(company=companies["brew"], user=alice, source="click", verdict="like")
     labels.label_company(company=companies["soft"], user=alice, source="click", verdict="dislike")
     scores.rescore_all()
-    labelled = scores.load_labelled_set()
+    labelled = reads.load_labelled_set()
     target = companies["shop"]
     vector = np.array([target.embeddings.get().vector], dtype=np.float32)
     expected = knn_scores(vector, labelled.vectors, labelled.labels, k=10).values[0]
@@ -108,7 +110,7 @@ def test_the_sweep_restarts_a_full_rescore_whose_chunk_tasks_were_lost(companies
         pk=1, defaults={"chunks_left": 3, "full_started_at": timezone.now() - timedelta(minutes=5)}
     )
     assert not scores.full_rescore_stalled()
-    ScoringState.objects.filter(pk=1).update(full_started_at=timezone.now() - timedelta(hours=1))
+    ScoringState.change(full_started_at=timezone.now() - timedelta(hours=1))
     assert scores.full_rescore_stalled()
     tasks.sweep()
     state = ScoringState.get()
@@ -169,18 +171,18 @@ def test_the_labelled_set_is_read_from_one_snapshot_while_verdicts_change(fake_e
         rep.start()
     try:
         deadline = time.monotonic() + 3.0
-        reads = 0
+        snapshots = 0
         while time.monotonic() < deadline:
-            labelled = scores.load_labelled_set()
+            labelled = reads.load_labelled_set()
             assert len(labelled.labels) == len(labelled.company_ids) == len(labelled.vectors)
             assert set(np.unique(labelled.labels)) <= {1.0, -1.0}
-            reads += 1
+            snapshots += 1
     finally:
         stop.set()
         for rep in reps:
             rep.join()
     assert not errors, errors
-    assert reads > 10
+    assert snapshots > 10
     scores.catch_up()  # and the passes end where a full rescore does
     after_passes = dict(Score.objects.values_list("company_id", "fit"))
     scores.rescore_all()
@@ -200,7 +202,7 @@ def test_a_radius_measured_before_the_companies_were_embedded_is_measured_again(
     rest = [Company.objects.create(name=f"Later {i}", description=words[i % 5] + f" {i}") for i in range(10)]
     embeddings.embed_and_score([c.pk for c in rest])
     state = ScoringState.get()
-    assert state.radius_companies == 12 and state.radius == pytest.approx(scores.measure_radius()[0])
+    assert state.radius_companies == 12 and state.radius == pytest.approx(reads.measure_radius()[0])
     weighed = dict(Score.objects.values_list("company_id", "fit"))
     assert len(weighed) == 11
     scores.rescore_all()

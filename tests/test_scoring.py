@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsRegressor
 
-from leads.identity import embedding_text
-from leads.scoring import inverse_distance_weights, knn_scores
+from leads.companies.identity import embedding_text
+from leads.scoring.knn import inverse_distance_weights, knn_scores
 from tests.conftest import DEMO_CSV
 
 
@@ -96,12 +96,13 @@ def demo_embeddings():
     """Real all-MiniLM-L6-v2 embeddings of the demo companies."""
     from django.conf import settings  # noqa: F401 - makes sure settings (HF_HUB_OFFLINE) are loaded
 
-    from leads import embedding
+    from leads.embedding import active
+    from leads.embedding import encoders as embedding
 
     with DEMO_CSV.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     texts = [embedding_text(name=r["name"], description=r["description"], industry=r["industry"]) for r in rows]
-    return embedding.encode(texts, embedding.encoder_for("minilm"))
+    return active.encode(texts, embedding.encoder_for("minilm"))
 
 
 @pytest.mark.parametrize("k", [1, 3, 10, 25])

@@ -245,7 +245,7 @@ def test_a_few_mistakes_by_several_reps_at_one_address_lock_no_one(alice, bob):
 
 
 def test_behind_a_proxy_the_address_is_the_one_the_proxy_forwards(settings, alice):
-    settings.AXES_CLIENT_IP_CALLABLE = "leads.accounts.forwarded_address"
+    settings.AXES_CLIENT_IP_CALLABLE = "leads.accounts.throttling.forwarded_address"
     proxy = "172.18.0.2"
     # The browser may write its own X-Forwarded-For: the proxy appends the address it saw.
     attacker = {"X-Forwarded-For": "10.9.9.9, 203.0.113.7"}
@@ -350,7 +350,7 @@ def test_https_turns_every_switch_on_and_each_can_be_set_on_its_own(tmp_path):
     }
     behind_a_proxy = settings_in(tmp_path, HTTPS="1")
     assert behind_a_proxy["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
-    assert behind_a_proxy["AXES_CLIENT_IP_CALLABLE"] == "leads.accounts.forwarded_address"
+    assert behind_a_proxy["AXES_CLIENT_IP_CALLABLE"] == "leads.accounts.throttling.forwarded_address"
     assert settings_in(tmp_path, HTTPS="1", TRUST_X_FORWARDED_FOR="0")["AXES_CLIENT_IP_CALLABLE"] is None
 
 

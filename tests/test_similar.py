@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 from django.db import connection, transaction
 
-from leads import embedding
-from leads.api import MAX_SIMILAR
+from leads.api.views import MAX_SIMILAR
+from leads.companies.selectors import similar_companies
+from leads.companies.services import save_company
+from leads.embedding import active
+from leads.embedding import services as embeddings
 from leads.models import ApiToken, Company, CompanyEmbedding, Score
 from leads.models.encoders import hnsw_index_name
-from leads.selectors import similar_companies
-from leads.services import embeddings, labels
-from leads.services.companies import save_company
+from leads.scoring import labels
 from tests.conftest import fake_encode
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,9 @@ def api(client, alice):
 def points(monkeypatch, vectors: np.ndarray) -> list[Company]:
     """Companies 'Point 0', 'Point 1', ..., embedded through the service as the rows of `vectors`."""
     vectors = vectors.astype(np.float32)
-    monkeypatch.setattr("leads.embedding.encode", lambda texts, spec=None: vectors[[int(t.split()[1]) for t in texts]])
+    monkeypatch.setattr(
+        "leads.embedding.encoders.encode", lambda texts, spec=None: vectors[[int(t.split()[1]) for t in texts]]
+    )
     companies = [Company.objects.create(name=f"Point {i}") for i in range(len(vectors))]
     assert len(embeddings.embed_companies([c.pk for c in companies])) == len(vectors)
     return companies
@@ -69,9 +72,7 @@ def cluster(n: int, *, seed: int) -> np.ndarray:
 def exact_similar(company: Company, *, limit: int, unlabelled: bool) -> list[tuple[int, float]]:
     """The reference: every current vector compared with the company's in float64, nearest first,
     ties by id. [(company id, cosine distance)]."""
-    rows = CompanyEmbedding.objects.current(embedding.model_name()).values_list(
-        "company_id", "vector", "company__verdict"
-    )
+    rows = CompanyEmbedding.objects.current(active.model_name()).values_list("company_id", "vector", "company__verdict")
     ids = np.array([pk for pk, _, _ in rows])
     vectors = np.array([vector for _, vector, _ in rows], dtype=np.float64)
     keep = np.array([pk != company.pk and not (unlabelled and verdict) for pk, _, verdict in rows])
@@ -84,7 +85,7 @@ def exact_similar(company: Company, *, limit: int, unlabelled: bool) -> list[tup
 def hnsw_scans() -> int:
     """How many times this transaction (the test's) has scanned the HNSW index."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_get_xact_numscans(%s::regclass)", [hnsw_index_name(embedding.model_name())])
+        cursor.execute("SELECT pg_stat_get_xact_numscans(%s::regclass)", [hnsw_index_name(active.model_name())])
         return cursor.fetchone()[0]
 
 
@@ -157,12 +158,12 @@ def test_it_fills_the_limit_with_unlabelled_companies_when_the_nearest_are_label
         cursor.execute("SET LOCAL hnsw.iterative_scan = off")
         cursor.execute("SET LOCAL hnsw.ef_search = 64")
         cursor.execute("SET LOCAL enable_sort = off")  # the index, as in the selector
-        active = embedding.encoder()  # its index: vectors cast to its size, its rows only
+        in_use = active.encoder()  # its index: vectors cast to its size, its rows only
         cursor.execute(
             "SELECT c.name FROM leads_companyembedding e JOIN leads_company c ON c.id = e.company_id"
-            f" WHERE c.verdict = '' AND e.model_name = %s ORDER BY e.vector::vector({active.dimensions}) <=>"
+            f" WHERE c.verdict = '' AND e.model_name = %s ORDER BY e.vector::vector({in_use.dimensions}) <=>"
             " (SELECT vector FROM leads_companyembedding WHERE company_id = %s) LIMIT 10",
-            [active.stored_name, target.pk],
+            [in_use.stored_name, target.pk],
         )
         assert {name for (name,) in cursor.fetchall()} <= {"Point 0"}
         transaction.set_rollback(True)

@@ -13,12 +13,17 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from pgvector.django import CosineDistance
 
-from leads import embedding, import_selectors, scoring
+from leads.companies.selectors import similar_companies
+from leads.embedding import active
+from leads.embedding import encoders as embedding
+from leads.embedding import services as embeddings
+from leads.embedding import switching as encoders
+from leads.imports import selectors as import_selectors
 from leads.models import Company, CompanyEmbedding, EncoderState, ImportJob, Score
 from leads.models.companies import sized_vector
 from leads.models.encoders import hnsw_index_name
-from leads.selectors import similar_companies
-from leads.services import embeddings, encoders, scores
+from leads.scoring import knn as scoring
+from leads.scoring import services as scores
 
 MINILM = embedding.encoder_for("minilm")
 MULTILINGUAL = embedding.encoder_for("multilingual")
@@ -45,7 +50,7 @@ def test_switching_to_an_encoder_of_another_size_embeds_switches_rescores_and_dr
 
     state = EncoderState.objects.get()
     assert (state.active, state.active_dimensions, state.target) == ("multilingual", 512, "")
-    assert embedding.model_name() == MULTILINGUAL.stored_name
+    assert active.model_name() == MULTILINGUAL.stored_name
     # Every company has a 512-d vector from the new encoder; the old vectors and index are gone.
     assert set(CompanyEmbedding.objects.values_list("model_name", flat=True)) == {MULTILINGUAL.stored_name}
     assert CompanyEmbedding.objects.count() == Company.objects.count()
@@ -53,7 +58,7 @@ def test_switching_to_an_encoder_of_another_size_embeds_switches_rescores_and_dr
     assert hnsw_index_name(MULTILINGUAL.stored_name) in indexes()
     assert hnsw_index_name(MINILM.stored_name) not in indexes()
 
-    # The scores are the new vectors' kNN scores: what scikit-learn-equal leads.scoring gives.
+    # The scores are the new vectors' kNN scores: what scikit-learn-equal leads.scoring.knn gives.
     after = score_values()
     assert set(after) == set(before) | {world["Golf Pending"].pk}  # Golf was embedded on the way
     labelled = {c.pk: c.verdict for c in Company.objects.labelled()}
@@ -86,10 +91,10 @@ def test_during_a_switch_the_old_vectors_keep_scores_and_similar_companies(world
     half = sorted(Company.objects.values_list("pk", flat=True))[:3]
     assert embeddings.embed_companies(half, target=True) == half
 
-    progress = encoders.progress()
+    progress = active.progress()
     assert (progress.target, progress.embedded, progress.total) == ("multilingual", 3, 7)
     assert not encoders.finish()  # not every company has a new vector yet
-    assert embedding.model_name() == MINILM.stored_name
+    assert active.model_name() == MINILM.stored_name
     assert score_values() == before
     assert [s.company.pk for s in similar_companies(world["Bravo Beers"], limit=3)] == similar_before
     # A label change meanwhile is scored from the old vectors, as everything else.

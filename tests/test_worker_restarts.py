@@ -16,10 +16,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from leads import devstack, locks
-from leads.celery import app
+from leads.core import devstack, locks, queue
 from leads.models import Company, PendingScoreChange
-from leads.services import labels, queue, scores
+from leads.scoring import labels, reads
+from leads.scoring import services as scores
 from tests.test_reliability import wait_for
 from tests.test_workers import make_companies, snapshot
 from tests.worker_helpers import Worker, start_process, worker_database_url
@@ -61,7 +61,7 @@ def scores_held():
 
 
 def all_applied() -> bool:
-    return not PendingScoreChange.objects.exists() and scores.scores_are_current()
+    return not PendingScoreChange.objects.exists() and reads.scores_are_current()
 
 
 @pytest.mark.parametrize("supervised", [False, True], ids=["celery-worker", "manage-py-worker"])
@@ -70,7 +70,7 @@ def test_a_worker_outlives_a_redis_and_a_postgres_restart_and_loses_no_verdict(t
     labels.label_companies(verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::20])],
                            user=alice, source="admin")  # fmt: skip
     scores.catch_up()
-    app.control.purge()  # the label pass queued above: done here already
+    queue.purge()  # the label pass queued above: done here already
     worker = start_operator_worker(tmp_path, "worker", supervised=supervised)
     try:
         wait_for(lambda: queue.backlog() == 0 and not in_flight(worker), seconds=60, what="the start-up sweep",
@@ -107,7 +107,7 @@ def test_a_worker_outlives_a_redis_and_a_postgres_restart_and_loses_no_verdict(t
         assert "exited (code" not in worker.log()  # manage.py worker had nothing to restart
     finally:
         worker.stop()
-        app.control.purge()  # retries still waiting: not the next test's
+        queue.purge()  # retries still waiting: not the next test's
     given = dict(Company.objects.filter(pk__in=[made[i].pk for i in (1, 2, 3, 4)]).values_list("pk", "verdict"))
     assert [given[made[i].pk] for i in (1, 2, 3, 4)] == ["like", "dislike", "like", "dislike"]
     healed = snapshot()

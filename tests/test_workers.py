@@ -12,11 +12,12 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from leads import embedding
-from leads.celery import app
-from leads.identity import text_hash
+from leads.companies.identity import text_hash
+from leads.core import queue
+from leads.embedding import active
 from leads.models import Company, CompanyEmbedding, Score, ScoringState
-from leads.services import labels, queue, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
 from tests.worker_helpers import start_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -32,7 +33,7 @@ def make_companies(count: int) -> list[Company]:
     )
     vectors = centres[np.arange(count) % 8] + rng.normal(scale=0.5, size=(count, 384))
     CompanyEmbedding.objects.bulk_create(
-        CompanyEmbedding(company=c, model_name=embedding.model_name(), text_hash=c.text_hash, vector=v)
+        CompanyEmbedding(company=c, model_name=active.model_name(), text_hash=c.text_hash, vector=v)
         for c, v in zip(made, vectors)
     )
     return made
@@ -51,7 +52,7 @@ def test_two_workers_share_a_full_rescore_and_match_one_process(tmp_path, alice)
     single = snapshot()
     assert len(single) == 800 - len(verdicts)
     Score.objects.all().delete()
-    app.control.purge()  # the label task queued above: this test drives the rescore itself
+    queue.purge()  # the label task queued above: this test drives the rescore itself
 
     workers = [start_worker(tmp_path, name) for name in ("first", "second")]
     try:
@@ -122,5 +123,5 @@ def test_a_worker_s_processes_share_the_cores_between_their_encoders(tmp_path):
     finally:
         worker.stop()
     share = max(1, (os.cpu_count() or 1) // 2)
-    assert f"loading the encoder {embedding.model_name()} ({share} threads)" in worker.log()
+    assert f"loading the encoder {active.model_name()} ({share} threads)" in worker.log()
     assert CompanyEmbedding.objects.filter(company=company).exists()

@@ -8,9 +8,9 @@ import datetime
 
 import pytest
 
-from leads import csvfiles, tabular
+from leads.imports import csvfiles, tabular
+from leads.imports import services as imports
 from leads.models import Company, ImportJob
-from leads.services import imports
 from tests.csv_helpers import (
     assert_rejected,
     co,
@@ -125,7 +125,7 @@ def test_choosing_another_sheet_in_the_preview_reads_its_headers_and_mapping(tmp
     job = imports.create_job(path=write_file(tmp_path, xlsx_bytes(sheets), "book.xlsx"))
     imports.change_sheet(job, sheet="Companies")
     job.refresh_from_db()
-    assert imports.job_mapping(job) == {0: "name", 1: "description"}
+    assert job.column_mapping() == {0: "name", 1: "description"}
     assert imports.preview_rows(job) == [["Acme", "Ambosse."]]
 
 

@@ -7,7 +7,7 @@ from django.test import Client
 
 
 def in_role(user, role: str):
-    """`user`, now in the one group `role` (leads.roles)."""
+    """`user`, now in the one group `role` (leads.accounts.roles)."""
     from django.contrib.auth.models import Group
 
     user.groups.set([Group.objects.get(name=role)])

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from leads import devstack
+from leads.core import devstack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

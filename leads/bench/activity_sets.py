@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-from leads.evaluation import write_labelled
+from leads.bench.evaluation import write_labelled
 
 # NACE Rev. 2 and ISIC Rev. 4 share their divisions and sections: the section of each division.
 SECTIONS = {

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from leads import embedding
-from leads.identity import embedding_text
+from leads.companies.identity import embedding_text
+from leads.embedding import active
 
 YC_CSV = settings.BASE_DIR.parent / "shared" / "data" / "yc-companies-2024-05-11.csv"
 DEMO_CSV = settings.BASE_DIR / "leads" / "demo" / "companies.csv"
@@ -106,7 +106,7 @@ def _synthetic(vectors: np.ndarray, *, source: str) -> BaseSet:
 
 
 def _cached_embeddings(texts: list[str], log: Callable[[str], None]) -> tuple[np.ndarray, str]:
-    digest = hashlib.sha256("\0".join([embedding.model_name(), *texts]).encode()).hexdigest()[:16]
+    digest = hashlib.sha256("\0".join([active.model_name(), *texts]).encode()).hexdigest()[:16]
     path = Path(settings.LEADS_HOME) / "bench" / f"base-{digest}.npy"
     if path.exists():
         return np.load(path), digest
@@ -123,4 +123,4 @@ def _encode(texts: list[str]) -> np.ndarray:
     import django
 
     django.setup()
-    return embedding.encode(texts)
+    return active.encode(texts)

@@ -1,5 +1,5 @@
 """The same scores in memory, on the same vectors read back from the benchmark database:
-a minimal numpy loop (the floor the database path is held against), leads.scoring itself, and
+a minimal numpy loop (the floor the database path is held against), leads.scoring.knn itself, and
 scikit-learn (the reference the values must equal). Also the exact neighbours that the HNSW
 search is checked against. Runs after the database measurements: its arrays (N x 384 float32)
 would otherwise count in the database path's peak RSS."""
@@ -13,17 +13,18 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 
-from leads import embedding, scoring
+from leads.embedding import active
 from leads.models import CompanyEmbedding
-from leads.services import scores
+from leads.scoring import knn as scoring
+from leads.scoring import reads
 
-CHUNK = 4096  # candidates per matrix product, as leads.scoring
+CHUNK = 4096  # candidates per matrix product, as leads.scoring.knn
 READ_RANGE = 100_000  # company ids read back per binary COPY: bounds the COPY buffer
 
 
 def read_candidates() -> tuple[np.ndarray, np.ndarray]:
     """Every candidate's (id, float32 vector), in id order, through the service's own reader."""
-    count = CompanyEmbedding.objects.to_score(embedding.model_name()).count()
+    count = CompanyEmbedding.objects.to_score(active.model_name()).count()
     ids = np.empty(count, dtype=np.int64)
     vectors = np.empty((count, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
     with connection.cursor() as cursor:
@@ -31,7 +32,7 @@ def read_candidates() -> tuple[np.ndarray, np.ndarray]:
         (last,) = cursor.fetchone()
     filled = 0
     for lo in range(0, last + 1, READ_RANGE):
-        part_ids, part = scores.read_candidates(Q(company_id__gte=lo, company_id__lt=lo + READ_RANGE))
+        part_ids, part = reads.read_candidates(Q(company_id__gte=lo, company_id__lt=lo + READ_RANGE))
         ids[filled : filled + len(part_ids)], vectors[filled : filled + len(part_ids)] = part_ids, part
         filled += len(part_ids)
     assert filled == count, f"read {filled} candidates, counted {count}"
@@ -70,7 +71,7 @@ def best_of(runs: int, function, *args) -> tuple[float, object]:
     return best, result
 
 
-def numpy_floor(candidates: np.ndarray, labelled: scores.LabelledSet, k: int) -> np.ndarray:
+def numpy_floor(candidates: np.ndarray, labelled: reads.LabelledSet, k: int) -> np.ndarray:
     """Deliberately minimal: per chunk one float64 matrix product, argpartition for the k
     nearest, the inverse-distance vote. No tie rules, no neighbour bookkeeping, no database."""
     values = np.empty(len(candidates))
@@ -85,14 +86,14 @@ def numpy_floor(candidates: np.ndarray, labelled: scores.LabelledSet, k: int) ->
     return values
 
 
-def knn_in_memory(candidates: np.ndarray, labelled: scores.LabelledSet, k: int) -> scoring.Scores:
-    """leads.scoring.knn_scores on the same arrays: the maths of the full rescore without the database."""
+def knn_in_memory(candidates: np.ndarray, labelled: reads.LabelledSet, k: int) -> scoring.Scores:
+    """leads.scoring.knn.knn_scores on the same arrays: the maths of the full rescore without the database."""
     return scoring.knn_scores(candidates, labelled.vectors, labelled.labels, k)
 
 
-def sklearn(candidates: np.ndarray, labelled: scores.LabelledSet, k: int) -> np.ndarray:
+def sklearn(candidates: np.ndarray, labelled: reads.LabelledSet, k: int) -> np.ndarray:
     """KNeighborsRegressor, brute force, cosine, inverse-distance weights; float64 input (as
-    leads.scoring computes in float64), predicted in slices of 16,384 so that memory stays bounded."""
+    leads.scoring.knn computes in float64), predicted in slices of 16,384 so that memory stays bounded."""
     from sklearn.neighbors import KNeighborsRegressor
 
     regressor = KNeighborsRegressor(n_neighbors=k, weights="distance", metric="cosine", algorithm="brute")

@@ -25,7 +25,7 @@ import re
 import urllib.request
 from pathlib import Path
 
-from leads.evaluation import write_labelled
+from leads.bench.evaluation import write_labelled
 
 # name -> (repository, commit, path in it, git blob id): what the figures in docs/evaluation.md used
 SOURCES = {

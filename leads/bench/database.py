@@ -21,10 +21,10 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from psycopg import sql
 
-from leads import embedding
 from leads.bench import copies
 from leads.bench.base import BaseSet
-from leads.identity import dedupe_key, embedding_text, normalise_domain, normalise_name, text_hash
+from leads.companies.identity import dedupe_key, embedding_text, normalise_domain, normalise_name, text_hash
+from leads.embedding import active
 from leads.models.companies import FILL_WORDS_SQL
 from leads.models.encoders import HNSW_BUILD_MEMORY, hnsw_index_name
 
@@ -33,7 +33,7 @@ NAME = re.compile(r"^[a-z0-9_]*bench[a-z0-9_]*$")
 
 def hnsw_name() -> str:
     """The active encoder's HNSW index (models.encoders)."""
-    return hnsw_index_name(embedding.model_name())
+    return hnsw_index_name(active.model_name())
 
 
 POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # binary COPY timestamps count microseconds from it
@@ -196,7 +196,7 @@ class _BaseRows:
 def _copy_embeddings(conn: psycopg.Connection, chunk: copies.Chunk, hashes: list[str]) -> None:
     """Binary COPY: one fixed-size tuple per vector, laid out by a numpy record type
     (a pgvector value is int16 dims, int16 unused, then big-endian float32s)."""
-    model = embedding.model_name().encode()
+    model = active.model_name().encode()
     dims = chunk.vectors.shape[1]
     layout = np.dtype([
         ("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("model_len", ">i4"), ("model", f"S{len(model)}"),

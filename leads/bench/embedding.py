@@ -26,13 +26,17 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from leads import devstack, embedding
 from leads.bench.base import DEMO_CSV, YC_CSV, _demo_rows, _yc_rows
 from leads.bench.database import bench_database
 from leads.celery import app
-from leads.identity import dedupe_key, embedding_text, text_hash
+from leads.companies.identity import dedupe_key, embedding_text, text_hash
+from leads.core import devstack, queue
+from leads.embedding import active, hnsw
+from leads.embedding import encoders as embedding
+from leads.embedding import services as embeddings
 from leads.models import Company, CompanyEmbedding, LabelSource, Score
-from leads.services import embeddings, encoders, labels, queue, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
 
 WARM_UP_PER_WORKER = 4  # companies in each worker's first task, which loads its model
 READY_TIMEOUT_S = 180  # a worker's start (Django, the first task loads the model) on a busy machine
@@ -65,7 +69,7 @@ def run(
     timed, known, warm = picked[:companies], picked[companies : companies + labelled], picked[companies + labelled :]
     figures = {
         "source": source,
-        "model": embedding.model_name(),
+        "model": active.model_name(),
         "dimensions": settings.EMBEDDING_DIMENSIONS,
         "companies": companies,
         "workers": workers,
@@ -73,16 +77,16 @@ def run(
         "threads": embedding.threads(),  # each encoder's, here and in each worker (EMBEDDING_THREADS)
     }
     if bare_only:
-        figures["batch_size"] = embedding.batch_size()
-        figures["model_load_s"] = embedding.load()
+        figures["batch_size"] = active.batch_size()
+        figures["model_load_s"] = active.load()
         figures["bare_s"] = bare_encode([_text(row) for row in timed], figures["batch_size"])
         figures["bare_per_s"] = companies / figures["bare_s"]
         return figures
     home = Path(settings.LEADS_HOME) / "bench" / "embedding"
     with own_broker(home), bench_database(database_name, fingerprint={}, reuse=False, keep=False):
-        figures["model"] = embedding.model_name()  # the benchmark database's encoder (EMBEDDING_MODEL)
-        figures["batch_size"] = embedding.batch_size()
-        figures["model_load_s"] = embedding.load()
+        figures["model"] = active.model_name()  # the benchmark database's encoder (EMBEDDING_MODEL)
+        figures["batch_size"] = active.batch_size()
+        figures["model_load_s"] = active.load()
         log(f"model loaded in {figures['model_load_s']:.1f} s; {labelled} labelled companies")
         _labelled_set(known)
         log(f"bare encode of {companies:,} texts in batches of {figures['batch_size']}")
@@ -98,7 +102,7 @@ def run(
             ids = _create(timed)
             started = timezone.now()
             figures["batches"] = embeddings.queue_embedding(ids)
-            figures["index_built_after"] = not encoders.index_ready()  # services.encoders.defer_index
+            figures["index_built_after"] = not hnsw.index_ready()  # embedding.switching.defer_index
             finished = _wait_for(ids, labelled > 0, timeout_s, "the timed companies")
             figures["pipeline_s"] = (finished - started).total_seconds()
         figures["scored"] = Score.objects.filter(company_id__any_of=ids).count()
@@ -119,7 +123,7 @@ def bare_encode(texts: list[str], size: int) -> float:
     ordered = sorted(texts, key=len)
     started = time.perf_counter()
     for i in range(0, len(ordered), size):
-        embedding.encode(ordered[i : i + size])
+        active.encode(ordered[i : i + size])
     return time.perf_counter() - started
 
 
@@ -170,17 +174,17 @@ def _labelled_set(rows: list[tuple]) -> None:
 def _wait_for(ids: list[int], scored: bool, timeout_s: float, what: str) -> datetime:
     """Until every company has a current vector (and a score, when there are labels) and the
     encoder's HNSW index is ready (a bulk embedding builds it after the last batch:
-    services.encoders.defer_index). Returns when the last of these was done: the last score's
+    embedding.switching.defer_index). Returns when the last of these was done: the last score's
     time as the worker stamped it, so that the counts need asking only every half second (on a
     small machine, asking more often takes CPU from the encoder being timed), else the moment
     the last vector was seen; and the moment the index was first seen ready, looked up every
     0.1 s (one catalog row, not two counts)."""
-    name, deadline = embedding.model_name(), time.monotonic() + timeout_s
+    name, deadline = active.model_name(), time.monotonic() + timeout_s
     vectors = CompanyEmbedding.objects.current(name).filter(company_id__any_of=ids)
     scored_ones = Score.objects.filter(company_id__any_of=ids)
     index_ready_at, next_count = None, 0.0
     while True:
-        if index_ready_at is None and encoders.index_ready(name):
+        if index_ready_at is None and hnsw.index_ready(name):
             index_ready_at = timezone.now()
         if time.monotonic() >= next_count:
             next_count = time.monotonic() + (0.5 if scored else 0.05)

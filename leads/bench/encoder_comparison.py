@@ -8,7 +8,7 @@ alternate the order, since the load of a shared machine changes from minute to m
 
 Then, against the reference encoder (the first named, minilm by default): the cosine between the
 two vectors of each company, and the ranking quality of both on the same simulated reps
-(leads.evaluation: per profile and seed, the same held-out quarter and seed labels, then random
+(leads.bench.evaluation: per profile and seed, the same held-out quarter and seed labels, then random
 labels up to `labels`; ROC AUC of the inverse-distance kNN scores on the held-out companies)."""
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from pathlib import Path
 import numpy as np
 from django.core.management.base import CommandError
 
-from leads import embedding, evaluation
+from leads.bench import evaluation
 from leads.bench.base import DEMO_CSV, YC_CSV, _demo_rows, _yc_rows
-from leads.identity import embedding_text
+from leads.companies.identity import embedding_text
+from leads.embedding import active
+from leads.embedding import encoders as embedding
 
 
 def run(
@@ -154,14 +156,14 @@ def _measure(name: str, texts: list[str], batch: int) -> tuple[dict, np.ndarray]
     """In a fresh process: load the encoder, warm it up on one batch, then time a bare encode."""
     _setup_django()
     spec = embedding.encoder_for(name)
-    load_s = embedding.load(spec)
+    load_s = active.load(spec)
     order = sorted(range(len(texts)), key=lambda row: len(texts[row]))
-    embedding.encode([texts[row] for row in order[-batch:]], using=spec)  # warm-up: the longest batch
+    active.encode([texts[row] for row in order[-batch:]], using=spec)  # warm-up: the longest batch
     vectors = np.empty((len(texts), spec.dimensions), dtype=np.float32)
     started = time.perf_counter()
     for start in range(0, len(order), batch):
         rows = order[start : start + batch]
-        vectors[rows] = embedding.encode([texts[row] for row in rows], using=spec)
+        vectors[rows] = active.encode([texts[row] for row in rows], using=spec)
     seconds = time.perf_counter() - started
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"load_s": load_s, "per_s": len(texts) / seconds, "peak_rss_mb": peak_rss_mb}, vectors

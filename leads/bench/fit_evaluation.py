@@ -1,4 +1,4 @@
-"""Does sorting by fit (leads/evidence.py) rank a team's companies better than the plain
+"""Does sorting by fit (leads/scoring/evidence.py) rank a team's companies better than the plain
 inverse-distance kNN score? Simulated teams, for `manage.py evaluate_fit`.
 
 Pure numpy and scikit-learn, no Django: the command hands it, per data set, the real embeddings
@@ -14,12 +14,12 @@ is measured from six starts, (likes, dislikes): like-heavy (40, 10), (9, 5), (10
 For each data set, profile and seed: `companies` companies are sampled (the team's companies);
 for each regime that many likes and dislikes are drawn at random from the profile's fits and
 non-fits among them (labelled), and every other sampled company is a candidate. Both scores come
-from the same k nearest labelled neighbours (leads.scoring.knn_scores: exactly the app's score)
+from the same k nearest labelled neighbours (leads.scoring.knn.knn_scores: exactly the app's score)
 and the radius is the data set's (evidence.radius_of over all its companies). Figures, over the
 candidates:
 
 - ROC AUC of the plain score and of fit (does a fit score above a non-fit), and their difference;
-- the strong-fit band: the candidates the app calls "strong fit" (leads.bands: supported, positive,
+- the strong-fit band: the candidates the app calls "strong fit" (leads.scoring.bands: supported, positive,
   in the top 5% of the candidates' fits);
   its precision (share of fits) against as many candidates from the top of the plain score
   (ties by row) -- "the companies the dashboard shows first";
@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from leads import bands, evidence
-from leads.scoring import knn_scores, normalise_rows
+from leads.scoring import bands, evidence
+from leads.scoring.knn import knn_scores, normalise_rows
 
 REGIMES = ((40, 10), (9, 5), (10, 10), (25, 25), (8, 42), (30, 70))
 LIKE_HEAVY = ((40, 10), (9, 5), (10, 10))
@@ -141,7 +141,7 @@ def score(vectors: np.ndarray, liked: np.ndarray, start: Draw, radius: float, k:
 
 
 def strong_band(found: evidence.Evidence) -> np.ndarray:
-    """(c,) bool: the candidates the app would call "strong fit": leads.bands's one definition
+    """(c,) bool: the candidates the app would call "strong fit": leads.scoring.bands's one definition
     (supported, positive, in the top 5% of the fits; never unexplored), over these candidates."""
     if not len(found.fit):
         return np.zeros(0, dtype=bool)

@@ -29,12 +29,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from leads import embedding
 from leads.bench.database import bench_database
 from leads.bench.embedding import _create, _source_rows, _wait_for_an_empty_queue, own_broker, running_workers
 from leads.bench.measure import percentiles
+from leads.embedding import active, hnsw
+from leads.embedding import encoders as embedding
+from leads.embedding import services as embeddings
 from leads.models import Company, CompanyEmbedding, LabelSource, PendingScoreChange, Score
-from leads.services import embeddings, encoders, labels, scores
+from leads.scoring import labels
+from leads.scoring import services as scores
 
 POLL_S = 0.02  # how often a click looks whether its scores changed
 CLICK_TIMEOUT_S = 120
@@ -69,8 +72,8 @@ def run(
     }
     home = Path(settings.LEADS_HOME) / "bench" / "import_clicks"
     with own_broker(home), bench_database(database_name, fingerprint={}, reuse=False, keep=False):
-        figures["model"] = embedding.model_name()
-        figures["batch_size"] = embedding.batch_size()
+        figures["model"] = active.model_name()
+        figures["batch_size"] = active.batch_size()
         figures["bulk_window"] = settings.BULK_WINDOW
         rep = get_user_model().objects.create_user("bench-rep", password=None)
         team = _team(rows, labelled, rng, log)
@@ -92,13 +95,13 @@ def run(
             for number in range(rounds):
                 order = (False, True) if number % 2 == 0 else (True, False)
                 for with_clicks in order:
-                    texts = [rows[i % len(rows)] for i in range(companies)]
-                    suffix = f" ({number * 2 + with_clicks + 1})"
-                    ids = [
-                        pk
-                        for start in range(0, companies, 10_000)
-                        for pk in _create([(name + suffix, *rest) for name, *rest in texts[start : start + 10_000]])
+                    # The team's texts again under new names (each copy its own company: import i, copy c).
+                    batch = number * 2 + with_clicks + 1
+                    texts = [
+                        (f"{rows[i % len(rows)][0]} ({batch}.{i // len(rows)})", *rows[i % len(rows)][1:])
+                        for i in range(companies)
                     ]
+                    ids = [pk for start in range(0, companies, 10_000) for pk in _create(texts[start : start + 10_000])]
                     log(f"round {number + 1}: {companies:,} companies {'with' if with_clicks else 'without'} clicks")
                     seconds, index = _import(ids, clicker if with_clicks else None, click_every, timeout_s)
                     (during if with_clicks else alone).append(seconds)
@@ -129,7 +132,7 @@ def _team(rows: list[tuple], labelled: int, rng: np.random.Generator, log) -> di
     them labelled by their tags, half liked; returns each company's tag (liked or not)."""
     log(f"the team: {len(rows):,} companies embedded in this process")
     ids = _create(rows)
-    batch = embedding.batch_size()
+    batch = active.batch_size()
     for start in range(0, len(ids), batch):
         embeddings.embed_companies(ids[start : start + batch])
     liked = {pk: bool(row[4]) for pk, row in zip(ids, rows)}
@@ -175,7 +178,7 @@ class _Clicker:
 def _import(ids: list[int], clicker: _Clicker | None, click_every: float, timeout_s: float) -> tuple[float, float]:
     """Queue the companies' embedding as an import does, click meanwhile; returns the seconds to
     the last stored vector and the seconds after it until the HNSW index was ready."""
-    name = embedding.model_name()
+    name = active.model_name()
     vectors = CompanyEmbedding.objects.current(name).filter(company_id__gte=ids[0], company_id__lte=ids[-1])
     started = time.monotonic()
     deadline = started + timeout_s
@@ -189,7 +192,7 @@ def _import(ids: list[int], clicker: _Clicker | None, click_every: float, timeou
             next_count = now + 1.0
             if vectors.count() == len(ids):
                 embedded_at = now
-        if embedded_at is not None and encoders.index_ready(name):
+        if embedded_at is not None and hnsw.index_ready(name):
             return embedded_at - started, time.monotonic() - embedded_at
         if clicker is not None and now >= next_click:
             clicker.click()
@@ -199,7 +202,7 @@ def _import(ids: list[int], clicker: _Clicker | None, click_every: float, timeou
 
 def _wait_for_vectors(ids: list[int], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
-    vectors = CompanyEmbedding.objects.current(embedding.model_name()).filter(company_id__in=ids)
+    vectors = CompanyEmbedding.objects.current(active.model_name()).filter(company_id__in=ids)
     while vectors.count() < len(ids):
         if time.monotonic() > deadline:
             raise CommandError(f"{what} was not embedded within {timeout_s:.0f} s (--timeout)")

@@ -12,9 +12,13 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client, override_settings
 
-from leads import scoring, selectors
+from leads.companies import selectors
+from leads.map import services as maps
 from leads.models import Company, LabelSource, Verdict
-from leads.services import incremental, labels, score_rows, scores
+from leads.scoring import incremental, labels
+from leads.scoring import knn as scoring
+from leads.scoring import rows as score_rows
+from leads.scoring import services as scores
 
 
 def percentiles(seconds: list[float], scale: float = 1.0) -> dict:
@@ -219,8 +223,6 @@ def map_figures(requests: int, user) -> dict:
     """ "Companies in space" at N: placing every company on the map from scratch (the background
     task: fit a projection, place N points), then the map's JSON (at most MAX_POINTS points, the
     labelled ones and a fixed sample) and its page, timed like the other pages."""
-    from leads.services import maps
-
     run = maps.compute_map(refit=True)
     with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
         client = _client(user)

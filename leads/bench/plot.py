@@ -9,7 +9,7 @@ TARGET_N = 1_000_000
 # (panel title, unit, [(key, label)], [(target value at 1M, label)])
 PANELS = [
     ("Full rescore and in-memory baselines", "s", [
-        ("full_rescore_s", "full rescore, database to database"), ("knn_scores_in_memory_s", "leads.scoring in memory"),
+        ("full_rescore_s", "full rescore, database to database"), ("knn_scores_in_memory_s", "leads.scoring.knn in memory"),
         ("numpy_floor_s", "numpy floor"), ("sklearn_s", "scikit-learn"),
     ], [(60, "full rescore target")]),
     ("Full rescore / numpy floor", "ratio", [("ratio_full_to_floor", "ratio")], [(2.0, "target")]),

@@ -20,11 +20,11 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import override_settings
 
-from leads import embedding
 from leads.bench import base as bases
 from leads.bench import baselines, copies, database, measure
+from leads.embedding import active
 from leads.models import LabelSource
-from leads.services import labels, scores
+from leads.scoring import labels, reads
 
 
 def peak_rss_mb() -> float:
@@ -67,14 +67,15 @@ def run(
 ) -> dict:
     base = bases.load(base_vectors, log)
     fingerprint = {"companies": companies, "seed": seed, "base": base.digest, "noise": copies.NOISE}
-    fingerprint["model"] = embedding.model_name()
+    fingerprint["model"] = active.model_name()
     figures: dict = {"companies": companies, "labels": labels_count, "k": k, "seed": seed}
     figures["load_average_start"] = os.getloadavg()[0]  # other work on the machine skews every figure
     figures["base"] = f"{base.source} ({len(base):,} companies)"
     with (
         override_settings(SCORING_K=k),
-        mock.patch("leads.services.queue.send", _not_sent),
-        _quiet("leads.services"),
+        mock.patch("leads.core.queue.send", _not_sent),
+        mock.patch("leads.scoring.services.send_in_turn", _not_sent),
+        _quiet("leads.scoring"),
         database.bench_database(database_name, fingerprint=fingerprint, reuse=reuse, keep=keep) as stored,
     ):
         if stored is None:
@@ -129,12 +130,12 @@ def _database_path(base, companies, labels_count, seed, requests, changes, simil
 
 def _in_memory(k: int, repeats: int, similar_found, log) -> dict:
     log("in memory: reading every vector back")
-    labelled = scores.load_labelled_set()
+    labelled = reads.load_labelled_set()
     candidate_ids, candidates = baselines.read_candidates()
     stored_ids, stored_values = baselines.stored_scores()
     if not np.array_equal(candidate_ids, stored_ids):
         raise RuntimeError("the scored companies are not the companies to score")
-    log(f"in memory: numpy floor, leads.scoring, scikit-learn (best of {repeats} each)")
+    log(f"in memory: numpy floor, leads.scoring.knn, scikit-learn (best of {repeats} each)")
     floor_s, floor_values = baselines.best_of(repeats, baselines.numpy_floor, candidates, labelled, k)
     knn_s, _ = baselines.best_of(repeats, baselines.knn_in_memory, candidates, labelled, k)
     sklearn_s, sklearn_values = baselines.best_of(repeats, baselines.sklearn, candidates, labelled, k)

@@ -1,9 +1,9 @@
-"""Roles: the app's permissions on Company, the three groups (leads.roles), and a role for every
+"""Roles: the app's permissions on Company, the three groups (leads.accounts.roles), and a role for every
 account that exists already: staff become sales managers, the others sales reps."""
 
 from django.db import migrations
 
-from leads import roles
+from leads.accounts import roles
 
 
 def create_roles(apps, schema_editor):

@@ -10,7 +10,7 @@ import pgvector.django
 from django.conf import settings
 from django.db import migrations, models
 
-from leads import embedding
+from leads.embedding import encoders as embedding
 from leads.models.encoders import HNSW_BUILD_MEMORY, hnsw_index_sql
 
 

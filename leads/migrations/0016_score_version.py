@@ -1,6 +1,6 @@
 """A number that moves on every write to the scores (a statement-level trigger takes the next
 value of leads_score_version), so that the incremental pass can keep every score's k-th distance
-in memory and know when another writer has changed one (services.score_thresholds). And the
+in memory and know when another writer has changed one (scoring.thresholds). And the
 pending change's `moved` flag: a labelled company re-embedded."""
 
 from django.db import migrations, models

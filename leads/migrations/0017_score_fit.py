@@ -1,4 +1,4 @@
-"""Fit and evidence beside every score (leads/evidence.py), the dashboard's order by fit, and the
+"""Fit and evidence beside every score (leads/scoring/evidence.py), the dashboard's order by fit, and the
 team's radius of "close". Existing scores get theirs from a full rescore: the sweep starts one
 (ScoringState.needs_full_rescore), and until then they read as unexplored with their score as fit."""
 

@@ -10,6 +10,15 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+# The permissions Company declares (codename, name), beside Django's add/change/delete/view.
+APP_PERMISSIONS = [
+    ("label_company", "Can like, dislike and clear companies"),
+    ("import_companies", "Can import companies"),
+    ("review_labels", "Can review labels and scored companies"),
+    ("change_scoring_settings", "Can change scoring settings"),
+    ("open_admin", "Can open the admin site"),
+]
+
 
 class ApiToken(models.Model):
     """A rep's key for the JSON API (one per rep). Only a hash of the key is stored: the key is

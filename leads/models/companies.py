@@ -13,8 +13,8 @@ from django.db.models import Exists, F, Func, OuterRef, Q, Value
 from django.db.models.functions import Cast, Upper
 from pgvector.django import VectorField
 
-from leads import roles
-from leads.identity import dedupe_key, embedding_text, normalise_domain, text_hash
+from leads.companies.identity import dedupe_key, embedding_text, normalise_domain, text_hash
+from leads.models.access import APP_PERMISSIONS
 
 
 class Verdict(models.TextChoices):
@@ -247,7 +247,7 @@ class Company(models.Model):
     class Meta:
         verbose_name_plural = "companies"
         ordering = ["name"]
-        permissions = roles.APP_PERMISSIONS  # what each role may do: leads.roles
+        permissions = APP_PERMISSIONS  # what each role may do: leads.accounts.roles
         # Few indexes on purpose: every one of them slows a million-row import
         # (Django's unique=True would add a second, LIKE-only index as well).
         constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="one_company_per_dedupe_key")]

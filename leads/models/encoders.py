@@ -6,8 +6,10 @@ import hashlib
 
 from django.db import models
 
+from leads.models.onerow import OneRow
 
-class EncoderState(models.Model):
+
+class EncoderState(OneRow):
     """One row. `active` is the encoder whose vectors every score, search and similar-companies
     query uses (an EMBEDDING_MODEL value: a short name or a sentence-transformers model). While
     `manage.py switch_model` runs, `target` is the encoder every company is being embedded with
@@ -32,6 +34,11 @@ def hnsw_index_name(stored_name: str) -> str:
     vector column holds vectors of any size, an index only vectors of one)."""
     return "embedding_hnsw_" + hashlib.sha256(stored_name.encode()).hexdigest()[:12]
 
+
+# The candidates an HNSW search keeps (hnsw.ef_search), for every nearest-neighbour query (similar
+# companies, near-duplicates). pgvector's default of 40 missed some of the true 10 nearest at 100k
+# companies; at a million 128 found 97.5-99% in ~12 ms p95 (docs/benchmarks.md).
+HNSW_EF_SEARCH = 128
 
 # Memory for building an HNSW index. With Postgres's default (64 MB) the graph of a million
 # companies does not fit and pgvector builds on disk: 12.6 minutes and recall@10 0.91 for similar

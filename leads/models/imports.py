@@ -1,9 +1,11 @@
-"""CSV imports."""
+"""Imports of a CSV file or a workbook."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+from leads.imports import csvfiles, tabular
 
 
 class ImportJob(models.Model):
@@ -46,3 +48,13 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.get_state_display()})"
+
+    def column_mapping(self) -> dict[int, str]:
+        """The mapping by column index: what each column of the file holds."""
+        return {int(i): target for i, target in self.mapping.items()}
+
+    def dialect(self) -> csvfiles.Dialect:
+        """How the file is read: a workbook's sheet, or a CSV's encoding and delimiter."""
+        if self.encoding == tabular.XLSX:
+            return csvfiles.Dialect(encoding=self.encoding, delimiter="", headers=self.headers, sheet=self.sheet or 0)
+        return csvfiles.Dialect(encoding=self.encoding, delimiter=self.delimiter, headers=self.headers)

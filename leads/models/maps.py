@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F
 
 from leads.models.companies import Company
+from leads.models.onerow import OneRow
 
 
 class MapPointQuerySet(models.QuerySet):
@@ -19,7 +20,7 @@ class MapPointQuerySet(models.QuerySet):
 
 
 class MapPoint(models.Model):
-    """A company's place on the map ("Companies in space"): written by services.maps.compute_map
+    """A company's place on the map ("Companies in space"): written by map.services.compute_map
     from its current vector, read by the map page."""
 
     company = models.OneToOneField(Company, on_delete=models.CASCADE, primary_key=True, related_name="map_point")
@@ -39,7 +40,7 @@ class MapPoint(models.Model):
         indexes = [models.Index(fields=["sample_key", "company"], name="map_point_sample")]
 
 
-class MapLayout(models.Model):
+class MapLayout(OneRow):
     """A single row: how map coordinates are made, kept so that companies embedded later land
     where the same projection puts them instead of the whole map being redrawn (and moving)."""
 
@@ -54,8 +55,3 @@ class MapLayout(models.Model):
     extent = models.JSONField(default=list, blank=True)
     computed_at = models.DateTimeField(null=True, blank=True)  # when the last compute_map finished
     checked_at = models.DateTimeField(null=True, blank=True)  # the sweep's last look for missing points
-
-    @classmethod
-    def get(cls) -> MapLayout:
-        layout, _ = cls.objects.get_or_create(pk=1)
-        return layout

@@ -9,8 +9,8 @@ from leads.models.companies import Company, Label
 
 
 class QualitySnapshot(models.Model):
-    """One day's leave-one-out ranking quality of the labels (leads/quality.py), for the trend on
-    the label review page: written by services.quality.record_quality (the sweep, once a day, and
+    """One day's leave-one-out ranking quality of the labels (leads/review/quality.py), for the trend on
+    the label review page: written by review.snapshots.record_quality (the sweep, once a day, and
     `evaluate --record`)."""
 
     date = models.DateField(unique=True)

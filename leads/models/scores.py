@@ -7,7 +7,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from leads.models.companies import Company
-from leads.scoring import inverse_distance_weights
+from leads.models.onerow import OneRow
+from leads.scoring.knn import inverse_distance_weights
 
 
 class Score(models.Model):
@@ -20,7 +21,7 @@ class Score(models.Model):
 
     company = models.OneToOneField(Company, on_delete=models.CASCADE, primary_key=True, related_name="score")
     value = models.FloatField()  # in [-1, 1]: the plain kNN score (scikit-learn's)
-    # What the team sorts by and bands are made of (leads/evidence.py): the score weighed by how
+    # What the team sorts by and bands are made of (leads/scoring/evidence.py): the score weighed by how
     # much labelled evidence is close, in [-1, 1]; never positive without a close liked company.
     fit = models.FloatField()
     evidence = models.FloatField()  # labelled companies' worth of close neighbours, 0..k
@@ -100,7 +101,7 @@ class ScoreChange(models.Model):
     changed_at = models.DateTimeField(db_index=True)
 
 
-class ScoringState(models.Model):
+class ScoringState(OneRow):
     """A single row: how far a full rescore split over workers has got."""
 
     chunks_left = models.IntegerField(default=0)  # > 0 while a full rescore's chunk tasks run
@@ -115,11 +116,6 @@ class ScoringState(models.Model):
     # computes the same fits. None: not measured yet (the next full rescore measures it).
     radius = models.FloatField(null=True, blank=True)
     # How many companies the radius was measured on: a team that grows from a few (the first
-    # import still being embedded) has it measured again (services.scores.radius_outgrown).
+    # import still being embedded) has it measured again (scoring.services.radius_outgrown).
     radius_companies = models.IntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
-
-    @classmethod
-    def get(cls) -> ScoringState:
-        state, _ = cls.objects.get_or_create(pk=1)
-        return state

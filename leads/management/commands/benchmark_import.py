@@ -22,7 +22,7 @@ from django.db import transaction
 from django.test import override_settings
 from openpyxl import Workbook
 
-from leads.services.imports import create_job, run_import
+from leads.imports.services import create_job, run_import
 
 INDUSTRIES = [
     "Software",

@@ -47,7 +47,7 @@ class Command(BaseCommand):
         if options["batch"] < 1 or options["rounds"] < 1 or options["k"] < 1:
             raise CommandError("--batch, --rounds and --k must be at least 1")
         try:
-            import sklearn  # noqa: F401  (leads.evaluation's ROC AUC)
+            import sklearn  # noqa: F401  (leads.bench.evaluation's ROC AUC)
         except ImportError:
             raise CommandError("compare_encoders needs scikit-learn: pip install -e '.[dev]'") from None
         figures = encoder_comparison.run(

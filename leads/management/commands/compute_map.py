@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from leads.services import maps
-from leads.services.queue import send
+from leads.core.queue import send
+from leads.map import services as maps
 
 
 class Command(BaseCommand):

@@ -4,13 +4,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from leads import roles
+from leads.accounts import roles
+from leads.imports.services import create_job, run_import
 from leads.models import Company
-from leads.services.imports import create_job, run_import
 
 DEMO_CSV = Path(__file__).resolve().parents[2] / "demo" / "companies.csv"
 DEMO_USER, DEMO_PASSWORD = "demo", "leads-demo"
-# One demo user per role (leads.roles), same password: what each role sees.
+# One demo user per role (leads.accounts.roles), same password: what each role sees.
 ROLE_USERS = {"rep": roles.REP, "manager": roles.MANAGER, "admin": roles.ADMIN}
 
 

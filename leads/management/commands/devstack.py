@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from leads import devstack
+from leads.core import devstack
 
 
 class Command(BaseCommand):

@@ -1,8 +1,9 @@
 from django.core.management.base import BaseCommand
 
-from leads import embedding
+from leads.embedding import active
+from leads.embedding import services as embeddings
 from leads.models import Company
-from leads.services import embeddings, scores
+from leads.scoring import services as scores
 
 
 class Command(BaseCommand):
@@ -15,7 +16,7 @@ class Command(BaseCommand):
         if queue:
             self.stdout.write(f"Queued {embeddings.queue_pending_embeddings()} batches.")
             return
-        ids = list(Company.objects.needing_embedding(embedding.model_name()).values_list("pk", flat=True))
+        ids = list(Company.objects.needing_embedding(active.model_name()).values_list("pk", flat=True))
         done = embeddings.embed_and_score(ids)
         scores.catch_up()
         self.stdout.write(f"Embedded {len(done)} companies; scores are up to date.")

@@ -2,9 +2,9 @@
 
 python manage.py evaluate [--json] [--k 1 3 5 10 25] [--bootstrap 200] [--seed 1] [--record]
 
-Each labelled company is scored from all the other labels only; the figures (leads/quality.py)
+Each labelled company is scored from all the other labels only; the figures (leads/review/quality.py)
 say how well those scores rank likes above dislikes, for the inverse-distance scorer at each k,
-next to the fit (leads/evidence.py, what the dashboard sorts by), weights = distances (the bug the
+next to the fit (leads/scoring/evidence.py, what the dashboard sorts by), weights = distances (the bug the
 README warns about) and uniform weights. The figures are the label review page's (one cache)."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import quality, review
-from leads.services import quality as quality_service
+from leads.review import quality
+from leads.review import selectors as review
+from leads.review import snapshots as quality_service
 
 
 class Command(BaseCommand):

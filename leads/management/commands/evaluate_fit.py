@@ -1,4 +1,4 @@
-"""Does sorting by fit (leads/evidence.py) beat the plain kNN score? Simulated teams on real,
+"""Does sorting by fit (leads/scoring/evidence.py) beat the plain kNN score? Simulated teams on real,
 really embedded companies: the YC directory and the French and Japanese sets.
 
 python manage.py evaluate_fit [--sets yc fr ja] [--encoders minilm multilingual] [--seeds 5 ... 12]
@@ -22,9 +22,11 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import embedding, evaluation, evidence
-from leads.bench import fit_evaluation
-from leads.identity import embedding_text
+from leads.bench import base, evaluation, fit_evaluation
+from leads.companies.identity import embedding_text
+from leads.embedding import active
+from leads.embedding import encoders as embedding
+from leads.scoring import evidence
 
 LABELLED_SETS = {"fr": "startups-fr.csv", "ja": "companies-ja.csv"}
 # MiniLM reads Japanese as [UNK]s (near chance, docs/evaluation.md): multilingual only, by default.
@@ -116,7 +118,6 @@ def load_sets(sets: list[str], encoders: list[str] | None, data: Path, log):
 
 
 def _yc(log):
-    from leads.bench import base
 
     if not base.YC_CSV.exists():
         raise CommandError(f"{base.YC_CSV}: not found (the YC directory with its tags is what the profiles need)")
@@ -124,7 +125,7 @@ def _yc(log):
     tags = evaluation.read_tags(base.YC_CSV)
     if len(tags) != len(companies):
         raise CommandError(f"{len(tags)} rows of tags for {len(companies)} embedded companies")
-    name = f"yc/{embedding.setting_for(embedding.model_name())}"
+    name = f"yc/{embedding.setting_for(active.model_name())}"
     return name, companies.vectors, evaluation.targets(tags, evaluation.PROFILES.values())
 
 
@@ -162,4 +163,4 @@ def _encode(texts: list[str], encoder: str) -> np.ndarray:
     import django
 
     django.setup()
-    return embedding.encode(texts, using=embedding.encoder_for(encoder))
+    return active.encode(texts, using=embedding.encoder_for(encoder))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import evaluation
+from leads.bench import base, evaluation
 
 
 class Command(BaseCommand):
@@ -45,7 +45,6 @@ class Command(BaseCommand):
             raise CommandError(
                 "evaluate_label_next needs scikit-learn and matplotlib: pip install -e '.[dev]'"
             ) from None
-        from leads.bench import base
 
         if not base.YC_CSV.exists():
             raise CommandError(f"{base.YC_CSV}: not found (the YC directory with its tags is what the profiles need)")

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from leads.selectors import BadFilter, best_first
-from leads.services.exports import write_scores
+from leads.companies.exports import write_scores
+from leads.companies.selectors import BadFilter, best_first
 
 
 class Command(BaseCommand):

@@ -3,14 +3,14 @@ import unicodedata
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import csvfiles
-from leads.csvfiles import UnreadableFile
-from leads.identity import BIDI_CONTROLS
-from leads.import_selectors import import_progress
+from leads.companies.identity import BIDI_CONTROLS
+from leads.imports import csvfiles, dry_runs
+from leads.imports import services as imports
+from leads.imports.csvfiles import UnreadableFile
+from leads.imports.selectors import import_progress
+from leads.imports.services import ImportFailed, create_job, run_import
 from leads.management.progress import ProgressBar
 from leads.models import ImportJob
-from leads.services import dry_runs, imports
-from leads.services.imports import ImportFailed, create_job, run_import
 
 # Line and paragraph separators, which some terminals break lines at, and bidirectional controls,
 # which reorder what follows them; control characters (Cc) are escaped too.
@@ -100,11 +100,11 @@ class Command(BaseCommand):
             if choices:
                 imports.choose_columns(job, choices)
             else:
-                imports.check_mapping(job, imports.job_mapping(job))
+                imports.check_mapping(job, job.column_mapping())
         except UnreadableFile as error:
             raise CommandError(shown(error)) from None
         self.stdout.write(
-            f"Import #{job.pk}: {shown(job.original_name)} ({_described(imports.job_dialect(job), imports.sheet_names(job))})"
+            f"Import #{job.pk}: {shown(job.original_name)} ({_described(job.dialect(), imports.sheet_names(job))})"
         )
         bar = ProgressBar(self.stdout, "Reading", "rows")
         progress = None if no_progress else lambda j: bar.update(j.rows_read, job.rows_estimate, approximate=True)

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import loadtest
+from leads.bench import loadtest
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from leads.services import scores
+from leads.scoring import services as scores
 
 
 class Command(BaseCommand):

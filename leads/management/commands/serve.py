@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connections
 
-from leads import devstack
+from leads.core import devstack
 from leads.management.supervise import run_together
 
 

@@ -3,9 +3,12 @@ import time
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import embedding
+from leads.embedding import active
+from leads.embedding import encoders as embedding
+from leads.embedding import services as embeddings
+from leads.embedding import switching as encoders
 from leads.models import Company
-from leads.services import embeddings, encoders, scores
+from leads.scoring import services as scores
 
 
 class Command(BaseCommand):
@@ -37,7 +40,7 @@ class Command(BaseCommand):
             self.stdout.write("Follow it on any import's progress page, or run this command again to wait.")
             return
         while not encoders.finish():
-            if encoders.target() is None:
+            if active.target() is None:
                 raise CommandError("The switch was called off (another switch_model started).")
             self._report()
             if here:
@@ -52,15 +55,15 @@ class Command(BaseCommand):
             self.stdout.write("A full rescore is under way on the workers.")
 
     def _report(self) -> None:
-        progress = encoders.progress()
+        progress = active.progress()
         self.stdout.write(
             f"  {progress.embedded:,} of {progress.total:,} companies embedded with {progress.target!r} ({progress.percent}%)"
         )
 
     @staticmethod
     def _embed_a_batch() -> None:
-        spec = encoders.target()
+        spec = active.target()
         if spec is None:
             return
         ids = Company.objects.needing_embedding(spec.stored_name).values_list("pk", flat=True)
-        embeddings.embed_companies(list(ids[: embedding.batch_size(spec) * 8]), target=True)
+        embeddings.embed_companies(list(ids[: active.batch_size(spec) * 8]), target=True)

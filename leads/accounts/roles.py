@@ -1,0 +1,142 @@
+"""Who may do what: three roles, each a Django group with its permissions (made by a migration,
+kept in step by `sync_groups`), and the checks every page, action and API endpoint uses.
+
+- Sales reps view companies and label them.
+- Sales managers also import, review labels, use the admin's company pages and bulk actions,
+  and change scoring settings.
+- Admins manage users, groups and API tokens (in the admin) and may view companies.
+
+A new account is a sales rep until an admin gives it another role; a superuser may do anything.
+The app's own permissions are declared on Company (Meta.permissions); the rest are Django's
+model permissions, which the admin checks."""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
+
+REP, MANAGER, ADMIN = "Sales reps", "Sales managers", "Admins"
+
+# What the app checks, by name (app label "leads").
+VIEW = "leads.view_company"
+LABEL = "leads.label_company"
+IMPORT = "leads.import_companies"
+REVIEW = "leads.review_labels"
+SETTINGS = "leads.change_scoring_settings"
+OPEN_ADMIN = "leads.open_admin"
+
+
+_REP = [VIEW, LABEL]
+ROLES: dict[str, list[str]] = {
+    REP: _REP,
+    MANAGER: [
+        *_REP,
+        IMPORT,
+        REVIEW,
+        SETTINGS,
+        OPEN_ADMIN,
+        "leads.add_company",
+        "leads.change_company",
+        "leads.delete_company",
+        "leads.view_label",
+        "leads.view_score",
+        "leads.view_importjob",
+        "leads.delete_importjob",
+    ],  # fmt: skip
+    ADMIN: [
+        VIEW,
+        OPEN_ADMIN,
+        *(f"auth.{action}_{model}" for model in ("user", "group") for action in ("add", "change", "delete", "view")),
+        "leads.view_apitoken",
+        "leads.delete_apitoken",
+        *(
+            f"axes.{action}_{model}"
+            for model in ("accessattempt", "accesslog", "accessfailurelog")
+            for action in ("view", "delete")
+        ),
+    ],  # fmt: skip
+}
+
+
+def create_permissions(apps) -> None:
+    """Every model permission, now: a migration needs them before post_migrate would make them."""
+    from django.contrib.auth.management import create_permissions as create
+
+    for config in apps.get_app_configs():
+        config.models_module = True  # historical app configs have none; create() skips those
+        create(config, apps=apps, verbosity=0)
+        config.models_module = None
+
+
+def sync_groups(apps) -> None:
+    """Create the three groups and give each exactly its permissions: by the migration that
+    introduced roles, and after every migrate (post_migrate), so that the groups follow ROLES
+    and come back after a test flushes the database."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, wanted in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        permissions = []
+        for label in wanted:
+            app_label, codename = label.split(".")
+            permissions.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(permissions)
+
+
+def sync_groups_after_migrate(sender, apps=None, **kwargs) -> None:
+    """post_migrate of this app (after auth made every app's permissions); a test's flush sends
+    it without `apps`."""
+    from django.apps import apps as installed
+
+    sync_groups(apps or installed)
+
+
+def add_new_user_to_reps(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
+    """post_save of User: a new account starts as a sales rep (not a superuser: it has everything)."""
+    from django.contrib.auth.models import Group
+
+    if created and not raw and not instance.is_superuser:
+        group = Group.objects.filter(name=REP).first()
+        if group is not None:
+            instance.groups.add(group)
+
+
+def missing(user, permission: str) -> str:
+    """Why `user` may not: one sentence saying whom to ask."""
+    role = next((name for name, granted in ROLES.items() if permission in granted), MANAGER)  # the first that has it
+    return f"Your account ({user.get_username()}) cannot do this: ask an admin to add you to “{role}”."
+
+
+def required(permission: str):
+    """For a page or a form's action: the login page for anonymous visitors, a 403 page that says
+    which role is needed for a logged-in user without `permission`."""
+
+    def decorate(view):
+        @login_required
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if not request.user.has_perm(permission):
+                return render(request, "403.html", {"reason": missing(request.user, permission)}, status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def forbidden_json(user, permission: str) -> JsonResponse | None:
+    """For JSON endpoints: a 403 with the reason when `user` lacks `permission`, else None."""
+    if user.has_perm(permission):
+        return None
+    return JsonResponse({"error": missing(user, permission)}, status=403)
+
+
+def context(request: HttpRequest) -> dict:
+    """Template context: `can_label`, asked once per request (a page of fifty rows would ask the
+    permission backends fifty times through `perms`)."""
+    user = getattr(request, "user", None)
+    return {"can_label": SimpleLazyObject(lambda: bool(user and user.has_perm(LABEL)))}

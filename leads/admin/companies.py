@@ -1,0 +1,420 @@
+"""Admin for managers reviewing scored companies."""
+
+import functools
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F, OuterRef, Subquery
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+
+from leads.accounts import roles
+from leads.companies import exports, identity, selectors
+from leads.companies import services as companies
+from leads.embedding import active
+from leads.embedding import services as embeddings
+from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
+from leads.scoring import bands, explanations
+from leads.scoring import services as scores
+from leads.scoring.labels import label_companies
+
+
+class EmbeddingStatusFilter(admin.SimpleListFilter):
+    title = "embedding"
+    parameter_name = "embedded"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Embedded"), ("no", "Waiting for the worker")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.with_current_embedding(active.model_name())
+        if self.value() == "no":
+            return queryset.needing_embedding(active.model_name())
+        return queryset
+
+
+class BandFilter(admin.SimpleListFilter):
+    """The dashboard's score bands (leads.scoring.bands), asked of the database like the dashboard does."""
+
+    title = "score band"
+    parameter_name = "band"
+
+    def lookups(self, request, model_admin):
+        return [*((band.key, band.label) for band in bands.BANDS), ("none", "not scored")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(score__isnull=True)
+        if self.value() in bands.BY_KEY:
+            return queryset.filter(selectors.band_filter(self.value()))
+        return queryset
+
+
+class LabelledFilter(admin.SimpleListFilter):
+    title = "label"
+    parameter_name = "label"
+
+    def lookups(self, request, model_admin):
+        return [("like", "Liked"), ("dislike", "Disliked"), ("none", "Unlabelled")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("like", "dislike"):
+            return queryset.filter(verdict=self.value())
+        if self.value() == "none":
+            return queryset.filter(verdict="")
+        return queryset
+
+
+class LabelSourceFilter(admin.SimpleListFilter):
+    """Where the current verdict came from: a rep's click, the API, an import, an admin action."""
+
+    title = "labelled from"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        return LabelSource.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in LabelSource.values:  # labelled companies only: the partial index first
+            return queryset.exclude(verdict="").filter(latest_label_source=self.value())
+        return queryset
+
+
+class LowConfidenceFilter(admin.SimpleListFilter):
+    title = "evidence"
+    parameter_name = "low_confidence"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Nothing labelled is close (unexplored)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(selectors.band_filter(bands.UNEXPLORED.key))
+        return queryset
+
+
+class TextFilter(admin.SimpleListFilter):
+    """A box to type an exact value (any case) instead of a list of every distinct value, which
+    would scan every company on every page view."""
+
+    template = "admin/text_filter.html"
+    field = ""
+
+    def lookups(self, request, model_admin):
+        return [("", "")]  # Django shows a filter only when it has choices
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(**{f"{self.field}__iexact": value}) if value else queryset
+
+    def choices(self, changelist):
+        """One entry for the template: the value typed, and the other filters to keep."""
+        keep = [(name, value) for name, value in changelist.params.items() if name != self.parameter_name]
+        yield {
+            "value": self.value() or "",
+            "keep": keep,
+            "clear": changelist.get_query_string(remove=[self.parameter_name]),
+        }
+
+
+class IndustryFilter(TextFilter):
+    title = "industry"
+    parameter_name = field = "industry"
+
+
+class CountryFilter(TextFilter):
+    title = "country"
+    parameter_name = field = "country"
+
+
+class CappedPaginator(Paginator):
+    """Counts up to COUNT_LIMIT companies, not a million on every page view (the dashboard's rule)."""
+
+    COUNT_LIMIT = 10_000
+
+    @functools.cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[: self.COUNT_LIMIT].count()
+
+
+class LabelInline(admin.TabularInline):
+    model = Label
+    extra = 0
+    fields = ["verdict", "user", "source", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _verdict_action(verdict: Verdict, description: str):
+    @admin.action(description=description, permissions=["label"])
+    def action(modeladmin, request, queryset):
+        changed = label_companies(
+            verdicts=[(pk, verdict) for pk in queryset.values_list("pk", flat=True)],
+            user=request.user,
+            source=LabelSource.ADMIN,
+        )
+        modeladmin.message_user(request, f"{changed} companies changed; their neighbours' scores update in a moment.")
+
+    action.__name__ = f"mark_{verdict.value}"
+    return action
+
+
+class CompanyForm(forms.ModelForm):
+    """The import's rules for names and websites (leads/companies/identity.py), with the same messages."""
+
+    class Meta:
+        model = Company
+        fields = ["name", "website", "description", "industry", "country", "extra"]
+
+    def clean_name(self) -> str:
+        name = identity.clean_name(self.cleaned_data["name"])
+        if not name:
+            raise ValidationError("A company needs a name with at least one visible character.")
+        return name
+
+    def clean_website(self) -> str:
+        website = self.cleaned_data["website"]
+        if problem := identity.read_website(website).problem:
+            raise ValidationError(problem[0].upper() + problem[1:] + ".")
+        return website
+
+
+def _latest_label(field: str) -> Subquery:
+    return Subquery(Label.objects.filter(company=OuterRef("pk")).order_by("-created_at", "-pk").values(field)[:1])
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    form = CompanyForm
+    list_display = [
+        "name", "domain", "score_value", "verdict", "labelled", "embedded", "low_confidence", "import_job",
+    ]  # fmt: skip
+    list_filter = [
+        BandFilter, LabelledFilter, LabelSourceFilter, EmbeddingStatusFilter, LowConfidenceFilter,
+        IndustryFilter, CountryFilter, "import_job",
+    ]  # fmt: skip
+    # The search box shows when search_fields is set; get_search_results searches as the dashboard does.
+    search_fields = ["name", "domain", "description"]
+    list_select_related = ["score", "import_job"]
+    # Newest first, through the primary key: the model's order (by name) sorts a million rows.
+    ordering = ["-pk"]
+    paginator = CappedPaginator
+    show_full_result_count = False  # counting a million rows on every page is slow
+    readonly_fields = [
+        "domain", "dedupe_key", "text_hash", "verdict", "import_job", "created_at", "updated_at",
+        "score_explanation", "similar",
+    ]  # fmt: skip
+    inlines = [LabelInline]
+    actions = [
+        _verdict_action(Verdict.LIKE, "Like the selected companies"),
+        _verdict_action(Verdict.DISLIKE, "Dislike the selected companies"),
+        _verdict_action(Verdict.CLEAR, "Clear the verdict of the selected companies"),
+        "reembed",
+        "rescore",
+        "export_csv",
+    ]
+
+    # Every write goes through the services, which keep vectors, labels and scores in step.
+    def save_model(self, request, obj, form, change):
+        companies.save_company(obj)
+
+    def delete_model(self, request, obj):
+        companies.delete_companies([obj])
+
+    def delete_queryset(self, request, queryset):
+        companies.delete_companies(queryset)
+
+    def get_queryset(self, request):
+        companies = (
+            super()
+            .get_queryset(request)
+            .with_embedding_status(active.model_name())
+            .annotate(
+                latest_label_user=_latest_label("user__username"),
+                latest_label_source=_latest_label("source"),
+                latest_label_at=_latest_label("created_at"),
+            )
+        )
+        if self._sorted_by_score(request):
+            # The scored companies, read off the score index (a million unscored ones would be
+            # sorted after them on every page view); the "not scored" band lists the others.
+            companies = companies.filter(score__isnull=False)
+        return companies
+
+    def get_search_results(self, request, queryset, search_term):
+        """Words of the name, domain, industry and description, through the dashboard's indexes
+        (a substring search would scan a million descriptions)."""
+        return queryset.search(search_term), False
+
+    def _sorted_by_score(self, request) -> bool:
+        column = str(self.list_display.index("score_value") + 1)  # the admin's "o" counts the checkbox
+        return column in request.GET.get("o", "").replace("-", "").split(".")
+
+    @admin.display(description="fit (score)", ordering=F("score__fit").asc(nulls_last=True))
+    def score_value(self, company):
+        score = getattr(company, "score", None)
+        if score is None:
+            return "—"
+        band = selectors.band_of(score, selectors.score_distribution())
+        return f"{score.signed_fit} ({band.label}; score {score.signed}, evidence {score.evidence:.1f})"
+
+    @admin.display(description="labelled by")
+    def labelled(self, company):
+        if not company.verdict or company.latest_label_at is None:
+            return "—"
+        who = company.latest_label_user or "(deleted user)"
+        when = date_format(timezone.localtime(company.latest_label_at), "SHORT_DATETIME_FORMAT")
+        return f"{who}, {when}, {LabelSource(company.latest_label_source).label}"
+
+    @admin.display(description="embedded", boolean=True, ordering="is_embedded")
+    def embedded(self, company):
+        return company.is_embedded
+
+    @admin.display(description="nothing labelled is close", boolean=True)
+    def low_confidence(self, company):
+        score = getattr(company, "score", None)
+        return None if company.verdict or score is None else score.unexplored
+
+    @admin.display(description="the neighbours that made its score")
+    def score_explanation(self, company):
+        neighbours = explanations.score_explanation(company)
+        if not neighbours:
+            return "Not scored (labelled, waiting for embedding, or nothing labelled yet)."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}%</td></tr>",
+            (
+                (_admin_link(n.company, n.company_id), n.verdict, f"{n.distance:.3f}", f"{100 * n.share:.0f}")
+                for n in neighbours
+            ),
+        )
+        return format_html(
+            "<p>{}</p><table><tr><th>neighbour</th><th>label</th><th>distance</th><th>weight</th></tr>{}</table>",
+            explanations.explanation_sentence(company, neighbours),
+            rows,
+        )
+
+    @admin.display(description="similar companies")
+    def similar(self, company):
+        found = selectors.similar_companies(company, limit=10)
+        if not found:
+            return "None yet (not embedded)."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} (similarity {}) {}</li>",
+                (
+                    (_admin_link(s.company, s.company.pk), f"{s.similarity:.2f}", s.company.get_verdict_display())
+                    for s in found
+                ),
+            ),
+        )
+
+    # The bulk actions go to the roles that may do the same in the app (leads.accounts.roles): labelling to
+    # reps and managers (an admin may not label), re-embedding, rescoring and exporting a
+    # selection to managers. Django asks has_<name>_permission for each name in permissions=.
+    def has_label_permission(self, request) -> bool:
+        return request.user.has_perm(roles.LABEL)
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm(roles.REVIEW)
+
+    @admin.action(description="Embed the selected companies again", permissions=["review"])
+    def reembed(self, request, queryset):
+        batches = embeddings.queue_embedding(list(queryset.order_by("pk").values_list("pk", flat=True)))
+        self.message_user(request, f"Queued for embedding in {batches} batches; their scores follow.")
+
+    @admin.action(description="Rescore the selected companies", permissions=["review"])
+    def rescore(self, request, queryset):
+        scored = scores.score_companies(queryset.values_list("pk", flat=True))
+        self.message_user(
+            request, f"{scored} companies rescored (labelled ones and ones waiting for embedding have no score)."
+        )
+
+    @admin.action(description="Export the selected companies to CSV", permissions=["review"])
+    def export_csv(self, request, queryset):
+        stamp = timezone.localtime().strftime("%Y-%m-%d")
+        response = StreamingHttpResponse(
+            exports.stream_scores(selectors.BestFirst(queryset.select_related("score"), embedding_status=False)),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="leads-selected-{stamp}.csv"'
+        return response
+
+
+def _admin_link(company: Company | None, company_id: int):
+    if company is None:
+        return f"company {company_id} (deleted)"
+    return format_html('<a href="{}">{}</a>', reverse("admin:leads_company_change", args=[company.pk]), company.name)
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    """Read-only history: verdicts are given on the dashboard, the API, an import or the
+    company list's actions, all through scoring.labels."""
+
+    list_display = ["company", "verdict", "user", "source", "created_at"]
+    list_filter = ["verdict", "source", "user"]
+    search_fields = ["company__name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Score)
+class ScoreAdmin(admin.ModelAdmin):
+    """Read-only: scores are derived from the labels."""
+
+    list_display = ["company", "value", "computed_at"]
+    search_fields = ["company__name"]
+    readonly_fields = ["company", "value", "neighbour_ids", "neighbour_distances", "neighbour_labels", "kth_distance"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["original_name", "state", "user", "rows_read", "created", "updated", "rejected", "created_at"]
+    list_filter = ["state"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff see whose tokens exist and revoke one by deleting it. Neither the key (never
+    stored) nor its hash is shown; reps make their own on /account/token, which shows the key once."""
+
+    list_display = ["prefix", "user", "created_at", "last_used_at"]
+    fields = list_display
+    readonly_fields = list_display
+    search_fields = ["user__username", "prefix"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# Users and groups: their own module (admins give the roles, only a superuser gives more).
+from leads.admin import accounts as admin_accounts  # noqa: E402, F401

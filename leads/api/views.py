@@ -1,0 +1,224 @@
+"""JSON API for scripts and integrations: session or token auth.
+
+curl -H "Authorization: Token $KEY" http://127.0.0.1:8000/api/companies/?label=like
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.paginator import EmptyPage, Paginator
+from django.db.models import F
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from leads.accounts import roles
+from leads.companies import selectors
+from leads.core import queue
+from leads.embedding import active
+from leads.models import ApiToken, Company, LabelSource
+from leads.scoring.labels import InvalidVerdict, label_company
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/api/"
+ENDPOINTS = "GET /api/companies/, POST /api/companies/<id>/label and GET /api/companies/<id>/similar"
+MAX_PAGE_SIZE = 500
+MAX_SIMILAR = 100
+# "-fit" (the default) is the dashboard's order, best fit first; "-score" orders by the plain kNN score.
+ORDERINGS = {
+    "-fit": None,
+    "-score": F("score__value").desc(nulls_last=True),
+    "name": "name",
+    "-name": "-name",
+    "created": "created_at",
+    "-created": "-created_at",
+}
+
+
+def error_response(message: str, status: int) -> JsonResponse:
+    """An API error: JSON with a message that says what to fix (core.middleware answers the rest so)."""
+    return JsonResponse({"error": message}, status=status)
+
+
+def api_auth(permission: str):
+    """Authenticate by 'Authorization: Token <key>' (no CSRF needed) or by session (CSRF checked),
+    then check the user's role has `permission` (leads.accounts.roles): a JSON 403 that says which if not."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            if header:
+                scheme, _, key = header.partition(" ")
+                if scheme.lower() not in ("token", "bearer") or not key.strip():
+                    return error_response("Authorization header must be 'Token <your API token>'", 401)
+                user = ApiToken.user_for(key.strip())
+                if user is None:
+                    return error_response("invalid API token; get yours at /account/token", 401)
+                request.user = user
+            elif isinstance(request.user, AnonymousUser) or not request.user.is_authenticated:
+                return error_response("authentication required: log in or send 'Authorization: Token <key>'", 401)
+            elif request.method == "POST":
+                from django.middleware.csrf import CsrfViewMiddleware
+
+                reason = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+                if reason is not None:
+                    return error_response("CSRF check failed: send the X-CSRFToken header with a session", 403)
+            return roles.forbidden_json(request.user, permission) or view(request, *args, **kwargs)
+
+        return csrf_exempt(wrapper)
+
+    return decorate
+
+
+def company_json(company: Company) -> dict:
+    score = getattr(company, "score", None)
+    distribution = selectors.score_distribution()
+    return {
+        "id": company.pk,
+        "name": company.name,
+        "website": company.website,
+        "domain": company.domain,
+        "industry": company.industry,
+        "country": company.country,
+        "description": company.description,
+        "label": company.verdict or None,
+        "score": None if score is None else round(score.value, 6),  # the plain kNN score
+        # What the dashboard sorts by: the score weighed by close evidence (leads/scoring/evidence.py).
+        "fit": None if score is None else round(score.fit, 6),
+        "evidence": None if score is None else round(score.evidence, 6),
+        # strong / likely / unsure / unlikely / unexplored, and "top 3% of 48,000" (leads/scoring/bands.py)
+        "band": None if score is None else selectors.band_of(score, distribution).key,
+        "rank": None if score is None else distribution.rank_text(score.fit),
+        "embedded": getattr(company, "is_embedded", None),
+        "neighbours": [] if score is None else score.neighbours,
+        "extra": company.extra,
+    }
+
+
+@require_GET
+@api_auth(roles.VIEW)
+def companies(request: HttpRequest) -> JsonResponse:
+    params = request.GET
+    show = _show_from(params)
+    if show is None:
+        return error_response("labelled must be true/false and label must be like, dislike or none", 400)
+    ordering = params.get("ordering", "-fit")
+    if ordering not in ORDERINGS:
+        return error_response(f"ordering must be one of: {', '.join(ORDERINGS)}", 400)
+    try:
+        size = min(int(params.get("page_size", 50)), MAX_PAGE_SIZE)
+        number = int(params.get("page", 1))
+    except ValueError:
+        return error_response("page and page_size must be whole numbers", 400)
+    if size < 1 or number < 1:
+        return error_response("page and page_size must be at least 1", 400)
+    if ORDERINGS[ordering] is not None:
+        listing = selectors.company_listing(show=show, query=params.get("q", ""))
+        listing = listing.with_embedding_status(active.model_name()).order_by(ORDERINGS[ordering], "pk")
+    else:
+        listing = selectors.best_first(show=show, query=params.get("q", ""))
+    paginator = Paginator(listing, size)
+    try:
+        page = paginator.page(number)
+    except EmptyPage:
+        return error_response(f"page {number} is past the last page ({paginator.num_pages})", 404)
+    return JsonResponse(
+        {
+            "count": paginator.count,
+            "page": number,
+            "pages": paginator.num_pages,
+            "next": number + 1 if page.has_next() else None,
+            "results": [company_json(c) for c in page],
+        }
+    )
+
+
+def _show_from(params) -> str | None:
+    label = params.get("label", "").lower()
+    labelled = params.get("labelled", "").lower()
+    if label in ("like", "liked"):
+        return "liked"
+    if label in ("dislike", "disliked"):
+        return "disliked"
+    if label in ("none", "unlabelled"):
+        return "unlabelled"
+    if label:
+        return None
+    if not labelled.strip():
+        return "all"
+    return {True: "labelled", False: "unlabelled", None: None}[_yes_no(labelled)]
+
+
+@require_POST
+@api_auth(roles.LABEL)
+def label(request: HttpRequest, pk: int) -> JsonResponse:
+    company = Company.objects.filter(pk=pk).first()
+    if company is None:
+        return error_response(f"no company with id {pk}", 404)
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, too deeply nested
+        return error_response(f'body must be JSON like {{"verdict": "like"}}: {error}', 400)
+    if not isinstance(body, dict) or "verdict" not in body:
+        return error_response('body must be JSON like {"verdict": "like" | "dislike" | "clear"}', 400)
+    try:
+        created = label_company(company=company, user=request.user, source=LabelSource.API, verdict=body["verdict"])
+    except InvalidVerdict as error:
+        return error_response(str(error), 400)
+    # "delayed": saved, but the task queue is unreachable; the sweep rescores once it is back.
+    rescore = "delayed" if queue.queue_is_down() else "queued"
+    return JsonResponse(
+        {"id": company.pk, "label": company.verdict or None, "label_id": created.pk, "rescore": rescore}, status=201
+    )
+
+
+@require_GET
+@api_auth(roles.VIEW)
+def similar(request: HttpRequest, pk: int) -> JsonResponse:
+    """The nearest companies by cosine distance of their current vectors, nearest first."""
+    company = Company.objects.filter(pk=pk).first()
+    if company is None:
+        return error_response(f"no company with id {pk}", 404)
+    unlabelled = _yes_no(request.GET.get("unlabelled", "false"))
+    if unlabelled is None:
+        return error_response("unlabelled must be true or false", 400)
+    try:
+        limit = int(request.GET.get("limit", 10))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_SIMILAR:
+        return error_response(f"limit must be a whole number from 1 to {MAX_SIMILAR}", 400)
+    found = selectors.similar_companies(company, limit=limit, unlabelled=unlabelled)
+    return JsonResponse(
+        {"id": company.pk, "embedded": selectors.is_embedded(company), "results": [_similar_json(s) for s in found]}
+    )
+
+
+def _yes_no(value: str) -> bool | None:
+    """'true' / '1' / 'yes' -> True, 'false' / '0' / 'no' (or nothing) -> False, else None."""
+    value = value.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    return None
+
+
+def _similar_json(similar: selectors.SimilarCompany) -> dict:
+    company = similar.company
+    score = getattr(company, "score", None)
+    return {
+        "id": company.pk,
+        "name": company.name,
+        "domain": company.domain,
+        "label": company.verdict or None,
+        "score": None if score is None else round(score.value, 6),
+        "distance": round(similar.distance, 6),  # cosine, 0..2
+        "similarity": round(similar.similarity, 6),  # 1 - distance
+    }

@@ -1,0 +1,363 @@
+"""Read-side queries shared by the dashboard, the API, the admin and exports."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from django.core.cache import cache
+from django.db import connection, models, transaction
+from django.db.models import Q
+from pgvector.django import CosineDistance
+
+from leads.embedding import active
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Score, ScoreChange
+from leads.models import companies as company_models
+from leads.models.companies import sized_vector
+from leads.models.encoders import HNSW_EF_SEARCH
+from leads.scoring import bands
+
+LABEL_FILTERS = {
+    "all": lambda qs: qs,
+    "unlabelled": CompanyQuerySet.unlabelled,
+    "labelled": CompanyQuerySet.labelled,
+    "liked": lambda qs: qs.filter(verdict="like"),
+    "disliked": lambda qs: qs.filter(verdict="dislike"),
+}
+
+
+class BadFilter(ValueError):
+    pass
+
+
+def company_listing(
+    *, show: str = "all", query: str = "", band: str = "", industry: str = "", country: str = "", import_job: str = ""
+) -> CompanyQuerySet:
+    """The companies the filters select (a label filter, a score band, industry, country, the
+    import that brought them, a search), with their score loaded (unordered: `best_first` orders
+    them for the dashboard, the API and exports)."""
+    if show not in LABEL_FILTERS:
+        raise BadFilter(f"show must be one of: {', '.join(LABEL_FILTERS)} (got {show!r})")
+    companies = LABEL_FILTERS[show](Company.objects.select_related("score"))
+    if band:
+        companies = companies.filter(band_filter(band))
+    if import_job:
+        if not import_job.isdigit():
+            raise BadFilter(f"import must be an import's number (got {import_job!r})")
+        companies = companies.filter(import_job_id=int(import_job))
+    texts = {"industry": industry.strip(), "country": country.strip(), "query": query}
+    if any("\x00" in text for text in texts.values()):  # Postgres text never holds NUL: no match, not a 500
+        return companies.none()
+    if texts["industry"]:
+        companies = companies.filter(industry__iexact=texts["industry"])
+    if texts["country"]:
+        companies = companies.filter(country__iexact=texts["country"])
+    companies = companies.search(query)
+    # The same selection of scored companies, on the score table alone, where the filters allow:
+    # BestFirst reads a page of them off the score index without joining a million companies.
+    # Where they do not (industry, country, import), the score side of the selection still lets
+    # BestFirst walk the best scores and check those companies by id when many companies match.
+    scope = Q() if show in ("all", "unlabelled") else Q(pk__in=[])  # a labelled company has no score
+    if band:
+        scope &= score_band_filter(band)
+    if companies.matching_ids is not None:
+        scope &= Q(company_id__any_of=companies.matching_ids)
+    if texts["industry"] or texts["country"] or import_job:
+        companies.walk_scope = scope
+    else:
+        companies.score_scope = scope
+        if companies.dense_search and show in ("all", "unlabelled") and not band:
+            # More matches than SEARCH_IDS_INLINE, of which at most the labelled ones left out.
+            companies.count_at_least = company_models.SEARCH_IDS_INLINE + 1 - Company.objects.labelled().count()
+    return companies
+
+
+def band_filter(key: str) -> Q:
+    """The companies whose score is in band `key` (bands.Distribution.band, asked of the database)."""
+    return Q(score__isnull=False) & _band_values(key, "score__")
+
+
+def score_band_filter(key: str) -> Q:
+    """The same band on the score table (Score.objects.filter)."""
+    return _band_values(key, "")
+
+
+def _band_values(key: str, prefix: str) -> Q:
+    """Each band as fit ranges (bands.Distribution.band: unexplored by its flag; strong and likely
+    supported, positive and at least their cut-off, unlikely negative and at most its cut-off,
+    unsure the rest), so that the fit index answers any of them; a negated range made Postgres
+    read every score."""
+    if key not in bands.BY_KEY:
+        raise BadFilter(f"band must be one of: {', '.join(bands.BY_KEY)} (got {key!r})")
+    if key == bands.UNEXPLORED.key:
+        return Q(**{f"{prefix}unexplored": True})
+    cut = score_distribution().cutoffs()
+    field = f"{prefix}fit"
+    explored = Q(**{f"{prefix}unexplored": False})
+    supported = Q(**{f"{prefix}supported": True})
+
+    def at_least(value: float) -> Q:  # positive and at least `value`
+        return Q(**{f"{field}__gte": value}) if value > 0 else Q(**{f"{field}__gt": 0})
+
+    def below(value: float) -> Q:  # not at_least(value)
+        return Q(**{f"{field}__lt": value}) if value > 0 else Q(**{f"{field}__lte": 0})
+
+    def at_most(value: float) -> Q:  # negative and at most `value`
+        return Q(**{f"{field}__lte": value}) if value < 0 else Q(**{f"{field}__lt": 0})
+
+    def above(value: float) -> Q:  # not at_most(value)
+        return Q(**{f"{field}__gt": value}) if value < 0 else Q(**{f"{field}__gte": 0})
+
+    strong, likely = max(cut["strong"], cut["likely"]), cut["likely"]  # strong's cut-off is the higher
+    bands_ = {
+        "strong": supported & at_least(strong),
+        "likely": supported & at_least(likely) & below(strong),
+        "unlikely": at_most(cut["unlikely"]),
+        "unsure": above(cut["unlikely"]) & (below(likely) | ~supported),
+    }
+    return explored & bands_[key]
+
+
+class BestFirst:
+    """Companies best fit first (ties by id), then those without a score (labelled, waiting for
+    embedding, or nothing labelled yet) by name.
+
+    Two queries that each follow an index, instead of one sort of every company by a column of
+    an outer join: the first page of a million companies reads ~50 score index entries. The
+    Paginator slices it; only the rows of a page get their embedding status, in one query."""
+
+    def __init__(self, companies: CompanyQuerySet, *, embedding_status: bool = True, count_limit: int | None = None):
+        self.companies = companies
+        self.scored = companies.filter(score__isnull=False).order_by("-score__fit", "pk")
+        if companies.matching_ids is not None:  # a search: the same ids on the score side (see search())
+            self.scored = self.scored.filter(score__company__any_of=companies.matching_ids)
+        # The scored companies' ids in order, from the score table alone when the filters allow
+        # (company_listing's score_scope): a search's page is then one walk of the score index
+        # (~30 ms for 22,000 matches among a million) instead of a join and a sort (~150 ms).
+        self.scored_ids = self._best(getattr(companies, "score_scope", None))
+        self.walk_ids = self._best(getattr(companies, "walk_scope", None))
+        self.unscored = companies.filter(score__isnull=True).order_by("name", "pk")
+        self.embedding_status = embedding_status
+        # Counting a million rows costs ~100 ms a page view: the dashboard counts up to a limit.
+        self.count_limit = count_limit
+
+    @functools.cached_property
+    def scored_count(self) -> int:
+        if self.scored_ids is None or self.companies.dense_search:
+            return self.scored.count()
+        return self.scored_ids.count()
+
+    @staticmethod
+    def _best(scope: Q | None):
+        if scope is None:
+            return None
+        return Score.objects.filter(scope).order_by("-fit", "company_id").values_list("company_id", flat=True)
+
+    def _scored_page(self, start: int, stop: int) -> list[Company]:
+        if self.scored_ids is not None and self.companies.dense_search:
+            ids = self._walk(start, stop, self.scored_ids, self.companies.matching)
+        elif self.scored_ids is not None:
+            ids = list(self.scored_ids[start:stop])
+        elif self.walk_ids is not None and self.count_is_capped:  # many match: a short walk fills a page
+            ids = self._walk(start, stop, self.walk_ids, self._selected)
+        else:  # few companies match (or nobody counted): their join and sort is small
+            return list(self.scored[start:stop])
+        found = self.companies.filter(pk__any_of=ids).in_bulk()
+        return [found[pk] for pk in ids if pk in found]  # one labelled since its pass ran is left out
+
+    def _selected(self, ids: list[int]) -> set[int]:
+        return set(self.companies.filter(pk__any_of=ids).values_list("pk", flat=True))
+
+    # A page of many matches (a common word, a big industry or country): the best WALK_ROWS scores
+    # (x4 until enough of them match), then which of those match, looked up by id. Exact: the
+    # scores are read in order.
+    WALK_ROWS = 2_000
+
+    def _walk(self, start: int, stop: int, best_first, matching) -> list[int]:
+        budget = max(self.WALK_ROWS, 10 * stop)
+        while True:
+            best = list(best_first[:budget])
+            chosen = matching(best)
+            found = [pk for pk in best if pk in chosen]
+            if len(found) >= stop or len(best) < budget:
+                return found[start:stop]
+            budget *= 4
+
+    def count(self) -> int:
+        """How many companies, or count_limit when there are at least that many."""
+        return self._count
+
+    @functools.cached_property
+    def _count(self) -> int:
+        if self.count_limit is None:
+            return self.scored_count + self.unscored.count()
+        if self.count_limit <= getattr(self.companies, "count_at_least", 0):
+            return self.count_limit  # known without counting (a common word: company_listing)
+        # Any order will do for a count: Postgres stops at the limit, a few ms whatever N is.
+        return self.companies.order_by()[: self.count_limit].count()
+
+    @property
+    def count_is_capped(self) -> bool:
+        return self.count_limit is not None and self.count() >= self.count_limit
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key: slice) -> list[Company]:
+        if not isinstance(key, slice) or key.stop is None or key.step is not None:
+            raise TypeError("BestFirst takes slices [start:stop]")
+        start, stop = key.start or 0, key.stop
+        rows = self._scored_page(start, stop)
+        if len(rows) < stop - start:  # past the scored companies: the count is small or needed
+            scored = start + len(rows) if rows else self.scored_count
+            rows += list(self.unscored[max(start - scored, 0) : stop - scored])
+        if self.embedding_status:
+            embedded = set(
+                CompanyEmbedding.objects.current(active.model_name())
+                .filter(company_id__in=[company.pk for company in rows])
+                .values_list("company_id", flat=True)
+            )
+            for company in rows:
+                company.is_embedded = company.pk in embedded
+        return rows
+
+    def iterator(self, chunk_size: int = 2000) -> Iterator[Company]:
+        """Every company in order, streamed (exports)."""
+        yield from self.scored.iterator(chunk_size=chunk_size)
+        yield from self.unscored.iterator(chunk_size=chunk_size)
+
+
+def best_first(*, embedding_status: bool = True, count_limit: int | None = None, **filters: str) -> BestFirst:
+    """The dashboard's, the API's and the export's order: `company_listing(**filters)`, best fit first."""
+    return BestFirst(company_listing(**filters), embedding_status=embedding_status, count_limit=count_limit)
+
+
+def is_embedded(company: Company) -> bool:
+    return Company.objects.filter(pk=company.pk).with_current_embedding(active.model_name()).exists()
+
+
+@dataclass(frozen=True)
+class SimilarCompany:
+    company: Company  # with its score loaded, when it has one
+    distance: float  # cosine distance, 0..2
+    similarity: float  # 1 - distance, -1..1
+
+
+def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = False) -> list[SimilarCompany]:
+    """The `limit` other companies nearest to `company` by cosine distance between current
+    vectors, nearest first (ties by id); only unlabelled ones if asked. [] while the company has
+    no current vector (waiting for embedding).
+
+    Approximate: it walks pgvector's HNSW index, which keeps it fast on a million companies. An
+    iterative scan reads at most hnsw.max_scan_tuples (20,000) index entries, so a filter that
+    almost nothing passes can still return fewer than `limit`."""
+    encoder = active.encoder()
+    vectors = CompanyEmbedding.objects.current(encoder.stored_name)
+    query = vectors.filter(company=company).values_list("vector", flat=True).first()
+    if query is None:
+        return []
+    candidates = vectors.exclude(company=company).select_related("company__score")
+    if unlabelled:
+        candidates = candidates.filter(company__verdict="")
+    # relaxed_order can return rows slightly out of order: read a few more than asked, sort, cut.
+    distance = CosineDistance(sized_vector(encoder.dimensions), query)  # the encoder's own HNSW index
+    nearest = candidates.annotate(distance=distance).order_by("distance")[: limit + 10]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The index yields the nearest vectors first and the filter (current text, unlabelled,
+        # not itself) comes after it: a plain scan stops after ef_search entries and can return
+        # fewer than `limit` rows; pgvector 0.8's iterative scan goes on until `limit` pass.
+        cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+        # ef_search (HNSW_EF_SEARCH): the candidates the graph search keeps.
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true)", [str(min(1000, max(HNSW_EF_SEARCH, 2 * limit)))]
+        )
+        # The planner takes the two conditions of "current" (same company, same text hash) as
+        # independent, estimates ~1 matching row, concludes LIMIT must read the whole index and
+        # picks a full scan plus sort (200 ms at 100k companies, against 1 ms). Without sorting,
+        # the ordered index scan is the only plan left.
+        cursor.execute("SELECT set_config('enable_sort', 'off', true)")
+        rows = list(nearest)
+        # Read-only: rolling back ends the settings above here, even inside a caller's transaction.
+        transaction.set_rollback(True)
+    rows = sorted(rows, key=lambda row: (row.distance, row.company_id))[:limit]
+    return [SimilarCompany(company=row.company, distance=row.distance, similarity=1.0 - row.distance) for row in rows]
+
+
+def score_distribution() -> bands.Distribution:
+    """The team's fits as quantiles, for bands and ranks (leads/scoring/bands.py): the same for every page
+    and request until a score is written. Computing it sorts every fit (~0.3 s at a million), so it
+    is cached under the numbers that every write to the scores moves: leads_score_version at the
+    statement (migration 0016), leads_score_published once it is committed (score_rows): a page
+    after a verdict's rescore sees the new distribution, and no page keeps an older one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select (select last_value from leads_score_version), (select last_value from leads_score_published)"
+        )
+        version, published = cursor.fetchone()
+    key = f"leads:fit-distribution:{version}:{published}"
+    distribution = cache.get(key)
+    if distribution is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "select count(*), percentile_cont(%s::float8[]) within group (order by fit) from leads_score",
+                [bands.FRACTIONS.tolist()],
+            )
+            total, quantiles = cursor.fetchone()
+        distribution = bands.Distribution(np.array(quantiles or [], dtype=np.float64), total)
+        cache.set(key, distribution, DISTRIBUTION_SECONDS)
+    return distribution
+
+
+# A distribution is cached per version of the scores; an hour bounds what old versions keep.
+DISTRIBUTION_SECONDS = 3600
+
+
+def band_of(score: Score | None, distribution: bands.Distribution) -> bands.Band | None:
+    """The band of a company's score row (None: not scored)."""
+    return None if score is None else distribution.band(score.fit, score.unexplored, score.supported)
+
+
+def with_bands(companies: list[Company]) -> list[Company]:
+    """Set `band` and `rank` (text) on each company of a page (None and "" when not scored)."""
+    distribution = score_distribution()
+    for company in companies:
+        score = None if company.verdict else getattr(company, "score", None)
+        company.band = band_of(score, distribution)
+        company.rank = distribution.rank_text(score.fit) if score else ""
+    return companies
+
+
+def score_changes(*, since) -> models.QuerySet:
+    return ScoreChange.objects.filter(changed_at__gt=since)
+
+
+@dataclass(frozen=True)
+class ExplainedChange:
+    company: Company | None  # None: deleted since
+    company_id: int
+    old_fit: float | None
+    new_fit: float | None
+    causes: list[Company]
+    changed_at: object
+
+
+def explained_changes(*, since, limit: int = 200) -> list[ExplainedChange]:
+    """The latest score changes since `since`, biggest moves first, with the companies whose
+    verdicts caused them."""
+    changes = list(score_changes(since=since).order_by("-changed_at", "-pk")[:limit])
+    cause_ids = {i for change in changes for i in change.causes}
+    companies = Company.objects.in_bulk({change.company_id for change in changes} | cause_ids)
+    explained = [
+        ExplainedChange(
+            company=companies.get(change.company_id),
+            company_id=change.company_id,
+            old_fit=change.old_fit,
+            new_fit=change.new_fit,
+            causes=[companies[i] for i in change.causes if i in companies],
+            changed_at=change.changed_at,
+        )
+        for change in changes
+    ]
+    return sorted(explained, key=lambda c: -abs((c.new_fit or 0.0) - (c.old_fit or 0.0)))

@@ -1,0 +1,47 @@
+"""Editing and deleting companies outside an import (the admin), keeping vectors and scores true."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from leads.core.queue import enqueue_on_commit
+from leads.models import Company
+from leads.scoring.services import drop_scores, labels_changed
+
+
+def text_changed(companies: Iterable[Company]) -> list[int]:
+    """These companies' text no longer matches their vector: drop their scores (they show as
+    'waiting for embedding' until the worker re-embeds them) and, for labelled ones, take them
+    out of the labelled set (a label change). Call inside the transaction that changed them."""
+    changed = [(company.pk, company.verdict) for company in companies]
+    ids = [pk for pk, _ in changed]
+    drop_scores(ids)
+    labelled = [pk for pk, verdict in changed if verdict]
+    if labelled:
+        labels_changed(labelled)
+    return ids
+
+
+@transaction.atomic
+def save_company(company: Company) -> Company:
+    """Save an edited or new company; a new text queues its (re-)embedding."""
+    old_hash = Company.objects.filter(pk=company.pk).values_list("text_hash", flat=True).first() if company.pk else None
+    company.save()
+    if old_hash != company.text_hash:
+        if old_hash is not None:
+            text_changed([company])
+        enqueue_on_commit("leads.embed_companies", [company.pk])
+    return company
+
+
+@transaction.atomic
+def delete_companies(companies: Iterable[Company]) -> int:
+    """Delete companies; a labelled one leaves the labelled set, so the scores citing it change."""
+    companies = list(companies)
+    labelled = [company.pk for company in companies if company.verdict]
+    if labelled:
+        labels_changed(labelled)
+    deleted, _ = Company.objects.filter(pk__in=[company.pk for company in companies]).delete()
+    return len(companies)

@@ -1,0 +1,293 @@
+"""Dashboard and company pages for sales reps."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from leads.accounts import roles
+from leads.companies import disagreements, exports, selectors
+from leads.core import queue
+from leads.labelnext import selectors as labelnext_selectors
+from leads.models import ApiToken, Company, LabelSource
+from leads.scoring import bands, explanations, reads
+from leads.scoring import labels as label_service
+from leads.scoring.labels import InvalidVerdict, label_company
+
+PAGE_SIZE = 50
+# The dashboard counts (and pages through) at most this many companies: filter or search for more.
+COUNT_LIMIT = 10_000
+
+
+def _bad_request(message: str) -> HttpResponseBadRequest:
+    # Plain text: the message quotes the user's input, which must not be rendered as HTML.
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
+# The dashboard's filters, all in the URL so that a view can be shared: name -> default.
+FILTERS = {"show": "all", "band": "", "industry": "", "country": "", "import": "", "q": ""}
+
+
+def _filters(request: HttpRequest) -> dict[str, str]:
+    return {name: request.GET.get(name, default) for name, default in FILTERS.items()}
+
+
+def _listing(filters: dict[str, str], **options) -> selectors.BestFirst:
+    return selectors.best_first(
+        show=filters["show"], query=filters["q"], band=filters["band"], industry=filters["industry"],
+        country=filters["country"], import_job=filters["import"], **options,
+    )  # fmt: skip
+
+
+@roles.required(roles.VIEW)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request)
+    try:
+        companies = _listing(filters, count_limit=COUNT_LIMIT)
+        page = Paginator(companies, PAGE_SIZE).get_page(request.GET.get("page"))
+    except selectors.BadFilter as error:
+        return _bad_request(str(error))
+    rows = _rows(list(page))
+    distribution = selectors.score_distribution()
+    return render(
+        request,
+        "leads/dashboard.html",
+        {
+            "page": page,
+            "rows": rows,
+            "filters": filters,
+            "query_string": urlencode({k: v for k, v in filters.items() if v and v != FILTERS[k]}),
+            "label_filters": list(selectors.LABEL_FILTERS),
+            "bands": bands.BANDS,
+            "histogram": distribution.histogram(),
+            "histogram_max": max([h["count"] for h in distribution.histogram()] + [1]),
+            "scored_total": distribution.total,
+            # Nothing scored and nothing labelled: say how to start instead of a list of "not scored".
+            "cold_start": not distribution.total and not Company.objects.labelled().exists(),
+            "count_is_capped": companies.count_is_capped,
+        },
+    )
+
+
+def _rows(companies: list[Company]) -> list[Company]:
+    """A page of companies with their band, rank and any disagreement between reps."""
+    selectors.with_bands(companies)
+    conflicts = disagreements.verdict_conflicts([company.pk for company in companies])
+    for company in companies:
+        company.conflict = conflicts.get(company.pk, "")
+    return companies
+
+
+@roles.required(roles.VIEW)
+def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    company = get_object_or_404(Company.objects.select_related("score"), pk=pk)
+    _rows([company])
+    neighbours = explanations.score_explanation(company)
+    reach = explanations.close_reach()
+    return render(
+        request,
+        "leads/company_detail.html",
+        {
+            "company": company,
+            "labels": company.labels.select_related("user")[:50],
+            "neighbours": neighbours,
+            "explanation": explanations.explanation_sentence(company, neighbours, reach),
+            "evidence": explanations.evidence_text(company, neighbours, reach),
+            "tally": explanations.neighbour_tally(neighbours),
+            "is_embedded": selectors.is_embedded(company),
+            "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
+            "website_url": _website_url(company),
+        },
+    )
+
+
+def _website_url(company: Company) -> str:
+    """An http(s) link to the website: 'example.com' gets https://, other schemes (javascript:) no link."""
+    website = company.website.strip()
+    if re.match(r"https?://", website, re.IGNORECASE):
+        return website
+    return f"https://{website}" if company.domain and "://" not in website else ""
+
+
+@roles.required(roles.LABEL)
+@require_POST
+def label(request: HttpRequest, pk: int) -> HttpResponse:
+    company = get_object_or_404(Company, pk=pk)
+    given_at = timezone.now()  # before the label: the rescore it queues can only start later
+    try:
+        label_company(
+            company=company, user=request.user, source=LabelSource.CLICK, verdict=request.POST.get("verdict", "")
+        )
+    except InvalidVerdict as error:
+        return _bad_request(str(error))
+    return _labelled(request, company, f"{company.name}: {_past_tense(company.verdict)}.", given_at)
+
+
+@roles.required(roles.LABEL)
+@require_POST
+def undo(request: HttpRequest) -> HttpResponse:
+    """Take back this rep's last verdict: the company gets the verdict it had before (a new label
+    in the history, so nothing is lost)."""
+    # This session's undo stack: labels already taken back, and the labels the undos made.
+    skip = request.session.get("undo_skip", [])
+    given_at = timezone.now()
+    undone = label_service.undo_last(user=request.user, source=LabelSource.CLICK, skip=skip)
+    if undone is not None:
+        request.session["undo_skip"] = [*skip, undone.undid, undone.pk][-200:]
+    if undone is None:
+        if request.htmx:
+            return _toast(request, "Nothing to undo.", status=200)
+        messages.info(request, "Nothing to undo.")
+        return redirect("dashboard")
+    company = Company.objects.select_related("score").get(pk=undone.company_id)
+    return _labelled(
+        request,
+        company,
+        f"Undone: {company.name} is {_past_tense(company.verdict)} again."
+        if company.verdict
+        else f"Undone: {company.name} has no label again.",
+        given_at,
+    )
+
+
+def _labelled(request: HttpRequest, company: Company, done: str, given_at: datetime) -> HttpResponse:
+    if queue.queue_is_down():  # the label is saved; the sweep rescores once Redis is back
+        note, level = f"{done} The task queue is unreachable: scores update once it is back.", messages.WARNING
+    else:
+        note, level = f"{done} Scores update in a moment.", messages.SUCCESS
+    if request.htmx:  # the dashboard: the row again, and the note; the page stays where it is
+        company = Company.objects.select_related("score").get(pk=company.pk)
+        company.is_embedded = selectors.is_embedded(company)
+        response = render(request, "leads/_company_row.html", {"company": _rows([company])[0], "toast": note})
+        # The page asks for the score changes since then (ScoreChange.changed_at: when the pass took the verdict).
+        response["HX-Trigger"] = json.dumps({"labelled": {"company": company.pk, "at": given_at.isoformat()}})
+        return response
+    messages.add_message(request, level, note)
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("dashboard")
+
+
+def _toast(request: HttpRequest, note: str, status: int = 200) -> HttpResponse:
+    response = render(request, "leads/_toast.html", {"toast": note}, status=status)
+    response["HX-Reswap"] = "none"
+    return response
+
+
+def _past_tense(verdict: str) -> str:
+    return {"like": "liked", "dislike": "disliked"}.get(verdict, "label cleared")
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest) -> HttpResponse:
+    """A rep's API token: make, replace or revoke it. Only a hash of the key is stored, so the
+    key is shown once, in the answer to the POST that made it (not cached, not redirected)."""
+    action = request.POST.get("action")
+    if action == "revoke":
+        if ApiToken.revoke(user=request.user):
+            messages.success(request, "Your API token was revoked: it no longer works.")
+        return redirect("api-token")
+    if action == "new":
+        replaced = ApiToken.objects.filter(user=request.user).exists()
+        token = ApiToken.issue(user=request.user)
+        return render(request, "leads/api_token.html", {"token": token, "key": token.key, "replaced": replaced})
+    if request.method == "POST":
+        return _bad_request("action must be new or revoke")
+    token = ApiToken.objects.filter(user=request.user).first()
+    return render(request, "leads/api_token.html", {"token": token})
+
+
+@roles.required(roles.VIEW)
+@require_GET
+def export_scores(request: HttpRequest) -> HttpResponse:
+    """The dashboard's current view as CSV that Excel opens (UTF-8 with BOM, formulas neutralised)."""
+    filters = _filters(request)
+    show = filters["show"]
+    try:
+        companies = _listing(filters, embedding_status=False)
+    except selectors.BadFilter as error:
+        return _bad_request(str(error))
+    stamp = timezone.localtime().strftime("%Y-%m-%d")
+    response = StreamingHttpResponse(exports.stream_scores(companies), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="leads-scores-{show}-{stamp}.csv"'
+    return response
+
+
+@roles.required(roles.VIEW)
+@require_GET
+def score_changes(request: HttpRequest) -> JsonResponse:
+    """Polled by the dashboard after a verdict: whether the rescore is done, how many scores changed
+    since `since`, and the new score cells of the companies on the page (`ids`)."""
+    try:
+        since = datetime.fromisoformat(request.GET.get("since", ""))
+        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i][:PAGE_SIZE]
+    except ValueError:
+        return JsonResponse(
+            {"error": "since must be an ISO date and time, ids whole numbers separated by commas"}, status=400
+        )
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    changes = selectors.score_changes(since=since)
+    moved = set(changes.filter(company_id__in=ids).values_list("company_id", flat=True))
+    cells = {}
+    for company in _rows(list(Company.objects.select_related("score").filter(pk__in=moved))):
+        company.is_embedded = True  # it was rescored, so it has a current vector
+        cells[company.pk] = render_to_string("leads/_score.html", {"company": company, "is_embedded": True}, request)
+    return JsonResponse(
+        {
+            "done": reads.scores_are_current(),
+            "changed": changes.order_by()[:COUNT_LIMIT].count(),
+            "cells": cells,
+            "link": f"{reverse('score-changes-page')}?{urlencode({'since': since.isoformat()})}",
+        }
+    )
+
+
+@roles.required(roles.VIEW)
+@require_GET
+def score_changes_page(request: HttpRequest) -> HttpResponse:
+    """What changed since a verdict: which companies moved, from what to what, because of which."""
+    try:
+        since = datetime.fromisoformat(request.GET.get("since", ""))
+    except ValueError:
+        since = timezone.now() - timedelta(hours=1)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return render(
+        request, "leads/score_changes.html", {"since": since, "changes": selectors.explained_changes(since=since)}
+    )
+
+
+@roles.required(roles.VIEW)
+@require_GET
+def label_next(request: HttpRequest) -> HttpResponse:
+    """Unlabelled companies where a verdict teaches the scorer most, each with its reason; with no
+    labels yet, a sample spread over the companies (and the way to import a customer list)."""
+    labelled = Company.objects.labelled().exists()
+    suggestions = (
+        labelnext_selectors.label_next(limit=PAGE_SIZE)
+        if labelled
+        else labelnext_selectors.cold_start_sample(PAGE_SIZE)
+    )
+    companies = _rows([suggestion.company for suggestion in suggestions])
+    for company, suggestion in zip(companies, suggestions):
+        company.is_embedded = True
+        company.reason, company.reason_detail = suggestion.reason, suggestion.detail
+    return render(request, "leads/label_next.html", {"rows": companies, "cold_start": not labelled})

@@ -1,0 +1,87 @@
+"""What an import's progress page and `import_companies` show: rows read, then companies embedded,
+then scored (and a switch_model under way). Read-side only; the import itself is imports.services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from leads.embedding import active
+from leads.imports import csvfiles, headers, tabular
+from leads.imports.csvfiles import UnreadableFile
+from leads.models import Company, ImportJob
+from leads.scoring import reads
+
+PREVIEW_ROWS = 10
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What the preview page shows of the file, from one reading of it."""
+
+    rows: list[list[str]]  # the first PREVIEW_ROWS rows, cut to the header's width
+    mapping_problem: str  # what the mapping lacks, or ''
+
+
+def import_preview(job: ImportJob, mapping: dict[int, str] | None = None) -> ImportPreview:
+    """The file's first rows and the problem of the mapping (the job's, or one posted), reading the
+    file once: a workbook's string table is parsed on every reading."""
+    with job.file.open("rb") as stream:
+        rows = tabular.sample_rows(stream, job.dialect())
+    mapping = job.column_mapping() if mapping is None else mapping
+    # Which columns could be the description, as imports.check_mapping asks, from the same rows.
+    ties = [] if "description" in mapping.values() else headers.suggest_mapping(job.headers, rows).description_ties
+    try:
+        csvfiles.check_columns(mapping, job.headers, ties)
+    except UnreadableFile as problem:
+        return ImportPreview(rows[:PREVIEW_ROWS], str(problem))
+    return ImportPreview(rows[:PREVIEW_ROWS], "")
+
+
+def import_progress(job: ImportJob) -> dict:
+    """What the progress bars show: rows read, then companies embedded, then scored."""
+    job.refresh_from_db()
+    # Labelled companies are not scored; others are once a label exists anywhere.
+    any_labels = Company.objects.labelled().exists()
+    total = embedded = scored = 0
+    if job.state == ImportJob.State.DONE:  # one pass over the import's companies per poll
+        counts = (
+            Company.objects.filter(import_job=job)
+            .with_embedding_status(active.model_name())
+            .aggregate(
+                total=Count("pk"),
+                embedded=Count("pk", filter=Q(is_embedded=True)),
+                scored=Count("pk", filter=Q(score__isnull=False) | ~Q(verdict="")),
+            )
+        )
+        total, embedded = counts["total"], counts["embedded"]
+        scored = counts["scored"] if any_labels else 0
+    scores_current = reads.scores_are_current()
+    switch = active.progress()  # a switch_model under way shows here too
+    return {
+        "switch_target": switch.target,
+        "switch_embedded": switch.embedded,
+        "switch_total": switch.total,
+        "state": job.state,
+        "state_display": job.get_state_display(),
+        "rows_read": job.rows_read,
+        "rows_estimate": max(job.rows_estimate, job.rows_read),
+        "companies": total,
+        "embedded": embedded,
+        "scored": scored,
+        "scoring": any_labels,
+        "created": job.created,
+        "updated": job.updated,
+        "unchanged": job.unchanged,
+        "duplicates": job.duplicates,
+        "rejected": job.rejected,
+        "labels": job.labels,
+        "error": job.error,
+        "finished": job.state == ImportJob.State.FAILED
+        or (
+            job.state == ImportJob.State.DONE
+            and embedded >= total
+            and (not any_labels or (scored >= total and scores_current))
+        ),
+    }

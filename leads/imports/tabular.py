@@ -1,0 +1,156 @@
+"""Any table a user brings: a CSV file (any encoding and delimiter) or an Excel workbook (.xlsx).
+Pure: a seekable binary stream in, a Dialect and (line, cells) rows out, no Django.
+
+The import, the web preview and the command line's dry run all read files through here, so a
+workbook gets the same limits, mapping, dedupe and rejects as a CSV; its "lines" are the sheet's
+row numbers.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain, islice
+from typing import BinaryIO
+
+from defusedxml import ElementTree
+
+from leads.imports import csvdialect, xlsxfiles
+from leads.imports.csvdialect import Dialect, UnreadableFile
+
+XLSX = "xlsx"  # Dialect.encoding of a workbook
+SAMPLE_ROWS = 200  # rows whose values help say which column is which
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def is_workbook(dialect: Dialect) -> bool:
+    return dialect.encoding == XLSX
+
+
+@dataclass
+class Table:
+    """What the preview needs from a file, read in one pass over its start."""
+
+    dialect: Dialect
+    rows: list[list[str]]  # the first SAMPLE_ROWS rows' cells
+    rows_estimate: int
+
+
+def describe(
+    stream: BinaryIO, *, size: int, encoding: str = "", delimiter: str = "", sheet: str | None = None
+) -> Table:
+    """The file's format and headers, the first rows and about how many rows it holds. For a CSV
+    its encoding and delimiter (detected, or as chosen); for a workbook the sheet (the first, or
+    the one named), opened once: a workbook's string table is read on every opening."""
+    if xlsxfiles.is_workbook(stream):
+        with _workbook(stream) as workbook:
+            # The sizes the sheets declare, read before reading rows forgets them.
+            declared = [worksheet.max_row or 1 for worksheet in workbook.worksheets]
+            dialect = _sniff_workbook(workbook, sheet)
+            rows = [cells for _, cells in islice(_sheet_rows(workbook, dialect), SAMPLE_ROWS)]
+            return Table(dialect, rows, max(0, declared[dialect.sheet] - 1))
+    if stream.read(8) == _OLE_MAGIC:
+        raise UnreadableFile(
+            "This is an old Excel .xls workbook (or a password-protected one): save it as .xlsx or CSV and upload that."
+        )
+    stream.seek(0)
+    if sheet:
+        raise UnreadableFile("Only an Excel workbook has sheets, and this file is a CSV: leave out the sheet.")
+    if encoding == XLSX:
+        raise UnreadableFile("This file is not an Excel workbook: choose the encoding of its text.")
+    dialect = csvdialect.sniff(stream, encoding=encoding, delimiter=delimiter)
+    rows = sample_rows(stream, dialect)
+    stream.seek(0)
+    sample = stream.read(csvdialect.SAMPLE_BYTES)
+    stream.seek(0)
+    estimate = sum(1 for _ in csvdialect.read_rows(io.BytesIO(sample), dialect))
+    if len(sample) == csvdialect.SAMPLE_BYTES:  # rows in the first 256 kB, scaled to the file size
+        estimate = max(estimate, round(estimate * size / len(sample)))
+    return Table(dialect, rows, estimate)
+
+
+@contextmanager
+def _workbook(stream: BinaryIO):
+    """The workbook, open while its rows are read: a sheet's XML is parsed as it is read."""
+    workbook = xlsxfiles.open_workbook(stream)
+    try:
+        with xlsxfiles.reading():
+            yield workbook
+    finally:
+        workbook.close()
+        stream.seek(0)
+
+
+def _sniff_workbook(workbook, sheet: str | None) -> Dialect:
+    """The sheet asked for; else the first sheet with companies on it (a workbook often opens on
+    a cover or notes sheet), the preview saying which one it read."""
+    if sheet not in (None, ""):
+        return _sniff_sheet(workbook, xlsxfiles.choose_sheet(workbook, sheet))
+    if not workbook.sheetnames:
+        raise UnreadableFile("The workbook has no sheets: open it in Excel, put the companies on a sheet and save it.")
+    problems = []
+    for index in range(len(workbook.sheetnames)):
+        try:
+            return _sniff_sheet(workbook, index)
+        except UnreadableFile as problem:
+            problems.append(problem)
+    if len(problems) == 1:
+        raise problems[0]
+    raise UnreadableFile(f"No sheet has companies on it ({', '.join(map(repr, workbook.sheetnames))}): {problems[0]}")
+
+
+def _sniff_sheet(workbook, index: int) -> Dialect:
+    name = workbook.sheetnames[index]
+    top = list(islice(xlsxfiles.read_sheet(workbook, index), xlsxfiles.HEADER_SEARCH_ROWS))
+    if not any(any(c.strip() for c in cells) for _, cells in top):
+        raise UnreadableFile(f"The sheet {name!r} is empty: it needs a header row and at least one company.")
+    headers = [h.replace("\x00", "").strip() for h in top[xlsxfiles.find_header(top)][1]]
+    while headers and not headers[-1]:
+        headers.pop()  # formatted empty cells right of the table, often up to Excel's last column
+    csvdialect.check_width(headers)
+    dialect = Dialect(encoding=XLSX, delimiter="", headers=headers, sheet=index)
+    if next(_sheet_rows(workbook, dialect), None) is None:
+        raise UnreadableFile(f"The sheet {name!r} has a header row but no companies under it: add one row per company.")
+    return dialect
+
+
+def _sheet_rows(workbook, dialect: Dialect) -> Iterator[tuple[int, list[str]]]:
+    """The sheet's non-blank rows under its header row (found again the same way)."""
+    rows = xlsxfiles.read_sheet(workbook, dialect.sheet)
+    top = list(islice(rows, xlsxfiles.HEADER_SEARCH_ROWS))
+    for number, cells in chain(top[xlsxfiles.find_header(top) + 1 :], rows):
+        if any(c.strip() for c in cells):
+            yield number, cells
+
+
+def read_rows(stream: BinaryIO, dialect: Dialect) -> Iterator[tuple[int, list[str]]]:
+    """(line or sheet row number, cells) for each non-blank row under the header."""
+    if not is_workbook(dialect):
+        yield from csvdialect.read_rows(stream, dialect)
+        return
+    with _workbook(stream) as workbook:
+        yield from _sheet_rows(workbook, dialect)
+
+
+def sample_rows(stream: BinaryIO, dialect: Dialect, limit: int = SAMPLE_ROWS) -> list[list[str]]:
+    """The cells of the first rows: for the preview and for telling columns apart by their values."""
+    rows = read_rows(stream, dialect)
+    width = len(dialect.headers)  # cells past the header are the import's to reject; a preview stays bounded
+    try:
+        return [cells[:width] for _, cells in islice(rows, limit)]
+    finally:
+        rows.close()
+        stream.seek(0)
+
+
+def sheet_names(stream: BinaryIO) -> list[str]:
+    """The workbook's sheets in order, from its workbook.xml (without reading its string table)."""
+    with xlsxfiles.reading():
+        xlsxfiles.check_archive(stream)
+        with zipfile.ZipFile(stream) as archive:
+            root = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    stream.seek(0)
+    return [sheet.get("name", "") for sheet in root.iter() if sheet.tag.endswith("}sheet")]

@@ -1,0 +1,194 @@
+"""Staff pages for imports (CSV or Excel): upload, preview and column mapping, live progress."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from leads.accounts import roles
+from leads.core import queue
+from leads.imports import csvfiles, headers
+from leads.imports import selectors as import_selectors
+from leads.imports import services as imports
+from leads.imports.csvfiles import UnreadableFile
+from leads.models import ImportJob
+
+FIELD_CHOICES = [
+    ("name", "Name"),
+    ("website", "Website"),
+    ("description", "Description"),
+    ("industry", "Industry"),
+    ("country", "Country"),
+    ("label", "Label (like / dislike)"),
+    ("ignore", "Ignore this column"),
+]
+
+
+# Room for the form's other fields and the multipart boundaries around the file, in bytes.
+_FORM_OVERHEAD = 64 * 1024
+
+
+@roles.required(roles.IMPORT)
+@require_http_methods(["GET", "POST"])
+@csrf_exempt  # checked below, once we know the body is worth reading: the check reads it
+def upload(request: HttpRequest) -> HttpResponse:
+    """A file over the limit is refused from the size the browser declares, before its body is read."""
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if request.method == "POST" and declared > settings.IMPORT_MAX_UPLOAD_MB * 1024 * 1024 + _FORM_OVERHEAD:
+        try:
+            imports.check_size(declared)
+        except UnreadableFile as problem:
+            return _upload_page(request, str(problem))
+    return _upload(request)
+
+
+@csrf_protect
+def _upload(request: HttpRequest) -> HttpResponse:
+    error = ""
+    if request.method == "POST":
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            error = "Choose a CSV or Excel file to upload."
+        else:
+            try:
+                imports.check_size(uploaded.size)
+                job = imports.create_job_from_stream(
+                    uploaded.file, name=uploaded.name, size=uploaded.size, user=request.user
+                )
+            except UnreadableFile as problem:
+                error = str(problem)
+            else:
+                return redirect("import-detail", job.pk)
+    return _upload_page(request, error)
+
+
+def _upload_page(request: HttpRequest, error: str) -> HttpResponse:
+    return render(
+        request,
+        "leads/import_upload.html",
+        {
+            "error": error,
+            "max_mb": settings.IMPORT_MAX_UPLOAD_MB,
+            "jobs": ImportJob.objects.select_related("user")[:20],
+        },
+        status=400 if error else 200,
+    )
+
+
+@roles.required(roles.IMPORT)
+@require_http_methods(["GET", "POST"])
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Preview and mapping while the job waits for confirmation; progress afterwards. The file is
+    read at most once a request: a workbook's string table is parsed on every reading."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    error, preview = "", None
+    if request.method == "POST" and job.state == ImportJob.State.PENDING:
+        try:
+            if request.POST.get("action") == "reread":
+                imports.change_dialect(
+                    job, encoding=request.POST.get("encoding", ""), delimiter=request.POST.get("delimiter", "")
+                )
+                return redirect("import-detail", job.pk)
+            if request.POST.get("action") == "sheet":
+                imports.change_sheet(job, sheet=request.POST.get("sheet", ""))
+                return redirect("import-detail", job.pk)
+            mapping = _posted_mapping(request, job)
+            if "description" not in mapping.values():
+                # Refused either way; the page's reading of the file says why (change_mapping would read it too).
+                preview = import_selectors.import_preview(job, mapping)
+                raise UnreadableFile(preview.mapping_problem)
+            imports.change_mapping(job, mapping)
+            imports.start_import(job)
+            if queue.queue_is_down():  # confirmed and kept; the sweep starts it once Redis is back
+                messages.warning(request, "The task queue is unreachable: the import starts once it is back.")
+            return redirect("import-detail", job.pk)
+        except UnreadableFile as problem:
+            error = str(problem)
+    elif request.method == "POST":
+        messages.info(request, "This import was already confirmed.")
+        return redirect("import-detail", job.pk)
+    if job.state != ImportJob.State.PENDING:
+        return render(
+            request, "leads/import_progress.html", {"job": job, "progress": import_selectors.import_progress(job)}
+        )
+    return _preview_page(request, job, error, preview)
+
+
+def _preview_page(request: HttpRequest, job: ImportJob, error: str, preview) -> HttpResponse:
+    """A file that cannot be read (a workbook kept from before a bound) is said so, in one sentence; the job keeps it."""
+    try:
+        preview = preview or import_selectors.import_preview(job)
+        sheets = imports.sheet_names(job)
+    except UnreadableFile as problem:
+        error, preview, sheets = error or str(problem), import_selectors.ImportPreview([], ""), []
+    return render(
+        request,
+        "leads/import_preview.html",
+        {
+            "job": job,
+            "error": error,
+            "columns": _columns(job),
+            "preview": preview.rows,
+            "field_choices": FIELD_CHOICES,
+            "encodings": imports.ENCODINGS,
+            "delimiters": csvfiles.DELIMITER_NAMES,
+            "sheets": sheets,
+            "mapping_problem": "" if error else preview.mapping_problem,
+        },
+        status=400 if error else 200,
+    )
+
+
+def _posted_mapping(request: HttpRequest, job: ImportJob) -> dict[int, str]:
+    mapping = {}
+    for index in range(len(job.headers)):
+        target = request.POST.get(f"column-{index}", "ignore")
+        if target == "extra":
+            target = "extra:" + _kept_name(job, index)
+        mapping[index] = target
+    return mapping
+
+
+def _kept_name(job: ImportJob, index: int) -> str:
+    """The name a column is kept under in `extra`: its current one, or its header snake_cased."""
+    current = job.column_mapping().get(index, "")
+    if current.startswith("extra:"):
+        return current.removeprefix("extra:")
+    return headers.snake_case(job.headers[index]) or f"column_{index + 1}"
+
+
+def _columns(job: ImportJob) -> list[dict]:
+    """Each header with its current target; kept columns show under the name they keep."""
+    mapping = job.column_mapping()
+    columns = []
+    for index, header in enumerate(job.headers):
+        target = mapping.get(index, "ignore")
+        columns.append(
+            {
+                "index": index,
+                "header": header,
+                "target": "extra" if target.startswith("extra:") else target,
+                "extra_name": _kept_name(job, index),
+            }
+        )
+    return columns
+
+
+@roles.required(roles.IMPORT)
+@require_GET
+def progress(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(import_selectors.import_progress(get_object_or_404(ImportJob, pk=pk)))
+
+
+@roles.required(roles.IMPORT)
+@require_GET
+def rejected_rows(request: HttpRequest, pk: int) -> FileResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if not job.rejected_file:
+        raise Http404("This import rejected no rows.")
+    stem = job.original_name.rsplit(".", 1)[0] or "import"
+    return FileResponse(job.rejected_file.open("rb"), as_attachment=True, filename=f"{stem}-rejected-rows.csv")

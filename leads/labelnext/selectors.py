@@ -1,0 +1,150 @@
+"""What to label next, read from the database and ranked by `leads.labelnext.choice`.
+
+Bounded whatever the number of companies: the candidates are a random sample of at most
+SAMPLE_SIZE scored companies (Postgres `TABLESAMPLE SYSTEM`, which reads only the sampled pages),
+and their stored Score rows give the current score and neighbour distances, so nothing is searched
+again; only the labelled set is read whole (as every rescore does). At 1M companies that is ~20,000
+vectors and score rows read and the ranking's 20,000 x 2,000 distances (~0.6 s of numpy on the
+2-core development machine), the same at 100k or 10M.
+
+While nothing is labelled there is no score to read: `cold_start_sample` clusters a sample of
+SPREAD_SAMPLE vectors instead (~0.3 s)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q
+
+from leads.labelnext import choice as labelnext
+from leads.models import Company, CompanyEmbedding, Score
+from leads.scoring import reads
+
+SAMPLE_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    company: Company  # with its score loaded, when it has one
+    reason: str  # labelnext.UNCERTAIN / UNEXPLORED / INFLUENTIAL
+    detail: str  # one sentence for the rep: why this one
+
+
+def label_next(limit: int = 50, *, sample_size: int = SAMPLE_SIZE, seed: int = 0) -> list[Suggestion]:
+    """The unlabelled companies whose verdict would teach the scorer most, best first, each with its
+    reason; a spread of the companies (`cold_start_sample`) while nothing is labelled."""
+    labelled = reads.load_labelled_set()
+    if len(labelled) == 0:
+        return cold_start_sample(limit, seed=seed)
+    company_ids, vectors = _read_sample(Score._meta.db_table, sample_size, seed)
+    # Fit, not the plain score: what the rep sees, so "its neighbours disagree" is true of the row.
+    rows = Score.objects.filter(company__any_of=company_ids.tolist()).values_list(
+        "company_id", "fit", "neighbour_distances", "unexplored"
+    )
+    stored = {company_id: (fit, distances, unexplored) for company_id, fit, distances, unexplored in rows}
+    # A score deleted since the sample was read (its company labelled meanwhile): leave it out.
+    keep = np.array([company_id in stored for company_id in company_ids.tolist()], dtype=bool)
+    company_ids, vectors = company_ids[keep], vectors[keep]
+    chosen = [stored[company_id] for company_id in company_ids.tolist()]
+    values, distances = _score_arrays([(fit, neighbour_distances) for fit, neighbour_distances, _ in chosen])
+    unexplored = np.array([far for _, _, far in chosen], dtype=bool)
+    if not len(company_ids):  # the first labels, scores not written yet: score a sample here
+        company_ids, vectors = _read_sample(CompanyEmbedding._meta.db_table, sample_size, seed)
+        values = distances = unexplored = None
+    ranking = labelnext.rank(
+        vectors, labelled.vectors, labelled.labels, limit=limit, k=settings.SCORING_K, scores=values,
+        neighbour_distances=distances, unexplored=unexplored, seed=seed,
+    )  # fmt: skip
+    return _suggestions(company_ids, ranking)
+
+
+def cold_start_sample(
+    limit: int = 50, *, sample_size: int = labelnext.SPREAD_SAMPLE, seed: int = 0
+) -> list[Suggestion]:
+    """`limit` unlabelled companies spread over the embedding space, each standing for a cluster of
+    similar ones, biggest first: where to start when nothing is labelled."""
+    company_ids, vectors = _read_sample(CompanyEmbedding._meta.db_table, sample_size, seed)
+    return _suggestions(company_ids, labelnext.spread(vectors, limit, seed=seed))
+
+
+def low_confidence_threshold() -> float:
+    """Cosine distance beyond which a company is unlike anything labelled yet (see
+    `labelnext.low_confidence_threshold`); compare a score's nearest neighbour distance with
+    `labelnext.is_low_confidence`. Reads the labelled set: compute it once per page, not per row."""
+    return labelnext.low_confidence_threshold(reads.load_labelled_set().vectors)
+
+
+def _read_sample(table: str, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 vectors) of at most `size` companies to score (unlabelled, with a current
+    vector), at random, from the rows of `table` (a table with a company_id column)."""
+    company_ids, vectors = reads.read_candidates(Q(company_id__any_of=_sample_ids(table, size, seed)))
+    if len(company_ids) > size:
+        keep = np.sort(np.random.default_rng(seed).choice(len(company_ids), size, replace=False))
+        company_ids, vectors = company_ids[keep], vectors[keep]
+    return company_ids, vectors
+
+
+def _sample_ids(table: str, size: int, seed: int) -> list[int]:
+    """Company ids of about `size` rows of `table`, at random but the same for a seed.
+
+    TABLESAMPLE SYSTEM reads whole pages at random, only those (4% of the scores at 1M companies),
+    where ORDER BY random() reads and sorts every row. It asks for twice `size` rows: some will not be candidates (labelled,
+    stale), and pages vary in how many rows they hold."""
+    quoted = connection.ops.quote_name(table)
+    with connection.cursor() as cursor:
+        cursor.execute("select reltuples::bigint from pg_class where oid = %s::regclass", [table])
+        estimate = cursor.fetchone()[0]
+        if estimate < 4 * size:  # small, or never analysed (-1): read every id, still cheap
+            cursor.execute(f"select company_id from {quoted}")
+        else:
+            percent = 100.0 * 2 * size / estimate
+            cursor.execute(f"select company_id from {quoted} tablesample system (%s) repeatable (%s)", [percent, seed])
+        ids = np.unique(np.array([row[0] for row in cursor.fetchall()], dtype=np.int64))
+    if len(ids) > 2 * size:
+        ids = np.sort(np.random.default_rng(seed).choice(ids, 2 * size, replace=False))
+    return ids.tolist()
+
+
+def _score_arrays(rows: list[tuple[float, list[float]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Stored scores and neighbour distances as arrays; rows with fewer neighbours padded with NaN
+    (scores written while fewer than k companies were labelled)."""
+    width = max((len(distances) for _, distances in rows), default=0)
+    distances = np.full((len(rows), width), np.nan)
+    for row, (_, neighbour_distances) in enumerate(rows):
+        distances[row, : len(neighbour_distances)] = neighbour_distances
+    return np.array([value for value, _ in rows], dtype=np.float64), distances
+
+
+def _suggestions(company_ids: np.ndarray, ranking: labelnext.Ranking) -> list[Suggestion]:
+    chosen = company_ids[ranking.rows].tolist()
+    companies = Company.objects.select_related("score").in_bulk(chosen)
+    return [
+        Suggestion(
+            company=companies[company_id], reason=ranking.reasons[i], detail=_detail(ranking, i, companies[company_id])
+        )
+        for i, company_id in enumerate(chosen)
+        if company_id in companies  # deleted since it was read
+    ]
+
+
+def _detail(ranking: labelnext.Ranking, i: int, company: Company) -> str:
+    reason, score, reach = ranking.reasons[i], ranking.scores[i], ranking.reach[i]
+    if np.isnan(score):
+        return f"Nothing is labelled yet: it stands for a group of about {reach:.1%} of the companies."
+    if reason == labelnext.UNEXPLORED:
+        similar = max(0, round(100 * (1.0 - ranking.nearest_distances[i])))
+        return (
+            f"Nothing labelled is close: the most similar labelled company is only {similar}% alike. "
+            "One verdict here tells the scorer about companies like it."
+        )
+    if reason == labelnext.UNCERTAIN:
+        plain = company.score.value if getattr(company, "score", None) else score
+        if abs(plain) >= labelnext.UNCERTAIN_BELOW:  # they agree, but from afar
+            return (
+                f"Its labelled neighbours agree (score {plain:+.2f}) but none is close: its fit is only {score:+.2f}."
+            )
+        return f"Its labelled neighbours disagree: its fit is {score:+.2f}."
+    return f"Close to many unlabelled companies: it would be the nearest labelled company of about {reach:.1%} of them."

@@ -1,0 +1,116 @@
+"""Read-side queries of the map page ("Companies in space"): its status and its points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from leads.embedding import active
+from leads.models import Company, CompanyEmbedding, MapLayout, MapPoint
+
+# Points sent to the browser at most: every labelled company, then a deterministic sample of
+# the rest (lowest MapPoint.sample_key first). A canvas draws 20,000 points in a few ms.
+MAX_POINTS = 20_000
+# Coordinates are sent as integers in 0..GRID (both axes on one scale): shorter than floats,
+# and far finer than any screen.
+GRID = 10_000
+# While the map is empty, companies waiting for a point are counted up to here.
+WAITING_COUNT_LIMIT = 100_000
+# The sample's order (MapPoint's map_point_sample index). company_id, not company: ordering by a
+# relation sorts by the related model's ordering (the company's name).
+SAMPLE_ORDER = ("sample_key", "company_id")
+
+
+@dataclass(frozen=True)
+class MapStatus:
+    state: str  # "ready": on the map; "computing": vectors but no point yet; "empty": no vector yet
+    points: int  # companies on the map
+    waiting: int  # while computing: companies with a vector waiting for a point (up to WAITING_COUNT_LIMIT)
+    method: str  # "pca" / "umap"
+    computed_at: datetime | None
+    extent: list[float]  # [min x, min y, max x, max y] of the points after the last compute_map
+
+    @property
+    def waiting_is_capped(self) -> bool:
+        return self.waiting >= WAITING_COUNT_LIMIT
+
+
+def map_status() -> MapStatus:
+    model = active.model_name()
+    # Not .current(): that joins every company (~1 s at a million). A point whose company's text
+    # changed since counts until the next compute_map drops it (within CHECK_INTERVAL).
+    points = MapPoint.objects.filter(model_name=model).count()
+    method, computed_at, extent = MapLayout.read("method", "computed_at", "extent") or ("", None, [])
+    waiting = 0
+    if not points:  # a count capped by a limit: Postgres stops there, whatever N is
+        waiting = CompanyEmbedding.objects.current(model).order_by()[:WAITING_COUNT_LIMIT].count()
+    state = "ready" if points else "computing" if waiting else "empty"
+    return MapStatus(state, points, waiting, method, computed_at, extent or [])
+
+
+def map_points(*, limit: int = MAX_POINTS) -> dict:
+    """The points the map page draws, as parallel arrays (one per column, not an object per point):
+    id, x and y (integers in 0..GRID), verdict ("like", "dislike" or None, as the API's "label"),
+    fit (-100..100, None when not scored: leads/scoring/evidence.py, what the dashboard sorts by) and name. Labelled companies come first and are always
+    included (up to `limit`); the rest is the sample of unlabelled ones with the lowest sample keys."""
+    status = map_status()
+    model = active.model_name()
+    columns = ("company_id", "x", "y", "company__verdict", "company__score__fit", "company__name")
+    points = MapPoint.objects.current(model).exclude(company__verdict="").order_by(*SAMPLE_ORDER)
+    rows = list(points.values_list(*columns)[:limit])
+    labelled = len(rows)
+    if labelled < limit:
+        rows += _unlabelled_sample(model, wanted=limit - labelled, among=limit)
+    ids, xs, ys, verdicts, fits, names = zip(*rows) if rows else ([],) * 6
+    x, y = _grid(np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64), status.extent)
+    return {
+        "state": status.state,
+        "total": status.points,
+        "shown": len(rows),
+        "labelled": labelled,
+        "sampled": len(rows) < status.points,
+        "limit": limit,
+        "waiting": status.waiting,
+        "method": status.method,
+        "computed_at": status.computed_at.isoformat() if status.computed_at else None,
+        "grid": GRID,
+        "id": list(ids),
+        "x": x,
+        "y": y,
+        "verdict": [verdict or None for verdict in verdicts],
+        "fit": [None if f is None else round(f * 100) for f in fits],
+        "name": list(names),
+    }
+
+
+def _unlabelled_sample(model: str, *, wanted: int, among: int) -> list[tuple]:
+    """The first `wanted` current points of unlabelled companies in sample order, as map_points'
+    rows, found among the first `among` points (which hold them all when at most among - wanted
+    are labelled; a few stale points can make it fewer).
+
+    Two plain queries, the points off the sample-key index and then their companies by id:
+    asked as one join, Postgres sorts every point when the sample is a large share of the map
+    (0.3 s at 100,000 instead of 0.05 s)."""
+    points = MapPoint.objects.filter(model_name=model).order_by(*SAMPLE_ORDER)
+    points = list(points.values_list("company_id", "x", "y", "text_hash")[:among])
+    companies = Company.objects.filter(pk__any_of=[p[0] for p in points], verdict="").order_by()
+    found = {pk: rest for pk, *rest in companies.values_list("pk", "text_hash", "score__fit", "name")}
+    rows = [
+        (company_id, x, y, "", found[company_id][1], found[company_id][2])
+        for company_id, x, y, text_hash in points
+        if company_id in found and found[company_id][0] == text_hash  # unlabelled, placed from its current vector
+    ]
+    return rows[:wanted]
+
+
+def _grid(x: np.ndarray, y: np.ndarray, extent: list[float]) -> tuple[list[int], list[int]]:
+    """Integers, 0..GRID across the map's extent (that of every point when compute_map last ran,
+    so the same whatever the sample; a company placed since may fall a little outside), one
+    scale for both axes (the map keeps its shape)."""
+    if not len(x):
+        return [], []
+    x0, y0, x1, y1 = extent if len(extent) == 4 else (x.min(), y.min(), x.max(), y.max())
+    scale = GRID / (max(x1 - x0, y1 - y0) or 1.0)
+    return np.rint((x - x0) * scale).astype(int).tolist(), np.rint((y - y0) * scale).astype(int).tolist()

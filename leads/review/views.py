@@ -1,0 +1,108 @@
+"""The label review page for managers (staff only) and its one-click fixes: relabel or clear
+(through scoring.labels, source admin, so every fix is in the history) and "keep"."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from leads.accounts import roles
+from leads.models import Company, LabelSource, ReviewDecision, Verdict
+from leads.review import figures as review_quality
+from leads.review import selectors as review
+from leads.review import services as review_service
+from leads.scoring import labels
+
+SECTIONS = ("quality", "suspicious", "conflicts", "duplicates", "far")
+
+
+@roles.required(roles.REVIEW)
+@require_GET
+def review_page(request: HttpRequest) -> HttpResponse:
+    suspicious, suspicious_total = review.suspicious_labels()
+    conflicts, conflicts_total = review.conflicts()
+    duplicates, duplicates_total = review.near_duplicates()
+    far, far_total, far_threshold = review.low_confidence()
+    report = review.labelled_quality().report  # one set of figures: headline, which k, today's point
+    by_k = review_quality.quality_by_k(report)
+    return render(
+        request,
+        "leads/review.html",
+        {
+            "labelled": report.labels,
+            "by_k": by_k,
+            "headline": by_k.headline,
+            "trend": review_quality.quality_trend(report),
+            "scoring_k": settings.SCORING_K,
+            "suspicious": suspicious,
+            "suspicious_total": suspicious_total,
+            "suspicious_score": review.SUSPICIOUS_SCORE,
+            "conflicts": conflicts,
+            "conflicts_total": conflicts_total,
+            "agreement": review.rep_agreement(),
+            "duplicates": duplicates,
+            "duplicates_total": duplicates_total,
+            "duplicate_distance": settings.REVIEW_DUPLICATE_DISTANCE,
+            "far": far,
+            "far_total": far_total,
+            "far_threshold": far_threshold,
+        },
+    )
+
+
+@roles.required(roles.REVIEW)
+@require_POST
+def relabel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Like, dislike or clear a company from the review page, as the manager, source admin."""
+    company = get_object_or_404(Company, pk=pk)
+    try:
+        verdict = labels.parse_verdict(request.POST.get("verdict", ""))
+    except labels.InvalidVerdict as problem:
+        messages.error(request, str(problem))
+        return _back(request)
+    labels.label_company(company=company, user=request.user, verdict=verdict, source=LabelSource.ADMIN)
+    done = "cleared" if verdict == Verdict.CLEAR else f"marked {verdict.label.lower()}"
+    messages.success(request, f"{company.name}: {done}.")
+    return _back(request)
+
+
+@roles.required(roles.REVIEW)
+@require_POST
+def keep(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Keep: this is right": the entry leaves the page until its companies are labelled again."""
+    company = get_object_or_404(Company, pk=pk)
+    other = None
+    if request.POST.get("other"):
+        other = get_object_or_404(Company, pk=_number(request.POST["other"]) or 0)
+    try:
+        review_service.review_keep(
+            company=company,
+            kind=request.POST.get("kind", ""),
+            user=request.user,
+            label_id=_number(request.POST.get("label")),
+            other=other,
+            other_label_id=_number(request.POST.get("other_label")),
+        )
+    except ValueError as problem:  # StaleEntry, an unknown kind or a pair without its other half
+        messages.error(
+            request, str(problem) if isinstance(problem, review_service.StaleEntry) else "Not a review entry."
+        )
+        return _back(request)
+    kind = ReviewDecision.Kind(request.POST["kind"])
+    messages.success(request, f"{company.name}: kept as labelled ({kind.label.lower()}).")
+    return _back(request)
+
+
+def _number(value: str | None) -> int | None:
+    """A database id from a form field; None for anything else ('²' is a digit to str.isdigit but not
+    to int(), and an id has at most 18 digits: a bigint)."""
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    section = request.POST.get("section", "")
+    return redirect(reverse("review") + (f"#{section}" if section in SECTIONS else ""))

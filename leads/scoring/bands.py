@@ -1,0 +1,117 @@
+"""Bands and ranks: what a company's fit (leads/scoring/evidence.py) means for this team. Pure numpy: no Django.
+
+A raw fit says little on its own: with few labels, or one-sided ones, the best company of a team
+can fit +0.22. So a fit is read against the team's own distribution of fits:
+
+- rank: the share of scored companies with a higher fit ("top 3% of 48,000");
+- band, one definition used by every page, the admin, the API and the export:
+  - unexplored: no labelled company is close (Score.unexplored), whatever its fit;
+  - strong fit: positive, in the top 5%, and supported (a liked company is close: Score.supported);
+  - likely: positive, in the top 25%, and supported;
+  - unlikely: negative, and in the bottom half;
+  - unsure: everything else.
+
+The sign keeps bands honest: a negative fit is never a fit however high it ranks, a positive
+one never "unlikely"; and only a company with a close liked company (evidence.py) is "strong fit"
+or "likely", however high its fit ranks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STRONG_TOP, LIKELY_TOP, UNLIKELY_BOTTOM = 0.05, 0.25, 0.50
+# Quantiles kept of the distribution: enough for a rank to the nearest half per cent.
+FRACTIONS = np.linspace(0.0, 1.0, 201)
+
+
+@dataclass(frozen=True)
+class Band:
+    key: str  # strong / likely / unsure / unlikely: CSS classes, API and CSV values
+    label: str  # what a rep reads
+
+
+STRONG = Band("strong", "strong fit")
+LIKELY = Band("likely", "likely")
+UNSURE = Band("unsure", "unsure")
+UNLIKELY = Band("unlikely", "unlikely")
+UNEXPLORED = Band("unexplored", "unexplored")
+BANDS = (STRONG, LIKELY, UNSURE, UNLIKELY, UNEXPLORED)
+BY_KEY = {band.key: band for band in BANDS}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """The fits of every scored company, as quantiles (values at FRACTIONS, ascending)."""
+
+    quantiles: np.ndarray
+    total: int
+
+    @classmethod
+    def of(cls, values) -> Distribution:
+        values = np.asarray(values, dtype=np.float64)
+        if not len(values):
+            return cls(np.empty(0), 0)
+        return cls(np.quantile(values, FRACTIONS), len(values))
+
+    def top_share(self, value: float) -> float:
+        """The share of scored companies with a higher score, 0..1 (0: the best), to the nearest
+        half per cent (a step over the quantiles: equal scores share one rank)."""
+        if not self.total:
+            return 0.0
+        at_or_below = np.searchsorted(self.quantiles, value, side="right")
+        return float(1.0 - FRACTIONS[at_or_below - 1]) if at_or_below else 1.0
+
+    def cutoffs(self) -> dict[str, float]:
+        """The score at the top 5%, the top 25% and the median: the bands' edges (see band())."""
+        if not self.total:
+            return {"strong": np.inf, "likely": np.inf, "unlikely": -np.inf}
+        strong, likely, unlikely = np.interp(
+            [1 - STRONG_TOP, 1 - LIKELY_TOP, UNLIKELY_BOTTOM], FRACTIONS, self.quantiles
+        )
+        return {"strong": float(strong), "likely": float(likely), "unlikely": float(unlikely)}
+
+    def band(self, value: float, unexplored: bool = False, supported: bool = True) -> Band:
+        """The one definition of the bands, from a fit, whether nothing labelled is close and
+        whether a liked company is close enough to call it a fit; `selectors.band_filter` asks the
+        same of the database."""
+        if unexplored:
+            return UNEXPLORED
+        cut = self.cutoffs()
+        if supported and value > 0 and value >= cut["strong"]:
+            return STRONG
+        if supported and value > 0 and value >= cut["likely"]:
+            return LIKELY
+        if value < 0 and value <= cut["unlikely"]:
+            return UNLIKELY
+        return UNSURE
+
+    def rank_text(self, value: float) -> str:
+        """'top 3% of 48,000'; 'bottom 10% of 48,000' in the lower half."""
+        top = self.top_share(value)
+        if top < 0.5:
+            return f"top {_percent(top)} of {self.total:,}"
+        return f"bottom {_percent(1.0 - top)} of {self.total:,}"
+
+    def histogram(self, bins: int = 20) -> list[dict]:
+        """Companies per score bin from -1 to 1 (estimated from the quantiles), each with the band
+        of its middle."""
+        edges = np.linspace(-1.0, 1.0, bins + 1)
+        if self.total:
+            at_or_below = np.searchsorted(self.quantiles, edges, side="right")
+            cumulative = np.where(at_or_below > 0, FRACTIONS[np.maximum(at_or_below - 1, 0)], 0.0) * self.total
+            cumulative[0], cumulative[-1] = 0.0, self.total
+            counts = np.diff(cumulative)
+        else:
+            counts = np.zeros(bins)
+        return [
+            {"low": float(a), "high": float(b), "count": round(float(c)), "band": self.band((a + b) / 2).key}
+            for a, b, c in zip(edges, edges[1:], counts)
+        ]
+
+
+def _percent(share: float) -> str:
+    """At least 1%: 'top 0%' reads as broken."""
+    return f"{max(1, round(share * 100))}%" if share < 0.995 else "100%"

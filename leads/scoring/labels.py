@@ -1,0 +1,115 @@
+"""Giving and clearing verdicts: the only code that writes labels or Company.verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection, models, transaction
+
+from leads.models import Company, Label, LabelSource, Verdict
+from leads.scoring.services import labels_changed
+
+
+class InvalidVerdict(ValueError):
+    pass
+
+
+def parse_verdict(value: object) -> Verdict:
+    try:
+        return Verdict(str(value).strip().lower())
+    except ValueError:
+        raise InvalidVerdict(f"verdict must be one of: like, dislike, clear (got {value!r})") from None
+
+
+@transaction.atomic
+def label_company(*, company: Company, user, verdict: Verdict | str, source: LabelSource) -> Label:
+    """Record a verdict (or a clear) in the history, make it current and queue the rescore.
+    Giving the same verdict again is recorded too: the history shows every click."""
+    ((_, label_id),) = _record(verdicts=[(company.pk, verdict)], user=user, source=source, skip_unchanged=False)
+    label = Label.objects.get(pk=label_id)
+    company.verdict = "" if label.verdict == Verdict.CLEAR else label.verdict
+    return label
+
+
+@transaction.atomic
+def label_companies(*, verdicts: Sequence[tuple[int, Verdict | str]], user, source: LabelSource) -> int:
+    """Set many verdicts at once (an import, an admin bulk action); a company whose verdict is
+    already the given one is left alone. Returns how many companies changed."""
+    return len(_record(verdicts=verdicts, user=user, source=source, skip_unchanged=True))
+
+
+# The company rows are locked first (in id order, so two writers cannot deadlock) and each
+# label is stamped with the clock after the lock, so concurrent verdicts on one company land
+# in the history in the order they became current: the current verdict is the latest label.
+_RECORD = """
+with incoming as (
+    select t.id, t.verdict, c.verdict as before
+    from unnest(%(ids)s::bigint[], %(verdicts)s::text[]) as t(id, verdict) join leads_company c on c.id = t.id
+    where not %(skip_unchanged)s or c.verdict <> (case when t.verdict = 'clear' then '' else t.verdict end)
+), history as (
+    insert into leads_label (company_id, user_id, verdict, source, created_at)
+    select id, %(user)s, verdict, %(source)s, clock_timestamp() from incoming order by id
+    returning id, company_id
+), current as (
+    update leads_company c set verdict = case when incoming.verdict = 'clear' then '' else incoming.verdict end
+    from incoming where c.id = incoming.id
+)
+select incoming.id, history.id, incoming.before = '' and incoming.verdict <> 'clear'
+from incoming join history on history.company_id = incoming.id
+"""
+
+
+def _record(*, verdicts, user, source: LabelSource, skip_unchanged: bool) -> list[tuple[int, int]]:
+    """The one writer of labels and Company.verdict; returns (company id, label id) per label
+    written, and records the changes for the incremental rescore."""
+    if not verdicts:
+        return []
+    parsed = {int(company_id): parse_verdict(verdict).value for company_id, verdict in verdicts}
+    ids = sorted(parsed)
+    with connection.cursor() as cursor:
+        # NO KEY UPDATE, not UPDATE: it still orders verdict writers on one company, but lets the
+        # rescore write that company's score meanwhile (the score's foreign key takes a KEY SHARE
+        # lock): with FOR UPDATE a clear and the pass that rescores the cleared company deadlocked.
+        cursor.execute("select id from leads_company where id = any(%s) order by id for no key update", [ids])
+        cursor.execute(
+            _RECORD,
+            {
+                "ids": ids,
+                "verdicts": [parsed[i] for i in ids],
+                "user": getattr(user, "pk", None),
+                "source": LabelSource(source).value,
+                "skip_unchanged": skip_unchanged,
+            },
+        )
+        rows = cursor.fetchall()
+    if rows:
+        labels_changed([row[0] for row in rows], entered=[row[0] for row in rows if row[2]])
+    return [(company_id, label_id) for company_id, label_id, _ in rows]
+
+
+@transaction.atomic
+def undo_last(*, user, source: LabelSource, skip: Sequence[int] = ()) -> Label | None:
+    """Take back `user`'s latest label from `source` (those in `skip` aside: labels already undone,
+    or made by an undo): its company gets back the verdict it had just before, as a new label.
+    Returns the new label, or None when there is nothing to undo, or when someone else labelled
+    that company since (their verdict stands)."""
+    last = (
+        Label.objects.filter(user=user, source=source).exclude(pk__in=list(skip)).order_by("-created_at", "-pk").first()
+    )
+    if last is None:
+        return None
+    history = Label.objects.filter(company_id=last.company_id)
+    newer = models.Q(created_at__gt=last.created_at) | models.Q(created_at=last.created_at, pk__gt=last.pk)
+    if history.filter(newer).exclude(user=user).exists():  # someone else labelled it since: theirs stands
+        return None
+    before = (
+        history.exclude(newer)
+        .exclude(pk=last.pk)
+        .order_by("-created_at", "-pk")
+        .values_list("verdict", flat=True)
+        .first()
+    )
+    company = Company.objects.get(pk=last.company_id)
+    undone = label_company(company=company, user=user, verdict=before or Verdict.CLEAR, source=source)
+    undone.undid = last.pk
+    return undone

@@ -1,0 +1,334 @@
+"""Writing kNN scores: for newly embedded companies, after label changes (incremental), and all
+of them (a full rescore, streamed and split into chunk tasks that any number of workers share).
+
+Every path scores with `scoring.knn_scores` against the same labelled set (labelled companies
+with a current vector, in company-id order, so distance ties go to the lower id), and so every
+path gives the same scores. Who may write when is settled by one lock (`locks.scores_lock`):
+
+- writers that score companies against the labelled set as it is (a chunk of a full rescore,
+  newly embedded companies) hold it *shared*: they run side by side;
+- the incremental pass, which takes the pending label changes and rescores the companies they
+  affect, holds it *exclusive*: no score is written from a labelled set read before the pass.
+
+The incremental pass relies on what each score row keeps: the ids of its k neighbours (a scan
+finds the scores that cite a changed company) and the distance of its k-th neighbour (a company
+whose new label is closer than that enters its neighbours; the pass keeps every score's in
+memory, scoring.thresholds). Everything else keeps its neighbours, so keeps its score.
+What a pass finds and how it brings scores up to date is scoring.incremental.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from leads.core import locks
+from leads.core.queue import enqueue_on_commit, send_in_turn
+from leads.embedding import active
+from leads.models import (
+    CompanyEmbedding,
+    PendingScoreChange,
+    Score,
+    ScoringState,
+)
+from leads.models.companies import Ids, id_array
+from leads.scoring import changes as score_changes
+from leads.scoring import evidence, incremental
+from leads.scoring import knn as scoring
+from leads.scoring import rows as score_rows
+from leads.scoring import thresholds as score_thresholds
+from leads.scoring.reads import LabelledSet, load_labelled_set, measure_radius, read_candidates
+
+log = logging.getLogger(__name__)
+
+# More pending changes than this at once (an import of verdicts): a full rescore is cheaper.
+MAX_INCREMENTAL_CHANGES = 200
+
+
+# The sweep measures the radius again when idle; if the companies have moved it by more than this
+# share (a big import of another kind of company), it rescores everything with the new one.
+RADIUS_DRIFT = 0.1
+
+
+def current_radius() -> float:
+    """The radius every score is weighed with now (ScoringState.radius), measured here if none is.
+    Every path reads it from there, so a full and an incremental rescore weigh alike."""
+    state = ScoringState.get()
+    if state.radius is None:
+        radius, companies = measure_radius()
+        ScoringState.change(radius=radius, radius_companies=companies)
+        return radius
+    return state.radius
+
+
+def radius_outgrown() -> bool:
+    """The radius was measured on fewer than evidence.RADIUS_REFERENCE companies and the team has
+    twice as many now: the first labels of an import come before its companies are embedded, and a
+    radius measured on none (1.0: every company "close") must not stay. Past RADIUS_REFERENCE a
+    sample that size measures it, and the sweep's drift check takes over."""
+    state = ScoringState.get()
+    if state.radius is None or state.radius_companies >= evidence.RADIUS_REFERENCE:
+        return False
+    grown = CompanyEmbedding.objects.current(active.model_name())[: 2 * max(state.radius_companies, 1)].count()
+    return grown >= 2 * max(state.radius_companies, 1)
+
+
+def _rescore(scope: Q, labelled: LabelledSet) -> int:
+    """Score the companies to score within `scope` (a Q on company_id) and drop the scores in
+    it that are no longer to be scored (labelled since, or waiting for a new vector); returns
+    how many got a score. Call under the scores lock."""
+    return len(_rescored(scope, labelled).ids)
+
+
+def _rescored(scope: Q, labelled: LabelledSet) -> score_rows.Written:
+    """`_rescore`, returning the scores it wrote."""
+    if len(labelled):
+        ids, vectors = read_candidates(scope)
+    else:  # no labels: nothing is scored, and the first labels will need a full rescore
+        ids, vectors = np.empty(0, np.int64), None
+        ScoringState.objects.update_or_create(pk=1, defaults={"needs_full_rescore": True})
+    # A score in scope whose company is no longer a candidate (labelled since, or no current
+    # vector) is stale: the candidates were read in this transaction, under the lock.
+    Score.objects.filter(scope).exclude(company__any_of=Ids(ids.tolist())).delete()
+    score_rows.published_on_commit()
+    if len(ids):
+        result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
+        return score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels, radius=labelled.radius)
+    return score_rows.Written(ids, np.empty(0), np.empty(0))
+
+
+def drop_scores(company_ids: Iterable[int]) -> None:
+    """These companies cannot be scored until re-embedded (their text changed): no score, so
+    they show as waiting for embedding. A labelled one leaving the labelled set is a label change
+    the caller records. A full-rescore chunk that read the old vector just before may still write
+    a score for it; the re-embedding rescores the company (score_companies), which replaces it."""
+    Score.objects.filter(company_id__in=list(company_ids)).delete()
+    score_rows.published_on_commit()
+
+
+# --- Newly embedded companies --------------------------------------------------------------
+
+
+def score_companies(company_ids: Iterable[int]) -> int:
+    """(Re)score the given companies against the labelled set as it is now; returns how many
+    got a score. Labelled ones and ones without a current vector lose any score they had."""
+    ids = sorted({int(i) for i in company_ids})
+    if not ids:
+        return 0
+    if radius_outgrown():  # every score is weighed anew (a small team: cheap), these companies too
+        return rescore_all(remeasure=True)
+    with locks.scores_lock(shared=True):
+        return _rescore(Q(company_id__any_of=Ids(ids)), load_labelled_set())
+
+
+# --- Label changes: the incremental rescore --------------------------------------------------
+
+
+def labels_changed(company_ids: Iterable[int], *, entered: Iterable[int] = (), moved: Iterable[int] = ()) -> None:
+    """Record, in the caller's transaction, that these companies' verdicts or labelled vectors
+    changed (`entered`: those that may have entered the labelled set; `moved`: labelled ones
+    with a new vector), and queue the incremental rescore for after the commit.
+
+    The task waits RESCORE_DELAY_SECONDS, so a burst of clicks is taken by one pass."""
+    moved = {int(i) for i in moved}
+    entered = {int(i) for i in entered} | moved
+    ids = sorted({int(i) for i in company_ids} | entered)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "insert into leads_pendingscorechange as p (company_id, entered, moved, created_at)"
+            " select unnest(%s::bigint[]), unnest(%s::boolean[]), unnest(%s::boolean[]), now()"
+            " on conflict (company_id) do update"
+            " set entered = p.entered or excluded.entered, moved = p.moved or excluded.moved",
+            [id_array(ids), [i in entered for i in ids], [i in moved for i in ids]],
+        )
+    enqueue_on_commit("leads.apply_label_changes", countdown=settings.RESCORE_DELAY_SECONDS)
+
+
+def apply_label_changes(*, inline_full: bool = False) -> int:
+    """Rescore exactly the companies whose neighbours the pending label changes touch.
+
+    Returns how many companies were rescored (0 when nothing was pending). With many changes at
+    once, or no score anywhere yet, a full rescore is cheaper: it is queued as chunk tasks, or
+    run here with `inline_full` (commands, tests)."""
+    if not PendingScoreChange.objects.exists():  # beat asks every SWEEP_SECONDS: no lock for nothing
+        return 0  # (a change committed after this look queued its own pass)
+    with locks.scores_lock():
+        with connection.cursor() as cursor:
+            cursor.execute("delete from leads_pendingscorechange returning company_id, entered, moved")
+            taken = cursor.fetchall()
+            # When this pass took the changes: after every verdict it took was committed. Not
+            # now(), the transaction's start: a pass that waited for the lock would date its score
+            # changes before the verdicts, and the dashboard asking "changed since my verdict"
+            # would never see them.
+            cursor.execute("select clock_timestamp()")
+            (taken_at,) = cursor.fetchone()
+            changed = sorted(company_id for company_id, _, _ in taken)
+            entered = [company_id for company_id, flag, _ in taken if flag]
+            moved = [company_id for company_id, _, flag in taken if flag]
+        if not changed:
+            return 0
+        labelled = load_labelled_set()
+        full = len(changed) > MAX_INCREMENTAL_CHANGES or (len(labelled) > 0 and _full_rescore_due())
+        if full:
+            ranges = _begin_full_rescore()
+            if not inline_full:
+                chunks = [[lo, hi] for lo, hi in ranges]
+                transaction.on_commit(lambda: send_in_turn("leads.rescore_chunk", chunks))
+        else:
+            found = incremental.affected_by(changed, entered, moved, labelled)
+            before, written = incremental.update_affected(found, changed, entered, labelled, _rescored)
+            count = len(written.ids)
+            score_thresholds.written(found.affected, written.ids, written.kth)
+            score_changes.record(
+                before, dict(zip(written.ids.tolist(), written.fits.tolist())), causes=changed, at=taken_at
+            )
+    if full:
+        log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
+        return sum(rescore_chunk(lo, hi) for lo, hi in ranges) if inline_full else 0
+    log.info("%d label changes rescored %d of %d affected companies", len(changed), count, len(found.affected))
+    return count
+
+
+def _full_rescore_due() -> bool:
+    """Some company was scored with no labels to find, or SCORING_K changed since the last full rescore."""
+    state = ScoringState.get()
+    return state.needs_full_rescore or _k_changed(state)
+
+
+def _k_changed(state: ScoringState) -> bool:
+    return state.k is not None and state.k != settings.SCORING_K
+
+
+# --- Full rescore -------------------------------------------------------------------------------
+
+
+def _begin_full_rescore(*, radius: tuple[float, int] | None = None) -> list[tuple[int, int]]:
+    """Take every pending change (a full rescore covers them) and split the companies into
+    id ranges of RESCORE_CHUNK_SIZE companies; with `radius`, every score is weighed with that
+    radius from now on (else the one stored, measured if none is). Call under the exclusive
+    scores lock."""
+    PendingScoreChange.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select id from (select id, row_number() over (order by id) as n from leads_company) t"
+            " where n %% %s = 1 order by id",
+            [settings.RESCORE_CHUNK_SIZE],
+        )
+        starts = [row[0] for row in cursor.fetchall()] or [0]
+    starts[0] = 0  # the first range also drops scores of companies deleted below the first id
+    ranges = list(zip(starts, [*starts[1:], 2**62]))
+    ScoringState.objects.update_or_create(
+        pk=1,
+        defaults={
+            "chunks_left": len(ranges),
+            "full_started_at": timezone.now(),
+            "needs_full_rescore": False,
+            "k": settings.SCORING_K,
+            **(
+                {"radius": current_radius()} if radius is None else {"radius": radius[0], "radius_companies": radius[1]}
+            ),
+        },
+    )
+    return ranges
+
+
+def rescore_chunk(lo: int, hi: int) -> int:
+    """Rescore the companies with lo <= id < hi against the labelled set as it is now."""
+    with locks.scores_lock(shared=True):
+        count = _rescore(Q(company_id__gte=lo, company_id__lt=hi), load_labelled_set())
+        with connection.cursor() as cursor:
+            cursor.execute("update leads_scoringstate set chunks_left = greatest(chunks_left - 1, 0) where id = 1")
+    return count
+
+
+def queue_full_rescore(*, remeasure: bool = False) -> int:
+    """Start a full rescore split into chunk tasks for the workers; returns the number of chunks.
+    With `remeasure`, the radius of "close" is measured anew first (another encoder, or companies
+    that have drifted from the ones it was measured on)."""
+    radius = measure_radius() if remeasure else None
+    with locks.scores_lock():
+        ranges = _begin_full_rescore(radius=radius)
+    send_in_turn("leads.rescore_chunk", [[lo, hi] for lo, hi in ranges])
+    return len(ranges)
+
+
+def rescore_all(*, remeasure: bool = False) -> int:
+    """The full rescore, here and now in this process (commands, tests, the benchmark): the same
+    chunks, RESCORE_THREADS at a time, so that one chunk's database reads and writes overlap
+    another's numpy. Inside a caller's transaction it stays in that transaction, one at a time.
+    With `remeasure`, the radius of "close" is measured anew first."""
+    radius = measure_radius() if remeasure else None
+    with locks.scores_lock():
+        ranges = _begin_full_rescore(radius=radius)
+    threads = settings.RESCORE_THREADS
+    if connection.in_atomic_block or threads == 1 or len(ranges) == 1:
+        return sum(rescore_chunk(lo, hi) for lo, hi in ranges)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return sum(pool.map(lambda bounds: _rescore_chunk_in_thread(*bounds), ranges))
+
+
+def _rescore_chunk_in_thread(lo: int, hi: int) -> int:
+    try:
+        return rescore_chunk(lo, hi)
+    finally:
+        connections.close_all()  # this thread's own connection
+
+
+def catch_up() -> int:
+    """Bring every score up to date here and now (commands, tests): pending label changes, and a
+    full rescore whose chunk tasks no worker has run."""
+    count = apply_label_changes(inline_full=True)
+    if ScoringState.get().chunks_left:
+        count = rescore_all()
+    return count
+
+
+def full_rescore_stalled(*, after: timedelta = timedelta(minutes=30)) -> bool:
+    """A full rescore started this long ago still has chunks left: its tasks were lost."""
+    state = ScoringState.get()
+    return (
+        bool(state.chunks_left) and state.full_started_at is not None and timezone.now() - state.full_started_at > after
+    )
+
+
+def heal(*, scan: bool = True) -> None:
+    """The sweep's part for scores: apply pending label changes, restart a full rescore whose
+    chunk tasks were lost (a Redis outage), and with `scan`, score any company a crash left
+    without a score (a scan of every company: the sweep asks for it only when the queue is idle)."""
+    apply_label_changes()
+    score_changes.forget_old()
+    state = ScoringState.get()
+    unweighed = state.radius is None and Score.objects.exists()  # scores from before fits (migration 0017)
+    if full_rescore_stalled() or (not state.chunks_left and (_k_changed(state) or unweighed)):
+        queue_full_rescore(remeasure=unweighed)  # lost chunk tasks, scores made with another k, or without fits
+    elif scan and not ScoringState.get().chunks_left:
+        if _radius_drifted(state):
+            queue_full_rescore(remeasure=True)
+        else:
+            score_unscored()
+
+
+def _radius_drifted(state: ScoringState) -> bool:
+    """The radius moved by more than RADIUS_DRIFT. Measured again only once the number of companies
+    moved that much since it was measured (a count, where measuring reads every id and a sample of
+    vectors: not on every idle sweep)."""
+    if state.radius is None or not Score.objects.exists():
+        return False
+    companies = CompanyEmbedding.objects.current(active.model_name()).count()
+    if abs(companies - state.radius_companies) <= RADIUS_DRIFT * max(state.radius_companies, 1):
+        return False
+    return abs(measure_radius()[0] - state.radius) > RADIUS_DRIFT * state.radius
+
+
+def score_unscored() -> int:
+    """Score every candidate that has no score (the sweep's safety net; a scan of all companies)."""
+    with locks.scores_lock(shared=True):
+        return _rescore(~Exists(Score.objects.filter(company_id=OuterRef("company_id"))), load_labelled_set())
