@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from django.core.cache import cache
 from django.db import connection, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Abs, Coalesce
 from pgvector.django import CosineDistance
 
 from leads.embedding import active
@@ -334,19 +335,32 @@ def score_changes(*, since) -> models.QuerySet:
 
 
 @dataclass(frozen=True)
+class Cause:
+    company: Company
+    verdict: str  # as the pass took it: "like", "dislike", "clear"
+
+
+@dataclass(frozen=True)
 class ExplainedChange:
     company: Company | None  # None: deleted since
     company_id: int
     old_fit: float | None
     new_fit: float | None
-    causes: list[Company]
+    causes: list[Cause]
     changed_at: object
 
 
-def explained_changes(*, since, limit: int = 200) -> list[ExplainedChange]:
-    """The latest score changes since `since`, biggest moves first, with the companies whose
-    verdicts caused them."""
-    changes = list(score_changes(since=since).order_by("-changed_at", "-pk")[:limit])
+CHANGES_PER_PAGE = 100
+
+
+def explained_changes(*, since, page: int = 1) -> tuple[list[ExplainedChange], int]:
+    """One page of the score changes since `since`, biggest moves first (a fit gained or lost
+    counts from 0), each with the verdicts that caused it; and how many there are."""
+    move = Abs(Coalesce(F("new_fit"), Value(0.0)) - Coalesce(F("old_fit"), Value(0.0)))
+    ordered = score_changes(since=since).order_by(move.desc(), "-changed_at", "pk")
+    total = ordered.count()
+    start = (max(page, 1) - 1) * CHANGES_PER_PAGE
+    changes = list(ordered[start : start + CHANGES_PER_PAGE])
     cause_ids = {i for change in changes for i in change.causes}
     companies = Company.objects.in_bulk({change.company_id for change in changes} | cause_ids)
     explained = [
@@ -355,9 +369,13 @@ def explained_changes(*, since, limit: int = 200) -> list[ExplainedChange]:
             company_id=change.company_id,
             old_fit=change.old_fit,
             new_fit=change.new_fit,
-            causes=[companies[i] for i in change.causes if i in companies],
+            causes=[
+                Cause(companies[i], verdict)
+                for i, verdict in zip(change.causes, change.cause_verdicts or [""] * len(change.causes))
+                if i in companies
+            ],
             changed_at=change.changed_at,
         )
         for change in changes
     ]
-    return sorted(explained, key=lambda c: -abs((c.new_fit or 0.0) - (c.old_fit or 0.0)))
+    return explained, total

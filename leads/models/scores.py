@@ -98,6 +98,9 @@ class ScoreChange(models.Model):
     old_fit = models.FloatField(null=True)  # None: it had no score
     new_fit = models.FloatField(null=True)  # None: it has none now (labelled since)
     causes = ArrayField(models.BigIntegerField())  # the companies whose verdicts changed in that pass
+    # Each cause's verdict as the pass took it ("like", "dislike", "clear"): what made the move, not
+    # what the company's verdict is by the time someone reads the log.
+    cause_verdicts = ArrayField(models.CharField(max_length=7), default=list)
     changed_at = models.DateTimeField(db_index=True)
 
 

@@ -11,19 +11,39 @@ from django.utils import timezone
 from leads.models import ScoreChange
 from leads.models.companies import id_array
 
+# A fit that moved by less than this is not a change a rep can see (fits show two decimals):
+# "0.28 -> 0.28" is not logged.
+VISIBLE = 0.005
 
-def record(before: dict[int, float], after: dict[int, float], *, causes: list[int], at: datetime) -> None:
-    """Record the scores this pass changed (ScoreChange), for the dashboard's "what changed";
-    `at`: when the pass took the verdicts that caused them (later than each verdict)."""
-    changed = [i for i in sorted(before.keys() | after.keys()) if before.get(i) != after.get(i)]
+
+def record(
+    before: dict[int, float], after: dict[int, float], *, causes: list[int], verdicts: list[str], at: datetime
+) -> None:
+    """Record the fits this pass changed visibly (ScoreChange), for the dashboard's "what changed";
+    `verdicts`: each cause's verdict as the pass took it; `at`: when the pass took them (later
+    than each verdict)."""
+    changed = [i for i in sorted(before.keys() | after.keys()) if moved_visibly(before.get(i), after.get(i))]
     if not changed:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "insert into leads_scorechange (company_id, old_fit, new_fit, causes, changed_at)"
-            " select unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), %s::bigint[], %s",
-            [id_array(changed), _float_array(before, changed), _float_array(after, changed), id_array(causes), at],
+            "insert into leads_scorechange (company_id, old_fit, new_fit, causes, cause_verdicts, changed_at)"
+            " select unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), %s::bigint[], %s::text[], %s",
+            [
+                id_array(changed),
+                _float_array(before, changed),
+                _float_array(after, changed),
+                id_array(causes),
+                verdicts,
+                at,
+            ],
         )
+
+
+def moved_visibly(old: float | None, new: float | None) -> bool:
+    if old is None or new is None:
+        return old is not new
+    return abs(new - old) >= VISIBLE
 
 
 def _float_array(values: dict[int, float], keys: list[int]) -> str:

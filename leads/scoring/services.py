@@ -34,6 +34,7 @@ from leads.core import locks
 from leads.core.queue import enqueue_on_commit, send_in_turn
 from leads.embedding import active
 from leads.models import (
+    Company,
     CompanyEmbedding,
     PendingScoreChange,
     Score,
@@ -187,8 +188,13 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
             before, written = incremental.update_affected(found, changed, entered, labelled, _rescored)
             count = len(written.ids)
             score_thresholds.written(found.affected, written.ids, written.kth)
+            verdicts = dict(Company.objects.filter(pk__in=changed).values_list("pk", "verdict"))
             score_changes.record(
-                before, dict(zip(written.ids.tolist(), written.fits.tolist())), causes=changed, at=taken_at
+                before,
+                dict(zip(written.ids.tolist(), written.fits.tolist())),
+                causes=changed,
+                verdicts=[verdicts.get(i, "deleted") or "clear" for i in changed],
+                at=taken_at,
             )
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
