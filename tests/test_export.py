@@ -10,6 +10,7 @@ import io
 import re
 
 import pytest
+from django.utils import timezone
 
 from leads.embedding import services as embeddings
 from leads.models import Company
@@ -54,7 +55,10 @@ def test_export_streams_the_filtered_view_as_excel_safe_csv(client, alice, score
     assert re.fullmatch(
         r'attachment; filename="leads-scores-liked-\d{4}-\d\d-\d\d\.csv"', response["Content-Disposition"]
     )
-    header = ["id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours"]
+    header = [
+        "id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours",
+        "description", "rank", "why", "labelled_by", "labelled_at",
+    ]  # fmt: skip
     assert body.startswith("\ufeff" + ",".join(header) + "\r\n")
     assert rows[0] == header
     by_name = {row[1]: row for row in rows[1:]}
@@ -82,3 +86,26 @@ def test_export_refuses_an_unknown_filter_and_anonymous_visitors(client, alice):
     response = client.get("/export.csv", {"show": "favourites"})
     assert response.status_code == 400
     assert "show must be one of: all, unlabelled, labelled, liked, disliked" in response.content.decode()
+
+
+def test_export_carries_what_a_rep_pastes_into_a_sequence(client, alice, scored_world):
+    client.force_login(alice)
+    _, _, rows = export(client, show="all")
+    by_name = {row[1]: dict(zip(rows[0], row)) for row in rows[1:]}
+    bravo, alpha = by_name["Bravo Beers"], by_name["Alpha Brewing"]
+    assert bravo["description"] == Company.objects.get(name="Bravo Beers").description
+    assert bravo["rank"].startswith("top ") or "%" in bravo["rank"]
+    assert bravo["why"].startswith("Fit +") and "which you liked" in bravo["why"]
+    assert "(liked)" in bravo["neighbours"] and "(disliked)" in bravo["neighbours"]
+    label = Company.objects.get(name="Alpha Brewing").labels.first()
+    assert alpha["labelled_by"] == (label.user.username if label.user else "")
+    assert alpha["labelled_at"].startswith(timezone.localtime(label.created_at).strftime("%Y-%m-%dT%H:%M"))
+    assert (bravo["labelled_by"], bravo["labelled_at"]) == ("", "")  # not labelled
+
+
+def test_the_exported_file_is_named_after_its_band_filter(client, alice, scored_world):
+    client.force_login(alice)
+    response, _, _ = export(client, show="unlabelled", band="strong")
+    assert re.fullmatch(
+        r'attachment; filename="leads-scores-unlabelled-strong-\d{4}-\d\d-\d\d\.csv"', response["Content-Disposition"]
+    )

@@ -6,12 +6,17 @@ import csv
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from leads.companies import selectors
 from leads.companies.selectors import BestFirst
-from leads.models import Company
+from leads.models import Company, Label
+from leads.scoring import explanations
 
-HEADER = ["id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours"]
+HEADER = [
+    "id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours",
+    "description", "rank", "why", "labelled_by", "labelled_at",
+]  # fmt: skip
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -35,12 +40,22 @@ def score_rows(companies: QuerySet | BestFirst) -> Iterator[list]:
 
 
 def _rows(batch: list[Company]) -> Iterator[list]:
+    """A batch's rows: its neighbours' names, the latest verdict's author and time, in two queries."""
     neighbour_ids = {n["company_id"] for c in batch if hasattr(c, "score") for n in c.score.neighbours}
-    names = dict(Company.objects.filter(pk__in=neighbour_ids).values_list("pk", "name"))
+    neighbours = Company.objects.only("name", "verdict").in_bulk(neighbour_ids)
+    latest = {
+        company_id: (username or "", created_at)
+        for company_id, username, created_at in Label.objects.filter(company_id__in=[c.pk for c in batch if c.verdict])
+        .order_by("company_id", "-created_at", "-pk")
+        .distinct("company_id")
+        .values_list("company_id", "user__username", "created_at")
+    }
     distribution = selectors.score_distribution()
+    reach = explanations.close_reach()
     for company in batch:
         score = getattr(company, "score", None)
-        neighbours = [names.get(n["company_id"], "?") for n in score.neighbours] if score else []
+        views = explanations.neighbour_views(score, neighbours) if score else []
+        labelled_by, labelled_at = latest.get(company.pk, ("", None))
         row = [
             company.pk,
             company.name,
@@ -52,9 +67,21 @@ def _rows(batch: list[Company]) -> Iterator[list]:
             "" if score is None else round(score.fit, 6),
             "" if score is None else round(score.evidence, 6),
             "" if score is None else selectors.band_of(score, distribution).label,
-            "; ".join(neighbours),
+            "; ".join(f"{_name(view)} ({_VERDICT_WORD[view.verdict]})" for view in views),
+            company.description,
+            "" if score is None else distribution.rank_text(score.fit),
+            explanations.explanation_sentence(company, views, reach) if score else "",
+            labelled_by,
+            "" if labelled_at is None else timezone.localtime(labelled_at).isoformat(timespec="seconds"),
         ]
         yield [neutralise(value) for value in row]
+
+
+_VERDICT_WORD = {"like": "liked", "dislike": "disliked"}
+
+
+def _name(view: explanations.NeighbourView) -> str:
+    return view.company.name if view.company else "?"
 
 
 class _Line:

@@ -225,8 +225,11 @@ def export_scores(request: HttpRequest) -> HttpResponse:
     except selectors.BadFilter as error:
         return _bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")
+    # The file says which view it holds: the label filter, and the band when one is picked.
+    band = re.sub(r"[^a-z0-9]+", "-", filters["band"].lower()).strip("-")
+    name = "-".join(part for part in ("leads-scores", show, band, stamp) if part)
     response = StreamingHttpResponse(exports.stream_scores(companies), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="leads-scores-{show}-{stamp}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
 
 
@@ -260,6 +263,11 @@ def score_changes(request: HttpRequest) -> JsonResponse:
     )
 
 
+def _page_number(value: str | None) -> int:
+    """A page number from the address: anything but a whole number from 1 on is the first page."""
+    return int(value) if value and value.isdigit() and len(value) < 7 and int(value) > 0 else 1
+
+
 @roles.required(roles.VIEW)
 @require_GET
 def score_changes_page(request: HttpRequest) -> HttpResponse:
@@ -270,8 +278,23 @@ def score_changes_page(request: HttpRequest) -> HttpResponse:
         since = timezone.now() - timedelta(hours=1)
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
+    page = _page_number(request.GET.get("page"))
+    changes, total = selectors.explained_changes(since=since, page=page)
+    pages = max(1, -(-total // selectors.CHANGES_PER_PAGE))
     return render(
-        request, "leads/score_changes.html", {"since": since, "changes": selectors.explained_changes(since=since)}
+        request,
+        "leads/score_changes.html",
+        {
+            "since": since,
+            "since_given": "since" in request.GET,
+            "changes": changes,
+            "total": total,
+            "page": page,
+            "previous_page": page - 1 if page > 1 else None,
+            "next_page": page + 1 if page < pages else None,
+            "pages": pages,
+            "since_param": since.isoformat(),
+        },
     )
 
 

@@ -25,8 +25,12 @@ def score_explanation(company: Company) -> list[NeighbourView]:
     score = getattr(company, "score", None)
     if score is None:
         return []
-    ids = [n["company_id"] for n in score.neighbours]
-    by_id = Company.objects.in_bulk(ids)
+    return neighbour_views(score, Company.objects.in_bulk([n["company_id"] for n in score.neighbours]))
+
+
+def neighbour_views(score, by_id: dict[int, Company]) -> list[NeighbourView]:
+    """A score's neighbours, nearest first, with their companies from `by_id` (read by the caller,
+    for one company or a batch of them)."""
     return [
         NeighbourView(
             company=by_id.get(n["company_id"]),
