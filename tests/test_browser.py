@@ -284,7 +284,7 @@ def test_the_dashboard_fits_a_phone(live_server, browser, fake_encoder, alice, b
         log_in(page, live_server)
         width = page.evaluate("document.scrollingElement.scrollWidth")
         assert width <= 375, f"the page is {width} px wide on a 375 px screen"
-        expect(page.locator(".histogram")).to_be_visible()
+        expect(rows(page).first).to_be_in_viewport()  # the first company shows without scrolling
         button = row_of(page, "Barrel Ales").locator("button[value=like]")
         button.scroll_into_view_if_needed()  # where it sits in the list depends on its fit
         expect(button).to_be_in_viewport()

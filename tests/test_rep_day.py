@@ -1,0 +1,142 @@
+"""A rep's day: nothing moves under the pointer, the selected row shows, the change log says
+what made each move."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from leads.companies import selectors
+from leads.models import Company, ScoreChange
+from leads.scoring import changes, labels
+from leads.scoring import services as scores
+from tests.browser_helpers import CHROMIUM, log_in
+from tests.test_browser import keyboard_ready, labelled_world, row_of, rows
+from tests.web_helpers import logged_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+# --- The change log ----------------------------------------------------------------------------
+
+
+def test_a_move_too_small_to_see_is_not_logged():
+    at = timezone.now()
+    changes.record({1: 0.281, 2: 0.30, 3: None}, {1: 0.283, 2: 0.34, 3: 0.1}, causes=[9], verdicts=["like"], at=at)
+    assert sorted(ScoreChange.objects.values_list("company_id", flat=True)) == [2, 3]
+
+
+def test_the_log_says_the_verdict_that_made_each_move_not_the_current_one(fake_encoder, alice):
+    brewing, software = labelled_world(alice)
+    since = timezone.now() - timedelta(seconds=1)
+    bytecraft = software["Bytecraft"]
+    labels.label_company(company=bytecraft, user=alice, source="click", verdict="dislike")
+    scores.apply_label_changes()
+    labels.label_company(company=bytecraft, user=alice, source="click", verdict="clear")  # undone
+    scores.apply_label_changes()
+
+    logged = list(ScoreChange.objects.order_by("changed_at").values_list("cause_verdicts", flat=True))
+    assert logged[0] == ["dislike"] and logged[-1] == ["clear"]
+    found, total = selectors.explained_changes(since=since)
+    assert total == len(logged) and {c.causes[0].verdict for c in found} == {"dislike", "clear"}
+
+    client = logged_in(alice)
+    page = client.get("/changes/", {"since": since.isoformat()}).content.decode()
+    assert "Bytecraft</a> (disliked)" in page and "Bytecraft</a> (cleared)" in page
+    assert f"Scores changed since {timezone.localtime(since):%H:%M:%S}" in page
+    assert "an hour ago" not in client.get("/changes/").content.decode()
+
+
+def test_the_log_pages_through_every_change_since_a_verdict_biggest_first():
+    since = timezone.now() - timedelta(minutes=1)
+    first = timezone.now()
+    changes.record(
+        {i: 0.0 for i in range(150)}, {i: i / 200 + 0.01 for i in range(150)}, causes=[999], verdicts=["like"], at=first
+    )
+    changes.record({1000: 0.0}, {1000: 0.05}, causes=[998], verdicts=["dislike"], at=first + timedelta(seconds=5))
+    page_one, total = selectors.explained_changes(since=since)
+    page_two, _ = selectors.explained_changes(since=since, page=2)
+    assert total == 151 and len(page_one) == selectors.CHANGES_PER_PAGE and len(page_two) == 51
+    moves = [abs(c.new_fit - c.old_fit) for c in page_one + page_two]
+    assert moves == sorted(moves, reverse=True)
+    assert 0 in {c.company_id for c in page_two}  # the first verdict's smallest move is still there
+
+
+# --- The dashboard in the browser ----------------------------------------------------------------
+
+browser = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium")
+
+
+@browser
+@pytest.mark.browser
+def test_no_notice_moves_the_rows_under_the_pointer(live_server, page, fake_encoder, alice):
+    brewing, software = labelled_world(alice)
+    log_in(page, live_server)
+    keyboard_ready(page)
+    target = row_of(page, "Stackline").locator("button[value=dislike]")
+    before = target.bounding_box()
+
+    row_of(page, "Bytecraft").locator("button[value=like]").click()
+    page.locator("#toast").wait_for(state="visible")
+    scores.apply_label_changes()  # what the worker does: the page then shows "N scores changed"
+    page.locator("#changes").wait_for(state="visible", timeout=15_000)
+    after = target.bounding_box()
+    assert (after["x"], after["y"]) == (before["x"], before["y"])
+
+    # A second click where the button was before the first: it lands on the same company.
+    page.mouse.click(before["x"] + before["width"] / 2, before["y"] + before["height"] / 2)
+    page.wait_for_function("() => document.querySelector('#toast').textContent.includes('Stackline')")
+    assert Company.objects.get(pk=software["Stackline"].pk).verdict == "dislike"
+    assert Company.objects.get(pk=software["Bytecraft"].pk).verdict == "like"
+
+
+@browser
+@pytest.mark.browser
+def test_the_selected_row_is_framed(live_server, page, fake_encoder, alice):
+    labelled_world(alice)
+    log_in(page, live_server)
+    keyboard_ready(page)
+    page.keyboard.press("j")
+    selected = rows(page).nth(0)
+    shadow = selected.locator("td").first.evaluate("cell => getComputedStyle(cell).boxShadow")
+    background = selected.locator("td").nth(1).evaluate("cell => getComputedStyle(cell).backgroundColor")
+    assert "rgb(43, 95, 217)" in shadow  # the accent colour frames it
+    unselected = rows(page).nth(1).locator("td").nth(1).evaluate("cell => getComputedStyle(cell).backgroundColor")
+    assert background != unselected
+
+
+PHONE_PAGES = {
+    "rep": ["/", "/companies/{company}/", "/label-next/", "/changes/", "/map/", "/account/token"],
+    "manager": ["/", "/imports/", "/imports/{job}/", "/review/", "/changes/"],
+}
+
+
+@browser
+@pytest.mark.browser
+def test_no_page_of_either_role_scrolls_sideways_on_a_phone(live_server, browser, fake_encoder, alice, bob):
+    from django.contrib.auth.models import Group
+
+    from leads.accounts import roles
+    from leads.models import ImportJob
+
+    brewing, software = labelled_world(alice)
+    bob.groups.set([Group.objects.get(name=roles.MANAGER)])
+    long = "A" * 120
+    job = ImportJob.objects.create(
+        original_name=f"{long}.csv", state=ImportJob.State.DONE, rejected=1,
+        rejected_rows=[{"line": 7, "reason": f"the website {long}.com is not a web address", "values": [long]}],
+    )  # fmt: skip
+    ids = {"company": brewing["Maltworks Brewing"].pk, "job": job.pk}
+    for user, password, role in ((alice, "alice-password-1", "rep"), (bob, "bob-password-1", "manager")):
+        context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+        page = context.new_page()
+        try:
+            log_in(page, live_server, user.username, password)
+            for path in PHONE_PAGES[role]:
+                page.goto(live_server.url + path.format(**ids))
+                width = page.evaluate("document.scrollingElement.scrollWidth")
+                assert width <= 375, f"{path} as {role} is {width} px wide on a 375 px screen"
+        finally:
+            context.close()
