@@ -158,7 +158,8 @@ ACCESS: dict[str, Access] = {
     # The admin: those who may not open it go to its login page, but for logging out.
     "admin:index": admin_site(200, 200),
     # The app's log-in page (one for every role), then the admin; who may open it goes straight there.
-    "admin:login": admin_site(Redirect("/admin/"), Redirect("/admin/"), everyone_else=200),
+    # The login form for anonymous visitors; a logged-in rep is told whom to ask, not asked to log in again.
+    "admin:login": Access(200, 403, 403, Redirect("/admin/"), Redirect("/admin/"), Redirect("/admin/")),
     "admin:logout": admin_site(*[Redirect("/accounts/login/")] * 2, everyone_else=Redirect("/admin/"), method="post"),
     "admin:password_change": admin_site(200, 200),
     "admin:password_change_done": admin_site(200, 200),

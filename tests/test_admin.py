@@ -34,8 +34,12 @@ def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
         assert header in response.text
     bravo = table_row(response, "Bravo Beers")
     score = Score.objects.get(company=world["Bravo Beers"])
-    cell = f'<td class="field-score_value">{score.signed_fit} (strong fit; score {score.signed}, evidence {score.evidence:.1f})</td>'
+    cell = (
+        f'<td class="field-score_value"><span title="score {score.signed}, evidence {score.evidence:.1f}"'
+        f' style="white-space: nowrap">{score.signed_fit} strong fit</span></td>'
+    )
     assert cell in bravo  # the dashboard's bands
+    assert '<td class="field-score_value">—</td>' in table_row(response, "Alpha Brewing")  # labelled: no score
     assert 'alt="True"' in bravo
     golf = table_row(response, "Golf Pending")
     assert '<td class="field-score_value">—</td>' in golf
@@ -281,11 +285,12 @@ def test_the_admin_company_page_explains_the_score_and_lists_similar_companies(a
     page = as_staff.get(f"/admin/leads/company/{bravo.pk}/change/").text
     explanation = page.split("The neighbours that made its score")[1]
     for neighbour in explanations.score_explanation(bravo):
-        share = f"{100 * neighbour.share:.0f}%"
+        share, similar = f"{100 * neighbour.share:.0f}%", f"{100 * neighbour.similarity:.0f}%"
         assert re.search(
-            rf">{re.escape(neighbour.company.name)}</a></td><td>{neighbour.verdict}</td><td>[\d.]+</td><td>{share}</td>",
+            rf">{re.escape(neighbour.company.name)}</a></td><td>{neighbour.verdict}</td><td>{similar}</td><td>{share}</td>",
             explanation,
-        )
+        )  # similarity, as the company page says it, not a distance
+    assert "<th>similarity</th>" in explanation and "distance" not in explanation
     similar = page.split("Similar companies")[1]
     found = selectors.similar_companies(bravo, limit=10)
     assert found  # the HNSW index's answer, shown as links to their admin pages

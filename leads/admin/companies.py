@@ -173,7 +173,7 @@ class CompanyForm(forms.ModelForm):
 
     class Meta:
         model = Company
-        fields = ["name", "website", "description", "industry", "country", "extra"]
+        fields = ["name", "website", "description", "industry", "country"]
 
     def clean_name(self) -> str:
         name = identity.clean_name(self.cleaned_data["name"])
@@ -209,9 +209,14 @@ class CompanyAdmin(admin.ModelAdmin):
     ordering = ["-pk"]
     paginator = CappedPaginator
     show_full_result_count = False  # counting a million rows on every page is slow
+    # What a manager reads: not the dedupe key or the text hash (bookkeeping), and the columns an
+    # import brought as a list of their own (extra_columns), not raw JSON.
+    fields = [
+        "name", "website", "domain", "description", "industry", "country", "extra_columns", "verdict",
+        "import_job", "created_at", "updated_at", "score_explanation", "similar",
+    ]  # fmt: skip
     readonly_fields = [
-        "domain", "dedupe_key", "text_hash", "verdict", "import_job", "created_at", "updated_at",
-        "score_explanation", "similar",
+        "domain", "extra_columns", "verdict", "import_job", "created_at", "updated_at", "score_explanation", "similar",
     ]  # fmt: skip
     inlines = [LabelInline]
     actions = [
@@ -259,13 +264,28 @@ class CompanyAdmin(admin.ModelAdmin):
         column = str(self.list_display.index("score_value") + 1)  # the admin's "o" counts the checkbox
         return column in request.GET.get("o", "").replace("-", "").split(".")
 
-    @admin.display(description="fit (score)", ordering=F("score__fit").asc(nulls_last=True))
+    @admin.display(description="fit", ordering=F("score__fit").asc(nulls_last=True))
     def score_value(self, company):
         score = getattr(company, "score", None)
-        if score is None:
+        if score is None or company.verdict:  # labelled: its old score goes with the next pass
             return "—"
         band = selectors.band_of(score, selectors.score_distribution())
-        return f"{score.signed_fit} ({band.label}; score {score.signed}, evidence {score.evidence:.1f})"
+        return format_html(
+            '<span title="score {}, evidence {}" style="white-space: nowrap">{} {}</span>',
+            score.signed,
+            f"{score.evidence:.1f}",
+            score.signed_fit,
+            band.label,
+        )
+
+    @admin.display(description="columns the import brought")
+    def extra_columns(self, company):
+        if not company.extra:
+            return "None."
+        return format_html(
+            '<dl class="extra">{}</dl>',
+            format_html_join("", "<dt>{}</dt><dd>{}</dd>", sorted((str(k), str(v)) for k, v in company.extra.items())),
+        )
 
     @admin.display(description="labelled by")
     def labelled(self, company):
@@ -293,12 +313,12 @@ class CompanyAdmin(admin.ModelAdmin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}%</td></tr>",
             (
-                (_admin_link(n.company, n.company_id), n.verdict, f"{n.distance:.3f}", f"{100 * n.share:.0f}")
+                (_admin_link(n.company, n.company_id), n.verdict, f"{100 * n.similarity:.0f}%", f"{100 * n.share:.0f}")
                 for n in neighbours
             ),
         )
         return format_html(
-            "<p>{}</p><table><tr><th>neighbour</th><th>label</th><th>distance</th><th>weight</th></tr>{}</table>",
+            "<p>{}</p><table><tr><th>neighbour</th><th>label</th><th>similarity</th><th>weight</th></tr>{}</table>",
             explanations.explanation_sentence(company, neighbours),
             rows,
         )
@@ -312,9 +332,13 @@ class CompanyAdmin(admin.ModelAdmin):
             "<ul>{}</ul>",
             format_html_join(
                 "",
-                "<li>{} (similarity {}) {}</li>",
+                "<li>{} ({} similar) {}</li>",
                 (
-                    (_admin_link(s.company, s.company.pk), f"{s.similarity:.2f}", s.company.get_verdict_display())
+                    (
+                        _admin_link(s.company, s.company.pk),
+                        f"{100 * s.similarity:.0f}%",
+                        s.company.get_verdict_display(),
+                    )
                     for s in found
                 ),
             ),

@@ -4,7 +4,7 @@ the app's own, for all of them."""
 
 from django.contrib.admin import AdminSite
 from django.contrib.admin.apps import AdminConfig
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 
 from leads.accounts import roles
 
@@ -22,6 +22,8 @@ class LeadsAdminSite(AdminSite):
         and admins this site is for."""
         if request.method == "GET" and self.has_permission(request):
             return redirect("admin:index")
+        if request.user.is_authenticated:  # logged in, but the role has no admin: say whom to ask
+            return render(request, "403.html", {"reason": roles.missing(request.user, roles.OPEN_ADMIN)}, status=403)
         # Imported here, as Django's AdminSite.login does: this module is imported while the apps
         # load, before the User model that auth.views needs.
         from django.contrib.auth.views import LoginView
