@@ -65,3 +65,16 @@ def _share_the_cores(sender, **kwargs) -> None:
     processes = sender.concurrency if isinstance(sender.concurrency, int) else 0
     if processes > 1 and "solo" not in pool:
         os.environ["LEADS_WORKER_PROCESSES"] = str(processes)
+
+
+@worker_init.connect
+def _bulk_work_yields_the_cpu(sender, **kwargs) -> None:
+    """A worker that takes bulk work runs at BULK_NICE: where it shares cores with the web server,
+    Postgres and the worker that applies verdicts, the OS gives them the CPU first, so a rep's
+    click does not wait behind an import's encoder (docs/benchmarks.md, bench_import_clicks).
+    Its prefork processes are forked after this and inherit it."""
+    from django.conf import settings
+
+    queues = set(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+    if settings.BULK_QUEUE in queues and settings.BULK_NICE:
+        os.nice(settings.BULK_NICE)

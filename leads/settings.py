@@ -295,6 +295,8 @@ CELERY_TASK_ROUTES = {"leads.apply_label_changes": {"queue": INTERACTIVE_QUEUE}}
 # turn, this many in the queue at a time per run (core.queue.send_in_turn): whatever is
 # queued after them waits for at most this many. At least the bulk worker processes of the team.
 BULK_WINDOW = envint("BULK_WINDOW", 8, minimum=1)
+# The niceness (0-19) of a worker that takes bulk work: the CPU goes to verdicts and pages first.
+BULK_NICE = envint("BULK_NICE", 10, minimum=0)
 
 # --- Scoring and embedding ---------------------------------------------------------
 # A packaged encoder by its short name (minilm, multilingual) or a sentence-transformers model;

@@ -102,6 +102,10 @@ def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, a
     interactive = start_worker(tmp_path, "interactive", queues="interactive")
     workers = [bulk, interactive]
     try:
+        # The bulk worker yields the CPU (BULK_NICE); the one that applies verdicts does not.
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, bulk.process.pid) == min(19, ours + settings.BULK_NICE)
+        assert os.getpriority(os.PRIO_PROCESS, interactive.process.pid) == ours
         # Each worker sends a sweep on start; both are bulk work.
         wait_for(lambda: succeeded(bulk, "leads.sweep") == 2, seconds=60, what="the start-up sweeps", workers=workers)
 

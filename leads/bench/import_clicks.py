@@ -11,7 +11,8 @@ In one run, on its own database and Redis (as bench_embedding), with real worker
    as an import creates them, then `embeddings.queue_embedding`, the import's last step), one
    alone and one with a rep clicking every `click_every` seconds, alternating which comes first
    from round to round (alone, clicks | clicks, alone ...) so that a machine getting busier or
-   quieter favours neither. Each import's throughput counts from the queueing to its last stored
+   quieter favours neither. Each import's companies are deleted after it, so every import meets
+   the same team (the same HNSW index dropped and built again, the same companies to rescore). Each import's throughput counts from the queueing to its last stored
    vector; the HNSW index built after it is reported on its own.
 
 A click is the labels service's verdict (what the dashboard's button calls) on a scored company
@@ -28,6 +29,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
+from django.db import connection
 
 from leads.bench.database import bench_database
 from leads.bench.embedding import _create, _source_rows, _wait_for_an_empty_queue, own_broker, running_workers
@@ -110,6 +112,7 @@ def run(
                         figures.setdefault("clicks_during_import", []).extend(clicker.take())
                     log(f"  embedded in {seconds:.1f} s ({companies / seconds:.1f}/s), index after {index:.1f} s")
                     _wait_for_an_empty_queue(timeout_s)
+                    _forget(ids)  # each import meets the same team (and drops and builds the index alike)
     clicks = figures.pop("clicks_during_import", [])
     if not clicks:
         raise CommandError("no click was made during the import: make --click-every shorter or --companies larger")
@@ -198,6 +201,17 @@ def _import(ids: list[int], clicker: _Clicker | None, click_every: float, timeou
             clicker.click()
             next_click = max(next_click + click_every, time.monotonic())
         time.sleep(0.05)
+
+
+def _forget(ids: list[int]) -> None:
+    """Delete an import's companies (never labelled: the rep clicks the team's), with their vectors,
+    words and scores, and vacuum, so that the next import starts where this one did."""
+    with connection.cursor() as cursor:
+        for table in ("leads_score", "leads_companyembedding", "leads_companywords", "leads_mappoint"):
+            cursor.execute(f"delete from {table} where company_id between %s and %s", [ids[0], ids[-1]])
+        cursor.execute("delete from leads_company where id between %s and %s", [ids[0], ids[-1]])
+    with connection.cursor() as cursor:
+        cursor.execute("vacuum analyze")
 
 
 def _wait_for_vectors(ids: list[int], timeout_s: float, what: str) -> None:
