@@ -74,6 +74,7 @@ browser = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /u
 def test_no_notice_moves_the_rows_under_the_pointer(live_server, page, fake_encoder, alice):
     brewing, software = labelled_world(alice)
     log_in(page, live_server)
+    page.goto(live_server.url + "/?show=unlabelled")  # no row has a Clear button yet: a verdict adds one
     keyboard_ready(page)
     target = row_of(page, "Stackline").locator("button[value=dislike]")
     before = target.bounding_box()
