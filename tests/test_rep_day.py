@@ -141,3 +141,27 @@ def test_no_page_of_either_role_scrolls_sideways_on_a_phone(live_server, browser
                 assert width <= 375, f"{path} as {role} is {width} px wide on a 375 px screen"
         finally:
             context.close()
+
+
+# --- Filters that say what exists ----------------------------------------------------------------
+
+
+def test_the_industry_and_country_filters_offer_existing_values_and_say_what_was_meant(alice):
+    from django.core.cache import cache
+
+    cache.clear()  # the values are kept for FILTER_VALUES_SECONDS: not another test's
+    for i, (industry, country) in enumerate(
+        [("Food Production", "DE"), ("Food Production", "DE"), ("Food & Beverage", "FR"), ("Seafood", "NO")]
+    ):
+        Company.objects.create(name=f"Company {i}", dedupe_key=f"company-{i}", industry=industry, country=country)
+    assert selectors.filter_values("industry")[0] == "Food Production"  # the commonest first
+    assert selectors.close_values("industry", "food") == ["Food Production", "Food & Beverage", "Seafood"]
+
+    client = logged_in(alice)
+    page = client.get("/", {"industry": "Food"}).content.decode()
+    assert "No companies match these filters. Did you mean" in page
+    assert 'href="?industry=Food+Production" data-did-you-mean>industry “Food Production”</a>' in page
+    assert '<datalist id="industries"><option value="Food Production"><option value="Food &amp; Beverage">' in page
+    followed = client.get("/", {"industry": "Food Production"}).content.decode()
+    assert "Company 0" in followed and "Did you mean" not in followed
+    assert "Did you mean" not in client.get("/", {"industry": "Nothing like it"}).content.decode()

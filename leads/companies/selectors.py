@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.core.cache import cache
 from django.db import connection, models, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Abs, Coalesce
 from pgvector.django import CosineDistance
 
@@ -379,3 +379,40 @@ def explained_changes(*, since, page: int = 1) -> tuple[list[ExplainedChange], i
         for change in changes
     ]
     return explained, total
+
+
+# --- What the industry and country filters can be ----------------------------------------------
+
+FILTER_FIELDS = ("industry", "country")
+FILTER_VALUES = 300  # the commonest values offered as one types
+FILTER_VALUES_SECONDS = 600  # read again at most this often (a GROUP BY over every company)
+
+
+def filter_values(field: str) -> list[str]:
+    """The commonest values of `field` ("industry" or "country") as the companies hold them,
+    most companies first: what the dashboard's filter box offers as one types."""
+    if field not in FILTER_FIELDS:
+        raise ValueError(f"no filter on {field!r}")
+
+    def read() -> list[str]:
+        counted = (
+            Company.objects.exclude(**{field: ""})
+            .values(field)
+            .annotate(companies=Count("pk"))
+            .order_by("-companies", field)[:FILTER_VALUES]
+        )
+        return [row[field] for row in counted]
+
+    return cache.get_or_set(f"leads:filter-values:{field}", read, FILTER_VALUES_SECONDS)
+
+
+def close_values(field: str, typed: str, limit: int = 5) -> list[str]:
+    """Values of `field` a typed filter value that matches nothing may have meant: those that
+    start with it, then those that hold it, case aside ("Food" -> "Food Production")."""
+    typed = typed.strip().casefold()
+    if not typed:
+        return []
+    values = filter_values(field)
+    starting = [value for value in values if value.casefold().startswith(typed)]
+    holding = [value for value in values if typed in value.casefold() and value not in starting]
+    return (starting + holding)[:limit]

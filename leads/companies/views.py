@@ -79,8 +79,26 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             # Nothing scored and nothing labelled: say how to start instead of a list of "not scored".
             "cold_start": not distribution.total and not Company.objects.labelled().exists(),
             "count_is_capped": companies.count_is_capped,
+            "filter_values": {field: selectors.filter_values(field) for field in selectors.FILTER_FIELDS},
+            # A filter value that matches nothing: the existing values it may have meant.
+            "did_you_mean": [] if rows else _did_you_mean(filters),
         },
     )
+
+
+def _did_you_mean(filters: dict[str, str]) -> list[dict]:
+    """For each of industry and country typed but matching nothing as typed, the page with an
+    existing value instead: [{"field", "typed", "value", "query"}]."""
+    suggestions = []
+    for field in selectors.FILTER_FIELDS:
+        typed = filters[field].strip()
+        if not typed or typed.casefold() in (v.casefold() for v in selectors.filter_values(field)):
+            continue
+        for value in selectors.close_values(field, typed):
+            chosen = {**filters, field: value}
+            query = urlencode({k: v for k, v in chosen.items() if v and v != FILTERS[k]})
+            suggestions.append({"field": field, "typed": typed, "value": value, "query": query})
+    return suggestions
 
 
 def _rows(companies: list[Company]) -> list[Company]:
