@@ -35,8 +35,8 @@ def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
     bravo = table_row(response, "Bravo Beers")
     score = Score.objects.get(company=world["Bravo Beers"])
     cell = (
-        f'<td class="field-score_value"><span title="score {score.signed}, evidence {score.evidence:.1f}"'
-        f' style="white-space: nowrap">{score.signed_fit} strong fit</span></td>'
+        f'<td class="field-score_value"><span title="score {score.signed}" style="white-space: nowrap">'
+        f"{score.signed_fit} strong fit</span><br><small>evidence {score.evidence:.1f}</small></td>"
     )
     assert cell in bravo  # the dashboard's bands
     assert '<td class="field-score_value">—</td>' in table_row(response, "Alpha Brewing")  # labelled: no score

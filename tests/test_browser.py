@@ -69,12 +69,7 @@ def listed_names(page) -> list[str]:
 
 
 def test_it_logs_in_labels_a_company_and_shows_the_score_explanation(live_server, page, fake_encoder, alice):
-    brewing = make_companies(BREWERIES, "Brewing")
-    software = make_companies(SOFTWARE, "Software")
-    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
-    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
-    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
-    assert rescore_all() == 4
+    labelled_world(alice)
 
     log_in(page, live_server)
     expect(rows(page)).to_have_count(6)
@@ -271,13 +266,9 @@ def test_a_rep_labels_with_the_keyboard_undoes_and_sees_scores_change(live_serve
 
 
 def test_the_dashboard_fits_a_phone(live_server, browser, fake_encoder, alice, bob):
-    brewing = make_companies(BREWERIES, "Brewing")
-    software = make_companies(SOFTWARE, "Software")
-    embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
-    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
-    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
+    brewing, software = labelled_world(alice)  # scores and bands on the page
     label_company(company=software["Codeforge"], user=bob, source="click", verdict="like")  # a disagreement flag
-    assert rescore_all() == 4  # scores, bands and the histogram on the page
+    assert rescore_all() == 4
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:

@@ -39,12 +39,13 @@ def test_the_log_says_the_verdict_that_made_each_move_not_the_current_one(fake_e
 
     logged = list(ScoreChange.objects.order_by("changed_at").values_list("cause_verdicts", flat=True))
     assert logged[0] == ["dislike"] and logged[-1] == ["clear"]
-    found, total = selectors.explained_changes(since=since)
-    assert total == len(logged) and {c.causes[0].verdict for c in found} == {"dislike", "clear"}
+    found = selectors.explained_changes(since=since)
+    assert found.paginator.count == len(logged) and {c.causes[0].verdict for c in found} == {"dislike", "clear"}
 
     client = logged_in(alice)
     page = client.get("/changes/", {"since": since.isoformat()}).content.decode()
     assert "Bytecraft</a> (disliked)" in page and "Bytecraft</a> (cleared)" in page
+    assert '<span class="band band-' in page  # each new fit with the evidence it stands on
     assert f"Scores changed since {timezone.localtime(since):%H:%M:%S}" in page
     assert "an hour ago" not in client.get("/changes/").content.decode()
 
@@ -56,12 +57,13 @@ def test_the_log_pages_through_every_change_since_a_verdict_biggest_first():
         {i: 0.0 for i in range(150)}, {i: i / 200 + 0.01 for i in range(150)}, causes=[999], verdicts=["like"], at=first
     )
     changes.record({1000: 0.0}, {1000: 0.05}, causes=[998], verdicts=["dislike"], at=first + timedelta(seconds=5))
-    page_one, total = selectors.explained_changes(since=since)
-    page_two, _ = selectors.explained_changes(since=since, page=2)
-    assert total == 151 and len(page_one) == selectors.CHANGES_PER_PAGE and len(page_two) == 51
-    moves = [abs(c.new_fit - c.old_fit) for c in page_one + page_two]
+    page_one = selectors.explained_changes(since=since)
+    page_two = selectors.explained_changes(since=since, page=2)
+    assert page_one.paginator.count == 151 and len(page_one) == selectors.CHANGES_PER_PAGE and len(page_two) == 51
+    moves = [abs(c.new_fit - c.old_fit) for c in [*page_one, *page_two]]
     assert moves == sorted(moves, reverse=True)
     assert 0 in {c.company_id for c in page_two}  # the first verdict's smallest move is still there
+    assert selectors.explained_changes(since=since, page="x²").number == 1  # a bad page number: the first
 
 
 # --- The dashboard in the browser ----------------------------------------------------------------
@@ -155,7 +157,9 @@ def test_the_industry_and_country_filters_offer_existing_values_and_say_what_was
     ):
         Company.objects.create(name=f"Company {i}", dedupe_key=f"company-{i}", industry=industry, country=country)
     assert selectors.filter_values("industry")[0] == "Food Production"  # the commonest first
-    assert selectors.close_values("industry", "food") == ["Food Production", "Food & Beverage", "Seafood"]
+    assert selectors.close_values(selectors.filter_values("industry"), "food") == [
+        "Food Production", "Food & Beverage", "Seafood",
+    ]  # fmt: skip
 
     client = logged_in(alice)
     page = client.get("/", {"industry": "Food"}).content.decode()

@@ -271,11 +271,11 @@ class CompanyAdmin(admin.ModelAdmin):
             return "—"
         band = selectors.band_of(score, selectors.score_distribution())
         return format_html(
-            '<span title="score {}, evidence {}" style="white-space: nowrap">{} {}</span>',
+            '<span title="score {}" style="white-space: nowrap">{} {}</span><br><small>evidence {}</small>',
             score.signed,
-            f"{score.evidence:.1f}",
             score.signed_fit,
             band.label,
+            f"{score.evidence:.1f}",
         )
 
     @admin.display(description="columns the import brought")

@@ -32,8 +32,16 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from leads.bench.database import bench_database
-from leads.bench.embedding import _create, _source_rows, _wait_for_an_empty_queue, own_broker, running_workers
+from leads.bench.embedding import (
+    _create,
+    _source_rows,
+    _wait_for,
+    _wait_for_an_empty_queue,
+    own_broker,
+    running_workers,
+)
 from leads.bench.measure import percentiles
+from leads.companies import services as companies
 from leads.embedding import active, hnsw
 from leads.embedding import encoders as embedding
 from leads.embedding import services as embeddings
@@ -85,7 +93,7 @@ def run(
                 [(name + " (warm)", *rest) for name, *rest in rows[:4]]
             )  # the bulk worker's first task loads its model: not timed
             embeddings.queue_embedding(warm)
-            _wait_for_vectors(warm, timeout_s, "the warm-up batch")
+            _wait_for(warm, True, timeout_s, "the warm-up batch")
             _wait_for_an_empty_queue(timeout_s)
             clicker = _Clicker(rep, team, clickable, rng)
             log(f"{idle_clicks} clicks with nothing else running")
@@ -204,20 +212,9 @@ def _import(ids: list[int], clicker: _Clicker | None, click_every: float, timeou
 
 
 def _forget(ids: list[int]) -> None:
-    """Delete an import's companies (never labelled: the rep clicks the team's), with their vectors,
-    words and scores, and vacuum, so that the next import starts where this one did."""
-    with connection.cursor() as cursor:
-        for table in ("leads_score", "leads_companyembedding", "leads_companywords", "leads_mappoint"):
-            cursor.execute(f"delete from {table} where company_id between %s and %s", [ids[0], ids[-1]])
-        cursor.execute("delete from leads_company where id between %s and %s", [ids[0], ids[-1]])
+    """Delete an import's companies (never labelled: the rep clicks the team's) through the
+    companies service, with their vectors, words and scores, and vacuum, so that the next import
+    starts where this one did."""
+    companies.delete_companies(Company.objects.filter(pk__range=(ids[0], ids[-1])))
     with connection.cursor() as cursor:
         cursor.execute("vacuum analyze")
-
-
-def _wait_for_vectors(ids: list[int], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    vectors = CompanyEmbedding.objects.current(active.model_name()).filter(company_id__in=ids)
-    while vectors.count() < len(ids):
-        if time.monotonic() > deadline:
-            raise CommandError(f"{what} was not embedded within {timeout_s:.0f} s (--timeout)")
-        time.sleep(0.2)

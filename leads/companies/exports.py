@@ -12,6 +12,7 @@ from leads.companies import selectors
 from leads.companies.selectors import BestFirst
 from leads.models import Company, Label
 from leads.scoring import explanations
+from leads.scoring.bands import Distribution
 
 HEADER = [
     "id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours",
@@ -30,16 +31,18 @@ def neutralise(value: object) -> object:
 
 def score_rows(companies: QuerySet | BestFirst) -> Iterator[list]:
     """One row per company, streamed from the database; `companies` should select_related('score')."""
+    # Read once per export, not per batch: the team's distribution of fits and its "close".
+    distribution, reach = selectors.score_distribution(), explanations.close_reach()
     batch: list[Company] = []
     for company in companies.iterator(chunk_size=2000):
         batch.append(company)
         if len(batch) == 1000:
-            yield from _rows(batch)
+            yield from _rows(batch, distribution, reach)
             batch = []
-    yield from _rows(batch)
+    yield from _rows(batch, distribution, reach)
 
 
-def _rows(batch: list[Company]) -> Iterator[list]:
+def _rows(batch: list[Company], distribution: Distribution, reach: explanations.Reach) -> Iterator[list]:
     """A batch's rows: its neighbours' names, the latest verdict's author and time, in two queries."""
     neighbour_ids = {n["company_id"] for c in batch if hasattr(c, "score") for n in c.score.neighbours}
     neighbours = Company.objects.only("name", "verdict").in_bulk(neighbour_ids)
@@ -50,8 +53,6 @@ def _rows(batch: list[Company]) -> Iterator[list]:
         .distinct("company_id")
         .values_list("company_id", "user__username", "created_at")
     }
-    distribution = selectors.score_distribution()
-    reach = explanations.close_reach()
     for company in batch:
         score = getattr(company, "score", None)
         views = explanations.neighbour_views(score, neighbours) if score else []

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.core.cache import cache
+from django.core.paginator import Page, Paginator
 from django.db import connection, models, transaction
 from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Abs, Coalesce
@@ -348,24 +349,26 @@ class ExplainedChange:
     new_fit: float | None
     causes: list[Cause]
     changed_at: object
+    band: bands.Band | None  # its band now; None when labelled or deleted since
 
 
 CHANGES_PER_PAGE = 100
 
 
-def explained_changes(*, since, page: int = 1) -> tuple[list[ExplainedChange], int]:
-    """One page of the score changes since `since`, biggest moves first (a fit gained or lost
-    counts from 0), each with the verdicts that caused it; and how many there are."""
+def explained_changes(*, since, page: str | int | None = 1) -> Page:
+    """A page (Django's Paginator: any bad number is the first or last page) of the score changes
+    since `since`, biggest moves first (a fit gained or lost counts from 0), each with the verdicts
+    that caused it and its company's band now (how much evidence its new fit stands on)."""
     move = Abs(Coalesce(F("new_fit"), Value(0.0)) - Coalesce(F("old_fit"), Value(0.0)))
     ordered = score_changes(since=since).order_by(move.desc(), "-changed_at", "pk")
-    total = ordered.count()
-    start = (max(page, 1) - 1) * CHANGES_PER_PAGE
-    changes = list(ordered[start : start + CHANGES_PER_PAGE])
+    found = Paginator(ordered, CHANGES_PER_PAGE).get_page(page)
+    changes = list(found)
     cause_ids = {i for change in changes for i in change.causes}
-    companies = Company.objects.in_bulk({change.company_id for change in changes} | cause_ids)
-    explained = [
+    companies = Company.objects.select_related("score").in_bulk({change.company_id for change in changes} | cause_ids)
+    distribution = score_distribution()
+    found.object_list = [
         ExplainedChange(
-            company=companies.get(change.company_id),
+            company=(company := companies.get(change.company_id)),
             company_id=change.company_id,
             old_fit=change.old_fit,
             new_fit=change.new_fit,
@@ -375,10 +378,11 @@ def explained_changes(*, since, page: int = 1) -> tuple[list[ExplainedChange], i
                 if i in companies
             ],
             changed_at=change.changed_at,
+            band=band_of(getattr(company, "score", None), distribution) if company and not company.verdict else None,
         )
         for change in changes
     ]
-    return explained, total
+    return found
 
 
 # --- What the industry and country filters can be ----------------------------------------------
@@ -406,13 +410,13 @@ def filter_values(field: str) -> list[str]:
     return cache.get_or_set(f"leads:filter-values:{field}", read, FILTER_VALUES_SECONDS)
 
 
-def close_values(field: str, typed: str, limit: int = 5) -> list[str]:
-    """Values of `field` a typed filter value that matches nothing may have meant: those that
-    start with it, then those that hold it, case aside ("Food" -> "Food Production")."""
+def close_values(values: list[str], typed: str, limit: int = 5) -> list[str]:
+    """Which of `values` (filter_values of a field) a typed filter value that matches nothing may
+    have meant: those that start with it, then those that hold it, case aside ("Food" -> "Food
+    Production")."""
     typed = typed.strip().casefold()
     if not typed:
         return []
-    values = filter_values(field)
     starting = [value for value in values if value.casefold().startswith(typed)]
     holding = [value for value in values if typed in value.casefold() and value not in starting]
     return (starting + holding)[:limit]

@@ -63,6 +63,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return _bad_request(str(error))
     rows = _rows(list(page))
     distribution = selectors.score_distribution()
+    values = {field: selectors.filter_values(field) for field in selectors.FILTER_FIELDS}
     return render(
         request,
         "leads/dashboard.html",
@@ -79,25 +80,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             # Nothing scored and nothing labelled: say how to start instead of a list of "not scored".
             "cold_start": not distribution.total and not Company.objects.labelled().exists(),
             "count_is_capped": companies.count_is_capped,
-            "filter_values": {field: selectors.filter_values(field) for field in selectors.FILTER_FIELDS},
+            "filter_values": values,
             # A filter value that matches nothing: the existing values it may have meant.
-            "did_you_mean": [] if rows else _did_you_mean(filters),
+            "did_you_mean": [] if rows else _did_you_mean(filters, values),
         },
     )
 
 
-def _did_you_mean(filters: dict[str, str]) -> list[dict]:
+def _did_you_mean(filters: dict[str, str], values: dict[str, list[str]]) -> list[dict]:
     """For each of industry and country typed but matching nothing as typed, the page with an
-    existing value instead: [{"field", "typed", "value", "query"}]."""
+    existing value instead (`values`: selectors.filter_values of each): [{"field", "value", "query"}]."""
     suggestions = []
     for field in selectors.FILTER_FIELDS:
         typed = filters[field].strip()
-        if not typed or typed.casefold() in (v.casefold() for v in selectors.filter_values(field)):
+        if not typed or typed.casefold() in (value.casefold() for value in values[field]):
             continue
-        for value in selectors.close_values(field, typed):
+        for value in selectors.close_values(values[field], typed):
             chosen = {**filters, field: value}
             query = urlencode({k: v for k, v in chosen.items() if v and v != FILTERS[k]})
-            suggestions.append({"field": field, "typed": typed, "value": value, "query": query})
+            suggestions.append({"field": field, "value": value, "query": query})
     return suggestions
 
 
@@ -281,11 +282,6 @@ def score_changes(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _page_number(value: str | None) -> int:
-    """A page number from the address: anything but a whole number from 1 on is the first page."""
-    return int(value) if value and value.isdigit() and len(value) < 7 and int(value) > 0 else 1
-
-
 @roles.required(roles.VIEW)
 @require_GET
 def score_changes_page(request: HttpRequest) -> HttpResponse:
@@ -296,21 +292,13 @@ def score_changes_page(request: HttpRequest) -> HttpResponse:
         since = timezone.now() - timedelta(hours=1)
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    page = _page_number(request.GET.get("page"))
-    changes, total = selectors.explained_changes(since=since, page=page)
-    pages = max(1, -(-total // selectors.CHANGES_PER_PAGE))
     return render(
         request,
         "leads/score_changes.html",
         {
             "since": since,
             "since_given": "since" in request.GET,
-            "changes": changes,
-            "total": total,
-            "page": page,
-            "previous_page": page - 1 if page > 1 else None,
-            "next_page": page + 1 if page < pages else None,
-            "pages": pages,
+            "page": selectors.explained_changes(since=since, page=request.GET.get("page")),
             "since_param": since.isoformat(),
         },
     )
