@@ -24,8 +24,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_a_move_too_small_to_see_is_not_logged():
     at = timezone.now()
-    changes.record({1: 0.281, 2: 0.30, 3: None}, {1: 0.283, 2: 0.34, 3: 0.1}, causes=[9], verdicts=["like"], at=at)
-    assert sorted(ScoreChange.objects.values_list("company_id", flat=True)) == [2, 3]
+    before, after = {1: 0.281, 2: 0.30, 3: None, 4: 0.244}, {1: 0.283, 2: 0.34, 3: 0.1, 4: 0.236}
+    changes.record(before, after, causes=[9], verdicts=["like"], at=at)
+    assert sorted(ScoreChange.objects.values_list("company_id", flat=True)) == [2, 3]  # 4: 0.24 -> 0.24 as shown
 
 
 def test_the_log_says_the_verdict_that_made_each_move_not_the_current_one(fake_encoder, alice):

@@ -47,11 +47,11 @@ class Score(models.Model):
     @property
     def signed(self) -> str:
         """'+0.81' / '-0.40': the sign matters to a reader, floatformat drops it ('0.00': neither)."""
-        return _signed(self.value)
+        return signed(self.value)
 
     @property
     def signed_fit(self) -> str:
-        return _signed(self.fit)
+        return signed(self.fit)
 
     @property
     def neighbours(self) -> list[dict]:
@@ -66,7 +66,8 @@ class Score(models.Model):
         ]
 
 
-def _signed(value: float) -> str:
+def signed(value: float) -> str:
+    """How a score or fit is shown: two decimals with its sign, 0.00 unsigned."""
     text = f"{value:+.2f}"
     return "0.00" if text in ("+0.00", "-0.00") else text
 

@@ -10,10 +10,7 @@ from django.utils import timezone
 
 from leads.models import ScoreChange
 from leads.models.companies import id_array
-
-# A fit that moved by less than this is not a change a rep can see (fits show two decimals):
-# "0.28 -> 0.28" is not logged.
-VISIBLE = 0.005
+from leads.models.scores import signed
 
 
 def record(
@@ -41,9 +38,11 @@ def record(
 
 
 def moved_visibly(old: float | None, new: float | None) -> bool:
+    """Whether a rep can see the move: the fit as shown (two decimals) changed, or it came or went.
+    "0.24 -> 0.24" (0.244 to 0.236) is not logged."""
     if old is None or new is None:
         return old is not new
-    return abs(new - old) >= VISIBLE
+    return signed(old) != signed(new)
 
 
 def _float_array(values: dict[int, float], keys: list[int]) -> str:
