@@ -305,6 +305,28 @@ EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "").strip()
 EMBEDDING_DIMENSIONS = embedding.dimensions_for(EMBEDDING_MODEL, envint("EMBEDDING_DIMENSIONS", 0) or None)
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", 0)  # 0: the encoder's own (embedding.batch_size)
 EMBEDDING_THREADS = envint("EMBEDDING_THREADS", 0)  # unset (0): the cores / --concurrency (embedding.threads)
+# Word search also matches the stems of these languages (Postgres's Snowball configurations), so
+# "payments" finds "payment terminals": the languages a team's descriptions are written in.
+SEARCH_LANGUAGE_CHOICES = (
+    "arabic armenian basque catalan danish dutch english finnish french german greek hindi hungarian "
+    "indonesian irish italian lithuanian nepali norwegian portuguese romanian russian serbian spanish "
+    "swedish tamil turkish yiddish"
+).split()
+
+
+def search_languages(value: str) -> tuple[str, ...]:
+    """'english,french' -> ('english', 'french'); each must be one of SEARCH_LANGUAGE_CHOICES."""
+    languages = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
+    unknown = [language for language in languages if language not in SEARCH_LANGUAGE_CHOICES]
+    if unknown:
+        raise ImproperlyConfigured(
+            f"SEARCH_LANGUAGES: {', '.join(unknown)} is not a language search can stem; "
+            f"use a comma-separated list of: {', '.join(SEARCH_LANGUAGE_CHOICES)}"
+        )
+    return languages
+
+
+SEARCH_LANGUAGES = search_languages(os.environ.get("SEARCH_LANGUAGES", "english"))
 SCORING_K = envint("SCORING_K", 10)
 # Labels arriving within this many seconds are folded into one incremental rescore.
 RESCORE_DELAY_SECONDS = envint("RESCORE_DELAY_SECONDS", 1, minimum=0)

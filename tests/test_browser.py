@@ -138,6 +138,28 @@ def test_it_filters_and_searches(live_server, page, alice):
     expect(rows(page).first).to_contain_text("No companies match these filters.")
 
 
+def test_it_searches_by_stem_and_by_meaning(live_server, page, alice, fresh_hnsw_index):
+    labelled_world(alice)
+    log_in(page, live_server)
+    page.get_by_role("searchbox", name="Search").fill("reviews")  # 'review' in two descriptions
+    page.get_by_role("searchbox", name="Search").press("Enter")
+    expect(page.locator("p.muted").first).to_contain_text("2 companies, best fit first.")
+    assert sorted(listed_names(page)) == ["Bytecraft", "Codeforge"]
+    why = row_of(page, "Codeforge").locator(".why-listed")
+    expect(why).to_have_text("Matches its description: “Software developer tools for code review.”")
+    expect(why.locator("mark")).to_have_text("review")
+
+    # The real encoder: none of the words typed is in the list, the meaning is.
+    page.get_by_role("searchbox", name="Describe the company").fill("a place that makes craft ale")
+    page.get_by_role("searchbox", name="Describe the company").press("Enter")
+    expect(page.locator("p.muted").first).to_contain_text("nearest in meaning to “a place that makes craft ale”")
+    names = listed_names(page)
+    assert len(names) == 6 and set(names[:3]) == set(BREWERIES), names
+    expect(row_of(page, names[0]).locator(".why-listed")).to_have_text(
+        re.compile(r"^\d+% similar to what you described$")
+    )
+
+
 def test_it_shows_unembedded_and_unscored_companies(live_server, page, fake_encoder, alice):
     waiting = Company.objects.create(name="Fresh Import", description="A brewery nobody embedded yet.")
     embedded = Company.objects.create(name="Old Brewery", description="Beer brewery.", industry="Brewing")

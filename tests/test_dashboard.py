@@ -159,7 +159,8 @@ def test_a_bad_filter_is_not_echoed_back_as_html(as_alice):
     "query, expected",
     [
         ("brew", ["Bravo Beers", "Copper Stouts", "Alpha Brewing"]),  # name, domain, "brewery" in descriptions
-        ("BEERS", ["Bravo Beers"]),  # name, any case
+        ("BRAVO", ["Bravo Beers"]),  # name, any case
+        ("BEERS", ["Bravo Beers", "Copper Stouts", "Alpha Brewing"]),  # and 'beer', its stem, in descriptions
         ("lager", ["Bravo Beers", "Alpha Brewing"]),  # description only: scored first, then labelled
         (".io", ["Echo Review", "Delta Code"]),  # domain only, still in score order
         ("COPPERSTOUTS.CO.UK", ["Copper Stouts"]),  # domain, any case

@@ -47,6 +47,7 @@ DECLARED = {
     "leads.scoring.reads": "read",
     "leads.scoring.explanations": "read",
     "leads.companies.disagreements": "read",
+    "leads.companies.search": "read",
     "leads.review.figures": "read",
     # write: the services, the one way in for every write
     "leads.scoring.labels": "write",

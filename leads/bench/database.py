@@ -25,7 +25,7 @@ from leads.bench import copies
 from leads.bench.base import BaseSet
 from leads.companies.identity import dedupe_key, embedding_text, normalise_domain, normalise_name, text_hash
 from leads.embedding import active
-from leads.models.companies import FILL_WORDS_SQL
+from leads.models.companies import fill_words_sql
 from leads.models.encoders import HNSW_BUILD_MEMORY, hnsw_index_name
 
 NAME = re.compile(r"^[a-z0-9_]*bench[a-z0-9_]*$")
@@ -142,7 +142,7 @@ def fill(base: BaseSet, companies: int, seed: int, log: Callable[[str], None]) -
     started = time.perf_counter()
     with connection.cursor() as cursor:  # as the embedding service writes them, in one statement
         cursor.execute("drop index company_words_search")
-        cursor.execute(FILL_WORDS_SQL.replace("where id = any(%s::bigint[])", ""))
+        cursor.execute(fill_words_sql().replace("where id = any(%s::bigint[])", ""))
         cursor.execute("set maintenance_work_mem = '1GB'")
         cursor.execute("create index company_words_search on leads_companywords using gin (words)")
         cursor.execute("reset maintenance_work_mem")

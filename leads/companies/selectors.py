@@ -250,21 +250,31 @@ class SimilarCompany:
 def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = False) -> list[SimilarCompany]:
     """The `limit` other companies nearest to `company` by cosine distance between current
     vectors, nearest first (ties by id); only unlabelled ones if asked. [] while the company has
-    no current vector (waiting for embedding).
+    no current vector (waiting for embedding)."""
+    vectors = CompanyEmbedding.objects.current(active.model_name())
+    query = vectors.filter(company=company).values_list("vector", flat=True).first()
+    if query is None:
+        return []
+    return nearest_to(query, limit=limit, unlabelled=unlabelled, excluding=company.pk)
+
+
+def nearest_to(
+    vector, *, limit: int = 10, unlabelled: bool = False, excluding: int | None = None
+) -> list[SimilarCompany]:
+    """The `limit` companies whose current vectors are nearest to `vector` (the active encoder's),
+    nearest first (ties by id); only unlabelled ones if asked; never company `excluding`.
 
     Approximate: it walks pgvector's HNSW index, which keeps it fast on a million companies. An
     iterative scan reads at most hnsw.max_scan_tuples (20,000) index entries, so a filter that
     almost nothing passes can still return fewer than `limit`."""
     encoder = active.encoder()
-    vectors = CompanyEmbedding.objects.current(encoder.stored_name)
-    query = vectors.filter(company=company).values_list("vector", flat=True).first()
-    if query is None:
-        return []
-    candidates = vectors.exclude(company=company).select_related("company__score")
+    candidates = CompanyEmbedding.objects.current(encoder.stored_name).select_related("company__score")
+    if excluding is not None:
+        candidates = candidates.exclude(company_id=excluding)
     if unlabelled:
         candidates = candidates.filter(company__verdict="")
     # relaxed_order can return rows slightly out of order: read a few more than asked, sort, cut.
-    distance = CosineDistance(sized_vector(encoder.dimensions), query)  # the encoder's own HNSW index
+    distance = CosineDistance(sized_vector(encoder.dimensions), vector)  # the encoder's own HNSW index
     nearest = candidates.annotate(distance=distance).order_by("distance")[: limit + 10]
     with transaction.atomic(), connection.cursor() as cursor:
         # The index yields the nearest vectors first and the filter (current text, unlabelled,
@@ -277,8 +287,8 @@ def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = F
         )
         # The planner takes the two conditions of "current" (same company, same text hash) as
         # independent, estimates ~1 matching row, concludes LIMIT must read the whole index and
-        # picks a full scan plus sort (200 ms at 100k companies, against 1 ms). Without sorting,
-        # the ordered index scan is the only plan left.
+        # picks a full scan plus sort. Without sorting, the ordered index scan is the only plan left
+        # (docs/benchmarks.md, similar companies).
         cursor.execute("SELECT set_config('enable_sort', 'off', true)")
         rows = list(nearest)
         # Read-only: rolling back ends the settings above here, even inside a caller's transaction.

@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
-from leads.companies import disagreements, exports, selectors
+from leads.companies import disagreements, exports, search, selectors
 from leads.core import queue
 from leads.labelnext import selectors as labelnext_selectors
 from leads.models import ApiToken, Company, LabelSource
@@ -56,12 +56,22 @@ def _listing(filters: dict[str, str], **options) -> selectors.BestFirst:
 @roles.required(roles.VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
+    about = request.GET.get("about", "")
     try:
-        companies = _listing(filters, count_limit=COUNT_LIMIT)
-        page = Paginator(companies, PAGE_SIZE).get_page(request.GET.get("page"))
-    except selectors.BadFilter as error:
+        if about.strip():  # search by meaning: the nearest companies, none of the filters
+            found = search.by_meaning(about)
+            page = Paginator([row.company for row in found], len(found) or 1).get_page(1)
+        else:
+            found = _listing(filters, count_limit=COUNT_LIMIT)
+            page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    except (selectors.BadFilter, search.BadDescription) as error:
         return _bad_request(str(error))
     rows = _rows(list(page))
+    if about.strip():
+        why = found  # each row's similarity to the description
+    else:
+        matches = search.search_matches([company.pk for company in rows], filters["q"]) if filters["q"] else {}
+        why = [matches.get(company.pk) for company in rows]
     distribution = selectors.score_distribution()
     values = {field: selectors.filter_values(field) for field in selectors.FILTER_FIELDS}
     return render(
@@ -70,6 +80,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "rows": rows,
+            "listing": list(zip(rows, why, strict=True)),  # (company, why it is listed)
+            "about": about,
+            "meaning_max_chars": search.MEANING_MAX_CHARS,
             "filters": filters,
             "query_string": urlencode({k: v for k, v in filters.items() if v and v != FILTERS[k]}),
             "label_filters": list(selectors.LABEL_FILTERS),
@@ -79,7 +92,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "scored_total": distribution.total,
             # Nothing scored and nothing labelled: say how to start instead of a list of "not scored".
             "cold_start": not distribution.total and not Company.objects.labelled().exists(),
-            "count_is_capped": companies.count_is_capped,
+            "count_is_capped": not about.strip() and found.count_is_capped,
             "filter_values": values,
             # A filter value that matches nothing: the existing values it may have meant.
             "did_you_mean": [] if rows else _did_you_mean(filters, values),

@@ -11,8 +11,8 @@ from django.db.models.functions import Length
 
 from leads.core.queue import send_in_turn
 from leads.embedding import active, hnsw
-from leads.models import Company, CompanyEmbedding
-from leads.models.companies import FILL_WORDS_SQL, id_array
+from leads.models import Company, CompanyEmbedding, CompanyWords
+from leads.models.companies import fill_words_sql, id_array
 from leads.scoring import rows as score_rows
 from leads.scoring import services as scores
 
@@ -40,7 +40,7 @@ def embed_companies(company_ids: Iterable[int], *, target: bool = False) -> list
         _write_vectors(embedded, [company.text_hash for company in companies], spec.stored_name, vectors)
         if not target:
             with connection.cursor() as cursor:  # its description becomes searchable (CompanyWords)
-                cursor.execute(FILL_WORDS_SQL, [id_array(embedded)])
+                cursor.execute(fill_words_sql(), [id_array(embedded)])
     return embedded
 
 
@@ -63,6 +63,23 @@ def _write_vectors(company_ids: list[int], hashes: list[str], stored_name: str, 
         score_rows.write_vectors("vector_rows", company_ids, vectors)
         cursor.execute(_VECTOR_UPSERT, [stored_name, id_array(company_ids), hashes])
         cursor.execute("drop table vector_rows")
+
+
+def refill_search_words(*, batch: int = 20_000) -> int:
+    """Read the search words of every company that has them again, `batch` companies a
+    transaction (after SEARCH_LANGUAGES changed: `manage.py embed --search-words`); how many."""
+    done, last = 0, 0
+    while True:
+        ids = list(
+            CompanyWords.objects.filter(company_id__gt=last)
+            .order_by("company_id")
+            .values_list("company_id", flat=True)[:batch]
+        )
+        if not ids:
+            return done
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(fill_words_sql(), [id_array(ids)])
+        done, last = done + len(ids), ids[-1]
 
 
 def drop_vectors(stored_name: str) -> int:

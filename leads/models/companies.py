@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -78,12 +79,37 @@ SEARCH_VECTOR = SearchVector(
 SEARCH_IDS_INLINE = 20_000
 
 
+def search_configurations() -> tuple[str, ...]:
+    """The text search configurations words are read in: as typed ('simple': no stemming, no stop
+    words, any word a rep types can match) and stemmed in each of settings.SEARCH_LANGUAGES."""
+    return ("simple", *settings.SEARCH_LANGUAGES)
+
+
+def words_sql(text: str) -> str:
+    """The SQL tsvector of the SQL expression `text` in every search configuration (fill_words_sql;
+    the configurations are settings' fixed names, never user input)."""
+    return " || ".join(f"to_tsvector('{config}', {text})" for config in search_configurations())
+
+
+def words_vector(*fields: str) -> SearchVector:
+    """The same tsvector as words_sql, as a Django expression of the company's `fields`."""
+    vectors = [SearchVector(*fields, config=config) for config in search_configurations()]
+    return functools.reduce(lambda a, b: a + b, vectors)
+
+
 def search_query(text: str) -> SearchQuery | None:
-    """'acme co' -> every word as a prefix, all required: 'acme':* & 'co':*; None for no words."""
+    """'payments co' -> every word as a prefix or, in each search language, by its stem, all
+    required: ('payments':* | 'payment') & ('co':* | 'co'); None for no words."""
     words = re.findall(r"\w+", text.lower())
     if not words:
         return None
-    return SearchQuery(" & ".join(f"'{word}':*" for word in words[:8]), search_type="raw", config="simple")
+    query = None
+    for word in words[:8]:
+        either = SearchQuery(f"'{word}':*", search_type="raw", config="simple")
+        for language in settings.SEARCH_LANGUAGES:
+            either |= SearchQuery(word, search_type="plain", config=language)
+        query = either if query is None else query & either
+    return query
 
 
 class Ids:
@@ -297,9 +323,11 @@ class CompanyEmbedding(models.Model):
 
 # The words of a company's embedded text (name, industry, description), in the same 'simple'
 # configuration as SEARCH_VECTOR. One statement for the embedding service and the migration.
-FILL_WORDS_SQL = """
+def fill_words_sql() -> str:
+    """Insert or update the CompanyWords of the companies whose ids are the one parameter."""
+    return f"""
 insert into leads_companywords (company_id, words)
-select id, to_tsvector('simple', concat_ws(' ', name, industry, description)) from leads_company
+select id, {words_sql("concat_ws(' ', name, industry, description)")} from leads_company
 where id = any(%s::bigint[])
 on conflict (company_id) do update set words = excluded.words
 """

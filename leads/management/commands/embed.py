@@ -11,8 +11,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--queue", action="store_true", help="send batches to the Celery workers instead")
+        parser.add_argument(
+            "--search-words",
+            action="store_true",
+            help="only read the search words of every embedded company again (after changing SEARCH_LANGUAGES)",
+        )
 
-    def handle(self, *args, queue, **options):
+    def handle(self, *args, queue, search_words, **options):
+        if search_words:
+            self.stdout.write(f"Read the search words of {embeddings.refill_search_words()} companies again.")
+            return
         if queue:
             self.stdout.write(f"Queued {embeddings.queue_pending_embeddings()} batches.")
             return
