@@ -153,11 +153,14 @@ def test_ordering_by_name_keeps_the_filter(api, world):
     ]
 
 
-@pytest.mark.parametrize("ordering", ["score", "-value", "fit", "name; drop table"])
+@pytest.mark.parametrize("ordering", ["score", "-value", "verdict", "name; drop table"])
 def test_an_unknown_ordering_is_a_400(api, world, ordering):
     response = api.get("/api/companies/", {"ordering": ordering})
     assert response.status_code == 400
-    assert response.json() == {"error": "ordering must be one of: -fit, -score, name, -name, created, -created"}
+    assert response.json() == {
+        "error": "ordering must be one of: -fit, fit, -score, name, -name, industry, -industry, country, -country, "
+        "-verdict, created, -created"
+    }
 
 
 def test_companies_can_be_ordered_by_the_plain_score(api, world):

@@ -11,7 +11,6 @@ import logging
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import EmptyPage, Paginator
-from django.db.models import F
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -19,7 +18,6 @@ from django.views.decorators.http import require_GET, require_POST
 from leads.accounts import roles
 from leads.companies import selectors
 from leads.core import queue
-from leads.embedding import active
 from leads.models import ApiToken, Company, LabelSource
 from leads.scoring.labels import InvalidVerdict, label_company
 
@@ -30,14 +28,6 @@ ENDPOINTS = "GET /api/companies/, POST /api/companies/<id>/label and GET /api/co
 MAX_PAGE_SIZE = 500
 MAX_SIMILAR = 100
 # "-fit" (the default) is the dashboard's order, best fit first; "-score" orders by the plain kNN score.
-ORDERINGS = {
-    "-fit": None,
-    "-score": F("score__value").desc(nulls_last=True),
-    "name": "name",
-    "-name": "-name",
-    "created": "created_at",
-    "-created": "-created_at",
-}
 
 
 def error_response(message: str, status: int) -> JsonResponse:
@@ -108,9 +98,9 @@ def companies(request: HttpRequest) -> JsonResponse:
     show = _show_from(params)
     if show is None:
         return error_response("labelled must be true/false and label must be like, dislike or none", 400)
-    ordering = params.get("ordering", "-fit")
-    if ordering not in ORDERINGS:
-        return error_response(f"ordering must be one of: {', '.join(ORDERINGS)}", 400)
+    ordering = params.get("ordering", selectors.DEFAULT_ORDERING)
+    if ordering not in selectors.ORDERINGS:
+        return error_response(f"ordering must be one of: {', '.join(selectors.ORDERINGS)}", 400)
     try:
         size = min(int(params.get("page_size", 50)), MAX_PAGE_SIZE)
         number = int(params.get("page", 1))
@@ -118,11 +108,7 @@ def companies(request: HttpRequest) -> JsonResponse:
         return error_response("page and page_size must be whole numbers", 400)
     if size < 1 or number < 1:
         return error_response("page and page_size must be at least 1", 400)
-    if ORDERINGS[ordering] is not None:
-        listing = selectors.company_listing(show=show, query=params.get("q", ""))
-        listing = listing.with_embedding_status(active.model_name()).order_by(ORDERINGS[ordering], "pk")
-    else:
-        listing = selectors.best_first(show=show, query=params.get("q", ""))
+    listing = selectors.listing(ordering=ordering, show=show, query=params.get("q", ""))
     paginator = Paginator(listing, size)
     try:
         page = paginator.page(number)

@@ -194,6 +194,12 @@ def pages(rng: np.random.Generator, requests: int, user, search_words: list[str]
         "dashboard_disliked": ["/?show=disliked"] * (requests + 3),
         # The commonest words, each in turn: the searches that match the most companies.
         "search": [f"/?q={search_words[i % len(search_words)]}" for i in range(requests + 3)],
+        # Search by meaning: two of the commonest words as a description (the encoder loads in warm-up).
+        "search_by_meaning": [
+            f"/?about={search_words[i % len(search_words)]}+{search_words[(i + 1) % len(search_words)]}"
+            for i in range(requests + 3)
+        ],
+        **{f"dashboard_{ordering}": [f"/?ordering={ordering}"] * (requests + 3) for ordering in SORTED_PAGES},
         "company_page_cold": _company_pages(rng, requests),
     }
     with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
@@ -201,6 +207,8 @@ def pages(rng: np.random.Generator, requests: int, user, search_words: list[str]
     return {
         "dashboard_p95_ms": results["dashboard"]["p95"],
         "search_p95_ms": results["search"]["p95"],
+        "search_by_meaning_p95_ms": results["search_by_meaning"]["p95"],
+        "dashboard_sorted_p95_ms": {ordering: results[f"dashboard_{ordering}"]["p95"] for ordering in SORTED_PAGES},
         "company_page_cold_p95_ms": results["company_page_cold"]["p95"],
         "dashboard_filters_p95_ms": {
             show: results[f"dashboard_{show}"]["p95"] for show in ("unlabelled", "liked", "disliked")
@@ -209,6 +217,10 @@ def pages(rng: np.random.Generator, requests: int, user, search_words: list[str]
         "search_words": search_words,
         "search_matches": {word: Company.objects.search(word).count() for word in search_words},
     }
+
+
+# The dashboard's orders other than best fit first (selectors.ORDERINGS), each a top-N sort.
+SORTED_PAGES = ("name", "-industry", "fit", "-verdict")
 
 
 def company_pages_warm(rng: np.random.Generator, requests: int, user) -> dict:

@@ -10,12 +10,12 @@ import numpy as np
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import connection, models, transaction
-from django.db.models import Count, F, Q, Value
-from django.db.models.functions import Abs, Coalesce
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Abs, Coalesce, NullIf
 from pgvector.django import CosineDistance
 
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Score, ScoreChange
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Label, Score, ScoreChange
 from leads.models import companies as company_models
 from leads.models.companies import sized_vector
 from leads.models.encoders import HNSW_EF_SEARCH
@@ -216,13 +216,7 @@ class BestFirst:
             scored = start + len(rows) if rows else self.scored_count
             rows += list(self.unscored[max(start - scored, 0) : stop - scored])
         if self.embedding_status:
-            embedded = set(
-                CompanyEmbedding.objects.current(active.model_name())
-                .filter(company_id__in=[company.pk for company in rows])
-                .values_list("company_id", flat=True)
-            )
-            for company in rows:
-                company.is_embedded = company.pk in embedded
+            _set_embedding_status(rows)
         return rows
 
     def iterator(self, chunk_size: int = 2000) -> Iterator[Company]:
@@ -231,9 +225,127 @@ class BestFirst:
         yield from self.unscored.iterator(chunk_size=chunk_size)
 
 
+def _set_embedding_status(rows: list[Company]) -> None:
+    """Set `is_embedded` on a page of companies, in one query."""
+    embedded = set(
+        CompanyEmbedding.objects.current(active.model_name())
+        .filter(company_id__in=[company.pk for company in rows])
+        .values_list("company_id", flat=True)
+    )
+    for company in rows:
+        company.is_embedded = company.pk in embedded
+
+
 def best_first(*, embedding_status: bool = True, count_limit: int | None = None, **filters: str) -> BestFirst:
     """The dashboard's, the API's and the export's order: `company_listing(**filters)`, best fit first."""
     return BestFirst(company_listing(**filters), embedding_status=embedding_status, count_limit=count_limit)
+
+
+@dataclass(frozen=True)
+class Sort:
+    label: str  # what the page says it lists first
+    order: tuple  # order_by() of the companies
+
+
+def _text(field: str, descending: bool = False):
+    """A text column in order, empty values last whichever way ("" is no value, not the first one)."""
+    value = NullIf(F(field), Value(""))
+    return (value.desc(nulls_last=True) if descending else value.asc(nulls_last=True)), "pk"
+
+
+# The orders of the dashboard, the API and exports, by their `ordering` parameter ("-": descending,
+# the API's vocabulary). "-fit" is BestFirst, off the score index; each other one is a top-N sort of
+# the selection (docs/benchmarks.md).
+ORDERINGS = {
+    "-fit": Sort("best fit first", ()),
+    "fit": Sort("worst fit first", (F("score__fit").asc(nulls_last=True), "pk")),
+    "-score": Sort("best score first", (F("score__value").desc(nulls_last=True), "pk")),
+    "name": Sort("by name, A to Z", _text("name")),
+    "-name": Sort("by name, Z to A", _text("name", descending=True)),
+    "industry": Sort("by industry, A to Z", _text("industry")),
+    "-industry": Sort("by industry, Z to A", _text("industry", descending=True)),
+    "country": Sort("by country, A to Z", _text("country")),
+    "-country": Sort("by country, Z to A", _text("country", descending=True)),
+    "-verdict": Sort("latest verdict first", ()),  # Sorted: the labelled companies, then the rest by name
+    "created": Sort("oldest first", ("created_at", "pk")),
+    "-created": Sort("newest first", (F("created_at").desc(), "-pk")),
+}
+DEFAULT_ORDERING = "-fit"
+
+
+class Sorted:
+    """The companies `company_listing` selects in one of ORDERINGS' orders (not best fit first): the
+    Paginator slices it, and only a page's rows get their embedding status. "verdict": the
+    labelled companies by their latest verdict (the few a team labels, each one index probe), then
+    the others by name."""
+
+    def __init__(
+        self,
+        companies: CompanyQuerySet,
+        *,
+        ordering: str,
+        embedding_status: bool = True,
+        count_limit: int | None = None,
+    ):
+        self.companies = companies
+        if ordering == "-verdict":
+            latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+            labelled = companies.exclude(verdict="").annotate(verdict_at=Subquery(latest))
+            self.parts = [labelled.order_by("-verdict_at", "pk"), companies.filter(verdict="").order_by(*_text("name"))]
+        else:
+            self.parts = [companies.order_by(*ORDERINGS[ordering].order)]
+        self.embedding_status = embedding_status
+        self.count_limit = count_limit
+
+    @functools.cached_property
+    def _count(self) -> int:
+        if self.count_limit is None:
+            return self.companies.count()
+        return self.companies.order_by()[: self.count_limit].count()  # Postgres stops at the limit
+
+    def count(self) -> int:
+        """How many companies, or count_limit when there are at least that many."""
+        return self._count
+
+    @property
+    def count_is_capped(self) -> bool:
+        return self.count_limit is not None and self.count() >= self.count_limit
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key: slice) -> list[Company]:
+        if not isinstance(key, slice) or key.stop is None or key.step is not None:
+            raise TypeError("Sorted takes slices [start:stop]")
+        start, stop, rows, offset = key.start or 0, key.stop, [], 0
+        for part in self.parts[:-1]:  # counted: few rows (the labelled companies)
+            size = part.count()
+            if start - offset < size and stop > offset:
+                rows += list(part[max(start - offset, 0) : min(stop - offset, size)])
+            offset += size
+        if stop > offset:
+            rows += list(self.parts[-1][max(start - offset, 0) : stop - offset])
+        if self.embedding_status:
+            _set_embedding_status(rows)
+        return rows
+
+    def iterator(self, chunk_size: int = 2000) -> Iterator[Company]:
+        """Every company in order, streamed (exports)."""
+        for part in self.parts:
+            yield from part.iterator(chunk_size=chunk_size)
+
+
+def listing(
+    *, ordering: str = DEFAULT_ORDERING, embedding_status: bool = True, count_limit: int | None = None, **filters: str
+) -> BestFirst | Sorted:
+    """The dashboard's, the API's and the export's companies in one of ORDERINGS (best fit first
+    by default)."""
+    if ordering not in ORDERINGS:
+        raise BadFilter(f"ordering must be one of: {', '.join(ORDERINGS)} (got {ordering!r})")
+    if ordering == DEFAULT_ORDERING:
+        return best_first(embedding_status=embedding_status, count_limit=count_limit, **filters)
+    companies = company_listing(**filters)
+    return Sorted(companies, ordering=ordering, embedding_status=embedding_status, count_limit=count_limit)
 
 
 def is_embedded(company: Company) -> bool:

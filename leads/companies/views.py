@@ -39,18 +39,42 @@ def _bad_request(message: str) -> HttpResponseBadRequest:
 
 
 # The dashboard's filters, all in the URL so that a view can be shared: name -> default.
-FILTERS = {"show": "all", "band": "", "industry": "", "country": "", "import": "", "q": ""}
+FILTERS = {
+    "show": "all", "band": "", "industry": "", "country": "", "import": "", "q": "",
+    "ordering": selectors.DEFAULT_ORDERING,
+}  # fmt: skip
+# The table's columns a rep sorts by clicking their heading: column -> its ascending ordering.
+SORTABLE = {"name": "name", "industry": "industry", "country": "country", "fit": "fit"}
 
 
 def _filters(request: HttpRequest) -> dict[str, str]:
     return {name: request.GET.get(name, default) for name, default in FILTERS.items()}
 
 
-def _listing(filters: dict[str, str], **options) -> selectors.BestFirst:
-    return selectors.best_first(
-        show=filters["show"], query=filters["q"], band=filters["band"], industry=filters["industry"],
-        country=filters["country"], import_job=filters["import"], **options,
+def _listing(filters: dict[str, str], **options) -> selectors.BestFirst | selectors.Sorted:
+    return selectors.listing(
+        ordering=filters["ordering"], show=filters["show"], query=filters["q"], band=filters["band"],
+        industry=filters["industry"], country=filters["country"], import_job=filters["import"], **options,
     )  # fmt: skip
+
+
+def _query(filters: dict[str, str], **changed: str) -> str:
+    """The URL query of these filters with some changed, defaults left out (a shareable view)."""
+    chosen = {**filters, **changed}
+    return urlencode({k: v for k, v in chosen.items() if v and v != FILTERS[k]})
+
+
+def _sort_links(filters: dict[str, str]) -> dict[str, dict]:
+    """Per sortable column: the query that sorts by it (ascending, or descending when it is
+    already ascending; fit the other way round: best first) and the arrow it shows now."""
+    links = {}
+    for column, ascending in SORTABLE.items():
+        descending = f"-{ascending}"
+        first, second = (descending, ascending) if column == "fit" else (ascending, descending)
+        now = filters["ordering"]
+        arrow = "↑" if now == ascending else "↓" if now == descending else ""
+        links[column] = {"query": _query(filters, ordering=second if now == first else first), "arrow": arrow}
+    return links
 
 
 @roles.required(roles.VIEW)
@@ -84,7 +108,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "about": about,
             "meaning_max_chars": search.MEANING_MAX_CHARS,
             "filters": filters,
-            "query_string": urlencode({k: v for k, v in filters.items() if v and v != FILTERS[k]}),
+            "query_string": _query(filters),
+            "orderings": selectors.ORDERINGS,
+            "ordering": selectors.ORDERINGS.get(filters["ordering"]),
+            "sort_links": _sort_links(filters),
             "label_filters": list(selectors.LABEL_FILTERS),
             "bands": bands.BANDS,
             "histogram": distribution.histogram(),
@@ -109,9 +136,7 @@ def _did_you_mean(filters: dict[str, str], values: dict[str, list[str]]) -> list
         if not typed or typed.casefold() in (value.casefold() for value in values[field]):
             continue
         for value in selectors.close_values(values[field], typed):
-            chosen = {**filters, field: value}
-            query = urlencode({k: v for k, v in chosen.items() if v and v != FILTERS[k]})
-            suggestions.append({"field": field, "value": value, "query": query})
+            suggestions.append({"field": field, "value": value, "query": _query(filters, **{field: value})})
     return suggestions
 
 

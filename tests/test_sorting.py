@@ -1,0 +1,114 @@
+"""The dashboard, the API and the export in any of selectors.ORDERINGS: sorted by a column, by
+fit either way, latest verdict first; a heading's link sorts by its column and then the other way."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from leads.companies import selectors
+from leads.models import Company, Label, Score
+from leads.scoring import labels
+from tests.test_dashboard import dashboard_names
+from tests.test_export import export
+
+pytestmark = pytest.mark.django_db
+
+UNSCORED = ["Alpha Brewing", "Delta Code", "Golf Pending"]
+
+
+def by_fit(world) -> list[str]:
+    return [s.company.name for s in Score.objects.select_related("company").order_by("fit", "company_id")]
+
+
+@pytest.mark.parametrize(
+    "ordering, expected",
+    [
+        ("name", ["Alpha Brewing", "Bravo Beers", "Copper Stouts", "Delta Code", "Echo Review", "Foxtrot Fashion", "Golf Pending"]),
+        ("industry", ["Alpha Brewing", "Bravo Beers", "Copper Stouts", "Golf Pending", "Foxtrot Fashion", "Delta Code", "Echo Review"]),
+        ("-industry", ["Delta Code", "Echo Review", "Foxtrot Fashion", "Golf Pending", "Alpha Brewing", "Bravo Beers", "Copper Stouts"]),
+    ],
+)  # fmt: skip
+def test_the_dashboard_sorts_by_a_column(as_alice, world, ordering, expected):
+    page = as_alice.get("/", {"ordering": ordering})
+    assert dashboard_names(page) == expected
+    assert f"7 companies, {selectors.ORDERINGS[ordering].label}." in page.text
+
+
+def test_empty_values_come_last_either_way(as_alice, world):
+    Company.objects.filter(name="Golf Pending").update(country="")
+    Company.objects.exclude(name="Golf Pending").update(country="BE")
+    Company.objects.filter(name="Echo Review").update(country="AT")
+    assert dashboard_names(as_alice.get("/", {"ordering": "country"}))[0] == "Echo Review"
+    assert dashboard_names(as_alice.get("/", {"ordering": "country"}))[-1] == "Golf Pending"
+    assert dashboard_names(as_alice.get("/", {"ordering": "-country"}))[-2:] == ["Echo Review", "Golf Pending"]
+
+
+def test_worst_fit_first_then_the_unscored(as_alice, world):
+    assert dashboard_names(as_alice.get("/", {"ordering": "fit"})) == by_fit(world) + UNSCORED
+
+
+def test_latest_verdict_first_pages_across_labelled_and_unlabelled(as_alice, world, alice, monkeypatch):
+    labels.label_company(company=world["Echo Review"], user=alice, source="click", verdict="dislike")
+    Label.objects.filter(company=world["Alpha Brewing"]).update(created_at=timezone.now() + timedelta(minutes=5))
+    expected = [
+        "Alpha Brewing",
+        "Echo Review",
+        "Delta Code",
+        "Bravo Beers",
+        "Copper Stouts",
+        "Foxtrot Fashion",
+        "Golf Pending",
+    ]
+    assert dashboard_names(as_alice.get("/", {"ordering": "-verdict"})) == expected
+    monkeypatch.setattr("leads.companies.views.PAGE_SIZE", 2)
+    pages = [dashboard_names(as_alice.get("/", {"ordering": "-verdict", "page": n})) for n in (1, 2, 3, 4)]
+    assert pages == [expected[0:2], expected[2:4], expected[4:6], expected[6:]]
+    listing = selectors.listing(ordering="-verdict", show="all")
+    assert [c.name for c in listing[1:5]] == expected[1:5] and listing.count() == 7
+
+
+def test_a_sort_keeps_the_filters_and_the_search(as_alice, world):
+    assert dashboard_names(as_alice.get("/", {"ordering": "-name", "q": "brew"})) == [
+        "Copper Stouts",
+        "Bravo Beers",
+        "Alpha Brewing",
+    ]
+    assert dashboard_names(as_alice.get("/", {"ordering": "name", "show": "unlabelled", "industry": "brewery"})) == [
+        "Bravo Beers",
+        "Copper Stouts",
+    ]
+
+
+def test_the_headings_sort_and_then_sort_the_other_way(as_alice, world):
+    def heading(page, title):
+        link = re.search(rf'<a href="\?([^"]*)" class="sort" title="Sort by {title}">([^<]*)</a>', page.text)
+        return html.unescape(link.group(1)), link.group(2)
+
+    page = as_alice.get("/", {"q": "e"})
+    assert heading(page, "name") == ("q=e&ordering=name", "Company")
+    assert heading(page, "fit") == ("q=e&ordering=fit", "Fit↓")  # best first now: worst first next
+    page = as_alice.get("/", {"q": "e", "ordering": "name"})
+    assert heading(page, "name") == ("q=e&ordering=-name", "Company↑")
+    assert heading(page, "fit") == ("q=e", "Fit")  # best first: the default, left out of the link
+    assert 'name="ordering" aria-label="Order"' in page.text and '<option value="name" selected>' in page.text
+
+
+def test_an_unknown_ordering_says_which_there_are(as_alice, world):
+    response = as_alice.get("/", {"ordering": "employees; drop table"})
+    assert response.status_code == 400
+    assert "ordering must be one of: -fit, fit, -score, name" in response.text
+
+
+def test_the_api_and_the_export_take_the_same_orderings(api, client, alice, world):
+    assert [row["name"] for row in api.get("/api/companies/", {"ordering": "-industry"}).json()["results"]][:2] == [
+        "Delta Code",
+        "Echo Review",
+    ]
+    client.force_login(alice)
+    _, _, rows = export(client, ordering="fit")
+    assert [row[1] for row in rows[1:]] == by_fit(world) + UNSCORED
