@@ -240,3 +240,13 @@ def test_redis_socket_path_counts_bytes_not_characters():
     home = Path("/home/zoë") / ("é" * 45)  # socket path: 72 characters, 118 bytes
     path = devstack.redis_socket_path(home)
     assert len(os.fsencode(str(path))) <= UNIX_SOCKET_LIMIT
+
+
+def test_the_data_lives_in_the_projects_own_dot_leads_unless_told_otherwise(monkeypatch):
+    """Not under leads/ (where the module moved with #25's regrouping: make run then started a second,
+    empty installation beside the team's data)."""
+    monkeypatch.delenv("LEADS_HOME")
+    assert devstack.leads_home() == settings.BASE_DIR / ".leads"
+    assert (settings.BASE_DIR / "manage.py").exists()
+    monkeypatch.setenv("LEADS_HOME", "/srv/leads-data")
+    assert devstack.leads_home() == Path("/srv/leads-data")

@@ -201,5 +201,5 @@ def stop_redis(home: Path) -> bool:
 
 def leads_home() -> Path:
     """Where embedded services keep their data: $LEADS_HOME or .leads/ in the project."""
-    default = Path(__file__).resolve().parent.parent / ".leads"
+    default = Path(__file__).resolve().parents[2] / ".leads"  # leads/core/devstack.py -> the project
     return Path(os.environ.get("LEADS_HOME") or default).resolve()
