@@ -15,6 +15,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("companies/<int:pk>/", views.company_detail, name="company-detail"),
     path("companies/<int:pk>/label", views.label, name="company-label"),
+    path("companies/bulk", views.bulk, name="companies-bulk"),
     path("labels/undo", views.undo, name="label-undo"),
     path("label-next/", views.label_next, name="label-next"),
     path("scores/changes", views.score_changes, name="score-changes"),

@@ -125,6 +125,8 @@ ACCESS: dict[str, Access] = {
     "dashboard": page(),
     "company-detail": page(),
     "company-label": labelling(),
+    # The dashboard's selection: a verdict for reps and managers (admins 403), the CSV for any viewer.
+    "companies-bulk": labelling(),
     "export-scores": page(),
     # Takes back the rep's last verdict (or says there is none), then back to the dashboard.
     "label-undo": labelling(),
@@ -278,6 +280,7 @@ def login_records(user) -> dict[str, object]:
 
 BODIES = {
     "company-label": {"data": {"verdict": "like"}},
+    "companies-bulk": {"data": {"action": "like", "ids": ["1"]}},
     "api-company-label": {"data": json.dumps({"verdict": "like"}), "content_type": "application/json"},
 }
 

@@ -400,3 +400,43 @@ def test_label_next_s_like_and_dislike_buttons_work(live_server, page, fake_enco
         row_of(page, target).locator(f"button[value={verdict}]").click()
         expect(row_of(page, target).locator(f"button[value={verdict}]")).to_have_class(re.compile(r"\bon\b"))
         assert Company.objects.get(name=target).verdict == verdict
+
+
+def test_it_labels_and_exports_a_selection(live_server, page, alice):
+    labelled_world(alice)
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/?ordering=name")
+    names = listed_names(page)
+    assert names == ["Barrel Ales", "Bytecraft", "Codeforge", "Hopfield Brewery", "Maltworks Brewing", "Stackline"]
+    bar = page.locator("[data-bulk]")
+    expect(bar).to_be_hidden()
+    before = row_of(page, "Stackline").bounding_box()
+
+    row_of(page, "Barrel Ales").locator(".pick").click()
+    row_of(page, "Codeforge").locator(".pick").click(modifiers=["Shift"])  # Barrel Ales to Codeforge
+    expect(bar).to_be_visible()
+    expect(bar.locator("[data-picked]")).to_have_text("3 selected")
+    assert row_of(page, "Stackline").bounding_box() == before  # the bar floats: no row moved
+
+    page.keyboard.press("Escape")
+    row_of(page, "Maltworks Brewing").click(position={"x": 300, "y": 5})  # the row, not its link
+    page.keyboard.press("x")  # and Maltworks, by keyboard
+    expect(bar.locator("[data-picked]")).to_have_text("4 selected")
+    expect(page.locator("[data-pick-all]")).to_have_js_property("indeterminate", True)
+
+    with page.expect_download() as download:
+        bar.get_by_role("button", name="Export CSV").click()
+    exported = download.value.path().read_text(encoding="utf-8-sig").splitlines()
+    assert sorted(line.split(",")[1] for line in exported[1:]) == [
+        "Barrel Ales",
+        "Bytecraft",
+        "Codeforge",
+        "Maltworks Brewing",
+    ]
+
+    bar.get_by_role("button", name="Dislike").click()
+    expect(page.locator(".message")).to_have_text(re.compile(r"^4 companies disliked \(3 changed\)"))
+    assert "ordering=name" in page.url  # back on the same view
+    for name in ("Barrel Ales", "Bytecraft", "Maltworks Brewing"):
+        expect(row_of(page, name).locator("button.dislike")).to_have_attribute("aria-pressed", "true")
+    expect(bar).to_be_hidden()

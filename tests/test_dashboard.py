@@ -14,6 +14,7 @@ from leads.companies import identity, selectors
 from leads.companies.views import PAGE_SIZE
 from leads.embedding import services as embeddings
 from leads.models import Company, Score
+from leads.scoring import labels
 from leads.scoring.bands import Distribution
 from tests.conftest import WORLD_COMPANIES
 from tests.web_helpers import table_row
@@ -25,7 +26,7 @@ def dashboard_names(response) -> list[str]:
     """Company names in the dashboard table, top to bottom."""
     return [
         html.unescape(n)
-        for n in re.findall(r'<td class="name"><a href="/companies/\d+/"[^>]*>([^<]*)</a>', response.text)
+        for n in re.findall(r'<td class="name">(?:<input [^>]*> )?<a href="/companies/\d+/"[^>]*>([^<]*)</a>', response.text)
     ]
 
 
@@ -313,3 +314,13 @@ def test_a_page_of_many_matches_walked_off_the_score_index_equals_the_joined_one
     assert walked.count_is_capped
     assert [c.name for c in walked[0:50]] == [c.name for c in joined[0:50]]
     assert [c.name for c in walked[1:2]] == [c.name for c in joined[1:2]]
+
+
+def test_a_company_just_liked_is_under_liked_before_its_rescore_ran(as_alice, world, alice):
+    """Its score row lives until the pass its verdict queued deletes it: it is listed by name with
+    the labelled companies meanwhile, never by its old score, and never left out."""
+    labels.label_company(company=world["Bravo Beers"], user=alice, source="click", verdict="like")
+    assert Score.objects.filter(company=world["Bravo Beers"]).exists()  # no pass yet
+    assert dashboard_names(as_alice.get("/", {"show": "liked"})) == ["Alpha Brewing", "Bravo Beers"]
+    everyone = dashboard_names(as_alice.get("/"))
+    assert everyone.count("Bravo Beers") == 1 and everyone.index("Bravo Beers") > everyone.index("Echo Review")

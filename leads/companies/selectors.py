@@ -132,7 +132,9 @@ class BestFirst:
 
     def __init__(self, companies: CompanyQuerySet, *, embedding_status: bool = True, count_limit: int | None = None):
         self.companies = companies
-        self.scored = companies.filter(score__isnull=False).order_by("-score__fit", "pk")
+        # A labelled company is never listed by its score: its row lives on until the rescore that
+        # its verdict queued deletes it (~1 s), and the "liked" filter must list it meanwhile.
+        self.scored = companies.filter(score__isnull=False, verdict="").order_by("-score__fit", "pk")
         if companies.matching_ids is not None:  # a search: the same ids on the score side (see search())
             self.scored = self.scored.filter(score__company__any_of=companies.matching_ids)
         # The scored companies' ids in order, from the score table alone when the filters allow
@@ -140,7 +142,7 @@ class BestFirst:
         # (~30 ms for 22,000 matches among a million) instead of a join and a sort (~150 ms).
         self.scored_ids = self._best(getattr(companies, "score_scope", None))
         self.walk_ids = self._best(getattr(companies, "walk_scope", None))
-        self.unscored = companies.filter(score__isnull=True).order_by("name", "pk")
+        self.unscored = companies.filter(Q(score__isnull=True) | ~Q(verdict="")).order_by("name", "pk")
         self.embedding_status = embedding_status
         # Counting a million rows costs ~100 ms a page view: the dashboard counts up to a limit.
         self.count_limit = count_limit
@@ -166,7 +168,7 @@ class BestFirst:
             ids = self._walk(start, stop, self.walk_ids, self._selected)
         else:  # few companies match (or nobody counted): their join and sort is small
             return list(self.scored[start:stop])
-        found = self.companies.filter(pk__any_of=ids).in_bulk()
+        found = self.companies.filter(pk__any_of=ids, verdict="").in_bulk()
         return [found[pk] for pk in ids if pk in found]  # one labelled since its pass ran is left out
 
     def _selected(self, ids: list[int]) -> set[int]:

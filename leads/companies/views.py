@@ -194,6 +194,58 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
     return _labelled(request, company, f"{company.name}: {_past_tense(company.verdict)}.", given_at)
 
 
+# The most companies one bulk action takes: the selection is of one page (at most PAGE_SIZE).
+BULK_LIMIT = 500
+BULK_VERDICTS = {"like": "liked", "dislike": "disliked", "clear": "cleared"}
+
+
+@roles.required(roles.VIEW)
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    """The dashboard's selected companies (`ids`): like, dislike or clear them all (the labels
+    service, one pass for all), or download them as the export's CSV (`action`)."""
+    action = request.POST.get("action", "")
+    try:
+        ids = sorted({int(value) for value in request.POST.getlist("ids")})
+    except ValueError:
+        return _bad_request("ids must be company numbers")
+    if len(ids) > BULK_LIMIT:
+        return _bad_request(f"Select at most {BULK_LIMIT} companies at once (got {len(ids)}).")
+    if action not in (*BULK_VERDICTS, "export"):
+        return _bad_request(f"action must be one of: {', '.join([*BULK_VERDICTS, 'export'])}")
+    companies = Company.objects.filter(pk__any_of=ids)
+    if action == "export":
+        rows = selectors.BestFirst(companies.select_related("score"), embedding_status=False)
+        response = StreamingHttpResponse(exports.stream_scores(rows), content_type="text/csv; charset=utf-8")
+        stamp = timezone.localtime().strftime("%Y-%m-%d")
+        response["Content-Disposition"] = f'attachment; filename="leads-scores-selected-{stamp}.csv"'
+        return response
+    if not request.user.has_perm(roles.LABEL):
+        return HttpResponse(
+            roles.missing(request.user, roles.LABEL), status=403, content_type="text/plain; charset=utf-8"
+        )
+    if not ids:
+        return _back(request, messages.WARNING, "Select companies first: tick their boxes (x on the keyboard).")
+    found = list(companies.values_list("pk", flat=True))
+    changed = label_service.label_companies(
+        verdicts=[(pk, action) for pk in found], user=request.user, source=LabelSource.CLICK
+    )
+    note = f"{len(found)} compan{'y' if len(found) == 1 else 'ies'} {BULK_VERDICTS[action]}"
+    note += (
+        f" ({changed} changed); their neighbours' scores update in a moment." if changed else ": no verdict changed."
+    )
+    return _back(request, messages.SUCCESS, note)
+
+
+def _back(request: HttpRequest, level: int, note: str) -> HttpResponse:
+    """Back to the page the form was on (`next`, this site only), with a note."""
+    messages.add_message(request, level, note)
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("dashboard")
+
+
 @roles.required(roles.LABEL)
 @require_POST
 def undo(request: HttpRequest) -> HttpResponse:
@@ -233,11 +285,7 @@ def _labelled(request: HttpRequest, company: Company, done: str, given_at: datet
         # The page asks for the score changes since then (ScoreChange.changed_at: when the pass took the verdict).
         response["HX-Trigger"] = json.dumps({"labelled": {"company": company.pk, "at": given_at.isoformat()}})
         return response
-    messages.add_message(request, level, note)
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        return redirect(next_url)
-    return redirect("dashboard")
+    return _back(request, level, note)
 
 
 def _toast(request: HttpRequest, note: str, status: int = 200) -> HttpResponse:

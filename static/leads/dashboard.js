@@ -115,6 +115,7 @@ document.getElementById("filters")?.addEventListener("change", (event) => {
       const index = rows().indexOf(swapped);
       select(advance ? index + 1 : index);
       advance = false;
+      showPicked(); // the new row comes unticked
     }
   });
   document.body.addEventListener("htmx:oobAfterSwap", () => { toast().hidden = false; });
@@ -122,10 +123,52 @@ document.getElementById("filters")?.addEventListener("change", (event) => {
   document.body.addEventListener("htmx:responseError", (event) => showToast(event.detail.xhr.responseText || "That did not work: try again."));
   document.body.addEventListener("htmx:sendError", () => showToast("The server did not answer: check your connection and try again."));
 
+  // The selection: ticked boxes, a shift-click (or Shift+x) ticks every row from the last one
+  // ticked; the actions sit in the fixed bar at the bottom, shown while any row is ticked.
+  const bar = document.querySelector("[data-bulk]");
+  const picks = () => rows().map((row) => row.querySelector(".pick")).filter(Boolean);
+  let lastPicked = -1;
+  function showPicked() {
+    if (!bar) return; // label next: no selection
+    const count = picks().filter((box) => box.checked).length;
+    bar.hidden = count === 0;
+    bar.querySelector("[data-picked]").textContent = `${count} selected`;
+    const all = document.querySelector("[data-pick-all]");
+    all.checked = count > 0 && count === picks().length;
+    all.indeterminate = count > 0 && count < picks().length;
+  }
+  function pick(index, range) {
+    const boxes = picks();
+    if (!boxes[index]) return;
+    if (range && lastPicked >= 0) {
+      const [from, to] = [Math.min(lastPicked, index), Math.max(lastPicked, index)];
+      const state = boxes[lastPicked].checked;
+      boxes.slice(from, to + 1).forEach((box) => { box.checked = state; });
+    }
+    lastPicked = index;
+    showPicked();
+  }
+  function toggle(index, range) {
+    const box = picks()[index];
+    if (!box) return;
+    if (!range || lastPicked < 0) box.checked = !box.checked;
+    pick(index, range);
+  }
   body.addEventListener("click", (event) => {
     const row = event.target.closest("tr[data-company]");
     if (row) current = rows().indexOf(row);
+    if (event.target.matches(".pick")) pick(rows().indexOf(row), event.shiftKey);
   });
+  document.querySelector("[data-pick-all]")?.addEventListener("change", (event) => {
+    picks().forEach((box) => { box.checked = event.target.checked; });
+    showPicked();
+  });
+  bar?.querySelector("[data-pick-none]").addEventListener("click", () => {
+    picks().forEach((box) => { box.checked = false; });
+    lastPicked = -1;
+    showPicked();
+  });
+  showPicked();
   document.addEventListener("click", (event) => {
     if (event.target.closest("[data-undo]")) undo();
     if (event.target.closest("[data-help]")) document.getElementById("help").showModal();
@@ -145,6 +188,8 @@ document.getElementById("filters")?.addEventListener("change", (event) => {
       d: () => press("dislike"),
       c: () => press("clear"),
       u: () => undo(),
+      x: () => toggle(current, false),
+      X: () => toggle(current, true),
       o: () => { const link = rows()[current]?.querySelector("[data-open]"); if (link) link.click(); },
       "/": () => document.getElementById("search").focus(),
       "?": () => document.getElementById("help").showModal(),
@@ -152,7 +197,7 @@ document.getElementById("filters")?.addEventListener("change", (event) => {
     const action = keys[event.key];
     if (!action) return;
     event.preventDefault();
-    if (current < 0 && "jkldco".includes(event.key)) { select(0); if (event.key === "j" || event.key === "k") return; }
+    if (current < 0 && "jkldcoxX".includes(event.key)) { select(0); if (event.key === "j" || event.key === "k") return; }
     action();
   });
   document.body.dataset.keyboard = "ready"; // for tests: the shortcuts listen from here on
