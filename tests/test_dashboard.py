@@ -26,7 +26,9 @@ def dashboard_names(response) -> list[str]:
     """Company names in the dashboard table, top to bottom."""
     return [
         html.unescape(n)
-        for n in re.findall(r'<td class="name">(?:<input [^>]*> )?<a href="/companies/\d+/"[^>]*>([^<]*)</a>', response.text)
+        for n in re.findall(
+            r'<td class="name">(?:<input [^>]*> )?<a href="/companies/\d+/"[^>]*>([^<]*)</a>', response.text
+        )
     ]
 
 
