@@ -10,6 +10,7 @@ from leads.core import health
 from leads.imports import views as import_views
 from leads.map import views as map_views
 from leads.review import views as review_views
+from leads.savedviews import views as saved_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -21,6 +22,9 @@ urlpatterns = [
     path("scores/changes", views.score_changes, name="score-changes"),
     path("changes/", views.score_changes_page, name="score-changes-page"),
     path("export.csv", views.export_scores, name="export-scores"),
+    path("views/", saved_views.save, name="view-save"),
+    path("views/<int:pk>/", saved_views.open_view, name="view-open"),
+    path("views/<int:pk>/delete", saved_views.delete, name="view-delete"),
     path("imports/", import_views.upload, name="import-upload"),
     path("imports/<int:pk>/", import_views.detail, name="import-detail"),
     path("imports/<int:pk>/progress", import_views.progress, name="import-progress"),

@@ -26,6 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from leads.accounts import roles
 from leads.imports import services as imports
 from leads.models import ApiToken, ImportJob, Label
+from leads.savedviews import services as saved_views
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +129,24 @@ ACCESS: dict[str, Access] = {
     # The dashboard's selection: a verdict for reps and managers (admins 403), the CSV for any viewer.
     "companies-bulk": labelling(),
     "export-scores": page(),
+    # Saved views: any viewer saves one and opens one (its link: the dashboard with its filters).
+    "view-save": page(
+        method="post",
+        rep=Redirect("/?q=brew"),
+        manager=Redirect("/?q=brew"),
+        admin=Redirect("/?q=brew"),
+        superuser=Redirect("/?q=brew"),
+    ),  # fmt: skip
+    "view-open": page(
+        rep=Redirect("/?show=unlabelled"),
+        manager=Redirect("/?show=unlabelled"),
+        admin=Redirect("/?show=unlabelled"),
+        superuser=Redirect("/?show=unlabelled"),
+    ),  # fmt: skip
+    # alice's view: alice, a manager or a superuser may delete it; an admin may not.
+    "view-delete": page(
+        method="post", rep=Redirect("/"), manager=Redirect("/"), admin=FORBIDDEN, superuser=Redirect("/")
+    ),
     # Takes back the rep's last verdict (or says there is none), then back to the dashboard.
     "label-undo": labelling(),
     "label-next": page(),
@@ -254,6 +273,7 @@ def objects(world, alice, tmp_path) -> dict[str, object]:
         "admin/leads/score/": company.score,
         "admin/leads/importjob/": job,
         "admin/leads/apitoken/": api_token(alice),
+        "views/": saved_views.save_view(name="Unlabelled", query="show=unlabelled", user=alice),
         **login_records(alice),
     }
 
@@ -281,6 +301,7 @@ def login_records(user) -> dict[str, object]:
 BODIES = {
     "company-label": {"data": {"verdict": "like"}},
     "companies-bulk": {"data": {"action": "like", "ids": ["1"]}},
+    "view-save": {"data": {"name": "Brewers", "query": "q=brew"}},
     "api-company-label": {"data": json.dumps({"verdict": "like"}), "content_type": "application/json"},
 }
 

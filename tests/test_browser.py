@@ -440,3 +440,23 @@ def test_it_labels_and_exports_a_selection(live_server, page, alice):
     for name in ("Barrel Ales", "Bytecraft", "Maltworks Brewing"):
         expect(row_of(page, name).locator("button.dislike")).to_have_attribute("aria-pressed", "true")
     expect(bar).to_be_hidden()
+
+
+def test_a_rep_saves_a_view_and_opens_it_again(live_server, page, alice):
+    labelled_world(alice)
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/?show=unlabelled&ordering=-name")
+    page.locator("#views summary").click()
+    page.get_by_role("textbox", name="Name of the view").fill("Unlabelled, Z to A")
+    page.get_by_role("button", name="Save this view").click()
+    expect(page.locator(".message")).to_contain_text("Saved “Unlabelled, Z to A”")
+    page.goto(live_server.url)  # every company
+    Company.objects.create(name="Zymurgy Brewing", description="A brewery.", industry="Brewing")
+    page.reload()
+    expect(page.locator("#views summary")).to_contain_text("new companies")
+    page.locator("#views summary").click()
+    link = page.get_by_role("link", name="Unlabelled, Z to A")
+    expect(page.locator("#views li").filter(has=link)).to_contain_text("1 new")
+    link.click()
+    assert listed_names(page) == ["Zymurgy Brewing", "Stackline", "Maltworks Brewing", "Bytecraft", "Barrel Ales"]
+    assert "show=unlabelled" in page.url and "ordering=-name" in page.url

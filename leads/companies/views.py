@@ -24,6 +24,7 @@ from leads.companies import disagreements, exports, search, selectors
 from leads.core import queue
 from leads.labelnext import selectors as labelnext_selectors
 from leads.models import ApiToken, Company, LabelSource
+from leads.savedviews import services as saved_views
 from leads.scoring import bands, explanations, reads
 from leads.scoring import labels as label_service
 from leads.scoring.labels import InvalidVerdict, label_company
@@ -98,6 +99,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         why = [matches.get(company.pk) for company in rows]
     distribution = selectors.score_distribution()
     values = {field: selectors.filter_values(field) for field in selectors.FILTER_FIELDS}
+    listed_views = saved_views.views_for(request.user)
     return render(
         request,
         "leads/dashboard.html",
@@ -109,6 +111,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "meaning_max_chars": search.MEANING_MAX_CHARS,
             "filters": filters,
             "query_string": _query(filters),
+            "saved_views": listed_views,
+            "new_in_views": any(listed.new for listed in listed_views),
+            "current_view_query": saved_views.clean_query(_query(filters)),
             "orderings": selectors.ORDERINGS,
             "ordering": selectors.ORDERINGS.get(filters["ordering"]),
             "sort_links": _sort_links(filters),

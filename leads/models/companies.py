@@ -283,6 +283,8 @@ class Company(models.Model):
             GinIndex(SEARCH_VECTOR, name="company_name_domain_search"),
             # The dashboard's and the admin's industry and country filters (any case: iexact).
             models.Index(Upper("industry"), name="company_industry"),
+            # A saved view's companies new since a rep's last visit (savedviews.services).
+            models.Index(fields=["created_at"], name="company_created"),
             models.Index(Upper("country"), name="company_country"),
         ]
 
@@ -307,7 +309,7 @@ class CompanyEmbedding(models.Model):
     The column takes vectors of any size: while switch_model runs, the active encoder's vectors
     and the next one's live side by side. Each encoder's vectors have their own partial HNSW
     index (models.encoders.hnsw_index_sql), which a query uses by asking for that encoder's
-    vectors cast to its size (`CompanyEmbeddingQuerySet.distance_to`)."""
+    vectors cast to its size (`sized_vector`)."""
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="embeddings")
     model_name = models.CharField(max_length=300)
