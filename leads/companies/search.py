@@ -10,16 +10,13 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchHeadline
-from django.db.models import F, Func, Value
+from django.db import connection
 
 from leads.companies import selectors
 from leads.embedding import active
-from leads.models import Company, search_query
+from leads.models import Company
+from leads.models.companies import query_words
 
-# Marks around a matched word in Postgres's headline: control characters no company text is
-# shown with, split out again in Python so that the page escapes the text and marks the words.
-START, STOP = "\x02", "\x03"
 # Where a word matched, in the order a rep reads them, and what the page calls them.
 FIELDS = {"name": "name", "domain": "website", "industry": "industry", "description": "description"}
 # Words of a description shown before its first matched word (and twice as many after).
@@ -38,61 +35,55 @@ class SearchMatch:
 
 
 def search_matches(company_ids: list[int], query: str) -> dict[int, SearchMatch]:
-    """For a page of companies a word search found: where each one's words matched (one query for
-    the page; {} without words). A word is looked for as typed (a prefix) and by its stem, as the
-    search does: 'payments' shows 'payment' in 'payment terminals'."""
-    parsed = search_query(query)
-    if parsed is None or not company_ids:
+    """For a page of companies a word search found: where each one's words matched ({} without
+    words). A word of a company matches as the search matches it: it starts with a word typed, or
+    has the same stem in settings.SEARCH_LANGUAGES ('payments' marks 'payment' in 'payment
+    terminals'). Two queries for the page: its texts, then the stems of their distinct words."""
+    typed = query_words(query)
+    if not typed or not company_ids:
         return {}
-    domain_words = Func(F("domain"), Value(r"[.\-]"), Value(" "), Value("g"), function="regexp_replace")
-    sources = {"name": F("name"), "domain": domain_words, "industry": F("industry"), "description": F("description")}
-    configs = ("simple", *settings.SEARCH_LANGUAGES[:1])  # as typed, then stemmed ('runs' for 'running')
-    headlines = {
-        f"{field}_{config}": SearchHeadline(
-            source,
-            parsed,
-            config=config,
-            start_sel=START,
-            stop_sel=STOP,
-            **(
-                {"max_words": 18, "min_words": 8, "max_fragments": 1}
-                if field == "description"
-                else {"highlight_all": True}
-            ),
-        )  # fmt: skip
-        for field, source in sources.items()
-        for config in configs
-    }
-    rows = Company.objects.filter(pk__any_of=company_ids).annotate(**headlines).values("pk", "description", *headlines)
-    matches = {}
-    for row in rows:
-        marked = {field: _first_marked(row[f"{field}_{config}"] for config in configs) for field in FIELDS}
-        fields = tuple(FIELDS[field] for field, text in marked.items() if text)
-        words = _marked_words(marked["description"] or "")
-        matches[row["pk"]] = SearchMatch(fields, _excerpt(row["description"], words) if words else ())
-    return matches
+    rows = Company.objects.filter(pk__any_of=company_ids).values_list("pk", *FIELDS)
+    texts = {pk: dict(zip(FIELDS, values, strict=True)) for pk, *values in rows}
+    for fields in texts.values():
+        fields["domain"] = re.sub(r"[.\-]", " ", fields["domain"])  # as the search reads it
+    tokens = {token.casefold() for fields in texts.values() for text in fields.values() for token in WORD.findall(text)}
+    stems = _stems(tokens | set(typed))
+    wanted = set().union(*(stems.get(word, set()) for word in typed))
+
+    def matches(token: str) -> bool:
+        token = token.casefold()
+        return token.startswith(tuple(typed)) or bool(stems.get(token, set()) & wanted)
+
+    found = {}
+    for pk, fields in texts.items():
+        where = tuple(label for field, label in FIELDS.items() if any(map(matches, WORD.findall(fields[field]))))
+        found[pk] = SearchMatch(where, _excerpt(fields["description"], matches))
+    return found
 
 
-def _first_marked(headlines) -> str | None:
-    return next((text for text in headlines if text and START in text), None)
+WORD = re.compile(r"\w+")
 
 
-def _marked_words(headline: str) -> set[str]:
-    """The words Postgres marked in a headline ('a \x02payment\x03 b' -> {'payment'}), case aside."""
-    return {part.partition(STOP)[0].casefold() for part in headline.split(START)[1:]}
+def _stems(words: set[str]) -> dict[str, set[str]]:
+    """Each word's stems in settings.SEARCH_LANGUAGES, as Postgres stems them (one query)."""
+    if not settings.SEARCH_LANGUAGES or not words:
+        return {}
+    vectors = " || ".join(f"to_tsvector('{language}', w)" for language in settings.SEARCH_LANGUAGES)
+    with connection.cursor() as cursor:
+        cursor.execute(f"select w, tsvector_to_array({vectors}) from unnest(%s::text[]) as w", [sorted(words)])
+        return {word: set(stems) for word, stems in cursor.fetchall()}
 
 
-def _excerpt(text: str, words: set[str], around: int = EXCERPT_WORDS) -> tuple[tuple[str, bool], ...]:
-    """The part of `text` around its first matched word, as the company wrote it, cut into
-    (text, is_a_matched_word) pieces. Built here, not from Postgres's headline, which drops what
-    its parser takes for markup ('<b>')."""
+def _excerpt(text: str, matches, around: int = EXCERPT_WORDS) -> tuple[tuple[str, bool], ...]:
+    """The part of `text` around its first word that `matches`, as the company wrote it, cut into
+    (text, is_a_matched_word) pieces; () when none matches."""
     tokens = re.split(r"(\w+)", text)  # odd indexes: the words; even: what lies between them
-    hits = [i for i in range(1, len(tokens), 2) if tokens[i].casefold() in words]
+    hits = [i for i in range(1, len(tokens), 2) if matches(tokens[i])]
     if not hits:
         return ()
     low, high = max(0, hits[0] - 2 * around), min(len(tokens), hits[0] + 4 * around + 1)  # words at both ends
     pieces = [("…", False)] if low else []
-    pieces += [(tokens[i], i % 2 == 1 and tokens[i].casefold() in words) for i in range(low, high)]
+    pieces += [(tokens[i], i % 2 == 1 and matches(tokens[i])) for i in range(low, high)]
     pieces += [("…", False)] if high < len(tokens) else []
     return tuple((piece, hit) for piece, hit in pieces if piece)
 

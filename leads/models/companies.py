@@ -97,14 +97,19 @@ def words_vector(*fields: str) -> SearchVector:
     return functools.reduce(lambda a, b: a + b, vectors)
 
 
+def query_words(text: str) -> list[str]:
+    """The words a search looks for: up to 8, lower case ('Acme, Co!' -> ['acme', 'co'])."""
+    return re.findall(r"\w+", text.lower())[:8]
+
+
 def search_query(text: str) -> SearchQuery | None:
     """'payments co' -> every word as a prefix or, in each search language, by its stem, all
     required: ('payments':* | 'payment') & ('co':* | 'co'); None for no words."""
-    words = re.findall(r"\w+", text.lower())
+    words = query_words(text)
     if not words:
         return None
     query = None
-    for word in words[:8]:
+    for word in words:
         either = SearchQuery(f"'{word}':*", search_type="raw", config="simple")
         for language in settings.SEARCH_LANGUAGES:
             either |= SearchQuery(word, search_type="plain", config=language)
