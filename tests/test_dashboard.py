@@ -13,7 +13,7 @@ import pytest
 from leads.companies import identity, selectors
 from leads.companies.views import PAGE_SIZE
 from leads.embedding import services as embeddings
-from leads.models import Company, Score
+from leads.models import Company, ImportJob, Score
 from leads.scoring.bands import Distribution
 from tests.conftest import WORLD_COMPANIES
 from tests.web_helpers import table_row
@@ -312,3 +312,35 @@ def test_a_page_of_many_matches_walked_off_the_score_index_equals_the_joined_one
     assert walked.count_is_capped
     assert [c.name for c in walked[0:50]] == [c.name for c in joined[0:50]]
     assert [c.name for c in walked[1:2]] == [c.name for c in joined[1:2]]
+
+
+# --- the import filter ------------------------------------------------------------
+
+
+def test_the_import_filter_says_it_is_on_and_how_to_take_it_off(as_alice, world, staff):
+    job = ImportJob.objects.create(user=staff, original_name="fairs-2026.csv", state=ImportJob.State.DONE)
+    Company.objects.filter(name__in=["Alpha Brewing", "Bravo Beers", "Delta Code"]).update(import_job=job)
+    response = as_alice.get(f"/?import={job.pk}&industry=Brewery")
+    assert response.status_code == 200
+    assert sorted(dashboard_names(response)) == ["Alpha Brewing", "Bravo Beers"]  # not Copper Stouts, not Delta Code
+    page = html.unescape(response.text)
+    assert f"Only import {job.pk}: fairs-2026.csv" in page
+    # The way out keeps the other filters and drops only the import.
+    assert '<a href="?industry=Brewery" class="remove-filter"' in page
+    assert f'<input type="hidden" name="import" value="{job.pk}">' in page  # kept when the form is sent
+    everything = as_alice.get("/?industry=Brewery")
+    assert "Only import" not in everything.text
+
+
+def test_an_import_filter_naming_no_import_says_so(as_alice, world):
+    response = as_alice.get("/?import=999999")
+    assert response.status_code == 200 and dashboard_names(response) == []
+    page = html.unescape(response.text)
+    assert "Only import 999999 (not found: deleted?)" in page
+    assert "No companies match these filters." in page
+
+
+def test_an_import_filter_that_is_not_a_number_is_a_clear_400(as_alice, world):
+    response = as_alice.get("/?import=abc")
+    assert response.status_code == 400
+    assert response.content.decode() == "import must be an import's number (got 'abc')"

@@ -15,7 +15,7 @@ from django.db.models.functions import Abs, Coalesce
 from pgvector.django import CosineDistance
 
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Score, ScoreChange
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Score, ScoreChange
 from leads.models import companies as company_models
 from leads.models.companies import sized_vector
 from leads.models.encoders import HNSW_EF_SEARCH
@@ -74,6 +74,12 @@ def company_listing(
             # More matches than SEARCH_IDS_INLINE, of which at most the labelled ones left out.
             companies.count_at_least = company_models.SEARCH_IDS_INLINE + 1 - Company.objects.labelled().count()
     return companies
+
+
+def filtered_import(import_job: str) -> ImportJob | None:
+    """The import the dashboard's `import` filter names, to say which one is on (None: no such
+    import, deleted since; company_listing has refused a value that is not a number)."""
+    return ImportJob.objects.filter(pk=int(import_job)).first() if import_job.isdigit() else None
 
 
 def band_filter(key: str) -> Q:

@@ -71,7 +71,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "filters": filters,
-            "query_string": urlencode({k: v for k, v in filters.items() if v and v != FILTERS[k]}),
+            "query_string": _query(filters),
+            # The import filter (from an import's "See the companies"): which import, and the way out.
+            "import_job": selectors.filtered_import(filters["import"]),
+            "without_import": _query({**filters, "import": ""}),
             "label_filters": list(selectors.LABEL_FILTERS),
             "bands": bands.BANDS,
             "histogram": distribution.histogram(),
@@ -87,6 +90,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _query(filters: dict[str, str]) -> str:
+    """The filters as a URL's query, without those at their default."""
+    return urlencode({k: v for k, v in filters.items() if v and v != FILTERS[k]})
+
+
 def _did_you_mean(filters: dict[str, str], values: dict[str, list[str]]) -> list[dict]:
     """For each of industry and country typed but matching nothing as typed, the page with an
     existing value instead (`values`: selectors.filter_values of each): [{"field", "value", "query"}]."""
@@ -97,8 +105,7 @@ def _did_you_mean(filters: dict[str, str], values: dict[str, list[str]]) -> list
             continue
         for value in selectors.close_values(values[field], typed):
             chosen = {**filters, field: value}
-            query = urlencode({k: v for k, v in chosen.items() if v and v != FILTERS[k]})
-            suggestions.append({"field": field, "value": value, "query": query})
+            suggestions.append({"field": field, "value": value, "query": _query(chosen)})
     return suggestions
 
 
