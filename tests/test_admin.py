@@ -271,6 +271,27 @@ def test_the_admin_strips_bidirectional_controls_from_a_name(as_staff, world):
     assert alpha.name == "Alpha Brewing"
 
 
+@pytest.mark.parametrize(
+    ("website", "stored", "domain"),
+    [
+        ("https://www.nordkyl.se", "https://www.nordkyl.se", "nordkyl.se"),
+        (" sunbaydental.com ", "sunbaydental.com", "sunbaydental.com"),
+        ("https://", "", ""),  # the import's rule: a bare start of an address is no website
+        ("n/a", "", ""),
+    ],
+)
+def test_the_admin_stores_a_website_as_the_import_does(as_staff, world, website, stored, domain):
+    alpha = world["Alpha Brewing"]
+    form = {"name": alpha.name, "website": website, "description": alpha.description,
+            "industry": alpha.industry, "country": alpha.country, "extra": "{}",
+            "labels-TOTAL_FORMS": "0", "labels-INITIAL_FORMS": "0", "labels-MIN_NUM_FORMS": "0",
+            "labels-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    response = as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", form)
+    assert response.status_code == 302, html.unescape(response.content.decode())[:2000]
+    alpha.refresh_from_db()
+    assert (alpha.website, alpha.domain) == (stored, domain)
+
+
 # --- Managers' review of scored companies (issue #10) --------------------------------------------
 
 

@@ -133,3 +133,33 @@ def test_import_companies_command_prints_counts_and_rejections(tmp_path, capsys)
     out, err = capsys.readouterr()
     assert "7 rows: 6 created, 0 updated, 0 unchanged, 0 duplicates merged, 1 rejected, 2 labels" in out
     assert "line 8: the company name is empty" in err
+
+
+# --- one form for websites ----------------------------------------------------------
+
+
+def test_websites_keep_their_address_and_lists_show_their_domain(tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "name,website,description\n"
+        "Nordkyl,https://www.nordkyl.se,Cold rooms.\n"
+        "Sunbay Dental,sunbaydental.com,Dentists.\n"
+        "Nowhere Co,n/a,No site.\n"
+    )
+    job = run(path)
+    assert (job.created, job.rejected) == (3, 0)
+    assert sorted(Company.objects.values_list("name", "website", "domain")) == [
+        ("Nordkyl", "https://www.nordkyl.se", "nordkyl.se"),
+        ("Nowhere Co", "", ""),  # a placeholder is no website, not a website called 'n/a'
+        ("Sunbay Dental", "sunbaydental.com", "sunbaydental.com"),
+    ]
+
+
+@pytest.mark.parametrize("bare", ["https://", "http://", "https://www.", "www."])
+def test_a_bare_https_in_the_website_cell_is_no_website_and_keeps_the_row(tmp_path, bare):
+    path = tmp_path / "bare.csv"
+    path.write_text(f"name,website,country,description\nAcme,{bare},Norway,Anvils.\n")
+    job = run(path)
+    assert (job.created, job.rejected, job.rejected_rows) == (1, 0, [])
+    acme = Company.objects.get()
+    assert (acme.name, acme.website, acme.domain) == ("Acme", "", "")

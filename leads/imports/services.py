@@ -264,13 +264,13 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
 
 
 def _staging_row(record: csvfiles.Record) -> tuple:
-    domain = record.domain
+    website = record.checked_website  # the address as given ('' for 'n/a' or a bare 'https://'), its domain
     return (
         record.line,
         record.key,
         record.name,
-        record.website,
-        domain,
+        website.url,
+        website.domain,
         record.description,
         record.industry,
         record.country,

@@ -13,7 +13,7 @@ from django.db.models import Exists, F, Func, OuterRef, Q, Value
 from django.db.models.functions import Cast, Upper
 from pgvector.django import VectorField
 
-from leads.companies.identity import dedupe_key, embedding_text, normalise_domain, text_hash
+from leads.companies.identity import dedupe_key, embedding_text, read_website, text_hash
 from leads.models.access import APP_PERMISSIONS
 
 
@@ -268,7 +268,10 @@ class Company(models.Model):
         return embedding_text(name=self.name, description=self.description, industry=self.industry)
 
     def save(self, *args, **kwargs) -> None:
-        self.domain = normalise_domain(self.website)
+        # The import's one form (identity.read_website): the address as given, '' for a
+        # placeholder such as 'n/a' or a bare 'https://', and its domain, which lists show.
+        website = read_website(self.website)
+        self.website, self.domain = website.url, website.domain
         self.dedupe_key = dedupe_key(name=self.name, domain=self.domain, country=self.country)
         self.text_hash = text_hash(self.text)
         super().save(*args, **kwargs)
