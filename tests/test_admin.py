@@ -292,6 +292,25 @@ def test_the_admin_stores_a_website_as_the_import_does(as_staff, world, website,
     assert (alpha.website, alpha.domain) == (stored, domain)
 
 
+def test_the_admin_stores_a_country_as_its_code_and_keeps_what_was_typed(as_staff, world):
+    alpha = world["Alpha Brewing"]
+    form = {"name": alpha.name, "website": alpha.website, "description": alpha.description,
+            "industry": alpha.industry, "country": "Deutschland", "extra": "{}",
+            "labels-TOTAL_FORMS": "0", "labels-INITIAL_FORMS": "0", "labels-MIN_NUM_FORMS": "0",
+            "labels-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    assert as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", form).status_code == 302
+    alpha.refresh_from_db()
+    assert (alpha.country, alpha.country_as_given) == ("DE", "Deutschland")
+    # The form shows 'DE' now; saving it again keeps 'Deutschland' as given.
+    assert as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", {**form, "country": "DE"}).status_code == 302
+    alpha.refresh_from_db()
+    assert (alpha.country, alpha.country_as_given) == ("DE", "Deutschland")
+    assert "Deutschland" in as_staff.get(f"/admin/leads/company/{alpha.pk}/change/").text
+    for typed in ("Germany", "de", "Deutschland"):
+        listed = as_staff.get("/admin/leads/company/", {"country": typed}).text
+        assert "Alpha Brewing" in listed and "Bravo Beers" not in listed, typed
+
+
 # --- Managers' review of scored companies (issue #10) --------------------------------------------
 
 

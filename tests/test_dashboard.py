@@ -344,3 +344,30 @@ def test_an_import_filter_that_is_not_a_number_is_a_clear_400(as_alice, world):
     response = as_alice.get("/?import=abc")
     assert response.status_code == 400
     assert response.content.decode() == "import must be an import's number (got 'abc')"
+
+
+# --- countries ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["Germany", "germany", "DE", "de", "DEU", "Deutschland"])
+def test_the_country_filter_finds_a_country_however_the_rep_types_it(as_alice, world, typed):
+    Company.objects.filter(name__in=["Alpha Brewing", "Delta Code"]).update(country="DE", country_as_given="Germany")
+    Company.objects.filter(name="Bravo Beers").update(country="NO", country_as_given="Norway")
+    response = as_alice.get("/", {"country": typed})
+    assert response.status_code == 200
+    assert sorted(dashboard_names(response)) == ["Alpha Brewing", "Delta Code"]
+    assert '<td class="wide">Germany</td>' in table_row(response, "Alpha Brewing")  # the name, not 'DE'
+
+
+def test_the_country_box_offers_names(as_alice, world):
+    Company.objects.filter(name__in=["Alpha Brewing", "Delta Code"]).update(country="DE")
+    Company.objects.filter(name="Bravo Beers").update(country="Atlantis")  # named no country we know
+    page = as_alice.get("/").text
+    datalist = re.search(r'<datalist id="countries">(.*?)</datalist>', page)[1]
+    assert re.findall(r'<option value="([^"]*)">', datalist) == ["Germany", "Atlantis"]
+
+
+def test_a_country_that_matches_nothing_suggests_names(as_alice, world):
+    Company.objects.filter(name="Alpha Brewing").update(country="DE")
+    page = html.unescape(as_alice.get("/", {"country": "Germ"}).text)
+    assert "Did you mean" in page and "country “Germany”" in page

@@ -16,8 +16,11 @@ from leads.scoring.bands import Distribution
 
 HEADER = [
     "id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours",
-    "description", "rank", "why", "labelled_by", "labelled_at",
+    "description", "rank", "why", "labelled_by", "labelled_at", "domain", "country_name",
 ]  # fmt: skip
+# website: the address as given; domain: its one form. country: the ISO code ('DE', or the value as
+# given when it names no country we know); country_name: 'Germany'. The last two came later: added
+# at the end, so that a sheet or script reading the columns by position keeps working.
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -74,6 +77,8 @@ def _rows(batch: list[Company], distribution: Distribution, reach: explanations.
             explanations.explanation_sentence(company, views, reach) if score else "",
             labelled_by,
             "" if labelled_at is None else timezone.localtime(labelled_at).isoformat(timespec="seconds"),
+            company.domain,
+            company.country_name,
         ]
         yield [neutralise(value) for value in row]
 

@@ -11,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from leads.companies.countries import normalise_country
+
 MAX_DOMAIN_CHARS = 253  # the longest host name DNS allows (Company.domain holds 255)
 
 _NAME_NOISE = re.compile(r"[^0-9a-z]+")
@@ -149,10 +151,11 @@ def normalise_name(name: str) -> str:
 
 
 def dedupe_key(*, name: str, domain: str, country: str) -> str:
-    """The normalised domain; without one, the normalised name plus country."""
+    """The normalised domain; without one, the normalised name plus country, as its code where it
+    names one ('Germany', 'DE' and 'Deutschland' make one key: countries.normalise_country)."""
     if domain:
         return domain
-    return f"name:{normalise_name(name)}|{country.strip().lower()}"
+    return f"name:{normalise_name(name)}|{normalise_country(country).lower()}"
 
 
 # The text we embed, which is what scores are made of, declared once for Python and SQL: the name

@@ -14,6 +14,7 @@ from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Abs, Coalesce
 from pgvector.django import CosineDistance
 
+from leads.companies.countries import country_name, normalise_country
 from leads.embedding import active
 from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Score, ScoreChange
 from leads.models import companies as company_models
@@ -54,8 +55,8 @@ def company_listing(
         return companies.none()
     if texts["industry"]:
         companies = companies.filter(industry__iexact=texts["industry"])
-    if texts["country"]:
-        companies = companies.filter(country__iexact=texts["country"])
+    if texts["country"]:  # 'Germany', 'germany' and 'DE' find the companies stored as 'DE'
+        companies = companies.filter(country__iexact=normalise_country(texts["country"]))
     companies = companies.search(query)
     # The same selection of scored companies, on the score table alone, where the filters allow:
     # BestFirst reads a page of them off the score index without joining a million companies.
@@ -400,7 +401,8 @@ FILTER_VALUES_SECONDS = 600  # read again at most this often (a GROUP BY over ev
 
 def filter_values(field: str) -> list[str]:
     """The commonest values of `field` ("industry" or "country") as the companies hold them,
-    most companies first: what the dashboard's filter box offers as one types."""
+    most companies first, a country by its name ("Germany" for "DE": the filter takes either):
+    what the dashboard's filter box offers as one types."""
     if field not in FILTER_FIELDS:
         raise ValueError(f"no filter on {field!r}")
 
@@ -411,7 +413,8 @@ def filter_values(field: str) -> list[str]:
             .annotate(companies=Count("pk"))
             .order_by("-companies", field)[:FILTER_VALUES]
         )
-        return [row[field] for row in counted]
+        shown = country_name if field == "country" else str
+        return [shown(row[field]) for row in counted]
 
     return cache.get_or_set(f"leads:filter-values:{field}", read, FILTER_VALUES_SECONDS)
 

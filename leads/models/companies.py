@@ -13,6 +13,7 @@ from django.db.models import Exists, F, Func, OuterRef, Q, Value
 from django.db.models.functions import Cast, Upper
 from pgvector.django import VectorField
 
+from leads.companies.countries import country_name, normalise_country
 from leads.companies.identity import dedupe_key, embedding_text, read_website, text_hash
 from leads.models.access import APP_PERMISSIONS
 
@@ -225,7 +226,11 @@ class Company(models.Model):
     dedupe_key = models.CharField(max_length=500)
     description = models.TextField(blank=True)
     industry = models.CharField(max_length=200, blank=True)
+    # ISO 3166-1 alpha-2 ('DE') where the value given names a country, else that value as given
+    # (companies.countries); shown as a name (country_name). What filters and the dedupe key use.
     country = models.CharField(max_length=100, blank=True)
+    # The country as the file or the form gave it ('Deutschland'), so that normalising loses nothing.
+    country_as_given = models.CharField(max_length=100, blank=True)
     # Every other imported column (employees, founded, linkedin_url, ...).
     extra = models.JSONField(default=dict, blank=True)
     # Hash of embedding_text(): tells the worker whether the stored vector is stale.
@@ -264,6 +269,11 @@ class Company(models.Model):
         return self.name
 
     @property
+    def country_name(self) -> str:
+        """'Germany' for 'DE'; a country we know no code of as it was given."""
+        return country_name(self.country)
+
+    @property
     def text(self) -> str:
         return embedding_text(name=self.name, description=self.description, industry=self.industry)
 
@@ -272,6 +282,13 @@ class Company(models.Model):
         # placeholder such as 'n/a' or a bare 'https://', and its domain, which lists show.
         website = read_website(self.website)
         self.website, self.domain = website.url, website.domain
+        # The import's rule for countries: the code, and what was given. A form showing the code
+        # ('DE') sends it back: that keeps the 'Deutschland' it was given.
+        given = self.country.strip()
+        code = normalise_country(given)
+        if given != code or normalise_country(self.country_as_given) != code:
+            self.country_as_given = given
+        self.country = code
         self.dedupe_key = dedupe_key(name=self.name, domain=self.domain, country=self.country)
         self.text_hash = text_hash(self.text)
         super().save(*args, **kwargs)
