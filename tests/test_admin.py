@@ -82,7 +82,7 @@ def test_the_admin_band_filter_is_the_dashboards(as_staff, world, band):
         for s in Score.objects.select_related("company")
         if selectors.band_of(s, distribution).key == band
     }
-    assert {c.name for c in selectors.company_listing(band=band)} == expected  # the dashboard's filter
+    assert {c.name for c in selectors.company_listing(band=band).companies} == expected  # the dashboard's filter
     assert set(admin_names(as_staff.get(f"/admin/leads/company/?band={band}"))) == expected
 
 
@@ -269,6 +269,46 @@ def test_the_admin_strips_bidirectional_controls_from_a_name(as_staff, world):
     assert as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", form).status_code == 302
     alpha.refresh_from_db()
     assert alpha.name == "Alpha Brewing"
+
+
+@pytest.mark.parametrize(
+    ("website", "stored", "domain"),
+    [
+        ("https://www.nordkyl.se", "https://www.nordkyl.se", "nordkyl.se"),
+        (" sunbaydental.com ", "sunbaydental.com", "sunbaydental.com"),
+        ("https://", "", ""),  # the import's rule: a bare start of an address is no website
+        ("n/a", "", ""),
+    ],
+)
+def test_the_admin_stores_a_website_as_the_import_does(as_staff, world, website, stored, domain):
+    alpha = world["Alpha Brewing"]
+    form = {"name": alpha.name, "website": website, "description": alpha.description,
+            "industry": alpha.industry, "country": alpha.country, "extra": "{}",
+            "labels-TOTAL_FORMS": "0", "labels-INITIAL_FORMS": "0", "labels-MIN_NUM_FORMS": "0",
+            "labels-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    response = as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", form)
+    assert response.status_code == 302, html.unescape(response.content.decode())[:2000]
+    alpha.refresh_from_db()
+    assert (alpha.website, alpha.domain) == (stored, domain)
+
+
+def test_the_admin_stores_a_country_as_its_code_and_keeps_what_was_typed(as_staff, world):
+    alpha = world["Alpha Brewing"]
+    form = {"name": alpha.name, "website": alpha.website, "description": alpha.description,
+            "industry": alpha.industry, "country": "Deutschland", "extra": "{}",
+            "labels-TOTAL_FORMS": "0", "labels-INITIAL_FORMS": "0", "labels-MIN_NUM_FORMS": "0",
+            "labels-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    assert as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", form).status_code == 302
+    alpha.refresh_from_db()
+    assert (alpha.country, alpha.country_as_given) == ("DE", "Deutschland")
+    # The form shows 'DE' now; saving it again keeps 'Deutschland' as given.
+    assert as_staff.post(f"/admin/leads/company/{alpha.pk}/change/", {**form, "country": "DE"}).status_code == 302
+    alpha.refresh_from_db()
+    assert (alpha.country, alpha.country_as_given) == ("DE", "Deutschland")
+    assert "Deutschland" in as_staff.get(f"/admin/leads/company/{alpha.pk}/change/").text
+    for typed in ("Germany", "de", "Deutschland"):
+        listed = as_staff.get("/admin/leads/company/", {"country": typed}).text
+        assert "Alpha Brewing" in listed and "Bravo Beers" not in listed, typed
 
 
 # --- Managers' review of scored companies (issue #10) --------------------------------------------

@@ -53,6 +53,8 @@ def test_a_scored_company_has_its_score_and_neighbours(api, world):
             "domain": "bravobeers.com",
             "industry": "Brewery",
             "country": "",
+            "country_name": "",
+            "country_as_given": "",
             "description": "beer brewery lager ale hops malt",
             "label": None,
             "score": round(score.value, 6),
@@ -437,3 +439,9 @@ def test_a_search_without_word_characters_finds_nothing_on_every_page(api, world
     response = api.get("/api/companies/", {"q": query, "page_size": 1})
     assert response.status_code == 200
     assert response.json()["count"] == 0 and response.json()["results"] == []
+
+
+def test_the_country_is_its_code_with_its_name_and_what_was_given_beside_it(api, world):
+    Company.objects.filter(name="Bravo Beers").update(country="DE", country_as_given="Deutschland")
+    (bravo,) = api.get("/api/companies/", {"q": "bravo"}).json()["results"]
+    assert (bravo["country"], bravo["country_name"], bravo["country_as_given"]) == ("DE", "Germany", "Deutschland")

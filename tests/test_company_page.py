@@ -33,7 +33,7 @@ def test_company_page_shows_the_company(as_alice, world):
     assert response.status_code == 200
     assert "<h1>Copper Stouts</h1>" in response.text
     assert "Line one &lt;b&gt;bold&lt;/b&gt;<br>Line two" in response.text
-    assert ">copperstouts.co.uk</a> · Brewery · GB" in response.text
+    assert '>copperstouts.co.uk</a> · Brewery · <span class="country">United Kingdom</span>' in response.text
     assert "<dt>employees</dt><dd>42</dd>" in response.text
 
 

@@ -5,6 +5,7 @@ Real database and services throughout; only the sentence encoder is the fake bag
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 
@@ -13,7 +14,7 @@ import pytest
 from leads.companies import identity, selectors
 from leads.companies.views import PAGE_SIZE
 from leads.embedding import services as embeddings
-from leads.models import Company, Score
+from leads.models import Company, ImportJob, Score
 from leads.scoring import labels
 from leads.scoring.bands import Distribution
 from tests.conftest import WORLD_COMPANIES
@@ -289,8 +290,7 @@ def test_a_page_read_off_the_score_table_equals_the_joined_one(world, monkeypatc
     listing = selectors.company_listing(show=show, band=band, query=query)
     assert not listing.dense_search or (dense and query)  # a common word, when it matches any
     assert listing.score_scope is not None
-    joined = selectors.company_listing(show=show, band=band, query=query)
-    joined.score_scope = None
+    joined = dataclasses.replace(selectors.company_listing(show=show, band=band, query=query), score_scope=None)
     fast, slow = selectors.BestFirst(listing), selectors.BestFirst(joined)
     assert [c.name for c in fast[0:50]] == [c.name for c in slow[0:50]]
     assert [c.name for c in fast[1:3]] == [c.name for c in slow[1:3]]
@@ -326,3 +326,62 @@ def test_a_company_just_liked_is_under_liked_before_its_rescore_ran(as_alice, wo
     assert dashboard_names(as_alice.get("/", {"show": "liked"})) == ["Alpha Brewing", "Bravo Beers"]
     everyone = dashboard_names(as_alice.get("/"))
     assert everyone.count("Bravo Beers") == 1 and everyone.index("Bravo Beers") > everyone.index("Echo Review")
+
+
+# --- the import filter ------------------------------------------------------------
+
+
+def test_the_import_filter_says_it_is_on_and_how_to_take_it_off(as_alice, world, staff):
+    job = ImportJob.objects.create(user=staff, original_name="fairs-2026.csv", state=ImportJob.State.DONE)
+    Company.objects.filter(name__in=["Alpha Brewing", "Bravo Beers", "Delta Code"]).update(import_job=job)
+    response = as_alice.get(f"/?import={job.pk}&industry=Brewery")
+    assert response.status_code == 200
+    assert sorted(dashboard_names(response)) == ["Alpha Brewing", "Bravo Beers"]  # not Copper Stouts, not Delta Code
+    page = html.unescape(response.text)
+    assert f"Only import {job.pk}: fairs-2026.csv" in page
+    # The way out keeps the other filters and drops only the import.
+    assert '<a href="?industry=Brewery" class="remove-filter"' in page
+    assert f'<input type="hidden" name="import" value="{job.pk}">' in page  # kept when the form is sent
+    everything = as_alice.get("/?industry=Brewery")
+    assert "Only import" not in everything.text
+
+
+def test_an_import_filter_naming_no_import_says_so(as_alice, world):
+    response = as_alice.get("/?import=999999")
+    assert response.status_code == 200 and dashboard_names(response) == []
+    page = html.unescape(response.text)
+    assert "Only import 999999 (not found: deleted?)" in page
+    assert "No companies match these filters." in page
+
+
+def test_an_import_filter_that_is_not_a_number_is_a_clear_400(as_alice, world):
+    response = as_alice.get("/?import=abc")
+    assert response.status_code == 400
+    assert response.content.decode() == "import must be an import's number (got 'abc')"
+
+
+# --- countries ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["Germany", "germany", "DE", "de", "DEU", "Deutschland"])
+def test_the_country_filter_finds_a_country_however_the_rep_types_it(as_alice, world, typed):
+    Company.objects.filter(name__in=["Alpha Brewing", "Delta Code"]).update(country="DE", country_as_given="Germany")
+    Company.objects.filter(name="Bravo Beers").update(country="NO", country_as_given="Norway")
+    response = as_alice.get("/", {"country": typed})
+    assert response.status_code == 200
+    assert sorted(dashboard_names(response)) == ["Alpha Brewing", "Delta Code"]
+    assert '<td class="wide">Germany</td>' in table_row(response, "Alpha Brewing")  # the name, not 'DE'
+
+
+def test_the_country_box_offers_names(as_alice, world):
+    Company.objects.filter(name__in=["Alpha Brewing", "Delta Code"]).update(country="DE")
+    Company.objects.filter(name="Bravo Beers").update(country="Atlantis")  # named no country we know
+    page = as_alice.get("/").text
+    datalist = re.search(r'<datalist id="countries">(.*?)</datalist>', page)[1]
+    assert re.findall(r'<option value="([^"]*)">', datalist) == ["Germany", "Atlantis"]
+
+
+def test_a_country_that_matches_nothing_suggests_names(as_alice, world):
+    Company.objects.filter(name="Alpha Brewing").update(country="DE")
+    page = html.unescape(as_alice.get("/", {"country": "Germ"}).text)
+    assert "Did you mean" in page and "country “Germany”" in page

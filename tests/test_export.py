@@ -57,7 +57,7 @@ def test_export_streams_the_filtered_view_as_excel_safe_csv(client, alice, score
     )
     header = [
         "id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours",
-        "description", "rank", "why", "labelled_by", "labelled_at",
+        "description", "rank", "why", "labelled_by", "labelled_at", "domain", "country_name",
     ]  # fmt: skip
     assert body.startswith("\ufeff" + ",".join(header) + "\r\n")
     assert rows[0] == header
@@ -109,3 +109,12 @@ def test_the_exported_file_is_named_after_its_band_filter(client, alice, scored_
     assert re.fullmatch(
         r'attachment; filename="leads-scores-unlabelled-strong-\d{4}-\d\d-\d\d\.csv"', response["Content-Disposition"]
     )
+
+
+def test_export_gives_the_domain_and_the_country_s_name_in_columns_of_their_own(client, alice, scored_world):
+    Company.objects.filter(name="Alpha Brewing").update(country="DE", country_as_given="Germany")
+    client.force_login(alice)
+    _, _, rows = export(client, show="liked")
+    alpha = {row[1]: dict(zip(rows[0], row)) for row in rows[1:]}["Alpha Brewing"]
+    assert (alpha["website"], alpha["domain"]) == (Company.objects.get(name="Alpha Brewing").website, "alphabrew.com")
+    assert (alpha["country"], alpha["country_name"]) == ("DE", "Germany")

@@ -1,6 +1,7 @@
 import pytest
 
 from leads.companies.identity import (
+    Website,
     clean_name,
     dedupe_key,
     embedding_text,
@@ -34,8 +35,6 @@ def test_it_normalises_domains(website, domain):
     "website",
     [
         "not a website",
-        "http://",
-        "https://",
         "javascript:alert(1)",
         "JavaScript:alert(document.cookie)",
         "data:text/html,<script>alert(1)</script>",
@@ -57,6 +56,25 @@ def test_it_gives_no_domain_for_a_website_that_is_not_a_host_name_and_says_what_
     assert read.domain == "" and normalise_domain(website) == ""
     assert read.problem.startswith(f"the website {website!r} is ")
     assert "such as example.com" in read.problem and ". " not in read.problem
+
+
+@pytest.mark.parametrize("website", ["https://", "http://", "https://www.", "HTTP://WWW.", "www.", " https:// ", "//"])
+def test_a_bare_start_of_an_address_is_no_website_not_a_bad_one(website):
+    assert read_website(website) == Website(domain="", problem="", url="")
+
+
+@pytest.mark.parametrize(
+    "website, url, domain",
+    [
+        (" https://www.nordkyl.se ", "https://www.nordkyl.se", "nordkyl.se"),
+        ("sunbaydental.com", "sunbaydental.com", "sunbaydental.com"),
+        ("HTTPS://Example.com/about", "HTTPS://Example.com/about", "example.com"),
+        ("n/a", "", ""),
+        ("-", "", ""),
+    ],
+)
+def test_it_keeps_the_address_as_given_beside_its_domain(website, url, domain):
+    assert read_website(website) == Website(domain=domain, problem="", url=url)
 
 
 def test_it_says_a_website_host_is_longer_than_a_domain_can_be():

@@ -161,7 +161,6 @@ def test_it_escapes_control_characters_in_the_commands_errors(tmp_path):
 
 BAD_WEBSITES = [
     ("not a website", "is not a web address"),
-    ("http://", "is not a web address"),
     ("javascript:alert(1)", "is not a web address"),
     ("foo bar.com", "is not a web address"),
     ("bob@acme.com", "is an email address"),
@@ -175,6 +174,7 @@ def test_it_rejects_a_website_that_is_not_a_host_name_with_its_line_and_what_to_
     rows = [["name", "website", "description"], ["Good", "https://www.good.example/about", "fine"]]
     rows += [[f"Bad {i}", website, "x"] for i, (website, _) in enumerate(BAD_WEBSITES)]
     rows += [["No Site", "n/a", "a placeholder means no website"], ["Empty Site", "", "y"]]
+    rows += [["Bare Site", "http://", "a bare scheme is no website either"]]
     job = import_bytes(tmp_path, csv_text(rows).encode())
     assert_rejected(
         job,
@@ -189,6 +189,7 @@ def test_it_rejects_a_website_that_is_not_a_host_name_with_its_line_and_what_to_
         co("Good", "good.example", "fine"),
         co("No Site", "", "a placeholder means no website"),
         co("Empty Site", "", "y"),
+        co("Bare Site", "", "a bare scheme is no website either"),
     )
 
 

@@ -58,7 +58,9 @@ def test_progress_follows_the_import_then_the_embedding(as_staff, fake_encoder):
         "state": "queued",
         "state_display": "Queued",
         "rows_read": 0,
+        "rows_counted": False,  # "0 of about 4" until the import has read the file
         "rows_estimate": 4,
+        "rows_word": "rows",
         "companies": 0,
         "embedded": 0,
         "scored": 0,
@@ -148,6 +150,53 @@ def test_the_progress_page_shows_counts_and_rejected_rows(as_staff, fake_encoder
             "X-4",
         ],
     ]
+
+
+def test_rows_are_estimated_while_reading_and_counted_once_imported(as_staff, fake_encoder):
+    job = uploaded_job(as_staff)
+    confirm(as_staff, job)
+    queued = progress_json(as_staff, job)
+    assert (queued["rows_counted"], queued["rows_estimate"]) == (False, 4)
+    page = text(as_staff.get(f"/imports/{job.pk}/"))
+    assert '<span data-show="rows-estimated"> of about <span data-field="rows_estimate">4</span></span>' in page
+    assert '<span data-show="rows-counted" hidden>' in page
+
+    tasks.run_import(job.pk)
+    done = progress_json(as_staff, job)
+    assert (done["rows_read"], done["rows_counted"], done["rows_estimate"], done["rows_word"]) == (4, True, 4, "rows")
+    page = text(as_staff.get(f"/imports/{job.pk}/"))
+    assert '<span data-show="rows-estimated" hidden>' in page  # no "4 of about 4"
+    assert '<span data-show="rows-counted"> <span data-field="rows_word">rows</span></span>' in page
+
+
+def test_one_row_is_one_row(as_staff):
+    job = imported_job(as_staff, "name,description\nAcme,Anvils\n")
+    assert progress_json(as_staff, job)["rows_word"] == "row"
+
+
+def test_the_finished_page_opens_the_import_s_own_companies(as_staff, fake_encoder):
+    Company.objects.create(name="Older Co", description="Imported long ago.")
+    job = imported_job(as_staff)
+    embed_import(job)
+    page = text(as_staff.get(f"/imports/{job.pk}/"))
+    link = f'<a href="/?import={job.pk}" data-import-companies>See the 3 companies this import created or changed</a>'
+    assert link in page
+    listed = text(as_staff.get(f"/?import={job.pk}"))
+    assert "Hopfield Brewery" in listed and "Older Co" not in listed
+    assert f"Only import {job.pk}: prospects.csv" in listed
+
+
+def test_a_re_import_that_changed_nothing_says_so_instead_of_an_empty_list(as_staff, fake_encoder):
+    first = imported_job(as_staff)
+    embed_import(first)
+    response = upload(as_staff, PROSPECTS, "again.csv")
+    second = ImportJob.objects.get(pk=int(re.search(r"/imports/(\d+)/", response["Location"])[1]))
+    confirm(as_staff, second)
+    tasks.run_import(second.pk)
+    second.refresh_from_db()
+    assert (second.created, second.updated) == (0, 0)
+    page = text(as_staff.get(f"/imports/{second.pk}/"))
+    assert "This import created or changed no company" in page and f"?import={second.pk}" not in page
 
 
 def test_an_import_without_rejections_shows_no_rejected_rows(as_staff):

@@ -153,7 +153,7 @@ def test_duplicates_in_a_file_merge_with_the_last_non_empty_value_winning(tmp_pa
             extra={"employees": "20"},
             verdict="like",
         ),
-        co("SOLO", "", "Only", industry="Retail", country="de", extra={"employees": "5"}, verdict="dislike"),
+        co("SOLO", "", "Only", industry="Retail", country="DE", extra={"employees": "5"}, verdict="dislike"),
         co("Solo", "", "In France", country="FR"),
     )
     assert counts(job) == {**LATIN_COUNTS, "rows_read": 7, "created": 3, "duplicates": 4, "labels": 2}

@@ -133,3 +133,68 @@ def test_import_companies_command_prints_counts_and_rejections(tmp_path, capsys)
     out, err = capsys.readouterr()
     assert "7 rows: 6 created, 0 updated, 0 unchanged, 0 duplicates merged, 1 rejected, 2 labels" in out
     assert "line 8: the company name is empty" in err
+
+
+# --- one form for websites ----------------------------------------------------------
+
+
+def test_websites_keep_their_address_and_lists_show_their_domain(tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "name,website,description\n"
+        "Nordkyl,https://www.nordkyl.se,Cold rooms.\n"
+        "Sunbay Dental,sunbaydental.com,Dentists.\n"
+        "Nowhere Co,n/a,No site.\n"
+    )
+    job = run(path)
+    assert (job.created, job.rejected) == (3, 0)
+    assert sorted(Company.objects.values_list("name", "website", "domain")) == [
+        ("Nordkyl", "https://www.nordkyl.se", "nordkyl.se"),
+        ("Nowhere Co", "", ""),  # a placeholder is no website, not a website called 'n/a'
+        ("Sunbay Dental", "sunbaydental.com", "sunbaydental.com"),
+    ]
+
+
+@pytest.mark.parametrize("bare", ["https://", "http://", "https://www.", "www."])
+def test_a_bare_https_in_the_website_cell_is_no_website_and_keeps_the_row(tmp_path, bare):
+    path = tmp_path / "bare.csv"
+    path.write_text(f"name,website,country,description\nAcme,{bare},Norway,Anvils.\n")
+    job = run(path)
+    assert (job.created, job.rejected, job.rejected_rows) == (1, 0, [])
+    acme = Company.objects.get()
+    assert (acme.name, acme.website, acme.domain) == ("Acme", "", "")
+
+
+# --- countries in one form ------------------------------------------------------------
+
+
+def test_countries_are_stored_as_codes_with_what_the_file_said_kept(tmp_path):
+    path = tmp_path / "countries.csv"
+    path.write_text(
+        "name,website,country,description\n"
+        "Anna,anna.de,Germany,x\nBerta,berta.de,germany,x\nCarla,carla.de,DE,x\nDora,dora.de,DEU,x\n"
+        "Emma,emma.de,Deutschland,x\nFrida,frida.no,Norway,x\nGina,gina.uk,UK,x\nHana,hana.kr,Korea,x\n"
+    )
+    assert run(path).created == 8
+    assert sorted(Company.objects.values_list("name", "country", "country_as_given")) == [
+        ("Anna", "DE", "Germany"),
+        ("Berta", "DE", "germany"),
+        ("Carla", "DE", "DE"),
+        ("Dora", "DE", "DEU"),
+        ("Emma", "DE", "Deutschland"),
+        ("Frida", "NO", "Norway"),
+        ("Gina", "GB", "UK"),
+        ("Hana", "Korea", "Korea"),  # North or South: kept as given, not guessed
+    ]
+    assert Company.objects.get(name="Gina").country_name == "United Kingdom"
+
+
+def test_a_company_without_a_website_is_one_company_whichever_way_its_country_is_written(tmp_path):
+    path = tmp_path / "first.csv"
+    path.write_text("name,country,description\nAcme GmbH,Germany,Anvils.\n")
+    run(path)
+    path.write_text("name,country,description\nACME,DE,Anvils and hammers.\n")
+    job = run(path)
+    assert (job.created, job.updated) == (0, 1)
+    acme = Company.objects.get()
+    assert (acme.country, acme.country_as_given, acme.description) == ("DE", "DE", "Anvils and hammers.")

@@ -24,6 +24,7 @@ DECLARED = {
     "leads.map.layout": "pure",
     "leads.review.quality": "pure",
     "leads.companies.identity": "pure",
+    "leads.companies.countries": "pure",
     "leads.imports.csvdialect": "pure",
     "leads.imports.tabular": "pure",
     "leads.imports.headers": "pure",

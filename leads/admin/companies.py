@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from leads.accounts import roles
 from leads.companies import exports, identity, selectors
 from leads.companies import services as companies
+from leads.companies.countries import normalise_country
 from leads.embedding import active
 from leads.embedding import services as embeddings
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
@@ -129,8 +130,14 @@ class IndustryFilter(TextFilter):
 
 
 class CountryFilter(TextFilter):
+    """'Germany', 'germany' or 'DE': the companies stored as 'DE' (companies.countries)."""
+
     title = "country"
     parameter_name = field = "country"
+
+    def queryset(self, request, queryset):
+        value = normalise_country(self.value() or "")
+        return queryset.filter(country__iexact=value) if value else queryset
 
 
 class CappedPaginator(Paginator):
@@ -212,11 +219,11 @@ class CompanyAdmin(admin.ModelAdmin):
     # What a manager reads: not the dedupe key or the text hash (bookkeeping), and the columns an
     # import brought as a list of their own (extra_columns), not raw JSON.
     fields = [
-        "name", "website", "domain", "description", "industry", "country", "extra_columns", "verdict",
-        "import_job", "created_at", "updated_at", "score_explanation", "similar",
+        "name", "website", "domain", "description", "industry", "country", "country_as_given", "extra_columns",
+        "verdict", "import_job", "created_at", "updated_at", "score_explanation", "similar",
     ]  # fmt: skip
     readonly_fields = [
-        "domain", "extra_columns", "verdict", "import_job", "created_at", "updated_at", "score_explanation", "similar",
+        "domain", "country_as_given", "extra_columns", "verdict", "import_job", "created_at", "updated_at", "score_explanation", "similar",
     ]  # fmt: skip
     inlines = [LabelInline]
     actions = [
@@ -369,7 +376,9 @@ class CompanyAdmin(admin.ModelAdmin):
     def export_csv(self, request, queryset):
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         response = StreamingHttpResponse(
-            exports.stream_scores(selectors.BestFirst(queryset.select_related("score"), embedding_status=False)),
+            exports.stream_scores(
+                selectors.BestFirst(selectors.Selection(queryset.select_related("score")), embedding_status=False)
+            ),
             content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="leads-selected-{stamp}.csv"'

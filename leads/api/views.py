@@ -75,7 +75,9 @@ def company_json(company: Company) -> dict:
         "website": company.website,
         "domain": company.domain,
         "industry": company.industry,
-        "country": company.country,
+        "country": company.country,  # ISO 3166-1 alpha-2 ('DE'), or the value as given when it names no country we know
+        "country_name": company.country_name,  # 'Germany'
+        "country_as_given": company.country_as_given,  # what the import or the form said: 'Deutschland'
         "description": company.description,
         "label": company.verdict or None,
         "score": None if score is None else round(score.value, 6),  # the plain kNN score

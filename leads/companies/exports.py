@@ -9,15 +9,18 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from leads.companies import selectors
-from leads.companies.selectors import BestFirst
+from leads.companies.selectors import BestFirst, Sorted
 from leads.models import Company, Label
 from leads.scoring import explanations
 from leads.scoring.bands import Distribution
 
 HEADER = [
     "id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours",
-    "description", "rank", "why", "labelled_by", "labelled_at",
+    "description", "rank", "why", "labelled_by", "labelled_at", "domain", "country_name",
 ]  # fmt: skip
+# website: the address as given; domain: its one form. country: the ISO code ('DE', or the value as
+# given when it names no country we know); country_name: 'Germany'. The last two came later: added
+# at the end, so that a sheet or script reading the columns by position keeps working.
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -29,7 +32,7 @@ def neutralise(value: object) -> object:
     return value
 
 
-def score_rows(companies: QuerySet | BestFirst) -> Iterator[list]:
+def score_rows(companies: QuerySet | BestFirst | Sorted) -> Iterator[list]:
     """One row per company, streamed from the database; `companies` should select_related('score')."""
     # Read once per export, not per batch: the team's distribution of fits and its "close".
     distribution, reach = selectors.score_distribution(), explanations.close_reach()
@@ -74,6 +77,8 @@ def _rows(batch: list[Company], distribution: Distribution, reach: explanations.
             explanations.explanation_sentence(company, views, reach) if score else "",
             labelled_by,
             "" if labelled_at is None else timezone.localtime(labelled_at).isoformat(timespec="seconds"),
+            company.domain,
+            company.country_name,
         ]
         yield [neutralise(value) for value in row]
 

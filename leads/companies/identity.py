@@ -11,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from leads.companies.countries import normalise_country
+
 MAX_DOMAIN_CHARS = 253  # the longest host name DNS allows (Company.domain holds 255)
 
 _NAME_NOISE = re.compile(r"[^0-9a-z]+")
@@ -45,6 +47,9 @@ _BLANK_LETTERS = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"} | 
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp"}
 # What people write in a website column when there is none: no website, not a bad one.
 _NO_WEBSITE = {"-", "--", "\u2013", "\u2014", "n/a", "na", "none", "null", "nil"}
+# A website cell holding only the start of an address ('https://', 'http://www.', 'www.'): nothing
+# was filled in after it, so no website, not a bad one that costs the row.
+_BARE_PREFIX = re.compile(r"(?:https?:)?/*(?:www\.?)?/*")
 _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):(?!\d)")  # 'https:', 'javascript:'; not 'example.com:8080'
 _EXAMPLE = "give the company's site, such as example.com, or leave it empty"
 _ASCII_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
@@ -67,15 +72,19 @@ def clean_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class Website:
+    """A website cell read: the one form lists show (`domain`) and the address as given (`url`)."""
+
     domain: str  # 'example.com'; '' when there is no website or it is not a web address
     problem: str = ""  # what to fix, one sentence without its full stop; '' when the website is fine or empty
+    url: str = ""  # what Company.website keeps: the value as given, stripped; '' when it means no website
 
 
 def read_website(website: str) -> Website:
     """'HTTPS://www.Example.com/about?x' -> example.com. A value that is not a web address (an
-    email address, 'javascript:...', words) has no domain and says why."""
+    email address, 'javascript:...', words) has no domain and says why. A placeholder ('n/a',
+    '-') or a bare 'https://' is no website: no domain, no problem, no url."""
     text = website.strip().lower()
-    if not text or text in _NO_WEBSITE:
+    if not text or text in _NO_WEBSITE or _BARE_PREFIX.fullmatch(text):
         return Website("")
     if scheme := _SCHEME.match(text):
         if scheme[1] not in ("http", "https") or not text.startswith("//", scheme.end()):
@@ -88,19 +97,21 @@ def read_website(website: str) -> Website:
     except ValueError:
         return _not_web(website)
     if "@" in parts.netloc:
-        return Website("", f"the website {_shown(website)} is an email address, not a website: {_EXAMPLE}")
+        problem = f"the website {_shown(website)} is an email address, not a website: {_EXAMPLE}"
+        return Website("", problem, website.strip())
     host = (parts.hostname or "").strip(".").removeprefix("www.")
     if len(host) > MAX_DOMAIN_CHARS:
         return Website(
             "",
             f"the website's host name is {len(host)} characters long; a domain has at most "
             f"{MAX_DOMAIN_CHARS}: correct the website",
+            website.strip(),
         )
-    return Website(host) if _is_host_name(host) else _not_web(website)
+    return Website(host, url=website.strip()) if _is_host_name(host) else _not_web(website)
 
 
 def _not_web(website: str) -> Website:
-    return Website("", f"the website {_shown(website)} is not a web address: {_EXAMPLE}")
+    return Website("", f"the website {_shown(website)} is not a web address: {_EXAMPLE}", website.strip())
 
 
 def _is_host_name(host: str) -> bool:
@@ -140,10 +151,11 @@ def normalise_name(name: str) -> str:
 
 
 def dedupe_key(*, name: str, domain: str, country: str) -> str:
-    """The normalised domain; without one, the normalised name plus country."""
+    """The normalised domain; without one, the normalised name plus country, as its code where it
+    names one ('Germany', 'DE' and 'Deutschland' make one key: countries.normalise_country)."""
     if domain:
         return domain
-    return f"name:{normalise_name(name)}|{country.strip().lower()}"
+    return f"name:{normalise_name(name)}|{normalise_country(country).lower()}"
 
 
 # The text we embed, which is what scores are made of, declared once for Python and SQL: the name

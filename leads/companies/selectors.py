@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import connection, models, transaction
@@ -14,10 +15,11 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Abs, Coalesce, NullIf
 from pgvector.django import CosineDistance
 
+from leads.companies.countries import country_name, normalise_country
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Label, Score, ScoreChange
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Label, Score, ScoreChange
 from leads.models import companies as company_models
-from leads.models.companies import sized_vector
+from leads.models.companies import Found, sized_vector
 from leads.models.encoders import HNSW_EF_SEARCH
 from leads.scoring import bands
 
@@ -34,11 +36,31 @@ class BadFilter(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What company_listing selects: the companies (score loaded, unordered) and what lets
+    BestFirst read a page of them off the score index instead of joining every company."""
+
+    companies: CompanyQuerySet
+    found: Found | None = None  # a search: its matches listed, or its query when too common
+    score_scope: Q | None = None  # the same selection on the score table alone, where the filters allow
+    walk_scope: Q | None = None  # the score side of a selection it cannot say alone: walked, checked by id
+    count_at_least: int = 0  # known without counting (a common word)
+
+    @property
+    def matching_ids(self) -> list[int] | None:
+        return self.found.ids if self.found else None
+
+    @property
+    def dense_search(self) -> SearchQuery | None:
+        return self.found.dense if self.found else None
+
+
 def company_listing(
     *, show: str = "all", query: str = "", band: str = "", industry: str = "", country: str = "", import_job: str = ""
-) -> CompanyQuerySet:
+) -> Selection:
     """The companies the filters select (a label filter, a score band, industry, country, the
-    import that brought them, a search), with their score loaded (unordered: `best_first` orders
+    import that brought them, a search), with their score loaded (unordered: `listing` orders
     them for the dashboard, the API and exports)."""
     if show not in LABEL_FILTERS:
         raise BadFilter(f"show must be one of: {', '.join(LABEL_FILTERS)} (got {show!r})")
@@ -51,12 +73,12 @@ def company_listing(
         companies = companies.filter(import_job_id=int(import_job))
     texts = {"industry": industry.strip(), "country": country.strip(), "query": query}
     if any("\x00" in text for text in texts.values()):  # Postgres text never holds NUL: no match, not a 500
-        return companies.none()
+        return Selection(companies.none())
     if texts["industry"]:
         companies = companies.filter(industry__iexact=texts["industry"])
-    if texts["country"]:
-        companies = companies.filter(country__iexact=texts["country"])
-    companies = companies.search(query)
+    if texts["country"]:  # 'Germany', 'germany' and 'DE' find the companies stored as 'DE'
+        companies = companies.filter(country__iexact=normalise_country(texts["country"]))
+    found = companies.found_by(query)
     # The same selection of scored companies, on the score table alone, where the filters allow:
     # BestFirst reads a page of them off the score index without joining a million companies.
     # Where they do not (industry, country, import), the score side of the selection still lets
@@ -64,16 +86,21 @@ def company_listing(
     scope = Q() if show in ("all", "unlabelled") else Q(pk__in=[])  # a labelled company has no score
     if band:
         scope &= score_band_filter(band)
-    if companies.matching_ids is not None:
-        scope &= Q(company_id__any_of=companies.matching_ids)
+    if found.ids is not None:
+        scope &= Q(company_id__any_of=found.ids)
     if texts["industry"] or texts["country"] or import_job:
-        companies.walk_scope = scope
-    else:
-        companies.score_scope = scope
-        if companies.dense_search and show in ("all", "unlabelled") and not band:
-            # More matches than SEARCH_IDS_INLINE, of which at most the labelled ones left out.
-            companies.count_at_least = company_models.SEARCH_IDS_INLINE + 1 - Company.objects.labelled().count()
-    return companies
+        return Selection(found.companies, found, walk_scope=scope)
+    at_least = 0
+    if found.dense and show in ("all", "unlabelled") and not band:
+        # More matches than SEARCH_IDS_INLINE, of which at most the labelled ones left out.
+        at_least = company_models.SEARCH_IDS_INLINE + 1 - Company.objects.labelled().count()
+    return Selection(found.companies, found, score_scope=scope, count_at_least=at_least)
+
+
+def filtered_import(import_job: str) -> ImportJob | None:
+    """The import the dashboard's `import` filter names, to say which one is on (None: no such
+    import, deleted since; company_listing has refused a value that is not a number)."""
+    return ImportJob.objects.filter(pk=int(import_job)).first() if import_job.isdigit() else None
 
 
 def band_filter(key: str) -> Q:
@@ -130,18 +157,19 @@ class BestFirst:
     an outer join: the first page of a million companies reads ~50 score index entries. The
     Paginator slices it; only the rows of a page get their embedding status, in one query."""
 
-    def __init__(self, companies: CompanyQuerySet, *, embedding_status: bool = True, count_limit: int | None = None):
-        self.companies = companies
+    def __init__(self, selection: Selection, *, embedding_status: bool = True, count_limit: int | None = None):
+        self.selection = selection
+        companies = self.companies = selection.companies
         # A labelled company is never listed by its score: its row lives on until the rescore that
         # its verdict queued deletes it (~1 s), and the "liked" filter must list it meanwhile.
         self.scored = companies.filter(score__isnull=False, verdict="").order_by("-score__fit", "pk")
-        if companies.matching_ids is not None:  # a search: the same ids on the score side (see search())
-            self.scored = self.scored.filter(score__company__any_of=companies.matching_ids)
+        if selection.matching_ids is not None:  # a search: the same ids on the score side (see found_by())
+            self.scored = self.scored.filter(score__company__any_of=selection.matching_ids)
         # The scored companies' ids in order, from the score table alone when the filters allow
         # (company_listing's score_scope): a search's page is then one walk of the score index
         # (~30 ms for 22,000 matches among a million) instead of a join and a sort (~150 ms).
-        self.scored_ids = self._best(getattr(companies, "score_scope", None))
-        self.walk_ids = self._best(getattr(companies, "walk_scope", None))
+        self.scored_ids = self._best(selection.score_scope)
+        self.walk_ids = self._best(selection.walk_scope)
         self.unscored = companies.filter(Q(score__isnull=True) | ~Q(verdict="")).order_by("name", "pk")
         self.embedding_status = embedding_status
         # Counting a million rows costs ~100 ms a page view: the dashboard counts up to a limit.
@@ -149,7 +177,7 @@ class BestFirst:
 
     @functools.cached_property
     def scored_count(self) -> int:
-        if self.scored_ids is None or self.companies.dense_search:
+        if self.scored_ids is None or self.selection.dense_search:
             return self.scored.count()
         return self.scored_ids.count()
 
@@ -160,8 +188,8 @@ class BestFirst:
         return Score.objects.filter(scope).order_by("-fit", "company_id").values_list("company_id", flat=True)
 
     def _scored_page(self, start: int, stop: int) -> list[Company]:
-        if self.scored_ids is not None and self.companies.dense_search:
-            ids = self._walk(start, stop, self.scored_ids, self.companies.matching)
+        if self.scored_ids is not None and self.selection.dense_search:
+            ids = self._walk(start, stop, self.scored_ids, self.selection.found.matching)
         elif self.scored_ids is not None:
             ids = list(self.scored_ids[start:stop])
         elif self.walk_ids is not None and self.count_is_capped:  # many match: a short walk fills a page
@@ -197,7 +225,7 @@ class BestFirst:
     def _count(self) -> int:
         if self.count_limit is None:
             return self.scored_count + self.unscored.count()
-        if self.count_limit <= getattr(self.companies, "count_at_least", 0):
+        if self.count_limit <= self.selection.count_at_least:
             return self.count_limit  # known without counting (a common word: company_listing)
         # Any order will do for a count: Postgres stops at the limit, a few ms whatever N is.
         return self.companies.order_by()[: self.count_limit].count()
@@ -283,13 +311,13 @@ class Sorted:
 
     def __init__(
         self,
-        companies: CompanyQuerySet,
+        selection: Selection,
         *,
         ordering: str,
         embedding_status: bool = True,
         count_limit: int | None = None,
     ):
-        self.companies = companies
+        companies = self.companies = selection.companies
         if ordering == "-verdict":
             latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
             labelled = companies.exclude(verdict="").annotate(verdict_at=Subquery(latest))
@@ -518,7 +546,8 @@ FILTER_VALUES_SECONDS = 600  # read again at most this often (a GROUP BY over ev
 
 def filter_values(field: str) -> list[str]:
     """The commonest values of `field` ("industry" or "country") as the companies hold them,
-    most companies first: what the dashboard's filter box offers as one types."""
+    most companies first, a country by its name ("Germany" for "DE": the filter takes either):
+    what the dashboard's filter box offers as one types."""
     if field not in FILTER_FIELDS:
         raise ValueError(f"no filter on {field!r}")
 
@@ -529,7 +558,8 @@ def filter_values(field: str) -> list[str]:
             .annotate(companies=Count("pk"))
             .order_by("-companies", field)[:FILTER_VALUES]
         )
-        return [row[field] for row in counted]
+        shown = country_name if field == "country" else str
+        return [shown(row[field]) for row in counted]
 
     return cache.get_or_set(f"leads:filter-values:{field}", read, FILTER_VALUES_SECONDS)
 

@@ -113,10 +113,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "query_string": _query(filters),
             "saved_views": listed_views,
             "new_in_views": any(listed.new for listed in listed_views),
-            "current_view_query": saved_views.clean_query(_query(filters)),
+            "current_view_query": saved_views.view_query(_query(filters)),
             "orderings": selectors.ORDERINGS,
             "ordering": selectors.ORDERINGS.get(filters["ordering"]),
             "sort_links": _sort_links(filters),
+            # The import filter (from an import's "See the companies"): which import, and the way out.
+            "import_job": selectors.filtered_import(filters["import"]),
+            "without_import": _query(filters, **{"import": ""}),
             "label_filters": list(selectors.LABEL_FILTERS),
             "bands": bands.BANDS,
             "histogram": distribution.histogram(),
@@ -220,7 +223,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return _bad_request(f"action must be one of: {', '.join([*BULK_VERDICTS, 'export'])}")
     companies = Company.objects.filter(pk__any_of=ids)
     if action == "export":
-        rows = selectors.BestFirst(companies.select_related("score"), embedding_status=False)
+        rows = selectors.BestFirst(selectors.Selection(companies.select_related("score")), embedding_status=False)
         response = StreamingHttpResponse(exports.stream_scores(rows), content_type="text/csv; charset=utf-8")
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         response["Content-Disposition"] = f'attachment; filename="leads-scores-selected-{stamp}.csv"'

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from leads.companies.countries import normalise_country
 from leads.companies.identity import Website, clean_name, dedupe_key, read_website
 from leads.imports import headers
 from leads.imports.csvdialect import (  # noqa: F401 - part of this module's interface
@@ -65,8 +66,13 @@ class Record:
         return self.checked_website.domain
 
     @cached_property
+    def country_code(self) -> str:
+        """What Company.country stores: 'DE' for 'Germany' (the value as given when it names no country we know)."""
+        return normalise_country(self.country)
+
+    @cached_property
     def key(self) -> str:
-        return dedupe_key(name=self.name, domain=self.domain, country=self.country)
+        return dedupe_key(name=self.name, domain=self.domain, country=self.country_code)
 
 
 @dataclass(frozen=True)

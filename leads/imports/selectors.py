@@ -66,7 +66,11 @@ def import_progress(job: ImportJob) -> dict:
         "state": job.state,
         "state_display": job.get_state_display(),
         "rows_read": job.rows_read,
-        "rows_estimate": max(job.rows_estimate, job.rows_read),
+        # Once the import has read its file, the rows are counted, not estimated: "5 rows", not
+        # "5 of about 5" (the estimate scales the first 256 kB to the file's size).
+        "rows_counted": job.state == ImportJob.State.DONE,
+        "rows_estimate": job.rows_read if job.state == ImportJob.State.DONE else max(job.rows_estimate, job.rows_read),
+        "rows_word": "row" if job.rows_read == 1 else "rows",
         "companies": total,
         "embedded": embedded,
         "scored": scored,

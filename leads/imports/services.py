@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252", "latin-1"]
 REJECTED_SHOWN = 100  # rows kept on the job for display; all of them go to the rejected CSV
 _PROGRESS_EVERY = 20_000
-_FIELDS = ["name", "website", "domain", "description", "industry", "country"]
+_FIELDS = ["name", "website", "domain", "description", "industry", "country", "country_as_given"]
 
 Progress = Callable[[ImportJob], None]
 
@@ -224,7 +224,7 @@ _STAGING = """
 drop table if exists import_rows, import_merged;
 create temp table import_rows (
     line integer, key text, name text, website text, domain text, description text,
-    industry text, country text, extra jsonb, verdict text
+    industry text, country text, country_as_given text, extra jsonb, verdict text
 ) on commit drop
 """
 
@@ -242,7 +242,10 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
         rejected_writer = csv.writer(rejected_file)
         rejected_writer.writerow([neutralise(cell) for cell in ["line", "reason", *job.headers]])
         cursor.execute(_STAGING)
-        copy_sql = "copy import_rows (line, key, name, website, domain, description, industry, country, extra, verdict) from stdin"
+        copy_sql = (
+            "copy import_rows (line, key, name, website, domain, description, industry, country, country_as_given,"
+            " extra, verdict) from stdin"
+        )
         with cursor.connection.cursor().copy(copy_sql) as copy:
             for line, cells in tabular.read_rows(stream, job.dialect()):
                 job.rows_read += 1
@@ -264,15 +267,16 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
 
 
 def _staging_row(record: csvfiles.Record) -> tuple:
-    domain = record.domain
+    website = record.checked_website  # the address as given ('' for 'n/a' or a bare 'https://'), its domain
     return (
         record.line,
         record.key,
         record.name,
-        record.website,
-        domain,
+        website.url,
+        website.domain,
         record.description,
         record.industry,
+        record.country_code,  # 'DE' for 'Germany', and what the file said beside it
         record.country,
         json.dumps(record.extra, ensure_ascii=False),
         record.verdict,
@@ -304,11 +308,12 @@ def _last_non_empty(column: str) -> str:
 _MERGE = f"""
 create temp table import_merged on commit drop as
 with dup as (select key from import_rows group by key having count(*) > 1)
-select key, name, website, domain, description, industry, country, extra, verdict
+select key, name, website, domain, description, industry, country, country_as_given, extra, verdict
 from import_rows r where not exists (select 1 from dup where dup.key = r.key)
 union all
 select r.key, {_last_non_empty("name")}, {_last_non_empty("website")}, {_last_non_empty("domain")},
        {_last_non_empty("description")}, {_last_non_empty("industry")}, {_last_non_empty("country")},
+       {_last_non_empty("country_as_given")},
        coalesce(jsonb_object_agg(kv.key, kv.value order by line) filter (where kv.key is not null), '{{}}'),
        {_last_non_empty("verdict")}
 from import_rows r join dup on dup.key = r.key left join lateral jsonb_each(r.extra) kv on true
@@ -331,9 +336,9 @@ def _kept(column: str) -> str:
 _UPSERT = f"""
 with upserted as (
 insert into leads_company as c
-    (name, website, domain, dedupe_key, description, industry, country, extra, text_hash, verdict,
-     import_job_id, created_at, updated_at)
-select name, website, domain, key, description, industry, country, extra,
+    (name, website, domain, dedupe_key, description, industry, country, country_as_given, extra, text_hash,
+     verdict, import_job_id, created_at, updated_at)
+select name, website, domain, key, description, industry, country, country_as_given, extra,
        {_text_sql("name", "industry", "description")}, '', %(job)s, now(), now()
 from import_merged
 on conflict (dedupe_key) do update set

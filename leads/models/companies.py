@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
@@ -14,7 +15,8 @@ from django.db.models import Exists, F, Func, OuterRef, Q, Value
 from django.db.models.functions import Cast, Upper
 from pgvector.django import VectorField
 
-from leads.companies.identity import dedupe_key, embedding_text, normalise_domain, text_hash
+from leads.companies.countries import country_name, normalise_country
+from leads.companies.identity import dedupe_key, embedding_text, read_website, text_hash
 from leads.models.access import APP_PERMISSIONS
 
 
@@ -161,25 +163,25 @@ def id_array(values) -> str:
     return "{" + ",".join(str(int(value)) for value in values) + "}"
 
 
+@dataclass(frozen=True)
+class Found:
+    """A search's companies and how a listing in score order pages through them (selectors.BestFirst)."""
+
+    companies: CompanyQuerySet
+    ids: list[int] | None = None  # every match, when there are few enough to list (SEARCH_IDS_INLINE)
+    dense: SearchQuery | None = None  # a word too common to list: its query, to check the best scores by
+
+    def matching(self, ids: list[int]) -> set[int]:
+        """Which of `ids` a dense search matches: two lookups by id (name and domain, then the
+        words), where one query with both conditions joins and costs five times that."""
+        named = Company.objects.filter(pk__any_of=ids).alias(search_words=SEARCH_VECTOR).filter(search_words=self.dense)
+        found = set(named.values_list("pk", flat=True))
+        rest = [pk for pk in ids if pk not in found]
+        words = CompanyWords.objects.filter(company_id__any_of=rest, words=self.dense)
+        return found | set(words.values_list("company_id", flat=True))
+
+
 class CompanyQuerySet(models.QuerySet):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # The ids search() found, kept through later filters: BestFirst repeats them on the score
-        # side, so that Postgres reads the page off the score index instead of every match.
-        self.matching_ids: list[int] | None = None
-        # A search too common to list its matches: its query, for BestFirst's walk (see search()).
-        self.dense_search: SearchQuery | None = None
-        # The same selection's scored companies as a Q on Score, when it can be said on the score
-        # table alone (selectors.company_listing sets it; BestFirst pages through it). Not kept by
-        # a further filter, which it would not describe.
-        self.score_scope: Q | None = None
-
-    def _clone(self):
-        clone = super()._clone()
-        clone.matching_ids = self.matching_ids
-        clone.dense_search = self.dense_search
-        return clone
-
     def with_current_embedding(self, model_name: str) -> CompanyQuerySet:
         """Companies whose embedding was made by `model_name` from their current text."""
         return self.filter(current_vector_exists(model_name))
@@ -199,21 +201,22 @@ class CompanyQuerySet(models.QuerySet):
         return self.filter(verdict="")
 
     def search(self, query: str) -> CompanyQuerySet:
-        """Companies with words starting with each word of the query in their name or domain
-        (at once) or in their name, industry and description (once embedded: CompanyWords),
-        through two GIN indexes: 'brew' finds 'Alpha Brewing', 'acme' finds 'acme.com'."""
+        """Companies with words starting with each word of the query (or, in SEARCH_LANGUAGES,
+        with its stem) in their name or domain (at once) or in their name, industry and description
+        (once embedded: CompanyWords): 'brew' finds 'Alpha Brewing', 'acme' finds 'acme.com'."""
+        return self.found_by(query).companies
+
+    def found_by(self, query: str) -> Found:
+        """search(), with what a listing in score order needs to page through the matches."""
         if not query.strip():
-            return self
+            return Found(self)
         parsed = search_query(query)
         if parsed is None:  # only punctuation: nothing can match, on the score side either
-            found = self.none()
-            found.matching_ids = []  # else BestFirst read the best scores of every company (#24)
-            return found
-        # Find the matches once through the GIN indexes and pass them on as one array of ids (else
-        # Postgres walks the dashboard's score order computing each company's words until a page
-        # is full: 300 ms at 100k companies, 2 s at a million). An array parameter, not an IN
-        # list: 22,000 placeholders cost ~0.4 s per query to build, send and plan. A word in more
-        # than SEARCH_IDS_INLINE companies fills a page after a short walk.
+            return Found(self.none(), ids=[])  # no ids: BestFirst read the best scores of every company (#24)
+        # Find the matches once through the GIN indexes and pass them on as one array of ids, not
+        # an IN list (docs/benchmarks.md, search): else Postgres walks the dashboard's score order
+        # computing each company's words until a page is full. A word in more than
+        # SEARCH_IDS_INLINE companies fills a page after a short walk instead.
         named = self.alias(search_words=SEARCH_VECTOR).filter(search_words=parsed).order_by()
         described = CompanyWords.objects.filter(words=parsed)
         if not _surely_more_than(described, SEARCH_IDS_INLINE):
@@ -221,26 +224,11 @@ class CompanyQuerySet(models.QuerySet):
             if len(ids) <= SEARCH_IDS_INLINE:
                 ids.update(described.values_list("company_id", flat=True)[: SEARCH_IDS_INLINE + 1])
             if len(ids) <= SEARCH_IDS_INLINE:
-                found = self.filter(pk__any_of=ids)
-                found.matching_ids = sorted(ids)
-                return found
-        # A common word (in more than SEARCH_IDS_INLINE companies): listing every match costs
-        # more than walking the best scores until a page is full (BestFirst does: dense_search).
-        found = self.alias(search_words=SEARCH_VECTOR).filter(Q(search_words=parsed) | Q(words__words=parsed))
-        found.dense_search = parsed
-        return found
-
-    def matching(self, ids: list[int]) -> set[int]:
-        """Which of `ids` a dense search matches: two lookups by id (name and domain, then the
-        words), ~3 µs a company, where one query with both conditions joins and costs five times that."""
-        parsed = self.dense_search
-        named = Company.objects.filter(pk__any_of=ids).alias(search_words=SEARCH_VECTOR).filter(search_words=parsed)
-        found = set(named.values_list("pk", flat=True))
-        rest = [pk for pk in ids if pk not in found]
-        found.update(
-            CompanyWords.objects.filter(company_id__any_of=rest, words=parsed).values_list("company_id", flat=True)
-        )
-        return found
+                return Found(self.filter(pk__any_of=ids), ids=sorted(ids))
+        # A common word: listing every match costs more than walking the best scores until a page
+        # is full (BestFirst does, with Found.matching).
+        words = Q(search_words=parsed) | Q(words__words=parsed)
+        return Found(self.alias(search_words=SEARCH_VECTOR).filter(words), dense=parsed)
 
     def with_embedding_status(self, model_name: str) -> CompanyQuerySet:
         """Annotate `is_embedded`: a vector from `model_name` for the current text exists."""
@@ -256,7 +244,11 @@ class Company(models.Model):
     dedupe_key = models.CharField(max_length=500)
     description = models.TextField(blank=True)
     industry = models.CharField(max_length=200, blank=True)
+    # ISO 3166-1 alpha-2 ('DE') where the value given names a country, else that value as given
+    # (companies.countries); shown as a name (country_name). What filters and the dedupe key use.
     country = models.CharField(max_length=100, blank=True)
+    # The country as the file or the form gave it ('Deutschland'), so that normalising loses nothing.
+    country_as_given = models.CharField(max_length=100, blank=True)
     # Every other imported column (employees, founded, linkedin_url, ...).
     extra = models.JSONField(default=dict, blank=True)
     # Hash of embedding_text(): tells the worker whether the stored vector is stale.
@@ -297,11 +289,26 @@ class Company(models.Model):
         return self.name
 
     @property
+    def country_name(self) -> str:
+        """'Germany' for 'DE'; a country we know no code of as it was given."""
+        return country_name(self.country)
+
+    @property
     def text(self) -> str:
         return embedding_text(name=self.name, description=self.description, industry=self.industry)
 
     def save(self, *args, **kwargs) -> None:
-        self.domain = normalise_domain(self.website)
+        # The import's one form (identity.read_website): the address as given, '' for a
+        # placeholder such as 'n/a' or a bare 'https://', and its domain, which lists show.
+        website = read_website(self.website)
+        self.website, self.domain = website.url, website.domain
+        # The import's rule for countries: the code, and what was given. A form showing the code
+        # ('DE') sends it back: that keeps the 'Deutschland' it was given.
+        given = self.country.strip()
+        code = normalise_country(given)
+        if given != code or normalise_country(self.country_as_given) != code:
+            self.country_as_given = given
+        self.country = code
         self.dedupe_key = dedupe_key(name=self.name, domain=self.domain, country=self.country)
         self.text_hash = text_hash(self.text)
         super().save(*args, **kwargs)

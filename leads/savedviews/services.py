@@ -35,6 +35,15 @@ def clean_query(query: str) -> str:
     return urlencode([(key, kept[key]) for key in KEPT if key in kept])
 
 
+def view_query(query: str) -> str:
+    """clean_query's form of a dashboard query that it takes, "" for one it refuses: the query a
+    saved view of this page would have (the dashboard marks the view it shows)."""
+    try:
+        return clean_query(query)
+    except (BadView, selectors.BadFilter):
+        return ""
+
+
 def _listing(filters: dict[str, str]):
     ordering = filters.get("ordering", selectors.DEFAULT_ORDERING)
     return selectors.listing(ordering=ordering, **_listing_filters(filters))
@@ -98,7 +107,7 @@ def views_for(user) -> list[ListedView]:
     for view in views:
         since = visits.get(view.pk, view.created_at)
         try:
-            companies = selectors.company_listing(**_listing_filters(dict(parse_qsl(view.query))))
+            companies = selectors.company_listing(**_listing_filters(dict(parse_qsl(view.query)))).companies
         except selectors.BadFilter:  # a band or import that no longer exists: nothing is new
             listed.append(ListedView(view, 0, False))
             continue

@@ -21,7 +21,7 @@ def save(request: HttpRequest) -> HttpResponse:
         view = services.save_view(name=request.POST.get("name", ""), query=query, user=request.user)
     except services.BadView as error:
         messages.error(request, f"Not saved: {error}")
-        return redirect(f"{reverse('dashboard')}?{_valid(query)}")
+        return redirect(f"{reverse('dashboard')}?{services.view_query(query)}")
     messages.success(request, f"Saved “{view.name}”: anyone on the team can open it from Views, or by its link.")
     return redirect(f"{reverse('dashboard')}?{view.query}")
 
@@ -45,11 +45,3 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse(str(error), status=403, content_type="text/plain; charset=utf-8")
     messages.success(request, f"Deleted the view “{view.name}”.")
     return redirect("dashboard")
-
-
-def _valid(query: str) -> str:
-    """The view's query if the dashboard takes it, else none (back to every company)."""
-    try:
-        return services.clean_query(query)
-    except (services.BadView, ValueError):
-        return ""

@@ -24,6 +24,9 @@
     }
     root.querySelector('[data-show="unscorable"]').hidden = p.scoring;
     root.querySelector('[data-show="queued"]').hidden = p.state !== "queued";
+    // "5 of about 5" while the file is read; "5 rows" once they are counted.
+    root.querySelector('[data-show="rows-estimated"]').hidden = p.rows_counted;
+    root.querySelector('[data-show="rows-counted"]').hidden = !p.rows_counted;
     root.querySelector('[data-show="finished"]').hidden = !(p.finished && p.state === "done");
   }
 
