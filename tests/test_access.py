@@ -125,6 +125,9 @@ ACCESS: dict[str, Access] = {
     "dashboard": page(),
     "company-detail": page(),
     "company-label": labelling(),
+    # Owners and notes: reps and managers (a rep takes an unowned company); admins only look.
+    "company-owner": labelling(),
+    "company-notes": labelling(),
     "export-scores": page(),
     # Takes back the rep's last verdict (or says there is none), then back to the dashboard.
     "label-undo": labelling(),
@@ -150,7 +153,10 @@ ACCESS: dict[str, Access] = {
     "login": Access(*[200] * 6),
     "logout": Access(*[Redirect("/accounts/login/")] * 6, method="post"),
     "api-companies": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
+    "api-company": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
     "api-company-label": Access(API_401, JSON_403, Json(201), Json(201), JSON_403, Json(201), method="post"),
+    "api-company-owner": Access(API_401, JSON_403, Json(200), Json(200), JSON_403, Json(200), method="post"),
+    "api-company-notes": Access(API_401, JSON_403, Json(201), Json(201), JSON_403, Json(201), method="post"),
     "api-company-similar": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
     # For load balancers, no login: 503 while no Celery worker answers, as in this test.
     "healthz": Access(*[Json((200, 503))] * 6),
@@ -279,6 +285,10 @@ def login_records(user) -> dict[str, object]:
 BODIES = {
     "company-label": {"data": {"verdict": "like"}},
     "api-company-label": {"data": json.dumps({"verdict": "like"}), "content_type": "application/json"},
+    "company-owner": {"data": {"owner": "me", "next": "/"}},
+    "company-notes": {"data": {"text": "Called; call back in May.", "next": "/"}},
+    "api-company-owner": {"data": json.dumps({"owner": "me"}), "content_type": "application/json"},
+    "api-company-notes": {"data": json.dumps({"text": "Called."}), "content_type": "application/json"},
 }
 
 

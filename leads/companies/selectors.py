@@ -19,6 +19,7 @@ from leads.models import Company, CompanyEmbedding, CompanyQuerySet, Score, Scor
 from leads.models import companies as company_models
 from leads.models.companies import sized_vector
 from leads.models.encoders import HNSW_EF_SEARCH
+from leads.owners import selectors as owner_selectors
 from leads.scoring import bands
 
 LABEL_FILTERS = {
@@ -35,14 +36,25 @@ class BadFilter(ValueError):
 
 
 def company_listing(
-    *, show: str = "all", query: str = "", band: str = "", industry: str = "", country: str = "", import_job: str = ""
+    *,
+    show: str = "all",
+    query: str = "",
+    band: str = "",
+    industry: str = "",
+    country: str = "",
+    import_job: str = "",
+    owner: str = "",
+    user=None,
 ) -> CompanyQuerySet:
     """The companies the filters select (a label filter, a score band, industry, country, the
-    import that brought them, a search), with their score loaded (unordered: `best_first` orders
-    them for the dashboard, the API and exports)."""
+    import that brought them, their owner: "me" (`user`), "none" or a username, a search), with
+    their score and owner loaded (unordered: `best_first` orders them for the dashboard, the API
+    and exports)."""
     if show not in LABEL_FILTERS:
         raise BadFilter(f"show must be one of: {', '.join(LABEL_FILTERS)} (got {show!r})")
-    companies = LABEL_FILTERS[show](Company.objects.select_related("score"))
+    companies = LABEL_FILTERS[show](Company.objects.select_related("score", "owner"))
+    if owner.strip():
+        companies = companies.filter(owner=_owner(owner, user))
     if band:
         companies = companies.filter(band_filter(band))
     if import_job:
@@ -66,7 +78,7 @@ def company_listing(
         scope &= score_band_filter(band)
     if companies.matching_ids is not None:
         scope &= Q(company_id__any_of=companies.matching_ids)
-    if texts["industry"] or texts["country"] or import_job:
+    if texts["industry"] or texts["country"] or import_job or owner.strip():
         companies.walk_scope = scope
     else:
         companies.score_scope = scope
@@ -74,6 +86,16 @@ def company_listing(
             # More matches than SEARCH_IDS_INLINE, of which at most the labelled ones left out.
             companies.count_at_least = company_models.SEARCH_IDS_INLINE + 1 - Company.objects.labelled().count()
     return companies
+
+
+def _owner(value: str, user):
+    """The owner a filter names (None: unassigned), or BadFilter."""
+    if user is None and value.strip().lower() == owner_selectors.ME:
+        raise BadFilter("owner=me needs to know who you are: log in")
+    try:
+        return owner_selectors.owner_named(value, user=user)
+    except owner_selectors.UnknownOwner as error:
+        raise BadFilter(str(error)) from None
 
 
 def band_filter(key: str) -> Q:

@@ -23,7 +23,8 @@ from leads.accounts import roles
 from leads.companies import disagreements, exports, selectors
 from leads.core import queue
 from leads.labelnext import selectors as labelnext_selectors
-from leads.models import ApiToken, Company, LabelSource
+from leads.models import ApiToken, Company, CompanyNote, LabelSource
+from leads.owners import selectors as owner_selectors
 from leads.scoring import bands, explanations, reads
 from leads.scoring import labels as label_service
 from leads.scoring.labels import InvalidVerdict, label_company
@@ -39,17 +40,17 @@ def _bad_request(message: str) -> HttpResponseBadRequest:
 
 
 # The dashboard's filters, all in the URL so that a view can be shared: name -> default.
-FILTERS = {"show": "all", "band": "", "industry": "", "country": "", "import": "", "q": ""}
+FILTERS = {"show": "all", "band": "", "industry": "", "country": "", "import": "", "owner": "", "q": ""}
 
 
 def _filters(request: HttpRequest) -> dict[str, str]:
     return {name: request.GET.get(name, default) for name, default in FILTERS.items()}
 
 
-def _listing(filters: dict[str, str], **options) -> selectors.BestFirst:
+def _listing(filters: dict[str, str], user, **options) -> selectors.BestFirst:
     return selectors.best_first(
         show=filters["show"], query=filters["q"], band=filters["band"], industry=filters["industry"],
-        country=filters["country"], import_job=filters["import"], **options,
+        country=filters["country"], import_job=filters["import"], owner=filters["owner"], user=user, **options,
     )  # fmt: skip
 
 
@@ -57,7 +58,7 @@ def _listing(filters: dict[str, str], **options) -> selectors.BestFirst:
 def dashboard(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     try:
-        companies = _listing(filters, count_limit=COUNT_LIMIT)
+        companies = _listing(filters, request.user, count_limit=COUNT_LIMIT)
         page = Paginator(companies, PAGE_SIZE).get_page(request.GET.get("page"))
     except selectors.BadFilter as error:
         return _bad_request(str(error))
@@ -81,6 +82,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "cold_start": not distribution.total and not Company.objects.labelled().exists(),
             "count_is_capped": companies.count_is_capped,
             "filter_values": values,
+            "owners": owner_selectors.possible_owners().values_list("username", flat=True),
             # A filter value that matches nothing: the existing values it may have meant.
             "did_you_mean": [] if rows else _did_you_mean(filters, values),
         },
@@ -113,25 +115,31 @@ def _rows(companies: list[Company]) -> list[Company]:
 
 @roles.required(roles.VIEW)
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    company = get_object_or_404(Company.objects.select_related("score"), pk=pk)
+    company = get_object_or_404(Company.objects.select_related("score", "owner"), pk=pk)
+    return render(request, "leads/company_detail.html", detail_context(request, company))
+
+
+def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
+    """The company page's context; `extra` adds to it (a note refused, with its text kept)."""
     _rows([company])
     neighbours = explanations.score_explanation(company)
     reach = explanations.close_reach()
-    return render(
-        request,
-        "leads/company_detail.html",
-        {
-            "company": company,
-            "labels": company.labels.select_related("user")[:50],
-            "neighbours": neighbours,
-            "explanation": explanations.explanation_sentence(company, neighbours, reach),
-            "evidence": explanations.evidence_text(company, neighbours, reach),
-            "tally": explanations.neighbour_tally(neighbours),
-            "is_embedded": selectors.is_embedded(company),
-            "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
-            "website_url": _website_url(company),
-        },
-    )
+    return {
+        "company": company,
+        "labels": company.labels.select_related("user")[:50],
+        "neighbours": neighbours,
+        "explanation": explanations.explanation_sentence(company, neighbours, reach),
+        "evidence": explanations.evidence_text(company, neighbours, reach),
+        "tally": explanations.neighbour_tally(neighbours),
+        "is_embedded": selectors.is_embedded(company),
+        "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
+        "website_url": _website_url(company),
+        "notes": owner_selectors.company_notes(company.pk),
+        "note_max_chars": CompanyNote.MAX_CHARS,
+        # A manager's choice of owner; a rep only takes or releases (nothing to list).
+        "owners": owner_selectors.possible_owners() if request.user.has_perm(roles.ASSIGN) else [],
+        **extra,
+    }
 
 
 def _website_url(company: Company) -> str:
@@ -169,10 +177,10 @@ def undo(request: HttpRequest) -> HttpResponse:
         request.session["undo_skip"] = [*skip, undone.undid, undone.pk][-200:]
     if undone is None:
         if request.htmx:
-            return _toast(request, "Nothing to undo.", status=200)
+            return toast(request, "Nothing to undo.", status=200)
         messages.info(request, "Nothing to undo.")
         return redirect("dashboard")
-    company = Company.objects.select_related("score").get(pk=undone.company_id)
+    company = Company.objects.select_related("score", "owner").get(pk=undone.company_id)
     return _labelled(
         request,
         company,
@@ -183,15 +191,20 @@ def undo(request: HttpRequest) -> HttpResponse:
     )
 
 
+def row_response(request: HttpRequest, company: Company, toast: str, *, status: int = 200) -> HttpResponse:
+    """A dashboard row again (after an htmx action on it), with a note for the toast."""
+    company = Company.objects.select_related("score", "owner").get(pk=company.pk)
+    company.is_embedded = selectors.is_embedded(company)
+    return render(request, "leads/_company_row.html", {"company": _rows([company])[0], "toast": toast}, status=status)
+
+
 def _labelled(request: HttpRequest, company: Company, done: str, given_at: datetime) -> HttpResponse:
     if queue.queue_is_down():  # the label is saved; the sweep rescores once Redis is back
         note, level = f"{done} The task queue is unreachable: scores update once it is back.", messages.WARNING
     else:
         note, level = f"{done} Scores update in a moment.", messages.SUCCESS
     if request.htmx:  # the dashboard: the row again, and the note; the page stays where it is
-        company = Company.objects.select_related("score").get(pk=company.pk)
-        company.is_embedded = selectors.is_embedded(company)
-        response = render(request, "leads/_company_row.html", {"company": _rows([company])[0], "toast": note})
+        response = row_response(request, company, note)
         # The page asks for the score changes since then (ScoreChange.changed_at: when the pass took the verdict).
         response["HX-Trigger"] = json.dumps({"labelled": {"company": company.pk, "at": given_at.isoformat()}})
         return response
@@ -202,7 +215,7 @@ def _labelled(request: HttpRequest, company: Company, done: str, given_at: datet
     return redirect("dashboard")
 
 
-def _toast(request: HttpRequest, note: str, status: int = 200) -> HttpResponse:
+def toast(request: HttpRequest, note: str, status: int = 200) -> HttpResponse:
     response = render(request, "leads/_toast.html", {"toast": note}, status=status)
     response["HX-Reswap"] = "none"
     return response
@@ -240,7 +253,7 @@ def export_scores(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     show = filters["show"]
     try:
-        companies = _listing(filters, embedding_status=False)
+        companies = _listing(filters, request.user, embedding_status=False)
     except selectors.BadFilter as error:
         return _bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")
