@@ -9,6 +9,7 @@ from leads.companies import views
 from leads.core import health
 from leads.imports import views as import_views
 from leads.map import views as map_views
+from leads.owners import views as owner_views
 from leads.review import views as review_views
 from leads.savedviews import views as saved_views
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("companies/<int:pk>/", views.company_detail, name="company-detail"),
     path("companies/<int:pk>/label", views.label, name="company-label"),
     path("companies/bulk", views.bulk, name="companies-bulk"),
+    path("companies/<int:pk>/owner", owner_views.assign, name="company-owner"),
+    path("companies/<int:pk>/notes", owner_views.add_note, name="company-notes"),
     path("labels/undo", views.undo, name="label-undo"),
     path("label-next/", views.label_next, name="label-next"),
     path("scores/changes", views.score_changes, name="score-changes"),
@@ -40,7 +43,10 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/companies/", api.companies, name="api-companies"),
+    path("api/companies/<int:pk>", api.company, name="api-company"),
     path("api/companies/<int:pk>/label", api.label, name="api-company-label"),
+    path("api/companies/<int:pk>/owner", api.owner, name="api-company-owner"),
+    path("api/companies/<int:pk>/notes", api.notes, name="api-company-notes"),
     path("api/companies/<int:pk>/similar", api.similar, name="api-company-similar"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),

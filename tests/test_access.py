@@ -128,6 +128,9 @@ ACCESS: dict[str, Access] = {
     "company-label": labelling(),
     # The dashboard's selection: a verdict for reps and managers (admins 403), the CSV for any viewer.
     "companies-bulk": labelling(),
+    # Owners and notes: reps and managers (a rep takes an unowned company); admins only look.
+    "company-owner": labelling(),
+    "company-notes": labelling(),
     "export-scores": page(),
     # Saved views: any viewer saves one and opens one (its link: the dashboard with its filters).
     "view-save": page(
@@ -171,7 +174,10 @@ ACCESS: dict[str, Access] = {
     "login": Access(*[200] * 6),
     "logout": Access(*[Redirect("/accounts/login/")] * 6, method="post"),
     "api-companies": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
+    "api-company": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
     "api-company-label": Access(API_401, JSON_403, Json(201), Json(201), JSON_403, Json(201), method="post"),
+    "api-company-owner": Access(API_401, JSON_403, Json(200), Json(200), JSON_403, Json(200), method="post"),
+    "api-company-notes": Access(API_401, JSON_403, Json(201), Json(201), JSON_403, Json(201), method="post"),
     "api-company-similar": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
     # For load balancers, no login: 503 while no Celery worker answers, as in this test.
     "healthz": Access(*[Json((200, 503))] * 6),
@@ -303,6 +309,10 @@ BODIES = {
     "companies-bulk": {"data": {"action": "like", "ids": ["1"]}},
     "view-save": {"data": {"name": "Brewers", "query": "q=brew"}},
     "api-company-label": {"data": json.dumps({"verdict": "like"}), "content_type": "application/json"},
+    "company-owner": {"data": {"owner": "me", "next": "/"}},
+    "company-notes": {"data": {"text": "Called; call back in May.", "next": "/"}},
+    "api-company-owner": {"data": json.dumps({"owner": "me"}), "content_type": "application/json"},
+    "api-company-notes": {"data": json.dumps({"text": "Called."}), "content_type": "application/json"},
 }
 
 

@@ -19,7 +19,10 @@ pytestmark = pytest.mark.django_db
 # --- Who may run the bulk actions, and who may make whom a superuser ---------------------------
 
 
-ACTIONS = {"delete_selected", "mark_like", "mark_dislike", "mark_clear", "reembed", "rescore", "export_csv"}
+ACTIONS = {
+    "delete_selected", "mark_like", "mark_dislike", "mark_clear", "assign_to", "unassign", "reembed", "rescore",
+    "export_csv",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -54,6 +57,7 @@ def test_an_admin_neither_sees_nor_runs_the_bulk_actions(world, dave, monkeypatc
     assert not Score.objects.filter(company=bravo).exists()  # not rescored
     assert queued == []  # not re-embedded
     assert Company.objects.filter(pk__in=[bravo.pk, echo.pk]).count() == 2  # not deleted
+    assert not Company.objects.filter(owner__isnull=False).exists()  # not assigned
 
 
 def user_form(user, **changes) -> dict:

@@ -65,6 +65,7 @@ def test_a_scored_company_has_its_score_and_neighbours(api, world):
             "embedded": True,
             "neighbours": score.neighbours,
             "extra": {},
+            "owner": None,  # unassigned
         }
     ]
     assert result[0]["score"] > 0.5
@@ -370,7 +371,8 @@ def test_an_unknown_api_url_is_a_json_404_that_lists_the_endpoints(api, world, p
     assert response["Content-Type"] == "application/json"
     error = response.json()["error"]
     assert error.startswith("no API endpoint at /api/")
-    assert "GET /api/companies/, POST /api/companies/<id>/label and GET /api/companies/<id>/similar" in error
+    assert "GET /api/companies/, GET /api/companies/<id>, POST /api/companies/<id>/label, " in error
+    assert "POST /api/companies/<id>/notes and GET /api/companies/<id>/similar" in error
 
 
 def test_an_unknown_api_url_is_json_without_a_token_too(client, db):

@@ -9,7 +9,7 @@ import io
 import pytest
 from django.contrib.messages import get_messages
 
-from leads.models import Label, LabelSource, PendingScoreChange
+from leads.models import Company, Label, LabelSource, PendingScoreChange
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def test_an_admin_may_export_a_selection_but_not_label_it(client, world, django_
     [
         ({"action": "like", "ids": ["1", "x"]}, "ids must be company numbers"),
         ({"action": "like", "ids": [str(i) for i in range(501)]}, "Select at most 500 companies at once (got 501)."),
-        ({"action": "delete", "ids": ["1"]}, "action must be one of: like, dislike, clear, export"),
+        ({"action": "delete", "ids": ["1"]}, "action must be one of: like, dislike, clear, assign, export"),
     ],
 )
 def test_bad_input_says_what_to_fix(as_alice, world, data, message):
@@ -95,3 +95,40 @@ def test_every_row_has_its_box_and_the_bar_its_actions(as_alice, world):
     assert '<form id="bulk" method="post" action="/companies/bulk"' in page
     for action in ("like", "dislike", "clear", "export"):
         assert f'name="action" value="{action}"' in page
+
+
+def test_a_rep_takes_the_selection_and_releases_it(as_alice, world, alice):
+    picked = [world["Bravo Beers"].pk, world["Echo Review"].pk]
+    response = post(as_alice, action="assign", owner="me", ids=picked)
+    assert notes_of(response) == ["2 companies now assigned to you."]
+    assert set(Company.objects.filter(pk__in=picked).values_list("owner__username", flat=True)) == {"alice"}
+    response = post(as_alice, action="assign", owner="none", ids=[world["Bravo Beers"].pk])
+    assert notes_of(response) == ["1 company now assigned to nobody."]
+    assert Company.objects.get(pk=world["Bravo Beers"].pk).owner is None
+
+
+def test_a_rep_cannot_give_the_selection_to_another_rep_nor_take_theirs(as_alice, world, bob):
+    response = post(as_alice, action="assign", owner="bob", ids=[world["Bravo Beers"].pk])
+    assert response.status_code == 403 and "ask a sales manager to assign it to bob" in response.text
+    Company.objects.filter(pk=world["Echo Review"].pk).update(owner=bob)
+    response = post(as_alice, action="assign", owner="me", ids=[world["Echo Review"].pk, world["Bravo Beers"].pk])
+    assert notes_of(response) == ["1 company now assigned to you; 1 left as they were (already so, or another rep's)."]
+    assert Company.objects.get(pk=world["Echo Review"].pk).owner == bob
+
+
+def test_a_manager_gives_the_selection_to_a_rep(client, world, alice, bob):
+    from django.contrib.auth.models import Group
+
+    from leads.accounts import roles
+
+    bob.groups.set([Group.objects.get(name=roles.MANAGER)])
+    client.force_login(bob)
+    response = post(client, action="assign", owner="alice", ids=[world["Bravo Beers"].pk, world["Copper Stouts"].pk])
+    assert notes_of(response) == ["2 companies now assigned to alice."]
+    assert post(client, action="assign", owner="nobody-here", ids=[world["Bravo Beers"].pk]).status_code == 400
+    page = client.get("/").text
+    assert '<option value="alice">alice</option>' in page.split('name="owner" aria-label="Assign')[1]
+
+
+def notes_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]

@@ -14,6 +14,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from leads.accounts import roles
+from leads.admin import owners as admin_owners
 from leads.companies import exports, identity, selectors
 from leads.companies import services as companies
 from leads.companies.countries import normalise_country
@@ -203,15 +204,15 @@ def _latest_label(field: str) -> Subquery:
 class CompanyAdmin(admin.ModelAdmin):
     form = CompanyForm
     list_display = [
-        "name", "domain", "score_value", "verdict", "labelled", "embedded", "low_confidence", "import_job",
+        "name", "domain", "score_value", "verdict", "labelled", "owner", "embedded", "low_confidence", "import_job",
     ]  # fmt: skip
     list_filter = [
         BandFilter, LabelledFilter, LabelSourceFilter, EmbeddingStatusFilter, LowConfidenceFilter,
-        IndustryFilter, CountryFilter, "import_job",
+        IndustryFilter, CountryFilter, "import_job", "owner",
     ]  # fmt: skip
     # The search box shows when search_fields is set; get_search_results searches as the dashboard does.
     search_fields = ["name", "domain", "description"]
-    list_select_related = ["score", "import_job"]
+    list_select_related = ["score", "import_job", "owner"]
     # Newest first, through the primary key: the model's order (by name) sorts a million rows.
     ordering = ["-pk"]
     paginator = CappedPaginator
@@ -220,16 +221,20 @@ class CompanyAdmin(admin.ModelAdmin):
     # import brought as a list of their own (extra_columns), not raw JSON.
     fields = [
         "name", "website", "domain", "description", "industry", "country", "country_as_given", "extra_columns",
-        "verdict", "import_job", "created_at", "updated_at", "score_explanation", "similar",
+        "verdict", "owner", "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes",
     ]  # fmt: skip
     readonly_fields = [
-        "domain", "country_as_given", "extra_columns", "verdict", "import_job", "created_at", "updated_at", "score_explanation", "similar",
+        "domain", "country_as_given", "extra_columns", "verdict", "owner", "import_job", "created_at", "updated_at",
+        "score_explanation", "similar", "company_notes",
     ]  # fmt: skip
     inlines = [LabelInline]
+    action_form = admin_owners.AssignActionForm
     actions = [
         _verdict_action(Verdict.LIKE, "Like the selected companies"),
         _verdict_action(Verdict.DISLIKE, "Dislike the selected companies"),
         _verdict_action(Verdict.CLEAR, "Clear the verdict of the selected companies"),
+        admin_owners.assign_to,
+        admin_owners.unassign,
         "reembed",
         "rescore",
         "export_csv",
@@ -330,6 +335,10 @@ class CompanyAdmin(admin.ModelAdmin):
             rows,
         )
 
+    @admin.display(description="notes")
+    def company_notes(self, company):
+        return admin_owners.notes_html(company)
+
     @admin.display(description="similar companies")
     def similar(self, company):
         found = selectors.similar_companies(company, limit=10)
@@ -357,6 +366,9 @@ class CompanyAdmin(admin.ModelAdmin):
     def has_label_permission(self, request) -> bool:
         return request.user.has_perm(roles.LABEL)
 
+    def has_assign_permission(self, request) -> bool:
+        return request.user.has_perm(roles.ASSIGN)
+
     def has_review_permission(self, request) -> bool:
         return request.user.has_perm(roles.REVIEW)
 
@@ -377,7 +389,9 @@ class CompanyAdmin(admin.ModelAdmin):
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         response = StreamingHttpResponse(
             exports.stream_scores(
-                selectors.BestFirst(selectors.Selection(queryset.select_related("score")), embedding_status=False)
+                selectors.BestFirst(
+                    selectors.Selection(queryset.select_related("score", "owner")), embedding_status=False
+                )
             ),
             content_type="text/csv; charset=utf-8",
         )

@@ -13,18 +13,23 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
 from leads.companies import selectors
 from leads.core import queue
-from leads.models import ApiToken, Company, LabelSource
+from leads.models import ApiToken, Company, CompanyNote, LabelSource
+from leads.owners import selectors as owner_selectors
+from leads.owners import services as owner_services
 from leads.scoring.labels import InvalidVerdict, label_company
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/api/"
-ENDPOINTS = "GET /api/companies/, POST /api/companies/<id>/label and GET /api/companies/<id>/similar"
+ENDPOINTS = (
+    "GET /api/companies/, GET /api/companies/<id>, POST /api/companies/<id>/label, "
+    "POST or PATCH /api/companies/<id>/owner, POST /api/companies/<id>/notes and GET /api/companies/<id>/similar"
+)
 MAX_PAGE_SIZE = 500
 MAX_SIMILAR = 100
 # "-fit" (the default) is the dashboard's order, best fit first; "-score" orders by the plain kNN score.
@@ -53,7 +58,7 @@ def api_auth(permission: str):
                 request.user = user
             elif isinstance(request.user, AnonymousUser) or not request.user.is_authenticated:
                 return error_response("authentication required: log in or send 'Authorization: Token <key>'", 401)
-            elif request.method == "POST":
+            elif request.method not in ("GET", "HEAD", "OPTIONS"):
                 from django.middleware.csrf import CsrfViewMiddleware
 
                 reason = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
@@ -90,6 +95,17 @@ def company_json(company: Company) -> dict:
         "embedded": getattr(company, "is_embedded", None),
         "neighbours": [] if score is None else score.neighbours,
         "extra": company.extra,
+        # The owner's username (None: unassigned); the listing loads owners with the companies.
+        "owner": company.owner.get_username() if company.owner_id else None,
+    }
+
+
+def note_json(note: CompanyNote) -> dict:
+    return {
+        "id": note.pk,
+        "text": note.text,
+        "author": note.author.get_username() if note.author_id else None,  # None: a deleted account
+        "created_at": note.created_at.isoformat(),
     }
 
 
@@ -110,7 +126,12 @@ def companies(request: HttpRequest) -> JsonResponse:
         return error_response("page and page_size must be whole numbers", 400)
     if size < 1 or number < 1:
         return error_response("page and page_size must be at least 1", 400)
-    listing = selectors.listing(ordering=ordering, show=show, query=params.get("q", ""))
+    try:
+        listing = selectors.listing(
+            ordering=ordering, show=show, query=params.get("q", ""), owner=params.get("owner", ""), user=request.user
+        )
+    except selectors.BadFilter as error:
+        return error_response(str(error), 400)
     paginator = Paginator(listing, size)
     try:
         page = paginator.page(number)
@@ -164,6 +185,68 @@ def label(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(
         {"id": company.pk, "label": company.verdict or None, "label_id": created.pk, "rescore": rescore}, status=201
     )
+
+
+@require_GET
+@api_auth(roles.VIEW)
+def company(request: HttpRequest, pk: int) -> JsonResponse:
+    """One company as the listing gives it, with its notes (newest first, at most NOTES_SHOWN)."""
+    found = Company.objects.select_related("score", "owner").filter(pk=pk).first()
+    if found is None:
+        return error_response(f"no company with id {pk}", 404)
+    found.is_embedded = selectors.is_embedded(found)
+    notes = owner_selectors.company_notes(found.pk)
+    return JsonResponse({**company_json(found), "notes": [note_json(note) for note in notes]})
+
+
+@require_http_methods(["POST", "PATCH"])
+@api_auth(roles.CLAIM)
+def owner(request: HttpRequest, pk: int) -> JsonResponse:
+    """Give the company to `owner`: "me", a username, or null (unassigned); the web's role rules."""
+    found = Company.objects.filter(pk=pk).first()
+    if found is None:
+        return error_response(f"no company with id {pk}", 404)
+    body, problem = _body(request, '{"owner": "me" | "<username>" | null}', "owner")
+    if problem:
+        return problem
+    try:
+        named = None if body["owner"] is None else owner_selectors.owner_named(str(body["owner"]), user=request.user)
+        owner_services.assign_company(company=found, owner=named, by=request.user)
+    except owner_selectors.UnknownOwner as error:
+        return error_response(str(error), 400)
+    except owner_services.Refused as error:
+        return error_response(str(error), 403)
+    return JsonResponse({"id": found.pk, "owner": named.get_username() if named else None})
+
+
+@require_POST
+@api_auth(roles.NOTE)
+def notes(request: HttpRequest, pk: int) -> JsonResponse:
+    """Keep a note on the company: {"text": "..."}; 201 with the note."""
+    found = Company.objects.filter(pk=pk).first()
+    if found is None:
+        return error_response(f"no company with id {pk}", 404)
+    body, problem = _body(request, '{"text": "Called; call back in May."}', "text")
+    if problem:
+        return problem
+    try:
+        note = owner_services.add_note(company=found, author=request.user, text=body["text"])
+    except owner_services.InvalidNote as error:
+        return error_response(str(error), 400)
+    except owner_services.Refused as error:
+        return error_response(str(error), 403)
+    return JsonResponse(note_json(note), status=201)
+
+
+def _body(request: HttpRequest, example: str, key: str) -> tuple[dict, JsonResponse | None]:
+    """The JSON object of the request's body, which must hold `key`; or an error that shows `example`."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, too deeply nested
+        return {}, error_response(f"body must be JSON like {example}: {error}", 400)
+    if not isinstance(body, dict) or key not in body:
+        return {}, error_response(f"body must be JSON like {example}", 400)
+    return body, None
 
 
 @require_GET

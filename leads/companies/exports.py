@@ -5,18 +5,21 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from leads.companies import selectors
 from leads.companies.selectors import BestFirst, Sorted
 from leads.models import Company, Label
+from leads.owners import selectors as owner_selectors
 from leads.scoring import explanations
 from leads.scoring.bands import Distribution
 
 HEADER = [
     "id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours",
-    "description", "rank", "why", "labelled_by", "labelled_at", "domain", "country_name",
+    "description", "rank", "why", "labelled_by", "labelled_at", "owner", "notes", "latest_note", "latest_note_by",
+    "latest_note_at", "domain", "country_name",
 ]  # fmt: skip
 # website: the address as given; domain: its one form. country: the ISO code ('DE', or the value as
 # given when it names no country we know); country_name: 'Germany'. The last two came later: added
@@ -46,7 +49,8 @@ def score_rows(companies: QuerySet | BestFirst | Sorted) -> Iterator[list]:
 
 
 def _rows(batch: list[Company], distribution: Distribution, reach: explanations.Reach) -> Iterator[list]:
-    """A batch's rows: its neighbours' names, the latest verdict's author and time, in two queries."""
+    """A batch's rows: its neighbours' names, the latest verdict's author and time, the owners'
+    names and the notes' count and newest, in five queries."""
     neighbour_ids = {n["company_id"] for c in batch if hasattr(c, "score") for n in c.score.neighbours}
     neighbours = Company.objects.only("name", "verdict").in_bulk(neighbour_ids)
     latest = {
@@ -56,10 +60,16 @@ def _rows(batch: list[Company], distribution: Distribution, reach: explanations.
         .distinct("company_id")
         .values_list("company_id", "user__username", "created_at")
     }
+    # By id, not through the companies' select_related: a queryset from the admin may not load owners.
+    owners = dict(
+        get_user_model().objects.filter(pk__in={c.owner_id for c in batch if c.owner_id}).values_list("pk", "username")
+    )
+    notes = owner_selectors.note_summaries(c.pk for c in batch)
     for company in batch:
         score = getattr(company, "score", None)
         views = explanations.neighbour_views(score, neighbours) if score else []
         labelled_by, labelled_at = latest.get(company.pk, ("", None))
+        note = notes.get(company.pk)
         row = [
             company.pk,
             company.name,
@@ -76,11 +86,20 @@ def _rows(batch: list[Company], distribution: Distribution, reach: explanations.
             "" if score is None else distribution.rank_text(score.fit),
             explanations.explanation_sentence(company, views, reach) if score else "",
             labelled_by,
-            "" if labelled_at is None else timezone.localtime(labelled_at).isoformat(timespec="seconds"),
+            "" if labelled_at is None else _when(labelled_at),
+            owners.get(company.owner_id, ""),
+            note.count if note else 0,
+            note.latest if note else "",
+            note.latest_by if note else "",
+            _when(note.latest_at) if note else "",
             company.domain,
             company.country_name,
         ]
         yield [neutralise(value) for value in row]
+
+
+def _when(moment) -> str:
+    return timezone.localtime(moment).isoformat(timespec="seconds")
 
 
 _VERDICT_WORD = {"like": "liked", "dislike": "disliked"}

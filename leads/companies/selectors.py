@@ -21,6 +21,7 @@ from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, 
 from leads.models import companies as company_models
 from leads.models.companies import Found, sized_vector
 from leads.models.encoders import HNSW_EF_SEARCH
+from leads.owners import selectors as owner_selectors
 from leads.scoring import bands
 
 LABEL_FILTERS = {
@@ -57,14 +58,25 @@ class Selection:
 
 
 def company_listing(
-    *, show: str = "all", query: str = "", band: str = "", industry: str = "", country: str = "", import_job: str = ""
+    *,
+    show: str = "all",
+    query: str = "",
+    band: str = "",
+    industry: str = "",
+    country: str = "",
+    import_job: str = "",
+    owner: str = "",
+    user=None,
 ) -> Selection:
     """The companies the filters select (a label filter, a score band, industry, country, the
-    import that brought them, a search), with their score loaded (unordered: `listing` orders
-    them for the dashboard, the API and exports)."""
+    import that brought them, their owner: "me" (`user`), "none" or a username, a search), with
+    their score and owner loaded (unordered: `listing` orders them for the dashboard, the API
+    and exports)."""
     if show not in LABEL_FILTERS:
         raise BadFilter(f"show must be one of: {', '.join(LABEL_FILTERS)} (got {show!r})")
-    companies = LABEL_FILTERS[show](Company.objects.select_related("score"))
+    companies = LABEL_FILTERS[show](Company.objects.select_related("score", "owner"))
+    if owner.strip():
+        companies = companies.filter(owner=_owner(owner, user))
     if band:
         companies = companies.filter(band_filter(band))
     if import_job:
@@ -88,7 +100,7 @@ def company_listing(
         scope &= score_band_filter(band)
     if found.ids is not None:
         scope &= Q(company_id__any_of=found.ids)
-    if texts["industry"] or texts["country"] or import_job:
+    if texts["industry"] or texts["country"] or import_job or owner.strip():
         return Selection(found.companies, found, walk_scope=scope)
     at_least = 0
     if found.dense and show in ("all", "unlabelled") and not band:
@@ -101,6 +113,16 @@ def filtered_import(import_job: str) -> ImportJob | None:
     """The import the dashboard's `import` filter names, to say which one is on (None: no such
     import, deleted since; company_listing has refused a value that is not a number)."""
     return ImportJob.objects.filter(pk=int(import_job)).first() if import_job.isdigit() else None
+
+
+def _owner(value: str, user):
+    """The owner a filter names (None: unassigned), or BadFilter."""
+    if user is None and value.strip().lower() == owner_selectors.ME:
+        raise BadFilter("owner=me needs to know who you are: log in")
+    try:
+        return owner_selectors.owner_named(value, user=user)
+    except owner_selectors.UnknownOwner as error:
+        raise BadFilter(str(error)) from None
 
 
 def band_filter(key: str) -> Q:

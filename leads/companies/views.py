@@ -23,7 +23,9 @@ from leads.accounts import roles
 from leads.companies import disagreements, exports, search, selectors
 from leads.core import queue
 from leads.labelnext import selectors as labelnext_selectors
-from leads.models import ApiToken, Company, LabelSource
+from leads.models import ApiToken, Company, CompanyNote, LabelSource
+from leads.owners import selectors as owner_selectors
+from leads.owners import services as owner_services
 from leads.savedviews import services as saved_views
 from leads.scoring import bands, explanations, reads
 from leads.scoring import labels as label_service
@@ -41,7 +43,7 @@ def _bad_request(message: str) -> HttpResponseBadRequest:
 
 # The dashboard's filters, all in the URL so that a view can be shared: name -> default.
 FILTERS = {
-    "show": "all", "band": "", "industry": "", "country": "", "import": "", "q": "",
+    "show": "all", "band": "", "industry": "", "country": "", "import": "", "owner": "", "q": "",
     "ordering": selectors.DEFAULT_ORDERING,
 }  # fmt: skip
 # The table's columns a rep sorts by clicking their heading: column -> its ascending ordering.
@@ -52,10 +54,11 @@ def _filters(request: HttpRequest) -> dict[str, str]:
     return {name: request.GET.get(name, default) for name, default in FILTERS.items()}
 
 
-def _listing(filters: dict[str, str], **options) -> selectors.BestFirst | selectors.Sorted:
+def _listing(filters: dict[str, str], user, **options) -> selectors.BestFirst | selectors.Sorted:
     return selectors.listing(
         ordering=filters["ordering"], show=filters["show"], query=filters["q"], band=filters["band"],
-        industry=filters["industry"], country=filters["country"], import_job=filters["import"], **options,
+        industry=filters["industry"], country=filters["country"], import_job=filters["import"],
+        owner=filters["owner"], user=user, **options,
     )  # fmt: skip
 
 
@@ -87,7 +90,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             found = search.by_meaning(about)
             page = Paginator([row.company for row in found], len(found) or 1).get_page(1)
         else:
-            found = _listing(filters, count_limit=COUNT_LIMIT)
+            found = _listing(filters, request.user, count_limit=COUNT_LIMIT)
             page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     except (selectors.BadFilter, search.BadDescription) as error:
         return _bad_request(str(error))
@@ -129,6 +132,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "cold_start": not distribution.total and not Company.objects.labelled().exists(),
             "count_is_capped": not about.strip() and found.count_is_capped,
             "filter_values": values,
+            "owners": owner_selectors.possible_owners().values_list("username", flat=True),
             # A filter value that matches nothing: the existing values it may have meant.
             "did_you_mean": [] if rows else _did_you_mean(filters, values),
         },
@@ -159,25 +163,31 @@ def _rows(companies: list[Company]) -> list[Company]:
 
 @roles.required(roles.VIEW)
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    company = get_object_or_404(Company.objects.select_related("score"), pk=pk)
+    company = get_object_or_404(Company.objects.select_related("score", "owner"), pk=pk)
+    return render(request, "leads/company_detail.html", detail_context(request, company))
+
+
+def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
+    """The company page's context; `extra` adds to it (a note refused, with its text kept)."""
     _rows([company])
     neighbours = explanations.score_explanation(company)
     reach = explanations.close_reach()
-    return render(
-        request,
-        "leads/company_detail.html",
-        {
-            "company": company,
-            "labels": company.labels.select_related("user")[:50],
-            "neighbours": neighbours,
-            "explanation": explanations.explanation_sentence(company, neighbours, reach),
-            "evidence": explanations.evidence_text(company, neighbours, reach),
-            "tally": explanations.neighbour_tally(neighbours),
-            "is_embedded": selectors.is_embedded(company),
-            "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
-            "website_url": _website_url(company),
-        },
-    )
+    return {
+        "company": company,
+        "labels": company.labels.select_related("user")[:50],
+        "neighbours": neighbours,
+        "explanation": explanations.explanation_sentence(company, neighbours, reach),
+        "evidence": explanations.evidence_text(company, neighbours, reach),
+        "tally": explanations.neighbour_tally(neighbours),
+        "is_embedded": selectors.is_embedded(company),
+        "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
+        "website_url": _website_url(company),
+        "notes": owner_selectors.company_notes(company.pk),
+        "note_max_chars": CompanyNote.MAX_CHARS,
+        # A manager's choice of owner; a rep only takes or releases (nothing to list).
+        "owners": owner_selectors.possible_owners() if request.user.has_perm(roles.ASSIGN) else [],
+        **extra,
+    }
 
 
 def _website_url(company: Company) -> str:
@@ -219,8 +229,8 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return _bad_request("ids must be company numbers")
     if len(ids) > BULK_LIMIT:
         return _bad_request(f"Select at most {BULK_LIMIT} companies at once (got {len(ids)}).")
-    if action not in (*BULK_VERDICTS, "export"):
-        return _bad_request(f"action must be one of: {', '.join([*BULK_VERDICTS, 'export'])}")
+    if action not in (*BULK_VERDICTS, "assign", "export"):
+        return _bad_request(f"action must be one of: {', '.join([*BULK_VERDICTS, 'assign', 'export'])}")
     companies = Company.objects.filter(pk__any_of=ids)
     if action == "export":
         rows = selectors.BestFirst(selectors.Selection(companies.select_related("score")), embedding_status=False)
@@ -228,12 +238,14 @@ def bulk(request: HttpRequest) -> HttpResponse:
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         response["Content-Disposition"] = f'attachment; filename="leads-scores-selected-{stamp}.csv"'
         return response
+    if action == "assign":
+        return _bulk_assign(request, ids)
     if not request.user.has_perm(roles.LABEL):
         return HttpResponse(
             roles.missing(request.user, roles.LABEL), status=403, content_type="text/plain; charset=utf-8"
         )
     if not ids:
-        return _back(request, messages.WARNING, "Select companies first: tick their boxes (x on the keyboard).")
+        return _back(request, messages.WARNING, NOTHING_SELECTED)
     found = list(companies.values_list("pk", flat=True))
     changed = label_service.label_companies(
         verdicts=[(pk, action) for pk in found], user=request.user, source=LabelSource.CLICK
@@ -242,6 +254,28 @@ def bulk(request: HttpRequest) -> HttpResponse:
     note += (
         f" ({changed} changed); their neighbours' scores update in a moment." if changed else ": no verdict changed."
     )
+    return _back(request, messages.SUCCESS, note)
+
+
+NOTHING_SELECTED = "Select companies first: tick their boxes (x on the keyboard)."
+
+
+def _bulk_assign(request: HttpRequest, ids: list[int]) -> HttpResponse:
+    """The selection to the owner the bar names (`owner`: me, none or a username), through the
+    owners service: a rep takes unowned ones or releases their own, a manager gives any to anyone."""
+    try:
+        owner = owner_selectors.owner_named(request.POST.get("owner", "me"), user=request.user)
+        if not ids:
+            return _back(request, messages.WARNING, NOTHING_SELECTED)
+        changed = owner_services.assign_companies(ids=ids, owner=owner, by=request.user)
+    except owner_selectors.UnknownOwner as error:
+        return _bad_request(str(error))
+    except owner_services.Refused as error:
+        return HttpResponse(str(error), status=403, content_type="text/plain; charset=utf-8")
+    whom = "nobody" if owner is None else "you" if owner == request.user else owner.get_username()
+    skipped = len(ids) - changed
+    note = f"{changed} compan{'y' if changed == 1 else 'ies'} now assigned to {whom}"
+    note += f"; {skipped} left as they were (already so, or another rep's)." if skipped else "."
     return _back(request, messages.SUCCESS, note)
 
 
@@ -267,10 +301,10 @@ def undo(request: HttpRequest) -> HttpResponse:
         request.session["undo_skip"] = [*skip, undone.undid, undone.pk][-200:]
     if undone is None:
         if request.htmx:
-            return _toast(request, "Nothing to undo.", status=200)
+            return toast(request, "Nothing to undo.", status=200)
         messages.info(request, "Nothing to undo.")
         return redirect("dashboard")
-    company = Company.objects.select_related("score").get(pk=undone.company_id)
+    company = Company.objects.select_related("score", "owner").get(pk=undone.company_id)
     return _labelled(
         request,
         company,
@@ -281,22 +315,27 @@ def undo(request: HttpRequest) -> HttpResponse:
     )
 
 
+def row_response(request: HttpRequest, company: Company, toast: str, *, status: int = 200) -> HttpResponse:
+    """A dashboard row again (after an htmx action on it), with a note for the toast."""
+    company = Company.objects.select_related("score", "owner").get(pk=company.pk)
+    company.is_embedded = selectors.is_embedded(company)
+    return render(request, "leads/_company_row.html", {"company": _rows([company])[0], "toast": toast}, status=status)
+
+
 def _labelled(request: HttpRequest, company: Company, done: str, given_at: datetime) -> HttpResponse:
     if queue.queue_is_down():  # the label is saved; the sweep rescores once Redis is back
         note, level = f"{done} The task queue is unreachable: scores update once it is back.", messages.WARNING
     else:
         note, level = f"{done} Scores update in a moment.", messages.SUCCESS
     if request.htmx:  # the dashboard: the row again, and the note; the page stays where it is
-        company = Company.objects.select_related("score").get(pk=company.pk)
-        company.is_embedded = selectors.is_embedded(company)
-        response = render(request, "leads/_company_row.html", {"company": _rows([company])[0], "toast": note})
+        response = row_response(request, company, note)
         # The page asks for the score changes since then (ScoreChange.changed_at: when the pass took the verdict).
         response["HX-Trigger"] = json.dumps({"labelled": {"company": company.pk, "at": given_at.isoformat()}})
         return response
     return _back(request, level, note)
 
 
-def _toast(request: HttpRequest, note: str, status: int = 200) -> HttpResponse:
+def toast(request: HttpRequest, note: str, status: int = 200) -> HttpResponse:
     response = render(request, "leads/_toast.html", {"toast": note}, status=status)
     response["HX-Reswap"] = "none"
     return response
@@ -334,7 +373,7 @@ def export_scores(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     show = filters["show"]
     try:
-        companies = _listing(filters, embedding_status=False)
+        companies = _listing(filters, request.user, embedding_status=False)
     except selectors.BadFilter as error:
         return _bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")

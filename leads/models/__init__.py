@@ -21,13 +21,14 @@ from leads.models.companies import (
 from leads.models.encoders import EncoderState
 from leads.models.imports import ImportJob
 from leads.models.maps import MapLayout, MapPoint, MapPointQuerySet
+from leads.models.notes import CompanyNote
 from leads.models.review import QualitySnapshot, ReviewDecision
 from leads.models.saved_views import SavedView, SavedViewVisit
 from leads.models.scores import PendingScoreChange, Score, ScoreChange, ScoringState
 
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
-    "CompanyEmbeddingQuerySet", "CompanyQuerySet", "CompanyWords", "EncoderState", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
+    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "EncoderState", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
     "MapPointQuerySet", "PendingScoreChange", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
     "ScoringState", "Verdict", "current_vector_exists", "search_query",
 ]  # fmt: skip

@@ -17,6 +17,9 @@ APP_PERMISSIONS = [
     ("review_labels", "Can review labels and scored companies"),
     ("change_scoring_settings", "Can change scoring settings"),
     ("open_admin", "Can open the admin site"),
+    ("claim_company", "Can assign a company to themselves and release their own"),
+    ("assign_company", "Can assign companies to anyone"),
+    ("note_company", "Can write notes on companies"),
 ]
 
 

@@ -258,6 +258,17 @@ class Company(models.Model):
     verdict = models.CharField(
         max_length=10, blank=True, choices=[(Verdict.LIKE, "Liked"), (Verdict.DISLIKE, "Disliked")]
     )
+    # The rep whose company this is (None: unassigned); written only by leads/owners/services.py.
+    # No index of Django's own: a partial one (Meta) over the assigned companies, so that a
+    # million-row import of unassigned companies adds no index entries.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_companies",
+        db_index=False,
+    )
     # The import that last created or changed this company: drives that import's progress bar.
     import_job = models.ForeignKey(
         "ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="companies"
@@ -283,6 +294,9 @@ class Company(models.Model):
             # A saved view's companies new since a rep's last visit (savedviews.services).
             models.Index(fields=["created_at"], name="company_created"),
             models.Index(Upper("country"), name="company_country"),
+            # "My companies" and a rep's companies (owner = X; also what SET_NULL on a deleted
+            # user probes). "Unassigned" is most companies: the dashboard walks the best scores.
+            models.Index(fields=["owner"], condition=Q(owner__isnull=False), name="company_owner"),
         ]
 
     def __str__(self) -> str:

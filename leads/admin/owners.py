@@ -1,0 +1,78 @@
+"""The company admin's owners and notes: the bulk action "Assign to…" (the owner picked in a box
+beside the action list) and "Unassign", both through leads/owners/services.py; notes read-only."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.template.defaultfilters import linebreaksbr
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+
+from leads.owners import selectors, services
+
+
+class AssignActionForm(ActionForm):
+    """The admin's action bar, with whom "Assign to…" gives the selected companies to."""
+
+    owner = forms.ModelChoiceField(
+        queryset=selectors.possible_owners(), required=False, empty_label="(owner for “Assign to…”)", label="Owner"
+    )
+
+
+def _assign(modeladmin, request, queryset, owner) -> None:
+    try:
+        changed = services.assign_companies(
+            ids=list(queryset.values_list("pk", flat=True)), owner=owner, by=request.user
+        )
+    except services.Refused as error:
+        modeladmin.message_user(request, str(error), messages.ERROR)
+        return
+    whose = f"now {owner.get_username()}'s" if owner else "unassigned"
+    modeladmin.message_user(request, f"{changed} companies {whose}; the others already were.")
+
+
+@admin.action(description="Assign to… (pick the owner beside the action)", permissions=["assign"])
+def assign_to(modeladmin, request, queryset):
+    # The owner field alone: the form's action field has its choices only inside the changelist.
+    picked = request.POST.get("owner", "")
+    owner = (
+        selectors.possible_owners().filter(pk=int(picked)).first() if picked.isascii() and picked.isdigit() else None
+    )
+    if owner is None:
+        modeladmin.message_user(
+            request, "Pick the owner in the box beside the action list, then run “Assign to…” again.", messages.ERROR
+        )
+        return
+    _assign(modeladmin, request, queryset, owner)
+
+
+@admin.action(description="Unassign the selected companies", permissions=["assign"])
+def unassign(modeladmin, request, queryset):
+    _assign(modeladmin, request, queryset, None)
+
+
+def notes_html(company) -> str:
+    """A company's notes for its admin page, newest first, read-only: reps and managers write them
+    on the company page or through the API (a read-only inline would make every change form post
+    its management form)."""
+    notes = selectors.company_notes(company.pk)
+    if not notes:
+        return "None."
+    return format_html(
+        '<ul class="notes">{}</ul>',
+        format_html_join(
+            "",
+            "<li>{}<br><small>{}, {}</small></li>",
+            (
+                (
+                    linebreaksbr(note.text),
+                    note.author.get_username() if note.author else "a deleted account",
+                    date_format(timezone.localtime(note.created_at), "SHORT_DATETIME_FORMAT"),
+                )
+                for note in notes
+            ),
+        ),
+    )
