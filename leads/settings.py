@@ -240,8 +240,8 @@ if envbool("DATABASE_POOL", False):
 elif os.environ.get("DATABASE_URL"):  # a worker's connection to a remote server outlives a task
     DATABASES["default"].update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True)
 # Celery's Django fixup closes every connection before and after each task unless told to reuse
-# them: a new Postgres backend a task (3 ms to connect and 2 ms of cold caches over the embedded
-# server's socket; a TLS handshake and round trips to a managed one). So Celery never closes them,
+# them: a new Postgres backend a task (a connection and cold caches each time; a TLS handshake and
+# round trips to a managed server) (docs/benchmarks.md, *Figures behind the design*). So Celery never closes them,
 # and leads/celery.py closes them where Django would at the end of a request.
 CELERY_DB_REUSE_MAX = 2**31
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -189,12 +189,13 @@ class BestFirst:
             self.scored = self.scored.filter(score__company__any_of=selection.matching_ids)
         # The scored companies' ids in order, from the score table alone when the filters allow
         # (company_listing's score_scope): a search's page is then one walk of the score index
-        # (~30 ms for 22,000 matches among a million) instead of a join and a sort (~150 ms).
+        # instead of a join and a sort of every match (docs/benchmarks.md, *Figures behind the design*).
         self.scored_ids = self._best(selection.score_scope)
         self.walk_ids = self._best(selection.walk_scope)
         self.unscored = companies.filter(Q(score__isnull=True) | ~Q(verdict="")).order_by("name", "pk")
         self.embedding_status = embedding_status
-        # Counting a million rows costs ~100 ms a page view: the dashboard counts up to a limit.
+        # Counting every company on every page view is slow at a million: the dashboard counts up
+        # to a limit (docs/benchmarks.md, *Figures behind the design*).
         self.count_limit = count_limit
 
     @functools.cached_property

