@@ -131,6 +131,7 @@ def test_it_filters_and_searches(live_server, page, alice):
     expect(page.get_by_role("searchbox", name="Search")).to_have_value("brew")
     assert listed_names(page) == ["Maltworks Brewing"]
     assert "show=unlabelled" in page.url and "q=brew" in page.url  # shareable
+    assert page.url.split("?")[1] == "show=unlabelled&q=brew"  # and nothing left empty or at its default
 
     page.get_by_role("searchbox", name="Search").fill("no such company")
     page.get_by_role("searchbox", name="Search").press("Enter")

@@ -16,7 +16,6 @@ from leads.models import Company
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("leads", "0022_saved_views")]
-AFTER = [("leads", "0023_company_country_as_given")]
 
 # What 0022's import stored for this file: the country as given, keys with it lowercased.
 FILE = (
@@ -37,6 +36,10 @@ OLD_ROWS = [
 ]
 
 
+def latest() -> list[tuple[str, str]]:
+    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+
 def migrate(target) -> None:
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -47,7 +50,7 @@ def migrate(target) -> None:
 def before_0023():
     migrate(BEFORE)
     yield
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())  # every migration again, later ones too
+    migrate(latest())
 
 
 def insert_old(rows) -> None:
@@ -66,7 +69,7 @@ def test_0023_normalises_countries_keeps_what_was_given_and_a_re_import_updates_
     before_0023, tmp_path
 ):
     insert_old(OLD_ROWS)
-    migrate(AFTER)
+    migrate(latest())  # 0023 and every migration after it
     rows = {c.name: c for c in Company.objects.all()}
     assert {name: (c.country, c.country_as_given) for name, c in rows.items()} == {
         "Nordkyl AB": ("SE", "Sweden"),
@@ -94,7 +97,7 @@ def test_0023_normalises_countries_keeps_what_was_given_and_a_re_import_updates_
 
 def test_0023_moves_a_name_key_to_its_code_when_nobody_holds_it(before_0023, tmp_path):
     insert_old([("Acme GmbH", "", "", "name:acme|germany", "Germany", "Anvils.")])
-    migrate(AFTER)
+    migrate(latest())  # 0023 and every migration after it
     acme = Company.objects.get()
     assert (acme.dedupe_key, acme.country, acme.country_as_given) == ("name:acme|de", "DE", "Germany")
     path = tmp_path / "same.csv"
@@ -105,7 +108,7 @@ def test_0023_moves_a_name_key_to_its_code_when_nobody_holds_it(before_0023, tmp
 
 def test_0023_goes_back_to_the_countries_as_given(before_0023):
     insert_old([("Acme GmbH", "", "", "name:acme|germany", "Germany", "Anvils.")])
-    migrate(AFTER)
+    migrate(latest())  # 0023 and every migration after it
     migrate(BEFORE)
     with connection.cursor() as cursor:
         cursor.execute("select country, dedupe_key from leads_company")

@@ -23,6 +23,7 @@ from psycopg import sql
 
 from leads.bench import copies
 from leads.bench.base import BaseSet
+from leads.companies.countries import normalise_country
 from leads.companies.identity import dedupe_key, embedding_text, normalise_domain, normalise_name, text_hash
 from leads.embedding import active
 from leads.models.companies import fill_words_sql
@@ -166,28 +167,32 @@ class _BaseRows:
     def __init__(self, base: BaseSet):
         self.base = base
         self.slugs = [re.sub(r"[^a-z0-9]+", "-", normalise_name(name)).strip("-") or "company" for name in base.names]
+        self.codes = [normalise_country(country) for country in base.countries]  # stored as an import stores them
         self.escaped = [
             [_copy_text(value) for value in column]
-            for column in (base.names, base.descriptions, base.industries, base.countries)
+            for column in (base.names, base.descriptions, base.industries, base.countries, self.codes)
         ]
         self.stamp = timezone.now().isoformat()
 
     def copy_companies(self, conn: psycopg.Connection, chunk: copies.Chunk) -> list[str]:
         """COPY one chunk of companies in; returns their text hashes (their vectors must match)."""
-        base, (names, descriptions, industries, countries) = self.base, self.escaped
+        base, (names, descriptions, industries, given, codes) = self.base, self.escaped
         lines, hashes = [], []
         for company_id, b in zip(chunk.ids.tolist(), chunk.base.tolist()):
             name = f"{base.names[b]} {company_id}"
             website = f"https://www.{self.slugs[b]}-{company_id}.example/"
             domain = normalise_domain(website)
-            key = dedupe_key(name=name, domain=domain, country=base.countries[b])
+            key = dedupe_key(name=name, domain=domain, country=self.codes[b])
             digest = text_hash(embedding_text(name=name, description=base.descriptions[b], industry=base.industries[b]))
             hashes.append(digest)
             lines.append(
                 f"{company_id}\t{names[b]} {company_id}\t{website}\t{domain}\t{_copy_text(key)}\t{descriptions[b]}\t"
-                f"{industries[b]}\t{countries[b]}\t{{}}\t{digest}\t\t{self.stamp}\t{self.stamp}\n"
+                f"{industries[b]}\t{codes[b]}\t{given[b]}\t{{}}\t{digest}\t\t{self.stamp}\t{self.stamp}\n"
             )
-        columns = "id, name, website, domain, dedupe_key, description, industry, country, extra, text_hash, verdict"
+        columns = (
+            "id, name, website, domain, dedupe_key, description, industry, country, country_as_given, extra, text_hash,"
+            " verdict"
+        )
         with conn.cursor().copy(f"copy leads_company ({columns}, created_at, updated_at) from stdin") as copy:
             copy.write("".join(lines))
         return hashes

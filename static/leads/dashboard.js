@@ -3,8 +3,19 @@
 
 // The label chips and the score band filter as soon as one is picked (here, not in an onchange
 // attribute: the Content-Security-Policy runs no inline script).
-document.getElementById("filters")?.addEventListener("change", (event) => {
-  if (event.target.matches("[data-submit-on-change]")) event.target.form.submit();
+const filterForm = document.getElementById("filters");
+filterForm?.addEventListener("change", (event) => {
+  if (event.target.matches("[data-submit-on-change]")) event.target.form.requestSubmit();
+});
+// A shared link says only what is chosen: fields left empty or at their default are not sent.
+const DEFAULTS = { show: "all", ordering: "-fit" };
+filterForm?.addEventListener("submit", () => {
+  for (const field of filterForm.elements) {
+    if (field.name && (field.value === "" || DEFAULTS[field.name] === field.value)) field.disabled = true;
+  }
+});
+window.addEventListener("pageshow", () => { // back to this page: its fields as they were, usable
+  for (const field of filterForm?.elements || []) field.disabled = false;
 });
 
 (() => {
