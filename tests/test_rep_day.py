@@ -146,6 +146,31 @@ def test_no_page_of_either_role_scrolls_sideways_on_a_phone(live_server, browser
             context.close()
 
 
+@browser
+@pytest.mark.browser
+def test_the_admins_company_list_shows_every_column_on_a_laptop(live_server, browser, fake_encoder, alice, bob):
+    from django.contrib.auth.models import Group
+
+    from leads.accounts import roles
+
+    labelled_world(alice)
+    bob.groups.set([Group.objects.get(name=roles.MANAGER)])
+    context = browser.new_context(viewport={"width": 1366, "height": 800})
+    page = context.new_page()
+    try:
+        log_in(page, live_server, "bob", "bob-password-1")
+        page.goto(f"{live_server.url}/admin/leads/company/")
+        table = page.locator("#result_list")
+        headings = table.locator("thead th").all_inner_texts()
+        assert "IMPORT JOB" in [h.strip().upper() for h in headings]  # the last column
+        right = table.locator("thead th").last.evaluate("th => th.getBoundingClientRect().right")
+        assert right <= 1366 and page.evaluate("document.scrollingElement.scrollWidth") <= 1366
+        shown = page.locator("#changelist .results").evaluate("e => e.scrollWidth <= e.clientWidth")
+        assert shown, "the list scrolls inside itself: a column is cut"
+    finally:
+        context.close()
+
+
 # --- Filters that say what exists ----------------------------------------------------------------
 
 
