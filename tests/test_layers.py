@@ -49,6 +49,7 @@ DECLARED = {
     "leads.scoring.explanations": "read",
     "leads.companies.disagreements": "read",
     "leads.companies.search": "read",
+    "leads.companies.listed": "read",
     "leads.review.figures": "read",
     # write: the services, the one way in for every write
     "leads.scoring.labels": "write",

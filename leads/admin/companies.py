@@ -388,11 +388,7 @@ class CompanyAdmin(admin.ModelAdmin):
     def export_csv(self, request, queryset):
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         response = StreamingHttpResponse(
-            exports.stream_scores(
-                selectors.BestFirst(
-                    selectors.Selection(queryset.select_related("score", "owner")), embedding_status=False
-                )
-            ),
+            exports.stream_scores(selectors.BestFirst(selectors.Selection(queryset.select_related("score", "owner")))),
             content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="leads-selected-{stamp}.csv"'

@@ -71,7 +71,7 @@ def api_auth(permission: str):
     return decorate
 
 
-def company_json(company: Company) -> dict:
+def company_json(company: Company, *, embedded: bool | None) -> dict:
     score = getattr(company, "score", None)
     distribution = selectors.score_distribution()
     return {
@@ -92,7 +92,7 @@ def company_json(company: Company) -> dict:
         # strong / likely / unsure / unlikely / unexplored, and "top 3% of 48,000" (leads/scoring/bands.py)
         "band": None if score is None else selectors.band_of(score, distribution).key,
         "rank": None if score is None else distribution.rank_text(score.fit),
-        "embedded": getattr(company, "is_embedded", None),
+        "embedded": embedded,
         "neighbours": [] if score is None else score.neighbours,
         "extra": company.extra,
         # The owner's username (None: unassigned); the listing loads owners with the companies.
@@ -137,13 +137,14 @@ def companies(request: HttpRequest) -> JsonResponse:
         page = paginator.page(number)
     except EmptyPage:
         return error_response(f"page {number} is past the last page ({paginator.num_pages})", 404)
+    vectors = selectors.embedded_ids([company.pk for company in page])
     return JsonResponse(
         {
             "count": paginator.count,
             "page": number,
             "pages": paginator.num_pages,
             "next": number + 1 if page.has_next() else None,
-            "results": [company_json(c) for c in page],
+            "results": [company_json(c, embedded=c.pk in vectors) for c in page],
         }
     )
 
@@ -194,9 +195,10 @@ def company(request: HttpRequest, pk: int) -> JsonResponse:
     found = Company.objects.select_related("score", "owner").filter(pk=pk).first()
     if found is None:
         return error_response(f"no company with id {pk}", 404)
-    found.is_embedded = selectors.is_embedded(found)
     notes = owner_selectors.company_notes(found.pk)
-    return JsonResponse({**company_json(found), "notes": [note_json(note) for note in notes]})
+    return JsonResponse(
+        {**company_json(found, embedded=selectors.is_embedded(found)), "notes": [note_json(note) for note in notes]}
+    )
 
 
 @require_http_methods(["POST", "PATCH"])

@@ -179,7 +179,7 @@ class BestFirst:
     an outer join: the first page of a million companies reads ~50 score index entries. The
     Paginator slices it; only the rows of a page get their embedding status, in one query."""
 
-    def __init__(self, selection: Selection, *, embedding_status: bool = True, count_limit: int | None = None):
+    def __init__(self, selection: Selection, *, count_limit: int | None = None):
         self.selection = selection
         companies = self.companies = selection.companies
         # A labelled company is never listed by its score: its row lives on until the rescore that
@@ -193,7 +193,6 @@ class BestFirst:
         self.scored_ids = self._best(selection.score_scope)
         self.walk_ids = self._best(selection.walk_scope)
         self.unscored = companies.filter(Q(score__isnull=True) | ~Q(verdict="")).order_by("name", "pk")
-        self.embedding_status = embedding_status
         # Counting every company on every page view is slow at a million: the dashboard counts up
         # to a limit (docs/benchmarks.md, *Figures behind the design*).
         self.count_limit = count_limit
@@ -268,8 +267,6 @@ class BestFirst:
         if len(rows) < stop - start:  # past the scored companies: the count is small or needed
             scored = start + len(rows) if rows else self.scored_count
             rows += list(self.unscored[max(start - scored, 0) : stop - scored])
-        if self.embedding_status:
-            _set_embedding_status(rows)
         return rows
 
     def iterator(self, chunk_size: int = 2000) -> Iterator[Company]:
@@ -278,20 +275,15 @@ class BestFirst:
         yield from self.unscored.iterator(chunk_size=chunk_size)
 
 
-def _set_embedding_status(rows: list[Company]) -> None:
-    """Set `is_embedded` on a page of companies, in one query."""
-    embedded = set(
-        CompanyEmbedding.objects.current(active.model_name())
-        .filter(company_id__in=[company.pk for company in rows])
-        .values_list("company_id", flat=True)
-    )
-    for company in rows:
-        company.is_embedded = company.pk in embedded
+def embedded_ids(company_ids: list[int]) -> set[int]:
+    """Which of the companies have a current vector, in one query."""
+    vectors = CompanyEmbedding.objects.current(active.model_name()).filter(company_id__in=company_ids)
+    return set(vectors.values_list("company_id", flat=True))
 
 
-def best_first(*, embedding_status: bool = True, count_limit: int | None = None, **filters: str) -> BestFirst:
+def best_first(*, count_limit: int | None = None, **filters: str) -> BestFirst:
     """The dashboard's, the API's and the export's order: `company_listing(**filters)`, best fit first."""
-    return BestFirst(company_listing(**filters), embedding_status=embedding_status, count_limit=count_limit)
+    return BestFirst(company_listing(**filters), count_limit=count_limit)
 
 
 @dataclass(frozen=True)
@@ -337,7 +329,6 @@ class Sorted:
         selection: Selection,
         *,
         ordering: str,
-        embedding_status: bool = True,
         count_limit: int | None = None,
     ):
         companies = self.companies = selection.companies
@@ -347,7 +338,6 @@ class Sorted:
             self.parts = [labelled.order_by("-verdict_at", "pk"), companies.filter(verdict="").order_by(*_text("name"))]
         else:
             self.parts = [companies.order_by(*ORDERINGS[ordering].order)]
-        self.embedding_status = embedding_status
         self.count_limit = count_limit
 
     @functools.cached_property
@@ -378,8 +368,6 @@ class Sorted:
             offset += size
         if stop > offset:
             rows += list(self.parts[-1][max(start - offset, 0) : stop - offset])
-        if self.embedding_status:
-            _set_embedding_status(rows)
         return rows
 
     def iterator(self, chunk_size: int = 2000) -> Iterator[Company]:
@@ -388,17 +376,15 @@ class Sorted:
             yield from part.iterator(chunk_size=chunk_size)
 
 
-def listing(
-    *, ordering: str = DEFAULT_ORDERING, embedding_status: bool = True, count_limit: int | None = None, **filters: str
-) -> BestFirst | Sorted:
+def listing(*, ordering: str = DEFAULT_ORDERING, count_limit: int | None = None, **filters: str) -> BestFirst | Sorted:
     """The dashboard's, the API's and the export's companies in one of ORDERINGS (best fit first
     by default)."""
     if ordering not in ORDERINGS:
         raise BadFilter(f"ordering must be one of: {', '.join(ORDERINGS)} (got {ordering!r})")
     if ordering == DEFAULT_ORDERING:
-        return best_first(embedding_status=embedding_status, count_limit=count_limit, **filters)
+        return best_first(count_limit=count_limit, **filters)
     companies = company_listing(**filters)
-    return Sorted(companies, ordering=ordering, embedding_status=embedding_status, count_limit=count_limit)
+    return Sorted(companies, ordering=ordering, count_limit=count_limit)
 
 
 def is_embedded(company: Company) -> bool:
@@ -494,16 +480,6 @@ DISTRIBUTION_SECONDS = 3600
 def band_of(score: Score | None, distribution: bands.Distribution) -> bands.Band | None:
     """The band of a company's score row (None: not scored)."""
     return None if score is None else distribution.band(score.fit, score.unexplored, score.supported)
-
-
-def with_bands(companies: list[Company]) -> list[Company]:
-    """Set `band` and `rank` (text) on each company of a page (None and "" when not scored)."""
-    distribution = score_distribution()
-    for company in companies:
-        score = None if company.verdict else getattr(company, "score", None)
-        company.band = band_of(score, distribution)
-        company.rank = distribution.rank_text(score.fit) if score else ""
-    return companies
 
 
 def score_changes(*, since) -> models.QuerySet:

@@ -20,7 +20,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
-from leads.companies import disagreements, exports, search, selectors
+from leads.companies import exports, search, selectors
+from leads.companies.listed import listed
 from leads.core import queue
 from leads.labelnext import selectors as labelnext_selectors
 from leads.models import ApiToken, Company, CompanyNote, LabelSource
@@ -94,12 +95,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     except (selectors.BadFilter, search.BadDescription) as error:
         return _bad_request(str(error))
-    rows = _rows(list(page))
+    companies = list(page)
     if about.strip():
         why = found  # each row's similarity to the description
     else:
-        matches = search.search_matches([company.pk for company in rows], filters["q"]) if filters["q"] else {}
-        why = [matches.get(company.pk) for company in rows]
+        matches = search.search_matches([company.pk for company in companies], filters["q"]) if filters["q"] else {}
+        why = [matches.get(company.pk) for company in companies]
+    rows = listed(companies, why=why)
     distribution = selectors.score_distribution()
     values = {field: selectors.filter_values(field) for field in selectors.FILTER_FIELDS}
     listed_views = saved_views.views_for(request.user)
@@ -109,7 +111,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "rows": rows,
-            "listing": list(zip(rows, why, strict=True)),  # (company, why it is listed)
             "about": about,
             "meaning_max_chars": search.MEANING_MAX_CHARS,
             "filters": filters,
@@ -152,15 +153,6 @@ def _did_you_mean(filters: dict[str, str], values: dict[str, list[str]]) -> list
     return suggestions
 
 
-def _rows(companies: list[Company]) -> list[Company]:
-    """A page of companies with their band, rank and any disagreement between reps."""
-    selectors.with_bands(companies)
-    conflicts = disagreements.verdict_conflicts([company.pk for company in companies])
-    for company in companies:
-        company.conflict = conflicts.get(company.pk, "")
-    return companies
-
-
 @roles.required(roles.VIEW)
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
     company = get_object_or_404(Company.objects.select_related("score", "owner"), pk=pk)
@@ -169,7 +161,7 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
     """The company page's context; `extra` adds to it (a note refused, with its text kept)."""
-    _rows([company])
+    row = listed([company])[0]
     neighbours = explanations.score_explanation(company)
     reach = explanations.close_reach()
     return {
@@ -179,7 +171,8 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "explanation": explanations.explanation_sentence(company, neighbours, reach),
         "evidence": explanations.evidence_text(company, neighbours, reach),
         "tally": explanations.neighbour_tally(neighbours),
-        "is_embedded": selectors.is_embedded(company),
+        "row": row,
+        "is_embedded": row.is_embedded,
         "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
         "website_url": _website_url(company),
         "notes": owner_selectors.company_notes(company.pk),
@@ -233,7 +226,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return _bad_request(f"action must be one of: {', '.join([*BULK_VERDICTS, 'assign', 'export'])}")
     companies = Company.objects.filter(pk__any_of=ids)
     if action == "export":
-        rows = selectors.BestFirst(selectors.Selection(companies.select_related("score")), embedding_status=False)
+        rows = selectors.BestFirst(selectors.Selection(companies.select_related("score")))
         response = StreamingHttpResponse(exports.stream_scores(rows), content_type="text/csv; charset=utf-8")
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         response["Content-Disposition"] = f'attachment; filename="leads-scores-selected-{stamp}.csv"'
@@ -298,13 +291,13 @@ def undo(request: HttpRequest) -> HttpResponse:
     given_at = timezone.now()
     undone = label_service.undo_last(user=request.user, source=LabelSource.CLICK, skip=skip)
     if undone is not None:
-        request.session["undo_skip"] = [*skip, undone.undid, undone.pk][-200:]
+        request.session["undo_skip"] = [*skip, undone.undid, undone.label.pk][-200:]
     if undone is None:
         if request.htmx:
             return toast(request, "Nothing to undo.", status=200)
         messages.info(request, "Nothing to undo.")
         return redirect("dashboard")
-    company = Company.objects.select_related("score", "owner").get(pk=undone.company_id)
+    company = Company.objects.select_related("score", "owner").get(pk=undone.label.company_id)
     return _labelled(
         request,
         company,
@@ -317,9 +310,9 @@ def undo(request: HttpRequest) -> HttpResponse:
 
 def row_response(request: HttpRequest, company: Company, toast: str, *, status: int = 200) -> HttpResponse:
     """A dashboard row again (after an htmx action on it), with a note for the toast."""
-    company = Company.objects.select_related("score", "owner").get(pk=company.pk)
-    company.is_embedded = selectors.is_embedded(company)
-    return render(request, "leads/_company_row.html", {"company": _rows([company])[0], "toast": toast}, status=status)
+    row = listed([Company.objects.select_related("score", "owner").get(pk=company.pk)])[0]
+    context = {"row": row, "company": row.company, "toast": toast}
+    return render(request, "leads/_company_row.html", context, status=status)
 
 
 def _labelled(request: HttpRequest, company: Company, done: str, given_at: datetime) -> HttpResponse:
@@ -373,7 +366,7 @@ def export_scores(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     show = filters["show"]
     try:
-        companies = _listing(filters, request.user, embedding_status=False)
+        companies = _listing(filters, request.user)
     except selectors.BadFilter as error:
         return _bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")
@@ -402,9 +395,9 @@ def score_changes(request: HttpRequest) -> JsonResponse:
     changes = selectors.score_changes(since=since)
     moved = set(changes.filter(company_id__in=ids).values_list("company_id", flat=True))
     cells = {}
-    for company in _rows(list(Company.objects.select_related("score").filter(pk__in=moved))):
-        company.is_embedded = True  # it was rescored, so it has a current vector
-        cells[company.pk] = render_to_string("leads/_score.html", {"company": company, "is_embedded": True}, request)
+    rescored = list(Company.objects.select_related("score").filter(pk__in=moved))
+    for row in listed(rescored, embedded=True):  # rescored: it has a current vector
+        cells[row.company.pk] = render_to_string("leads/_score.html", {"company": row.company, "row": row}, request)
     return JsonResponse(
         {
             "done": reads.scores_are_current(),
@@ -448,8 +441,5 @@ def label_next(request: HttpRequest) -> HttpResponse:
         if labelled
         else labelnext_selectors.cold_start_sample(PAGE_SIZE)
     )
-    companies = _rows([suggestion.company for suggestion in suggestions])
-    for company, suggestion in zip(companies, suggestions):
-        company.is_embedded = True
-        company.reason, company.reason_detail = suggestion.reason, suggestion.detail
-    return render(request, "leads/label_next.html", {"rows": companies, "cold_start": not labelled})
+    rows = listed([suggestion.company for suggestion in suggestions], why=suggestions, embedded=True)
+    return render(request, "leads/label_next.html", {"rows": rows, "cold_start": not labelled})

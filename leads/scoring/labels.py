@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import connection, models, transaction
 
@@ -87,12 +88,18 @@ def _record(*, verdicts, user, source: LabelSource, skip_unchanged: bool) -> lis
     return [(company_id, label_id) for company_id, label_id, _ in rows]
 
 
+@dataclass(frozen=True)
+class Undo:
+    label: Label  # the new label that gives the company back its verdict from before
+    undid: int  # the label taken back (an undo stack skips both next time)
+
+
 @transaction.atomic
-def undo_last(*, user, source: LabelSource, skip: Sequence[int] = ()) -> Label | None:
+def undo_last(*, user, source: LabelSource, skip: Sequence[int] = ()) -> Undo | None:
     """Take back `user`'s latest label from `source` (those in `skip` aside: labels already undone,
     or made by an undo): its company gets back the verdict it had just before, as a new label.
-    Returns the new label, or None when there is nothing to undo, or when someone else labelled
-    that company since (their verdict stands)."""
+    None when there is nothing to undo, or when someone else labelled that company since (their
+    verdict stands)."""
     last = (
         Label.objects.filter(user=user, source=source).exclude(pk__in=list(skip)).order_by("-created_at", "-pk").first()
     )
@@ -111,5 +118,4 @@ def undo_last(*, user, source: LabelSource, skip: Sequence[int] = ()) -> Label |
     )
     company = Company.objects.get(pk=last.company_id)
     undone = label_company(company=company, user=user, verdict=before or Verdict.CLEAR, source=source)
-    undone.undid = last.pk
-    return undone
+    return Undo(label=undone, undid=last.pk)

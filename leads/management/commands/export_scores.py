@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, show, no_bom, **options):
         try:
-            companies = best_first(show=show, embedding_status=False)
+            companies = best_first(show=show)
         except BadFilter as error:
             raise CommandError(str(error)) from None
         with open(file, "w", newline="", encoding="utf-8") as stream:
