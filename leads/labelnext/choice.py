@@ -290,7 +290,7 @@ def _kmeans_plus_plus(vectors: np.ndarray, count: int, rng: np.random.Generator)
     while len(seeds) < count and nearest.sum() > 0:
         weights = nearest**2  # float64: rng.choice wants probabilities that add up to 1 within 1e-8
         seeds.append(int(rng.choice(len(vectors), p=weights / weights.sum())))
-        nearest = np.minimum(nearest, np.clip(1.0 - vectors @ vectors[seeds[-1]], 0.0, 2.0))
+        nearest = np.minimum(nearest, cosine_distances(vectors, vectors[seeds[-1]]))
     return vectors[seeds]
 
 
