@@ -65,6 +65,9 @@ def test_a_scored_company_has_its_score_and_neighbours(api, world):
             "embedded": True,
             "neighbours": score.neighbours,
             "extra": {},
+            "employees": None,  # the typed numbers: none given
+            "founded": None,
+            "revenue": None,
             "owner": None,  # unassigned
         }
     ]
@@ -162,7 +165,7 @@ def test_an_unknown_ordering_is_a_400(api, world, ordering):
     assert response.status_code == 400
     assert response.json() == {
         "error": "ordering must be one of: -fit, fit, -score, name, -name, industry, -industry, country, -country, "
-        "-verdict, created, -created"
+        "employees, -employees, founded, -founded, revenue, -revenue, -verdict, created, -created"
     }
 
 

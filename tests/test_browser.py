@@ -139,6 +139,40 @@ def test_it_filters_and_searches(live_server, page, alice):
     expect(rows(page).first).to_contain_text("No companies match these filters.")
 
 
+def test_more_filters_narrow_the_list_by_a_range_and_fit_a_phone(live_server, page, browser, alice):
+    breweries = make_companies(BREWERIES, "Brewing")
+    software = make_companies(SOFTWARE, "Software")
+    employees = {"Hopfield Brewery": 12, "Maltworks Brewing": 80, "Codeforge": 250, "Bytecraft": 4000}
+    for name, count in employees.items():
+        Company.objects.filter(name=name).update(employees=count)
+    assert len(breweries) + len(software) == 6
+
+    log_in(page, live_server)
+    more = page.locator("#more-filters")
+    expect(more.get_by_label("Employees from")).to_be_hidden()  # folded away until asked for
+    more.locator("summary").click()
+    more.get_by_label("Employees from").fill("50")
+    more.get_by_label("Employees to").fill("1000")
+    page.get_by_role("button", name="Filter", exact=True).click()
+    expect(page.locator("#more-filters summary")).to_have_text("More filters (2 on)")
+    assert sorted(listed_names(page)) == ["Codeforge", "Maltworks Brewing"]
+    assert "employees_min=50" in page.url and "employees_max=1000" in page.url  # shareable
+    page.get_by_role("navigation", name="Label filter").get_by_text("Unlabelled", exact=True).click()
+    expect(page.locator("#more-filters").get_by_label("Employees from")).to_have_value("50")  # kept
+    assert sorted(listed_names(page)) == ["Codeforge", "Maltworks Brewing"]
+
+    phone = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        on_phone = phone.new_page()
+        log_in(on_phone, live_server)
+        on_phone.goto(f"{live_server.url}/?employees_min=50")  # opens with the filter on: <details> open
+        expect(on_phone.locator("#more-filters").get_by_label("Revenue to")).to_be_visible()
+        width = on_phone.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= 375, f"the page is {width} px wide on a 375 px screen with More filters open"
+    finally:
+        phone.close()
+
+
 def test_it_searches_by_stem_and_by_meaning(live_server, page, alice, fresh_hnsw_index):
     labelled_world(alice)
     log_in(page, live_server)

@@ -71,6 +71,7 @@ def test_progress_follows_the_import_then_the_embedding(as_staff, fake_encoder):
         "duplicates": 0,
         "rejected": 0,
         "labels": 0,
+        "unreadable": "",
         "error": "",
         "finished": False,
         "switch_target": "",  # no switch_model under way

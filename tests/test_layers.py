@@ -30,6 +30,8 @@ DECLARED = {
     "leads.imports.headers": "pure",
     "leads.imports.csvfiles": "pure",
     "leads.imports.xlsxfiles": "pure",
+    "leads.imports.numbers": "pure",
+    "leads.companies.ranges": "pure",
     # base: settings and what they need, the plumbing every feature uses
     "leads": "base",
     "leads.settings": "base",

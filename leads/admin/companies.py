@@ -205,6 +205,7 @@ class CompanyAdmin(admin.ModelAdmin):
     form = CompanyForm
     list_display = [
         "name", "domain", "score_value", "verdict", "labelled", "owner", "embedded", "low_confidence", "import_job",
+        "employees", "founded", "revenue",  # the typed numbers: sortable, read with the row
     ]  # fmt: skip
     list_filter = [
         BandFilter, LabelledFilter, LabelSourceFilter, EmbeddingStatusFilter, LowConfidenceFilter,
@@ -221,11 +222,11 @@ class CompanyAdmin(admin.ModelAdmin):
     # import brought as a list of their own (extra_columns), not raw JSON.
     fields = [
         "name", "website", "domain", "description", "industry", "country", "country_as_given", "extra_columns",
-        "verdict", "owner", "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes",
+        "employees", "founded", "revenue", "verdict", "owner", "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes",
     ]  # fmt: skip
     readonly_fields = [
-        "domain", "country_as_given", "extra_columns", "verdict", "owner", "import_job", "created_at", "updated_at",
-        "score_explanation", "similar", "company_notes",
+        "domain", "country_as_given", "extra_columns", "employees", "founded", "revenue", "verdict", "owner",
+        "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes",
     ]  # fmt: skip
     inlines = [LabelInline]
     action_form = admin_owners.AssignActionForm
@@ -296,7 +297,9 @@ class CompanyAdmin(admin.ModelAdmin):
             return "None."
         return format_html(
             '<dl class="extra">{}</dl>',
-            format_html_join("", "<dt>{}</dt><dd>{}</dd>", sorted((str(k), str(v)) for k, v in company.extra.items())),
+            format_html_join(
+                "", "<dt>{}</dt><dd>{}</dd>", sorted((str(k), str(v)) for k, v in company.figures.items())
+            ),
         )
 
     @admin.display(description="labelled by")

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
-from leads.companies import selectors
+from leads.companies import ranges, selectors
 from leads.core import queue
 from leads.models import ApiToken, Company, CompanyNote, LabelSource
 from leads.owners import selectors as owner_selectors
@@ -94,7 +94,11 @@ def company_json(company: Company, *, embedded: bool | None) -> dict:
         "rank": None if score is None else distribution.rank_text(score.fit),
         "embedded": embedded,
         "neighbours": [] if score is None else score.neighbours,
-        "extra": company.extra,
+        "extra": company.extra,  # every other column as given: employees '51-200', founded '2015-03-01'
+        # extra's employees, founded and revenue as numbers (a range's lower bound; null: none or unreadable)
+        "employees": company.employees,
+        "founded": company.founded,
+        "revenue": company.revenue,  # whole units of the currency the file gave, not converted
         # The owner's username (None: unassigned); the listing loads owners with the companies.
         "owner": company.owner.get_username() if company.owner_id else None,
     }
@@ -128,7 +132,12 @@ def companies(request: HttpRequest) -> JsonResponse:
         return error_response("page and page_size must be at least 1", 400)
     try:
         listing = selectors.listing(
-            ordering=ordering, show=show, query=params.get("q", ""), owner=params.get("owner", ""), user=request.user
+            ordering=ordering,
+            show=show,
+            query=params.get("q", ""),
+            owner=params.get("owner", ""),
+            user=request.user,
+            **{name: params.get(name, "") for name in ranges.PARAMS},  # employees_min=50&revenue_max=...
         )
     except selectors.BadFilter as error:
         return error_response(str(error), 400)

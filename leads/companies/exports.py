@@ -19,11 +19,13 @@ from leads.scoring.bands import Distribution
 HEADER = [
     "id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours",
     "description", "rank", "why", "labelled_by", "labelled_at", "owner", "notes", "latest_note", "latest_note_by",
-    "latest_note_at", "domain", "country_name",
+    "latest_note_at", "domain", "country_name", "employees", "founded", "revenue",
 ]  # fmt: skip
 # website: the address as given; domain: its one form. country: the ISO code ('DE', or the value as
-# given when it names no country we know); country_name: 'Germany'. The last two came later: added
-# at the end, so that a sheet or script reading the columns by position keeps working.
+# given when it names no country we know); country_name: 'Germany'. employees, founded, revenue: the
+# typed numbers (a range's lower bound; revenue in the file's currency). The columns after
+# country_name came later: added at the end, so that a sheet or script reading the columns by
+# position keeps working.
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -94,6 +96,7 @@ def _rows(batch: list[Company], distribution: Distribution, reach: explanations.
             _when(note.latest_at) if note else "",
             company.domain,
             company.country_name,
+            *("" if value is None else value for value in (company.employees, company.founded, company.revenue)),
         ]
         yield [neutralise(value) for value in row]
 

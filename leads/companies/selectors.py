@@ -15,6 +15,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Abs, Coalesce, NullIf
 from pgvector.django import CosineDistance
 
+from leads.companies import ranges
 from leads.companies.countries import country_name, normalise_country
 from leads.embedding import active
 from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Label, Score, ScoreChange
@@ -67,14 +68,30 @@ def company_listing(
     import_job: str = "",
     owner: str = "",
     user=None,
+    employees_min: str = "",
+    employees_max: str = "",
+    founded_min: str = "",
+    founded_max: str = "",
+    revenue_min: str = "",
+    revenue_max: str = "",
 ) -> Selection:
     """The companies the filters select (a label filter, a score band, industry, country, the
-    import that brought them, their owner: "me" (`user`), "none" or a username, a search), with
+    import that brought them, their owner: "me" (`user`), "none" or a username, ranges of
+    employees, founding year and revenue (whole numbers, either end open), a search), with
     their score and owner loaded (unordered: `listing` orders them for the dashboard, the API
     and exports)."""
     if show not in LABEL_FILTERS:
         raise BadFilter(f"show must be one of: {', '.join(LABEL_FILTERS)} (got {show!r})")
+    bounds = dict(
+        zip(ranges.PARAMS, (employees_min, employees_max, founded_min, founded_max, revenue_min, revenue_max))
+    )
+    try:
+        number_ranges = ranges.read_ranges(bounds)
+    except ranges.BadRange as error:
+        raise BadFilter(str(error)) from None
     companies = LABEL_FILTERS[show](Company.objects.select_related("score", "owner"))
+    for found_range in number_ranges:
+        companies = companies.filter(range_filter(found_range))
     if owner.strip():
         companies = companies.filter(owner=_owner(owner, user))
     if band:
@@ -93,20 +110,26 @@ def company_listing(
     found = companies.found_by(query)
     # The same selection of scored companies, on the score table alone, where the filters allow:
     # BestFirst reads a page of them off the score index without joining a million companies.
-    # Where they do not (industry, country, import), the score side of the selection still lets
+    # Where they do not (industry, country, import, owner, number ranges), the score side of the selection still lets
     # BestFirst walk the best scores and check those companies by id when many companies match.
     scope = Q() if show in ("all", "unlabelled") else Q(pk__in=[])  # a labelled company has no score
     if band:
         scope &= score_band_filter(band)
     if found.ids is not None:
         scope &= Q(company_id__any_of=found.ids)
-    if texts["industry"] or texts["country"] or import_job or owner.strip():
+    if texts["industry"] or texts["country"] or import_job or owner.strip() or number_ranges:
         return Selection(found.companies, found, walk_scope=scope)
     at_least = 0
     if found.dense and show in ("all", "unlabelled") and not band:
         # More matches than SEARCH_IDS_INLINE, of which at most the labelled ones left out.
         at_least = company_models.SEARCH_IDS_INLINE + 1 - Company.objects.labelled().count()
     return Selection(found.companies, found, score_scope=scope, count_at_least=at_least)
+
+
+def range_filter(found: ranges.Range) -> Q:
+    """A number range on its typed column (partial index: only companies that have the number)."""
+    bounds = {"gte": found.low, "lte": found.high}
+    return Q(**{f"{found.column}__{op}": value for op, value in bounds.items() if value is not None})
 
 
 def filtered_import(import_job: str) -> ImportJob | None:
@@ -292,6 +315,11 @@ class Sort:
     order: tuple  # order_by() of the companies
 
 
+def _number(field: str, descending: bool = False):
+    """A number column in order, companies without one last whichever way."""
+    return (F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)), "pk"
+
+
 def _text(field: str, descending: bool = False):
     """A text column in order, empty values last whichever way ("" is no value, not the first one)."""
     value = NullIf(F(field), Value(""))
@@ -311,6 +339,12 @@ ORDERINGS = {
     "-industry": Sort("by industry, Z to A", _text("industry", descending=True)),
     "country": Sort("by country, A to Z", _text("country")),
     "-country": Sort("by country, Z to A", _text("country", descending=True)),
+    "employees": Sort("fewest employees first", _number("employees")),
+    "-employees": Sort("most employees first", _number("employees", descending=True)),
+    "founded": Sort("founded longest ago first", _number("founded")),
+    "-founded": Sort("founded most recently first", _number("founded", descending=True)),
+    "revenue": Sort("smallest revenue first", _number("revenue")),
+    "-revenue": Sort("largest revenue first", _number("revenue", descending=True)),
     "-verdict": Sort("latest verdict first", ()),  # Sorted: the labelled companies, then the rest by name
     "created": Sort("oldest first", ("created_at", "pk")),
     "-created": Sort("newest first", (F("created_at").desc(), "-pk")),

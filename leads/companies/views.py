@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
-from leads.companies import exports, search, selectors
+from leads.companies import exports, ranges, search, selectors
 from leads.companies.listed import listed
 from leads.core import queue
 from leads.labelnext import selectors as labelnext_selectors
@@ -46,6 +46,7 @@ def _bad_request(message: str) -> HttpResponseBadRequest:
 FILTERS = {
     "show": "all", "band": "", "industry": "", "country": "", "import": "", "owner": "", "q": "",
     "ordering": selectors.DEFAULT_ORDERING,
+    **dict.fromkeys(ranges.PARAMS, ""),  # employees_min, employees_max, founded_min ...: "More filters"
 }  # fmt: skip
 # The table's columns a rep sorts by clicking their heading: column -> its ascending ordering.
 SORTABLE = {"name": "name", "industry": "industry", "country": "country", "fit": "fit"}
@@ -59,7 +60,7 @@ def _listing(filters: dict[str, str], user, **options) -> selectors.BestFirst | 
     return selectors.listing(
         ordering=filters["ordering"], show=filters["show"], query=filters["q"], band=filters["band"],
         industry=filters["industry"], country=filters["country"], import_job=filters["import"],
-        owner=filters["owner"], user=user, **options,
+        owner=filters["owner"], user=user, **{name: filters[name] for name in ranges.PARAMS}, **options,
     )  # fmt: skip
 
 
@@ -134,10 +135,33 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "count_is_capped": not about.strip() and found.count_is_capped,
             "filter_values": values,
             "owners": owner_selectors.possible_owners().values_list("username", flat=True),
+            "number_filters": _number_filters(filters),
+            "numbers_on": sum(1 for name in ranges.PARAMS if filters[name].strip()),
             # A filter value that matches nothing: the existing values it may have meant.
             "did_you_mean": [] if rows else _did_you_mean(filters, values),
         },
     )
+
+
+# "More filters": each number column's range inputs, with what its numbers are.
+_NUMBER_LABELS = {
+    "employees": ("Employees", "Head count; a range such as 51-200 is stored as its lower bound"),
+    "founded": ("Founded", "The year the company was founded"),
+    "revenue": ("Revenue", "Whole units of the currency the import gave (not converted)"),
+}
+
+
+def _number_filters(filters: dict[str, str]) -> list[dict]:
+    return [
+        {
+            "column": column,
+            "label": label,
+            "help": help,
+            "min": filters[f"{column}_min"],
+            "max": filters[f"{column}_max"],
+        }
+        for column, (label, help) in _NUMBER_LABELS.items()
+    ]
 
 
 def _did_you_mean(filters: dict[str, str], values: dict[str, list[str]]) -> list[dict]:

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from leads.companies.countries import normalise_country
 from leads.companies.identity import Website, clean_name, dedupe_key, read_website
-from leads.imports import headers
+from leads.imports import headers, numbers
 from leads.imports.csvdialect import (  # noqa: F401 - part of this module's interface
     DELIMITER_NAMES,
     DELIMITERS,
@@ -69,6 +69,11 @@ class Record:
     def country_code(self) -> str:
         """What Company.country stores: 'DE' for 'Germany' (the value as given when it names no country we know)."""
         return normalise_country(self.country)
+
+    @cached_property
+    def numbers(self) -> numbers.Numbers:
+        """extra's employees, founded and revenue read as numbers (the text stays in extra)."""
+        return numbers.read_numbers(self.extra)
 
     @cached_property
     def key(self) -> str:

@@ -45,17 +45,23 @@ PHRASES: dict[str, str] = {
     # Only a header that says exactly this: "Fit score" or "Facebook likes" are not verdicts.
     "label": ("label|verdict|liked|like|fit|qualified|like dislike|good fit"),
 }
-# The usual company-data columns, kept in `extra` under these names.
+# The usual company-data columns, kept in `extra` under these names; employees, founded and
+# revenue are also read as numbers (imports/numbers.py) into the company's typed columns.
 EXTRA_PHRASES: dict[str, str] = {
     "linkedin_url": ("linkedin"),
     "employees": (
-        "employees|size|employee count|headcount|head count|team size|number of employees|"
-        "num employees|staff|staff count|mitarbeiter|mitarbeiterzahl|anzahl mitarbeiter|effectif|"
+        "employees|size|company size|employee count|headcount|head count|team size|number of employees|"
+        "num employees|employees count|staff|staff count|mitarbeiter|mitarbeiterzahl|anzahl mitarbeiter|effectif|"
         "effectifs|empleados|dipendenti|medewerkers|anstallda|pracownicy"
     ),
     "founded": (
-        "founded|year founded|founding year|established|year established|gegrundet|grundungsjahr|"
+        "founded|year founded|founded year|founding year|established|year established|inception|gegrundet|grundungsjahr|"
         "grundung|fondation|creation|date de creation|annee de creation|fundacion|fondazione|opgericht|grundat"
+    ),
+    "revenue": (
+        "revenue|revenues|annual revenue|annual revenue usd|turnover|annual turnover|sales|annual sales|"
+        "estimated revenue|revenue usd|revenue eur|umsatz|jahresumsatz|chiffre d affaires|facturacion|"
+        "fatturato|omzet|omsattning|przychody"
     ),
     "city": ("city|town|location|stadt|ort|ville|ciudad|citta|stad|miasto"),
     "specialties": ("specialties|specialities|specialty"),

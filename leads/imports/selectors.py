@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 
 from leads.embedding import active
-from leads.imports import csvfiles, headers, tabular
+from leads.imports import csvfiles, headers, numbers, tabular
 from leads.imports.csvfiles import UnreadableFile
 from leads.models import Company, ImportJob
 from leads.scoring import reads
@@ -22,6 +22,7 @@ class ImportPreview:
 
     rows: list[list[str]]  # the first PREVIEW_ROWS rows, cut to the header's width
     mapping_problem: str  # what the mapping lacks, or ''
+    unreadable: str = ""  # how many values of the typed columns in the sampled rows are not numbers
 
 
 def import_preview(job: ImportJob, mapping: dict[int, str] | None = None) -> ImportPreview:
@@ -32,11 +33,24 @@ def import_preview(job: ImportJob, mapping: dict[int, str] | None = None) -> Imp
     mapping = job.column_mapping() if mapping is None else mapping
     # Which columns could be the description, as imports.check_mapping asks, from the same rows.
     ties = [] if "description" in mapping.values() else headers.suggest_mapping(job.headers, rows).description_ties
+    unreadable = _unreadable(rows, mapping)
     try:
         csvfiles.check_columns(mapping, job.headers, ties)
     except UnreadableFile as problem:
-        return ImportPreview(rows[:PREVIEW_ROWS], str(problem))
-    return ImportPreview(rows[:PREVIEW_ROWS], "")
+        return ImportPreview(rows[:PREVIEW_ROWS], str(problem), unreadable)
+    return ImportPreview(rows[:PREVIEW_ROWS], "", unreadable)
+
+
+def _unreadable(rows: list[list[str]], mapping: dict[int, str]) -> str:
+    """The values of the columns kept as employees, founded or revenue in the sampled rows that are
+    not numbers (numbers.read_numbers), in words."""
+    typed = {i: target[6:] for i, target in mapping.items() if target[6:] in numbers.COLUMNS and target[:6] == "extra:"}
+    counts = dict.fromkeys(typed.values(), 0)
+    for row in rows:
+        read = numbers.read_numbers({column: row[i].strip() for i, column in typed.items() if i < len(row)})
+        for column in read.unreadable:
+            counts[column] += 1
+    return numbers.unreadable_sentence(counts, within=f"in the first {len(rows):,} rows")
 
 
 def import_progress(job: ImportJob) -> dict:
@@ -81,6 +95,7 @@ def import_progress(job: ImportJob) -> dict:
         "duplicates": job.duplicates,
         "rejected": job.rejected,
         "labels": job.labels,
+        "unreadable": job.unreadable_sentence,
         "error": job.error,
         "finished": job.state == ImportJob.State.FAILED
         or (

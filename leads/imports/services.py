@@ -24,7 +24,7 @@ from leads.core import locks
 from leads.core.queue import enqueue_on_commit, send
 from leads.embedding import active
 from leads.embedding.services import queue_embedding
-from leads.imports import csvfiles, headers, tabular
+from leads.imports import csvfiles, headers, numbers, tabular
 from leads.models import Company, ImportJob, LabelSource
 from leads.scoring import labels
 
@@ -224,7 +224,8 @@ _STAGING = """
 drop table if exists import_rows, import_merged;
 create temp table import_rows (
     line integer, key text, name text, website text, domain text, description text,
-    industry text, country text, country_as_given text, extra jsonb, verdict text
+    industry text, country text, country_as_given text, extra jsonb, verdict text,
+    employees integer, founded smallint, revenue bigint
 ) on commit drop
 """
 
@@ -234,6 +235,7 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
     rejected_path.parent.mkdir(parents=True, exist_ok=True)
     job.rows_read = job.rejected = 0
     job.rejected_rows = []
+    job.unreadable = {}
     with (
         connection.cursor() as cursor,
         job.file.open("rb") as stream,
@@ -244,7 +246,7 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
         cursor.execute(_STAGING)
         copy_sql = (
             "copy import_rows (line, key, name, website, domain, description, industry, country, country_as_given,"
-            " extra, verdict) from stdin"
+            " extra, verdict, employees, founded, revenue) from stdin"
         )
         with cursor.connection.cursor().copy(copy_sql) as copy:
             for line, cells in tabular.read_rows(stream, job.dialect()):
@@ -254,6 +256,8 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
                     _reject(job, record, rejected_writer)
                 else:
                     copy.write_row(_staging_row(record))
+                    for column in record.numbers.unreadable:  # the text stays in extra: nothing given is lost
+                        job.unreadable[column] = job.unreadable.get(column, 0) + 1
                 if job.rows_read % _PROGRESS_EVERY == 0:
                     _publish_progress(job)  # for the web page, whoever runs the import
                     if progress:
@@ -268,6 +272,7 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
 
 def _staging_row(record: csvfiles.Record) -> tuple:
     website = record.checked_website  # the address as given ('' for 'n/a' or a bare 'https://'), its domain
+    read = record.numbers
     return (
         record.line,
         record.key,
@@ -280,6 +285,9 @@ def _staging_row(record: csvfiles.Record) -> tuple:
         record.country,
         json.dumps(record.extra, ensure_ascii=False),
         record.verdict,
+        read.employees,
+        read.founded,
+        read.revenue,
     )
 
 
@@ -305,17 +313,24 @@ def _last_non_empty(column: str) -> str:
     return f"coalesce((array_agg({column} order by line desc) filter (where {column} <> ''))[1], '')"
 
 
+def _last_given(column: str) -> str:
+    """A typed number (numbers.COLUMNS) as read from the last row that gave its text (extra ? column):
+    the number follows the text that extra keeps, so a last value that cannot be read leaves it empty."""
+    return f"(array_agg({column} order by line desc) filter (where extra ? '{column}'))[1]"
+
+
 _MERGE = f"""
 create temp table import_merged on commit drop as
 with dup as (select key from import_rows group by key having count(*) > 1)
-select key, name, website, domain, description, industry, country, country_as_given, extra, verdict
+select key, name, website, domain, description, industry, country, country_as_given, extra, verdict,
+       {", ".join(numbers.COLUMNS)}
 from import_rows r where not exists (select 1 from dup where dup.key = r.key)
 union all
 select r.key, {_last_non_empty("name")}, {_last_non_empty("website")}, {_last_non_empty("domain")},
        {_last_non_empty("description")}, {_last_non_empty("industry")}, {_last_non_empty("country")},
        {_last_non_empty("country_as_given")},
        coalesce(jsonb_object_agg(kv.key, kv.value order by line) filter (where kv.key is not null), '{{}}'),
-       {_last_non_empty("verdict")}
+       {_last_non_empty("verdict")}, {", ".join(_last_given(column) for column in numbers.COLUMNS)}
 from import_rows r join dup on dup.key = r.key left join lateral jsonb_each(r.extra) kv on true
 group by r.key
 """
@@ -333,22 +348,31 @@ def _kept(column: str) -> str:
     return f"coalesce(nullif(excluded.{column}, ''), c.{column})"
 
 
+def _kept_number(column: str) -> str:
+    """A typed number follows its text in extra: replaced when the file gives the column, kept when not."""
+    return f"case when excluded.extra ? '{column}' then excluded.{column} else c.{column} end"
+
+
+_NUMBERS = ", ".join(numbers.COLUMNS)
+
+
 _UPSERT = f"""
 with upserted as (
 insert into leads_company as c
     (name, website, domain, dedupe_key, description, industry, country, country_as_given, extra, text_hash,
-     verdict, import_job_id, created_at, updated_at)
+     verdict, import_job_id, created_at, updated_at, {_NUMBERS})
 select name, website, domain, key, description, industry, country, country_as_given, extra,
-       {_text_sql("name", "industry", "description")}, '', %(job)s, now(), now()
+       {_text_sql("name", "industry", "description")}, '', %(job)s, now(), now(), {_NUMBERS}
 from import_merged
 on conflict (dedupe_key) do update set
     {", ".join(f"{f} = {_kept(f)}" for f in _FIELDS)},
     extra = c.extra || excluded.extra,
+    {", ".join(f"{column} = {_kept_number(column)}" for column in numbers.COLUMNS)},
     text_hash = {_text_sql(_kept("name"), _kept("industry"), _kept("description"))},
     import_job_id = excluded.import_job_id,
     updated_at = now()
-where ({", ".join(f"c.{f}" for f in _FIELDS)}, c.extra)
-      is distinct from ({", ".join(_kept(f) for f in _FIELDS)}, c.extra || excluded.extra)
+where ({", ".join(f"c.{f}" for f in [*_FIELDS, *numbers.COLUMNS])}, c.extra)
+      is distinct from ({", ".join([*map(_kept, _FIELDS), *map(_kept_number, numbers.COLUMNS)])}, c.extra || excluded.extra)
 returning (xmax = 0) as inserted
 )
 select count(*) filter (where inserted), count(*) from upserted

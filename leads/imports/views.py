@@ -138,6 +138,7 @@ def _preview_page(request: HttpRequest, job: ImportJob, error: str, preview) -> 
             "delimiters": csvfiles.DELIMITER_NAMES,
             "sheets": sheets,
             "mapping_problem": "" if error else preview.mapping_problem,
+            "unreadable": preview.unreadable,
         },
         status=400 if error else 200,
     )

@@ -17,6 +17,7 @@ from pgvector.django import VectorField
 
 from leads.companies.countries import country_name, normalise_country
 from leads.companies.identity import dedupe_key, embedding_text, read_website, text_hash
+from leads.imports import numbers
 from leads.models.access import APP_PERMISSIONS
 
 
@@ -249,8 +250,13 @@ class Company(models.Model):
     country = models.CharField(max_length=100, blank=True)
     # The country as the file or the form gave it ('Deutschland'), so that normalising loses nothing.
     country_as_given = models.CharField(max_length=100, blank=True)
-    # Every other imported column (employees, founded, linkedin_url, ...).
+    # Every other imported column (employees, founded, revenue, linkedin_url, ...), as given.
     extra = models.JSONField(default=dict, blank=True)
+    # extra's employees, founded and revenue read as numbers (imports/numbers.py), for filters and
+    # orderings; None where not given or not readable. A range ('51-200') is its lower bound.
+    employees = models.IntegerField(null=True, blank=True)
+    founded = models.SmallIntegerField(null=True, blank=True)  # a year
+    revenue = models.BigIntegerField(null=True, blank=True)  # whole currency units, not converted
     # Hash of embedding_text(): tells the worker whether the stored vector is stale.
     text_hash = models.CharField(max_length=64, editable=False)
     # The latest verdict, kept in step with the Label history by services.label_company
@@ -297,6 +303,10 @@ class Company(models.Model):
             # "My companies" and a rep's companies (owner = X; also what SET_NULL on a deleted
             # user probes). "Unassigned" is most companies: the dashboard walks the best scores.
             models.Index(fields=["owner"], condition=Q(owner__isnull=False), name="company_owner"),
+            # Ranges and orderings of the typed numbers; partial, so an import without them adds no entries.
+            models.Index(fields=["employees"], condition=Q(employees__isnull=False), name="company_employees"),
+            models.Index(fields=["founded"], condition=Q(founded__isnull=False), name="company_founded"),
+            models.Index(fields=["revenue"], condition=Q(revenue__isnull=False), name="company_revenue"),
         ]
 
     def __str__(self) -> str:
@@ -306,6 +316,13 @@ class Company(models.Model):
     def country_name(self) -> str:
         """'Germany' for 'DE'; a country we know no code of as it was given."""
         return country_name(self.country)
+
+    @property
+    def figures(self) -> dict[str, str]:
+        """The kept columns as a page shows them: a number read from a range or a date says what
+        was stored ({'employees': '51–200 (stored as 51)'}); other columns as given."""
+        return {key: numbers.shown(str(value), getattr(self, key)) if key in numbers.COLUMNS else value
+                for key, value in self.extra.items()}  # fmt: skip
 
     @property
     def text(self) -> str:

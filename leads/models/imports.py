@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from leads.imports import csvfiles, tabular
+from leads.imports import csvfiles, numbers, tabular
 
 
 class ImportJob(models.Model):
@@ -36,6 +36,9 @@ class ImportJob(models.Model):
     duplicates = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     labels = models.PositiveIntegerField(default=0)
+    # Values of the typed columns that could not be read as numbers, by column ({"employees": 3});
+    # their text is kept in the companies' extra.
+    unreadable = models.JSONField(default=dict, blank=True)
     # [{"line": 7, "reason": "...", "values": [...]}]: the first few, for display.
     rejected_rows = models.JSONField(default=list, blank=True)
     rejected_file = models.FileField(blank=True)  # every rejected row: line, reason, original cells
@@ -48,6 +51,11 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.get_state_display()})"
+
+    @property
+    def unreadable_sentence(self) -> str:
+        """How many values of each typed column could not be read as numbers, in words ('' for none)."""
+        return numbers.unreadable_sentence(self.unreadable)
 
     def column_mapping(self) -> dict[int, str]:
         """The mapping by column index: what each column of the file holds."""

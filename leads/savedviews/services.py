@@ -11,11 +11,11 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from leads.companies import selectors
+from leads.companies import ranges, selectors
 from leads.models import SavedView, SavedViewVisit
 
 # The dashboard's filters a view keeps (views.FILTERS), each as the dashboard's parameter.
-KEPT = ("show", "band", "industry", "country", "import", "q", "ordering")
+KEPT = ("show", "band", "industry", "country", "import", "q", "ordering", *ranges.PARAMS)
 # New companies are counted up to this many ("100+"): one short index range scan per view.
 NEW_COUNT_LIMIT = 100
 NAME_MAX_CHARS = 100
@@ -54,7 +54,7 @@ def _listing_filters(filters: dict[str, str]) -> dict[str, str]:
     return {
         "show": filters.get("show", "all"), "query": filters.get("q", ""), "band": filters.get("band", ""),
         "industry": filters.get("industry", ""), "country": filters.get("country", ""),
-        "import_job": filters.get("import", ""),
+        "import_job": filters.get("import", ""), **{name: filters.get(name, "") for name in ranges.PARAMS},
     }  # fmt: skip
 
 

@@ -119,6 +119,8 @@ class Command(BaseCommand):
             f"{job.rows_read:,} rows: {job.created:,} created, {job.updated:,} updated, {job.unchanged:,} unchanged, "
             f"{job.duplicates:,} duplicates merged, {job.rejected:,} rejected, {job.labels:,} labels"
         )
+        if job.unreadable_sentence:
+            self.stdout.write(job.unreadable_sentence)
         for row in job.rejected_rows:
             self.stderr.write(f"  line {row['line']}: {shown(row['reason'])}")
         if job.rejected:
