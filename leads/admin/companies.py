@@ -204,7 +204,7 @@ def _latest_label(field: str) -> Subquery:
 class CompanyAdmin(admin.ModelAdmin):
     form = CompanyForm
     list_display = [
-        "name", "domain", "score_value", "verdict", "labelled", "owner", "embedded", "low_confidence", "import_job",
+        "name", "domain", "score_value", "verdict", "labelled", "owner", "embedded", "import_job",
         "employees", "founded", "revenue",  # the typed numbers: sortable, read with the row
     ]  # fmt: skip
     list_filter = [
@@ -313,11 +313,6 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.display(description="embedded", boolean=True, ordering="is_embedded")
     def embedded(self, company):
         return company.is_embedded
-
-    @admin.display(description="nothing labelled is close", boolean=True)
-    def low_confidence(self, company):
-        score = getattr(company, "score", None)
-        return None if company.verdict or score is None else score.unexplored
 
     @admin.display(description="the neighbours that made its score")
     def score_explanation(self, company):
