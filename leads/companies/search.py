@@ -38,7 +38,8 @@ def search_matches(company_ids: list[int], query: str) -> dict[int, SearchMatch]
     """For a page of companies a word search found: where each one's words matched ({} without
     words). A word of a company matches as the search matches it: it starts with a word typed, or
     has the same stem in settings.SEARCH_LANGUAGES ('payments' marks 'payment' in 'payment
-    terminals'). Two queries for the page: its texts, then the stems of their distinct words."""
+    terminals'). Three small queries for the page: its texts, the stems of the words typed, and
+    those of the page's words that may share one."""
     typed = query_words(query)
     if not typed or not company_ids:
         return {}
@@ -46,13 +47,17 @@ def search_matches(company_ids: list[int], query: str) -> dict[int, SearchMatch]
     texts = {pk: dict(zip(FIELDS, values, strict=True)) for pk, *values in rows}
     for fields in texts.values():
         fields["domain"] = re.sub(r"[.\-]", " ", fields["domain"])  # as the search reads it
+    wanted = set().union(*_stems(set(typed)).values())
+    # A word can share a stem only with words that begin as the stem does (Snowball changes endings):
+    # only those of the page are stemmed, not its every word.
+    beginnings = tuple({stem[:3] for stem in wanted})
     tokens = {token.casefold() for fields in texts.values() for text in fields.values() for token in WORD.findall(text)}
-    stems = _stems(tokens | set(typed))
-    wanted = set().union(*(stems.get(word, set()) for word in typed))
+    stems = _stems({token for token in tokens if token.startswith(beginnings)}) if beginnings else {}
+    prefixes = tuple(typed)
 
     def matches(token: str) -> bool:
         token = token.casefold()
-        return token.startswith(tuple(typed)) or bool(stems.get(token, set()) & wanted)
+        return token.startswith(prefixes) or bool(stems.get(token, set()) & wanted)
 
     found = {}
     for pk, fields in texts.items():
@@ -78,10 +83,10 @@ def _excerpt(text: str, matches, around: int = EXCERPT_WORDS) -> tuple[tuple[str
     """The part of `text` around its first word that `matches`, as the company wrote it, cut into
     (text, is_a_matched_word) pieces; () when none matches."""
     tokens = re.split(r"(\w+)", text)  # odd indexes: the words; even: what lies between them
-    hits = [i for i in range(1, len(tokens), 2) if matches(tokens[i])]
-    if not hits:
+    first = next((i for i in range(1, len(tokens), 2) if matches(tokens[i])), None)
+    if first is None:
         return ()
-    low, high = max(0, hits[0] - 2 * around), min(len(tokens), hits[0] + 4 * around + 1)  # words at both ends
+    low, high = max(0, first - 2 * around), min(len(tokens), first + 4 * around + 1)  # words at both ends
     pieces = [("…", False)] if low else []
     pieces += [(tokens[i], i % 2 == 1 and matches(tokens[i])) for i in range(low, high)]
     pieces += [("…", False)] if high < len(tokens) else []

@@ -25,19 +25,24 @@ class BadView(ValueError):
     pass
 
 
-def clean_query(query: str) -> str:
-    """A dashboard URL query reduced to the filters a view keeps, in one order; BadFilter's
-    message when the dashboard would refuse it."""
+def view_query(query: str) -> str:
+    """A dashboard URL query reduced to the filters a view keeps, in one order: the query a saved
+    view of this page has (the dashboard marks the view it shows; it has checked its filters)."""
     kept = {key: value for key, value in parse_qsl(query) if key in KEPT and value}
-    if "\x00" in query or any("\x00" in value for value in kept.values()):
-        raise BadView("The view holds a NUL character.")
-    _listing(kept)  # raises BadFilter as the dashboard would
     return urlencode([(key, kept[key]) for key in KEPT if key in kept])
 
 
-def view_query(query: str) -> str:
-    """clean_query's form of a dashboard query that it takes, "" for one it refuses: the query a
-    saved view of this page would have (the dashboard marks the view it shows)."""
+def clean_query(query: str) -> str:
+    """view_query, checked: BadView for a NUL, BadFilter's message when the dashboard would refuse it."""
+    cleaned = view_query(query)
+    if "\x00" in query or any("\x00" in value for _, value in parse_qsl(query)):
+        raise BadView("The view holds a NUL character.")
+    _listing(dict(parse_qsl(cleaned)))  # raises BadFilter as the dashboard would (runs the search: saving is rare)
+    return cleaned
+
+
+def valid_query(query: str) -> str:
+    """clean_query, or "" for a query the dashboard refuses (back to every company)."""
     try:
         return clean_query(query)
     except (BadView, selectors.BadFilter):

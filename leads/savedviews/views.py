@@ -21,7 +21,7 @@ def save(request: HttpRequest) -> HttpResponse:
         view = services.save_view(name=request.POST.get("name", ""), query=query, user=request.user)
     except services.BadView as error:
         messages.error(request, f"Not saved: {error}")
-        return redirect(f"{reverse('dashboard')}?{services.view_query(query)}")
+        return redirect(f"{reverse('dashboard')}?{services.valid_query(query)}")
     messages.success(request, f"Saved “{view.name}”: anyone on the team can open it from Views, or by its link.")
     return redirect(f"{reverse('dashboard')}?{view.query}")
 
