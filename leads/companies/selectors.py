@@ -194,7 +194,30 @@ def _band_values(key: str, prefix: str) -> Q:
     return explored & bands_[key]
 
 
-class BestFirst:
+class _Paged:
+    """What the Paginator asks of a listing: its count (up to `count_limit`, the dashboard's cap)
+    and slices [start:stop]; subclasses give `_count` and `_page`."""
+
+    count_limit: int | None
+
+    def count(self) -> int:
+        """How many companies, or count_limit when there are at least that many."""
+        return self._count
+
+    @property
+    def count_is_capped(self) -> bool:
+        return self.count_limit is not None and self.count() >= self.count_limit
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key: slice) -> list[Company]:
+        if not isinstance(key, slice) or key.stop is None or key.step is not None:
+            raise TypeError(f"{type(self).__name__} takes slices [start:stop]")
+        return self._page(key.start or 0, key.stop)
+
+
+class BestFirst(_Paged):
     """Companies best fit first (ties by id), then those without a score (labelled, waiting for
     embedding, or nothing labelled yet) by name.
 
@@ -262,10 +285,6 @@ class BestFirst:
                 return found[start:stop]
             budget *= 4
 
-    def count(self) -> int:
-        """How many companies, or count_limit when there are at least that many."""
-        return self._count
-
     @functools.cached_property
     def _count(self) -> int:
         if self.count_limit is None:
@@ -275,17 +294,7 @@ class BestFirst:
         # Any order will do for a count: Postgres stops at the limit, a few ms whatever N is.
         return self.companies.order_by()[: self.count_limit].count()
 
-    @property
-    def count_is_capped(self) -> bool:
-        return self.count_limit is not None and self.count() >= self.count_limit
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, key: slice) -> list[Company]:
-        if not isinstance(key, slice) or key.stop is None or key.step is not None:
-            raise TypeError("BestFirst takes slices [start:stop]")
-        start, stop = key.start or 0, key.stop
+    def _page(self, start: int, stop: int) -> list[Company]:
         rows = self._scored_page(start, stop)
         if len(rows) < stop - start:  # past the scored companies: the count is small or needed
             scored = start + len(rows) if rows else self.scored_count
@@ -352,7 +361,7 @@ ORDERINGS = {
 DEFAULT_ORDERING = "-fit"
 
 
-class Sorted:
+class Sorted(_Paged):
     """The companies `company_listing` selects in one of ORDERINGS' orders (not best fit first): the
     Paginator slices it, and only a page's rows get their embedding status. "verdict": the
     labelled companies by their latest verdict (the few a team labels, each one index probe), then
@@ -380,21 +389,8 @@ class Sorted:
             return self.companies.count()
         return self.companies.order_by()[: self.count_limit].count()  # Postgres stops at the limit
 
-    def count(self) -> int:
-        """How many companies, or count_limit when there are at least that many."""
-        return self._count
-
-    @property
-    def count_is_capped(self) -> bool:
-        return self.count_limit is not None and self.count() >= self.count_limit
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, key: slice) -> list[Company]:
-        if not isinstance(key, slice) or key.stop is None or key.step is not None:
-            raise TypeError("Sorted takes slices [start:stop]")
-        start, stop, rows, offset = key.start or 0, key.stop, [], 0
+    def _page(self, start: int, stop: int) -> list[Company]:
+        rows, offset = [], 0
         for part in self.parts[:-1]:  # counted: few rows (the labelled companies)
             size = part.count()
             if start - offset < size and stop > offset:
