@@ -291,6 +291,15 @@ WIDE_CSV = (
 )
 
 
+def upload_for_preview(page, live_server, csv_file) -> None:
+    """As the staff user charlie: upload `csv_file` and wait for its column-mapping preview."""
+    log_in(page, live_server, "charlie", "charlie-password-1")
+    page.goto(f"{live_server.url}/imports/")
+    page.get_by_label("CSV or Excel file").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_role("heading", name=f"Preview: {csv_file.name}")).to_be_visible()
+
+
 @pytest.mark.parametrize("width, height, mobile", [(1366, 768, False), (375, 740, True)])
 def test_the_column_mapping_fits_the_screen_or_scrolls_inside_itself(
     live_server, browser, staff, tmp_path, width, height, mobile
@@ -300,11 +309,7 @@ def test_the_column_mapping_fits_the_screen_or_scrolls_inside_itself(
     context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile)
     page = context.new_page()
     try:
-        log_in(page, live_server, "charlie", "charlie-password-1")
-        page.goto(f"{live_server.url}/imports/")
-        page.get_by_label("CSV or Excel file").set_input_files(str(csv_file))
-        page.get_by_role("button", name="Upload and preview").click()
-        expect(page.get_by_role("heading", name="Preview: crm-export.csv")).to_be_visible()
+        upload_for_preview(page, live_server, csv_file)
         page_width = page.evaluate("document.scrollingElement.scrollWidth")
         assert page_width <= width, f"the page is {page_width} px wide on a {width} px screen"
         selects = page.locator("table.preview select")
@@ -340,11 +345,7 @@ def test_on_a_laptop_every_dropdown_of_a_usual_file_shows_without_scrolling(live
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
-        log_in(page, live_server, "charlie", "charlie-password-1")
-        page.goto(f"{live_server.url}/imports/")
-        page.get_by_label("CSV or Excel file").set_input_files(str(csv_file))
-        page.get_by_role("button", name="Upload and preview").click()
-        expect(page.get_by_role("heading", name="Preview: prospects.csv")).to_be_visible()
+        upload_for_preview(page, live_server, csv_file)
         scroll = page.locator("form .scroll")
         assert scroll.evaluate("(el) => el.scrollWidth <= el.clientWidth"), "the mapping table scrolls at 1366 px"
         selects = page.locator("table.preview select")
