@@ -3,6 +3,7 @@ what made each move."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -144,6 +145,31 @@ def test_no_page_of_either_role_scrolls_sideways_on_a_phone(live_server, browser
                 assert width <= 375, f"{path} as {role} is {width} px wide on a 375 px screen"
         finally:
             context.close()
+
+
+@browser
+@pytest.mark.browser
+def test_on_a_phone_the_first_companies_show_and_the_controls_unfold(live_server, browser, fake_encoder, alice):
+    from playwright.sync_api import expect
+
+    labelled_world(alice)
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        log_in(page, live_server)
+        keyboard_ready(page)
+        band = page.get_by_label("Score band")
+        expect(band).to_be_hidden()
+        first = rows(page).first.bounding_box()
+        assert first["y"] < 740 / 2, f"the first company starts at y={first['y']:.0f} of 740"
+        page.get_by_role("button", name="Filters and order").click()
+        expect(band).to_be_visible()
+        band.select_option("unlikely")  # a control that is on stays unfolded
+        expect(page).to_have_url(re.compile(r"band=unlikely"))
+        expect(page.get_by_label("Score band")).to_be_visible()
+        expect(page.get_by_role("button", name="Filters and order (1 on)")).to_be_visible()
+    finally:
+        context.close()
 
 
 @browser

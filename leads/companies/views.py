@@ -48,6 +48,8 @@ FILTERS = {
     "ordering": selectors.DEFAULT_ORDERING,
     **dict.fromkeys(ranges.PARAMS, ""),  # employees_min, employees_max, founded_min ...: "More filters"
 }  # fmt: skip
+# The dashboard's controls a phone folds away until asked (the label chips and the search stay).
+CONTROLS = ("band", "industry", "country", "owner", "ordering", *ranges.PARAMS)
 # The table's columns a rep sorts by clicking their heading: column -> its ascending ordering.
 SORTABLE = {"name": "name", "industry": "industry", "country": "country", "fit": "fit"}
 
@@ -119,6 +121,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "saved_views": listed_views,
             "new_in_views": any(listed.new for listed in listed_views),
             "current_view_query": saved_views.view_query(_query(filters)),
+            # Filters beyond the label chips and the word search that are on: a phone shows them all then.
+            "controls_on": sum(1 for key in CONTROLS if filters.get(key) and filters[key] != FILTERS.get(key))
+            + bool(about.strip()),
             "orderings": selectors.ORDERINGS,
             "ordering": selectors.ORDERINGS.get(filters["ordering"]),
             "sort_links": _sort_links(filters),

@@ -14,6 +14,14 @@ filterForm?.addEventListener("submit", () => {
     if (field.name && (field.value === "" || DEFAULTS[field.name] === field.value)) field.disabled = true;
   }
 });
+// On a phone the controls beyond the chips and the search fold behind one button (app.css), unless
+// one of them is on: the list's first companies then show without scrolling.
+const toggle = document.querySelector("[data-toggle-controls]");
+if (toggle && filterForm.dataset.controlsOn === "0") document.body.classList.add("fold-controls");
+toggle?.addEventListener("click", () => {
+  const folded = document.body.classList.toggle("fold-controls");
+  toggle.setAttribute("aria-expanded", String(!folded));
+});
 window.addEventListener("pageshow", () => { // back to this page: its fields as they were, usable
   for (const field of filterForm?.elements || []) field.disabled = false;
 });
