@@ -44,6 +44,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/companies/", api.companies, name="api-companies"),
     path("api/companies/<int:pk>", api.company, name="api-company"),
+    path("api/companies/by-meaning", api.by_meaning, name="api-companies-by-meaning"),
     path("api/companies/<int:pk>/label", api.label, name="api-company-label"),
     path("api/companies/<int:pk>/owner", api.owner, name="api-company-owner"),
     path("api/companies/<int:pk>/notes", api.notes, name="api-company-notes"),

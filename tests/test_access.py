@@ -179,6 +179,8 @@ ACCESS: dict[str, Access] = {
     "api-company-owner": Access(API_401, JSON_403, Json(200), Json(200), JSON_403, Json(200), method="post"),
     "api-company-notes": Access(API_401, JSON_403, Json(201), Json(201), JSON_403, Json(201), method="post"),
     "api-company-similar": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
+    # Search by meaning: without `about`, a JSON 400 that says what to send.
+    "api-companies-by-meaning": Access(API_401, JSON_403, Json(400), Json(400), Json(400), Json(400)),
     # For load balancers, no login: 503 while no Celery worker answers, as in this test.
     "healthz": Access(*[Json((200, 503))] * 6),
     "favicon": Access(*[Redirect("/static/leads/favicon.svg")] * 6),

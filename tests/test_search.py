@@ -127,3 +127,27 @@ def test_a_bad_description_says_what_to_fix(as_alice, world, about, message):
 
 def test_an_empty_description_is_the_plain_dashboard(as_alice, world):
     assert len(dashboard_names(as_alice.get("/", {"about": "   "}))) == 7
+
+
+def test_the_api_searches_by_meaning_too(api, terminals, fresh_hnsw_index):
+    response = api.get("/api/companies/by-meaning", {"about": "refrigerated trucks for seafood", "limit": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["about"] == "refrigerated trucks for seafood"
+    assert [row["name"] for row in body["results"]] == [
+        row.company.name for row in search.by_meaning(body["about"], limit=3)
+    ]
+    assert body["results"][0]["name"] == "Polar Haul" and 0 < body["results"][0]["similarity"] <= 1
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({}, "about: Describe the company you are looking for in a few words."),
+        ({"about": "x" * 501}, "about: Describe it in at most 500 characters (got 501)."),
+        ({"about": "cold storage", "limit": "0"}, "limit must be a whole number from 1 to"),
+    ],
+)
+def test_the_api_says_what_to_fix_in_a_search_by_meaning(api, world, params, message):
+    response = api.get("/api/companies/by-meaning", params)
+    assert response.status_code == 400 and response.json()["error"].startswith(message)

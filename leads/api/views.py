@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
-from leads.companies import ranges, selectors
+from leads.companies import ranges, search, selectors
 from leads.core import queue
 from leads.models import ApiToken, Company, CompanyNote, LabelSource
 from leads.owners import selectors as owner_selectors
@@ -280,6 +280,24 @@ def similar(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(
         {"id": company.pk, "embedded": selectors.is_embedded(company), "results": [_similar_json(s) for s in found]}
     )
+
+
+@require_GET
+@api_auth(roles.VIEW)
+def by_meaning(request: HttpRequest) -> JsonResponse:
+    """Search by meaning: the companies nearest to a description (`about`), nearest first, as the
+    dashboard's "Or describe a company…" lists them (`limit`, 1 to MAX_SIMILAR, default 10)."""
+    try:
+        limit = int(request.GET.get("limit", 10))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_SIMILAR:
+        return error_response(f"limit must be a whole number from 1 to {MAX_SIMILAR}", 400)
+    try:
+        found = search.by_meaning(request.GET.get("about", ""), limit=limit)
+    except search.BadDescription as error:
+        return error_response(f"about: {error}", 400)
+    return JsonResponse({"about": request.GET["about"], "results": [_similar_json(s) for s in found]})
 
 
 def _yes_no(value: str) -> bool | None:
