@@ -116,7 +116,7 @@ def company_listing(
     if band:
         scope &= score_band_filter(band)
     if found.ids is not None:
-        scope &= Q(company_id__any_of=found.ids)
+        scope &= Q(company_id__any_of=found.literal)
     if texts["industry"] or texts["country"] or import_job or owner.strip() or number_ranges:
         return Selection(found.companies, found, walk_scope=scope)
     at_least = 0
@@ -232,7 +232,7 @@ class BestFirst(_Paged):
         # its verdict queued deletes it (~1 s), and the "liked" filter must list it meanwhile.
         self.scored = companies.filter(score__isnull=False, verdict="").order_by("-score__fit", "pk")
         if selection.matching_ids is not None:  # a search: the same ids on the score side (see found_by())
-            self.scored = self.scored.filter(score__company__any_of=selection.matching_ids)
+            self.scored = self.scored.filter(score__company__any_of=selection.found.literal)
         # The scored companies' ids in order, from the score table alone when the filters allow
         # (company_listing's score_scope): a search's page is then one walk of the score index
         # instead of a join and a sort of every match (docs/benchmarks.md, *Figures behind the design*).

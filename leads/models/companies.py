@@ -170,6 +170,7 @@ class Found:
 
     companies: CompanyQuerySet
     ids: list[int] | None = None  # every match, when there are few enough to list (SEARCH_IDS_INLINE)
+    literal: Ids | None = None  # the same ids as one array literal, built once for every query that repeats them
     dense: SearchQuery | None = None  # a word too common to list: its query, to check the best scores by
 
     def matching(self, ids: list[int]) -> set[int]:
@@ -213,7 +214,9 @@ class CompanyQuerySet(models.QuerySet):
             return Found(self)
         parsed = search_query(query)
         if parsed is None:  # only punctuation: nothing can match, on the score side either
-            return Found(self.none(), ids=[])  # no ids: BestFirst read the best scores of every company (#24)
+            return Found(
+                self.none(), ids=[], literal=Ids([])
+            )  # no ids: BestFirst read the best scores of every company (#24)
         # Find the matches once through the GIN indexes and pass them on as one array of ids, not
         # an IN list (docs/benchmarks.md, search): else Postgres walks the dashboard's score order
         # computing each company's words until a page is full. A word in more than
@@ -225,7 +228,8 @@ class CompanyQuerySet(models.QuerySet):
             if len(ids) <= SEARCH_IDS_INLINE:
                 ids.update(described.values_list("company_id", flat=True)[: SEARCH_IDS_INLINE + 1])
             if len(ids) <= SEARCH_IDS_INLINE:
-                return Found(self.filter(pk__any_of=ids), ids=sorted(ids))
+                literal = Ids(sorted(ids))
+                return Found(self.filter(pk__any_of=literal), ids=sorted(ids), literal=literal)
         # A common word: listing every match costs more than walking the best scores until a page
         # is full (BestFirst does, with Found.matching).
         words = Q(search_words=parsed) | Q(words__words=parsed)
