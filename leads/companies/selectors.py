@@ -480,10 +480,11 @@ def nearest_to(
 
 def score_distribution() -> bands.Distribution:
     """The team's fits as quantiles, for bands and ranks (leads/scoring/bands.py): the same for every page
-    and request until a score is written. Computing it sorts every fit (~0.3 s at a million), so it
-    is cached under the numbers that every write to the scores moves: leads_score_version at the
-    statement (migration 0016), leads_score_published once it is committed (score_rows): a page
-    after a verdict's rescore sees the new distribution, and no page keeps an older one."""
+    and request until a score is written. Computing it sorts every fit, slow at a million
+    (docs/benchmarks.md, *Figures behind the design*), so it is cached under the numbers that every
+    write to the scores moves: leads_score_version at the statement (migration 0016),
+    leads_score_published once it is committed (score_rows): a page after a verdict's rescore sees
+    the new distribution, and no page keeps an older one."""
     with connection.cursor() as cursor:
         cursor.execute(
             "select (select last_value from leads_score_version), (select last_value from leads_score_published)"

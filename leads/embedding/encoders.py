@@ -227,7 +227,7 @@ ONNX_RECIPE = "opset17-meanpool-int8-per-channel-1"
 def int8_model_file() -> Path:
     """The int8 ONNX file, made on first use and cached under LEADS_HOME/models.
 
-    Making it takes ~10 s (torch export, then quantisation). Workers starting at the same moment
+    Making it takes seconds (torch export, then quantisation). Workers starting at the same moment
     take a file lock, so one makes it and the others wait and reuse it; the file appears whole
     (written beside it, then renamed), so a crash never leaves a half-written one to load."""
     path = int8_model_path()

@@ -4,11 +4,11 @@ Bounded whatever the number of companies: the candidates are a random sample of 
 SAMPLE_SIZE scored companies (Postgres `TABLESAMPLE SYSTEM`, which reads only the sampled pages),
 and their stored Score rows give the current score and neighbour distances, so nothing is searched
 again; only the labelled set is read whole (as every rescore does). At 1M companies that is ~20,000
-vectors and score rows read and the ranking's 20,000 x 2,000 distances (~0.6 s of numpy on the
-2-core development machine), the same at 100k or 10M.
+vectors and score rows read and the ranking's 20,000 x 2,000 distances, the same at 100k or 10M
+(docs/benchmarks.md, *Figures behind the design*).
 
 While nothing is labelled there is no score to read: `cold_start_sample` clusters a sample of
-SPREAD_SAMPLE vectors instead (~0.3 s)."""
+SPREAD_SAMPLE vectors instead."""
 
 from __future__ import annotations
 

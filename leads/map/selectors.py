@@ -39,8 +39,9 @@ class MapStatus:
 
 def map_status() -> MapStatus:
     model = active.model_name()
-    # Not .current(): that joins every company (~1 s at a million). A point whose company's text
-    # changed since counts until the next compute_map drops it (within CHECK_INTERVAL).
+    # Not .current(): that joins every company, slow at a million (docs/benchmarks.md, *Figures
+    # behind the design*). A point whose company's text changed since counts until the next
+    # compute_map drops it (within CHECK_INTERVAL).
     points = MapPoint.objects.filter(model_name=model).count()
     method, computed_at, extent = MapLayout.read("method", "computed_at", "extent") or ("", None, [])
     waiting = 0

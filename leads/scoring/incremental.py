@@ -151,7 +151,8 @@ def _merge_arrivals(vectors, neighbour_ids, distances, arrivals, labelled: Label
     if len(arrivals):
         columns = np.searchsorted(labelled.company_ids, arrivals)
         # In blocks: a block's float64 copy is reused by the allocator, where one copy of every
-        # row cost its page faults (~0.2 s for 20,000 rows, more than the arithmetic).
+        # row cost its page faults, more than the arithmetic (docs/benchmarks.md, *Figures behind
+        # the design*).
         new = np.vstack(
             [
                 scoring.pairwise_distances(vectors[start : start + MERGE_BLOCK], labelled.vectors[columns])

@@ -2,13 +2,14 @@
 company has no score): what the incremental pass compares a newly labelled company's distances
 with, to find the scores it enters.
 
-Reading it is a scan of every score (~0.3 s at a million), so the pass keeps it in the worker's
-memory between passes (4 bytes a company) and reads it again only when something else wrote
-scores since. Every statement that writes leads_score takes the next number of the sequence
-leads_score_version (a trigger, migration 0016); the pass holds the exclusive scores lock, so
-while it runs no other writer can change a score, and the number it reads tells whether its
-copy is still the database's. After its own writes it patches its copy, kept only once the
-transaction commits (a rollback leaves the copy at an older number: it is read again).
+Reading it is a scan of every score (docs/benchmarks.md, *Figures behind the design*), so the
+pass keeps it in the worker's memory between passes (4 bytes a company) and reads it again only
+when something else wrote scores since. Every statement that writes leads_score takes the next
+number of the sequence leads_score_version (a trigger, migration 0016); the pass holds the
+exclusive scores lock, so while it runs no other writer can change a score, and the number it
+reads tells whether its copy is still the database's. After its own writes it patches its copy,
+kept only once the transaction commits (a rollback leaves the copy at an older number: it is read
+again).
 
 A copy may hold a distance for a score deleted since: that only makes the pass look at one
 company more. It holds each distance rounded to float32 (within 1e-7), inside the pass's slack."""
