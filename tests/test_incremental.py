@@ -12,6 +12,7 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from leads.companies import changes as company_changes
 from leads.companies import services as companies
 from leads.embedding import services as embeddings
 from leads.models import Company, PendingScoreChange, Score
@@ -248,7 +249,6 @@ def test_a_pass_that_waited_for_the_lock_dates_its_changes_after_the_verdict_it_
     from django.db import connection
     from django.utils import timezone
 
-    from leads.companies import selectors
     from leads.core import locks
 
     monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
@@ -287,4 +287,4 @@ def test_a_pass_that_waited_for_the_lock_dates_its_changes_after_the_verdict_it_
     writer.join(20)
     runner.join(20)
     assert rescored and rescored[0] > 0  # the waiting pass took the verdict
-    assert selectors.score_changes(since=given_at).exists()
+    assert company_changes.score_changes(since=given_at).exists()

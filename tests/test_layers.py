@@ -52,6 +52,8 @@ DECLARED = {
     "leads.companies.disagreements": "read",
     "leads.companies.search": "read",
     "leads.companies.listed": "read",
+    "leads.companies.changes": "read",
+    "leads.companies.filters": "read",
     "leads.review.figures": "read",
     # write: the services, the one way in for every write
     "leads.scoring.labels": "write",

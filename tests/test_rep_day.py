@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads.companies import selectors
+from leads.companies import changes as company_changes
+from leads.companies import filters
 from leads.models import Company, ScoreChange
 from leads.scoring import changes, labels
 from leads.scoring import services as scores
@@ -41,7 +42,7 @@ def test_the_log_says_the_verdict_that_made_each_move_not_the_current_one(fake_e
 
     logged = list(ScoreChange.objects.order_by("changed_at").values_list("cause_verdicts", flat=True))
     assert logged[0] == ["dislike"] and logged[-1] == ["clear"]
-    found = selectors.explained_changes(since=since)
+    found = company_changes.explained_changes(since=since)
     assert found.paginator.count == len(logged) and {c.causes[0].verdict for c in found} == {"dislike", "clear"}
 
     client = logged_in(alice)
@@ -59,13 +60,13 @@ def test_the_log_pages_through_every_change_since_a_verdict_biggest_first():
         {i: 0.0 for i in range(150)}, {i: i / 200 + 0.01 for i in range(150)}, causes=[999], verdicts=["like"], at=first
     )
     changes.record({1000: 0.0}, {1000: 0.05}, causes=[998], verdicts=["dislike"], at=first + timedelta(seconds=5))
-    page_one = selectors.explained_changes(since=since)
-    page_two = selectors.explained_changes(since=since, page=2)
-    assert page_one.paginator.count == 151 and len(page_one) == selectors.CHANGES_PER_PAGE and len(page_two) == 51
+    page_one = company_changes.explained_changes(since=since)
+    page_two = company_changes.explained_changes(since=since, page=2)
+    assert page_one.paginator.count == 151 and len(page_one) == company_changes.CHANGES_PER_PAGE and len(page_two) == 51
     moves = [abs(c.new_fit - c.old_fit) for c in [*page_one, *page_two]]
     assert moves == sorted(moves, reverse=True)
     assert 0 in {c.company_id for c in page_two}  # the first verdict's smallest move is still there
-    assert selectors.explained_changes(since=since, page="x²").number == 1  # a bad page number: the first
+    assert company_changes.explained_changes(since=since, page="x²").number == 1  # a bad page number: the first
 
 
 # --- The dashboard in the browser ----------------------------------------------------------------
@@ -208,8 +209,8 @@ def test_the_industry_and_country_filters_offer_existing_values_and_say_what_was
         [("Food Production", "DE"), ("Food Production", "DE"), ("Food & Beverage", "FR"), ("Seafood", "NO")]
     ):
         Company.objects.create(name=f"Company {i}", dedupe_key=f"company-{i}", industry=industry, country=country)
-    assert selectors.filter_values("industry")[0] == "Food Production"  # the commonest first
-    assert selectors.close_values(selectors.filter_values("industry"), "food") == [
+    assert filters.filter_values("industry")[0] == "Food Production"  # the commonest first
+    assert filters.close_values(filters.filter_values("industry"), "food") == [
         "Food Production", "Food & Beverage", "Seafood",
     ]  # fmt: skip
 

@@ -9,16 +9,15 @@ from dataclasses import dataclass
 import numpy as np
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
-from django.core.paginator import Page, Paginator
-from django.db import connection, models, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Abs, Coalesce, NullIf
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import NullIf
 from pgvector.django import CosineDistance
 
 from leads.companies import ranges
-from leads.companies.countries import country_name, normalise_country
+from leads.companies.countries import normalise_country
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Label, Score, ScoreChange
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Label, Score
 from leads.models import companies as company_models
 from leads.models.companies import Found, sized_vector
 from leads.models.encoders import HNSW_EF_SEARCH
@@ -511,96 +510,3 @@ DISTRIBUTION_SECONDS = 3600
 def band_of(score: Score | None, distribution: bands.Distribution) -> bands.Band | None:
     """The band of a company's score row (None: not scored)."""
     return None if score is None else distribution.band(score.fit, score.unexplored, score.supported)
-
-
-def score_changes(*, since) -> models.QuerySet:
-    return ScoreChange.objects.filter(changed_at__gt=since)
-
-
-@dataclass(frozen=True)
-class Cause:
-    company: Company
-    verdict: str  # as the pass took it: "like", "dislike", "clear"
-
-
-@dataclass(frozen=True)
-class ExplainedChange:
-    company: Company | None  # None: deleted since
-    company_id: int
-    old_fit: float | None
-    new_fit: float | None
-    causes: list[Cause]
-    changed_at: object
-    band: bands.Band | None  # its band now; None when labelled or deleted since
-
-
-CHANGES_PER_PAGE = 100
-
-
-def explained_changes(*, since, page: str | int | None = 1) -> Page:
-    """A page (Django's Paginator: any bad number is the first or last page) of the score changes
-    since `since`, biggest moves first (a fit gained or lost counts from 0), each with the verdicts
-    that caused it and its company's band now (how much evidence its new fit stands on)."""
-    move = Abs(Coalesce(F("new_fit"), Value(0.0)) - Coalesce(F("old_fit"), Value(0.0)))
-    ordered = score_changes(since=since).order_by(move.desc(), "-changed_at", "pk")
-    found = Paginator(ordered, CHANGES_PER_PAGE).get_page(page)
-    changes = list(found)
-    cause_ids = {i for change in changes for i in change.causes}
-    companies = Company.objects.select_related("score").in_bulk({change.company_id for change in changes} | cause_ids)
-    distribution = score_distribution()
-    found.object_list = [
-        ExplainedChange(
-            company=(company := companies.get(change.company_id)),
-            company_id=change.company_id,
-            old_fit=change.old_fit,
-            new_fit=change.new_fit,
-            causes=[
-                Cause(companies[i], verdict)
-                for i, verdict in zip(change.causes, change.cause_verdicts or [""] * len(change.causes))
-                if i in companies
-            ],
-            changed_at=change.changed_at,
-            band=band_of(getattr(company, "score", None), distribution) if company and not company.verdict else None,
-        )
-        for change in changes
-    ]
-    return found
-
-
-# --- What the industry and country filters can be ----------------------------------------------
-
-FILTER_FIELDS = ("industry", "country")
-FILTER_VALUES = 300  # the commonest values offered as one types
-FILTER_VALUES_SECONDS = 600  # read again at most this often (a GROUP BY over every company)
-
-
-def filter_values(field: str) -> list[str]:
-    """The commonest values of `field` ("industry" or "country") as the companies hold them,
-    most companies first, a country by its name ("Germany" for "DE": the filter takes either):
-    what the dashboard's filter box offers as one types."""
-    if field not in FILTER_FIELDS:
-        raise ValueError(f"no filter on {field!r}")
-
-    def read() -> list[str]:
-        counted = (
-            Company.objects.exclude(**{field: ""})
-            .values(field)
-            .annotate(companies=Count("pk"))
-            .order_by("-companies", field)[:FILTER_VALUES]
-        )
-        shown = country_name if field == "country" else str
-        return [shown(row[field]) for row in counted]
-
-    return cache.get_or_set(f"leads:filter-values:{field}", read, FILTER_VALUES_SECONDS)
-
-
-def close_values(values: list[str], typed: str, limit: int = 5) -> list[str]:
-    """Which of `values` (filter_values of a field) a typed filter value that matches nothing may
-    have meant: those that start with it, then those that hold it, case aside ("Food" -> "Food
-    Production")."""
-    typed = typed.strip().casefold()
-    if not typed:
-        return []
-    starting = [value for value in values if value.casefold().startswith(typed)]
-    holding = [value for value in values if typed in value.casefold() and value not in starting]
-    return (starting + holding)[:limit]

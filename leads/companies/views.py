@@ -20,7 +20,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
+from leads.companies import changes as company_changes
 from leads.companies import exports, ranges, search, selectors
+from leads.companies import filters as filter_choices
 from leads.companies.listed import listed
 from leads.core import queue
 from leads.labelnext import selectors as labelnext_selectors
@@ -106,7 +108,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         why = [matches.get(company.pk) for company in companies]
     rows = listed(companies, why=why)
     distribution = selectors.score_distribution()
-    values = {field: selectors.filter_values(field) for field in selectors.FILTER_FIELDS}
+    values = {field: filter_choices.filter_values(field) for field in filter_choices.FILTER_FIELDS}
     listed_views = saved_views.views_for(request.user)
     return render(
         request,
@@ -171,13 +173,13 @@ def _number_filters(filters: dict[str, str]) -> list[dict]:
 
 def _did_you_mean(filters: dict[str, str], values: dict[str, list[str]]) -> list[dict]:
     """For each of industry and country typed but matching nothing as typed, the page with an
-    existing value instead (`values`: selectors.filter_values of each): [{"field", "value", "query"}]."""
+    existing value instead (`values`: filter_choices.filter_values of each): [{"field", "value", "query"}]."""
     suggestions = []
-    for field in selectors.FILTER_FIELDS:
+    for field in filter_choices.FILTER_FIELDS:
         typed = filters[field].strip()
         if not typed or typed.casefold() in (value.casefold() for value in values[field]):
             continue
-        for value in selectors.close_values(values[field], typed):
+        for value in filter_choices.close_values(values[field], typed):
             suggestions.append({"field": field, "value": value, "query": _query(filters, **{field: value})})
     return suggestions
 
@@ -421,7 +423,7 @@ def score_changes(request: HttpRequest) -> JsonResponse:
         )
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    changes = selectors.score_changes(since=since)
+    changes = company_changes.score_changes(since=since)
     moved = set(changes.filter(company_id__in=ids).values_list("company_id", flat=True))
     cells = {}
     rescored = list(Company.objects.select_related("score").filter(pk__in=moved))
@@ -453,7 +455,7 @@ def score_changes_page(request: HttpRequest) -> HttpResponse:
         {
             "since": since,
             "since_given": "since" in request.GET,
-            "page": selectors.explained_changes(since=since, page=request.GET.get("page")),
+            "page": company_changes.explained_changes(since=since, page=request.GET.get("page")),
             "since_param": since.isoformat(),
         },
     )
