@@ -13,6 +13,7 @@ import pytest
 from django.db import connection, transaction
 
 from leads.api.views import MAX_SIMILAR
+from leads.companies import selectors
 from leads.companies.selectors import similar_companies
 from leads.companies.services import save_company
 from leads.embedding import active
@@ -217,6 +218,9 @@ def test_the_api_lists_the_nearest_companies_with_their_label_and_score(api, wor
                 "domain": "alphabrew.com",
                 "label": "like",
                 "score": None,
+                "fit": None,
+                "evidence": None,
+                "band": None,
                 "distance": pytest.approx(world_distance(bravo, alpha), abs=1e-6),
                 "similarity": pytest.approx(1 - world_distance(bravo, alpha), abs=1e-6),
             },
@@ -226,6 +230,10 @@ def test_the_api_lists_the_nearest_companies_with_their_label_and_score(api, wor
                 "domain": "copperstouts.co.uk",
                 "label": None,
                 "score": round(Score.objects.get(company=copper).value, 6),
+                # the evidence behind it, as everywhere a score is served
+                "fit": round(Score.objects.get(company=copper).fit, 6),
+                "evidence": round(Score.objects.get(company=copper).evidence, 6),
+                "band": selectors.band_of(Score.objects.get(company=copper), selectors.score_distribution()).key,
                 "distance": pytest.approx(world_distance(bravo, copper), abs=1e-6),
                 "similarity": pytest.approx(1 - world_distance(bravo, copper), abs=1e-6),
             },

@@ -174,12 +174,36 @@ def _show_from(params) -> str | None:
     return {True: "labelled", False: "unlabelled", None: None}[_yes_no(labelled)]
 
 
+def with_company(*related: str):
+    """For an endpoint on one company: the company of the URL's `pk` (with `related` loaded), or
+    the API's JSON 404."""
+
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(request: HttpRequest, pk: int, *args, **kwargs):
+            found = Company.objects.select_related(*related).filter(pk=pk).first()
+            if found is None:
+                return error_response(f"no company with id {pk}", 404)
+            return view(request, found, *args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+def _limit(request: HttpRequest) -> int | None:
+    """The `limit` of a nearest-companies list (default 10), or None when it is not 1 to MAX_SIMILAR."""
+    try:
+        limit = int(request.GET.get("limit", 10))
+    except ValueError:
+        return None
+    return limit if 1 <= limit <= MAX_SIMILAR else None
+
+
 @require_POST
 @api_auth(roles.LABEL)
-def label(request: HttpRequest, pk: int) -> JsonResponse:
-    company = Company.objects.filter(pk=pk).first()
-    if company is None:
-        return error_response(f"no company with id {pk}", 404)
+@with_company()
+def label(request: HttpRequest, company: Company) -> JsonResponse:
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, too deeply nested
@@ -199,11 +223,9 @@ def label(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_GET
 @api_auth(roles.VIEW)
-def company(request: HttpRequest, pk: int) -> JsonResponse:
+@with_company("score", "owner")
+def company(request: HttpRequest, found: Company) -> JsonResponse:
     """One company as the listing gives it, with its notes (newest first, at most NOTES_SHOWN)."""
-    found = Company.objects.select_related("score", "owner").filter(pk=pk).first()
-    if found is None:
-        return error_response(f"no company with id {pk}", 404)
     notes = owner_selectors.company_notes(found.pk)
     return JsonResponse(
         {**company_json(found, embedded=selectors.is_embedded(found)), "notes": [note_json(note) for note in notes]}
@@ -212,11 +234,9 @@ def company(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_http_methods(["POST", "PATCH"])
 @api_auth(roles.CLAIM)
-def owner(request: HttpRequest, pk: int) -> JsonResponse:
+@with_company()
+def owner(request: HttpRequest, found: Company) -> JsonResponse:
     """Give the company to `owner`: "me", a username, or null (unassigned); the web's role rules."""
-    found = Company.objects.filter(pk=pk).first()
-    if found is None:
-        return error_response(f"no company with id {pk}", 404)
     body, problem = _body(request, '{"owner": "me" | "<username>" | null}', "owner")
     if problem:
         return problem
@@ -232,11 +252,9 @@ def owner(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_POST
 @api_auth(roles.NOTE)
-def notes(request: HttpRequest, pk: int) -> JsonResponse:
+@with_company()
+def notes(request: HttpRequest, found: Company) -> JsonResponse:
     """Keep a note on the company: {"text": "..."}; 201 with the note."""
-    found = Company.objects.filter(pk=pk).first()
-    if found is None:
-        return error_response(f"no company with id {pk}", 404)
     body, problem = _body(request, '{"text": "Called; call back in May."}', "text")
     if problem:
         return problem
@@ -262,24 +280,17 @@ def _body(request: HttpRequest, example: str, key: str) -> tuple[dict, JsonRespo
 
 @require_GET
 @api_auth(roles.VIEW)
-def similar(request: HttpRequest, pk: int) -> JsonResponse:
+@with_company()
+def similar(request: HttpRequest, company: Company) -> JsonResponse:
     """The nearest companies by cosine distance of their current vectors, nearest first."""
-    company = Company.objects.filter(pk=pk).first()
-    if company is None:
-        return error_response(f"no company with id {pk}", 404)
     unlabelled = _yes_no(request.GET.get("unlabelled", "false"))
     if unlabelled is None:
         return error_response("unlabelled must be true or false", 400)
-    try:
-        limit = int(request.GET.get("limit", 10))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_SIMILAR:
+    limit = _limit(request)
+    if limit is None:
         return error_response(f"limit must be a whole number from 1 to {MAX_SIMILAR}", 400)
     found = selectors.similar_companies(company, limit=limit, unlabelled=unlabelled)
-    return JsonResponse(
-        {"id": company.pk, "embedded": selectors.is_embedded(company), "results": [_similar_json(s) for s in found]}
-    )
+    return JsonResponse({"id": company.pk, "embedded": selectors.is_embedded(company), "results": _similar_json(found)})
 
 
 @require_GET
@@ -287,17 +298,14 @@ def similar(request: HttpRequest, pk: int) -> JsonResponse:
 def by_meaning(request: HttpRequest) -> JsonResponse:
     """Search by meaning: the companies nearest to a description (`about`), nearest first, as the
     dashboard's "Or describe a company…" lists them (`limit`, 1 to MAX_SIMILAR, default 10)."""
-    try:
-        limit = int(request.GET.get("limit", 10))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_SIMILAR:
+    limit = _limit(request)
+    if limit is None:
         return error_response(f"limit must be a whole number from 1 to {MAX_SIMILAR}", 400)
     try:
         found = search.by_meaning(request.GET.get("about", ""), limit=limit)
     except search.BadDescription as error:
         return error_response(f"about: {error}", 400)
-    return JsonResponse({"about": request.GET["about"], "results": [_similar_json(s) for s in found]})
+    return JsonResponse({"about": request.GET["about"], "results": _similar_json(found)})
 
 
 def _yes_no(value: str) -> bool | None:
@@ -310,15 +318,26 @@ def _yes_no(value: str) -> bool | None:
     return None
 
 
-def _similar_json(similar: selectors.SimilarCompany) -> dict:
-    company = similar.company
-    score = getattr(company, "score", None)
-    return {
-        "id": company.pk,
-        "name": company.name,
-        "domain": company.domain,
-        "label": company.verdict or None,
-        "score": None if score is None else round(score.value, 6),
-        "distance": round(similar.distance, 6),  # cosine, 0..2
-        "similarity": round(similar.similarity, 6),  # 1 - distance
-    }
+def _similar_json(found: list[selectors.SimilarCompany]) -> list[dict]:
+    """Each nearest company with its plain score and, as everywhere a score is served, the fit the
+    team sorts by, the evidence it stands on and its band."""
+    distribution = selectors.score_distribution()
+    rows = []
+    for similar in found:
+        company = similar.company
+        score = None if company.verdict else getattr(company, "score", None)
+        rows.append(
+            {
+                "id": company.pk,
+                "name": company.name,
+                "domain": company.domain,
+                "label": company.verdict or None,
+                "score": None if score is None else round(score.value, 6),
+                "fit": None if score is None else round(score.fit, 6),
+                "evidence": None if score is None else round(score.evidence, 6),
+                "band": None if score is None else selectors.band_of(score, distribution).key,
+                "distance": round(similar.distance, 6),  # cosine, 0..2
+                "similarity": round(similar.similarity, 6),  # 1 - distance
+            }
+        )
+    return rows
