@@ -32,6 +32,7 @@ DECLARED = {
     "leads.imports.xlsxfiles": "pure",
     "leads.imports.numbers": "pure",
     "leads.companies.ranges": "pure",
+    "leads.crm.names": "pure",
     # base: settings and what they need, the plumbing every feature uses
     "leads": "base",
     "leads.settings": "base",

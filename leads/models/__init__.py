@@ -18,6 +18,7 @@ from leads.models.companies import (
     current_vector_exists,
     search_query,
 )
+from leads.models.crm import CrmRecord
 from leads.models.encoders import EncoderState
 from leads.models.imports import ImportJob
 from leads.models.maps import MapLayout, MapPoint, MapPointQuerySet
@@ -28,7 +29,7 @@ from leads.models.scores import PendingScoreChange, Score, ScoreChange, ScoringS
 
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
-    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "EncoderState", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
+    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CrmRecord", "EncoderState", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
     "MapPointQuerySet", "PendingScoreChange", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
     "ScoringState", "Verdict", "current_vector_exists", "search_query",
 ]  # fmt: skip
