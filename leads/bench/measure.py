@@ -200,6 +200,8 @@ def pages(rng: np.random.Generator, requests: int, user, search_words: list[str]
             for i in range(requests + 3)
         ],
         **{f"dashboard_{ordering}": [f"/?ordering={ordering}"] * (requests + 3) for ordering in SORTED_PAGES},
+        # The number filters (database.NUMBERS_SHARE of the companies have numbers), best fit first.
+        "dashboard_numbers": [NUMBERS_PAGE] * (requests + 3),
         "company_page_cold": _company_pages(rng, requests),
     }
     with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
@@ -209,6 +211,7 @@ def pages(rng: np.random.Generator, requests: int, user, search_words: list[str]
         "search_p95_ms": results["search"]["p95"],
         "search_by_meaning_p95_ms": results["search_by_meaning"]["p95"],
         "dashboard_sorted_p95_ms": {ordering: results[f"dashboard_{ordering}"]["p95"] for ordering in SORTED_PAGES},
+        "dashboard_numbers_p95_ms": results["dashboard_numbers"]["p95"],
         "company_page_cold_p95_ms": results["company_page_cold"]["p95"],
         "dashboard_filters_p95_ms": {
             show: results[f"dashboard_{show}"]["p95"] for show in ("unlabelled", "liked", "disliked")
@@ -220,7 +223,8 @@ def pages(rng: np.random.Generator, requests: int, user, search_words: list[str]
 
 
 # The dashboard's orders other than best fit first (selectors.ORDERINGS), each a top-N sort.
-SORTED_PAGES = ("name", "-industry", "fit", "-verdict")
+SORTED_PAGES = ("name", "-industry", "fit", "-verdict", "-employees")
+NUMBERS_PAGE = "/?employees_min=50&employees_max=500&founded_min=2010"
 
 
 def company_pages_warm(rng: np.random.Generator, requests: int, user) -> dict:

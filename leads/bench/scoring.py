@@ -68,6 +68,7 @@ def run(
     base = bases.load(base_vectors, log)
     fingerprint = {"companies": companies, "seed": seed, "base": base.digest, "noise": copies.NOISE}
     fingerprint["model"] = active.model_name()
+    fingerprint["numbers"] = database.NUMBERS_SHARE  # a fill from before the numbers lacks them
     figures: dict = {"companies": companies, "labels": labels_count, "k": k, "seed": seed}
     figures["load_average_start"] = os.getloadavg()[0]  # other work on the machine skews every figure
     figures["base"] = f"{base.source} ({len(base):,} companies)"
