@@ -18,7 +18,7 @@ from leads.models import Company, ImportJob, Score
 from leads.scoring import labels
 from leads.scoring.bands import Distribution
 from tests.conftest import WORLD_COMPANIES
-from tests.web_helpers import table_row
+from tests.web_helpers import filter_error, table_row
 
 pytestmark = pytest.mark.django_db
 
@@ -146,17 +146,28 @@ def test_unlabelled_filter_keeps_the_score_order(as_alice, world):
     assert names.index("Bravo Beers") < names.index("Foxtrot Fashion") < names.index("Echo Review")
 
 
-def test_an_unknown_filter_is_a_bad_request(as_alice, world):
-    response = as_alice.get("/", {"show": "favourites"})
+def test_an_unknown_filter_is_a_bad_request_on_the_page_itself(as_alice, world):
+    """The dashboard again, the list saying what to fix, every value as the rep typed it."""
+    response = as_alice.get("/", {"show": "favourites", "employees_min": "lots", "q": "beer"})
     assert response.status_code == 400
-    assert "show must be one of: all, unlabelled, labelled, liked, disliked" in response.text
-    assert "'favourites'" in response.text
+    assert response["Content-Type"].startswith("text/html")
+    assert filter_error(response) == "show must be one of: all, unlabelled, labelled, liked, disliked (got 'favourites')"
+    assert 'name="employees_min" value="lots"' in response.text  # nothing typed is lost
+    assert 'value="beer"' in response.text
+    assert dashboard_names(response) == []
+
+
+def test_a_bad_number_filter_says_which_and_why(as_alice, world):
+    response = as_alice.get("/", {"employees_min": "lots"})
+    assert response.status_code == 400
+    assert filter_error(response) == "employees_min must be a whole number (got 'lots')"
 
 
 def test_a_bad_filter_is_not_echoed_back_as_html(as_alice):
     response = as_alice.get("/", {"show": "<script>alert(1)</script>"})
     assert response.status_code == 400
-    assert "<script>" not in response.text or response["Content-Type"].startswith("text/plain")
+    assert "<script>alert(1)" not in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
 
 
 @pytest.mark.parametrize(
@@ -357,7 +368,7 @@ def test_an_import_filter_naming_no_import_says_so(as_alice, world):
 def test_an_import_filter_that_is_not_a_number_is_a_clear_400(as_alice, world):
     response = as_alice.get("/?import=abc")
     assert response.status_code == 400
-    assert response.content.decode() == "import must be an import's number (got 'abc')"
+    assert filter_error(response) == "import must be an import's number (got 'abc')"
 
 
 # --- countries ---------------------------------------------------------------------

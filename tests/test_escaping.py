@@ -53,9 +53,9 @@ EXTRA = {f"{BOLD}size {TEMPLATE}": f"{SCRIPT}{FORMULA} {TEMPLATE}"}
 USERNAME = f"{IMG}{ANSI} {TEMPLATE}"
 
 
-def shown_escaped(response, *values: str) -> str:
+def shown_escaped(response, *values: str, status: int = 200) -> str:
     """The page's HTML, after checking that no raw markup is in it and each value is, escaped."""
-    assert response.status_code == 200, response.status_code
+    assert response.status_code == status, response.status_code
     assert response["Content-Type"] == "text/html; charset=utf-8"
     page = response.content.decode()
     for markup in RAW_MARKUP:
@@ -156,10 +156,14 @@ def test_it_escapes_the_login_page(client, mallory):
     assert f'name="next" value="/{escape(LINK)}"' in page
 
 
+def test_it_escapes_a_bad_filter_on_the_dashboard(as_alice, hostile):
+    page = shown_escaped(as_alice.get("/", {"show": SCRIPT}), SCRIPT, status=400)
+    assert escape(SCRIPT) in page.split("data-filter-error>", 1)[1]  # in what the page says to fix
+
+
 @pytest.mark.parametrize(
     "method, path, data",
     [
-        ("get", "/", {"show": SCRIPT}),
         ("get", "/export.csv", {"show": SCRIPT}),
         ("post", "/companies/{pk}/label", {"verdict": SCRIPT}),
     ],

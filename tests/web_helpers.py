@@ -25,3 +25,12 @@ def table_row(response, name: str) -> str:
     rows = [row for row in response.text.split("<tr") if f">{name}</a>" in row]
     assert len(rows) == 1, f"{name!r} is in {len(rows)} rows"
     return rows[0]
+
+
+def filter_error(response) -> str:
+    """What the dashboard says is wrong with its filters (the page again, with a 400), unescaped."""
+    from html import unescape
+
+    assert response.status_code == 400, response.status_code
+    return unescape(response.text.split("data-filter-error>", 1)[1].split("</span>", 1)[0])
+

@@ -99,9 +99,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             found = _listing(filters, request.user, count_limit=COUNT_LIMIT)
             page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     except (selectors.BadFilter, search.BadDescription) as error:
-        return _bad_request(str(error))
+        # The page again, every value as the rep typed it, the list saying what to fix.
+        filter_error, found, page = str(error), None, Paginator([], 1).get_page(1)
+    else:
+        filter_error = ""
     companies = list(page)
-    if about.strip():
+    if filter_error:
+        why = []
+    elif about.strip():
         why = found  # each row's similarity to the description
     else:
         matches = search.search_matches([company.pk for company in companies], filters["q"]) if filters["q"] else {}
@@ -139,14 +144,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "scored_total": distribution.total,
             # Nothing scored and nothing labelled: say how to start instead of a list of "not scored".
             "cold_start": not distribution.total and not Company.objects.labelled().exists(),
-            "count_is_capped": not about.strip() and found.count_is_capped,
+            "count_is_capped": bool(found) and not about.strip() and found.count_is_capped,
+            "filter_error": filter_error,
             "filter_values": values,
             "owners": owner_selectors.possible_owners().values_list("username", flat=True),
             "number_filters": _number_filters(filters),
             "numbers_on": sum(1 for name in ranges.PARAMS if filters[name].strip()),
             # A filter value that matches nothing: the existing values it may have meant.
-            "did_you_mean": [] if rows else _did_you_mean(filters, values),
+            "did_you_mean": [] if rows or filter_error else _did_you_mean(filters, values),
         },
+        status=400 if filter_error else 200,
     )
 
 
