@@ -11,6 +11,7 @@ from django.test import Client
 
 from leads.embedding import services as embeddings
 from leads.map import services as maps
+from leads.companies.selectors import score_distribution
 from leads.map.selectors import GRID, MAX_POINTS
 from leads.models import Company, Label, MapPoint, PendingScoreChange, Score
 from leads.scoring import labels
@@ -51,13 +52,19 @@ def test_the_points_are_parallel_arrays(as_alice, world):
     maps.compute_map()
     body = get_points(as_alice)
     assert body["state"] == "ready" and body["total"] == body["shown"] == 6 and not body["sampled"]
-    columns = ["id", "x", "y", "verdict", "fit", "name"]
+    columns = ["id", "x", "y", "verdict", "fit", "band", "name"]
     assert {len(body[c]) for c in columns} == {6}
     rows = {name: dict(zip(columns, values)) for name, *values in zip(body["name"], *(body[c] for c in columns))}
     assert rows["Alpha Brewing"]["verdict"] == "like" and rows["Delta Code"]["verdict"] == "dislike"
     assert rows["Alpha Brewing"]["fit"] is None  # labelled: no score, no fit
     bravo = world["Bravo Beers"]
     assert rows["Bravo Beers"]["fit"] == round(bravo.score.fit * 100) and rows["Bravo Beers"]["verdict"] is None
+    # Each scored point's band, as the dashboard has it; none for a labelled one.
+    distribution = score_distribution()
+    for name, row in rows.items():
+        score = Score.objects.filter(company__name=name).first()
+        assert row["band"] == (score and distribution.band(score.fit, score.unexplored, score.supported).key), name
+    assert rows["Alpha Brewing"]["band"] is None
     assert all(isinstance(v, int) and 0 <= v <= GRID for v in body["x"] + body["y"])
     assert max(body["x"]) == GRID or max(body["y"]) == GRID  # the map fills the grid
     assert MAX_POINTS == 20_000 and body["limit"] == MAX_POINTS
@@ -250,6 +257,16 @@ def test_a_rep_hovers_lassoes_labels_and_undoes_on_the_map(live_server, page, fa
     page.mouse.move(at["x"], at["y"])
     expect(tooltip.locator("strong")).to_have_text(HOSTILE)  # shown as text, never parsed as HTML
     assert page.evaluate("window.pwned") is None
+    # A scored company's fit comes with its band, or says that nothing labelled is close.
+    distribution = score_distribution()
+    for name in ("Maltworks Brewing", "Stackline"):
+        score = Score.objects.get(company=made[name])
+        band = distribution.band(score.fit, score.unexplored, score.supported)
+        at = position(made[name])
+        page.mouse.move(at["x"], at["y"])
+        expect(tooltip).to_contain_text(name)
+        words = "Unexplored: nothing you labelled is close" if band.key == "unexplored" else f"· {band.label}"
+        expect(tooltip).to_contain_text(words)
 
     # Lasso a rectangle around the breweries; whatever else falls inside is selected too.
     places = {c.pk: position(c) for c in made.values()}

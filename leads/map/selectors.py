@@ -7,6 +7,7 @@ from datetime import datetime
 
 import numpy as np
 
+from leads.companies.selectors import score_distribution
 from leads.embedding import active
 from leads.models import Company, CompanyEmbedding, MapLayout, MapPoint
 
@@ -54,17 +55,22 @@ def map_status() -> MapStatus:
 def map_points(*, limit: int = MAX_POINTS) -> dict:
     """The points the map page draws, as parallel arrays (one per column, not an object per point):
     id, x and y (integers in 0..GRID), verdict ("like", "dislike" or None, as the API's "label"),
-    fit (-100..100, None when not scored: leads/scoring/evidence.py, what the dashboard sorts by) and name. Labelled companies come first and are always
+    fit (-100..100, None when not scored: leads/scoring/evidence.py, what the dashboard sorts by), band
+    (its key, None when not scored) and name. Labelled companies come first and are always
     included (up to `limit`); the rest is the sample of unlabelled ones with the lowest sample keys."""
     status = map_status()
     model = active.model_name()
-    columns = ("company_id", "x", "y", "company__verdict", "company__score__fit", "company__name")
+    columns = (
+        "company_id", "x", "y", "company__verdict", "company__score__fit", "company__name",
+        "company__score__unexplored", "company__score__supported",
+    )  # fmt: skip
     points = MapPoint.objects.current(model).exclude(company__verdict="").order_by(*SAMPLE_ORDER)
     rows = list(points.values_list(*columns)[:limit])
     labelled = len(rows)
     if labelled < limit:
         rows += _unlabelled_sample(model, wanted=limit - labelled, among=limit)
-    ids, xs, ys, verdicts, fits, names = zip(*rows) if rows else ([],) * 6
+    ids, xs, ys, verdicts, fits, names, unexplored, supported = zip(*rows) if rows else ([],) * 8
+    distribution = score_distribution()
     x, y = _grid(np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64), status.extent)
     return {
         "state": status.state,
@@ -82,6 +88,11 @@ def map_points(*, limit: int = MAX_POINTS) -> dict:
         "y": y,
         "verdict": [verdict or None for verdict in verdicts],
         "fit": [None if f is None else round(f * 100) for f in fits],
+        # The band of each scored point (leads/scoring/bands.py): "unexplored" says nothing labelled is close.
+        "band": [
+            None if f is None else distribution.band(f, far, near).key
+            for f, far, near in zip(fits, unexplored, supported)
+        ],
         "name": list(names),
     }
 
@@ -97,9 +108,10 @@ def _unlabelled_sample(model: str, *, wanted: int, among: int) -> list[tuple]:
     points = MapPoint.objects.filter(model_name=model).order_by(*SAMPLE_ORDER)
     points = list(points.values_list("company_id", "x", "y", "text_hash")[:among])
     companies = Company.objects.filter(pk__any_of=[p[0] for p in points], verdict="").order_by()
-    found = {pk: rest for pk, *rest in companies.values_list("pk", "text_hash", "score__fit", "name")}
+    columns = ("pk", "text_hash", "score__fit", "name", "score__unexplored", "score__supported")
+    found = {pk: rest for pk, *rest in companies.values_list(*columns)}
     rows = [
-        (company_id, x, y, "", found[company_id][1], found[company_id][2])
+        (company_id, x, y, "", *found[company_id][1:])
         for company_id, x, y, text_hash in points
         if company_id in found and found[company_id][0] == text_hash  # unlabelled, placed from its current vector
     ]

@@ -16,7 +16,10 @@
   const maxSelection = Number(root.dataset.maxSelection);
   const style = getComputedStyle(root);
   const css = (name) => style.getPropertyValue(name).trim();
-  const COLOURS = { bg: css("--map-bg"), like: css("--map-like"), dislike: css("--map-dislike"), none: css("--map-none") };
+  const COLOURS = {
+    bg: css("--map-bg"), like: css("--map-like"), dislike: css("--map-dislike"), none: css("--map-none"), mid: css("--map-mid"),
+  };
+  const BAND_WORDS = { strong: "strong fit", likely: "likely", unsure: "unsure", unlikely: "unlikely" };
   const BUCKETS = 20; // fit colours: -1 (vermillion) .. 0 (light grey) .. +1 (sky blue)
   const bucketColours = scoreColours(css("--map-dislike"), css("--map-mid"), css("--map-like"));
   const VERDICT_CODE = { like: 1, dislike: -1 }; // anything else (clear, null): no verdict
@@ -27,7 +30,8 @@
   let sx = new Float32Array(0), sy = new Float32Array(0); // screen position of each point (CSS px)
   let selected = new Uint8Array(0);
   let selectedCount = 0;
-  let byBucket = []; // indices of scored, unlabelled points per colour bucket
+  let byBucket = []; // indices of scored, unlabelled points per colour bucket (not the unexplored)
+  let unexplored = []; // indices of scored, unlabelled points nothing labelled is close to
   let view = null; // {k: px per grid unit, ox, oy: screen position of grid 0,0}
   let hovered = -1;
   let size = 3; // px of a point: bigger when there are few
@@ -109,8 +113,12 @@
 
   function bucketise() {
     byBucket = Array.from({ length: BUCKETS + 1 }, () => []);
+    unexplored = [];
     data.fit.forEach((fit, i) => {
-      if (fit !== null && data.verdict[i] === 0) byBucket[Math.round(((fit / 100 + 1) / 2) * BUCKETS)].push(i);
+      if (fit === null || data.verdict[i] !== 0) return;
+      // Its fit's colour would claim what no close label says: drawn as an outline instead.
+      if (data.band[i] === "unexplored") unexplored.push(i);
+      else byBucket[Math.round(((fit / 100 + 1) / 2) * BUCKETS)].push(i);
     });
   }
 
@@ -179,6 +187,9 @@
     for (let i = 0; i < sx.length; i++) {
       if (data.verdict[i] === 0 && data.fit[i] === null && visible(i)) ctx.fillRect(sx[i] - h + 0.5, sy[i] - h + 0.5, size - 1, size - 1);
     }
+    ctx.strokeStyle = COLOURS.mid;
+    ctx.lineWidth = 1;
+    for (const i of unexplored) if (visible(i)) ctx.strokeRect(sx[i] - h + 0.5, sy[i] - h + 0.5, size - 1, size - 1);
     byBucket.forEach((indices, bucket) => {
       ctx.fillStyle = bucketColours[bucket];
       for (const i of indices) if (visible(i)) ctx.fillRect(sx[i] - h, sy[i] - h, size, size);
@@ -267,7 +278,9 @@
     if (data.verdict[i] > 0) return "Liked";
     if (data.verdict[i] < 0) return "Disliked";
     const fit = data.fit[i];
-    return fit === null ? "Not scored" : `Fit ${fit >= 0 ? "+" : "−"}${(Math.abs(fit) / 100).toFixed(2)}`;
+    if (fit === null) return "Not scored";
+    if (data.band[i] === "unexplored") return "Unexplored: nothing you labelled is close";
+    return `Fit ${fit >= 0 ? "+" : "−"}${(Math.abs(fit) / 100).toFixed(2)} · ${BAND_WORDS[data.band[i]] || ""}`;
   }
 
   function companyUrl(id) {
