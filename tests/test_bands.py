@@ -87,3 +87,23 @@ def test_only_a_supported_fit_is_strong_or_likely():
     team = Distribution.of(np.linspace(-1, 1, 201))
     assert team.band(0.99, supported=True).key == "strong" and team.band(0.7, supported=True).key == "likely"
     assert team.band(0.99, supported=False).key == "unsure" and team.band(0.7, supported=False).key == "unsure"
+
+
+def test_many_fits_at_once_get_the_band_each_gets_alone():
+    rng = np.random.default_rng(9)
+    team = Distribution.of(rng.normal(0.1, 0.3, 2000).clip(-1, 1))
+    values = np.concatenate([rng.uniform(-1, 1, 300), [0.0, team.cutoffs()["strong"], team.cutoffs()["unlikely"]]])
+    unexplored, supported = rng.random(len(values)) < 0.2, rng.random(len(values)) < 0.7
+    keys = team.bands(values, unexplored, supported)
+    cut = team.cutoffs()
+    expected = [
+        "unexplored" if u
+        else "strong" if s and v > 0 and v >= cut["strong"]
+        else "likely" if s and v > 0 and v >= cut["likely"]
+        else "unlikely" if v < 0 and v <= cut["unlikely"]
+        else "unsure"
+        for v, u, s in zip(values, unexplored, supported)
+    ]  # fmt: skip
+    assert keys == expected
+    assert set(keys) == {"strong", "likely", "unsure", "unlikely", "unexplored"}
+    assert Distribution.of([]).bands([0.5], [False], [True]) == ["unsure"]

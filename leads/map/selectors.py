@@ -89,12 +89,19 @@ def map_points(*, limit: int = MAX_POINTS) -> dict:
         "verdict": [verdict or None for verdict in verdicts],
         "fit": [None if f is None else round(f * 100) for f in fits],
         # The band of each scored point (leads/scoring/bands.py): "unexplored" says nothing labelled is close.
-        "band": [
-            None if f is None else distribution.band(f, far, near).key
-            for f, far, near in zip(fits, unexplored, supported)
-        ],
+        "band": _bands(distribution, fits, unexplored, supported),
         "name": list(names),
     }
+
+
+def _bands(distribution, fits, unexplored, supported) -> list[str | None]:
+    """Each point's band key, None where it has no score (labelled, or not scored yet)."""
+    scored = [i for i, fit in enumerate(fits) if fit is not None]
+    keys = distribution.bands([fits[i] for i in scored], [unexplored[i] for i in scored], [supported[i] for i in scored])
+    found: list[str | None] = [None] * len(fits)
+    for i, key in zip(scored, keys):
+        found[i] = key
+    return found
 
 
 def _unlabelled_sample(model: str, *, wanted: int, among: int) -> list[tuple]:

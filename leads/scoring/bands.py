@@ -74,19 +74,27 @@ class Distribution:
         return {"strong": float(strong), "likely": float(likely), "unlikely": float(unlikely)}
 
     def band(self, value: float, unexplored: bool = False, supported: bool = True) -> Band:
-        """The one definition of the bands, from a fit, whether nothing labelled is close and
-        whether a liked company is close enough to call it a fit; `selectors.band_filter` asks the
-        same of the database."""
-        if unexplored:
-            return UNEXPLORED
+        """The band of one fit (see bands())."""
+        return BY_KEY[self.bands([value], [unexplored], [supported])[0]]
+
+    def bands(self, values, unexplored, supported) -> list[str]:
+        """The one definition of the bands, from fits, whether nothing labelled is close and
+        whether a liked company is close enough to call it a fit, as band keys, for many at once
+        (the map's 20,000 points); `selectors.band_filter` asks the same of the database."""
+        values = np.asarray(values, dtype=np.float64)
+        unexplored, supported = np.asarray(unexplored, dtype=bool), np.asarray(supported, dtype=bool)
         cut = self.cutoffs()
-        if supported and value > 0 and value >= cut["strong"]:
-            return STRONG
-        if supported and value > 0 and value >= cut["likely"]:
-            return LIKELY
-        if value < 0 and value <= cut["unlikely"]:
-            return UNLIKELY
-        return UNSURE
+        keys = np.select(
+            [
+                unexplored,
+                supported & (values > 0) & (values >= cut["strong"]),
+                supported & (values > 0) & (values >= cut["likely"]),
+                (values < 0) & (values <= cut["unlikely"]),
+            ],
+            [UNEXPLORED.key, STRONG.key, LIKELY.key, UNLIKELY.key],
+            UNSURE.key,
+        )
+        return keys.tolist()
 
     def rank_text(self, value: float) -> str:
         """'top 3% of 48,000'; 'bottom 10% of 48,000' in the lower half."""
