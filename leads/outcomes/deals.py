@@ -90,12 +90,14 @@ def suggest_mapping(headers: Sequence[str]) -> dict[int, str]:
 def guess_crm(headers: Sequence[str]) -> str:
     """'hubspot', 'salesforce' or 'pipedrive' by the headers their exports write; '' when none says."""
     folded = {fold(h) for h in headers}
-    if folded & {"dealstage", "deal stage", "associated company ids", "associated company", "hs object id"}:
+    if folded & {"dealstage", "associated company ids", "associated company", "hs object id"}:
         return "hubspot"
     if folded & {"stagename", "opportunity id", "account id", "accountid", "iswon", "opportunity name"}:
         return "salesforce"
-    if any(h.startswith(("deal ", "organization")) for h in folded):
+    if folded & {"deal status", "deal title", "organization id", "deal organization", "deal id"}:
         return "pipedrive"
+    if "deal stage" in folded:
+        return "hubspot"
     return ""
 
 

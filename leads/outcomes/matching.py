@@ -108,7 +108,7 @@ def _by_name(names: set[str]) -> dict[str, int]:
         if not words:
             continue
         query = SearchQuery(words, search_type="raw", config="simple")
-        candidates = Company.objects.alias(words=SEARCH_VECTOR).filter(words=query).order_by("pk")
+        candidates = Company.objects.alias(name_words=SEARCH_VECTOR).filter(name_words=query).order_by("pk")
         for pk, name in candidates.values_list("pk", "name").iterator():
             normalised = normalise_name(name)
             if normalised in names:
