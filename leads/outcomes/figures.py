@@ -62,8 +62,8 @@ def by_top(won: np.ndarray, top_share: np.ndarray, tops: Sequence[float] = TOPS)
 def lift(won: np.ndarray, selected: np.ndarray, *, group: str, bootstrap: int = BOOTSTRAP, seed: int = SEED) -> Lift:
     """The selected deals' win rate over every deal's, and its bootstrap 95% interval."""
     won, selected = np.asarray(won, bool), np.asarray(selected, bool)
-    value = _lift(won[None, :], selected[None, :])[0]
-    if not len(won) or np.isnan(value):
+    value = _lift(won[None, :], selected[None, :])[0] if len(won) else np.nan
+    if np.isnan(value):
         return Lift(group, None, None, None, int(selected.sum()))
     draws = np.random.default_rng(seed).integers(0, len(won), size=(bootstrap, len(won)))
     lifts = _lift(won[draws], selected[draws])
