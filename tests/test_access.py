@@ -25,8 +25,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from leads.accounts import roles
 from leads.imports import services as imports
-from leads.outcomes import services as outcomes
 from leads.models import ApiToken, ImportJob, Label
+from leads.outcomes import services as outcomes
 from leads.savedviews import services as saved_views
 
 pytestmark = pytest.mark.django_db

@@ -62,11 +62,15 @@ def test_it_reads_a_hubspot_deals_export_matching_by_record_id_domain_and_name(t
     assert deals_of(team["Globex"]) == [("9002", "lost", datetime.date(2024, 3, 20), Decimal("900.00"), "", "domain")]
     assert deals_of(team["Initech"]) == [("9003", "open", None, None, "", "name")]
     # "Signed" is no default stage: open, until a manager says otherwise.
-    assert deals_of(team["Umbrella"]) == [("9005", "open", datetime.date(2024, 4, 2), Decimal("1200.50"), "EUR", "domain")]
+    assert deals_of(team["Umbrella"]) == [
+        ("9005", "open", datetime.date(2024, 4, 2), Decimal("1200.50"), "EUR", "domain")
+    ]
     assert job.matched == {"record": 1, "domain": 2, "name": 1}
     assert (job.created, job.rejected) == (4, 2)
     reasons = {row["line"]: row["reason"] for row in job.rejected_rows}
-    assert "no company has the hubspot record id 555 or the domain nobody.example or the name 'Nobody Ltd'" in reasons[5]
+    assert (
+        "no company has the hubspot record id 555 or the domain nobody.example or the name 'Nobody Ltd'" in reasons[5]
+    )
     assert "the close date 'sometime' is no date" in reasons[7]
 
 

@@ -24,7 +24,7 @@ from leads.outcomes import services as outcomes
 from leads.outcomes.report import cutoff_of, drift, outcomes_report
 from leads.scoring import bands, history, labels
 from leads.scoring import services as scores
-from leads.scoring.snapshots import take_snapshot
+from leads.scoring.snapshots import take_snapshot, take_snapshot_if_due
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +87,9 @@ def expected_figures(team, expected) -> dict:
     ids = np.array([row[0] for row in team["as_scored"]])
     fits = np.array([row[1] for row in team["as_scored"]])
     distribution = bands.Distribution.of(fits)
-    band_of = {cid: distribution.band(fit, unexplored, supported).key for cid, fit, unexplored, supported in team["as_scored"]}
+    band_of = {
+        cid: distribution.band(fit, unexplored, supported).key for cid, fit, unexplored, supported in team["as_scored"]
+    }
     kept = np.rint(fits * history.FIT_SCALE) / history.FIT_SCALE
     top_of = dict(zip(ids.tolist(), [(kept > f).mean() for f in kept]))
     expected = sorted(expected)  # the report's order (company id): the bootstrap draws by position
@@ -125,7 +127,11 @@ def test_the_reports_figures_equal_a_direct_computation(team, tmp_path):
     assert lift > 1.5 and report["lift"]["low"] <= lift <= report["lift"]["high"]  # it finds customers
     for month in report["trend"]:
         here = direct["months"] == month["month"]
-        assert (month["deals"], month["won"], month["selected_deals"]) == (here.sum(), won[here].sum(), (here & strong).sum())
+        assert (month["deals"], month["won"], month["selected_deals"]) == (
+            here.sum(),
+            won[here].sum(),
+            (here & strong).sum(),
+        )
 
 
 def test_reps_verdicts_at_the_time_are_the_baseline(team, tmp_path):
@@ -152,7 +158,9 @@ def test_no_outcome_leaks_into_its_own_band(team, tmp_path, bob):
     # A deal leads heard of before its close date: its band is from before the day it arrived.
     Outcome.objects.filter(pk=first.pk).update(closed_on=datetime.date(2024, 6, 1),
                                                decided_at=timezone.make_aware(datetime.datetime(2024, 3, 15)))  # fmt: skip
-    assert cutoff_of(datetime.date(2024, 6, 1), timezone.make_aware(datetime.datetime(2024, 3, 15))) == datetime.date(2024, 3, 15)
+    assert cutoff_of(datetime.date(2024, 6, 1), timezone.make_aware(datetime.datetime(2024, 3, 15))) == datetime.date(
+        2024, 3, 15
+    )
     moved = outcomes_report()
     assert moved["counted"] == before["counted"] and moved["bands"] == before["bands"]
 
@@ -177,12 +185,15 @@ def test_drift_compares_this_months_imports_with_last_months(team):
     Company.objects.update(created_at=timezone.make_aware(datetime.datetime(2020, 1, 1)))
     Company.objects.filter(pk__in=unlabelled[:40]).update(created_at=timezone.now())
     Company.objects.filter(pk__in=unlabelled[40:100]).update(
-        created_at=timezone.make_aware(datetime.datetime.combine(last_month, datetime.time(12))))
+        created_at=timezone.make_aware(datetime.datetime.combine(last_month, datetime.time(12)))
+    )
     nearest = dict(Score.objects.values_list("company_id", "neighbour_distances"))
     found = drift(today=today)
     assert found["this_month"]["companies"] == 40 and found["last_month"]["companies"] == 60
     assert found["this_month"]["median_distance"] == pytest.approx(np.median([nearest[i][0] for i in unlabelled[:40]]))
-    assert found["last_month"]["median_distance"] == pytest.approx(np.median([nearest[i][0] for i in unlabelled[40:100]]))
+    assert found["last_month"]["median_distance"] == pytest.approx(
+        np.median([nearest[i][0] for i in unlabelled[40:100]])
+    )
     assert "than last month's" in found["sentence"]
 
 
@@ -194,3 +205,10 @@ def test_a_snapshot_packs_every_score_and_reads_back(team):
     assert np.abs(day.fits - [row[1] for row in team["as_scored"]]).max() <= 0.5 / history.FIT_SCALE
     # ~3 bytes a company: a fit, a band and a compressed id delta.
     assert len(snapshot.ids) + len(snapshot.fits) + len(snapshot.bands) < 3.5 * len(ids) + 64
+
+
+def test_the_sweeps_snapshot_of_no_scores_is_empty_and_taken_once_a_day():
+    first = take_snapshot_if_due()
+    assert first is not None and first.companies == 0 and take_snapshot_if_due() is None
+    assert history.unpack(first.ids, first.fits, first.bands).ids.tolist() == []
+    assert outcomes_report()["deals"] == 0 and outcomes_report()["lift"]["value"] is None

@@ -67,7 +67,7 @@ def lift(won: np.ndarray, selected: np.ndarray, *, group: str, bootstrap: int = 
         return Lift(group, None, None, None, int(selected.sum()))
     draws = np.random.default_rng(seed).integers(0, len(won), size=(bootstrap, len(won)))
     lifts = _lift(won[draws], selected[draws])
-    low, high = (np.nanpercentile(lifts, [2.5, 97.5]) if np.isfinite(lifts).any() else (np.nan, np.nan))
+    low, high = np.nanpercentile(lifts, [2.5, 97.5]) if np.isfinite(lifts).any() else (np.nan, np.nan)
     return Lift(group, float(value), _number(low), _number(high), int(selected.sum()))
 
 

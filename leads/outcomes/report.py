@@ -99,15 +99,19 @@ def outcomes_report(*, bootstrap: int = figures.BOOTSTRAP, seed: int = figures.S
         "counted": int(counted.sum()),
         "left_out": {"no_snapshot_before": deals.no_snapshot, "not_scored_before": deals.not_scored},
         "base_rate": figures.row("all", won).win_rate,
-        "bands": [{**r.as_dict(), "band": r.group, "label": bands.BY_KEY[r.group].label}
-                  for r in figures.by_group(won, band, [b.key for b in bands.BANDS])],  # fmt: skip
+        "bands": [
+            {**r.as_dict(), "band": r.group, "label": bands.BY_KEY[r.group].label}
+            for r in figures.by_group(won, band, [b.key for b in bands.BANDS])
+        ],  # fmt: skip
         "ranks": [r.as_dict() for r in figures.by_top(won, deals.top_share[counted])],
         "lift": figures.lift(won, strong, group=bands.STRONG.key, bootstrap=bootstrap, seed=seed).as_dict(),
         "reps": {
             "deals": len(deals.won),
             "base_rate": figures.row("all", deals.won).win_rate,
             "verdicts": [r.as_dict() for r in figures.by_group(deals.won, deals.rep, REP_GROUPS)],
-            "lift": figures.lift(deals.won, deals.rep == "like", group="like", bootstrap=bootstrap, seed=seed).as_dict(),
+            "lift": figures.lift(
+                deals.won, deals.rep == "like", group="like", bootstrap=bootstrap, seed=seed
+            ).as_dict(),
         },
         "trend": figures.by_month(won, months, strong),
         "drift": drift(),
@@ -122,7 +126,10 @@ def drift(*, today: datetime.date | None = None) -> dict:
     today = today or timezone.localdate()
     this_month = today.replace(day=1)
     last_month = (this_month - datetime.timedelta(days=1)).replace(day=1)
-    now, before = _month_distance(this_month, today + datetime.timedelta(days=1)), _month_distance(last_month, this_month)
+    now, before = (
+        _month_distance(this_month, today + datetime.timedelta(days=1)),
+        _month_distance(last_month, this_month),
+    )
     return {"this_month": {"month": this_month.strftime("%Y-%m"), **now},
             "last_month": {"month": last_month.strftime("%Y-%m"), **before},
             "radius": ScoringState.read("radius")[0] if ScoringState.read("radius") else None,
@@ -143,7 +150,11 @@ def _month_distance(start: datetime.date, end: datetime.date) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(_MONTH_DISTANCE, bounds)
         companies, median, unexplored = cursor.fetchone()
-    return {"companies": companies, "median_distance": median, "unexplored_share": None if unexplored is None else float(unexplored)}
+    return {
+        "companies": companies,
+        "median_distance": median,
+        "unexplored_share": None if unexplored is None else float(unexplored),
+    }
 
 
 def drift_sentence(now: dict, before: dict) -> str:

@@ -138,7 +138,9 @@ def restore_rep_verdicts(*, user=None) -> int:
     )
     ids = list(by_outcome.values_list("pk", flat=True))
     own = Label.objects.filter(company_id__in=ids).exclude(source=LabelSource.OUTCOME)
-    reps = dict(own.order_by("company_id", "-created_at", "-pk").distinct("company_id").values_list("company_id", "verdict"))
+    reps = dict(
+        own.order_by("company_id", "-created_at", "-pk").distinct("company_id").values_list("company_id", "verdict")
+    )
     wanted = [(pk, reps.get(pk, Verdict.CLEAR)) for pk in ids]
     return labels.label_companies(verdicts=wanted, user=user, source=LabelSource.ADMIN)
 

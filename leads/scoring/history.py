@@ -3,7 +3,7 @@ and rank before its outcome from. Pure numpy: no Django.
 
 Per scored company: its id as the delta from the previous id (uint32, then zlib: ids of a real
 table are dense, so ~0.05 byte), its fit as int16 (fit * 10,000: 1e-4, finer than any band edge
-moves) and its band as one byte: ~3 bytes a company, ~3 MB a day at a million (docs/benchmarks.md)."""
+moves) and its band as one byte: ~3 bytes a company, ~3.1 MB a day at a million (docs/benchmarks.md, *Score snapshots*)."""
 
 from __future__ import annotations
 

@@ -297,4 +297,9 @@ def read_fits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     found = np.frombuffer(body, dtype=_FIT_ROW)
     order = np.argsort(found["id"], kind="stable")
     found = found[order]
-    return found["id"].astype(np.int64), found["fit"].astype(np.float64), found["unexplored"] == 1, found["supported"] == 1
+    return (
+        found["id"].astype(np.int64),
+        found["fit"].astype(np.float64),
+        found["unexplored"] == 1,
+        found["supported"] == 1,
+    )

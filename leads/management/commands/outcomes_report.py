@@ -22,12 +22,13 @@ class Command(BaseCommand):
                           f"{report['left_out']['not_scored_before']} not scored then).")  # fmt: skip
         self.stdout.write(f"Base rate: {_percent(report['base_rate'])}")
         for row in report["bands"] + report["ranks"]:
-            self.stdout.write(f"  {row['group']:>10}: {row['deals']:>5} deals, {row['won']:>5} won, win rate {_percent(row['win_rate'])}")
+            self.stdout.write(
+                f"  {row['group']:>10}: {row['deals']:>5} deals, {row['won']:>5} won, win rate {_percent(row['win_rate'])}"
+            )
         for name, lift in (("strong fit", report["lift"]), ("reps' likes", report["reps"]["lift"])):
             self.stdout.write(f"Lift of {name} over the base rate: {_times(lift['value'])} "
                               f"(95% interval {_times(lift['low'])} to {_times(lift['high'])}, {lift['deals']} deals)")  # fmt: skip
         self.stdout.write(report["drift"]["sentence"])
-
 
 
 def _percent(value) -> str:

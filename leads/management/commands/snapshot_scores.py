@@ -4,7 +4,9 @@ from leads.scoring.snapshots import take_snapshot
 
 
 class Command(BaseCommand):
-    help = "Keep today's scores (fit and band of every scored company) for the outcomes report; the sweep does it daily."
+    help = (
+        "Keep today's scores (fit and band of every scored company) for the outcomes report; the sweep does it daily."
+    )
 
     def handle(self, *args, **options):
         snapshot = take_snapshot()
