@@ -19,6 +19,7 @@ from leads.map import services as maps
 from leads.models import ImportJob
 from leads.review import snapshots as quality
 from leads.scoring import services as scores
+from leads.scoring import snapshots as score_history
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ def sweep() -> None:
             maps.queue_map_if_due()
         if idle:  # the label review page's quality trend: one snapshot a day
             quality.record_quality_if_due()
+        if idle:  # the scores as they are today, for the outcomes report: one snapshot a day
+            score_history.take_snapshot_if_due()
 
 
 @worker_ready.connect

@@ -9,6 +9,7 @@ from leads.companies import views
 from leads.core import health
 from leads.imports import views as import_views
 from leads.map import views as map_views
+from leads.outcomes import views as outcome_views
 from leads.owners import views as owner_views
 from leads.review import views as review_views
 from leads.savedviews import views as saved_views
@@ -32,6 +33,11 @@ urlpatterns = [
     path("imports/<int:pk>/", import_views.detail, name="import-detail"),
     path("imports/<int:pk>/progress", import_views.progress, name="import-progress"),
     path("imports/<int:pk>/rejected.csv", import_views.rejected_rows, name="import-rejected"),
+    path("outcomes/", outcome_views.outcomes_page, name="outcomes"),
+    path("outcomes/<int:pk>/", outcome_views.outcome_import, name="outcome-import"),
+    path("outcomes/<int:pk>/rejected.csv", outcome_views.outcome_rejected, name="outcome-rejected"),
+    path("outcomes/setting", outcome_views.outcomes_setting, name="outcomes-setting"),
+    path("outcomes/report/", outcome_views.report_page, name="outcomes-report"),
     path("account/token", views.api_token, name="api-token"),
     path("review/", review_views.review_page, name="review"),
     path("review/companies/<int:pk>/label", review_views.relabel, name="review-label"),

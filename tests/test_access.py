@@ -26,6 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from leads.accounts import roles
 from leads.imports import services as imports
 from leads.models import ApiToken, ImportJob, Label
+from leads.outcomes import services as outcomes
 from leads.savedviews import services as saved_views
 
 pytestmark = pytest.mark.django_db
@@ -171,6 +172,13 @@ ACCESS: dict[str, Access] = {
     "review": manager_page(),
     "review-label": manager_page(Redirect("/review/"), "post"),
     "review-keep": manager_page(Redirect("/review/"), "post"),
+    # Deals files and their rejects for managers; the setting for who may change settings; the
+    # report for anyone who views companies.
+    "outcomes": manager_page(),
+    "outcome-import": manager_page(),
+    "outcome-rejected": manager_page(),
+    "outcomes-setting": manager_page(Redirect("/outcomes/"), "post"),
+    "outcomes-report": page(),
     "login": Access(*[200] * 6),
     "logout": Access(*[Redirect("/accounts/login/")] * 6, method="post"),
     "api-companies": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
@@ -267,12 +275,15 @@ def objects(world, alice, tmp_path) -> dict[str, object]:
     csv_file.write_text("name,description,label\nKeeper,kept row,\nRejected,bad label,maybe\n")
     job = imports.run_import(imports.create_job(path=csv_file, user=alice))
     assert job.state == ImportJob.State.DONE and job.rejected == 1 and job.rejected_file
+    deals = Path(tmp_path) / "deals.csv"
+    deals.write_text("Record ID,Company,Deal Stage\n1,Keeper,Closed Won\n2,Nobody,Closed Lost\n")
     company = world["Bravo Beers"]
     return {
         "companies/": company,
         "review/": company,
         "api/companies/": company,
         "imports/": job,
+        "outcomes/": outcomes.create_import(path=deals, crm="hubspot"),
         "admin/r/": company,
         "admin/auth/group/": Group.objects.create(name="Managers"),
         "admin/auth/user/": alice,

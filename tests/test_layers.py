@@ -33,6 +33,9 @@ DECLARED = {
     "leads.imports.numbers": "pure",
     "leads.companies.ranges": "pure",
     "leads.crm.names": "pure",
+    "leads.outcomes.deals": "pure",
+    "leads.outcomes.figures": "pure",
+    "leads.scoring.history": "pure",
     # base: settings and what they need, the plumbing every feature uses
     "leads": "base",
     "leads.settings": "base",
@@ -56,6 +59,8 @@ DECLARED = {
     "leads.companies.changes": "read",
     "leads.companies.filters": "read",
     "leads.review.figures": "read",
+    "leads.outcomes.matching": "read",
+    "leads.outcomes.report": "read",
     # write: the services, the one way in for every write
     "leads.scoring.labels": "write",
     "leads.scoring.incremental": "write",
@@ -66,6 +71,7 @@ DECLARED = {
     "leads.imports.dry_runs": "write",
     "leads.companies.exports": "write",
     "leads.review.snapshots": "write",
+    "leads.scoring.snapshots": "write",
     # web: requests and the processes around them
     "leads.urls": "web",
     "leads.wsgi": "web",

@@ -27,6 +27,7 @@ from leads.companies.listed import listed
 from leads.core import queue
 from leads.labelnext import selectors as labelnext_selectors
 from leads.models import ApiToken, Company, CompanyNote, LabelSource
+from leads.outcomes import selectors as outcome_selectors
 from leads.owners import selectors as owner_selectors
 from leads.owners import services as owner_services
 from leads.savedviews import services as saved_views
@@ -214,6 +215,8 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
         "website_url": _website_url(company),
         "notes": owner_selectors.company_notes(company.pk),
+        "outcomes": outcome_selectors.company_outcomes(company.pk),  # the CRM's deals, apart from the verdicts
+        "outcomes_count": outcome_selectors.outcomes_count(),
         "note_max_chars": CompanyNote.MAX_CHARS,
         # A manager's choice of owner; a rep only takes or releases (nothing to list).
         "owners": owner_selectors.possible_owners() if request.user.has_perm(roles.ASSIGN) else [],

@@ -23,6 +23,7 @@ from leads.models.encoders import EncoderState
 from leads.models.imports import ImportJob
 from leads.models.maps import MapLayout, MapPoint, MapPointQuerySet
 from leads.models.notes import CompanyNote
+from leads.models.outcomes import MatchedBy, Outcome, OutcomeImport, OutcomeSettings, ScoreSnapshot, Stage
 from leads.models.review import QualitySnapshot, ReviewDecision
 from leads.models.saved_views import SavedView, SavedViewVisit
 from leads.models.scores import PendingScoreChange, Score, ScoreChange, ScoringState
@@ -30,6 +31,6 @@ from leads.models.scores import PendingScoreChange, Score, ScoreChange, ScoringS
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
     "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CrmRecord", "EncoderState", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
-    "MapPointQuerySet", "PendingScoreChange", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
-    "ScoringState", "Verdict", "current_vector_exists", "search_query",
+    "MapPointQuerySet", "MatchedBy", "Outcome", "OutcomeImport", "OutcomeSettings", "PendingScoreChange", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
+    "ScoreSnapshot", "ScoringState", "Stage", "Verdict", "current_vector_exists", "search_query",
 ]  # fmt: skip

@@ -34,6 +34,7 @@ class LabelSource(models.TextChoices):
     API = "api", "API call"
     IMPORT = "import", "Import"
     ADMIN = "admin", "Admin action"
+    OUTCOME = "outcome", "CRM outcome"  # a won or lost deal, while outcomes count as verdicts
 
 
 # The value a verdict contributes to a neighbour's score.

@@ -12,12 +12,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from leads.accounts import roles
 from leads.models import Company, LabelSource, ReviewDecision, Verdict
+from leads.outcomes import selectors as outcome_selectors
 from leads.review import figures as review_quality
 from leads.review import selectors as review
 from leads.review import services as review_service
 from leads.scoring import labels
 
-SECTIONS = ("quality", "suspicious", "conflicts", "duplicates", "far")
+SECTIONS = ("quality", "suspicious", "conflicts", "duplicates", "far", "outcomes")
 
 
 @roles.required(roles.REVIEW)
@@ -27,6 +28,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     conflicts, conflicts_total = review.conflicts()
     duplicates, duplicates_total = review.near_duplicates()
     far, far_total, far_threshold = review.low_confidence()
+    against_outcomes, against_outcomes_total = outcome_selectors.disagreements()
     report = review.labelled_quality().report  # one set of figures: headline, which k, today's point
     by_k = review_quality.quality_by_k(report)
     return render(
@@ -50,6 +52,8 @@ def review_page(request: HttpRequest) -> HttpResponse:
             "far": far,
             "far_total": far_total,
             "far_threshold": far_threshold,
+            "against_outcomes": against_outcomes,
+            "against_outcomes_total": against_outcomes_total,
         },
     )
 

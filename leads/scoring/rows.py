@@ -283,3 +283,23 @@ def _binary_rows(ids, values, kth, weighed: evidence.Evidence, neighbour_ids, di
         rows[f"{name}_ndim"], rows[f"{name}_oid"], rows[f"{name}_size"], rows[f"{name}_lbound"] = 1, oid, k, 1
         rows[name]["len"], rows[name]["value"] = 8, data
     return rows
+
+
+# A binary COPY row of (bigint, float8, bool, bool): field count, then each field's length and value.
+_FIT_ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("fit", ">f8"),
+                     ("l3", ">i4"), ("unexplored", "u1"), ("l4", ">i4"), ("supported", "u1")])  # fmt: skip
+
+
+def read_fits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every score's (company ids ascending, fits, unexplored, supported), by binary COPY: what a
+    day's score snapshot packs (scoring.snapshots)."""
+    body = _copy_out("select company_id, fit, unexplored, supported from leads_score", [])
+    found = np.frombuffer(body, dtype=_FIT_ROW)
+    order = np.argsort(found["id"], kind="stable")
+    found = found[order]
+    return (
+        found["id"].astype(np.int64),
+        found["fit"].astype(np.float64),
+        found["unexplored"] == 1,
+        found["supported"] == 1,
+    )

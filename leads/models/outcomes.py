@@ -1,0 +1,132 @@
+"""Won and lost deals read in from the team's CRM (outcomes), kept apart from reps' verdicts, and
+the daily history of scores the proof of the scorer is read against."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from leads.imports import tabular
+from leads.imports.csvdialect import Dialect
+from leads.models.companies import Company
+from leads.models.onerow import OneRow
+
+
+class Stage(models.TextChoices):
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+    OPEN = "open", "Open"
+
+
+class MatchedBy(models.TextChoices):
+    """How a deal's row found its company, in the order it is tried (outcomes.services)."""
+
+    RECORD = "record", "CRM record id"
+    DOMAIN = "domain", "Domain"
+    NAME = "name", "Name"
+
+
+class OutcomeImport(models.Model):
+    """One deals file: who brought it, how it is read (the preview's choices) and what it did."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for confirmation"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    file = models.FileField(upload_to="outcomes/%Y/%m/")
+    original_name = models.CharField(max_length=300)
+    crm = models.CharField(max_length=40)  # a slug of leads.crm.names: whose record ids the file holds
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    encoding = models.CharField(max_length=30, blank=True)  # how imports.tabular reads it, as ImportJob
+    delimiter = models.CharField(max_length=5, blank=True)
+    sheet = models.PositiveSmallIntegerField(null=True, blank=True)
+    headers = models.JSONField(default=list, blank=True)
+    # {"<column index>": field of outcomes.deals.FIELDS}; {"<stage as written>": "won" | "lost" | "open"}
+    mapping = models.JSONField(default=dict, blank=True)
+    stages = models.JSONField(default=dict, blank=True)
+    rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    matched = models.JSONField(default=dict, blank=True)  # {"record": 3, "domain": 2, "name": 1}
+    rejected_rows = models.JSONField(default=list, blank=True)  # [{"line", "reason", "values"}], every one
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_state_display()})"
+
+    def column_mapping(self) -> dict[int, str]:
+        return {int(i): target for i, target in self.mapping.items()}
+
+    def dialect(self) -> Dialect:
+        workbook = self.encoding == tabular.XLSX
+        return Dialect(encoding=self.encoding, delimiter="" if workbook else self.delimiter, headers=self.headers,
+                       sheet=(self.sheet or 0) if workbook else 0)  # fmt: skip
+
+
+class Outcome(models.Model):
+    """A deal with a company: won, lost or still open. Never a verdict by itself: it counts as one
+    only while OutcomeSettings says so (written then through scoring.labels, source "outcome")."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="outcomes", db_index=False)
+    crm = models.CharField(max_length=40)
+    # The CRM's deal (opportunity) id; a file without one gets a key made of the deal's company
+    # and name (outcomes.deals.Deal.key), so that a re-import updates instead of adding.
+    deal_id = models.CharField(max_length=100)
+    deal_name = models.CharField(max_length=300, blank=True)
+    stage = models.CharField(max_length=4, choices=Stage.choices)
+    stage_as_written = models.CharField(max_length=100, blank=True)  # 'Closed Won', 'closedwon', 'won'
+    closed_on = models.DateField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)  # ISO 4217 where given
+    matched_by = models.CharField(max_length=6, choices=MatchedBy.choices)
+    source = models.ForeignKey(OutcomeImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)  # when leads first heard of the deal
+    # When leads first read it as won or lost (None while open): with closed_on, what the proof
+    # must take the company's band from before (outcomes.report).
+    decided_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-closed_on", "-created_at"]
+        constraints = [models.UniqueConstraint(fields=["crm", "deal_id"], name="one_outcome_per_crm_deal")]
+        indexes = [models.Index(fields=["company", "closed_on"], name="outcome_company")]
+
+    def __str__(self) -> str:
+        return f"{self.crm}:{self.deal_id} {self.stage}"
+
+
+class OutcomeSettings(OneRow):
+    """Whether outcomes count as verdicts: the one place the choice lives, so that a profile key
+    (issue #28) can join it. Changed only by outcomes.services.set_outcomes_count."""
+
+    count_as_verdicts = models.BooleanField(default=False)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+
+class ScoreSnapshot(models.Model):
+    """Every scored company's fit and band on one day, packed (scoring.history): 3 bytes a
+    company plus its id's delta, compressed; what the proof reads a company's band before its
+    outcome from. Written by scoring.snapshots (the sweep, once a day; `snapshot_scores`)."""
+
+    taken_on = models.DateField(unique=True)
+    taken_at = models.DateTimeField()
+    companies = models.PositiveIntegerField()
+    ids = models.BinaryField()  # zlib of the ascending ids' deltas, uint32 little-endian
+    fits = models.BinaryField()  # int16 little-endian: fit * 10,000
+    bands = models.BinaryField()  # uint8: an index into scoring.bands.BANDS
+
+    class Meta:
+        ordering = ["taken_on"]
+
+    def __str__(self) -> str:
+        return f"{self.taken_on}: {self.companies} companies"

@@ -1,0 +1,250 @@
+"""A CRM's deals (opportunities) export read into deals: which column is which, the stage read as
+won / lost / open, the close date and the amount. Pure: rows of cells in, Deals or rejects out.
+
+The shapes are the CRMs' own exports: HubSpot's deals ("Record ID", "Deal Stage" or its internal
+`dealstage` names, "Associated Company IDs", "Close Date", "Amount"), Salesforce's opportunities
+("Opportunity ID", "Stage" / "StageName", "Account ID", "IsWon", "IsClosed", "Close Date"),
+Pipedrive's deals ("Deal - ID", "Deal - Status" won / lost / open, "Organization - ID",
+"Deal - Won time"). A file (and its rows) is read through imports.tabular like any other table."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from leads.companies.identity import clean_name, normalise_name, read_website
+from leads.imports.csvfiles import Rejected
+
+WON, LOST, OPEN = "won", "lost", "open"
+STAGES = (WON, LOST, OPEN)
+
+# What a deal row may say, and the headers (folded: lower case, words only) each is known by, in
+# order of preference: Pipedrive's won / lost / open "status" before its pipeline "stage".
+HEADERS: dict[str, tuple[str, ...]] = {
+    "deal_id": ("record id", "deal id", "opportunity id", "deal id", "id", "opportunity id 18", "hs object id"),
+    "record_id": ("associated company ids", "associated company id", "company id", "company ids", "account id",
+                  "accountid", "organization id", "organisation id", "org id", "deal organization id"),
+    "domain": ("company domain name", "associated company domain", "company domain", "domain", "company website",
+               "account website", "organization website", "website"),
+    "name": ("associated company", "associated company name", "company name", "company", "account name",
+             "account", "organization name", "organization", "organisation", "deal organization"),
+    "stage": ("deal status", "status", "deal stage", "dealstage", "stagename", "stage name", "stage",
+              "opportunity stage"),
+    "closed_on": ("close date", "closedate", "closed date", "deal close date", "close time", "won time",
+                  "deal won time", "lost time", "deal lost time", "expected close date", "deal expected close date"),
+    "amount": ("amount", "deal amount", "value", "deal value", "opportunity amount", "amount in company currency"),
+    "currency": ("currency", "deal currency", "deal currency code", "currency iso code", "currencyisocode", "opportunity currency",
+                 "amount currency"),
+    "deal_name": ("deal name", "dealname", "opportunity name", "deal title", "title"),
+    "is_won": ("iswon", "is won", "won"),
+    "is_closed": ("isclosed", "is closed", "closed"),
+}  # fmt: skip
+FIELDS = tuple(HEADERS)
+# Fields several columns may fill (the first non-empty, in the order of HEADERS): Pipedrive has a
+# won time and a lost time.
+MANY = {"closed_on"}
+
+_WON = {"closed won", "closedwon", "won", "closed/won", "closed-won", "deal won"}
+_LOST = {"closed lost", "closedlost", "lost", "closed/lost", "closed-lost", "deal lost"}
+# Open stages of the CRMs' default pipelines; any other stage is open too, but the preview lists
+# it so that a manager can say a team's own "Signed" means won.
+_OPEN = {
+    "open", "appointmentscheduled", "appointment scheduled", "qualifiedtobuy", "qualified to buy",
+    "presentationscheduled", "presentation scheduled", "decisionmakerboughtin", "decision maker bought in",
+    "contractsent", "contract sent", "prospecting", "qualification", "needs analysis", "value proposition",
+    "id decision makers", "perception analysis", "proposal price quote", "negotiation review", "lead in",
+    "contact made", "demo scheduled", "proposal made", "negotiations started", "qualified",
+}  # fmt: skip
+_TRUE, _FALSE = {"true", "1", "yes", "y", "t"}, {"false", "0", "no", "n", "f", ""}
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "chf": "CHF"}
+MAX_DEAL_ID = 100
+
+
+def fold(text: str) -> str:
+    """'Deal - Status' -> 'deal status', 'Associated Company IDs (Primary)' -> 'associated company ids'."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    while words and words[-1] in ("primary",):
+        words.pop()
+    return " ".join(words)
+
+
+def suggest_mapping(headers: Sequence[str]) -> dict[int, str]:
+    """Column index -> field, by header; each field once (but MANY), preferred headers first."""
+    folded = [fold(h) for h in headers]
+    mapping: dict[int, str] = {}
+    for target, known in HEADERS.items():
+        for alias in known:
+            for index, header in enumerate(folded):
+                if header == alias and index not in mapping:
+                    mapping[index] = target
+                    break
+            if target in mapping.values() and target not in MANY:
+                break
+    return mapping
+
+
+def guess_crm(headers: Sequence[str]) -> str:
+    """'hubspot', 'salesforce' or 'pipedrive' by the headers their exports write; '' when none says."""
+    folded = {fold(h) for h in headers}
+    if folded & {"dealstage", "associated company ids", "associated company", "hs object id"}:
+        return "hubspot"
+    if folded & {"stagename", "opportunity id", "account id", "accountid", "iswon", "opportunity name"}:
+        return "salesforce"
+    if folded & {"deal status", "deal title", "organization id", "deal organization", "deal id"}:
+        return "pipedrive"
+    if "deal stage" in folded:
+        return "hubspot"
+    return ""
+
+
+def fold_stage(written: str) -> str:
+    """'Closed/Won' -> 'closed won': how stages are compared and how a manager's choices are keyed."""
+    return " ".join(re.findall(r"[a-z0-9]+", written.lower()))
+
+
+def stage_of(written: str, *, chosen: dict[str, str] | None = None) -> str:
+    """'Closed Won' -> won, 'closedlost' -> lost, anything else -> open; `chosen` (folded stage ->
+    won / lost / open) is a manager's word for a team's own stages and comes first."""
+    folded = fold_stage(written)
+    if chosen and folded in chosen:
+        return chosen[folded]
+    if written.strip().lower() in _WON or folded in _WON:
+        return WON
+    if written.strip().lower() in _LOST or folded in _LOST:
+        return LOST
+    return OPEN
+
+
+def is_known_stage(written: str) -> bool:
+    folded = fold_stage(written)
+    return folded in _WON or folded in _LOST or folded in _OPEN or written.strip().lower() in _WON | _LOST
+
+
+def read_date(text: str) -> date | None:
+    """'2024-03-05', '2024-03-05 10:00', '03/05/2024' (month first unless the first is above 12),
+    '05.03.2024' (day first), '2024/03/05'; None when it is no date."""
+    text = text.strip()
+    if m := re.match(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b", text):
+        y, mo, d = map(int, m.groups())
+    elif m := re.match(r"(\d{1,2})/(\d{1,2})/(\d{4})\b", text):
+        a, b, y = map(int, m.groups())
+        mo, d = (b, a) if a > 12 else (a, b)
+    elif m := re.match(r"(\d{1,2})\.(\d{1,2})\.(\d{4})\b", text):
+        d, mo, y = map(int, m.groups())
+    else:
+        return None
+    try:
+        return date(y, mo, d)
+    except ValueError:
+        return None
+
+
+def read_amount(text: str) -> tuple[Decimal | None, str]:
+    """'$12,500.00' -> (12500.00, 'USD'), '12.500,50 €' -> (12500.50, 'EUR'), 'EUR 900' -> (900, 'EUR').
+    (None, '') when it is no amount."""
+    currency = ""
+    low = text.strip().lower()
+    for symbol, code in _SYMBOLS.items():
+        if symbol in low:
+            currency, low = code, low.replace(symbol, "")
+    if m := re.search(r"\b([a-z]{3})\b", low):
+        currency, low = m.group(1).upper(), low.replace(m.group(1), "")
+    number = re.sub(r"[\s'\u00a0]", "", low)
+    if re.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d+)?|-?\d+,\d{1,2}", number):  # European: 12.500,50
+        number = number.replace(".", "").replace(",", ".")
+    number = number.replace(",", "")
+    try:
+        return Decimal(number).quantize(Decimal("0.01")), currency
+    except InvalidOperation:
+        return None, ""
+
+
+@dataclass
+class Deal:
+    """One deal row, read: its company's keys (any of them may be empty) and the deal."""
+
+    line: int
+    record_ids: list[str]
+    domain: str
+    name: str
+    stage: str  # won / lost / open
+    stage_as_written: str
+    closed_on: date | None
+    amount: Decimal | None
+    currency: str
+    deal_id: str
+    deal_name: str
+    values: list[str] = field(default_factory=list)
+
+    @property
+    def normalised_name(self) -> str:
+        return normalise_name(self.name) if self.name else ""
+
+    @property
+    def key(self) -> str:
+        """The deal's id, or one made of its company and name: stable when its stage changes."""
+        if self.deal_id:
+            return self.deal_id
+        made = "|".join([",".join(self.record_ids), self.domain, self.normalised_name, self.deal_name.lower()])
+        return "row:" + hashlib.sha1(made.encode()).hexdigest()[:20]
+
+
+def _value(cells: list[str], mapping: dict[int, str], target: str) -> str:
+    """The first non-empty cell of the columns mapped to `target`."""
+    for index, mapped in sorted(mapping.items()):
+        if mapped == target and index < len(cells) and cells[index].strip():
+            return cells[index].strip()
+    return ""
+
+
+def to_deal(line: int, cells: list[str], mapping: dict[int, str], *, stages: dict[str, str]) -> Deal | Rejected:
+    """One row read; a Rejected says what to fix (a company that matches nothing is the import's to say)."""
+    get = lambda target: _value(cells, mapping, target).replace("\x00", "")  # noqa: E731
+    record_ids = [r.strip() for r in re.split(r"[;,]", get("record_id")) if r.strip()]
+    domain, name = read_website(get("domain")).domain, clean_name(get("name"))
+    if not (record_ids or domain or name):
+        return Rejected(line, "the row names no company: it needs a company record id, a domain or a name", cells)
+    written = get("stage")
+    stage = stage_of(written, chosen=stages)
+    won, closed = get("is_won").lower(), get("is_closed").lower()
+    if closed in _TRUE | _FALSE and get("is_closed"):  # Salesforce's IsClosed / IsWon decide
+        stage = OPEN if closed in _FALSE else (WON if won in _TRUE else LOST)
+    elif not written and won in _TRUE:
+        stage = WON
+    closed_text = get("closed_on")
+    closed_on = read_date(closed_text) if closed_text else None
+    if closed_text and closed_on is None:
+        return Rejected(line, f"the close date {closed_text[:40]!r} is no date: write it as 2024-03-05", cells)
+    amount_text = get("amount")
+    amount, currency = read_amount(amount_text) if amount_text else (None, "")
+    if amount_text and amount is None:
+        return Rejected(line, f"the amount {amount_text[:40]!r} is no number: write it as 12500.00", cells)
+    deal_id = get("deal_id")
+    if len(deal_id) > MAX_DEAL_ID:
+        return Rejected(line, f"the deal id is {len(deal_id)} characters long; the limit is {MAX_DEAL_ID}", cells)
+    given_currency = get("currency").upper()
+    currency = given_currency if re.fullmatch(r"[A-Z]{3}", given_currency) else currency
+    return Deal(line, record_ids, domain, name, stage, written[:100], closed_on, amount, currency, deal_id,
+                get("deal_name")[:300], cells)  # fmt: skip
+
+
+def unknown_stages(rows: Sequence[Sequence[str]], mapping: dict[int, str]) -> list[str]:
+    """The stages as written that no CRM's default pipeline names: read as open unless a manager says."""
+    seen: dict[str, None] = {}
+    for cells in rows:
+        written = _value(list(cells), mapping, "stage")
+        if written and not is_known_stage(written):
+            seen.setdefault(written)
+    return list(seen)
+
+
+def parse_stage_choice(text: str) -> tuple[str, str]:
+    """'Signed=won' (--stage) -> ('signed', 'won'); ValueError says what to write."""
+    value, _, stage = text.rpartition("=")
+    if not value.strip() or stage.strip().lower() not in STAGES:
+        raise ValueError(f"--stage {text!r}: write it as VALUE=won, VALUE=lost or VALUE=open")
+    return fold_stage(value), stage.strip().lower()

@@ -1,0 +1,169 @@
+"""The proof: "Does it find customers?". Read-side: nothing here writes.
+
+For every decided deal (won or lost) the company's band and rank are read from the last score
+snapshot taken strictly before the deal was decided: before its close date and before the day
+leads first read it as won or lost, so that no outcome (counting as a verdict or not) is in the
+score it is judged by. Deals with no snapshot before, or whose company had no score that day
+(labelled then, or not yet embedded), are left out and counted. Reps' verdicts at the same moment
+(their latest label before it, outcomes' own labels aside) are the baseline, over every deal."""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection
+from django.utils import timezone
+
+from leads.models import Label, LabelSource, Outcome, OutcomeSettings, ScoreSnapshot, ScoringState, Stage
+from leads.outcomes import figures
+from leads.scoring import bands, history
+
+REP_GROUPS = ("like", "dislike", "none")
+
+
+@dataclass(frozen=True)
+class Deals:
+    """One entry per decided deal, in company id order then cutoff."""
+
+    company_ids: np.ndarray  # (n,) int64
+    won: np.ndarray  # (n,) bool
+    cutoffs: list[datetime.date]  # the band is read from the last snapshot strictly before this day
+    band: np.ndarray  # (n,) str: the band key then, '' when left out
+    top_share: np.ndarray  # (n,) float: the rank then (0: the best), NaN when left out
+    rep: np.ndarray  # (n,) str: like / dislike / none, reps' verdict then
+    no_snapshot: int  # left out: no snapshot before
+    not_scored: int  # left out: no score in the snapshot before
+
+
+def cutoff_of(closed_on: datetime.date | None, decided_at: datetime.datetime) -> datetime.date:
+    decided = timezone.localdate(decided_at)
+    return min(closed_on, decided) if closed_on else decided
+
+
+def decided_deals() -> Deals:
+    rows = list(Outcome.objects.exclude(stage=Stage.OPEN).exclude(decided_at=None).order_by("company_id", "pk")
+                .values_list("company_id", "stage", "closed_on", "decided_at"))  # fmt: skip
+    ids = np.array([r[0] for r in rows], np.int64)
+    won = np.array([r[1] == Stage.WON for r in rows], bool)
+    cutoffs = [cutoff_of(r[2], r[3]) for r in rows]
+    band, top, missing = _bands_before(ids, cutoffs)
+    rep = _reps_before(ids, cutoffs)
+    return Deals(ids, won, cutoffs, band, top, rep, missing, int(np.count_nonzero(band == "")) - missing)
+
+
+def _bands_before(ids: np.ndarray, cutoffs: list[datetime.date]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each deal's band key and top share in the last snapshot before its cutoff; how many had none."""
+    band, top = np.full(len(ids), "", dtype=object), np.full(len(ids), np.nan)
+    days = list(ScoreSnapshot.objects.order_by("taken_on").values_list("taken_on", flat=True))
+    which = np.array([bisect.bisect_left(days, c) - 1 for c in cutoffs], int)  # the last day < cutoff
+    for day in sorted(set(which.tolist()) - {-1}):
+        packed = ScoreSnapshot.objects.filter(taken_on=days[day]).values_list("ids", "fits", "bands").get()
+        snapshot = history.unpack(*packed)
+        here = np.flatnonzero(which == day)
+        at = snapshot.find(ids[here])
+        scored = at >= 0
+        shares = snapshot.top_share()
+        band[here[scored]] = [bands.BANDS[code].key for code in snapshot.bands[at[scored]]]
+        top[here[scored]] = shares[at[scored]]
+    return band.astype(str), top, int(np.count_nonzero(which == -1))
+
+
+def _reps_before(ids: np.ndarray, cutoffs: list[datetime.date]) -> np.ndarray:
+    """Reps' latest verdict on each deal's company before its cutoff day (an outcome's own label aside)."""
+    found = np.full(len(ids), "none", dtype=object)
+    history_of: dict[int, list[tuple[datetime.date, str]]] = {}
+    labels = Label.objects.filter(company_id__in=set(ids.tolist())).exclude(source=LabelSource.OUTCOME)
+    for company_id, created_at, verdict in labels.order_by("created_at", "pk").values_list(
+        "company_id", "created_at", "verdict"
+    ):
+        history_of.setdefault(company_id, []).append((timezone.localdate(created_at), verdict))
+    for i, (company_id, cutoff) in enumerate(zip(ids.tolist(), cutoffs)):
+        before = [verdict for day, verdict in history_of.get(company_id, []) if day < cutoff]
+        if before and before[-1] != "clear":
+            found[i] = before[-1]
+    return found.astype(str)
+
+
+def outcomes_report(*, bootstrap: int = figures.BOOTSTRAP, seed: int = figures.SEED) -> dict:
+    """The whole report, as the page shows it and `outcomes_report --json` prints it."""
+    deals = decided_deals()
+    counted = deals.band != ""
+    won, band = deals.won[counted], deals.band[counted]
+    strong = band == bands.STRONG.key
+    months = np.array([c.strftime("%Y-%m") for c, keep in zip(deals.cutoffs, counted) if keep], dtype=str)
+    return {
+        "deals": len(deals.won),
+        "counted": int(counted.sum()),
+        "left_out": {"no_snapshot_before": deals.no_snapshot, "not_scored_before": deals.not_scored},
+        "base_rate": figures.row("all", won).win_rate,
+        "bands": [
+            {**r.as_dict(), "band": r.group, "label": bands.BY_KEY[r.group].label}
+            for r in figures.by_group(won, band, [b.key for b in bands.BANDS])
+        ],  # fmt: skip
+        "ranks": [r.as_dict() for r in figures.by_top(won, deals.top_share[counted])],
+        "lift": figures.lift(won, strong, group=bands.STRONG.key, bootstrap=bootstrap, seed=seed).as_dict(),
+        "reps": {
+            "deals": len(deals.won),
+            "base_rate": figures.row("all", deals.won).win_rate,
+            "verdicts": [r.as_dict() for r in figures.by_group(deals.won, deals.rep, REP_GROUPS)],
+            "lift": figures.lift(
+                deals.won, deals.rep == "like", group="like", bootstrap=bootstrap, seed=seed
+            ).as_dict(),
+        },
+        "trend": figures.by_month(won, months, strong),
+        "drift": drift(),
+        "outcomes_count_as_verdicts": OutcomeSettings.get().count_as_verdicts,
+    }
+
+
+def drift(*, today: datetime.date | None = None) -> dict:
+    """How far this month's new companies lie from the labelled set, against last month's: the
+    median cosine distance from each (scored) company created in the month to its nearest labelled
+    company (its score's first neighbour), and the share with nothing labelled close."""
+    today = today or timezone.localdate()
+    this_month = today.replace(day=1)
+    last_month = (this_month - datetime.timedelta(days=1)).replace(day=1)
+    now, before = (
+        _month_distance(this_month, today + datetime.timedelta(days=1)),
+        _month_distance(last_month, this_month),
+    )
+    return {"this_month": {"month": this_month.strftime("%Y-%m"), **now},
+            "last_month": {"month": last_month.strftime("%Y-%m"), **before},
+            "radius": ScoringState.read("radius")[0] if ScoringState.read("radius") else None,
+            "sentence": drift_sentence(now, before)}  # fmt: skip
+
+
+_MONTH_DISTANCE = """
+select count(*), percentile_cont(0.5) within group (order by s.neighbour_distances[1]),
+       avg(case when s.unexplored then 1.0 else 0.0 end)
+from leads_company c join leads_score s on s.company_id = c.id
+where c.created_at >= %s and c.created_at < %s and cardinality(s.neighbour_distances) > 0
+"""
+
+
+def _month_distance(start: datetime.date, end: datetime.date) -> dict:
+    zone = timezone.get_current_timezone()
+    bounds = [datetime.datetime.combine(day, datetime.time(), zone) for day in (start, end)]
+    with connection.cursor() as cursor:
+        cursor.execute(_MONTH_DISTANCE, bounds)
+        companies, median, unexplored = cursor.fetchone()
+    return {
+        "companies": companies,
+        "median_distance": median,
+        "unexplored_share": None if unexplored is None else float(unexplored),
+    }
+
+
+def drift_sentence(now: dict, before: dict) -> str:
+    """What the drift figures mean, in one sentence."""
+    if not now["companies"] or not before["companies"]:
+        return "Too few companies imported this month or last to compare yet."
+    change = now["median_distance"] - before["median_distance"]
+    way = "farther from" if change > 0 else "closer to"
+    return (f"This month's new companies lie {way} what the team has labelled than last month's (median "
+            f"distance to the nearest labelled company {now['median_distance']:.2f} against "
+            f"{before['median_distance']:.2f}): the scorer learned from companies "
+            f"{'less' if change > 0 else 'more'} like the ones it now scores.")  # fmt: skip

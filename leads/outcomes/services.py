@@ -1,0 +1,156 @@
+"""Outcomes in: a deals file kept and described, its deals stored as outcomes (one per CRM and
+deal id: a re-import updates, never duplicates), and the choice whether outcomes count as
+verdicts. Verdicts are written only through scoring.labels (source "outcome"), so the history,
+the current verdict and the rescore follow as for any verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+from django.core.files import File
+from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
+from django.utils import timezone
+
+from leads.crm.names import crm_slug
+from leads.imports import tabular
+from leads.imports.services import check_size
+from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, OutcomeSettings, Stage, Verdict
+from leads.outcomes import deals as deal_rows
+from leads.outcomes.matching import Reading, read_file
+from leads.scoring import labels
+
+# What a decided outcome says, as a verdict.
+VERDICT_OF = {Stage.WON: Verdict.LIKE, Stage.LOST: Verdict.DISLIKE}
+_FIELDS = ("company_id", "stage", "stage_as_written", "closed_on", "amount", "currency", "deal_name", "matched_by")
+
+
+def create_import(*, path: Path | str, crm: str = "", user=None, original_name: str = "") -> OutcomeImport:
+    path = Path(path)
+    with path.open("rb") as stream:
+        return create_import_from_stream(stream, name=original_name or path.name, size=path.stat().st_size,
+                                         crm=crm, user=user)  # fmt: skip
+
+
+def create_import_from_stream(stream: BinaryIO, *, name: str, size: int, crm: str = "", user=None) -> OutcomeImport:
+    """Keep the file, read its format and headers, suggest the columns and say whose CRM it is
+    (`crm`, else by its headers); UnreadableFile says what is wrong with the file."""
+    job = describe(stream, name=name, size=size, crm=crm, user=user)
+    job.file.save(Path(name).name or "deals.csv", File(stream), save=False)
+    job.save()
+    return job
+
+
+def describe(stream: BinaryIO, *, name: str, size: int, crm: str = "", user=None) -> OutcomeImport:
+    """The job for a file, unsaved and without the file: what a dry run reads it with."""
+    check_size(size)
+    dialect = tabular.describe(stream, size=size).dialect
+    job = OutcomeImport(user=user, original_name=name, headers=dialect.headers, encoding=dialect.encoding)
+    job.delimiter, job.sheet = ("", dialect.sheet) if tabular.is_workbook(dialect) else (dialect.delimiter, None)
+    job.mapping = {str(i): target for i, target in deal_rows.suggest_mapping(dialect.headers).items()}
+    job.crm = crm_slug(crm) or deal_rows.guess_crm(dialect.headers)
+    return job
+
+
+def choose(job: OutcomeImport, *, columns: dict[int, str] | None = None, stages: dict[str, str] | None = None,
+           crm: str | None = None, save: bool = True, replace: bool = False) -> OutcomeImport:  # fmt: skip
+    """A manager's (or --column / --stage / --crm) choices on the preview, kept on the job: `columns`
+    (index -> field) change those columns (`replace`: are the whole mapping, the preview's form)."""
+    if replace:
+        job.mapping = {str(i): t for i, t in (columns or {}).items()}
+    elif columns:
+        mapping = {i: t for i, t in job.column_mapping().items() if t not in columns.values() or i in columns}
+        job.mapping = {str(i): t for i, t in {**mapping, **columns}.items()}
+    if stages is not None:
+        job.stages = {deal_rows.fold_stage(k): v for k, v in stages.items() if v in deal_rows.STAGES}
+    if crm is not None:
+        job.crm = crm_slug(crm)
+    if save:
+        job.save(update_fields=["mapping", "stages", "crm"])
+    return job
+
+
+@transaction.atomic
+def run_import(job: OutcomeImport) -> OutcomeImport:
+    """Store the file's deals as outcomes in one transaction; record counts and every reject on the
+    job; when outcomes count as verdicts, write theirs (scoring.labels) for the companies touched."""
+    reading = read_file(job)
+    created, updated, unchanged = _upsert(job, reading)
+    job.rows, job.created, job.updated, job.unchanged = reading.rows, created, updated, unchanged
+    job.rejected, job.matched = len(reading.rejected), reading.counts
+    job.rejected_rows = [{"line": r.line, "reason": r.reason, "values": r.values} for r in reading.rejected]
+    job.state, job.finished_at = OutcomeImport.State.DONE, timezone.now()
+    job.save()
+    if OutcomeSettings.get().count_as_verdicts:
+        apply_outcome_verdicts(company_ids=[m.company_id for m in reading.matched])
+    return job
+
+
+def _upsert(job: OutcomeImport, reading: Reading) -> tuple[int, int, int]:
+    """(created, updated, unchanged); a deal twice in one file: its last row counts."""
+    latest = {m.deal.key: m for m in reading.matched}
+    existing = {o.deal_id: o for o in Outcome.objects.filter(crm=job.crm, deal_id__in=list(latest))}
+    now, new, changed = timezone.now(), [], []
+    for key, found in latest.items():
+        deal = found.deal
+        values = {"company_id": found.company_id, "stage": deal.stage, "stage_as_written": deal.stage_as_written,
+                  "closed_on": deal.closed_on, "amount": deal.amount, "currency": deal.currency,
+                  "deal_name": deal.deal_name, "matched_by": found.by}  # fmt: skip
+        decided = now if deal.stage != Stage.OPEN else None
+        outcome = existing.get(key)
+        if outcome is None:
+            new.append(Outcome(crm=job.crm, deal_id=key, source=job, decided_at=decided, **values))
+        elif any(getattr(outcome, name) != value for name, value in values.items()):
+            if outcome.stage != deal.stage:
+                outcome.decided_at = decided  # decided now (or open again): the proof reads its band before this
+            for name, value in values.items():
+                setattr(outcome, name, value)
+            outcome.source, outcome.updated_at = job, now
+            changed.append(outcome)
+    Outcome.objects.bulk_create(new)
+    Outcome.objects.bulk_update(changed, [*_FIELDS, "decided_at", "source", "updated_at"])
+    return len(new), len(changed), len(latest) - len(new) - len(changed)
+
+
+def latest_decided(company_ids: list[int] | None = None) -> dict[int, str]:
+    """company id -> won / lost of its latest decided outcome (by close date, else when decided)."""
+    decided = Outcome.objects.exclude(stage=Stage.OPEN)
+    if company_ids is not None:
+        decided = decided.filter(company_id__in=company_ids)
+    ordered = decided.order_by("company_id", F("closed_on").desc(nulls_last=True), "-decided_at", "-pk")
+    return dict(ordered.distinct("company_id").values_list("company_id", "stage"))
+
+
+def apply_outcome_verdicts(*, company_ids: list[int] | None = None) -> int:
+    """Make each company's latest decided outcome its verdict (won: like, lost: dislike), over a
+    rep's; how many verdicts changed. Open deals say nothing."""
+    wanted = [(pk, VERDICT_OF[Stage(stage)]) for pk, stage in latest_decided(company_ids).items()]
+    return labels.label_companies(verdicts=wanted, user=None, source=LabelSource.OUTCOME)
+
+
+def restore_rep_verdicts(*, user=None) -> int:
+    """Give every company whose current verdict an outcome wrote its reps' own latest verdict back
+    (or none), as `user`'s label (source admin); how many verdicts changed."""
+    latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at", "-pk")
+    by_outcome = Company.objects.annotate(last_source=Subquery(latest.values("source")[:1])).filter(
+        last_source=LabelSource.OUTCOME
+    )
+    ids = list(by_outcome.values_list("pk", flat=True))
+    own = Label.objects.filter(company_id__in=ids).exclude(source=LabelSource.OUTCOME)
+    reps = dict(
+        own.order_by("company_id", "-created_at", "-pk").distinct("company_id").values_list("company_id", "verdict")
+    )
+    wanted = [(pk, reps.get(pk, Verdict.CLEAR)) for pk in ids]
+    return labels.label_companies(verdicts=wanted, user=user, source=LabelSource.ADMIN)
+
+
+@transaction.atomic
+def set_outcomes_count(*, count: bool, user=None) -> int:
+    """Turn "outcomes count as verdicts" on (every company's latest outcome becomes its verdict) or
+    off (reps' own verdicts come back); how many verdicts changed. Nothing when it is already so."""
+    settings = OutcomeSettings.get()
+    if settings.count_as_verdicts == count:
+        return 0
+    OutcomeSettings.change(count_as_verdicts=count, changed_by=user, changed_at=timezone.now())
+    return apply_outcome_verdicts() if count else restore_rep_verdicts(user=user)

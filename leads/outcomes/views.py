@@ -1,0 +1,102 @@
+"""Outcomes on the web: a deals file uploaded, previewed (columns, CRM, stages a manager maps, a dry
+run's matches by key) and imported; its rejects as CSV; the "outcomes count as verdicts" setting;
+the "Does it find customers?" report."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from leads.accounts import roles
+from leads.companies.exports import neutralise
+from leads.crm.names import KNOWN, crm_label
+from leads.imports.csvfiles import UnreadableFile
+from leads.models import OutcomeImport
+from leads.outcomes import deals as deal_rows
+from leads.outcomes import selectors
+from leads.outcomes import services as outcomes
+from leads.outcomes.matching import read_file
+from leads.outcomes.report import outcomes_report
+
+
+@roles.required(roles.IMPORT)
+@require_http_methods(["GET", "POST"])
+def outcomes_page(request: HttpRequest) -> HttpResponse:
+    """The deals upload, the recent deals files and (for who may change settings) the setting."""
+    error = ""
+    if request.method == "POST":
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            error = "Choose a deals file (CSV or Excel) to upload."
+        else:
+            try:
+                job = outcomes.create_import_from_stream(uploaded.file, name=uploaded.name, size=uploaded.size,
+                                                         crm=request.POST.get("crm", ""), user=request.user)  # fmt: skip
+            except UnreadableFile as problem:
+                error = str(problem)
+            else:
+                return redirect("outcome-import", job.pk)
+    context = {"error": error, "jobs": selectors.recent_imports(), "count": selectors.outcomes_count(),
+               "may_change": request.user.has_perm(roles.SETTINGS), "crms": KNOWN}  # fmt: skip
+    return render(request, "leads/outcomes.html", context, status=400 if error else 200)
+
+
+@roles.required(roles.IMPORT)
+@require_http_methods(["GET", "POST"])
+def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """Before the import: its preview (a dry run with the choices made so far); after: what it did.
+    POST `action=preview` keeps the choices (columns, CRM, stages), `action=import` imports."""
+    job = get_object_or_404(OutcomeImport, pk=pk)
+    if request.method == "POST" and job.state == OutcomeImport.State.PENDING:
+        columns = {int(k[7:]): v for k, v in request.POST.items() if k.startswith("column-") and k[7:].isdigit()
+                   and v in deal_rows.FIELDS and int(k[7:]) < len(job.headers)}  # fmt: skip
+        stages = {request.POST.get(f"stage-{i}", ""): request.POST.get(f"stage-{i}-as", "")
+                  for i in range(100) if f"stage-{i}" in request.POST}  # fmt: skip
+        outcomes.choose(job, columns=columns, stages={**job.stages, **stages}, crm=request.POST.get("crm") or None,
+                        replace=any(k.startswith("column-") for k in request.POST))  # fmt: skip
+        if request.POST.get("action") == "import" and job.crm:
+            outcomes.run_import(job)
+            messages.success(request, f"{job.original_name}: {job.created} new deals, {job.updated} updated.")
+        return redirect("outcome-import", job.pk)
+    reading = read_file(job) if job.state == OutcomeImport.State.PENDING else None
+    mapping = job.column_mapping()
+    columns = [(i, header, mapping.get(i, "")) for i, header in enumerate(job.headers)]
+    return render(request, "leads/outcome_import.html", {
+        "job": job, "reading": reading, "columns": columns, "fields": deal_rows.FIELDS, "crms": KNOWN,
+        "crm_name": crm_label(job.crm) if job.crm else "", "stages": deal_rows.STAGES,
+    })  # fmt: skip
+
+
+@roles.required(roles.IMPORT)
+@require_GET
+def outcome_rejected(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every rejected row of an import: line, reason, then the row's cells (formulas neutralised)."""
+    job = get_object_or_404(OutcomeImport, pk=pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="rejected-deals-{job.pk}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["line", "reason", *map(neutralise, job.headers)])
+    for row in job.rejected_rows:
+        writer.writerow([row["line"], neutralise(row["reason"]), *map(neutralise, row["values"])])
+    return response
+
+
+@roles.required(roles.SETTINGS)
+@require_POST
+def outcomes_setting(request: HttpRequest) -> HttpResponse:
+    """Outcomes count as verdicts, or are only measured."""
+    count = request.POST.get("count") == "on"
+    changed = outcomes.set_outcomes_count(count=count, user=request.user)
+    state = "count as verdicts" if count else "are only measured"
+    messages.success(request, f"Outcomes now {state}: {changed} verdicts changed.")
+    return redirect("outcomes")
+
+
+@roles.required(roles.VIEW)
+@require_GET
+def report_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "leads/outcomes_report.html", {"report": outcomes_report()})
