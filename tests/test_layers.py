@@ -33,6 +33,9 @@ DECLARED = {
     "leads.imports.numbers": "pure",
     "leads.companies.ranges": "pure",
     "leads.crm.names": "pure",
+    "leads.webhooks.addresses": "pure",
+    "leads.webhooks.outbound": "pure",
+    "leads.webhooks.backoff": "pure",
     # base: settings and what they need, the plumbing every feature uses
     "leads": "base",
     "leads.settings": "base",
@@ -66,6 +69,7 @@ DECLARED = {
     "leads.imports.dry_runs": "write",
     "leads.companies.exports": "write",
     "leads.review.snapshots": "write",
+    "leads.webhooks.events": "write",
     # web: requests and the processes around them
     "leads.urls": "web",
     "leads.wsgi": "web",

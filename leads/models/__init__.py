@@ -26,10 +26,11 @@ from leads.models.notes import CompanyNote
 from leads.models.review import QualitySnapshot, ReviewDecision
 from leads.models.saved_views import SavedView, SavedViewVisit
 from leads.models.scores import PendingScoreChange, Score, ScoreChange, ScoringState
+from leads.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
     "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CrmRecord", "EncoderState", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
     "MapPointQuerySet", "PendingScoreChange", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
-    "ScoringState", "Verdict", "current_vector_exists", "search_query",
+    "ScoringState", "Verdict", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent", "current_vector_exists", "search_query",
 ]  # fmt: skip
