@@ -71,20 +71,21 @@ def parse(url: str) -> tuple[str, str, int, str]:
 
 
 def refused_address(address: str) -> str:
-    """Why a request may not go to this IP address ('' when it may): not a public unicast one."""
+    """Why a request may not go to this IP address, as "a loopback address" ('' when it may): it
+    is not a public unicast one."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope ("fe80::1%eth0") aside
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is the loopback
     for kind, flag in (
         ("a loopback", ip.is_loopback),
         ("a link-local", ip.is_link_local),
-        ("a private", ip.is_private),
         ("a multicast", ip.is_multicast),
         ("a reserved", ip.is_reserved or ip.is_unspecified),
+        ("a private", ip.is_private),
     ):
         if flag:
-            return f"{address}, {kind} address"
-    return "" if ip.is_global else f"{address}, not a public address"
+            return f"{kind} address"
+    return "" if ip.is_global else "not a public address"
 
 
 def check(url: str, *, allowed_hosts: Iterable[str] = (), resolver: Resolver = resolve) -> Target:
@@ -96,11 +97,11 @@ def check(url: str, *, allowed_hosts: Iterable[str] = (), resolver: Resolver = r
     if not addresses:
         raise Refused(f"the host {host!r} has no address")
     if host not in {h.strip().lower().rstrip(".") for h in allowed_hosts}:
-        problems = [why for why in map(refused_address, addresses) if why]
-        if problems:
-            where = "is" if problems[0].startswith(host.strip("[]") + ",") else "resolves to"
-            raise Refused(
-                f"webhooks go to public addresses only, and {host} {where} {problems[0]}; "
-                f"the operator can allow this host with WEBHOOK_ALLOWED_HOSTS={host}"
-            )
+        for address in addresses:
+            if why := refused_address(address):
+                where = f"is {why}" if address == host.strip("[]") else f"resolves to {address}, {why}"
+                raise Refused(
+                    f"webhooks go to public addresses only, and {host} {where}; "
+                    f"the operator can allow this host with WEBHOOK_ALLOWED_HOSTS={host}"
+                )
     return Target(scheme, host, port, path, tuple(addresses))
