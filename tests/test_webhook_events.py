@@ -45,7 +45,10 @@ def fashion(world):
     labelled is close to any of them)."""
     made = [
         Company.objects.create(
-            name=name, website=f"{name.split()[0].lower()}.example", description="fashion clothing store", industry="Retail"
+            name=name,
+            website=f"{name.split()[0].lower()}.example",
+            description="fashion clothing store",
+            industry="Retail",
         )
         for name in FASHION
     ]

@@ -8,16 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.utils import timezone
 
-from leads.accounts import roles
-from leads.models import Company, WebhookDelivery, WebhookEndpoint
-from leads.scoring import labels
-from leads.scoring import services as scores
+from leads.models import WebhookDelivery, WebhookEndpoint
 from leads.webhooks import addresses, backoff, services
-from tests.web_helpers import in_role, logged_in
 from tests.webhook_receivers import running
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +60,9 @@ def test_it_lets_a_public_name_through_and_keeps_the_addresses_it_checked():
 
 def test_an_allowed_host_may_be_private_and_only_that_host():
     dns = fake_dns({"n8n.office": ["192.168.1.20"], "other.office": ["192.168.1.21"]})
-    assert addresses.check("http://n8n.office/w", allowed_hosts=["n8n.office"], resolver=dns).addresses == ("192.168.1.20",)
+    assert addresses.check("http://n8n.office/w", allowed_hosts=["n8n.office"], resolver=dns).addresses == (
+        "192.168.1.20",
+    )
     with pytest.raises(addresses.Refused):
         addresses.check("http://other.office/w", allowed_hosts=["n8n.office"], resolver=dns)
 

@@ -11,7 +11,7 @@ import http.client
 import socket
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from standardwebhooks import Webhook
 
@@ -34,7 +34,7 @@ class Outcome:
 def signed_headers(secret: str, message_id: str, body: bytes, at: datetime | None = None) -> dict[str, str]:
     """The Standard Webhooks headers: webhook-id, webhook-timestamp (Unix seconds) and
     webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>")."""
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),

@@ -33,7 +33,11 @@ def endpoint_rows() -> list[EndpointRow]:
     counted = WebhookEndpoint.objects.select_related("created_by").annotate(
         **{
             status: Count("deliveries", filter=Q(deliveries__status=status))
-            for status in (WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED)
+            for status in (
+                WebhookDelivery.Status.DELIVERED,
+                WebhookDelivery.Status.PENDING,
+                WebhookDelivery.Status.FAILED,
+            )
         }
     )
     return [EndpointRow(e, e.delivered, e.pending, e.failed) for e in counted]

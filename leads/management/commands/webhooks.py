@@ -34,7 +34,9 @@ class Command(BaseCommand):
 
     def _add(self, url, events, bands, description, **options):
         try:
-            endpoint = services.endpoint_create(url=url, events=_words(events), bands=_words(bands), description=description)
+            endpoint = services.endpoint_create(
+                url=url, events=_words(events), bands=_words(bands), description=description
+            )
         except services.InvalidEndpoint as invalid:
             raise CommandError(str(invalid)) from None
         self.stdout.write(f"Endpoint {endpoint.pk}: {endpoint.url}\nSigning secret: {endpoint.secret}")
