@@ -343,6 +343,19 @@ SCAN_PARALLEL_WORKERS = envint(
 # Label review: a liked and a disliked company closer than this (cosine distance, 0..2) are near-duplicates.
 REVIEW_DUPLICATE_DISTANCE = envfloat("REVIEW_DUPLICATE_DISTANCE", 0.05)
 
+# --- Webhooks (leads/webhooks/) ------------------------------------------------------
+# Hosts webhooks may reach though they resolve to a private, loopback or link-local address (a
+# receiver on the office network, n8n beside the app): names as written in the endpoint's URL.
+WEBHOOK_ALLOWED_HOSTS = tuple(
+    host.strip().lower().rstrip(".") for host in os.environ.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if host.strip()
+)
+# Seconds to connect, and for each read or write after: a receiver slower than this has failed.
+WEBHOOK_TIMEOUT_SECONDS = envfloat("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# How long a delivery is retried, and an endpoint may fail, before giving up (it is then disabled).
+WEBHOOK_RETRY_SECONDS = envint("WEBHOOK_RETRY_SECONDS", 24 * 3600)
+# Every delay between retries (5 s, 30 s, 2 min, 10 min, 30 min, then hourly) times this: tests shorten them.
+WEBHOOK_BACKOFF_SCALE = envfloat("WEBHOOK_BACKOFF_SCALE", 1.0, minimum=0.0)
+
 # --- Import limits -----------------------------------------------------------------
 IMPORT_MAX_UPLOAD_MB = envint("IMPORT_MAX_UPLOAD_MB", 200)
 IMPORT_MAX_FIELD_CHARS = envint("IMPORT_MAX_FIELD_CHARS", 20_000)

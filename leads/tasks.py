@@ -20,6 +20,7 @@ from leads.models import ImportJob
 from leads.review import snapshots as quality
 from leads.scoring import services as scores
 from leads.scoring import snapshots as score_history
+from leads.webhooks import services as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def sweep() -> None:
             imports.queue_waiting_imports()
             encoders.queue_missing()  # a switch_model's companies that no batch covers
             hnsw.build_missing_index()  # the HNSW index a bulk embedding dropped, once all are embedded
+            webhooks.send_due()  # webhook deliveries due whose task Redis lost (or whose worker died)
         encoders.finish()  # a switch_model whose companies are all embedded: scoring moves over
         scores.heal(scan=idle)
         if idle:  # companies embedded since the map was computed: a scan at most every maps.CHECK_INTERVAL
@@ -114,6 +116,13 @@ def sweep() -> None:
 @worker_ready.connect
 def _sweep_on_start(sender, **kwargs) -> None:
     sweep.delay()
+
+
+@shared_task(name="leads.deliver_webhook", **RETRY)
+def deliver_webhook(delivery_id: int) -> str | None:
+    """One attempt at a webhook delivery (bulk queue: a rep's click never waits on a receiver);
+    a failed one sends itself again after its backoff."""
+    return webhooks.deliver(delivery_id)
 
 
 @shared_task(name="leads.queue_import_embeddings")

@@ -13,6 +13,7 @@ from leads.outcomes import views as outcome_views
 from leads.owners import views as owner_views
 from leads.review import views as review_views
 from leads.savedviews import views as saved_views
+from leads.webhooks import views as webhook_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -42,6 +43,13 @@ urlpatterns = [
     path("review/", review_views.review_page, name="review"),
     path("review/companies/<int:pk>/label", review_views.relabel, name="review-label"),
     path("review/companies/<int:pk>/keep", review_views.keep, name="review-keep"),
+    path("webhooks/", webhook_views.endpoints, name="webhooks"),
+    path("webhooks/<int:pk>/", webhook_views.endpoint, name="webhook-endpoint"),
+    path("webhooks/<int:pk>/test", webhook_views.send_test, name="webhook-test"),
+    path("webhooks/<int:pk>/secret", webhook_views.new_secret, name="webhook-secret"),
+    path("webhooks/deliveries/<int:pk>/", webhook_views.delivery, name="webhook-delivery"),
+    path("webhooks/deliveries/<int:pk>/replay", webhook_views.replay, name="webhook-replay"),
+    path("webhooks/<int:pk>/delete", webhook_views.delete, name="webhook-delete"),
     path("map/", map_views.map_page, name="map"),
     path("map/points.json", map_views.points, name="map-points"),
     path("map/label", map_views.label, name="map-label"),

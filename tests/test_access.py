@@ -28,6 +28,7 @@ from leads.imports import services as imports
 from leads.models import ApiToken, ImportJob, Label
 from leads.outcomes import services as outcomes
 from leads.savedviews import services as saved_views
+from leads.webhooks import services as webhooks
 
 pytestmark = pytest.mark.django_db
 
@@ -179,6 +180,14 @@ ACCESS: dict[str, Access] = {
     "outcome-rejected": manager_page(),
     "outcomes-setting": manager_page(Redirect("/outcomes/"), "post"),
     "outcomes-report": page(),
+    # Webhooks: the team's settings, for sales managers; the forms go back to the list page.
+    "webhooks": manager_page(),
+    "webhook-endpoint": manager_page(),
+    "webhook-test": manager_page(Redirect("/webhooks/"), "post"),
+    "webhook-secret": manager_page(Redirect("/webhooks/"), "post"),
+    "webhook-delivery": manager_page(),
+    "webhook-replay": manager_page(Redirect("/webhooks/"), "post"),
+    "webhook-delete": manager_page(Redirect("/webhooks/"), "post"),
     "login": Access(*[200] * 6),
     "logout": Access(*[Redirect("/accounts/login/")] * 6, method="post"),
     "api-companies": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
@@ -269,7 +278,7 @@ def users(alice, bob, staff, django_user_model):
 
 
 @pytest.fixture
-def objects(world, alice, tmp_path) -> dict[str, object]:
+def objects(world, alice, tmp_path, settings) -> dict[str, object]:
     """A real object behind every route that takes an id."""
     csv_file = Path(tmp_path) / "mixed.csv"
     csv_file.write_text("name,description,label\nKeeper,kept row,\nRejected,bad label,maybe\n")
@@ -278,6 +287,8 @@ def objects(world, alice, tmp_path) -> dict[str, object]:
     deals = Path(tmp_path) / "deals.csv"
     deals.write_text("Record ID,Company,Deal Stage\n1,Keeper,Closed Won\n2,Nobody,Closed Lost\n")
     company = world["Bravo Beers"]
+    settings.WEBHOOK_ALLOWED_HOSTS = ("localhost",)
+    endpoint = webhooks.endpoint_create(url="http://localhost:9/hook", events=["company.labelled"])
     return {
         "companies/": company,
         "review/": company,
@@ -292,6 +303,8 @@ def objects(world, alice, tmp_path) -> dict[str, object]:
         "admin/leads/score/": company.score,
         "admin/leads/importjob/": job,
         "admin/leads/apitoken/": api_token(alice),
+        "webhooks/": endpoint,
+        "webhooks/deliveries/": webhooks.send_test(endpoint=endpoint),
         "views/": saved_views.save_view(name="Unlabelled", query="show=unlabelled", user=alice),
         **login_records(alice),
     }

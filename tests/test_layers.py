@@ -36,6 +36,9 @@ DECLARED = {
     "leads.outcomes.deals": "pure",
     "leads.outcomes.figures": "pure",
     "leads.scoring.history": "pure",
+    "leads.webhooks.addresses": "pure",
+    "leads.webhooks.outbound": "pure",
+    "leads.webhooks.backoff": "pure",
     # base: settings and what they need, the plumbing every feature uses
     "leads": "base",
     "leads.settings": "base",
@@ -72,6 +75,7 @@ DECLARED = {
     "leads.companies.exports": "write",
     "leads.review.snapshots": "write",
     "leads.scoring.snapshots": "write",
+    "leads.webhooks.events": "write",
     # web: requests and the processes around them
     "leads.urls": "web",
     "leads.wsgi": "web",

@@ -27,6 +27,7 @@ from leads.embedding.services import queue_embedding
 from leads.imports import csvfiles, headers, numbers, tabular
 from leads.models import Company, ImportJob, LabelSource
 from leads.scoring import labels
+from leads.webhooks import events as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +213,14 @@ def _run_import(job: ImportJob, mapping: dict[int, str], progress: Progress | No
         raise ImportFailed(job.error) from error
     job.state, job.finished_at = ImportJob.State.DONE, timezone.now()
     job.save()
+    webhooks.import_finished(job)
     return job
 
 
 def _fail(job: ImportJob, error: str) -> None:
     job.state, job.error, job.finished_at = ImportJob.State.FAILED, error, timezone.now()
     job.save()
+    webhooks.import_finished(job)
 
 
 _STAGING = """

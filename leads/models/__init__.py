@@ -27,10 +27,12 @@ from leads.models.outcomes import MatchedBy, Outcome, OutcomeImport, OutcomeSett
 from leads.models.review import QualitySnapshot, ReviewDecision
 from leads.models.saved_views import SavedView, SavedViewVisit
 from leads.models.scores import PendingScoreChange, Score, ScoreChange, ScoringState
+from leads.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
     "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CrmRecord", "EncoderState", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
     "MapPointQuerySet", "MatchedBy", "Outcome", "OutcomeImport", "OutcomeSettings", "PendingScoreChange", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
-    "ScoreSnapshot", "ScoringState", "Stage", "Verdict", "current_vector_exists", "search_query",
+    "ScoreSnapshot", "ScoringState", "Stage", "Verdict", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
+    "current_vector_exists", "search_query",
 ]  # fmt: skip

@@ -9,6 +9,7 @@ from django.db import connection, models, transaction
 
 from leads.models import Company, Label, LabelSource, Verdict
 from leads.scoring.services import labels_changed
+from leads.webhooks import events as webhooks
 
 
 class InvalidVerdict(ValueError):
@@ -85,6 +86,7 @@ def _record(*, verdicts, user, source: LabelSource, skip_unchanged: bool) -> lis
         rows = cursor.fetchall()
     if rows:
         labels_changed([row[0] for row in rows], entered=[row[0] for row in rows if row[2]])
+        webhooks.labelled(verdicts=[(row[0], parsed[row[0]]) for row in rows], user=user, source=LabelSource(source))
     return [(company_id, label_id) for company_id, label_id, _ in rows]
 
 

@@ -47,6 +47,7 @@ from leads.scoring import knn as scoring
 from leads.scoring import rows as score_rows
 from leads.scoring import thresholds as score_thresholds
 from leads.scoring.reads import LabelledSet, load_labelled_set, measure_radius, read_candidates
+from leads.webhooks.events import BandWatch
 
 log = logging.getLogger(__name__)
 
@@ -185,17 +186,21 @@ def apply_label_changes(*, inline_full: bool = False) -> int:
                 transaction.on_commit(lambda: send_in_turn("leads.rescore_chunk", chunks))
         else:
             found = incremental.affected_by(changed, entered, moved, labelled)
+            watch = BandWatch.start(found.affected)  # None (one query) when no webhook listens
             before, written = incremental.update_affected(found, changed, entered, labelled, _rescored)
             count = len(written.ids)
             score_thresholds.written(found.affected, written.ids, written.kth)
             verdicts = dict(Company.objects.filter(pk__in=changed).values_list("pk", "verdict"))
+            cause_verdicts = [verdicts.get(i, "deleted") or "clear" for i in changed]
             score_changes.record(
                 before,
                 dict(zip(written.ids.tolist(), written.fits.tolist())),
                 causes=changed,
-                verdicts=[verdicts.get(i, "deleted") or "clear" for i in changed],
+                verdicts=cause_verdicts,
                 at=taken_at,
             )
+            if watch:
+                watch.announce(causes=dict(zip(changed, cause_verdicts)), at=taken_at)
     if full:
         log.info("%d label changes: a full rescore in %d chunks", len(changed), len(ranges))
         return sum(rescore_chunk(lo, hi) for lo, hi in ranges) if inline_full else 0

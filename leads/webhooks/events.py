@@ -1,0 +1,190 @@
+"""Making webhook messages where things happen: a verdict (labels), a rescore pass (scoring
+services), an import. Each is one INSERT of deliveries, one per listening endpoint and batch of
+BATCH companies, and their tasks sent after the commit; with no endpoint listening, one query
+and nothing else. Nothing here raises into the verdict, the pass or the import: a failure is
+logged and rolled back to a savepoint, and the work it rode on goes ahead.
+
+Bands before and after a pass are both read against the team's distribution of fits as the pass
+found it (companies.selectors.score_distribution, cached per version of the scores, so usually
+already computed for the pages): measuring it again after the pass would sort every fit inside
+the pass (docs/benchmarks.md, `score_distribution`). One pass moves a few fits among thousands,
+so the cut-offs barely move; a company whose band changes only because the cut-offs moved under
+it, with its own fit unchanged, is not announced."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from leads.companies.selectors import score_distribution
+from leads.models import ImportJob, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from leads.models.companies import id_array
+from leads.scoring.bands import Distribution
+from leads.webhooks.selectors import companies_described, listening
+from leads.webhooks.services import queue_deliveries
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # companies per message: a receiver takes one request of a few hundred kB at most
+
+
+@contextlib.contextmanager
+def _quietly(what: str) -> Iterator[None]:
+    """A savepoint whose failure is logged, never raised: webhooks must not undo a verdict."""
+    try:
+        with transaction.atomic():
+            yield
+    except Exception:  # noqa: BLE001 - whatever went wrong, the verdict, pass or import goes ahead
+        log.exception("webhooks: could not record %s; it went ahead without its messages", what)
+
+
+def _insert(
+    event: WebhookEvent, endpoints: list[WebhookEndpoint], key: str, items: Callable[[WebhookEndpoint], list], **data
+) -> int:
+    """One delivery per endpoint and BATCH of the items it wants (`items(endpoint)`, under `key`,
+    beside `data`), all in one INSERT; their tasks go after the commit. Returns how many."""
+    now = timezone.now().isoformat()
+    rows = []
+    for endpoint in endpoints:
+        wanted = items(endpoint)
+        parts = (len(wanted) + BATCH - 1) // BATCH
+        for part in range(parts):
+            body = {key: wanted[part * BATCH : (part + 1) * BATCH], **data, "part": part + 1, "parts": parts}
+            payload = {"type": event.value, "timestamp": now, "data": body}
+            rows.append(WebhookDelivery(endpoint=endpoint, event=event.value, payload=payload))
+    if rows:
+        WebhookDelivery.objects.bulk_create(rows)
+        queue_deliveries([row.pk for row in rows])
+    return len(rows)
+
+
+# --- A verdict --------------------------------------------------------------------------------
+
+
+def labelled(*, verdicts: Sequence[tuple[int, str]], user, source: str) -> None:
+    """company.labelled: these (company id, verdict) were just given by `user` from `source`; call
+    in the verdict's transaction (scoring.labels)."""
+    endpoints = listening(WebhookEvent.LABELLED)
+    if not endpoints or not verdicts:
+        return
+    with _quietly(f"{len(verdicts)} verdicts"):
+        described = companies_described(company_id for company_id, _ in verdicts)
+        at, by = timezone.now().isoformat(), getattr(user, "username", None)
+        items = [
+            {"company": described[pk], "verdict": verdict, "by": by, "source": source, "at": at}
+            for pk, verdict in verdicts
+            if pk in described
+        ]
+        _insert(WebhookEvent.LABELLED, endpoints, "verdicts", lambda endpoint: items)
+
+
+# --- An import --------------------------------------------------------------------------------
+
+COUNTS = ("rows_read", "created", "updated", "unchanged", "duplicates", "rejected", "labels")
+
+
+def import_finished(job: ImportJob) -> None:
+    """import.finished: the job is done or failed, with its counts."""
+    endpoints = listening(WebhookEvent.IMPORT_FINISHED)
+    if not endpoints:
+        return
+    with _quietly(f"import {job.pk}"):
+        summary = {
+            "id": job.pk,
+            "file": job.original_name,
+            "state": job.state,
+            "by": job.user.username if job.user_id else None,
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "error": job.error,
+            **{name: getattr(job, name) for name in COUNTS},
+        }
+        _insert(WebhookEvent.IMPORT_FINISHED, endpoints, "imports", lambda endpoint: [summary])
+
+
+# --- A rescore pass ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class State:
+    """What a company's band is made of: its fit and flags (None: not scored)."""
+
+    fit: float
+    unexplored: bool
+    supported: bool
+
+
+def _states(company_ids: list[int]) -> dict[int, State]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select company_id, fit, unexplored, supported from leads_score where company_id = any(%s::bigint[])",
+            [id_array(company_ids)],
+        )
+        return {row[0]: State(*row[1:]) for row in cursor.fetchall()}
+
+
+def _band(state: State | None, distribution: Distribution) -> str | None:
+    return None if state is None else distribution.band(state.fit, state.unexplored, state.supported).key
+
+
+@dataclass
+class BandWatch:
+    """The bands of the companies a pass is about to rescore, read before it writes (only when an
+    endpoint listens for band changes); `announce` after it writes sends those that changed."""
+
+    endpoints: list[WebhookEndpoint]
+    company_ids: list[int]
+    distribution: Distribution
+    before: dict[int, State]
+
+    @classmethod
+    def start(cls, company_ids: Sequence[int]) -> BandWatch | None:
+        """None, after one query, when no endpoint listens for band changes."""
+        endpoints = listening(WebhookEvent.BAND_CHANGED)
+        if not endpoints or not company_ids:
+            return None
+        ids = sorted(int(i) for i in company_ids)
+        return cls(endpoints, ids, score_distribution(), _states(ids))
+
+    def announce(self, *, causes: dict[int, str], at: datetime) -> int:
+        """company.band_changed for the companies (not the `causes`, whose verdicts changed: they
+        left the bands, which company.labelled told) whose band this pass changed; returns how many
+        companies changed band."""
+        with _quietly("a pass's band changes"):
+            after = _states(self.company_ids)
+            moves = {}
+            for pk in self.company_ids:
+                old, new = _band(self.before.get(pk), self.distribution), _band(after.get(pk), self.distribution)
+                if old != new and pk not in causes:
+                    moves[pk] = (old, new)
+            if not moves:
+                return 0
+            described = companies_described(moves)
+            changes = [
+                {
+                    **described[pk],
+                    "old_band": old,
+                    "new_band": new,
+                    "old_fit": _rounded(self.before.get(pk)),
+                    "fit": _rounded(after.get(pk)),
+                }
+                for pk, (old, new) in moves.items()
+                if pk in described
+            ]
+            because = [{"company_id": pk, "verdict": verdict} for pk, verdict in sorted(causes.items())]
+
+            def wanted(endpoint: WebhookEndpoint) -> list[dict]:
+                return [c for c in changes if endpoint.wants_band(c["old_band"], c["new_band"])]
+
+            _insert(WebhookEvent.BAND_CHANGED, self.endpoints, "companies", wanted, because=because, at=at.isoformat())
+            return len(changes)
+        return 0
+
+
+def _rounded(state: State | None) -> float | None:
+    return None if state is None else round(state.fit, 4)
