@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +11,7 @@ from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import NullIf
+from django.db.models.functions import Upper
 from pgvector.django import CosineDistance
 
 from leads.companies import ranges
@@ -224,12 +224,16 @@ class BestFirst(_Paged):
     an outer join: the first page of a million companies reads ~50 score index entries. The
     Paginator slices it; only the rows of a page get their embedding status, in one query."""
 
-    def __init__(self, selection: Selection, *, count_limit: int | None = None):
+    def __init__(self, selection: Selection, *, count_limit: int | None = None, worst_first: bool = False):
         self.selection = selection
         companies = self.companies = selection.companies
+        # Worst fit first walks the same index the other way: ties by id, the highest first.
+        self.order = ("fit", "-company_id") if worst_first else ("-fit", "company_id")
         # A labelled company is never listed by its score: its row lives on until the rescore that
         # its verdict queued deletes it (~1 s), and the "liked" filter must list it meanwhile.
-        self.scored = companies.filter(score__isnull=False, verdict="").order_by("-score__fit", "pk")
+        self.scored = companies.filter(score__isnull=False, verdict="").order_by(
+            *(("score__fit", "-pk") if worst_first else ("-score__fit", "pk"))
+        )
         if selection.matching_ids is not None:  # a search: the same ids on the score side (see found_by())
             self.scored = self.scored.filter(score__company__any_of=selection.found.literal)
         # The scored companies' ids in order, from the score table alone when the filters allow
@@ -237,7 +241,7 @@ class BestFirst(_Paged):
         # instead of a join and a sort of every match (docs/benchmarks.md, *Figures behind the design*).
         self.scored_ids = self._best(selection.score_scope)
         self.walk_ids = self._best(selection.walk_scope)
-        self.unscored = companies.filter(Q(score__isnull=True) | ~Q(verdict="")).order_by("name", "pk")
+        self.unscored = _by_name(companies.filter(Q(score__isnull=True) | ~Q(verdict="")))
         # Counting every company on every page view is slow at a million: the dashboard counts up
         # to a limit (docs/benchmarks.md, *Figures behind the design*).
         self.count_limit = count_limit
@@ -248,11 +252,10 @@ class BestFirst(_Paged):
             return self.scored.count()
         return self.scored_ids.count()
 
-    @staticmethod
-    def _best(scope: Q | None):
+    def _best(self, scope: Q | None):
         if scope is None:
             return None
-        return Score.objects.filter(scope).order_by("-fit", "company_id").values_list("company_id", flat=True)
+        return Score.objects.filter(scope).order_by(*self.order).values_list("company_id", flat=True)
 
     def _scored_page(self, start: int, stop: int) -> list[Company]:
         if self.scored_ids is not None and self.selection.dense_search:
@@ -320,29 +323,65 @@ def best_first(*, count_limit: int | None = None, **filters: str) -> BestFirst:
 @dataclass(frozen=True)
 class Sort:
     label: str  # what the page says it lists first
-    order: tuple  # order_by() of the companies
+    # The companies in this order, as querysets listed one after the other (see Sorted); None: a
+    # walk of the score index (BestFirst).
+    parts: Callable[[CompanyQuerySet], list[CompanyQuerySet]] | None = None
 
 
-def _number(field: str, descending: bool = False):
-    """A number column in order, companies without one last whichever way."""
-    return (F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)), "pk"
+def _by_name(companies: CompanyQuerySet, *, descending: bool = False) -> CompanyQuerySet:
+    """By name, case aside, off the (upper(name), id) index; empty names (none: a name is
+    required) would come first."""
+    companies = companies.annotate(name_key=Upper("name"))
+    return companies.order_by(F("name_key").desc(), "-pk") if descending else companies.order_by("name_key", "pk")
 
 
 def _text(field: str, descending: bool = False):
-    """A text column in order, empty values last whichever way ("" is no value, not the first one)."""
-    value = NullIf(F(field), Value(""))
-    return (value.desc(nulls_last=True) if descending else value.asc(nulls_last=True)), "pk"
+    """A text column in order, case aside, off its (upper(field), id) index (Meta); companies with
+    none ("") after, by id, whichever way. Descending is the index read backwards: ties by id, the
+    highest first."""
+    key = f"{field}_key"
+
+    def parts(companies: CompanyQuerySet) -> list[CompanyQuerySet]:
+        valued = companies.annotate(**{key: Upper(field)}).filter(**{f"{key}__gt": ""})
+        order = (F(key).desc(), "-pk") if descending else (key, "pk")
+        return [valued.order_by(*order), companies.filter(**{field: ""}).order_by("pk")]
+
+    return parts
+
+
+def _number(field: str, descending: bool = False):
+    """A number column in order, off its partial (field, id) index (Meta); companies without one
+    after, by id, whichever way."""
+
+    def parts(companies: CompanyQuerySet) -> list[CompanyQuerySet]:
+        order = (F(field).desc(), "-pk") if descending else (field, "pk")
+        valued = companies.filter(**{f"{field}__isnull": False}).order_by(*order)
+        return [valued, companies.filter(**{f"{field}__isnull": True}).order_by("pk")]
+
+    return parts
+
+
+def _latest_verdict(companies: CompanyQuerySet) -> list[CompanyQuerySet]:
+    """The labelled companies by their latest verdict (the few a team labels, each one index
+    probe), then the others by name."""
+    latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+    labelled = companies.exclude(verdict="").annotate(verdict_at=Subquery(latest))
+    return [labelled.order_by("-verdict_at", "pk"), _by_name(companies.filter(verdict=""))]
+
+
+def _one(*order):
+    return lambda companies: [companies.order_by(*order)]
 
 
 # The orders of the dashboard, the API and exports, by their `ordering` parameter ("-": descending,
-# the API's vocabulary). "-fit" is BestFirst, off the score index; each other one is a top-N sort of
-# the selection (docs/benchmarks.md).
+# the API's vocabulary). Each follows an index, so that its first page is as fast at a million
+# companies as best fit first (docs/benchmarks.md); "-score" alone sorts the selection.
 ORDERINGS = {
-    "-fit": Sort("best fit first", ()),
-    "fit": Sort("worst fit first", (F("score__fit").asc(nulls_last=True), "pk")),
-    "-score": Sort("best score first", (F("score__value").desc(nulls_last=True), "pk")),
-    "name": Sort("by name, A to Z", _text("name")),
-    "-name": Sort("by name, Z to A", _text("name", descending=True)),
+    "-fit": Sort("best fit first"),
+    "fit": Sort("worst fit first"),
+    "-score": Sort("best score first", _one(F("score__value").desc(nulls_last=True), "pk")),
+    "name": Sort("by name, A to Z", lambda companies: [_by_name(companies)]),
+    "-name": Sort("by name, Z to A", lambda companies: [_by_name(companies, descending=True)]),
     "industry": Sort("by industry, A to Z", _text("industry")),
     "-industry": Sort("by industry, Z to A", _text("industry", descending=True)),
     "country": Sort("by country, A to Z", _text("country")),
@@ -353,33 +392,21 @@ ORDERINGS = {
     "-founded": Sort("founded most recently first", _number("founded", descending=True)),
     "revenue": Sort("smallest revenue first", _number("revenue")),
     "-revenue": Sort("largest revenue first", _number("revenue", descending=True)),
-    "-verdict": Sort("latest verdict first", ()),  # Sorted: the labelled companies, then the rest by name
-    "created": Sort("oldest first", ("created_at", "pk")),
-    "-created": Sort("newest first", (F("created_at").desc(), "-pk")),
+    "-verdict": Sort("latest verdict first", _latest_verdict),
+    "created": Sort("oldest first", _one("created_at", "pk")),
+    "-created": Sort("newest first", _one(F("created_at").desc(), "-pk")),
 }
 DEFAULT_ORDERING = "-fit"
 
 
 class Sorted(_Paged):
-    """The companies `company_listing` selects in one of ORDERINGS' orders (not best fit first): the
-    Paginator slices it, and only a page's rows get their embedding status. "verdict": the
-    labelled companies by their latest verdict (the few a team labels, each one index probe), then
-    the others by name."""
+    """The companies `company_listing` selects in one of ORDERINGS' orders other than by fit: its
+    parts one after the other (those with a value in order, then those without). The Paginator
+    slices it; a part is counted only when a page starts past its end."""
 
-    def __init__(
-        self,
-        selection: Selection,
-        *,
-        ordering: str,
-        count_limit: int | None = None,
-    ):
-        companies = self.companies = selection.companies
-        if ordering == "-verdict":
-            latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
-            labelled = companies.exclude(verdict="").annotate(verdict_at=Subquery(latest))
-            self.parts = [labelled.order_by("-verdict_at", "pk"), companies.filter(verdict="").order_by(*_text("name"))]
-        else:
-            self.parts = [companies.order_by(*ORDERINGS[ordering].order)]
+    def __init__(self, selection: Selection, *, ordering: str, count_limit: int | None = None):
+        self.companies = selection.companies
+        self.parts = ORDERINGS[ordering].parts(self.companies)
         self.count_limit = count_limit
 
     @functools.cached_property
@@ -389,14 +416,15 @@ class Sorted(_Paged):
         return self.companies.order_by()[: self.count_limit].count()  # Postgres stops at the limit
 
     def _page(self, start: int, stop: int) -> list[Company]:
-        rows, offset = [], 0
-        for part in self.parts[:-1]:  # counted: few rows (the labelled companies)
-            size = part.count()
-            if start - offset < size and stop > offset:
-                rows += list(part[max(start - offset, 0) : min(stop - offset, size)])
-            offset += size
-        if stop > offset:
-            rows += list(self.parts[-1][max(start - offset, 0) : stop - offset])
+        rows: list[Company] = []
+        offset = 0  # the companies in the parts before this one
+        for part in self.parts:
+            got = list(part[max(start - offset, 0) : stop - offset])
+            rows += got
+            if offset + max(start - offset, 0) + len(got) >= stop:
+                break  # the page is full
+            # This part ends before the page does: its size is known from what it gave, or counted.
+            offset += max(start - offset, 0) + len(got) if got else part.count()
         return rows
 
     def iterator(self, chunk_size: int = 2000) -> Iterator[Company]:
@@ -410,10 +438,9 @@ def listing(*, ordering: str = DEFAULT_ORDERING, count_limit: int | None = None,
     by default)."""
     if ordering not in ORDERINGS:
         raise BadFilter(f"ordering must be one of: {', '.join(ORDERINGS)} (got {ordering!r})")
-    if ordering == DEFAULT_ORDERING:
-        return best_first(count_limit=count_limit, **filters)
-    companies = company_listing(**filters)
-    return Sorted(companies, ordering=ordering, count_limit=count_limit)
+    if ORDERINGS[ordering].parts is None:  # by fit: a walk of the score index, either way
+        return BestFirst(company_listing(**filters), count_limit=count_limit, worst_first=ordering == "fit")
+    return Sorted(company_listing(**filters), ordering=ordering, count_limit=count_limit)
 
 
 def is_embedded(company: Company) -> bool:

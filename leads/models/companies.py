@@ -300,18 +300,22 @@ class Company(models.Model):
             models.Index(fields=["verdict"], condition=~Q(verdict=""), name="company_labelled"),
             # Word-prefix search on name and domain (see CompanyQuerySet.search).
             GinIndex(SEARCH_VECTOR, name="company_name_domain_search"),
-            # The dashboard's and the admin's industry and country filters (any case: iexact).
-            models.Index(Upper("industry"), name="company_industry"),
+            # The dashboard's and the admin's industry and country filters (any case: iexact), and
+            # the orders by name, industry and country (companies.selectors.ORDERINGS): a page is
+            # the first entries of the index, ties by id, whichever way.
+            models.Index(Upper("name"), F("id"), name="company_name"),
+            models.Index(Upper("industry"), F("id"), name="company_industry"),
+            models.Index(Upper("country"), F("id"), name="company_country"),
             # A saved view's companies new since a rep's last visit (savedviews.services).
             models.Index(fields=["created_at"], name="company_created"),
-            models.Index(Upper("country"), name="company_country"),
             # "My companies" and a rep's companies (owner = X; also what SET_NULL on a deleted
             # user probes). "Unassigned" is most companies: the dashboard walks the best scores.
             models.Index(fields=["owner"], condition=Q(owner__isnull=False), name="company_owner"),
-            # Ranges and orderings of the typed numbers; partial, so an import without them adds no entries.
-            models.Index(fields=["employees"], condition=Q(employees__isnull=False), name="company_employees"),
-            models.Index(fields=["founded"], condition=Q(founded__isnull=False), name="company_founded"),
-            models.Index(fields=["revenue"], condition=Q(revenue__isnull=False), name="company_revenue"),
+            # Ranges and orders of the typed numbers (ties by id); partial, so an import without
+            # them adds no entries.
+            models.Index(fields=["employees", "id"], condition=Q(employees__isnull=False), name="company_employees"),
+            models.Index(fields=["founded", "id"], condition=Q(founded__isnull=False), name="company_founded"),
+            models.Index(fields=["revenue", "id"], condition=Q(revenue__isnull=False), name="company_revenue"),
         ]
 
     def __str__(self) -> str:
