@@ -136,3 +136,12 @@ def test_every_page_of_a_sorted_list_joins_up_with_the_next(ordering, fake_encod
     for size in (1, 4, 7, 23, 40):
         paged = [c for start in range(0, 30, size) for c in whole[start : start + size]]
         assert [c.pk for c in paged] == [c.pk for c in everything], size
+
+
+def test_the_order_box_offers_every_order_but_the_plain_score(as_alice, world):
+    """The plain score sorts the whole selection (slow at a million companies): the API's, for
+    integrations; a rep orders by fit."""
+    page = as_alice.get("/").text
+    offered = re.findall(r'<option value="([^"]*)"', page.split('name="ordering"', 1)[1].split("</select>", 1)[0])
+    assert offered == [key for key in selectors.ORDERINGS if key != "-score"]
+    assert dashboard_names(as_alice.get("/", {"ordering": "-score"}))  # still taken from a link

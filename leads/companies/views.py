@@ -132,7 +132,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             # Filters beyond the label chips and the word search that are on: a phone shows them all then.
             "controls_on": sum(1 for key in CONTROLS if filters.get(key) and filters[key] != FILTERS.get(key))
             + bool(about.strip()),
-            "orderings": selectors.ORDERINGS,
+            "orderings": selectors.OFFERED_ORDERINGS,
             "ordering": selectors.ORDERINGS.get(filters["ordering"]),
             "sort_links": _sort_links(filters),
             # The import filter (from an import's "See the companies"): which import, and the way out.
