@@ -140,6 +140,45 @@ print(others() - before, os.environ["OPENBLAS_THREAD_TIMEOUT"])
     assert timeout == "20"
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="torch runs one thread on one core")
+def test_torch_s_threads_sleep_after_an_encode_instead_of_spinning():
+    """torch's OpenMP threads spun ~0.15 s after every encode: the core they held was the web
+    server's or Postgres's, and when another process held one the encoder stalled (one short
+    search-by-meaning text took 0.48 s instead of 0.01 s). Every process of leads sets
+    OMP_WAIT_POLICY=PASSIVE before torch loads (leads/__init__.py)."""
+    code = """
+import os, time, django
+django.setup()
+import torch
+torch.set_num_threads(2)
+from leads.embedding import encoders
+minilm = encoders.encoder_for("minilm")
+encode = lambda texts: encoders.encode(texts, minilm)
+def others():
+    main, ticks = str(os.getpid()), 0
+    for thread in os.listdir("/proc/self/task"):
+        if thread != main:
+            fields = open(f"/proc/self/task/{thread}/stat").read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks
+encode(["warm up"])
+before = others()
+for _ in range(10):
+    encode(["cold storage for seafood exporters"])
+    time.sleep(0.2)
+print(others() - before, os.environ.get("OMP_WAIT_POLICY", "unset"))
+"""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    env.pop("OMP_WAIT_POLICY", None)  # as a process starts: leads sets it
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert run.returncode == 0, run.stderr
+    ticks, policy = run.stdout.split()[-2:]
+    assert int(ticks) <= 20, f"torch's threads took {int(ticks) / os.sysconf('SC_CLK_TCK'):.2f} s of CPU between encodes"
+    assert policy == "PASSIVE"
+
+
 def test_a_fresh_database_gets_a_vector_column_of_the_encoder_s_size():
     name = "leads.migrations.0001_initial"
     try:
