@@ -151,7 +151,9 @@ def test_an_unknown_filter_is_a_bad_request_on_the_page_itself(as_alice, world):
     response = as_alice.get("/", {"show": "favourites", "employees_min": "lots", "q": "beer"})
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/html")
-    assert filter_error(response) == "show must be one of: all, unlabelled, labelled, liked, disliked (got 'favourites')"
+    assert (
+        filter_error(response) == "show must be one of: all, unlabelled, labelled, liked, disliked (got 'favourites')"
+    )
     assert 'name="employees_min" value="lots"' in response.text  # nothing typed is lost
     assert 'value="beer"' in response.text
     assert dashboard_names(response) == []

@@ -175,7 +175,9 @@ print(others() - before, os.environ.get("OMP_WAIT_POLICY", "unset"))
     )
     assert run.returncode == 0, run.stderr
     ticks, policy = run.stdout.split()[-2:]
-    assert int(ticks) <= 20, f"torch's threads took {int(ticks) / os.sysconf('SC_CLK_TCK'):.2f} s of CPU between encodes"
+    assert int(ticks) <= 20, (
+        f"torch's threads took {int(ticks) / os.sysconf('SC_CLK_TCK'):.2f} s of CPU between encodes"
+    )
     assert policy == "PASSIVE"
 
 

@@ -9,9 +9,9 @@ import re
 import pytest
 from django.test import Client
 
+from leads.companies.selectors import score_distribution
 from leads.embedding import services as embeddings
 from leads.map import services as maps
-from leads.companies.selectors import score_distribution
 from leads.map.selectors import GRID, MAX_POINTS
 from leads.models import Company, Label, MapPoint, PendingScoreChange, Score
 from leads.scoring import labels

@@ -33,4 +33,3 @@ def filter_error(response) -> str:
 
     assert response.status_code == 400, response.status_code
     return unescape(response.text.split("data-filter-error>", 1)[1].split("</span>", 1)[0])
-

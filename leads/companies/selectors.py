@@ -10,7 +10,7 @@ import numpy as np
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery, Value
+from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Upper
 from pgvector.django import CosineDistance
 
