@@ -223,7 +223,7 @@ def _run_import(job: ImportJob, mapping: dict[int, str], progress: Progress | No
     try:
         with transaction.atomic():
             _stage_rows(job, mapping, progress)
-            _upsert(job, with_crm=uses_crm(job, mapping))
+            _upsert(job)
             enqueue_on_commit("leads.queue_import_embeddings", job.pk)
     except csvfiles.UnreadableFile as error:
         _fail(job, str(error))
@@ -410,8 +410,9 @@ where m.verdict <> '' and c.verdict <> m.verdict
 """
 
 
-def _upsert(job: ImportJob, *, with_crm: bool) -> None:
+def _upsert(job: ImportJob) -> None:
     """Merge the staged rows and upsert them; with a CRM's record ids, those decide first."""
+    with_crm = uses_crm(job, job.column_mapping())
     with connection.cursor() as cursor:
         if with_crm:
             conflicts = crm.key_rows_by_record(cursor, crm=job.crm, shown=REJECTED_SHOWN)
