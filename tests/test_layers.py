@@ -33,6 +33,7 @@ DECLARED = {
     "leads.imports.numbers": "pure",
     "leads.companies.ranges": "pure",
     "leads.crm.names": "pure",
+    "leads.crm.columns": "pure",
     # base: settings and what they need, the plumbing every feature uses
     "leads": "base",
     "leads.settings": "base",
@@ -65,6 +66,7 @@ DECLARED = {
     "leads.embedding.hnsw": "write",
     "leads.imports.dry_runs": "write",
     "leads.companies.exports": "write",
+    "leads.crm.exports": "write",
     "leads.review.snapshots": "write",
     # web: requests and the processes around them
     "leads.urls": "web",

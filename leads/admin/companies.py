@@ -14,6 +14,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from leads.accounts import roles
+from leads.admin import crm as admin_crm
 from leads.admin import owners as admin_owners
 from leads.companies import exports, identity, selectors
 from leads.companies import services as companies
@@ -209,7 +210,7 @@ class CompanyAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = [
         BandFilter, LabelledFilter, LabelSourceFilter, EmbeddingStatusFilter, LowConfidenceFilter,
-        IndustryFilter, CountryFilter, "import_job", "owner",
+        IndustryFilter, CountryFilter, "import_job", "owner", admin_crm.CrmFilter,
     ]  # fmt: skip
     # The search box shows when search_fields is set; get_search_results searches as the dashboard does.
     search_fields = ["name", "domain", "description"]
@@ -228,7 +229,7 @@ class CompanyAdmin(admin.ModelAdmin):
         "domain", "country_as_given", "extra_columns", "employees", "founded", "revenue", "verdict", "owner",
         "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes",
     ]  # fmt: skip
-    inlines = [LabelInline]
+    inlines = [admin_crm.CrmRecordInline, LabelInline]
     action_form = admin_owners.AssignActionForm
     actions = [
         _verdict_action(Verdict.LIKE, "Like the selected companies"),

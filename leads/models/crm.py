@@ -28,5 +28,10 @@ class CrmRecord(models.Model):
         constraints = [models.UniqueConstraint(fields=["record_id", "crm"], name="one_company_per_crm_record")]
         indexes = [models.Index(fields=["company", "crm"], name="crm_record_company")]
 
+    @property
+    def crm_label(self) -> str:
+        """The CRM's name as people write it: 'HubSpot', 'Zoho crm'."""
+        return names.crm_label(self.crm)
+
     def __str__(self) -> str:
         return f"{self.crm}:{self.record_id}"
