@@ -224,12 +224,13 @@ class CompanyAdmin(admin.ModelAdmin):
     fields = [
         "name", "website", "domain", "description", "industry", "country", "country_as_given", "extra_columns",
         "employees", "founded", "revenue", "verdict", "owner", "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes",
+        "crm_record_ids",
     ]  # fmt: skip
     readonly_fields = [
         "domain", "country_as_given", "extra_columns", "employees", "founded", "revenue", "verdict", "owner",
-        "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes",
+        "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes", "crm_record_ids",
     ]  # fmt: skip
-    inlines = [admin_crm.CrmRecordInline, LabelInline]
+    inlines = [LabelInline]
     action_form = admin_owners.AssignActionForm
     actions = [
         _verdict_action(Verdict.LIKE, "Like the selected companies"),
@@ -337,6 +338,10 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.display(description="notes")
     def company_notes(self, company):
         return admin_owners.notes_html(company)
+
+    @admin.display(description="CRM records")
+    def crm_record_ids(self, company):
+        return admin_crm.records_html(company)
 
     @admin.display(description="similar companies")
     def similar(self, company):

@@ -1,32 +1,28 @@
-"""The company admin's CRM records: a company's record ids, read-only (imports keep them), and the
-filter by the CRM a company has a record in. Searching a record id is the company search's."""
+"""The company admin's CRM records: a company's record ids on its page, read-only (imports keep
+them), and the filter by the CRM a company has a record in. A record id typed in the admin's search
+finds its company through the company search (CompanyQuerySet.with_record_id)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Exists, OuterRef
+from django.utils.html import format_html, format_html_join
 
 from leads.crm import names
+from leads.crm import selectors as crm_selectors
 from leads.models import CrmRecord
 
 
-class CrmRecordInline(admin.TabularInline):
-    model = CrmRecord
-    extra = 0
-    fields = ["crm_name", "record_id", "created_at"]
-    readonly_fields = fields
-    can_delete = False
-    verbose_name = "CRM record"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="CRM")
-    def crm_name(self, record: CrmRecord) -> str:
-        return record.crm_label
+def records_html(company) -> str:
+    """A company's CRM records for its admin page, read-only: imports keep them (a read-only inline
+    would make every change form post its management form, as admin/owners.py's notes say)."""
+    records = crm_selectors.records_of([company.pk]).get(company.pk, [])
+    if not records:
+        return "None."
+    return format_html(
+        '<ul class="crm-records">{}</ul>',
+        format_html_join("", "<li>{} <code>{}</code></li>", ((r.crm_label, r.record_id) for r in records)),
+    )
 
 
 NONE = "-none"  # never a slug: slugs start with a letter or digit
