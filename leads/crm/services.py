@@ -57,15 +57,16 @@ select count(*) from attached
 # the new domain (as Company.save() would), so that a later file without record ids finds it by
 # that domain. Not where another company has that domain: the conflict the import reported.
 _REKEY_COMPANIES = """
-update leads_company c set dedupe_key = c.domain
+update leads_company c set dedupe_key = moved.domain
 from (
-    select distinct on (c2.domain) c2.id
+    select distinct on (c2.domain) c2.id, c2.domain
     from leads_company c2
     where c2.dedupe_key in (select key from import_rows where file_key is not null)
       and c2.domain <> '' and c2.dedupe_key <> c2.domain
+      and not exists (select 1 from leads_company o where o.dedupe_key = c2.domain)
     order by c2.domain, c2.id
 ) moved
-where c.id = moved.id and not exists (select 1 from leads_company o where o.dedupe_key = c.domain)
+where c.id = moved.id
 """
 
 
@@ -79,8 +80,28 @@ class Conflicts:
     rows: list[dict]
 
 
+def _fresh_statistics(cursor, table: str, *, inserted: int = 0) -> None:
+    """ANALYZE `table` when the planner's idea of its size is far off: a CRM import joins the file's
+    rows to the companies and records, and where the statistics say a table is empty while it holds
+    100,000 rows (the first import into a new database, this transaction's own inserts, a re-import
+    before autovacuum came by) Postgres scans the file's rows once per company: 38 s instead of
+    0.1 s for 20,000 rows (docs/benchmarks.md, *CRM record ids*). `inserted`: rows this transaction
+    added, which no statistic counts yet; ANALYZE sees them."""
+    cursor.execute(
+        "select c.reltuples, coalesce(s.n_mod_since_analyze, 0) from pg_class c"
+        " left join pg_stat_user_tables s on s.relid = c.oid where c.oid = %s::regclass",
+        [table],
+    )
+    known, changed = cursor.fetchone()
+    if known < 0 or changed + inserted > 1_000 + known / 5:
+        cursor.execute(f"analyze {table}")  # a fixed table name, never input
+
+
 def key_rows_by_record(cursor, *, crm: str, shown: int) -> Conflicts:
     """Before the merge: every staged row with a record id goes to the company its id decides."""
+    for table in ("leads_crmrecord", "leads_company"):
+        _fresh_statistics(cursor, table)
+    cursor.execute("analyze import_rows")  # a temporary table: no autovacuum ever analyzes it
     cursor.execute(_RECORD_KEYS, {"crm": crm})
     cursor.execute(_CONFLICTS, {"shown": shown})
     found = cursor.fetchall()
@@ -89,9 +110,10 @@ def key_rows_by_record(cursor, *, crm: str, shown: int) -> Conflicts:
     return Conflicts(found[0][-1] if found else 0, [dict(zip(names, row[:-1], strict=True)) for row in found])
 
 
-def attach_records(cursor, *, crm: str) -> int:
-    """After the upsert: the record ids no company had yet go to the company their rows made or
-    updated; how many."""
+def attach_records(cursor, *, crm: str, created: int) -> int:
+    """After the upsert (which created `created` companies): the record ids no company had yet go
+    to the company their rows made or updated; how many."""
+    _fresh_statistics(cursor, "leads_company", inserted=created)
     cursor.execute(_ATTACH, {"crm": crm})
     (attached,) = cursor.fetchone()
     return attached

@@ -425,7 +425,7 @@ def _upsert(job: ImportJob) -> None:
         cursor.execute(_INCOMING_VERDICTS)
         verdicts = cursor.fetchall()
         if with_crm:
-            job.crm_records = crm.attach_records(cursor, crm=job.crm)
+            job.crm_records = crm.attach_records(cursor, crm=job.crm, created=created)
             crm.rekey_by_domain(cursor)
         cursor.execute("drop table import_rows, import_merged")
     job.labels = labels.label_companies(verdicts=verdicts, user=job.user, source=LabelSource.IMPORT)

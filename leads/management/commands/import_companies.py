@@ -86,7 +86,7 @@ class Command(BaseCommand):
         self.stdout.write(f"The first {len(result.records)} companies as they would be stored:")
         for record in result.records:
             self.stdout.write(f"  line {record.line}: {shown(record.name)}")
-            for name in ("website", "industry", "country", "verdict", "description"):
+            for name in ("crm_id", "website", "industry", "country", "verdict", "description"):
                 if value := getattr(record, name):
                     self.stdout.write(f"    {name}: {shown(value if len(value) <= 200 else value[:197] + '...')}")
             for key, value in record.extra.items():
