@@ -78,9 +78,7 @@ def test_the_suggested_mapping_gives_the_record_id_column_and_names_the_crm():
 # --- importing record ids ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "rows, crm", [(HUBSPOT, "hubspot"), (SALESFORCE, "salesforce"), (PIPEDRIVE, "pipedrive")]
-)
+@pytest.mark.parametrize("rows, crm", [(HUBSPOT, "hubspot"), (SALESFORCE, "salesforce"), (PIPEDRIVE, "pipedrive")])
 def test_a_crms_export_imports_with_its_record_ids(tmp_path, rows, crm):
     job = import_bytes(tmp_path, data(rows))
     assert (job.crm, job.created, job.crm_records) == (crm, 2, 2)
@@ -138,7 +136,11 @@ def test_when_a_record_id_and_a_domain_name_two_companies_the_record_id_wins_and
 
 
 def test_rows_of_one_unknown_record_id_make_one_company(tmp_path):
-    rows = [HUBSPOT[0], ["77", "Acme", "acme.com", "", "Anvils.", ""], ["77", "Acme Corp", "acme.io", "", "Anvils!", ""]]
+    rows = [
+        HUBSPOT[0],
+        ["77", "Acme", "acme.com", "", "Anvils.", ""],
+        ["77", "Acme Corp", "acme.io", "", "Anvils!", ""],
+    ]
     job = import_bytes(tmp_path, data(rows))
     assert (job.created, job.crm_records) == (1, 1)
     assert records() == {("hubspot", "77", "Acme Corp")}

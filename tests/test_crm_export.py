@@ -15,7 +15,6 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
 from leads.accounts import roles
-from leads.crm import exports as crm_exports
 from leads.models import Company, CrmRecord, ImportJob
 from leads.scoring import explanations
 from tests.import_helpers import confirm, text, uploaded_job
@@ -120,7 +119,10 @@ def test_export_scores_for_hubspot_writes_its_update_import(tmp_path, recorded):
     assert first["Leads neighbour 1"] == "Alpha Brewing (liked)" and first["Leads neighbour 2"].endswith("(disliked)")
     assert rows[1] == {**first, "Record ID": "9003"}
     # Seven companies in the view, two with a HubSpot record.
-    assert out.getvalue().strip() == f"Wrote 3 HubSpot records of 2 companies to {path}; skipped 5 companies with no HubSpot record id."
+    assert (
+        out.getvalue().strip()
+        == f"Wrote 3 HubSpot records of 2 companies to {path}; skipped 5 companies with no HubSpot record id."
+    )
 
 
 @pytest.mark.parametrize("crm, id_header, fit_header", [
@@ -139,7 +141,9 @@ def test_export_scores_for_salesforce_and_pipedrive(tmp_path, recorded, crm, id_
 def test_export_scores_refuses_an_unknown_crm_and_writes_nothing(tmp_path, recorded):
     path = tmp_path / "kept.csv"
     path.write_text("what was there")
-    with pytest.raises(CommandError, match=r"There is no import shape for 'zoho': use one of hubspot, salesforce, pipedrive"):
+    with pytest.raises(
+        CommandError, match=r"There is no import shape for 'zoho': use one of hubspot, salesforce, pipedrive"
+    ):
         call_command("export_scores", str(path), "--for", "zoho")
     assert path.read_text() == "what was there"
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from leads.companies import selectors
-from leads.companies.exports import neutralise, neighbour_text
+from leads.companies.exports import neighbour_text, neutralise
 from leads.crm import names
 from leads.models import Company, CrmRecord
 from leads.scoring import explanations
