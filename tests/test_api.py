@@ -69,6 +69,7 @@ def test_a_scored_company_has_its_score_and_neighbours(api, world):
             "founded": None,
             "revenue": None,
             "owner": None,  # unassigned
+            "crm_records": [],  # no CRM record id
         }
     ]
     assert result[0]["score"] > 0.5

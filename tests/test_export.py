@@ -58,7 +58,7 @@ def test_export_streams_the_filtered_view_as_excel_safe_csv(client, alice, score
     header = [
         "id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours",
         "description", "rank", "why", "labelled_by", "labelled_at", "owner", "notes", "latest_note", "latest_note_by",
-        "latest_note_at", "domain", "country_name", "employees", "founded", "revenue",
+        "latest_note_at", "domain", "country_name", "employees", "founded", "revenue", "crm_ids",
     ]  # fmt: skip
     assert body.startswith("\ufeff" + ",".join(header) + "\r\n")
     assert rows[0] == header

@@ -72,6 +72,7 @@ def test_progress_follows_the_import_then_the_embedding(as_staff, fake_encoder):
         "rejected": 0,
         "labels": 0,
         "unreadable": "",
+        "crm": "",  # no CRM record ids
         "error": "",
         "finished": False,
         "switch_target": "",  # no switch_model under way

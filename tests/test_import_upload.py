@@ -146,7 +146,7 @@ def test_a_good_upload_leads_to_a_preview_with_the_suggested_mapping(as_staff):
     assert re.findall(r"<th>([^<]*)</th>", page) == headers
     assert "<td>Hopfield Brewery</td><td>hopfield.com</td><td>Craft brewery making lager.</td>" in page
     assert "<td>Frostline</td>" in page
-    assert selected_options(response) == {"encoding": "utf-8", "delimiter": ",", **SUGGESTED}
+    assert selected_options(response) == {"encoding": "utf-8", "delimiter": ",", "crm": "", **SUGGESTED}
     assert "Keep as “employees”" in page and "Keep as “internal_id”" in page  # under the name kept
     assert '<select name="column-7" aria-label="Column internal id">' in page
 

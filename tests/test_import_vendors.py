@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from leads.crm import columns as crm_columns
 from leads.imports import csvfiles
 from leads.imports import services as imports
 from leads.models import Company
@@ -87,8 +88,11 @@ VENDORS = {
 
 def _file(headers: list[str], columns: list[int]) -> bytes:
     rows = [headers]
-    for company in (ACME, BETA):
+    crm = crm_columns.detect(headers)  # a CRM's export: each company its own record id
+    for number, company in enumerate((ACME, BETA), start=1):
         row = [f"{headers[i]} value" for i in range(len(headers))]
+        if crm:
+            row[crm.index] = str(number)
         for field_index, column in enumerate(columns):
             row[column] = company[field_index]
         rows.append(row)

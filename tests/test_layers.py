@@ -39,6 +39,7 @@ DECLARED = {
     "leads.webhooks.addresses": "pure",
     "leads.webhooks.outbound": "pure",
     "leads.webhooks.backoff": "pure",
+    "leads.crm.columns": "pure",
     # base: settings and what they need, the plumbing every feature uses
     "leads": "base",
     "leads.settings": "base",
@@ -73,6 +74,7 @@ DECLARED = {
     "leads.embedding.hnsw": "write",
     "leads.imports.dry_runs": "write",
     "leads.companies.exports": "write",
+    "leads.crm.exports": "write",
     "leads.review.snapshots": "write",
     "leads.scoring.snapshots": "write",
     "leads.webhooks.events": "write",

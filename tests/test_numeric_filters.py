@@ -173,9 +173,9 @@ def test_orderings_by_number_put_empty_values_last_either_way(as_alice, numbered
 def test_the_export_appends_the_numbers_after_its_earlier_columns(client, alice, numbered):
     client.force_login(alice)
     _, _, rows = export(client, employees_min="1000", ordering="employees")
-    assert rows[0][-5:] == ["domain", "country_name", "employees", "founded", "revenue"]
+    assert rows[0][-6:] == ["domain", "country_name", "employees", "founded", "revenue", "crm_ids"]
     assert rows[0].index("domain") == 21  # the columns before stay where scripts read them
-    assert [(r[1], r[-3], r[-2], r[-1]) for r in rows[1:]] == [
+    assert [(r[1], r[-4], r[-3], r[-2]) for r in rows[1:]] == [
         ("Delta Code", "1000", "2015", "50000000"),
         ("Echo Review", "5000", "2020", "200000000"),
     ]

@@ -337,7 +337,7 @@ def test_the_export_carries_the_owner_and_the_notes_neutralised(world, alice):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     header, (row,) = rows[0], rows[1:]
     got = dict(zip(header, row))
-    assert header[-10:-5] == ["owner", "notes", "latest_note", "latest_note_by", "latest_note_at"]
+    assert header[-11:-6] == ["owner", "notes", "latest_note", "latest_note_by", "latest_note_at"]
     assert (got["name"], got["owner"], got["notes"], got["latest_note_by"]) == ("Bravo Beers", "alice", "2", "alice")
     assert got["latest_note"] == '\'=HYPERLINK("http://evil")' and got["latest_note_at"]
     everyone = list(

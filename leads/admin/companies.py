@@ -14,6 +14,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from leads.accounts import roles
+from leads.admin import crm as admin_crm
 from leads.admin import owners as admin_owners
 from leads.companies import exports, identity, selectors
 from leads.companies import services as companies
@@ -209,7 +210,7 @@ class CompanyAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = [
         BandFilter, LabelledFilter, LabelSourceFilter, EmbeddingStatusFilter, LowConfidenceFilter,
-        IndustryFilter, CountryFilter, "import_job", "owner",
+        IndustryFilter, CountryFilter, "import_job", "owner", admin_crm.CrmFilter,
     ]  # fmt: skip
     # The search box shows when search_fields is set; get_search_results searches as the dashboard does.
     search_fields = ["name", "domain", "description"]
@@ -223,10 +224,11 @@ class CompanyAdmin(admin.ModelAdmin):
     fields = [
         "name", "website", "domain", "description", "industry", "country", "country_as_given", "extra_columns",
         "employees", "founded", "revenue", "verdict", "owner", "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes",
+        "crm_record_ids",
     ]  # fmt: skip
     readonly_fields = [
         "domain", "country_as_given", "extra_columns", "employees", "founded", "revenue", "verdict", "owner",
-        "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes",
+        "import_job", "created_at", "updated_at", "score_explanation", "similar", "company_notes", "crm_record_ids",
     ]  # fmt: skip
     inlines = [LabelInline]
     action_form = admin_owners.AssignActionForm
@@ -336,6 +338,10 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.display(description="notes")
     def company_notes(self, company):
         return admin_owners.notes_html(company)
+
+    @admin.display(description="CRM records")
+    def crm_record_ids(self, company):
+        return admin_crm.records_html(company)
 
     @admin.display(description="similar companies")
     def similar(self, company):

@@ -18,7 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from leads.accounts import roles
 from leads.companies import ranges, search, selectors
 from leads.core import queue
-from leads.models import ApiToken, Company, CompanyNote, LabelSource
+from leads.crm import selectors as crm_selectors
+from leads.models import ApiToken, Company, CompanyNote, CrmRecord, LabelSource
 from leads.owners import selectors as owner_selectors
 from leads.owners import services as owner_services
 from leads.scoring.labels import InvalidVerdict, label_company
@@ -71,7 +72,8 @@ def api_auth(permission: str):
     return decorate
 
 
-def company_json(company: Company, *, embedded: bool | None) -> dict:
+def company_json(company: Company, *, embedded: bool | None, records: list[CrmRecord]) -> dict:
+    """One company as the API serves it; `records`: its CRM records (crm.selectors.records_of)."""
     score = getattr(company, "score", None)
     distribution = selectors.score_distribution()
     return {
@@ -101,7 +103,13 @@ def company_json(company: Company, *, embedded: bool | None) -> dict:
         "revenue": company.revenue,  # whole units of the currency the file gave, not converted
         # The owner's username (None: unassigned); the listing loads owners with the companies.
         "owner": company.owner.get_username() if company.owner_id else None,
+        # Its record ids in the team's CRMs: [{"crm": "hubspot", "record_id": "9001"}] (crm: a slug of leads.crm.names)
+        "crm_records": [{"crm": record.crm, "record_id": record.record_id} for record in records],
     }
+
+
+def _records(company: Company) -> list[CrmRecord]:
+    return crm_selectors.records_of([company.pk]).get(company.pk, [])
 
 
 def note_json(note: CompanyNote) -> dict:
@@ -147,13 +155,14 @@ def companies(request: HttpRequest) -> JsonResponse:
     except EmptyPage:
         return error_response(f"page {number} is past the last page ({paginator.num_pages})", 404)
     vectors = selectors.embedded_ids([company.pk for company in page])
+    records = crm_selectors.records_of(company.pk for company in page)
     return JsonResponse(
         {
             "count": paginator.count,
             "page": number,
             "pages": paginator.num_pages,
             "next": number + 1 if page.has_next() else None,
-            "results": [company_json(c, embedded=c.pk in vectors) for c in page],
+            "results": [company_json(c, embedded=c.pk in vectors, records=records.get(c.pk, [])) for c in page],
         }
     )
 
@@ -228,7 +237,10 @@ def company(request: HttpRequest, found: Company) -> JsonResponse:
     """One company as the listing gives it, with its notes (newest first, at most NOTES_SHOWN)."""
     notes = owner_selectors.company_notes(found.pk)
     return JsonResponse(
-        {**company_json(found, embedded=selectors.is_embedded(found)), "notes": [note_json(note) for note in notes]}
+        {
+            **company_json(found, embedded=selectors.is_embedded(found), records=_records(found)),
+            "notes": [note_json(note) for note in notes],
+        }
     )
 
 

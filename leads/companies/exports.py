@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from leads.companies import selectors
 from leads.companies.selectors import BestFirst, Sorted
+from leads.crm import selectors as crm_selectors
 from leads.models import Company, Label
 from leads.owners import selectors as owner_selectors
 from leads.scoring import explanations
@@ -19,11 +20,13 @@ from leads.scoring.bands import Distribution
 HEADER = [
     "id", "name", "website", "industry", "country", "label", "score", "fit", "evidence", "band", "neighbours",
     "description", "rank", "why", "labelled_by", "labelled_at", "owner", "notes", "latest_note", "latest_note_by",
-    "latest_note_at", "domain", "country_name", "employees", "founded", "revenue",
+    "latest_note_at", "domain", "country_name", "employees", "founded", "revenue", "crm_ids",
 ]  # fmt: skip
 # website: the address as given; domain: its one form. country: the ISO code ('DE', or the value as
 # given when it names no country we know); country_name: 'Germany'. employees, founded, revenue: the
-# typed numbers (a range's lower bound; revenue in the file's currency). The columns after
+# typed numbers (a range's lower bound; revenue in the file's currency). crm_ids: the company's CRM
+# record ids, 'hubspot:9001; salesforce:0015g00000XyZab' (one column whatever CRMs a team uses:
+# `export_scores --for CRM` writes one CRM's import file). The columns after
 # country_name came later: added at the end, so that a sheet or script reading the columns by
 # position keeps working.
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
@@ -52,7 +55,7 @@ def score_rows(companies: QuerySet | BestFirst | Sorted) -> Iterator[list]:
 
 def _rows(batch: list[Company], distribution: Distribution, reach: explanations.Reach) -> Iterator[list]:
     """A batch's rows: its neighbours' names, the latest verdict's author and time, the owners'
-    names and the notes' count and newest, in five queries."""
+    names, the notes' count and newest and the CRM records, in six queries."""
     neighbour_ids = {n["company_id"] for c in batch if hasattr(c, "score") for n in c.score.neighbours}
     neighbours = Company.objects.only("name", "verdict").in_bulk(neighbour_ids)
     latest = {
@@ -67,6 +70,7 @@ def _rows(batch: list[Company], distribution: Distribution, reach: explanations.
         get_user_model().objects.filter(pk__in={c.owner_id for c in batch if c.owner_id}).values_list("pk", "username")
     )
     notes = owner_selectors.note_summaries(c.pk for c in batch)
+    records = crm_selectors.records_of(c.pk for c in batch)
     for company in batch:
         score = getattr(company, "score", None)
         views = explanations.neighbour_views(score, neighbours) if score else []
@@ -83,7 +87,7 @@ def _rows(batch: list[Company], distribution: Distribution, reach: explanations.
             "" if score is None else round(score.fit, 6),
             "" if score is None else round(score.evidence, 6),
             "" if score is None else selectors.band_of(score, distribution).label,
-            "; ".join(f"{_name(view)} ({_VERDICT_WORD[view.verdict]})" for view in views),
+            "; ".join(map(neighbour_text, views)),
             company.description,
             "" if score is None else distribution.rank_text(score.fit),
             explanations.explanation_sentence(company, views, reach) if score else "",
@@ -97,6 +101,7 @@ def _rows(batch: list[Company], distribution: Distribution, reach: explanations.
             company.domain,
             company.country_name,
             *("" if value is None else value for value in (company.employees, company.founded, company.revenue)),
+            crm_selectors.record_ids_text(records.get(company.pk, [])),
         ]
         yield [neutralise(value) for value in row]
 
@@ -108,8 +113,9 @@ def _when(moment) -> str:
 _VERDICT_WORD = {"like": "liked", "dislike": "disliked"}
 
 
-def _name(view: explanations.NeighbourView) -> str:
-    return view.company.name if view.company else "?"
+def neighbour_text(view: explanations.NeighbourView) -> str:
+    """'Acme (liked)': a neighbour as the exports write it ('?' for one deleted since scoring)."""
+    return f"{view.company.name if view.company else '?'} ({_VERDICT_WORD[view.verdict]})"
 
 
 class _Line:

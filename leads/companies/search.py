@@ -19,6 +19,7 @@ from leads.models.companies import query_words
 
 # Where a word matched, in the order a rep reads them, and what the page calls them.
 FIELDS = {"name": "name", "domain": "website", "industry": "industry", "description": "description"}
+RECORD_ID = "CRM record id"  # the query is one of the company's record ids (CompanyQuerySet.with_record_id)
 # Words of a description shown before its first matched word (and twice as many after).
 EXCERPT_WORDS = 8
 # The longest description of the company a rep is looking for (a few sentences).
@@ -59,9 +60,11 @@ def search_matches(company_ids: list[int], query: str) -> dict[int, SearchMatch]
         token = token.casefold()
         return token.startswith(prefixes) or bool(stems.get(token, set()) & wanted)
 
+    by_record = Company.objects.filter(pk__any_of=company_ids).with_record_id(query)
     found = {}
     for pk, fields in texts.items():
         where = tuple(label for field, label in FIELDS.items() if any(map(matches, WORD.findall(fields[field]))))
+        where = (RECORD_ID, *where) if pk in by_record else where
         found[pk] = SearchMatch(where, _excerpt(fields["description"], matches))
     return found
 

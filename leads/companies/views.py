@@ -25,6 +25,9 @@ from leads.companies import exports, ranges, search, selectors
 from leads.companies import filters as filter_choices
 from leads.companies.listed import listed
 from leads.core import queue
+from leads.crm import exports as crm_exports
+from leads.crm import names as crm_names
+from leads.crm import selectors as crm_selectors
 from leads.labelnext import selectors as labelnext_selectors
 from leads.models import ApiToken, Company, CompanyNote, LabelSource
 from leads.outcomes import selectors as outcome_selectors
@@ -126,6 +129,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "meaning_max_chars": search.MEANING_MAX_CHARS,
             "filters": filters,
             "query_string": _query(filters),
+            # The export menu: this view's scores as each CRM's update import (crm/exports.py).
+            "crm_exports": [(slug, crm_names.crm_label(slug)) for slug in crm_exports.SHAPES],
             "saved_views": listed_views,
             "new_in_views": any(listed.new for listed in listed_views),
             "current_view_query": saved_views.view_query(_query(filters)),
@@ -217,6 +222,9 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "notes": owner_selectors.company_notes(company.pk),
         "outcomes": outcome_selectors.company_outcomes(company.pk),  # the CRM's deals, apart from the verdicts
         "outcomes_count": outcome_selectors.outcomes_count(),
+        # Plain text, not links: a record's address needs the team's HubSpot portal, Salesforce
+        # instance or Pipedrive subdomain, which leads does not know.
+        "crm_records": crm_selectors.records_of([company.pk]).get(company.pk, []),
         "note_max_chars": CompanyNote.MAX_CHARS,
         # A manager's choice of owner; a rep only takes or releases (nothing to list).
         "owners": owner_selectors.possible_owners() if request.user.has_perm(roles.ASSIGN) else [],
@@ -403,18 +411,21 @@ def api_token(request: HttpRequest) -> HttpResponse:
 @roles.required(roles.VIEW)
 @require_GET
 def export_scores(request: HttpRequest) -> HttpResponse:
-    """The dashboard's current view as CSV that Excel opens (UTF-8 with BOM, formulas neutralised)."""
+    """The dashboard's current view as CSV that Excel opens (UTF-8 with BOM, formulas neutralised);
+    with `for=hubspot|salesforce|pipedrive`, as that CRM's update import (crm/exports.py)."""
     filters = _filters(request)
     show = filters["show"]
     try:
+        shape = crm_exports.shape_for(request.GET["for"]) if "for" in request.GET else None
         companies = _listing(filters, request.user)
-    except selectors.BadFilter as error:
+    except (selectors.BadFilter, crm_exports.UnknownCrm) as error:
         return _bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")
-    # The file says which view it holds: the label filter, and the band when one is picked.
+    # The file says which view it holds: the CRM it is for, the label filter, and the band when one is picked.
     band = re.sub(r"[^a-z0-9]+", "-", filters["band"].lower()).strip("-")
-    name = "-".join(part for part in ("leads-scores", show, band, stamp) if part)
-    response = StreamingHttpResponse(exports.stream_scores(companies), content_type="text/csv; charset=utf-8")
+    name = "-".join(part for part in ("leads-scores", shape and shape.crm, show, band, stamp) if part)
+    rows = exports.stream_scores(companies) if shape is None else crm_exports.stream_crm_file(companies, shape)
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
 

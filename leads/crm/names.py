@@ -11,6 +11,7 @@ import re
 # slug -> the name shown on pages and in files
 KNOWN = {"hubspot": "HubSpot", "salesforce": "Salesforce", "pipedrive": "Pipedrive"}
 MAX_SLUG = 40
+MAX_RECORD_ID = 100  # characters: HubSpot and Pipedrive ids are numbers, Salesforce's 18 characters
 
 
 def crm_slug(name: str) -> str:
@@ -22,3 +23,14 @@ def crm_slug(name: str) -> str:
 def crm_label(slug: str) -> str:
     """How a CRM is named to a person: 'hubspot' -> 'HubSpot', 'zoho-crm' -> 'Zoho crm'."""
     return KNOWN.get(slug) or slug.replace("-", " ").capitalize()
+
+
+def crm_choice(name: str) -> str:
+    """The slug of a CRM a person named ('HubSpot', 'Zoho CRM'); ValueError saying what to fix."""
+    slug = crm_slug(name)
+    if not slug:
+        named = f" ({name.strip()!r} holds no letter or digit)" if name.strip() else ""
+        raise ValueError(
+            f"Name the CRM the record ids come from{named}: HubSpot, Salesforce, Pipedrive, or any other name."
+        )
+    return slug

@@ -19,6 +19,11 @@ def companies_by_record(crm: str, record_ids: Iterable[str]) -> dict[str, int]:
 def records_of(company_ids: Iterable[int]) -> dict[int, list[CrmRecord]]:
     """company id -> its CRM records (by CRM, then record id), in one query."""
     found: dict[int, list[CrmRecord]] = {}
-    for record in CrmRecord.objects.filter(company_id__in=list(company_ids)).order_by("crm", "record_id"):
+    for record in CrmRecord.objects.filter(company_id__any_of=list(company_ids)).order_by("crm", "record_id"):
         found.setdefault(record.company_id, []).append(record)
     return found
+
+
+def record_ids_text(records: Iterable[CrmRecord]) -> str:
+    """A company's records in one cell, as the CSV export writes them: 'hubspot:9001; salesforce:0015g00000XyZab'."""
+    return "; ".join(str(record) for record in records)

@@ -15,6 +15,7 @@ from functools import cached_property
 
 from leads.companies.countries import normalise_country
 from leads.companies.identity import Website, clean_name, dedupe_key, read_website
+from leads.crm.names import MAX_RECORD_ID
 from leads.imports import headers, numbers
 from leads.imports.csvdialect import (  # noqa: F401 - part of this module's interface
     DELIMITER_NAMES,
@@ -55,6 +56,7 @@ class Record:
     country: str = ""
     verdict: str = ""  # "like", "dislike" or ""
     extra: dict[str, str] = field(default_factory=dict)
+    crm_id: str = ""  # the company's record id in the CRM the import names (ImportJob.crm)
 
     # Cached: the import asks for each once per row, and the key needs the domain.
     @cached_property
@@ -161,6 +163,13 @@ def to_record(
             return _rejected(
                 line, f"the {name} is {len(values[name])} characters long; the limit is {limit}: shorten it", cells
             )
+    if len(values.get("crm_id", "")) > MAX_RECORD_ID:
+        return _rejected(
+            line,
+            f"the CRM record id is {len(values['crm_id'])} characters long; the limit is {MAX_RECORD_ID}: "
+            "check that the column mapped to CRM id holds the CRM's record ids",
+            cells,
+        )
     verdict = parse_verdict(values.pop("label", ""))
     if verdict is None:
         return _rejected(

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from leads.companies.identity import read_website
+from leads.crm import columns as crm_columns
 
-FIELDS = ("name", "website", "description", "industry", "country", "label")
+# crm_id: a CRM's record id (leads.crm), with the CRM's name given beside the mapping.
+FIELDS = ("name", "website", "description", "industry", "country", "label", "crm_id")
 
 # Field -> phrases. A header matches a phrase when it holds all of the phrase's words, in any order,
 # after case, accents and punctuation are dropped ("Descripción de la empresa" -> descripcion).
@@ -215,14 +217,16 @@ class Suggestion:
 
     mapping: dict[int, str]
     description_ties: list[int] = field(default_factory=list)
+    crm: str = ""  # the CRM whose export this is (leads.crm.columns), when its columns say
 
 
 def suggest_mapping(headers: Sequence[str], rows: Sequence[Sequence[str]] = ()) -> Suggestion:
     """What each column is, from its header; where no header names a field, from the values of the
     first rows. Several description columns ("Short Description", "Long Description") are all
-    'description' and are combined."""
-    matches = {i: m for i, h in enumerate(headers) if (m := match_header(h))}
-    mapping: dict[int, str] = {}
+    'description' and are combined. A CRM's own export gets its record id column as crm_id."""
+    crm = crm_columns.detect(headers, rows)
+    matches = {i: m for i, h in enumerate(headers) if (m := match_header(h)) and not (crm and i == crm.index)}
+    mapping: dict[int, str] = {crm.index: "crm_id"} if crm else {}
     # The strongest claims first: an exact "Name" wins the name over "Parent Company Name".
     for index, found in sorted(matches.items(), key=lambda item: (item[1], -item[0]), reverse=True):
         if found.target == "description" or found.target not in mapping.values():
@@ -230,7 +234,7 @@ def suggest_mapping(headers: Sequence[str], rows: Sequence[Sequence[str]] = ()) 
     for index, header in enumerate(headers):
         if index not in mapping:
             mapping[index] = f"extra:{snake}" if (snake := snake_case(header)) else "ignore"
-    suggestion = Suggestion(dict(sorted(mapping.items())))
+    suggestion = Suggestion(dict(sorted(mapping.items())), crm=crm.crm if crm else "")
     if rows:
         _read_values(suggestion, headers, rows)
     return suggestion
@@ -239,7 +243,8 @@ def suggest_mapping(headers: Sequence[str], rows: Sequence[Sequence[str]] = ()) 
 def _read_values(suggestion: Suggestion, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Give the fields no header names to the columns whose values say what they are."""
     mapping = suggestion.mapping
-    free = [i for i, header in enumerate(headers) if not match_header(header)]  # "col3", "Notes", ""
+    # "col3", "Notes", "": not a record id column, whose ids would pass for names
+    free = [i for i, header in enumerate(headers) if not match_header(header) and mapping.get(i) != "crm_id"]
     columns = {i: Column([row[i].strip() for row in rows if i < len(row) and row[i].strip()]) for i in free}
     columns = {i: c for i, c in columns.items() if c.values}
     taken = set(mapping.values())

@@ -96,6 +96,7 @@ def import_progress(job: ImportJob) -> dict:
         "rejected": job.rejected,
         "labels": job.labels,
         "unreadable": job.unreadable_sentence,
+        "crm": job.crm_summary,
         "error": job.error,
         "finished": job.state == ImportJob.State.FAILED
         or (

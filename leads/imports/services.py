@@ -22,6 +22,8 @@ from leads.companies import services as companies
 from leads.companies.exports import neutralise
 from leads.core import locks
 from leads.core.queue import enqueue_on_commit, send
+from leads.crm import names as crm_names
+from leads.crm import services as crm
 from leads.embedding import active
 from leads.embedding.services import queue_embedding
 from leads.imports import csvfiles, headers, numbers, tabular
@@ -79,8 +81,9 @@ def _describe(job: ImportJob, table: tabular.Table) -> None:
     job.encoding, job.headers, job.rows_estimate = dialect.encoding, dialect.headers, table.rows_estimate
     workbook = tabular.is_workbook(dialect)
     job.delimiter, job.sheet = ("", dialect.sheet) if workbook else (dialect.delimiter, None)
-    mapping = headers.suggest_mapping(dialect.headers, table.rows).mapping
-    job.mapping = {str(i): target for i, target in mapping.items()}
+    suggested = headers.suggest_mapping(dialect.headers, table.rows)
+    job.mapping = {str(i): target for i, target in suggested.mapping.items()}
+    job.crm = suggested.crm or job.crm  # a CRM's own export says which; else the manager names it
 
 
 def suggestion(job: ImportJob) -> headers.Suggestion:
@@ -144,9 +147,28 @@ def choose_columns(job: ImportJob, choices: Sequence[tuple[str, str]]) -> None:
     change_mapping(job, mapping)
 
 
+def uses_crm(job: ImportJob, mapping: dict[int, str]) -> bool:
+    """Whether the import keeps record ids: a column is the CRM id, and the CRM is named."""
+    return bool(job.crm) and "crm_id" in mapping.values()
+
+
+def choose_crm(job: ImportJob, name: str) -> None:
+    """The CRM the file's record ids belong to, as a person names it ('HubSpot', 'Zoho CRM')."""
+    try:
+        job.crm = crm_names.crm_choice(name)
+    except ValueError as error:
+        raise csvfiles.UnreadableFile(str(error)) from None
+    job.save(update_fields=["crm"])
+
+
 def check_mapping(job: ImportJob, mapping: dict[int, str]) -> None:
     """The mapping names a name and a description column; where several columns could be the
-    description and none is chosen, say which."""
+    description and none is chosen, say which. A CRM id column needs the CRM's name."""
+    if "crm_id" in mapping.values() and not job.crm:
+        raise csvfiles.UnreadableFile(
+            "A column is the CRM id: name the CRM its record ids come from (HubSpot, Salesforce, Pipedrive "
+            "or another name), on the preview page or with --crm NAME on the command line."
+        )
     if "description" in mapping.values():
         csvfiles.check_mapping(mapping)
     else:
@@ -228,7 +250,8 @@ drop table if exists import_rows, import_merged;
 create temp table import_rows (
     line integer, key text, name text, website text, domain text, description text,
     industry text, country text, country_as_given text, extra jsonb, verdict text,
-    employees integer, founded smallint, revenue bigint
+    employees integer, founded smallint, revenue bigint,
+    crm_id text, file_key text  -- a CRM's record id; the key the row's website gave, where its id chose another
 ) on commit drop
 """
 
@@ -249,7 +272,7 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
         cursor.execute(_STAGING)
         copy_sql = (
             "copy import_rows (line, key, name, website, domain, description, industry, country, country_as_given,"
-            " extra, verdict, employees, founded, revenue) from stdin"
+            " extra, verdict, employees, founded, revenue, crm_id) from stdin"
         )
         with cursor.connection.cursor().copy(copy_sql) as copy:
             for line, cells in tabular.read_rows(stream, job.dialect()):
@@ -291,6 +314,7 @@ def _staging_row(record: csvfiles.Record) -> tuple:
         read.employees,
         read.founded,
         read.revenue,
+        record.crm_id,
     )
 
 
@@ -390,7 +414,12 @@ where m.verdict <> '' and c.verdict <> m.verdict
 
 
 def _upsert(job: ImportJob) -> None:
+    """Merge the staged rows and upsert them; with a CRM's record ids, those decide first."""
+    with_crm = uses_crm(job, job.column_mapping())
     with connection.cursor() as cursor:
+        if with_crm:
+            conflicts = crm.key_rows_by_record(cursor, crm=job.crm, shown=REJECTED_SHOWN)
+            job.crm_conflicts, job.crm_conflict_rows = conflicts.count, conflicts.rows
         cursor.execute(_MERGE)
         cursor.execute("select count(*) from import_merged")
         distinct = cursor.fetchone()[0]
@@ -398,6 +427,9 @@ def _upsert(job: ImportJob) -> None:
         created, written = cursor.fetchone()
         cursor.execute(_INCOMING_VERDICTS)
         verdicts = cursor.fetchall()
+        if with_crm:
+            job.crm_records = crm.attach_records(cursor, crm=job.crm, created=created)
+            crm.rekey_by_domain(cursor)
         cursor.execute("drop table import_rows, import_merged")
     job.labels = labels.label_companies(verdicts=verdicts, user=job.user, source=LabelSource.IMPORT)
     # Companies whose text this import changed: their vectors are stale from now on.

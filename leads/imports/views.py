@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from leads.accounts import roles
 from leads.core import queue
+from leads.crm import names as crm_names
 from leads.imports import csvfiles, headers
 from leads.imports import selectors as import_selectors
 from leads.imports import services as imports
@@ -24,6 +25,7 @@ FIELD_CHOICES = [
     ("industry", "Industry"),
     ("country", "Country"),
     ("label", "Label (like / dislike)"),
+    ("crm_id", "CRM record id"),
     ("ignore", "Ignore this column"),
 ]
 
@@ -97,6 +99,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
                 imports.change_sheet(job, sheet=request.POST.get("sheet", ""))
                 return redirect("import-detail", job.pk)
             mapping = _posted_mapping(request, job)
+            if "crm_id" in mapping.values():
+                imports.choose_crm(job, _posted_crm(request))
             if "description" not in mapping.values():
                 # Refused either way; the page's reading of the file says why (change_mapping would read it too).
                 preview = import_selectors.import_preview(job, mapping)
@@ -138,10 +142,20 @@ def _preview_page(request: HttpRequest, job: ImportJob, error: str, preview) -> 
             "delimiters": csvfiles.DELIMITER_NAMES,
             "sheets": sheets,
             "mapping_problem": "" if error else preview.mapping_problem,
+            "crm_choices": crm_names.KNOWN.items(),
+            "crm_other": "" if job.crm in crm_names.KNOWN else crm_names.crm_label(job.crm) if job.crm else "",
             "unreadable": preview.unreadable,
         },
         status=400 if error else 200,
     )
+
+
+def _posted_crm(request: HttpRequest) -> str:
+    """The CRM named on the preview: one of the known, or the name typed beside "Other"."""
+    chosen = request.POST.get("crm", "")
+    if chosen in crm_names.KNOWN:
+        return crm_names.KNOWN[chosen]
+    return request.POST.get("crm_other", "")  # "other", or nothing chosen: what was typed, if anything
 
 
 def _posted_mapping(request: HttpRequest, job: ImportJob) -> dict[int, str]:

@@ -17,6 +17,7 @@ from pgvector.django import VectorField
 
 from leads.companies.countries import country_name, normalise_country
 from leads.companies.identity import dedupe_key, embedding_text, read_website, text_hash
+from leads.crm.names import MAX_RECORD_ID
 from leads.imports import numbers
 from leads.models.access import APP_PERMISSIONS
 
@@ -173,12 +174,13 @@ class Found:
     ids: list[int] | None = None  # every match, when there are few enough to list (SEARCH_IDS_INLINE)
     literal: Ids | None = None  # the same ids as one array literal, built once for every query that repeats them
     dense: SearchQuery | None = None  # a word too common to list: its query, to check the best scores by
+    by_record: frozenset[int] = frozenset()  # the companies whose CRM record id is the query, as typed
 
     def matching(self, ids: list[int]) -> set[int]:
         """Which of `ids` a dense search matches: two lookups by id (name and domain, then the
         words), where one query with both conditions joins and costs five times that."""
         named = Company.objects.filter(pk__any_of=ids).alias(search_words=SEARCH_VECTOR).filter(search_words=self.dense)
-        found = set(named.values_list("pk", flat=True))
+        found = set(named.values_list("pk", flat=True)) | (self.by_record & set(ids))
         rest = [pk for pk in ids if pk not in found]
         words = CompanyWords.objects.filter(company_id__any_of=rest, words=self.dense)
         return found | set(words.values_list("company_id", flat=True))
@@ -213,11 +215,11 @@ class CompanyQuerySet(models.QuerySet):
         """search(), with what a listing in score order needs to page through the matches."""
         if not query.strip():
             return Found(self)
+        by_record = self.with_record_id(query)
         parsed = search_query(query)
-        if parsed is None:  # only punctuation: nothing can match, on the score side either
-            return Found(
-                self.none(), ids=[], literal=Ids([])
-            )  # no ids: BestFirst read the best scores of every company (#24)
+        if parsed is None:  # only punctuation: no word can match, on the score side either
+            listed = sorted(by_record)  # an empty list, not none: else BestFirst reads every best score (#24)
+            return Found(self.filter(pk__any_of=listed) if listed else self.none(), ids=listed, literal=Ids(listed))
         # Find the matches once through the GIN indexes and pass them on as one array of ids, not
         # an IN list (docs/benchmarks.md, search): else Postgres walks the dashboard's score order
         # computing each company's words until a page is full. A word in more than
@@ -228,13 +230,22 @@ class CompanyQuerySet(models.QuerySet):
             ids = set(named.values_list("pk", flat=True)[: SEARCH_IDS_INLINE + 1])
             if len(ids) <= SEARCH_IDS_INLINE:
                 ids.update(described.values_list("company_id", flat=True)[: SEARCH_IDS_INLINE + 1])
+            ids |= by_record
             if len(ids) <= SEARCH_IDS_INLINE:
                 literal = Ids(sorted(ids))
                 return Found(self.filter(pk__any_of=literal), ids=sorted(ids), literal=literal)
         # A common word: listing every match costs more than walking the best scores until a page
         # is full (BestFirst does, with Found.matching).
-        words = Q(search_words=parsed) | Q(words__words=parsed)
-        return Found(self.alias(search_words=SEARCH_VECTOR).filter(words), dense=parsed)
+        words = Q(search_words=parsed) | Q(words__words=parsed) | Q(pk__in=by_record)
+        return Found(self.alias(search_words=SEARCH_VECTOR).filter(words), dense=parsed, by_record=by_record)
+
+    def with_record_id(self, query: str) -> frozenset[int]:
+        """The companies with the query as a CRM record id ('0015g00000XyZab', '123456789'), in
+        any CRM: exact, off the record id's index (CrmRecord's constraint)."""
+        text = query.strip()
+        if not text or len(text) > MAX_RECORD_ID or any(ch.isspace() for ch in text):
+            return frozenset()
+        return frozenset(self.filter(crm_records__record_id=text).values_list("pk", flat=True)[:SEARCH_IDS_INLINE])
 
     def with_embedding_status(self, model_name: str) -> CompanyQuerySet:
         """Annotate `is_embedded`: a vector from `model_name` for the current text exists."""

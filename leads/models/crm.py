@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from leads.crm import names
 from leads.models.companies import Company
 
 
@@ -13,7 +14,7 @@ class CrmRecord(models.Model):
     "Organization ID". One record id names one company in its CRM (Meta); a company may have a
     record in several CRMs (or, after a merge there, several in one)."""
 
-    MAX_RECORD_ID = 100
+    MAX_RECORD_ID = names.MAX_RECORD_ID
 
     # No index of its own: crm_record_company (Meta).
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="crm_records", db_index=False)
@@ -23,8 +24,14 @@ class CrmRecord(models.Model):
 
     class Meta:
         ordering = ["crm", "record_id"]
-        constraints = [models.UniqueConstraint(fields=["crm", "record_id"], name="one_company_per_crm_record")]
+        # record_id first: the same index finds a record id typed in a search, whatever its CRM.
+        constraints = [models.UniqueConstraint(fields=["record_id", "crm"], name="one_company_per_crm_record")]
         indexes = [models.Index(fields=["company", "crm"], name="crm_record_company")]
+
+    @property
+    def crm_label(self) -> str:
+        """The CRM's name as people write it: 'HubSpot', 'Zoho crm'."""
+        return names.crm_label(self.crm)
 
     def __str__(self) -> str:
         return f"{self.crm}:{self.record_id}"

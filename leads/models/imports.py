@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from leads.crm import names as crm_names
 from leads.imports import csvfiles, numbers, tabular
 
 
@@ -42,6 +43,13 @@ class ImportJob(models.Model):
     # [{"line": 7, "reason": "...", "values": [...]}]: the first few, for display.
     rejected_rows = models.JSONField(default=list, blank=True)
     rejected_file = models.FileField(blank=True)  # every rejected row: line, reason, original cells
+    # The CRM the file's record ids belong to (a slug of leads.crm.names; '' for a file without them),
+    # the record ids this import gave companies, and the rows whose record id named one company and
+    # whose website or name another: the record id decided ([{"line", "record_id", "company", "other"}]).
+    crm = models.CharField(max_length=40, blank=True)
+    crm_records = models.PositiveIntegerField(default=0)
+    crm_conflicts = models.PositiveIntegerField(default=0)
+    crm_conflict_rows = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -56,6 +64,24 @@ class ImportJob(models.Model):
     def unreadable_sentence(self) -> str:
         """How many values of each typed column could not be read as numbers, in words ('' for none)."""
         return numbers.unreadable_sentence(self.unreadable)
+
+    @property
+    def crm_summary(self) -> str:
+        """What the import did with the CRM's record ids, in words ('' for a file without them)."""
+        if not self.crm or (not self.crm_records and not self.crm_conflicts):
+            return ""
+        crm = crm_names.crm_label(self.crm)
+        ids = "id" if self.crm_records == 1 else "ids"
+        said = f"{self.crm_records:,} new {crm} record {ids} kept."
+        if self.crm_conflicts:
+            lines = ", ".join(str(row["line"]) for row in self.crm_conflict_rows[:10])
+            more = "" if self.crm_conflicts <= 10 else f" and {self.crm_conflicts - 10:,} more"
+            rows = "row's record id" if self.crm_conflicts == 1 else "rows' record ids"
+            said += (
+                f" {self.crm_conflicts:,} {rows} named one company and the website another (line {lines}{more}):"
+                " the record id decided, the other company is unchanged."
+            )
+        return said
 
     def column_mapping(self) -> dict[int, str]:
         """The mapping by column index: what each column of the file holds."""

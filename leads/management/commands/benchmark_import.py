@@ -3,6 +3,11 @@ wall time and peak memory.
 
     python manage.py benchmark_import --rows 100000 1000000
     python manage.py benchmark_import --format xlsx --rows 100000 1000000
+    python manage.py benchmark_import --crm --rows 100000
+
+With --crm the file is a HubSpot export (a "Record ID" column first), imported twice in the same
+rolled-back transaction: once creating the companies and their record ids, then again with every
+company's name and website changed (another seed), each row found by its record id.
 
 Several sizes in one run show whether memory stays flat as N grows: peak RSS is a
 high-water mark, so a flat importer prints the same peak for every size. Each
@@ -111,12 +116,14 @@ def company_row(number: int, rng: random.Random) -> list[str]:
     ]
 
 
-def write_csv(path: Path, rows: int, seed: int) -> None:
+def write_csv(path: Path, rows: int, seed: int, crm: bool = False) -> None:
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
-        writer.writerow(HEADER)
-        writer.writerows(company_row(number, rng) for number in range(rows))
+        writer.writerow(["Record ID", *HEADER] if crm else HEADER)
+        for number in range(rows):
+            row = company_row(number, rng)
+            writer.writerow([str(10_000_000 + number), *row] if crm else row)
 
 
 def write_xlsx(path: Path, rows: int, seed: int) -> None:
@@ -148,8 +155,11 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--format", choices=["csv", "xlsx"], default="csv", help="the file to generate")
+        parser.add_argument("--crm", action="store_true", help="a HubSpot export, imported twice (CSV only)")
 
-    def handle(self, *args, rows, seed, format, **options):
+    def handle(self, *args, rows, seed, format, crm, **options):
+        if crm:
+            return self._crm(rows, seed)
         with tempfile.TemporaryDirectory() as folder:
             for count in rows:
                 path = Path(folder) / f"companies-{count}.{format}"
@@ -173,3 +183,29 @@ class Command(BaseCommand):
                     f"{wall:6.1f} s, {count / wall:>9,.0f} rows/s, "
                     f"created {job.created:,}, rejected {job.rejected:,}, peak RSS so far {peak_rss_mb():,.0f} MB"
                 )
+
+    def _crm(self, rows: list[int], seed: int) -> None:
+        """A HubSpot export of N companies imported, then again with every name and website changed."""
+        with tempfile.TemporaryDirectory() as folder:
+            for count in rows:
+                first, second = Path(folder) / "hubspot-1.csv", Path(folder) / "hubspot-2.csv"
+                write_csv(first, count, seed, crm=True)
+                write_csv(second, count, seed + 1, crm=True)
+                size_mb = first.stat().st_size / 1024 / 1024
+                walls, jobs = [], []
+                try:
+                    with override_settings(IMPORT_MAX_UPLOAD_MB=max(size_mb * 2, 1)), transaction.atomic():
+                        for path in (first, second):
+                            started = time.perf_counter()
+                            jobs.append(run_import(create_job(path=path)))
+                            walls.append(time.perf_counter() - started)
+                        raise Rollback
+                except Rollback:
+                    pass
+                for job, wall, what in zip(jobs, walls, ("new, with record ids", "again, names and websites changed")):
+                    job.file.delete(save=False)
+                    self.stdout.write(
+                        f"{count:>9,} rows (HubSpot export, {size_mb:,.0f} MB, {what}): {wall:6.1f} s, "
+                        f"{count / wall:>9,.0f} rows/s, created {job.created:,}, updated {job.updated:,}, "
+                        f"record ids kept {job.crm_records:,}, peak RSS so far {peak_rss_mb():,.0f} MB"
+                    )

@@ -38,7 +38,13 @@ class Command(BaseCommand):
             default=[],
             metavar='FIELD="HEADER"',
             help='which column is which, e.g. --column description="Column A" (name, website, description, '
-            "industry, country, label, ignore or extra:NAME); repeat it, several description columns are combined",
+            "industry, country, label, crm_id, ignore or extra:NAME); repeat it, several description columns are combined",
+        )
+        parser.add_argument(
+            "--crm",
+            metavar="NAME",
+            help="the CRM the crm_id column's record ids come from: HubSpot, Salesforce, Pipedrive or any other name "
+            "(a HubSpot, Salesforce or Pipedrive export is recognised by its columns)",
         )
         parser.add_argument("--sheet", metavar="NAME", help="the workbook's sheet to import (the first by default)")
         parser.add_argument(
@@ -48,7 +54,7 @@ class Command(BaseCommand):
         parser.add_argument("--follow", type=int, metavar="JOB", help="follow an import started elsewhere (web)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    def handle(self, *args, file, column, sheet, dry_run, wait, follow, no_progress, **options):
+    def handle(self, *args, file, column, sheet, dry_run, wait, follow, no_progress, crm, **options):
         if follow is not None:
             job = ImportJob.objects.filter(pk=follow).first()
             if job is None:
@@ -61,7 +67,7 @@ class Command(BaseCommand):
         choices = [_choice(text) for text in column]
         if dry_run:
             return self._dry_run(file, sheet, choices)
-        job = self._import(file, sheet, choices, no_progress)
+        job = self._import(file, sheet, choices, no_progress, crm)
         if wait:
             self._follow(job)
 
@@ -80,7 +86,7 @@ class Command(BaseCommand):
         self.stdout.write(f"The first {len(result.records)} companies as they would be stored:")
         for record in result.records:
             self.stdout.write(f"  line {record.line}: {shown(record.name)}")
-            for name in ("website", "industry", "country", "verdict", "description"):
+            for name in ("crm_id", "website", "industry", "country", "verdict", "description"):
                 if value := getattr(record, name):
                     self.stdout.write(f"    {name}: {shown(value if len(value) <= 200 else value[:197] + '...')}")
             for key, value in record.extra.items():
@@ -89,7 +95,9 @@ class Command(BaseCommand):
         for rejected in result.rejected:
             self.stderr.write(f"  line {rejected.line}: {shown(rejected.reason)}")
 
-    def _import(self, file: str, sheet: str | None, choices: list[tuple[str, str]], no_progress: bool) -> ImportJob:
+    def _import(
+        self, file: str, sheet: str | None, choices: list[tuple[str, str]], no_progress: bool, crm: str | None
+    ) -> ImportJob:
         try:
             job = create_job(path=file, sheet=sheet)
         except (FileNotFoundError, IsADirectoryError):
@@ -97,6 +105,8 @@ class Command(BaseCommand):
         except UnreadableFile as error:
             raise CommandError(shown(error)) from None
         try:
+            if crm is not None:
+                imports.choose_crm(job, crm)
             if choices:
                 imports.choose_columns(job, choices)
             else:
@@ -121,6 +131,8 @@ class Command(BaseCommand):
         )
         if job.unreadable_sentence:
             self.stdout.write(job.unreadable_sentence)
+        if job.crm_summary:
+            self.stdout.write(job.crm_summary)
         for row in job.rejected_rows:
             self.stderr.write(f"  line {row['line']}: {shown(row['reason'])}")
         if job.rejected:

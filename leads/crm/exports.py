@@ -1,0 +1,151 @@
+"""Scores out in a CRM's own import shape: the file HubSpot's, Salesforce's or Pipedrive's "update
+existing records" import takes. Its id column, then fit, score, band, rank, the one-line why and
+the three nearest labelled neighbours; one row per record the company has in that CRM, and only
+companies that have one (the rest are counted, not written).
+
+Plain UTF-8 without a byte-order mark: Salesforce's Data Loader would read one as part of "Id".
+Cells are neutralised against spreadsheet formulas as in the CSV export (companies/exports.py)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from leads.companies import selectors
+from leads.companies.exports import neighbour_text, neutralise
+from leads.crm import names
+from leads.models import Company, CrmRecord
+from leads.scoring import explanations
+
+# What each row says beside its id, in this order (the headers are each CRM's spelling of these).
+FIELDS = ("fit", "score", "band", "rank", "why", "neighbour 1", "neighbour 2", "neighbour 3")
+NEIGHBOURS = 3
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One CRM's import file: the header of its record id and those of the score columns."""
+
+    crm: str  # a slug of leads.crm.names
+    id_header: str
+    headers: tuple[str, ...]  # FIELDS' columns, as the CRM's custom properties or fields are named
+
+    @property
+    def header(self) -> list[str]:
+        return [self.id_header, *self.headers]
+
+
+def _labels(field: str) -> str:
+    return f"Leads {field}"  # 'Leads fit': a custom property's label in HubSpot or Pipedrive
+
+
+def _api_name(field: str) -> str:
+    # The API name Salesforce gives a custom field labelled 'Leads Fit': Leads_Fit__c, which Data
+    # Loader's auto-match and the Data Import Wizard both map a column to.
+    return "Leads_" + "_".join(word.capitalize() for word in field.split()) + "__c"
+
+
+SHAPES = {
+    "hubspot": Shape("hubspot", "Record ID", tuple(map(_labels, FIELDS))),
+    "salesforce": Shape("salesforce", "Id", tuple(map(_api_name, FIELDS))),
+    "pipedrive": Shape("pipedrive", "ID", tuple(map(_labels, FIELDS))),
+}
+
+
+class UnknownCrm(ValueError):
+    pass
+
+
+def shape_for(name: str) -> Shape:
+    """The import shape of a CRM named on the command line or in a link ('hubspot', 'HubSpot')."""
+    shape = SHAPES.get(names.crm_slug(name))
+    if shape is None:
+        raise UnknownCrm(
+            f"There is no import shape for {name!r}: use one of {', '.join(SHAPES)}. "
+            "For any other CRM, the CSV export carries every company's record ids in its crm_ids column."
+        )
+    return shape
+
+
+@dataclass
+class Tally:
+    """What an export wrote: rows (one per record), companies, and companies skipped for having no
+    record in the CRM. Filled in as the rows are read."""
+
+    rows: int = 0
+    companies: int = 0
+    skipped: int = 0
+
+
+def crm_rows(companies: Iterable[Company], shape: Shape, tally: Tally | None = None) -> Iterator[list]:
+    """The file's rows for the companies of a listing (selectors.listing, score loaded), in its order."""
+    tally = tally if tally is not None else Tally()
+    distribution, reach = selectors.score_distribution(), explanations.close_reach()
+    batch: list[Company] = []
+    for company in companies.iterator(chunk_size=2000):
+        batch.append(company)
+        if len(batch) == 1000:
+            yield from _rows(batch, shape, tally, distribution, reach)
+            batch = []
+    yield from _rows(batch, shape, tally, distribution, reach)
+
+
+def _rows(batch: list[Company], shape: Shape, tally: Tally, distribution, reach) -> Iterator[list]:
+    """A batch's rows in two queries: its records in the CRM, the neighbours' names."""
+    records: dict[int, list[str]] = {}
+    found = CrmRecord.objects.filter(company_id__any_of=[c.pk for c in batch], crm=shape.crm)
+    for company_id, record_id in found.order_by("record_id").values_list("company_id", "record_id"):
+        records.setdefault(company_id, []).append(record_id)
+    kept = [c for c in batch if c.pk in records]
+    tally.skipped += len(batch) - len(kept)
+    tally.companies += len(kept)
+    neighbour_ids = {n["company_id"] for c in kept if hasattr(c, "score") for n in c.score.neighbours}
+    neighbours = Company.objects.only("name", "verdict").in_bulk(neighbour_ids)
+    for company in kept:
+        cells = _cells(company, neighbours, distribution, reach)
+        for record_id in records[company.pk]:
+            tally.rows += 1
+            yield [neutralise(value) for value in (record_id, *cells)]
+
+
+def _cells(company: Company, neighbours: dict, distribution, reach) -> list:
+    """FIELDS' values; empty for a company without a score (labelled, or not embedded yet)."""
+    score = getattr(company, "score", None)
+    if score is None:
+        return [""] * len(FIELDS)
+    views = explanations.neighbour_views(score, neighbours)
+    nearest = [neighbour_text(view) for view in views[:NEIGHBOURS]]
+    return [
+        round(score.fit, 4),
+        round(score.value, 4),
+        selectors.band_of(score, distribution).label,
+        distribution.rank_text(score.fit),
+        explanations.explanation_sentence(company, views, reach),
+        *nearest,
+        *[""] * (NEIGHBOURS - len(nearest)),
+    ]
+
+
+class _Line:
+    """A file-like that hands back what csv.writer writes, for streaming responses."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def stream_crm_file(companies, shape: Shape) -> Iterator[str]:
+    """The file as chunks of text, for a streaming HTTP response."""
+    writer = csv.writer(_Line())
+    yield writer.writerow(shape.header)
+    for row in crm_rows(companies, shape):
+        yield writer.writerow(row)
+
+
+def write_crm_file(stream, companies, shape: Shape) -> Tally:
+    """Write the file to a text stream; what was written and skipped."""
+    writer = csv.writer(stream)
+    writer.writerow(shape.header)
+    tally = Tally()
+    writer.writerows(crm_rows(companies, shape, tally))
+    return tally
