@@ -16,7 +16,7 @@ from leads.models import CrmRecord
 def records_html(company) -> str:
     """A company's CRM records for its admin page, read-only: imports keep them (a read-only inline
     would make every change form post its management form, as admin/owners.py's notes say)."""
-    records = crm_selectors.records_of([company.pk]).get(company.pk, [])
+    records = crm_selectors.records_of([company.pk]).get(company.pk, []) if company.pk else []  # add page: none yet
     if not records:
         return "None."
     return format_html(
