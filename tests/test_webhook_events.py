@@ -99,6 +99,23 @@ def test_a_band_change_carries_the_companys_crm_records(allowed, fashion, alice)
     assert foxtrot["domain"] == "foxtrot-fashion.fr"
 
 
+def test_companies_scored_for_the_first_time_enter_their_bands_in_one_message(allowed, world):
+    """An import's companies get their first score as the worker embeds them: each batch sends
+    one message of the companies that entered a band (old band none)."""
+    listening = endpoint()
+    made = [
+        Company.objects.create(name=name, description=text)
+        for name, text in [("Lima Lager", "beer brewery lager hops malt"), ("Mike Code", "software code review tools")]
+    ]
+    distribution = score_distribution()  # bands are judged against the fits before the batch (events.py)
+    embeddings.embed_and_score([c.pk for c in made])
+    (delivery,) = WebhookDelivery.objects.filter(event="company.band_changed")
+    entered = {c["id"]: (c["old_band"], c["new_band"]) for c in delivery.payload["data"]["companies"]}
+    assert delivery.endpoint == listening
+    assert entered == {c.pk: (None, band_of(Score.objects.get(company=c), distribution).key) for c in made}
+    assert delivery.payload["data"]["because"] == []
+
+
 def test_without_an_endpoint_a_pass_pays_one_query_and_writes_nothing(fashion, alice):
     with CaptureQueriesContext(connection) as queries:
         assert events.BandWatch.start([c.pk for c in fashion.values()]) is None

@@ -128,7 +128,12 @@ def score_companies(company_ids: Iterable[int]) -> int:
     if radius_outgrown():  # every score is weighed anew (a small team: cheap), these companies too
         return rescore_all(remeasure=True)
     with locks.scores_lock(shared=True):
-        return _rescore(Q(company_id__any_of=Ids(ids)), load_labelled_set())
+        # A company scored for the first time (an import's) enters a band: a webhook may want to know.
+        watch = BandWatch.start(ids)  # None (one query) when no webhook listens
+        count = _rescore(Q(company_id__any_of=Ids(ids)), load_labelled_set())
+        if watch:
+            watch.announce(causes={}, at=timezone.now())
+        return count
 
 
 # --- Label changes: the incremental rescore --------------------------------------------------
