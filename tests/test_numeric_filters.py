@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from leads.companies import selectors
+from leads.companies import orderings, selectors
 from leads.imports import services as imports
 from leads.models import Company, ImportJob
 from leads.savedviews import services as saved_views
@@ -167,7 +167,7 @@ def test_orderings_by_number_put_empty_values_last_either_way(as_alice, numbered
     names = dashboard_names(page)
     assert names[: len(first)] == first
     assert names[-len(last) :] == last
-    assert selectors.ORDERINGS[ordering].label in html.unescape(page.text)
+    assert orderings.ORDERINGS[ordering].label in html.unescape(page.text)
 
 
 def test_the_export_appends_the_numbers_after_its_earlier_columns(client, alice, numbered):

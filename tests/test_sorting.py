@@ -1,4 +1,4 @@
-"""The dashboard, the API and the export in any of selectors.ORDERINGS: sorted by a column, by
+"""The dashboard, the API and the export in any of orderings.ORDERINGS: sorted by a column, by
 fit either way, latest verdict first; a heading's link sorts by its column and then the other way."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads.companies import selectors
+from leads.companies import orderings, selectors
 from leads.models import Company, Label, Score
 from leads.scoring import labels
 from tests.test_dashboard import dashboard_names
@@ -37,7 +37,7 @@ def by_fit(world) -> list[str]:
 def test_the_dashboard_sorts_by_a_column(as_alice, world, ordering, expected):
     page = as_alice.get("/", {"ordering": ordering})
     assert dashboard_names(page) == expected
-    assert f"7 companies, {selectors.ORDERINGS[ordering].label}." in page.text
+    assert f"7 companies, {orderings.ORDERINGS[ordering].label}." in page.text
 
 
 def test_empty_values_come_last_either_way(as_alice, world):
@@ -115,7 +115,7 @@ def test_the_api_and_the_export_take_the_same_orderings(api, client, alice, worl
     assert [row[1] for row in rows[1:]] == by_fit(world) + UNSCORED
 
 
-@pytest.mark.parametrize("ordering", [o for o, sort in selectors.ORDERINGS.items() if sort.parts is not None])
+@pytest.mark.parametrize("ordering", [o for o, sort in orderings.ORDERINGS.items() if sort.parts is not None])
 def test_every_page_of_a_sorted_list_joins_up_with_the_next(ordering, fake_encoder):
     """Pages cut anywhere (inside the companies with a value, across into those without, past the
     end) give the whole list once, in the order of one query over everything."""
@@ -143,5 +143,5 @@ def test_the_order_box_offers_every_order_but_the_plain_score(as_alice, world):
     integrations; a rep orders by fit."""
     page = as_alice.get("/").text
     offered = re.findall(r'<option value="([^"]*)"', page.split('name="ordering"', 1)[1].split("</select>", 1)[0])
-    assert offered == [key for key in selectors.ORDERINGS if key != "-score"]
+    assert offered == [key for key in orderings.ORDERINGS if key != "-score"]
     assert dashboard_names(as_alice.get("/", {"ordering": "-score"}))  # still taken from a link

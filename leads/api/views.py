@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
-from leads.companies import ranges, search, selectors
+from leads.companies import orderings, ranges, search, selectors
 from leads.core import queue
 from leads.crm import selectors as crm_selectors
 from leads.models import ApiToken, Company, CompanyNote, CrmRecord, LabelSource
@@ -128,9 +128,9 @@ def companies(request: HttpRequest) -> JsonResponse:
     show = _show_from(params)
     if show is None:
         return error_response("labelled must be true/false and label must be like, dislike or none", 400)
-    ordering = params.get("ordering", selectors.DEFAULT_ORDERING)
-    if ordering not in selectors.ORDERINGS:
-        return error_response(f"ordering must be one of: {', '.join(selectors.ORDERINGS)}", 400)
+    ordering = params.get("ordering", orderings.DEFAULT_ORDERING)
+    if ordering not in orderings.ORDERINGS:
+        return error_response(f"ordering must be one of: {', '.join(orderings.ORDERINGS)}", 400)
     try:
         size = min(int(params.get("page_size", 50)), MAX_PAGE_SIZE)
         number = int(params.get("page", 1))

@@ -222,7 +222,7 @@ def pages(rng: np.random.Generator, requests: int, user, search_words: list[str]
     }
 
 
-# The dashboard's orders other than best fit first (selectors.ORDERINGS), each a top-N sort.
+# The dashboard's orders other than best fit first (orderings.ORDERINGS), each a top-N sort.
 SORTED_PAGES = ("name", "-industry", "fit", "-verdict", "-employees")
 NUMBERS_PAGE = "/?employees_min=50&employees_max=500&founded_min=2010"
 

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
-from django.db.models.functions import Upper
+from django.db.models import Q
 from pgvector.django import CosineDistance
 
-from leads.companies import ranges
+from leads.companies import orderings, ranges
 from leads.companies.countries import normalise_country
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Label, Score
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Score
 from leads.models import companies as company_models
 from leads.models.companies import Found, sized_vector
 from leads.models.encoders import HNSW_EF_SEARCH
@@ -241,7 +240,7 @@ class BestFirst(_Paged):
         # instead of a join and a sort of every match (docs/benchmarks.md, *Figures behind the design*).
         self.scored_ids = self._best(selection.score_scope)
         self.walk_ids = self._best(selection.walk_scope)
-        self.unscored = _by_name(companies.filter(Q(score__isnull=True) | ~Q(verdict="")))
+        self.unscored = orderings.by_name(companies.filter(Q(score__isnull=True) | ~Q(verdict="")))
         # Counting every company on every page view is slow at a million: the dashboard counts up
         # to a limit (docs/benchmarks.md, *Figures behind the design*).
         self.count_limit = count_limit
@@ -320,88 +319,6 @@ def best_first(*, count_limit: int | None = None, **filters: str) -> BestFirst:
     return BestFirst(company_listing(**filters), count_limit=count_limit)
 
 
-@dataclass(frozen=True)
-class Sort:
-    label: str  # what the page says it lists first
-    # The companies in this order, as querysets listed one after the other (see Sorted); None: a
-    # walk of the score index (BestFirst).
-    parts: Callable[[CompanyQuerySet], list[CompanyQuerySet]] | None = None
-
-
-def _by_name(companies: CompanyQuerySet, *, descending: bool = False) -> CompanyQuerySet:
-    """By name, case aside, off the (upper(name), id) index; empty names (none: a name is
-    required) would come first."""
-    companies = companies.annotate(name_key=Upper("name"))
-    return companies.order_by(F("name_key").desc(), "-pk") if descending else companies.order_by("name_key", "pk")
-
-
-def _text(field: str, descending: bool = False):
-    """A text column in order, case aside, off its (upper(field), id) index (Meta); companies with
-    none ("") after, by id, whichever way. Descending is the index read backwards: ties by id, the
-    highest first."""
-    key = f"{field}_key"
-
-    def parts(companies: CompanyQuerySet) -> list[CompanyQuerySet]:
-        valued = companies.annotate(**{key: Upper(field)}).filter(**{f"{key}__gt": ""})
-        order = (F(key).desc(), "-pk") if descending else (key, "pk")
-        return [valued.order_by(*order), companies.filter(**{field: ""}).order_by("pk")]
-
-    return parts
-
-
-def _number(field: str, descending: bool = False):
-    """A number column in order, off its partial (field, id) index (Meta); companies without one
-    after, by id, whichever way."""
-
-    def parts(companies: CompanyQuerySet) -> list[CompanyQuerySet]:
-        order = (F(field).desc(), "-pk") if descending else (field, "pk")
-        valued = companies.filter(**{f"{field}__isnull": False}).order_by(*order)
-        return [valued, companies.filter(**{f"{field}__isnull": True}).order_by("pk")]
-
-    return parts
-
-
-def _latest_verdict(companies: CompanyQuerySet) -> list[CompanyQuerySet]:
-    """The labelled companies by their latest verdict (the few a team labels, each one index
-    probe), then the others by name."""
-    latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
-    labelled = companies.exclude(verdict="").annotate(verdict_at=Subquery(latest))
-    return [labelled.order_by("-verdict_at", "pk"), _by_name(companies.filter(verdict=""))]
-
-
-def _one(*order):
-    return lambda companies: [companies.order_by(*order)]
-
-
-# The orders of the dashboard, the API and exports, by their `ordering` parameter ("-": descending,
-# the API's vocabulary). Each follows an index, so that its first page is as fast at a million
-# companies as best fit first (docs/benchmarks.md); "-score" alone sorts the selection (an index on
-# the plain score would cost every score written), so the dashboard does not offer it.
-ORDERINGS = {
-    "-fit": Sort("best fit first"),
-    "fit": Sort("worst fit first"),
-    "-score": Sort("best score first", _one(F("score__value").desc(nulls_last=True), "pk")),
-    "name": Sort("by name, A to Z", lambda companies: [_by_name(companies)]),
-    "-name": Sort("by name, Z to A", lambda companies: [_by_name(companies, descending=True)]),
-    "industry": Sort("by industry, A to Z", _text("industry")),
-    "-industry": Sort("by industry, Z to A", _text("industry", descending=True)),
-    "country": Sort("by country, A to Z", _text("country")),
-    "-country": Sort("by country, Z to A", _text("country", descending=True)),
-    "employees": Sort("fewest employees first", _number("employees")),
-    "-employees": Sort("most employees first", _number("employees", descending=True)),
-    "founded": Sort("founded longest ago first", _number("founded")),
-    "-founded": Sort("founded most recently first", _number("founded", descending=True)),
-    "revenue": Sort("smallest revenue first", _number("revenue")),
-    "-revenue": Sort("largest revenue first", _number("revenue", descending=True)),
-    "-verdict": Sort("latest verdict first", _latest_verdict),
-    "created": Sort("oldest first", _one("created_at", "pk")),
-    "-created": Sort("newest first", _one(F("created_at").desc(), "-pk")),
-}
-DEFAULT_ORDERING = "-fit"
-# The orders the dashboard's Order box offers: every one but the plain score (the API's, for integrations).
-OFFERED_ORDERINGS = {key: sort for key, sort in ORDERINGS.items() if key != "-score"}
-
-
 class Sorted(_Paged):
     """The companies `company_listing` selects in one of ORDERINGS' orders other than by fit: its
     parts one after the other (those with a value in order, then those without). The Paginator
@@ -409,7 +326,7 @@ class Sorted(_Paged):
 
     def __init__(self, selection: Selection, *, ordering: str, count_limit: int | None = None):
         self.companies = selection.companies
-        self.parts = ORDERINGS[ordering].parts(self.companies)
+        self.parts = orderings.ORDERINGS[ordering].parts(self.companies)
         self.count_limit = count_limit
 
     @functools.cached_property
@@ -436,12 +353,14 @@ class Sorted(_Paged):
             yield from part.iterator(chunk_size=chunk_size)
 
 
-def listing(*, ordering: str = DEFAULT_ORDERING, count_limit: int | None = None, **filters: str) -> BestFirst | Sorted:
+def listing(
+    *, ordering: str = orderings.DEFAULT_ORDERING, count_limit: int | None = None, **filters: str
+) -> BestFirst | Sorted:
     """The dashboard's, the API's and the export's companies in one of ORDERINGS (best fit first
     by default)."""
-    if ordering not in ORDERINGS:
-        raise BadFilter(f"ordering must be one of: {', '.join(ORDERINGS)} (got {ordering!r})")
-    if ORDERINGS[ordering].parts is None:  # by fit: a walk of the score index, either way
+    if ordering not in orderings.ORDERINGS:
+        raise BadFilter(f"ordering must be one of: {', '.join(orderings.ORDERINGS)} (got {ordering!r})")
+    if orderings.ORDERINGS[ordering].parts is None:  # by fit: a walk of the score index, either way
         return BestFirst(company_listing(**filters), count_limit=count_limit, worst_first=ordering == "fit")
     return Sorted(company_listing(**filters), ordering=ordering, count_limit=count_limit)
 

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from leads.accounts import roles
 from leads.companies import changes as company_changes
-from leads.companies import exports, ranges, search, selectors
+from leads.companies import exports, orderings, ranges, search, selectors
 from leads.companies import filters as filter_choices
 from leads.companies.listed import listed
 from leads.core import queue
@@ -51,7 +51,7 @@ def _bad_request(message: str) -> HttpResponseBadRequest:
 # The dashboard's filters, all in the URL so that a view can be shared: name -> default.
 FILTERS = {
     "show": "all", "band": "", "industry": "", "country": "", "import": "", "owner": "", "q": "",
-    "ordering": selectors.DEFAULT_ORDERING,
+    "ordering": orderings.DEFAULT_ORDERING,
     **dict.fromkeys(ranges.PARAMS, ""),  # employees_min, employees_max, founded_min ...: "More filters"
 }  # fmt: skip
 # The dashboard's controls a phone folds away until asked (the label chips and the search stay).
@@ -137,8 +137,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             # Filters beyond the label chips and the word search that are on: a phone shows them all then.
             "controls_on": sum(1 for key in CONTROLS if filters.get(key) and filters[key] != FILTERS.get(key))
             + bool(about.strip()),
-            "orderings": selectors.OFFERED_ORDERINGS,
-            "ordering": selectors.ORDERINGS.get(filters["ordering"]),
+            "orderings": orderings.OFFERED_ORDERINGS,
+            "ordering": orderings.ORDERINGS.get(filters["ordering"]),
             "sort_links": _sort_links(filters),
             # The import filter (from an import's "See the companies"): which import, and the way out.
             "import_job": selectors.filtered_import(filters["import"]),

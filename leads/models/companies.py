@@ -312,7 +312,7 @@ class Company(models.Model):
             # Word-prefix search on name and domain (see CompanyQuerySet.search).
             GinIndex(SEARCH_VECTOR, name="company_name_domain_search"),
             # The dashboard's and the admin's industry and country filters (any case: iexact), and
-            # the orders by name, industry and country (companies.selectors.ORDERINGS): a page is
+            # the orders by name, industry and country (companies.orderings.ORDERINGS): a page is
             # the first entries of the index, ties by id, whichever way.
             models.Index(Upper("name"), F("id"), name="company_name"),
             models.Index(Upper("industry"), F("id"), name="company_industry"),

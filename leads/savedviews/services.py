@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from leads.companies import ranges, selectors
+from leads.companies import orderings, ranges, selectors
 from leads.models import SavedView, SavedViewVisit
 
 # The dashboard's filters a view keeps (views.FILTERS), each as the dashboard's parameter.
@@ -50,7 +50,7 @@ def valid_query(query: str) -> str:
 
 
 def _listing(filters: dict[str, str]):
-    ordering = filters.get("ordering", selectors.DEFAULT_ORDERING)
+    ordering = filters.get("ordering", orderings.DEFAULT_ORDERING)
     return selectors.listing(ordering=ordering, **_listing_filters(filters))
 
 
