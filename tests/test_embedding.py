@@ -104,15 +104,8 @@ def test_embedding_threads_sets_the_threads_of_an_encoder():
     assert "EMBEDDING_THREADS=-2: must be at least 1" in run.stderr
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS runs one thread on one core")
-def test_numpy_s_threads_sleep_after_a_matrix_product_instead_of_taking_a_core():
-    """A worker scores each batch with a matrix product, then encodes the next batch on every
-    core: OpenBLAS's threads, left spinning ~0.1 s after each product, took a core from it."""
-    code = """
-import os, time, django
-django.setup()
-import numpy as np
-a, b = np.ones((2000, 384), np.float32), np.ones((384, 50), np.float32)
+# For a child process: the CPU ticks its threads other than the main one have used so far.
+OTHER_THREADS_CPU = """
 def others():
     main, ticks = str(os.getpid()), 0
     for thread in os.listdir("/proc/self/task"):
@@ -120,13 +113,29 @@ def others():
             fields = open(f"/proc/self/task/{thread}/stat").read().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])
     return ticks
-a @ b
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS runs one thread on one core")
+def test_numpy_s_threads_sleep_after_a_matrix_product_instead_of_taking_a_core():
+    """A worker scores each batch with a matrix product, then encodes the next batch on every
+    core: OpenBLAS's threads, left spinning ~0.1 s after each product, took a core from it."""
+    code = (
+        """
+import os, time, django
+django.setup()
+import numpy as np
+a, b = np.ones((2000, 384), np.float32), np.ones((384, 50), np.float32)
+"""
+        + OTHER_THREADS_CPU
+        + """a @ b
 before = others()
 for _ in range(10):
     a @ b
     time.sleep(0.2)
 print(others() - before, os.environ["OPENBLAS_THREAD_TIMEOUT"])
 """
+    )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     env.pop("OPENBLAS_THREAD_TIMEOUT", None)  # as a process starts: leads sets it
     run = subprocess.run(
@@ -146,7 +155,8 @@ def test_torch_s_threads_sleep_after_an_encode_instead_of_spinning():
     server's or Postgres's, and when another process held one the encoder stalled (one short
     search-by-meaning text took 0.48 s instead of 0.01 s). Every process of leads sets
     OMP_WAIT_POLICY=PASSIVE before torch loads (leads/__init__.py)."""
-    code = """
+    code = (
+        """
 import os, time, django
 django.setup()
 import torch
@@ -154,20 +164,16 @@ torch.set_num_threads(2)
 from leads.embedding import encoders
 minilm = encoders.encoder_for("minilm")
 encode = lambda texts: encoders.encode(texts, minilm)
-def others():
-    main, ticks = str(os.getpid()), 0
-    for thread in os.listdir("/proc/self/task"):
-        if thread != main:
-            fields = open(f"/proc/self/task/{thread}/stat").read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks
-encode(["warm up"])
+"""
+        + OTHER_THREADS_CPU
+        + """encode(["warm up"])
 before = others()
 for _ in range(10):
     encode(["cold storage for seafood exporters"])
     time.sleep(0.2)
 print(others() - before, os.environ.get("OMP_WAIT_POLICY", "unset"))
 """
+    )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     env.pop("OMP_WAIT_POLICY", None)  # as a process starts: leads sets it
     run = subprocess.run(
