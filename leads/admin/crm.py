@@ -9,14 +9,13 @@ from django.db.models import Exists, OuterRef
 from django.utils.html import format_html, format_html_join
 
 from leads.crm import names
-from leads.crm import selectors as crm_selectors
 from leads.models import CrmRecord
 
 
 def records_html(company) -> str:
     """A company's CRM records for its admin page, read-only: imports keep them (a read-only inline
     would make every change form post its management form, as admin/owners.py's notes say)."""
-    records = crm_selectors.records_of([company.pk]).get(company.pk, []) if company.pk else []  # add page: none yet
+    records = list(company.crm_records.all()) if company.pk else []  # the add page: none yet
     if not records:
         return "None."
     return format_html(

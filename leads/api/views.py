@@ -109,7 +109,7 @@ def company_json(company: Company, *, embedded: bool | None, records: list[CrmRe
 
 
 def _records(company: Company) -> list[CrmRecord]:
-    return crm_selectors.records_of([company.pk]).get(company.pk, [])
+    return list(company.crm_records.all())  # by CRM, then record id (CrmRecord.Meta)
 
 
 def note_json(note: CompanyNote) -> dict:

@@ -27,7 +27,6 @@ from leads.companies.listed import listed
 from leads.core import queue
 from leads.crm import exports as crm_exports
 from leads.crm import names as crm_names
-from leads.crm import selectors as crm_selectors
 from leads.labelnext import selectors as labelnext_selectors
 from leads.models import ApiToken, Company, CompanyNote, LabelSource
 from leads.outcomes import selectors as outcome_selectors
@@ -224,7 +223,7 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "outcomes_count": outcome_selectors.outcomes_count(),
         # Plain text, not links: a record's address needs the team's HubSpot portal, Salesforce
         # instance or Pipedrive subdomain, which leads does not know.
-        "crm_records": crm_selectors.records_of([company.pk]).get(company.pk, []),
+        "crm_records": list(company.crm_records.all()),
         "note_max_chars": CompanyNote.MAX_CHARS,
         # A manager's choice of owner; a rep only takes or releases (nothing to list).
         "owners": owner_selectors.possible_owners() if request.user.has_perm(roles.ASSIGN) else [],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from leads.models import CrmRecord
+from leads.models.companies import Ids
 
 
 def companies_by_record(crm: str, record_ids: Iterable[str]) -> dict[str, int]:
@@ -19,7 +20,7 @@ def companies_by_record(crm: str, record_ids: Iterable[str]) -> dict[str, int]:
 def records_of(company_ids: Iterable[int]) -> dict[int, list[CrmRecord]]:
     """company id -> its CRM records (by CRM, then record id), in one query."""
     found: dict[int, list[CrmRecord]] = {}
-    for record in CrmRecord.objects.filter(company_id__any_of=list(company_ids)).order_by("crm", "record_id"):
+    for record in CrmRecord.objects.filter(company_id__any_of=Ids(list(company_ids))).order_by("crm", "record_id"):
         found.setdefault(record.company_id, []).append(record)
     return found
 

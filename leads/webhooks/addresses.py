@@ -93,13 +93,13 @@ def check(url: str, *, allowed_hosts: Iterable[str] = (), resolver: Resolver = r
     to must be public, unless the host is one of `allowed_hosts` (names as written in URLs, or
     addresses). Raises Refused with what to change."""
     scheme, host, port, path = parse(url)
-    addresses = resolver(host.strip("[]"), port)
+    addresses = resolver(host, port)  # urlsplit's hostname: no IPv6 brackets
     if not addresses:
         raise Refused(f"the host {host!r} has no address")
     if host not in {h.strip().lower().rstrip(".") for h in allowed_hosts}:
         for address in addresses:
             if why := refused_address(address):
-                where = f"is {why}" if address == host.strip("[]") else f"resolves to {address}, {why}"
+                where = f"is {why}" if address == host else f"resolves to {address}, {why}"
                 raise Refused(
                     f"webhooks go to public addresses only, and {host} {where}; "
                     f"the operator can allow this host with WEBHOOK_ALLOWED_HOSTS={host}"

@@ -22,7 +22,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from leads.companies.selectors import score_distribution
+from leads.companies.selectors import band_of, score_distribution
 from leads.models import ImportJob, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from leads.models.companies import id_array
 from leads.scoring.bands import Distribution
@@ -129,7 +129,8 @@ def _states(company_ids: list[int]) -> dict[int, State]:
 
 
 def _band(state: State | None, distribution: Distribution) -> str | None:
-    return None if state is None else distribution.band(state.fit, state.unexplored, state.supported).key
+    band = band_of(state, distribution)  # a State has a score's fit, unexplored and supported
+    return band and band.key
 
 
 @dataclass

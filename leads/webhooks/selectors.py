@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 
 from leads.crm.selectors import records_of
 from leads.models import Company, WebhookDelivery, WebhookEndpoint
+from leads.models.companies import Ids
 
 LOG_PAGE = 50  # deliveries shown per page of an endpoint's log
 
@@ -73,5 +74,5 @@ def companies_described(company_ids: Iterable[int]) -> dict[int, dict]:
             "domain": domain,
             "crm_records": [{"crm": r.crm, "record_id": r.record_id} for r in records.get(pk, [])],
         }
-        for pk, name, domain in Company.objects.filter(pk__in=ids).values_list("pk", "name", "domain")
+        for pk, name, domain in Company.objects.filter(pk__any_of=Ids(ids)).values_list("pk", "name", "domain")
     }

@@ -181,7 +181,8 @@ def _record(delivery: WebhookDelivery, outcome: outbound.Outcome) -> None:
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
     if outcome.ok:
         delivery.status, delivery.delivered_at = Status.DELIVERED, now
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+        if endpoint.failing_since is not None:  # it works again
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
     else:
         _failed(delivery, endpoint, now)
     delivery.save()
@@ -196,7 +197,7 @@ def _failed(delivery: WebhookDelivery, endpoint: WebhookEndpoint, now) -> None:
     else:
         delay = backoff.delay_after(delivery.attempts, scale=settings.WEBHOOK_BACKOFF_SCALE)
         delivery.next_attempt_at = now + timedelta(seconds=delay)
-        transaction.on_commit(lambda: send(DELIVER_TASK, delivery.pk, countdown=delay))
+        enqueue_on_commit(DELIVER_TASK, delivery.pk, countdown=delay)
     if endpoint.failing_since is None:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
     elif endpoint.enabled and backoff.gives_up(
