@@ -104,6 +104,7 @@ def test_many_fits_at_once_get_the_band_each_gets_alone():
         else "unsure"
         for v, u, s in zip(values, unexplored, supported)
     ]  # fmt: skip
-    assert keys == expected
+    assert keys.tolist() == expected
+    assert keys.tolist() == [team.band(v, u, s).key for v, u, s in zip(values, unexplored, supported)]
     assert set(keys) == {"strong", "likely", "unsure", "unlikely", "unexplored"}
-    assert Distribution.of([]).bands([0.5], [False], [True]) == ["unsure"]
+    assert Distribution.of([]).bands([0.5], [False], [True]).tolist() == ["unsure"]

@@ -96,14 +96,9 @@ def map_points(*, limit: int = MAX_POINTS) -> dict:
 
 def _bands(distribution, fits, unexplored, supported) -> list[str | None]:
     """Each point's band key, None where it has no score (labelled, or not scored yet)."""
-    scored = [i for i, fit in enumerate(fits) if fit is not None]
-    keys = distribution.bands(
-        [fits[i] for i in scored], [unexplored[i] for i in scored], [supported[i] for i in scored]
-    )
-    found: list[str | None] = [None] * len(fits)
-    for i, key in zip(scored, keys):
-        found[i] = key
-    return found
+    scored = [fit is not None for fit in fits]
+    keys = distribution.bands([fit or 0.0 for fit in fits], [bool(u) for u in unexplored], [bool(s) for s in supported])
+    return [key if has else None for key, has in zip(keys.tolist(), scored)]
 
 
 def _unlabelled_sample(model: str, *, wanted: int, among: int) -> list[tuple]:

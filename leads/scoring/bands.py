@@ -89,9 +89,22 @@ class Distribution:
             return UNLIKELY
         return UNSURE
 
-    def bands(self, values, unexplored, supported) -> list[str]:
-        """The band keys of many fits (the map's 20,000 points: ~1 µs each)."""
-        return [self.band(float(v), bool(u), bool(s)).key for v, u, s in zip(values, unexplored, supported)]
+    def bands(self, values, unexplored, supported) -> np.ndarray:
+        """band()'s keys for many fits at once (a day's snapshot of a million, the map's 20,000
+        points), in numpy: the same rule, kept equal to band() by tests/test_bands.py."""
+        values = np.asarray(values, dtype=np.float64)
+        unexplored, supported = np.asarray(unexplored, dtype=bool), np.asarray(supported, dtype=bool)
+        cut = self._cutoffs
+        return np.select(
+            [
+                unexplored,
+                supported & (values > 0) & (values >= cut["strong"]),
+                supported & (values > 0) & (values >= cut["likely"]),
+                (values < 0) & (values <= cut["unlikely"]),
+            ],
+            [UNEXPLORED.key, STRONG.key, LIKELY.key, UNLIKELY.key],
+            UNSURE.key,
+        )
 
     @functools.cached_property
     def _cutoffs(self) -> dict[str, float]:

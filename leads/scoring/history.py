@@ -49,13 +49,10 @@ class Day:
 
 def band_codes(fits: np.ndarray, unexplored: np.ndarray, supported: np.ndarray) -> np.ndarray:
     """Each company's band (bands.Distribution.band, against the day's own distribution), as codes."""
-    distribution = bands.Distribution.of(fits)
-    cut = distribution.cutoffs()
-    codes = np.full(len(fits), BAND_CODES["unsure"], np.uint8)
-    codes[(fits < 0) & (fits <= cut["unlikely"])] = BAND_CODES["unlikely"]
-    codes[supported & (fits > 0) & (fits >= cut["likely"])] = BAND_CODES["likely"]
-    codes[supported & (fits > 0) & (fits >= cut["strong"])] = BAND_CODES["strong"]
-    codes[unexplored] = BAND_CODES["unexplored"]
+    keys = bands.Distribution.of(fits).bands(fits, unexplored, supported)
+    codes = np.zeros(len(fits), np.uint8)
+    for key, code in BAND_CODES.items():
+        codes[keys == key] = code
     return codes
 
 
