@@ -219,8 +219,8 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
         "website_url": _website_url(company),
         "notes": owner_selectors.company_notes(company.pk),
-        "outcomes": outcome_selectors.company_outcomes(company.pk),  # the CRM's deals, apart from the verdicts
-        "outcomes_count": outcome_selectors.outcomes_count(),
+        "outcomes": (outcomes := outcome_selectors.company_outcomes(company.pk)),  # apart from the verdicts
+        "outcomes_count": bool(outcomes) and outcome_selectors.outcomes_count(),  # said only beside deals
         # Plain text, not links: a record's address needs the team's HubSpot portal, Salesforce
         # instance or Pipedrive subdomain, which leads does not know.
         "crm_records": list(company.crm_records.all()),

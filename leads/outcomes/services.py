@@ -133,7 +133,8 @@ def restore_rep_verdicts(*, user=None) -> int:
     """Give every company whose current verdict an outcome wrote its reps' own latest verdict back
     (or none), as `user`'s label (source admin); how many verdicts changed."""
     latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at", "-pk")
-    by_outcome = Company.objects.annotate(last_source=Subquery(latest.values("source")[:1])).filter(
+    with_deals = Company.objects.filter(pk__in=Outcome.objects.values("company_id"))  # not every company
+    by_outcome = with_deals.annotate(last_source=Subquery(latest.values("source")[:1])).filter(
         last_source=LabelSource.OUTCOME
     )
     ids = list(by_outcome.values_list("pk", flat=True))
