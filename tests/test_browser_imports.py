@@ -1,0 +1,160 @@
+"""Imports in headless Chromium: a manager uploads a CSV, maps its columns and watches the import
+finish; the column mapping fits a laptop's screen or scrolls inside itself on a phone."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_helpers import CHROMIUM, log_in
+
+if not CHROMIUM.exists():
+    pytest.skip("needs Chromium at /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect  # noqa: E402
+
+from leads.embedding.services import embed_companies  # noqa: E402
+from leads.models import Company  # noqa: E402
+from tests.test_browser import listed_names  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_staff_upload_a_csv_map_its_columns_and_watch_the_import_finish(
+    live_server, page, fake_encoder, staff, tmp_path
+):
+    from leads import tasks
+    from leads.models import ImportJob
+
+    csv_file = tmp_path / "prospects.csv"
+    csv_file.write_text(
+        "company,website,about,pitch,employees\n"
+        "Hopfield Brewery,hopfield.com,Craft brewery making lager.,Loves cold chains,40\n"
+        "Pixel Forge,pixelforge.dev,Developer tools for code review.,Big on CI,80\n"
+        "Frostline,frostline.io,Refrigerated trucks.,Fleet of 40,300\n"
+        ",nameless.example,A row without a name.,,\n"
+    )
+    log_in(page, live_server, "charlie", "charlie-password-1")
+    page.get_by_role("link", name="Import", exact=True).click()
+    expect(page.get_by_role("heading", name="Import companies")).to_be_visible()
+    page.get_by_label("CSV or Excel file").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Upload and preview").click()
+
+    expect(page.get_by_role("heading", name="Preview: prospects.csv")).to_be_visible()
+    job = ImportJob.objects.get()
+    expect(page).to_have_url(f"{live_server.url}/imports/{job.pk}/")
+    expect(page.get_by_text("About 4 rows.")).to_be_visible()
+    expect(page.get_by_label("Column about")).to_have_value("description")
+    expect(page.get_by_label("Column pitch")).to_have_value("extra")
+    page.get_by_label("Column pitch").select_option("description")
+    page.get_by_role("button", name="Import", exact=True).click()
+
+    expect(page.get_by_role("heading", name="Import: prospects.csv")).to_be_visible()
+    progress = page.locator("#import-progress")
+    field = lambda name: progress.locator(f'[data-field="{name}"]')  # noqa: E731
+    expect(field("state_display")).to_have_text("Queued")
+    expect(progress.locator('[data-show="finished"]')).to_be_hidden()
+
+    tasks.run_import(job.pk)  # the worker's part, while the page polls
+    companies = Company.objects.filter(import_job=job)
+    assert embed_companies(companies.values_list("pk", flat=True))
+
+    expect(field("state_display")).to_have_text("Imported", timeout=5_000)
+    expect(field("rows_read")).to_have_text("4")
+    expect(field("created")).to_have_text("3")
+    expect(field("rejected")).to_have_text("1")
+    expect(field("embedded")).to_have_text("3", timeout=5_000)
+    expect(field("companies").first).to_have_text("3")
+    expect(progress.locator('[data-bar="rows"]')).to_have_js_property("value", 4)
+    expect(progress.locator('[data-bar="embedded"]')).to_have_js_property("value", 3)
+    expect(progress.locator('[data-bar="embedded"]')).to_have_js_property("max", 3)
+    expect(progress.get_by_text("(no company is labelled yet, so nothing can be scored)")).to_be_visible()
+    expect(progress.locator('[data-show="rows-counted"]')).to_have_text(" rows")  # "4 rows", not "4 of about 4"
+    expect(progress.locator('[data-show="rows-estimated"]')).to_be_hidden()
+    finished = progress.locator('[data-show="finished"]')
+    expect(finished).to_have_text("Done. See the 3 companies this import created or changed.", timeout=5_000)
+    expect(page.get_by_role("link", name="Download all 1 as CSV")).to_be_visible()
+    assert companies.get(name="Pixel Forge").description == "Developer tools for code review.\n\nBig on CI"
+    page.screenshot(path="/tmp/leads-import-progress.png", full_page=True)
+    finished.get_by_role("link").click()  # that import's companies, the filter saying so
+    expect(page.locator("#import-filter")).to_contain_text(f"Only import {job.pk}: prospects.csv")
+    assert sorted(listed_names(page)) == ["Frostline", "Hopfield Brewery", "Pixel Forge"]
+    page.locator("#import-filter").get_by_role("link").click()
+    expect(page.locator("#import-filter")).to_have_count(0)
+
+
+# A CRM export as sales ops upload it: many columns, long headers, long values.
+WIDE_CSV = (
+    "Company name,Company Domain Name,Full Description,Industry Sector,Country/Region,"
+    "Number of Employees,Annual Revenue (USD),LinkedIn Company Page,Lead Status Notes (internal)\n"
+    + "".join(
+        f"Company {i},company{i}.example,A long description of what company {i} makes and sells to whom. "
+        f"It goes on for a while.,Industrial Refrigeration Equipment,Germany,{i * 10},{i * 1_000_000},"
+        f"https://www.linkedin.com/company/company-{i}-with-a-long-slug,Called twice; waiting for a reply\n"
+        for i in range(1, 6)
+    )
+)
+
+
+def upload_for_preview(page, live_server, csv_file) -> None:
+    """As the staff user charlie: upload `csv_file` and wait for its column-mapping preview."""
+    log_in(page, live_server, "charlie", "charlie-password-1")
+    page.goto(f"{live_server.url}/imports/")
+    page.get_by_label("CSV or Excel file").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_role("heading", name=f"Preview: {csv_file.name}")).to_be_visible()
+
+
+@pytest.mark.parametrize("width, height, mobile", [(1366, 768, False), (375, 740, True)])
+def test_the_column_mapping_fits_the_screen_or_scrolls_inside_itself(
+    live_server, browser, staff, tmp_path, width, height, mobile
+):
+    csv_file = tmp_path / "crm-export.csv"
+    csv_file.write_text(WIDE_CSV)
+    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile)
+    page = context.new_page()
+    try:
+        upload_for_preview(page, live_server, csv_file)
+        page_width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert page_width <= width, f"the page is {page_width} px wide on a {width} px screen"
+        selects = page.locator("table.preview select")
+        assert selects.count() == 9
+        for i in range(selects.count()):
+            select = selects.nth(i)
+            select.scroll_into_view_if_needed()  # the table scrolls inside itself where it must
+            expect(select).to_be_in_viewport(ratio=0.99)  # sub-pixel rounding aside
+            # Nothing of it cut off by its cell or by the scrolling box around the table.
+            cut = select.evaluate(
+                """(el) => {
+                    const box = el.getBoundingClientRect();
+                    for (let up = el.parentElement; up; up = up.parentElement) {
+                        const style = getComputedStyle(up);
+                        if (style.overflowX === "visible") continue;
+                        const frame = up.getBoundingClientRect();
+                        if (box.left < frame.left - 0.5 || box.right > frame.right + 0.5) return up.tagName;
+                    }
+                    return "";
+                }"""
+            )
+            assert cut == "", f"dropdown {i + 1} is cut off by its {cut} at {width} px"
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    finally:
+        context.close()
+
+
+def test_on_a_laptop_every_dropdown_of_a_usual_file_shows_without_scrolling(live_server, browser, staff, tmp_path):
+    from tests.import_helpers import PROSPECTS  # eight columns, as a CRM's export has
+
+    csv_file = tmp_path / "prospects.csv"
+    csv_file.write_text(PROSPECTS)
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        upload_for_preview(page, live_server, csv_file)
+        scroll = page.locator("form .scroll")
+        assert scroll.evaluate("(el) => el.scrollWidth <= el.clientWidth"), "the mapping table scrolls at 1366 px"
+        selects = page.locator("table.preview select")
+        for i in range(selects.count()):
+            box = selects.nth(i).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 1366, f"dropdown {i + 1} is off the screen"
+    finally:
+        context.close()
