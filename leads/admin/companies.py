@@ -15,131 +15,16 @@ from django.utils.html import format_html, format_html_join
 
 from leads.accounts import roles
 from leads.admin import crm as admin_crm
+from leads.admin import filters
 from leads.admin import owners as admin_owners
 from leads.companies import exports, identity, selectors
 from leads.companies import services as companies
-from leads.companies.countries import normalise_country
 from leads.embedding import active
 from leads.embedding import services as embeddings
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
-from leads.scoring import bands, explanations
+from leads.scoring import explanations
 from leads.scoring import services as scores
 from leads.scoring.labels import label_companies
-
-
-class EmbeddingStatusFilter(admin.SimpleListFilter):
-    title = "embedding"
-    parameter_name = "embedded"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Embedded"), ("no", "Waiting for the worker")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.with_current_embedding(active.model_name())
-        if self.value() == "no":
-            return queryset.needing_embedding(active.model_name())
-        return queryset
-
-
-class BandFilter(admin.SimpleListFilter):
-    """The dashboard's score bands (leads.scoring.bands), asked of the database like the dashboard does."""
-
-    title = "score band"
-    parameter_name = "band"
-
-    def lookups(self, request, model_admin):
-        return [*((band.key, band.label) for band in bands.BANDS), ("none", "not scored")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "none":
-            return queryset.filter(score__isnull=True)
-        if self.value() in bands.BY_KEY:
-            return queryset.filter(selectors.band_filter(self.value()))
-        return queryset
-
-
-class LabelledFilter(admin.SimpleListFilter):
-    title = "label"
-    parameter_name = "label"
-
-    def lookups(self, request, model_admin):
-        return [("like", "Liked"), ("dislike", "Disliked"), ("none", "Unlabelled")]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("like", "dislike"):
-            return queryset.filter(verdict=self.value())
-        if self.value() == "none":
-            return queryset.filter(verdict="")
-        return queryset
-
-
-class LabelSourceFilter(admin.SimpleListFilter):
-    """Where the current verdict came from: a rep's click, the API, an import, an admin action."""
-
-    title = "labelled from"
-    parameter_name = "source"
-
-    def lookups(self, request, model_admin):
-        return LabelSource.choices
-
-    def queryset(self, request, queryset):
-        if self.value() in LabelSource.values:  # labelled companies only: the partial index first
-            return queryset.exclude(verdict="").filter(latest_label_source=self.value())
-        return queryset
-
-
-class LowConfidenceFilter(admin.SimpleListFilter):
-    title = "evidence"
-    parameter_name = "low_confidence"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Nothing labelled is close (unexplored)")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(selectors.band_filter(bands.UNEXPLORED.key))
-        return queryset
-
-
-class TextFilter(admin.SimpleListFilter):
-    """A box to type an exact value (any case) instead of a list of every distinct value, which
-    would scan every company on every page view."""
-
-    template = "admin/text_filter.html"
-    field = ""
-
-    def lookups(self, request, model_admin):
-        return [("", "")]  # Django shows a filter only when it has choices
-
-    def queryset(self, request, queryset):
-        value = (self.value() or "").strip()
-        return queryset.filter(**{f"{self.field}__iexact": value}) if value else queryset
-
-    def choices(self, changelist):
-        """One entry for the template: the value typed, and the other filters to keep."""
-        keep = [(name, value) for name, value in changelist.params.items() if name != self.parameter_name]
-        yield {
-            "value": self.value() or "",
-            "keep": keep,
-            "clear": changelist.get_query_string(remove=[self.parameter_name]),
-        }
-
-
-class IndustryFilter(TextFilter):
-    title = "industry"
-    parameter_name = field = "industry"
-
-
-class CountryFilter(TextFilter):
-    """'Germany', 'germany' or 'DE': the companies stored as 'DE' (companies.countries)."""
-
-    title = "country"
-    parameter_name = field = "country"
-
-    def queryset(self, request, queryset):
-        value = normalise_country(self.value() or "")
-        return queryset.filter(country__iexact=value) if value else queryset
 
 
 class CappedPaginator(Paginator):
@@ -209,8 +94,8 @@ class CompanyAdmin(admin.ModelAdmin):
         "employees", "founded", "revenue",  # the typed numbers: sortable, read with the row
     ]  # fmt: skip
     list_filter = [
-        BandFilter, LabelledFilter, LabelSourceFilter, EmbeddingStatusFilter, LowConfidenceFilter,
-        IndustryFilter, CountryFilter, "import_job", "owner", admin_crm.CrmFilter,
+        filters.BandFilter, filters.LabelledFilter, filters.LabelSourceFilter, filters.EmbeddingStatusFilter,
+        filters.LowConfidenceFilter, filters.IndustryFilter, filters.CountryFilter, "import_job", "owner", admin_crm.CrmFilter,
     ]  # fmt: skip
     # The search box shows when search_fields is set; get_search_results searches as the dashboard does.
     search_fields = ["name", "domain", "description"]
