@@ -5,7 +5,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from leads.api import views as api
-from leads.companies import views
+from leads.companies import bulk, views
 from leads.core import health
 from leads.imports import views as import_views
 from leads.map import views as map_views
@@ -19,7 +19,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("companies/<int:pk>/", views.company_detail, name="company-detail"),
     path("companies/<int:pk>/label", views.label, name="company-label"),
-    path("companies/bulk", views.bulk, name="companies-bulk"),
+    path("companies/bulk", bulk.bulk, name="companies-bulk"),
     path("companies/<int:pk>/owner", owner_views.assign, name="company-owner"),
     path("companies/<int:pk>/notes", owner_views.add_note, name="company-notes"),
     path("labels/undo", views.undo, name="label-undo"),

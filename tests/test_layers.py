@@ -81,6 +81,7 @@ DECLARED = {
     "leads.webhooks.events": "write",
     # web: requests and the processes around them
     "leads.urls": "web",
+    "leads.companies.bulk": "web",
     "leads.wsgi": "web",
     "leads.core.middleware": "web",
     "leads.core.health": "web",

@@ -31,7 +31,6 @@ from leads.labelnext import selectors as labelnext_selectors
 from leads.models import ApiToken, Company, CompanyNote, LabelSource
 from leads.outcomes import selectors as outcome_selectors
 from leads.owners import selectors as owner_selectors
-from leads.owners import services as owner_services
 from leads.savedviews import services as saved_views
 from leads.scoring import bands, explanations, reads
 from leads.scoring import labels as label_service
@@ -42,7 +41,7 @@ PAGE_SIZE = 50
 COUNT_LIMIT = 10_000
 
 
-def _bad_request(message: str) -> HttpResponseBadRequest:
+def bad_request(message: str) -> HttpResponseBadRequest:
     # Plain text: the message quotes the user's input, which must not be rendered as HTML.
     return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
@@ -249,78 +248,11 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
             company=company, user=request.user, source=LabelSource.CLICK, verdict=request.POST.get("verdict", "")
         )
     except InvalidVerdict as error:
-        return _bad_request(str(error))
+        return bad_request(str(error))
     return _labelled(request, company, f"{company.name}: {_past_tense(company.verdict)}.", given_at)
 
 
-# The most companies one bulk action takes: the selection is of one page (at most PAGE_SIZE).
-BULK_LIMIT = 500
-BULK_VERDICTS = {"like": "liked", "dislike": "disliked", "clear": "cleared"}
-
-
-@roles.required(roles.VIEW)
-@require_POST
-def bulk(request: HttpRequest) -> HttpResponse:
-    """The dashboard's selected companies (`ids`): like, dislike or clear them all (the labels
-    service, one pass for all), or download them as the export's CSV (`action`)."""
-    action = request.POST.get("action", "")
-    try:
-        ids = sorted({int(value) for value in request.POST.getlist("ids")})
-    except ValueError:
-        return _bad_request("ids must be company numbers")
-    if len(ids) > BULK_LIMIT:
-        return _bad_request(f"Select at most {BULK_LIMIT} companies at once (got {len(ids)}).")
-    if action not in (*BULK_VERDICTS, "assign", "export"):
-        return _bad_request(f"action must be one of: {', '.join([*BULK_VERDICTS, 'assign', 'export'])}")
-    companies = Company.objects.filter(pk__any_of=ids)
-    if action == "export":
-        rows = selectors.BestFirst(selectors.Selection(companies.select_related("score")))
-        response = StreamingHttpResponse(exports.stream_scores(rows), content_type="text/csv; charset=utf-8")
-        stamp = timezone.localtime().strftime("%Y-%m-%d")
-        response["Content-Disposition"] = f'attachment; filename="leads-scores-selected-{stamp}.csv"'
-        return response
-    if action == "assign":
-        return _bulk_assign(request, ids)
-    if not request.user.has_perm(roles.LABEL):
-        return HttpResponse(
-            roles.missing(request.user, roles.LABEL), status=403, content_type="text/plain; charset=utf-8"
-        )
-    if not ids:
-        return _back(request, messages.WARNING, NOTHING_SELECTED)
-    found = list(companies.values_list("pk", flat=True))
-    changed = label_service.label_companies(
-        verdicts=[(pk, action) for pk in found], user=request.user, source=LabelSource.CLICK
-    )
-    note = f"{len(found)} compan{'y' if len(found) == 1 else 'ies'} {BULK_VERDICTS[action]}"
-    note += (
-        f" ({changed} changed); their neighbours' scores update in a moment." if changed else ": no verdict changed."
-    )
-    return _back(request, messages.SUCCESS, note)
-
-
-NOTHING_SELECTED = "Select companies first: tick their boxes (x on the keyboard)."
-
-
-def _bulk_assign(request: HttpRequest, ids: list[int]) -> HttpResponse:
-    """The selection to the owner the bar names (`owner`: me, none or a username), through the
-    owners service: a rep takes unowned ones or releases their own, a manager gives any to anyone."""
-    try:
-        owner = owner_selectors.owner_named(request.POST.get("owner", "me"), user=request.user)
-        if not ids:
-            return _back(request, messages.WARNING, NOTHING_SELECTED)
-        changed = owner_services.assign_companies(ids=ids, owner=owner, by=request.user)
-    except owner_selectors.UnknownOwner as error:
-        return _bad_request(str(error))
-    except owner_services.Refused as error:
-        return HttpResponse(str(error), status=403, content_type="text/plain; charset=utf-8")
-    whom = "nobody" if owner is None else "you" if owner == request.user else owner.get_username()
-    skipped = len(ids) - changed
-    note = f"{changed} compan{'y' if changed == 1 else 'ies'} now assigned to {whom}"
-    note += f"; {skipped} left as they were (already so, or another rep's)." if skipped else "."
-    return _back(request, messages.SUCCESS, note)
-
-
-def _back(request: HttpRequest, level: int, note: str) -> HttpResponse:
+def back(request: HttpRequest, level: int, note: str) -> HttpResponse:
     """Back to the page the form was on (`next`, this site only), with a note."""
     messages.add_message(request, level, note)
     next_url = request.POST.get("next", "")
@@ -373,7 +305,7 @@ def _labelled(request: HttpRequest, company: Company, done: str, given_at: datet
         # The page asks for the score changes since then (ScoreChange.changed_at: when the pass took the verdict).
         response["HX-Trigger"] = json.dumps({"labelled": {"company": company.pk, "at": given_at.isoformat()}})
         return response
-    return _back(request, level, note)
+    return back(request, level, note)
 
 
 def toast(request: HttpRequest, note: str, status: int = 200) -> HttpResponse:
@@ -402,7 +334,7 @@ def api_token(request: HttpRequest) -> HttpResponse:
         token = ApiToken.issue(user=request.user)
         return render(request, "leads/api_token.html", {"token": token, "key": token.key, "replaced": replaced})
     if request.method == "POST":
-        return _bad_request("action must be new or revoke")
+        return bad_request("action must be new or revoke")
     token = ApiToken.objects.filter(user=request.user).first()
     return render(request, "leads/api_token.html", {"token": token})
 
@@ -418,7 +350,7 @@ def export_scores(request: HttpRequest) -> HttpResponse:
         shape = crm_exports.shape_for(request.GET["for"]) if "for" in request.GET else None
         companies = _listing(filters, request.user)
     except (selectors.BadFilter, crm_exports.UnknownCrm) as error:
-        return _bad_request(str(error))
+        return bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")
     # The file says which view it holds: the CRM it is for, the label filter, and the band when one is picked.
     band = re.sub(r"[^a-z0-9]+", "-", filters["band"].lower()).strip("-")
