@@ -105,13 +105,14 @@ def test_export_scores_for_hubspot_writes_its_update_import(tmp_path, recorded):
     assert not body.startswith("\ufeff")
     rows = read_csv(body)
     assert list(rows[0]) == [
-        "Record ID", "Leads fit", "Leads score", "Leads band", "Leads rank", "Leads why",
+        "Record ID", "Leads fit", "Leads evidence", "Leads score", "Leads band", "Leads rank", "Leads why",
         "Leads neighbour 1", "Leads neighbour 2", "Leads neighbour 3",
     ]  # fmt: skip
     assert [row["Record ID"] for row in rows] == ["9001", "9003", "9002"]  # Bravo (best fit) twice, then Echo
     bravo = Company.objects.select_related("score").get(name="Bravo Beers")
     first = rows[0]
     assert float(first["Leads fit"]) == round(bravo.score.fit, 4) and float(first["Leads score"]) > 0
+    assert float(first["Leads evidence"]) == round(bravo.score.evidence, 2)
     assert first["Leads band"] in ("strong fit", "likely", "unsure") and "%" in first["Leads rank"]
     assert first["Leads why"] == explanations.explanation_sentence(
         bravo, explanations.score_explanation(bravo), explanations.close_reach()
@@ -133,7 +134,7 @@ def test_export_scores_for_salesforce_and_pipedrive(tmp_path, recorded, crm, id_
     path = tmp_path / f"{crm}.csv"
     call_command("export_scores", str(path), "--for", crm, stdout=io.StringIO())
     rows = read_csv(path.read_text(encoding="utf-8"))
-    assert list(rows[0])[:2] == [id_header, fit_header] and len(rows[0]) == 9
+    assert list(rows[0])[:2] == [id_header, fit_header] and len(rows[0]) == 10  # the id and FIELDS
     expected = {"salesforce": [SALESFORCE_ID], "pipedrive": ["17"]}[crm]
     assert [row[id_header] for row in rows] == expected
 

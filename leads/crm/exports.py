@@ -19,7 +19,8 @@ from leads.models import Company, CrmRecord
 from leads.scoring import explanations
 
 # What each row says beside its id, in this order (the headers are each CRM's spelling of these).
-FIELDS = ("fit", "score", "band", "rank", "why", "neighbour 1", "neighbour 2", "neighbour 3")
+# evidence: labelled companies' worth close by (0..k), how much the fit stands on (scoring/evidence.py).
+FIELDS = ("fit", "evidence", "score", "band", "rank", "why", "neighbour 1", "neighbour 2", "neighbour 3")
 NEIGHBOURS = 3
 
 
@@ -118,6 +119,7 @@ def _cells(company: Company, neighbours: dict, distribution, reach) -> list:
     nearest = [neighbour_text(view) for view in views[:NEIGHBOURS]]
     return [
         round(score.fit, 4),
+        round(score.evidence, 2),
         round(score.value, 4),
         selectors.band_of(score, distribution).label,
         distribution.rank_text(score.fit),

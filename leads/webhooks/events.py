@@ -117,12 +117,13 @@ class State:
     fit: float
     unexplored: bool
     supported: bool
+    evidence: float  # labelled companies' worth close by: how much the fit stands on
 
 
 def _states(company_ids: list[int]) -> dict[int, State]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "select company_id, fit, unexplored, supported from leads_score where company_id = any(%s::bigint[])",
+            "select company_id, fit, unexplored, supported, evidence from leads_score where company_id = any(%s::bigint[])",
             [id_array(company_ids)],
         )
         return {row[0]: State(*row[1:]) for row in cursor.fetchall()}
@@ -173,6 +174,7 @@ class BandWatch:
                     "new_band": new,
                     "old_fit": _rounded(self.before.get(pk)),
                     "fit": _rounded(after.get(pk)),
+                    "evidence": None if pk not in after else round(after[pk].evidence, 2),
                 }
                 for pk, (old, new) in moves.items()
                 if pk in described
