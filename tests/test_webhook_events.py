@@ -79,6 +79,36 @@ def test_one_pass_sends_one_message_with_every_company_that_changed_band(allowed
     assert data["because"] == [{"company_id": fashion["Hotel Fashion"].pk, "verdict": "like"}]
 
 
+def test_a_full_rescore_announces_the_band_changes_of_each_chunk(allowed, fashion, alice, settings):
+    """A full rescore (an import of verdicts, a new encoder) sends what its chunks moved, one
+    message per chunk; the company whose verdict started it left the bands as company.labelled said."""
+    settings.RESCORE_CHUNK_SIZE = 4  # several chunks of the world's companies
+    endpoint()
+    before_distribution = score_distribution()
+    before = bands_now(before_distribution)
+    labels.label_company(company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click")
+    chunks = scores.rescore_all()
+    assert chunks and not scores.PendingScoreChange.objects.exists()
+    after = bands_now(before_distribution)
+    moved = {pk for pk in after if before.get(pk) != after[pk]}
+    deliveries = WebhookDelivery.objects.filter(event="company.band_changed")
+    announced = [c for d in deliveries for c in d.payload["data"]["companies"]]
+    assert {c["id"] for c in announced} == moved and len(moved) >= 4
+    assert fashion["Hotel Fashion"].pk not in {c["id"] for c in announced}
+    assert len(deliveries) > 1 and all(d.payload["data"]["because"] == [] for d in deliveries)
+
+
+def test_the_sweep_announces_the_companies_it_scores_for_the_first_time(allowed, fashion):
+    listening = endpoint()
+    lost = [fashion["India Fashion"].pk, fashion["Kilo Fashion"].pk]
+    Score.objects.filter(company_id__in=lost).delete()  # a worker died between embedding and scoring
+    assert scores.score_unscored() == 2
+    (delivery,) = WebhookDelivery.objects.filter(event="company.band_changed")
+    assert delivery.endpoint == listening
+    entered = {c["id"]: (c["old_band"], c["new_band"]) for c in delivery.payload["data"]["companies"]}
+    assert entered == {pk: (None, "unexplored") for pk in lost}
+
+
 def test_a_band_filter_sends_only_changes_into_or_out_of_its_bands(allowed, fashion, alice):
     strong, unlikely = endpoint(bands=["strong"]), endpoint(bands=["unlikely"])
     labels.label_company(company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click")

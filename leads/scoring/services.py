@@ -259,7 +259,10 @@ def _begin_full_rescore(*, radius: tuple[float, int] | None = None) -> list[tupl
 def rescore_chunk(lo: int, hi: int) -> int:
     """Rescore the companies with lo <= id < hi against the labelled set as it is now."""
     with locks.scores_lock(shared=True):
+        watch = BandWatch.start_range(lo, hi)  # None (one query) when no webhook listens
         count = _rescore(Q(company_id__gte=lo, company_id__lt=hi), load_labelled_set())
+        if watch:
+            watch.announce(causes={}, at=timezone.now())
         with connection.cursor() as cursor:
             cursor.execute("update leads_scoringstate set chunks_left = greatest(chunks_left - 1, 0) where id = 1")
     return count
@@ -347,4 +350,9 @@ def _radius_drifted(state: ScoringState) -> bool:
 def score_unscored() -> int:
     """Score every candidate that has no score (the sweep's safety net; a scan of all companies)."""
     with locks.scores_lock(shared=True):
-        return _rescore(~Exists(Score.objects.filter(company_id=OuterRef("company_id"))), load_labelled_set())
+        watch = BandWatch.first_scores()  # None (one query) when no webhook listens
+        written = _rescored(~Exists(Score.objects.filter(company_id=OuterRef("company_id"))), load_labelled_set())
+        if watch and len(written.ids):
+            watch.company_ids = written.ids.tolist()
+            watch.announce(causes={}, at=timezone.now())
+        return len(written.ids)

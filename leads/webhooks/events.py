@@ -120,12 +120,14 @@ class State:
     evidence: float  # labelled companies' worth close by: how much the fit stands on
 
 
-def _states(company_ids: list[int]) -> dict[int, State]:
+def _states(where: list[int] | tuple[int, int]) -> dict[int, State]:
+    """The scored companies' states among these ids, or with lo <= id < hi for a (lo, hi) range."""
+    columns = "select company_id, fit, unexplored, supported, evidence from leads_score"
     with connection.cursor() as cursor:
-        cursor.execute(
-            "select company_id, fit, unexplored, supported, evidence from leads_score where company_id = any(%s::bigint[])",
-            [id_array(company_ids)],
-        )
+        if isinstance(where, tuple):
+            cursor.execute(f"{columns} where company_id >= %s and company_id < %s", list(where))
+        else:
+            cursor.execute(f"{columns} where company_id = any(%s::bigint[])", [id_array(where)])
         return {row[0]: State(*row[1:]) for row in cursor.fetchall()}
 
 
@@ -137,10 +139,15 @@ def _band(state: State | None, distribution: Distribution) -> str | None:
 @dataclass
 class BandWatch:
     """The bands of the companies a pass is about to rescore, read before it writes (only when an
-    endpoint listens for band changes); `announce` after it writes sends those that changed."""
+    endpoint listens for band changes); `announce` after it writes sends those that changed.
+
+    A pass names its companies (`start`: an incremental pass, a batch of newly embedded companies)
+    or an id range (`start_range`: a chunk of a full rescore, after an import of verdicts, a new
+    encoder or k). In a range, a company that loses its score (labelled since, or waiting for a new
+    vector) left the bands for a reason other messages tell (company.labelled), and is not listed."""
 
     endpoints: list[WebhookEndpoint]
-    company_ids: list[int]
+    company_ids: list[int] | tuple[int, int]  # the ids, or a (lo, hi) range
     distribution: Distribution
     before: dict[int, State]
 
@@ -153,16 +160,32 @@ class BandWatch:
         ids = sorted(int(i) for i in company_ids)
         return cls(endpoints, ids, score_distribution(), _states(ids))
 
+    @classmethod
+    def start_range(cls, lo: int, hi: int) -> BandWatch | None:
+        """The scored companies with lo <= id < hi; None, after one query, when no endpoint listens."""
+        endpoints = listening(WebhookEvent.BAND_CHANGED)
+        if not endpoints:
+            return None
+        return cls(endpoints, (lo, hi), score_distribution(), _states((lo, hi)))
+
+    @classmethod
+    def first_scores(cls) -> BandWatch | None:
+        """For companies without a score, whose ids the pass learns as it writes them (the sweep's
+        scoring of the unscored): set `company_ids` before `announce`. None when no endpoint listens."""
+        endpoints = listening(WebhookEvent.BAND_CHANGED)
+        return cls(endpoints, [], score_distribution(), {}) if endpoints else None
+
     def announce(self, *, causes: dict[int, str], at: datetime) -> int:
         """company.band_changed for the companies (not the `causes`, whose verdicts changed: they
         left the bands, which company.labelled told) whose band this pass changed; returns how many
         companies changed band."""
         with _quietly("a pass's band changes"):
             after = _states(self.company_ids)
+            ranged = isinstance(self.company_ids, tuple)
             moves = {}
-            for pk in self.company_ids:
+            for pk in sorted(self.before.keys() | after.keys()) if ranged else self.company_ids:
                 old, new = _band(self.before.get(pk), self.distribution), _band(after.get(pk), self.distribution)
-                if old != new and pk not in causes:
+                if old != new and pk not in causes and not (ranged and new is None):
                     moves[pk] = (old, new)
             if not moves:
                 return 0
