@@ -11,14 +11,16 @@ import shutil
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
 from leads.accounts import roles
+from leads.companies.disagreements import rep_disagreements
 from leads.models import Company, CrmRecord, Label, LabelSource, Outcome, OutcomeImport, PendingScoreChange, Verdict
 from leads.outcomes import deals as deal_rows
 from leads.outcomes import selectors as outcome_selectors
 from leads.outcomes import services as outcomes
+from leads.review.selectors import rep_verdicts
 from leads.scoring import labels
 from leads.scoring import services as scores
 from tests.conftest import FIXTURES
@@ -192,7 +194,24 @@ def test_outcomes_count_as_verdicts_through_the_labels_service_and_step_back(tea
     assert outcomes.set_outcomes_count(count=False, user=bob) == 3
     verdicts = {name: Company.objects.get(pk=c.pk).verdict for name, c in team.items()}
     assert verdicts == {"Acme": Verdict.LIKE, "Globex": Verdict.DISLIKE, "Initech": "", "Umbrella": ""}
-    assert Label.objects.filter(company=team["Acme"]).first().source == LabelSource.ADMIN
+    assert Label.objects.filter(company=team["Acme"]).first().source == LabelSource.RESTORED
+
+
+def test_giving_reps_verdicts_back_settles_no_disagreement_between_them(team, alice, bob, tmp_path):
+    """A restore is neither a rep's opinion nor a manager's settling: reps who disagreed before the
+    outcomes counted still disagree after (a source admin label would have settled it)."""
+    carol = User.objects.create_user("carol")
+    labels.label_company(company=team["Acme"], user=alice, verdict="like", source=LabelSource.CLICK)
+    labels.label_company(company=team["Acme"], user=carol, verdict="dislike", source=LabelSource.CLICK)
+    assert set(rep_disagreements()) == {team["Acme"].pk}
+    path = tmp_path / "deals.csv"
+    path.write_text("Record ID,Company,Stage\n1,Acme,Closed Won\n")
+    imported(path, crm="hubspot")
+    outcomes.set_outcomes_count(count=True, user=bob)
+    outcomes.set_outcomes_count(count=False, user=bob)
+    assert Company.objects.get(pk=team["Acme"].pk).verdict == Verdict.DISLIKE  # carol's, the latest
+    assert set(rep_disagreements()) == {team["Acme"].pk}
+    assert {user for _, user, *_ in rep_verdicts()} == {alice.pk, carol.pk}  # bob's restore is no rep's
 
 
 def test_an_outcome_counting_as_a_verdict_moves_the_scores(world, alice, bob, tmp_path):

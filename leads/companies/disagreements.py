@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from leads.models import Label
+from leads.models import Label, LabelSource
 from leads.scoring.explanations import join_names
 
 
@@ -15,7 +15,7 @@ def rep_disagreements(company_ids: list[int] | None = None) -> dict[int, list[tu
     someone settles it: a rep's clear takes them out of the disagreement, and a manager's label
     (source admin: a review fix, a bulk action, the load test's clean-up) settles it, so only rep
     verdicts given after it count. The dashboard and the review page both use this rule."""
-    reps = Label.objects.filter(user__isnull=False).exclude(source="admin")
+    reps = Label.objects.by_reps()
     if company_ids is not None:
         reps = reps.filter(company_id__any_of=company_ids)
     else:
@@ -27,7 +27,7 @@ def rep_disagreements(company_ids: list[int] | None = None) -> dict[int, list[tu
         .values_list("company_id", "user__username", "verdict", "created_at")
     )
     settled = dict(
-        Label.objects.filter(company_id__any_of=sorted({row[0] for row in latest}), source="admin")
+        Label.objects.filter(company_id__any_of=sorted({row[0] for row in latest}), source=LabelSource.ADMIN)
         .values("company_id")
         .annotate(last=models.Max("created_at"))
         .values_list("company_id", "last")

@@ -36,6 +36,9 @@ class LabelSource(models.TextChoices):
     IMPORT = "import", "Import"
     ADMIN = "admin", "Admin action"
     OUTCOME = "outcome", "CRM outcome"  # a won or lost deal, while outcomes count as verdicts
+    # A team verdict given back when outcomes stop counting (outcomes.services.restore_rep_verdicts):
+    # neither a rep's new opinion nor a manager's settling.
+    RESTORED = "restored", "Restored after outcomes"
 
 
 # The value a verdict contributes to a neighbour's score.
@@ -414,8 +417,20 @@ class CompanyWords(models.Model):
         indexes = [GinIndex(fields=["words"], name="company_words_search")]
 
 
+class LabelQuerySet(models.QuerySet):
+    def by_reps(self) -> LabelQuerySet:
+        """Verdicts reps gave themselves: with a user, and not a manager's settling (admin), a deal's
+        (outcome) or one given back (restored). What the agreement between reps and their
+        disagreements are made of."""
+        return self.filter(user__isnull=False).exclude(
+            source__in=[LabelSource.ADMIN, LabelSource.OUTCOME, LabelSource.RESTORED]
+        )
+
+
 class Label(models.Model):
     """Every verdict ever given, clears included; the latest one is current."""
+
+    objects = LabelQuerySet.as_manager()
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="labels")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

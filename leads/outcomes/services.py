@@ -131,7 +131,8 @@ def apply_outcome_verdicts(*, company_ids: list[int] | None = None) -> int:
 
 def restore_rep_verdicts(*, user=None) -> int:
     """Give every company whose current verdict an outcome wrote its reps' own latest verdict back
-    (or none), as `user`'s label (source admin); how many verdicts changed."""
+    (or none), as `user`'s label (source restored: it settles no disagreement between reps); how
+    many verdicts changed."""
     latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at", "-pk")
     with_deals = Company.objects.filter(pk__in=Outcome.objects.values("company_id"))  # not every company
     by_outcome = with_deals.annotate(last_source=Subquery(latest.values("source")[:1])).filter(
@@ -143,7 +144,7 @@ def restore_rep_verdicts(*, user=None) -> int:
         own.order_by("company_id", "-created_at", "-pk").distinct("company_id").values_list("company_id", "verdict")
     )
     wanted = [(pk, reps.get(pk, Verdict.CLEAR)) for pk in ids]
-    return labels.label_companies(verdicts=wanted, user=user, source=LabelSource.ADMIN)
+    return labels.label_companies(verdicts=wanted, user=user, source=LabelSource.RESTORED)
 
 
 @transaction.atomic

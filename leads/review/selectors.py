@@ -27,7 +27,7 @@ from django.db.models import Count, F, Max, Subquery
 from leads.companies import disagreements
 from leads.embedding import active
 from leads.labelnext import choice as labelnext
-from leads.models import Company, CompanyEmbedding, Label, LabelSource, ReviewDecision, Score, Verdict
+from leads.models import Company, CompanyEmbedding, Label, ReviewDecision, Score, Verdict
 from leads.models.companies import sized_vector
 from leads.models.encoders import HNSW_EF_SEARCH
 from leads.review import quality
@@ -242,9 +242,9 @@ def conflicts(*, limit: int = LIST_LIMIT) -> tuple[list[Conflict], int]:
 
 def rep_verdicts() -> list[tuple[int, int, str, str, object]]:
     """(company id, user id, username, verdict, when) of each rep's latest verdict on each company
-    that two reps or more labelled, for the agreement between reps. Labels from the admin source
-    (a manager's fixes) are not a rep's opinion and are left out."""
-    reps = Label.objects.filter(user__isnull=False).exclude(source=LabelSource.ADMIN)
+    that two reps or more labelled, for the agreement between reps (Label.objects.by_reps: a
+    manager's fixes, deals and restores are not a rep's opinion)."""
+    reps = Label.objects.by_reps()
     shared = reps.values("company_id").annotate(reps=Count("user_id", distinct=True)).filter(reps__gte=2)
     latest = (
         reps.filter(company_id__in=Subquery(shared.values("company_id")))
