@@ -110,6 +110,20 @@ def test_a_dry_run_prints_the_mapping_the_first_rows_and_the_rejects_and_writes_
     assert media_files() == before
 
 
+def test_a_dry_run_takes_the_crm_as_the_import_does(tmp_path):
+    path = write_file(tmp_path, csv_text(ROWS).encode())
+    mapped = ("--column", "description=Column B", "--column", "crm_id=Internal")
+    out, _ = command(str(path), "--dry-run", *mapped, "--crm", "Zoho CRM")
+    assert "  Internal -> crm_id\n" in out and "CRM record ids from: Zoho crm\n" in out
+    assert "    crm_id: A-1\n" in out
+    with pytest.raises(CommandError, match=r"name the CRM its record ids come from .* --crm NAME"):
+        command(str(path), "--dry-run", *mapped)
+    hubspot = [["Record ID", "Company name", "Company Domain Name", "About"], ["4711", "Acme", "acme.com", "Anvils."]]
+    out, _ = command(str(write_file(tmp_path, csv_text(hubspot).encode(), "hubspot.csv")), "--dry-run")
+    assert "  Record ID -> crm_id\n" in out and "CRM record ids from: HubSpot\n" in out
+    assert not ImportJob.objects.exists() and not Company.objects.exists()
+
+
 def test_a_workbooks_sheet_is_chosen_with_sheet_and_a_dry_run_names_it(tmp_path):
     sheets = {"Read me": [["About", "this file"], ["x", "y"]], "Leads": ROWS}
     path = write_file(tmp_path, xlsx_bytes(sheets), "leads.xlsx")

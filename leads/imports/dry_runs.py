@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from leads.crm import names as crm_names
 from leads.imports import csvfiles, headers, tabular
 from leads.imports import services as imports
 
@@ -25,12 +26,20 @@ class DryRun:
     rejected: list[csvfiles.Rejected] = field(default_factory=list)
     rows_read: int = 0
     rejected_count: int = 0
+    crm: str = ""  # the CRM the crm_id column's record ids come from ('' without one)
 
 
 def dry_run(
-    *, path: Path | str, sheet: str | None = None, choices: Sequence[tuple[str, str]] = (), shown: int = 5
+    *,
+    path: Path | str,
+    sheet: str | None = None,
+    choices: Sequence[tuple[str, str]] = (),
+    crm: str | None = None,
+    shown: int = 5,
 ) -> DryRun:
-    """Read the whole file as an import would, with the same mapping code, and write nothing."""
+    """Read the whole file as an import would, with the same mapping code, and write nothing.
+    `crm`: the CRM a crm_id column's ids come from, as a person names it (a CRM's own export says
+    which); a crm_id column without one is refused, as the import refuses it."""
     path = Path(path)
     imports.check_size(path.stat().st_size)
     with path.open("rb") as stream:
@@ -42,7 +51,7 @@ def dry_run(
         except ValueError as error:
             raise csvfiles.UnreadableFile(str(error)) from None
         csvfiles.check_columns(mapping, dialect.headers, suggested.description_ties)
-        result = DryRun(dialect, mapping)
+        result = DryRun(dialect, mapping, crm=_crm_of(crm, suggested.crm) if "crm_id" in mapping.values() else "")
         if tabular.is_workbook(dialect):
             result.sheets = tabular.sheet_names(stream)
         for line, cells in tabular.read_rows(stream, dialect):
@@ -57,3 +66,12 @@ def dry_run(
     if result.rows_read == 0:
         raise csvfiles.UnreadableFile(csvfiles.HEADER_ONLY_MESSAGE)
     return result
+
+
+def _crm_of(given: str | None, detected: str) -> str:
+    if given is None and not detected:
+        raise csvfiles.UnreadableFile(imports.CRM_NOT_NAMED)
+    try:
+        return crm_names.crm_choice(given) if given is not None else detected
+    except ValueError as error:
+        raise csvfiles.UnreadableFile(str(error)) from None

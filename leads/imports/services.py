@@ -161,14 +161,17 @@ def choose_crm(job: ImportJob, name: str) -> None:
     job.save(update_fields=["crm"])
 
 
+CRM_NOT_NAMED = (
+    "A column is the CRM id: name the CRM its record ids come from (HubSpot, Salesforce, Pipedrive "
+    "or another name), on the preview page or with --crm NAME on the command line."
+)
+
+
 def check_mapping(job: ImportJob, mapping: dict[int, str]) -> None:
     """The mapping names a name and a description column; where several columns could be the
     description and none is chosen, say which. A CRM id column needs the CRM's name."""
     if "crm_id" in mapping.values() and not job.crm:
-        raise csvfiles.UnreadableFile(
-            "A column is the CRM id: name the CRM its record ids come from (HubSpot, Salesforce, Pipedrive "
-            "or another name), on the preview page or with --crm NAME on the command line."
-        )
+        raise csvfiles.UnreadableFile(CRM_NOT_NAMED)
     if "description" in mapping.values():
         csvfiles.check_mapping(mapping)
     else:

@@ -4,6 +4,7 @@ import unicodedata
 from django.core.management.base import BaseCommand, CommandError
 
 from leads.companies.identity import BIDI_CONTROLS
+from leads.crm import names as crm_names
 from leads.imports import csvfiles, dry_runs
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
@@ -66,14 +67,14 @@ class Command(BaseCommand):
             raise CommandError("Name the CSV or Excel file to import, or --follow JOB to watch an import.")
         choices = [_choice(text) for text in column]
         if dry_run:
-            return self._dry_run(file, sheet, choices)
+            return self._dry_run(file, sheet, choices, crm)
         job = self._import(file, sheet, choices, no_progress, crm)
         if wait:
             self._follow(job)
 
-    def _dry_run(self, file: str, sheet: str | None, choices: list[tuple[str, str]]) -> None:
+    def _dry_run(self, file: str, sheet: str | None, choices: list[tuple[str, str]], crm: str | None) -> None:
         try:
-            result = dry_runs.dry_run(path=file, sheet=sheet, choices=choices)
+            result = dry_runs.dry_run(path=file, sheet=sheet, choices=choices, crm=crm)
         except (FileNotFoundError, IsADirectoryError):
             raise CommandError(f"{shown(file)}: no such file") from None
         except UnreadableFile as error:
@@ -83,6 +84,8 @@ class Command(BaseCommand):
         self.stdout.write("Columns:")
         for index, header in enumerate(dialect.headers):
             self.stdout.write(f"  {shown(header or f'(column {index + 1})')} -> {result.mapping.get(index, 'ignore')}")
+        if result.crm:
+            self.stdout.write(f"CRM record ids from: {shown(crm_names.crm_label(result.crm))}")
         self.stdout.write(f"The first {len(result.records)} companies as they would be stored:")
         for record in result.records:
             self.stdout.write(f"  line {record.line}: {shown(record.name)}")
