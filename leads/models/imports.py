@@ -9,8 +9,43 @@ from leads.crm import names as crm_names
 from leads.imports import csvfiles, numbers, tabular
 
 
-class ImportJob(models.Model):
-    """One CSV import: the original file, who ran it, what it did and what it rejected."""
+class UploadedTable(models.Model):
+    """A CSV file or workbook someone uploaded to be read row by row (companies, deals): who brought
+    it, how imports.tabular reads it (the preview's choices) and when it was done. Each kind keeps
+    its file in its own folder (`file`'s upload_to) and its own states."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    file = models.FileField()
+    original_name = models.CharField(max_length=300)
+    encoding = models.CharField(max_length=30, blank=True)
+    delimiter = models.CharField(max_length=5, blank=True)  # a CSV's
+    sheet = models.PositiveSmallIntegerField(null=True, blank=True)  # a workbook's (encoding "xlsx"): its index
+    headers = models.JSONField(default=list, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)  # {"<column index>": the field it holds}
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_state_display()})"
+
+    def column_mapping(self) -> dict[int, str]:
+        """The mapping by column index: what each column of the file holds."""
+        return {int(i): target for i, target in self.mapping.items()}
+
+    def dialect(self) -> csvfiles.Dialect:
+        """How the file is read: a workbook's sheet, or a CSV's encoding and delimiter."""
+        if self.encoding == tabular.XLSX:
+            return csvfiles.Dialect(encoding=self.encoding, delimiter="", headers=self.headers, sheet=self.sheet or 0)
+        return csvfiles.Dialect(encoding=self.encoding, delimiter=self.delimiter, headers=self.headers)
+
+
+class ImportJob(UploadedTable):
+    """One companies import: the original file, who ran it, what it did and what it rejected."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Waiting for confirmation"
@@ -19,15 +54,8 @@ class ImportJob(models.Model):
         DONE = "done", "Imported"
         FAILED = "failed", "Failed"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     file = models.FileField(upload_to="imports/%Y/%m/")
-    original_name = models.CharField(max_length=300)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    encoding = models.CharField(max_length=30, blank=True)
-    delimiter = models.CharField(max_length=5, blank=True)  # a CSV's
-    sheet = models.PositiveSmallIntegerField(null=True, blank=True)  # a workbook's (encoding "xlsx"): its index
-    headers = models.JSONField(default=list, blank=True)
-    mapping = models.JSONField(default=dict, blank=True)  # {"<column index>": "name" | "extra:x" | "ignore"}
     size_bytes = models.PositiveBigIntegerField(default=0)
     rows_estimate = models.PositiveIntegerField(default=0)  # from the sample; drives the first progress bar
     rows_read = models.PositiveIntegerField(default=0)
@@ -50,15 +78,6 @@ class ImportJob(models.Model):
     crm_records = models.PositiveIntegerField(default=0)
     crm_conflicts = models.PositiveIntegerField(default=0)
     crm_conflict_rows = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.original_name} ({self.get_state_display()})"
 
     @property
     def unreadable_sentence(self) -> str:
@@ -82,13 +101,3 @@ class ImportJob(models.Model):
                 " the record id decided, the other company is unchanged."
             )
         return said
-
-    def column_mapping(self) -> dict[int, str]:
-        """The mapping by column index: what each column of the file holds."""
-        return {int(i): target for i, target in self.mapping.items()}
-
-    def dialect(self) -> csvfiles.Dialect:
-        """How the file is read: a workbook's sheet, or a CSV's encoding and delimiter."""
-        if self.encoding == tabular.XLSX:
-            return csvfiles.Dialect(encoding=self.encoding, delimiter="", headers=self.headers, sheet=self.sheet or 0)
-        return csvfiles.Dialect(encoding=self.encoding, delimiter=self.delimiter, headers=self.headers)

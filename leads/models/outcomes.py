@@ -6,9 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from leads.imports import tabular
-from leads.imports.csvdialect import Dialect
 from leads.models.companies import Company
+from leads.models.imports import UploadedTable
 from leads.models.onerow import OneRow
 
 
@@ -26,26 +25,19 @@ class MatchedBy(models.TextChoices):
     NAME = "name", "Name"
 
 
-class OutcomeImport(models.Model):
-    """One deals file: who brought it, how it is read (the preview's choices) and what it did."""
+class OutcomeImport(UploadedTable):
+    """One deals file: who brought it, how it is read (the preview's choices; the mapping's fields
+    are outcomes.deals.FIELDS) and what it did."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Waiting for confirmation"
         DONE = "done", "Imported"
         FAILED = "failed", "Failed"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     file = models.FileField(upload_to="outcomes/%Y/%m/")
-    original_name = models.CharField(max_length=300)
     crm = models.CharField(max_length=40)  # a slug of leads.crm.names: whose record ids the file holds
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    encoding = models.CharField(max_length=30, blank=True)  # how imports.tabular reads it, as ImportJob
-    delimiter = models.CharField(max_length=5, blank=True)
-    sheet = models.PositiveSmallIntegerField(null=True, blank=True)
-    headers = models.JSONField(default=list, blank=True)
-    # {"<column index>": field of outcomes.deals.FIELDS}; {"<stage as written>": "won" | "lost" | "open"}
-    mapping = models.JSONField(default=dict, blank=True)
-    stages = models.JSONField(default=dict, blank=True)
+    stages = models.JSONField(default=dict, blank=True)  # {"<stage as written>": "won" | "lost" | "open"}
     rows = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
@@ -53,23 +45,6 @@ class OutcomeImport(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     matched = models.JSONField(default=dict, blank=True)  # {"record": 3, "domain": 2, "name": 1}
     rejected_rows = models.JSONField(default=list, blank=True)  # [{"line", "reason", "values"}], every one
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.original_name} ({self.get_state_display()})"
-
-    def column_mapping(self) -> dict[int, str]:
-        return {int(i): target for i, target in self.mapping.items()}
-
-    def dialect(self) -> Dialect:
-        workbook = self.encoding == tabular.XLSX
-        return Dialect(encoding=self.encoding, delimiter="" if workbook else self.delimiter, headers=self.headers,
-                       sheet=(self.sheet or 0) if workbook else 0)  # fmt: skip
 
 
 class Outcome(models.Model):
