@@ -17,6 +17,7 @@ from leads.imports.csvfiles import UnreadableFile
 from leads.imports.services import ImportFailed
 from leads.map import services as maps
 from leads.models import ImportJob
+from leads.outcomes import services as outcomes
 from leads.review import snapshots as quality
 from leads.scoring import services as scores
 from leads.scoring import snapshots as score_history
@@ -111,6 +112,7 @@ def sweep() -> None:
             quality.record_quality_if_due()
         if idle:  # the scores as they are today, for the outcomes report: one snapshot a day
             score_history.take_snapshot_if_due()
+            outcomes.remember_bands_before()  # deals decided before their bands were kept (one query)
 
 
 @worker_ready.connect

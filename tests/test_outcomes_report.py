@@ -11,6 +11,9 @@ import csv
 import datetime
 import io
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -26,6 +29,7 @@ from leads.scoring import bands, history, labels
 from leads.scoring import services as scores
 from leads.scoring.snapshots import take_snapshot, take_snapshot_if_due
 from tests.conftest import FIXTURES
+from tests.test_bench_scoring import PROJECT_ROOT, databases
 
 pytestmark = pytest.mark.django_db
 
@@ -165,6 +169,45 @@ def test_no_outcome_leaks_into_its_own_band(team, tmp_path, bob):
     assert moved["counted"] == before["counted"] and moved["bands"] == before["bands"]
 
 
+def test_each_deals_band_before_is_kept_so_the_report_reads_no_snapshot_again(team, tmp_path):
+    """The import keeps each decided deal's band and rank before it on the outcome; the report then
+    reads no snapshot (here: one whose scores are wiped gives the same report), unless a snapshot
+    has come between the day kept and the deal since."""
+    path, _ = deals_file(tmp_path, team)
+    outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
+    assert not Outcome.objects.filter(read_before=False).exists()
+    assert Outcome.objects.filter(snapshot_before=SNAPSHOT_DAY).count() == 203
+    assert Outcome.objects.filter(snapshot_before=None).count() == 2  # closed before any snapshot
+    before = outcomes_report()
+    empty = history.pack(np.empty(0, np.int64), np.empty(0), np.empty(0, np.uint8))
+    ScoreSnapshot.objects.update(ids=empty.ids, fits=empty.fits, bands=empty.bands)
+    assert outcomes_report() == before
+    Score.objects.all().delete()
+    take_snapshot(on=datetime.date(2024, 1, 20))  # a snapshot (of no scores) between the day kept and the deals
+    after = outcomes_report()
+    assert after["counted"] == 0 and after["left_out"]["not_scored_before"] == 203
+
+
+def test_the_sweep_keeps_the_bands_of_deals_decided_before_they_were_kept(team, tmp_path):
+    path, _ = deals_file(tmp_path, team)
+    outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
+    kept = dict(Outcome.objects.values_list("pk", "band_before"))
+    before = outcomes_report()
+    Outcome.objects.update(read_before=False, band_before="", top_before=None, snapshot_before=None)
+    assert outcomes_report() == before  # read from the snapshots meanwhile
+    assert outcomes.remember_bands_before() == 205 and outcomes.remember_bands_before() == 0
+    assert dict(Outcome.objects.values_list("pk", "band_before")) == kept
+
+
+def test_a_days_rank_counted_for_a_few_equals_the_sort_for_many():
+    fits = np.random.default_rng(3).uniform(-1, 1, 5_000).round(4)
+    day = history.unpack(*vars(history.pack(np.arange(1, 5_001), fits, np.zeros(5_000, np.uint8))).values())
+    many = np.arange(0, 5_000, 7)
+    assert len(many) > history.FEW
+    assert day.top_share(many[: history.FEW]).tolist() == day.top_share(many)[: history.FEW].tolist()
+    assert day.top_share(many).tolist() == [(day.fits > day.fits[i]).mean() for i in many]
+
+
 def test_the_json_has_won_and_lost_per_band(team, tmp_path):
     path, _ = deals_file(tmp_path, team)
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
@@ -212,3 +255,18 @@ def test_the_sweeps_snapshot_of_no_scores_is_empty_and_taken_once_a_day():
     assert first is not None and first.companies == 0 and take_snapshot_if_due() is None
     assert history.unpack(first.ids, first.fits, first.bands).ids.tolist() == []
     assert outcomes_report()["deals"] == 0 and outcomes_report()["lift"]["value"] is None
+
+
+def test_the_reports_benchmark_gives_the_same_report_both_ways_in_its_own_database():
+    """`manage.py bench_outcomes_report` at a tiny size, as a subprocess with the test settings."""
+    name = f"leads_bench_outcomes_test_{os.getpid()}"
+    command = [sys.executable, "manage.py", "bench_outcomes_report", "--companies", "3000", "--days", "4",
+               "--deals", "50", "--database", name]  # fmt: skip
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    run = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert (figures["companies"], figures["snapshots"], figures["deals"]) == (3000, 4, 50)
+    assert figures["counted"] > 0 and figures["same_report"] is True
+    assert figures["report_reading_snapshots_s"] > 0 and figures["report_bands_kept_s"] > 0
+    assert name not in databases()

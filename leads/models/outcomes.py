@@ -68,6 +68,13 @@ class Outcome(models.Model):
     # When leads first read it as won or lost (None while open): with closed_on, what the proof
     # must take the company's band from before (outcomes.report).
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The company's band and rank in the last score snapshot before the deal was decided, as the
+    # proof read it (outcomes.report): kept, so that the report reads no snapshot twice. Snapshots
+    # are taken for today only, so none can come before a decided deal's cutoff later.
+    read_before = models.BooleanField(default=False)  # False: not read yet (or open)
+    snapshot_before = models.DateField(null=True, blank=True)  # the day read; None: no snapshot before
+    band_before = models.CharField(max_length=10, blank=True)  # a band key; '': no score that day
+    top_before = models.FloatField(null=True, blank=True)  # the top share that day (0: the best)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -45,30 +45,59 @@ def cutoff_of(closed_on: datetime.date | None, decided_at: datetime.datetime) ->
 
 def decided_deals() -> Deals:
     rows = list(Outcome.objects.exclude(stage=Stage.OPEN).exclude(decided_at=None).order_by("company_id", "pk")
-                .values_list("company_id", "stage", "closed_on", "decided_at"))  # fmt: skip
-    ids = np.array([r[0] for r in rows], np.int64)
-    won = np.array([r[1] == Stage.WON for r in rows], bool)
-    cutoffs = [cutoff_of(r[2], r[3]) for r in rows]
-    band, top, missing = _bands_before(ids, cutoffs)
+                .values_list("pk", "company_id", "stage", "closed_on", "decided_at"))  # fmt: skip
+    ids = np.array([r[1] for r in rows], np.int64)
+    won = np.array([r[2] == Stage.WON for r in rows], bool)
+    cutoffs = [cutoff_of(r[3], r[4]) for r in rows]
+    before = bands_before([r[0] for r in rows], ids, cutoffs)
+    band = np.array([b.band for b in before], dtype=object).astype(str)
+    top = np.array([np.nan if b.top is None else b.top for b in before], np.float64)
+    missing = sum(b.day is None for b in before)
     rep = _reps_before(ids, cutoffs)
     return Deals(ids, won, cutoffs, band, top, rep, missing, int(np.count_nonzero(band == "")) - missing)
 
 
-def _bands_before(ids: np.ndarray, cutoffs: list[datetime.date]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Each deal's band key and top share in the last snapshot before its cutoff; how many had none."""
-    band, top = np.full(len(ids), "", dtype=object), np.full(len(ids), np.nan)
+@dataclass(frozen=True)
+class Before:
+    """A deal's company in the last snapshot before the deal's cutoff."""
+
+    day: datetime.date | None  # the snapshot's day; None: no snapshot before
+    band: str  # its band key then; '': no score that day (or no snapshot)
+    top: float | None  # its top share then (0: the best)
+
+
+def bands_before(outcome_ids: list[int], ids: np.ndarray, cutoffs: list[datetime.date]) -> list[Before]:
+    """Each deal's company in the last snapshot before its cutoff: as kept on the outcome
+    (Outcome.read_before) where no snapshot has come between the day kept and the cutoff since (a
+    snapshot thinned away leaves what was read valid), else read from the snapshots."""
     days = list(ScoreSnapshot.objects.order_by("taken_on").values_list("taken_on", flat=True))
-    which = np.array([bisect.bisect_left(days, c) - 1 for c in cutoffs], int)  # the last day < cutoff
-    for day in sorted(set(which.tolist()) - {-1}):
+    which = [bisect.bisect_left(days, c) - 1 for c in cutoffs]  # the last day < cutoff, -1: none
+    kept = {
+        pk: Before(day, band, top)
+        for pk, day, band, top in Outcome.objects.filter(pk__in=outcome_ids, read_before=True).values_list(
+            "pk", "snapshot_before", "band_before", "top_before"
+        )
+    }
+    found: list[Before | None] = []
+    for pk, w, cutoff in zip(outcome_ids, which, cutoffs):
+        memo = kept.get(pk)
+        valid = memo is not None and (
+            (w == -1 and memo.day is None) or (memo.day is not None and w >= 0 and days[w] <= memo.day < cutoff)
+        )
+        found.append(memo if valid else None)
+    for day in sorted({w for w, f in zip(which, found) if f is None and w >= 0}):
         packed = ScoreSnapshot.objects.filter(taken_on=days[day]).values_list("ids", "fits", "bands").get()
         snapshot = history.unpack(*packed)
-        here = np.flatnonzero(which == day)
+        here = [i for i, (w, f) in enumerate(zip(which, found)) if w == day and f is None]
         at = snapshot.find(ids[here])
         scored = at >= 0
-        shares = snapshot.top_share()
-        band[here[scored]] = [bands.BANDS[code].key for code in snapshot.bands[at[scored]]]
-        top[here[scored]] = shares[at[scored]]
-    return band.astype(str), top, int(np.count_nonzero(which == -1))
+        shares = dict(zip(np.flatnonzero(scored).tolist(), snapshot.top_share(at[scored]).tolist()))
+        for n, i in enumerate(here):
+            if scored[n]:
+                found[i] = Before(days[day], bands.BANDS[snapshot.bands[at[n]]].key, shares[n])
+            else:
+                found[i] = Before(days[day], "", None)
+    return [f if f is not None else Before(None, "", None) for f in found]
 
 
 def _reps_before(ids: np.ndarray, cutoffs: list[datetime.date]) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 from django.core.files import File
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
@@ -18,6 +19,7 @@ from leads.imports import tabular
 from leads.imports.services import check_size
 from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, OutcomeSettings, Stage, Verdict
 from leads.outcomes import deals as deal_rows
+from leads.outcomes import report
 from leads.outcomes.matching import Reading, read_file
 from leads.scoring import labels
 
@@ -82,6 +84,7 @@ def run_import(job: OutcomeImport) -> OutcomeImport:
     job.rejected_rows = [{"line": r.line, "reason": r.reason, "values": r.values} for r in reading.rejected]
     job.state, job.finished_at = OutcomeImport.State.DONE, timezone.now()
     job.save()
+    remember_bands_before(company_ids=[m.company_id for m in reading.matched])
     if OutcomeSettings.get().count_as_verdicts:
         apply_outcome_verdicts(company_ids=[m.company_id for m in reading.matched])
     return job
@@ -107,10 +110,30 @@ def _upsert(job: OutcomeImport, reading: Reading) -> tuple[int, int, int]:
             for name, value in values.items():
                 setattr(outcome, name, value)
             outcome.source, outcome.updated_at = job, now
+            outcome.read_before = False  # its company, close date or decision may have moved: read again
             changed.append(outcome)
     Outcome.objects.bulk_create(new)
-    Outcome.objects.bulk_update(changed, [*_FIELDS, "decided_at", "source", "updated_at"])
+    Outcome.objects.bulk_update(changed, [*_FIELDS, "decided_at", "source", "updated_at", "read_before"])
     return len(new), len(changed), len(latest) - len(new) - len(changed)
+
+
+def remember_bands_before(*, company_ids: list[int] | None = None) -> int:
+    """Keep on each decided outcome not read yet (of these companies, or all) its company's band and
+    rank in the last snapshot before it (outcomes.report.bands_before); how many were read. The
+    import calls it for its deals, the sweep for the rest (deals decided before it was kept)."""
+    unread = Outcome.objects.exclude(stage=Stage.OPEN).exclude(decided_at=None).filter(read_before=False)
+    if company_ids is not None:
+        unread = unread.filter(company_id__in=company_ids)
+    outcomes = list(unread.only("pk", "company_id", "closed_on", "decided_at"))
+    if not outcomes:
+        return 0
+    cutoffs = [report.cutoff_of(o.closed_on, o.decided_at) for o in outcomes]
+    ids = np.array([o.company_id for o in outcomes], np.int64)
+    for outcome, before in zip(outcomes, report.bands_before([o.pk for o in outcomes], ids, cutoffs)):
+        outcome.read_before, outcome.snapshot_before = True, before.day
+        outcome.band_before, outcome.top_before = before.band, before.top
+    Outcome.objects.bulk_update(outcomes, ["read_before", "snapshot_before", "band_before", "top_before"])
+    return len(outcomes)
 
 
 def latest_decided(company_ids: list[int] | None = None) -> dict[int, str]:

@@ -15,6 +15,7 @@ import numpy as np
 from leads.scoring import bands
 
 FIT_SCALE = 10_000
+FEW = 16  # companies whose rank is counted one by one rather than read off a sort of the day
 BAND_CODES = {band.key: code for code, band in enumerate(bands.BANDS)}  # strong 0 ... unexplored 4
 
 
@@ -33,10 +34,14 @@ class Day:
     fits: np.ndarray  # (n,) float64, to 1e-4
     bands: np.ndarray  # (n,) uint8, index into bands.BANDS
 
-    def top_share(self) -> np.ndarray:
-        """Each company's rank as the share of the day's companies with a higher fit, 0..1 (0: the best)."""
+    def top_share(self, at: np.ndarray) -> np.ndarray:
+        """The rank of the companies at positions `at` as the share of the day's companies with a
+        higher fit, 0..1 (0: the best). A few are counted, many read off one sort of the day."""
+        fits, n = self.fits[np.asarray(at, np.int64)], max(len(self.fits), 1)
+        if len(fits) <= FEW:
+            return np.array([np.count_nonzero(self.fits > fit) for fit in fits], np.float64) / n
         order = np.sort(self.fits)
-        return (len(order) - np.searchsorted(order, self.fits, side="right")) / max(len(order), 1)
+        return (len(order) - np.searchsorted(order, fits, side="right")) / n
 
     def find(self, company_ids: np.ndarray) -> np.ndarray:
         """Each company's position in the day, -1 where it had no score that day."""
