@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from leads.review.quality import bootstrap_interval
+
 BOOTSTRAP = 1000
 SEED = 27
 TOPS = (0.01, 0.05, 0.10, 0.25)  # rank buckets: the top 1%, 5%, 10%, 25% of the day's scored companies
@@ -62,22 +64,18 @@ def by_top(won: np.ndarray, top_share: np.ndarray, tops: Sequence[float] = TOPS)
 def lift(won: np.ndarray, selected: np.ndarray, *, group: str, bootstrap: int = BOOTSTRAP, seed: int = SEED) -> Lift:
     """The selected deals' win rate over every deal's, and its bootstrap 95% interval."""
     won, selected = np.asarray(won, bool), np.asarray(selected, bool)
-    value = _lift(won[None, :], selected[None, :])[0] if len(won) else np.nan
-    if np.isnan(value):
+    value = _lift(won, selected)
+    if value is None:
         return Lift(group, None, None, None, int(selected.sum()))
-    draws = np.random.default_rng(seed).integers(0, len(won), size=(bootstrap, len(won)))
-    lifts = _lift(won[draws], selected[draws])
-    low, high = np.nanpercentile(lifts, [2.5, 97.5]) if np.isfinite(lifts).any() else (np.nan, np.nan)
-    return Lift(group, float(value), _number(low), _number(high), int(selected.sum()))
+    low, high = bootstrap_interval(won, selected, _lift, resamples=bootstrap, seed=seed)
+    return Lift(group, value, low, high, int(selected.sum()))
 
 
-def _lift(won: np.ndarray, selected: np.ndarray) -> np.ndarray:
-    """Row-wise lift of (draws, deals) arrays; NaN where the selection has no deals or nothing was won."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        base = won.mean(axis=1)
-        rate = (won & selected).sum(axis=1) / selected.sum(axis=1)
-        found = rate / base
-    return np.where(np.isfinite(found), found, np.nan)
+def _lift(won: np.ndarray, selected: np.ndarray) -> float | None:
+    """The selected deals' win rate / every deal's; None where the selection has no deals or nothing was won."""
+    if not len(won) or not selected.any() or not won.any():
+        return None
+    return float(won[selected].mean() / won.mean())
 
 
 def by_month(won: np.ndarray, months: np.ndarray, selected: np.ndarray) -> list[dict]:
@@ -91,7 +89,3 @@ def by_month(won: np.ndarray, months: np.ndarray, selected: np.ndarray) -> list[
                       "selected_deals": chosen.deals, "selected_won": chosen.won,
                       "selected_win_rate": chosen.win_rate})  # fmt: skip
     return trend
-
-
-def _number(value: float) -> float | None:
-    return None if value is None or not np.isfinite(value) else float(value)

@@ -146,14 +146,16 @@ def bootstrap_interval(
     scores: np.ndarray, labels: np.ndarray, metric, *, resamples: int, seed: int
 ) -> tuple[float | None, float | None]:
     """(2.5th, 97.5th percentile) of `metric(scores, labels)` over `resamples` resamples of the rows
-    with replacement; (None, None) when no resample gives a figure (or resamples is 0)."""
+    (of both arrays alike) with replacement; (None, None) when no resample gives a figure (the
+    metric returns None or NaN where it is undefined) or resamples is 0. The one bootstrap of the
+    project: the review's figures and the outcomes report's lift (outcomes.figures) use it."""
     rng = np.random.default_rng(seed)
     m = len(scores)
     figures = []
     for _ in range(resamples if m else 0):
         rows = rng.integers(0, m, m)
         figure = metric(scores[rows], labels[rows])
-        if figure is not None:
+        if figure is not None and np.isfinite(figure):
             figures.append(figure)
     if not figures:
         return None, None
