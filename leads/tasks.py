@@ -112,7 +112,7 @@ def sweep() -> None:
             quality.record_quality_if_due()
         if idle:  # the scores as they are today, for the outcomes report: one snapshot a day
             score_history.take_snapshot_if_due()
-            outcomes.remember_bands_before()  # deals decided before their bands were kept (one query)
+        outcomes.remember_bands_before()  # deals whose task Redis lost (one query when none)
 
 
 @worker_ready.connect
@@ -125,6 +125,12 @@ def deliver_webhook(delivery_id: int) -> str | None:
     """One attempt at a webhook delivery (bulk queue: a rep's click never waits on a receiver);
     a failed one sends itself again after its backoff."""
     return webhooks.deliver(delivery_id)
+
+
+@shared_task(name="leads.remember_bands_before", **RETRY)
+def remember_bands_before() -> int:
+    """Keep each newly decided deal's band before it (a deals import's, read off the snapshots)."""
+    return outcomes.remember_bands_before()
 
 
 @shared_task(name="leads.queue_import_embeddings")

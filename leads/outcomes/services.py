@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
+from leads.core.queue import enqueue_on_commit
 from leads.crm.names import crm_slug
 from leads.imports import tabular
 from leads.imports.services import check_size
@@ -84,7 +85,9 @@ def run_import(job: OutcomeImport) -> OutcomeImport:
     job.rejected_rows = [{"line": r.line, "reason": r.reason, "values": r.values} for r in reading.rejected]
     job.state, job.finished_at = OutcomeImport.State.DONE, timezone.now()
     job.save()
-    remember_bands_before(company_ids=[m.company_id for m in reading.matched])
+    # Reading a band before each deal takes a snapshot read a day (seconds for a year of deals at a
+    # million companies): a worker does it after the commit, the report reads the rest meanwhile.
+    enqueue_on_commit("leads.remember_bands_before")
     if OutcomeSettings.get().count_as_verdicts:
         apply_outcome_verdicts(company_ids=[m.company_id for m in reading.matched])
     return job
@@ -119,8 +122,8 @@ def _upsert(job: OutcomeImport, reading: Reading) -> tuple[int, int, int]:
 
 def remember_bands_before(*, company_ids: list[int] | None = None) -> int:
     """Keep on each decided outcome not read yet (of these companies, or all) its company's band and
-    rank in the last snapshot before it (outcomes.report.bands_before); how many were read. The
-    import calls it for its deals, the sweep for the rest (deals decided before it was kept)."""
+    rank in the last snapshot before it (outcomes.report.bands_before); how many were read. A task
+    after each deals import runs it, and the sweep (for a task Redis lost)."""
     unread = Outcome.objects.exclude(stage=Stage.OPEN).exclude(decided_at=None).filter(read_before=False)
     if company_ids is not None:
         unread = unread.filter(company_id__in=company_ids)
