@@ -120,18 +120,14 @@ def queue_deliveries(ids: Sequence[int]) -> None:
 
 def send_test(*, endpoint: WebhookEndpoint, user=None) -> WebhookDelivery:
     """A webhook.test message to this endpoint, enabled or not (to try it before enabling it)."""
-    now = timezone.now()
-    delivery = WebhookDelivery.objects.create(
-        endpoint=endpoint,
-        event=WebhookEvent.TEST,
-        payload={
-            "type": WebhookEvent.TEST.value,
-            "timestamp": now.isoformat(),
-            "data": {"endpoint": endpoint.pk, "sent_by": getattr(user, "username", "") or "command line"},
-        },
-    )
-    delivery.payload["data"]["message_id"] = delivery.message_id
-    delivery.save(update_fields=["payload"])
+    delivery = WebhookDelivery(endpoint=endpoint, event=WebhookEvent.TEST)
+    delivery.payload = {
+        "type": WebhookEvent.TEST.value,
+        "timestamp": timezone.now().isoformat(),
+        "data": {"endpoint": endpoint.pk, "sent_by": getattr(user, "username", "") or "command line",
+                 "message_id": delivery.message_id},
+    }  # fmt: skip
+    delivery.save()
     queue_deliveries([delivery.pk])
     return delivery
 
@@ -140,11 +136,7 @@ def _claim(pk: int) -> WebhookDelivery | None:
     """Take the delivery for one attempt if it is due and nobody holds it; None otherwise."""
     now = timezone.now()
     lease = now + timedelta(seconds=4 * settings.WEBHOOK_TIMEOUT_SECONDS + 30)
-    claimed = (
-        WebhookDelivery.objects.filter(pk=pk, status=Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(claimed_until=lease)
-    )
+    claimed = _due(now).filter(pk=pk).update(claimed_until=lease)
     if not claimed:
         return None
     return WebhookDelivery.objects.select_related("endpoint").get(pk=pk)
@@ -224,34 +216,39 @@ def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
 def send_due(*, limit: int = 500) -> int:
     """The sweep's part: send a task for every pending delivery that is due and held by nobody (its
     task was lost to a Redis outage, or its worker died); returns how many were sent."""
-    now = timezone.now()
-    due = (
-        WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    due = _due(timezone.now()).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
     return sum(send(DELIVER_TASK, pk) for pk in due)
+
+
+def _due(now):
+    """Pending deliveries whose attempt is due and that no worker holds (its lease ran out, or none)."""
+    return WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
 
 
 # --- Replays --------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now, with its message id and body, and a new day of retries. A
     receiver that keeps messages by id ignores a replay of one it already kept."""
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=Status.PENDING, next_attempt_at=timezone.now(), first_attempt_at=None, claimed_until=None
-    )
+    _replay([delivery.pk])
     delivery.refresh_from_db()
-    queue_deliveries([delivery.pk])
     return delivery
 
 
 def replay_failed(*, endpoint: WebhookEndpoint | None = None) -> int:
     """Replay every failed delivery (of one endpoint, or all), oldest first; returns how many."""
     ids = failed_deliveries(endpoint)
-    for delivery in WebhookDelivery.objects.filter(pk__in=ids):
-        replay(delivery=delivery)
+    _replay(ids)
     return len(ids)
+
+
+@transaction.atomic
+def _replay(ids: Sequence[int]) -> None:
+    """Due now, a new day of retries, held by nobody: one UPDATE, their tasks after the commit."""
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        status=Status.PENDING, next_attempt_at=timezone.now(), first_attempt_at=None, claimed_until=None
+    )
+    queue_deliveries(ids)
