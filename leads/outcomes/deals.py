@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from leads.companies.identity import clean_name, normalise_name, read_website
+from leads.crm import columns as crm_columns
 from leads.imports.csvfiles import Rejected
 
 WON, LOST, OPEN = "won", "lost", "open"
@@ -65,9 +66,10 @@ MAX_DEAL_ID = 100
 
 
 def fold(text: str) -> str:
-    """'Deal - Status' -> 'deal status', 'Associated Company IDs (Primary)' -> 'associated company ids'."""
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    while words and words[-1] in ("primary",):
+    """A header as crm.columns folds it, without a trailing '(Primary)': 'Deal - Status' -> 'deal
+    status', 'Associated Company IDs (Primary)' -> 'associated company ids'."""
+    words = crm_columns.fold(text).split()
+    while words and words[-1] == "primary":
         words.pop()
     return " ".join(words)
 
@@ -102,8 +104,9 @@ def guess_crm(headers: Sequence[str]) -> str:
 
 
 def fold_stage(written: str) -> str:
-    """'Closed/Won' -> 'closed won': how stages are compared and how a manager's choices are keyed."""
-    return " ".join(re.findall(r"[a-z0-9]+", written.lower()))
+    """'Closed/Won' -> 'closed won' (crm.columns.fold): how stages are compared and how a manager's
+    choices are keyed."""
+    return crm_columns.fold(written)
 
 
 def stage_of(written: str, *, chosen: dict[str, str] | None = None) -> str:
