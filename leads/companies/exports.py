@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
@@ -44,13 +44,21 @@ def score_rows(companies: QuerySet | BestFirst | Sorted) -> Iterator[list]:
     """One row per company, streamed from the database; `companies` should select_related('score')."""
     # Read once per export, not per batch: the team's distribution of fits and its "close".
     distribution, reach = selectors.score_distribution(), explanations.close_reach()
+    for batch in in_batches(companies):
+        yield from _rows(batch, distribution, reach)
+
+
+def in_batches(companies: QuerySet | BestFirst | Sorted, size: int = 1000) -> Iterator[list[Company]]:
+    """The companies streamed from the database in lists of `size`: each list's related rows (names
+    of neighbours, records, notes) are then read in a query or two, not one per company."""
     batch: list[Company] = []
-    for company in companies.iterator(chunk_size=2000):
+    for company in companies.iterator(chunk_size=2 * size):
         batch.append(company)
-        if len(batch) == 1000:
-            yield from _rows(batch, distribution, reach)
+        if len(batch) == size:
+            yield batch
             batch = []
-    yield from _rows(batch, distribution, reach)
+    if batch:
+        yield batch
 
 
 def _rows(batch: list[Company], distribution: Distribution, reach: explanations.Reach) -> Iterator[list]:
@@ -125,14 +133,19 @@ class _Line:
         return text
 
 
-def stream_scores(companies: QuerySet, *, excel_bom: bool = True) -> Iterator[str]:
-    """The export as chunks of text, for a streaming HTTP response."""
+def stream_csv(header: list[str], rows: Iterable[list], *, excel_bom: bool = False) -> Iterator[str]:
+    """A CSV file as chunks of text, one a row, for a streaming HTTP response."""
     writer = csv.writer(_Line())
     if excel_bom:
         yield "\ufeff"
-    yield writer.writerow(HEADER)
-    for row in score_rows(companies):
+    yield writer.writerow(header)
+    for row in rows:
         yield writer.writerow(row)
+
+
+def stream_scores(companies: QuerySet, *, excel_bom: bool = True) -> Iterator[str]:
+    """The export as chunks of text, for a streaming HTTP response."""
+    return stream_csv(HEADER, score_rows(companies), excel_bom=excel_bom)
 
 
 def write_scores(stream, companies: QuerySet, *, excel_bom: bool = True) -> int:

@@ -12,7 +12,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from leads.companies import selectors
+from leads.companies import exports, selectors
 from leads.companies.exports import neighbour_text, neutralise
 from leads.crm import names
 from leads.models import Company, CrmRecord
@@ -83,13 +83,8 @@ def crm_rows(companies: Iterable[Company], shape: Shape, tally: Tally | None = N
     """The file's rows for the companies of a listing (selectors.listing, score loaded), in its order."""
     tally = tally if tally is not None else Tally()
     distribution, reach = selectors.score_distribution(), explanations.close_reach()
-    batch: list[Company] = []
-    for company in companies.iterator(chunk_size=2000):
-        batch.append(company)
-        if len(batch) == 1000:
-            yield from _rows(batch, shape, tally, distribution, reach)
-            batch = []
-    yield from _rows(batch, shape, tally, distribution, reach)
+    for batch in exports.in_batches(companies):
+        yield from _rows(batch, shape, tally, distribution, reach)
 
 
 def _rows(batch: list[Company], shape: Shape, tally: Tally, distribution, reach) -> Iterator[list]:
@@ -129,19 +124,9 @@ def _cells(company: Company, neighbours: dict, distribution, reach) -> list:
     ]
 
 
-class _Line:
-    """A file-like that hands back what csv.writer writes, for streaming responses."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
 def stream_crm_file(companies, shape: Shape) -> Iterator[str]:
-    """The file as chunks of text, for a streaming HTTP response."""
-    writer = csv.writer(_Line())
-    yield writer.writerow(shape.header)
-    for row in crm_rows(companies, shape):
-        yield writer.writerow(row)
+    """The file as chunks of text, for a streaming HTTP response (no BOM: CRMs read UTF-8 as it is)."""
+    return exports.stream_csv(shape.header, crm_rows(companies, shape))
 
 
 def write_crm_file(stream, companies, shape: Shape) -> Tally:
