@@ -17,8 +17,8 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
-from leads.models import Label, LabelSource, Outcome, OutcomeSettings, ScoreSnapshot, ScoringState, Stage
-from leads.outcomes import figures
+from leads.models import Label, LabelSource, Outcome, ScoreSnapshot, ScoringState, Stage
+from leads.outcomes import figures, selectors
 from leads.scoring import bands, history
 
 REP_GROUPS = ("like", "dislike", "none")
@@ -144,7 +144,7 @@ def outcomes_report(*, bootstrap: int = figures.BOOTSTRAP, seed: int = figures.S
         },
         "trend": figures.by_month(won, months, strong),
         "drift": drift(),
-        "outcomes_count_as_verdicts": OutcomeSettings.get().count_as_verdicts,
+        "outcomes_count_as_verdicts": selectors.outcomes_count(),
     }
 
 
@@ -161,7 +161,7 @@ def drift(*, today: datetime.date | None = None) -> dict:
     )
     return {"this_month": {"month": this_month.strftime("%Y-%m"), **now},
             "last_month": {"month": last_month.strftime("%Y-%m"), **before},
-            "radius": ScoringState.read("radius")[0] if ScoringState.read("radius") else None,
+            "radius": (ScoringState.read("radius") or (None,))[0],
             "sentence": drift_sentence(now, before)}  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from leads.imports import tabular
 from leads.imports.services import check_size
 from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, OutcomeSettings, Stage, Verdict
 from leads.outcomes import deals as deal_rows
-from leads.outcomes import report
+from leads.outcomes import report, selectors
 from leads.outcomes.matching import Reading, read_file
 from leads.scoring import labels
 
@@ -88,7 +88,7 @@ def run_import(job: OutcomeImport) -> OutcomeImport:
     # Reading a band before each deal takes a snapshot read a day (seconds for a year of deals at a
     # million companies): a worker does it after the commit, the report reads the rest meanwhile.
     enqueue_on_commit("leads.remember_bands_before")
-    if OutcomeSettings.get().count_as_verdicts:
+    if selectors.outcomes_count():
         apply_outcome_verdicts(company_ids=[m.company_id for m in reading.matched])
     return job
 
