@@ -4,13 +4,17 @@ finds its company. Through the real import service into the real embedded Postgr
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from leads.crm import columns
 from leads.imports import csvfiles, headers
 from leads.imports import services as imports
 from leads.models import Company, CrmRecord, ImportJob
 from tests.csv_helpers import csv_text, import_bytes, write_file
+from tests.import_helpers import confirm, text, uploaded_job
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +109,34 @@ def test_a_reimport_with_changed_domains_and_names_updates_the_same_companies(tm
     plain = csv_text([["name", "website", "description"], ["Pixel Forge", "pixelforge.io", "Code review tools."]])
     assert import_bytes(tmp_path, plain.encode(), name="plain.csv").created == 0
     assert Company.objects.count() == 2
+
+
+def test_a_crm_export_without_descriptions_updates_companies_and_keeps_theirs(tmp_path, capsys):
+    """HubSpot's default companies export has no description: its record ids decide the companies,
+    which keep their descriptions; a new one comes in scored from its name (the import says so)."""
+    import_bytes(tmp_path, data(HUBSPOT))
+    bare = [["Record ID", "Company name", "Company Domain Name", "Industry"],
+            ["9001", "Hopfield Brewing Co", "hopfield.com", "Food & Beverages"],
+            ["9003", "Saltmarsh Cider", "saltmarsh.example", "Food & Beverages"]]  # fmt: skip
+    job = import_bytes(tmp_path, data(bare), name="companies-export.csv")
+    assert (job.created, job.updated) == (1, 1)
+    hopfield = Company.objects.get(crm_records__record_id="9001")
+    assert (hopfield.name, hopfield.description) == ("Hopfield Brewing Co", "Craft brewery making lager.")
+    assert Company.objects.get(name="Saltmarsh Cider").description == ""
+    # Without record ids the description column is still asked for: the wrong sheet is refused.
+    with pytest.raises(csvfiles.UnreadableFile, match="No column is the description"):
+        import_bytes(tmp_path, data([row[1:] for row in bare]), name="plain.csv")
+
+
+def test_the_preview_and_the_command_say_what_an_import_without_descriptions_does(tmp_path, as_staff):
+    bare = data([["Record ID", "Company name", "Company Domain Name"], ["9001", "Hopfield", "hopfield.com"]])
+    job = uploaded_job(as_staff, bare, "hubspot.csv")
+    page = as_staff.get(f"/imports/{job.pk}/")
+    assert page.status_code == 200 and csvfiles.NO_DESCRIPTION_NOTE in text(page)
+    assert confirm(as_staff, job, crm="hubspot").status_code == 302
+    out = StringIO()
+    call_command("import_companies", str(write_file(tmp_path, bare, "hubspot.csv")), "--dry-run", stdout=out)
+    assert csvfiles.NO_DESCRIPTION_NOTE in out.getvalue()
 
 
 def test_a_new_record_id_attaches_to_the_company_its_domain_finds(tmp_path):

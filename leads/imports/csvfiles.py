@@ -200,9 +200,21 @@ def cells_value(cells: list[str], mapping: dict[int, str], target: str) -> str:
     return next((cells[i].strip() for i, t in mapping.items() if t == target and i < len(cells)), "")
 
 
+# A CRM export without a description (HubSpot's default companies export has none) updates the
+# companies its record ids name: they keep their descriptions (an empty cell never overwrites).
+NO_DESCRIPTION_NOTE = (
+    "No column is the description: the companies already here keep theirs, and new ones are scored from "
+    "their name and industry alone until a description comes (weak evidence). Map a column to description "
+    "if the file has one."
+)
+
+
 def check_mapping(mapping: dict[int, str]) -> None:
-    """A file must say which column is the name and which the description (scores are made of it)."""
+    """A file must say which column is the name and which the description (scores are made of it),
+    except a CRM export (a crm_id column): see NO_DESCRIPTION_NOTE."""
     targets = set(mapping.values())
+    if "crm_id" in targets and "name" in targets:
+        return
     if "name" not in targets and "description" not in targets:
         raise UnreadableFile(
             "No column is the company name or description: the header row needs a 'name' column "

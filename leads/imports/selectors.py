@@ -23,6 +23,7 @@ class ImportPreview:
     rows: list[list[str]]  # the first PREVIEW_ROWS rows, cut to the header's width
     mapping_problem: str  # what the mapping lacks, or ''
     unreadable: str = ""  # how many values of the typed columns in the sampled rows are not numbers
+    note: str = ""  # what the import will do that the manager should know (csvfiles.NO_DESCRIPTION_NOTE)
 
 
 def import_preview(job: ImportJob, mapping: dict[int, str] | None = None) -> ImportPreview:
@@ -38,7 +39,8 @@ def import_preview(job: ImportJob, mapping: dict[int, str] | None = None) -> Imp
         csvfiles.check_columns(mapping, job.headers, ties)
     except UnreadableFile as problem:
         return ImportPreview(rows[:PREVIEW_ROWS], str(problem), unreadable)
-    return ImportPreview(rows[:PREVIEW_ROWS], "", unreadable)
+    note = "" if "description" in mapping.values() else csvfiles.NO_DESCRIPTION_NOTE
+    return ImportPreview(rows[:PREVIEW_ROWS], "", unreadable, note)
 
 
 def _unreadable(rows: list[list[str]], mapping: dict[int, str]) -> str:

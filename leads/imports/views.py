@@ -102,9 +102,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             if "crm_id" in mapping.values():
                 imports.choose_crm(job, _posted_crm(request))
             if "description" not in mapping.values():
-                # Refused either way; the page's reading of the file says why (change_mapping would read it too).
+                # Refused unless it is a CRM export; the page's reading of the file says why
+                # (change_mapping would read it too).
                 preview = import_selectors.import_preview(job, mapping)
-                raise UnreadableFile(preview.mapping_problem)
+                if preview.mapping_problem:
+                    raise UnreadableFile(preview.mapping_problem)
             imports.change_mapping(job, mapping)
             imports.start_import(job)
             if queue.queue_is_down():  # confirmed and kept; the sweep starts it once Redis is back
@@ -145,6 +147,7 @@ def _preview_page(request: HttpRequest, job: ImportJob, error: str, preview) -> 
             "crm_choices": crm_names.KNOWN.items(),
             "crm_other": "" if job.crm in crm_names.KNOWN else crm_names.crm_label(job.crm) if job.crm else "",
             "unreadable": preview.unreadable,
+            "note": "" if error else preview.note,
         },
         status=400 if error else 200,
     )

@@ -95,6 +95,8 @@ class Command(BaseCommand):
             for key, value in record.extra.items():
                 self.stdout.write(f"    extra {shown(key)}: {shown(value)}")
         self.stdout.write(f"{result.rows_read:,} rows read, {result.rejected_count:,} would be rejected.")
+        if "description" not in result.mapping.values():
+            self.stdout.write(csvfiles.NO_DESCRIPTION_NOTE)
         for rejected in result.rejected:
             self.stderr.write(f"  line {rejected.line}: {shown(rejected.reason)}")
 
@@ -119,6 +121,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Import #{job.pk}: {shown(job.original_name)} ({_described(job.dialect(), imports.sheet_names(job))})"
         )
+        if "description" not in job.column_mapping().values():
+            self.stdout.write(csvfiles.NO_DESCRIPTION_NOTE)
         bar = ProgressBar(self.stdout, "Reading", "rows")
         progress = None if no_progress else lambda j: bar.update(j.rows_read, job.rows_estimate, approximate=True)
         try:
