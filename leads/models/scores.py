@@ -34,11 +34,15 @@ class Score(models.Model):
     # (then any new label is a neighbour).
     kth_distance = models.FloatField()
     computed_at = models.DateTimeField()
+    # The number of leads_score_version the statement that last wrote this score took: the
+    # incremental pass reads only the k-th distances written since its copy (scoring.thresholds).
+    version = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         indexes = [
             # The dashboard's order (selectors.BestFirst): its first page reads ~50 entries.
             models.Index(fields=["-fit", "company"], name="score_best_fit_first"),
+            models.Index(fields=["version"], name="score_version"),
         ]
 
     def __str__(self) -> str:

@@ -201,16 +201,18 @@ create temp table score_rows (
 
 # Unchanged scores are not rewritten: after a rescore that changed little, little is written.
 _UPSERT = """
+with statement as materialized (select nextval('leads_score_version') as version)  -- one number a statement
 insert into leads_score as s
     (company_id, value, kth_distance, fit, evidence, unexplored, supported, neighbour_ids, neighbour_distances,
-     neighbour_labels, computed_at)
+     neighbour_labels, computed_at, version)
 select company_id, value, kth_distance, fit, evidence, unexplored, supported, neighbour_ids, neighbour_distances,
-       neighbour_labels, %s from score_rows
+       neighbour_labels, %s, (select version from statement)
+from score_rows
 on conflict (company_id) do update set
     value = excluded.value, kth_distance = excluded.kth_distance, fit = excluded.fit, evidence = excluded.evidence,
     unexplored = excluded.unexplored, supported = excluded.supported, neighbour_ids = excluded.neighbour_ids,
     neighbour_distances = excluded.neighbour_distances, neighbour_labels = excluded.neighbour_labels,
-    computed_at = excluded.computed_at
+    computed_at = excluded.computed_at, version = excluded.version
 where (s.value, s.kth_distance, s.fit, s.evidence, s.unexplored, s.supported, s.neighbour_ids,
        s.neighbour_distances, s.neighbour_labels)
       is distinct from (excluded.value, excluded.kth_distance, excluded.fit, excluded.evidence, excluded.unexplored,

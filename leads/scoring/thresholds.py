@@ -3,13 +3,16 @@ company has no score): what the incremental pass compares a newly labelled compa
 with, to find the scores it enters.
 
 Reading it is a scan of every score (docs/benchmarks.md, *Figures behind the design*), so the
-pass keeps it in the worker's memory between passes (4 bytes a company) and reads it again only
-when something else wrote scores since. Every statement that writes leads_score takes the next
-number of the sequence leads_score_version (a trigger, migration 0016); the pass holds the
-exclusive scores lock, so while it runs no other writer can change a score, and the number it
-reads tells whether its copy is still the database's. After its own writes it patches its copy,
-kept only once the transaction commits (a rollback leaves the copy at an older number: it is read
-again).
+pass keeps it in the worker's memory between passes (4 bytes a company). Every statement that
+writes leads_score takes the next number of the sequence leads_score_version (a trigger,
+migration 0016), and the upsert stamps the rows it writes with a number of its own (Score.version,
+indexed). The pass holds the exclusive scores lock, so while it runs no other writer can change a
+score, and every number taken before it is committed or rolled back: the number it reads tells
+whether its copy is still the database's, and if not, the scores stamped after the copy's number
+are exactly those written since (an embedding batch's, during an import: a few hundred rows
+instead of a scan of every score on every pass). After its own writes it patches its copy, kept
+only once the transaction commits (a rollback leaves the copy at an older number: what was
+written since is read).
 
 A copy may hold a distance for a score deleted since: that only makes the pass look at one
 company more. It holds each distance rounded to float32 (within 1e-7), inside the pass's slack."""
@@ -26,9 +29,21 @@ def current() -> np.ndarray:
     """The k-th distances of every score as committed (call under the exclusive scores lock)."""
     global _copy
     version = _version()
-    if _copy is None or _copy[0] != version:
+    if _copy is None:
         _copy = (version, _read())
+    elif _copy[0] != version:
+        _copy = (version, _patched(_copy[1], _read(since=_copy[0])))
     return _copy[1]
+
+
+def _patched(base: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`base` with the (id, k-th) `rows` written since it was read."""
+    if not len(rows):
+        return base
+    patched = np.full(max(len(base), int(rows["id"].max()) + 1), -1.0, dtype=np.float32)
+    patched[: len(base)] = base
+    patched[rows["id"]] = rows["kth"]
+    return patched
 
 
 def written(affected: list[int], ids: np.ndarray, kth: np.ndarray) -> None:
@@ -60,18 +75,25 @@ def forget() -> None:
 
 
 def _version() -> int:
+    """The last number taken (0 before the first: a fresh sequence's last_value is the first it gives)."""
     with connection.cursor() as cursor:
-        cursor.execute("select last_value from leads_score_version")
+        cursor.execute("select case when is_called then last_value else 0 end from leads_score_version")
         return int(cursor.fetchone()[0])
 
 
-def _read() -> np.ndarray:
-    """One scan of the scores, in parallel, returned as one binary string: (id, k-th) per score."""
+def _read(*, since: int | None = None):
+    """Every score's (id, k-th), in one scan run in parallel, as an array indexed by id; with
+    `since`, the (id, k-th) rows of the scores written by a statement numbered after it (the
+    version index: a batch's scores, not a million). Each comes as one binary string."""
+    where = "" if since is None else " where version > %s"
     with connection.cursor() as cursor:
         cursor.execute(
-            "select string_agg(int8send(company_id) || float4send(kth_distance::float4), '') from leads_score"
+            "select string_agg(int8send(company_id) || float4send(kth_distance::float4), '') from leads_score" + where,
+            [] if since is None else [since],
         )
         rows = _rows(cursor.fetchone()[0])
+    if since is not None:
+        return rows
     thresholds = np.full(int(rows["id"].max()) + 1 if len(rows) else 0, -1.0, dtype=np.float32)
     thresholds[rows["id"]] = rows["kth"]
     return thresholds
