@@ -86,6 +86,8 @@ def test_a_long_description_is_cut_around_its_first_match():
     pieces = search._excerpt(text, lambda word: word == "payment", around=3)
     assert "".join(piece for piece, _ in pieces) == "…w37 w38 w39 payment, terminals! v0 v1 v2 v3 v4…"
     assert [piece for piece, hit in pieces if hit] == ["payment"]
+    # The text between matched words is one piece: a page's template loops over every piece.
+    assert pieces == (("…w37 w38 w39 ", False), ("payment", True), (", terminals! v0 v1 v2 v3 v4…", False))
 
 
 def test_no_search_no_reasons(as_alice, terminals):
