@@ -296,10 +296,10 @@ def test_a_page_read_off_the_score_table_equals_the_joined_one(world, monkeypatc
     """BestFirst pages through the score table alone when the filters allow (score_scope): the
     same companies in the same order, and the same count, as the query that joins companies.
     `dense`: every search counts as a common word, whose page is found by walking the best
-    scores (one at a time here, so that the walk has to grow)."""
+    scores (one first here, so that the walk has to grow)."""
     if dense:
         monkeypatch.setattr("leads.models.companies.SEARCH_IDS_INLINE", 0)
-        monkeypatch.setattr(selectors.BestFirst, "WALK_ROWS", 1)
+        monkeypatch.setattr(selectors.BestFirst, "WALK_FIRST_ROWS", 0.02)
     listing = selectors.company_listing(show=show, band=band, query=query)
     assert not listing.dense_search or (dense and query)  # a common word, when it matches any
     assert listing.score_scope is not None
@@ -320,8 +320,8 @@ def test_a_page_read_off_the_score_table_equals_the_joined_one(world, monkeypatc
 )
 def test_a_page_of_many_matches_walked_off_the_score_index_equals_the_joined_one(world, monkeypatch, filters):
     """With a company-side filter (industry, country, import) that many companies match, BestFirst
-    walks the best scores and checks those companies by id (one at a time here, so the walk grows)."""
-    monkeypatch.setattr(selectors.BestFirst, "WALK_ROWS", 1)
+    walks the best scores and checks those companies by id (one first here, so the walk grows)."""
+    monkeypatch.setattr(selectors.BestFirst, "WALK_FIRST_ROWS", 0.02)
     listing = selectors.company_listing(**filters)
     assert listing.score_scope is None and listing.walk_scope is not None
     walked = selectors.BestFirst(listing, count_limit=1)  # "many": at least one
@@ -329,6 +329,25 @@ def test_a_page_of_many_matches_walked_off_the_score_index_equals_the_joined_one
     assert walked.count_is_capped
     assert [c.name for c in walked[0:50]] == [c.name for c in joined[0:50]]
     assert [c.name for c in walked[1:2]] == [c.name for c in joined[1:2]]
+
+
+@pytest.mark.parametrize("first", [0.02, 0.1, 20])
+def test_a_walk_checks_each_company_once(world, monkeypatch, first):
+    """The walk of a common word reads the best scores a slice at a time, each slice larger as
+    the matches so far ask: every page the same as the joined query's, no company checked twice."""
+    monkeypatch.setattr("leads.models.companies.SEARCH_IDS_INLINE", 0)
+    monkeypatch.setattr(selectors.BestFirst, "WALK_FIRST_ROWS", first)
+    listing = selectors.company_listing(query="e")
+    assert listing.dense_search is not None
+    checked = []
+    matching = listing.found.matching
+    monkeypatch.setattr(type(listing.found), "matching", lambda self, ids: checked.extend(ids) or matching(ids))
+    joined = selectors.BestFirst(dataclasses.replace(listing, score_scope=None))
+    walked = selectors.BestFirst(listing)
+    for start, stop in [(0, 1), (0, 2), (1, 3), (0, 50)]:
+        checked.clear()
+        assert [c.name for c in walked[start:stop]] == [c.name for c in joined[start:stop]]
+        assert len(checked) == len(set(checked)) > 0
 
 
 def test_a_company_just_liked_is_under_liked_before_its_rescore_ran(as_alice, world, alice):

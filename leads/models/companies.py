@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
-from django.db import models
+from django.db import connection, models
 from django.db.models import Exists, F, Func, OuterRef, Q, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Upper
 from pgvector.django import VectorField
 
@@ -175,15 +176,56 @@ class Found:
     literal: Ids | None = None  # the same ids as one array literal, built once for every query that repeats them
     dense: SearchQuery | None = None  # a word too common to list: its query, to check the best scores by
     by_record: frozenset[int] = frozenset()  # the companies whose CRM record id is the query, as typed
+    query: str = ""  # what was typed, for a dense search (named_prefilter)
 
     def matching(self, ids: list[int]) -> set[int]:
-        """Which of `ids` a dense search matches: two lookups by id (name and domain, then the
-        words), where one query with both conditions joins and costs five times that."""
-        named = Company.objects.filter(pk__any_of=ids).alias(search_words=SEARCH_VECTOR).filter(search_words=self.dense)
-        found = set(named.values_list("pk", flat=True)) | (self.by_record & set(ids))
-        rest = [pk for pk in ids if pk not in found]
-        words = CompanyWords.objects.filter(company_id__any_of=rest, words=self.dense)
-        return found | set(words.values_list("company_id", flat=True))
+        """Which of `ids` a dense search matches: two lookups by id (name and domain, and the
+        words) in one statement, their union, where one query with both conditions joins and
+        costs five times that."""
+        literal = Ids(ids)
+        named = (
+            Company.objects.filter(pk__any_of=literal).alias(search_words=SEARCH_VECTOR).filter(search_words=self.dense)
+        )
+        if self.named_prefilter is not None:
+            named = named.filter(self.named_prefilter)
+        words = CompanyWords.objects.filter(company_id__any_of=literal, words=self.dense)
+        either = named.order_by().values_list("pk", flat=True).union(words.values_list("company_id", flat=True))
+        return set(either) | (self.by_record & set(ids))
+
+    @functools.cached_property
+    def named_prefilter(self) -> RawSQL | None:
+        """What a company's name and domain must contain for the dense search to match them, as a
+        cheap SQL condition checked before their words are computed (~10 us a company, most of a
+        walk's time; docs/benchmarks.md, *Word search at a million companies*). None when it
+        cannot be said.
+
+        A word of search_query matches as one of its alternatives: 'w':* in 'simple' (every lexeme
+        of the word as a prefix) or the word's stems in a language (every stem, exactly); an
+        alternative without lexemes (a stop word) drops out, as Postgres's tsquery `||` drops it.
+        A 'simple' lexeme of the name is a token of the name or domain in lower case, so each
+        lexeme of a matching alternative is a substring of the lower-case name and domain: a
+        necessary condition, never a sufficient one (the words are still checked after it)."""
+        words = query_words(self.query)
+        if not words:
+            return None
+        columns = ", ".join(
+            f"tsvector_to_array(to_tsvector('{config}', w))" for config in ("simple", *settings.SEARCH_LANGUAGES)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"select {columns} from unnest(%s::text[]) with ordinality as t(w, i) order by i", [words])
+            rows = cursor.fetchall()
+        text = """lower(coalesce("leads_company"."name", '') || ' ' || coalesce("leads_company"."domain", ''))"""
+        conditions, params = [], []
+        for simple, *stems in rows:
+            if not simple:  # no lexeme as typed: leave the check to Postgres
+                return None
+            either = []
+            for lexemes in (simple, *stems):
+                if lexemes:
+                    either.append(" and ".join([f"strpos({text}, %s) > 0"] * len(lexemes)))
+                    params += lexemes
+            conditions.append("(" + " or ".join(f"({alternative})" for alternative in either) + ")")
+        return RawSQL(" and ".join(conditions), params, output_field=models.BooleanField())
 
 
 class CompanyQuerySet(models.QuerySet):
@@ -237,7 +279,9 @@ class CompanyQuerySet(models.QuerySet):
         # A common word: listing every match costs more than walking the best scores until a page
         # is full (BestFirst does, with Found.matching).
         words = Q(search_words=parsed) | Q(words__words=parsed) | Q(pk__in=by_record)
-        return Found(self.alias(search_words=SEARCH_VECTOR).filter(words), dense=parsed, by_record=by_record)
+        return Found(
+            self.alias(search_words=SEARCH_VECTOR).filter(words), dense=parsed, by_record=by_record, query=query
+        )
 
     def with_record_id(self, query: str) -> frozenset[int]:
         """The companies with the query as a CRM record id ('0015g00000XyZab', '123456789'), in
