@@ -55,17 +55,24 @@ def search_matches(company_ids: list[int], query: str) -> dict[int, SearchMatch]
     tokens = {token.casefold() for fields in texts.values() for text in fields.values() for token in WORD.findall(text)}
     stems = _stems({token for token in tokens if token.startswith(beginnings)}) if beginnings else {}
     prefixes = tuple(typed)
+    seen: dict[str, bool] = {}  # a page's 50 texts repeat their words: each one decided once
 
     def matches(token: str) -> bool:
-        token = token.casefold()
-        return token.startswith(prefixes) or bool(stems.get(token, set()) & wanted)
+        hit = seen.get(token)
+        if hit is None:
+            folded = token.casefold()
+            hit = seen[token] = folded.startswith(prefixes) or bool(stems.get(folded, set()) & wanted)
+        return hit
 
     by_record = Company.objects.filter(pk__any_of=company_ids).with_record_id(query)
     found = {}
     for pk, fields in texts.items():
-        where = tuple(label for field, label in FIELDS.items() if any(map(matches, WORD.findall(fields[field]))))
+        excerpt = _excerpt(fields["description"], matches)  # empty when no word of it matches
+        hits = {field: any(map(matches, WORD.findall(fields[field]))) for field in FIELDS if field != "description"}
+        hits["description"] = bool(excerpt)
+        where = tuple(label for field, label in FIELDS.items() if hits[field])
         where = (RECORD_ID, *where) if pk in by_record else where
-        found[pk] = SearchMatch(where, _excerpt(fields["description"], matches))
+        found[pk] = SearchMatch(where, excerpt)
     return found
 
 
