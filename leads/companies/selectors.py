@@ -277,10 +277,10 @@ class BestFirst(_Paged):
     # (docs/benchmarks.md, *Word search at a million companies*), so no company is checked twice
     # and few past the page's last match: the first slice is WALK_FIRST_ROWS per company wanted
     # (1,000 for the first page), each next one as many as the density so far says are missing,
-    # at least a quarter and at most twice what was read before it (the best scores come in
+    # at least a quarter and at most 1.5 times what was read before it (the best scores come in
     # clusters of near copies: the density of the first few hundred says little).
     WALK_FIRST_ROWS = 20
-    WALK_GROWTH = (0.25, 2.0)
+    WALK_GROWTH = (0.25, 1.5)
 
     def _walk(self, start: int, stop: int, best_first, matching) -> list[int]:
         found: list[int] = []
