@@ -10,6 +10,8 @@ import html
 import re
 
 import pytest
+from django.template import engines
+from django.urls import get_script_prefix, reverse, set_script_prefix
 
 from leads.companies import identity, selectors
 from leads.companies.views import PAGE_SIZE
@@ -17,6 +19,7 @@ from leads.embedding import services as embeddings
 from leads.models import Company, ImportJob, Score
 from leads.scoring import labels
 from leads.scoring.bands import Distribution
+from leads.templatetags import ids
 from tests.conftest import WORLD_COMPANIES
 from tests.web_helpers import filter_error, table_row
 
@@ -417,3 +420,27 @@ def test_a_country_that_matches_nothing_suggests_names(as_alice, world):
     Company.objects.filter(name="Alpha Brewing").update(country="DE")
     page = html.unescape(as_alice.get("/", {"country": "Germ"}).text)
     assert "Did you mean" in page and "country “Germany”" in page
+
+
+# --- URLs by id in the rows ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["/", "/leads/"])
+@pytest.mark.parametrize("name", ["company-detail", "company-label", "company-owner"])
+def test_a_url_by_id_is_what_url_gives(name, prefix):
+    """The rows' `{% url_by_id %}` (leads/templatetags/ids.py) reverses a name once and puts
+    each id in its place: the same URL as `{% url %}`, under any script prefix."""
+    before = get_script_prefix()
+    set_script_prefix(prefix)
+    try:
+        for pk in [1, 7, 98765, 2**62]:
+            assert ids.url_by_id(name, pk) == reverse(name, args=[pk])
+            assert reverse(name, args=[pk]).startswith(prefix)
+        template = engines["django"].from_string(
+            "{% load ids %}{% url_by_id '" + name + "' pk %} {% url_by_id '" + name + "' pk as u %}{{ u }}"
+        )
+        assert template.render({"pk": 42}) == f"{reverse(name, args=[42])} {reverse(name, args=[42])}"
+        with pytest.raises(ValueError):
+            ids.url_by_id(name, "12/../3")
+    finally:
+        set_script_prefix(before)
