@@ -12,7 +12,7 @@ from django.test import override_settings
 from leads.companies import search
 from leads.embedding import services as embeddings
 from leads.models import Company, CompanyWords
-from leads.models.companies import Found, search_query
+from leads.models.companies import Found, _weakest, search_query
 from leads.settings import search_languages
 from tests.test_dashboard import dashboard_names
 
@@ -202,3 +202,13 @@ def test_a_common_words_cheap_name_check_agrees_with_postgres(db, query):
     plain = Found(Company.objects.none(), dense=parsed)  # no query: no prefilter, Postgres alone
     assert plain.named_prefilter is None
     assert dense.matching(ids) == plain.matching(ids) == set(found.ids or [])
+
+
+def test_the_cheap_name_check_asks_each_substring_once():
+    """A word's alternatives as substrings: one that implies another goes ('software' in a name
+    implies 'softwar' is), the others stay, so their OR is unchanged."""
+    assert _weakest({("software",), ("softwar",)}) == [("softwar",)]
+    assert _weakest({("health",)}) == [("health",)]
+    assert _weakest({("happy",), ("happi",)}) == [("happi",), ("happy",)]
+    assert _weakest({("e", "mail"), ("email",)}) == [("e", "mail")]
+    assert _weakest({("mail", "e"), ("mailbox",), ("box",)}) == [("box",), ("mail", "e")]

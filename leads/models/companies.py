@@ -237,12 +237,26 @@ class Found:
             if not simple:  # no lexeme as typed: leave the check to Postgres
                 return None
             either = []
-            for lexemes in (simple, *stems):
-                if lexemes:
-                    either.append(" and ".join([f"strpos({text}, %s) > 0"] * len(lexemes)))
-                    params += lexemes
+            for lexemes in _weakest({tuple(lexemes) for lexemes in (simple, *stems) if lexemes}):
+                either.append(" and ".join([f"strpos({text}, %s) > 0"] * len(lexemes)))
+                params += lexemes
             conditions.append("(" + " or ".join(f"({alternative})" for alternative in either) + ")")
         return RawSQL(" and ".join(conditions), params, output_field=models.BooleanField())
+
+
+def _weakest(alternatives: set[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Of substring conditions (each: all its strings are in the text), those that no other one
+    implies, in a stable order: 'software' in a text implies 'softwar' is, so ('software',) or
+    ('softwar',) is ('softwar',) alone (each string computed in SQL costs a lower() per company)."""
+
+    def implies(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+        return all(any(inner in outer for outer in a) for inner in b)
+
+    kept: list[tuple[str, ...]] = []
+    for alternative in sorted(alternatives, key=lambda lexemes: (sum(map(len, lexemes)), lexemes)):
+        if not any(implies(alternative, weaker) for weaker in kept):
+            kept.append(alternative)
+    return kept
 
 
 class CompanyQuerySet(models.QuerySet):
