@@ -10,6 +10,9 @@ import html
 import re
 
 import pytest
+from django.template import engines
+from django.test import Client
+from django.urls import get_script_prefix, reverse, set_script_prefix
 
 from leads.companies import identity, selectors
 from leads.companies.views import PAGE_SIZE
@@ -17,6 +20,7 @@ from leads.embedding import services as embeddings
 from leads.models import Company, ImportJob, Score
 from leads.scoring import labels
 from leads.scoring.bands import Distribution
+from leads.templatetags import rows
 from tests.conftest import WORLD_COMPANIES
 from tests.web_helpers import filter_error, table_row
 
@@ -296,10 +300,10 @@ def test_a_page_read_off_the_score_table_equals_the_joined_one(world, monkeypatc
     """BestFirst pages through the score table alone when the filters allow (score_scope): the
     same companies in the same order, and the same count, as the query that joins companies.
     `dense`: every search counts as a common word, whose page is found by walking the best
-    scores (one at a time here, so that the walk has to grow)."""
+    scores (one first here, so that the walk has to grow)."""
     if dense:
         monkeypatch.setattr("leads.models.companies.SEARCH_IDS_INLINE", 0)
-        monkeypatch.setattr(selectors.BestFirst, "WALK_ROWS", 1)
+        monkeypatch.setattr(selectors.BestFirst, "WALK_FIRST_ROWS", 0.02)
     listing = selectors.company_listing(show=show, band=band, query=query)
     assert not listing.dense_search or (dense and query)  # a common word, when it matches any
     assert listing.score_scope is not None
@@ -320,8 +324,8 @@ def test_a_page_read_off_the_score_table_equals_the_joined_one(world, monkeypatc
 )
 def test_a_page_of_many_matches_walked_off_the_score_index_equals_the_joined_one(world, monkeypatch, filters):
     """With a company-side filter (industry, country, import) that many companies match, BestFirst
-    walks the best scores and checks those companies by id (one at a time here, so the walk grows)."""
-    monkeypatch.setattr(selectors.BestFirst, "WALK_ROWS", 1)
+    walks the best scores and checks those companies by id (one first here, so the walk grows)."""
+    monkeypatch.setattr(selectors.BestFirst, "WALK_FIRST_ROWS", 0.02)
     listing = selectors.company_listing(**filters)
     assert listing.score_scope is None and listing.walk_scope is not None
     walked = selectors.BestFirst(listing, count_limit=1)  # "many": at least one
@@ -329,6 +333,25 @@ def test_a_page_of_many_matches_walked_off_the_score_index_equals_the_joined_one
     assert walked.count_is_capped
     assert [c.name for c in walked[0:50]] == [c.name for c in joined[0:50]]
     assert [c.name for c in walked[1:2]] == [c.name for c in joined[1:2]]
+
+
+@pytest.mark.parametrize("first", [0.02, 0.1, 20])
+def test_a_walk_checks_each_company_once(world, monkeypatch, first):
+    """The walk of a common word reads the best scores a slice at a time, each slice larger as
+    the matches so far ask: every page the same as the joined query's, no company checked twice."""
+    monkeypatch.setattr("leads.models.companies.SEARCH_IDS_INLINE", 0)
+    monkeypatch.setattr(selectors.BestFirst, "WALK_FIRST_ROWS", first)
+    listing = selectors.company_listing(query="e")
+    assert listing.dense_search is not None
+    checked = []
+    matching = listing.found.matching
+    monkeypatch.setattr(type(listing.found), "matching", lambda self, ids: checked.extend(ids) or matching(ids))
+    joined = selectors.BestFirst(dataclasses.replace(listing, score_scope=None))
+    walked = selectors.BestFirst(listing)
+    for start, stop in [(0, 1), (0, 2), (1, 3), (0, 50)]:
+        checked.clear()
+        assert [c.name for c in walked[start:stop]] == [c.name for c in joined[start:stop]]
+        assert len(checked) == len(set(checked)) > 0
 
 
 def test_a_company_just_liked_is_under_liked_before_its_rescore_ran(as_alice, world, alice):
@@ -398,3 +421,45 @@ def test_a_country_that_matches_nothing_suggests_names(as_alice, world):
     Company.objects.filter(name="Alpha Brewing").update(country="DE")
     page = html.unescape(as_alice.get("/", {"country": "Germ"}).text)
     assert "Did you mean" in page and "country “Germany”" in page
+
+
+# --- URLs by id in the rows ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["/", "/leads/"])
+@pytest.mark.parametrize("name", ["company-detail", "company-label", "company-owner"])
+def test_a_url_by_id_is_what_url_gives(name, prefix):
+    """The rows' `{% url_by_id %}` (leads/templatetags/rows.py) reverses a name once and puts
+    each id in its place: the same URL as `{% url %}`, under any script prefix."""
+    before = get_script_prefix()
+    set_script_prefix(prefix)
+    try:
+        for pk in [1, 7, 98765, 2**62]:
+            assert rows.url_by_id(name, pk) == reverse(name, args=[pk])
+            assert reverse(name, args=[pk]).startswith(prefix)
+        template = engines["django"].from_string(
+            "{% load rows %}{% url_by_id '" + name + "' pk %} {% url_by_id '" + name + "' pk as u %}{{ u }}"
+        )
+        assert template.render({"pk": 42}) == f"{reverse(name, args=[42])} {reverse(name, args=[42])}"
+        with pytest.raises(ValueError):
+            rows.url_by_id(name, "12/../3")
+    finally:
+        set_script_prefix(before)
+
+
+def test_every_form_of_the_rows_carries_the_pages_csrf_token(world, alice):
+    """`{% csrf_field %}` (leads/templatetags/rows.py) renders the token once per page: each row's
+    label and owner forms hold it, and a verdict posted with it from the row is taken."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.get("/")
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.text)
+    rows = len(dashboard_names(response))
+    assert rows >= 6 and response.text.count('class="label-buttons"') == rows
+    assert len(tokens) >= response.text.count('class="label-buttons"') + response.text.count('class="owner-form"')
+    assert len(set(tokens)) == 1  # as {% csrf_token %} gives it: one token per page
+    bravo = world["Bravo Beers"]
+    response = client.post(f"/companies/{bravo.pk}/label", {"verdict": "like", "csrfmiddlewaretoken": tokens[0]})
+    assert response.status_code == 302
+    bravo.refresh_from_db()
+    assert bravo.verdict == "like"

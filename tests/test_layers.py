@@ -87,6 +87,7 @@ DECLARED = {
     "leads.core.health": "web",
     "leads.core.admin_site": "web",
     "leads.accounts.throttling": "web",
+    "leads.templatetags.rows": "web",
 }
 
 

@@ -12,6 +12,7 @@ from django.test import override_settings
 from leads.companies import search
 from leads.embedding import services as embeddings
 from leads.models import Company, CompanyWords
+from leads.models.companies import Found, _weakest, search_query
 from leads.settings import search_languages
 from tests.test_dashboard import dashboard_names
 
@@ -86,6 +87,8 @@ def test_a_long_description_is_cut_around_its_first_match():
     pieces = search._excerpt(text, lambda word: word == "payment", around=3)
     assert "".join(piece for piece, _ in pieces) == "…w37 w38 w39 payment, terminals! v0 v1 v2 v3 v4…"
     assert [piece for piece, hit in pieces if hit] == ["payment"]
+    # The text between matched words is one piece: a page's template loops over every piece.
+    assert pieces == (("…w37 w38 w39 ", False), ("payment", True), (", terminals! v0 v1 v2 v3 v4…", False))
 
 
 def test_no_search_no_reasons(as_alice, terminals):
@@ -151,3 +154,61 @@ def test_the_api_searches_by_meaning_too(api, terminals, fresh_hnsw_index):
 def test_the_api_says_what_to_fix_in_a_search_by_meaning(api, world, params, message):
     response = api.get("/api/companies/by-meaning", params)
     assert response.status_code == 400 and response.json()["error"].startswith(message)
+
+
+# --- a common word's walk: the cheap check on names and domains ---------------------------
+
+NAMED = [
+    ("Straße Payments GmbH", "strasse.de"),
+    ("ÄRZTE-Health Tech", "aerzte-health.io"),
+    ("Runs Logistics", "run-fast.example"),
+    ("Happy Paws", "happiness.example"),
+    ("Companies House", "the-company.example"),
+    ("e_mail Tools", "mail.example"),
+    ("Acme", "payments-acme.com"),
+]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "payments",
+        "straße",
+        "ärzte",
+        "health tech",
+        "running",
+        "happy",
+        "happiness",
+        "companies",
+        "the",
+        "e_mail",
+        "acme payments",
+        "acme com",
+        "mail",
+        "paws run",
+        "___",
+    ],
+)
+def test_a_common_words_cheap_name_check_agrees_with_postgres(db, query):
+    """A dense search checks the best scores' names and domains with a substring condition before
+    their words (Found.named_prefilter): never a company that Postgres's own check keeps left out."""
+    made = [Company.objects.create(name=name, domain=domain) for name, domain in NAMED]
+    ids = [company.pk for company in made]
+    found = Company.objects.all().found_by(query)
+    parsed = search_query(query)
+    if parsed is None:
+        return
+    dense = Found(Company.objects.none(), dense=parsed, query=query)
+    plain = Found(Company.objects.none(), dense=parsed)  # no query: no prefilter, Postgres alone
+    assert plain.named_prefilter is None
+    assert dense.matching(ids) == plain.matching(ids) == set(found.ids or [])
+
+
+def test_the_cheap_name_check_asks_each_substring_once():
+    """A word's alternatives as substrings: one that implies another goes ('software' in a name
+    implies 'softwar' is), the others stay, so their OR is unchanged."""
+    assert _weakest({("software",), ("softwar",)}) == [("softwar",)]
+    assert _weakest({("health",)}) == [("health",)]
+    assert _weakest({("happy",), ("happi",)}) == [("happi",), ("happy",)]
+    assert _weakest({("e", "mail"), ("email",)}) == [("e", "mail")]
+    assert _weakest({("mail", "e"), ("mailbox",), ("box",)}) == [("box",), ("mail", "e")]

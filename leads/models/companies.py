@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
-from django.db import models
+from django.db import connection, models
 from django.db.models import Exists, F, Func, OuterRef, Q, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Upper
 from pgvector.django import VectorField
 
@@ -169,6 +170,10 @@ def id_array(values) -> str:
     return "{" + ",".join(str(int(value)) for value in values) + "}"
 
 
+# Where matching() puts a slice's ids in its statement's parameters (compared by identity).
+_IDS = object()
+
+
 @dataclass(frozen=True)
 class Found:
     """A search's companies and how a listing in score order pages through them (selectors.BestFirst)."""
@@ -178,15 +183,83 @@ class Found:
     literal: Ids | None = None  # the same ids as one array literal, built once for every query that repeats them
     dense: SearchQuery | None = None  # a word too common to list: its query, to check the best scores by
     by_record: frozenset[int] = frozenset()  # the companies whose CRM record id is the query, as typed
+    query: str = ""  # what was typed, for a dense search (named_prefilter)
 
     def matching(self, ids: list[int]) -> set[int]:
-        """Which of `ids` a dense search matches: two lookups by id (name and domain, then the
-        words), where one query with both conditions joins and costs five times that."""
-        named = Company.objects.filter(pk__any_of=ids).alias(search_words=SEARCH_VECTOR).filter(search_words=self.dense)
-        found = set(named.values_list("pk", flat=True)) | (self.by_record & set(ids))
-        rest = [pk for pk in ids if pk not in found]
-        words = CompanyWords.objects.filter(company_id__any_of=rest, words=self.dense)
-        return found | set(words.values_list("company_id", flat=True))
+        """Which of `ids` a dense search matches: two lookups by id (name and domain, and the
+        words) in one statement, their union, where one query with both conditions joins and
+        costs five times that. The statement is built once per search (_matching_sql) and run
+        with each slice of a walk's ids."""
+        sql, params = self._matching_sql
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [id_array(ids) if param is _IDS else param for param in params])
+            found = {pk for (pk,) in cursor.fetchall()}
+        return found | (self.by_record & set(ids))
+
+    @functools.cached_property
+    def _matching_sql(self) -> tuple[str, list]:
+        """matching()'s statement, the ids left as _IDS in its parameters."""
+        literal = Ids([])
+        literal.literal = _IDS
+        named = (
+            Company.objects.filter(pk__any_of=literal).alias(search_words=SEARCH_VECTOR).filter(search_words=self.dense)
+        )
+        if self.named_prefilter is not None:
+            named = named.filter(self.named_prefilter)
+        words = CompanyWords.objects.filter(company_id__any_of=literal, words=self.dense)
+        either = named.order_by().values_list("pk", flat=True).union(words.values_list("company_id", flat=True))
+        sql, params = either.query.sql_with_params()
+        assert sum(param is _IDS for param in params) == 2, "the ids go in both lookups"
+        return sql, list(params)
+
+    @functools.cached_property
+    def named_prefilter(self) -> RawSQL | None:
+        """What a company's name and domain must contain for the dense search to match them, as a
+        cheap SQL condition checked before their words are computed (~10 us a company, most of a
+        walk's time; docs/benchmarks.md, *Word search at a million companies*). None when it
+        cannot be said.
+
+        A word of search_query matches as one of its alternatives: 'w':* in 'simple' (every lexeme
+        of the word as a prefix) or the word's stems in a language (every stem, exactly); an
+        alternative without lexemes (a stop word) drops out, as Postgres's tsquery `||` drops it.
+        A 'simple' lexeme of the name is a token of the name or domain in lower case, so each
+        lexeme of a matching alternative is a substring of the lower-case name and domain: a
+        necessary condition, never a sufficient one (the words are still checked after it)."""
+        words = query_words(self.query)
+        if not words:
+            return None
+        columns = ", ".join(
+            f"tsvector_to_array(to_tsvector('{config}', w))" for config in ("simple", *settings.SEARCH_LANGUAGES)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"select {columns} from unnest(%s::text[]) with ordinality as t(w, i) order by i", [words])
+            rows = cursor.fetchall()
+        text = """lower(coalesce("leads_company"."name", '') || ' ' || coalesce("leads_company"."domain", ''))"""
+        conditions, params = [], []
+        for simple, *stems in rows:
+            if not simple:  # no lexeme as typed: leave the check to Postgres
+                return None
+            either = []
+            for lexemes in _weakest({tuple(lexemes) for lexemes in (simple, *stems) if lexemes}):
+                either.append(" and ".join([f"strpos({text}, %s) > 0"] * len(lexemes)))
+                params += lexemes
+            conditions.append("(" + " or ".join(f"({alternative})" for alternative in either) + ")")
+        return RawSQL(" and ".join(conditions), params, output_field=models.BooleanField())
+
+
+def _weakest(alternatives: set[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Of substring conditions (each: all its strings are in the text), those that no other one
+    implies, in a stable order: 'software' in a text implies 'softwar' is, so ('software',) or
+    ('softwar',) is ('softwar',) alone (each string computed in SQL costs a lower() per company)."""
+
+    def implies(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+        return all(any(inner in outer for outer in a) for inner in b)
+
+    kept: list[tuple[str, ...]] = []
+    for alternative in sorted(alternatives, key=lambda lexemes: (sum(map(len, lexemes)), lexemes)):
+        if not any(implies(alternative, weaker) for weaker in kept):
+            kept.append(alternative)
+    return kept
 
 
 class CompanyQuerySet(models.QuerySet):
@@ -240,7 +313,9 @@ class CompanyQuerySet(models.QuerySet):
         # A common word: listing every match costs more than walking the best scores until a page
         # is full (BestFirst does, with Found.matching).
         words = Q(search_words=parsed) | Q(words__words=parsed) | Q(pk__in=by_record)
-        return Found(self.alias(search_words=SEARCH_VECTOR).filter(words), dense=parsed, by_record=by_record)
+        return Found(
+            self.alias(search_words=SEARCH_VECTOR).filter(words), dense=parsed, by_record=by_record, query=query
+        )
 
     def with_record_id(self, query: str) -> frozenset[int]:
         """The companies with the query as a CRM record id ('0015g00000XyZab', '123456789'), in
