@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, Subquery
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -83,7 +83,7 @@ class CompanyForm(forms.ModelForm):
 
 
 def _latest_label(field: str) -> Subquery:
-    return Subquery(Label.objects.filter(company=OuterRef("pk")).order_by("-created_at", "-pk").values(field)[:1])
+    return Label.objects.current_of_company(field)
 
 
 @admin.register(Company)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F
 from django.db.models.functions import Upper
 
 from leads.models import CompanyQuerySet, Label
@@ -56,8 +56,7 @@ def _number(field: str, descending: bool = False):
 def _latest_verdict(companies: CompanyQuerySet) -> list[CompanyQuerySet]:
     """The labelled companies by their latest verdict (the few a team labels, each one index
     probe), then the others by name."""
-    latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
-    labelled = companies.exclude(verdict="").annotate(verdict_at=Subquery(latest))
+    labelled = companies.exclude(verdict="").annotate(verdict_at=Label.objects.current_of_company("created_at"))
     return [labelled.order_by("-verdict_at", "pk"), by_name(companies.filter(verdict=""))]
 
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
 from django.db import connection, models
-from django.db.models import Exists, F, Func, OuterRef, Q, Value
+from django.db.models import Exists, F, Func, OuterRef, Q, Subquery, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Upper
 from pgvector.django import VectorField
@@ -493,6 +493,10 @@ class CompanyWords(models.Model):
 
 
 class LabelQuerySet(models.QuerySet):
+    def current_of_company(self, field: str) -> Subquery:
+        """`field` of the company's (OuterRef("pk")) latest label: the current one, for annotating companies."""
+        return Subquery(self.filter(company=OuterRef("pk")).order_by("-created_at", "-pk").values(field)[:1])
+
     def by_reps(self) -> LabelQuerySet:
         """Verdicts reps gave themselves: with a user, and not a manager's settling (admin), a deal's
         (outcome) or one given back (restored). What the agreement between reps and their

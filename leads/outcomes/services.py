@@ -11,7 +11,7 @@ from typing import BinaryIO
 import numpy as np
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F
 from django.utils import timezone
 
 from leads.core.queue import enqueue_on_commit
@@ -159,9 +159,8 @@ def restore_rep_verdicts(*, user=None) -> int:
     """Give every company whose current verdict an outcome wrote its reps' own latest verdict back
     (or none), as `user`'s label (source restored: it settles no disagreement between reps); how
     many verdicts changed."""
-    latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at", "-pk")
     with_deals = Company.objects.filter(pk__in=Outcome.objects.values("company_id"))  # not every company
-    by_outcome = with_deals.annotate(last_source=Subquery(latest.values("source")[:1])).filter(
+    by_outcome = with_deals.annotate(last_source=Label.objects.current_of_company("source")).filter(
         last_source=LabelSource.OUTCOME
     )
     ids = list(by_outcome.values_list("pk", flat=True))
