@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from leads.models import CrmRecord
-from leads.models.companies import Ids
+from leads.models.lookups import Ids
 
 
 def companies_by_record(crm: str, record_ids: Iterable[str]) -> dict[str, int]:

@@ -12,7 +12,8 @@ from django.db.models.functions import Length
 from leads.core.queue import send_in_turn
 from leads.embedding import active, hnsw
 from leads.models import Company, CompanyEmbedding, CompanyWords
-from leads.models.companies import fill_words_sql, id_array
+from leads.models.companies import fill_words_sql
+from leads.models.lookups import id_array
 from leads.scoring import rows as score_rows
 from leads.scoring import services as scores
 

@@ -5,22 +5,19 @@ from leads.models.access import ApiToken
 from leads.models.companies import (
     SEARCH_IDS_INLINE,
     SEARCH_VECTOR,
-    VERDICT_VALUE,
-    AnyOf,
     Company,
     CompanyEmbedding,
     CompanyEmbeddingQuerySet,
     CompanyQuerySet,
     CompanyWords,
-    Label,
-    LabelSource,
-    Verdict,
     current_vector_exists,
     search_query,
 )
 from leads.models.crm import CrmRecord
 from leads.models.encoders import EncoderState
 from leads.models.imports import ImportJob
+from leads.models.labels import VERDICT_VALUE, Label, LabelQuerySet, LabelSource, Verdict
+from leads.models.lookups import AnyOf
 from leads.models.maps import MapLayout, MapPoint, MapPointQuerySet
 from leads.models.notes import CompanyNote
 from leads.models.outcomes import MatchedBy, Outcome, OutcomeImport, OutcomeSettings, ScoreSnapshot, Stage
@@ -31,7 +28,7 @@ from leads.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
-    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CrmRecord", "EncoderState", "ImportJob", "Label", "LabelSource", "MapLayout", "MapPoint",
+    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CrmRecord", "EncoderState", "ImportJob", "Label", "LabelQuerySet", "LabelSource", "MapLayout", "MapPoint",
     "MapPointQuerySet", "MatchedBy", "Outcome", "OutcomeImport", "OutcomeSettings", "PendingScoreChange", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
     "ScoreSnapshot", "ScoringState", "Stage", "Verdict", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
     "current_vector_exists", "search_query",

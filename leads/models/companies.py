@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
 from django.db import connection, models
-from django.db.models import Exists, F, Func, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, F, Func, OuterRef, Q, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Upper
 from pgvector.django import VectorField
@@ -21,29 +21,8 @@ from leads.companies.identity import dedupe_key, embedding_text, read_website, t
 from leads.crm.names import MAX_RECORD_ID
 from leads.imports import numbers
 from leads.models.access import APP_PERMISSIONS
-
-
-class Verdict(models.TextChoices):
-    LIKE = "like", "Liked"
-    DISLIKE = "dislike", "Disliked"
-    CLEAR = "clear", "Cleared"
-
-
-class LabelSource(models.TextChoices):
-    """Where a verdict came from, so that imported verdicts and a rep's own can be told apart."""
-
-    CLICK = "click", "Dashboard click"
-    API = "api", "API call"
-    IMPORT = "import", "Import"
-    ADMIN = "admin", "Admin action"
-    OUTCOME = "outcome", "CRM outcome"  # a won or lost deal, while outcomes count as verdicts
-    # A team verdict given back when outcomes stop counting (outcomes.services.restore_rep_verdicts):
-    # neither a rep's new opinion nor a manager's settling.
-    RESTORED = "restored", "Restored after outcomes"
-
-
-# The value a verdict contributes to a neighbour's score.
-VERDICT_VALUE = {Verdict.LIKE: 1.0, Verdict.DISLIKE: -1.0}
+from leads.models.labels import Verdict
+from leads.models.lookups import Ids, id_array
 
 
 def current_vector_exists(model_name: str, company: str = "pk", text_hash: str = "text_hash") -> Exists:
@@ -126,30 +105,6 @@ def search_query(text: str) -> SearchQuery | None:
     return query
 
 
-class Ids:
-    """Many ids for an `__any_of` lookup, as one bigint[] literal that Django does not look into."""
-
-    def __init__(self, ids) -> None:
-        self.literal = id_array(ids)
-
-
-@models.ForeignKey.register_lookup
-@models.IntegerField.register_lookup
-class AnyOf(models.Lookup):
-    """`id__any_of=[...]`: `id = ANY(%s)`, one array parameter however many ids (Postgres hashes
-    it), where `id__in` writes one placeholder per id. Many ids should come as `Ids(ids)`:
-    Django walks a list's every element when it builds the query, and on a relation a string's
-    every character (docs/benchmarks.md, *Figures behind the design*)."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False  # a list, not one value of the field
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        ids = self.rhs.literal if isinstance(self.rhs, Ids) else id_array(self.rhs)
-        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, ids]
-
-
 def _surely_more_than(rows: models.QuerySet, count: int) -> bool:
     """Whether Postgres's statistics put `rows` at four times `count` or more (a plan, not a scan).
 
@@ -160,14 +115,6 @@ def _surely_more_than(rows: models.QuerySet, count: int) -> bool:
     only choose the walk, which is exact too; the count would then say "at least"."""
     plan = json.loads(rows.explain(format="json"))
     return plan[0]["Plan"]["Plan Rows"] >= 4 * count
-
-
-def id_array(values) -> str:
-    """A Postgres bigint[] literal ('{1,2,3}') for a `%s::bigint[]` parameter. Passing a list
-    instead makes psycopg adapt every element, and type the array by its largest value
-    (smallint[], integer[]): compared with a bigint column, Postgres 18 then chose a skip scan of
-    the score index over primary-key probes (docs/benchmarks.md, *Figures behind the design*)."""
-    return "{" + ",".join(str(int(value)) for value in values) + "}"
 
 
 # Where matching() puts a slice's ids in its statement's parameters (compared by identity).
@@ -490,36 +437,3 @@ class CompanyWords(models.Model):
 
     class Meta:
         indexes = [GinIndex(fields=["words"], name="company_words_search")]
-
-
-class LabelQuerySet(models.QuerySet):
-    def current_of_company(self, field: str) -> Subquery:
-        """`field` of the company's (OuterRef("pk")) latest label: the current one, for annotating companies."""
-        return Subquery(self.filter(company=OuterRef("pk")).order_by("-created_at", "-pk").values(field)[:1])
-
-    def by_reps(self) -> LabelQuerySet:
-        """Verdicts reps gave themselves: with a user, and not a manager's settling (admin), a deal's
-        (outcome) or one given back (restored). What the agreement between reps and their
-        disagreements are made of."""
-        return self.filter(user__isnull=False).exclude(
-            source__in=[LabelSource.ADMIN, LabelSource.OUTCOME, LabelSource.RESTORED]
-        )
-
-
-class Label(models.Model):
-    """Every verdict ever given, clears included; the latest one is current."""
-
-    objects = LabelQuerySet.as_manager()
-
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="labels")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    verdict = models.CharField(max_length=10, choices=Verdict.choices)
-    source = models.CharField(max_length=10, choices=LabelSource.choices)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["company", "-created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.company} {self.verdict}"

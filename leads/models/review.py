@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from leads.models.companies import Company, Label
+from leads.models.companies import Company
+from leads.models.labels import Label
 
 
 class QualitySnapshot(models.Model):

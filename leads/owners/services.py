@@ -14,7 +14,7 @@ from django.db.models import Q
 
 from leads.accounts import roles
 from leads.models import Company, CompanyNote
-from leads.models.companies import Ids
+from leads.models.lookups import Ids
 
 
 class Refused(PermissionError):

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from leads.models import ScoreChange
-from leads.models.companies import id_array
+from leads.models.lookups import id_array
 from leads.models.scores import signed
 
 

@@ -14,7 +14,7 @@ from django.db.models import Q
 
 from leads.embedding import active
 from leads.models import Score
-from leads.models.companies import Ids, id_array
+from leads.models.lookups import Ids, id_array
 from leads.scoring import knn as scoring
 from leads.scoring import rows as score_rows
 from leads.scoring import thresholds as score_thresholds

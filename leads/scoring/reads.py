@@ -12,7 +12,7 @@ from django.db.models import Q
 
 from leads.embedding import active
 from leads.models import CompanyEmbedding, PendingScoreChange, ScoringState
-from leads.models.companies import Ids
+from leads.models.lookups import Ids
 from leads.scoring import evidence
 from leads.scoring import knn as scoring
 from leads.scoring import rows as score_rows

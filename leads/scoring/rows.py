@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
-from leads.models.companies import id_array
+from leads.models.lookups import id_array
 from leads.scoring import evidence
 from leads.scoring import knn as scoring
 

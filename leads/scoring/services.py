@@ -40,7 +40,7 @@ from leads.models import (
     Score,
     ScoringState,
 )
-from leads.models.companies import Ids, id_array
+from leads.models.lookups import Ids, id_array
 from leads.scoring import changes as score_changes
 from leads.scoring import evidence, incremental
 from leads.scoring import knn as scoring

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from leads.companies.selectors import band_of, score_distribution
 from leads.models import ImportJob, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from leads.models.companies import id_array
+from leads.models.lookups import id_array
 from leads.scoring.bands import Distribution
 from leads.webhooks.selectors import companies_described, listening
 from leads.webhooks.services import queue_deliveries

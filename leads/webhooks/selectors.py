@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 
 from leads.crm.selectors import records_of
 from leads.models import Company, WebhookDelivery, WebhookEndpoint
-from leads.models.companies import Ids
+from leads.models.lookups import Ids
 
 LOG_PAGE = 50  # deliveries shown per page of an endpoint's log
 

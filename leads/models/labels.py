@@ -1,0 +1,63 @@
+"""The verdicts reps give: their vocabulary and their history, the latest one current."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import OuterRef, Subquery
+
+
+class Verdict(models.TextChoices):
+    LIKE = "like", "Liked"
+    DISLIKE = "dislike", "Disliked"
+    CLEAR = "clear", "Cleared"
+
+
+class LabelSource(models.TextChoices):
+    """Where a verdict came from, so that imported verdicts and a rep's own can be told apart."""
+
+    CLICK = "click", "Dashboard click"
+    API = "api", "API call"
+    IMPORT = "import", "Import"
+    ADMIN = "admin", "Admin action"
+    OUTCOME = "outcome", "CRM outcome"  # a won or lost deal, while outcomes count as verdicts
+    # A team verdict given back when outcomes stop counting (outcomes.services.restore_rep_verdicts):
+    # neither a rep's new opinion nor a manager's settling.
+    RESTORED = "restored", "Restored after outcomes"
+
+
+# The value a verdict contributes to a neighbour's score.
+VERDICT_VALUE = {Verdict.LIKE: 1.0, Verdict.DISLIKE: -1.0}
+
+
+class LabelQuerySet(models.QuerySet):
+    def current_of_company(self, field: str) -> Subquery:
+        """`field` of the company's (OuterRef("pk")) latest label: the current one, for annotating companies."""
+        return Subquery(self.filter(company=OuterRef("pk")).order_by("-created_at", "-pk").values(field)[:1])
+
+    def by_reps(self) -> LabelQuerySet:
+        """Verdicts reps gave themselves: with a user, and not a manager's settling (admin), a deal's
+        (outcome) or one given back (restored). What the agreement between reps and their
+        disagreements are made of."""
+        return self.filter(user__isnull=False).exclude(
+            source__in=[LabelSource.ADMIN, LabelSource.OUTCOME, LabelSource.RESTORED]
+        )
+
+
+class Label(models.Model):
+    """Every verdict ever given, clears included; the latest one is current."""
+
+    objects = LabelQuerySet.as_manager()
+
+    company = models.ForeignKey("leads.Company", on_delete=models.CASCADE, related_name="labels")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    source = models.CharField(max_length=10, choices=LabelSource.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["company", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.company} {self.verdict}"
