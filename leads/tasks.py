@@ -18,6 +18,7 @@ from leads.imports.services import ImportFailed
 from leads.map import services as maps
 from leads.models import ImportJob
 from leads.outcomes import services as outcomes
+from leads.profiles import selectors as profiles
 from leads.review import snapshots as quality
 from leads.scoring import services as scores
 from leads.scoring import snapshots as score_history
@@ -57,21 +58,24 @@ def embed_companies(self, company_ids: list[int], target: bool = False, stream: 
 
 
 @shared_task(name="leads.apply_label_changes", **RETRY)
-def apply_label_changes() -> int:
-    """The incremental rescore; a burst of labels queues many of these, the first takes them all."""
-    return scores.apply_label_changes()
+def apply_label_changes(profile_id: int | None = None) -> int:
+    """The incremental rescore of a profile; a burst of labels queues many of these, the first
+    takes them all. Without a profile (the beat's safety net), every profile with changes waiting."""
+    profiles = scores.profiles_pending() if profile_id is None else [profile_id]
+    return sum(scores.apply_label_changes(profile) for profile in profiles)
 
 
 @shared_task(name="leads.rescore_chunk", bind=True, **RETRY)
-def rescore_chunk(self, lo: int, hi: int, stream: str | None = None) -> int:
-    """One chunk of a full rescore: any worker, on any machine, takes any chunk."""
+def rescore_chunk(self, profile_id: int, lo: int, hi: int, stream: str | None = None) -> int:
+    """One chunk of a profile's full rescore: any worker, on any machine, takes any chunk."""
     _next_in_turn(self, stream)
-    return scores.rescore_chunk(lo, hi)
+    return scores.rescore_chunk(profile_id, lo, hi)
 
 
 @shared_task(name="leads.rescore_all", **RETRY)
 def rescore_all() -> int:
-    return scores.queue_full_rescore()
+    """A full rescore of every profile, in chunk tasks; returns how many."""
+    return sum(scores.queue_full_rescore(profile_id) for profile_id in scores.scoring_profiles())
 
 
 @shared_task(name="leads.compute_map", **RETRY)
@@ -108,10 +112,10 @@ def sweep() -> None:
         scores.heal(scan=idle)
         if idle:  # companies embedded since the map was computed: a scan at most every maps.CHECK_INTERVAL
             maps.queue_map_if_due()
-        if idle:  # the label review page's quality trend: one snapshot a day
-            quality.record_quality_if_due()
-        if idle:  # the scores as they are today, for the outcomes report: one snapshot a day
-            score_history.take_snapshot_if_due()
+        if idle:  # the label review page's quality trend: one snapshot a day (the first profile's)
+            quality.record_quality_if_due(profiles.current_id())
+        if idle:  # the scores as they are today, for the outcomes report: one snapshot a day (the first profile's)
+            score_history.take_snapshot_if_due(profiles.current_id())
         outcomes.remember_bands_before()  # deals whose task Redis lost (one query when none)
 
 

@@ -13,7 +13,7 @@ from django.db import connection
 
 from leads.embedding import active, hnsw
 from leads.embedding import services as embeddings
-from leads.models import Company
+from leads.models import FIRST_PROFILE_ID, Company
 from leads.models.encoders import hnsw_index_name
 from leads.scoring import labels
 from leads.scoring import services as scores
@@ -120,13 +120,15 @@ def world(fake_encoder, alice, bob):
         for name, (website, description, industry) in WORLD_COMPANIES.items()
     }
     embeddings.embed_companies([c.pk for c in made.values()])
-    labels.label_company(company=made["Alpha Brewing"], user=alice, source="click", verdict="like")
-    labels.label_company(company=made["Delta Code"], user=bob, source="click", verdict="dislike")
-    assert scores.rescore_all() == 4
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=made["Alpha Brewing"], user=alice, source="click", verdict="like"
+    )
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=made["Delta Code"], user=bob, source="click", verdict="dislike"
+    )
+    assert scores.rescore_all(FIRST_PROFILE_ID) == 4
     made["Golf Pending"] = Company.objects.create(name="Golf Pending", industry="Logistics")
-    for company in made.values():
-        company.refresh_from_db()
-    return made
+    return {name: Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=c.pk) for name, c in made.items()}
 
 
 @pytest.hookimpl(trylast=True)

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from leads.companies import selectors
-from leads.models import ApiToken, Company, Score
+from leads.models import FIRST_PROFILE_ID, ApiToken, Company, Score
 from leads.scoring import bands, explanations
 from tests.conftest import WORLD_COMPANIES
 from tests.web_helpers import table_row
@@ -33,7 +33,7 @@ def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
     for header in ("column-score_value", "column-verdict", "column-embedded"):
         assert header in response.text
     bravo = table_row(response, "Bravo Beers")
-    score = Score.objects.get(company=world["Bravo Beers"])
+    score = Score.objects.get(profile_id=FIRST_PROFILE_ID, company=world["Bravo Beers"])
     cell = (
         f'<td class="field-score_value"><span title="score {score.signed}" style="white-space: nowrap">'
         f"{score.signed_fit} strong fit</span><br><small>evidence {score.evidence:.1f}</small></td>"
@@ -76,18 +76,20 @@ def test_admin_changelist_filters(as_staff, world, query, expected):
 
 @pytest.mark.parametrize("band", bands.BY_KEY)
 def test_the_admin_band_filter_is_the_dashboards(as_staff, world, band):
-    distribution = selectors.score_distribution()
+    distribution = selectors.score_distribution(FIRST_PROFILE_ID)
     expected = {
         s.company.name
-        for s in Score.objects.select_related("company")
+        for s in Score.objects.filter(profile_id=FIRST_PROFILE_ID).select_related("company")
         if selectors.band_of(s, distribution).key == band
     }
-    assert {c.name for c in selectors.company_listing(band=band).companies} == expected  # the dashboard's filter
+    listed = selectors.company_listing(profile_id=FIRST_PROFILE_ID, band=band).companies
+    assert {c.name for c in listed} == expected  # the dashboard's filter
     assert set(admin_names(as_staff.get(f"/admin/leads/company/?band={band}"))) == expected
 
 
 def test_admin_orders_by_fit(as_staff, world):
-    by_score = [s.company.name for s in Score.objects.select_related("company").order_by("fit")]
+    scores = Score.objects.filter(profile_id=FIRST_PROFILE_ID).select_related("company")
+    by_score = [s.company.name for s in scores.order_by("fit")]
     assert by_score == ["Echo Review", "Foxtrot Fashion", "Copper Stouts", "Bravo Beers"]
     # Column 3 of list_display is the score.
     assert admin_names(as_staff.get("/admin/leads/company/?o=3"))[:4] == by_score
@@ -133,7 +135,7 @@ def test_admin_bulk_like_goes_through_the_labelling_service(as_staff, world, sta
     )
     assert "2 companies changed" in response.text
     for company in (bravo, echo):
-        company.refresh_from_db()
+        company = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=company.pk)
         assert company.verdict == "like"
         latest = company.labels.first()
         assert (latest.verdict, latest.user, latest.source) == ("like", staff, "admin")
@@ -332,7 +334,7 @@ def test_the_admin_company_page_explains_the_score_and_lists_similar_companies(a
         )  # similarity, as the company page says it, not a distance
     assert "<th>similarity</th>" in explanation and "distance" not in explanation
     similar = page.split("Similar companies")[1]
-    found = selectors.similar_companies(bravo, limit=10)
+    found = selectors.similar_companies(bravo, profile_id=FIRST_PROFILE_ID, limit=10)
     assert found  # the HNSW index's answer, shown as links to their admin pages
     for neighbour in found:
         assert f'/admin/leads/company/{neighbour.company.pk}/change/">{neighbour.company.name}</a>' in similar

@@ -11,7 +11,7 @@ from django.test import Client
 
 from leads.accounts import roles
 from leads.embedding import services as embeddings
-from leads.models import Company, Label, Score
+from leads.models import FIRST_PROFILE_ID, Company, Label, Score
 from tests.web_helpers import in_role, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,8 @@ def test_an_admin_neither_sees_nor_runs_the_bulk_actions(world, dave, monkeypatc
         response = client.post("/admin/leads/company/", {"action": action, "_selected_action": [bravo.pk, echo.pk]})
         assert response.status_code == 200 and response["Content-Type"].startswith("text/html"), action
     assert set(Label.objects.values_list("pk", flat=True)) == labels_before
-    assert Company.objects.get(pk=bravo.pk).verdict == "" and Company.objects.get(pk=echo.pk).verdict == ""
+    in_profile = Company.objects.in_profile(FIRST_PROFILE_ID)
+    assert in_profile.get(pk=bravo.pk).verdict == "" and in_profile.get(pk=echo.pk).verdict == ""
     assert not Score.objects.filter(company=bravo).exists()  # not rescored
     assert queued == []  # not re-embedded
     assert Company.objects.filter(pk__in=[bravo.pk, echo.pk]).count() == 2  # not deleted

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from leads.api.views import MAX_PAGE_SIZE
 from leads.companies import identity
-from leads.models import Company, Score
+from leads.models import FIRST_PROFILE_ID, Company, Score
 from tests.conftest import WORLD_COMPANIES
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,8 @@ def names(response) -> list[str]:
 
 
 def test_companies_come_best_score_first_then_unscored_by_name(api, world):
-    expected = [s.company.name for s in Score.objects.select_related("company").order_by("-value")]
+    scores = Score.objects.filter(profile_id=FIRST_PROFILE_ID).select_related("company")
+    expected = [s.company.name for s in scores.order_by("-value")]
     assert expected == SCORED_BEST_FIRST
     response = api.get("/api/companies/")
     assert names(response) == SCORED_BEST_FIRST + UNSCORED_BY_NAME
@@ -47,7 +48,7 @@ def test_companies_come_best_score_first_then_unscored_by_name(api, world):
 
 def test_a_scored_company_has_its_score_and_neighbours(api, world):
     bravo = world["Bravo Beers"]
-    score = Score.objects.get(company=bravo)
+    score = Score.objects.get(profile_id=FIRST_PROFILE_ID, company=bravo)
     result = api.get("/api/companies/", {"q": "bravo"}).json()["results"]
     assert result == [
         {
@@ -175,7 +176,8 @@ def test_an_unknown_ordering_is_a_400(api, world, ordering):
 
 
 def test_companies_can_be_ordered_by_the_plain_score(api, world):
-    by_score = [s.company.name for s in Score.objects.select_related("company").order_by("-value", "company_id")]
+    scores = Score.objects.filter(profile_id=FIRST_PROFILE_ID).select_related("company")
+    by_score = [s.company.name for s in scores.order_by("-value", "company_id")]
     assert names(api.get("/api/companies/", {"ordering": "-score"}))[: len(by_score)] == by_score
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from leads.models import ApiToken, Label, PendingScoreChange
+from leads.models import FIRST_PROFILE_ID, ApiToken, Company, Label, PendingScoreChange
 from tests.test_api import names, post_label
 
 pytestmark = pytest.mark.django_db
@@ -23,8 +23,7 @@ def test_a_token_labels_a_company(api, world, alice, verdict, stored, label):
     created = Label.objects.get(company=bravo)
     assert response.json() == {"id": bravo.pk, "label": label, "label_id": created.pk, "rescore": "queued"}
     assert (created.verdict, created.user, created.source) == (stored, alice, "api")
-    bravo.refresh_from_db()
-    assert bravo.verdict == stored
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk).verdict == stored
     assert PendingScoreChange.objects.filter(company_id=bravo.pk).exists()  # the incremental rescore will take it
     assert api.get("/api/companies/", {"q": "bravo"}).json()["results"][0]["label"] == stored
 
@@ -34,8 +33,7 @@ def test_clearing_a_label(api, world, alice):
     response = post_label(api, alpha.pk, {"verdict": "clear"})
     assert response.status_code == 201
     assert response.json()["label"] is None
-    alpha.refresh_from_db()
-    assert alpha.verdict == ""
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=alpha.pk).verdict == ""
     assert list(alpha.labels.values_list("verdict", "user__username")) == [("clear", "alice"), ("like", "alice")]
     assert "Alpha Brewing" in names(api.get("/api/companies/", {"label": "none"}))
 
@@ -67,8 +65,7 @@ def test_bad_label_bodies_are_a_400(api, world, body, error):
     assert response.status_code == 400
     assert response.json()["error"].startswith(error)
     assert bravo.labels.count() == 0
-    bravo.refresh_from_db()
-    assert bravo.verdict == ""
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk).verdict == ""
 
 
 @pytest.mark.parametrize("raw", [b'{"verdict": "\x80like"}', b"\xff\xfe\x00", b"[" * 100_000])

@@ -14,7 +14,10 @@ if not CHROMIUM.exists():
 from playwright.sync_api import expect  # noqa: E402
 
 from leads.embedding.services import embed_companies  # noqa: E402
-from leads.models import Company  # noqa: E402
+from leads.models import (
+    FIRST_PROFILE_ID,
+    Company,  # noqa: E402
+)
 from leads.scoring.labels import label_company  # noqa: E402
 from leads.scoring.services import rescore_all  # noqa: E402
 
@@ -45,9 +48,13 @@ def labelled_world(alice) -> tuple[dict[str, Company], dict[str, Company]]:
     brewing = make_companies(BREWERIES, "Brewing")
     software = make_companies(SOFTWARE, "Software")
     embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
-    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
-    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
-    assert rescore_all() == 4
+    label_company(
+        profile_id=FIRST_PROFILE_ID, company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like"
+    )
+    label_company(
+        profile_id=FIRST_PROFILE_ID, company=software["Codeforge"], user=alice, source="click", verdict="dislike"
+    )
+    assert rescore_all(FIRST_PROFILE_ID) == 4
     return brewing, software
 
 
@@ -83,7 +90,7 @@ def test_it_logs_in_labels_a_company_and_shows_the_score_explanation(live_server
     expect(page.locator("#toast")).to_contain_text("Bytecraft: liked. Scores update in a moment.")
     expect(row_of(page, "Bytecraft").locator(".badge.like")).to_have_text("Liked")
     expect(row_of(page, "Bytecraft").locator("button[value=like]")).to_have_class(re.compile(r"\bon\b"))
-    assert Company.objects.get(name="Bytecraft").verdict == "like"
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name="Bytecraft").verdict == "like"
     page.screenshot(path="/tmp/leads-dashboard.png", full_page=True)
 
     page.get_by_role("link", name="Maltworks Brewing", exact=True).click()
@@ -104,8 +111,12 @@ def test_it_logs_in_labels_a_company_and_shows_the_score_explanation(live_server
 def test_it_filters_and_searches(live_server, page, alice):
     brewing = make_companies(BREWERIES, "Brewing")
     software = make_companies(SOFTWARE, "Software")
-    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
-    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
+    label_company(
+        profile_id=FIRST_PROFILE_ID, company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like"
+    )
+    label_company(
+        profile_id=FIRST_PROFILE_ID, company=software["Codeforge"], user=alice, source="click", verdict="dislike"
+    )
     everyone = sorted([*BREWERIES, *SOFTWARE])
 
     log_in(page, live_server)
@@ -165,9 +176,13 @@ def test_a_rep_labels_with_the_keyboard_undoes_and_sees_scores_change(live_serve
     brewing = make_companies(BREWERIES, "Brewing")
     software = make_companies(SOFTWARE, "Software")
     embed_companies([c.pk for c in [*brewing.values(), *software.values()]])
-    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
-    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
-    assert rescore_all() == 4
+    label_company(
+        profile_id=FIRST_PROFILE_ID, company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like"
+    )
+    label_company(
+        profile_id=FIRST_PROFILE_ID, company=software["Codeforge"], user=alice, source="click", verdict="dislike"
+    )
+    assert rescore_all(FIRST_PROFILE_ID) == 4
     worker = start_worker(tmp_path, "browser")  # rescores after each verdict, as in make run
     try:
         log_in(page, live_server)
@@ -197,12 +212,12 @@ def test_a_rep_labels_with_the_keyboard_undoes_and_sees_scores_change(live_serve
         # The worker rescored: the scores on the page change in place, with a link to what changed.
         expect(page.locator("#changes")).to_contain_text(re.compile(r"\d+ scores? changed"), timeout=20_000)
         assert len(failed) == 1
-        assert Company.objects.get(name=name).verdict == "dislike"
+        assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name=name).verdict == "dislike"
 
         page.keyboard.press("u")
         expect(row_of(page, name).locator(".badge")).to_have_count(0)
         expect(page.locator("#toast")).to_contain_text(f"Undone: {name} has no label again.")
-        assert Company.objects.get(name=name).verdict == ""
+        assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name=name).verdict == ""
 
         page.locator("#changes a").click()
         expect(page.get_by_role("heading", name=re.compile("Scores changed since"))).to_be_visible()
@@ -213,8 +228,10 @@ def test_a_rep_labels_with_the_keyboard_undoes_and_sees_scores_change(live_serve
 
 def test_the_dashboard_fits_a_phone(live_server, browser, fake_encoder, alice, bob):
     brewing, software = labelled_world(alice)  # scores and bands on the page
-    label_company(company=software["Codeforge"], user=bob, source="click", verdict="like")  # a disagreement flag
-    assert rescore_all() == 4
+    label_company(
+        profile_id=FIRST_PROFILE_ID, company=software["Codeforge"], user=bob, source="click", verdict="like"
+    )  # a disagreement flag
+    assert rescore_all(FIRST_PROFILE_ID) == 4
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
@@ -242,9 +259,13 @@ def test_a_rep_works_through_label_next(live_server, page, fake_encoder, alice):
     expect(page.locator("p.card")).to_contain_text("Nothing is labelled yet")  # cold start: a spread sample
     expect(rows(page)).to_have_count(6)
 
-    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
-    label_company(company=software["Codeforge"], user=alice, source="click", verdict="dislike")
-    assert rescore_all() == 4
+    label_company(
+        profile_id=FIRST_PROFILE_ID, company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like"
+    )
+    label_company(
+        profile_id=FIRST_PROFILE_ID, company=software["Codeforge"], user=alice, source="click", verdict="dislike"
+    )
+    assert rescore_all(FIRST_PROFILE_ID) == 4
     page.reload()
     expect(rows(page)).to_have_count(4)
     reasons = set(page.locator("td.wide .reason").all_inner_texts())
@@ -254,7 +275,7 @@ def test_a_rep_works_through_label_next(live_server, page, fake_encoder, alice):
     page.keyboard.press("j")
     page.keyboard.press("l")
     expect(row_of(page, first).locator(".badge.like")).to_have_text("Liked")
-    assert Company.objects.get(name=first).verdict == "like"
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name=first).verdict == "like"
 
 
 def test_the_dashboard_and_a_company_page_keep_to_the_content_security_policy(live_server, page, fake_encoder, alice):
@@ -269,8 +290,10 @@ def test_the_dashboard_and_a_company_page_keep_to_the_content_security_policy(li
     )
     brewing = make_companies(BREWERIES, "Brewing")
     embed_companies([c.pk for c in brewing.values()])
-    label_company(company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like")
-    rescore_all()
+    label_company(
+        profile_id=FIRST_PROFILE_ID, company=brewing["Hopfield Brewery"], user=alice, source="click", verdict="like"
+    )
+    rescore_all(FIRST_PROFILE_ID)
 
     log_in(page, live_server)
     response = page.goto(live_server.url)
@@ -313,7 +336,7 @@ def test_every_verdict_button_works_on_every_page_that_shows_it(live_server, pag
             expect(buttons.locator(f"button[value={verdict}]")).to_have_class(re.compile(r"\bon\b"))
         else:
             expect(buttons.locator("button[value=clear]")).to_have_count(0)
-        assert Company.objects.get(name=target).verdict == expected, (where, verdict)
+        assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name=target).verdict == expected, (where, verdict)
 
 
 def test_label_next_s_like_and_dislike_buttons_work(live_server, page, fake_encoder, alice):
@@ -323,4 +346,4 @@ def test_label_next_s_like_and_dislike_buttons_work(live_server, page, fake_enco
     for verdict, target in (("like", "Barrel Ales"), ("dislike", "Stackline")):
         row_of(page, target).locator(f"button[value={verdict}]").click()
         expect(row_of(page, target).locator(f"button[value={verdict}]")).to_have_class(re.compile(r"\bon\b"))
-        assert Company.objects.get(name=target).verdict == verdict
+        assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name=target).verdict == verdict

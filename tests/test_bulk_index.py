@@ -13,7 +13,7 @@ from leads.companies.selectors import similar_companies
 from leads.core import queue
 from leads.embedding import active, hnsw
 from leads.embedding import services as embeddings
-from leads.models import Company
+from leads.models import FIRST_PROFILE_ID, Company
 from leads.models.encoders import hnsw_index_name
 from tests.conftest import WORLD_COMPANIES
 from tests.test_similar import exact_similar
@@ -64,13 +64,17 @@ def test_the_index_is_dropped_for_more_companies_than_it_holds_and_built_once_al
     assert not hnsw.index_ready()
     # Meanwhile similar companies come from an exact scan: still the nearest.
     bravo = Company.objects.get(name="Bravo Beers")
-    assert [s.company.pk for s in similar_companies(bravo, limit=3)] == exact_nearest(bravo, 3)
+    assert [s.company.pk for s in similar_companies(bravo, profile_id=FIRST_PROFILE_ID, limit=3)] == exact_nearest(
+        bravo, 3
+    )
 
     embeddings.embed_and_score(later[2:])
     assert hnsw.build_missing_index()
     assert hnsw.index_ready()
     assert not hnsw.build_missing_index()  # built already: nothing to do
-    assert [s.company.pk for s in similar_companies(bravo, limit=3)] == exact_nearest(bravo, 3)
+    assert [s.company.pk for s in similar_companies(bravo, profile_id=FIRST_PROFILE_ID, limit=3)] == exact_nearest(
+        bravo, 3
+    )
 
 
 def test_a_build_cut_off_half_way_is_built_again(fake_encoder, index_restored):

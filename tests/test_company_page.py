@@ -14,7 +14,7 @@ from django.template.defaultfilters import floatformat
 from django.test import Client
 from django.utils import timezone
 
-from leads.models import Company, Label, PendingScoreChange, Score
+from leads.models import FIRST_PROFILE_ID, Company, Label, PendingScoreChange, Score
 from leads.scoring import labels
 from leads.scoring import services as scores
 
@@ -139,8 +139,8 @@ def test_company_page_without_a_score_says_why(as_alice, world, fake_encoder):
     assert "No description: this company is scored from its name and industry only." in response.text
 
     Label.objects.all().delete()
-    Company.objects.update(verdict="")
-    scores.rescore_all()
+    Company.objects.in_profile(FIRST_PROFILE_ID).update(verdict="")
+    scores.rescore_all(FIRST_PROFILE_ID)
     response = as_alice.get(f"/companies/{world['Bravo Beers'].pk}/")
     assert "Not scored: no company is labelled yet." in response.text
 
@@ -156,9 +156,9 @@ def test_a_labelled_company_shows_its_label_not_a_score(as_alice, world):
 
 def test_company_page_shows_the_label_history_newest_first(as_alice, world, alice, bob):
     alpha = world["Alpha Brewing"]
-    labels.label_company(company=alpha, user=bob, source="click", verdict="dislike")
-    labels.label_company(company=alpha, user=alice, source="click", verdict="clear")
-    Label.objects.create(company=alpha, user=None, verdict="like")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=alpha, user=bob, source="click", verdict="dislike")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=alpha, user=alice, source="click", verdict="clear")
+    Label.objects.create(profile_id=FIRST_PROFILE_ID, company=alpha, user=None, verdict="like")
     now = timezone.now()
     ages = {("like", "alice"): timedelta(days=3), ("dislike", "bob"): timedelta(days=2)}
     ages[("clear", "alice")] = timedelta(hours=5)
@@ -199,7 +199,7 @@ def test_the_label_form_records_a_verdict(as_alice, world, alice, verdict, store
     response = as_alice.post(f"/companies/{bravo.pk}/label", {"verdict": verdict}, follow=True)
     assert response.redirect_chain == [("/", 302)]
     assert f"Bravo Beers: {said}. Scores update in a moment." in response.text
-    bravo.refresh_from_db()
+    bravo = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk)
     assert bravo.verdict == stored
     assert list(bravo.labels.values_list("verdict", "user", "source")) == [(verdict, alice.pk, "click")]
     assert PendingScoreChange.objects.filter(company_id=bravo.pk).exists()  # a rescore is requested
@@ -209,7 +209,7 @@ def test_like_then_dislike_then_clear_keeps_every_label(as_alice, world, alice):
     delta = world["Delta Code"]
     for verdict in ("like", "dislike", "clear"):
         assert as_alice.post(f"/companies/{delta.pk}/label", {"verdict": verdict}).status_code == 302
-    delta.refresh_from_db()
+    delta = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=delta.pk)
     assert delta.verdict == ""
     assert list(delta.labels.values_list("verdict", "user__username")) == [
         ("clear", "alice"),
@@ -232,7 +232,7 @@ def test_an_invalid_verdict_is_a_bad_request(as_alice, world, verdict):
     assert response.status_code == 400
     assert "verdict must be one of: like, dislike, clear" in response.text
     assert bravo.labels.count() == 0
-    bravo.refresh_from_db()
+    bravo = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk)
     assert bravo.verdict == ""
 
 
@@ -286,5 +286,5 @@ def test_the_label_form_needs_a_csrf_token(world, alice):
     token = client.cookies["csrftoken"].value
     response = client.post(f"/companies/{bravo.pk}/label", {"verdict": "like", "csrfmiddlewaretoken": token})
     assert response.status_code == 302
-    bravo.refresh_from_db()
+    bravo = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk)
     assert bravo.verdict == "like"

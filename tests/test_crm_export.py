@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
 from leads.accounts import roles
-from leads.models import Company, CrmRecord, ImportJob
+from leads.models import FIRST_PROFILE_ID, Company, CrmRecord, ImportJob
 from leads.scoring import explanations
 from tests.import_helpers import confirm, text, uploaded_job
 
@@ -109,13 +109,13 @@ def test_export_scores_for_hubspot_writes_its_update_import(tmp_path, recorded):
         "Leads neighbour 1", "Leads neighbour 2", "Leads neighbour 3",
     ]  # fmt: skip
     assert [row["Record ID"] for row in rows] == ["9001", "9003", "9002"]  # Bravo (best fit) twice, then Echo
-    bravo = Company.objects.select_related("score").get(name="Bravo Beers")
+    bravo = Company.objects.in_profile(FIRST_PROFILE_ID).get(name="Bravo Beers")
     first = rows[0]
     assert float(first["Leads fit"]) == round(bravo.score.fit, 4) and float(first["Leads score"]) > 0
     assert float(first["Leads evidence"]) == round(bravo.score.evidence, 2)
     assert first["Leads band"] in ("strong fit", "likely", "unsure") and "%" in first["Leads rank"]
     assert first["Leads why"] == explanations.explanation_sentence(
-        bravo, explanations.score_explanation(bravo), explanations.close_reach()
+        bravo, explanations.score_explanation(bravo), explanations.close_reach(FIRST_PROFILE_ID)
     )
     assert first["Leads neighbour 1"] == "Alpha Brewing (liked)" and first["Leads neighbour 2"].endswith("(disliked)")
     assert rows[1] == {**first, "Record ID": "9003"}

@@ -14,7 +14,7 @@ import pytest
 from leads.companies import identity, selectors
 from leads.companies.views import PAGE_SIZE
 from leads.embedding import services as embeddings
-from leads.models import Company, ImportJob, Score
+from leads.models import FIRST_PROFILE_ID, Company, ImportJob, Score
 from leads.scoring import labels
 from leads.scoring.bands import Distribution
 from tests.conftest import WORLD_COMPANIES
@@ -47,7 +47,7 @@ def test_an_anonymous_label_post_changes_nothing(client, world):
     alpha = world["Alpha Brewing"]
     response = client.post(f"/companies/{alpha.pk}/label", {"verdict": "dislike"})
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
-    alpha.refresh_from_db()
+    alpha = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=alpha.pk)
     assert alpha.verdict == "like" and alpha.labels.count() == 1
 
 
@@ -300,10 +300,12 @@ def test_a_page_read_off_the_score_table_equals_the_joined_one(world, monkeypatc
     if dense:
         monkeypatch.setattr("leads.models.companies.SEARCH_IDS_INLINE", 0)
         monkeypatch.setattr(selectors.BestFirst, "WALK_FIRST_ROWS", 0.02)
-    listing = selectors.company_listing(show=show, band=band, query=query)
+    listing = selectors.company_listing(profile_id=FIRST_PROFILE_ID, show=show, band=band, query=query)
     assert not listing.dense_search or (dense and query)  # a common word, when it matches any
     assert listing.score_scope is not None
-    joined = dataclasses.replace(selectors.company_listing(show=show, band=band, query=query), score_scope=None)
+    joined = dataclasses.replace(
+        selectors.company_listing(profile_id=FIRST_PROFILE_ID, show=show, band=band, query=query), score_scope=None
+    )
     fast, slow = selectors.BestFirst(listing), selectors.BestFirst(joined)
     assert [c.name for c in fast[0:50]] == [c.name for c in slow[0:50]]
     assert [c.name for c in fast[1:3]] == [c.name for c in slow[1:3]]
@@ -322,10 +324,10 @@ def test_a_page_of_many_matches_walked_off_the_score_index_equals_the_joined_one
     """With a company-side filter (industry, country, import) that many companies match, BestFirst
     walks the best scores and checks those companies by id (one first here, so the walk grows)."""
     monkeypatch.setattr(selectors.BestFirst, "WALK_FIRST_ROWS", 0.02)
-    listing = selectors.company_listing(**filters)
+    listing = selectors.company_listing(profile_id=FIRST_PROFILE_ID, **filters)
     assert listing.score_scope is None and listing.walk_scope is not None
     walked = selectors.BestFirst(listing, count_limit=1)  # "many": at least one
-    joined = selectors.BestFirst(selectors.company_listing(**filters))
+    joined = selectors.BestFirst(selectors.company_listing(profile_id=FIRST_PROFILE_ID, **filters))
     assert walked.count_is_capped
     assert [c.name for c in walked[0:50]] == [c.name for c in joined[0:50]]
     assert [c.name for c in walked[1:2]] == [c.name for c in joined[1:2]]
@@ -337,7 +339,7 @@ def test_a_walk_checks_each_company_once(world, monkeypatch, first):
     the matches so far ask: every page the same as the joined query's, no company checked twice."""
     monkeypatch.setattr("leads.models.companies.SEARCH_IDS_INLINE", 0)
     monkeypatch.setattr(selectors.BestFirst, "WALK_FIRST_ROWS", first)
-    listing = selectors.company_listing(query="e")
+    listing = selectors.company_listing(profile_id=FIRST_PROFILE_ID, query="e")
     assert listing.dense_search is not None
     checked = []
     matching = listing.found.matching
@@ -353,7 +355,9 @@ def test_a_walk_checks_each_company_once(world, monkeypatch, first):
 def test_a_company_just_liked_is_under_liked_before_its_rescore_ran(as_alice, world, alice):
     """Its score row lives until the pass its verdict queued deletes it: it is listed by name with
     the labelled companies meanwhile, never by its old score, and never left out."""
-    labels.label_company(company=world["Bravo Beers"], user=alice, source="click", verdict="like")
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=world["Bravo Beers"], user=alice, source="click", verdict="like"
+    )
     assert Score.objects.filter(company=world["Bravo Beers"]).exists()  # no pass yet
     assert dashboard_names(as_alice.get("/", {"show": "liked"})) == ["Alpha Brewing", "Bravo Beers"]
     everyone = dashboard_names(as_alice.get("/"))

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from leads.companies import disagreements, selectors
-from leads.models import Company, Label, Score, ScoreChange
+from leads.models import FIRST_PROFILE_ID, Company, Label, Score, ScoreChange
 from leads.scoring import changes, labels
 from leads.scoring import services as scores
 from leads.scoring.bands import Distribution
@@ -34,7 +34,7 @@ def test_a_verdict_from_the_dashboard_answers_with_its_row_and_a_note(as_alice, 
     assert 'hx-swap-oob="true"' in page and "Bravo Beers: liked. Scores update in a moment." in page
     assert "<html" not in page
     assert '"labelled"' in response["HX-Trigger"]
-    assert Company.objects.get(pk=bravo.pk).verdict == "like"
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk).verdict == "like"
 
 
 def test_without_htmx_a_verdict_still_works_as_a_form(as_alice, world):
@@ -52,14 +52,14 @@ def test_undo_takes_back_the_last_verdicts_one_by_one(as_alice, world):
     first = as_alice.post("/labels/undo", **HTMX)
     assert f'<tr id="company-{copper.pk}"' in text(first)
     assert "Undone: Copper Stouts has no label again." in text(first)
-    assert Company.objects.get(pk=copper.pk).verdict == ""
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=copper.pk).verdict == ""
     as_alice.post("/labels/undo", **HTMX)
-    assert Company.objects.get(pk=bravo.pk).verdict == "like"  # back to before the dislike
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk).verdict == "like"  # back to before the dislike
     as_alice.post("/labels/undo", **HTMX)
-    assert Company.objects.get(pk=bravo.pk).verdict == ""
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk).verdict == ""
     # Alice's own earlier verdict in the world fixture (Alpha liked) is next, then nothing.
     as_alice.post("/labels/undo", **HTMX)
-    assert Company.objects.get(pk=world["Alpha Brewing"].pk).verdict == ""
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=world["Alpha Brewing"].pk).verdict == ""
     assert "Nothing to undo." in text(as_alice.post("/labels/undo", **HTMX))
     # Every step is in the history: nothing is lost.
     assert Label.objects.filter(company=bravo).count() == 4
@@ -68,18 +68,18 @@ def test_undo_takes_back_the_last_verdicts_one_by_one(as_alice, world):
 def test_undo_never_overrides_a_verdict_someone_gave_since(client, world, alice, bob):
     client.force_login(bob)
     delta = world["Delta Code"]  # disliked by bob in the fixture
-    labels.label_company(company=delta, user=alice, verdict="like", source="click")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=delta, user=alice, verdict="like", source="click")
     response = client.post("/labels/undo", **HTMX)  # bob's last verdict: his dislike, since overridden
     assert "Nothing to undo." in text(response)
-    assert Company.objects.get(pk=delta.pk).verdict == "like"  # alice's verdict stands
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=delta.pk).verdict == "like"  # alice's verdict stands
 
 
 def test_an_incremental_rescore_logs_what_changed_and_why(as_alice, world):
     since = timezone.now() - timedelta(seconds=1)
     before = dict(Score.objects.values_list("company_id", "fit"))
     echo = world["Echo Review"]
-    labels.label_company(company=echo, user=None, verdict="like", source="click")
-    scores.apply_label_changes()
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=echo, user=None, verdict="like", source="click")
+    scores.apply_label_changes(FIRST_PROFILE_ID)
     after = dict(Score.objects.values_list("company_id", "fit"))
     logged = {c.company_id: (c.old_fit, c.new_fit, c.causes) for c in ScoreChange.objects.all()}
     # A move too small to see on the page (fits show two decimals) is not logged.
@@ -106,7 +106,7 @@ def test_changes_want_a_time_and_ids(as_alice, world):
 
 
 def test_the_band_filter_lists_exactly_the_companies_of_that_band(as_alice, world):
-    distribution = selectors.score_distribution()
+    distribution = selectors.score_distribution(FIRST_PROFILE_ID)
     expected = {}
     for score in Score.objects.select_related("company"):
         expected.setdefault(selectors.band_of(score, distribution).key, set()).add(score.company.name)
@@ -131,7 +131,7 @@ def test_filters_combine_and_stay_in_the_url(as_alice, world):
 
 def test_each_score_shows_its_band_and_rank_and_labelled_rows_are_marked(as_alice, world):
     response = as_alice.get("/")
-    distribution = selectors.score_distribution()
+    distribution = selectors.score_distribution(FIRST_PROFILE_ID)
     for score in Score.objects.select_related("company"):
         row = table_row(response, score.company.name)
         assert selectors.band_of(score, distribution).label in row and distribution.rank_text(score.fit) in row
@@ -142,12 +142,14 @@ def test_each_score_shows_its_band_and_rank_and_labelled_rows_are_marked(as_alic
 
 def test_reps_who_disagree_are_shown_on_the_dashboard_and_the_company_page(as_alice, world, alice, bob):
     copper = world["Copper Stouts"]
-    labels.label_company(company=copper, user=alice, verdict="like", source="click")
-    labels.label_company(company=copper, user=bob, verdict="dislike", source="click")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=copper, user=alice, verdict="like", source="click")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=copper, user=bob, verdict="dislike", source="click")
     row = table_row(as_alice.get("/"), "Copper Stouts")
     assert "alice liked, bob disliked" in row
     assert "alice liked, bob disliked" in text(as_alice.get(f"/companies/{copper.pk}/"))
-    labels.label_company(company=copper, user=alice, verdict="clear", source="click")  # alice withdraws
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=copper, user=alice, verdict="clear", source="click"
+    )  # alice withdraws
     assert "bob disliked" not in table_row(as_alice.get("/"), "Copper Stouts")
 
 
@@ -162,32 +164,42 @@ def test_the_company_page_counts_liked_and_disliked_neighbours_and_shows_the_ban
     bravo = world["Bravo Beers"]
     page = text(as_alice.get(f"/companies/{bravo.pk}/"))
     assert "1 liked and 1 disliked among its 2 nearest labelled companies." in page
-    band = selectors.band_of(Score.objects.get(company=bravo), selectors.score_distribution())
+    band = selectors.band_of(Score.objects.get(company=bravo), selectors.score_distribution(FIRST_PROFILE_ID))
     assert f'<span class="band band-{band.key}">{band.label}</span>' in page
 
 
 def test_a_managers_label_settles_a_disagreement_and_many_reps_are_summed_up(as_alice, world, alice, bob, staff):
     copper = world["Copper Stouts"]
-    labels.label_company(company=copper, user=alice, verdict="like", source="click")
-    labels.label_company(company=copper, user=bob, verdict="dislike", source="click")
-    labels.label_company(company=copper, user=staff, verdict="like", source="admin")  # settled
-    assert disagreements.verdict_conflicts([copper.pk]) == {}
-    labels.label_company(company=copper, user=bob, verdict="dislike", source="click")  # only bob, since
-    assert disagreements.verdict_conflicts([copper.pk]) == {}
-    labels.label_company(company=copper, user=alice, verdict="like", source="click")  # and alice again
-    assert disagreements.verdict_conflicts([copper.pk]) == {copper.pk: "alice liked, bob disliked"}
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=copper, user=alice, verdict="like", source="click")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=copper, user=bob, verdict="dislike", source="click")
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=copper, user=staff, verdict="like", source="admin"
+    )  # settled
+    assert disagreements.verdict_conflicts(FIRST_PROFILE_ID, [copper.pk]) == {}
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=copper, user=bob, verdict="dislike", source="click"
+    )  # only bob, since
+    assert disagreements.verdict_conflicts(FIRST_PROFILE_ID, [copper.pk]) == {}
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=copper, user=alice, verdict="like", source="click"
+    )  # and alice again
+    assert disagreements.verdict_conflicts(FIRST_PROFILE_ID, [copper.pk]) == {copper.pk: "alice liked, bob disliked"}
 
     from django.contrib.auth import get_user_model
 
     for name in ("dora", "ed", "fay", "gil"):
         rep = get_user_model().objects.create_user(name)
-        labels.label_company(company=copper, user=rep, verdict="like", source="api")
-    assert disagreements.verdict_conflicts([copper.pk]) == {copper.pk: "alice, dora and 3 others liked; bob disliked"}
+        labels.label_company(profile_id=FIRST_PROFILE_ID, company=copper, user=rep, verdict="like", source="api")
+    assert disagreements.verdict_conflicts(FIRST_PROFILE_ID, [copper.pk]) == {
+        copper.pk: "alice, dora and 3 others liked; bob disliked"
+    }
 
 
 def test_a_score_resting_on_companies_unlike_it_is_unexplored(as_alice, world, alice):
-    labels.label_company(company=world["Bravo Beers"], user=alice, verdict="like", source="click")
-    scores.apply_label_changes()
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=world["Bravo Beers"], user=alice, verdict="like", source="click"
+    )
+    scores.apply_label_changes(FIRST_PROFILE_ID)
     page = as_alice.get("/")
     mark = '<span class="band band-unexplored">unexplored</span>'
     assert mark in table_row(page, "Foxtrot Fashion")  # fashion: nothing labelled is like it
@@ -203,10 +215,12 @@ def test_with_nothing_labelled_the_dashboard_says_how_to_start(as_alice, fake_en
 
 
 def test_bands_and_ranks_follow_the_scores_as_soon_as_a_rescore_writes_them(as_alice, api, world, alice):
-    before = selectors.score_distribution()  # cached now, as a page view leaves it
-    labels.label_company(company=world["Copper Stouts"], user=alice, verdict="like", source="click")
-    scores.apply_label_changes()
-    after = selectors.score_distribution()
+    before = selectors.score_distribution(FIRST_PROFILE_ID)  # cached now, as a page view leaves it
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=world["Copper Stouts"], user=alice, verdict="like", source="click"
+    )
+    scores.apply_label_changes(FIRST_PROFILE_ID)
+    after = selectors.score_distribution(FIRST_PROFILE_ID)
     fits = list(Score.objects.values_list("fit", flat=True))
     assert before.total == 4 and after.total == len(fits) == 3  # Copper is labelled now: no score
     assert after.quantiles == pytest.approx(Distribution.of(fits).quantiles)

@@ -10,6 +10,7 @@ from django.template import engines
 from django.test import Client
 from django.urls import get_script_prefix, reverse, set_script_prefix
 
+from leads.models import FIRST_PROFILE_ID, Company
 from leads.templatetags import rows
 from tests.test_dashboard import dashboard_names
 
@@ -51,5 +52,5 @@ def test_every_form_of_the_rows_carries_the_pages_csrf_token(world, alice):
     bravo = world["Bravo Beers"]
     response = client.post(f"/companies/{bravo.pk}/label", {"verdict": "like", "csrfmiddlewaretoken": tokens[0]})
     assert response.status_code == 302
-    bravo.refresh_from_db()
+    bravo = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk)
     assert bravo.verdict == "like"

@@ -24,7 +24,16 @@ from sklearn.neighbors import KNeighborsRegressor
 from leads.core import queue
 from leads.embedding import active
 from leads.embedding.services import queue_pending_embeddings
-from leads.models import VERDICT_VALUE, ApiToken, Company, CompanyEmbedding, ImportJob, PendingScoreChange, Score
+from leads.models import (
+    FIRST_PROFILE_ID,
+    VERDICT_VALUE,
+    ApiToken,
+    Company,
+    CompanyEmbedding,
+    ImportJob,
+    PendingScoreChange,
+    Score,
+)
 from leads.scoring import reads
 from tests.conftest import FIXTURES
 from tests.worker_helpers import Worker, start_worker
@@ -85,8 +94,8 @@ def all_embedded() -> bool:
 
 def scores_current() -> bool:
     """Every label change is covered by a rescore and every unlabelled company has a score."""
-    unlabelled = Company.objects.unlabelled().count()
-    return reads.scores_are_current() and Score.objects.count() == unlabelled > 0
+    unlabelled = Company.objects.unlabelled(FIRST_PROFILE_ID).count()
+    return reads.scores_are_current(FIRST_PROFILE_ID) and Score.objects.count() == unlabelled > 0
 
 
 def vectors_by_company() -> dict[int, np.ndarray]:
@@ -152,7 +161,7 @@ def test_import_then_label_through_the_api_scores_like_sklearn(worker, alice):
     assert float(local @ vectors[bakery.pk]) > 0.9999
 
     # The scores equal scikit-learn's inverse-distance kNN on the stored vectors and labels.
-    companies = list(Company.objects.order_by("pk"))
+    companies = list(Company.objects.in_profile(FIRST_PROFILE_ID).order_by("pk"))
     labelled = [c for c in companies if c.verdict]
     unlabelled = [c for c in companies if not c.verdict]
     assert (len(labelled), len(unlabelled)) == (5, 7)
@@ -247,4 +256,4 @@ def test_reimport_reembeds_only_the_company_whose_text_changed(worker, tmp_path)
     scored_after = dict(Score.objects.values_list("company_id", "computed_at"))
     assert set(scored_after) == set(scored_before)
     assert {cid for cid in scored_before if scored_after[cid] != scored_before[cid]} == {changed.pk}
-    assert reads.scores_are_current()
+    assert reads.scores_are_current(FIRST_PROFILE_ID)

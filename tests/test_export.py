@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from leads.embedding import services as embeddings
-from leads.models import Company
+from leads.models import FIRST_PROFILE_ID, Company
 from leads.scoring import labels
 from leads.scoring import services as scores
 
@@ -33,10 +33,11 @@ def scored_world(fake_encoder, alice):
         ]
     }
     embeddings.embed_companies([c.pk for c in made.values()])
-    labels.label_company(company=made["Alpha Brewing"], user=alice, source="click", verdict="like")
-    labels.label_company(company=made["=HYPERLINK(1) Brewing"], user=alice, source="click", verdict="like")
-    labels.label_company(company=made["Delta Code"], user=alice, source="click", verdict="dislike")
-    assert scores.rescore_all() == 2
+    for name, verdict in [("Alpha Brewing", "like"), ("=HYPERLINK(1) Brewing", "like"), ("Delta Code", "dislike")]:
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID, company=made[name], user=alice, source="click", verdict=verdict
+        )
+    assert scores.rescore_all(FIRST_PROFILE_ID) == 2
     return made
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from leads.companies import changes as company_changes
 from leads.companies import services as companies
 from leads.embedding import services as embeddings
-from leads.models import Company, PendingScoreChange, Score
+from leads.models import FIRST_PROFILE_ID, Company, PendingScoreChange, Score
 from leads.scoring import labels, reads
 from leads.scoring import services as scores
 
@@ -81,10 +81,10 @@ def test_incremental_scores_equal_a_full_rescore(monkeypatch, alice, k, steps):
         for batch in steps:  # the changes of one batch wait for one incremental pass, as a burst does
             for change in batch:
                 apply(change, made, alice)
-            scores.apply_label_changes(inline_full=True)
+            scores.apply_label_changes(FIRST_PROFILE_ID, inline_full=True)
             assert not PendingScoreChange.objects.exists()
             incremental = snapshot()
-            scores.rescore_all()
+            scores.rescore_all(FIRST_PROFILE_ID)
             assert_same(incremental, snapshot())
         transaction.set_rollback(True)
 
@@ -92,7 +92,9 @@ def test_incremental_scores_equal_a_full_rescore(monkeypatch, alice, k, steps):
 def apply(change: tuple, made: list[Company], alice) -> None:
     if change[0] == "label":
         company = Company.objects.get(pk=made[change[1]].pk)
-        labels.label_company(company=company, user=alice, source="click", verdict=change[2])
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID, company=company, user=alice, source="click", verdict=change[2]
+        )
     elif change[0] == "new":
         company = Company.objects.create(name=f"New {len(made)}", description=f"v{change[1]}")
         made.append(company)
@@ -113,11 +115,15 @@ def test_a_new_label_rescores_only_the_companies_whose_neighbours_it_enters(monk
     embeddings.embed_and_score([c.pk for c in made])
     with override_settings(SCORING_K=2):
         for i in (0, 1, 2, 3):
-            labels.label_company(company=made[i], user=alice, source="click", verdict="like")
-        scores.apply_label_changes(inline_full=True)
+            labels.label_company(
+                profile_id=FIRST_PROFILE_ID, company=made[i], user=alice, source="click", verdict="like"
+            )
+        scores.apply_label_changes(FIRST_PROFILE_ID, inline_full=True)
         before = snapshot()
-        labels.label_company(company=made[4], user=alice, source="click", verdict="dislike")
-        rescored = scores.apply_label_changes()
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID, company=made[4], user=alice, source="click", verdict="dislike"
+        )
+        rescored = scores.apply_label_changes(FIRST_PROFILE_ID)
         after = snapshot()
     changed = {cid for cid in after if after[cid] != before.get(cid)}
     assert made[4].pk not in after  # a labelled company has no score
@@ -129,14 +135,20 @@ def test_a_burst_of_labels_costs_one_pass(monkeypatch, alice):
     monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
     made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(20)]
     embeddings.embed_and_score([c.pk for c in made])
-    labels.label_company(company=made[0], user=alice, source="click", verdict="like")
-    scores.apply_label_changes(inline_full=True)
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=made[0], user=alice, source="click", verdict="like")
+    scores.apply_label_changes(FIRST_PROFILE_ID, inline_full=True)
     for i in range(1, 11):
-        labels.label_company(company=made[i], user=alice, source="api", verdict="dislike" if i % 2 else "like")
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID,
+            company=made[i],
+            user=alice,
+            source="api",
+            verdict="dislike" if i % 2 else "like",
+        )
     assert PendingScoreChange.objects.count() == 10
-    assert scores.apply_label_changes() > 0  # the first task of the burst takes all ten
-    assert scores.apply_label_changes() == 0  # the other nineteen find nothing to do
-    assert reads.scores_are_current()
+    assert scores.apply_label_changes(FIRST_PROFILE_ID) > 0  # the first task of the burst takes all ten
+    assert scores.apply_label_changes(FIRST_PROFILE_ID) == 0  # the other nineteen find nothing to do
+    assert reads.scores_are_current(FIRST_PROFILE_ID)
 
 
 def test_a_flip_or_a_new_like_updates_scores_from_what_they_keep(monkeypatch, alice):
@@ -146,8 +158,8 @@ def test_a_flip_or_a_new_like_updates_scores_from_what_they_keep(monkeypatch, al
     made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(48)]
     embeddings.embed_and_score([c.pk for c in made])
     for i in (0, 1, 2, 3, 4, 5):
-        labels.label_company(company=made[i], user=alice, source="click", verdict="like")
-    scores.apply_label_changes(inline_full=True)
+        labels.label_company(profile_id=FIRST_PROFILE_ID, company=made[i], user=alice, source="click", verdict="like")
+    scores.apply_label_changes(FIRST_PROFILE_ID, inline_full=True)
     scored_rows = []
     original = scores.scoring.knn_scores
 
@@ -157,19 +169,25 @@ def test_a_flip_or_a_new_like_updates_scores_from_what_they_keep(monkeypatch, al
 
     monkeypatch.setattr(scores.scoring, "knn_scores", counted)
     with override_settings(SCORING_K=3):
-        scores.rescore_all()
+        scores.rescore_all(FIRST_PROFILE_ID)
         scored_rows.clear()
-        labels.label_company(company=made[0], user=alice, source="click", verdict="dislike")  # a flip
-        flipped = scores.apply_label_changes()
-        labels.label_company(company=made[6], user=alice, source="click", verdict="like")  # a new like
-        liked = scores.apply_label_changes()
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID, company=made[0], user=alice, source="click", verdict="dislike"
+        )  # a flip
+        flipped = scores.apply_label_changes(FIRST_PROFILE_ID)
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID, company=made[6], user=alice, source="click", verdict="like"
+        )  # a new like
+        liked = scores.apply_label_changes(FIRST_PROFILE_ID)
         assert flipped > 0 and liked > 0
         assert scored_rows == []  # no score was rescored from scratch
-        labels.label_company(company=made[1], user=alice, source="click", verdict="clear")  # a clear
-        scores.apply_label_changes()
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID, company=made[1], user=alice, source="click", verdict="clear"
+        )  # a clear
+        scores.apply_label_changes(FIRST_PROFILE_ID)
         assert sum(scored_rows) > 0  # the scores that cited it need their next neighbour
         incremental = snapshot()
-        scores.rescore_all()
+        scores.rescore_all(FIRST_PROFILE_ID)
         assert_same(incremental, snapshot())
 
 
@@ -193,7 +211,7 @@ def test_committed_passes_keep_every_kth_distance_in_memory_and_stay_exact(monke
 
     def check() -> None:
         vectors = dict(CompanyEmbedding.objects.current(active.model_name()).values_list("company_id", "vector"))
-        verdicts = dict(Company.objects.values_list("pk", "verdict"))
+        verdicts = dict(Company.objects.in_profile(FIRST_PROFILE_ID).values_list("pk", "verdict"))
         known = {pk: v for pk, v in verdicts.items() if v and pk in vectors}
         expected = {}
         if known:
@@ -212,7 +230,9 @@ def test_committed_passes_keep_every_kth_distance_in_memory_and_stay_exact(monke
         made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(14)]  # distinct
         embeddings.embed_and_score([c.pk for c in made])
         for i, verdict in [(0, "like"), (5, "dislike"), (9, "like")]:
-            labels.label_company(company=made[i], user=alice, source="click", verdict=verdict)
+            labels.label_company(
+                profile_id=FIRST_PROFILE_ID, company=made[i], user=alice, source="click", verdict=verdict
+            )
         scores.catch_up()
         check()
         rng = np.random.default_rng(3)
@@ -223,13 +243,20 @@ def test_committed_passes_keep_every_kth_distance_in_memory_and_stay_exact(monke
                 made.append(Company.objects.create(name="New", description="v15"))
                 embeddings.embed_and_score([made[-1].pk])
             if step == 9:  # a labelled company moves (new text, new vector), in one burst with a clear
-                moved = Company.objects.exclude(verdict="").filter(pk__in=[c.pk for c in made]).first()
+                moved = (
+                    Company.objects.in_profile(FIRST_PROFILE_ID)
+                    .exclude(verdict="")
+                    .filter(pk__in=[c.pk for c in made])
+                    .first()
+                )
                 moved.description = "v14 now"
                 companies.save_company(moved)
                 embeddings.embed_and_score([moved.pk])
             verdict = {"": str(rng.choice(["like", "dislike"])), "like": "dislike", "dislike": "clear"}[company.verdict]
-            labels.label_company(company=company, user=alice, source="click", verdict=verdict)
-            scores.apply_label_changes()
+            labels.label_company(
+                profile_id=FIRST_PROFILE_ID, company=company, user=alice, source="click", verdict=verdict
+            )
+            scores.apply_label_changes(FIRST_PROFILE_ID)
             passes += 1
             check()
     # One read of every score for the first pass; after each other writer (the new company, the
@@ -255,14 +282,14 @@ def test_a_pass_that_waited_for_the_lock_dates_its_changes_after_the_verdict_it_
     monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
     made = [Company.objects.create(name=f"Company {i}", description=f"v{i}") for i in range(14)]
     embeddings.embed_and_score([c.pk for c in made])
-    labels.label_company(company=made[0], user=alice, source="click", verdict="like")
-    scores.apply_label_changes(inline_full=True)
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=made[0], user=alice, source="click", verdict="like")
+    scores.apply_label_changes(FIRST_PROFILE_ID, inline_full=True)
 
     holding, release, rescored = threading.Event(), threading.Event(), []
 
     def other_writer() -> None:  # e.g. a batch of new companies being scored
         try:
-            with locks.scores_lock(shared=True):
+            with locks.scores_lock(FIRST_PROFILE_ID, shared=True):
                 holding.set()
                 release.wait(20)
         finally:
@@ -270,7 +297,7 @@ def test_a_pass_that_waited_for_the_lock_dates_its_changes_after_the_verdict_it_
 
     def waiting_pass() -> None:
         try:
-            rescored.append(scores.apply_label_changes())
+            rescored.append(scores.apply_label_changes(FIRST_PROFILE_ID))
         finally:
             connection.close()
 
@@ -278,14 +305,14 @@ def test_a_pass_that_waited_for_the_lock_dates_its_changes_after_the_verdict_it_
     writer.start()
     assert holding.wait(20)
     # Something pending, so that the pass waits for the lock (with nothing pending it takes none).
-    labels.label_company(company=made[3], user=alice, source="click", verdict="like")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=made[3], user=alice, source="click", verdict="like")
     runner = threading.Thread(target=waiting_pass)
     runner.start()
     time.sleep(0.5)  # its transaction has begun and waits for the lock
     given_at = timezone.now()  # as the dashboard's view stamps a verdict
-    labels.label_company(company=made[5], user=alice, source="click", verdict="dislike")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=made[5], user=alice, source="click", verdict="dislike")
     release.set()
     writer.join(20)
     runner.join(20)
     assert rescored and rescored[0] > 0  # the waiting pass took the verdict
-    assert company_changes.score_changes(since=given_at).exists()
+    assert company_changes.score_changes(profile_id=FIRST_PROFILE_ID, since=given_at).exists()

@@ -13,7 +13,7 @@ from leads.bench import evaluation
 from leads.embedding import services as embeddings
 from leads.labelnext import choice as labelnext
 from leads.labelnext import selectors as labelnext_selectors
-from leads.models import Company, Score
+from leads.models import FIRST_PROFILE_ID, Company, Score
 from leads.scoring.knn import knn_scores
 
 DIMS = 16
@@ -182,7 +182,7 @@ def test_cold_start_with_duplicates_still_fills_the_list():
 
 @pytest.mark.django_db
 def test_label_next_suggests_the_unlabelled_scored_companies_with_a_reason(world):
-    suggestions = labelnext_selectors.label_next(limit=10)
+    suggestions = labelnext_selectors.label_next(limit=10, profile_id=FIRST_PROFILE_ID)
     names = {s.company.name for s in suggestions}
     assert names == {"Bravo Beers", "Copper Stouts", "Echo Review", "Foxtrot Fashion"}  # not labelled, not Golf
     by_name = {s.company.name: s for s in suggestions}
@@ -192,13 +192,13 @@ def test_label_next_suggests_the_unlabelled_scored_companies_with_a_reason(world
     assert by_name["Foxtrot Fashion"].reason == labelnext.UNEXPLORED  # fashion: nothing labelled is close
     assert suggestions[0].reason == labelnext.UNEXPLORED  # unexplored first
     assert "Nothing labelled is close" in by_name["Foxtrot Fashion"].detail
-    assert len(labelnext_selectors.label_next(limit=2)) == 2
+    assert len(labelnext_selectors.label_next(limit=2, profile_id=FIRST_PROFILE_ID)) == 2
 
 
 @pytest.mark.django_db
 def test_before_the_first_scores_are_written_it_scores_a_sample_itself(world):
     Score.objects.all().delete()  # labels given, the full rescore not run yet
-    suggestions = labelnext_selectors.label_next(limit=10)
+    suggestions = labelnext_selectors.label_next(limit=10, profile_id=FIRST_PROFILE_ID)
     assert {s.company.name for s in suggestions} == {"Bravo Beers", "Copper Stouts", "Echo Review", "Foxtrot Fashion"}
     assert all(s.reason in labelnext.REASONS for s in suggestions)
 
@@ -212,8 +212,10 @@ def test_with_nothing_labelled_it_suggests_a_spread_of_the_companies(fake_encode
     }  # fmt: skip
     made = [Company.objects.create(name=name, description=description) for name, description in names.items()]
     embeddings.embed_companies([c.pk for c in made])
-    suggestions = labelnext_selectors.label_next(limit=3)
-    assert [s.company.name for s in suggestions] == [s.company.name for s in labelnext_selectors.cold_start_sample(3)]
+    suggestions = labelnext_selectors.label_next(limit=3, profile_id=FIRST_PROFILE_ID)
+    assert [s.company.name for s in suggestions] == [
+        s.company.name for s in labelnext_selectors.cold_start_sample(3, profile_id=FIRST_PROFILE_ID)
+    ]
     kinds = {s.company.description.split()[0] for s in suggestions}
     assert kinds == {"beer", "software", "fashion"}
     assert all(s.reason == labelnext.UNEXPLORED and "Nothing is labelled yet" in s.detail for s in suggestions)
@@ -223,7 +225,9 @@ def test_with_nothing_labelled_it_suggests_a_spread_of_the_companies(fake_encode
 def test_the_threshold_selector_reads_the_labelled_set(world):
     alpha, delta = embeddings_of(world["Alpha Brewing"]), embeddings_of(world["Delta Code"])
     # Two labelled companies: each is the other's nearest.
-    assert labelnext_selectors.low_confidence_threshold() == pytest.approx(1.0 - alpha @ delta, abs=1e-6)
+    assert labelnext_selectors.low_confidence_threshold(FIRST_PROFILE_ID) == pytest.approx(
+        1.0 - alpha @ delta, abs=1e-6
+    )
 
 
 def embeddings_of(company: Company) -> np.ndarray:

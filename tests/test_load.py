@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from leads.bench import loadtest
-from leads.models import Company, Label
+from leads.models import FIRST_PROFILE_ID, Company, Label
 from leads.scoring import labels
 from leads.scoring import services as scores
 from tests.test_workers import make_companies
@@ -38,7 +38,7 @@ def connections_now() -> int:
 
 def test_twenty_reps_at_once_get_no_errors_and_keep_verdicts_in_step(tmp_path, alice):
     made = make_companies(150)
-    labels.label_companies(verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::15])],
+    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::15])],
                            user=alice, source="admin")  # fmt: skip
     scores.catch_up()
     port = free_port()
@@ -74,7 +74,11 @@ def test_twenty_reps_at_once_get_no_errors_and_keep_verdicts_in_step(tmp_path, a
     # the rest: this test's own two, the worker's, and the pool's minimum while it opens.
     assert max(peak) <= WEB_WORKERS * WEB_THREADS + 4, f"peak connections: {max(peak)}"
     # The load test clears what it gave: no verdict left on its companies.
-    assert not Company.objects.filter(pk__in=[c.pk for c in made]).labelled().exclude(pk__in=[c.pk for c in made[::15]])
+    assert (
+        not Company.objects.filter(pk__in=[c.pk for c in made])
+        .labelled(FIRST_PROFILE_ID)
+        .exclude(pk__in=[c.pk for c in made[::15]])
+    )
 
 
 def test_concurrent_verdicts_on_one_company_leave_the_latest_current(alice, bob):
@@ -82,7 +86,7 @@ def test_concurrent_verdicts_on_one_company_leave_the_latest_current(alice, bob)
 
     def click(n: int) -> None:
         try:
-            labels.label_company(company=made[n % 5], user=(alice, bob)[n % 2], verdict=("like", "dislike", "clear")[n % 3],
+            labels.label_company(profile_id=FIRST_PROFILE_ID, company=made[n % 5], user=(alice, bob)[n % 2], verdict=("like", "dislike", "clear")[n % 3],
                                  source="api")  # fmt: skip
         finally:
             connection.close()

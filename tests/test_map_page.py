@@ -13,7 +13,7 @@ from leads.companies.selectors import score_distribution
 from leads.embedding import services as embeddings
 from leads.map import services as maps
 from leads.map.selectors import GRID, MAX_POINTS
-from leads.models import Company, Label, MapPoint, PendingScoreChange, Score
+from leads.models import FIRST_PROFILE_ID, Company, Label, MapPoint, PendingScoreChange, Score
 from leads.scoring import labels
 from leads.scoring import services as scores
 from tests.test_map import get_points
@@ -60,9 +60,9 @@ def test_the_points_are_parallel_arrays(as_alice, world):
     bravo = world["Bravo Beers"]
     assert rows["Bravo Beers"]["fit"] == round(bravo.score.fit * 100) and rows["Bravo Beers"]["verdict"] is None
     # Each scored point's band, as the dashboard has it; none for a labelled one.
-    distribution = score_distribution()
+    distribution = score_distribution(FIRST_PROFILE_ID)
     for name, row in rows.items():
-        score = Score.objects.filter(company__name=name).first()
+        score = Score.objects.filter(profile_id=FIRST_PROFILE_ID, company__name=name).first()
         assert row["band"] == (score and distribution.band(score.fit, score.unexplored, score.supported).key), name
     assert rows["Alpha Brewing"]["band"] is None
     assert all(isinstance(v, int) and 0 <= v <= GRID for v in body["x"] + body["y"])
@@ -76,9 +76,12 @@ def sixty(fake_encoder, alice):
     made = [Company.objects.create(name=f"Company {i}", description=f"word{i % 7} word{i % 11}") for i in range(60)]
     embeddings.embed_companies([c.pk for c in made])
     labels.label_companies(
-        verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:5])], user=alice, source="click"
+        profile_id=FIRST_PROFILE_ID,
+        verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:5])],
+        user=alice,
+        source="click",
     )
-    scores.rescore_all()
+    scores.rescore_all(FIRST_PROFILE_ID)
     maps.compute_map()
     return made
 
@@ -127,9 +130,8 @@ def test_a_lasso_labels_through_the_service_and_undo_restores_each_verdict(as_al
 
     assert response.status_code == 200
     assert response.json() == {"changed": 2, "previous": [[bravo.pk, "clear"], [delta.pk, "dislike"]]}
-    assert set(Company.objects.filter(pk__in=[alpha.pk, bravo.pk, delta.pk]).values_list("verdict", flat=True)) == {
-        "like"
-    }
+    in_profile = Company.objects.in_profile(FIRST_PROFILE_ID)
+    assert set(in_profile.filter(pk__in=[alpha.pk, bravo.pk, delta.pk]).values_list("verdict", flat=True)) == {"like"}
     new = Label.objects.order_by("pk")[history:]
     assert [(label.company_id, label.verdict, label.source, label.user) for label in new] == [
         (bravo.pk, "like", "click", alice),
@@ -139,7 +141,7 @@ def test_a_lasso_labels_through_the_service_and_undo_restores_each_verdict(as_al
     response = post(as_alice, "/map/undo", {"verdicts": response.json()["previous"]})
 
     assert response.json() == {"changed": 2, "previous": [[bravo.pk, "like"], [delta.pk, "like"]]}
-    verdicts = dict(Company.objects.filter(pk__in=[alpha.pk, bravo.pk, delta.pk]).values_list("pk", "verdict"))
+    verdicts = dict(in_profile.filter(pk__in=[alpha.pk, bravo.pk, delta.pk]).values_list("pk", "verdict"))
     assert verdicts == {alpha.pk: "like", bravo.pk: "", delta.pk: "dislike"}
     undone = Label.objects.order_by("pk")[history + 2 :]
     assert [(label.company_id, label.verdict, label.source) for label in undone] == [
@@ -152,9 +154,9 @@ def test_a_lasso_labels_through_the_service_and_undo_restores_each_verdict(as_al
 def test_a_lasso_records_the_change_for_the_rescore(as_alice, world):
     bravo = world["Bravo Beers"]
     post(as_alice, "/map/label", {"ids": [bravo.pk], "verdict": "dislike"})
-    assert PendingScoreChange.objects.filter(company_id=bravo.pk).exists()
+    assert PendingScoreChange.objects.filter(profile_id=FIRST_PROFILE_ID, company_id=bravo.pk).exists()
     scores.catch_up()
-    assert not Score.objects.filter(company=bravo).exists()  # labelled now: a neighbour, not scored
+    assert not Score.objects.filter(profile_id=FIRST_PROFILE_ID, company=bravo).exists()  # labelled now: not scored
 
 
 @pytest.mark.django_db
@@ -232,9 +234,13 @@ def test_a_rep_hovers_lassoes_labels_and_undoes_on_the_map(live_server, page, fa
     }
     made = {name: Company.objects.create(name=name, description=text) for name, text in rows.items()}
     embeddings.embed_companies([c.pk for c in made.values()])
-    labels.label_company(company=made["Hopfield Brewery"], user=alice, source="click", verdict="like")
-    labels.label_company(company=made["Codeforge"], user=alice, source="click", verdict="dislike")
-    scores.rescore_all()
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=made["Hopfield Brewery"], user=alice, source="click", verdict="like"
+    )
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=made["Codeforge"], user=alice, source="click", verdict="dislike"
+    )
+    scores.rescore_all(FIRST_PROFILE_ID)
     maps.compute_map()
 
     page.goto(f"{live_server.url}/map/")
@@ -258,9 +264,9 @@ def test_a_rep_hovers_lassoes_labels_and_undoes_on_the_map(live_server, page, fa
     expect(tooltip.locator("strong")).to_have_text(HOSTILE)  # shown as text, never parsed as HTML
     assert page.evaluate("window.pwned") is None
     # A scored company's fit comes with its band, or says that nothing labelled is close.
-    distribution = score_distribution()
+    distribution = score_distribution(FIRST_PROFILE_ID)
     for name in ("Maltworks Brewing", "Stackline"):
-        score = Score.objects.get(company=made[name])
+        score = Score.objects.get(profile_id=FIRST_PROFILE_ID, company=made[name])
         band = distribution.band(score.fit, score.unexplored, score.supported)
         at = position(made[name])
         page.mouse.move(at["x"], at["y"])
@@ -282,18 +288,19 @@ def test_a_rep_hovers_lassoes_labels_and_undoes_on_the_map(live_server, page, fa
     expect(page.get_by_text(f"{len(inside)} companies selected.")).to_be_visible()
     page.screenshot(path="/tmp/leads-map.png")
     assert sorted(page.evaluate("window.leadsMap.selectedIds()")) == inside
-    before = dict(Company.objects.filter(pk__in=inside).values_list("pk", "verdict"))
+    in_profile = Company.objects.in_profile(FIRST_PROFILE_ID).filter(pk__in=inside)
+    before = dict(in_profile.values_list("pk", "verdict"))
 
     the_map = page.locator("#map")
     the_map.get_by_role("button", name="Dislike all").click()
     changed = sum(1 for verdict in before.values() if verdict != "dislike")
     expect(the_map.get_by_role("status")).to_contain_text(f"Disliked {changed} compan")
-    assert set(Company.objects.filter(pk__in=inside).values_list("verdict", flat=True)) == {"dislike"}
+    assert set(in_profile.values_list("verdict", flat=True)) == {"dislike"}
     assert Label.objects.filter(company__in=inside, verdict="dislike", source="click", user=alice).count() == changed
 
     the_map.get_by_role("button", name="Undo", exact=True).click()
     expect(the_map.get_by_role("status")).to_contain_text("Undone")
-    assert dict(Company.objects.filter(pk__in=inside).values_list("pk", "verdict")) == before
+    assert dict(in_profile.values_list("pk", "verdict")) == before
 
     at = position(made["Bytecraft"])
     page.mouse.click(at["x"], at["y"])

@@ -16,7 +16,17 @@ from django.core.management import call_command
 
 from leads.accounts import roles
 from leads.companies.disagreements import rep_disagreements
-from leads.models import Company, CrmRecord, Label, LabelSource, Outcome, OutcomeImport, PendingScoreChange, Verdict
+from leads.models import (
+    FIRST_PROFILE_ID,
+    Company,
+    CrmRecord,
+    Label,
+    LabelSource,
+    Outcome,
+    OutcomeImport,
+    PendingScoreChange,
+    Verdict,
+)
 from leads.outcomes import deals as deal_rows
 from leads.outcomes import selectors as outcome_selectors
 from leads.outcomes import services as outcomes
@@ -173,8 +183,12 @@ def test_the_web_preview_maps_a_stage_then_imports(team, client, bob):
 
 
 def test_outcomes_count_as_verdicts_through_the_labels_service_and_step_back(team, alice, bob, tmp_path):
-    labels.label_company(company=team["Acme"], user=alice, verdict="like", source=LabelSource.CLICK)
-    labels.label_company(company=team["Globex"], user=alice, verdict="dislike", source=LabelSource.CLICK)
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=team["Acme"], user=alice, verdict="like", source=LabelSource.CLICK
+    )
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=team["Globex"], user=alice, verdict="dislike", source=LabelSource.CLICK
+    )
     path_rows = "Record ID,Company,Stage,Close Date\n1,Acme,Closed Lost,2024-01-01\n2,Globex,Closed Won,2024-01-02\n"
     path_rows += "3,Initech,Closed Won,2024-01-03\n4,Umbrella,Open,\n"
     path = tmp_path / "deals.csv"
@@ -183,7 +197,8 @@ def test_outcomes_count_as_verdicts_through_the_labels_service_and_step_back(tea
     PendingScoreChange.objects.all().delete()
     assert outcome_selectors.disagreements()[1] == 2  # liked then lost, disliked then won
     assert outcomes.set_outcomes_count(count=True, user=bob) == 3
-    verdicts = {name: Company.objects.get(pk=c.pk).verdict for name, c in team.items()}
+    in_profile = Company.objects.in_profile(FIRST_PROFILE_ID)
+    verdicts = {name: in_profile.get(pk=c.pk).verdict for name, c in team.items()}
     assert verdicts == {"Acme": Verdict.DISLIKE, "Globex": Verdict.LIKE, "Initech": Verdict.LIKE, "Umbrella": ""}
     assert set(Label.objects.filter(source=LabelSource.OUTCOME).values_list("company__name", flat=True)) == {
         "Acme", "Globex", "Initech, Inc."}  # fmt: skip
@@ -192,7 +207,7 @@ def test_outcomes_count_as_verdicts_through_the_labels_service_and_step_back(tea
         team[n].pk for n in ("Acme", "Globex", "Initech")}  # fmt: skip
     assert outcomes.set_outcomes_count(count=True, user=bob) == 0  # already so: nothing written
     assert outcomes.set_outcomes_count(count=False, user=bob) == 3
-    verdicts = {name: Company.objects.get(pk=c.pk).verdict for name, c in team.items()}
+    verdicts = {name: in_profile.get(pk=c.pk).verdict for name, c in team.items()}
     assert verdicts == {"Acme": Verdict.LIKE, "Globex": Verdict.DISLIKE, "Initech": "", "Umbrella": ""}
     assert Label.objects.filter(company=team["Acme"]).first().source == LabelSource.RESTORED
 
@@ -201,29 +216,35 @@ def test_giving_reps_verdicts_back_settles_no_disagreement_between_them(team, al
     """A restore is neither a rep's opinion nor a manager's settling: reps who disagreed before the
     outcomes counted still disagree after (a source admin label would have settled it)."""
     carol = User.objects.create_user("carol")
-    labels.label_company(company=team["Acme"], user=alice, verdict="like", source=LabelSource.CLICK)
-    labels.label_company(company=team["Acme"], user=carol, verdict="dislike", source=LabelSource.CLICK)
-    assert set(rep_disagreements()) == {team["Acme"].pk}
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=team["Acme"], user=alice, verdict="like", source=LabelSource.CLICK
+    )
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=team["Acme"], user=carol, verdict="dislike", source=LabelSource.CLICK
+    )
+    assert set(rep_disagreements(FIRST_PROFILE_ID)) == {team["Acme"].pk}
     path = tmp_path / "deals.csv"
     path.write_text("Record ID,Company,Stage\n1,Acme,Closed Won\n")
     imported(path, crm="hubspot")
     outcomes.set_outcomes_count(count=True, user=bob)
     outcomes.set_outcomes_count(count=False, user=bob)
-    assert Company.objects.get(pk=team["Acme"].pk).verdict == Verdict.DISLIKE  # carol's, the latest
-    assert set(rep_disagreements()) == {team["Acme"].pk}
+    assert (
+        Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=team["Acme"].pk).verdict == Verdict.DISLIKE
+    )  # carol's, the latest
+    assert set(rep_disagreements(FIRST_PROFILE_ID)) == {team["Acme"].pk}
     assert {user for _, user, *_ in rep_verdicts()} == {alice.pk, carol.pk}  # bob's restore is no rep's
 
 
 def test_an_outcome_counting_as_a_verdict_moves_the_scores(world, alice, bob, tmp_path):
     """The real rescore: Bravo Beers' neighbour Copper Stouts is won, so Bravo's fit rises."""
-    before = Company.objects.get(name="Bravo Beers").score.fit
+    before = Company.objects.in_profile(FIRST_PROFILE_ID).get(name="Bravo Beers").score.fit
     path = tmp_path / "deals.csv"
     path.write_text("Record ID,Company Domain Name,Stage\n7,copperstouts.co.uk,Closed Won\n")
     outcomes.set_outcomes_count(count=True, user=bob)
     imported(path, crm="hubspot")
-    assert Company.objects.get(name="Copper Stouts").verdict == Verdict.LIKE
-    scores.apply_label_changes()
-    assert Company.objects.get(name="Bravo Beers").score.fit > before
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name="Copper Stouts").verdict == Verdict.LIKE
+    scores.apply_label_changes(FIRST_PROFILE_ID)
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name="Bravo Beers").score.fit > before
 
 
 def test_the_stage_words_of_each_crm():

@@ -23,7 +23,7 @@ from django.utils import timezone
 from leads import tasks
 from leads.core import queue
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, Label, LabelSource, Outcome, Score, ScoreSnapshot
+from leads.models import FIRST_PROFILE_ID, Company, CompanyEmbedding, Label, LabelSource, Outcome, Score, ScoreSnapshot
 from leads.outcomes import figures
 from leads.outcomes import services as outcomes
 from leads.outcomes.report import cutoff_of, drift, outcomes_report
@@ -54,11 +54,15 @@ def team(alice):
     order = np.random.default_rng(5).permutation(len(rows))
     liked = [i for i in order[:80] if buyer[i]][:8]
     disliked = [i for i in order[:80] if not buyer[i]][:16]
-    labels.label_companies(verdicts=[(made[i].pk, "like") for i in liked] + [(made[i].pk, "dislike") for i in disliked],
+    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(made[i].pk, "like") for i in liked] + [(made[i].pk, "dislike") for i in disliked],
                            user=alice, source=LabelSource.CLICK)  # fmt: skip
     Label.objects.update(created_at=REPS_LABELLED)  # the reps labelled before the snapshot: simulated time
-    scores.rescore_all()
-    as_scored = list(Score.objects.order_by("company_id").values_list("company_id", "fit", "unexplored", "supported"))
+    scores.rescore_all(FIRST_PROFILE_ID)
+    as_scored = list(
+        Score.objects.filter(profile_id=FIRST_PROFILE_ID)
+        .order_by("company_id")
+        .values_list("company_id", "fit", "unexplored", "supported")
+    )
     take_snapshot(on=SNAPSHOT_DAY)
     return {"companies": made, "buyer": buyer, "order": order, "liked": liked, "disliked": disliked,
             "as_scored": as_scored}  # fmt: skip
@@ -155,7 +159,7 @@ def test_no_outcome_leaks_into_its_own_band(team, tmp_path, bob):
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
     before = outcomes_report()
     outcomes.set_outcomes_count(count=True, user=bob)
-    scores.rescore_all()
+    scores.rescore_all(FIRST_PROFILE_ID)
     take_snapshot(on=datetime.date(2024, 4, 1))  # after every close: never read for these deals
     first = Outcome.objects.get(deal_id="0")
     assert ScoreSnapshot.objects.count() == 2
@@ -234,7 +238,7 @@ def test_drift_compares_this_months_imports_with_last_months(team):
     Company.objects.filter(pk__in=unlabelled[40:100]).update(
         created_at=timezone.make_aware(datetime.datetime.combine(last_month, datetime.time(12)))
     )
-    nearest = dict(Score.objects.values_list("company_id", "neighbour_distances"))
+    nearest = dict(Score.objects.filter(profile_id=FIRST_PROFILE_ID).values_list("company_id", "neighbour_distances"))
     found = drift(today=today)
     assert found["this_month"]["companies"] == 40 and found["last_month"]["companies"] == 60
     assert found["this_month"]["median_distance"] == pytest.approx(np.median([nearest[i][0] for i in unlabelled[:40]]))

@@ -17,7 +17,7 @@ from sklearn.neighbors import KNeighborsRegressor, NearestNeighbors
 from leads import tasks
 from leads.companies.identity import text_hash
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, QualitySnapshot
+from leads.models import FIRST_PROFILE_ID, Company, CompanyEmbedding, QualitySnapshot
 from leads.review import quality
 from leads.review import selectors as review
 from leads.review import snapshots as quality_service
@@ -199,7 +199,10 @@ def write_labelled(vectors: np.ndarray, verdicts: np.ndarray, user, *, first: in
         for c, v in zip(made, vectors)
     )
     label_service.label_companies(
-        verdicts=[(c.pk, "like" if y > 0 else "dislike") for c, y in zip(made, verdicts)], user=user, source="import"
+        profile_id=FIRST_PROFILE_ID,
+        verdicts=[(c.pk, "like" if y > 0 else "dislike") for c, y in zip(made, verdicts)],
+        user=user,
+        source="import",
     )
     return made
 
@@ -247,10 +250,10 @@ def test_record_stores_one_snapshot_a_day(alice, monkeypatch):
         snapshot.auc == pytest.approx(snapshot.figures["auc"]) and snapshot.auc_low <= snapshot.auc <= snapshot.auc_high
     )
 
-    assert quality_service.record_quality_if_due() is None  # done today
+    assert quality_service.record_quality_if_due(FIRST_PROFILE_ID) is None  # done today
     tomorrow = snapshot.date + datetime.timedelta(days=1)
     monkeypatch.setattr("django.utils.timezone.localdate", lambda *args: tomorrow)
-    assert quality_service.record_quality_if_due().date == tomorrow
+    assert quality_service.record_quality_if_due(FIRST_PROFILE_ID).date == tomorrow
     assert QualitySnapshot.objects.count() == 2
 
 
@@ -260,17 +263,17 @@ def test_the_sweep_records_today_again_once_the_labels_change(alice):
     labels does not stand for the day once the team has labelled more."""
     vectors, verdicts = clustered(24)
     write_labelled(vectors[:2], verdicts[:2], alice)
-    morning = quality_service.record_quality_if_due()
-    assert morning.labels == 2 and quality_service.record_quality_if_due() is None
+    morning = quality_service.record_quality_if_due(FIRST_PROFILE_ID)
+    assert morning.labels == 2 and quality_service.record_quality_if_due(FIRST_PROFILE_ID) is None
 
     write_labelled(vectors[2:], verdicts[2:], alice, first=2)
-    snapshot = quality_service.record_quality_if_due()
+    snapshot = quality_service.record_quality_if_due(FIRST_PROFILE_ID)
     assert QualitySnapshot.objects.get() == snapshot and snapshot.date == morning.date
-    now = review.labelled_quality()
+    now = review.labelled_quality(profile_id=FIRST_PROFILE_ID)
     assert snapshot.labels == 24 and snapshot.auc == now.report.headline.auc
-    assert snapshot.figures["fingerprint"] == now.fingerprint == review.labelled_fingerprint()
+    assert snapshot.figures["fingerprint"] == now.fingerprint == review.labelled_fingerprint(FIRST_PROFILE_ID)
     assert snapshot.figures["fit_auc"] == now.report.headline.fit_auc is not None
-    assert quality_service.record_quality_if_due() is None  # nothing changed since
+    assert quality_service.record_quality_if_due(FIRST_PROFILE_ID) is None  # nothing changed since
 
 
 @pytest.mark.django_db

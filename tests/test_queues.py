@@ -18,7 +18,7 @@ from leads.core import queue
 from leads.embedding import active
 from leads.embedding import services as embeddings
 from leads.management.commands import serve
-from leads.models import Company, CompanyEmbedding, PendingScoreChange
+from leads.models import FIRST_PROFILE_ID, Company, CompanyEmbedding, PendingScoreChange
 from leads.scoring import labels
 from leads.scoring import services as scores
 from tests.test_workers import make_companies
@@ -96,7 +96,10 @@ def wait_for(condition, *, seconds: float, what: str, workers) -> None:
 def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, alice):
     made = make_companies(300)
     labels.label_companies(
-        verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::30])], user=alice, source="admin"
+        profile_id=FIRST_PROFILE_ID,
+        verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::30])],
+        user=alice,
+        source="admin",
     )
     scores.catch_up()
     queue.purge()  # the label pass queued above: done here already
@@ -126,7 +129,9 @@ def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, a
         )
 
         given = time.monotonic()
-        labels.label_companies(verdicts=[(made[1].pk, "dislike")], user=alice, source="admin")
+        labels.label_companies(
+            profile_id=FIRST_PROFILE_ID, verdicts=[(made[1].pk, "dislike")], user=alice, source="admin"
+        )
         wait_for(
             lambda: (
                 succeeded(interactive, "leads.apply_label_changes") == 1 and not PendingScoreChange.objects.exists()

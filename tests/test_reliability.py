@@ -20,7 +20,7 @@ from django.db import OperationalError, connection
 from leads.companies import services as companies
 from leads.core import devstack, queue
 from leads.management.supervise import restart_delay, supervise
-from leads.models import Company, ImportJob, PendingScoreChange, Score
+from leads.models import FIRST_PROFILE_ID, Company, ImportJob, PendingScoreChange, Score
 from leads.scoring import labels, reads
 from leads.scoring import services as scores
 from tests.import_helpers import confirm, text, uploaded_job
@@ -210,7 +210,7 @@ def test_a_page_says_try_again_when_the_database_does_not_answer(client, alice):
 @pytest.mark.django_db(transaction=True)
 def test_embeddings_queued_during_a_postgres_outage_are_done_once_it_is_back(tmp_path, alice, client):
     made = make_companies(60)
-    labels.label_companies(verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:6])],
+    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:6])],
                            user=alice, source="admin")  # fmt: skip
     scores.catch_up()
     new = [companies.save_company(Company(name=f"New Co {i}", description=f"brewery beer {i}")) for i in range(12)]
@@ -250,7 +250,7 @@ def health_database_ok() -> bool:
 @pytest.mark.django_db(transaction=True)
 def test_work_given_while_redis_is_down_is_done_once_it_is_back(tmp_path, alice, staff, client):
     made = make_companies(200)
-    labels.label_companies(verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::20])],
+    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::20])],
                            user=alice, source="admin")  # fmt: skip
     scores.catch_up()
     # The stack is up (its start-up sweep ran) when Redis goes away: only the periodic sweep can
@@ -282,7 +282,7 @@ def test_work_given_while_redis_is_down_is_done_once_it_is_back(tmp_path, alice,
                  what="the sweep starting the import", processes=[worker, beat])  # fmt: skip
         imported = list(Company.objects.filter(import_job=job).values_list("pk", flat=True))
         assert len(imported) == 3
-        wait_for(lambda: Score.objects.filter(company_id__in=imported).count() == 3 and reads.scores_are_current(),
+        wait_for(lambda: Score.objects.filter(company_id__in=imported).count() == 3 and reads.scores_are_current(FIRST_PROFILE_ID),
                  seconds=120, what="the imported companies embedded and scored, the labels applied",
                  processes=[worker, beat])  # fmt: skip
         assert queue.send("leads.sweep") and not queue.queue_is_down()
@@ -291,7 +291,7 @@ def test_work_given_while_redis_is_down_is_done_once_it_is_back(tmp_path, alice,
         worker.stop()
     healed = snapshot()
     assert made[7].pk not in healed and made[8].pk not in healed  # labelled now: no score of their own
-    scores.rescore_all()
+    scores.rescore_all(FIRST_PROFILE_ID)
     assert healed == snapshot()  # exactly what a full rescore gives
 
 
@@ -302,7 +302,7 @@ def test_work_given_while_redis_is_down_is_done_once_it_is_back(tmp_path, alice,
 @pytest.mark.django_db(transaction=True)
 def test_companies_a_killed_worker_was_embedding_are_embedded_by_the_next_one(tmp_path, alice):
     made = make_companies(60)
-    labels.label_companies(verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:6])],
+    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:6])],
                            user=alice, source="admin")  # fmt: skip
     scores.catch_up()
     first = start_worker(tmp_path, "killed")

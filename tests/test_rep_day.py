@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from leads.companies import changes as company_changes
 from leads.companies import filters
-from leads.models import Company, ScoreChange
+from leads.models import FIRST_PROFILE_ID, Company, ScoreChange
 from leads.scoring import changes, labels
 from leads.scoring import services as scores
 from tests.browser_helpers import CHROMIUM, log_in
@@ -35,14 +35,16 @@ def test_the_log_says_the_verdict_that_made_each_move_not_the_current_one(fake_e
     brewing, software = labelled_world(alice)
     since = timezone.now() - timedelta(seconds=1)
     bytecraft = software["Bytecraft"]
-    labels.label_company(company=bytecraft, user=alice, source="click", verdict="dislike")
-    scores.apply_label_changes()
-    labels.label_company(company=bytecraft, user=alice, source="click", verdict="clear")  # undone
-    scores.apply_label_changes()
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=bytecraft, user=alice, source="click", verdict="dislike")
+    scores.apply_label_changes(FIRST_PROFILE_ID)
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=bytecraft, user=alice, source="click", verdict="clear"
+    )  # undone
+    scores.apply_label_changes(FIRST_PROFILE_ID)
 
     logged = list(ScoreChange.objects.order_by("changed_at").values_list("cause_verdicts", flat=True))
     assert logged[0] == ["dislike"] and logged[-1] == ["clear"]
-    found = company_changes.explained_changes(since=since)
+    found = company_changes.explained_changes(profile_id=FIRST_PROFILE_ID, since=since)
     assert found.paginator.count == len(logged) and {c.causes[0].verdict for c in found} == {"dislike", "clear"}
 
     client = logged_in(alice)
@@ -60,13 +62,15 @@ def test_the_log_pages_through_every_change_since_a_verdict_biggest_first():
         {i: 0.0 for i in range(150)}, {i: i / 200 + 0.01 for i in range(150)}, causes=[999], verdicts=["like"], at=first
     )
     changes.record({1000: 0.0}, {1000: 0.05}, causes=[998], verdicts=["dislike"], at=first + timedelta(seconds=5))
-    page_one = company_changes.explained_changes(since=since)
-    page_two = company_changes.explained_changes(since=since, page=2)
+    page_one = company_changes.explained_changes(profile_id=FIRST_PROFILE_ID, since=since)
+    page_two = company_changes.explained_changes(profile_id=FIRST_PROFILE_ID, since=since, page=2)
     assert page_one.paginator.count == 151 and len(page_one) == company_changes.CHANGES_PER_PAGE and len(page_two) == 51
     moves = [abs(c.new_fit - c.old_fit) for c in [*page_one, *page_two]]
     assert moves == sorted(moves, reverse=True)
     assert 0 in {c.company_id for c in page_two}  # the first verdict's smallest move is still there
-    assert company_changes.explained_changes(since=since, page="x²").number == 1  # a bad page number: the first
+    assert (
+        company_changes.explained_changes(profile_id=FIRST_PROFILE_ID, since=since, page="x²").number == 1
+    )  # a bad page number: the first
 
 
 # --- The dashboard in the browser ----------------------------------------------------------------
@@ -86,7 +90,7 @@ def test_no_notice_moves_the_rows_under_the_pointer(live_server, page, fake_enco
 
     row_of(page, "Bytecraft").locator("button[value=like]").click()
     page.locator("#toast").wait_for(state="visible")
-    scores.apply_label_changes()  # what the worker does: the page then shows "N scores changed"
+    scores.apply_label_changes(FIRST_PROFILE_ID)  # what the worker does: the page then shows "N scores changed"
     page.locator("#changes").wait_for(state="visible", timeout=15_000)
     after = target.bounding_box()
     assert (after["x"], after["y"]) == (before["x"], before["y"])
@@ -94,8 +98,8 @@ def test_no_notice_moves_the_rows_under_the_pointer(live_server, page, fake_enco
     # A second click where the button was before the first: it lands on the same company.
     page.mouse.click(before["x"] + before["width"] / 2, before["y"] + before["height"] / 2)
     page.wait_for_function("() => document.querySelector('#toast').textContent.includes('Stackline')")
-    assert Company.objects.get(pk=software["Stackline"].pk).verdict == "dislike"
-    assert Company.objects.get(pk=software["Bytecraft"].pk).verdict == "like"
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=software["Stackline"].pk).verdict == "dislike"
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=software["Bytecraft"].pk).verdict == "like"
 
 
 @browser

@@ -15,7 +15,15 @@ from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
 from leads.embedding import active
 from leads.labelnext import choice as labelnext
-from leads.models import Company, CompanyEmbedding, Label, LabelSource, QualitySnapshot, ReviewDecision
+from leads.models import (
+    FIRST_PROFILE_ID,
+    Company,
+    CompanyEmbedding,
+    Label,
+    LabelSource,
+    QualitySnapshot,
+    ReviewDecision,
+)
 from leads.review import quality
 from leads.review import selectors as review
 from leads.review import services as review_service
@@ -47,7 +55,7 @@ def add(name: str, vector: np.ndarray | None = None) -> Company:
 
 
 def give(company: Company, user, verdict: str, source: str = LabelSource.CLICK) -> None:
-    labels.label_company(company=company, user=user, verdict=verdict, source=source)
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=company, user=user, verdict=verdict, source=source)
 
 
 @pytest.fixture
@@ -99,7 +107,7 @@ def planted(settings, alice, bob, staff, django_user_model, fresh_hnsw_index):
         made[name] = add(name)
         for user, verdict, *source in given:
             give(made[name], user, verdict, *source)
-    scores.rescore_all()
+    scores.rescore_all(FIRST_PROFILE_ID)
     for company in made.values():
         company.refresh_from_db()
     return made
@@ -110,7 +118,7 @@ def names(companies) -> list[str]:
 
 
 def test_it_finds_exactly_the_suspicious_labels_planted(planted):
-    found, total = review.suspicious_labels()
+    found, total = review.suspicious_labels(profile_id=FIRST_PROFILE_ID)
     assert sorted(names(e.company for e in found)) == [
         "Close Dislike", "Close Like", "Odd One Out", "Twin Dislike", "Twin Like",
     ]  # fmt: skip
@@ -126,13 +134,13 @@ def test_it_finds_exactly_the_suspicious_labels_planted(planted):
 
 
 def test_the_suspicious_threshold_is_the_leave_one_out_score(planted):
-    loo = review.labelled_loo()
+    loo = review.labelled_loo(FIRST_PROFILE_ID)
     contradicted = {int(i) for i, y, s in zip(loo.company_ids, loo.labels, loo.scores) if y * s < -0.5}
-    assert contradicted == {e.company.pk for e in review.suspicious_labels()[0]}
+    assert contradicted == {e.company.pk for e in review.suspicious_labels(profile_id=FIRST_PROFILE_ID)[0]}
 
 
 def test_it_finds_exactly_the_conflicts_planted(planted):
-    found, total = review.conflicts()
+    found, total = review.conflicts(profile_id=FIRST_PROFILE_ID)
     assert sorted(names(c.company for c in found)) == ["Disputed", "Disputed Later"] and total == 2
     assert {c.company.name: c.given for c in found} == {
         "Disputed": "alice liked, bob disliked",
@@ -141,7 +149,7 @@ def test_it_finds_exactly_the_conflicts_planted(planted):
 
 
 def test_agreement_is_cohens_kappa_for_each_pair_of_reps(planted):
-    pairs = {(p.first, p.second): p for p in review.rep_agreement()}
+    pairs = {(p.first, p.second): p for p in review.rep_agreement(FIRST_PROFILE_ID)}
     assert set(pairs) == {("alice", "bob"), ("alice", "dave"), ("bob", "dave")}
     # Both gave a verdict (latest, clears and a manager's labels left out): Withdrawn is not shared.
     alice = {"Disputed": "like", "Disputed Later": "dislike", "Agreed": "like", "Both Dislike": "dislike",
@@ -155,23 +163,23 @@ def test_agreement_is_cohens_kappa_for_each_pair_of_reps(planted):
 
 
 def test_it_finds_exactly_the_near_duplicates_planted(planted):
-    found, total = review.near_duplicates()
+    found, total = review.near_duplicates(profile_id=FIRST_PROFILE_ID)
     assert [(p.liked.name, p.disliked.name) for p in found] == [("Twin Like", "Twin Dislike")] and total == 1
     assert found[0].distance == pytest.approx(1 - 0.99**2, abs=1e-6)
-    wider = review.near_duplicates(threshold=0.08)[0]  # the close pair is at 0.069
+    wider = review.near_duplicates(profile_id=FIRST_PROFILE_ID, threshold=0.08)[0]  # the close pair is at 0.069
     assert [(p.liked.name, p.disliked.name) for p in wider] == [
         ("Twin Like", "Twin Dislike"),
         ("Close Like", "Close Dislike"),
     ]
-    assert review.near_duplicates(threshold=0.01) == ([], 0)
+    assert review.near_duplicates(profile_id=FIRST_PROFILE_ID, threshold=0.01) == ([], 0)
 
 
 def test_low_confidence_lists_the_unlabelled_companies_far_from_any_label(planted):
-    found, total, threshold = review.low_confidence()
+    found, total, threshold = review.low_confidence(profile_id=FIRST_PROFILE_ID)
     assert names(e.company for e in found) == ["Far Away", "Somewhat Far"] and total == 2
     assert found[0].nearest_distance == pytest.approx(1.0)
     assert found[1].nearest_distance == pytest.approx(1 - 0.6 * 0.98, abs=1e-6)
-    assert threshold == labelnext.low_confidence_threshold(reads.load_labelled_set().vectors)
+    assert threshold == labelnext.low_confidence_threshold(reads.load_labelled_set(FIRST_PROFILE_ID).vectors)
     assert threshold < 0.2
 
 
@@ -204,10 +212,10 @@ def test_every_fix_is_a_managers_label_in_the_history(planted, as_staff, staff):
     for company, verdict in [(odd, "like"), (disputed, "clear")]:
         latest = Label.objects.filter(company=company).latest("created_at")
         assert (latest.verdict, latest.source, latest.user) == (verdict, LabelSource.ADMIN, staff)
-    odd.refresh_from_db()
-    assert odd.verdict == "like"
-    assert "Odd One Out" not in names(e.company for e in review.suspicious_labels()[0])  # right now
-    assert names(c.company for c in review.conflicts()[0]) == ["Disputed Later"]  # settled
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=odd.pk).verdict == "like"
+    suspicious = review.suspicious_labels(profile_id=FIRST_PROFILE_ID)[0]
+    assert "Odd One Out" not in names(e.company for e in suspicious)  # right now
+    assert names(c.company for c in review.conflicts(profile_id=FIRST_PROFILE_ID)[0]) == ["Disputed Later"]  # settled
 
     response = as_staff.post(f"/review/companies/{odd.pk}/label", {"verdict": "maybe"}, follow=True)
     assert b"verdict must be one of" in response.content
@@ -216,7 +224,7 @@ def test_every_fix_is_a_managers_label_in_the_history(planted, as_staff, staff):
 
 def test_keep_is_remembered_until_the_company_is_labelled_again(planted, as_staff, staff, alice):
     twin = planted["Twin Like"]
-    entry = next(e for e in review.suspicious_labels()[0] if e.company == twin)
+    entry = next(e for e in review.suspicious_labels(profile_id=FIRST_PROFILE_ID)[0] if e.company == twin)
     response = as_staff.post(
         f"/review/companies/{twin.pk}/keep", {"kind": "suspicious", "label": entry.label_id, "section": "suspicious"}
     )
@@ -228,7 +236,7 @@ def test_keep_is_remembered_until_the_company_is_labelled_again(planted, as_staf
         entry.label_id,
         staff,
     )
-    assert "Twin Like" not in names(e.company for e in review.suspicious_labels()[0])
+    assert "Twin Like" not in names(e.company for e in review.suspicious_labels(profile_id=FIRST_PROFILE_ID)[0])
     page = as_staff.get("/review/").content.decode()
     suspicious_section = page.split('id="suspicious"')[1].split('id="conflicts"')[0]
     assert f'action="/review/companies/{twin.pk}/keep"' not in suspicious_section
@@ -236,22 +244,24 @@ def test_keep_is_remembered_until_the_company_is_labelled_again(planted, as_staf
     assert Label.objects.filter(company=twin).count() == 1  # a keep writes no label
 
     give(twin, alice, "like")  # labelled again, even the same verdict: look again
-    assert "Twin Like" in names(e.company for e in review.suspicious_labels()[0])
+    assert "Twin Like" in names(e.company for e in review.suspicious_labels(profile_id=FIRST_PROFILE_ID)[0])
 
 
 def test_keep_hides_a_conflict_and_a_pair(planted, staff, bob):
-    conflict = next(c for c in review.conflicts()[0] if c.company.name == "Disputed")
-    review_service.review_keep(company=conflict.company, kind="conflict", user=staff, label_id=conflict.label_id)
-    assert names(c.company for c in review.conflicts()[0]) == ["Disputed Later"]
-
-    (pair,), _ = review.near_duplicates()
+    conflict = next(c for c in review.conflicts(profile_id=FIRST_PROFILE_ID)[0] if c.company.name == "Disputed")
     review_service.review_keep(
-        company=pair.liked, kind="duplicate", user=staff, label_id=pair.liked_label_id, other=pair.disliked,
-        other_label_id=pair.disliked_label_id,
+        profile_id=FIRST_PROFILE_ID, company=conflict.company, kind="conflict", user=staff, label_id=conflict.label_id
+    )
+    assert names(c.company for c in review.conflicts(profile_id=FIRST_PROFILE_ID)[0]) == ["Disputed Later"]
+
+    (pair,), _ = review.near_duplicates(profile_id=FIRST_PROFILE_ID)
+    review_service.review_keep(
+        profile_id=FIRST_PROFILE_ID, company=pair.liked, kind="duplicate", user=staff,
+        label_id=pair.liked_label_id, other=pair.disliked, other_label_id=pair.disliked_label_id,
     )  # fmt: skip
-    assert review.near_duplicates() == ([], 0)
+    assert review.near_duplicates(profile_id=FIRST_PROFILE_ID) == ([], 0)
     give(pair.disliked, bob, "dislike")
-    assert len(review.near_duplicates()[0]) == 1
+    assert len(review.near_duplicates(profile_id=FIRST_PROFILE_ID)[0]) == 1
 
 
 def test_a_keep_for_a_label_since_replaced_is_refused(planted, as_staff, staff, alice):
@@ -259,7 +269,9 @@ def test_a_keep_for_a_label_since_replaced_is_refused(planted, as_staff, staff, 
     shown = Label.objects.filter(company=twin).latest("created_at").pk
     give(twin, alice, "like")
     with pytest.raises(review_service.StaleEntry):
-        review_service.review_keep(company=twin, kind="suspicious", user=staff, label_id=shown)
+        review_service.review_keep(
+            profile_id=FIRST_PROFILE_ID, company=twin, kind="suspicious", user=staff, label_id=shown
+        )
     response = as_staff.post(f"/review/companies/{twin.pk}/keep", {"kind": "suspicious", "label": shown}, follow=True)
     assert b"labelled again since" in response.content
     response = as_staff.post(f"/review/companies/{twin.pk}/keep", {"kind": "nonsense", "label": shown}, follow=True)
@@ -301,7 +313,7 @@ def test_the_headline_and_the_used_k_row_show_one_auc(planted, as_staff):
     disagree with the headline: both are the labels as they are now, and so is today's point."""
     record_quality(report=quality.evaluate(np.eye(4, 384), [1, -1, 1, -1], k=5, bootstrap=0))
     section = quality_section(as_staff)
-    now = review.labelled_quality().report.headline
+    now = review.labelled_quality(profile_id=FIRST_PROFILE_ID).report.headline
     assert headline_auc(section) == row_auc(section, 5) == f"{now.auc:.3f}"
     assert '<tr data-k="5" class="current">' in section
     assert f'<span class="key-auc">ROC AUC</span> {now.auc:.3f}' in section  # today's point
@@ -313,15 +325,15 @@ def test_new_labels_change_the_figures_the_same_day(planted, as_staff, alice):
     for name in ["Odd One Out", "Close Dislike", "Twin Dislike"]:  # the suspicious ones, fixed
         give(planted[name], alice, "like")
     after = quality_section(as_staff)
-    now = review.labelled_quality().report.headline
+    now = review.labelled_quality(profile_id=FIRST_PROFILE_ID).report.headline
     assert headline_auc(after) == row_auc(after, 5) == f"{now.auc:.3f}" != headline_auc(before)
-    snapshot = record_quality_if_due()  # the sweep: today's record follows the labels
+    snapshot = record_quality_if_due(FIRST_PROFILE_ID)  # the sweep: today's record follows the labels
     assert snapshot is not None and snapshot.auc == now.auc and QualitySnapshot.objects.count() == 1
 
 
 def test_a_first_day_is_a_visible_point(planted, as_staff):
     section = quality_section(as_staff)
-    now = review.labelled_quality().report.headline
+    now = review.labelled_quality(profile_id=FIRST_PROFILE_ID).report.headline
     dot = re.search(r'<circle class="auc" cx="([\d.]+)" cy="([\d.]+)" r="3"/>', section)
     assert dot is not None and float(dot.group(2)) == pytest.approx(6 + 108 * (1 - now.auc), abs=0.1)
     assert "First day" in section
@@ -335,7 +347,7 @@ def test_a_first_day_is_a_visible_point(planted, as_staff):
 
 def test_liked_in_the_top_says_how_many_it_read(planted, as_staff):
     section = quality_section(as_staff)
-    top = review.labelled_quality().report.headline.top[20]
+    top = review.labelled_quality(profile_id=FIRST_PROFILE_ID).report.headline.top[20]
     assert top[0] == 17  # fewer than 20 labelled companies: all of them
     figures = section.split('class="review-figures"')[1].split("</div>\n  </div>")[0]
     assert f"{round(100 * top[1])}%</strong>" in figures and "liked among the top 17" in figures
@@ -345,11 +357,13 @@ def test_liked_in_the_top_says_how_many_it_read(planted, as_staff):
 
 def test_the_fit_is_ranked_beside_the_score(planted, as_staff):
     section = quality_section(as_staff)
-    labelled = reads.load_labelled_set()
+    labelled = reads.load_labelled_set(FIRST_PROFILE_ID)
     loo = quality.leave_one_out(labelled.vectors, labelled.labels, 5)
     fits = evidence.of_neighbours(loo.distances, labelled.labels[loo.neighbours], labelled.radius).fit
     fit_auc = roc_auc_score(labelled.labels, np.round(fits, 9))
-    assert review.labelled_quality().report.headline.fit_auc == pytest.approx(fit_auc, abs=1e-12)
+    assert review.labelled_quality(profile_id=FIRST_PROFILE_ID).report.headline.fit_auc == pytest.approx(
+        fit_auc, abs=1e-12
+    )
     assert f"Ranking by fit: AUC {fit_auc:.3f}, by score: AUC {headline_auc(section)}" in section
     assert f"<td>{fit_auc:.3f}</td>" in section.split('<tr data-k="5"')[1].split("</tr>")[0]
 

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from leads.accounts import roles
-from leads.models import Company, Label
+from leads.models import FIRST_PROFILE_ID, Company, Label
 from tests.web_helpers import in_role, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def test_a_role_without_the_right_changes_nothing_and_is_told_whom_to_ask(world,
     response = logged_in(alice).post(f"/review/companies/{company.pk}/label", {"verdict": "dislike"})
     assert response.status_code == 403 and "Sales managers" in response.content.decode()
     assert Label.objects.count() == before
-    assert Company.objects.get(pk=company.pk).verdict == world["Bravo Beers"].verdict
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=company.pk).verdict == world["Bravo Beers"].verdict
 
 
 def test_the_dashboard_hides_what_a_role_may_not_do(world, alice, admin_only):

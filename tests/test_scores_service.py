@@ -9,7 +9,7 @@ from django.db import connection
 
 from leads.core import locks
 from leads.embedding import services as embeddings
-from leads.models import Company, Label, Score, ScoringState
+from leads.models import FIRST_PROFILE_ID, Company, Label, Score, ScoringState
 from leads.scoring import labels, reads
 from leads.scoring import services as scores
 
@@ -33,12 +33,12 @@ def companies(fake_encoder):
 
 def test_a_label_is_kept_in_the_history_and_the_latest_one_is_current(companies, alice, bob):
     brew = companies["brew"]
-    labels.label_company(company=brew, user=alice, source="click", verdict="like")
-    labels.label_company(company=brew, user=bob, source="click", verdict="dislike")
-    brew.refresh_from_db()
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=brew, user=alice, source="click", verdict="like")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=brew, user=bob, source="click", verdict="dislike")
+    brew = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=brew.pk)
     assert brew.verdict == "dislike"
-    labels.label_company(company=brew, user=alice, source="click", verdict="clear")
-    brew.refresh_from_db()
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=brew, user=alice, source="click", verdict="clear")
+    brew = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=brew.pk)
     assert brew.verdict == ""
     assert list(brew.labels.values_list("verdict", "user__username")) == [
         ("clear", "alice"),
@@ -49,14 +49,20 @@ def test_a_label_is_kept_in_the_history_and_the_latest_one_is_current(companies,
 
 def test_an_unknown_verdict_is_refused(companies, alice):
     with pytest.raises(labels.InvalidVerdict, match="like, dislike, clear"):
-        labels.label_company(company=companies["brew"], user=alice, source="click", verdict="maybe")
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID, company=companies["brew"], user=alice, source="click", verdict="maybe"
+        )
     assert Label.objects.count() == 0
 
 
 def test_scores_follow_the_nearest_labels_and_explain_themselves(companies, alice):
-    labels.label_company(company=companies["brew"], user=alice, source="click", verdict="like")
-    labels.label_company(company=companies["soft"], user=alice, source="click", verdict="dislike")
-    assert scores.rescore_all() == 4
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=companies["brew"], user=alice, source="click", verdict="like"
+    )
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=companies["soft"], user=alice, source="click", verdict="dislike"
+    )
+    assert scores.rescore_all(FIRST_PROFILE_ID) == 4
     by_name = {s.company.name: s for s in Score.objects.select_related("company")}
     assert set(by_name) == {"brew2", "brew3", "soft2", "shop"}  # labelled companies get no score
     assert by_name["brew2"].value > 0.3 and by_name["soft2"].value < -0.3
@@ -66,11 +72,15 @@ def test_scores_follow_the_nearest_labels_and_explain_themselves(companies, alic
 
 
 def test_without_labels_companies_are_not_scored_not_zero(companies, alice):
-    labels.label_company(company=companies["brew"], user=alice, source="click", verdict="like")
-    scores.rescore_all()
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=companies["brew"], user=alice, source="click", verdict="like"
+    )
+    scores.rescore_all(FIRST_PROFILE_ID)
     assert Score.objects.count() == 5
-    labels.label_company(company=companies["brew"], user=alice, source="click", verdict="clear")
-    scores.rescore_all()
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=companies["brew"], user=alice, source="click", verdict="clear"
+    )
+    scores.rescore_all(FIRST_PROFILE_ID)
     assert Score.objects.count() == 0
 
 
@@ -86,10 +96,14 @@ def test_embedding_skips_companies_whose_text_and_model_are_unchanged(companies)
 def test_scores_match_scoring_module_on_stored_vectors(companies, alice):
     from leads.scoring.knn import knn_scores
 
-    labels.label_company(company=companies["brew"], user=alice, source="click", verdict="like")
-    labels.label_company(company=companies["soft"], user=alice, source="click", verdict="dislike")
-    scores.rescore_all()
-    labelled = reads.load_labelled_set()
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=companies["brew"], user=alice, source="click", verdict="like"
+    )
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=companies["soft"], user=alice, source="click", verdict="dislike"
+    )
+    scores.rescore_all(FIRST_PROFILE_ID)
+    labelled = reads.load_labelled_set(FIRST_PROFILE_ID)
     target = companies["shop"]
     vector = np.array([target.embeddings.get().vector], dtype=np.float32)
     expected = knn_scores(vector, labelled.vectors, labelled.labels, k=10).values[0]
@@ -107,13 +121,14 @@ def test_the_sweep_restarts_a_full_rescore_whose_chunk_tasks_were_lost(companies
     sent = []
     monkeypatch.setattr(scores, "send_in_turn", lambda name, runs: sent.extend(name for _ in runs) or len(runs))
     ScoringState.objects.update_or_create(
-        pk=1, defaults={"chunks_left": 3, "full_started_at": timezone.now() - timedelta(minutes=5)}
+        profile_id=FIRST_PROFILE_ID,
+        defaults={"chunks_left": 3, "full_started_at": timezone.now() - timedelta(minutes=5)},
     )
-    assert not scores.full_rescore_stalled()
-    ScoringState.change(full_started_at=timezone.now() - timedelta(hours=1))
-    assert scores.full_rescore_stalled()
+    assert not scores.full_rescore_stalled(FIRST_PROFILE_ID)
+    ScoringState.change(FIRST_PROFILE_ID, full_started_at=timezone.now() - timedelta(hours=1))
+    assert scores.full_rescore_stalled(FIRST_PROFILE_ID)
     tasks.sweep()
-    state = ScoringState.get()
+    state = ScoringState.of(FIRST_PROFILE_ID)
     assert state.chunks_left == 1 and timezone.now() - state.full_started_at < timedelta(minutes=1)
     assert sent.count("leads.rescore_chunk") == 1
 
@@ -127,10 +142,10 @@ def test_changing_k_rescores_every_company(companies, alice, monkeypatch):
     from leads.models import ScoringState
 
     for company in list(companies.values())[:4]:
-        labels.label_company(company=company, user=alice, source="click", verdict="like")
+        labels.label_company(profile_id=FIRST_PROFILE_ID, company=company, user=alice, source="click", verdict="like")
     with override_settings(SCORING_K=2):
-        scores.rescore_all()
-        assert ScoringState.get().k == 2
+        scores.rescore_all(FIRST_PROFILE_ID)
+        assert ScoringState.of(FIRST_PROFILE_ID).k == 2
         assert {len(s.neighbour_ids) for s in Score.objects.all()} == {2}
         sent = []
         monkeypatch.setattr(scores, "send_in_turn", lambda name, runs: sent.extend(tuple(a) for a in runs) or len(runs))
@@ -138,9 +153,9 @@ def test_changing_k_rescores_every_company(companies, alice, monkeypatch):
         assert sent == []  # k unchanged: nothing to do
     with override_settings(SCORING_K=3):
         tasks.sweep()
-        assert sent and ScoringState.get().k == 3  # the chunks went to the workers
-        for lo, hi in sent:
-            scores.rescore_chunk(lo, hi)
+        assert sent and ScoringState.of(FIRST_PROFILE_ID).k == 3  # the chunks went to the workers
+        for _, lo, hi in sent:
+            scores.rescore_chunk(FIRST_PROFILE_ID, lo, hi)
         assert {len(s.neighbour_ids) for s in Score.objects.all()} == {3}
 
 
@@ -160,7 +175,9 @@ def test_the_labelled_set_is_read_from_one_snapshot_while_verdicts_change(fake_e
             while not stop.is_set():
                 company = Company.objects.get(pk=made[rng.integers(len(made))].pk)
                 verdict = ["like", "dislike", "clear"][rng.integers(3)]
-                labels.label_company(company=company, user=alice, source="click", verdict=verdict)
+                labels.label_company(
+                    profile_id=FIRST_PROFILE_ID, company=company, user=alice, source="click", verdict=verdict
+                )
         except BaseException as error:  # noqa: BLE001 - reported below, with the thread's cause
             errors.append(error)
         finally:
@@ -173,7 +190,7 @@ def test_the_labelled_set_is_read_from_one_snapshot_while_verdicts_change(fake_e
         deadline = time.monotonic() + 3.0
         snapshots = 0
         while time.monotonic() < deadline:
-            labelled = reads.load_labelled_set()
+            labelled = reads.load_labelled_set(FIRST_PROFILE_ID)
             assert len(labelled.labels) == len(labelled.company_ids) == len(labelled.vectors)
             assert set(np.unique(labelled.labels)) <= {1.0, -1.0}
             snapshots += 1
@@ -185,7 +202,7 @@ def test_the_labelled_set_is_read_from_one_snapshot_while_verdicts_change(fake_e
     assert snapshots > 10
     scores.catch_up()  # and the passes end where a full rescore does
     after_passes = dict(Score.objects.values_list("company_id", "fit"))
-    scores.rescore_all()
+    scores.rescore_all(FIRST_PROFILE_ID)
     assert dict(Score.objects.values_list("company_id", "fit")) == pytest.approx(after_passes)
 
 
@@ -194,18 +211,18 @@ def test_a_radius_measured_before_the_companies_were_embedded_is_measured_again(
     radius measured then (on none: 1.0, every company "close") must not stay."""
     first = [Company.objects.create(name=f"First {i}", description=f"beer brewery {i}") for i in range(2)]
     embeddings.embed_and_score([c.pk for c in first])
-    labels.label_company(company=first[0], user=alice, source="import", verdict="like")
-    scores.apply_label_changes(inline_full=True)
-    state = ScoringState.get()
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=first[0], user=alice, source="import", verdict="like")
+    scores.apply_label_changes(FIRST_PROFILE_ID, inline_full=True)
+    state = ScoringState.of(FIRST_PROFILE_ID)
     assert state.radius_companies == 2
     words = ["software code", "fashion clothing", "beer lager", "bank payments", "hotel rooms"]
     rest = [Company.objects.create(name=f"Later {i}", description=words[i % 5] + f" {i}") for i in range(10)]
     embeddings.embed_and_score([c.pk for c in rest])
-    state = ScoringState.get()
+    state = ScoringState.of(FIRST_PROFILE_ID)
     assert state.radius_companies == 12 and state.radius == pytest.approx(reads.measure_radius()[0])
     weighed = dict(Score.objects.values_list("company_id", "fit"))
     assert len(weighed) == 11
-    scores.rescore_all()
+    scores.rescore_all(FIRST_PROFILE_ID)
     assert dict(Score.objects.values_list("company_id", "fit")) == pytest.approx(weighed)
 
 
@@ -217,7 +234,7 @@ def test_a_pass_with_nothing_pending_takes_no_lock(fake_encoder):
 
     def chunk_writer() -> None:  # holds the scores lock shared, as a full rescore's chunk does
         try:
-            with locks.scores_lock(shared=True):
+            with locks.scores_lock(FIRST_PROFILE_ID, shared=True):
                 held.set()
                 release.wait(10)
         finally:
@@ -228,7 +245,7 @@ def test_a_pass_with_nothing_pending_takes_no_lock(fake_encoder):
     try:
         assert held.wait(5)
         started = time.monotonic()
-        assert scores.apply_label_changes() == 0
+        assert scores.apply_label_changes(FIRST_PROFILE_ID) == 0
         assert time.monotonic() - started < 1.0
     finally:
         release.set()

@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from leads.companies import search
 from leads.embedding import services as embeddings
-from leads.models import Company, CompanyWords
+from leads.models import FIRST_PROFILE_ID, Company, CompanyWords
 from leads.models.companies import Found, _weakest, search_query
 from leads.settings import search_languages
 from tests.test_dashboard import dashboard_names
@@ -114,7 +114,7 @@ def test_it_lists_the_companies_nearest_in_meaning(as_alice, terminals, fresh_hn
     assert "nearest in meaning to “refrigerated trucks for seafood”" in page.text
     assert "(the filters do not apply)" in page.text
     assert "% similar to what you described" in page.text
-    nearest = search.by_meaning("refrigerated trucks for seafood")
+    nearest = search.by_meaning("refrigerated trucks for seafood", profile_id=FIRST_PROFILE_ID)
     assert [row.company.name for row in nearest] == names
     assert nearest[0].similarity > nearest[1].similarity
 
@@ -138,7 +138,7 @@ def test_the_api_searches_by_meaning_too(api, terminals, fresh_hnsw_index):
     body = response.json()
     assert body["about"] == "refrigerated trucks for seafood"
     assert [row["name"] for row in body["results"]] == [
-        row.company.name for row in search.by_meaning(body["about"], limit=3)
+        row.company.name for row in search.by_meaning(body["about"], profile_id=FIRST_PROFILE_ID, limit=3)
     ]
     assert body["results"][0]["name"] == "Polar Haul" and 0 < body["results"][0]["similarity"] <= 1
 

@@ -18,7 +18,7 @@ from leads.companies.selectors import similar_companies
 from leads.companies.services import save_company
 from leads.embedding import active
 from leads.embedding import services as embeddings
-from leads.models import ApiToken, Company, CompanyEmbedding, Score
+from leads.models import FIRST_PROFILE_ID, ApiToken, Company, CompanyEmbedding, Score
 from leads.models.encoders import hnsw_index_name
 from leads.scoring import labels
 from tests.conftest import fake_encode
@@ -101,7 +101,7 @@ def world_distance(a: Company, b: Company) -> float:
 def test_it_lists_the_nearest_companies_first(world):
     bravo = world["Bravo Beers"]
     scans = hnsw_scans()
-    found = similar_companies(bravo)
+    found = similar_companies(bravo, profile_id=FIRST_PROFILE_ID)
     assert hnsw_scans() == scans + 1  # through the index, not a full scan and sort
     # The other breweries, then the rest; Golf Pending has no vector yet.
     assert [s.company.name for s in found] == [
@@ -122,20 +122,20 @@ def test_it_never_lists_the_company_itself(world):
         name=bravo.name, website="bravo-twin.com", description=bravo.description, industry=bravo.industry
     )
     embeddings.embed_companies([twin.pk])
-    found = similar_companies(bravo, limit=3)
+    found = similar_companies(bravo, profile_id=FIRST_PROFILE_ID, limit=3)
     assert [(s.company.pk, round(s.distance, 6)) for s in found][0] == (twin.pk, 0.0)  # the same text, at 0
     assert bravo.pk not in [s.company.pk for s in found]
 
 
 def test_it_stops_at_the_limit(world):
-    assert [s.company.name for s in similar_companies(world["Bravo Beers"], limit=2)] == [
+    assert [s.company.name for s in similar_companies(world["Bravo Beers"], profile_id=FIRST_PROFILE_ID, limit=2)] == [
         "Alpha Brewing",
         "Copper Stouts",
     ]
 
 
 def test_it_lists_only_unlabelled_companies_when_asked(world):
-    found = similar_companies(world["Bravo Beers"], unlabelled=True)
+    found = similar_companies(world["Bravo Beers"], profile_id=FIRST_PROFILE_ID, unlabelled=True)
     # Alpha Brewing (liked) and Delta Code (disliked) are left out.
     assert [s.company.name for s in found] == ["Copper Stouts", "Foxtrot Fashion", "Echo Review"]
     assert found[0].company.score == Score.objects.get(company=world["Copper Stouts"])  # loaded with it
@@ -146,10 +146,10 @@ def test_it_fills_the_limit_with_unlabelled_companies_when_the_nearest_are_label
     target = companies[0]
     # More labelled near neighbours than the index search keeps candidates (ef_search).
     for company in companies[1:121]:
-        labels.label_company(company=company, user=alice, source="click", verdict="like")
+        labels.label_company(profile_id=FIRST_PROFILE_ID, company=company, user=alice, source="click", verdict="like")
 
     scans = hnsw_scans()
-    found = similar_companies(target, limit=10, unlabelled=True)
+    found = similar_companies(target, profile_id=FIRST_PROFILE_ID, limit=10, unlabelled=True)
     assert hnsw_scans() == scans + 1
     assert [s.company.name for s in found] == [f"Point {i}" for i in range(121, 131)]
 
@@ -162,7 +162,7 @@ def test_it_fills_the_limit_with_unlabelled_companies_when_the_nearest_are_label
         in_use = active.encoder()  # its index: vectors cast to its size, its rows only
         cursor.execute(
             "SELECT c.name FROM leads_companyembedding e JOIN leads_company c ON c.id = e.company_id"
-            f" WHERE c.verdict = '' AND e.model_name = %s ORDER BY e.vector::vector({in_use.dimensions}) <=>"
+            f" WHERE NOT EXISTS (SELECT 1 FROM leads_currentverdict v WHERE v.company_id = c.id) AND e.model_name = %s ORDER BY e.vector::vector({in_use.dimensions}) <=>"
             " (SELECT vector FROM leads_companyembedding WHERE company_id = %s) LIMIT 10",
             [in_use.stored_name, target.pk],
         )
@@ -174,9 +174,11 @@ def test_it_fills_the_limit_with_unlabelled_companies_when_the_nearest_are_label
 def test_it_equals_an_exact_search(monkeypatch, alice, unlabelled):
     companies = points(monkeypatch, cluster(40, seed=3 + unlabelled))
     for company in companies[::3]:
-        labels.label_company(company=company, user=alice, source="click", verdict="dislike")
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID, company=company, user=alice, source="click", verdict="dislike"
+        )
     for company in companies[:12]:
-        found = similar_companies(company, limit=10, unlabelled=unlabelled)
+        found = similar_companies(company, profile_id=FIRST_PROFILE_ID, limit=10, unlabelled=unlabelled)
         exact = exact_similar(company, limit=10, unlabelled=unlabelled)
         assert len(exact) == 10
         assert [s.company.pk for s in found] == [pk for pk, _ in exact]  # recall 1.0, same order
@@ -185,20 +187,22 @@ def test_it_equals_an_exact_search(monkeypatch, alice, unlabelled):
 
 def test_a_company_whose_text_changed_has_no_similar_companies_until_re_embedded(world):
     alpha, bravo = world["Alpha Brewing"], world["Bravo Beers"]
-    assert bravo.pk in [s.company.pk for s in similar_companies(alpha)]
+    assert bravo.pk in [s.company.pk for s in similar_companies(alpha, profile_id=FIRST_PROFILE_ID)]
     bravo.description = "cider orchard apples"
     save_company(bravo)  # a new text hash: the stored vector is stale until the worker runs
 
-    assert similar_companies(bravo) == []
-    assert bravo.pk not in [s.company.pk for s in similar_companies(alpha)]  # nor is it anyone's neighbour
+    assert similar_companies(bravo, profile_id=FIRST_PROFILE_ID) == []
+    assert bravo.pk not in [
+        s.company.pk for s in similar_companies(alpha, profile_id=FIRST_PROFILE_ID)
+    ]  # nor is it anyone's neighbour
 
     embeddings.embed_companies([bravo.pk])
-    assert bravo.pk in [s.company.pk for s in similar_companies(alpha)]
-    assert similar_companies(bravo) != []
+    assert bravo.pk in [s.company.pk for s in similar_companies(alpha, profile_id=FIRST_PROFILE_ID)]
+    assert similar_companies(bravo, profile_id=FIRST_PROFILE_ID) != []
 
 
 def test_a_company_never_embedded_has_no_similar_companies(world):
-    assert similar_companies(world["Golf Pending"]) == []
+    assert similar_companies(world["Golf Pending"], profile_id=FIRST_PROFILE_ID) == []
 
 
 # --- the API ----------------------------------------------------------------------
@@ -233,7 +237,9 @@ def test_the_api_lists_the_nearest_companies_with_their_label_and_score(api, wor
                 # the evidence behind it, as everywhere a score is served
                 "fit": round(Score.objects.get(company=copper).fit, 6),
                 "evidence": round(Score.objects.get(company=copper).evidence, 6),
-                "band": selectors.band_of(Score.objects.get(company=copper), selectors.score_distribution()).key,
+                "band": selectors.band_of(
+                    Score.objects.get(company=copper), selectors.score_distribution(FIRST_PROFILE_ID)
+                ).key,
                 "distance": pytest.approx(world_distance(bravo, copper), abs=1e-6),
                 "similarity": pytest.approx(1 - world_distance(bravo, copper), abs=1e-6),
             },
@@ -344,7 +350,7 @@ def test_the_company_page_says_when_no_unlabelled_company_is_similar(as_alice, f
     lone = Company.objects.create(name="Lone Brewery", description="beer")
     liked = Company.objects.create(name="Liked Brewery", description="beer")
     embeddings.embed_companies([lone.pk, liked.pk])
-    labels.label_company(company=liked, user=alice, source="click", verdict="like")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=liked, user=alice, source="click", verdict="like")
     response = as_alice.get(f"/companies/{lone.pk}/")
     assert "No other unlabelled company is embedded yet." in response.text
     assert '<table class="similar">' not in response.text

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from leads.companies import orderings, selectors
-from leads.models import Company, Label, Score
+from leads.models import FIRST_PROFILE_ID, Company, Label, Score
 from leads.scoring import labels
 from tests.test_dashboard import dashboard_names
 from tests.test_export import export
@@ -54,7 +54,9 @@ def test_worst_fit_first_then_the_unscored(as_alice, world):
 
 
 def test_latest_verdict_first_pages_across_labelled_and_unlabelled(as_alice, world, alice, monkeypatch):
-    labels.label_company(company=world["Echo Review"], user=alice, source="click", verdict="dislike")
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=world["Echo Review"], user=alice, source="click", verdict="dislike"
+    )
     Label.objects.filter(company=world["Alpha Brewing"]).update(created_at=timezone.now() + timedelta(minutes=5))
     expected = [
         "Alpha Brewing",
@@ -69,7 +71,7 @@ def test_latest_verdict_first_pages_across_labelled_and_unlabelled(as_alice, wor
     monkeypatch.setattr("leads.companies.views.PAGE_SIZE", 2)
     pages = [dashboard_names(as_alice.get("/", {"ordering": "-verdict", "page": n})) for n in (1, 2, 3, 4)]
     assert pages == [expected[0:2], expected[2:4], expected[4:6], expected[6:]]
-    listing = selectors.listing(ordering="-verdict", show="all")
+    listing = selectors.listing(profile_id=FIRST_PROFILE_ID, ordering="-verdict", show="all")
     assert [c.name for c in listing[1:5]] == expected[1:5] and listing.count() == 7
 
 
@@ -129,8 +131,8 @@ def test_every_page_of_a_sorted_list_joins_up_with_the_next(ordering, fake_encod
         )
         for i in range(23)
     ]
-    labels.label_company(company=made[3], user=None, source="admin", verdict="like")
-    whole = selectors.listing(ordering=ordering)
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=made[3], user=None, source="admin", verdict="like")
+    whole = selectors.listing(profile_id=FIRST_PROFILE_ID, ordering=ordering)
     everything = list(whole.iterator())
     assert len(everything) == len({c.pk for c in everything}) == 23
     for size in (1, 4, 7, 23, 40):

@@ -19,7 +19,7 @@ from leads.embedding import encoders as embedding
 from leads.embedding import services as embeddings
 from leads.embedding import switching as encoders
 from leads.imports import selectors as import_selectors
-from leads.models import Company, CompanyEmbedding, EncoderState, ImportJob, Score
+from leads.models import FIRST_PROFILE_ID, Company, CompanyEmbedding, EncoderState, ImportJob, Score
 from leads.models.companies import sized_vector
 from leads.models.encoders import hnsw_index_name
 from leads.scoring import knn as scoring
@@ -36,7 +36,7 @@ def indexes() -> set[str]:
 
 
 def score_values() -> dict[int, float]:
-    return dict(Score.objects.values_list("company_id", "value"))
+    return dict(Score.objects.filter(profile_id=FIRST_PROFILE_ID).values_list("company_id", "value"))
 
 
 def test_switching_to_an_encoder_of_another_size_embeds_switches_rescores_and_drops_the_old(world):
@@ -61,7 +61,7 @@ def test_switching_to_an_encoder_of_another_size_embeds_switches_rescores_and_dr
     # The scores are the new vectors' kNN scores: what scikit-learn-equal leads.scoring.knn gives.
     after = score_values()
     assert set(after) == set(before) | {world["Golf Pending"].pk}  # Golf was embedded on the way
-    labelled = {c.pk: c.verdict for c in Company.objects.labelled()}
+    labelled = {c.pk: c.verdict for c in Company.objects.in_profile(FIRST_PROFILE_ID).labelled(FIRST_PROFILE_ID)}
     vectors = dict(CompanyEmbedding.objects.values_list("company_id", "vector"))
     ids = sorted(labelled)
     expected = scoring.knn_scores(
@@ -76,7 +76,9 @@ def test_switching_to_an_encoder_of_another_size_embeds_switches_rescores_and_dr
     bravo = world["Bravo Beers"].pk
     distance = {i: 1 - float(np.dot(vectors[bravo], v)) for i, v in vectors.items() if i != bravo}
     nearest = sorted(distance, key=lambda i: (round(distance[i], 9), i))[:3]
-    assert [s.company.pk for s in similar_companies(world["Bravo Beers"], limit=3)] == nearest
+    assert [
+        s.company.pk for s in similar_companies(world["Bravo Beers"], profile_id=FIRST_PROFILE_ID, limit=3)
+    ] == nearest
     with transaction.atomic(), connection.cursor() as cursor:  # the query's expression is the index's
         cursor.execute("set local enable_seqscan = off")
         query = CosineDistance(sized_vector(512), vectors[bravo])
@@ -86,7 +88,9 @@ def test_switching_to_an_encoder_of_another_size_embeds_switches_rescores_and_dr
 
 def test_during_a_switch_the_old_vectors_keep_scores_and_similar_companies(world):
     before = score_values()
-    similar_before = [s.company.pk for s in similar_companies(world["Bravo Beers"], limit=3)]
+    similar_before = [
+        s.company.pk for s in similar_companies(world["Bravo Beers"], profile_id=FIRST_PROFILE_ID, limit=3)
+    ]
     encoders.start("multilingual")
     half = sorted(Company.objects.values_list("pk", flat=True))[:3]
     assert embeddings.embed_companies(half, target=True) == half
@@ -96,7 +100,9 @@ def test_during_a_switch_the_old_vectors_keep_scores_and_similar_companies(world
     assert not encoders.finish()  # not every company has a new vector yet
     assert active.model_name() == MINILM.stored_name
     assert score_values() == before
-    assert [s.company.pk for s in similar_companies(world["Bravo Beers"], limit=3)] == similar_before
+    assert [
+        s.company.pk for s in similar_companies(world["Bravo Beers"], profile_id=FIRST_PROFILE_ID, limit=3)
+    ] == similar_before
     # A label change meanwhile is scored from the old vectors, as everything else.
     scores.catch_up()
     assert score_values() == before

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from leads.core import devstack, locks, queue
-from leads.models import Company, PendingScoreChange
+from leads.models import FIRST_PROFILE_ID, Company, PendingScoreChange
 from leads.scoring import labels, reads
 from leads.scoring import services as scores
 from tests.test_reliability import wait_for
@@ -61,13 +61,13 @@ def scores_held():
 
 
 def all_applied() -> bool:
-    return not PendingScoreChange.objects.exists() and reads.scores_are_current()
+    return not PendingScoreChange.objects.exists() and reads.scores_are_current(FIRST_PROFILE_ID)
 
 
 @pytest.mark.parametrize("supervised", [False, True], ids=["celery-worker", "manage-py-worker"])
 def test_a_worker_outlives_a_redis_and_a_postgres_restart_and_loses_no_verdict(tmp_path, alice, supervised):
     made = make_companies(200)
-    labels.label_companies(verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::20])],
+    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::20])],
                            user=alice, source="admin")  # fmt: skip
     scores.catch_up()
     queue.purge()  # the label pass queued above: done here already
@@ -78,7 +78,9 @@ def test_a_worker_outlives_a_redis_and_a_postgres_restart_and_loses_no_verdict(t
 
         # Redis goes away for 10 s while the worker applies a verdict.
         with scores_held():
-            labels.label_companies(verdicts=[(made[1].pk, "like")], user=alice, source="admin")
+            labels.label_companies(
+                profile_id=FIRST_PROFILE_ID, verdicts=[(made[1].pk, "like")], user=alice, source="admin"
+            )
             wait_for(lambda: in_flight(worker), seconds=30, what="the label pass", processes=[worker])
             devstack.stop_redis(settings.LEADS_HOME)
             time.sleep(OUTAGE_SECONDS)
@@ -90,7 +92,9 @@ def test_a_worker_outlives_a_redis_and_a_postgres_restart_and_loses_no_verdict(t
         # Postgres goes away for 10 s while the worker applies a verdict: the pass fails, is
         # retried, and applies it once Postgres is back.
         with scores_held():
-            labels.label_companies(verdicts=[(made[2].pk, "dislike")], user=alice, source="admin")
+            labels.label_companies(
+                profile_id=FIRST_PROFILE_ID, verdicts=[(made[2].pk, "dislike")], user=alice, source="admin"
+            )
             wait_for(lambda: in_flight(worker), seconds=30, what="the label pass", processes=[worker])
             connection.close()
             devstack.stop_postgres(settings.LEADS_HOME)
@@ -101,23 +105,28 @@ def test_a_worker_outlives_a_redis_and_a_postgres_restart_and_loses_no_verdict(t
         assert "Retry in" in worker.log()
 
         # Verdicts given now are applied by the same worker process.
-        labels.label_companies(verdicts=[(made[3].pk, "like"), (made[4].pk, "dislike")], user=alice, source="admin")
+        labels.label_companies(
+            profile_id=FIRST_PROFILE_ID,
+            verdicts=[(made[3].pk, "like"), (made[4].pk, "dislike")],
+            user=alice,
+            source="admin",
+        )
         wait_for(all_applied, seconds=60, what="the verdicts applied", processes=[worker])
         assert "Unrecoverable error" not in worker.log()
         assert "exited (code" not in worker.log()  # manage.py worker had nothing to restart
     finally:
         worker.stop()
         queue.purge()  # retries still waiting: not the next test's
-    given = dict(Company.objects.filter(pk__in=[made[i].pk for i in (1, 2, 3, 4)]).values_list("pk", "verdict"))
+    given = dict(Company.objects.in_profile(FIRST_PROFILE_ID).filter(pk__in=[made[i].pk for i in (1, 2, 3, 4)]).values_list("pk", "verdict"))
     assert [given[made[i].pk] for i in (1, 2, 3, 4)] == ["like", "dislike", "like", "dislike"]
     healed = snapshot()
-    scores.rescore_all()
+    scores.rescore_all(FIRST_PROFILE_ID)
     assert healed == snapshot()  # exactly what a full rescore gives: nothing lost
 
 
 def test_manage_py_worker_starts_a_killed_worker_again(tmp_path, alice):
     made = make_companies(60)
-    labels.label_companies(verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:6])],
+    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(c.pk, "like" if i % 2 else "dislike") for i, c in enumerate(made[:6])],
                            user=alice, source="admin")  # fmt: skip
     scores.catch_up()
     worker = start_operator_worker(tmp_path, "killed", supervised=True)
@@ -127,7 +136,9 @@ def test_manage_py_worker_starts_a_killed_worker_again(tmp_path, alice):
         wait_for(lambda: worker.log().count(" ready.") == 2, seconds=60, what="the worker started again",
                  processes=[worker])  # fmt: skip
         assert "The worker exited (code -9); starting it again." in worker.log()
-        labels.label_companies(verdicts=[(made[10].pk, "like")], user=alice, source="admin")
+        labels.label_companies(
+            profile_id=FIRST_PROFILE_ID, verdicts=[(made[10].pk, "like")], user=alice, source="admin"
+        )
         wait_for(all_applied, seconds=60, what="the verdict applied", processes=[worker])
     finally:
         worker.stop()

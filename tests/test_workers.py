@@ -15,7 +15,7 @@ from django.test import override_settings
 from leads.companies.identity import text_hash
 from leads.core import queue
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, Score, ScoringState
+from leads.models import FIRST_PROFILE_ID, Company, CompanyEmbedding, Score, ScoringState
 from leads.scoring import labels
 from leads.scoring import services as scores
 from tests.worker_helpers import start_worker
@@ -47,7 +47,7 @@ def snapshot() -> dict[int, tuple]:
 def test_two_workers_share_a_full_rescore_and_match_one_process(tmp_path, alice):
     made = make_companies(800)
     verdicts = [(c.pk, "like" if i % 8 < 3 else "dislike") for i, c in enumerate(made[::16])]
-    labels.label_companies(verdicts=verdicts, user=alice, source="admin")
+    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=verdicts, user=alice, source="admin")
     scores.catch_up()  # one process, here
     single = snapshot()
     assert len(single) == 800 - len(verdicts)
@@ -56,10 +56,10 @@ def test_two_workers_share_a_full_rescore_and_match_one_process(tmp_path, alice)
 
     workers = [start_worker(tmp_path, name) for name in ("first", "second")]
     try:
-        chunks = scores.queue_full_rescore()
+        chunks = scores.queue_full_rescore(FIRST_PROFILE_ID)
         assert chunks == 20
         deadline = time.monotonic() + 120
-        while ScoringState.get().chunks_left:
+        while ScoringState.of(FIRST_PROFILE_ID).chunks_left:
             for worker in workers:
                 worker.assert_alive()
             assert time.monotonic() < deadline, "\n".join(w.log_tail() for w in workers)

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, Subquery
+from django.db.models import F, IntegerField, Subquery, Value
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +21,8 @@ from leads.companies import exports, identity, selectors
 from leads.companies import services as companies
 from leads.embedding import active
 from leads.embedding import services as embeddings
-from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Score, Verdict
+from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Verdict
+from leads.profiles import selectors as profiles
 from leads.scoring import explanations
 from leads.scoring import services as scores
 from leads.scoring.labels import label_companies
@@ -47,11 +48,16 @@ class LabelInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        """The company's history in the profile the admin works in."""
+        return super().get_queryset(request).filter(profile_id=profiles.current_id(request))
+
 
 def _verdict_action(verdict: Verdict, description: str):
     @admin.action(description=description, permissions=["label"])
     def action(modeladmin, request, queryset):
         changed = label_companies(
+            profile_id=profiles.current_id(request),
             verdicts=[(pk, verdict) for pk in queryset.values_list("pk", flat=True)],
             user=request.user,
             source=LabelSource.ADMIN,
@@ -82,8 +88,8 @@ class CompanyForm(forms.ModelForm):
         return website
 
 
-def _latest_label(field: str) -> Subquery:
-    return Label.objects.current_of_company(field)
+def _latest_label(field: str, profile_id: int) -> Subquery:
+    return Label.objects.current_of_company(field, profile_id)
 
 
 @admin.register(Company)
@@ -99,7 +105,7 @@ class CompanyAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     # The search box shows when search_fields is set; get_search_results searches as the dashboard does.
     search_fields = ["name", "domain", "description"]
-    list_select_related = ["score", "import_job", "owner"]
+    list_select_related = ["import_job", "owner"]  # and the score: get_queryset reads the companies in a profile
     # Newest first, through the primary key: the model's order (by name) sorts a million rows.
     ordering = ["-pk"]
     paginator = CappedPaginator
@@ -139,14 +145,18 @@ class CompanyAdmin(admin.ModelAdmin):
         companies.delete_companies(queryset)
 
     def get_queryset(self, request):
+        profile_id = profiles.current_id(request)
         companies = (
             super()
             .get_queryset(request)
+            .in_profile(profile_id)
             .with_embedding_status(active.model_name())
             .annotate(
-                latest_label_user=_latest_label("user__username"),
-                latest_label_source=_latest_label("source"),
-                latest_label_at=_latest_label("created_at"),
+                # The profile they were read in, for the columns and fields that read more of it.
+                profile_id=Value(profile_id, output_field=IntegerField()),
+                latest_label_user=_latest_label("user__username", profile_id),
+                latest_label_source=_latest_label("source", profile_id),
+                latest_label_at=_latest_label("created_at", profile_id),
             )
         )
         if self._sorted_by_score(request):
@@ -166,10 +176,10 @@ class CompanyAdmin(admin.ModelAdmin):
 
     @admin.display(description="fit", ordering=F("score__fit").asc(nulls_last=True))
     def score_value(self, company):
-        score = getattr(company, "score", None)
+        score = company.score
         if score is None or company.verdict:  # labelled: its old score goes with the next pass
             return "—"
-        band = selectors.band_of(score, selectors.score_distribution())
+        band = selectors.band_of(score, selectors.score_distribution(company.profile_id))
         return format_html(
             '<span title="score {}" style="white-space: nowrap">{} {}</span><br><small>evidence {}</small>',
             score.signed,
@@ -177,6 +187,10 @@ class CompanyAdmin(admin.ModelAdmin):
             band.label,
             f"{score.evidence:.1f}",
         )
+
+    @admin.display(description="verdict", ordering="verdict")
+    def verdict(self, company):
+        return Verdict(company.verdict).label if company.verdict else None  # None: the admin's "-"
 
     @admin.display(description="columns the import brought")
     def extra_columns(self, company):
@@ -230,7 +244,7 @@ class CompanyAdmin(admin.ModelAdmin):
 
     @admin.display(description="similar companies")
     def similar(self, company):
-        found = selectors.similar_companies(company, limit=10)
+        found = selectors.similar_companies(company, profile_id=company.profile_id, limit=10)
         if not found:
             return "None yet (not embedded)."
         return format_html(
@@ -242,7 +256,7 @@ class CompanyAdmin(admin.ModelAdmin):
                     (
                         _admin_link(s.company, s.company.pk),
                         f"{100 * s.similarity:.0f}%",
-                        s.company.get_verdict_display(),
+                        Verdict(s.company.verdict).label if s.company.verdict else "",
                     )
                     for s in found
                 ),
@@ -268,7 +282,7 @@ class CompanyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rescore the selected companies", permissions=["review"])
     def rescore(self, request, queryset):
-        scored = scores.score_companies(queryset.values_list("pk", flat=True))
+        scored = scores.score_companies_in(profiles.current_id(request), queryset.values_list("pk", flat=True))
         self.message_user(
             request, f"{scored} companies rescored (labelled ones and ones waiting for embedding have no score)."
         )
@@ -276,8 +290,12 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.action(description="Export the selected companies to CSV", permissions=["review"])
     def export_csv(self, request, queryset):
         stamp = timezone.localtime().strftime("%Y-%m-%d")
+        profile_id = profiles.current_id(request)
         response = StreamingHttpResponse(
-            exports.stream_scores(selectors.BestFirst(selectors.Selection(queryset.select_related("score", "owner")))),
+            exports.stream_scores(
+                selectors.BestFirst(selectors.Selection(queryset.select_related("owner"), profile_id)),
+                profile_id=profile_id,
+            ),
             content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="leads-selected-{stamp}.csv"'
@@ -306,21 +324,6 @@ class LabelAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Score)
-class ScoreAdmin(admin.ModelAdmin):
-    """Read-only: scores are derived from the labels."""
-
-    list_display = ["company", "value", "computed_at"]
-    search_fields = ["company__name"]
-    readonly_fields = ["company", "value", "neighbour_ids", "neighbour_distances", "neighbour_labels", "kth_distance"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
         return False
 
 

@@ -1,5 +1,6 @@
 """The company admin's list filters: embedding status, band, labelled or not, a label's source,
-low confidence, and industry and country typed as text."""
+low confidence, and industry and country typed as text. The band and label filters are of the
+profile the admin works in (CompanyAdmin.get_queryset reads the companies in it)."""
 
 from django.contrib import admin
 
@@ -7,6 +8,7 @@ from leads.companies import selectors
 from leads.companies.countries import normalise_country
 from leads.embedding import active
 from leads.models import LabelSource
+from leads.profiles import selectors as profiles
 from leads.scoring import bands
 
 
@@ -38,7 +40,7 @@ class BandFilter(admin.SimpleListFilter):
         if self.value() == "none":
             return queryset.filter(score__isnull=True)
         if self.value() in bands.BY_KEY:
-            return queryset.filter(selectors.band_filter(self.value()))
+            return queryset.filter(selectors.band_filter(self.value(), profiles.current_id(request)))
         return queryset
 
 
@@ -81,7 +83,7 @@ class LowConfidenceFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(selectors.band_filter(bands.UNEXPLORED.key))
+            return queryset.filter(selectors.band_filter(bands.UNEXPLORED.key, profiles.current_id(request)))
         return queryset
 
 

@@ -22,6 +22,7 @@ from leads.crm import selectors as crm_selectors
 from leads.models import ApiToken, Company, CompanyNote, CrmRecord, LabelSource
 from leads.owners import selectors as owner_selectors
 from leads.owners import services as owner_services
+from leads.profiles import selectors as profiles
 from leads.scoring.labels import InvalidVerdict, label_company
 
 logger = logging.getLogger(__name__)
@@ -72,10 +73,11 @@ def api_auth(permission: str):
     return decorate
 
 
-def company_json(company: Company, *, embedded: bool | None, records: list[CrmRecord]) -> dict:
-    """One company as the API serves it; `records`: its CRM records (crm.selectors.records_of)."""
-    score = getattr(company, "score", None)
-    distribution = selectors.score_distribution()
+def company_json(company: Company, *, profile_id: int, embedded: bool | None, records: list[CrmRecord]) -> dict:
+    """One company as the API serves it, read in the profile (Company.objects.in_profile);
+    `records`: its CRM records (crm.selectors.records_of)."""
+    score = company.score
+    distribution = selectors.score_distribution(profile_id)
     return {
         "id": company.pk,
         "name": company.name,
@@ -138,8 +140,10 @@ def companies(request: HttpRequest) -> JsonResponse:
         return error_response("page and page_size must be whole numbers", 400)
     if size < 1 or number < 1:
         return error_response("page and page_size must be at least 1", 400)
+    profile_id = profiles.current_id(request)
     try:
         listing = selectors.listing(
+            profile_id=profile_id,
             ordering=ordering,
             show=show,
             query=params.get("q", ""),
@@ -162,7 +166,10 @@ def companies(request: HttpRequest) -> JsonResponse:
             "page": number,
             "pages": paginator.num_pages,
             "next": number + 1 if page.has_next() else None,
-            "results": [company_json(c, embedded=c.pk in vectors, records=records.get(c.pk, [])) for c in page],
+            "results": [
+                company_json(c, profile_id=profile_id, embedded=c.pk in vectors, records=records.get(c.pk, []))
+                for c in page
+            ],
         }
     )
 
@@ -184,13 +191,14 @@ def _show_from(params) -> str | None:
 
 
 def with_company(*related: str):
-    """For an endpoint on one company: the company of the URL's `pk` (with `related` loaded), or
-    the API's JSON 404."""
+    """For an endpoint on one company: the company of the URL's `pk` read in the request's profile
+    (its verdict and score there; `related` loaded too), or the API's JSON 404."""
 
     def wrap(view):
         @functools.wraps(view)
         def inner(request: HttpRequest, pk: int, *args, **kwargs):
-            found = Company.objects.select_related(*related).filter(pk=pk).first()
+            companies = Company.objects.in_profile(profiles.current_id(request)).select_related(*related)
+            found = companies.filter(pk=pk).first()
             if found is None:
                 return error_response(f"no company with id {pk}", 404)
             return view(request, found, *args, **kwargs)
@@ -220,7 +228,13 @@ def label(request: HttpRequest, company: Company) -> JsonResponse:
     if not isinstance(body, dict) or "verdict" not in body:
         return error_response('body must be JSON like {"verdict": "like" | "dislike" | "clear"}', 400)
     try:
-        created = label_company(company=company, user=request.user, source=LabelSource.API, verdict=body["verdict"])
+        created = label_company(
+            profile_id=profiles.current_id(request),
+            company=company,
+            user=request.user,
+            source=LabelSource.API,
+            verdict=body["verdict"],
+        )
     except InvalidVerdict as error:
         return error_response(str(error), 400)
     # "delayed": saved, but the task queue is unreachable; the sweep rescores once it is back.
@@ -232,13 +246,16 @@ def label(request: HttpRequest, company: Company) -> JsonResponse:
 
 @require_GET
 @api_auth(roles.VIEW)
-@with_company("score", "owner")
+@with_company("owner")
 def company(request: HttpRequest, found: Company) -> JsonResponse:
     """One company as the listing gives it, with its notes (newest first, at most NOTES_SHOWN)."""
     notes = owner_selectors.company_notes(found.pk)
+    profile_id = profiles.current_id(request)
     return JsonResponse(
         {
-            **company_json(found, embedded=selectors.is_embedded(found), records=_records(found)),
+            **company_json(
+                found, profile_id=profile_id, embedded=selectors.is_embedded(found), records=_records(found)
+            ),
             "notes": [note_json(note) for note in notes],
         }
     )
@@ -301,8 +318,11 @@ def similar(request: HttpRequest, company: Company) -> JsonResponse:
     limit = _limit(request)
     if limit is None:
         return error_response(f"limit must be a whole number from 1 to {MAX_SIMILAR}", 400)
-    found = selectors.similar_companies(company, limit=limit, unlabelled=unlabelled)
-    return JsonResponse({"id": company.pk, "embedded": selectors.is_embedded(company), "results": _similar_json(found)})
+    profile_id = profiles.current_id(request)
+    found = selectors.similar_companies(company, profile_id=profile_id, limit=limit, unlabelled=unlabelled)
+    return JsonResponse(
+        {"id": company.pk, "embedded": selectors.is_embedded(company), "results": _similar_json(found, profile_id)}
+    )
 
 
 @require_GET
@@ -313,11 +333,12 @@ def by_meaning(request: HttpRequest) -> JsonResponse:
     limit = _limit(request)
     if limit is None:
         return error_response(f"limit must be a whole number from 1 to {MAX_SIMILAR}", 400)
+    profile_id = profiles.current_id(request)
     try:
-        found = search.by_meaning(request.GET.get("about", ""), limit=limit)
+        found = search.by_meaning(request.GET.get("about", ""), profile_id=profile_id, limit=limit)
     except search.BadDescription as error:
         return error_response(f"about: {error}", 400)
-    return JsonResponse({"about": request.GET["about"], "results": _similar_json(found)})
+    return JsonResponse({"about": request.GET["about"], "results": _similar_json(found, profile_id)})
 
 
 def _yes_no(value: str) -> bool | None:
@@ -330,14 +351,14 @@ def _yes_no(value: str) -> bool | None:
     return None
 
 
-def _similar_json(found: list[selectors.SimilarCompany]) -> list[dict]:
-    """Each nearest company with its plain score and, as everywhere a score is served, the fit the
-    team sorts by, the evidence it stands on and its band."""
-    distribution = selectors.score_distribution()
+def _similar_json(found: list[selectors.SimilarCompany], profile_id: int) -> list[dict]:
+    """Each nearest company (read in the profile) with its plain score and, as everywhere a score
+    is served, the fit the team sorts by, the evidence it stands on and its band."""
+    distribution = selectors.score_distribution(profile_id)
     rows = []
     for similar in found:
         company = similar.company
-        score = None if company.verdict else getattr(company, "score", None)
+        score = None if company.verdict else company.score
         rows.append(
             {
                 "id": company.pk,

@@ -22,9 +22,9 @@ CHUNK = 4096  # candidates per matrix product, as leads.scoring.knn
 READ_RANGE = 100_000  # company ids read back per binary COPY: bounds the COPY buffer
 
 
-def read_candidates() -> tuple[np.ndarray, np.ndarray]:
-    """Every candidate's (id, float32 vector), in id order, through the service's own reader."""
-    count = CompanyEmbedding.objects.to_score(active.model_name()).count()
+def read_candidates(profile_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every candidate of the profile's (id, float32 vector), in id order, through the service's own reader."""
+    count = CompanyEmbedding.objects.to_score(active.model_name(), profile_id).count()
     ids = np.empty(count, dtype=np.int64)
     vectors = np.empty((count, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
     with connection.cursor() as cursor:
@@ -32,20 +32,23 @@ def read_candidates() -> tuple[np.ndarray, np.ndarray]:
         (last,) = cursor.fetchone()
     filled = 0
     for lo in range(0, last + 1, READ_RANGE):
-        part_ids, part = reads.read_candidates(Q(company_id__gte=lo, company_id__lt=lo + READ_RANGE))
+        part_ids, part = reads.read_candidates(Q(company_id__gte=lo, company_id__lt=lo + READ_RANGE), profile_id)
         ids[filled : filled + len(part_ids)], vectors[filled : filled + len(part_ids)] = part_ids, part
         filled += len(part_ids)
     assert filled == count, f"read {filled} candidates, counted {count}"
     return ids, vectors
 
 
-def stored_scores() -> tuple[np.ndarray, np.ndarray]:
-    """(company ids, values) of every Score row in id order, through a binary COPY."""
+def stored_scores(profile_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(company ids, values) of every Score row of the profile in id order, through a binary COPY."""
     row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("value_len", ">i4"), ("value", ">f8")])
     buffer = bytearray()
     with connection.cursor() as cursor:
-        statement = "copy (select company_id, value from leads_score order by company_id) to stdout (format binary)"
-        with cursor.connection.cursor().copy(statement) as copy:
+        statement = (
+            "copy (select company_id, value from leads_score where profile_id = %s order by company_id)"
+            " to stdout (format binary)"
+        )
+        with cursor.connection.cursor().copy(statement, [profile_id]) as copy:
             for data in copy:
                 buffer += data
     found = np.frombuffer(memoryview(buffer)[19:-2], dtype=row)

@@ -103,13 +103,13 @@ def server_connection(settings_dict: dict) -> psycopg.Connection:
 
 
 def reset_labels() -> None:
-    """No label, score or pending change: the state the benchmark starts from, fresh or reused."""
+    """No label, verdict, score or pending change in any profile: the state the benchmark starts
+    from, fresh or reused (the profiles themselves are kept: the first one the migration made)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "truncate leads_score, leads_pendingscorechange, leads_label, leads_scoringstate, leads_scorechange,"
-            " leads_reviewdecision"
+            "truncate leads_score, leads_pendingscorechange, leads_label, leads_currentverdict, leads_scoringstate,"
+            " leads_scorechange, leads_reviewdecision"
         )
-        cursor.execute("update leads_company set verdict = '' where verdict <> ''")
 
 
 # --- Filling ---------------------------------------------------------------------------
@@ -189,12 +189,12 @@ class _BaseRows:
             extra = json.dumps({"employees": employees, "founded": founded}) if employees != "\\N" else "{}"
             lines.append(
                 f"{company_id}\t{names[b]} {company_id}\t{website}\t{domain}\t{_copy_text(key)}\t{descriptions[b]}\t"
-                f"{industries[b]}\t{codes[b]}\t{given[b]}\t{extra}\t{digest}\t\t{employees}\t{founded}\t"
+                f"{industries[b]}\t{codes[b]}\t{given[b]}\t{extra}\t{digest}\t{employees}\t{founded}\t"
                 f"{self.stamp}\t{self.stamp}\n"
             )
         columns = (
             "id, name, website, domain, dedupe_key, description, industry, country, country_as_given, extra, text_hash,"
-            " verdict, employees, founded"
+            " employees, founded"
         )
         with conn.cursor().copy(f"copy leads_company ({columns}, created_at, updated_at) from stdin") as copy:
             copy.write("".join(lines))

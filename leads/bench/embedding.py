@@ -35,6 +35,7 @@ from leads.embedding import active, hnsw
 from leads.embedding import encoders as embedding
 from leads.embedding import services as embeddings
 from leads.models import Company, CompanyEmbedding, LabelSource, Score
+from leads.profiles import selectors as profiles
 from leads.scoring import labels
 from leads.scoring import services as scores
 
@@ -105,7 +106,7 @@ def run(
             figures["index_built_after"] = not hnsw.index_ready()  # embedding.switching.defer_index
             finished = _wait_for(ids, labelled > 0, timeout_s, "the timed companies")
             figures["pipeline_s"] = (finished - started).total_seconds()
-        figures["scored"] = Score.objects.filter(company_id__any_of=ids).count()
+        figures["scored"] = Score.objects.filter(profile_id=profiles.current_id(), company_id__any_of=ids).count()
         # Again after the pipeline: on a shared machine the load changes from minute to minute,
         # and the mean of before and after is what the pipeline's minutes are compared with.
         log("bare encode again")
@@ -167,8 +168,9 @@ def _labelled_set(rows: list[tuple]) -> None:
     ids = _create(rows)
     embeddings.embed_companies(ids)
     verdicts = [(pk, "like" if row[4] else "dislike") for pk, row in zip(ids, rows)]
-    labels.label_companies(verdicts=verdicts, user=None, source=LabelSource.IMPORT)
-    scores.apply_label_changes(inline_full=True)
+    profile_id = profiles.current_id()  # the first profile's labels: what the workers score in
+    labels.label_companies(profile_id=profile_id, verdicts=verdicts, user=None, source=LabelSource.IMPORT)
+    scores.apply_label_changes(profile_id, inline_full=True)
 
 
 def _wait_for(ids: list[int], scored: bool, timeout_s: float, what: str) -> datetime:
@@ -181,7 +183,7 @@ def _wait_for(ids: list[int], scored: bool, timeout_s: float, what: str) -> date
     0.1 s (one catalog row, not two counts)."""
     name, deadline = active.model_name(), time.monotonic() + timeout_s
     vectors = CompanyEmbedding.objects.current(name).filter(company_id__any_of=ids)
-    scored_ones = Score.objects.filter(company_id__any_of=ids)
+    scored_ones = Score.objects.filter(profile_id=profiles.current_id(), company_id__any_of=ids)
     index_ready_at, next_count = None, 0.0
     while True:
         if index_ready_at is None and hnsw.index_ready(name):

@@ -46,6 +46,7 @@ from leads.embedding import active, hnsw
 from leads.embedding import encoders as embedding
 from leads.embedding import services as embeddings
 from leads.models import Company, CompanyEmbedding, LabelSource, PendingScoreChange, Score
+from leads.profiles import selectors as profiles
 from leads.scoring import labels
 from leads.scoring import services as scores
 
@@ -87,7 +88,7 @@ def run(
         figures["bulk_window"] = settings.BULK_WINDOW
         rep = get_user_model().objects.create_user("bench-rep", password=None)
         team = _team(rows, labelled, rng, log)
-        clickable = list(Score.objects.values_list("company_id", flat=True))
+        clickable = list(Score.objects.filter(profile_id=profiles.current_id()).values_list("company_id", flat=True))
         with running_workers(2, home, log, queues=["bulk", "interactive"]):
             warm = _create(
                 [(name + " (warm)", *rest) for name, *rest in rows[:4]]
@@ -153,17 +154,18 @@ def _team(rows: list[tuple], labelled: int, rng: np.random.Generator, log) -> di
     chosen = list(rng.choice(likes, size=min(half, len(likes)), replace=False))
     chosen += list(rng.choice(dislikes, size=min(labelled - half, len(dislikes)), replace=False))
     verdicts = [(int(pk), "like" if liked[pk] else "dislike") for pk in chosen]
-    labels.label_companies(verdicts=verdicts, user=None, source=LabelSource.IMPORT)
-    scores.apply_label_changes(inline_full=True)
+    profile_id = profiles.current_id()  # the team labels in the first profile
+    labels.label_companies(profile_id=profile_id, verdicts=verdicts, user=None, source=LabelSource.IMPORT)
+    scores.apply_label_changes(profile_id, inline_full=True)
     return liked
 
 
 class _Clicker:
-    """One rep clicking: a verdict on a scored company (its tag's verdict), then waiting for the
-    label pass; a company is clicked once."""
+    """One rep clicking: a verdict on a scored company (its tag's verdict) in the first profile,
+    then waiting for the label pass; a company is clicked once."""
 
     def __init__(self, rep, liked: dict[int, bool], clickable: list[int], rng: np.random.Generator):
-        self.rep, self.liked = rep, liked
+        self.rep, self.liked, self.profile_id = rep, liked, profiles.current_id()
         self.order = [int(pk) for pk in rng.permutation(clickable)]
         self.seconds: list[float] = []
 
@@ -173,8 +175,10 @@ class _Clicker:
         company = Company.objects.get(pk=self.order.pop())
         verdict = "like" if self.liked[company.pk] else "dislike"
         started = time.monotonic()
-        labels.label_company(company=company, user=self.rep, verdict=verdict, source=LabelSource.CLICK)
-        pending = PendingScoreChange.objects.filter(company_id=company.pk)
+        labels.label_company(
+            profile_id=self.profile_id, company=company, user=self.rep, verdict=verdict, source=LabelSource.CLICK
+        )
+        pending = PendingScoreChange.objects.filter(profile_id=self.profile_id, company_id=company.pk)
         while pending.exists():
             if time.monotonic() - started > CLICK_TIMEOUT_S:
                 raise CommandError(f"a verdict's scores did not change within {CLICK_TIMEOUT_S} s")

@@ -10,7 +10,8 @@ verdict at random. Then it checks what a team relies on:
 - scores caught up (no pending label change) within --timeout.
 
 It prints latency p50 / p95 and throughput as JSON, and finally clears the verdicts it gave (the
-history keeps them, under the loadtest users), so that the scores return to what they were."""
+history keeps them, under the loadtest users), so that the scores return to what they were.
+All in the first profile, the one the API labels in without a choice (profiles.current_id())."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Subquery
 
 from leads.models import ApiToken, Company, Label, LabelSource
+from leads.profiles import selectors as profiles
 from leads.scoring import labels, reads
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -71,7 +72,9 @@ def rep_tokens(count: int) -> dict[str, str]:
 
 
 def pick_companies(count: int, seed: int) -> list[int]:
-    ids = list(Company.objects.unlabelled().filter(score__isnull=False).values_list("pk", flat=True)[:50_000])
+    profile_id = profiles.current_id()
+    scored = Company.objects.in_profile(profile_id).unlabelled(profile_id).filter(score__isnull=False)
+    ids = list(scored.values_list("pk", flat=True)[:50_000])
     if len(ids) < count:
         raise LoadTestError(f"{count} scored, unlabelled companies needed, {len(ids)} found: import or label fewer")
     return random.Random(seed).sample(ids, count)
@@ -161,11 +164,13 @@ def _check_labels(answers: list[Answer], targets: list[int], started_at: int) ->
             "pk", flat=True
         )
     )
-    latest = Label.objects.filter(company=OuterRef("pk")).order_by("-created_at", "-pk").values("verdict")[:1]
+    profile_id = profiles.current_id()
+    latest = Label.objects.current_of_company("verdict", profile_id)
     out_of_step = [
         company_id
-        for company_id, verdict, last in Company.objects.filter(pk__in=targets)
-        .annotate(last=Subquery(latest))
+        for company_id, verdict, last in Company.objects.in_profile(profile_id)
+        .filter(pk__in=targets)
+        .annotate(last=latest)
         .values_list("pk", "verdict", "last")
         if last is not None and verdict != ("" if last == "clear" else last)
     ]
@@ -179,7 +184,8 @@ def _check_labels(answers: list[Answer], targets: list[int], started_at: int) ->
 
 def _wait_for_scores(deadline: float) -> dict:
     began = time.perf_counter()
-    while not reads.scores_are_current():
+    profile_id = profiles.current_id()
+    while not reads.scores_are_current(profile_id):
         if time.monotonic() > deadline:
             return {"scores_caught_up": False, "scores_caught_up_s": None}
         time.sleep(0.2)
@@ -188,5 +194,7 @@ def _wait_for_scores(deadline: float) -> dict:
 
 def _restore(targets: list[int]) -> None:
     """Clear the verdicts the load test gave (it picked unlabelled companies)."""
-    labelled = Company.objects.filter(pk__in=targets).labelled().values_list("pk", flat=True)
-    labels.label_companies(verdicts=[(pk, "clear") for pk in labelled], user=None, source=LabelSource.ADMIN)
+    profile_id = profiles.current_id()
+    labelled = Company.objects.filter(pk__in=targets).labelled(profile_id).values_list("pk", flat=True)
+    clears = [(pk, "clear") for pk in labelled]
+    labels.label_companies(profile_id=profile_id, verdicts=clears, user=None, source=LabelSource.ADMIN)

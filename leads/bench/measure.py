@@ -15,6 +15,7 @@ from django.test import Client, override_settings
 from leads.companies import selectors
 from leads.map import services as maps
 from leads.models import Company, LabelSource, Verdict
+from leads.profiles import selectors as profiles
 from leads.scoring import incremental, labels
 from leads.scoring import knn as scoring
 from leads.scoring import rows as score_rows
@@ -68,14 +69,14 @@ def profiled(totals: dict[str, float]) -> Iterator[None]:
 
 
 def full_rescore() -> dict:
-    """`scores.rescore_all()`, database to database, and its phases: loading the labelled set
+    """`scores.rescore_all()` of the first profile (every label the benchmark gives is there), database to database, and its phases: loading the labelled set
     (once per chunk), reading candidate vectors (binary COPY), the kNN maths, writing scores
     (binary COPY + upsert); `other_s` is the rest (chunk ranges, deleting the scores of companies
     no longer to score, locks, commits)."""
     totals: dict[str, float] = defaultdict(float)
     with profiled(totals):
         started = time.perf_counter()
-        scored = scores.rescore_all()
+        scored = scores.rescore_all(profiles.current_id())
         total = time.perf_counter() - started
     phases = {phase: totals[phase] for _, _, phase in PHASES if phase != "find_affected_s"}
     phases["other_s"] = total - sum(phases.values())
@@ -89,8 +90,10 @@ def incremental(rng: np.random.Generator, changes: int, user) -> dict:
     """`changes` label changes of each kind, interleaved: a like on an unlabelled company, a
     flip of a labelled one, a clear of a labelled one. Each is timed from the label's service
     call (committed) to `apply_label_changes()` returning, that is every changed score written.
-    The mean phases say where a change's time goes: the label's transaction, then the pass's."""
-    current = dict(Company.objects.labelled().values_list("pk", "verdict"))
+    The mean phases say where a change's time goes: the label's transaction, then the pass's.
+    All in the first profile."""
+    profile_id = profiles.current_id()
+    current = dict(Company.objects.in_profile(profile_id).labelled(profile_id).values_list("pk", "verdict"))
     companies = Company.objects.count()
     timings: dict[str, list[float]] = defaultdict(list)
     rescored: dict[str, list[int]] = defaultdict(list)
@@ -107,9 +110,11 @@ def incremental(rng: np.random.Generator, changes: int, user) -> dict:
             company = Company.objects.get(pk=pk)
             with profiled(totals):
                 started = time.perf_counter()
-                labels.label_company(company=company, user=user, verdict=verdict, source=LabelSource.CLICK)
+                labels.label_company(
+                    profile_id=profile_id, company=company, user=user, verdict=verdict, source=LabelSource.CLICK
+                )
                 saved = time.perf_counter()
-                count = scores.apply_label_changes()
+                count = scores.apply_label_changes(profile_id)
                 done = time.perf_counter()
             totals["label_company_s"] += saved - started
             timings[kind].append(done - started)
@@ -152,21 +157,25 @@ def _flipped(verdict: str) -> Verdict:
 
 
 def incremental_matches_full() -> dict:
-    """Snapshot every score (in SQL: no Python object per row), run a full rescore, compare:
+    """Snapshot every score of the first profile (in SQL: no Python object per row), run a full rescore, compare:
     the same companies scored, with the same neighbours, values and fits (within 1e-6), evidence
     and flags. This second full rescore runs over existing scores (the steady state), unlike the
     first, into an empty table."""
     with connection.cursor() as cursor:
+        profile_id = profiles.current_id()
         cursor.execute(
-            "create temp table bench_before as"
-            " select company_id, value, fit, evidence, unexplored, supported, neighbour_ids from leads_score"
+            "create temp table bench_before as select company_id, value, fit, evidence, unexplored, supported,"
+            " neighbour_ids from leads_score where profile_id = %s",
+            [profile_id],
         )
         again = full_rescore()
         cursor.execute(
-            "select count(*) from bench_before b full join leads_score s using (company_id)"
+            "select count(*) from bench_before b full join (select * from leads_score where profile_id = %s) s"
+            " using (company_id)"
             " where b.company_id is null or s.company_id is null or b.neighbour_ids <> s.neighbour_ids"
             " or abs(b.value - s.value) > 1e-6 or abs(b.fit - s.fit) > 1e-6 or abs(b.evidence - s.evidence) > 1e-6"
-            " or b.unexplored <> s.unexplored or b.supported <> s.supported"
+            " or b.unexplored <> s.unexplored or b.supported <> s.supported",
+            [profile_id],
         )
         (mismatches,) = cursor.fetchone()
         cursor.execute("drop table bench_before")
@@ -263,7 +272,8 @@ def _client(user) -> Client:
 
 
 def _company_pages(rng: np.random.Generator, requests: int) -> list[str]:
-    scored = list(Company.objects.filter(score__isnull=False).values_list("pk", flat=True)[:100_000])
+    scored = Company.objects.in_profile(profiles.current_id()).filter(score__isnull=False)
+    scored = list(scored.values_list("pk", flat=True)[:100_000])
     return [f"/companies/{pk}/" for pk in rng.choice(scored, size=requests + 3, replace=len(scored) < requests + 3)]
 
 
@@ -294,6 +304,7 @@ def similar(rng: np.random.Generator, queries: int) -> dict | None:
     find = getattr(selectors, "similar_companies", None)
     if find is None:
         return None
+    profile_id = profiles.current_id()  # unlabelled: in the first profile, where the benchmark labels
     ids = [int(pk) for pk in rng.choice(Company.objects.count(), size=queries + 3, replace=False) + 1]
     timings: dict[tuple[bool, bool], list[float]] = defaultdict(list)
     found: dict[bool, dict[int, list[int]]] = defaultdict(dict)
@@ -302,7 +313,7 @@ def similar(rng: np.random.Generator, queries: int) -> dict | None:
         for warm in (False, True):
             for unlabelled in (False, True):
                 started = time.perf_counter()
-                result = find(company, limit=10, unlabelled=unlabelled)
+                result = find(company, profile_id=profile_id, limit=10, unlabelled=unlabelled)
                 elapsed = time.perf_counter() - started
                 if number >= 3:
                     timings[warm, unlabelled].append(elapsed)

@@ -24,6 +24,7 @@ from leads.bench import base as bases
 from leads.bench import baselines, copies, database, measure
 from leads.embedding import active
 from leads.models import LabelSource
+from leads.profiles import selectors as profiles
 from leads.scoring import labels, reads
 
 
@@ -100,7 +101,7 @@ def _database_path(base, companies, labels_count, seed, requests, changes, simil
     database.reset_labels()
     user, _ = get_user_model().objects.get_or_create(username="bench")
     verdicts = copies.initial_verdicts(base, companies, labels_count, seed)
-    labels.label_companies(verdicts=verdicts, user=user, source=LabelSource.IMPORT)
+    labels.label_companies(profile_id=profiles.current_id(), verdicts=verdicts, user=user, source=LabelSource.IMPORT)
     log(f"full rescore: {companies - len(verdicts):,} companies against {len(verdicts):,} labels")
     baselines.warm_up(settings.EMBEDDING_DIMENSIONS, settings.SCORING_K)
     figures = measure.full_rescore()
@@ -131,9 +132,10 @@ def _database_path(base, companies, labels_count, seed, requests, changes, simil
 
 def _in_memory(k: int, repeats: int, similar_found, log) -> dict:
     log("in memory: reading every vector back")
-    labelled = reads.load_labelled_set()
-    candidate_ids, candidates = baselines.read_candidates()
-    stored_ids, stored_values = baselines.stored_scores()
+    profile_id = profiles.current_id()  # the benchmark's labels and scores are the first profile's
+    labelled = reads.load_labelled_set(profile_id)
+    candidate_ids, candidates = baselines.read_candidates(profile_id)
+    stored_ids, stored_values = baselines.stored_scores(profile_id)
     if not np.array_equal(candidate_ids, stored_ids):
         raise RuntimeError("the scored companies are not the companies to score")
     log(f"in memory: numpy floor, leads.scoring.knn, scikit-learn (best of {repeats} each)")

@@ -14,6 +14,7 @@ from leads.companies.views import back, bad_request
 from leads.models import Company, LabelSource
 from leads.owners import selectors as owner_selectors
 from leads.owners import services as owner_services
+from leads.profiles import selectors as profiles
 from leads.scoring import labels as label_service
 
 # The most companies one bulk action takes: the selection is of one page (at most PAGE_SIZE).
@@ -35,9 +36,10 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return bad_request(f"Select at most {BULK_LIMIT} companies at once (got {len(ids)}).")
     if action not in (*BULK_VERDICTS, "assign", "export"):
         return bad_request(f"action must be one of: {', '.join([*BULK_VERDICTS, 'assign', 'export'])}")
-    companies = Company.objects.filter(pk__any_of=ids)
+    profile_id = profiles.current_id(request)
+    companies = Company.objects.in_profile(profile_id).filter(pk__any_of=ids)
     if action == "export":
-        rows = selectors.BestFirst(selectors.Selection(companies.select_related("score")))
+        rows = selectors.BestFirst(selectors.Selection(companies, profile_id))
         response = StreamingHttpResponse(exports.stream_scores(rows), content_type="text/csv; charset=utf-8")
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         response["Content-Disposition"] = f'attachment; filename="leads-scores-selected-{stamp}.csv"'
@@ -52,7 +54,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return back(request, messages.WARNING, NOTHING_SELECTED)
     found = list(companies.values_list("pk", flat=True))
     changed = label_service.label_companies(
-        verdicts=[(pk, action) for pk in found], user=request.user, source=LabelSource.CLICK
+        profile_id=profile_id, verdicts=[(pk, action) for pk in found], user=request.user, source=LabelSource.CLICK
     )
     note = f"{len(found)} compan{'y' if len(found) == 1 else 'ies'} {BULK_VERDICTS[action]}"
     note += (

@@ -15,8 +15,8 @@ from leads.models import Company, ScoreChange
 from leads.scoring import bands
 
 
-def score_changes(*, since) -> models.QuerySet:
-    return ScoreChange.objects.filter(changed_at__gt=since)
+def score_changes(*, profile_id: int, since) -> models.QuerySet:
+    return ScoreChange.objects.filter(profile_id=profile_id, changed_at__gt=since)
 
 
 @dataclass(frozen=True)
@@ -39,17 +39,17 @@ class ExplainedChange:
 CHANGES_PER_PAGE = 100
 
 
-def explained_changes(*, since, page: str | int | None = 1) -> Page:
+def explained_changes(*, profile_id: int, since, page: str | int | None = 1) -> Page:
     """A page (Django's Paginator: any bad number is the first or last page) of the score changes
     since `since`, biggest moves first (a fit gained or lost counts from 0), each with the verdicts
     that caused it and its company's band now (how much evidence its new fit stands on)."""
     move = Abs(Coalesce(F("new_fit"), Value(0.0)) - Coalesce(F("old_fit"), Value(0.0)))
-    ordered = score_changes(since=since).order_by(move.desc(), "-changed_at", "pk")
+    ordered = score_changes(profile_id=profile_id, since=since).order_by(move.desc(), "-changed_at", "pk")
     found = Paginator(ordered, CHANGES_PER_PAGE).get_page(page)
     changes = list(found)
     cause_ids = {i for change in changes for i in change.causes}
-    companies = Company.objects.select_related("score").in_bulk({change.company_id for change in changes} | cause_ids)
-    distribution = score_distribution()
+    companies = Company.objects.in_profile(profile_id).in_bulk({change.company_id for change in changes} | cause_ids)
+    distribution = score_distribution(profile_id)
     found.object_list = [
         ExplainedChange(
             company=(company := companies.get(change.company_id)),
@@ -62,7 +62,7 @@ def explained_changes(*, since, page: str | int | None = 1) -> Page:
                 if i in companies
             ],
             changed_at=change.changed_at,
-            band=band_of(getattr(company, "score", None), distribution) if company and not company.verdict else None,
+            band=band_of(company.score, distribution) if company and not company.verdict else None,
         )
         for change in changes
     ]

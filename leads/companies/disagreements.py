@@ -9,13 +9,15 @@ from leads.models import Label, LabelSource
 from leads.scoring.explanations import join_names
 
 
-def rep_disagreements(company_ids: list[int] | None = None) -> dict[int, list[tuple[str, str, object]]]:
-    """{company id: [(username, verdict, when), ...]} where reps' latest verdicts disagree (of the
+def rep_disagreements(
+    profile_id: int, company_ids: list[int] | None = None
+) -> dict[int, list[tuple[str, str, object]]]:
+    """{company id: [(username, verdict, when), ...]} where reps' latest verdicts in the profile disagree (of the
     given companies, or of all that two reps or more labelled). The latest verdict counts until
     someone settles it: a rep's clear takes them out of the disagreement, and a manager's label
     (source admin: a review fix, a bulk action, the load test's clean-up) settles it, so only rep
     verdicts given after it count. The dashboard and the review page both use this rule."""
-    reps = Label.objects.by_reps()
+    reps = Label.objects.by_reps().filter(profile_id=profile_id)
     if company_ids is not None:
         reps = reps.filter(company_id__any_of=company_ids)
     else:
@@ -27,7 +29,9 @@ def rep_disagreements(company_ids: list[int] | None = None) -> dict[int, list[tu
         .values_list("company_id", "user__username", "verdict", "created_at")
     )
     settled = dict(
-        Label.objects.filter(company_id__any_of=sorted({row[0] for row in latest}), source=LabelSource.ADMIN)
+        Label.objects.filter(
+            profile_id=profile_id, company_id__any_of=sorted({row[0] for row in latest}), source=LabelSource.ADMIN
+        )
         .values("company_id")
         .annotate(last=models.Max("created_at"))
         .values_list("company_id", "last")
@@ -39,9 +43,9 @@ def rep_disagreements(company_ids: list[int] | None = None) -> dict[int, list[tu
     return {i: verdicts for i, verdicts in given.items() if len({v for _, v, _ in verdicts}) > 1}
 
 
-def verdict_conflicts(company_ids: list[int]) -> dict[int, str]:
+def verdict_conflicts(profile_id: int, company_ids: list[int]) -> dict[int, str]:
     """{company id: 'ana liked, ben disliked'} for the given companies (see rep_disagreements)."""
-    return {i: disagreement_text(verdicts) for i, verdicts in rep_disagreements(company_ids).items()}
+    return {i: disagreement_text(verdicts) for i, verdicts in rep_disagreements(profile_id, company_ids).items()}
 
 
 def disagreement_text(verdicts: list[tuple[str, str, object]]) -> str:

@@ -14,6 +14,7 @@ from leads.companies.selectors import BestFirst, Sorted
 from leads.crm import selectors as crm_selectors
 from leads.models import Company, Label
 from leads.owners import selectors as owner_selectors
+from leads.profiles import selectors as profiles
 from leads.scoring import explanations
 from leads.scoring.bands import Distribution
 
@@ -40,12 +41,14 @@ def neutralise(value: object) -> object:
     return value
 
 
-def score_rows(companies: QuerySet | BestFirst | Sorted) -> Iterator[list]:
-    """One row per company, streamed from the database; `companies` should select_related('score')."""
-    # Read once per export, not per batch: the team's distribution of fits and its "close".
-    distribution, reach = selectors.score_distribution(), explanations.close_reach()
+def score_rows(companies: QuerySet | BestFirst | Sorted, profile_id: int | None = None) -> Iterator[list]:
+    """One row per company, streamed from the database; `companies` are read in the profile
+    (Company.objects.in_profile(profile_id); None: profiles.current_id())."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    # Read once per export, not per batch: the profile's distribution of fits and the team's "close".
+    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id)
     for batch in in_batches(companies):
-        yield from _rows(batch, distribution, reach)
+        yield from _rows(batch, profile_id, distribution, reach)
 
 
 def in_batches(companies: QuerySet | BestFirst | Sorted, size: int = 1000) -> Iterator[list[Company]]:
@@ -61,14 +64,17 @@ def in_batches(companies: QuerySet | BestFirst | Sorted, size: int = 1000) -> It
         yield batch
 
 
-def _rows(batch: list[Company], distribution: Distribution, reach: explanations.Reach) -> Iterator[list]:
-    """A batch's rows: its neighbours' names, the latest verdict's author and time, the owners'
-    names, the notes' count and newest and the CRM records, in six queries."""
-    neighbour_ids = {n["company_id"] for c in batch if hasattr(c, "score") for n in c.score.neighbours}
-    neighbours = Company.objects.only("name", "verdict").in_bulk(neighbour_ids)
+def _rows(
+    batch: list[Company], profile_id: int, distribution: Distribution, reach: explanations.Reach
+) -> Iterator[list]:
+    """A batch's rows: its neighbours' names, the latest verdict's author and time (in the
+    profile), the owners' names, the notes' count and newest and the CRM records, in six queries."""
+    neighbour_ids = {n["company_id"] for c in batch if c.score for n in c.score.neighbours}
+    neighbours = Company.objects.only("name").in_bulk(neighbour_ids)
+    labelled = [c.pk for c in batch if c.verdict]
     latest = {
         company_id: (username or "", created_at)
-        for company_id, username, created_at in Label.objects.filter(company_id__in=[c.pk for c in batch if c.verdict])
+        for company_id, username, created_at in Label.objects.filter(profile_id=profile_id, company_id__in=labelled)
         .order_by("company_id", "-created_at", "-pk")
         .distinct("company_id")
         .values_list("company_id", "user__username", "created_at")
@@ -80,7 +86,7 @@ def _rows(batch: list[Company], distribution: Distribution, reach: explanations.
     notes = owner_selectors.note_summaries(c.pk for c in batch)
     records = crm_selectors.records_of(c.pk for c in batch)
     for company in batch:
-        score = getattr(company, "score", None)
+        score = company.score
         views = explanations.neighbour_views(score, neighbours) if score else []
         labelled_by, labelled_at = latest.get(company.pk, ("", None))
         note = notes.get(company.pk)
@@ -143,19 +149,20 @@ def stream_csv(header: list[str], rows: Iterable[list], *, excel_bom: bool = Fal
         yield writer.writerow(row)
 
 
-def stream_scores(companies: QuerySet, *, excel_bom: bool = True) -> Iterator[str]:
-    """The export as chunks of text, for a streaming HTTP response."""
-    return stream_csv(HEADER, score_rows(companies), excel_bom=excel_bom)
+def stream_scores(companies: QuerySet, *, profile_id: int | None = None, excel_bom: bool = True) -> Iterator[str]:
+    """The export as chunks of text, for a streaming HTTP response (`profile_id`: as score_rows)."""
+    return stream_csv(HEADER, score_rows(companies, profile_id), excel_bom=excel_bom)
 
 
-def write_scores(stream, companies: QuerySet, *, excel_bom: bool = True) -> int:
-    """Write the export to a text stream; returns the number of companies written."""
+def write_scores(stream, companies: QuerySet, *, profile_id: int | None = None, excel_bom: bool = True) -> int:
+    """Write the export to a text stream (`profile_id`: as score_rows); returns the number of
+    companies written."""
     if excel_bom:
         stream.write("\ufeff")
     writer = csv.writer(stream)
     writer.writerow(HEADER)
     count = 0
-    for row in score_rows(companies):
+    for row in score_rows(companies, profile_id):
         writer.writerow(row)
         count += 1
     return count

@@ -23,17 +23,19 @@ class Listed:
     why: object = None  # why the list shows it: a search.SearchMatch, a SimilarCompany, a label-next Suggestion
 
 
-def listed(companies: Sequence[Company], *, why: Sequence | None = None, embedded: bool | None = None) -> list[Listed]:
-    """The rows of a page of companies (their score loaded) in three queries at most: the fits'
-    distribution (cached), the reps' disagreements and, unless `embedded` says, which have a
-    current vector. `why`: one reason per company, in their order."""
-    distribution = selectors.score_distribution()
+def listed(
+    profile_id: int, companies: Sequence[Company], *, why: Sequence | None = None, embedded: bool | None = None
+) -> list[Listed]:
+    """The rows of a page of companies (read in the profile: Company.objects.in_profile) in three
+    queries at most: the fits' distribution (cached), the reps' disagreements and, unless
+    `embedded` says, which have a current vector. `why`: one reason per company, in their order."""
+    distribution = selectors.score_distribution(profile_id)
     ids = [company.pk for company in companies]
-    conflicts = disagreements.verdict_conflicts(ids)
+    conflicts = disagreements.verdict_conflicts(profile_id, ids)
     vectors = selectors.embedded_ids(ids) if embedded is None else None
     rows = []
     for i, company in enumerate(companies):
-        score = None if company.verdict else getattr(company, "score", None)  # a one-to-one that may be missing
+        score = None if company.verdict else company.score
         rows.append(
             Listed(
                 company=company,

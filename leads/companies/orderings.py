@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db.models import F
 from django.db.models.functions import Upper
 
-from leads.models import CompanyQuerySet, Label
+from leads.models import CompanyQuerySet
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ def _number(field: str, descending: bool = False):
 def _latest_verdict(companies: CompanyQuerySet) -> list[CompanyQuerySet]:
     """The labelled companies by their latest verdict (the few a team labels, each one index
     probe), then the others by name."""
-    labelled = companies.exclude(verdict="").annotate(verdict_at=Label.objects.current_of_company("created_at"))
-    return [labelled.order_by("-verdict_at", "pk"), by_name(companies.filter(verdict=""))]
+    labelled = companies.filter(current__isnull=False)
+    return [labelled.order_by("-current__given_at", "pk"), by_name(companies.filter(current__isnull=True))]
 
 
 def _one(*order):

@@ -23,12 +23,13 @@ from leads.models.encoders import HNSW_EF_SEARCH
 from leads.owners import selectors as owner_selectors
 from leads.scoring import bands
 
+# On companies read in a profile (Company.objects.in_profile): `current` is its verdict there.
 LABEL_FILTERS = {
     "all": lambda qs: qs,
-    "unlabelled": CompanyQuerySet.unlabelled,
-    "labelled": CompanyQuerySet.labelled,
-    "liked": lambda qs: qs.filter(verdict="like"),
-    "disliked": lambda qs: qs.filter(verdict="dislike"),
+    "unlabelled": lambda qs: qs.filter(current__isnull=True),
+    "labelled": lambda qs: qs.filter(current__isnull=False),
+    "liked": lambda qs: qs.filter(current__verdict="like"),
+    "disliked": lambda qs: qs.filter(current__verdict="dislike"),
 }
 
 
@@ -42,6 +43,7 @@ class Selection:
     BestFirst read a page of them off the score index instead of joining every company."""
 
     companies: CompanyQuerySet
+    profile_id: int  # the profile whose scores and verdicts these are
     found: Found | None = None  # a search: its matches listed, or its query when too common
     score_scope: Q | None = None  # the same selection on the score table alone, where the filters allow
     walk_scope: Q | None = None  # the score side of a selection it cannot say alone: walked, checked by id
@@ -58,6 +60,7 @@ class Selection:
 
 def company_listing(
     *,
+    profile_id: int,
     show: str = "all",
     query: str = "",
     band: str = "",
@@ -73,7 +76,7 @@ def company_listing(
     revenue_min: str = "",
     revenue_max: str = "",
 ) -> Selection:
-    """The companies the filters select (a label filter, a score band, industry, country, the
+    """The companies the filters select in the profile (a label filter, a score band, industry, country, the
     import that brought them, their owner: "me" (`user`), "none" or a username, ranges of
     employees, founding year and revenue (whole numbers, either end open), a search), with
     their score and owner loaded (unordered: `listing` orders them for the dashboard, the API
@@ -87,20 +90,20 @@ def company_listing(
         number_ranges = ranges.read_ranges(bounds)
     except ranges.BadRange as error:
         raise BadFilter(str(error)) from None
-    companies = LABEL_FILTERS[show](Company.objects.select_related("score", "owner"))
+    companies = LABEL_FILTERS[show](Company.objects.in_profile(profile_id).select_related("owner"))
     for found_range in number_ranges:
         companies = companies.filter(range_filter(found_range))
     if owner.strip():
         companies = companies.filter(owner=_owner(owner, user))
     if band:
-        companies = companies.filter(band_filter(band))
+        companies = companies.filter(band_filter(band, profile_id))
     if import_job:
         if not import_job.isdigit():
             raise BadFilter(f"import must be an import's number (got {import_job!r})")
         companies = companies.filter(import_job_id=int(import_job))
     texts = {"industry": industry.strip(), "country": country.strip(), "query": query}
     if any("\x00" in text for text in texts.values()):  # Postgres text never holds NUL: no match, not a 500
-        return Selection(companies.none())
+        return Selection(companies.none(), profile_id)
     if texts["industry"]:
         companies = companies.filter(industry__iexact=texts["industry"])
     if texts["country"]:  # 'Germany', 'germany' and 'DE' find the companies stored as 'DE'
@@ -112,16 +115,16 @@ def company_listing(
     # BestFirst walk the best scores and check those companies by id when many companies match.
     scope = Q() if show in ("all", "unlabelled") else Q(pk__in=[])  # a labelled company has no score
     if band:
-        scope &= score_band_filter(band)
+        scope &= score_band_filter(band, profile_id)
     if found.ids is not None:
         scope &= Q(company_id__any_of=found.literal)
     if texts["industry"] or texts["country"] or import_job or owner.strip() or number_ranges:
-        return Selection(found.companies, found, walk_scope=scope)
+        return Selection(found.companies, profile_id, found, walk_scope=scope)
     at_least = 0
     if found.dense and show in ("all", "unlabelled") and not band:
         # More matches than SEARCH_IDS_INLINE, of which at most the labelled ones left out.
-        at_least = company_models.SEARCH_IDS_INLINE + 1 - Company.objects.labelled().count()
-    return Selection(found.companies, found, score_scope=scope, count_at_least=at_least)
+        at_least = company_models.SEARCH_IDS_INLINE + 1 - Company.objects.labelled(profile_id).count()
+    return Selection(found.companies, profile_id, found, score_scope=scope, count_at_least=at_least)
 
 
 def range_filter(found: ranges.Range) -> Q:
@@ -146,17 +149,18 @@ def _owner(value: str, user):
         raise BadFilter(str(error)) from None
 
 
-def band_filter(key: str) -> Q:
-    """The companies whose score is in band `key` (bands.Distribution.band, asked of the database)."""
-    return Q(score__isnull=False) & _band_values(key, "score__")
+def band_filter(key: str, profile_id: int) -> Q:
+    """The companies (read in the profile) whose score is in band `key` (bands.Distribution.band,
+    asked of the database)."""
+    return Q(score__isnull=False) & _band_values(key, "score__", profile_id)
 
 
-def score_band_filter(key: str) -> Q:
+def score_band_filter(key: str, profile_id: int) -> Q:
     """The same band on the score table (Score.objects.filter)."""
-    return _band_values(key, "")
+    return _band_values(key, "", profile_id)
 
 
-def _band_values(key: str, prefix: str) -> Q:
+def _band_values(key: str, prefix: str, profile_id: int) -> Q:
     """Each band as fit ranges (bands.Distribution.band: unexplored by its flag; strong and likely
     supported, positive and at least their cut-off, unlikely negative and at most its cut-off,
     unsure the rest), so that the fit index answers any of them; a negated range made Postgres
@@ -165,7 +169,7 @@ def _band_values(key: str, prefix: str) -> Q:
         raise BadFilter(f"band must be one of: {', '.join(bands.BY_KEY)} (got {key!r})")
     if key == bands.UNEXPLORED.key:
         return Q(**{f"{prefix}unexplored": True})
-    cut = score_distribution().cutoffs()
+    cut = score_distribution(profile_id).cutoffs()
     field = f"{prefix}fit"
     explored = Q(**{f"{prefix}unexplored": False})
     supported = Q(**{f"{prefix}supported": True})
@@ -230,7 +234,7 @@ class BestFirst(_Paged):
         self.order = ("fit", "-company_id") if worst_first else ("-fit", "company_id")
         # A labelled company is never listed by its score: its row lives on until the rescore that
         # its verdict queued deletes it (~1 s), and the "liked" filter must list it meanwhile.
-        self.scored = companies.filter(score__isnull=False, verdict="").order_by(
+        self.scored = companies.filter(score__isnull=False, current__isnull=True).order_by(
             *(("score__fit", "-pk") if worst_first else ("-score__fit", "pk"))
         )
         if selection.matching_ids is not None:  # a search: the same ids on the score side (see found_by())
@@ -240,7 +244,7 @@ class BestFirst(_Paged):
         # instead of a join and a sort of every match (docs/benchmarks.md, *Figures behind the design*).
         self.scored_ids = self._best(selection.score_scope)
         self.walk_ids = self._best(selection.walk_scope)
-        self.unscored = orderings.by_name(companies.filter(Q(score__isnull=True) | ~Q(verdict="")))
+        self.unscored = orderings.by_name(companies.filter(Q(score__isnull=True) | Q(current__isnull=False)))
         # Counting every company on every page view is slow at a million: the dashboard counts up
         # to a limit (docs/benchmarks.md, *Figures behind the design*).
         self.count_limit = count_limit
@@ -254,7 +258,8 @@ class BestFirst(_Paged):
     def _best(self, scope: Q | None):
         if scope is None:
             return None
-        return Score.objects.filter(scope).order_by(*self.order).values_list("company_id", flat=True)
+        scores = Score.objects.filter(scope, profile_id=self.selection.profile_id)
+        return scores.order_by(*self.order).values_list("company_id", flat=True)
 
     def _scored_page(self, start: int, stop: int) -> list[Company]:
         if self.scored_ids is not None and self.selection.dense_search:
@@ -265,7 +270,7 @@ class BestFirst(_Paged):
             ids = self._walk(start, stop, self.walk_ids, self._selected)
         else:  # few companies match (or nobody counted): their join and sort is small
             return list(self.scored[start:stop])
-        found = self.companies.filter(pk__any_of=ids, verdict="").in_bulk()
+        found = self.companies.filter(pk__any_of=ids, current__isnull=True).in_bulk()
         return [found[pk] for pk in ids if pk in found]  # one labelled since its pass ran is left out
 
     def _selected(self, ids: list[int]) -> set[int]:
@@ -386,32 +391,35 @@ class SimilarCompany:
     similarity: float  # 1 - distance, -1..1
 
 
-def similar_companies(company: Company, *, limit: int = 10, unlabelled: bool = False) -> list[SimilarCompany]:
+def similar_companies(
+    company: Company, *, profile_id: int, limit: int = 10, unlabelled: bool = False
+) -> list[SimilarCompany]:
     """The `limit` other companies nearest to `company` by cosine distance between current
-    vectors, nearest first (ties by id); only unlabelled ones if asked. [] while the company has
-    no current vector (waiting for embedding)."""
+    vectors, nearest first (ties by id), with their scores and verdicts in the profile; only
+    unlabelled ones there if asked. [] while the company has no current vector (waiting for embedding)."""
     vectors = CompanyEmbedding.objects.current(active.model_name())
     query = vectors.filter(company=company).values_list("vector", flat=True).first()
     if query is None:
         return []
-    return nearest_to(query, limit=limit, unlabelled=unlabelled, excluding=company.pk)
+    return nearest_to(query, profile_id=profile_id, limit=limit, unlabelled=unlabelled, excluding=company.pk)
 
 
 def nearest_to(
-    vector, *, limit: int = 10, unlabelled: bool = False, excluding: int | None = None
+    vector, *, profile_id: int, limit: int = 10, unlabelled: bool = False, excluding: int | None = None
 ) -> list[SimilarCompany]:
     """The `limit` companies whose current vectors are nearest to `vector` (the active encoder's),
-    nearest first (ties by id); only unlabelled ones if asked; never company `excluding`.
+    nearest first (ties by id), read in the profile; only those unlabelled there if asked; never
+    company `excluding`.
 
     Approximate: it walks pgvector's HNSW index, which keeps it fast on a million companies. An
     iterative scan reads at most hnsw.max_scan_tuples (20,000) index entries, so a filter that
     almost nothing passes can still return fewer than `limit`."""
     encoder = active.encoder()
-    candidates = CompanyEmbedding.objects.current(encoder.stored_name).select_related("company__score")
+    candidates = CompanyEmbedding.objects.current(encoder.stored_name)
     if excluding is not None:
         candidates = candidates.exclude(company_id=excluding)
     if unlabelled:
-        candidates = candidates.filter(company__verdict="")
+        candidates = candidates.to_score(encoder.stored_name, profile_id)
     # relaxed_order can return rows slightly out of order: read a few more than asked, sort, cut.
     distance = CosineDistance(sized_vector(encoder.dimensions), vector)  # the encoder's own HNSW index
     nearest = candidates.annotate(distance=distance).order_by("distance")[: limit + 10]
@@ -433,11 +441,16 @@ def nearest_to(
         # Read-only: rolling back ends the settings above here, even inside a caller's transaction.
         transaction.set_rollback(True)
     rows = sorted(rows, key=lambda row: (row.distance, row.company_id))[:limit]
-    return [SimilarCompany(company=row.company, distance=row.distance, similarity=1.0 - row.distance) for row in rows]
+    companies = Company.objects.in_profile(profile_id).in_bulk([row.company_id for row in rows])
+    return [
+        SimilarCompany(company=companies[row.company_id], distance=row.distance, similarity=1.0 - row.distance)
+        for row in rows
+        if row.company_id in companies
+    ]
 
 
-def score_distribution() -> bands.Distribution:
-    """The team's fits as quantiles, for bands and ranks (leads/scoring/bands.py): the same for every page
+def score_distribution(profile_id: int) -> bands.Distribution:
+    """The profile's fits as quantiles, for bands and ranks (leads/scoring/bands.py): the same for every page
     and request until a score is written. Computing it sorts every fit, slow at a million
     (docs/benchmarks.md, *Figures behind the design*), so it is cached under the numbers that every
     write to the scores moves: leads_score_version at the statement (migration 0016),
@@ -448,13 +461,14 @@ def score_distribution() -> bands.Distribution:
             "select (select last_value from leads_score_version), (select last_value from leads_score_published)"
         )
         version, published = cursor.fetchone()
-    key = f"leads:fit-distribution:{version}:{published}"
+    key = f"leads:fit-distribution:{profile_id}:{version}:{published}"
     distribution = cache.get(key)
     if distribution is None:
         with connection.cursor() as cursor:
             cursor.execute(
-                "select count(*), percentile_cont(%s::float8[]) within group (order by fit) from leads_score",
-                [bands.FRACTIONS.tolist()],
+                "select count(*), percentile_cont(%s::float8[]) within group (order by fit) from leads_score"
+                " where profile_id = %s",
+                [bands.FRACTIONS.tolist(), profile_id],
             )
             total, quantiles = cursor.fetchone()
         distribution = bands.Distribution(np.array(quantiles or [], dtype=np.float64), total)

@@ -8,19 +8,16 @@ from django.db import transaction
 
 from leads.core.queue import enqueue_on_commit
 from leads.models import Company
-from leads.scoring.services import drop_scores, labels_changed
+from leads.scoring.services import drop_scores, labelled_changed
 
 
 def text_changed(companies: Iterable[Company]) -> list[int]:
     """These companies' text no longer matches their vector: drop their scores (they show as
     'waiting for embedding' until the worker re-embeds them) and, for labelled ones, take them
     out of the labelled set (a label change). Call inside the transaction that changed them."""
-    changed = [(company.pk, company.verdict) for company in companies]
-    ids = [pk for pk, _ in changed]
+    ids = [company.pk for company in companies]
     drop_scores(ids)
-    labelled = [pk for pk, verdict in changed if verdict]
-    if labelled:
-        labels_changed(labelled)
+    labelled_changed(ids)
     return ids
 
 
@@ -40,8 +37,6 @@ def save_company(company: Company) -> Company:
 def delete_companies(companies: Iterable[Company]) -> int:
     """Delete companies; a labelled one leaves the labelled set, so the scores citing it change."""
     companies = list(companies)
-    labelled = [company.pk for company in companies if company.verdict]
-    if labelled:
-        labels_changed(labelled)
+    labelled_changed([company.pk for company in companies])
     deleted, _ = Company.objects.filter(pk__in=[company.pk for company in companies]).delete()
     return len(companies)

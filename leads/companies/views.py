@@ -31,6 +31,7 @@ from leads.labelnext import selectors as labelnext_selectors
 from leads.models import ApiToken, Company, CompanyNote, LabelSource
 from leads.outcomes import selectors as outcome_selectors
 from leads.owners import selectors as owner_selectors
+from leads.profiles import selectors as profiles
 from leads.savedviews import services as saved_views
 from leads.scoring import bands, explanations, reads
 from leads.scoring import labels as label_service
@@ -62,9 +63,9 @@ def _filters(request: HttpRequest) -> dict[str, str]:
     return {name: request.GET.get(name, default) for name, default in FILTERS.items()}
 
 
-def _listing(filters: dict[str, str], user, **options) -> selectors.BestFirst | selectors.Sorted:
+def _listing(filters: dict[str, str], user, profile_id: int, **options) -> selectors.BestFirst | selectors.Sorted:
     return selectors.listing(
-        ordering=filters["ordering"], show=filters["show"], query=filters["q"], band=filters["band"],
+        profile_id=profile_id, ordering=filters["ordering"], show=filters["show"], query=filters["q"], band=filters["band"],
         industry=filters["industry"], country=filters["country"], import_job=filters["import"],
         owner=filters["owner"], user=user, **{name: filters[name] for name in ranges.PARAMS}, **options,
     )  # fmt: skip
@@ -93,12 +94,13 @@ def _sort_links(filters: dict[str, str]) -> dict[str, dict]:
 def dashboard(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     about = request.GET.get("about", "")
+    profile_id = profiles.current_id(request)
     try:
         if about.strip():  # search by meaning: the nearest companies, none of the filters
-            found = search.by_meaning(about)
+            found = search.by_meaning(about, profile_id=profile_id)
             page = Paginator([row.company for row in found], len(found) or 1).get_page(1)
         else:
-            found = _listing(filters, request.user, count_limit=COUNT_LIMIT)
+            found = _listing(filters, request.user, profile_id, count_limit=COUNT_LIMIT)
             page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     except (selectors.BadFilter, search.BadDescription) as error:
         # The page again, every value as the rep typed it, the list saying what to fix.
@@ -113,8 +115,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     else:
         matches = search.search_matches([company.pk for company in companies], filters["q"]) if filters["q"] else {}
         why = [matches.get(company.pk) for company in companies]
-    rows = listed(companies, why=why)
-    distribution = selectors.score_distribution()
+    rows = listed(profile_id, companies, why=why)
+    distribution = selectors.score_distribution(profile_id)
     values = {field: filter_choices.filter_values(field) for field in filter_choices.FILTER_FIELDS}
     listed_views = saved_views.views_for(request.user)
     return render(
@@ -147,7 +149,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "histogram_max": max([h["count"] for h in distribution.histogram()] + [1]),
             "scored_total": distribution.total,
             # Nothing scored and nothing labelled: say how to start instead of a list of "not scored".
-            "cold_start": not distribution.total and not Company.objects.labelled().exists(),
+            "cold_start": not distribution.total and not Company.objects.labelled(profile_id).exists(),
             "count_is_capped": bool(found) and not about.strip() and found.count_is_capped,
             "filter_error": filter_error,
             "filter_values": values,
@@ -197,25 +199,27 @@ def _did_you_mean(filters: dict[str, str], values: dict[str, list[str]]) -> list
 
 @roles.required(roles.VIEW)
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    company = get_object_or_404(Company.objects.select_related("score", "owner"), pk=pk)
+    company = get_object_or_404(Company.objects.in_profile(profiles.current_id(request)).select_related("owner"), pk=pk)
     return render(request, "leads/company_detail.html", detail_context(request, company))
 
 
 def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
-    """The company page's context; `extra` adds to it (a note refused, with its text kept)."""
-    row = listed([company])[0]
+    """The company page's context (the company read in the request's profile); `extra` adds to it
+    (a note refused, with its text kept)."""
+    profile_id = profiles.current_id(request)
+    row = listed(profile_id, [company])[0]
     neighbours = explanations.score_explanation(company)
     reach = explanations.close_reach()
     return {
         "company": company,
-        "labels": company.labels.select_related("user")[:50],
+        "labels": company.labels.filter(profile_id=profile_id).select_related("user")[:50],
         "neighbours": neighbours,
         "explanation": explanations.explanation_sentence(company, neighbours, reach),
         "evidence": explanations.evidence_text(company, neighbours, reach),
         "tally": explanations.neighbour_tally(neighbours),
         "row": row,
         "is_embedded": row.is_embedded,
-        "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
+        "similar": selectors.similar_companies(company, profile_id=profile_id, unlabelled=True),  # [] until embedded
         "website_url": _website_url(company),
         "notes": owner_selectors.company_notes(company.pk),
         "outcomes": (outcomes := outcome_selectors.company_outcomes(company.pk)),  # apart from the verdicts
@@ -245,7 +249,11 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
     given_at = timezone.now()  # before the label: the rescore it queues can only start later
     try:
         label_company(
-            company=company, user=request.user, source=LabelSource.CLICK, verdict=request.POST.get("verdict", "")
+            profile_id=profiles.current_id(request),
+            company=company,
+            user=request.user,
+            source=LabelSource.CLICK,
+            verdict=request.POST.get("verdict", ""),
         )
     except InvalidVerdict as error:
         return bad_request(str(error))
@@ -269,7 +277,8 @@ def undo(request: HttpRequest) -> HttpResponse:
     # This session's undo stack: labels already taken back, and the labels the undos made.
     skip = request.session.get("undo_skip", [])
     given_at = timezone.now()
-    undone = label_service.undo_last(user=request.user, source=LabelSource.CLICK, skip=skip)
+    profile_id = profiles.current_id(request)
+    undone = label_service.undo_last(profile_id=profile_id, user=request.user, source=LabelSource.CLICK, skip=skip)
     if undone is not None:
         request.session["undo_skip"] = [*skip, undone.undid, undone.label.pk][-200:]
     if undone is None:
@@ -277,7 +286,7 @@ def undo(request: HttpRequest) -> HttpResponse:
             return toast(request, "Nothing to undo.", status=200)
         messages.info(request, "Nothing to undo.")
         return redirect("dashboard")
-    company = Company.objects.select_related("score", "owner").get(pk=undone.label.company_id)
+    company = Company.objects.in_profile(profile_id).select_related("owner").get(pk=undone.label.company_id)
     return _labelled(
         request,
         company,
@@ -290,7 +299,8 @@ def undo(request: HttpRequest) -> HttpResponse:
 
 def row_response(request: HttpRequest, company: Company, toast: str, *, status: int = 200) -> HttpResponse:
     """A dashboard row again (after an htmx action on it), with a note for the toast."""
-    row = listed([Company.objects.select_related("score", "owner").get(pk=company.pk)])[0]
+    profile_id = profiles.current_id(request)
+    row = listed(profile_id, [Company.objects.in_profile(profile_id).select_related("owner").get(pk=company.pk)])[0]
     context = {"row": row, "company": row.company, "toast": toast}
     return render(request, "leads/_company_row.html", context, status=status)
 
@@ -348,7 +358,7 @@ def export_scores(request: HttpRequest) -> HttpResponse:
     show = filters["show"]
     try:
         shape = crm_exports.shape_for(request.GET["for"]) if "for" in request.GET else None
-        companies = _listing(filters, request.user)
+        companies = _listing(filters, request.user, profiles.current_id(request))
     except (selectors.BadFilter, crm_exports.UnknownCrm) as error:
         return bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")
@@ -375,15 +385,16 @@ def score_changes(request: HttpRequest) -> JsonResponse:
         )
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    changes = company_changes.score_changes(since=since)
+    profile_id = profiles.current_id(request)
+    changes = company_changes.score_changes(profile_id=profile_id, since=since)
     moved = set(changes.filter(company_id__in=ids).values_list("company_id", flat=True))
     cells = {}
-    rescored = list(Company.objects.select_related("score").filter(pk__in=moved))
-    for row in listed(rescored, embedded=True):  # rescored: it has a current vector
+    rescored = list(Company.objects.in_profile(profile_id).filter(pk__in=moved))
+    for row in listed(profile_id, rescored, embedded=True):  # rescored: it has a current vector
         cells[row.company.pk] = render_to_string("leads/_score.html", {"company": row.company, "row": row}, request)
     return JsonResponse(
         {
-            "done": reads.scores_are_current(),
+            "done": reads.scores_are_current(profile_id),
             "changed": changes.order_by()[:COUNT_LIMIT].count(),
             "cells": cells,
             "link": f"{reverse('score-changes-page')}?{urlencode({'since': since.isoformat()})}",
@@ -407,7 +418,9 @@ def score_changes_page(request: HttpRequest) -> HttpResponse:
         {
             "since": since,
             "since_given": "since" in request.GET,
-            "page": company_changes.explained_changes(since=since, page=request.GET.get("page")),
+            "page": company_changes.explained_changes(
+                profile_id=profiles.current_id(request), since=since, page=request.GET.get("page")
+            ),
             "since_param": since.isoformat(),
         },
     )
@@ -418,11 +431,12 @@ def score_changes_page(request: HttpRequest) -> HttpResponse:
 def label_next(request: HttpRequest) -> HttpResponse:
     """Unlabelled companies where a verdict teaches the scorer most, each with its reason; with no
     labels yet, a sample spread over the companies (and the way to import a customer list)."""
-    labelled = Company.objects.labelled().exists()
+    profile_id = profiles.current_id(request)
+    labelled = Company.objects.labelled(profile_id).exists()
     suggestions = (
         labelnext_selectors.label_next(limit=PAGE_SIZE)
         if labelled
         else labelnext_selectors.cold_start_sample(PAGE_SIZE)
     )
-    rows = listed([suggestion.company for suggestion in suggestions], why=suggestions, embedded=True)
+    rows = listed(profile_id, [suggestion.company for suggestion in suggestions], why=suggestions, embedded=True)
     return render(request, "leads/label_next.html", {"rows": rows, "cold_start": not labelled})

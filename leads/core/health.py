@@ -12,6 +12,7 @@ import time
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Sum
 from django.http import HttpRequest, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
@@ -75,12 +76,13 @@ def _check_workers() -> dict:
 
 def _backlog() -> dict:
     waiting = Company.objects.needing_embedding(active.model_name()).order_by()[:BACKLOG_COUNT_LIMIT].count()
-    state = ScoringState.get()
+    # Every profile's together: the deployment's backlog, whichever profile it is in.
+    chunks_left = ScoringState.objects.aggregate(left=Sum("chunks_left"))["left"] or 0
     return {
         "embeddings_pending": waiting,
         "embeddings_pending_capped": waiting >= BACKLOG_COUNT_LIMIT,
         "label_changes_pending": PendingScoreChange.objects.count(),
-        "full_rescore_chunks_left": state.chunks_left,
+        "full_rescore_chunks_left": chunks_left,
     }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from django.db import connection, transaction
 
 # Lock namespaces (the first key); the second key tells items apart within one.
-SCORES = 7_214_001  # every write of scores: shared by chunk writers, exclusive for label changes
+SCORES = 7_214_001  # every write of a profile's scores: shared by chunk writers, exclusive for label changes
 IMPORT = 7_310_002  # one run per import job
 SWEEP = 7_410_003  # one periodic sweep at a time
 MAP = 7_510_004  # one compute_map at a time (map.services)
@@ -44,11 +44,21 @@ def try_hold(namespace: int, key: int = 0) -> Iterator[bool]:
 
 
 @contextlib.contextmanager
-def scores_lock(*, shared: bool = False) -> Iterator[None]:
-    """A transaction holding the scores lock: shared for writers that score against the labelled
-    set as it is (chunks of a full rescore, newly embedded companies), exclusive for the pass
-    that applies label changes, so no score is ever written from a labelled set older than
-    the last pass (see scoring.services)."""
+def scores_lock(profile_id: int, *, shared: bool = False) -> Iterator[None]:
+    """A transaction holding a profile's scores lock: shared for writers that score against the
+    labelled set as it is (chunks of a full rescore, newly embedded companies), exclusive for the
+    pass that applies label changes, so no score is ever written from a labelled set older than
+    the last pass (see scoring.services). One lock a profile: a pass in one never waits for another's."""
     with transaction.atomic():
-        hold_for_transaction(SCORES, shared=shared)
+        hold_for_transaction(SCORES, profile_id, shared=shared)
+        yield
+
+
+@contextlib.contextmanager
+def every_scores_lock(profile_ids: list[int]) -> Iterator[None]:
+    """A transaction holding every one of these profiles' scores locks, exclusive, taken in id
+    order (so two holders cannot deadlock): no score of any is written meanwhile (an encoder switch)."""
+    with transaction.atomic():
+        for profile_id in sorted(profile_ids):
+            hold_for_transaction(SCORES, profile_id)
         yield

@@ -16,6 +16,7 @@ from leads.companies import exports, selectors
 from leads.companies.exports import neighbour_text, neutralise
 from leads.crm import names
 from leads.models import Company, CrmRecord
+from leads.profiles import selectors as profiles
 from leads.scoring import explanations
 
 # What each row says beside its id, in this order (the headers are each CRM's spelling of these).
@@ -79,10 +80,14 @@ class Tally:
     skipped: int = 0
 
 
-def crm_rows(companies: Iterable[Company], shape: Shape, tally: Tally | None = None) -> Iterator[list]:
-    """The file's rows for the companies of a listing (selectors.listing, score loaded), in its order."""
+def crm_rows(
+    companies: Iterable[Company], shape: Shape, tally: Tally | None = None, profile_id: int | None = None
+) -> Iterator[list]:
+    """The file's rows for the companies of a listing (selectors.listing: read in the profile, None:
+    profiles.current_id()), in its order."""
     tally = tally if tally is not None else Tally()
-    distribution, reach = selectors.score_distribution(), explanations.close_reach()
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id)
     for batch in exports.in_batches(companies):
         yield from _rows(batch, shape, tally, distribution, reach)
 
@@ -96,8 +101,8 @@ def _rows(batch: list[Company], shape: Shape, tally: Tally, distribution, reach)
     kept = [c for c in batch if c.pk in records]
     tally.skipped += len(batch) - len(kept)
     tally.companies += len(kept)
-    neighbour_ids = {n["company_id"] for c in kept if hasattr(c, "score") for n in c.score.neighbours}
-    neighbours = Company.objects.only("name", "verdict").in_bulk(neighbour_ids)
+    neighbour_ids = {n["company_id"] for c in kept if c.score for n in c.score.neighbours}
+    neighbours = Company.objects.only("name").in_bulk(neighbour_ids)
     for company in kept:
         cells = _cells(company, neighbours, distribution, reach)
         for record_id in records[company.pk]:
@@ -107,7 +112,7 @@ def _rows(batch: list[Company], shape: Shape, tally: Tally, distribution, reach)
 
 def _cells(company: Company, neighbours: dict, distribution, reach) -> list:
     """FIELDS' values; empty for a company without a score (labelled, or not embedded yet)."""
-    score = getattr(company, "score", None)
+    score = company.score
     if score is None:
         return [""] * len(FIELDS)
     views = explanations.neighbour_views(score, neighbours)
@@ -124,15 +129,16 @@ def _cells(company: Company, neighbours: dict, distribution, reach) -> list:
     ]
 
 
-def stream_crm_file(companies, shape: Shape) -> Iterator[str]:
-    """The file as chunks of text, for a streaming HTTP response (no BOM: CRMs read UTF-8 as it is)."""
-    return exports.stream_csv(shape.header, crm_rows(companies, shape))
+def stream_crm_file(companies, shape: Shape, *, profile_id: int | None = None) -> Iterator[str]:
+    """The file as chunks of text, for a streaming HTTP response (no BOM: CRMs read UTF-8 as it is);
+    `profile_id`: as crm_rows."""
+    return exports.stream_csv(shape.header, crm_rows(companies, shape, profile_id=profile_id))
 
 
-def write_crm_file(stream, companies, shape: Shape) -> Tally:
-    """Write the file to a text stream; what was written and skipped."""
+def write_crm_file(stream, companies, shape: Shape, *, profile_id: int | None = None) -> Tally:
+    """Write the file to a text stream (`profile_id`: as crm_rows); what was written and skipped."""
     writer = csv.writer(stream)
     writer.writerow(shape.header)
     tally = Tally()
-    writer.writerows(crm_rows(companies, shape, tally))
+    writer.writerows(crm_rows(companies, shape, tally, profile_id))
     return tally

@@ -94,11 +94,9 @@ def embed_and_score(company_ids: Iterable[int]) -> list[int]:
     set; a labelled company with a new vector is a label change (incremental rescore)."""
     embedded = embed_companies(company_ids)
     if embedded:
-        labelled = list(Company.objects.filter(pk__in=embedded).labelled().values_list("pk", flat=True))
-        if labelled:
-            with transaction.atomic():
-                scores.labels_changed(labelled, moved=labelled)  # a labelled vector moved
-        scores.score_companies(set(embedded) - set(labelled))
+        with transaction.atomic():
+            scores.labelled_changed(embedded, moved=True)  # a labelled vector moved: in each profile labelled
+        scores.score_companies(embedded)  # in each profile, those unlabelled there
     return embedded
 
 

@@ -85,7 +85,7 @@ def _finish() -> bool:
     if Company.objects.needing_embedding(spec.stored_name).exists():
         return False
     hnsw.build_index(spec.stored_name, state.target_dimensions)
-    with locks.scores_lock():
+    with locks.every_scores_lock(scores.scoring_profiles()):
         state = _state(for_update=True)
         if not state.target or embedding.encoder_for(state.target, state.target_dimensions) != spec:
             return False  # called off or replaced meanwhile
@@ -96,7 +96,8 @@ def _finish() -> bool:
         state.target, state.target_dimensions, state.switched_at = "", None, timezone.now()
         state.save()
     log.info("scoring switched from %s to %s", old.stored_name, spec.stored_name)
-    scores.queue_full_rescore(remeasure=True)  # another encoder spreads companies differently
+    for profile_id in scores.scoring_profiles():  # another encoder spreads companies differently
+        scores.queue_full_rescore(profile_id, remeasure=True)
     _drop(old.stored_name)
     return True
 

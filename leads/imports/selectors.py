@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from leads.embedding import active
 from leads.imports import csvfiles, headers, numbers, tabular
 from leads.imports.csvfiles import UnreadableFile
-from leads.models import Company, ImportJob
+from leads.models import Company, CurrentVerdict, ImportJob, Score
+from leads.profiles import selectors as profiles
 from leads.scoring import reads
 
 PREVIEW_ROWS = 10
@@ -55,25 +56,34 @@ def _unreadable(rows: list[list[str]], mapping: dict[int, str]) -> str:
     return numbers.unreadable_sentence(counts, within=f"in the first {len(rows):,} rows")
 
 
-def import_progress(job: ImportJob) -> dict:
-    """What the progress bars show: rows read, then companies embedded, then scored."""
+def import_progress(job: ImportJob, *, profile_id: int | None = None) -> dict:
+    """What the progress bars show: rows read, then companies embedded, then scored in the profile
+    (None: profiles.current_id())."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
     job.refresh_from_db()
-    # Labelled companies are not scored; others are once a label exists anywhere.
-    any_labels = Company.objects.labelled().exists()
+    # Labelled companies are not scored; others are once a label exists anywhere in the profile.
+    any_labels = Company.objects.labelled(profile_id).exists()
     total = embedded = scored = 0
     if job.state == ImportJob.State.DONE:  # one pass over the import's companies per poll
+        # Scored or labelled in the profile, annotated as flags like is_embedded: an aggregate
+        # over in_profile's annotations wraps them in a subquery, which Django cannot relabel for
+        # the score's composite key.
         counts = (
             Company.objects.filter(import_job=job)
             .with_embedding_status(active.model_name())
+            .annotate(
+                scored_here=Exists(Score.objects.filter(profile_id=profile_id, company_id=OuterRef("pk"))),
+                labelled_here=Exists(CurrentVerdict.objects.filter(profile_id=profile_id, company_id=OuterRef("pk"))),
+            )
             .aggregate(
                 total=Count("pk"),
                 embedded=Count("pk", filter=Q(is_embedded=True)),
-                scored=Count("pk", filter=Q(score__isnull=False) | ~Q(verdict="")),
+                scored=Count("pk", filter=Q(scored_here=True) | Q(labelled_here=True)),
             )
         )
         total, embedded = counts["total"], counts["embedded"]
         scored = counts["scored"] if any_labels else 0
-    scores_current = reads.scores_are_current()
+    scores_current = reads.scores_are_current(profile_id)
     switch = active.progress()  # a switch_model under way shows here too
     return {
         "switch_target": switch.target,

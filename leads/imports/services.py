@@ -28,6 +28,7 @@ from leads.embedding import active
 from leads.embedding.services import queue_embedding
 from leads.imports import csvfiles, headers, numbers, tabular
 from leads.models import Company, ImportJob, LabelSource
+from leads.profiles import selectors as profiles
 from leads.scoring import labels
 from leads.webhooks import events as webhooks
 
@@ -390,9 +391,9 @@ _UPSERT = f"""
 with upserted as (
 insert into leads_company as c
     (name, website, domain, dedupe_key, description, industry, country, country_as_given, extra, text_hash,
-     verdict, import_job_id, created_at, updated_at, {_NUMBERS})
+     import_job_id, created_at, updated_at, {_NUMBERS})
 select name, website, domain, key, description, industry, country, country_as_given, extra,
-       {_text_sql("name", "industry", "description")}, '', %(job)s, now(), now(), {_NUMBERS}
+       {_text_sql("name", "industry", "description")}, %(job)s, now(), now(), {_NUMBERS}
 from import_merged
 on conflict (dedupe_key) do update set
     {", ".join(f"{f} = {_kept(f)}" for f in _FIELDS)},
@@ -408,17 +409,20 @@ returning (xmax = 0) as inserted
 select count(*) filter (where inserted), count(*) from upserted
 """
 
-# The verdicts the file gives, for companies whose current verdict differs (a read: the
-# labelling service writes them).
+# The verdicts the file gives, for companies whose current verdict in the profile differs (a read:
+# the labelling service writes them).
 _INCOMING_VERDICTS = """
 select c.id, m.verdict from import_merged m join leads_company c on c.dedupe_key = m.key
-where m.verdict <> '' and c.verdict <> m.verdict
+left join leads_currentverdict v on v.profile_id = %(profile)s and v.company_id = c.id
+where m.verdict <> '' and coalesce(v.verdict, '') <> m.verdict
 """
 
 
 def _upsert(job: ImportJob) -> None:
-    """Merge the staged rows and upsert them; with a CRM's record ids, those decide first."""
+    """Merge the staged rows and upsert them; with a CRM's record ids, those decide first. The
+    file's verdicts go to the profile imports label in (profiles.current_id())."""
     with_crm = uses_crm(job, job.column_mapping())
+    profile_id = profiles.current_id()
     with connection.cursor() as cursor:
         if with_crm:
             conflicts = crm.key_rows_by_record(cursor, crm=job.crm, shown=REJECTED_SHOWN)
@@ -428,13 +432,15 @@ def _upsert(job: ImportJob) -> None:
         distinct = cursor.fetchone()[0]
         cursor.execute(_UPSERT, {"job": job.pk})
         created, written = cursor.fetchone()
-        cursor.execute(_INCOMING_VERDICTS)
+        cursor.execute(_INCOMING_VERDICTS, {"profile": profile_id})
         verdicts = cursor.fetchall()
         if with_crm:
             job.crm_records = crm.attach_records(cursor, crm=job.crm, created=created)
             crm.rekey_by_domain(cursor)
         cursor.execute("drop table import_rows, import_merged")
-    job.labels = labels.label_companies(verdicts=verdicts, user=job.user, source=LabelSource.IMPORT)
+    job.labels = labels.label_companies(
+        profile_id=profile_id, verdicts=verdicts, user=job.user, source=LabelSource.IMPORT
+    )
     # Companies whose text this import changed: their vectors are stale from now on.
     companies.text_changed(Company.objects.filter(import_job=job).with_stale_embedding(active.model_name()))
     job.created = created

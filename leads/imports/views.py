@@ -17,6 +17,7 @@ from leads.imports import selectors as import_selectors
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
 from leads.models import ImportJob
+from leads.profiles import selectors as profiles
 
 FIELD_CHOICES = [
     ("name", "Name"),
@@ -118,9 +119,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "This import was already confirmed.")
         return redirect("import-detail", job.pk)
     if job.state != ImportJob.State.PENDING:
-        return render(
-            request, "leads/import_progress.html", {"job": job, "progress": import_selectors.import_progress(job)}
-        )
+        return render(request, "leads/import_progress.html", {"job": job, "progress": _progress(request, job)})
     return _preview_page(request, job, error, preview)
 
 
@@ -199,7 +198,12 @@ def _columns(job: ImportJob) -> list[dict]:
 @roles.required(roles.IMPORT)
 @require_GET
 def progress(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(import_selectors.import_progress(get_object_or_404(ImportJob, pk=pk)))
+    return JsonResponse(_progress(request, get_object_or_404(ImportJob, pk=pk)))
+
+
+def _progress(request: HttpRequest, job: ImportJob) -> dict:
+    """The bars of the import, scored in the profile the page works in."""
+    return import_selectors.import_progress(job, profile_id=profiles.current_id(request))
 
 
 @roles.required(roles.IMPORT)

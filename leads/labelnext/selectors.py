@@ -21,6 +21,7 @@ from django.db.models import Q
 
 from leads.labelnext import choice as labelnext
 from leads.models import Company, CompanyEmbedding, Score
+from leads.profiles import selectors as profiles
 from leads.scoring import reads
 
 SAMPLE_SIZE = 20_000
@@ -28,20 +29,24 @@ SAMPLE_SIZE = 20_000
 
 @dataclass(frozen=True)
 class Suggestion:
-    company: Company  # with its score loaded, when it has one
+    company: Company  # read in the profile (Company.objects.in_profile): its score there loaded, when it has one
     reason: str  # labelnext.UNCERTAIN / UNEXPLORED / INFLUENTIAL
     detail: str  # one sentence for the rep: why this one
 
 
-def label_next(limit: int = 50, *, sample_size: int = SAMPLE_SIZE, seed: int = 0) -> list[Suggestion]:
-    """The unlabelled companies whose verdict would teach the scorer most, best first, each with its
-    reason; a spread of the companies (`cold_start_sample`) while nothing is labelled."""
-    labelled = reads.load_labelled_set()
+def label_next(
+    limit: int = 50, *, profile_id: int | None = None, sample_size: int = SAMPLE_SIZE, seed: int = 0
+) -> list[Suggestion]:
+    """The companies unlabelled in the profile (None: profiles.current_id(), the first) whose
+    verdict would teach its scorer most, best first, each with its reason; a spread of the
+    companies (`cold_start_sample`) while nothing is labelled there."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    labelled = reads.load_labelled_set(profile_id)
     if len(labelled) == 0:
-        return cold_start_sample(limit, seed=seed)
-    company_ids, vectors = _read_sample(Score._meta.db_table, sample_size, seed)
+        return cold_start_sample(limit, profile_id=profile_id, seed=seed)
+    company_ids, vectors = _read_sample(profile_id, Score._meta.db_table, sample_size, seed)
     # Fit, not the plain score: what the rep sees, so "its neighbours disagree" is true of the row.
-    rows = Score.objects.filter(company__any_of=company_ids.tolist()).values_list(
+    rows = Score.objects.filter(profile_id=profile_id, company__any_of=company_ids.tolist()).values_list(
         "company_id", "fit", "neighbour_distances", "unexplored"
     )
     stored = {company_id: (fit, distances, unexplored) for company_id, fit, distances, unexplored in rows}
@@ -52,35 +57,37 @@ def label_next(limit: int = 50, *, sample_size: int = SAMPLE_SIZE, seed: int = 0
     values, distances = _score_arrays([(fit, neighbour_distances) for fit, neighbour_distances, _ in chosen])
     unexplored = np.array([far for _, _, far in chosen], dtype=bool)
     if not len(company_ids):  # the first labels, scores not written yet: score a sample here
-        company_ids, vectors = _read_sample(CompanyEmbedding._meta.db_table, sample_size, seed)
+        company_ids, vectors = _read_sample(profile_id, CompanyEmbedding._meta.db_table, sample_size, seed)
         values = distances = unexplored = None
     ranking = labelnext.rank(
         vectors, labelled.vectors, labelled.labels, limit=limit, k=settings.SCORING_K, scores=values,
         neighbour_distances=distances, unexplored=unexplored, seed=seed,
     )  # fmt: skip
-    return _suggestions(company_ids, ranking)
+    return _suggestions(profile_id, company_ids, ranking)
 
 
 def cold_start_sample(
-    limit: int = 50, *, sample_size: int = labelnext.SPREAD_SAMPLE, seed: int = 0
+    limit: int = 50, *, profile_id: int | None = None, sample_size: int = labelnext.SPREAD_SAMPLE, seed: int = 0
 ) -> list[Suggestion]:
-    """`limit` unlabelled companies spread over the embedding space, each standing for a cluster of
-    similar ones, biggest first: where to start when nothing is labelled."""
-    company_ids, vectors = _read_sample(CompanyEmbedding._meta.db_table, sample_size, seed)
-    return _suggestions(company_ids, labelnext.spread(vectors, limit, seed=seed))
+    """`limit` companies unlabelled in the profile (None: profiles.current_id(), the first) spread
+    over the embedding space, each standing for a cluster of similar ones, biggest first: where to
+    start when nothing is labelled."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    company_ids, vectors = _read_sample(profile_id, CompanyEmbedding._meta.db_table, sample_size, seed)
+    return _suggestions(profile_id, company_ids, labelnext.spread(vectors, limit, seed=seed))
 
 
-def low_confidence_threshold() -> float:
-    """Cosine distance beyond which a company is unlike anything labelled yet (see
+def low_confidence_threshold(profile_id: int) -> float:
+    """Cosine distance beyond which a company is unlike anything labelled in the profile yet (see
     `labelnext.low_confidence_threshold`); compare a score's nearest neighbour distance with
     `labelnext.is_low_confidence`. Reads the labelled set: compute it once per page, not per row."""
-    return labelnext.low_confidence_threshold(reads.load_labelled_set().vectors)
+    return labelnext.low_confidence_threshold(reads.load_labelled_set(profile_id).vectors)
 
 
-def _read_sample(table: str, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float32 vectors) of at most `size` companies to score (unlabelled, with a current
-    vector), at random, from the rows of `table` (a table with a company_id column)."""
-    company_ids, vectors = reads.read_candidates(Q(company_id__any_of=_sample_ids(table, size, seed)))
+def _read_sample(profile_id: int, table: str, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 vectors) of at most `size` companies the profile scores (unlabelled there,
+    with a current vector), at random, from the rows of `table` (a table with a company_id column)."""
+    company_ids, vectors = reads.read_candidates(Q(company_id__any_of=_sample_ids(table, size, seed)), profile_id)
     if len(company_ids) > size:
         keep = np.sort(np.random.default_rng(seed).choice(len(company_ids), size, replace=False))
         company_ids, vectors = company_ids[keep], vectors[keep]
@@ -118,9 +125,9 @@ def _score_arrays(rows: list[tuple[float, list[float]]]) -> tuple[np.ndarray, np
     return np.array([value for value, _ in rows], dtype=np.float64), distances
 
 
-def _suggestions(company_ids: np.ndarray, ranking: labelnext.Ranking) -> list[Suggestion]:
+def _suggestions(profile_id: int, company_ids: np.ndarray, ranking: labelnext.Ranking) -> list[Suggestion]:
     chosen = company_ids[ranking.rows].tolist()
-    companies = Company.objects.select_related("score").in_bulk(chosen)
+    companies = Company.objects.in_profile(profile_id).in_bulk(chosen)
     return [
         Suggestion(
             company=companies[company_id], reason=ranking.reasons[i], detail=_detail(ranking, i, companies[company_id])

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from django.db.models import FilteredRelation, Q
 
 from leads.companies.selectors import score_distribution
 from leads.embedding import active
@@ -52,25 +53,27 @@ def map_status() -> MapStatus:
     return MapStatus(state, points, waiting, method, computed_at, extent or [])
 
 
-def map_points(*, limit: int = MAX_POINTS) -> dict:
+def map_points(*, profile_id: int, limit: int = MAX_POINTS) -> dict:
     """The points the map page draws, as parallel arrays (one per column, not an object per point):
-    id, x and y (integers in 0..GRID), verdict ("like", "dislike" or None, as the API's "label"),
-    fit (-100..100, None when not scored: leads/scoring/evidence.py, what the dashboard sorts by), band
-    (its key, None when not scored) and name. Labelled companies come first and are always
-    included (up to `limit`); the rest is the sample of unlabelled ones with the lowest sample keys."""
+    id, x and y (integers in 0..GRID), verdict in the profile ("like", "dislike" or None, as the
+    API's "label"), fit there (-100..100, None when not scored: leads/scoring/evidence.py, what the
+    dashboard sorts by), band (its key, None when not scored) and name. Companies labelled in the
+    profile come first and are always included (up to `limit`); the rest is the sample of
+    unlabelled ones with the lowest sample keys."""
     status = map_status()
     model = active.model_name()
     columns = (
-        "company_id", "x", "y", "company__verdict", "company__score__fit", "company__name",
-        "company__score__unexplored", "company__score__supported",
+        "company_id", "x", "y", "current__verdict", "score__fit", "company__name",
+        "score__unexplored", "score__supported",
     )  # fmt: skip
-    points = MapPoint.objects.current(model).exclude(company__verdict="").order_by(*SAMPLE_ORDER)
-    rows = list(points.values_list(*columns)[:limit])
+    # IS NOT NULL (not an empty verdict): Postgres then joins only the profile's labelled companies.
+    points = _in_profile(MapPoint.objects.current(model), profile_id).filter(current__verdict__isnull=False)
+    rows = list(points.order_by(*SAMPLE_ORDER).values_list(*columns)[:limit])
     labelled = len(rows)
     if labelled < limit:
-        rows += _unlabelled_sample(model, wanted=limit - labelled, among=limit)
+        rows += _unlabelled_sample(model, profile_id, wanted=limit - labelled, among=limit)
     ids, xs, ys, verdicts, fits, names, unexplored, supported = zip(*rows) if rows else ([],) * 8
-    distribution = score_distribution()
+    distribution = score_distribution(profile_id)
     x, y = _grid(np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64), status.extent)
     return {
         "state": status.state,
@@ -94,6 +97,15 @@ def map_points(*, limit: int = MAX_POINTS) -> dict:
     }
 
 
+def _in_profile(points, profile_id: int):
+    """Points with their company's Score row (`score`) and current verdict (`current`) in the
+    profile joined, as Company.objects.in_profile joins them to companies."""
+    return points.annotate(
+        score=FilteredRelation("company__scores", condition=Q(company__scores__profile_id=profile_id)),
+        current=FilteredRelation("company__verdicts", condition=Q(company__verdicts__profile_id=profile_id)),
+    )
+
+
 def _bands(distribution, fits, unexplored, supported) -> list[str | None]:
     """Each point's band key, None where it has no score (labelled, or not scored yet)."""
     scored = [fit is not None for fit in fits]
@@ -101,9 +113,9 @@ def _bands(distribution, fits, unexplored, supported) -> list[str | None]:
     return [key if has else None for key, has in zip(keys.tolist(), scored)]
 
 
-def _unlabelled_sample(model: str, *, wanted: int, among: int) -> list[tuple]:
-    """The first `wanted` current points of unlabelled companies in sample order, as map_points'
-    rows, found among the first `among` points (which hold them all when at most among - wanted
+def _unlabelled_sample(model: str, profile_id: int, *, wanted: int, among: int) -> list[tuple]:
+    """The first `wanted` current points of companies unlabelled in the profile in sample order,
+    as map_points' rows, found among the first `among` points (which hold them all when at most among - wanted
     are labelled; a few stale points can make it fewer).
 
     Two plain queries, the points off the sample-key index and then their companies by id:
@@ -111,7 +123,7 @@ def _unlabelled_sample(model: str, *, wanted: int, among: int) -> list[tuple]:
     (0.3 s at 100,000 instead of 0.05 s)."""
     points = MapPoint.objects.filter(model_name=model).order_by(*SAMPLE_ORDER)
     points = list(points.values_list("company_id", "x", "y", "text_hash")[:among])
-    companies = Company.objects.filter(pk__any_of=[p[0] for p in points], verdict="").order_by()
+    companies = Company.objects.in_profile(profile_id).filter(pk__any_of=[p[0] for p in points], verdict="").order_by()
     columns = ("pk", "text_hash", "score__fit", "name", "score__unexplored", "score__supported")
     found = {pk: rest for pk, *rest in companies.values_list(*columns)}
     rows = [

@@ -224,9 +224,9 @@ def _verdict_of(company_verdict: str) -> Verdict:
 
 
 @transaction.atomic
-def set_verdicts(*, verdicts: Sequence[tuple[int, Verdict | str]], user) -> list[tuple[int, str]]:
-    """Give each company its verdict (a lasso selection, or the undo of one) through the labels
-    service, as clicks. Returns [(company id, verdict it had before)] for the companies that
+def set_verdicts(*, profile_id: int, verdicts: Sequence[tuple[int, Verdict | str]], user) -> list[tuple[int, str]]:
+    """Give each company its verdict in the profile (a lasso selection, or the undo of one) through
+    the labels service, as clicks. Returns [(company id, verdict it had before)] for the companies that
     changed, "clear" for none: giving those back undoes this. Companies that already had their
     verdict, and ids of no company, are left alone.
 
@@ -236,8 +236,9 @@ def set_verdicts(*, verdicts: Sequence[tuple[int, Verdict | str]], user) -> list
         raise MapError(f"at most {MAX_SELECTION:,} companies at a time (got {len(wanted):,})")
     # The rows are locked as the labels service locks them (id order, FOR NO KEY UPDATE), so the
     # verdicts read here are the ones these labels replace, whoever else is labelling.
-    rows = Company.objects.filter(pk__any_of=list(wanted)).order_by("pk").select_for_update(no_key=True)
+    rows = Company.objects.filter(pk__any_of=list(wanted)).order_by("pk").select_for_update(no_key=True, of=("self",))
+    rows = rows.in_profile(profile_id)
     before = {company_id: _verdict_of(verdict) for company_id, verdict in rows.values_list("pk", "verdict")}
     changed = [(company_id, wanted[company_id]) for company_id in before if before[company_id] != wanted[company_id]]
-    labels.label_companies(verdicts=changed, user=user, source=LabelSource.CLICK)
+    labels.label_companies(profile_id=profile_id, verdicts=changed, user=user, source=LabelSource.CLICK)
     return [(company_id, before[company_id].value) for company_id, _ in changed]

@@ -19,6 +19,7 @@ from leads.accounts import roles
 from leads.api.views import error_response
 from leads.map import selectors as map_selectors
 from leads.map import services as maps
+from leads.profiles import selectors as profiles
 from leads.scoring.labels import InvalidVerdict
 
 MAX_BODY_BYTES = 256 * 1024  # MAX_SELECTION ids and verdicts take ~100 kB
@@ -71,7 +72,8 @@ def points(request: HttpRequest) -> JsonResponse:
         return error_response(f"limit must be a whole number from 1 to {map_selectors.MAX_POINTS:,}", 400)
     if not 1 <= limit <= map_selectors.MAX_POINTS:
         return error_response(f"limit must be a whole number from 1 to {map_selectors.MAX_POINTS:,}", 400)
-    return JsonResponse(map_selectors.map_points(limit=limit), json_dumps_params=COMPACT)
+    points = map_selectors.map_points(profile_id=profiles.current_id(request), limit=limit)
+    return JsonResponse(points, json_dumps_params=COMPACT)
 
 
 @_json_requires(roles.LABEL)
@@ -106,7 +108,7 @@ def undo(request: HttpRequest) -> JsonResponse:
 
 def _set(request: HttpRequest, verdicts: list[tuple[int, object]]) -> JsonResponse:
     try:
-        previous = maps.set_verdicts(verdicts=verdicts, user=request.user)
+        previous = maps.set_verdicts(profile_id=profiles.current_id(request), verdicts=verdicts, user=request.user)
     except (InvalidVerdict, maps.MapError) as error:
         raise BadRequest(str(error)) from None
     return JsonResponse({"changed": len(previous), "previous": previous})

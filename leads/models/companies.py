@@ -11,9 +11,9 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
 from django.db import connection, models
-from django.db.models import Exists, F, Func, OuterRef, Q, Value
+from django.db.models import Exists, F, FilteredRelation, Func, OuterRef, Q, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Upper
+from django.db.models.functions import Cast, Coalesce, Upper
 from pgvector.django import VectorField
 
 from leads.companies.countries import country_name, normalise_country
@@ -21,8 +21,8 @@ from leads.companies.identity import dedupe_key, embedding_text, read_website, t
 from leads.crm.names import MAX_RECORD_ID
 from leads.imports import numbers
 from leads.models.access import APP_PERMISSIONS
-from leads.models.labels import Verdict
 from leads.models.lookups import Ids, id_array
+from leads.models.profiles import CurrentVerdict
 
 
 def current_vector_exists(model_name: str, company: str = "pk", text_hash: str = "text_hash") -> Exists:
@@ -41,13 +41,18 @@ class CompanyEmbeddingQuerySet(models.QuerySet):
         instead of joining the companies table again."""
         return self.filter(model_name=model_name, text_hash=text_hash or models.F("company__text_hash"))
 
-    def to_score(self, model_name: str) -> CompanyEmbeddingQuerySet:
-        """Current vectors of unlabelled companies: the companies that get a score."""
-        return self.current(model_name).filter(company__verdict="")
+    def to_score(self, model_name: str, profile_id: int) -> CompanyEmbeddingQuerySet:
+        """Current vectors of the companies unlabelled in the profile: the companies it scores."""
+        return self.current(model_name).exclude(_verdict_in(profile_id, "company_id"))
 
-    def labelled(self, model_name: str) -> CompanyEmbeddingQuerySet:
-        """Current vectors of labelled companies: the neighbours scores are made of."""
-        return self.current(model_name).exclude(company__verdict="")
+    def labelled(self, model_name: str, profile_id: int) -> CompanyEmbeddingQuerySet:
+        """Current vectors of the companies labelled in the profile: the neighbours its scores are made of."""
+        return self.current(model_name).filter(_verdict_in(profile_id, "company_id"))
+
+
+def _verdict_in(profile_id: int, company: str = "pk") -> Exists:
+    """The company (OuterRef(`company`)) has a verdict in the profile."""
+    return Exists(CurrentVerdict.objects.filter(profile_id=profile_id, company_id=OuterRef(company)))
 
 
 def sized_vector(dimensions: int) -> Cast:
@@ -222,11 +227,23 @@ class CompanyQuerySet(models.QuerySet):
         any_vector = Exists(CompanyEmbedding.objects.filter(company=OuterRef("pk"), model_name=model_name))
         return self.filter(any_vector).exclude(current_vector_exists(model_name))
 
-    def labelled(self) -> CompanyQuerySet:
-        return self.exclude(verdict="")
+    def in_profile(self, profile_id: int) -> CompanyQuerySet:
+        """The companies as one profile sees them: `score`, its Score row (None: not scored there;
+        `select_related("score")` loads it), and `verdict`, the verdict there ('': none)."""
+        return (
+            self.annotate(
+                score=FilteredRelation("scores", condition=Q(scores__profile_id=profile_id)),
+                current=FilteredRelation("verdicts", condition=Q(verdicts__profile_id=profile_id)),
+            )
+            .annotate(verdict=Coalesce(F("current__verdict"), Value("")))
+            .select_related("score")
+        )
 
-    def unlabelled(self) -> CompanyQuerySet:
-        return self.filter(verdict="")
+    def labelled(self, profile_id: int) -> CompanyQuerySet:
+        return self.filter(_verdict_in(profile_id))
+
+    def unlabelled(self, profile_id: int) -> CompanyQuerySet:
+        return self.exclude(_verdict_in(profile_id))
 
     def search(self, query: str) -> CompanyQuerySet:
         """Companies with words starting with each word of the query (or, in SEARCH_LANGUAGES,
@@ -277,6 +294,19 @@ class CompanyQuerySet(models.QuerySet):
         return self.annotate(is_embedded=current_vector_exists(model_name))
 
 
+class ProfileScore:
+    """`company.score`: the company's Score row in the profile it was read in
+    (`Company.objects.in_profile(...).select_related("score")` sets it), None where that profile
+    has no score for it. Read on a company not read in a profile, it says so instead of guessing."""
+
+    def __get__(self, company, owner=None):
+        if company is None:
+            return self
+        if "verdict" not in company.__dict__:
+            raise AttributeError("read companies with Company.objects.in_profile(profile_id) to have their score")
+        return None  # in a profile, and select_related found no score there
+
+
 class Company(models.Model):
     name = models.CharField(max_length=300)
     website = models.CharField(max_length=500, blank=True)
@@ -300,11 +330,6 @@ class Company(models.Model):
     revenue = models.BigIntegerField(null=True, blank=True)  # whole currency units, not converted
     # Hash of embedding_text(): tells the worker whether the stored vector is stale.
     text_hash = models.CharField(max_length=64, editable=False)
-    # The latest verdict, kept in step with the Label history by services.label_company
-    # so that filtering a million companies by label needs no subquery.
-    verdict = models.CharField(
-        max_length=10, blank=True, choices=[(Verdict.LIKE, "Liked"), (Verdict.DISLIKE, "Disliked")]
-    )
     # The rep whose company this is (None: unassigned); written only by leads/owners/services.py.
     # No index of Django's own: a partial one (Meta) over the assigned companies, so that a
     # million-row import of unassigned companies adds no index entries.
@@ -324,6 +349,7 @@ class Company(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = CompanyQuerySet.as_manager()
+    score = ProfileScore()
 
     class Meta:
         verbose_name_plural = "companies"
@@ -333,7 +359,6 @@ class Company(models.Model):
         # (Django's unique=True would add a second, LIKE-only index as well).
         constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="one_company_per_dedupe_key")]
         indexes = [
-            models.Index(fields=["verdict"], condition=~Q(verdict=""), name="company_labelled"),
             # Word-prefix search on name and domain (see CompanyQuerySet.search).
             GinIndex(SEARCH_VECTOR, name="company_name_domain_search"),
             # The dashboard's and the admin's industry and country filters (any case: iexact), and
@@ -356,6 +381,10 @@ class Company(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_verdict_display(self) -> str:
+        """'Liked' / 'Disliked' / '': the verdict in the profile the company was read in (in_profile)."""
+        return {"like": "Liked", "dislike": "Disliked"}.get(self.verdict, "")
 
     @property
     def country_name(self) -> str:

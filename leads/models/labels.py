@@ -31,9 +31,11 @@ VERDICT_VALUE = {Verdict.LIKE: 1.0, Verdict.DISLIKE: -1.0}
 
 
 class LabelQuerySet(models.QuerySet):
-    def current_of_company(self, field: str) -> Subquery:
-        """`field` of the company's (OuterRef("pk")) latest label: the current one, for annotating companies."""
-        return Subquery(self.filter(company=OuterRef("pk")).order_by("-created_at", "-pk").values(field)[:1])
+    def current_of_company(self, field: str, profile_id: int) -> Subquery:
+        """`field` of the company's (OuterRef("pk")) latest label in the profile: the current one,
+        for annotating companies."""
+        latest = self.filter(company=OuterRef("pk"), profile_id=profile_id).order_by("-created_at", "-pk")
+        return Subquery(latest.values(field)[:1])
 
     def by_reps(self) -> LabelQuerySet:
         """Verdicts reps gave themselves: with a user, and not a manager's settling (admin), a deal's
@@ -49,6 +51,9 @@ class Label(models.Model):
 
     objects = LabelQuerySet.as_manager()
 
+    profile = models.ForeignKey(
+        "leads.Profile", on_delete=models.PROTECT, related_name="labels", db_index=False
+    )  # label_company_latest serves
     company = models.ForeignKey("leads.Company", on_delete=models.CASCADE, related_name="labels")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
@@ -57,7 +62,7 @@ class Label(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["company", "-created_at"])]
+        indexes = [models.Index(fields=["company", "profile", "-created_at"], name="label_company_latest")]
 
     def __str__(self) -> str:
         return f"{self.company} {self.verdict}"

@@ -7,7 +7,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from leads.models.companies import Company
-from leads.models.onerow import OneRow
+from leads.models.profiles import Profile
 from leads.scoring.knn import inverse_distance_weights
 
 
@@ -19,7 +19,13 @@ class Score(models.Model):
     cite a company (a scan: no index on neighbour_ids, whose upkeep doubled the cost of every
     rewritten score) and which a new label would enter (its distance below kth_distance)."""
 
-    company = models.OneToOneField(Company, on_delete=models.CASCADE, primary_key=True, related_name="score")
+    pk = models.CompositePrimaryKey("profile", "company")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)  # the key leads
+    # A company has a score in each profile that scores it; `Company.objects.in_profile` reads one
+    # profile's as `company.score`.
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="scores", db_index=False
+    )  # score_company
     value = models.FloatField()  # in [-1, 1]: the plain kNN score (scikit-learn's)
     # What the team sorts by and bands are made of (leads/scoring/evidence.py): the score weighed by how
     # much labelled evidence is close, in [-1, 1]; never positive without a close liked company.
@@ -41,12 +47,13 @@ class Score(models.Model):
     class Meta:
         indexes = [
             # The dashboard's order (selectors.BestFirst): its first page reads ~50 entries.
-            models.Index(fields=["-fit", "company"], name="score_best_fit_first"),
-            models.Index(fields=["version"], name="score_version"),
+            models.Index(fields=["profile", "-fit", "company"], name="score_best_fit_first"),
+            models.Index(fields=["profile", "version"], name="score_version"),
+            models.Index(fields=["company"], name="score_company"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.company_id}: {self.signed}"
+        return f"{self.company_id} ({self.profile_id}): {self.signed}"
 
     @property
     def signed(self) -> str:
@@ -84,7 +91,9 @@ class PendingScoreChange(models.Model):
     every committed row and rescores exactly the companies they affect. Many clicks on the
     same or other companies pile up here and cost one pass."""
 
-    company_id = models.BigIntegerField(primary_key=True)  # no FK: a deleted company still counts
+    pk = models.CompositePrimaryKey("profile", "company_id")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)  # the key leads
+    company_id = models.BigIntegerField()  # no FK: a deleted company still counts
     # It may have entered the labelled set, or moved in it (newly labelled, or labelled and
     # re-embedded): only then can it enter other scores' neighbours, which costs a pass over every
     # vector. A flip, a clear or a deletion only touches the scores that cite it.
@@ -99,6 +108,7 @@ class ScoreChange(models.Model):
     """A fit that an incremental rescore changed: from what, to what, because of which verdicts.
     What the dashboard's "37 scores changed" links to; kept for a day (the sweep trims it)."""
 
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)
     company_id = models.BigIntegerField()  # no FK: the log outlives a deleted company
     old_fit = models.FloatField(null=True)  # None: it had no score
     new_fit = models.FloatField(null=True)  # None: it has none now (labelled since)
@@ -109,8 +119,11 @@ class ScoreChange(models.Model):
     changed_at = models.DateTimeField(db_index=True)
 
 
-class ScoringState(OneRow):
-    """A single row: how far a full rescore split over workers has got."""
+class ScoringState(models.Model):
+    """A row a profile: how far its full rescore split over workers has got, and what its scores
+    were made with."""
+
+    profile = models.OneToOneField(Profile, on_delete=models.CASCADE, related_name="+")
 
     chunks_left = models.IntegerField(default=0)  # > 0 while a full rescore's chunk tasks run
     # Set when some company was scored against an empty labelled set (so has no score row the
@@ -127,3 +140,14 @@ class ScoringState(OneRow):
     # import still being embedded) has it measured again (scoring.services.radius_outgrown).
     radius_companies = models.IntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+
+    @classmethod
+    def of(cls, profile_id: int) -> ScoringState:
+        """The profile's row, made with its defaults if there is none yet."""
+        row, _ = cls.objects.get_or_create(profile_id=profile_id)
+        return row
+
+    @classmethod
+    def change(cls, profile_id: int, **values) -> bool:
+        """Update the profile's row in one statement; whether there was a row."""
+        return bool(cls.objects.filter(profile_id=profile_id).update(**values))

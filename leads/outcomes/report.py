@@ -5,7 +5,9 @@ snapshot taken strictly before the deal was decided: before its close date and b
 leads first read it as won or lost, so that no outcome (counting as a verdict or not) is in the
 score it is judged by. Deals with no snapshot before, or whose company had no score that day
 (labelled then, or not yet embedded), are left out and counted. Reps' verdicts at the same moment
-(their latest label before it, outcomes' own labels aside) are the baseline, over every deal."""
+(their latest label before it, outcomes' own labels aside) are the baseline, over every deal.
+The verdicts, the radius and the scores read are those of one profile (profiles.current_id(): the
+first, whose scores the snapshots keep)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from django.utils import timezone
 
 from leads.models import Label, LabelSource, Outcome, ScoreSnapshot, ScoringState, Stage
 from leads.outcomes import figures, selectors
+from leads.profiles import selectors as profiles
 from leads.scoring import bands, history
 
 REP_GROUPS = ("like", "dislike", "none")
@@ -43,7 +46,7 @@ def cutoff_of(closed_on: datetime.date | None, decided_at: datetime.datetime) ->
     return min(closed_on, decided) if closed_on else decided
 
 
-def decided_deals() -> Deals:
+def decided_deals(profile_id: int) -> Deals:
     rows = list(Outcome.objects.exclude(stage=Stage.OPEN).exclude(decided_at=None).order_by("company_id", "pk")
                 .values_list("pk", "company_id", "stage", "closed_on", "decided_at"))  # fmt: skip
     ids = np.array([r[1] for r in rows], np.int64)
@@ -53,7 +56,7 @@ def decided_deals() -> Deals:
     band = np.array([b.band for b in before], dtype=object).astype(str)
     top = np.array([np.nan if b.top is None else b.top for b in before], np.float64)
     missing = sum(b.day is None for b in before)
-    rep = _reps_before(ids, cutoffs)
+    rep = _reps_before(profile_id, ids, cutoffs)
     return Deals(ids, won, cutoffs, band, top, rep, missing, int(np.count_nonzero(band == "")) - missing)
 
 
@@ -100,11 +103,13 @@ def bands_before(outcome_ids: list[int], ids: np.ndarray, cutoffs: list[datetime
     return [f if f is not None else Before(None, "", None) for f in found]
 
 
-def _reps_before(ids: np.ndarray, cutoffs: list[datetime.date]) -> np.ndarray:
-    """Reps' latest verdict on each deal's company before its cutoff day (an outcome's own label aside)."""
+def _reps_before(profile_id: int, ids: np.ndarray, cutoffs: list[datetime.date]) -> np.ndarray:
+    """Reps' latest verdict in the profile on each deal's company before its cutoff day (an
+    outcome's own label aside)."""
     found = np.full(len(ids), "none", dtype=object)
     history_of: dict[int, list[tuple[datetime.date, str]]] = {}
-    labels = Label.objects.filter(company_id__in=set(ids.tolist())).exclude(source=LabelSource.OUTCOME)
+    labels = Label.objects.filter(profile_id=profile_id, company_id__in=set(ids.tolist()))
+    labels = labels.exclude(source=LabelSource.OUTCOME)
     for company_id, created_at, verdict in labels.order_by("created_at", "pk").values_list(
         "company_id", "created_at", "verdict"
     ):
@@ -116,9 +121,13 @@ def _reps_before(ids: np.ndarray, cutoffs: list[datetime.date]) -> np.ndarray:
     return found.astype(str)
 
 
-def outcomes_report(*, bootstrap: int = figures.BOOTSTRAP, seed: int = figures.SEED) -> dict:
-    """The whole report, as the page shows it and `outcomes_report --json` prints it."""
-    deals = decided_deals()
+def outcomes_report(
+    *, profile_id: int | None = None, bootstrap: int = figures.BOOTSTRAP, seed: int = figures.SEED
+) -> dict:
+    """The whole report, as the page shows it and `outcomes_report --json` prints it, of the
+    profile's verdicts and scores (None: profiles.current_id())."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    deals = decided_deals(profile_id)
     counted = deals.band != ""
     won, band = deals.won[counted], deals.band[counted]
     strong = band == bands.STRONG.key
@@ -143,41 +152,44 @@ def outcomes_report(*, bootstrap: int = figures.BOOTSTRAP, seed: int = figures.S
             ).as_dict(),
         },
         "trend": figures.by_month(won, months, strong),
-        "drift": drift(),
+        "drift": drift(profile_id=profile_id),
         "outcomes_count_as_verdicts": selectors.outcomes_count(),
     }
 
 
-def drift(*, today: datetime.date | None = None) -> dict:
-    """How far this month's new companies lie from the labelled set, against last month's: the
-    median cosine distance from each (scored) company created in the month to its nearest labelled
-    company (its score's first neighbour), and the share with nothing labelled close."""
+def drift(*, today: datetime.date | None = None, profile_id: int | None = None) -> dict:
+    """How far this month's new companies lie from the profile's labelled set, against last
+    month's: the median cosine distance from each (scored) company created in the month to its
+    nearest labelled company (its score's first neighbour), and the share with nothing labelled
+    close (None: profiles.current_id())."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
     today = today or timezone.localdate()
     this_month = today.replace(day=1)
     last_month = (this_month - datetime.timedelta(days=1)).replace(day=1)
     now, before = (
-        _month_distance(this_month, today + datetime.timedelta(days=1)),
-        _month_distance(last_month, this_month),
+        _month_distance(profile_id, this_month, today + datetime.timedelta(days=1)),
+        _month_distance(profile_id, last_month, this_month),
     )
+    radius = ScoringState.objects.filter(profile_id=profile_id).values_list("radius", flat=True).first()
     return {"this_month": {"month": this_month.strftime("%Y-%m"), **now},
             "last_month": {"month": last_month.strftime("%Y-%m"), **before},
-            "radius": (ScoringState.read("radius") or (None,))[0],
+            "radius": radius,
             "sentence": drift_sentence(now, before)}  # fmt: skip
 
 
 _MONTH_DISTANCE = """
 select count(*), percentile_cont(0.5) within group (order by s.neighbour_distances[1]),
        avg(case when s.unexplored then 1.0 else 0.0 end)
-from leads_company c join leads_score s on s.company_id = c.id
+from leads_company c join leads_score s on s.profile_id = %s and s.company_id = c.id
 where c.created_at >= %s and c.created_at < %s and cardinality(s.neighbour_distances) > 0
 """
 
 
-def _month_distance(start: datetime.date, end: datetime.date) -> dict:
+def _month_distance(profile_id: int, start: datetime.date, end: datetime.date) -> dict:
     zone = timezone.get_current_timezone()
     bounds = [datetime.datetime.combine(day, datetime.time(), zone) for day in (start, end)]
     with connection.cursor() as cursor:
-        cursor.execute(_MONTH_DISTANCE, bounds)
+        cursor.execute(_MONTH_DISTANCE, [profile_id, *bounds])
         companies, median, unexplored = cursor.fetchone()
     return {
         "companies": companies,

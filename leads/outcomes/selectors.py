@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import F
 
 from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, OutcomeSettings, Stage, Verdict
+from leads.profiles import selectors as profiles
 
 DISAGREEMENTS_SHOWN = 50
 
@@ -35,17 +36,18 @@ class Disagreement:
     rep: str  # who gave that verdict
 
 
-def disagreements(limit: int = DISAGREEMENTS_SHOWN) -> tuple[list[Disagreement], int]:
+def disagreements(limit: int = DISAGREEMENTS_SHOWN, *, profile_id: int | None = None) -> tuple[list[Disagreement], int]:
     """Companies a rep liked that were then lost, or disliked that were then won: the reps' latest
-    own verdict (outcomes' labels aside) against the latest decided deal. The first `limit`, latest
-    deal first, and how many in all."""
+    own verdict in the profile (None: profiles.current_id(); outcomes' labels aside) against the
+    latest decided deal. The first `limit`, latest deal first, and how many in all."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
     decided = Outcome.objects.exclude(stage=Stage.OPEN).select_related("company")
     latest = {}
     for outcome in decided.order_by("company_id", F("closed_on").desc(nulls_last=True), "-decided_at", "-pk").distinct(
         "company_id"
     ):
         latest[outcome.company_id] = outcome
-    own = Label.objects.filter(company_id__in=list(latest)).exclude(source=LabelSource.OUTCOME)
+    own = Label.objects.filter(profile_id=profile_id, company_id__in=list(latest)).exclude(source=LabelSource.OUTCOME)
     reps = own.order_by("company_id", "-created_at", "-pk").distinct("company_id").select_related("user")
     found = []
     for label in reps:

@@ -22,6 +22,7 @@ from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, Ou
 from leads.outcomes import deals as deal_rows
 from leads.outcomes import report, selectors
 from leads.outcomes.matching import Reading, read_file
+from leads.profiles import selectors as profiles
 from leads.scoring import labels
 
 # What a decided outcome says, as a verdict.
@@ -75,9 +76,10 @@ def choose(job: OutcomeImport, *, columns: dict[int, str] | None = None, stages:
 
 
 @transaction.atomic
-def run_import(job: OutcomeImport) -> OutcomeImport:
+def run_import(job: OutcomeImport, *, profile_id: int | None = None) -> OutcomeImport:
     """Store the file's deals as outcomes in one transaction; record counts and every reject on the
-    job; when outcomes count as verdicts, write theirs (scoring.labels) for the companies touched."""
+    job; when outcomes count as verdicts, write theirs (scoring.labels) for the companies touched,
+    in the profile (None: profiles.current_id())."""
     reading = read_file(job)
     created, updated, unchanged = _upsert(job, reading)
     job.rows, job.created, job.updated, job.unchanged = reading.rows, created, updated, unchanged
@@ -89,7 +91,7 @@ def run_import(job: OutcomeImport) -> OutcomeImport:
     # million companies): a worker does it after the commit, the report reads the rest meanwhile.
     enqueue_on_commit("leads.remember_bands_before")
     if selectors.outcomes_count():
-        apply_outcome_verdicts(company_ids=[m.company_id for m in reading.matched])
+        apply_outcome_verdicts(company_ids=[m.company_id for m in reading.matched], profile_id=profile_id)
     return job
 
 
@@ -148,36 +150,42 @@ def latest_decided(company_ids: list[int] | None = None) -> dict[int, str]:
     return dict(ordered.distinct("company_id").values_list("company_id", "stage"))
 
 
-def apply_outcome_verdicts(*, company_ids: list[int] | None = None) -> int:
-    """Make each company's latest decided outcome its verdict (won: like, lost: dislike), over a
-    rep's; how many verdicts changed. Open deals say nothing."""
+def apply_outcome_verdicts(*, company_ids: list[int] | None = None, profile_id: int | None = None) -> int:
+    """Make each company's latest decided outcome its verdict in the profile (None:
+    profiles.current_id(); won: like, lost: dislike), over a rep's; how many verdicts changed.
+    Open deals say nothing."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
     wanted = [(pk, VERDICT_OF[Stage(stage)]) for pk, stage in latest_decided(company_ids).items()]
-    return labels.label_companies(verdicts=wanted, user=None, source=LabelSource.OUTCOME)
+    return labels.label_companies(profile_id=profile_id, verdicts=wanted, user=None, source=LabelSource.OUTCOME)
 
 
-def restore_rep_verdicts(*, user=None) -> int:
-    """Give every company whose current verdict an outcome wrote its reps' own latest verdict back
-    (or none), as `user`'s label (source restored: it settles no disagreement between reps); how
-    many verdicts changed."""
+def restore_rep_verdicts(*, user=None, profile_id: int | None = None) -> int:
+    """Give every company whose current verdict in the profile (None: profiles.current_id()) an
+    outcome wrote its reps' own latest verdict there back (or none), as `user`'s label (source
+    restored: it settles no disagreement between reps); how many verdicts changed."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
     with_deals = Company.objects.filter(pk__in=Outcome.objects.values("company_id"))  # not every company
-    by_outcome = with_deals.annotate(last_source=Label.objects.current_of_company("source")).filter(
+    by_outcome = with_deals.annotate(last_source=Label.objects.current_of_company("source", profile_id)).filter(
         last_source=LabelSource.OUTCOME
     )
     ids = list(by_outcome.values_list("pk", flat=True))
-    own = Label.objects.filter(company_id__in=ids).exclude(source=LabelSource.OUTCOME)
+    own = Label.objects.filter(profile_id=profile_id, company_id__in=ids).exclude(source=LabelSource.OUTCOME)
     reps = dict(
         own.order_by("company_id", "-created_at", "-pk").distinct("company_id").values_list("company_id", "verdict")
     )
     wanted = [(pk, reps.get(pk, Verdict.CLEAR)) for pk in ids]
-    return labels.label_companies(verdicts=wanted, user=user, source=LabelSource.RESTORED)
+    return labels.label_companies(profile_id=profile_id, verdicts=wanted, user=user, source=LabelSource.RESTORED)
 
 
 @transaction.atomic
-def set_outcomes_count(*, count: bool, user=None) -> int:
-    """Turn "outcomes count as verdicts" on (every company's latest outcome becomes its verdict) or
-    off (reps' own verdicts come back); how many verdicts changed. Nothing when it is already so."""
+def set_outcomes_count(*, count: bool, user=None, profile_id: int | None = None) -> int:
+    """Turn "outcomes count as verdicts" on (every company's latest outcome becomes its verdict in
+    the profile, None: profiles.current_id()) or off (reps' own verdicts come back); how many
+    verdicts changed. Nothing when it is already so."""
     settings = OutcomeSettings.get()
     if settings.count_as_verdicts == count:
         return 0
     OutcomeSettings.change(count_as_verdicts=count, changed_by=user, changed_at=timezone.now())
-    return apply_outcome_verdicts() if count else restore_rep_verdicts(user=user)
+    if count:
+        return apply_outcome_verdicts(profile_id=profile_id)
+    return restore_rep_verdicts(user=user, profile_id=profile_id)

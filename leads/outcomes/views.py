@@ -21,6 +21,7 @@ from leads.outcomes import selectors
 from leads.outcomes import services as outcomes
 from leads.outcomes.matching import read_file
 from leads.outcomes.report import outcomes_report
+from leads.profiles import selectors as profiles
 
 
 @roles.required(roles.IMPORT)
@@ -59,7 +60,7 @@ def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
         outcomes.choose(job, columns=columns, stages={**job.stages, **stages}, crm=request.POST.get("crm") or None,
                         replace=any(k.startswith("column-") for k in request.POST))  # fmt: skip
         if request.POST.get("action") == "import" and job.crm:
-            outcomes.run_import(job)
+            outcomes.run_import(job, profile_id=profiles.current_id(request))
             messages.success(request, f"{job.original_name}: {job.created} new deals, {job.updated} updated.")
         return redirect("outcome-import", job.pk)
     reading = read_file(job) if job.state == OutcomeImport.State.PENDING else None
@@ -90,7 +91,7 @@ def outcome_rejected(request: HttpRequest, pk: int) -> HttpResponse:
 def outcomes_setting(request: HttpRequest) -> HttpResponse:
     """Outcomes count as verdicts, or are only measured."""
     count = request.POST.get("count") == "on"
-    changed = outcomes.set_outcomes_count(count=count, user=request.user)
+    changed = outcomes.set_outcomes_count(count=count, user=request.user, profile_id=profiles.current_id(request))
     state = "count as verdicts" if count else "are only measured"
     messages.success(request, f"Outcomes now {state}: {changed} verdicts changed.")
     return redirect("outcomes")
@@ -99,4 +100,5 @@ def outcomes_setting(request: HttpRequest) -> HttpResponse:
 @roles.required(roles.VIEW)
 @require_GET
 def report_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "leads/outcomes_report.html", {"report": outcomes_report()})
+    report = outcomes_report(profile_id=profiles.current_id(request))
+    return render(request, "leads/outcomes_report.html", {"report": report})

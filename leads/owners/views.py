@@ -14,6 +14,7 @@ from leads.accounts import roles
 from leads.companies import views as company_views
 from leads.models import Company
 from leads.owners import selectors, services
+from leads.profiles import selectors as profiles
 
 
 @roles.required(roles.CLAIM)
@@ -40,7 +41,8 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def add_note(request: HttpRequest, pk: int) -> HttpResponse:
     """Keep a note on the company; a refused one comes back on the page with its text and why."""
-    company = get_object_or_404(Company.objects.select_related("score", "owner"), pk=pk)
+    # Read in the request's profile: a refused note shows the company page again.
+    company = get_object_or_404(Company.objects.in_profile(profiles.current_id(request)).select_related("owner"), pk=pk)
     text = request.POST.get("text", "")
     try:
         services.add_note(company=company, author=request.user, text=text)

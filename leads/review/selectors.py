@@ -22,14 +22,15 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Subquery
 
 from leads.companies import disagreements
 from leads.embedding import active
 from leads.labelnext import choice as labelnext
-from leads.models import Company, CompanyEmbedding, Label, ReviewDecision, Score, Verdict
+from leads.models import Company, CompanyEmbedding, CurrentVerdict, Label, ReviewDecision, Score, Verdict
 from leads.models.companies import sized_vector
 from leads.models.encoders import HNSW_EF_SEARCH
+from leads.profiles import selectors as profiles
 from leads.review import quality
 from leads.scoring import reads
 
@@ -70,20 +71,26 @@ class LabelledQuality:
 
 
 def labelled_quality(
-    *, ks: tuple[int, ...] = quality.DEFAULT_KS, bootstrap: int = REPORT_BOOTSTRAP, seed: int = REPORT_SEED
+    *,
+    profile_id: int | None = None,
+    ks: tuple[int, ...] = quality.DEFAULT_KS,
+    bootstrap: int = REPORT_BOOTSTRAP,
+    seed: int = REPORT_SEED,
 ) -> LabelledQuality:
-    """The labelled set's quality now, cached until the set changes (labelled_fingerprint)."""
-    fingerprint = labelled_fingerprint()
+    """The profile's labelled set's quality now (None: profiles.current_id(), the first), cached
+    until the set changes (labelled_fingerprint)."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    fingerprint = labelled_fingerprint(profile_id)
     key = f"leads:review-quality:{fingerprint}:{'-'.join(map(str, ks))}:{bootstrap}:{seed}"
     measured = cache.get(key)
     if measured is None:
-        measured = _measure(fingerprint, tuple(ks), bootstrap, seed)
+        measured = _measure(profile_id, fingerprint, tuple(ks), bootstrap, seed)
         cache.set(key, measured, LOO_CACHE_SECONDS)
     return measured
 
 
-def _measure(fingerprint: str, ks: tuple[int, ...], bootstrap: int, seed: int) -> LabelledQuality:
-    labelled = reads.load_labelled_set()
+def _measure(profile_id: int, fingerprint: str, ks: tuple[int, ...], bootstrap: int, seed: int) -> LabelledQuality:
+    labelled = reads.load_labelled_set(profile_id)
     k = settings.SCORING_K
     ks = quality.measured_ks(ks, k)
     found = quality.leave_one_out(labelled.vectors, labelled.labels, max(ks))
@@ -104,25 +111,25 @@ def _at_k(labelled: reads.LabelledSet, found: quality.LeaveOneOut, k: int) -> La
     )
 
 
-def labelled_loo() -> LabelledLoo:
-    return labelled_quality().loo
+def labelled_loo(profile_id: int) -> LabelledLoo:
+    return labelled_quality(profile_id=profile_id).loo
 
 
-def labelled_fingerprint() -> str:
-    """Changes whenever the labelled set may have: a new label, a labelled company (re-)embedded or
-    leaving the set (its text edited), another model or k, another radius (the fit's)."""
+def labelled_fingerprint(profile_id: int) -> str:
+    """Changes whenever the profile's labelled set may have: a new label, a labelled company
+    (re-)embedded or leaving the set (its text edited), another model or k, another radius (the fit's)."""
     model = active.model_name()
-    vectors = CompanyEmbedding.objects.labelled(model).aggregate(n=Count("pk"), latest=Max("created_at"))
-    last_label = Label.objects.aggregate(last=Max("pk"))["last"]
-    radius = reads.stored_radius()  # as load_labelled_set reads it
-    state = f"{model}:{settings.SCORING_K}:{vectors['n']}:{vectors['latest']}:{last_label}:{radius!r}"
+    vectors = CompanyEmbedding.objects.labelled(model, profile_id).aggregate(n=Count("pk"), latest=Max("created_at"))
+    last_label = Label.objects.filter(profile_id=profile_id).aggregate(last=Max("pk"))["last"]
+    radius = reads.stored_radius(profile_id)  # as load_labelled_set reads it
+    state = f"{profile_id}:{model}:{settings.SCORING_K}:{vectors['n']}:{vectors['latest']}:{last_label}:{radius!r}"
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-def latest_labels(company_ids: list[int]) -> dict[int, int]:
-    """{company id: id of its latest label}."""
+def latest_labels(company_ids: list[int], profile_id: int) -> dict[int, int]:
+    """{company id: id of its latest label in the profile}."""
     latest = (
-        Label.objects.filter(company_id__any_of=company_ids)
+        Label.objects.filter(company_id__any_of=company_ids, profile_id=profile_id)
         .order_by("company_id", "-created_at", "-pk")
         .distinct("company_id")
         .values_list("company_id", "pk")
@@ -166,20 +173,20 @@ class SuspiciousLabel:
         )
 
 
-def suspicious_labels(*, limit: int = LIST_LIMIT) -> tuple[list[SuspiciousLabel], int]:
-    """Labelled companies whose leave-one-out score contradicts their label, worst first (then
-    by id), less those kept since their last label; and how many there are in all."""
-    loo = labelled_loo()
+def suspicious_labels(*, profile_id: int, limit: int = LIST_LIMIT) -> tuple[list[SuspiciousLabel], int]:
+    """Companies labelled in the profile whose leave-one-out score contradicts their label, worst
+    first (then by id), less those kept since their last label; and how many there are in all."""
+    loo = labelled_loo(profile_id)
     with np.errstate(invalid="ignore"):
         contradiction = loo.labels * loo.scores  # -1: every neighbour says the opposite
         rows = np.flatnonzero(contradiction < -SUSPICIOUS_SCORE)
     rows = rows[np.lexsort((loo.company_ids[rows], contradiction[rows]))]
     ids = loo.company_ids[rows].tolist()
-    latest = latest_labels(ids)
+    latest = latest_labels(ids, profile_id)
     kept = _kept(Kind.SUSPICIOUS, ids)
     rows = [row for row, i in zip(rows.tolist(), ids) if (i, None, latest.get(i), None) not in kept]
     shown = rows[:limit]
-    companies = Company.objects.in_bulk(
+    companies = Company.objects.in_profile(profile_id).in_bulk(
         {int(i) for row in shown for i in [loo.company_ids[row], *loo.neighbour_ids[row]]}
     )
     entries = []
@@ -222,16 +229,16 @@ class Agreement:
     kappa: float | None  # Cohen's kappa; None where undefined (one verdict for everything)
 
 
-def conflicts(*, limit: int = LIST_LIMIT) -> tuple[list[Conflict], int]:
+def conflicts(*, profile_id: int, limit: int = LIST_LIMIT) -> tuple[list[Conflict], int]:
     """Companies whose reps' latest verdicts disagree (disagreements.rep_disagreements: the dashboard's
     rule), unless a manager kept it since its last label; most recent first. And how many there
     are in all."""
-    disagree = disagreements.rep_disagreements()
+    disagree = disagreements.rep_disagreements(profile_id)
     ids = sorted(disagree, key=lambda i: (-max(v[2] for v in disagree[i]).timestamp(), i))
-    latest = latest_labels(ids)
+    latest = latest_labels(ids, profile_id)
     kept = _kept(Kind.CONFLICT, ids)
     ids = [i for i in ids if (i, None, latest.get(i), None) not in kept]
-    companies = Company.objects.in_bulk(ids[:limit])
+    companies = Company.objects.in_profile(profile_id).in_bulk(ids[:limit])
     entries = [
         Conflict(companies[i], latest[i], disagreements.disagreement_text(disagree[i]))
         for i in ids[:limit]
@@ -240,11 +247,13 @@ def conflicts(*, limit: int = LIST_LIMIT) -> tuple[list[Conflict], int]:
     return entries, len(ids)
 
 
-def rep_verdicts() -> list[tuple[int, int, str, str, object]]:
-    """(company id, user id, username, verdict, when) of each rep's latest verdict on each company
-    that two reps or more labelled, for the agreement between reps (Label.objects.by_reps: a
-    manager's fixes, deals and restores are not a rep's opinion)."""
-    reps = Label.objects.by_reps()
+def rep_verdicts(profile_id: int | None = None) -> list[tuple[int, int, str, str, object]]:
+    """(company id, user id, username, verdict, when) of each rep's latest verdict in the profile
+    (None: profiles.current_id(), the first) on each company that two reps or more labelled there,
+    for the agreement between reps (Label.objects.by_reps: a manager's fixes, deals and restores are
+    not a rep's opinion)."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    reps = Label.objects.by_reps().filter(profile_id=profile_id)
     shared = reps.values("company_id").annotate(reps=Count("user_id", distinct=True)).filter(reps__gte=2)
     latest = (
         reps.filter(company_id__in=Subquery(shared.values("company_id")))
@@ -255,11 +264,11 @@ def rep_verdicts() -> list[tuple[int, int, str, str, object]]:
     return list(latest)
 
 
-def rep_agreement() -> list[Agreement]:
-    """Cohen's kappa for each pair of reps over the companies both gave a verdict to (each rep's
-    latest, clears left out), most shared companies first."""
+def rep_agreement(profile_id: int) -> list[Agreement]:
+    """Cohen's kappa for each pair of reps over the companies both gave a verdict to in the profile
+    (each rep's latest, clears left out), most shared companies first."""
     verdicts: dict[str, dict[int, str]] = {}
-    for company_id, _, username, verdict, _ in rep_verdicts():
+    for company_id, _, username, verdict, _ in rep_verdicts(profile_id):
         if verdict != Verdict.CLEAR:
             verdicts.setdefault(username, {})[company_id] = verdict
     pairs = []
@@ -287,16 +296,18 @@ class DuplicatePair:
     disliked_label_id: int
 
 
-def near_duplicates(*, limit: int = LIST_LIMIT, threshold: float | None = None) -> tuple[list[DuplicatePair], int]:
-    """Pairs of a liked and a disliked company closer than `threshold` (cosine distance;
-    settings.REVIEW_DUPLICATE_DISTANCE), nearest first, less pairs kept since their last labels."""
+def near_duplicates(
+    *, profile_id: int, limit: int = LIST_LIMIT, threshold: float | None = None
+) -> tuple[list[DuplicatePair], int]:
+    """Pairs of a company liked and one disliked in the profile closer than `threshold` (cosine
+    distance; settings.REVIEW_DUPLICATE_DISTANCE), nearest first, less pairs kept since their last labels."""
     threshold = settings.REVIEW_DUPLICATE_DISTANCE if threshold is None else threshold
-    key = f"leads:review-duplicates:{labelled_fingerprint()}:{threshold!r}"
+    key = f"leads:review-duplicates:{labelled_fingerprint(profile_id)}:{threshold!r}"
     found = cache.get(key)
     if found is None:
-        found = _duplicate_rows(threshold)
+        found = _duplicate_rows(profile_id, threshold)
         cache.set(key, found, LOO_CACHE_SECONDS)
-    latest = latest_labels(sorted({i for row in found for i in row[:2]}))
+    latest = latest_labels(sorted({i for row in found for i in row[:2]}), profile_id)
     kept = _kept(Kind.DUPLICATE, sorted({row[0] for row in found}))
     found = [row for row in found if (row[0], row[1], latest.get(row[0]), latest.get(row[1])) not in kept]
     companies = Company.objects.in_bulk({i for row in found[:limit] for i in row[:2]})
@@ -308,7 +319,7 @@ def near_duplicates(*, limit: int = LIST_LIMIT, threshold: float | None = None) 
     return pairs, len(found)
 
 
-def _duplicate_rows(threshold: float) -> list[tuple[int, int, float]]:
+def _duplicate_rows(profile_id: int, threshold: float) -> list[tuple[int, int, float]]:
     """(liked id, disliked id, distance) below `threshold`, nearest first (then by ids).
 
     For each liked company, its DUPLICATES_PER_LIKE nearest disliked ones by pgvector's `<=>`,
@@ -319,8 +330,10 @@ def _duplicate_rows(threshold: float) -> list[tuple[int, int, float]]:
     limit (approximate like every HNSW search, but a near-duplicate is the nearest of neighbours)."""
     encoder = active.encoder()
     vectors = CompanyEmbedding.objects.current(encoder.stored_name)
-    liked_sql, liked_params = _vectors_sql(vectors.filter(company__verdict=Verdict.LIKE), encoder.dimensions)
-    disliked_sql, disliked_params = _vectors_sql(vectors.filter(company__verdict=Verdict.DISLIKE), encoder.dimensions)
+    liked = vectors.filter(_given(profile_id, Verdict.LIKE))
+    disliked = vectors.filter(_given(profile_id, Verdict.DISLIKE))
+    liked_sql, liked_params = _vectors_sql(liked, encoder.dimensions)
+    disliked_sql, disliked_params = _vectors_sql(disliked, encoder.dimensions)
     sql = f"""
         select a.company_id, n.company_id, n.distance from ({liked_sql}) a
         cross join lateral (
@@ -340,6 +353,12 @@ def _duplicate_rows(threshold: float) -> list[tuple[int, int, float]]:
     return found
 
 
+def _given(profile_id: int, verdict: Verdict | None = None) -> Exists:
+    """The company (OuterRef("company_id")) has `verdict` in the profile (None: any verdict)."""
+    current = CurrentVerdict.objects.filter(profile_id=profile_id, company_id=OuterRef("company_id"))
+    return Exists(current if verdict is None else current.filter(verdict=verdict))
+
+
 def _vectors_sql(embeddings, dimensions: int) -> tuple[str, tuple]:
     """SQL of (company_id, sized) of these embeddings, to select from as a subquery: `sized` is
     the vector cast to the encoder's size, the expression its HNSW index is built on."""
@@ -355,13 +374,14 @@ class FarCompany:
     nearest_distance: float  # to its nearest labelled company, cosine 0..2
 
 
-def low_confidence(*, limit: int = LOW_CONFIDENCE_LIMIT) -> tuple[list[FarCompany], int, float]:
-    """Unlabelled companies whose nearest labelled company is farther than most labelled companies
-    are from theirs (labelnext.low_confidence_threshold), farthest first, from the stored scores;
-    how many in all, and the threshold."""
-    threshold = labelled_loo().far_threshold
+def low_confidence(*, profile_id: int, limit: int = LOW_CONFIDENCE_LIMIT) -> tuple[list[FarCompany], int, float]:
+    """Companies unlabelled in the profile whose nearest labelled company is farther than most
+    labelled companies are from theirs (labelnext.low_confidence_threshold), farthest first, from
+    the profile's stored scores; how many in all, and the threshold."""
+    threshold = labelled_loo(profile_id).far_threshold
     far = (
-        Score.objects.filter(company__verdict="")
+        Score.objects.filter(profile_id=profile_id)
+        .exclude(_given(profile_id))
         .annotate(nearest=F("neighbour_distances__0"))
         .filter(nearest__gt=threshold)
     )

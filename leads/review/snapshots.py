@@ -11,6 +11,7 @@ import datetime
 from django.utils import timezone
 
 from leads.models import QualitySnapshot
+from leads.profiles import selectors as profiles
 from leads.review import quality
 from leads.review import selectors as review
 
@@ -18,19 +19,26 @@ from leads.review import selectors as review
 COLUMNS = ("auc", "auc_low", "auc_high", "precision_at_20", "precision_at_50", "naive_auc", "uniform_auc")
 
 
-def quality_report(*, ks: tuple[int, ...] = quality.DEFAULT_KS, bootstrap: int = 200, seed: int = 1) -> quality.Report:
-    """The leave-one-out quality of the current labelled set, headline figures at settings.SCORING_K
+def quality_report(
+    *, profile_id: int, ks: tuple[int, ...] = quality.DEFAULT_KS, bootstrap: int = 200, seed: int = 1
+) -> quality.Report:
+    """The leave-one-out quality of the profile's labelled set now, headline figures at settings.SCORING_K
     (review.labelled_quality: the review page's very figures, cached until the labels change)."""
-    return review.labelled_quality(ks=ks, bootstrap=bootstrap, seed=seed).report
+    return review.labelled_quality(profile_id=profile_id, ks=ks, bootstrap=bootstrap, seed=seed).report
 
 
 def record_quality(
-    *, report: quality.Report | None = None, fingerprint: str | None = None, date: datetime.date | None = None
+    *,
+    report: quality.Report | None = None,
+    fingerprint: str | None = None,
+    date: datetime.date | None = None,
+    profile_id: int | None = None,
 ) -> QualitySnapshot:
     """Store today's figures (replacing any taken earlier today): the labelled set's now, or
-    `report`, measured on the set of `fingerprint` (None: unknown, the sweep measures again)."""
+    `report`, measured on the set of `fingerprint` (None: unknown, the sweep measures again).
+    Measured in `profile_id` (None: profiles.current_id(), the first): a snapshot names no profile yet."""
     if report is None:
-        measured = review.labelled_quality()
+        measured = review.labelled_quality(profile_id=profiles.current_id() if profile_id is None else profile_id)
         report, fingerprint = measured.report, measured.fingerprint
     figures = {**report.as_dict(), "fingerprint": fingerprint}
     snapshot, _ = QualitySnapshot.objects.update_or_create(
@@ -46,10 +54,10 @@ def record_quality(
     return snapshot
 
 
-def record_quality_if_due() -> QualitySnapshot | None:
+def record_quality_if_due(profile_id: int) -> QualitySnapshot | None:
     """The sweep's call: a few queries on most runs; the evaluation (cached with the review page's)
-    when today has no snapshot yet or the labelled set changed since today's was taken."""
+    when today has no snapshot yet or the profile's labelled set changed since today's was taken."""
     taken = QualitySnapshot.objects.filter(date=timezone.localdate()).values_list("figures", flat=True).first()
-    if taken is not None and taken.get("fingerprint") == review.labelled_fingerprint():
+    if taken is not None and taken.get("fingerprint") == review.labelled_fingerprint(profile_id):
         return None
-    return record_quality()
+    return record_quality(profile_id=profile_id)

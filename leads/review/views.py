@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from leads.accounts import roles
 from leads.models import Company, LabelSource, ReviewDecision, Verdict
 from leads.outcomes import selectors as outcome_selectors
+from leads.profiles import selectors as profiles
 from leads.review import figures as review_quality
 from leads.review import selectors as review
 from leads.review import services as review_service
@@ -24,12 +25,14 @@ SECTIONS = ("quality", "suspicious", "conflicts", "duplicates", "far", "outcomes
 @roles.required(roles.REVIEW)
 @require_GET
 def review_page(request: HttpRequest) -> HttpResponse:
-    suspicious, suspicious_total = review.suspicious_labels()
-    conflicts, conflicts_total = review.conflicts()
-    duplicates, duplicates_total = review.near_duplicates()
-    far, far_total, far_threshold = review.low_confidence()
-    against_outcomes, against_outcomes_total = outcome_selectors.disagreements()
-    report = review.labelled_quality().report  # one set of figures: headline, which k, today's point
+    profile_id = profiles.current_id(request)
+    suspicious, suspicious_total = review.suspicious_labels(profile_id=profile_id)
+    conflicts, conflicts_total = review.conflicts(profile_id=profile_id)
+    duplicates, duplicates_total = review.near_duplicates(profile_id=profile_id)
+    far, far_total, far_threshold = review.low_confidence(profile_id=profile_id)
+    against_outcomes, against_outcomes_total = outcome_selectors.disagreements(profile_id=profile_id)
+    # One set of figures: headline, which k, today's point.
+    report = review.labelled_quality(profile_id=profile_id).report
     by_k = review_quality.quality_by_k(report)
     return render(
         request,
@@ -45,7 +48,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
             "suspicious_score": review.SUSPICIOUS_SCORE,
             "conflicts": conflicts,
             "conflicts_total": conflicts_total,
-            "agreement": review.rep_agreement(),
+            "agreement": review.rep_agreement(profile_id),
             "duplicates": duplicates,
             "duplicates_total": duplicates_total,
             "duplicate_distance": settings.REVIEW_DUPLICATE_DISTANCE,
@@ -63,12 +66,15 @@ def review_page(request: HttpRequest) -> HttpResponse:
 def relabel(request: HttpRequest, pk: int) -> HttpResponse:
     """Like, dislike or clear a company from the review page, as the manager, source admin."""
     company = get_object_or_404(Company, pk=pk)
+    profile_id = profiles.current_id(request)
     try:
         verdict = labels.parse_verdict(request.POST.get("verdict", ""))
-    except labels.InvalidVerdict as problem:
+        labels.label_company(
+            profile_id=profile_id, company=company, user=request.user, verdict=verdict, source=LabelSource.ADMIN
+        )
+    except labels.InvalidVerdict as problem:  # not a verdict, or an archived profile
         messages.error(request, str(problem))
         return _back(request)
-    labels.label_company(company=company, user=request.user, verdict=verdict, source=LabelSource.ADMIN)
     done = "cleared" if verdict == Verdict.CLEAR else f"marked {verdict.label.lower()}"
     messages.success(request, f"{company.name}: {done}.")
     return _back(request)
@@ -78,12 +84,14 @@ def relabel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def keep(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Keep: this is right": the entry leaves the page until its companies are labelled again."""
+    profile_id = profiles.current_id(request)
     company = get_object_or_404(Company, pk=pk)
     other = None
     if request.POST.get("other"):
         other = get_object_or_404(Company, pk=_number(request.POST["other"]) or 0)
     try:
         review_service.review_keep(
+            profile_id=profile_id,
             company=company,
             kind=request.POST.get("kind", ""),
             user=request.user,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from leads.companies import orderings, ranges, selectors
 from leads.models import SavedView, SavedViewVisit
+from leads.profiles import selectors as profiles
 
 # The dashboard's filters a view keeps (views.FILTERS), each as the dashboard's parameter.
 KEPT = ("show", "band", "industry", "country", "import", "q", "ordering", *ranges.PARAMS)
@@ -51,12 +52,13 @@ def valid_query(query: str) -> str:
 
 def _listing(filters: dict[str, str]):
     ordering = filters.get("ordering", orderings.DEFAULT_ORDERING)
-    return selectors.listing(ordering=ordering, **_listing_filters(filters))
+    return selectors.listing(ordering=ordering, **_listing_filters(filters, profiles.current_id()))
 
 
-def _listing_filters(filters: dict[str, str]) -> dict[str, str]:
-    """company_listing's arguments from the dashboard's parameters."""
+def _listing_filters(filters: dict[str, str], profile_id: int) -> dict:
+    """company_listing's arguments from the dashboard's parameters, in the profile."""
     return {
+        "profile_id": profile_id,
         "show": filters.get("show", "all"), "query": filters.get("q", ""), "band": filters.get("band", ""),
         "industry": filters.get("industry", ""), "country": filters.get("country", ""),
         "import_job": filters.get("import", ""), **{name: filters.get(name, "") for name in ranges.PARAMS},
@@ -103,16 +105,19 @@ class ListedView:
     new_is_capped: bool
 
 
-def views_for(user) -> list[ListedView]:
+def views_for(user, *, profile_id: int | None = None) -> list[ListedView]:
     """Every saved view, by name, with the companies new in it since `user` last opened it (since
-    it was made, for a view they never opened)."""
+    it was made, for a view they never opened), its label filter and band read in the profile
+    (None: profiles.current_id())."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
     views = list(SavedView.objects.select_related("owner").order_by(Lower("name"), "pk"))
     visits = dict(SavedViewVisit.objects.filter(user=user).values_list("view_id", "visited_at"))
     listed = []
     for view in views:
         since = visits.get(view.pk, view.created_at)
         try:
-            companies = selectors.company_listing(**_listing_filters(dict(parse_qsl(view.query)))).companies
+            filters = _listing_filters(dict(parse_qsl(view.query)), profile_id)
+            companies = selectors.company_listing(**filters).companies
         except selectors.BadFilter:  # a band or import that no longer exists: nothing is new
             listed.append(ListedView(view, 0, False))
             continue

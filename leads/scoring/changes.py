@@ -14,7 +14,13 @@ from leads.models.scores import signed
 
 
 def record(
-    before: dict[int, float], after: dict[int, float], *, causes: list[int], verdicts: list[str], at: datetime
+    profile_id: int,
+    before: dict[int, float],
+    after: dict[int, float],
+    *,
+    causes: list[int],
+    verdicts: list[str],
+    at: datetime,
 ) -> None:
     """Record the fits this pass changed visibly (ScoreChange), for the dashboard's "what changed";
     `verdicts`: each cause's verdict as the pass took it; `at`: when the pass took them (later
@@ -24,9 +30,10 @@ def record(
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "insert into leads_scorechange (company_id, old_fit, new_fit, causes, cause_verdicts, changed_at)"
-            " select unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), %s::bigint[], %s::text[], %s",
+            "insert into leads_scorechange (profile_id, company_id, old_fit, new_fit, causes, cause_verdicts, changed_at)"
+            " select %s, unnest(%s::bigint[]), unnest(%s::float8[]), unnest(%s::float8[]), %s::bigint[], %s::text[], %s",
             [
+                profile_id,
                 id_array(changed),
                 _float_array(before, changed),
                 _float_array(after, changed),

@@ -43,7 +43,9 @@ class Found:
     stored: Stored | None = None  # the affected scores, when the scan for citing scores read them all
 
 
-def affected_by(changed: list[int], entered: list[int], moved: list[int], labelled: LabelledSet) -> Found:
+def affected_by(
+    profile_id: int, changed: list[int], entered: list[int], moved: list[int], labelled: LabelledSet
+) -> Found:
     """The changed companies themselves, every score that cites one, and every score that a
     company which entered the labelled set (or moved in it) would enter: closer than the score's
     k-th neighbour.
@@ -60,12 +62,17 @@ def affected_by(changed: list[int], entered: list[int], moved: list[int], labell
     vectors = labelled.vectors[np.isin(labelled.company_ids, entered)]
     if not len(vectors):  # the citing scores are all: the scan reads what the update needs of them
         width = _width_before(labelled, entered)
-        stored = Stored(*score_rows.read_neighbours(width, citing=cited)).without(changed) if cited else None
+        stored = (
+            Stored(*score_rows.read_neighbours(profile_id, width, citing=cited)).without(changed) if cited else None
+        )
         ids = stored.ids.tolist() if stored else []
         return Found(sorted(found.union(ids)), np.empty(0, np.int64), None, stored)
     if cited:
         with connection.cursor() as cursor:
-            cursor.execute("select company_id from leads_score where neighbour_ids && %s::bigint[]", [id_array(cited)])
+            cursor.execute(
+                "select company_id from leads_score where profile_id = %s and neighbour_ids && %s::bigint[]",
+                [profile_id, id_array(cited)],
+            )
             found.update(row[0] for row in cursor.fetchall())
     with connection.cursor() as cursor:
         # Let Postgres split the pass over parallel workers: its cost model keeps it serial.
@@ -75,7 +82,8 @@ def affected_by(changed: list[int], entered: list[int], moved: list[int], labell
             cursor.execute(
                 "select set_config('max_parallel_workers_per_gather', %s, true)", [str(settings.SCAN_PARALLEL_WORKERS)]
             )
-    ids, vectors = score_rows.entering(active.model_name(), vectors, score_thresholds.current(), SELECTION_SLACK)
+    thresholds = score_thresholds.current(profile_id)
+    ids, vectors = score_rows.entering(active.model_name(), vectors, thresholds, SELECTION_SLACK)
     order = np.argsort(ids)
     return Found(sorted(found.union(ids.tolist())), ids[order], vectors[order])
 
@@ -99,9 +107,11 @@ class Stored:
         )
 
 
-def update_affected(found: Found, changed: list[int], entered: list[int], labelled: LabelledSet, rescored):
+def update_affected(
+    profile_id: int, found: Found, changed: list[int], entered: list[int], labelled: LabelledSet, rescored
+):
     """Rescore the affected companies; returns their values before, and the scores written.
-    `rescored(scope, labelled)` scores the others from scratch (scoring.services).
+    `rescored(profile_id, scope, labelled)` scores the others from scratch (scoring.services).
 
     Most affected scores can be brought up to date from what they keep: one that cites a flipped
     company takes its new label, and one that a newly labelled company enters takes it in place of
@@ -112,7 +122,7 @@ def update_affected(found: Found, changed: list[int], entered: list[int], labell
     k = settings.SCORING_K
     arrivals = np.intersect1d(labelled.company_ids, entered)  # in the labelled set now
     expected = _width_before(labelled, entered)
-    stored = found.stored or _stored_neighbours(np.setdiff1d(found.affected, changed), expected)
+    stored = found.stored or _stored_neighbours(profile_id, np.setdiff1d(found.affected, changed), expected)
     before = dict(zip(stored.ids.tolist(), stored.fits.tolist()))
     # Kept: every neighbour still labelled, none moved (a moved one may be nearer or farther now).
     kept = stored.complete.copy()
@@ -132,17 +142,21 @@ def update_affected(found: Found, changed: list[int], entered: list[int], labell
             neighbours, distances = stored.neighbour_ids[rows][part], stored.distances[rows][part]
             result = _merge_arrivals(vectors, neighbours, distances, taking, labelled, k)
             parts.append(
-                score_rows.write_scores(ids, result, labelled.company_ids, labelled.labels, radius=labelled.radius)
+                score_rows.write_scores(
+                    profile_id, ids, result, labelled.company_ids, labelled.labels, radius=labelled.radius
+                )
             )
     rest = sorted(set(found.affected).difference(keeps.tolist()))
-    before.update(_values([i for i in rest if i not in before]))
-    parts.append(rescored(Q(company_id__any_of=Ids(rest)), labelled))  # the others in `rest` have no score now
+    before.update(_values(profile_id, [i for i in rest if i not in before]))
+    parts.append(
+        rescored(profile_id, Q(company_id__any_of=Ids(rest)), labelled)
+    )  # the others in `rest` have no score now
     fields = ("ids", "fits", "kth")
     return before, score_rows.Written(*(np.concatenate([getattr(part, field) for part in parts]) for field in fields))
 
 
-def _stored_neighbours(company_ids: np.ndarray, width: int) -> Stored:
-    return Stored(*score_rows.read_neighbours(width, ids=company_ids.tolist()))
+def _stored_neighbours(profile_id: int, company_ids: np.ndarray, width: int) -> Stored:
+    return Stored(*score_rows.read_neighbours(profile_id, width, ids=company_ids.tolist()))
 
 
 def _merge_arrivals(vectors, neighbour_ids, distances, arrivals, labelled: LabelledSet, k: int) -> scoring.Scores:
@@ -167,5 +181,6 @@ def _merge_arrivals(vectors, neighbour_ids, distances, arrivals, labelled: Label
     return scoring.vote(np.searchsorted(labelled.company_ids, neighbour_ids), distances, labelled.labels)
 
 
-def _values(company_ids: list[int]) -> dict[int, float]:
-    return dict(Score.objects.filter(company_id__any_of=Ids(company_ids)).values_list("company_id", "fit"))
+def _values(profile_id: int, company_ids: list[int]) -> dict[int, float]:
+    scores = Score.objects.filter(profile_id=profile_id, company_id__any_of=Ids(company_ids))
+    return dict(scores.values_list("company_id", "fit"))

@@ -1,4 +1,4 @@
-"""Giving and clearing verdicts: the only code that writes labels or Company.verdict."""
+"""Giving and clearing verdicts, in one profile each: the only code that writes labels or current verdicts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db import connection, models, transaction
 
-from leads.models import Company, Label, LabelSource, Verdict
+from leads.models import FIRST_PROFILE_ID, Company, Label, LabelSource, Profile, Verdict
 from leads.scoring.services import labels_changed
 from leads.webhooks import events as webhooks
 
@@ -23,21 +23,29 @@ def parse_verdict(value: object) -> Verdict:
         raise InvalidVerdict(f"verdict must be one of: like, dislike, clear (got {value!r})") from None
 
 
+class ArchivedProfile(InvalidVerdict):
+    pass
+
+
 @transaction.atomic
-def label_company(*, company: Company, user, verdict: Verdict | str, source: LabelSource) -> Label:
-    """Record a verdict (or a clear) in the history, make it current and queue the rescore.
-    Giving the same verdict again is recorded too: the history shows every click."""
-    ((_, label_id),) = _record(verdicts=[(company.pk, verdict)], user=user, source=source, skip_unchanged=False)
+def label_company(*, profile_id: int, company: Company, user, verdict: Verdict | str, source: LabelSource) -> Label:
+    """Record a verdict (or a clear) in the profile's history, make it current there and queue
+    its rescore. Giving the same verdict again is recorded too: the history shows every click."""
+    ((_, label_id),) = _record(
+        profile_id, verdicts=[(company.pk, verdict)], user=user, source=source, skip_unchanged=False
+    )
     label = Label.objects.get(pk=label_id)
     company.verdict = "" if label.verdict == Verdict.CLEAR else label.verdict
     return label
 
 
 @transaction.atomic
-def label_companies(*, verdicts: Sequence[tuple[int, Verdict | str]], user, source: LabelSource) -> int:
-    """Set many verdicts at once (an import, an admin bulk action); a company whose verdict is
-    already the given one is left alone. Returns how many companies changed."""
-    return len(_record(verdicts=verdicts, user=user, source=source, skip_unchanged=True))
+def label_companies(
+    *, profile_id: int, verdicts: Sequence[tuple[int, Verdict | str]], user, source: LabelSource
+) -> int:
+    """Set many verdicts at once in the profile (an import, an admin bulk action); a company whose
+    verdict there is already the given one is left alone. Returns how many companies changed."""
+    return len(_record(profile_id, verdicts=verdicts, user=user, source=source, skip_unchanged=True))
 
 
 # The company rows are locked first (in id order, so two writers cannot deadlock) and each
@@ -45,27 +53,38 @@ def label_companies(*, verdicts: Sequence[tuple[int, Verdict | str]], user, sour
 # in the history in the order they became current: the current verdict is the latest label.
 _RECORD = """
 with incoming as (
-    select t.id, t.verdict, c.verdict as before
+    select t.id, t.verdict, coalesce(v.verdict, '') as before
     from unnest(%(ids)s::bigint[], %(verdicts)s::text[]) as t(id, verdict) join leads_company c on c.id = t.id
-    where not %(skip_unchanged)s or c.verdict <> (case when t.verdict = 'clear' then '' else t.verdict end)
+    left join leads_currentverdict v on v.profile_id = %(profile)s and v.company_id = t.id
+    where not %(skip_unchanged)s or coalesce(v.verdict, '') <> (case when t.verdict = 'clear' then '' else t.verdict end)
 ), history as (
-    insert into leads_label (company_id, user_id, verdict, source, created_at)
-    select id, %(user)s, verdict, %(source)s, clock_timestamp() from incoming order by id
-    returning id, company_id
+    insert into leads_label (profile_id, company_id, user_id, verdict, source, created_at)
+    select %(profile)s, id, %(user)s, verdict, %(source)s, clock_timestamp() from incoming order by id
+    returning id, company_id, created_at
+), cleared as (
+    delete from leads_currentverdict v using incoming
+    where v.profile_id = %(profile)s and v.company_id = incoming.id and incoming.verdict = 'clear'
 ), current as (
-    update leads_company c set verdict = case when incoming.verdict = 'clear' then '' else incoming.verdict end
-    from incoming where c.id = incoming.id
+    insert into leads_currentverdict as v (profile_id, company_id, verdict, given_at)
+    select %(profile)s, incoming.id, incoming.verdict, history.created_at
+    from incoming join history on history.company_id = incoming.id where incoming.verdict <> 'clear'
+    on conflict (profile_id, company_id) do update set verdict = excluded.verdict, given_at = excluded.given_at
 )
 select incoming.id, history.id, incoming.before = '' and incoming.verdict <> 'clear'
 from incoming join history on history.company_id = incoming.id
 """
 
 
-def _record(*, verdicts, user, source: LabelSource, skip_unchanged: bool) -> list[tuple[int, int]]:
-    """The one writer of labels and Company.verdict; returns (company id, label id) per label
-    written, and records the changes for the incremental rescore."""
+def _record(profile_id: int, *, verdicts, user, source: LabelSource, skip_unchanged: bool) -> list[tuple[int, int]]:
+    """The one writer of labels and current verdicts; returns (company id, label id) per label
+    written, and records the changes for the profile's incremental rescore."""
     if not verdicts:
         return []
+    profile = Profile.first() if profile_id == FIRST_PROFILE_ID else Profile.objects.get(pk=profile_id)
+    if profile.archived_at is not None:
+        raise ArchivedProfile(
+            f"the profile {profile.name!r} is archived: it takes no verdicts (a manager can restore it)"
+        )
     parsed = {int(company_id): parse_verdict(verdict).value for company_id, verdict in verdicts}
     ids = sorted(parsed)
     with connection.cursor() as cursor:
@@ -76,6 +95,7 @@ def _record(*, verdicts, user, source: LabelSource, skip_unchanged: bool) -> lis
         cursor.execute(
             _RECORD,
             {
+                "profile": profile_id,
                 "ids": ids,
                 "verdicts": [parsed[i] for i in ids],
                 "user": getattr(user, "pk", None),
@@ -85,7 +105,7 @@ def _record(*, verdicts, user, source: LabelSource, skip_unchanged: bool) -> lis
         )
         rows = cursor.fetchall()
     if rows:
-        labels_changed([row[0] for row in rows], entered=[row[0] for row in rows if row[2]])
+        labels_changed(profile_id, [row[0] for row in rows], entered=[row[0] for row in rows if row[2]])
         webhooks.labelled(verdicts=[(row[0], parsed[row[0]]) for row in rows], user=user, source=LabelSource(source))
     return [(company_id, label_id) for company_id, label_id, _ in rows]
 
@@ -97,17 +117,20 @@ class Undo:
 
 
 @transaction.atomic
-def undo_last(*, user, source: LabelSource, skip: Sequence[int] = ()) -> Undo | None:
+def undo_last(*, profile_id: int, user, source: LabelSource, skip: Sequence[int] = ()) -> Undo | None:
     """Take back `user`'s latest label from `source` (those in `skip` aside: labels already undone,
     or made by an undo): its company gets back the verdict it had just before, as a new label.
     None when there is nothing to undo, or when someone else labelled that company since (their
     verdict stands)."""
     last = (
-        Label.objects.filter(user=user, source=source).exclude(pk__in=list(skip)).order_by("-created_at", "-pk").first()
+        Label.objects.filter(profile_id=profile_id, user=user, source=source)
+        .exclude(pk__in=list(skip))
+        .order_by("-created_at", "-pk")
+        .first()
     )
     if last is None:
         return None
-    history = Label.objects.filter(company_id=last.company_id)
+    history = Label.objects.filter(profile_id=profile_id, company_id=last.company_id)
     newer = models.Q(created_at__gt=last.created_at) | models.Q(created_at=last.created_at, pk__gt=last.pk)
     if history.filter(newer).exclude(user=user).exists():  # someone else labelled it since: theirs stands
         return None
@@ -119,5 +142,7 @@ def undo_last(*, user, source: LabelSource, skip: Sequence[int] = ()) -> Undo | 
         .first()
     )
     company = Company.objects.get(pk=last.company_id)
-    undone = label_company(company=company, user=user, verdict=before or Verdict.CLEAR, source=source)
+    undone = label_company(
+        profile_id=profile_id, company=company, user=user, verdict=before or Verdict.CLEAR, source=source
+    )
     return Undo(label=undone, undid=last.pk)

@@ -29,24 +29,26 @@ class LabelledSet:
         return len(self.company_ids)
 
 
-def load_labelled_set() -> LabelledSet:
-    """Labelled companies that have a current vector: exact kNN runs over all of them.
+def load_labelled_set(profile_id: int) -> LabelledSet:
+    """The profile's labelled companies that have a current vector: exact kNN runs over all of them.
 
     The labelled set is small, so we search it exhaustively in numpy instead of through the
     HNSW index, whose post-filtering would return fewer than k labelled neighbours."""
-    ids, vectors, liked = score_rows.read_labelled(CompanyEmbedding.objects.labelled(active.model_name()))
+    ids, vectors, liked = score_rows.read_labelled(
+        CompanyEmbedding.objects.labelled(active.model_name(), profile_id), profile_id
+    )
     return LabelledSet(
         company_ids=ids,
         vectors=scoring.normalise_rows(vectors),
         labels=np.where(liked, 1.0, -1.0),
-        radius=stored_radius() if len(ids) else 1.0,  # no labels, no score: nothing to weigh yet
+        radius=stored_radius(profile_id) if len(ids) else 1.0,  # no labels, no score: nothing to weigh yet
     )
 
 
-def stored_radius() -> float:
-    """The radius every score is weighed with (ScoringState.radius, stored by the full rescore
-    that measured it); measured here, not stored, before the first full rescore did."""
-    radius = ScoringState.get().radius
+def stored_radius(profile_id: int) -> float:
+    """The radius every score of the profile is weighed with (ScoringState.radius, stored by the
+    full rescore that measured it); measured here, not stored, before the first full rescore did."""
+    radius = ScoringState.of(profile_id).radius
     return measure_radius()[0] if radius is None else radius
 
 
@@ -66,16 +68,19 @@ def measure_radius() -> tuple[float, int]:
 # --- Reading candidate vectors (score_rows does the bulk reads and writes) ---------------
 
 
-def read_candidates(scope: Q) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float32 vectors) of the companies to score within `scope` (a Q on company_id).
+def read_candidates(scope: Q, profile_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 vectors) of the companies the profile scores within `scope` (a Q on company_id).
     Call in a transaction (the scores lock's)."""
     with connection.cursor() as cursor:
         # Vectors are read by id from memory or SSD: with Postgres's default (4, for spinning
         # disks) the planner scanned every company to join 57,000 ids, 1.7 s instead of 0.36 s.
         cursor.execute("set local random_page_cost = 1.1")
-    return score_rows.read_vectors(CompanyEmbedding.objects.to_score(active.model_name()).filter(scope))
+    return score_rows.read_vectors(CompanyEmbedding.objects.to_score(active.model_name(), profile_id).filter(scope))
 
 
-def scores_are_current() -> bool:
-    """No label change waits and no full rescore is under way."""
-    return not PendingScoreChange.objects.exists() and not ScoringState.get().chunks_left
+def scores_are_current(profile_id: int) -> bool:
+    """No label change of the profile waits and no full rescore of it is under way."""
+    return (
+        not PendingScoreChange.objects.filter(profile_id=profile_id).exists()
+        and not ScoringState.of(profile_id).chunks_left
+    )

@@ -15,10 +15,11 @@ import psycopg.adapt
 import psycopg.pq
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from leads.models.lookups import id_array
+from leads.models.profiles import CurrentVerdict
 from leads.scoring import evidence
 from leads.scoring import knn as scoring
 
@@ -43,11 +44,13 @@ def read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
     return ids[order], vectors[order]
 
 
-def read_labelled(embeddings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(company ids, float32 vectors, liked bool) of labelled companies' vectors, in id order, from
+def read_labelled(embeddings, profile_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(company ids, float32 vectors, liked bool in the profile) of labelled companies' vectors, in id order, from
     ONE statement: one snapshot, so a verdict cleared or flipped meanwhile cannot leave an id
     without its verdict (two reads, ids then verdicts, could: a KeyError in the rescore)."""
-    liked = ExpressionWrapper(Q(company__verdict="like"), output_field=BooleanField())
+    liked = Exists(
+        CurrentVerdict.objects.filter(profile_id=profile_id, company_id=OuterRef("company_id"), verdict="like")
+    )
     rows = embeddings.order_by().annotate(liked=liked).values_list("company_id", "liked", "vector")
     sql, params = rows.query.sql_with_params()
     buffer = _copy_out(sql, params)
@@ -136,8 +139,8 @@ def entering(model_name: str, vectors: np.ndarray, thresholds: np.ndarray, slack
     return np.array([row[0] for row in rows], dtype=np.int64), found["vector"].astype(np.float32)
 
 
-def read_neighbours(width: int, *, ids: list[int] | None = None, citing: list[int] | None = None):
-    """The scores of the companies `ids`, or of every score citing one of `citing`, in id order:
+def read_neighbours(profile_id: int, width: int, *, ids: list[int] | None = None, citing: list[int] | None = None):
+    """The profile's scores of the companies `ids`, or of every score citing one of `citing`, in id order:
     (ids, fits, complete, neighbour ids, distances), where `complete` marks the rows with
     `width` neighbours, the only ones whose neighbours are returned. Read as two binary strings
     laid out by numpy: no Python object per row or element (docs/benchmarks.md, *Figures behind the design*)."""
@@ -148,8 +151,8 @@ def read_neighbours(width: int, *, ids: list[int] | None = None, citing: list[in
         cursor.execute(
             "select string_agg(int8send(company_id) || float8send(fit) || int4send(cardinality(neighbour_ids)), ''),"
             " string_agg(array_send(neighbour_ids) || array_send(neighbour_distances), '')"
-            f" filter (where cardinality(neighbour_ids) = %s) from leads_score where {where}",
-            [width, id_array(param)],
+            f" filter (where cardinality(neighbour_ids) = %s) from leads_score where profile_id = %s and {where}",
+            [width, profile_id, id_array(param)],
         )
         heads, arrays = cursor.fetchone()
     rows = np.frombuffer(bytes(heads or b""), dtype=[("id", ">i8"), ("fit", ">f8"), ("count", ">i4")])
@@ -203,12 +206,12 @@ create temp table score_rows (
 _UPSERT = """
 with statement as materialized (select nextval('leads_score_version') as version)  -- one number a statement
 insert into leads_score as s
-    (company_id, value, kth_distance, fit, evidence, unexplored, supported, neighbour_ids, neighbour_distances,
+    (profile_id, company_id, value, kth_distance, fit, evidence, unexplored, supported, neighbour_ids, neighbour_distances,
      neighbour_labels, computed_at, version)
-select company_id, value, kth_distance, fit, evidence, unexplored, supported, neighbour_ids, neighbour_distances,
-       neighbour_labels, %s, (select version from statement)
+select %(profile)s, company_id, value, kth_distance, fit, evidence, unexplored, supported, neighbour_ids,
+       neighbour_distances, neighbour_labels, %(at)s, (select version from statement)
 from score_rows
-on conflict (company_id) do update set
+on conflict (profile_id, company_id) do update set
     value = excluded.value, kth_distance = excluded.kth_distance, fit = excluded.fit, evidence = excluded.evidence,
     unexplored = excluded.unexplored, supported = excluded.supported, neighbour_ids = excluded.neighbour_ids,
     neighbour_distances = excluded.neighbour_distances, neighbour_labels = excluded.neighbour_labels,
@@ -222,9 +225,15 @@ where (s.value, s.kth_distance, s.fit, s.evidence, s.unexplored, s.supported, s.
 
 
 def write_scores(
-    candidate_ids: np.ndarray, result: scoring.Scores, labelled_ids: np.ndarray, labels: np.ndarray, *, radius: float
+    profile_id: int,
+    candidate_ids: np.ndarray,
+    result: scoring.Scores,
+    labelled_ids: np.ndarray,
+    labels: np.ndarray,
+    *,
+    radius: float,
 ) -> Written:
-    """Upsert the scores, with their fit and evidence at `radius` (leads/scoring/evidence.py), through a
+    """Upsert the profile's scores, with their fit and evidence at `radius` (leads/scoring/evidence.py), through a
     binary COPY into a staging table (call inside a transaction, from scoring.services: the one
     writer of scores). `result.neighbours` are rows of the labelled set, whose company ids and
     labels are `labelled_ids` and `labels`. Returns what it wrote: the fits, and the k-th distances
@@ -239,7 +248,7 @@ def write_scores(
     with connection.cursor() as cursor:
         cursor.execute(_STAGING)
         copy_in(cursor, "score_rows", rows)
-        cursor.execute(_UPSERT, [timezone.now()])
+        cursor.execute(_UPSERT, {"profile": profile_id, "at": timezone.now()})
         cursor.execute("drop table score_rows")
     published_on_commit()
     return Written(np.asarray(candidate_ids), weighed.fit, kth)
@@ -292,10 +301,12 @@ _FIT_ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), 
                      ("l3", ">i4"), ("unexplored", "u1"), ("l4", ">i4"), ("supported", "u1")])  # fmt: skip
 
 
-def read_fits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every score's (company ids ascending, fits, unexplored, supported), by binary COPY: what a
+def read_fits(profile_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every score's of the profile (company ids ascending, fits, unexplored, supported), by binary COPY: what a
     day's score snapshot packs (scoring.snapshots)."""
-    body = _copy_out("select company_id, fit, unexplored, supported from leads_score", [])
+    body = _copy_out(
+        "select company_id, fit, unexplored, supported from leads_score where profile_id = %s", [profile_id]
+    )
     found = np.frombuffer(body, dtype=_FIT_ROW)
     order = np.argsort(found["id"], kind="stable")
     found = found[order]

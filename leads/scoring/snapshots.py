@@ -9,6 +9,7 @@ import datetime
 from django.utils import timezone
 
 from leads.models import ScoreSnapshot
+from leads.profiles import selectors as profiles
 from leads.scoring import history
 from leads.scoring import rows as score_rows
 
@@ -17,9 +18,11 @@ from leads.scoring import rows as score_rows
 DAILY_DAYS = 90
 
 
-def take_snapshot(*, on: datetime.date | None = None) -> ScoreSnapshot:
-    """Pack every score now as the snapshot of `on` (today), replacing one taken earlier that day."""
-    ids, fits, unexplored, supported = score_rows.read_fits()
+def take_snapshot(*, on: datetime.date | None = None, profile_id: int | None = None) -> ScoreSnapshot:
+    """Pack every score of the profile now (None: profiles.current_id(), the first; a snapshot
+    names no profile yet) as the snapshot of `on` (today), replacing one taken earlier that day."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    ids, fits, unexplored, supported = score_rows.read_fits(profile_id)
     packed = history.pack(ids, fits, history.band_codes(fits, unexplored, supported))
     snapshot, _ = ScoreSnapshot.objects.update_or_create(
         taken_on=on or timezone.localdate(),
@@ -30,11 +33,12 @@ def take_snapshot(*, on: datetime.date | None = None) -> ScoreSnapshot:
     return snapshot
 
 
-def take_snapshot_if_due() -> ScoreSnapshot | None:
-    """The sweep's call: one query on most runs, a snapshot when today has none."""
+def take_snapshot_if_due(profile_id: int | None = None) -> ScoreSnapshot | None:
+    """The sweep's call: one query on most runs, a snapshot of the profile's scores (None: the
+    first's) when today has none."""
     if ScoreSnapshot.objects.filter(taken_on=timezone.localdate()).exists():
         return None
-    return take_snapshot()
+    return take_snapshot(profile_id=profile_id)
 
 
 def thin(*, today: datetime.date) -> int:

@@ -1,5 +1,5 @@
-"""Every score's k-th neighbour distance, as one float32 array indexed by company id (-1 where a
-company has no score): what the incremental pass compares a newly labelled company's distances
+"""Every score's k-th neighbour distance in a profile, as one float32 array indexed by company id
+(-1 where a company has no score there): what the incremental pass compares a newly labelled company's distances
 with, to find the scores it enters.
 
 Reading it is a scan of every score (docs/benchmarks.md, *Figures behind the design*), so the
@@ -14,6 +14,10 @@ instead of a scan of every score on every pass). After its own writes it patches
 only once the transaction commits (a rollback leaves the copy at an older number: what was
 written since is read).
 
+One copy a profile, made the first time a pass of that profile runs in this worker: memory grows by
+the profiles labelled, not by every profile. The sequence is shared by every profile: another
+profile's writes move it, and its delta read then finds none of this profile's rows.
+
 A copy may hold a distance for a score deleted since: that only makes the pass look at one
 company more. It holds each distance rounded to float32 (within 1e-7), inside the pass's slack."""
 
@@ -22,18 +26,18 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection, transaction
 
-_copy: tuple[int, np.ndarray] | None = None  # (version, thresholds) as last known
+_copies: dict[int, tuple[int, np.ndarray]] = {}  # profile id: (version, thresholds) as last known
 
 
-def current() -> np.ndarray:
-    """The k-th distances of every score as committed (call under the exclusive scores lock)."""
-    global _copy
+def current(profile_id: int) -> np.ndarray:
+    """The k-th distances of every score of the profile as committed (call under its exclusive scores lock)."""
     version = _version()
-    if _copy is None:
-        _copy = (version, _read())
-    elif _copy[0] != version:
-        _copy = (version, _patched(_copy[1], _read(since=_copy[0])))
-    return _copy[1]
+    copy = _copies.get(profile_id)
+    if copy is None:
+        _copies[profile_id] = (version, _read(profile_id))
+    elif copy[0] != version:
+        _copies[profile_id] = (version, _patched(copy[1], _read(profile_id, since=copy[0])))
+    return _copies[profile_id][1]
 
 
 def _patched(base: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -46,14 +50,14 @@ def _patched(base: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return patched
 
 
-def written(affected: list[int], ids: np.ndarray, kth: np.ndarray) -> None:
-    """The pass rewrote the scores of `affected`: those of `ids` now have the k-th distances
+def written(profile_id: int, affected: list[int], ids: np.ndarray, kth: np.ndarray) -> None:
+    """The profile's pass rewrote the scores of `affected`: those of `ids` now have the k-th distances
     `kth`, the others none. Patch the copy once this transaction commits (call under the
     exclusive scores lock, after the writes)."""
-    global _copy
-    if _copy is None or not affected:
+    copy = _copies.get(profile_id)
+    if copy is None or not affected:
         return
-    base, _copy = _copy[1], None  # no copy until the commit: a rollback must not keep the patch
+    base = _copies.pop(profile_id)[1]  # no copy until the commit: a rollback must not keep the patch
     version = _version()
     gone = np.array(affected, dtype=np.int64)
     patched = np.full(max(len(base), int(gone.max()) + 1), -1.0, dtype=np.float32)
@@ -62,16 +66,14 @@ def written(affected: list[int], ids: np.ndarray, kth: np.ndarray) -> None:
     patched[ids] = kth  # float32: rounded to nearest, within the pass's slack
 
     def keep() -> None:
-        global _copy
-        _copy = (version, patched)
+        _copies[profile_id] = (version, patched)
 
     transaction.on_commit(keep)
 
 
 def forget() -> None:
-    """Drop the copy (tests)."""
-    global _copy
-    _copy = None
+    """Drop the copies (tests)."""
+    _copies.clear()
 
 
 def _version() -> int:
@@ -81,15 +83,15 @@ def _version() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _read(*, since: int | None = None):
-    """Every score's (id, k-th), in one scan run in parallel, as an array indexed by id; with
+def _read(profile_id: int, *, since: int | None = None):
+    """Every score's (id, k-th) of the profile, in one scan run in parallel, as an array indexed by id; with
     `since`, the (id, k-th) rows of the scores written by a statement numbered after it (the
     version index: a batch's scores, not a million). Each comes as one binary string."""
-    where = "" if since is None else " where version > %s"
+    where = " where profile_id = %s" + ("" if since is None else " and version > %s")
     with connection.cursor() as cursor:
         cursor.execute(
             "select string_agg(int8send(company_id) || float4send(kth_distance::float4), '') from leads_score" + where,
-            [] if since is None else [since],
+            [profile_id] if since is None else [profile_id, since],
         )
         rows = _rows(cursor.fetchone()[0])
     if since is not None:

@@ -120,14 +120,14 @@ class State:
     evidence: float  # labelled companies' worth close by: how much the fit stands on
 
 
-def _states(where: list[int] | tuple[int, int]) -> dict[int, State]:
-    """The scored companies' states among these ids, or with lo <= id < hi for a (lo, hi) range."""
-    columns = "select company_id, fit, unexplored, supported, evidence from leads_score"
+def _states(profile_id: int, where: list[int] | tuple[int, int]) -> dict[int, State]:
+    """The profile's scored companies' states among these ids, or with lo <= id < hi for a (lo, hi) range."""
+    columns = "select company_id, fit, unexplored, supported, evidence from leads_score where profile_id = %s and"
     with connection.cursor() as cursor:
         if isinstance(where, tuple):
-            cursor.execute(f"{columns} where company_id >= %s and company_id < %s", list(where))
+            cursor.execute(f"{columns} company_id >= %s and company_id < %s", [profile_id, *where])
         else:
-            cursor.execute(f"{columns} where company_id = any(%s::bigint[])", [id_array(where)])
+            cursor.execute(f"{columns} company_id = any(%s::bigint[])", [profile_id, id_array(where)])
         return {row[0]: State(*row[1:]) for row in cursor.fetchall()}
 
 
@@ -146,41 +146,42 @@ class BandWatch:
     encoder or k). In a range, a company that loses its score (labelled since, or waiting for a new
     vector) left the bands for a reason other messages tell (company.labelled), and is not listed."""
 
+    profile_id: int
     endpoints: list[WebhookEndpoint]
     company_ids: list[int] | tuple[int, int]  # the ids, or a (lo, hi) range
     distribution: Distribution
     before: dict[int, State]
 
     @classmethod
-    def start(cls, company_ids: Sequence[int]) -> BandWatch | None:
+    def start(cls, profile_id: int, company_ids: Sequence[int]) -> BandWatch | None:
         """None, after one query, when no endpoint listens for band changes."""
         endpoints = listening(WebhookEvent.BAND_CHANGED)
         if not endpoints or not company_ids:
             return None
         ids = sorted(int(i) for i in company_ids)
-        return cls(endpoints, ids, score_distribution(), _states(ids))
+        return cls(profile_id, endpoints, ids, score_distribution(profile_id), _states(profile_id, ids))
 
     @classmethod
-    def start_range(cls, lo: int, hi: int) -> BandWatch | None:
+    def start_range(cls, profile_id: int, lo: int, hi: int) -> BandWatch | None:
         """The scored companies with lo <= id < hi; None, after one query, when no endpoint listens."""
         endpoints = listening(WebhookEvent.BAND_CHANGED)
         if not endpoints:
             return None
-        return cls(endpoints, (lo, hi), score_distribution(), _states((lo, hi)))
+        return cls(profile_id, endpoints, (lo, hi), score_distribution(profile_id), _states(profile_id, (lo, hi)))
 
     @classmethod
-    def first_scores(cls) -> BandWatch | None:
+    def first_scores(cls, profile_id: int) -> BandWatch | None:
         """For companies without a score, whose ids the pass learns as it writes them (the sweep's
         scoring of the unscored): set `company_ids` before `announce`. None when no endpoint listens."""
         endpoints = listening(WebhookEvent.BAND_CHANGED)
-        return cls(endpoints, [], score_distribution(), {}) if endpoints else None
+        return cls(profile_id, endpoints, [], score_distribution(profile_id), {}) if endpoints else None
 
     def announce(self, *, causes: dict[int, str], at: datetime) -> int:
         """company.band_changed for the companies (not the `causes`, whose verdicts changed: they
         left the bands, which company.labelled told) whose band this pass changed; returns how many
         companies changed band."""
         with _quietly("a pass's band changes"):
-            after = _states(self.company_ids)
+            after = _states(self.profile_id, self.company_ids)
             ranged = isinstance(self.company_ids, tuple)
             moves = {}
             for pk in sorted(self.before.keys() | after.keys()) if ranged else self.company_ids:

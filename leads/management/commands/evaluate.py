@@ -13,6 +13,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from leads.profiles import selectors as profiles
 from leads.review import quality
 from leads.review import selectors as review
 from leads.review import snapshots as quality_service
@@ -31,10 +32,11 @@ class Command(BaseCommand):
     def handle(self, *args, ks, bootstrap, seed, as_json, record, **options):
         if min(ks) < 1 or bootstrap < 0:
             raise CommandError("every --k must be at least 1, --bootstrap at least 0")
-        measured = review.labelled_quality(ks=tuple(ks), bootstrap=bootstrap, seed=seed)
+        profile_id = profiles.current_id()
+        measured = review.labelled_quality(profile_id=profile_id, ks=tuple(ks), bootstrap=bootstrap, seed=seed)
         report = measured.report
         if record:
-            quality_service.record_quality(report=report, fingerprint=measured.fingerprint)
+            quality_service.record_quality(report=report, fingerprint=measured.fingerprint, profile_id=profile_id)
         if as_json:
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
         else:

@@ -4,6 +4,7 @@ from leads.companies.exports import write_scores
 from leads.companies.selectors import BadFilter, best_first
 from leads.crm import exports as crm_exports
 from leads.crm import names as crm_names
+from leads.profiles import selectors as profiles
 
 
 class Command(BaseCommand):
@@ -25,16 +26,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file, show, no_bom, crm, **options):
+        profile_id = profiles.current_id()
         try:
             shape = None if crm is None else crm_exports.shape_for(crm)
-            companies = best_first(show=show)
+            companies = best_first(profile_id=profile_id, show=show)
         except (BadFilter, crm_exports.UnknownCrm) as error:
             raise CommandError(str(error)) from None
         with open(file, "w", newline="", encoding="utf-8") as stream:
             if shape is None:
-                count = write_scores(stream, companies, excel_bom=not no_bom)
+                count = write_scores(stream, companies, profile_id=profile_id, excel_bom=not no_bom)
             else:
-                tally = crm_exports.write_crm_file(stream, companies, shape)
+                tally = crm_exports.write_crm_file(stream, companies, shape, profile_id=profile_id)
         if shape is None:
             self.stdout.write(f"Wrote {count} companies to {file}.")
             return

@@ -12,6 +12,7 @@ from leads.imports.selectors import import_progress
 from leads.imports.services import ImportFailed, create_job, run_import
 from leads.management.progress import ProgressBar
 from leads.models import ImportJob
+from leads.profiles import selectors as profiles
 
 # Line and paragraph separators, which some terminals break lines at, and bidirectional controls,
 # which reorder what follows them; control characters (Cc) are escaped too.
@@ -152,7 +153,7 @@ class Command(BaseCommand):
         """Draw the embedding and scoring bars until the worker is done (Ctrl-C stops watching, not the work)."""
         embedded = ProgressBar(self.stdout, "Embedding", "companies")
         while True:
-            progress = import_progress(job)
+            progress = import_progress(job, profile_id=profiles.current_id())
             if progress["state"] == ImportJob.State.FAILED:
                 raise CommandError(f"Import #{job.pk} failed: {shown(progress['error'])}")
             if progress["state"] == ImportJob.State.DONE:

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from leads.outcomes.report import outcomes_report
+from leads.profiles import selectors as profiles
 
 
 class Command(BaseCommand):
@@ -13,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
 
     def handle(self, *args, as_json: bool = False, **options):
-        report = outcomes_report()
+        report = outcomes_report(profile_id=profiles.current_id())
         if as_json:
             self.stdout.write(json.dumps(report, indent=2, default=str))
             return

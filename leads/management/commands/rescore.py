@@ -11,6 +11,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, queue, **options):
         if queue:
-            self.stdout.write(f"Queued a full rescore in {scores.queue_full_rescore()} chunks.")
+            chunks = sum(scores.queue_full_rescore(profile_id) for profile_id in scores.scoring_profiles())
+            self.stdout.write(f"Queued a full rescore in {chunks} chunks.")
             return
-        self.stdout.write(f"Scored {scores.rescore_all()} companies.")
+        scored = sum(scores.rescore_all(profile_id) for profile_id in scores.scoring_profiles())
+        self.stdout.write(f"Scored {scored} companies.")

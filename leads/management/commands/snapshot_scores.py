@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from leads.profiles import selectors as profiles
 from leads.scoring.snapshots import take_snapshot
 
 
@@ -9,6 +10,6 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        snapshot = take_snapshot()
+        snapshot = take_snapshot(profile_id=profiles.current_id())
         size = len(snapshot.ids) + len(snapshot.fits) + len(snapshot.bands)
         self.stdout.write(f"Snapshot of {snapshot.taken_on}: {snapshot.companies} companies, {size:,} bytes.")

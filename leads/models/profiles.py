@@ -1,0 +1,46 @@
+"""Ideal-customer profiles: the notions of fit a team keeps side by side. Companies, their text,
+vectors and the encoder are shared; each profile has its own verdicts and the scores made of them."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from leads.models.labels import Verdict
+
+# The profile every team has from the start (migration 0034 made it of what there was before profiles).
+FIRST_PROFILE_ID = 1
+FIRST_PROFILE_NAME = "Ideal customers"
+
+
+class Profile(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    # Archived: read-only (no verdicts), hidden from reps; its labels and scores kept.
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def first(cls) -> Profile:
+        """The first profile, made if there is none (a test's flush, a restore)."""
+        profile, _ = cls.objects.get_or_create(pk=FIRST_PROFILE_ID, defaults={"name": FIRST_PROFILE_NAME})
+        return profile
+
+
+class CurrentVerdict(models.Model):
+    """A labelled company's verdict now, in one profile: the latest label of its history there
+    (a clear removes the row). Kept in step by the labels service (scoring.labels), the only writer;
+    a few thousand rows a profile, what "labelled" and "unlabelled" are read from."""
+
+    pk = models.CompositePrimaryKey("profile", "company")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)  # the key leads
+    company = models.ForeignKey("leads.Company", on_delete=models.CASCADE, related_name="verdicts", db_index=False)
+    verdict = models.CharField(max_length=10, choices=[(Verdict.LIKE, "Liked"), (Verdict.DISLIKE, "Disliked")])
+    given_at = models.DateTimeField()  # the current label's created_at: the "latest verdict first" order
+
+    class Meta:
+        indexes = [models.Index(fields=["company"], name="current_verdict_company")]
