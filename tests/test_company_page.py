@@ -14,7 +14,7 @@ from django.template.defaultfilters import floatformat
 from django.test import Client
 from django.utils import timezone
 
-from leads.models import FIRST_PROFILE_ID, Company, Label, PendingScoreChange, Score
+from leads.models import FIRST_PROFILE_ID, Company, CurrentVerdict, Label, PendingScoreChange, Score
 from leads.scoring import labels
 from leads.scoring import services as scores
 
@@ -139,7 +139,7 @@ def test_company_page_without_a_score_says_why(as_alice, world, fake_encoder):
     assert "No description: this company is scored from its name and industry only." in response.text
 
     Label.objects.all().delete()
-    Company.objects.in_profile(FIRST_PROFILE_ID).update(verdict="")
+    CurrentVerdict.objects.all().delete()
     scores.rescore_all(FIRST_PROFILE_ID)
     response = as_alice.get(f"/companies/{world['Bravo Beers'].pk}/")
     assert "Not scored: no company is labelled yet." in response.text

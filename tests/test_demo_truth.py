@@ -24,7 +24,7 @@ from leads.companies import selectors  # noqa: E402
 from leads.core import queue  # noqa: E402
 from leads.imports.services import create_job, run_import  # noqa: E402
 from leads.management.commands.demo import DEMO_CSV  # noqa: E402
-from leads.models import Company, ImportJob, Score, ScoringState  # noqa: E402
+from leads.models import FIRST_PROFILE_ID, Company, ImportJob, Score, ScoringState  # noqa: E402
 from leads.scoring import bands, reads
 from tests.test_browser import row_of, rows  # noqa: E402
 from tests.test_end_to_end import all_embedded, scores_current, wait_until  # noqa: E402
@@ -65,7 +65,7 @@ def describe(score: Score, distribution: bands.Distribution) -> str:
 def radius_text() -> str:
     """The "close" the fits were weighed with, beside the one the embedded companies give now."""
     return (
-        f"fits weighed with radius {ScoringState.get().radius:.3f}; "
+        f"fits weighed with radius {ScoringState.of(FIRST_PROFILE_ID).radius:.3f}; "
         f"the embedded companies' radius is {reads.measure_radius():.3f}"
     )
 
@@ -103,19 +103,23 @@ def test_on_the_demo_data_only_companies_like_the_liked_ones_are_called_a_fit(
             row_of(page, name).locator("button[value=like]").click()
             expect(row_of(page, name).locator(".badge.like")).to_have_text("Liked")
             expect(page.locator("#toast")).to_contain_text(f"{name}: liked.")
-        assert Company.objects.filter(verdict="like").count() == 9
-        assert Company.objects.filter(verdict="dislike").count() == 5
+        in_profile = Company.objects.in_profile(FIRST_PROFILE_ID)
+        assert in_profile.filter(verdict="like").count() == 9
+        assert in_profile.filter(verdict="dislike").count() == 5
         cold_chain = set(Company.objects.filter(industry="Cold Chain Logistics").values_list("name", flat=True))
         wait_until(
             worker,
             "the rescore after the rep's likes",
-            lambda: scores_current() and not Score.objects.filter(company__name__in=REP_LIKES).exists(),
+            lambda: (
+                scores_current()
+                and not Score.objects.filter(profile_id=FIRST_PROFILE_ID, company__name__in=REP_LIKES).exists()
+            ),
         )
 
         # The database: the band of every stored fit (selectors.band_of), against the distribution of
         # the fits stored now (not a cached one), so that a failure names the company and why.
-        scored = list(Score.objects.select_related("company").order_by("-fit"))
-        assert len(scored) == Company.objects.unlabelled().count() == 72 - 14
+        scored = list(Score.objects.filter(profile_id=FIRST_PROFILE_ID).select_related("company").order_by("-fit"))
+        assert len(scored) == Company.objects.unlabelled(FIRST_PROFILE_ID).count() == 72 - 14
         truth = bands.Distribution.of([score.fit for score in scored])
         band = {score.company.name: selectors.band_of(score, truth) for score in scored}
         called_a_fit = [
@@ -139,7 +143,7 @@ def test_on_the_demo_data_only_companies_like_the_liked_ones_are_called_a_fit(
         shown = dashboard_rows(page, live_server)
         assert len(shown) == 72
         assert sorted(row["name"] for row in shown if row["verdict"]) == sorted(
-            Company.objects.labelled().values_list("name", flat=True)
+            Company.objects.labelled(FIRST_PROFILE_ID).values_list("name", flat=True)
         )
         unlabelled = [row for row in shown if not row["verdict"]]
         assert all(row["fit"] and row["band"] for row in unlabelled), unlabelled  # every one scored and banded

@@ -205,7 +205,11 @@ def test_committed_passes_keep_every_kth_distance_in_memory_and_stay_exact(monke
     monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
     reads = []
     read = score_thresholds._read
-    monkeypatch.setattr(score_thresholds, "_read", lambda **since: reads.append(since.get("since")) or read(**since))
+    monkeypatch.setattr(
+        score_thresholds,
+        "_read",
+        lambda profile_id, **since: reads.append(since.get("since")) or read(profile_id, **since),
+    )
     score_thresholds.forget()
     k = 3
 
@@ -238,7 +242,7 @@ def test_committed_passes_keep_every_kth_distance_in_memory_and_stay_exact(monke
         rng = np.random.default_rng(3)
         passes = 0
         for step in range(14):
-            company = Company.objects.get(pk=made[int(rng.integers(len(made)))].pk)
+            company = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=made[int(rng.integers(len(made)))].pk)
             if step == 6:  # another writer: a new company scored on its own
                 made.append(Company.objects.create(name="New", description="v15"))
                 embeddings.embed_and_score([made[-1].pk])

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from leads.companies import orderings, selectors
-from leads.models import FIRST_PROFILE_ID, Company, Label, Score
+from leads.models import FIRST_PROFILE_ID, Company, CurrentVerdict, Label, Score
 from leads.scoring import labels
 from tests.test_dashboard import dashboard_names
 from tests.test_export import export
@@ -57,7 +57,11 @@ def test_latest_verdict_first_pages_across_labelled_and_unlabelled(as_alice, wor
     labels.label_company(
         profile_id=FIRST_PROFILE_ID, company=world["Echo Review"], user=alice, source="click", verdict="dislike"
     )
-    Label.objects.filter(company=world["Alpha Brewing"]).update(created_at=timezone.now() + timedelta(minutes=5))
+    later = timezone.now() + timedelta(
+        minutes=5
+    )  # the history and the current verdict, as the labels service keeps them
+    Label.objects.filter(company=world["Alpha Brewing"]).update(created_at=later)
+    CurrentVerdict.objects.filter(company=world["Alpha Brewing"]).update(given_at=later)
     expected = [
         "Alpha Brewing",
         "Echo Review",
