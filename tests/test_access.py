@@ -221,7 +221,6 @@ ACCESS: dict[str, Access] = {
     # Managers manage companies and imports and read the history.
     **admin_model("leads", "company", manager=ALL_RIGHTS, admin=["view"]),
     **admin_model("leads", "label", manager=["view"], add=403, delete=403),  # read-only history
-    **admin_model("leads", "score", manager=["view"], add=403),
     **admin_model("leads", "importjob", manager=["view", "delete"]),
     **admin_model("leads", "apitoken", admin=["view", "delete"], add=403),  # reps make their own
     # django-axes: log-in attempts, recorded by the log-in page, never added by hand.
@@ -300,7 +299,6 @@ def objects(world, alice, tmp_path, settings) -> dict[str, object]:
         "admin/auth/user/": alice,
         "admin/leads/company/": company,
         "admin/leads/label/": Label.objects.first(),
-        "admin/leads/score/": company.score,
         "admin/leads/importjob/": job,
         "admin/leads/apitoken/": api_token(alice),
         "webhooks/": endpoint,

@@ -25,7 +25,7 @@ from django.utils.html import escape
 from leads import tasks
 from leads.accounts import roles
 from leads.embedding import services as embeddings
-from leads.models import Company, ImportJob
+from leads.models import FIRST_PROFILE_ID, Company, ImportJob
 from leads.scoring import labels
 from leads.scoring import services as scores
 from tests.import_helpers import confirm
@@ -84,11 +84,12 @@ def hostile(fake_encoder, mallory, fresh_hnsw_index):
     twin = Company.objects.create(name=TWIN_NAME, description="anvil rocket factory twin", industry=INDUSTRY)
     plain = Company.objects.create(name="Plain Anvils", description="anvil rocket factory plain")
     embeddings.embed_companies([acme.pk, twin.pk, plain.pk])
-    labels.label_company(company=acme, user=mallory, source="click", verdict="like")
-    assert scores.rescore_all() == 2
-    for company in (acme, twin, plain):
-        company.refresh_from_db()
-    return {"acme": acme, "twin": twin, "plain": plain}
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=acme, user=mallory, source="click", verdict="like")
+    assert scores.rescore_all(FIRST_PROFILE_ID) == 2
+    return {
+        name: Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=c.pk)
+        for name, c in [("acme", acme), ("twin", twin), ("plain", plain)]
+    }
 
 
 def test_it_stores_hostile_text_as_it_was_given(hostile):
@@ -313,7 +314,6 @@ def test_it_escapes_the_admin_company_page(in_admin, hostile):
     "path, values",
     [
         ("/admin/leads/label/", [NAME, USERNAME]),
-        ("/admin/leads/score/", [TWIN_NAME]),
         ("/admin/leads/importjob/", [FILE_NAME, USERNAME]),
         ("/admin/auth/user/", [USERNAME]),
     ],

@@ -36,7 +36,7 @@ from leads.companies.countries import normalise_country
 from leads.companies.identity import clean_name, text_hash
 from leads.imports import csvdialect, csvfiles, headers
 from leads.imports import services as imports
-from leads.models import Company, ImportJob
+from leads.models import FIRST_PROFILE_ID, Company, ImportJob
 
 HEADERS = {
     "name": ["name", "Company Name", "company_name", "ORGANISATION"],
@@ -155,7 +155,7 @@ def detected_encoding(data: bytes, written: str) -> str:
 
 def stored() -> list[tuple]:
     fields = ("name", "website", "domain", "description", "industry", "country", "verdict", "extra")
-    return sorted(Company.objects.values_list(*fields), key=repr)
+    return sorted(Company.objects.in_profile(FIRST_PROFILE_ID).values_list(*fields), key=repr)
 
 
 @pytest.mark.django_db

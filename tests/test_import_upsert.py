@@ -17,7 +17,7 @@ import pytest
 from leads.companies.identity import text_hash
 from leads.imports import csvfiles
 from leads.imports import services as imports
-from leads.models import Company, ImportJob, Label
+from leads.models import FIRST_PROFILE_ID, Company, ImportJob, Label
 from tests.csv_helpers import (
     LATIN_COMPANIES,
     LATIN_COUNTS,
@@ -353,7 +353,7 @@ def _fail_on_a_row_in_the_middle(monkeypatch):
 def test_an_import_that_fails_half_way_leaves_all_or_nothing(tmp_path, monkeypatch, alice, break_import, error):
     first = "name,website,description,industry,employees,label\nAcme,acme.com,Anvils,Tools,10,like\n"
     import_bytes(tmp_path, first.encode(), name="first.csv", user=alice)
-    before = list(Company.objects.values())
+    before = list(Company.objects.in_profile(FIRST_PROFILE_ID).values())
     labels_before = list(Label.objects.values())
     second = (
         "name,website,description,industry,employees,label\n"
@@ -369,7 +369,9 @@ def test_an_import_that_fails_half_way_leaves_all_or_nothing(tmp_path, monkeypat
     job.refresh_from_db()
     assert job.state == ImportJob.State.FAILED and job.finished_at is not None
     assert "nothing of it was kept" in job.error and error in job.error
-    assert list(Company.objects.values()) == before  # Acme untouched, down to updated_at and verdict
+    assert (
+        list(Company.objects.in_profile(FIRST_PROFILE_ID).values()) == before
+    )  # Acme untouched, down to updated_at and verdict
     assert list(Label.objects.values()) == labels_before
     assert not Company.objects.exclude(domain="acme.com").exists()
 
@@ -377,4 +379,4 @@ def test_an_import_that_fails_half_way_leaves_all_or_nothing(tmp_path, monkeypat
     job = imports.run_import(job)
     assert job.state == ImportJob.State.DONE
     assert (job.created, job.updated, job.labels) == (101, 1, 2)
-    assert Company.objects.get(domain="acme.com").verdict == "dislike"
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(domain="acme.com").verdict == "dislike"

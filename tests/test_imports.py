@@ -6,7 +6,7 @@ import pytest
 
 from leads.companies.identity import embedding_text, text_hash
 from leads.imports import services as imports
-from leads.models import Company, ImportJob, Label
+from leads.models import FIRST_PROFILE_ID, Company, ImportJob, Label
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,8 @@ def test_it_imports_good_rows_and_reports_bad_ones_by_line(alice):
 def test_the_label_column_imports_verdicts_into_the_history(alice):
     job = run(FIXTURES / "small.csv", alice)
     assert job.labels == 2
-    assert dict(Company.objects.labelled().values_list("name", "verdict")) == {
+    labelled = Company.objects.in_profile(FIRST_PROFILE_ID).labelled(FIRST_PROFILE_ID)
+    assert dict(labelled.values_list("name", "verdict")) == {
         "Hopfield Brewery": "like",
         "Pixel Forge": "dislike",
     }

@@ -54,7 +54,8 @@ def team(alice):
     order = np.random.default_rng(5).permutation(len(rows))
     liked = [i for i in order[:80] if buyer[i]][:8]
     disliked = [i for i in order[:80] if not buyer[i]][:16]
-    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(made[i].pk, "like") for i in liked] + [(made[i].pk, "dislike") for i in disliked],
+    labels.label_companies(profile_id=FIRST_PROFILE_ID,
+                           verdicts=[(made[i].pk, "like") for i in liked] + [(made[i].pk, "dislike") for i in disliked],
                            user=alice, source=LabelSource.CLICK)  # fmt: skip
     Label.objects.update(created_at=REPS_LABELLED)  # the reps labelled before the snapshot: simulated time
     scores.rescore_all(FIRST_PROFILE_ID)

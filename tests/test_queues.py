@@ -222,12 +222,12 @@ def test_a_short_run_is_sent_at_once_without_a_stream(empty_queues):
 @pytest.mark.django_db
 @override_settings(BULK_WINDOW=1)
 def test_a_chunk_sends_the_next_of_its_run_as_it_starts_but_not_again_on_a_retry(empty_queues):
-    queue.send_in_turn("leads.rescore_chunk", [[1, 2], [2, 3], [3, 4]])
+    queue.send_in_turn("leads.rescore_chunk", [[1, 1, 2], [1, 2, 3], [1, 3, 4]])
     ((_, _, kwargs),) = queued("bulk")
-    tasks.rescore_chunk.apply(args=(1, 2), kwargs=kwargs)
-    assert [args for _, args, _ in queued("bulk")] == [[1, 2], [2, 3]]
-    tasks.rescore_chunk.apply(args=(2, 3), kwargs=kwargs, retries=1)  # its first try sent the next already
-    assert [args for _, args, _ in queued("bulk")] == [[1, 2], [2, 3]]
+    tasks.rescore_chunk.apply(args=(1, 1, 2), kwargs=kwargs)
+    assert [args for _, args, _ in queued("bulk")] == [[1, 1, 2], [1, 2, 3]]
+    tasks.rescore_chunk.apply(args=(1, 2, 3), kwargs=kwargs, retries=1)  # its first try sent the next already
+    assert [args for _, args, _ in queued("bulk")] == [[1, 1, 2], [1, 2, 3]]
 
 
 @pytest.mark.e2e

@@ -18,7 +18,7 @@ from leads.companies.selectors import similar_companies
 from leads.companies.services import save_company
 from leads.embedding import active
 from leads.embedding import services as embeddings
-from leads.models import FIRST_PROFILE_ID, ApiToken, Company, CompanyEmbedding, Score
+from leads.models import FIRST_PROFILE_ID, ApiToken, Company, CompanyEmbedding, CurrentVerdict, Score
 from leads.models.encoders import hnsw_index_name
 from leads.scoring import labels
 from tests.conftest import fake_encode
@@ -73,7 +73,11 @@ def cluster(n: int, *, seed: int) -> np.ndarray:
 def exact_similar(company: Company, *, limit: int, unlabelled: bool) -> list[tuple[int, float]]:
     """The reference: every current vector compared with the company's in float64, nearest first,
     ties by id. [(company id, cosine distance)]."""
-    rows = CompanyEmbedding.objects.current(active.model_name()).values_list("company_id", "vector", "company__verdict")
+    labelled = set(CurrentVerdict.objects.filter(profile_id=FIRST_PROFILE_ID).values_list("company_id", flat=True))
+    rows = [
+        (pk, vector, pk in labelled)
+        for pk, vector in CompanyEmbedding.objects.current(active.model_name()).values_list("company_id", "vector")
+    ]
     ids = np.array([pk for pk, _, _ in rows])
     vectors = np.array([vector for _, vector, _ in rows], dtype=np.float64)
     keep = np.array([pk != company.pk and not (unlabelled and verdict) for pk, _, verdict in rows])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from leads.core import queue
-from leads.models import WebhookDelivery
+from leads.models import FIRST_PROFILE_ID, WebhookDelivery
 from leads.scoring import labels
 from leads.webhooks import services
 from tests.webhook_receivers import kept_ids
@@ -79,7 +79,9 @@ def test_a_receiver_killed_mid_run_loses_nothing_and_keeps_each_message_once(wor
     try:
         wait_until(worker, "the start-up sweep", lambda: "leads.sweep" in worker.log() and "succeeded" in worker.log())
         # A real verdict: its message at once, and its pass's band changes from the worker.
-        labels.label_company(company=world["Alpha Brewing"], user=alice, verdict="dislike", source="click")
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID, company=world["Alpha Brewing"], user=alice, verdict="dislike", source="click"
+        )
         wait_until(worker, "the band change", lambda: band_changes().filter(status="delivered").exists())
         (band,) = band_changes()
         moves = {c["name"]: (c["old_band"], c["new_band"]) for c in band.payload["data"]["companies"]}
@@ -91,7 +93,9 @@ def test_a_receiver_killed_mid_run_loses_nothing_and_keeps_each_message_once(wor
         receiver.kill()
         receiver.wait()
         for name in ("Echo Review", "Foxtrot Fashion"):
-            labels.label_company(company=world[name], user=alice, verdict="dislike", source="click")
+            labels.label_company(
+                profile_id=FIRST_PROFILE_ID, company=world[name], user=alice, verdict="dislike", source="click"
+            )
         time.sleep(1)
         assert pending() > 0  # some were refused while it was down
         receiver = start_receiver(port, log)

@@ -18,7 +18,7 @@ from leads.accounts import roles
 from leads.companies.selectors import band_of, score_distribution
 from leads.embedding import services as embeddings
 from leads.imports import services as imports
-from leads.models import Company, CrmRecord, Label, Score, WebhookDelivery, WebhookEndpoint
+from leads.models import FIRST_PROFILE_ID, Company, CrmRecord, Label, Score, WebhookDelivery, WebhookEndpoint
 from leads.scoring import labels
 from leads.scoring import services as scores
 from leads.webhooks import events, services
@@ -57,16 +57,18 @@ def fashion(world):
 
 
 def bands_now(distribution) -> dict[int, str | None]:
-    return {s.company_id: band_of(s, distribution).key for s in Score.objects.all()}
+    return {s.company_id: band_of(s, distribution).key for s in Score.objects.filter(profile_id=FIRST_PROFILE_ID)}
 
 
 def test_one_pass_sends_one_message_with_every_company_that_changed_band(allowed, fashion, alice):
     listening = endpoint()
-    before_distribution = score_distribution()
+    before_distribution = score_distribution(FIRST_PROFILE_ID)
     before = bands_now(before_distribution)
-    labels.label_company(company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click")
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click"
+    )
     assert not WebhookDelivery.objects.filter(event="company.band_changed").exists()  # the pass, not the click
-    scores.apply_label_changes()
+    scores.apply_label_changes(FIRST_PROFILE_ID)
     after = bands_now(before_distribution)
     moved = {pk for pk in after if before.get(pk) != after[pk]}
     (delivery,) = WebhookDelivery.objects.filter(event="company.band_changed")
@@ -84,11 +86,13 @@ def test_a_full_rescore_announces_the_band_changes_of_each_chunk(allowed, fashio
     message per chunk; the company whose verdict started it left the bands as company.labelled said."""
     settings.RESCORE_CHUNK_SIZE = 4  # several chunks of the world's companies
     endpoint()
-    before_distribution = score_distribution()
+    before_distribution = score_distribution(FIRST_PROFILE_ID)
     before = bands_now(before_distribution)
-    labels.label_company(company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click")
-    chunks = scores.rescore_all()
-    assert chunks and not scores.PendingScoreChange.objects.exists()
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click"
+    )
+    chunks = scores.rescore_all(FIRST_PROFILE_ID)
+    assert chunks and not scores.PendingScoreChange.objects.filter(profile_id=FIRST_PROFILE_ID).exists()
     after = bands_now(before_distribution)
     moved = {pk for pk in after if before.get(pk) != after[pk]}
     deliveries = WebhookDelivery.objects.filter(event="company.band_changed")
@@ -101,8 +105,10 @@ def test_a_full_rescore_announces_the_band_changes_of_each_chunk(allowed, fashio
 def test_the_sweep_announces_the_companies_it_scores_for_the_first_time(allowed, fashion):
     listening = endpoint()
     lost = [fashion["India Fashion"].pk, fashion["Kilo Fashion"].pk]
-    Score.objects.filter(company_id__in=lost).delete()  # a worker died between embedding and scoring
-    assert scores.score_unscored() == 2
+    Score.objects.filter(
+        profile_id=FIRST_PROFILE_ID, company_id__in=lost
+    ).delete()  # a worker died between embedding and scoring
+    assert scores.score_unscored(FIRST_PROFILE_ID) == 2
     (delivery,) = WebhookDelivery.objects.filter(event="company.band_changed")
     assert delivery.endpoint == listening
     entered = {c["id"]: (c["old_band"], c["new_band"]) for c in delivery.payload["data"]["companies"]}
@@ -111,8 +117,10 @@ def test_the_sweep_announces_the_companies_it_scores_for_the_first_time(allowed,
 
 def test_a_band_filter_sends_only_changes_into_or_out_of_its_bands(allowed, fashion, alice):
     strong, unlikely = endpoint(bands=["strong"]), endpoint(bands=["unlikely"])
-    labels.label_company(company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click")
-    scores.apply_label_changes()
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click"
+    )
+    scores.apply_label_changes(FIRST_PROFILE_ID)
     (delivery,) = WebhookDelivery.objects.filter(event="company.band_changed")
     assert delivery.endpoint == strong and not unlikely.deliveries.exists()
     assert {c["new_band"] for c in delivery.payload["data"]["companies"]} == {"strong"}
@@ -121,8 +129,10 @@ def test_a_band_filter_sends_only_changes_into_or_out_of_its_bands(allowed, fash
 def test_a_band_change_carries_the_companys_crm_records(allowed, fashion, alice):
     endpoint()
     CrmRecord.objects.create(company=fashion["Foxtrot Fashion"], crm="hubspot", record_id="4711")
-    labels.label_company(company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click")
-    scores.apply_label_changes()
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click"
+    )
+    scores.apply_label_changes(FIRST_PROFILE_ID)
     (delivery,) = WebhookDelivery.objects.filter(event="company.band_changed")
     (foxtrot,) = [c for c in delivery.payload["data"]["companies"] if c["name"] == "Foxtrot Fashion"]
     assert foxtrot["crm_records"] == [{"crm": "hubspot", "record_id": "4711"}]
@@ -137,34 +147,44 @@ def test_companies_scored_for_the_first_time_enter_their_bands_in_one_message(al
         Company.objects.create(name=name, description=text)
         for name, text in [("Lima Lager", "beer brewery lager hops malt"), ("Mike Code", "software code review tools")]
     ]
-    distribution = score_distribution()  # bands are judged against the fits before the batch (events.py)
+    distribution = score_distribution(
+        FIRST_PROFILE_ID
+    )  # bands are judged against the fits before the batch (events.py)
     embeddings.embed_and_score([c.pk for c in made])
     (delivery,) = WebhookDelivery.objects.filter(event="company.band_changed")
     entered = {c["id"]: (c["old_band"], c["new_band"]) for c in delivery.payload["data"]["companies"]}
     assert delivery.endpoint == listening
-    assert entered == {c.pk: (None, band_of(Score.objects.get(company=c), distribution).key) for c in made}
+    assert entered == {
+        c.pk: (None, band_of(Score.objects.get(profile_id=FIRST_PROFILE_ID, company=c), distribution).key) for c in made
+    }
     assert delivery.payload["data"]["because"] == []
 
 
 def test_without_an_endpoint_a_pass_pays_one_query_and_writes_nothing(fashion, alice):
     with CaptureQueriesContext(connection) as queries:
-        assert events.BandWatch.start([c.pk for c in fashion.values()]) is None
+        assert events.BandWatch.start(FIRST_PROFILE_ID, [c.pk for c in fashion.values()]) is None
     assert len(queries) == 1
-    labels.label_company(company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click")
-    scores.apply_label_changes()
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click"
+    )
+    scores.apply_label_changes(FIRST_PROFILE_ID)
     assert not WebhookDelivery.objects.exists()
 
 
 def test_an_endpoint_for_other_events_gets_no_band_changes(allowed, fashion, alice):
     endpoint(events_=["import.finished"])
-    labels.label_company(company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click")
-    scores.apply_label_changes()
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=fashion["Hotel Fashion"], user=alice, verdict="like", source="click"
+    )
+    scores.apply_label_changes(FIRST_PROFILE_ID)
     assert not WebhookDelivery.objects.exists()
 
 
 def test_a_verdict_sends_company_labelled_with_who_and_from_where(allowed, world, alice):
     listening = endpoint(events_=["company.labelled"])
-    labels.label_company(company=world["Bravo Beers"], user=alice, verdict="dislike", source="api")
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=world["Bravo Beers"], user=alice, verdict="dislike", source="api"
+    )
     (delivery,) = listening.deliveries.all()
     (verdict,) = delivery.payload["data"]["verdicts"]
     assert (verdict["verdict"], verdict["by"], verdict["source"]) == ("dislike", "alice", "api")
@@ -175,7 +195,9 @@ def test_many_verdicts_at_once_are_batched(allowed, world, alice, monkeypatch):
     monkeypatch.setattr(events, "BATCH", 2)
     listening = endpoint(events_=["company.labelled"])
     names = ["Bravo Beers", "Copper Stouts", "Echo Review", "Foxtrot Fashion", "Golf Pending"]
-    labels.label_companies(verdicts=[(world[n].pk, "like") for n in names], user=alice, source="import")
+    labels.label_companies(
+        profile_id=FIRST_PROFILE_ID, verdicts=[(world[n].pk, "like") for n in names], user=alice, source="import"
+    )
     parts = [d.payload["data"] for d in listening.deliveries.order_by("pk")]
     assert [len(p["verdicts"]) for p in parts] == [2, 2, 1] and {p["parts"] for p in parts} == {3}
 
@@ -187,7 +209,9 @@ def test_a_webhook_failure_never_undoes_the_verdict(allowed, world, alice, monke
         raise RuntimeError("the CRM table is gone")
 
     monkeypatch.setattr(events, "companies_described", broken)
-    labels.label_company(company=world["Bravo Beers"], user=alice, verdict="like", source="click")
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=world["Bravo Beers"], user=alice, verdict="like", source="click"
+    )
     assert Label.objects.filter(company=world["Bravo Beers"], verdict="like").exists()
     assert not WebhookDelivery.objects.exists() and "could not record" in caplog.text
 

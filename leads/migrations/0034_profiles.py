@@ -63,6 +63,37 @@ update leads_scoringstate set profile_id = 1;
 alter table leads_scoringstate alter column profile_id set not null;
 """
 
+# Back to one set of verdicts: the first profile's (the others' labels, verdicts and scores go).
+REVERSE_SQL = """
+alter table leads_company add column verdict varchar(10) not null default '';
+update leads_company c set verdict = v.verdict from leads_currentverdict v where v.company_id = c.id and v.profile_id = 1;
+alter table leads_company alter column verdict drop default;
+create index company_labelled on leads_company (verdict) where not (verdict = '');
+drop table leads_currentverdict;
+
+delete from leads_label where profile_id <> 1;
+alter table leads_label drop column profile_id;
+create index leads_label_company_a544b4_idx on leads_label (company_id, created_at desc);
+
+delete from leads_score where profile_id <> 1;
+alter table leads_score drop column profile_id;
+alter table leads_score add primary key (company_id);
+drop index if exists score_company;
+create index score_best_fit_first on leads_score (fit desc, company_id);
+create index score_version on leads_score (version);
+
+delete from leads_pendingscorechange where profile_id <> 1;
+alter table leads_pendingscorechange drop column profile_id;
+alter table leads_pendingscorechange add primary key (company_id);
+
+delete from leads_scorechange where profile_id <> 1;
+alter table leads_scorechange drop column profile_id;
+
+delete from leads_scoringstate where profile_id <> 1;
+alter table leads_scoringstate drop column profile_id;
+delete from leads_profile;
+"""
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -84,7 +115,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunSQL(SQL)],
+            database_operations=[migrations.RunSQL(SQL, REVERSE_SQL)],
             state_operations=[
                 migrations.CreateModel(
                     name="CurrentVerdict",
