@@ -57,10 +57,9 @@ alter table leads_scorechange add column profile_id bigint not null default 1
 alter table leads_scorechange alter column profile_id drop default;
 
 delete from leads_scoringstate where id <> 1;
-alter table leads_scoringstate add column profile_id bigint unique
+alter table leads_scoringstate add column profile_id bigint not null default 1 unique
     references leads_profile (id) deferrable initially deferred;
-update leads_scoringstate set profile_id = 1;
-alter table leads_scoringstate alter column profile_id set not null;
+alter table leads_scoringstate alter column profile_id drop default;
 """
 
 # Back to one set of verdicts: the first profile's (the others' labels, verdicts and scores go).

@@ -1,0 +1,153 @@
+"""Several ideal-customer profiles (#28) through the services on the real database (fake encoder):
+each profile scores exactly as a separate installation with its labels would, a verdict in one
+never moves another's scores, an archived profile takes no verdict, and the incremental pass of a
+profile equals its full rescore."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from leads.embedding import services as embeddings
+from leads.models import (
+    FIRST_PROFILE_ID,
+    Company,
+    CurrentVerdict,
+    Label,
+    PendingScoreChange,
+    Profile,
+    Score,
+    ScoreChange,
+    ScoringState,
+)
+from leads.scoring import labels
+from leads.scoring import services as scores
+
+pytestmark = pytest.mark.django_db
+
+TEXTS = {
+    "brew": "beer brewery lager stout",
+    "brew2": "beer brewery lager ale",
+    "brew3": "beer brewery stout porter",
+    "cider": "cider orchard apples brewery",
+    "soft": "software developer tools code",
+    "soft2": "software developer code review",
+    "soft3": "cloud software platform code",
+    "shop": "fashion clothing store",
+    "shop2": "fashion shoes clothing brand",
+    "bank": "bank lending loans finance",
+    "pay": "payments card terminals finance",
+    "dairy": "dairy cheese milk farm",
+}
+# Two notions of fit over the same companies: the same company liked in one and disliked in the other.
+PAYMENTS = {"pay": "like", "bank": "like", "brew": "dislike", "shop": "dislike"}
+BREWING = {"brew": "like", "cider": "like", "pay": "dislike", "soft": "dislike", "shop2": "dislike"}
+
+
+@pytest.fixture
+def companies(fake_encoder):
+    made = {key: Company.objects.create(name=key, description=text) for key, text in TEXTS.items()}
+    embeddings.embed_companies([c.pk for c in made.values()])
+    return made
+
+
+def give(profile_id: int, companies, verdicts: dict[str, str], user) -> None:
+    for key, verdict in verdicts.items():
+        labels.label_company(profile_id=profile_id, company=companies[key], user=user, source="click", verdict=verdict)
+
+
+def scores_of(profile_id: int) -> dict[int, tuple]:
+    """Every score of the profile as stored: the plain score, fit, evidence and the neighbours."""
+    return {
+        s.company_id: (s.value, s.fit, s.evidence, s.unexplored, s.supported, s.neighbour_ids, s.neighbour_distances)
+        for s in Score.objects.filter(profile_id=profile_id)
+    }
+
+
+def forget_everything() -> None:
+    """Back to a team with companies and vectors only: what a fresh installation starts from."""
+    for model in (Label, CurrentVerdict, Score, PendingScoreChange, ScoreChange, ScoringState):
+        model.objects.all().delete()
+    Profile.objects.exclude(pk=FIRST_PROFILE_ID).delete()
+
+
+def test_two_profiles_score_as_two_separate_installations(companies, alice, bob):
+    give(FIRST_PROFILE_ID, companies, PAYMENTS, alice)
+    scores.catch_up()
+    alone_payments = scores_of(FIRST_PROFILE_ID)
+    forget_everything()
+    give(FIRST_PROFILE_ID, companies, BREWING, bob)
+    scores.catch_up()
+    alone_brewing = scores_of(FIRST_PROFILE_ID)
+    forget_everything()
+    assert alone_payments and alone_brewing and alone_payments != alone_brewing
+
+    brewing = Profile.objects.create(name="Brewing")
+    for (key, verdict), (other, other_verdict) in zip(PAYMENTS.items(), BREWING.items()):  # interleaved
+        give(FIRST_PROFILE_ID, companies, {key: verdict}, alice)
+        give(brewing.pk, companies, {other: other_verdict}, bob)
+    give(brewing.pk, companies, dict(list(BREWING.items())[len(PAYMENTS) :]), bob)
+    scores.catch_up()
+    assert scores_of(FIRST_PROFILE_ID) == alone_payments
+    assert scores_of(brewing.pk) == alone_brewing
+    # A company labelled in one profile is scored in the other.
+    assert companies["soft"].pk in scores_of(FIRST_PROFILE_ID) and companies["soft"].pk not in scores_of(brewing.pk)
+    assert companies["soft2"].pk in scores_of(brewing.pk) and companies["soft2"].pk in scores_of(FIRST_PROFILE_ID)
+    assert companies["brew3"].pk in scores_of(FIRST_PROFILE_ID)
+    in_brewing = Company.objects.in_profile(brewing.pk).get(pk=companies["brew"].pk)
+    in_payments = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=companies["brew"].pk)
+    assert (in_brewing.verdict, in_payments.verdict) == ("like", "dislike")
+    assert in_brewing.score is None and in_payments.score is None  # labelled in both: scored in neither
+
+
+def test_a_verdict_in_one_profile_never_changes_a_score_in_another(companies, alice, bob):
+    brewing = Profile.objects.create(name="Brewing")
+    give(FIRST_PROFILE_ID, companies, PAYMENTS, alice)
+    give(brewing.pk, companies, BREWING, bob)
+    scores.catch_up()
+    with connection.cursor() as cursor:
+        cursor.execute("select * from leads_score where profile_id = %s order by company_id", [FIRST_PROFILE_ID])
+        before = cursor.fetchall()  # every column, the time written and the version included
+    since = timezone.now()
+    give(brewing.pk, companies, {"soft2": "like", "dairy": "like", "brew": "clear"}, bob)
+    assert not PendingScoreChange.objects.filter(profile_id=FIRST_PROFILE_ID).exists()
+    assert scores.apply_label_changes(brewing.pk) > 0
+    assert scores.apply_label_changes(FIRST_PROFILE_ID) == 0  # nothing waits there
+    with connection.cursor() as cursor:
+        cursor.execute("select * from leads_score where profile_id = %s order by company_id", [FIRST_PROFILE_ID])
+        assert cursor.fetchall() == before
+    moved = ScoreChange.objects.filter(changed_at__gt=since)
+    assert moved.exists() and set(moved.values_list("profile_id", flat=True)) == {brewing.pk}
+    assert Label.objects.filter(profile_id=FIRST_PROFILE_ID).count() == len(PAYMENTS)
+
+
+def test_each_profiles_incremental_pass_equals_its_full_rescore(companies, alice):
+    brewing = Profile.objects.create(name="Brewing")
+    give(FIRST_PROFILE_ID, companies, PAYMENTS, alice)
+    give(brewing.pk, companies, BREWING, alice)
+    scores.catch_up()
+    rng = np.random.default_rng(7)
+    keys = list(TEXTS)
+    for step in range(12):
+        profile_id = (FIRST_PROFILE_ID, brewing.pk)[step % 2]
+        key = keys[int(rng.integers(len(keys)))]
+        give(profile_id, companies, {key: str(rng.choice(["like", "dislike", "clear"]))}, alice)
+        scores.apply_label_changes(profile_id, inline_full=True)
+        incremental = {p: scores_of(p) for p in (FIRST_PROFILE_ID, brewing.pk)}
+        for p in (FIRST_PROFILE_ID, brewing.pk):
+            scores.rescore_all(p)
+        assert {p: scores_of(p) for p in (FIRST_PROFILE_ID, brewing.pk)} == incremental, step
+
+
+def test_an_archived_profile_takes_no_verdict_and_keeps_its_labels(companies, alice):
+    old = Profile.objects.create(name="Lending US")
+    give(old.pk, companies, {"bank": "like"}, alice)
+    Profile.objects.filter(pk=old.pk).update(archived_at=timezone.now())
+    with pytest.raises(labels.ArchivedProfile, match="'Lending US' is archived: it takes no verdicts"):
+        give(old.pk, companies, {"pay": "like"}, alice)
+    assert list(Label.objects.filter(profile_id=old.pk).values_list("verdict", flat=True)) == ["like"]
+    assert list(CurrentVerdict.objects.filter(profile_id=old.pk).values_list("company_id", flat=True)) == [
+        companies["bank"].pk
+    ]
