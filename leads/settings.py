@@ -176,6 +176,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # request.htmx: the dashboard's verdicts come back as one row, not a whole page.
     "django_htmx.middleware.HtmxMiddleware",
+    # A ?profile= this user may not work in: a 400 that says which there are (after authentication).
+    "leads.core.middleware.UnknownProfileMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out log-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -214,6 +216,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "leads.accounts.roles.context",
+                "leads.profiles.selectors.context",
             ],
         },
     },

@@ -49,6 +49,7 @@ def bad_request(message: str) -> HttpResponseBadRequest:
 
 # The dashboard's filters, all in the URL so that a view can be shared: name -> default.
 FILTERS = {
+    "profile": "",  # the profile's id, with more than one: a link opens the same profile (profiles.selectors)
     "show": "all", "band": "", "industry": "", "country": "", "import": "", "owner": "", "q": "",
     "ordering": orderings.DEFAULT_ORDERING,
     **dict.fromkeys(ranges.PARAMS, ""),  # employees_min, employees_max, founded_min ...: "More filters"
@@ -219,6 +220,7 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "tally": explanations.neighbour_tally(neighbours),
         "row": row,
         "is_embedded": row.is_embedded,
+        "in_profiles": profiles.everywhere(company.pk, request.user),  # [] with one profile: nothing shows
         "similar": selectors.similar_companies(company, profile_id=profile_id, unlabelled=True),  # [] until embedded
         "website_url": _website_url(company),
         "notes": owner_selectors.company_notes(company.pk),

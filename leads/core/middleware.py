@@ -1,5 +1,6 @@
 """The project's own middleware, in the order settings.MIDDLEWARE runs it: pages when the
-database cannot answer, every error under /api/ as JSON, admin addresses holding a NUL."""
+database cannot answer, every error under /api/ as JSON, admin addresses holding a NUL, a
+`?profile=` the user may not work in."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.template import loader
 from django.urls import reverse
 
 from leads.api.views import ENDPOINTS, PREFIX, error_response
+from leads.profiles.selectors import UnknownProfile
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,27 @@ class ApiErrorsMiddleware:
             response["Retry-After"] = "60"
             return response
         return None
+
+
+class UnknownProfileMiddleware:
+    """A `?profile=` naming no profile the user may work in (profiles.selectors.UnknownProfile,
+    raised wherever a view asks for its profile): a 400 that lists the ones there are, JSON under
+    /api/, plain text elsewhere."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, UnknownProfile):
+            return None
+        if request.path_info.startswith(PREFIX):
+            return error_response(str(exception), 400)
+        return HttpResponseBadRequest(
+            str(exception)[0].upper() + str(exception)[1:] + ".", content_type="text/plain; charset=utf-8"
+        )
 
 
 def _message_for(request: HttpRequest, status: int, allowed: str) -> str:

@@ -3,6 +3,7 @@ vectors and the encoder are shared; each profile has its own verdicts and the sc
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from leads.models.labels import Verdict
@@ -44,3 +45,27 @@ class CurrentVerdict(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["company"], name="current_verdict_company")]
+
+
+class ProfileAccess(models.Model):
+    """A rep limited to some profiles: a rep with rows here works only in those (none: in every
+    active one). Managers work in every profile."""
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="access")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile_access")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "profile"], name="one_access_per_user_and_profile")]
+        verbose_name_plural = "profile access"
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.profile}"
+
+
+class ProfileChoice(models.Model):
+    """The profile a rep chose last (`?profile=`): where a page without one opens."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="profile_choice"
+    )
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")

@@ -1,13 +1,125 @@
 """Which ideal-customer profile a page, a request or a command works in (read-side).
 
-A team starts with one profile (models.profiles.FIRST_PROFILE_ID) and every page works in it;
-choosing another (`?profile=`, the rep's last choice) comes with the pages that offer it."""
+A request names its profile with `?profile=<id>` (links, forms and the API keep it, so a link opens
+the same view); without one it works in the profile the user chose last, else the first one the
+user may see. A team with one profile never sees the word: the chooser and the company page's
+table of every profile appear only with a second active profile."""
 
 from __future__ import annotations
 
-from leads.models import FIRST_PROFILE_ID
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from leads.accounts import roles
+from leads.models import FIRST_PROFILE_ID, Company, Profile, ProfileAccess, ProfileChoice
+from leads.scoring import bands
+
+PARAM = "profile"
+
+
+class UnknownProfile(ValueError):
+    """A `?profile=` that names no profile this user may work in: the request is refused (400)."""
+
+
+def first_id() -> int:
+    """The first active profile (commands, tasks and exports without a --profile), the first one if all are archived."""
+    first = Profile.objects.filter(archived_at__isnull=True).values_list("pk", flat=True).first()
+    return first or FIRST_PROFILE_ID
+
+
+def visible_to(user) -> QuerySet[Profile]:
+    """The profiles `user` may work in: managers every one (archived ones read-only), a rep the
+    active ones, only those ProfileAccess lists when it lists any."""
+    profiles = Profile.objects.all()
+    if user is None or not user.is_authenticated:
+        return profiles.none()
+    if user.has_perm(roles.SETTINGS):
+        return profiles
+    profiles = profiles.filter(archived_at__isnull=True)
+    if ProfileAccess.objects.filter(user=user).exists():
+        profiles = profiles.filter(access__user=user)
+    return profiles
 
 
 def current_id(request=None) -> int:
-    """The profile `request` works in: the first profile, the only one a team has so far."""
-    return FIRST_PROFILE_ID
+    """The profile `request` works in (see the module); the first active one without a request."""
+    if request is None:
+        return first_id()
+    if getattr(request, "_profile_id", None) is None:
+        request._profile_id = _resolve(request)
+    return request._profile_id
+
+
+def current(request) -> Profile:
+    return Profile.objects.get(pk=current_id(request))
+
+
+def _resolve(request) -> int:
+    user = getattr(request, "user", None)
+    visible = visible_to(user)
+    given = request.GET.get(PARAM, request.POST.get(PARAM, "")) if hasattr(request, "GET") else ""
+    if given.strip():
+        chosen = visible.filter(pk=int(given)).first() if given.strip().isdigit() else None
+        if chosen is None:
+            names = ", ".join(f"{p.pk} ({p.name})" for p in visible) or "none"
+            raise UnknownProfile(f"profile must be one of the profiles you may work in: {names} (got {given!r})")
+        ProfileChoice.objects.update_or_create(user=user, defaults={"profile": chosen})
+        return chosen.pk
+    if user is not None and user.is_authenticated:
+        last = ProfileChoice.objects.filter(user=user, profile__in=visible).values_list("profile_id", flat=True).first()
+        if last is not None:
+            return last
+    active = visible.filter(archived_at__isnull=True).values_list("pk", flat=True).first()
+    return active or visible.values_list("pk", flat=True).first() or FIRST_PROFILE_ID
+
+
+def chooser(request) -> list[Profile]:
+    """The profiles the chooser offers: none (no chooser) while the user sees one active profile."""
+    visible = list(visible_to(getattr(request, "user", None)))
+    return visible if sum(p.archived_at is None for p in visible) > 1 else []
+
+
+def context(request) -> dict:
+    """Template context: `profile_choices` (empty with one profile: nothing shows) and `current_profile_id`."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    try:
+        choices = chooser(request)
+        return {"profile_choices": choices, "current_profile_id": current_id(request) if choices else None}
+    except UnknownProfile:
+        return {"profile_choices": [], "current_profile_id": None}
+
+
+@dataclass(frozen=True)
+class InProfile:
+    """A company as one profile sees it: its verdict there, and its score and band (None: not scored)."""
+
+    profile: Profile
+    verdict: str
+    fit: str  # signed, "" when not scored
+    band: bands.Band | None
+
+
+def everywhere(company_id: int, user) -> list[InProfile]:
+    """The company in every profile `user` sees, for the company page's table ([] with one profile):
+    one query a profile (a few at most)."""
+    from leads.companies import selectors as company_selectors  # the distribution lives with the listing
+
+    profiles = [p for p in visible_to(user)]
+    if sum(p.archived_at is None for p in profiles) < 2:
+        return []
+    found = []
+    for profile in profiles:
+        company = Company.objects.in_profile(profile.pk).get(pk=company_id)
+        score = None if company.verdict else company.score
+        distribution = company_selectors.score_distribution(profile.pk)
+        found.append(
+            InProfile(
+                profile=profile,
+                verdict=company.get_verdict_display(),
+                fit=score.signed_fit if score else "",
+                band=company_selectors.band_of(score, distribution),
+            )
+        )
+    return found

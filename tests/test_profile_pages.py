@@ -1,0 +1,83 @@
+"""Choosing a profile on the pages (#28): nothing shows while a team has one; with two, `?profile=`
+picks one (and is remembered), the dashboard, the company page and verdicts work in it, a profile
+the rep may not work in is refused with the list of those there are, an archived one is hidden
+from reps and refuses verdicts. Through Django's test client on the real database."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.utils import timezone
+
+from leads.models import FIRST_PROFILE_ID, Company, Label, Profile, ProfileAccess
+from leads.scoring import labels
+from leads.scoring import services as scores
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_profiles(world, alice):
+    """The world's first profile (Alpha liked, Delta disliked) and "Software" (Delta liked, Alpha disliked)."""
+    software = Profile.objects.create(name="Software")
+    labels.label_company(
+        profile_id=software.pk, company=world["Delta Code"], user=alice, source="click", verdict="like"
+    )
+    labels.label_company(
+        profile_id=software.pk, company=world["Alpha Brewing"], user=alice, source="click", verdict="dislike"
+    )
+    scores.catch_up()
+    return software
+
+
+def fit_cell(html: str, name: str) -> str:
+    row = html.split(f">{name}<", 1)[1].split("</tr>", 1)[0]
+    return re.search(r'<span class="score[^"]*"[^>]*>([^<]*)</span>', row).group(1)
+
+
+def test_a_team_with_one_profile_sees_no_word_of_profiles(as_alice, world):
+    for url in ("/", f"/companies/{world['Bravo Beers'].pk}/", "/label-next/", "/changes/"):
+        assert "rofile" not in as_alice.get(url).content.decode(), url
+
+
+def test_the_dashboard_and_the_company_page_work_in_the_chosen_profile(as_alice, world, two_profiles):
+    bravo, copper = world["Bravo Beers"], world["Copper Stouts"]
+    in_first = as_alice.get("/", {"profile": FIRST_PROFILE_ID}).content.decode()
+    in_software = as_alice.get("/", {"profile": two_profiles.pk}).content.decode()
+    assert 'name="profile"' in in_software and ">Software</option>" in in_software
+    first_fit = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk).score.signed_fit
+    software_fit = Company.objects.in_profile(two_profiles.pk).get(pk=bravo.pk).score.signed_fit
+    assert first_fit.startswith("+") and software_fit.startswith("-")  # brewing liked in one, disliked in the other
+    assert fit_cell(in_first, "Bravo Beers") == first_fit and fit_cell(in_software, "Bravo Beers") == software_fit
+    # The last choice is remembered: a page without ?profile= opens in it.
+    assert fit_cell(as_alice.get("/").content.decode(), "Bravo Beers") == software_fit
+    page = as_alice.get(f"/companies/{copper.pk}/", {"profile": two_profiles.pk}).content.decode()
+    assert "In every profile" in page and "Ideal customers" in page and "Software" in page
+    # A verdict given in a profile goes to that profile only.
+    response = as_alice.post(f"/companies/{copper.pk}/label", {"verdict": "like", "profile": FIRST_PROFILE_ID})
+    assert response.status_code == 302
+    assert Label.objects.filter(company=copper).values_list("profile_id", flat=True).get() == FIRST_PROFILE_ID
+    assert Company.objects.in_profile(two_profiles.pk).get(pk=copper.pk).verdict == ""
+
+
+def test_a_profile_the_rep_may_not_work_in_is_refused_with_the_ones_there_are(as_alice, alice, world, two_profiles):
+    response = as_alice.get("/", {"profile": "9999"})
+    assert response.status_code == 400
+    assert "1 (Ideal customers), " in response.content.decode() and "(Software)" in response.content.decode()
+    assert as_alice.get("/api/companies/", {"profile": "x"}).status_code in (400, 401, 403)
+    ProfileAccess.objects.create(user=alice, profile=two_profiles)
+    assert as_alice.get("/", {"profile": FIRST_PROFILE_ID}).status_code == 400
+    assert as_alice.get("/", {"profile": two_profiles.pk}).status_code == 200
+    assert "rofile" not in as_alice.get("/").content.decode()  # one profile left to alice: no chooser
+
+
+def test_an_archived_profile_is_hidden_from_reps_and_takes_no_verdict(as_alice, world, two_profiles):
+    Profile.objects.filter(pk=two_profiles.pk).update(archived_at=timezone.now())
+    assert as_alice.get("/", {"profile": two_profiles.pk}).status_code == 400
+    assert "rofile" not in as_alice.get("/").content.decode()
+    with pytest.raises(labels.ArchivedProfile):
+        labels.label_company(
+            profile_id=two_profiles.pk, company=world["Bravo Beers"], user=None, source="admin", verdict="like"
+        )
+    assert Label.objects.filter(profile_id=two_profiles.pk).count() == 2  # its labels kept
