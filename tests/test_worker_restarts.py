@@ -49,11 +49,11 @@ def in_flight(worker: Worker) -> set[str]:
 
 @contextlib.contextmanager
 def scores_held():
-    """Hold the scores lock in a session of its own, so that a worker's label pass waits on it: a
+    """Hold the first profile's scores lock in a session of its own, so that a worker's label pass waits on it: a
     task in flight, delivered and not acknowledged, for as long as this holds."""
     holder = psycopg.connect(worker_database_url(), autocommit=True)
     try:
-        holder.execute("select pg_advisory_lock(%s, 0)", [locks.SCORES])
+        holder.execute("select pg_advisory_lock(%s, %s)", [locks.SCORES, FIRST_PROFILE_ID])
         yield
     finally:
         with contextlib.suppress(psycopg.Error):  # gone with its server in the Postgres outage
@@ -117,7 +117,11 @@ def test_a_worker_outlives_a_redis_and_a_postgres_restart_and_loses_no_verdict(t
     finally:
         worker.stop()
         queue.purge()  # retries still waiting: not the next test's
-    given = dict(Company.objects.in_profile(FIRST_PROFILE_ID).filter(pk__in=[made[i].pk for i in (1, 2, 3, 4)]).values_list("pk", "verdict"))
+    given = dict(
+        Company.objects.in_profile(FIRST_PROFILE_ID)
+        .filter(pk__in=[made[i].pk for i in (1, 2, 3, 4)])
+        .values_list("pk", "verdict")
+    )
     assert [given[made[i].pk] for i in (1, 2, 3, 4)] == ["like", "dislike", "like", "dislike"]
     healed = snapshot()
     scores.rescore_all(FIRST_PROFILE_ID)

@@ -46,3 +46,16 @@ def initial_verdicts(base: BaseSet, companies: int, labels: int, seed: int) -> l
     which = base_of(base, companies, seed)
     chosen = np.sort(np.random.default_rng([seed, 2]).choice(companies, size=min(labels, companies), replace=False))
     return [(int(i) + 1, Verdict.LIKE if base.liked[which[i]] else Verdict.DISLIKE) for i in chosen]
+
+
+def profile_verdicts(base: BaseSet, companies: int, labels: int, seed: int, number: int) -> list[tuple[int, Verdict]]:
+    """The labels of the benchmark's profile `number` (1: the first, `initial_verdicts`). Another
+    profile's are drawn independently: `labels` other companies at random, and another notion of
+    fit, as many base companies liked but others (the verdicts shuffled over the base companies),
+    so that copies of one company still agree, as one team's verdicts do."""
+    if number == 1:
+        return initial_verdicts(base, companies, labels, seed)
+    which = base_of(base, companies, seed)
+    liked = base.liked[np.random.default_rng([seed, 4, number]).permutation(len(base))]
+    chosen = np.random.default_rng([seed, 2, number]).choice(companies, size=min(labels, companies), replace=False)
+    return [(int(i) + 1, Verdict.LIKE if liked[which[i]] else Verdict.DISLIKE) for i in np.sort(chosen)]

@@ -26,6 +26,7 @@ from leads.bench.base import BaseSet
 from leads.companies.countries import normalise_country
 from leads.companies.identity import dedupe_key, embedding_text, normalise_domain, normalise_name, text_hash
 from leads.embedding import active
+from leads.models import FIRST_PROFILE_ID, Profile
 from leads.models.companies import fill_words_sql
 from leads.models.encoders import HNSW_BUILD_MEMORY, hnsw_index_name
 
@@ -103,13 +104,15 @@ def server_connection(settings_dict: dict) -> psycopg.Connection:
 
 
 def reset_labels() -> None:
-    """No label, verdict, score or pending change in any profile: the state the benchmark starts
-    from, fresh or reused (the profiles themselves are kept: the first one the migration made)."""
+    """No label, verdict, score or pending change in any profile, and no profile but the first (the
+    one the migration made; a reused database may hold those of a `--profiles` run): the state the
+    benchmark starts from, fresh or reused."""
     with connection.cursor() as cursor:
         cursor.execute(
             "truncate leads_score, leads_pendingscorechange, leads_label, leads_currentverdict, leads_scoringstate,"
             " leads_scorechange, leads_reviewdecision"
         )
+    Profile.objects.exclude(pk=FIRST_PROFILE_ID).delete()
 
 
 # --- Filling ---------------------------------------------------------------------------

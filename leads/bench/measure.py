@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -43,6 +44,15 @@ PHASES = [
 ]
 
 
+_untimed = threading.local()
+
+
+def untimed_thread() -> None:
+    """The calling thread's phases are not counted by `profiled` (another profile's reps, labelling
+    beside the timed changes: their passes run the same wrapped functions)."""
+    _untimed.on = True
+
+
 @contextlib.contextmanager
 def profiled(totals: dict[str, float]) -> Iterator[None]:
     """Add the run time of each phase of a rescore to totals[phase] while the block runs, by
@@ -55,7 +65,8 @@ def profiled(totals: dict[str, float]) -> Iterator[None]:
             try:
                 return function(*args, **kwargs)
             finally:
-                totals[phase] += time.perf_counter() - started
+                if not getattr(_untimed, "on", False):
+                    totals[phase] += time.perf_counter() - started
 
         return wrapper
 
@@ -68,15 +79,16 @@ def profiled(totals: dict[str, float]) -> Iterator[None]:
             setattr(owner, attribute, function)
 
 
-def full_rescore() -> dict:
-    """`scores.rescore_all()` of the first profile (every label the benchmark gives is there), database to database, and its phases: loading the labelled set
+def full_rescore(profile_id: int | None = None) -> dict:
+    """`scores.rescore_all()` of a profile (the first one by default: every label the benchmark gives
+    without --profiles is there), database to database, and its phases: loading the labelled set
     (once per chunk), reading candidate vectors (binary COPY), the kNN maths, writing scores
     (binary COPY + upsert); `other_s` is the rest (chunk ranges, deleting the scores of companies
     no longer to score, locks, commits)."""
     totals: dict[str, float] = defaultdict(float)
     with profiled(totals):
         started = time.perf_counter()
-        scored = scores.rescore_all(profiles.current_id())
+        scored = scores.rescore_all(profiles.current_id() if profile_id is None else profile_id)
         total = time.perf_counter() - started
     phases = {phase: totals[phase] for _, _, phase in PHASES if phase != "find_affected_s"}
     phases["other_s"] = total - sum(phases.values())
@@ -86,13 +98,13 @@ def full_rescore() -> dict:
 # --- Single label changes: the incremental rescore ---------------------------------------------
 
 
-def incremental(rng: np.random.Generator, changes: int, user) -> dict:
+def incremental(rng: np.random.Generator, changes: int, user, profile_id: int | None = None) -> dict:
     """`changes` label changes of each kind, interleaved: a like on an unlabelled company, a
     flip of a labelled one, a clear of a labelled one. Each is timed from the label's service
     call (committed) to `apply_label_changes()` returning, that is every changed score written.
     The mean phases say where a change's time goes: the label's transaction, then the pass's.
-    All in the first profile."""
-    profile_id = profiles.current_id()
+    All in one profile, the first one by default."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
     current = dict(Company.objects.in_profile(profile_id).labelled(profile_id).values_list("pk", "verdict"))
     companies = Company.objects.count()
     timings: dict[str, list[float]] = defaultdict(list)
@@ -102,11 +114,11 @@ def incremental(rng: np.random.Generator, changes: int, user) -> dict:
     for _ in range(changes):
         for kind in ("like", "flip", "clear"):
             if kind == "like":
-                pk = _unlabelled(rng, companies, current)
+                pk = unlabelled_company(rng, companies, current)
                 verdict = Verdict.LIKE
             else:
                 pk = int(rng.choice(sorted(current)))
-                verdict = Verdict.CLEAR if kind == "clear" else _flipped(current[pk])
+                verdict = Verdict.CLEAR if kind == "clear" else flipped(current[pk])
             company = Company.objects.get(pk=pk)
             with profiled(totals):
                 started = time.perf_counter()
@@ -145,30 +157,31 @@ def incremental(rng: np.random.Generator, changes: int, user) -> dict:
     }
 
 
-def _unlabelled(rng: np.random.Generator, companies: int, labelled: dict) -> int:
+def unlabelled_company(rng: np.random.Generator, companies: int, labelled: dict) -> int:
     while True:
         pk = int(rng.integers(1, companies + 1))
         if pk not in labelled:
             return pk
 
 
-def _flipped(verdict: str) -> Verdict:
+def flipped(verdict: str) -> Verdict:
     return Verdict.DISLIKE if verdict == Verdict.LIKE else Verdict.LIKE
 
 
-def incremental_matches_full() -> dict:
-    """Snapshot every score of the first profile (in SQL: no Python object per row), run a full rescore, compare:
+def incremental_matches_full(profile_id: int | None = None) -> dict:
+    """Snapshot every score of a profile (the first by default; in SQL: no Python object per row), run
+    its full rescore, compare:
     the same companies scored, with the same neighbours, values and fits (within 1e-6), evidence
     and flags. This second full rescore runs over existing scores (the steady state), unlike the
     first, into an empty table."""
     with connection.cursor() as cursor:
-        profile_id = profiles.current_id()
+        profile_id = profiles.current_id() if profile_id is None else profile_id
         cursor.execute(
             "create temp table bench_before as select company_id, value, fit, evidence, unexplored, supported,"
             " neighbour_ids from leads_score where profile_id = %s",
             [profile_id],
         )
-        again = full_rescore()
+        again = full_rescore(profile_id)
         cursor.execute(
             "select count(*) from bench_before b full join (select * from leads_score where profile_id = %s) s"
             " using (company_id)"
@@ -195,26 +208,7 @@ def pages(rng: np.random.Generator, requests: int, user, search_words: list[str]
     `requests` timed requests after 3 warm-up ones. The company pages are of random companies,
     their part of the HNSW index (similar companies) possibly not in memory yet: "cold" (see
     company_pages_warm for the figure the target is on)."""
-    client = _client(user)
-    urls = {
-        "dashboard": ["/"] * (requests + 3),
-        "dashboard_unlabelled": ["/?show=unlabelled"] * (requests + 3),
-        "dashboard_liked": ["/?show=liked"] * (requests + 3),
-        "dashboard_disliked": ["/?show=disliked"] * (requests + 3),
-        # The commonest words, each in turn: the searches that match the most companies.
-        "search": [f"/?q={search_words[i % len(search_words)]}" for i in range(requests + 3)],
-        # Search by meaning: two of the commonest words as a description (the encoder loads in warm-up).
-        "search_by_meaning": [
-            f"/?about={search_words[i % len(search_words)]}+{search_words[(i + 1) % len(search_words)]}"
-            for i in range(requests + 3)
-        ],
-        **{f"dashboard_{ordering}": [f"/?ordering={ordering}"] * (requests + 3) for ordering in SORTED_PAGES},
-        # The number filters (database.NUMBERS_SHARE of the companies have numbers), best fit first.
-        "dashboard_numbers": [NUMBERS_PAGE] * (requests + 3),
-        "company_page_cold": _company_pages(rng, requests),
-    }
-    with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
-        results = {page: _time_requests(client, paths) for page, paths in urls.items()}
+    results = time_pages(user, page_paths(rng, requests, search_words))
     return {
         "dashboard_p95_ms": results["dashboard"]["p95"],
         "search_p95_ms": results["search"]["p95"],
@@ -231,6 +225,45 @@ def pages(rng: np.random.Generator, requests: int, user, search_words: list[str]
     }
 
 
+def page_paths(
+    rng: np.random.Generator, requests: int, search_words: list[str], profile_id: int | None = None
+) -> dict[str, list[str]]:
+    """The paths `pages` requests, page by page (3 warm-up ones first); with `profile_id`, each
+    with `profile=<id>` (the profile the page works in) and the company pages of companies scored there."""
+    paths = {
+        "dashboard": ["/"] * (requests + 3),
+        "dashboard_unlabelled": ["/?show=unlabelled"] * (requests + 3),
+        "dashboard_liked": ["/?show=liked"] * (requests + 3),
+        "dashboard_disliked": ["/?show=disliked"] * (requests + 3),
+        # The commonest words, each in turn: the searches that match the most companies.
+        "search": [f"/?q={search_words[i % len(search_words)]}" for i in range(requests + 3)],
+        # Search by meaning: two of the commonest words as a description (the encoder loads in warm-up).
+        "search_by_meaning": [
+            f"/?about={search_words[i % len(search_words)]}+{search_words[(i + 1) % len(search_words)]}"
+            for i in range(requests + 3)
+        ],
+        **{f"dashboard_{ordering}": [f"/?ordering={ordering}"] * (requests + 3) for ordering in SORTED_PAGES},
+        # The number filters (database.NUMBERS_SHARE of the companies have numbers), best fit first.
+        "dashboard_numbers": [NUMBERS_PAGE] * (requests + 3),
+        "company_page_cold": company_paths(rng, requests, profile_id),
+    }
+    if profile_id is None:
+        return paths
+    return {page: [in_profile(path, profile_id) for path in each] for page, each in paths.items()}
+
+
+def in_profile(path: str, profile_id: int) -> str:
+    """`path` in the profile: `?profile=<id>` added to its query."""
+    return f"{path}{'&' if '?' in path else '?'}profile={profile_id}"
+
+
+def time_pages(user, paths: dict[str, list[str]]) -> dict[str, dict]:
+    """p50/p95/max (ms) of each page's paths, the first 3 untimed, through one logged-in test client."""
+    client = _client(user)
+    with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
+        return {page: _time_requests(client, each) for page, each in paths.items()}
+
+
 # The dashboard's orders other than best fit first (orderings.ORDERINGS), each a top-N sort.
 SORTED_PAGES = ("name", "-industry", "fit", "-verdict", "-employees")
 NUMBERS_PAGE = "/?employees_min=50&employees_max=500&founded_min=2010"
@@ -240,7 +273,7 @@ def company_pages_warm(rng: np.random.Generator, requests: int, user) -> dict:
     """Company pages of other random companies once the HNSW index is in memory (as on a
     server in use; `database.warm_vector_index`): the figure the target is on."""
     with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
-        result = _time_requests(_client(user), _company_pages(rng, requests))
+        result = _time_requests(_client(user), company_paths(rng, requests))
     return {"company_page_p95_ms": result["p95"], "company_page_ms": {"p50": result["p50"], "p95": result["p95"]}}
 
 
@@ -271,8 +304,10 @@ def _client(user) -> Client:
     return client
 
 
-def _company_pages(rng: np.random.Generator, requests: int) -> list[str]:
-    scored = Company.objects.in_profile(profiles.current_id()).filter(score__isnull=False)
+def company_paths(rng: np.random.Generator, requests: int, profile_id: int | None = None) -> list[str]:
+    """Pages of random companies scored in the profile (the first by default), 3 warm-up ones first."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    scored = Company.objects.in_profile(profile_id).filter(score__isnull=False)
     scored = list(scored.values_list("pk", flat=True)[:100_000])
     return [f"/companies/{pk}/" for pk in rng.choice(scored, size=requests + 3, replace=len(scored) < requests + 3)]
 

@@ -1,8 +1,9 @@
 """`manage.py bench_scoring`: the whole scoring path at N companies, in one run, in its own database.
 
 Order matters for memory: everything that goes through the database first (fill, full rescore,
-label changes, pages, similar companies), then the RSS high-water mark of that path, then the
-in-memory baselines, whose N x 384 arrays only the final peak includes."""
+label changes, pages, similar companies; with --profiles, then the other profiles: multi_profile),
+then the RSS high-water mark of that path, then the in-memory baselines, whose N x 384 arrays only
+the final peak includes."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from django.db import connection
 from django.test import override_settings
 
 from leads.bench import base as bases
-from leads.bench import baselines, copies, database, measure
+from leads.bench import baselines, copies, database, measure, multi_profile
 from leads.embedding import active
 from leads.models import LabelSource
 from leads.profiles import selectors as profiles
@@ -65,7 +66,12 @@ def run(
     similar_queries: int,
     repeats: int,
     log: Callable[[str], None],
+    profiles_count: int = 1,
+    other_verdict_every: float = 2.0,
 ) -> dict:
+    """The figures (docs/benchmarks.md). With `profiles_count` above 1, those of the first profile as
+    without, then the figures of several profiles (multi_profile), the others' reps giving a verdict
+    every `other_verdict_every` seconds while each profile's label changes are timed."""
     base = bases.load(base_vectors, log)
     fingerprint = {"companies": companies, "seed": seed, "base": base.digest, "noise": copies.NOISE}
     fingerprint["model"] = active.model_name()
@@ -89,8 +95,22 @@ def run(
             filled = stored["figures"]
         figures |= filled | {"reused_database": stored is not None, "postgres": _server()}
         figures |= _database_path(base, companies, labels_count, seed, requests, changes, similar_queries, log)
+        if profiles_count > 1:
+            figures |= multi_profile.database_path(
+                base=base,
+                companies=companies,
+                labels_count=labels_count,
+                profiles_count=profiles_count,
+                seed=seed,
+                changes=changes,
+                requests=requests,
+                other_verdict_every=other_verdict_every,
+                log=log,
+            )
         figures["peak_rss_mb_db_path"] = peak_rss_mb()
         figures |= _in_memory(k, repeats, figures.pop("similar_found"), log)
+        if profiles_count > 1:
+            multi_profile.in_memory(figures, k, repeats, log)
     figures["ratio_full_to_floor"] = figures["full_rescore_s"] / figures["numpy_floor_s"]
     figures["peak_rss_mb"] = peak_rss_mb()
     figures["load_average_end"] = os.getloadavg()[0]

@@ -210,7 +210,7 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
     profile_id = profiles.current_id(request)
     row = listed(profile_id, [company])[0]
     neighbours = explanations.score_explanation(company)
-    reach = explanations.close_reach()
+    reach = explanations.close_reach(profile_id)
     return {
         "company": company,
         "labels": company.labels.filter(profile_id=profile_id).select_related("user")[:50],
@@ -436,9 +436,9 @@ def label_next(request: HttpRequest) -> HttpResponse:
     profile_id = profiles.current_id(request)
     labelled = Company.objects.labelled(profile_id).exists()
     suggestions = (
-        labelnext_selectors.label_next(limit=PAGE_SIZE)
+        labelnext_selectors.label_next(limit=PAGE_SIZE, profile_id=profile_id)
         if labelled
-        else labelnext_selectors.cold_start_sample(PAGE_SIZE)
+        else labelnext_selectors.cold_start_sample(PAGE_SIZE, profile_id=profile_id)
     )
     rows = listed(profile_id, [suggestion.company for suggestion in suggestions], why=suggestions, embedded=True)
     return render(request, "leads/label_next.html", {"rows": rows, "cold_start": not labelled})

@@ -7,7 +7,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from leads.models.companies import Company
-from leads.models.profiles import Profile
+from leads.models.profiles import FIRST_PROFILE_ID, Profile
 from leads.scoring.knn import inverse_distance_weights
 
 
@@ -143,11 +143,17 @@ class ScoringState(models.Model):
 
     @classmethod
     def of(cls, profile_id: int) -> ScoringState:
-        """The profile's row, made with its defaults if there is none yet."""
-        row, _ = cls.objects.get_or_create(profile_id=profile_id)
+        """The profile's row, made with its defaults if there is none yet (the first profile too,
+        after a test's flush or a restore)."""
+        row = cls.objects.filter(profile_id=profile_id).first()
+        if row is None:
+            if profile_id == FIRST_PROFILE_ID:
+                Profile.first()
+            row, _ = cls.objects.get_or_create(profile_id=profile_id)
         return row
 
     @classmethod
     def change(cls, profile_id: int, **values) -> bool:
-        """Update the profile's row in one statement; whether there was a row."""
-        return bool(cls.objects.filter(profile_id=profile_id).update(**values))
+        """Update the profile's row (made first if there is none)."""
+        cls.of(profile_id)
+        cls.objects.filter(profile_id=profile_id).update(**values)

@@ -98,7 +98,7 @@ def _rescored(profile_id: int, scope: Q, labelled: LabelledSet) -> score_rows.Wr
         ids, vectors = read_candidates(scope, profile_id)
     else:  # no labels: nothing is scored, and the first labels will need a full rescore
         ids, vectors = np.empty(0, np.int64), None
-        ScoringState.objects.update_or_create(profile_id=profile_id, defaults={"needs_full_rescore": True})
+        ScoringState.change(profile_id, needs_full_rescore=True)
     # A score in scope whose company is no longer a candidate (labelled since, or no current
     # vector) is stale: the candidates were read in this transaction, under the lock.
     Score.objects.filter(scope, profile_id=profile_id).exclude(company__any_of=Ids(ids.tolist())).delete()
@@ -281,9 +281,9 @@ def _begin_full_rescore(profile_id: int, *, radius: tuple[float, int] | None = N
         starts = [row[0] for row in cursor.fetchall()] or [0]
     starts[0] = 0  # the first range also drops scores of companies deleted below the first id
     ranges = list(zip(starts, [*starts[1:], 2**62]))
-    ScoringState.objects.update_or_create(
-        profile_id=profile_id,
-        defaults={
+    ScoringState.change(
+        profile_id,
+        **{
             "chunks_left": len(ranges),
             "full_started_at": timezone.now(),
             "needs_full_rescore": False,
