@@ -12,7 +12,7 @@ import pytest
 
 from leads.imports import csvfiles
 from leads.imports import services as imports
-from leads.models import Company, ImportJob
+from leads.models import FIRST_PROFILE_ID, Company, ImportJob
 
 FIELDS = ("name", "domain", "description", "industry", "country", "extra", "verdict")
 
@@ -31,7 +31,7 @@ def co(name, domain="", description="", *, industry="", country="", extra=None, 
 
 
 def companies() -> list[dict]:
-    return sorted(Company.objects.values(*FIELDS), key=lambda c: (c["name"], c["domain"]))
+    return sorted(Company.objects.in_profile(FIRST_PROFILE_ID).values(*FIELDS), key=lambda c: (c["name"], c["domain"]))
 
 
 def expect(*expected: dict) -> list[dict]:

@@ -6,6 +6,7 @@ from reps and refuses verdicts. Through Django's test client on the real databas
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -55,7 +56,8 @@ def test_the_dashboard_and_the_company_page_work_in_the_chosen_profile(as_alice,
     page = as_alice.get(f"/companies/{copper.pk}/", {"profile": two_profiles.pk}).content.decode()
     assert "In every profile" in page and "Ideal customers" in page and "Software" in page
     # A verdict given in a profile goes to that profile only.
-    response = as_alice.post(f"/companies/{copper.pk}/label", {"verdict": "like", "profile": FIRST_PROFILE_ID})
+    form = urlencode({"verdict": "like", "profile": FIRST_PROFILE_ID})  # as a browser posts the row's form
+    response = as_alice.post(f"/companies/{copper.pk}/label", form, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 302
     assert Label.objects.filter(company=copper).values_list("profile_id", flat=True).get() == FIRST_PROFILE_ID
     assert Company.objects.in_profile(two_profiles.pk).get(pk=copper.pk).verdict == ""

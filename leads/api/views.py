@@ -49,10 +49,6 @@ def api_auth(permission: str):
     def decorate(view):
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
-            if request.method not in ("GET", "HEAD", "OPTIONS"):
-                # The JSON body, read (and kept) before anything reads request.POST (the CSRF check,
-                # the profile's `?profile=`): a form body parsed first would leave none to read.
-                request.body  # noqa: B018
             header = request.headers.get("Authorization", "")
             if header:
                 scheme, _, key = header.partition(" ")

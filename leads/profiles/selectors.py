@@ -58,7 +58,7 @@ def current(request) -> Profile:
 def _resolve(request) -> int:
     user = getattr(request, "user", None)
     visible = visible_to(user)
-    given = request.GET.get(PARAM, request.POST.get(PARAM, "")) if hasattr(request, "GET") else ""
+    given = request.GET.get(PARAM, _form(request).get(PARAM, "")) if hasattr(request, "GET") else ""
     if given.strip():
         chosen = visible.filter(pk=int(given)).first() if given.strip().isdigit() else None
         if chosen is None:
@@ -72,6 +72,14 @@ def _resolve(request) -> int:
             return last
     active = visible.filter(archived_at__isnull=True).values_list("pk", flat=True).first()
     return active or visible.values_list("pk", flat=True).first() or FIRST_PROFILE_ID
+
+
+def _form(request) -> dict:
+    """A browser form's fields (the profile a verdict form carries). Only an url-encoded body, which
+    Django keeps: parsing a multipart one would use up the stream that an upload or the API's
+    JSON reads after (a page says its profile in the URL there)."""
+    kind = request.content_type if hasattr(request, "content_type") else ""
+    return request.POST if kind == "application/x-www-form-urlencoded" else {}
 
 
 def chooser(request) -> list[Profile]:
