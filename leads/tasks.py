@@ -14,7 +14,7 @@ from leads.embedding import services as embeddings
 from leads.embedding import switching as encoders
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
-from leads.imports.services import ImportFailed
+from leads.imports.jobs import ImportFailed
 from leads.map import services as maps
 from leads.models import ImportJob
 from leads.outcomes import services as outcomes

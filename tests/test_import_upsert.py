@@ -15,7 +15,7 @@ import zlib
 import pytest
 
 from leads.companies.identity import text_hash
-from leads.imports import csvfiles, loading
+from leads.imports import csvfiles, jobs, loading
 from leads.imports import services as imports
 from leads.models import Company, ImportJob, Label
 from tests.csv_helpers import (
@@ -364,7 +364,7 @@ def test_an_import_that_fails_half_way_leaves_all_or_nothing(tmp_path, monkeypat
     )
     job = imports.create_job(path=write_file(tmp_path, second.encode(), "second.csv"), user=alice)
     break_import(monkeypatch)
-    with pytest.raises(imports.ImportFailed, match="nothing of it was kept"):
+    with pytest.raises(jobs.ImportFailed, match="nothing of it was kept"):
         imports.run_import(job)
     job.refresh_from_db()
     assert job.state == ImportJob.State.FAILED and job.finished_at is not None

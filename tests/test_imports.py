@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from leads.companies.identity import embedding_text, text_hash
-from leads.imports import loading
+from leads.imports import jobs, loading
 from leads.imports import services as imports
 from leads.models import Company, ImportJob, Label
 from tests.conftest import FIXTURES
@@ -112,7 +112,7 @@ def test_a_failure_half_way_leaves_nothing_behind(monkeypatch):
     job = imports.create_job(path=FIXTURES / "small.csv")
     Company.objects.filter(name="Ledgerly").update(description="edited by hand")
     before = sorted(Company.objects.values_list("name", "description"))
-    with pytest.raises(imports.ImportFailed, match="nothing of it was kept"):
+    with pytest.raises(jobs.ImportFailed, match="nothing of it was kept"):
         imports.run_import(job)
     job.refresh_from_db()
     assert job.state == ImportJob.State.FAILED and "disk full" in job.error

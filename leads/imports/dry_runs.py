@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 from leads.crm import names as crm_names
-from leads.imports import csvfiles, headers, loading, tabular
+from leads.imports import csvfiles, headers, jobs, loading, tabular
 from leads.imports import services as imports
 
 
@@ -41,7 +41,7 @@ def dry_run(
     `crm`: the CRM a crm_id column's ids come from, as a person names it (a CRM's own export says
     which); a crm_id column without one is refused, as the import refuses it."""
     path = Path(path)
-    imports.check_size(path.stat().st_size)
+    jobs.check_size(path.stat().st_size)
     with path.open("rb") as stream:
         table = tabular.describe(stream, size=path.stat().st_size, sheet=sheet)
         dialect = table.dialect

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 from django.conf import settings
 from django.db import connection
 
@@ -20,11 +18,9 @@ from leads.companies import services as companies
 from leads.companies.exports import neutralise
 from leads.crm import services as crm
 from leads.embedding import active
-from leads.imports import csvfiles, numbers, tabular
+from leads.imports import csvfiles, jobs, numbers, tabular
 from leads.models import Company, ImportJob, LabelSource
 from leads.scoring import labels
-
-log = logging.getLogger(__name__)
 
 REJECTED_SHOWN = 100  # rows kept on the job for display; all of them go to the rejected CSV
 _PROGRESS_EVERY = 20_000
@@ -84,7 +80,7 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
                     for column in record.numbers.unreadable:  # the text stays in extra: nothing given is lost
                         job.unreadable[column] = job.unreadable.get(column, 0) + 1
                 if job.rows_read % _PROGRESS_EVERY == 0:
-                    _publish_progress(job)  # for the web page, whoever runs the import
+                    jobs.publish_rows_read(job)  # for the web page, whoever runs the import
                     if progress:
                         progress(job)
     if job.rejected:
@@ -123,16 +119,6 @@ def _reject(job: ImportJob, rejected: csvfiles.Rejected, writer) -> None:
     writer.writerow([neutralise(cell) for cell in [rejected.line, rejected.reason, *rejected.values]])
     if len(job.rejected_rows) < REJECTED_SHOWN:
         job.rejected_rows.append({"line": rejected.line, "reason": rejected.reason, "values": rejected.values})
-
-
-def _publish_progress(job: ImportJob) -> None:
-    """Show rows read to other sessions while our transaction is still open, on a side connection."""
-    params = connection.get_connection_params()
-    try:
-        with psycopg.connect(**params, autocommit=True) as side:
-            side.execute("update leads_importjob set rows_read = %s where id = %s", [job.rows_read, job.pk])
-    except psycopg.Error:
-        log.warning("could not publish progress of import %s", job.pk)
 
 
 def _last_non_empty(column: str) -> str:

@@ -6,32 +6,22 @@ transaction: an import lands whole or not at all.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from django.conf import settings
 from django.core.files import File
-from django.db import transaction
-from django.utils import timezone
 
 from leads.core import locks
-from leads.core.queue import enqueue_on_commit, send
+from leads.core.queue import enqueue_on_commit
 from leads.crm import names as crm_names
 from leads.embedding import active
 from leads.embedding.services import queue_embedding
-from leads.imports import csvfiles, headers, loading, tabular
+from leads.imports import csvfiles, headers, jobs, loading, tabular
 from leads.models import Company, ImportJob
 from leads.webhooks import events as webhooks
 
-log = logging.getLogger(__name__)
-
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252", "latin-1"]
-
-
-class ImportFailed(Exception):
-    pass
 
 
 def create_job(*, path: Path | str, original_name: str = "", user=None, sheet: str | None = None) -> ImportJob:
@@ -45,22 +35,13 @@ def create_job(*, path: Path | str, original_name: str = "", user=None, sheet: s
 
 def create_job_from_stream(stream: BinaryIO, *, name: str, size: int, user=None, sheet: str | None = None) -> ImportJob:
     """The same for an uploaded file: a seekable binary stream."""
-    check_size(size)
+    jobs.check_size(size)
     table = tabular.describe(stream, size=size, sheet=sheet)
     job = ImportJob(user=user, original_name=name, size_bytes=size)
     job.file.save(Path(name).name or "import.csv", File(stream), save=False)
     _describe(job, table)
     job.save()
     return job
-
-
-def check_size(size: int) -> None:
-    size_mb = size / 1024 / 1024
-    if size_mb > settings.IMPORT_MAX_UPLOAD_MB:
-        raise csvfiles.UnreadableFile(
-            f"The file is {size_mb:,.1f} MB; the limit is {settings.IMPORT_MAX_UPLOAD_MB} MB "
-            "(IMPORT_MAX_UPLOAD_MB): split it into smaller files."
-        )
 
 
 def _describe(job: ImportJob, table: tabular.Table) -> None:
@@ -174,19 +155,12 @@ def mapping_problem(job: ImportJob) -> str:
 def start_import(job: ImportJob) -> bool:
     """Queue the import for a worker, once: a second click on Confirm does nothing."""
     check_mapping(job, job.column_mapping())
-    queued = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PENDING).update(state=ImportJob.State.QUEUED)
-    if queued:
-        job.state = ImportJob.State.QUEUED
-        enqueue_on_commit("leads.run_import", job.pk)
-    return bool(queued)
+    return jobs.confirm(job, task="leads.run_import")
 
 
 def queue_waiting_imports() -> int:
     """Re-send confirmed imports whose task a Redis outage may have lost; a duplicate run is a no-op."""
-    waiting = list(ImportJob.objects.filter(state=ImportJob.State.QUEUED).values_list("pk", flat=True))
-    for pk in waiting:
-        send("leads.run_import", pk)
-    return len(waiting)
+    return jobs.queue_waiting(ImportJob, task="leads.run_import")
 
 
 def preview_rows(job: ImportJob, limit: int = 10) -> list[list[str]]:
@@ -195,40 +169,16 @@ def preview_rows(job: ImportJob, limit: int = 10) -> list[list[str]]:
 
 
 def run_import(job: ImportJob, *, progress: loading.Progress | None = None) -> ImportJob:
-    """Import the job's file. Counts, rejected rows and state end up on the job."""
+    """Import the job's file in one transaction (imports.jobs.run). Counts, rejected rows and
+    state end up on the job; an import that ended says so to webhooks."""
     mapping = job.column_mapping()
     check_mapping(job, mapping)
-    with locks.try_hold(locks.IMPORT, job.pk) as ours:
-        job.refresh_from_db(fields=["state"])
-        if not ours or job.state == ImportJob.State.DONE:
-            return job  # a redelivered or re-sent task: another run has it, or had it
-        return _run_import(job, mapping, progress)
 
+    def work(job: ImportJob) -> None:
+        loading.load(job, mapping, progress)
+        enqueue_on_commit("leads.queue_import_embeddings", job.pk)
 
-def _run_import(job: ImportJob, mapping: dict[int, str], progress: loading.Progress | None) -> ImportJob:
-    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING)
-    job.state = ImportJob.State.RUNNING
-    try:
-        with transaction.atomic():
-            loading.load(job, mapping, progress)
-            enqueue_on_commit("leads.queue_import_embeddings", job.pk)
-    except csvfiles.UnreadableFile as error:
-        _fail(job, str(error))
-        raise
-    except Exception as error:
-        log.exception("import %s failed; nothing of it was kept", job.pk)
-        _fail(job, f"The import failed and nothing of it was kept ({type(error).__name__}: {error}).")
-        raise ImportFailed(job.error) from error
-    job.state, job.finished_at = ImportJob.State.DONE, timezone.now()
-    job.save()
-    webhooks.import_finished(job)
-    return job
-
-
-def _fail(job: ImportJob, error: str) -> None:
-    job.state, job.error, job.finished_at = ImportJob.State.FAILED, error, timezone.now()
-    job.save()
-    webhooks.import_finished(job)
+    return jobs.run(job, lock=locks.IMPORT, work=work, ended=webhooks.import_finished)
 
 
 def queue_import_embeddings(job_id: int) -> int:

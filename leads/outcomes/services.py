@@ -17,7 +17,7 @@ from django.utils import timezone
 from leads.core.queue import enqueue_on_commit
 from leads.crm.names import crm_slug
 from leads.imports import tabular
-from leads.imports.services import check_size
+from leads.imports.jobs import check_size
 from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, OutcomeSettings, Stage, Verdict
 from leads.outcomes import deals as deal_rows
 from leads.outcomes import report, selectors
@@ -80,7 +80,7 @@ def run_import(job: OutcomeImport) -> OutcomeImport:
     job; when outcomes count as verdicts, write theirs (scoring.labels) for the companies touched."""
     reading = read_file(job)
     created, updated, unchanged = _upsert(job, reading)
-    job.rows, job.created, job.updated, job.unchanged = reading.rows, created, updated, unchanged
+    job.rows_read, job.created, job.updated, job.unchanged = reading.rows, created, updated, unchanged
     job.rejected, job.matched = len(reading.rejected), reading.counts
     job.rejected_rows = [{"line": r.line, "reason": r.reason, "values": r.values} for r in reading.rejected]
     job.state, job.finished_at = OutcomeImport.State.DONE, timezone.now()
