@@ -177,6 +177,7 @@ ACCESS: dict[str, Access] = {
     # report for anyone who views companies.
     "outcomes": manager_page(),
     "outcome-import": manager_page(),
+    "outcome-progress": manager_page(),
     "outcome-rejected": manager_page(),
     "outcomes-setting": manager_page(Redirect("/outcomes/"), "post"),
     "outcomes-report": page(),
