@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import numpy as np
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -19,6 +19,7 @@ from leads.core.queue import enqueue_on_commit
 from leads.crm.names import crm_slug
 from leads.imports import jobs, tabular
 from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, OutcomeSettings, Stage, Verdict
+from leads.models.lookups import id_array
 from leads.outcomes import deals as deal_rows
 from leads.outcomes import report, selectors
 from leads.outcomes.matching import Reading, read_file
@@ -152,11 +153,20 @@ def remember_bands_before(*, company_ids: list[int] | None = None) -> int:
         return 0
     cutoffs = [report.cutoff_of(o.closed_on, o.decided_at) for o in outcomes]
     ids = np.array([o.company_id for o in outcomes], np.int64)
-    for outcome, before in zip(outcomes, report.bands_before([o.pk for o in outcomes], ids, cutoffs)):
-        outcome.read_before, outcome.snapshot_before = True, before.day
-        outcome.band_before, outcome.top_before = before.band, before.top
-    Outcome.objects.bulk_update(outcomes, ["read_before", "snapshot_before", "band_before", "top_before"])
+    found = report.bands_before([o.pk for o in outcomes], ids, cutoffs)
+    with connection.cursor() as cursor:  # one statement, however many (bulk_update: a CASE per row)
+        cursor.execute(_KEEP_BEFORE, [id_array(o.pk for o in outcomes), [b.day for b in found],
+                                      [b.band for b in found], [b.top for b in found]])  # fmt: skip
     return len(outcomes)
+
+
+# Each outcome's band before, from arrays in the order of its ids (unnest: a row per outcome).
+_KEEP_BEFORE = """
+update leads_outcome o
+set read_before = true, snapshot_before = t.day, band_before = t.band, top_before = t.top
+from unnest(%s::bigint[], %s::date[], %s::text[], %s::float8[]) as t(id, day, band, top)
+where o.id = t.id
+"""
 
 
 def latest_decided(company_ids: list[int] | None = None) -> dict[int, str]:
