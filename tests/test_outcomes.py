@@ -199,6 +199,23 @@ def test_the_web_preview_maps_a_stage_then_a_worker_imports(team, client, bob, d
     assert "Acme renewal" in page and "closed 2024-03-05" in page and "12,500.00 USD" in page
 
 
+def test_the_sweep_sends_a_confirmed_deals_import_whose_task_redis_lost(team, tmp_path):
+    path = tmp_path / "deals.csv"
+    path.write_text("Record ID,Company,Deal Stage\n1,Acme,Closed Won\n")
+    job = outcomes.create_import(path=path, crm="hubspot")
+    assert outcomes.start_import(job) and not outcomes.start_import(job)  # confirmed once
+    queue.purge()  # the task lost (its on-commit send never ran here, as with Redis down)
+    try:
+        tasks.sweep()  # an idle queue: confirmed imports are sent again
+        assert ("leads.run_outcome_import", [job.pk], {}) in queued("bulk")
+    finally:
+        queue.purge()
+    tasks.run_outcome_import(job.pk)
+    tasks.run_outcome_import(job.pk)  # a duplicate: the import is done, nothing twice
+    job.refresh_from_db()
+    assert (job.state, job.created, Outcome.objects.count()) == (OutcomeImport.State.DONE, 1, 1)
+
+
 def test_a_deals_import_that_fails_says_why_and_keeps_nothing(team, client, bob, tmp_path):
     bob.groups.set([Group.objects.get(name=roles.MANAGER)])
     client.force_login(bob)
