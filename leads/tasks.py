@@ -14,9 +14,9 @@ from leads.embedding import services as embeddings
 from leads.embedding import switching as encoders
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
-from leads.imports.services import ImportFailed
+from leads.imports.jobs import ImportFailed
 from leads.map import services as maps
-from leads.models import ImportJob
+from leads.models import ImportJob, OutcomeImport
 from leads.outcomes import services as outcomes
 from leads.profiles import selectors as profiles
 from leads.review import snapshots as quality
@@ -105,6 +105,7 @@ def sweep() -> None:
         if idle:
             embeddings.queue_pending_embeddings()
             imports.queue_waiting_imports()
+            outcomes.queue_waiting_imports()  # deals files confirmed whose task Redis lost
             encoders.queue_missing()  # a switch_model's companies that no batch covers
             hnsw.build_missing_index()  # the HNSW index a bulk embedding dropped, once all are embedded
             webhooks.send_due()  # webhook deliveries due whose task Redis lost (or whose worker died)
@@ -148,3 +149,13 @@ def run_import(job_id: int) -> None:
         imports.run_import(ImportJob.objects.get(pk=job_id))
     except (ImportFailed, UnreadableFile):
         pass  # recorded on the job, which the progress page shows
+
+
+@shared_task(name="leads.run_outcome_import")
+def run_outcome_import(job_id: int) -> None:
+    """A deals file a manager confirmed on the web (bulk queue: matching a file's deals and writing
+    their verdicts is no click's work)."""
+    try:
+        outcomes.run_import(OutcomeImport.objects.get(pk=job_id))
+    except (ImportFailed, UnreadableFile):
+        pass  # recorded on the job, which its page shows

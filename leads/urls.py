@@ -36,6 +36,7 @@ urlpatterns = [
     path("imports/<int:pk>/rejected.csv", import_views.rejected_rows, name="import-rejected"),
     path("outcomes/", outcome_views.outcomes_page, name="outcomes"),
     path("outcomes/<int:pk>/", outcome_views.outcome_import, name="outcome-import"),
+    path("outcomes/<int:pk>/progress", outcome_views.outcome_progress, name="outcome-progress"),
     path("outcomes/<int:pk>/rejected.csv", outcome_views.outcome_rejected, name="outcome-rejected"),
     path("outcomes/setting", outcome_views.outcomes_setting, name="outcomes-setting"),
     path("outcomes/report/", outcome_views.report_page, name="outcomes-report"),

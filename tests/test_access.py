@@ -25,7 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from leads.accounts import roles
 from leads.imports import services as imports
-from leads.models import ApiToken, ImportJob, Label
+from leads.models import ApiToken, ImportJob, Label, Outcome
 from leads.outcomes import services as outcomes
 from leads.savedviews import services as saved_views
 from leads.webhooks import services as webhooks
@@ -177,6 +177,7 @@ ACCESS: dict[str, Access] = {
     # report for anyone who views companies.
     "outcomes": manager_page(),
     "outcome-import": manager_page(),
+    "outcome-progress": manager_page(),
     "outcome-rejected": manager_page(),
     "outcomes-setting": manager_page(Redirect("/outcomes/"), "post"),
     "outcomes-report": page(),
@@ -222,6 +223,7 @@ ACCESS: dict[str, Access] = {
     **admin_model("leads", "company", manager=ALL_RIGHTS, admin=["view"]),
     **admin_model("leads", "label", manager=["view"], add=403, delete=403),  # read-only history
     **admin_model("leads", "importjob", manager=["view", "delete"]),
+    **admin_model("leads", "outcome", manager=["view"], add=403, delete=403),  # read-only: deals imports bring them
     **admin_model("leads", "apitoken", admin=["view", "delete"], add=403),  # reps make their own
     # django-axes: log-in attempts, recorded by the log-in page, never added by hand.
     **admin_model("axes", "accessattempt", admin=["view", "delete"], add=403),
@@ -285,6 +287,8 @@ def objects(world, alice, tmp_path, settings) -> dict[str, object]:
     assert job.state == ImportJob.State.DONE and job.rejected == 1 and job.rejected_file
     deals = Path(tmp_path) / "deals.csv"
     deals.write_text("Record ID,Company,Deal Stage\n1,Keeper,Closed Won\n2,Nobody,Closed Lost\n")
+    waiting = outcomes.create_import(path=deals, crm="hubspot")
+    outcomes.run_import(outcomes.create_import(path=deals, crm="hubspot"))  # Keeper's deal; Nobody's rejected
     company = world["Bravo Beers"]
     settings.WEBHOOK_ALLOWED_HOSTS = ("localhost",)
     endpoint = webhooks.endpoint_create(url="http://localhost:9/hook", events=["company.labelled"])
@@ -293,13 +297,14 @@ def objects(world, alice, tmp_path, settings) -> dict[str, object]:
         "review/": company,
         "api/companies/": company,
         "imports/": job,
-        "outcomes/": outcomes.create_import(path=deals, crm="hubspot"),
+        "outcomes/": waiting,
         "admin/r/": company,
         "admin/auth/group/": Group.objects.create(name="Managers"),
         "admin/auth/user/": alice,
         "admin/leads/company/": company,
         "admin/leads/label/": Label.objects.first(),
         "admin/leads/importjob/": job,
+        "admin/leads/outcome/": Outcome.objects.get(),
         "admin/leads/apitoken/": api_token(alice),
         "webhooks/": endpoint,
         "webhooks/deliveries/": webhooks.send_test(endpoint=endpoint),

@@ -4,17 +4,20 @@ Real database and services throughout; only the sentence encoder is the fake bag
 
 from __future__ import annotations
 
+import datetime
 import html
 import re
 
 import pytest
 from django.test import Client
 
+from leads.accounts import roles
 from leads.companies import selectors
-from leads.models import FIRST_PROFILE_ID, ApiToken, Company, Score
+from leads.models import FIRST_PROFILE_ID, ApiToken, Company, CrmRecord, Outcome, Score
+from leads.outcomes import services as outcomes
 from leads.scoring import bands, explanations
 from tests.conftest import WORLD_COMPANIES
-from tests.web_helpers import table_row
+from tests.web_helpers import in_role, logged_in, table_row
 
 pytestmark = pytest.mark.django_db
 
@@ -361,3 +364,50 @@ def test_the_admin_counts_at_most_ten_thousand_companies(as_staff, world, monkey
     monkeypatch.setattr(CappedPaginator, "COUNT_LIMIT", 3)
     response = as_staff.get("/admin/leads/company/")
     assert response.context["cl"].result_count == 3  # not 7: the count stops at the limit
+
+
+# --- Deals (issue #27): read-only for managers ------------------------------------------------------
+
+
+def test_managers_read_every_deal_in_the_admin_search_and_filter_it_and_change_none(bob, tmp_path):
+    client = logged_in(in_role(bob, roles.MANAGER))
+    acme = Company.objects.create(name="Acme")
+    CrmRecord.objects.create(company=acme, crm="hubspot", record_id="101")
+    Company.objects.create(name="Globex", website="https://www.globex.com")
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        "Record ID,Deal Name,Deal Stage,Close Date,Amount,Associated Company IDs,Company Domain Name\n"
+        '9001,Acme renewal,Closed Won,2024-03-05,"$12,500.00",101,\n'
+        "9002,Globex pilot,closedlost,2024-03-20,900,,globex.com\n"
+    )
+    outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
+    # The band Acme had before its deal, as remember_bands_before keeps it from a snapshot.
+    Outcome.objects.filter(deal_id="9001").update(read_before=True, snapshot_before=datetime.date(2024, 3, 1),
+                                                  band_before="strong", top_before=0.03)  # fmt: skip
+
+    listed = client.get("/admin/leads/outcome/")
+    assert listed.status_code == 200 and "Add outcome" not in listed.text
+    won = table_row(listed, "9001")
+    for cell in ("Acme", "HubSpot", "Acme renewal", "Won", "12,500.00 USD", "strong fit, top 3% on 2024-03-01"):
+        assert f">{cell}</td>" in won, cell
+    lost = table_row(listed, "9002")
+    assert ">Globex</td>" in lost and ">900.00</td>" in lost and ">not read yet</td>" in lost
+
+    def deal_ids(query: dict) -> set[str]:
+        page = client.get("/admin/leads/outcome/", query).text
+        return set(re.findall(r'/admin/leads/outcome/\d+/change/[^"]*">(\d+)</a>', page))
+
+    assert deal_ids({"q": "globex"}) == {"9002"}  # the company's name
+    assert deal_ids({"q": "renewal"}) == {"9001"}  # the deal's
+    assert deal_ids({"stage__exact": "won"}) == {"9001"}
+    assert deal_ids({"band_before": "strong"}) == {"9001"}
+    assert deal_ids({"band_before": "-unread"}) == {"9002"}
+    assert deal_ids({"crm": "hubspot"}) == {"9001", "9002"}
+    assert deal_ids({"matched_by__exact": "domain"}) == {"9002"} and "By how it found its company" in listed.text
+
+    deal = Outcome.objects.get(deal_id="9001")
+    page = client.get(f"/admin/leads/outcome/{deal.pk}/change/").text
+    assert "Acme renewal" in page and 'name="_save"' not in page  # view only
+    assert client.post(f"/admin/leads/outcome/{deal.pk}/change/", {"stage": "lost"}).status_code == 403
+    assert client.post(f"/admin/leads/outcome/{deal.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Outcome.objects.get(pk=deal.pk).stage == "won" and Outcome.objects.count() == 2

@@ -158,3 +158,35 @@ def test_on_a_laptop_every_dropdown_of_a_usual_file_shows_without_scrolling(live
             assert box["x"] >= 0 and box["x"] + box["width"] <= 1366, f"dropdown {i + 1} is off the screen"
     finally:
         context.close()
+
+
+def test_a_manager_confirms_a_deals_file_and_watches_a_worker_import_it(live_server, page, staff):
+    """The deals page polls the same way: queued, then (the worker's part played here) imported,
+    with the counts and the rejected rows drawn once it ends."""
+    from leads import tasks
+    from leads.models import CrmRecord, OutcomeImport
+    from tests.conftest import FIXTURES
+
+    acme = Company.objects.create(name="Acme")
+    CrmRecord.objects.create(company=acme, crm="hubspot", record_id="101")
+    Company.objects.create(name="Globex", website="https://www.globex.com")
+    Company.objects.create(name="Initech, Inc.")
+    Company.objects.create(name="Umbrella", website="umbrella.com")
+    log_in(page, live_server, "charlie", "charlie-password-1")
+    page.goto(f"{live_server.url}/outcomes/")
+    page.get_by_label("Deals file").set_input_files(str(FIXTURES / "deals-hubspot.csv"))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_role("heading", name="Deals: deals-hubspot.csv")).to_be_visible()
+    page.get_by_role("button", name="Import 4 deals").click()
+
+    progress = page.locator("#import-progress")
+    state = progress.locator('[data-field="state_display"]')
+    expect(state).to_have_text("Queued")
+    expect(progress.get_by_text("Waiting for a worker to pick the import up.")).to_be_visible()
+    job = OutcomeImport.objects.get()
+    tasks.run_outcome_import(job.pk)  # the worker's part, while the page polls
+
+    expect(state).to_have_text("Imported", timeout=5_000)
+    expect(progress.locator(".result")).to_contain_text("6 rows, 4 new deals, 0 updated", timeout=5_000)
+    expect(progress.get_by_text("Waiting for a worker to pick the import up.")).to_be_hidden()
+    expect(page.get_by_role("link", name="Download the rejected rows (CSV)")).to_be_visible()

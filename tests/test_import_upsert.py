@@ -15,7 +15,7 @@ import zlib
 import pytest
 
 from leads.companies.identity import text_hash
-from leads.imports import csvfiles
+from leads.imports import csvfiles, jobs, loading
 from leads.imports import services as imports
 from leads.models import FIRST_PROFILE_ID, Company, ImportJob, Label
 from tests.csv_helpers import (
@@ -318,28 +318,28 @@ def test_a_file_without_a_name_or_description_column_is_refused_in_one_sentence(
 
 def _fail_in_the_labels_step(monkeypatch):
     # After the upsert wrote every company: a real database error from the last statement.
-    monkeypatch.setattr(imports, "_INCOMING_VERDICTS", "update leads_company set name = null")
+    monkeypatch.setattr(loading, "_INCOMING_VERDICTS", "update leads_company set name = null")
 
 
 def _fail_after_the_upsert(monkeypatch):
-    original = imports._upsert
+    original = loading._upsert
 
     def upsert_then_die(job):
         original(job)
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(imports, "_upsert", upsert_then_die)
+    monkeypatch.setattr(loading, "_upsert", upsert_then_die)
 
 
 def _fail_on_a_row_in_the_middle(monkeypatch):
     # The database refuses one staged row half-way through COPY.
-    original = imports._staging_row
+    original = loading._staging_row
 
     def bad_row(record):
         row = original(record)
         return ("not a line number", *row[1:]) if record.name == "Beta" else row
 
-    monkeypatch.setattr(imports, "_staging_row", bad_row)
+    monkeypatch.setattr(loading, "_staging_row", bad_row)
 
 
 @pytest.mark.parametrize(
@@ -364,7 +364,7 @@ def test_an_import_that_fails_half_way_leaves_all_or_nothing(tmp_path, monkeypat
     )
     job = imports.create_job(path=write_file(tmp_path, second.encode(), "second.csv"), user=alice)
     break_import(monkeypatch)
-    with pytest.raises(imports.ImportFailed, match="nothing of it was kept"):
+    with pytest.raises(jobs.ImportFailed, match="nothing of it was kept"):
         imports.run_import(job)
     job.refresh_from_db()
     assert job.state == ImportJob.State.FAILED and job.finished_at is not None

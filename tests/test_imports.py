@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from leads.companies.identity import embedding_text, text_hash
+from leads.imports import jobs, loading
 from leads.imports import services as imports
 from leads.models import FIRST_PROFILE_ID, Company, ImportJob, Label
 from tests.conftest import FIXTURES
@@ -99,7 +100,7 @@ def test_duplicates_inside_a_file_are_merged_and_counted(tmp_path):
 
 def test_a_failure_half_way_leaves_nothing_behind(monkeypatch):
     run(FIXTURES / "small.csv")
-    original = imports._staging_row
+    original = loading._staging_row
     calls = {"n": 0}
 
     def failing(record):
@@ -108,11 +109,11 @@ def test_a_failure_half_way_leaves_nothing_behind(monkeypatch):
             raise RuntimeError("disk full")
         return original(record)
 
-    monkeypatch.setattr(imports, "_staging_row", failing)
+    monkeypatch.setattr(loading, "_staging_row", failing)
     job = imports.create_job(path=FIXTURES / "small.csv")
     Company.objects.filter(name="Ledgerly").update(description="edited by hand")
     before = sorted(Company.objects.values_list("name", "description"))
-    with pytest.raises(imports.ImportFailed, match="nothing of it was kept"):
+    with pytest.raises(jobs.ImportFailed, match="nothing of it was kept"):
         imports.run_import(job)
     job.refresh_from_db()
     assert job.state == ImportJob.State.FAILED and "disk full" in job.error

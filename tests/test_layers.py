@@ -74,6 +74,8 @@ DECLARED = {
     "leads.embedding.switching": "write",
     "leads.embedding.hnsw": "write",
     "leads.imports.dry_runs": "write",
+    "leads.imports.jobs": "write",
+    "leads.imports.loading": "write",
     "leads.companies.exports": "write",
     "leads.crm.exports": "write",
     "leads.review.snapshots": "write",

@@ -14,8 +14,10 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
+from leads import tasks
 from leads.accounts import roles
 from leads.companies.disagreements import rep_disagreements
+from leads.core import queue
 from leads.models import (
     FIRST_PROFILE_ID,
     Company,
@@ -35,6 +37,7 @@ from leads.scoring import labels
 from leads.scoring import services as scores
 from tests.conftest import FIXTURES
 from tests.csv_helpers import xlsx_bytes
+from tests.test_queues import queued
 
 pytestmark = pytest.mark.django_db
 
@@ -164,7 +167,7 @@ def test_the_rejects_download_as_csv_for_managers(team, client, bob, alice):
     assert client.get(f"/outcomes/{job.pk}/rejected.csv").status_code == 403
 
 
-def test_the_web_preview_maps_a_stage_then_imports(team, client, bob):
+def test_the_web_preview_maps_a_stage_then_a_worker_imports(team, client, bob, django_capture_on_commit_callbacks):
     bob.groups.set([Group.objects.get(name=roles.MANAGER)])
     client.force_login(bob)
     with open(FIXTURES / "deals-hubspot.csv", "rb") as stream:
@@ -174,12 +177,71 @@ def test_the_web_preview_maps_a_stage_then_imports(team, client, bob):
     assert "4 deals match a company: 1 by HubSpot record id," in preview and "Signed" in preview
     assert not Outcome.objects.exists()
     form = {f"column-{i}": t for i, t in job.column_mapping().items()}
-    response = client.post(f"/outcomes/{job.pk}/", {**form, "crm": "hubspot", "stage-0": "Signed", "stage-0-as": "won",
-                                                   "action": "import"})  # fmt: skip
-    assert response.status_code == 302
+    form = {**form, "crm": "hubspot", "stage-0": "Signed", "stage-0-as": "won", "action": "import"}
+    queue.purge()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/outcomes/{job.pk}/", form)
+    assert response.status_code == 302 and response["Location"] == f"/outcomes/{job.pk}/"
+    # Queued for a worker, with the manager's choices kept on the job; nothing imported yet.
+    assert queued("bulk") == [("leads.run_outcome_import", [job.pk], {})]
+    job.refresh_from_db()
+    assert (job.state, job.crm, job.stages) == (OutcomeImport.State.QUEUED, "hubspot", {"signed": "won"})
+    assert not Outcome.objects.exists()
+    page = client.get(f"/outcomes/{job.pk}/").content.decode()
+    assert "Waiting for a worker to pick the import up" in page and f'data-url="/outcomes/{job.pk}/progress"' in page
+    assert client.get(f"/outcomes/{job.pk}/progress").json()["state"] == "queued"
+    with django_capture_on_commit_callbacks(execute=True):  # a second click queues nothing
+        again = client.post(f"/outcomes/{job.pk}/", {**form, "stage-0-as": "lost"})
+    assert again.status_code == 302 and len(queued("bulk")) == 1
+    assert "This import was already confirmed." in client.get(f"/outcomes/{job.pk}/").content.decode()
+    queue.purge()
+
+    tasks.run_outcome_import(job.pk)  # what the worker runs
     assert Outcome.objects.get(deal_id="9005").stage == "won" and Outcome.objects.count() == 4
+    progress = client.get(f"/outcomes/{job.pk}/progress").json()
+    assert progress == {"state": "done", "state_display": "Imported", "rows_read": 6, "rows_counted": True,
+                        "rows_estimate": 6, "rows_word": "rows", "created": 4, "updated": 0, "unchanged": 0,
+                        "rejected": 2, "error": "", "finished": True}  # fmt: skip
+    result = client.get(f"/outcomes/{job.pk}/").content.decode()
+    assert "6 rows, 4 new deals, 0 updated," in result
+    assert "Matched by HubSpot record id 1, domain 2, name 1." in result and "line 5: no company has" in result
     page = client.get(f"/companies/{team['Acme'].pk}/").content.decode()
     assert "Acme renewal" in page and "closed 2024-03-05" in page and "12,500.00 USD" in page
+
+
+def test_the_sweep_sends_a_confirmed_deals_import_whose_task_redis_lost(team, tmp_path):
+    path = tmp_path / "deals.csv"
+    path.write_text("Record ID,Company,Deal Stage\n1,Acme,Closed Won\n")
+    job = outcomes.create_import(path=path, crm="hubspot")
+    assert outcomes.start_import(job) and not outcomes.start_import(job)  # confirmed once
+    queue.purge()  # the task lost (its on-commit send never ran here, as with Redis down)
+    try:
+        tasks.sweep()  # an idle queue: confirmed imports are sent again
+        assert ("leads.run_outcome_import", [job.pk], {}) in queued("bulk")
+    finally:
+        queue.purge()
+    tasks.run_outcome_import(job.pk)
+    tasks.run_outcome_import(job.pk)  # a duplicate: the import is done, nothing twice
+    job.refresh_from_db()
+    assert (job.state, job.created, Outcome.objects.count()) == (OutcomeImport.State.DONE, 1, 1)
+
+
+def test_a_deals_import_that_fails_says_why_and_keeps_nothing(team, client, bob, tmp_path):
+    bob.groups.set([Group.objects.get(name=roles.MANAGER)])
+    client.force_login(bob)
+    path = tmp_path / "deals.csv"
+    path.write_text("Record ID,Company,Deal Stage\n1,Acme,Closed Won\n2,Globex,Closed Lost\n")
+    job = outcomes.create_import(path=path, crm="hubspot", user=bob)
+    outcomes.start_import(job)
+    job.file.storage.delete(job.file.name)  # the kept copy lost before the worker reads it
+    tasks.run_outcome_import(job.pk)
+    job.refresh_from_db()
+    assert job.state == OutcomeImport.State.FAILED and not Outcome.objects.exists()
+    assert job.error.startswith("The import failed and nothing of it was kept (FileNotFoundError")
+    assert job.finished_at is not None
+    page = client.get(f"/outcomes/{job.pk}/").content.decode()
+    assert "Failed" in page and "nothing of it was kept" in page and "Nothing of the file was imported." in page
+    assert client.get(f"/outcomes/{job.pk}/progress").json()["finished"] is True
 
 
 def test_outcomes_count_as_verdicts_through_the_labels_service_and_step_back(team, alice, bob, tmp_path):

@@ -34,6 +34,7 @@ ROUTED = {
     "leads.sweep": "bulk",
     "leads.queue_import_embeddings": "bulk",
     "leads.run_import": "bulk",
+    "leads.run_outcome_import": "bulk",
     "leads.remember_bands_before": "bulk",
     "leads.deliver_webhook": "bulk",  # never in a verdict's way: a slow receiver waits its timeout
 }

@@ -8,7 +8,7 @@ import datetime
 
 import pytest
 
-from leads.imports import csvfiles, tabular
+from leads.imports import csvfiles, loading, tabular
 from leads.imports import services as imports
 from leads.models import Company, ImportJob
 from tests.csv_helpers import (
@@ -190,11 +190,11 @@ def test_a_workbook_is_streamed_and_reports_its_rows_in_the_progress(tmp_path):
     job = imports.create_job(path=write_file(tmp_path, xlsx_bytes({"Big": rows}), "big.xlsx"))
     assert job.rows_estimate == 3000
     seen = []
-    imports._PROGRESS_EVERY, saved = 1000, imports._PROGRESS_EVERY
+    loading._PROGRESS_EVERY, saved = 1000, loading._PROGRESS_EVERY
     try:
         imports.run_import(job, progress=lambda j: seen.append(j.rows_read))
     finally:
-        imports._PROGRESS_EVERY = saved
+        loading._PROGRESS_EVERY = saved
     assert seen == [1000, 2000, 3000]
     assert Company.objects.count() == 3000
 

@@ -4,7 +4,7 @@ kept in step by `sync_groups`), and the checks every page, action and API endpoi
 - Sales reps view companies and label them, write notes on them, and take a company that nobody
   owns (or release their own).
 - Sales managers also assign companies to anyone, import, review labels, use the admin's company
-  pages and bulk actions, and change scoring settings.
+  pages and bulk actions, read the deals (outcomes) there, and change scoring settings.
 - Admins manage users, groups and API tokens (in the admin) and may view companies, nothing more:
   they write no verdict, note or owner.
 
@@ -52,6 +52,7 @@ ROLES: dict[str, list[str]] = {
         "leads.view_score",
         "leads.view_importjob",
         "leads.delete_importjob",
+        "leads.view_outcome",  # the deals, read-only: they come in only through a deals import
     ],  # fmt: skip
     ADMIN: [
         VIEW,

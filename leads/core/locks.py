@@ -13,11 +13,12 @@ from django.db import connection, transaction
 
 # Lock namespaces (the first key); the second key tells items apart within one.
 SCORES = 7_214_001  # every write of a profile's scores: shared by chunk writers, exclusive for label changes
-IMPORT = 7_310_002  # one run per import job
+IMPORT = 7_310_002  # one run per companies import job
 SWEEP = 7_410_003  # one periodic sweep at a time
 MAP = 7_510_004  # one compute_map at a time (map.services)
 SWITCH = 7_610_005  # one finishing encoder switch at a time (embedding.switching)
 INDEX = 7_710_006  # the active encoder's HNSW index: one drop or build at a time (embedding.switching)
+OUTCOME_IMPORT = 7_810_007  # one run per deals import (outcomes.services)
 
 
 def hold_for_transaction(namespace: int, key: int = 0, *, shared: bool = False) -> None:

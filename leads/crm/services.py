@@ -1,4 +1,4 @@
-"""The CRM side of an import, in SQL on its staging table (imports.services): record ids decide
+"""The CRM side of an import, in SQL on its staging table (imports.loading): record ids decide
 which company a row is before its website or name does, and the new ones are kept.
 
 The import calls these inside its transaction, in order: `key_rows_by_record` before duplicates

@@ -10,14 +10,14 @@ from pathlib import Path
 from django.conf import settings
 
 from leads.crm import names as crm_names
-from leads.imports import csvfiles, headers, tabular
+from leads.imports import csvfiles, headers, jobs, loading, tabular
 from leads.imports import services as imports
 
 
 @dataclass
 class DryRun:
     """What importing a file would do: its dialect and mapping, the first records as they would be
-    stored, and every reject (the first imports.REJECTED_SHOWN of them kept)."""
+    stored, and every reject (the first loading.REJECTED_SHOWN of them kept)."""
 
     dialect: csvfiles.Dialect
     mapping: dict[int, str]
@@ -41,7 +41,7 @@ def dry_run(
     `crm`: the CRM a crm_id column's ids come from, as a person names it (a CRM's own export says
     which); a crm_id column without one is refused, as the import refuses it."""
     path = Path(path)
-    imports.check_size(path.stat().st_size)
+    jobs.check_size(path.stat().st_size)
     with path.open("rb") as stream:
         table = tabular.describe(stream, size=path.stat().st_size, sheet=sheet)
         dialect = table.dialect
@@ -59,7 +59,7 @@ def dry_run(
             record = csvfiles.to_record(line, cells, dialect.headers, mapping, settings.IMPORT_MAX_FIELD_CHARS)
             if isinstance(record, csvfiles.Rejected):
                 result.rejected_count += 1
-                if len(result.rejected) < imports.REJECTED_SHOWN:
+                if len(result.rejected) < loading.REJECTED_SHOWN:
                     result.rejected.append(record)
             elif len(result.records) < shown:
                 result.records.append(record)

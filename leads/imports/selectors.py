@@ -1,5 +1,6 @@
 """What an import's progress page and `import_companies` show: rows read, then companies embedded,
-then scored (and a switch_model under way). Read-side only; the import itself is imports.services."""
+then scored (and a switch_model under way); the part every uploaded table's run shows (a deals
+file's too: outcomes.selectors). Read-side only; the import itself is imports.services."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from leads.embedding import active
 from leads.imports import csvfiles, headers, numbers, tabular
 from leads.imports.csvfiles import UnreadableFile
-from leads.models import Company, CurrentVerdict, ImportJob, Score
+from leads.models import Company, CurrentVerdict, ImportJob, ImportState, Score, UploadedTable
 from leads.profiles import selectors as profiles
 from leads.scoring import reads
 
@@ -86,34 +87,44 @@ def import_progress(job: ImportJob, *, profile_id: int | None = None) -> dict:
     scores_current = reads.scores_are_current(profile_id)
     switch = active.progress()  # a switch_model under way shows here too
     return {
+        **run_progress(job),
         "switch_target": switch.target,
         "switch_embedded": switch.embedded,
         "switch_total": switch.total,
-        "state": job.state,
-        "state_display": job.get_state_display(),
-        "rows_read": job.rows_read,
-        # Once the import has read its file, the rows are counted, not estimated: "5 rows", not
-        # "5 of about 5" (the estimate scales the first 256 kB to the file's size).
-        "rows_counted": job.state == ImportJob.State.DONE,
-        "rows_estimate": job.rows_read if job.state == ImportJob.State.DONE else max(job.rows_estimate, job.rows_read),
-        "rows_word": "row" if job.rows_read == 1 else "rows",
         "companies": total,
         "embedded": embedded,
         "scored": scored,
         "scoring": any_labels,
-        "created": job.created,
-        "updated": job.updated,
-        "unchanged": job.unchanged,
         "duplicates": job.duplicates,
-        "rejected": job.rejected,
         "labels": job.labels,
         "unreadable": job.unreadable_sentence,
         "crm": job.crm_summary,
-        "error": job.error,
         "finished": job.state == ImportJob.State.FAILED
         or (
             job.state == ImportJob.State.DONE
             and embedded >= total
             and (not any_labels or (scored >= total and scores_current))
         ),
+    }
+
+
+def run_progress(job: UploadedTable) -> dict:
+    """What any uploaded table's progress shows while a worker runs it (imports.jobs), the job read
+    as it is: its state, the rows read (of about how many: the first 256 kB scaled to the file's
+    size, until the run has counted them), what the run did and why it failed."""
+    done = job.state == ImportState.DONE
+    return {
+        "state": job.state,
+        "state_display": job.get_state_display(),
+        "rows_read": job.rows_read,
+        # Once the import has read its file, the rows are counted, not estimated: "5 rows", not
+        # "5 of about 5".
+        "rows_counted": done,
+        "rows_estimate": job.rows_read if done else max(job.rows_estimate, job.rows_read),
+        "rows_word": "row" if job.rows_read == 1 else "rows",
+        "created": job.created,
+        "updated": job.updated,
+        "unchanged": job.unchanged,
+        "rejected": job.rejected,
+        "error": job.error,
     }

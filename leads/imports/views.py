@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leads.accounts import roles
 from leads.core import queue
 from leads.crm import names as crm_names
-from leads.imports import csvfiles, headers
+from leads.imports import csvfiles, headers, jobs
 from leads.imports import selectors as import_selectors
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
@@ -43,7 +43,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if request.method == "POST" and declared > settings.IMPORT_MAX_UPLOAD_MB * 1024 * 1024 + _FORM_OVERHEAD:
         try:
-            imports.check_size(declared)
+            jobs.check_size(declared)
         except UnreadableFile as problem:
             return _upload_page(request, str(problem))
     return _upload(request)
@@ -58,7 +58,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
             error = "Choose a CSV or Excel file to upload."
         else:
             try:
-                imports.check_size(uploaded.size)
+                jobs.check_size(uploaded.size)
                 job = imports.create_job_from_stream(
                     uploaded.file, name=uploaded.name, size=uploaded.size, user=request.user
                 )

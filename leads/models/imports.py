@@ -9,12 +9,29 @@ from leads.crm import names as crm_names
 from leads.imports import csvfiles, numbers, tabular
 
 
+class ImportState(models.TextChoices):
+    """Where an uploaded table's import is (imports.jobs): waiting for the user to confirm it, then
+    queued for a worker, running, and done or failed."""
+
+    PENDING = "pending", "Waiting for confirmation"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Importing"
+    DONE = "done", "Imported"
+    FAILED = "failed", "Failed"
+
+
 class UploadedTable(models.Model):
     """A CSV file or workbook someone uploaded to be read row by row (companies, deals): who brought
     it, how imports.tabular reads it (the preview's choices) and when it was done. Each kind keeps
-    its file in its own folder (`file`'s upload_to) and its own states."""
+    its file in its own folder (`file`'s upload_to); both run the same way (imports.jobs), so share
+    their states and the counts of what the run did."""
+
+    State = ImportState
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # The profile the file's verdicts go to (a `label` column, or deals while outcomes count as
+    # verdicts), chosen on the preview or with --profile; None: the first active profile.
+    profile = models.ForeignKey("leads.Profile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     file = models.FileField()
     original_name = models.CharField(max_length=300)
     encoding = models.CharField(max_length=30, blank=True)
@@ -22,7 +39,14 @@ class UploadedTable(models.Model):
     sheet = models.PositiveSmallIntegerField(null=True, blank=True)  # a workbook's (encoding "xlsx"): its index
     headers = models.JSONField(default=list, blank=True)
     mapping = models.JSONField(default=dict, blank=True)  # {"<column index>": the field it holds}
-    error = models.TextField(blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    rows_estimate = models.PositiveIntegerField(default=0)  # from the sample; drives the first progress bar
+    rows_read = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)  # why a run failed, in a sentence
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -47,23 +71,9 @@ class UploadedTable(models.Model):
 class ImportJob(UploadedTable):
     """One companies import: the original file, who ran it, what it did and what it rejected."""
 
-    class State(models.TextChoices):
-        PENDING = "pending", "Waiting for confirmation"
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Importing"
-        DONE = "done", "Imported"
-        FAILED = "failed", "Failed"
-
     file = models.FileField(upload_to="imports/%Y/%m/")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     size_bytes = models.PositiveBigIntegerField(default=0)
-    rows_estimate = models.PositiveIntegerField(default=0)  # from the sample; drives the first progress bar
-    rows_read = models.PositiveIntegerField(default=0)
-    created = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
-    unchanged = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
-    rejected = models.PositiveIntegerField(default=0)
     labels = models.PositiveIntegerField(default=0)
     # Values of the typed columns that could not be read as numbers, by column ({"employees": 3});
     # their text is kept in the companies' extra.

@@ -27,22 +27,11 @@ class MatchedBy(models.TextChoices):
 
 class OutcomeImport(UploadedTable):
     """One deals file: who brought it, how it is read (the preview's choices; the mapping's fields
-    are outcomes.deals.FIELDS) and what it did."""
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Waiting for confirmation"
-        DONE = "done", "Imported"
-        FAILED = "failed", "Failed"
+    are outcomes.deals.FIELDS) and what it did; run by a worker once confirmed (imports.jobs)."""
 
     file = models.FileField(upload_to="outcomes/%Y/%m/")
     crm = models.CharField(max_length=40)  # a slug of leads.crm.names: whose record ids the file holds
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     stages = models.JSONField(default=dict, blank=True)  # {"<stage as written>": "won" | "lost" | "open"}
-    rows = models.PositiveIntegerField(default=0)
-    created = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
-    unchanged = models.PositiveIntegerField(default=0)
-    rejected = models.PositiveIntegerField(default=0)
     matched = models.JSONField(default=dict, blank=True)  # {"record": 3, "domain": 2, "name": 1}
     rejected_rows = models.JSONField(default=list, blank=True)  # [{"line", "reason", "values"}], every one
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -24,6 +25,7 @@ from leads.models import SEARCH_VECTOR, Company, MatchedBy, OutcomeImport
 from leads.outcomes import deals as deal_rows
 
 NAME_WORDS_PER_QUERY = 500
+PROGRESS_EVERY = 5_000  # rows between two calls of read_file's `progress`
 
 
 @dataclass
@@ -55,13 +57,17 @@ class Reading:
         return {stage: found.get(stage, 0) for stage in deal_rows.STAGES}
 
 
-def read_file(job: OutcomeImport, *, stream: BinaryIO | None = None) -> Reading:
+def read_file(
+    job: OutcomeImport, *, stream: BinaryIO | None = None, progress: Callable[[int], None] | None = None
+) -> Reading:
     """Every row of the job's file (or of `stream`, a dry run's), read with the job's mapping and
-    stages, and matched to companies."""
+    stages, and matched to companies; `progress(rows read)` every PROGRESS_EVERY rows."""
     chosen, mapping, reading, deals = job.stages, job.column_mapping(), Reading(), []
     with job.file.open("rb") if stream is None else nullcontext(stream) as stream:
         for line, cells in tabular.read_rows(stream, job.dialect()):
             reading.rows += 1
+            if progress is not None and reading.rows % PROGRESS_EVERY == 0:
+                progress(reading.rows)
             read = deal_rows.to_deal(line, cells, mapping, stages=chosen)
             (reading.rejected if isinstance(read, Rejected) else deals).append(read)
     reading.unknown_stages = deal_rows.unknown_stages([d.values for d in deals], mapping)

@@ -1,5 +1,5 @@
-"""Outcomes as pages read them: a company's deals, the recent deals files, where reps and outcomes
-disagree, the setting. Read-side: nothing here writes."""
+"""Outcomes as pages read them: a company's deals, the recent deals files and a file's progress,
+where reps and outcomes disagree, the setting. Read-side: nothing here writes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import F
 
+from leads.imports.selectors import run_progress
 from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, OutcomeSettings, Stage, Verdict
 from leads.profiles import selectors as profiles
 
@@ -20,6 +21,13 @@ def company_outcomes(company_id: int) -> list[Outcome]:
 
 def recent_imports(limit: int = 20) -> list[OutcomeImport]:
     return list(OutcomeImport.objects.select_related("user")[:limit])
+
+
+def import_progress(job: OutcomeImport) -> dict:
+    """What a deals file's page shows while a worker imports it (imports.selectors.run_progress),
+    read again; finished once it is done or failed."""
+    job.refresh_from_db()
+    return {**run_progress(job), "finished": job.state in (OutcomeImport.State.DONE, OutcomeImport.State.FAILED)}
 
 
 def outcomes_count() -> bool:

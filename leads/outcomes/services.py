@@ -1,6 +1,6 @@
-"""Outcomes in: a deals file kept and described, its deals stored as outcomes (one per CRM and
-deal id: a re-import updates, never duplicates), and the choice whether outcomes count as
-verdicts. Verdicts are written only through scoring.labels (source "outcome"), so the history,
+"""Outcomes in: a deals file kept and described, confirmed once and imported by a worker
+(imports.jobs, as a companies file is), its deals stored as outcomes (one per CRM and deal id: a
+re-import updates, never duplicates), and the choice whether outcomes count as verdicts. Verdicts are written only through scoring.labels (source "outcome"), so the history,
 the current verdict and the rescore follow as for any verdict."""
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ from typing import BinaryIO
 
 import numpy as np
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from leads.core import locks
 from leads.core.queue import enqueue_on_commit
 from leads.crm.names import crm_slug
-from leads.imports import tabular
-from leads.imports.services import check_size
+from leads.imports import jobs, tabular
 from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, OutcomeSettings, Stage, Verdict
+from leads.models.lookups import id_array
 from leads.outcomes import deals as deal_rows
 from leads.outcomes import report, selectors
 from leads.outcomes.matching import Reading, read_file
@@ -48,9 +49,11 @@ def create_import_from_stream(stream: BinaryIO, *, name: str, size: int, crm: st
 
 def describe(stream: BinaryIO, *, name: str, size: int, crm: str = "", user=None) -> OutcomeImport:
     """The job for a file, unsaved and without the file: what a dry run reads it with."""
-    check_size(size)
-    dialect = tabular.describe(stream, size=size).dialect
-    job = OutcomeImport(user=user, original_name=name, headers=dialect.headers, encoding=dialect.encoding)
+    jobs.check_size(size)
+    table = tabular.describe(stream, size=size)
+    dialect = table.dialect
+    job = OutcomeImport(user=user, original_name=name, headers=dialect.headers, encoding=dialect.encoding,
+                        rows_estimate=table.rows_estimate)  # fmt: skip
     job.delimiter, job.sheet = ("", dialect.sheet) if tabular.is_workbook(dialect) else (dialect.delimiter, None)
     job.mapping = {str(i): target for i, target in deal_rows.suggest_mapping(dialect.headers).items()}
     job.crm = crm_slug(crm) or deal_rows.guess_crm(dialect.headers)
@@ -75,24 +78,43 @@ def choose(job: OutcomeImport, *, columns: dict[int, str] | None = None, stages:
     return job
 
 
-@transaction.atomic
-def run_import(job: OutcomeImport, *, profile_id: int | None = None) -> OutcomeImport:
-    """Store the file's deals as outcomes in one transaction; record counts and every reject on the
-    job; when outcomes count as verdicts, write theirs (scoring.labels) for the companies touched,
-    in the profile (None: profiles.current_id())."""
-    reading = read_file(job)
+def start_import(job: OutcomeImport) -> bool:
+    """Queue the import for a worker (the task leads.run_outcome_import), once: a second click on
+    Import does nothing. The choices made on the preview are kept on the job already."""
+    return jobs.confirm(job, task="leads.run_outcome_import")
+
+
+def queue_waiting_imports() -> int:
+    """Re-send confirmed deals imports whose task a Redis outage may have lost (the sweep)."""
+    return jobs.queue_waiting(OutcomeImport, task="leads.run_outcome_import")
+
+
+def run_import(job: OutcomeImport) -> OutcomeImport:
+    """Import the job's file in one transaction, once (imports.jobs.run): done, or failed with the
+    reason on the job (UnreadableFile or ImportFailed raised)."""
+    return jobs.run(job, lock=locks.OUTCOME_IMPORT, work=_import)
+
+
+def _import(job: OutcomeImport) -> None:
+    """Store the file's deals as outcomes; record counts and every reject on the job; when outcomes
+    count as verdicts, write theirs (scoring.labels) for the companies touched."""
+
+    def read_so_far(rows: int) -> None:
+        job.rows_read = rows
+        jobs.publish_rows_read(job)
+
+    reading = read_file(job, progress=read_so_far)
     created, updated, unchanged = _upsert(job, reading)
-    job.rows, job.created, job.updated, job.unchanged = reading.rows, created, updated, unchanged
+    job.rows_read, job.created, job.updated, job.unchanged = reading.rows, created, updated, unchanged
     job.rejected, job.matched = len(reading.rejected), reading.counts
     job.rejected_rows = [{"line": r.line, "reason": r.reason, "values": r.values} for r in reading.rejected]
-    job.state, job.finished_at = OutcomeImport.State.DONE, timezone.now()
-    job.save()
     # Reading a band before each deal takes a snapshot read a day (seconds for a year of deals at a
     # million companies): a worker does it after the commit, the report reads the rest meanwhile.
     enqueue_on_commit("leads.remember_bands_before")
     if selectors.outcomes_count():
-        apply_outcome_verdicts(company_ids=[m.company_id for m in reading.matched], profile_id=profile_id)
-    return job
+        apply_outcome_verdicts(
+            company_ids=[m.company_id for m in reading.matched], profile_id=job.profile_id or profiles.current_id()
+        )
 
 
 def _upsert(job: OutcomeImport, reading: Reading) -> tuple[int, int, int]:
@@ -134,11 +156,20 @@ def remember_bands_before(*, company_ids: list[int] | None = None) -> int:
         return 0
     cutoffs = [report.cutoff_of(o.closed_on, o.decided_at) for o in outcomes]
     ids = np.array([o.company_id for o in outcomes], np.int64)
-    for outcome, before in zip(outcomes, report.bands_before([o.pk for o in outcomes], ids, cutoffs)):
-        outcome.read_before, outcome.snapshot_before = True, before.day
-        outcome.band_before, outcome.top_before = before.band, before.top
-    Outcome.objects.bulk_update(outcomes, ["read_before", "snapshot_before", "band_before", "top_before"])
+    found = report.bands_before([o.pk for o in outcomes], ids, cutoffs)
+    with connection.cursor() as cursor:  # one statement, however many (bulk_update: a CASE per row)
+        cursor.execute(_KEEP_BEFORE, [id_array(o.pk for o in outcomes), [b.day for b in found],
+                                      [b.band for b in found], [b.top for b in found]])  # fmt: skip
     return len(outcomes)
+
+
+# Each outcome's band before, from arrays in the order of its ids (unnest: a row per outcome).
+_KEEP_BEFORE = """
+update leads_outcome o
+set read_before = true, snapshot_before = t.day, band_before = t.band, top_before = t.top
+from unnest(%s::bigint[], %s::date[], %s::text[], %s::float8[]) as t(id, day, band, top)
+where o.id = t.id
+"""
 
 
 def latest_decided(company_ids: list[int] | None = None) -> dict[int, str]:

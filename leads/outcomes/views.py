@@ -1,18 +1,20 @@
 """Outcomes on the web: a deals file uploaded, previewed (columns, CRM, stages a manager maps, a dry
-run's matches by key) and imported; its rejects as CSV; the "outcomes count as verdicts" setting;
-the "Does it find customers?" report."""
+run's matches by key), confirmed and imported by a worker while its page shows the progress, then
+what it did; its rejects as CSV; the "outcomes count as verdicts" setting; the "Does it find
+customers?" report."""
 
 from __future__ import annotations
 
 import csv
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
 from leads.companies.exports import neutralise
+from leads.core import queue
 from leads.crm.names import KNOWN, crm_label
 from leads.imports.csvfiles import UnreadableFile
 from leads.models import OutcomeImport
@@ -49,10 +51,14 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
 @roles.required(roles.IMPORT)
 @require_http_methods(["GET", "POST"])
 def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
-    """Before the import: its preview (a dry run with the choices made so far); after: what it did.
-    POST `action=preview` keeps the choices (columns, CRM, stages), `action=import` imports."""
+    """Before the import: its preview (a dry run with the choices made so far); then its progress
+    while a worker imports it, and what it did (or why it failed). POST `action=preview` keeps the
+    choices (columns, CRM, stages), `action=import` keeps them and queues the import."""
     job = get_object_or_404(OutcomeImport, pk=pk)
-    if request.method == "POST" and job.state == OutcomeImport.State.PENDING:
+    if request.method == "POST" and job.state != OutcomeImport.State.PENDING:
+        messages.info(request, "This import was already confirmed.")
+        return redirect("outcome-import", job.pk)
+    if request.method == "POST":
         columns = {int(k[7:]): v for k, v in request.POST.items() if k.startswith("column-") and k[7:].isdigit()
                    and v in deal_rows.FIELDS and int(k[7:]) < len(job.headers)}  # fmt: skip
         stages = {request.POST.get(f"stage-{i}", ""): request.POST.get(f"stage-{i}-as", "")
@@ -60,16 +66,30 @@ def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
         outcomes.choose(job, columns=columns, stages={**job.stages, **stages}, crm=request.POST.get("crm") or None,
                         replace=any(k.startswith("column-") for k in request.POST))  # fmt: skip
         if request.POST.get("action") == "import" and job.crm:
-            outcomes.run_import(job, profile_id=profiles.current_id(request))
-            messages.success(request, f"{job.original_name}: {job.created} new deals, {job.updated} updated.")
+            outcomes.start_import(job)
+            if queue.queue_is_down():  # confirmed and kept; the sweep starts it once Redis is back
+                messages.warning(request, "The task queue is unreachable: the import starts once it is back.")
         return redirect("outcome-import", job.pk)
-    reading = read_file(job) if job.state == OutcomeImport.State.PENDING else None
+    shown = {"job": job, "crm_name": crm_label(job.crm) if job.crm else ""}
+    if job.state != OutcomeImport.State.PENDING:
+        return render(request, "leads/outcome_import.html", {**shown, "progress": selectors.import_progress(job)})
+    try:
+        reading = read_file(job)
+    except UnreadableFile as problem:  # past the rows the upload read: say what, the job keeps the file
+        return render(request, "leads/outcome_import.html", {**shown, "error": str(problem)}, status=400)
     mapping = job.column_mapping()
     columns = [(i, header, mapping.get(i, "")) for i, header in enumerate(job.headers)]
     return render(request, "leads/outcome_import.html", {
-        "job": job, "reading": reading, "columns": columns, "fields": deal_rows.FIELDS, "crms": KNOWN,
-        "crm_name": crm_label(job.crm) if job.crm else "", "stages": deal_rows.STAGES,
+        **shown, "reading": reading, "columns": columns, "fields": deal_rows.FIELDS, "crms": KNOWN,
+        "stages": deal_rows.STAGES,
     })  # fmt: skip
+
+
+@roles.required(roles.IMPORT)
+@require_GET
+def outcome_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    """What the import's page polls while a worker imports the file."""
+    return JsonResponse(selectors.import_progress(get_object_or_404(OutcomeImport, pk=pk)))
 
 
 @roles.required(roles.IMPORT)

@@ -112,10 +112,7 @@ class Distribution:
 
     def rank_text(self, value: float) -> str:
         """'top 3% of 48,000'; 'bottom 10% of 48,000' in the lower half."""
-        top = self.top_share(value)
-        if top < 0.5:
-            return f"top {_percent(top)} of {self.total:,}"
-        return f"bottom {_percent(1.0 - top)} of {self.total:,}"
+        return f"{rank_words(self.top_share(value))} of {self.total:,}"
 
     def histogram(self, bins: int = 20) -> list[dict]:
         """Companies per score bin from -1 to 1 (estimated from the quantiles), each with the band
@@ -132,6 +129,11 @@ class Distribution:
             {"low": float(a), "high": float(b), "count": round(float(c)), "band": self.band((a + b) / 2).key}
             for a, b, c in zip(edges, edges[1:], counts)
         ]
+
+
+def rank_words(top: float) -> str:
+    """A rank from the share of companies with a higher fit: 'top 3%'; 'bottom 10%' in the lower half."""
+    return f"top {_percent(top)}" if top < 0.5 else f"bottom {_percent(1.0 - top)}"
 
 
 def _percent(share: float) -> str:

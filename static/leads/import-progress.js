@@ -1,15 +1,26 @@
-// Polls the import's progress JSON once a second and updates the bars until it is finished.
+// Polls an import's progress JSON once a second and updates the page until it is finished: a
+// companies import (rows, embedded, scored) or a deals file (rows). Each page draws only the
+// fields, bars and notes it has.
 (function () {
   const root = document.getElementById("import-progress");
   if (!root) return;
   let shownState = root.querySelector('[data-field="state_display"]').textContent;
 
+  function show(name, visible) {
+    root.querySelectorAll(`[data-show="${name}"]`).forEach((el) => {
+      el.hidden = !visible;
+    });
+  }
+
   function render(p) {
     root.querySelectorAll("[data-field]").forEach((el) => {
       const value = p[el.dataset.field];
+      if (value === undefined) return;
       el.textContent = typeof value === "number" ? value.toLocaleString() : value;
     });
-    root.querySelector('[data-field="error"]').hidden = !p.error;
+    root.querySelectorAll('[data-field="error"]').forEach((el) => {
+      el.hidden = !p.error;
+    });
     const bars = {
       rows: [p.rows_read, p.rows_estimate],
       embedded: [p.embedded, p.companies],
@@ -18,16 +29,16 @@
     };
     for (const [name, [value, max]] of Object.entries(bars)) {
       const bar = root.querySelector(`[data-bar="${name}"]`);
-      if (!bar) continue; // the encoder switch's row is drawn only while one runs
+      if (!bar || value === undefined) continue; // not on this page (the encoder switch's: only while one runs)
       bar.max = Math.max(max, 1);
       bar.value = value;
     }
-    root.querySelector('[data-show="unscorable"]').hidden = p.scoring;
-    root.querySelector('[data-show="queued"]').hidden = p.state !== "queued";
+    show("unscorable", !p.scoring);
+    show("queued", p.state === "queued");
     // "5 of about 5" while the file is read; "5 rows" once they are counted.
-    root.querySelector('[data-show="rows-estimated"]').hidden = p.rows_counted;
-    root.querySelector('[data-show="rows-counted"]').hidden = !p.rows_counted;
-    root.querySelector('[data-show="finished"]').hidden = !(p.finished && p.state === "done");
+    show("rows-estimated", !p.rows_counted);
+    show("rows-counted", p.rows_counted);
+    show("finished", p.finished && p.state === "done");
   }
 
   async function poll() {

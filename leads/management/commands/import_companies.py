@@ -8,8 +8,9 @@ from leads.crm import names as crm_names
 from leads.imports import csvfiles, dry_runs
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
+from leads.imports.jobs import ImportFailed
 from leads.imports.selectors import import_progress
-from leads.imports.services import ImportFailed, create_job, run_import
+from leads.imports.services import create_job, run_import
 from leads.management.progress import ProgressBar
 from leads.models import ImportJob
 from leads.profiles import selectors as profiles

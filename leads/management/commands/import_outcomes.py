@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from leads.imports.csvfiles import UnreadableFile
 from leads.imports.headers import find_column
+from leads.imports.jobs import ImportFailed
 from leads.management.commands.import_companies import shown
 from leads.outcomes import deals as deal_rows
 from leads.outcomes import services as outcomes
@@ -40,7 +41,10 @@ class Command(BaseCommand):
             raise CommandError(shown(problem)) from None
         job = outcomes.create_import(path=file, crm=job.crm)
         outcomes.choose(job, columns=_columns(job.headers, column), stages=dict(map(_stage, stage)))
-        job = outcomes.run_import(job)
+        try:
+            job = outcomes.run_import(job)
+        except (ImportFailed, UnreadableFile):
+            raise CommandError(shown(job.error)) from None
         self.stdout.write(f"Imported {shown(file)}: {job.created} new deals, {job.updated} updated, "
                           f"{job.unchanged} unchanged, {job.rejected} rejected; matched by {_matched(job.matched)}.")  # fmt: skip
         for rejected in job.rejected_rows[:20]:

@@ -96,7 +96,7 @@ delete from leads_profile;
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0033_score_version_column"),
+        ("leads", "0034_outcome_import_on_a_worker"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
