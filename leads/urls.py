@@ -64,6 +64,7 @@ urlpatterns = [
     path("api/companies/<int:pk>/owner", api.owner, name="api-company-owner"),
     path("api/companies/<int:pk>/notes", api.notes, name="api-company-notes"),
     path("api/companies/<int:pk>/similar", api.similar, name="api-company-similar"),
+    path("api/profiles/", api.profile_list, name="api-profiles"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     # Browsers ask for it on every page that names no icon: the admin's pages, error pages.

@@ -25,7 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from leads.accounts import roles
 from leads.imports import services as imports
-from leads.models import ApiToken, ImportJob, Label, Outcome
+from leads.models import ApiToken, ImportJob, Label, Outcome, Profile
 from leads.outcomes import services as outcomes
 from leads.savedviews import services as saved_views
 from leads.webhooks import services as webhooks
@@ -197,6 +197,7 @@ ACCESS: dict[str, Access] = {
     "api-company-owner": Access(API_401, JSON_403, Json(200), Json(200), JSON_403, Json(200), method="post"),
     "api-company-notes": Access(API_401, JSON_403, Json(201), Json(201), JSON_403, Json(201), method="post"),
     "api-company-similar": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
+    "api-profiles": Access(API_401, JSON_403, Json(200), Json(200), Json(200), Json(200)),
     # Search by meaning: without `about`, a JSON 400 that says what to send.
     "api-companies-by-meaning": Access(API_401, JSON_403, Json(400), Json(400), Json(400), Json(400)),
     # For load balancers, no login: 503 while no Celery worker answers, as in this test.
@@ -224,6 +225,8 @@ ACCESS: dict[str, Access] = {
     **admin_model("leads", "label", manager=["view"], add=403, delete=403),  # read-only history
     **admin_model("leads", "importjob", manager=["view", "delete"]),
     **admin_model("leads", "outcome", manager=["view"], add=403, delete=403),  # read-only: deals imports bring them
+    # Managers make, rename and archive profiles; never deleted (their verdicts are the history).
+    **admin_model("leads", "profile", manager=["view", "add", "change"], delete=403),
     **admin_model("leads", "apitoken", admin=["view", "delete"], add=403),  # reps make their own
     # django-axes: log-in attempts, recorded by the log-in page, never added by hand.
     **admin_model("axes", "accessattempt", admin=["view", "delete"], add=403),
@@ -305,6 +308,7 @@ def objects(world, alice, tmp_path, settings) -> dict[str, object]:
         "admin/leads/label/": Label.objects.first(),
         "admin/leads/importjob/": job,
         "admin/leads/outcome/": Outcome.objects.get(),
+        "admin/leads/profile/": Profile.first(),
         "admin/leads/apitoken/": api_token(alice),
         "webhooks/": endpoint,
         "webhooks/deliveries/": webhooks.send_test(endpoint=endpoint),

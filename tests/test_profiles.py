@@ -5,8 +5,12 @@ profile equals its full rescore."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -151,3 +155,33 @@ def test_an_archived_profile_takes_no_verdict_and_keeps_its_labels(companies, al
     assert list(CurrentVerdict.objects.filter(profile_id=old.pk).values_list("company_id", flat=True)) == [
         companies["bank"].pk
     ]
+
+
+def test_the_commands_take_a_profile_by_name_or_id(companies, alice, tmp_path):
+    brewing = Profile.objects.create(name="Brewing")
+    give(FIRST_PROFILE_ID, companies, PAYMENTS, alice)
+    give(brewing.pk, companies, BREWING, alice)
+    scores.catch_up()
+    fits = {}
+    for option in ("brewing", str(FIRST_PROFILE_ID)):
+        out = tmp_path / f"{option}.csv"
+        call_command("export_scores", str(out), "--profile", option, "--no-bom", stdout=io.StringIO())
+        rows = list(csv.DictReader(out.open(encoding="utf-8")))
+        fits[option] = {row["name"]: round(float(row["fit"]), 6) for row in rows if row["fit"]}
+    profile_of = {"brewing": brewing.pk, str(FIRST_PROFILE_ID): FIRST_PROFILE_ID}
+    for option, exported in fits.items():
+        stored = {
+            c.name: round(c.score.fit, 6)
+            for c in Company.objects.in_profile(profile_of[option]).filter(current__isnull=True)
+            if c.score
+        }
+        assert {name: fit for name, fit in exported.items() if name in stored} == stored, option
+    assert fits["brewing"]["soft2"] != fits[str(FIRST_PROFILE_ID)]["soft2"]
+
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("name,description,label\nsoft2,software developer code review,like\n")
+    call_command("import_companies", str(labelled), "--profile", "Brewing", "--no-progress", stdout=io.StringIO())
+    assert Company.objects.in_profile(brewing.pk).get(name="soft2").verdict == "like"
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name="soft2").verdict == ""
+    with pytest.raises(CommandError, match=r"--profile must name a profile by its id or name: 1 \(Ideal customers\)"):
+        call_command("export_scores", str(tmp_path / "x.csv"), "--profile", "Lending")

@@ -53,6 +53,14 @@ ROLES: dict[str, list[str]] = {
         "leads.view_importjob",
         "leads.delete_importjob",
         "leads.view_outcome",  # the deals, read-only: they come in only through a deals import
+        # Ideal-customer profiles: made, renamed, archived, reps limited to some (never deleted).
+        "leads.add_profile",
+        "leads.change_profile",
+        "leads.view_profile",
+        "leads.add_profileaccess",
+        "leads.change_profileaccess",
+        "leads.delete_profileaccess",
+        "leads.view_profileaccess",
     ],  # fmt: skip
     ADMIN: [
         VIEW,

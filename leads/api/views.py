@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 PREFIX = "/api/"
 ENDPOINTS = (
     "GET /api/companies/, GET /api/companies/<id>, POST /api/companies/<id>/label, "
-    "POST or PATCH /api/companies/<id>/owner, POST /api/companies/<id>/notes and GET /api/companies/<id>/similar"
+    "POST or PATCH /api/companies/<id>/owner, POST /api/companies/<id>/notes, GET /api/companies/<id>/similar"
+    " and GET /api/profiles/; every one takes ?profile=<id>"
 )
 MAX_PAGE_SIZE = 500
 MAX_SIMILAR = 100
@@ -322,6 +323,23 @@ def similar(request: HttpRequest, company: Company) -> JsonResponse:
     found = selectors.similar_companies(company, profile_id=profile_id, limit=limit, unlabelled=unlabelled)
     return JsonResponse(
         {"id": company.pk, "embedded": selectors.is_embedded(company), "results": _similar_json(found, profile_id)}
+    )
+
+
+@require_GET
+@api_auth(roles.VIEW)
+def profile_list(request: HttpRequest) -> JsonResponse:
+    """The ideal-customer profiles this user may work in (`?profile=<id>` on any endpoint picks one;
+    without it, the user's last choice or the first), and which one a request without it uses."""
+    current = profiles.current_id(request)
+    return JsonResponse(
+        {
+            "current": current,
+            "results": [
+                {"id": p.pk, "name": p.name, "archived": p.archived_at is not None, "current": p.pk == current}
+                for p in profiles.visible_to(request.user)
+            ],
+        }
     )
 
 

@@ -29,6 +29,13 @@ class ImportFailed(Exception):
     """A run failed for another reason than the file, and nothing of it was kept; the job says why."""
 
 
+def choose_profile(job: UploadedTable, profile_id: int) -> None:
+    """The profile the file's verdicts go to: a companies file's column mapped to "label", or a
+    deals file's outcomes while they count as verdicts."""
+    type(job).objects.filter(pk=job.pk).update(profile_id=profile_id)
+    job.profile_id = profile_id
+
+
 def check_size(size: int) -> None:
     size_mb = size / 1024 / 1024
     if size_mb > settings.IMPORT_MAX_UPLOAD_MB:

@@ -109,6 +109,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
                 if preview.mapping_problem:
                     raise UnreadableFile(preview.mapping_problem)
             imports.change_mapping(job, mapping)
+            jobs.choose_profile(job, profiles.current_id(request))  # the preview's, or the page's
             imports.start_import(job)
             if queue.queue_is_down():  # confirmed and kept; the sweep starts it once Redis is back
                 messages.warning(request, "The task queue is unreachable: the import starts once it is back.")

@@ -16,6 +16,7 @@ from leads.accounts import roles
 from leads.companies.exports import neutralise
 from leads.core import queue
 from leads.crm.names import KNOWN, crm_label
+from leads.imports import jobs
 from leads.imports.csvfiles import UnreadableFile
 from leads.models import OutcomeImport
 from leads.outcomes import deals as deal_rows
@@ -66,6 +67,7 @@ def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
         outcomes.choose(job, columns=columns, stages={**job.stages, **stages}, crm=request.POST.get("crm") or None,
                         replace=any(k.startswith("column-") for k in request.POST))  # fmt: skip
         if request.POST.get("action") == "import" and job.crm:
+            jobs.choose_profile(job, profiles.current_id(request))  # where its verdicts go, while outcomes count
             outcomes.start_import(job)
             if queue.queue_is_down():  # confirmed and kept; the sweep starts it once Redis is back
                 messages.warning(request, "The task queue is unreachable: the import starts once it is back.")

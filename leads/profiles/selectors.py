@@ -28,6 +28,23 @@ def first_id() -> int:
     return first or FIRST_PROFILE_ID
 
 
+def named(value: str | None) -> int:
+    """The profile a command's --profile names, by id or name (any case); None: the first active
+    one. UnknownProfile, listing the profiles there are, for any other value."""
+    if value is None:
+        return first_id()
+    text = str(value).strip()
+    found = Profile.objects.filter(pk=int(text)) if text.isdigit() else Profile.objects.filter(name__iexact=text)
+    profile = found.first()
+    if profile is None:
+        names = ", ".join(f"{p.pk} ({p.name})" for p in Profile.objects.all()) or "none"
+        raise UnknownProfile(f"--profile must name a profile by its id or name: {names} (got {value!r})")
+    return profile.pk
+
+
+PROFILE_OPTION_HELP = "the ideal-customer profile, by id or name (the first active one by default)"
+
+
 def visible_to(user) -> QuerySet[Profile]:
     """The profiles `user` may work in: managers every one (archived ones read-only), a rep the
     active ones, only those ProfileAccess lists when it lists any."""

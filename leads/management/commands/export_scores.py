@@ -16,6 +16,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file")
         parser.add_argument("--show", default="all", help="all, unlabelled, labelled, liked or disliked")
+        parser.add_argument("--profile", help=profiles.PROFILE_OPTION_HELP)
         parser.add_argument("--no-bom", action="store_true", help="plain UTF-8 without the byte-order mark")
         parser.add_argument(
             "--for",
@@ -25,8 +26,11 @@ class Command(BaseCommand):
             "(only companies with a record id there; UTF-8 without a byte-order mark)",
         )
 
-    def handle(self, *args, file, show, no_bom, crm, **options):
-        profile_id = profiles.current_id()
+    def handle(self, *args, file, show, no_bom, crm, profile, **options):
+        try:
+            profile_id = profiles.named(profile)
+        except profiles.UnknownProfile as error:
+            raise CommandError(str(error)) from None
         try:
             shape = None if crm is None else crm_exports.shape_for(crm)
             companies = best_first(profile_id=profile_id, show=show)

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from leads.companies.identity import BIDI_CONTROLS
 from leads.crm import names as crm_names
-from leads.imports import csvfiles, dry_runs
+from leads.imports import csvfiles, dry_runs, jobs
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
 from leads.imports.jobs import ImportFailed
@@ -50,6 +50,7 @@ class Command(BaseCommand):
             "(a HubSpot, Salesforce or Pipedrive export is recognised by its columns)",
         )
         parser.add_argument("--sheet", metavar="NAME", help="the workbook's sheet to import (the first by default)")
+        parser.add_argument("--profile", help="where a label column's verdicts go: " + profiles.PROFILE_OPTION_HELP)
         parser.add_argument(
             "--dry-run", action="store_true", help="print the mapping, the first rows and the rejects; write nothing"
         )
@@ -57,7 +58,11 @@ class Command(BaseCommand):
         parser.add_argument("--follow", type=int, metavar="JOB", help="follow an import started elsewhere (web)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    def handle(self, *args, file, column, sheet, dry_run, wait, follow, no_progress, crm, **options):
+    def handle(self, *args, file, column, sheet, dry_run, wait, follow, no_progress, crm, profile, **options):
+        try:
+            profile_id = profiles.named(profile)
+        except profiles.UnknownProfile as error:
+            raise CommandError(str(error)) from None
         if follow is not None:
             job = ImportJob.objects.filter(pk=follow).first()
             if job is None:
@@ -70,7 +75,7 @@ class Command(BaseCommand):
         choices = [_choice(text) for text in column]
         if dry_run:
             return self._dry_run(file, sheet, choices, crm)
-        job = self._import(file, sheet, choices, no_progress, crm)
+        job = self._import(file, sheet, choices, no_progress, crm, profile_id)
         if wait:
             self._follow(job)
 
@@ -103,10 +108,17 @@ class Command(BaseCommand):
             self.stderr.write(f"  line {rejected.line}: {shown(rejected.reason)}")
 
     def _import(
-        self, file: str, sheet: str | None, choices: list[tuple[str, str]], no_progress: bool, crm: str | None
+        self,
+        file: str,
+        sheet: str | None,
+        choices: list[tuple[str, str]],
+        no_progress: bool,
+        crm: str | None,
+        profile_id: int,
     ) -> ImportJob:
         try:
             job = create_job(path=file, sheet=sheet)
+            jobs.choose_profile(job, profile_id)
         except (FileNotFoundError, IsADirectoryError):
             raise CommandError(f"{shown(file)}: no such file") from None
         except UnreadableFile as error:
@@ -154,7 +166,7 @@ class Command(BaseCommand):
         """Draw the embedding and scoring bars until the worker is done (Ctrl-C stops watching, not the work)."""
         embedded = ProgressBar(self.stdout, "Embedding", "companies")
         while True:
-            progress = import_progress(job, profile_id=profiles.current_id())
+            progress = import_progress(job, profile_id=job.profile_id or profiles.current_id())
             if progress["state"] == ImportJob.State.FAILED:
                 raise CommandError(f"Import #{job.pk} failed: {shown(progress['error'])}")
             if progress["state"] == ImportJob.State.DONE:
