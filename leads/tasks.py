@@ -18,7 +18,6 @@ from leads.imports.jobs import ImportFailed
 from leads.map import services as maps
 from leads.models import ImportJob, OutcomeImport
 from leads.outcomes import services as outcomes
-from leads.profiles import selectors as profiles
 from leads.review import snapshots as quality
 from leads.scoring import services as scores
 from leads.scoring import snapshots as score_history
@@ -113,10 +112,11 @@ def sweep() -> None:
         scores.heal(scan=idle)
         if idle:  # companies embedded since the map was computed: a scan at most every maps.CHECK_INTERVAL
             maps.queue_map_if_due()
-        if idle:  # the label review page's quality trend: one snapshot a day (the first profile's)
-            quality.record_quality_if_due(profiles.current_id())
-        if idle:  # the scores as they are today, for the outcomes report: one snapshot a day (the first profile's)
-            score_history.take_snapshot_if_due(profiles.current_id())
+        if idle:  # each profile's quality trend and its scores today, for the review page and the
+            # outcomes report: one snapshot of each a day
+            for profile_id in scores.scoring_profiles():
+                quality.record_quality_if_due(profile_id)
+                score_history.take_snapshot_if_due(profile_id)
         outcomes.remember_bands_before()  # deals whose task Redis lost (one query when none)
 
 

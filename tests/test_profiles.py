@@ -22,12 +22,16 @@ from leads.models import (
     Label,
     PendingScoreChange,
     Profile,
+    QualitySnapshot,
     Score,
     ScoreChange,
+    ScoreSnapshot,
     ScoringState,
 )
-from leads.scoring import labels
+from leads.review import snapshots as quality_snapshots
+from leads.scoring import history, labels
 from leads.scoring import services as scores
+from leads.scoring import snapshots as score_history
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +189,21 @@ def test_the_commands_take_a_profile_by_name_or_id(companies, alice, tmp_path):
     assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name="soft2").verdict == ""
     with pytest.raises(CommandError, match=r"--profile must name a profile by its id or name: 1 \(Ideal customers\)"):
         call_command("export_scores", str(tmp_path / "x.csv"), "--profile", "Lending")
+
+
+def test_each_profile_keeps_its_own_daily_snapshots(companies, alice):
+    brewing = Profile.objects.create(name="Brewing")
+    give(FIRST_PROFILE_ID, companies, PAYMENTS, alice)
+    give(brewing.pk, companies, BREWING, alice)
+    scores.catch_up()
+    for profile_id in (FIRST_PROFILE_ID, brewing.pk):
+        assert score_history.take_snapshot_if_due(profile_id) is not None
+        assert score_history.take_snapshot_if_due(profile_id) is None  # one a day
+        assert quality_snapshots.record_quality_if_due(profile_id) is not None
+    packed = {s.profile_id: history.unpack(s.ids, s.fits, s.bands) for s in ScoreSnapshot.objects.all()}
+    for profile_id, snapshot in packed.items():
+        stored = dict(Score.objects.filter(profile_id=profile_id).values_list("company_id", "fit"))
+        assert snapshot.ids.tolist() == sorted(stored)
+        assert np.allclose(snapshot.fits, [stored[i] for i in sorted(stored)], atol=1e-4)
+    labelled = dict(QualitySnapshot.objects.values_list("profile_id", "labels"))
+    assert labelled == {FIRST_PROFILE_ID: len(PAYMENTS), brewing.pk: len(BREWING)}

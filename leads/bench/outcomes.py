@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from leads.bench.database import bench_database
-from leads.models import Company, Outcome, ScoreSnapshot, Stage
+from leads.models import Company, Outcome, Profile, ScoreSnapshot, Stage
 from leads.outcomes import services as outcomes
 from leads.outcomes.report import outcomes_report
 from leads.scoring import history
@@ -39,7 +39,7 @@ def run(*, companies: int, days: int, deals: int, database_name: str, seed: int,
             for day in range(days):
                 fits = rng.uniform(-1, 1, companies)
                 packed = history.pack(ids, fits, history.band_codes(fits, fits < -0.9, fits > 0))
-                ScoreSnapshot.objects.create(taken_on=FIRST_DAY + datetime.timedelta(days=day),
+                ScoreSnapshot.objects.create(profile=Profile.first(), taken_on=FIRST_DAY + datetime.timedelta(days=day),
                                              taken_at=timezone.now(), companies=companies,
                                              ids=packed.ids, fits=packed.fits, bands=packed.bands)  # fmt: skip
             decided = timezone.make_aware(

@@ -89,7 +89,8 @@ class ScoreSnapshot(models.Model):
     company plus its id's delta, compressed; what the proof reads a company's band before its
     outcome from. Written by scoring.snapshots (the sweep, once a day; `snapshot_scores`)."""
 
-    taken_on = models.DateField(unique=True)
+    profile = models.ForeignKey("leads.Profile", on_delete=models.CASCADE, related_name="+")
+    taken_on = models.DateField()
     taken_at = models.DateTimeField()
     companies = models.PositiveIntegerField()
     ids = models.BinaryField()  # zlib of the ascending ids' deltas, uint32 little-endian
@@ -98,6 +99,7 @@ class ScoreSnapshot(models.Model):
 
     class Meta:
         ordering = ["taken_on"]
+        constraints = [models.UniqueConstraint(fields=["profile", "taken_on"], name="one_score_snapshot_a_day")]
 
     def __str__(self) -> str:
         return f"{self.taken_on}: {self.companies} companies"

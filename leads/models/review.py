@@ -14,7 +14,8 @@ class QualitySnapshot(models.Model):
     the label review page: written by review.snapshots.record_quality (the sweep, once a day, and
     `evaluate --record`)."""
 
-    date = models.DateField(unique=True)
+    profile = models.ForeignKey("leads.Profile", on_delete=models.CASCADE, related_name="+")
+    date = models.DateField()
     labels = models.PositiveIntegerField()
     liked = models.PositiveIntegerField()
     k = models.PositiveIntegerField()  # the configured k the headline figures are for
@@ -31,6 +32,7 @@ class QualitySnapshot(models.Model):
 
     class Meta:
         ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["profile", "date"], name="one_quality_snapshot_a_day")]
 
     def __str__(self) -> str:
         return f"{self.date}: AUC {self.auc}"

@@ -19,7 +19,7 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
-from leads.models import Label, LabelSource, Outcome, ScoreSnapshot, ScoringState, Stage
+from leads.models import FIRST_PROFILE_ID, Label, LabelSource, Outcome, ScoreSnapshot, ScoringState, Stage
 from leads.outcomes import figures, selectors
 from leads.profiles import selectors as profiles
 from leads.scoring import bands, history
@@ -52,7 +52,7 @@ def decided_deals(profile_id: int) -> Deals:
     ids = np.array([r[1] for r in rows], np.int64)
     won = np.array([r[2] == Stage.WON for r in rows], bool)
     cutoffs = [cutoff_of(r[3], r[4]) for r in rows]
-    before = bands_before([r[0] for r in rows], ids, cutoffs)
+    before = bands_before(profile_id, [r[0] for r in rows], ids, cutoffs)
     band = np.array([b.band for b in before], dtype=object).astype(str)
     top = np.array([np.nan if b.top is None else b.top for b in before], np.float64)
     missing = sum(b.day is None for b in before)
@@ -69,18 +69,25 @@ class Before:
     top: float | None  # its top share then (0: the best)
 
 
-def bands_before(outcome_ids: list[int], ids: np.ndarray, cutoffs: list[datetime.date]) -> list[Before]:
-    """Each deal's company in the last snapshot before its cutoff: as kept on the outcome
-    (Outcome.read_before) where no snapshot has come between the day kept and the cutoff since (a
-    snapshot thinned away leaves what was read valid), else read from the snapshots."""
-    days = list(ScoreSnapshot.objects.order_by("taken_on").values_list("taken_on", flat=True))
+def bands_before(
+    profile_id: int, outcome_ids: list[int], ids: np.ndarray, cutoffs: list[datetime.date]
+) -> list[Before]:
+    """Each deal's company in the profile's last snapshot before its cutoff: as kept on the outcome
+    (Outcome.read_before: the first profile's) where no snapshot has come between the day kept and
+    the cutoff since (a snapshot thinned away leaves what was read valid), else read from the snapshots."""
+    snapshots = ScoreSnapshot.objects.filter(profile_id=profile_id)
+    days = list(snapshots.order_by("taken_on").values_list("taken_on", flat=True))
     which = [bisect.bisect_left(days, c) - 1 for c in cutoffs]  # the last day < cutoff, -1: none
-    kept = {
-        pk: Before(day, band, top)
-        for pk, day, band, top in Outcome.objects.filter(pk__in=outcome_ids, read_before=True).values_list(
-            "pk", "snapshot_before", "band_before", "top_before"
-        )
-    }
+    kept = (
+        {
+            pk: Before(day, band, top)
+            for pk, day, band, top in Outcome.objects.filter(pk__in=outcome_ids, read_before=True).values_list(
+                "pk", "snapshot_before", "band_before", "top_before"
+            )
+        }
+        if profile_id == FIRST_PROFILE_ID
+        else {}
+    )
     found: list[Before | None] = []
     for pk, w, cutoff in zip(outcome_ids, which, cutoffs):
         memo = kept.get(pk)
@@ -89,7 +96,7 @@ def bands_before(outcome_ids: list[int], ids: np.ndarray, cutoffs: list[datetime
         )
         found.append(memo if valid else None)
     for day in sorted({w for w, f in zip(which, found) if f is None and w >= 0}):
-        packed = ScoreSnapshot.objects.filter(taken_on=days[day]).values_list("ids", "fits", "bands").get()
+        packed = snapshots.filter(taken_on=days[day]).values_list("ids", "fits", "bands").get()
         snapshot = history.unpack(*packed)
         here = [i for i, (w, f) in enumerate(zip(which, found)) if w == day and f is None]
         at = snapshot.find(ids[here])

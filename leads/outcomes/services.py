@@ -18,7 +18,17 @@ from leads.core import locks
 from leads.core.queue import enqueue_on_commit
 from leads.crm.names import crm_slug
 from leads.imports import jobs, tabular
-from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, OutcomeSettings, Stage, Verdict
+from leads.models import (
+    FIRST_PROFILE_ID,
+    Company,
+    Label,
+    LabelSource,
+    Outcome,
+    OutcomeImport,
+    OutcomeSettings,
+    Stage,
+    Verdict,
+)
 from leads.models.lookups import id_array
 from leads.outcomes import deals as deal_rows
 from leads.outcomes import report, selectors
@@ -156,7 +166,7 @@ def remember_bands_before(*, company_ids: list[int] | None = None) -> int:
         return 0
     cutoffs = [report.cutoff_of(o.closed_on, o.decided_at) for o in outcomes]
     ids = np.array([o.company_id for o in outcomes], np.int64)
-    found = report.bands_before([o.pk for o in outcomes], ids, cutoffs)
+    found = report.bands_before(FIRST_PROFILE_ID, [o.pk for o in outcomes], ids, cutoffs)  # kept: the first's
     with connection.cursor() as cursor:  # one statement, however many (bulk_update: a CASE per row)
         cursor.execute(_KEEP_BEFORE, [id_array(o.pk for o in outcomes), [b.day for b in found],
                                       [b.band for b in found], [b.top for b in found]])  # fmt: skip

@@ -107,10 +107,10 @@ SERIES = ("auc", "precision_at_20", "fit_auc")
 
 
 def quality_trend(
-    report: quality.Report, *, days: int = TREND_DAYS, width: int = 600, height: int = 120
+    report: quality.Report, *, profile_id: int, days: int = TREND_DAYS, width: int = 600, height: int = 120
 ) -> TrendChart | None:
-    """The daily snapshots before today, then today's figures from `report` (the labels now)."""
-    points = _trend_points(report, days)
+    """The profile's daily snapshots before today, then today's figures from `report` (its labels now)."""
+    points = _trend_points(report, days, profile_id)
     if not any(getattr(p, series) is not None for p in points for series in SERIES):
         return None
     pad = 6
@@ -135,9 +135,10 @@ def quality_trend(
     )
 
 
-def _trend_points(report: quality.Report, days: int) -> list[TrendPoint]:
+def _trend_points(report: quality.Report, days: int, profile_id: int) -> list[TrendPoint]:
     today = timezone.localdate()
-    earlier = list(QualitySnapshot.objects.filter(date__lt=today).order_by("-date")[: days - 1])[::-1]
+    taken = QualitySnapshot.objects.filter(profile_id=profile_id, date__lt=today)
+    earlier = list(taken.order_by("-date")[: days - 1])[::-1]
     points = [TrendPoint(s.date, s.auc, s.precision_at_20, (s.figures or {}).get("fit_auc")) for s in earlier]
     now = report.headline
     if now is not None:

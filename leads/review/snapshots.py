@@ -36,12 +36,14 @@ def record_quality(
 ) -> QualitySnapshot:
     """Store today's figures (replacing any taken earlier today): the labelled set's now, or
     `report`, measured on the set of `fingerprint` (None: unknown, the sweep measures again).
-    Measured in `profile_id` (None: profiles.current_id(), the first): a snapshot names no profile yet."""
+    Measured in `profile_id` (None: profiles.current_id(), the first), and kept as its snapshot."""
+    profile_id = profiles.current_id() if profile_id is None else profile_id
     if report is None:
-        measured = review.labelled_quality(profile_id=profiles.current_id() if profile_id is None else profile_id)
+        measured = review.labelled_quality(profile_id=profile_id)
         report, fingerprint = measured.report, measured.fingerprint
     figures = {**report.as_dict(), "fingerprint": fingerprint}
     snapshot, _ = QualitySnapshot.objects.update_or_create(
+        profile_id=profile_id,
         date=date or timezone.localdate(),
         defaults={
             "labels": report.labels,
@@ -57,7 +59,11 @@ def record_quality(
 def record_quality_if_due(profile_id: int) -> QualitySnapshot | None:
     """The sweep's call: a few queries on most runs; the evaluation (cached with the review page's)
     when today has no snapshot yet or the profile's labelled set changed since today's was taken."""
-    taken = QualitySnapshot.objects.filter(date=timezone.localdate()).values_list("figures", flat=True).first()
+    taken = (
+        QualitySnapshot.objects.filter(profile_id=profile_id, date=timezone.localdate())
+        .values_list("figures", flat=True)
+        .first()
+    )
     if taken is not None and taken.get("fingerprint") == review.labelled_fingerprint(profile_id):
         return None
     return record_quality(profile_id=profile_id)

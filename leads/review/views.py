@@ -41,7 +41,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
             "labelled": report.labels,
             "by_k": by_k,
             "headline": by_k.headline,
-            "trend": review_quality.quality_trend(report),
+            "trend": review_quality.quality_trend(report, profile_id=profile_id),
             "scoring_k": settings.SCORING_K,
             "suspicious": suspicious,
             "suspicious_total": suspicious_total,

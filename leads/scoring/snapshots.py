@@ -19,12 +19,13 @@ DAILY_DAYS = 90
 
 
 def take_snapshot(*, on: datetime.date | None = None, profile_id: int | None = None) -> ScoreSnapshot:
-    """Pack every score of the profile now (None: profiles.current_id(), the first; a snapshot
-    names no profile yet) as the snapshot of `on` (today), replacing one taken earlier that day."""
+    """Pack every score of the profile now (None: profiles.current_id(), the first) as its
+    snapshot of `on` (today), replacing one taken earlier that day."""
     profile_id = profiles.current_id() if profile_id is None else profile_id
     ids, fits, unexplored, supported = score_rows.read_fits(profile_id)
     packed = history.pack(ids, fits, history.band_codes(fits, unexplored, supported))
     snapshot, _ = ScoreSnapshot.objects.update_or_create(
+        profile_id=profile_id,
         taken_on=on or timezone.localdate(),
         defaults={"taken_at": timezone.now(), "companies": len(ids), "ids": packed.ids, "fits": packed.fits,
                   "bands": packed.bands},
@@ -36,7 +37,8 @@ def take_snapshot(*, on: datetime.date | None = None, profile_id: int | None = N
 def take_snapshot_if_due(profile_id: int | None = None) -> ScoreSnapshot | None:
     """The sweep's call: one query on most runs, a snapshot of the profile's scores (None: the
     first's) when today has none."""
-    if ScoreSnapshot.objects.filter(taken_on=timezone.localdate()).exists():
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    if ScoreSnapshot.objects.filter(profile_id=profile_id, taken_on=timezone.localdate()).exists():
         return None
     return take_snapshot(profile_id=profile_id)
 
