@@ -27,11 +27,14 @@ from leads.models import (
     ScoreChange,
     ScoreSnapshot,
     ScoringState,
+    WebhookDelivery,
 )
 from leads.review import snapshots as quality_snapshots
 from leads.scoring import history, labels
 from leads.scoring import services as scores
 from leads.scoring import snapshots as score_history
+from leads.webhooks import events as webhook_events
+from leads.webhooks import services as webhooks
 
 pytestmark = pytest.mark.django_db
 
@@ -207,3 +210,28 @@ def test_each_profile_keeps_its_own_daily_snapshots(companies, alice):
         assert np.allclose(snapshot.fits, [stored[i] for i in sorted(stored)], atol=1e-4)
     labelled = dict(QualitySnapshot.objects.values_list("profile_id", "labels"))
     assert labelled == {FIRST_PROFILE_ID: len(PAYMENTS), brewing.pk: len(BREWING)}
+
+
+def test_a_webhook_gets_the_verdicts_of_its_profiles_and_each_message_names_its_profile(
+    companies, alice, settings, monkeypatch
+):
+    monkeypatch.setattr(webhook_events, "queue_deliveries", lambda ids: None)  # the log, not the sending
+    settings.WEBHOOK_ALLOWED_HOSTS = ("localhost",)
+    brewing = Profile.objects.create(name="Brewing")
+    everywhere = webhooks.endpoint_create(url="http://localhost:9/all", events=["company.labelled"])
+    brewing_only = webhooks.endpoint_create(
+        url="http://localhost:9/brewing", events=["company.labelled"], profiles=["brewing"]
+    )
+    with pytest.raises(webhooks.InvalidEndpoint, match="unknown profile 'Lending'"):
+        webhooks.endpoint_create(url="http://localhost:9/x", events=["company.labelled"], profiles=["Lending"])
+    give(FIRST_PROFILE_ID, companies, {"pay": "like"}, alice)
+    give(brewing.pk, companies, {"brew": "like"}, alice)
+    sent = {
+        endpoint: [
+            (d.payload["data"]["profile"]["name"], d.payload["data"]["verdicts"][0]["company"]["id"])
+            for d in WebhookDelivery.objects.filter(endpoint=endpoint).order_by("pk")
+        ]
+        for endpoint in (everywhere, brewing_only)
+    }
+    assert sent[everywhere] == [("Ideal customers", companies["pay"].pk), ("Brewing", companies["brew"].pk)]
+    assert sent[brewing_only] == [("Brewing", companies["brew"].pk)]

@@ -38,6 +38,8 @@ class WebhookEndpoint(models.Model):
     events = ArrayField(models.CharField(max_length=40))  # WebhookEvent values
     # Band keys (scoring.bands): only band changes into or out of these; empty: every band.
     bands = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    # The ideal-customer profiles whose verdicts and band changes it gets (ids; empty: every profile).
+    profiles = ArrayField(models.BigIntegerField(), default=list, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.TextField(blank=True)  # why the app disabled it, shown to managers
     # The first failed attempt since the last delivered one; None while deliveries succeed.

@@ -106,7 +106,12 @@ def _record(profile_id: int, *, verdicts, user, source: LabelSource, skip_unchan
         rows = cursor.fetchall()
     if rows:
         labels_changed(profile_id, [row[0] for row in rows], entered=[row[0] for row in rows if row[2]])
-        webhooks.labelled(verdicts=[(row[0], parsed[row[0]]) for row in rows], user=user, source=LabelSource(source))
+        webhooks.labelled(
+            profile_id=profile_id,
+            verdicts=[(row[0], parsed[row[0]]) for row in rows],
+            user=user,
+            source=LabelSource(source),
+        )
     return [(company_id, label_id) for company_id, label_id, _ in rows]
 
 

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from leads.companies.selectors import band_of, score_distribution
-from leads.models import ImportJob, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from leads.models import ImportJob, Profile, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from leads.models.lookups import id_array
 from leads.scoring.bands import Distribution
 from leads.webhooks.selectors import companies_described, listening
@@ -67,10 +67,10 @@ def _insert(
 # --- A verdict --------------------------------------------------------------------------------
 
 
-def labelled(*, verdicts: Sequence[tuple[int, str]], user, source: str) -> None:
-    """company.labelled: these (company id, verdict) were just given by `user` from `source`; call
-    in the verdict's transaction (scoring.labels)."""
-    endpoints = listening(WebhookEvent.LABELLED)
+def labelled(*, profile_id: int, verdicts: Sequence[tuple[int, str]], user, source: str) -> None:
+    """company.labelled: these (company id, verdict) were just given in the profile by `user` from
+    `source`; call in the verdict's transaction (scoring.labels)."""
+    endpoints = listening(WebhookEvent.LABELLED, profile_id)
     if not endpoints or not verdicts:
         return
     with _quietly(f"{len(verdicts)} verdicts"):
@@ -81,7 +81,7 @@ def labelled(*, verdicts: Sequence[tuple[int, str]], user, source: str) -> None:
             for pk, verdict in verdicts
             if pk in described
         ]
-        _insert(WebhookEvent.LABELLED, endpoints, "verdicts", lambda endpoint: items)
+        _insert(WebhookEvent.LABELLED, endpoints, "verdicts", lambda endpoint: items, profile=_profile(profile_id))
 
 
 # --- An import --------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ class BandWatch:
     @classmethod
     def start(cls, profile_id: int, company_ids: Sequence[int]) -> BandWatch | None:
         """None, after one query, when no endpoint listens for band changes."""
-        endpoints = listening(WebhookEvent.BAND_CHANGED)
+        endpoints = listening(WebhookEvent.BAND_CHANGED, profile_id)
         if not endpoints or not company_ids:
             return None
         ids = sorted(int(i) for i in company_ids)
@@ -164,7 +164,7 @@ class BandWatch:
     @classmethod
     def start_range(cls, profile_id: int, lo: int, hi: int) -> BandWatch | None:
         """The scored companies with lo <= id < hi; None, after one query, when no endpoint listens."""
-        endpoints = listening(WebhookEvent.BAND_CHANGED)
+        endpoints = listening(WebhookEvent.BAND_CHANGED, profile_id)
         if not endpoints:
             return None
         return cls(profile_id, endpoints, (lo, hi), score_distribution(profile_id), _states(profile_id, (lo, hi)))
@@ -173,7 +173,7 @@ class BandWatch:
     def first_scores(cls, profile_id: int) -> BandWatch | None:
         """For companies without a score, whose ids the pass learns as it writes them (the sweep's
         scoring of the unscored): set `company_ids` before `announce`. None when no endpoint listens."""
-        endpoints = listening(WebhookEvent.BAND_CHANGED)
+        endpoints = listening(WebhookEvent.BAND_CHANGED, profile_id)
         return cls(profile_id, endpoints, [], score_distribution(profile_id), {}) if endpoints else None
 
     def announce(self, *, causes: dict[int, str], at: datetime) -> int:
@@ -208,9 +208,22 @@ class BandWatch:
             def wanted(endpoint: WebhookEndpoint) -> list[dict]:
                 return [c for c in changes if endpoint.wants_band(c["old_band"], c["new_band"])]
 
-            _insert(WebhookEvent.BAND_CHANGED, self.endpoints, "companies", wanted, because=because, at=at.isoformat())
+            _insert(
+                WebhookEvent.BAND_CHANGED,
+                self.endpoints,
+                "companies",
+                wanted,
+                because=because,
+                at=at.isoformat(),
+                profile=_profile(self.profile_id),
+            )
             return len(changes)
         return 0
+
+
+def _profile(profile_id: int) -> dict:
+    """Which profile a message is about: its id and name."""
+    return {"id": profile_id, "name": Profile.objects.filter(pk=profile_id).values_list("name", flat=True).first()}
 
 
 def _rounded(state: State | None) -> float | None:

@@ -14,10 +14,14 @@ from leads.models.lookups import Ids
 LOG_PAGE = 50  # deliveries shown per page of an endpoint's log
 
 
-def listening(event: str) -> list[WebhookEndpoint]:
-    """The enabled endpoints subscribed to `event`: one look at a table of a few rows, so that a
-    team without webhooks pays one indexed query and nothing more for each verdict."""
-    return list(WebhookEndpoint.objects.filter(enabled=True, events__contains=[event]))
+def listening(event: str, profile_id: int | None = None) -> list[WebhookEndpoint]:
+    """The enabled endpoints subscribed to `event` (of the profile, for a verdict or a band change:
+    those that name it or no profile): one look at a table of a few rows, so that a team without
+    webhooks pays one indexed query and nothing more for each verdict."""
+    endpoints = WebhookEndpoint.objects.filter(enabled=True, events__contains=[event])
+    if profile_id is not None:
+        endpoints = endpoints.filter(Q(profiles=[]) | Q(profiles__contains=[profile_id]))
+    return list(endpoints)
 
 
 @dataclass(frozen=True)

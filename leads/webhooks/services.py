@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leads.core.queue import enqueue_on_commit, send
-from leads.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from leads.models import Profile, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from leads.models.webhooks import new_secret
 from leads.scoring import bands
 from leads.webhooks import addresses, backoff, outbound
@@ -68,12 +68,37 @@ def _bands(keys: Sequence[str]) -> list[str]:
     return chosen
 
 
-def endpoint_create(*, url: str, events: Sequence[str], bands: Sequence[str] = (), description: str = "", user=None):
+def _profiles(chosen: Sequence[str | int]) -> list[int]:
+    """Profile ids or names (any case) as ids; none: every profile."""
+    ids = []
+    for value in chosen:
+        text = str(value).strip()
+        if not text:
+            continue
+        found = Profile.objects.filter(pk=int(text)) if text.isdigit() else Profile.objects.filter(name__iexact=text)
+        profile = found.first()
+        if profile is None:
+            names = ", ".join(f"{p.pk} ({p.name})" for p in Profile.objects.all())
+            raise InvalidEndpoint(f"unknown profile {value!r}: choose from {names} (none: every profile)")
+        ids.append(profile.pk)
+    return sorted(set(ids))
+
+
+def endpoint_create(
+    *,
+    url: str,
+    events: Sequence[str],
+    bands: Sequence[str] = (),
+    profiles: Sequence[str | int] = (),
+    description: str = "",
+    user=None,
+):
     """Register an endpoint with a new secret (whsec_...). Raises InvalidEndpoint."""
     return WebhookEndpoint.objects.create(
         url=check_url(url),
         events=_events(events),
         bands=_bands(bands),
+        profiles=_profiles(profiles),
         description=description.strip()[:200],
         created_by=user if getattr(user, "pk", None) else None,
     )
@@ -81,10 +106,18 @@ def endpoint_create(*, url: str, events: Sequence[str], bands: Sequence[str] = (
 
 @transaction.atomic
 def endpoint_update(
-    *, endpoint: WebhookEndpoint, url: str, events: Sequence[str], bands: Sequence[str], description: str, enabled: bool
+    *,
+    endpoint: WebhookEndpoint,
+    url: str,
+    events: Sequence[str],
+    bands: Sequence[str],
+    description: str,
+    enabled: bool,
+    profiles: Sequence[str | int] = (),
 ) -> WebhookEndpoint:
     """Change an endpoint; enabling a disabled one forgets why it was disabled and its failures."""
     endpoint.url, endpoint.events, endpoint.bands = check_url(url), _events(events), _bands(bands)
+    endpoint.profiles = _profiles(profiles)
     endpoint.description = description.strip()[:200]
     if enabled and not endpoint.enabled:
         endpoint.disabled_reason, endpoint.failing_since = "", None

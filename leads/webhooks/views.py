@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
-from leads.models import WebhookDelivery, WebhookEndpoint
+from leads.models import Profile, WebhookDelivery, WebhookEndpoint
 from leads.scoring import bands
 from leads.webhooks import selectors, services
 
@@ -23,6 +23,7 @@ def _form_context(values: dict | None = None) -> dict:
     return {
         "event_choices": services.SUBSCRIBABLE,
         "band_choices": bands.BANDS,
+        "profile_choices": list(Profile.objects.all()) if Profile.objects.count() > 1 else [],
         "values": values or {},
         "allowed_hosts": settings.WEBHOOK_ALLOWED_HOSTS,
     }
@@ -34,6 +35,7 @@ def _posted(request: HttpRequest) -> dict:
         "description": request.POST.get("description", ""),
         "events": request.POST.getlist("events"),
         "bands": request.POST.getlist("bands"),
+        "profiles": [int(p) for p in request.POST.getlist("profiles") if p.isdigit()],
     }
 
 
@@ -60,7 +62,13 @@ def endpoints(request: HttpRequest) -> HttpResponse:
 def endpoint(request: HttpRequest, pk: int) -> HttpResponse:
     """One endpoint: its settings (changed here), its secret and its delivery log."""
     found = get_object_or_404(WebhookEndpoint, pk=pk)
-    values = {"url": found.url, "description": found.description, "events": found.events, "bands": found.bands}
+    values = {
+        "url": found.url,
+        "description": found.description,
+        "events": found.events,
+        "bands": found.bands,
+        "profiles": found.profiles,
+    }
     error, status = "", 200
     if request.method == "POST":
         values = _posted(request)

@@ -19,6 +19,7 @@ class Command(BaseCommand):
         add.add_argument("url")
         add.add_argument("--events", required=True, help=f"comma-separated: {', '.join(services.SUBSCRIBABLE)}")
         add.add_argument("--bands", default="", help="only band changes into or out of these (comma-separated)")
+        add.add_argument("--profiles", default="", help="only these profiles' verdicts and band changes (ids or names)")
         add.add_argument("--description", default="")
         commands.add_parser("list", help="the endpoints, their secrets and their deliveries' counts")
         remove = commands.add_parser("remove", help="delete an endpoint and its delivery log")
@@ -32,10 +33,10 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         getattr(self, f"_{action}")(**options)
 
-    def _add(self, url, events, bands, description, **options):
+    def _add(self, url, events, bands, profiles, description, **options):
         try:
             endpoint = services.endpoint_create(
-                url=url, events=_words(events), bands=_words(bands), description=description
+                url=url, events=_words(events), bands=_words(bands), profiles=_words(profiles), description=description
             )
         except services.InvalidEndpoint as invalid:
             raise CommandError(str(invalid)) from None
@@ -49,7 +50,8 @@ class Command(BaseCommand):
             e = row.endpoint
             state = "enabled" if e.enabled else f"DISABLED: {e.disabled_reason or 'by a manager'}"
             self.stdout.write(
-                f"{e.pk}\t{e.url}\t{','.join(e.events)}\tbands: {','.join(e.bands) or 'all'}\t{state}\n"
+                f"{e.pk}\t{e.url}\t{','.join(e.events)}\tbands: {','.join(e.bands) or 'all'}"
+                f"\tprofiles: {','.join(map(str, e.profiles)) or 'all'}\t{state}\n"
                 f"\tsecret {e.secret}\tdelivered {row.delivered}, pending {row.pending}, failed {row.failed}"
             )
 
