@@ -220,7 +220,7 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "tally": explanations.neighbour_tally(neighbours),
         "row": row,
         "is_embedded": row.is_embedded,
-        "in_profiles": profiles.everywhere(company.pk, request.user),  # [] with one profile: nothing shows
+        "in_profiles": selectors.in_every_profile(company.pk, request.user),  # [] with one profile: nothing shows
         "similar": selectors.similar_companies(company, profile_id=profile_id, unlabelled=True),  # [] until embedded
         "website_url": _website_url(company),
         "notes": owner_selectors.company_notes(company.pk),

@@ -7,13 +7,10 @@ table of every profile appear only with a second active profile."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db.models import QuerySet
 
 from leads.accounts import roles
-from leads.models import FIRST_PROFILE_ID, Company, Profile, ProfileAccess, ProfileChoice
-from leads.scoring import bands
+from leads.models import FIRST_PROFILE_ID, Profile, ProfileAccess, ProfileChoice
 
 PARAM = "profile"
 
@@ -114,37 +111,3 @@ def context(request) -> dict:
         return {"profile_choices": choices, "current_profile_id": current_id(request) if choices else None}
     except UnknownProfile:
         return {"profile_choices": [], "current_profile_id": None}
-
-
-@dataclass(frozen=True)
-class InProfile:
-    """A company as one profile sees it: its verdict there, and its score and band (None: not scored)."""
-
-    profile: Profile
-    verdict: str
-    fit: str  # signed, "" when not scored
-    band: bands.Band | None
-
-
-def everywhere(company_id: int, user) -> list[InProfile]:
-    """The company in every profile `user` sees, for the company page's table ([] with one profile):
-    one query a profile (a few at most)."""
-    from leads.companies import selectors as company_selectors  # the distribution lives with the listing
-
-    profiles = [p for p in visible_to(user)]
-    if sum(p.archived_at is None for p in profiles) < 2:
-        return []
-    found = []
-    for profile in profiles:
-        company = Company.objects.in_profile(profile.pk).get(pk=company_id)
-        score = None if company.verdict else company.score
-        distribution = company_selectors.score_distribution(profile.pk)
-        found.append(
-            InProfile(
-                profile=profile,
-                verdict=company.get_verdict_display(),
-                fit=score.signed_fit if score else "",
-                band=company_selectors.band_of(score, distribution),
-            )
-        )
-    return found
