@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from leads.accounts import roles
 from leads.companies import changes as company_changes
-from leads.companies import exports, orderings, ranges, search, selectors
+from leads.companies import exports, nearest, orderings, ranges, search, selectors
 from leads.companies import filters as filter_choices
 from leads.companies.listed import listed
 from leads.core import queue
@@ -215,7 +215,7 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "tally": explanations.neighbour_tally(neighbours),
         "row": row,
         "is_embedded": row.is_embedded,
-        "similar": selectors.similar_companies(company, unlabelled=True),  # [] until it is embedded
+        "similar": nearest.similar_companies(company, unlabelled=True),  # [] until it is embedded
         "website_url": _website_url(company),
         "notes": owner_selectors.company_notes(company.pk),
         "outcomes": (outcomes := outcome_selectors.company_outcomes(company.pk)),  # apart from the verdicts
