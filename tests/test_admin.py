@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from leads.accounts import roles
-from leads.companies import selectors
+from leads.companies import nearest, selectors
 from leads.models import FIRST_PROFILE_ID, ApiToken, Company, CrmRecord, Outcome, Score
 from leads.outcomes import services as outcomes
 from leads.scoring import bands, explanations
@@ -337,7 +337,7 @@ def test_the_admin_company_page_explains_the_score_and_lists_similar_companies(a
         )  # similarity, as the company page says it, not a distance
     assert "<th>similarity</th>" in explanation and "distance" not in explanation
     similar = page.split("Similar companies")[1]
-    found = selectors.similar_companies(bravo, profile_id=FIRST_PROFILE_ID, limit=10)
+    found = nearest.similar_companies(bravo, profile_id=FIRST_PROFILE_ID, limit=10)
     assert found  # the HNSW index's answer, shown as links to their admin pages
     for neighbour in found:
         assert f'/admin/leads/company/{neighbour.company.pk}/change/">{neighbour.company.name}</a>' in similar

@@ -258,7 +258,7 @@ def test_an_unknown_api_url_is_a_json_404_that_lists_the_endpoints(api, world, p
     error = response.json()["error"]
     assert error.startswith("no API endpoint at /api/")
     assert "GET /api/companies/, GET /api/companies/<id>, POST /api/companies/<id>/label, " in error
-    assert "POST /api/companies/<id>/notes and GET /api/companies/<id>/similar" in error
+    assert "POST /api/companies/<id>/notes, GET /api/companies/<id>/similar and GET /api/profiles/" in error
 
 
 def test_an_unknown_api_url_is_json_without_a_token_too(client, db):

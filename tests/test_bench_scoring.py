@@ -77,7 +77,7 @@ def test_it_measures_every_figure_in_its_own_database_and_drops_it(tmp_path):
     assert set(figures["dashboard_filters_p95_ms"]) == {"unlabelled", "liked", "disliked"}
     assert 0 < figures["dashboard_p95_ms"] < 5000
     assert 0 < figures["peak_rss_mb_db_path"] <= figures["peak_rss_mb"] < 4000
-    if figures["similar_p95_ms"] is not None:  # selectors.similar_companies exists
+    if figures["similar_p95_ms"] is not None:  # nearest.similar_companies exists
         assert figures["similar_recall_at_10"] > 0.5
     assert name not in databases()
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, transaction
 
 from leads import tasks
-from leads.companies.selectors import similar_companies
+from leads.companies.nearest import similar_companies
 from leads.core import queue
 from leads.embedding import active, hnsw
 from leads.embedding import services as embeddings

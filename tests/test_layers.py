@@ -59,6 +59,7 @@ DECLARED = {
     "leads.scoring.explanations": "read",
     "leads.companies.disagreements": "read",
     "leads.companies.search": "read",
+    "leads.companies.nearest": "read",
     "leads.companies.listed": "read",
     "leads.companies.orderings": "read",
     "leads.companies.changes": "read",

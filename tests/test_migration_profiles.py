@@ -1,4 +1,4 @@
-"""Migration 0035 (#28): the first profile takes every label, current verdict, score (its
+"""Migration 0036 (#28): the first profile takes every label, current verdict, score (its
 neighbours and version too), pending change, score change and the scoring state a team had; no
 score is computed again. Back again, the first profile's verdicts are the companies' verdicts.
 Runs on the real test database."""
@@ -11,8 +11,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("leads", "0034_outcome_import_on_a_worker")]
-AFTER = [("leads", "0035_profiles")]
+BEFORE = [("leads", "0035_number_indexes_cover_ranges")]
+AFTER = [("leads", "0036_profiles")]
 
 
 def migrate(target) -> None:
@@ -32,14 +32,14 @@ def rows(sql: str, params=()) -> list[tuple]:
 
 
 @pytest.fixture
-def before_0035():
+def before_0036():
     migrate(BEFORE)
     yield
     migrate(latest())
 
 
 def make_a_team() -> dict[str, int]:
-    """What 0034 stored for a team with three companies: two labelled (one cleared and liked again), one scored."""
+    """What 0035 stored for a team with three companies: two labelled (one cleared and liked again), one scored."""
     ids = {}
     for name, verdict in (("Alpha", "like"), ("Bravo", "dislike"), ("Copper", "")):
         (ids[name],) = rows(
@@ -77,7 +77,7 @@ def make_a_team() -> dict[str, int]:
     return ids
 
 
-def test_the_first_profile_takes_everything_and_nothing_is_lost(before_0035):
+def test_the_first_profile_takes_everything_and_nothing_is_lost(before_0036):
     ids = make_a_team()
     score_before = rows("select value, fit, evidence, neighbour_ids, neighbour_distances, version from leads_score")
     migrate(AFTER)

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 
 from leads.api.views import MAX_SIMILAR
 from leads.companies import selectors
-from leads.companies.selectors import similar_companies
+from leads.companies.nearest import similar_companies
 from leads.companies.services import save_company
 from leads.embedding import active
 from leads.embedding import services as embeddings

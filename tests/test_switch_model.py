@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from pgvector.django import CosineDistance
 
-from leads.companies.selectors import similar_companies
+from leads.companies.nearest import similar_companies
 from leads.embedding import active
 from leads.embedding import encoders as embedding
 from leads.embedding import services as embeddings

@@ -17,7 +17,7 @@ from leads.accounts import roles
 from leads.admin import crm as admin_crm
 from leads.admin import filters
 from leads.admin import owners as admin_owners
-from leads.companies import exports, identity, selectors
+from leads.companies import exports, identity, nearest, selectors
 from leads.companies import services as companies
 from leads.embedding import active
 from leads.embedding import services as embeddings
@@ -244,7 +244,7 @@ class CompanyAdmin(admin.ModelAdmin):
 
     @admin.display(description="similar companies")
     def similar(self, company):
-        found = selectors.similar_companies(company, profile_id=company.profile_id, limit=10)
+        found = nearest.similar_companies(company, profile_id=company.profile_id, limit=10)
         if not found:
             return "None yet (not embedded)."
         return format_html(

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
-from leads.companies import orderings, ranges, search, selectors
+from leads.companies import nearest, orderings, ranges, search, selectors
 from leads.core import queue
 from leads.crm import selectors as crm_selectors
 from leads.models import ApiToken, Company, CompanyNote, CrmRecord, LabelSource
@@ -320,7 +320,7 @@ def similar(request: HttpRequest, company: Company) -> JsonResponse:
     if limit is None:
         return error_response(f"limit must be a whole number from 1 to {MAX_SIMILAR}", 400)
     profile_id = profiles.current_id(request)
-    found = selectors.similar_companies(company, profile_id=profile_id, limit=limit, unlabelled=unlabelled)
+    found = nearest.similar_companies(company, profile_id=profile_id, limit=limit, unlabelled=unlabelled)
     return JsonResponse(
         {"id": company.pk, "embedded": selectors.is_embedded(company), "results": _similar_json(found, profile_id)}
     )
@@ -369,7 +369,7 @@ def _yes_no(value: str) -> bool | None:
     return None
 
 
-def _similar_json(found: list[selectors.SimilarCompany], profile_id: int) -> list[dict]:
+def _similar_json(found: list[nearest.SimilarCompany], profile_id: int) -> list[dict]:
     """Each nearest company (read in the profile) with its plain score and, as everywhere a score
     is served, the fit the team sorts by, the evidence it stands on and its band."""
     distribution = selectors.score_distribution(profile_id)

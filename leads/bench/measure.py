@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client, override_settings
 
-from leads.companies import selectors
+from leads.companies import nearest
 from leads.map import services as maps
 from leads.models import Company, LabelSource, Verdict
 from leads.profiles import selectors as profiles
@@ -329,14 +329,14 @@ def _time_requests(client: Client, paths: list[str]) -> dict:
 
 
 def similar(rng: np.random.Generator, queries: int) -> dict | None:
-    """Time `selectors.similar_companies` for `queries` random companies, all and unlabelled only.
+    """Time `nearest.similar_companies` for `queries` random companies, all and unlabelled only.
 
     Each query runs twice: the first time ("cold") the pages of the HNSW graph around that
     company may still be on disk or in the OS cache, not in Postgres's shared buffers; the second
     time ("warm") they are, as on a server in use, where reps keep the graph in memory. The
     target is on the warm figure; both are reported. Returns None while the selector does not
     exist; the found ids go to the recall check."""
-    find = getattr(selectors, "similar_companies", None)
+    find = getattr(nearest, "similar_companies", None)
     if find is None:
         return None
     profile_id = profiles.current_id()  # unlabelled: in the first profile, where the benchmark labels

@@ -137,7 +137,7 @@ def _database_path(base, companies, labels_count, seed, requests, changes, simil
     log("similar companies")
     similar = measure.similar(rng, similar_queries)
     if similar is None:
-        log("selectors.similar_companies does not exist (yet): similar_* are null")
+        log("nearest.similar_companies does not exist (yet): similar_* are null")
         figures |= {"similar_p95_ms": None, "similar_ms": None, "similar_found": None}
     else:
         found = similar.pop("found")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
-from leads.companies import selectors
+from leads.companies import nearest
 from leads.embedding import active
 from leads.models import Company
 from leads.models.companies import query_words
@@ -118,7 +118,7 @@ class BadDescription(ValueError):
     pass
 
 
-def by_meaning(text: str, *, profile_id: int, limit: int = 50) -> list[selectors.SimilarCompany]:
+def by_meaning(text: str, *, profile_id: int, limit: int = 50) -> list[nearest.SimilarCompany]:
     """The `limit` companies whose descriptions are nearest in meaning to `text` ("cold storage
     for seafood exporters"), nearest first: `text` embedded with the active encoder (loaded in this
     process on the first search), then the HNSW index as for similar companies."""
@@ -130,4 +130,4 @@ def by_meaning(text: str, *, profile_id: int, limit: int = 50) -> list[selectors
     if "\x00" in text:
         raise BadDescription("The description holds a NUL character: type it again.")
     vector = active.encode([text])[0]
-    return selectors.nearest_to(vector, profile_id=profile_id, limit=limit)
+    return nearest.nearest_to(vector, profile_id=profile_id, limit=limit)

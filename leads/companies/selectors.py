@@ -1,4 +1,5 @@
-"""Read-side queries shared by the dashboard, the API, the admin and exports."""
+"""Read-side queries shared by the dashboard, the API, the admin and exports: the companies the
+filters select, paged in every order, and the team's distribution of fits (nearest companies: nearest.py)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
-from pgvector.django import CosineDistance
 
 from leads.companies import orderings, ranges
 from leads.companies.countries import normalise_country
 from leads.embedding import active
 from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Profile, Score
 from leads.models import companies as company_models
-from leads.models.companies import Found, sized_vector
-from leads.models.encoders import HNSW_EF_SEARCH
+from leads.models.companies import Found
 from leads.owners import selectors as owner_selectors
 from leads.profiles import selectors as profiles
 from leads.scoring import bands
@@ -383,71 +382,6 @@ def listing(
 
 def is_embedded(company: Company) -> bool:
     return Company.objects.filter(pk=company.pk).with_current_embedding(active.model_name()).exists()
-
-
-@dataclass(frozen=True)
-class SimilarCompany:
-    company: Company  # with its score loaded, when it has one
-    distance: float  # cosine distance, 0..2
-    similarity: float  # 1 - distance, -1..1
-
-
-def similar_companies(
-    company: Company, *, profile_id: int, limit: int = 10, unlabelled: bool = False
-) -> list[SimilarCompany]:
-    """The `limit` other companies nearest to `company` by cosine distance between current
-    vectors, nearest first (ties by id), with their scores and verdicts in the profile; only
-    unlabelled ones there if asked. [] while the company has no current vector (waiting for embedding)."""
-    vectors = CompanyEmbedding.objects.current(active.model_name())
-    query = vectors.filter(company=company).values_list("vector", flat=True).first()
-    if query is None:
-        return []
-    return nearest_to(query, profile_id=profile_id, limit=limit, unlabelled=unlabelled, excluding=company.pk)
-
-
-def nearest_to(
-    vector, *, profile_id: int, limit: int = 10, unlabelled: bool = False, excluding: int | None = None
-) -> list[SimilarCompany]:
-    """The `limit` companies whose current vectors are nearest to `vector` (the active encoder's),
-    nearest first (ties by id), read in the profile; only those unlabelled there if asked; never
-    company `excluding`.
-
-    Approximate: it walks pgvector's HNSW index, which keeps it fast on a million companies. An
-    iterative scan reads at most hnsw.max_scan_tuples (20,000) index entries, so a filter that
-    almost nothing passes can still return fewer than `limit`."""
-    encoder = active.encoder()
-    candidates = CompanyEmbedding.objects.current(encoder.stored_name)
-    if excluding is not None:
-        candidates = candidates.exclude(company_id=excluding)
-    if unlabelled:
-        candidates = candidates.to_score(encoder.stored_name, profile_id)
-    # relaxed_order can return rows slightly out of order: read a few more than asked, sort, cut.
-    distance = CosineDistance(sized_vector(encoder.dimensions), vector)  # the encoder's own HNSW index
-    nearest = candidates.annotate(distance=distance).order_by("distance")[: limit + 10]
-    with transaction.atomic(), connection.cursor() as cursor:
-        # The index yields the nearest vectors first and the filter (current text, unlabelled,
-        # not itself) comes after it: a plain scan stops after ef_search entries and can return
-        # fewer than `limit` rows; pgvector 0.8's iterative scan goes on until `limit` pass.
-        cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-        # ef_search (HNSW_EF_SEARCH): the candidates the graph search keeps.
-        cursor.execute(
-            "SELECT set_config('hnsw.ef_search', %s, true)", [str(min(1000, max(HNSW_EF_SEARCH, 2 * limit)))]
-        )
-        # The planner takes the two conditions of "current" (same company, same text hash) as
-        # independent, estimates ~1 matching row, concludes LIMIT must read the whole index and
-        # picks a full scan plus sort. Without sorting, the ordered index scan is the only plan left
-        # (docs/benchmarks.md, similar companies).
-        cursor.execute("SELECT set_config('enable_sort', 'off', true)")
-        rows = list(nearest)
-        # Read-only: rolling back ends the settings above here, even inside a caller's transaction.
-        transaction.set_rollback(True)
-    rows = sorted(rows, key=lambda row: (row.distance, row.company_id))[:limit]
-    companies = Company.objects.in_profile(profile_id).in_bulk([row.company_id for row in rows])
-    return [
-        SimilarCompany(company=companies[row.company_id], distance=row.distance, similarity=1.0 - row.distance)
-        for row in rows
-        if row.company_id in companies
-    ]
 
 
 def score_distribution(profile_id: int) -> bands.Distribution:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from leads.accounts import roles
 from leads.companies import changes as company_changes
-from leads.companies import exports, orderings, ranges, search, selectors
+from leads.companies import exports, nearest, orderings, ranges, search, selectors
 from leads.companies import filters as filter_choices
 from leads.companies.listed import listed
 from leads.core import queue
@@ -221,7 +221,7 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "row": row,
         "is_embedded": row.is_embedded,
         "in_profiles": selectors.in_every_profile(company.pk, request.user),  # [] with one profile: nothing shows
-        "similar": selectors.similar_companies(company, profile_id=profile_id, unlabelled=True),  # [] until embedded
+        "similar": nearest.similar_companies(company, profile_id=profile_id, unlabelled=True),  # [] until embedded
         "website_url": _website_url(company),
         "notes": owner_selectors.company_notes(company.pk),
         "outcomes": (outcomes := outcome_selectors.company_outcomes(company.pk)),  # apart from the verdicts

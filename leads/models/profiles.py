@@ -8,7 +8,7 @@ from django.db import models
 
 from leads.models.labels import Verdict
 
-# The profile every team has from the start (migration 0035 made it of what there was before profiles).
+# The profile every team has from the start (migration 0036 made it of what there was before profiles).
 FIRST_PROFILE_ID = 1
 FIRST_PROFILE_NAME = "Ideal customers"
 

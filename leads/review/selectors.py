@@ -343,7 +343,7 @@ def _duplicate_rows(profile_id: int, threshold: float) -> list[tuple[int, int, f
         where n.distance < %s
     """
     with transaction.atomic(), connection.cursor() as cursor:
-        # As selectors.similar_companies: should the planner walk the HNSW index, the filter comes
+        # As companies.nearest.similar_companies: should the planner walk the HNSW index, the filter comes
         # after it; an iterative scan goes on until the limit passes the filter.
         cursor.execute("select set_config('hnsw.iterative_scan', 'relaxed_order', true)")
         cursor.execute("select set_config('hnsw.ef_search', %s, true)", [str(HNSW_EF_SEARCH)])

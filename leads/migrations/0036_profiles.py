@@ -27,7 +27,10 @@ select 1, c.id, c.verdict, coalesce(
     (select max(l.created_at) from leads_label l where l.company_id = c.id), c.updated_at
 ) from leads_company c where c.verdict <> '';
 drop index if exists company_labelled;
-alter table leads_company drop column verdict;
+alter table leads_company drop column verdict;  -- and the number indexes that carried it: made again without
+create index company_employees on leads_company (employees, id) include (founded, revenue) where employees is not null;
+create index company_founded on leads_company (founded, id) include (employees, revenue) where founded is not null;
+create index company_revenue on leads_company (revenue, id) include (employees, founded) where revenue is not null;
 
 alter table leads_label add column profile_id bigint not null default 1
     references leads_profile (id) deferrable initially deferred;
@@ -68,6 +71,10 @@ alter table leads_company add column verdict varchar(10) not null default '';
 update leads_company c set verdict = v.verdict from leads_currentverdict v where v.company_id = c.id and v.profile_id = 1;
 alter table leads_company alter column verdict drop default;
 create index company_labelled on leads_company (verdict) where not (verdict = '');
+drop index company_employees, company_founded, company_revenue;
+create index company_employees on leads_company (employees, id) include (founded, revenue, verdict) where employees is not null;
+create index company_founded on leads_company (founded, id) include (employees, revenue, verdict) where founded is not null;
+create index company_revenue on leads_company (revenue, id) include (employees, founded, verdict) where revenue is not null;
 drop table leads_currentverdict;
 
 delete from leads_label where profile_id <> 1;
@@ -96,7 +103,7 @@ delete from leads_profile;
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0034_outcome_import_on_a_worker"),
+        ("leads", "0035_number_indexes_cover_ranges"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -147,6 +154,22 @@ class Migration(migrations.Migration):
                 migrations.RemoveIndex(
                     model_name="score",
                     name="score_version",
+                ),
+                *(
+                    migrations.RemoveIndex(model_name="company", name=f"company_{column}")
+                    for column in ("employees", "founded", "revenue")
+                ),
+                *(
+                    migrations.AddIndex(
+                        model_name="company",
+                        index=models.Index(
+                            condition=models.Q((f"{column}__isnull", False)),
+                            fields=[column, "id"],
+                            include=[other for other in ("employees", "founded", "revenue") if other != column],
+                            name=f"company_{column}",
+                        ),
+                    )
+                    for column in ("employees", "founded", "revenue")
                 ),
                 migrations.RemoveField(
                     model_name="company",

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0036_profile_access'),
+        ('leads', '0037_profile_access'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0037_uploaded_table_profile'),
+        ('leads', '0038_uploaded_table_profile'),
     ]
 
     operations = [

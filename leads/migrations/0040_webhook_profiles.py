@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0038_profile_snapshots'),
+        ('leads', '0039_profile_snapshots'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('leads', '0035_profiles'),
+        ('leads', '0036_profiles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
