@@ -9,8 +9,10 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from leads.accounts import roles
 from leads.models import FIRST_PROFILE_ID, Company, Label, Profile, ProfileAccess
 from leads.scoring import labels
 from leads.scoring import services as scores
@@ -83,3 +85,20 @@ def test_an_archived_profile_is_hidden_from_reps_and_takes_no_verdict(as_alice, 
             profile_id=two_profiles.pk, company=world["Bravo Beers"], user=None, source="admin", verdict="like"
         )
     assert Label.objects.filter(profile_id=two_profiles.pk).count() == 2  # its labels kept
+
+
+def test_the_admin_lists_companies_in_the_profile_chosen(client, world, two_profiles, django_user_model):
+    manager = django_user_model.objects.create_user("manny", "m@example.com", "manny-password-1")
+    manager.groups.add(Group.objects.get(name=roles.MANAGER))
+    client.force_login(manager)
+    bravo = world["Bravo Beers"]
+    fits = {
+        profile_id: Company.objects.in_profile(profile_id).get(pk=bravo.pk).score.signed_fit
+        for profile_id in (FIRST_PROFILE_ID, two_profiles.pk)
+    }
+    for profile_id, fit in fits.items():
+        page = client.get("/admin/leads/company/", {"profile": profile_id})
+        assert page.status_code == 200
+        row = page.content.decode().split(">Bravo Beers<", 1)[1].split("</tr>", 1)[0]
+        assert fit in row, (profile_id, fit)
+    assert "By profile" in client.get("/admin/leads/company/").content.decode()

@@ -100,7 +100,7 @@ class CompanyAdmin(admin.ModelAdmin):
         "employees", "founded", "revenue",  # the typed numbers: sortable, read with the row
     ]  # fmt: skip
     list_filter = [
-        filters.BandFilter, filters.LabelledFilter, filters.LabelSourceFilter, filters.EmbeddingStatusFilter,
+        filters.ProfileFilter, filters.BandFilter, filters.LabelledFilter, filters.LabelSourceFilter, filters.EmbeddingStatusFilter,
         filters.LowConfidenceFilter, filters.IndustryFilter, filters.CountryFilter, "import_job", "owner", admin_crm.CrmFilter,
     ]  # fmt: skip
     # The search box shows when search_fields is set; get_search_results searches as the dashboard does.

@@ -12,6 +12,34 @@ from leads.profiles import selectors as profiles
 from leads.scoring import bands
 
 
+class ProfileFilter(admin.SimpleListFilter):
+    """The profile the list works in (`?profile=`, as on every page; remembered). Only with a
+    second active profile. The companies are read in it by CompanyAdmin.get_queryset, which asks
+    profiles.current_id(request): nothing to filter here."""
+
+    title = "profile"
+    parameter_name = profiles.PARAM
+
+    def lookups(self, request, model_admin):
+        return [(str(p.pk), p.name) for p in profiles.chooser(request)]
+
+    def choices(self, changelist):
+        current = str(profiles.current_id(self.request)) if self.lookup_choices else None
+        for value, name in self.lookup_choices:
+            yield {
+                "selected": value == current,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": name,
+            }
+
+    def queryset(self, request, queryset):
+        return queryset
+
+    def __init__(self, request, params, model, model_admin):
+        self.request = request
+        super().__init__(request, params, model, model_admin)
+
+
 class EmbeddingStatusFilter(admin.SimpleListFilter):
     title = "embedding"
     parameter_name = "embedded"
