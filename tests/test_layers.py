@@ -60,6 +60,7 @@ DECLARED = {
     "leads.companies.disagreements": "read",
     "leads.companies.search": "read",
     "leads.companies.nearest": "read",
+    "leads.companies.across_profiles": "read",
     "leads.companies.listed": "read",
     "leads.companies.orderings": "read",
     "leads.companies.changes": "read",

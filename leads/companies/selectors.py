@@ -16,20 +16,21 @@ from django.db.models import Q
 from leads.companies import orderings, ranges
 from leads.companies.countries import normalise_country
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Profile, Score
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Score
 from leads.models import companies as company_models
 from leads.models.companies import Found
 from leads.owners import selectors as owner_selectors
-from leads.profiles import selectors as profiles
 from leads.scoring import bands
 
 # On companies read in a profile (Company.objects.in_profile): `current` is its verdict there.
+# "unlabelled" is NOT EXISTS (an anti-join with the profile's few verdicts), which keeps a count of
+# number ranges on the number's index alone; the others join those few rows.
 LABEL_FILTERS = {
-    "all": lambda qs: qs,
-    "unlabelled": lambda qs: qs.filter(current__isnull=True),
-    "labelled": lambda qs: qs.filter(current__isnull=False),
-    "liked": lambda qs: qs.filter(current__verdict="like"),
-    "disliked": lambda qs: qs.filter(current__verdict="dislike"),
+    "all": lambda qs, profile_id: qs,
+    "unlabelled": lambda qs, profile_id: qs.unlabelled(profile_id),
+    "labelled": lambda qs, profile_id: qs.filter(current__isnull=False),
+    "liked": lambda qs, profile_id: qs.filter(current__verdict="like"),
+    "disliked": lambda qs, profile_id: qs.filter(current__verdict="dislike"),
 }
 
 
@@ -90,7 +91,7 @@ def company_listing(
         number_ranges = ranges.read_ranges(bounds)
     except ranges.BadRange as error:
         raise BadFilter(str(error)) from None
-    companies = LABEL_FILTERS[show](Company.objects.in_profile(profile_id).select_related("owner"))
+    companies = LABEL_FILTERS[show](Company.objects.in_profile(profile_id).select_related("owner"), profile_id)
     for found_range in number_ranges:
         companies = companies.filter(range_filter(found_range))
     if owner.strip():
@@ -418,35 +419,3 @@ DISTRIBUTION_SECONDS = 3600
 def band_of(score: Score | None, distribution: bands.Distribution) -> bands.Band | None:
     """The band of a company's score row (None: not scored)."""
     return None if score is None else distribution.band(score.fit, score.unexplored, score.supported)
-
-
-@dataclass(frozen=True)
-class InProfile:
-    """A company as one profile sees it: its verdict there, and its score and band (None: not scored)."""
-
-    profile: Profile
-    verdict: str
-    fit: str  # signed, "" when not scored
-    band: bands.Band | None
-
-
-def in_every_profile(company_id: int, user) -> list[InProfile]:
-    """The company in every profile `user` sees, for the company page's table ([] with one profile):
-    one query a profile (a few at most)."""
-    visible = list(profiles.visible_to(user))
-    if sum(p.archived_at is None for p in visible) < 2:
-        return []
-    found = []
-    for profile in visible:
-        company = Company.objects.in_profile(profile.pk).get(pk=company_id)
-        score = None if company.verdict else company.score
-        distribution = score_distribution(profile.pk)
-        found.append(
-            InProfile(
-                profile=profile,
-                verdict=company.get_verdict_display(),
-                fit=score.signed_fit if score else "",
-                band=band_of(score, distribution),
-            )
-        )
-    return found

@@ -20,8 +20,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
+from leads.companies import across_profiles, exports, nearest, orderings, ranges, search, selectors
 from leads.companies import changes as company_changes
-from leads.companies import exports, nearest, orderings, ranges, search, selectors
 from leads.companies import filters as filter_choices
 from leads.companies.listed import listed
 from leads.core import queue
@@ -220,7 +220,7 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "tally": explanations.neighbour_tally(neighbours),
         "row": row,
         "is_embedded": row.is_embedded,
-        "in_profiles": selectors.in_every_profile(company.pk, request.user),  # [] with one profile: nothing shows
+        "in_profiles": across_profiles.in_every_profile(company.pk, request.user),  # [] with one profile: nothing shows
         "similar": nearest.similar_companies(company, profile_id=profile_id, unlabelled=True),  # [] until embedded
         "website_url": _website_url(company),
         "notes": owner_selectors.company_notes(company.pk),

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection, models
-from django.db.models import Exists, F, FilteredRelation, Func, OuterRef, Q, Value
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Upper
 from pgvector.django import VectorField
@@ -22,7 +21,16 @@ from leads.crm.names import MAX_RECORD_ID
 from leads.imports import numbers
 from leads.models.access import APP_PERMISSIONS
 from leads.models.lookups import Ids, id_array
-from leads.models.profiles import CurrentVerdict
+from leads.models.profiles import CurrentVerdict, ProfileScore
+from leads.models.words import (  # noqa: F401 - words_sql: migration 0021 reads it from here
+    SEARCH_IDS_INLINE,
+    SEARCH_VECTOR,
+    query_words,
+    search_configurations,
+    search_query,
+    words_sql,
+    words_vector,
+)
 
 
 def current_vector_exists(model_name: str, company: str = "pk", text_hash: str = "text_hash") -> Exists:
@@ -59,55 +67,6 @@ def sized_vector(dimensions: int) -> Cast:
     """The vector column cast to one encoder's size: the expression its HNSW index is built on
     (models.encoders.hnsw_index_sql), so a nearest-neighbour query must order by it."""
     return Cast("vector", VectorField(dimensions=dimensions))
-
-
-# Name and domain as words ("Acme Corp" + "acme com"), in the 'simple' configuration: no
-# stemming, no stop words, so any word a rep types can match. The embedded Postgres has no pg_trgm.
-SEARCH_VECTOR = SearchVector(
-    "name", Func(F("domain"), Value(r"[.\-]"), Value(" "), Value("g"), function="regexp_replace"), config="simple"
-)
-
-
-# Up to this many matches are passed on as a list of ids (see CompanyQuerySet.search).
-SEARCH_IDS_INLINE = 20_000
-
-
-def search_configurations() -> tuple[str, ...]:
-    """The text search configurations words are read in: as typed ('simple': no stemming, no stop
-    words, any word a rep types can match) and stemmed in each of settings.SEARCH_LANGUAGES."""
-    return ("simple", *settings.SEARCH_LANGUAGES)
-
-
-def words_sql(text: str) -> str:
-    """The SQL tsvector of the SQL expression `text` in every search configuration (fill_words_sql;
-    the configurations are settings' fixed names, never user input)."""
-    return " || ".join(f"to_tsvector('{config}', {text})" for config in search_configurations())
-
-
-def words_vector(*fields: str) -> SearchVector:
-    """The same tsvector as words_sql, as a Django expression of the company's `fields`."""
-    vectors = [SearchVector(*fields, config=config) for config in search_configurations()]
-    return functools.reduce(lambda a, b: a + b, vectors)
-
-
-def query_words(text: str) -> list[str]:
-    """The words a search looks for: up to 8, lower case ('Acme, Co!' -> ['acme', 'co'])."""
-    return re.findall(r"\w+", text.lower())[:8]
-
-
-def search_query(text: str) -> SearchQuery | None:
-    """'payments co' -> every word as a prefix or, in each search language, by its stem, all
-    required: ('payments':* | 'payment') & ('co':* | 'co'); None for no words."""
-    words = query_words(text)
-    if not words:
-        return None
-    query = None
-    for word in words:
-        either = SearchQuery(f"'{word}':*", search_type="raw", config="simple")
-        for language in settings.SEARCH_LANGUAGES:
-            either |= SearchQuery(word, search_type="plain", config=language)
-        query = either if query is None else query & either
-    return query
 
 
 def _surely_more_than(rows: models.QuerySet, count: int) -> bool:
@@ -300,19 +259,6 @@ def number_index(column: str) -> models.Index:
     others = [other for other in numbers.COLUMNS if other != column]
     condition = Q(**{f"{column}__isnull": False})
     return models.Index(fields=[column, "id"], include=others, condition=condition, name=f"company_{column}")
-
-
-class ProfileScore:
-    """`company.score`: the company's Score row in the profile it was read in
-    (`Company.objects.in_profile(...).select_related("score")` sets it), None where that profile
-    has no score for it. Read on a company not read in a profile, it says so instead of guessing."""
-
-    def __get__(self, company, owner=None):
-        if company is None:
-            return self
-        if "verdict" not in company.__dict__:
-            raise AttributeError("read companies with Company.objects.in_profile(profile_id) to have their score")
-        return None  # in a profile, and select_related found no score there
 
 
 class Company(models.Model):

@@ -69,3 +69,16 @@ class ProfileChoice(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="profile_choice"
     )
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
+
+
+class ProfileScore:
+    """`company.score`: the company's Score row in the profile it was read in
+    (`Company.objects.in_profile(...).select_related("score")` sets it), None where that profile
+    has no score for it. Read on a company not read in a profile, it says so instead of guessing."""
+
+    def __get__(self, company, owner=None):
+        if company is None:
+            return self
+        if "verdict" not in company.__dict__:
+            raise AttributeError("read companies with Company.objects.in_profile(profile_id) to have their score")
+        return None  # in a profile, and select_related found no score there
