@@ -102,3 +102,11 @@ def test_the_admin_lists_companies_in_the_profile_chosen(client, world, two_prof
         row = page.content.decode().split(">Bravo Beers<", 1)[1].split("</tr>", 1)[0]
         assert fit in row, (profile_id, fit)
     assert "By profile" in client.get("/admin/leads/company/").content.decode()
+
+
+def test_links_to_a_company_carry_the_profile_only_with_two(as_alice, world, two_profiles):
+    page = as_alice.get("/", {"profile": two_profiles.pk}).content.decode()
+    assert f'/companies/{world["Bravo Beers"].pk}/?profile={two_profiles.pk}"' in page
+    Profile.objects.filter(pk=two_profiles.pk).update(archived_at=timezone.now())  # one left for alice
+    page = as_alice.get("/").content.decode()
+    assert f'/companies/{world["Bravo Beers"].pk}/"' in page and "?profile=" not in page
