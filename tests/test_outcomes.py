@@ -18,6 +18,7 @@ from leads import tasks
 from leads.accounts import roles
 from leads.companies.disagreements import rep_disagreements
 from leads.core import queue
+from leads.imports import jobs
 from leads.models import (
     FIRST_PROFILE_ID,
     Company,
@@ -27,6 +28,7 @@ from leads.models import (
     Outcome,
     OutcomeImport,
     PendingScoreChange,
+    Profile,
     Verdict,
 )
 from leads.outcomes import deals as deal_rows
@@ -319,3 +321,25 @@ def test_the_stage_words_of_each_crm():
     assert deal_rows.read_date("05.03.2024") == datetime.date(2024, 3, 5)
     assert deal_rows.read_amount("EUR 900") == (Decimal("900.00"), "EUR")
     assert deal_rows.read_amount("lots") == (None, "")
+
+
+def test_outcomes_count_as_verdicts_in_the_profile_that_chose_it_only(team, bob, tmp_path):
+    lending = Profile.objects.create(name="Lending")
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        "Record ID,Company,Stage,Close Date\n1,Acme,Closed Lost,2024-01-01\n2,Globex,Closed Won,2024-01-02\n"
+    )
+    imported(path, crm="hubspot")
+    assert outcomes.set_outcomes_count(count=True, user=bob, profile_id=lending.pk) == 2
+    assert outcome_selectors.outcomes_count(lending.pk) and not outcome_selectors.outcomes_count(FIRST_PROFILE_ID)
+    in_lending = Company.objects.in_profile(lending.pk)
+    assert in_lending.get(pk=team["Globex"].pk).verdict == Verdict.LIKE
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=team["Globex"].pk).verdict == ""
+    # A later deals import's outcomes become verdicts in that profile, not in the first.
+    path.write_text("Record ID,Company,Stage,Close Date\n5,Initech,Closed Won,2024-02-01\n")
+    job = outcomes.create_import(path=path)
+    outcomes.choose(job, crm="hubspot")
+    jobs.choose_profile(job, lending.pk)
+    outcomes.run_import(job)
+    assert in_lending.get(pk=team["Initech"].pk).verdict == Verdict.LIKE
+    assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=team["Initech"].pk).verdict == ""

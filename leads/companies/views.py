@@ -225,7 +225,7 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
         "website_url": _website_url(company),
         "notes": owner_selectors.company_notes(company.pk),
         "outcomes": (outcomes := outcome_selectors.company_outcomes(company.pk)),  # apart from the verdicts
-        "outcomes_count": bool(outcomes) and outcome_selectors.outcomes_count(),  # said only beside deals
+        "outcomes_count": bool(outcomes) and outcome_selectors.outcomes_count(profile_id),  # said only beside deals
         # Plain text, not links: a record's address needs the team's HubSpot portal, Salesforce
         # instance or Pipedrive subdomain, which leads does not know.
         "crm_records": list(company.crm_records.all()),

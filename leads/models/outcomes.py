@@ -8,7 +8,6 @@ from django.db import models
 
 from leads.models.companies import Company
 from leads.models.imports import UploadedTable
-from leads.models.onerow import OneRow
 
 
 class Stage(models.TextChoices):
@@ -75,10 +74,11 @@ class Outcome(models.Model):
         return f"{self.crm}:{self.deal_id} {self.stage}"
 
 
-class OutcomeSettings(OneRow):
-    """Whether outcomes count as verdicts: the one place the choice lives, so that a profile key
-    (issue #28) can join it. Changed only by outcomes.services.set_outcomes_count."""
+class OutcomeSettings(models.Model):
+    """Whether outcomes count as verdicts in a profile: the one place the choice lives, a row a
+    profile (none: they do not). Changed only by outcomes.services.set_outcomes_count."""
 
+    profile = models.OneToOneField("leads.Profile", on_delete=models.CASCADE, related_name="+")
     count_as_verdicts = models.BooleanField(default=False)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     changed_at = models.DateTimeField(null=True, blank=True)

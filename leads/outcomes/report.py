@@ -160,7 +160,7 @@ def outcomes_report(
         },
         "trend": figures.by_month(won, months, strong),
         "drift": drift(profile_id=profile_id),
-        "outcomes_count_as_verdicts": selectors.outcomes_count(),
+        "outcomes_count_as_verdicts": selectors.outcomes_count(profile_id),
     }
 
 

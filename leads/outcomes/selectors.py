@@ -30,9 +30,9 @@ def import_progress(job: OutcomeImport) -> dict:
     return {**run_progress(job), "finished": job.state in (OutcomeImport.State.DONE, OutcomeImport.State.FAILED)}
 
 
-def outcomes_count() -> bool:
-    """Whether outcomes count as verdicts now (OutcomeSettings)."""
-    found = OutcomeSettings.read("count_as_verdicts")
+def outcomes_count(profile_id: int) -> bool:
+    """Whether outcomes count as verdicts in the profile now (OutcomeSettings)."""
+    found = OutcomeSettings.objects.filter(profile_id=profile_id).values_list("count_as_verdicts").first()
     return bool(found and found[0])
 
 

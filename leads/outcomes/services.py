@@ -121,10 +121,9 @@ def _import(job: OutcomeImport) -> None:
     # Reading a band before each deal takes a snapshot read a day (seconds for a year of deals at a
     # million companies): a worker does it after the commit, the report reads the rest meanwhile.
     enqueue_on_commit("leads.remember_bands_before")
-    if selectors.outcomes_count():
-        apply_outcome_verdicts(
-            company_ids=[m.company_id for m in reading.matched], profile_id=job.profile_id or profiles.current_id()
-        )
+    profile_id = job.profile_id or profiles.current_id()
+    if selectors.outcomes_count(profile_id):
+        apply_outcome_verdicts(company_ids=[m.company_id for m in reading.matched], profile_id=profile_id)
 
 
 def _upsert(job: OutcomeImport, reading: Reading) -> tuple[int, int, int]:
@@ -223,10 +222,13 @@ def set_outcomes_count(*, count: bool, user=None, profile_id: int | None = None)
     """Turn "outcomes count as verdicts" on (every company's latest outcome becomes its verdict in
     the profile, None: profiles.current_id()) or off (reps' own verdicts come back); how many
     verdicts changed. Nothing when it is already so."""
-    settings = OutcomeSettings.get()
+    profile_id = profiles.current_id() if profile_id is None else profile_id
+    settings, _ = OutcomeSettings.objects.get_or_create(profile_id=profile_id)
     if settings.count_as_verdicts == count:
         return 0
-    OutcomeSettings.change(count_as_verdicts=count, changed_by=user, changed_at=timezone.now())
+    OutcomeSettings.objects.filter(profile_id=profile_id).update(
+        count_as_verdicts=count, changed_by=user, changed_at=timezone.now()
+    )
     if count:
         return apply_outcome_verdicts(profile_id=profile_id)
     return restore_rep_verdicts(user=user, profile_id=profile_id)

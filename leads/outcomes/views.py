@@ -44,7 +44,8 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
                 error = str(problem)
             else:
                 return redirect("outcome-import", job.pk)
-    context = {"error": error, "jobs": selectors.recent_imports(), "count": selectors.outcomes_count(),
+    count = selectors.outcomes_count(profiles.current_id(request))
+    context = {"error": error, "jobs": selectors.recent_imports(), "count": count,
                "may_change": request.user.has_perm(roles.SETTINGS), "crms": KNOWN}  # fmt: skip
     return render(request, "leads/outcomes.html", context, status=400 if error else 200)
 
