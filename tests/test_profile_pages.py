@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from leads.accounts import roles
 from leads.models import FIRST_PROFILE_ID, Company, Label, Profile, ProfileAccess
+from leads.savedviews import services as saved_views
 from leads.scoring import labels
 from leads.scoring import services as scores
 
@@ -110,3 +111,16 @@ def test_links_to_a_company_carry_the_profile_only_with_two(as_alice, world, two
     Profile.objects.filter(pk=two_profiles.pk).update(archived_at=timezone.now())  # one left for alice
     page = as_alice.get("/").content.decode()
     assert f'/companies/{world["Bravo Beers"].pk}/"' in page and "?profile=" not in page
+
+
+def test_saved_views_are_listed_in_the_profile_they_were_saved_in(as_alice, alice, world, two_profiles):
+    services = saved_views
+    services.save_view(name="Software strong", query=f"profile={two_profiles.pk}&band=strong", user=alice)
+    services.save_view(name="Unlabelled", query="show=unlabelled", user=alice)  # saved with one profile
+    assert [v.view.name for v in services.views_for(alice, profile_id=two_profiles.pk)] == [
+        "Software strong",
+        "Unlabelled",
+    ]
+    assert [v.view.name for v in services.views_for(alice, profile_id=FIRST_PROFILE_ID)] == ["Unlabelled"]
+    assert "Software strong" not in as_alice.get("/", {"profile": FIRST_PROFILE_ID}).content.decode()
+    assert "Software strong" in as_alice.get("/", {"profile": two_profiles.pk}).content.decode()

@@ -119,7 +119,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     rows = listed(profile_id, companies, why=why)
     distribution = selectors.score_distribution(profile_id)
     values = {field: filter_choices.filter_values(field) for field in filter_choices.FILTER_FIELDS}
-    listed_views = saved_views.views_for(request.user)
+    listed_views = saved_views.views_for(request.user, profile_id=profile_id)
     return render(
         request,
         "leads/dashboard.html",

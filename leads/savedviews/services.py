@@ -16,7 +16,8 @@ from leads.models import SavedView, SavedViewVisit
 from leads.profiles import selectors as profiles
 
 # The dashboard's filters a view keeps (views.FILTERS), each as the dashboard's parameter.
-KEPT = ("show", "band", "industry", "country", "import", "q", "ordering", *ranges.PARAMS)
+# The profile too: a view saved in a profile is that profile's (with one profile the page has no `profile=`).
+KEPT = ("profile", "show", "band", "industry", "country", "import", "q", "ordering", *ranges.PARAMS)
 # New companies are counted up to this many ("100+"): one short index range scan per view.
 NEW_COUNT_LIMIT = 100
 NAME_MAX_CHARS = 100
@@ -52,7 +53,9 @@ def valid_query(query: str) -> str:
 
 def _listing(filters: dict[str, str]):
     ordering = filters.get("ordering", orderings.DEFAULT_ORDERING)
-    return selectors.listing(ordering=ordering, **_listing_filters(filters, profiles.current_id()))
+    given = filters.get("profile", "")
+    profile_id = int(given) if given.isdigit() else profiles.current_id()
+    return selectors.listing(ordering=ordering, **_listing_filters(filters, profile_id))
 
 
 def _listing_filters(filters: dict[str, str], profile_id: int) -> dict:
@@ -106,17 +109,20 @@ class ListedView:
 
 
 def views_for(user, *, profile_id: int | None = None) -> list[ListedView]:
-    """Every saved view, by name, with the companies new in it since `user` last opened it (since
-    it was made, for a view they never opened), its label filter and band read in the profile
-    (None: profiles.current_id())."""
+    """The saved views of the profile (None: profiles.current_id()), by name: those saved in it
+    (their `profile=`) and those that name none, each with the companies new in it since `user`
+    last opened it (since it was made, for a view they never opened), read in the profile."""
     profile_id = profiles.current_id() if profile_id is None else profile_id
     views = list(SavedView.objects.select_related("owner").order_by(Lower("name"), "pk"))
     visits = dict(SavedViewVisit.objects.filter(user=user).values_list("view_id", "visited_at"))
     listed = []
     for view in views:
+        params = dict(parse_qsl(view.query))
+        if params.get("profile", str(profile_id)) != str(profile_id):
+            continue  # another profile's view
         since = visits.get(view.pk, view.created_at)
         try:
-            filters = _listing_filters(dict(parse_qsl(view.query)), profile_id)
+            filters = _listing_filters(params, profile_id)
             companies = selectors.company_listing(**filters).companies
         except selectors.BadFilter:  # a band or import that no longer exists: nothing is new
             listed.append(ListedView(view, 0, False))
