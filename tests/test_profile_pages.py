@@ -58,6 +58,7 @@ def test_the_dashboard_and_the_company_page_work_in_the_chosen_profile(as_alice,
     assert fit_cell(as_alice.get("/").content.decode(), "Bravo Beers") == software_fit
     page = as_alice.get(f"/companies/{copper.pk}/", {"profile": two_profiles.pk}).content.decode()
     assert "In every profile" in page and "Ideal customers" in page and "Software" in page
+    assert "labelled companies' worth close by" in page.split('id="profiles"', 1)[1].split("</section>", 1)[0]
     # A verdict given in a profile goes to that profile only.
     form = urlencode({"verdict": "like", "profile": FIRST_PROFILE_ID})  # as a browser posts the row's form
     response = as_alice.post(f"/companies/{copper.pk}/label", form, content_type="application/x-www-form-urlencoded")

@@ -28,7 +28,7 @@ from leads.scoring import bands
 LABEL_FILTERS = {
     "all": lambda qs, profile_id: qs,
     "unlabelled": lambda qs, profile_id: qs.unlabelled(profile_id),
-    "labelled": lambda qs, profile_id: qs.filter(current__isnull=False),
+    "labelled": lambda qs, profile_id: qs.labelled(profile_id),
     "liked": lambda qs, profile_id: qs.filter(current__verdict="like"),
     "disliked": lambda qs, profile_id: qs.filter(current__verdict="dislike"),
 }

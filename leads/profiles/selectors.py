@@ -78,7 +78,8 @@ def _resolve(request) -> int:
         if chosen is None:
             names = ", ".join(f"{p.pk} ({p.name})" for p in visible) or "none"
             raise UnknownProfile(f"profile must be one of the profiles you may work in: {names} (got {given!r})")
-        ProfileChoice.objects.update_or_create(user=user, defaults={"profile": chosen})
+        if not ProfileChoice.objects.filter(user=user, profile=chosen).exists():  # a write only on a change
+            ProfileChoice.objects.update_or_create(user=user, defaults={"profile": chosen})
         return chosen.pk
     if user is not None and user.is_authenticated:
         last = ProfileChoice.objects.filter(user=user, profile__in=visible).values_list("profile_id", flat=True).first()
@@ -103,11 +104,15 @@ def chooser(request) -> list[Profile]:
 
 
 def context(request) -> dict:
-    """Template context: `profile_choices` (empty with one profile: nothing shows) and `current_profile_id`."""
+    """Template context: `profile_choices` (empty with one profile: nothing shows) and `current_profile_id`.
+    Worked out once a request: a page renders its rows one template at a time (render_to_string)."""
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
-    try:
-        choices = chooser(request)
-        return {"profile_choices": choices, "current_profile_id": current_id(request) if choices else None}
-    except UnknownProfile:
-        return {"profile_choices": [], "current_profile_id": None}
+    if getattr(request, "_profile_context", None) is None:
+        try:
+            choices = chooser(request)
+            found = {"profile_choices": choices, "current_profile_id": current_id(request) if choices else None}
+        except UnknownProfile:
+            found = {"profile_choices": [], "current_profile_id": None}
+        request._profile_context = found
+    return request._profile_context

@@ -22,6 +22,7 @@ from django.utils import timezone
 from leads.core.queue import enqueue_on_commit, send
 from leads.models import Profile, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from leads.models.webhooks import new_secret
+from leads.profiles import selectors as profiles
 from leads.scoring import bands
 from leads.webhooks import addresses, backoff, outbound
 from leads.webhooks.selectors import failed_deliveries
@@ -72,15 +73,12 @@ def _profiles(chosen: Sequence[str | int]) -> list[int]:
     """Profile ids or names (any case) as ids; none: every profile."""
     ids = []
     for value in chosen:
-        text = str(value).strip()
-        if not text:
-            continue
-        found = Profile.objects.filter(pk=int(text)) if text.isdigit() else Profile.objects.filter(name__iexact=text)
-        profile = found.first()
-        if profile is None:
-            names = ", ".join(f"{p.pk} ({p.name})" for p in Profile.objects.all())
-            raise InvalidEndpoint(f"unknown profile {value!r}: choose from {names} (none: every profile)")
-        ids.append(profile.pk)
+        if str(value).strip():
+            try:
+                ids.append(profiles.named(str(value)))
+            except profiles.UnknownProfile:
+                names = ", ".join(f"{p.pk} ({p.name})" for p in Profile.objects.all())
+                raise InvalidEndpoint(f"unknown profile {value!r}: choose from {names} (none: every profile)") from None
     return sorted(set(ids))
 
 
