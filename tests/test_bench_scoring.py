@@ -126,6 +126,11 @@ def test_with_two_profiles_each_is_measured_and_its_incremental_passes_equal_its
     disk = figures["score_disk"]
     assert disk["rows"] == sum(by_profile[p]["score_rows"] for p in by_profile)
     assert 0 < disk["compacted"]["total"] <= disk["as_is"]["total"]
-    assert set(disk["compacted"]["index_bytes"]) >= {"score_best_fit_first", "score_company"}
+    for profile in by_profile:  # each profile's scores in its own partition, with its own indexes
+        own = by_profile[profile]
+        assert own["table"] == f"leads_score_profile_{profile}"
+        assert 0 < own["score_bytes_compacted"] == own["compacted"]["total"] <= own["as_is"]["total"]
+        assert len(own["compacted"]["index_bytes"]) == 4  # the key, best fit first, version, company
+    assert disk["compacted"]["total"] == sum(by_profile[p]["score_bytes_compacted"] for p in by_profile)
     assert disk["at_10_profiles_bytes"] == pytest.approx(10 * disk["bytes_per_profile"])
     assert name not in databases()

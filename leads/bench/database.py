@@ -26,7 +26,7 @@ from leads.bench.base import BaseSet
 from leads.companies.countries import normalise_country
 from leads.companies.identity import dedupe_key, embedding_text, normalise_domain, normalise_name, text_hash
 from leads.embedding import active
-from leads.models import FIRST_PROFILE_ID, Profile
+from leads.models import FIRST_PROFILE_ID, Profile, Score
 from leads.models.companies import fill_words_sql
 from leads.models.encoders import HNSW_BUILD_MEMORY, hnsw_index_name
 
@@ -113,6 +113,14 @@ def reset_labels() -> None:
             " leads_scorechange, leads_reviewdecision"
         )
     Profile.objects.exclude(pk=FIRST_PROFILE_ID).delete()
+    with connection.cursor() as cursor:  # and the score tables of the profiles deleted (migration 0042)
+        cursor.execute(
+            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+            " where i.inhparent = 'leads_score'::regclass and c.relname <> %s",
+            [Score.partition(FIRST_PROFILE_ID)],
+        )
+        for (table,) in cursor.fetchall():
+            cursor.execute(f"drop table {connection.ops.quote_name(table)}")
 
 
 # --- Filling ---------------------------------------------------------------------------

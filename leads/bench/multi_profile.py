@@ -13,7 +13,7 @@ fit: copies.profile_verdicts), through the labels service, and a full rescore ea
 3. every profile's scores against a full rescore of it (the incremental passes of both threads
    were exact), which also times a full rescore with every other profile's scores present;
 4. the pages the benchmark times, in the last profile (`?profile=<id>`);
-5. leads_score on disk: rows and bytes per profile, as left by the passes and compacted.
+5. leads_score on disk: rows and bytes per profile (its own partition), as left by the passes and compacted.
 
 In memory, after the first profile's baselines: the numpy floor of the last profile, whose first
 full rescore ran with every other profile's scores present (its ratio)."""
@@ -30,7 +30,7 @@ from django.db import connection, connections
 
 from leads.bench import baselines, copies, measure
 from leads.bench.base import BaseSet
-from leads.models import Company, LabelSource, Profile, Verdict
+from leads.models import Company, LabelSource, Profile, Score, Verdict
 from leads.profiles import selectors as profiles
 from leads.scoring import labels, reads, thresholds
 from leads.scoring import services as scores
@@ -308,57 +308,71 @@ def profile_pages(rng: np.random.Generator, requests: int, user, search_words: l
 
 
 def _score_bytes() -> int:
+    """Every profile's scores on disk (the partitions of leads_score: the parent holds no rows)."""
     with connection.cursor() as cursor:
-        cursor.execute("select pg_total_relation_size('leads_score')")
-        return int(cursor.fetchone()[0])
+        cursor.execute("select sum(pg_total_relation_size(relid)) from pg_partition_tree('leads_score') where isleaf")
+        return int(cursor.fetchone()[0] or 0)
 
 
-def _relation_sizes() -> dict:
-    """leads_score's heap (main fork), table (heap, TOAST, free space and visibility maps), each
-    index and the total, in bytes."""
+def _relation_sizes(table: str) -> dict:
+    """A score table's heap (main fork), table (heap, TOAST, free space and visibility maps),
+    each index and the total, in bytes."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "select pg_relation_size('leads_score'), pg_table_size('leads_score'), pg_indexes_size('leads_score'),"
-            " pg_total_relation_size('leads_score')"
+            "select pg_relation_size(%s::regclass), pg_table_size(%s::regclass), pg_indexes_size(%s::regclass),"
+            " pg_total_relation_size(%s::regclass)",
+            [table] * 4,
         )
-        heap, table, indexes, total = (int(value) for value in cursor.fetchone())
+        heap, table_bytes, indexes, total = (int(value) for value in cursor.fetchone())
         cursor.execute(
             "select indexrelid::regclass::text, pg_relation_size(indexrelid) from pg_index"
-            " where indrelid = 'leads_score'::regclass order by 1"
+            " where indrelid = %s::regclass order by 1",
+            [table],
         )
         each = {name: int(size) for name, size in cursor.fetchall()}
-    return {"heap": heap, "table": table, "indexes": indexes, "index_bytes": each, "total": total}
+    return {"heap": heap, "table": table_bytes, "indexes": indexes, "index_bytes": each, "total": total}
+
+
+def _summed(sizes: list[dict]) -> dict:
+    keys = ("heap", "table", "indexes", "total")
+    return {key: sum(size[key] for size in sizes) for key in keys}
 
 
 def score_disk(ids: list[int]) -> tuple[dict[int, dict], dict]:
-    """leads_score's size as the passes left it (after a plain VACUUM: dead rows' space kept for
-    reuse) and compacted (VACUUM FULL: every row written once, indexes rebuilt); per profile its
-    rows, their bytes (pg_column_size of each row) and its share of both sizes by rows; what 10
-    profiles would take. Returns (per profile id, the table's figures)."""
-    with connection.cursor() as cursor:
-        cursor.execute("vacuum (analyze) leads_score")
-        as_is = _relation_sizes()
-        cursor.execute("select profile_id, count(*), sum(pg_column_size(s.*)) from leads_score s group by profile_id")
-        rows = {profile_id: (int(count), int(size)) for profile_id, count, size in cursor.fetchall()}
-        cursor.execute("vacuum (full, analyze) leads_score")
-        compacted = _relation_sizes()
-    total_rows = sum(count for count, _ in rows.values()) or 1
+    """Each profile's scores on disk (its own partition of leads_score) as the passes left them
+    (after a plain VACUUM: dead rows' space kept for reuse) and compacted (VACUUM FULL: every row
+    written once, indexes rebuilt); its rows and their bytes (pg_column_size of each row); what
+    10 profiles would take. Returns (per profile id, the figures of all of them)."""
     each: dict[int, dict] = {}
-    for profile_id in ids:
-        count, size = rows.get(profile_id, (0, 0))
-        each[profile_id] = {
-            "score_rows": count,
-            "score_row_bytes": size,
-            "score_bytes_as_is": as_is["total"] * count / total_rows,
-            "score_bytes_compacted": compacted["total"] * count / total_rows,
-        }
+    as_is, compacted = [], []
+    with connection.cursor() as cursor:
+        for profile_id in ids:
+            table = Score.partition(profile_id)
+            cursor.execute(f"vacuum (analyze) {table}")  # a name made from an integer, never input
+            before = _relation_sizes(table)
+            cursor.execute(f"select count(*), coalesce(sum(pg_column_size(s.*)), 0) from {table} s")
+            count, size = (int(value) for value in cursor.fetchone())
+            cursor.execute(f"vacuum (full, analyze) {table}")
+            after = _relation_sizes(table)
+            as_is.append(before)
+            compacted.append(after)
+            each[profile_id] = {
+                "score_rows": count,
+                "score_row_bytes": size,
+                "score_bytes_as_is": before["total"],
+                "score_bytes_compacted": after["total"],
+                "table": table,
+                "as_is": before,
+                "compacted": after,
+            }
+    total_rows = sum(each[p]["score_rows"] for p in ids) or 1
     per_profile = max(each[p]["score_bytes_compacted"] for p in ids)
     per_profile_as_is = max(each[p]["score_bytes_as_is"] for p in ids)
     return each, {
         "rows": total_rows,
-        "avg_row_bytes": sum(size for _, size in rows.values()) / total_rows,
-        "as_is": as_is,
-        "compacted": compacted,
+        "avg_row_bytes": sum(each[p]["score_row_bytes"] for p in ids) / total_rows,
+        "as_is": _summed(as_is),
+        "compacted": _summed(compacted),
         "bytes_per_profile": per_profile,
         "bytes_per_profile_as_is": per_profile_as_is,
         "at_10_profiles_bytes": 10 * per_profile,

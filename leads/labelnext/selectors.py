@@ -44,7 +44,7 @@ def label_next(
     labelled = reads.load_labelled_set(profile_id)
     if len(labelled) == 0:
         return cold_start_sample(limit, profile_id=profile_id, seed=seed)
-    company_ids, vectors = _read_sample(profile_id, Score._meta.db_table, sample_size, seed)
+    company_ids, vectors = _read_sample(profile_id, Score.partition(profile_id), sample_size, seed)
     # Fit, not the plain score: what the rep sees, so "its neighbours disagree" is true of the row.
     rows = Score.objects.filter(profile_id=profile_id, company__any_of=company_ids.tolist()).values_list(
         "company_id", "fit", "neighbour_distances", "unexplored"

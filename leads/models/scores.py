@@ -17,7 +17,10 @@ class Score(models.Model):
     The neighbours are kept as parallel arrays, nearest first, so that a full rescore writes
     them with one binary COPY and the incremental rescore can ask the database which scores
     cite a company (a scan: no index on neighbour_ids, whose upkeep doubled the cost of every
-    rewritten score) and which a new label would enter (its distance below kth_distance)."""
+    rewritten score) and which a new label would enter (its distance below kth_distance).
+
+    The table is partitioned by profile, one table each (`partition`, migration 0042): a
+    profile's scans read its own rows only."""
 
     pk = models.CompositePrimaryKey("profile", "company")
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)  # the key leads
@@ -54,6 +57,12 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company_id} ({self.profile_id}): {self.signed}"
+
+    @staticmethod
+    def partition(profile_id: int) -> str:
+        """The table that holds one profile's scores: leads_score is partitioned by profile, one
+        table each, made with the profile (migration 0042)."""
+        return f"leads_score_profile_{int(profile_id)}"
 
     @property
     def signed(self) -> str:
