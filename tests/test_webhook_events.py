@@ -19,6 +19,7 @@ from leads.companies.selectors import band_of, score_distribution
 from leads.embedding import services as embeddings
 from leads.imports import services as imports
 from leads.models import FIRST_PROFILE_ID, Company, CrmRecord, Label, Score, WebhookDelivery, WebhookEndpoint
+from leads.outcomes import services as outcomes
 from leads.scoring import labels
 from leads.scoring import services as scores
 from leads.webhooks import events, services
@@ -223,8 +224,25 @@ def test_an_import_sends_import_finished_with_its_counts(allowed, world, alice, 
     job = imports.run_import(imports.create_job(path=path, user=alice))
     (delivery,) = listening.deliveries.all()
     (summary,) = delivery.payload["data"]["imports"]
-    assert (summary["id"], summary["state"], summary["by"]) == (job.pk, "done", "alice")
-    assert (summary["created"], summary["rejected"]) == (job.created, job.rejected)
+    assert (summary["id"], summary["kind"], summary["state"], summary["by"]) == (job.pk, "companies", "done", "alice")
+    assert (summary["created"], summary["rejected"], summary["labels"]) == (job.created, job.rejected, job.labels)
+
+
+def test_a_deals_import_sends_import_finished_with_its_kind_and_counts(allowed, world, alice, tmp_path):
+    listening = endpoint(events_=["import.finished"])
+    path = Path(tmp_path) / "deals.csv"
+    path.write_text(
+        "Record ID,Deal Name,Deal Stage,Close Date,Associated Company\n"
+        "9001,Bravo pilot,Closed Won,2024-03-05,Bravo Beers\n"
+        "9002,Nobody,closedlost,2024-03-20,No Such Company\n"
+    )
+    job = outcomes.run_import(outcomes.create_import(path=path, user=alice))
+    assert job.state == "done" and job.created == 1 and job.rejected == 1
+    (delivery,) = listening.deliveries.all()
+    (summary,) = delivery.payload["data"]["imports"]
+    assert (summary["id"], summary["kind"], summary["state"], summary["by"]) == (job.pk, "deals", "done", "alice")
+    assert (summary["created"], summary["rejected"], summary["matched"]) == (1, 1, job.matched)
+    assert "labels" not in summary and "duplicates" not in summary
 
 
 # --- Pages and the command --------------------------------------------------------------------

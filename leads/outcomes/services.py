@@ -35,6 +35,7 @@ from leads.outcomes import report, selectors
 from leads.outcomes.matching import Reading, read_file
 from leads.profiles import selectors as profiles
 from leads.scoring import labels
+from leads.webhooks import events as webhooks
 
 # What a decided outcome says, as a verdict.
 VERDICT_OF = {Stage.WON: Verdict.LIKE, Stage.LOST: Verdict.DISLIKE}
@@ -101,8 +102,8 @@ def queue_waiting_imports() -> int:
 
 def run_import(job: OutcomeImport) -> OutcomeImport:
     """Import the job's file in one transaction, once (imports.jobs.run): done, or failed with the
-    reason on the job (UnreadableFile or ImportFailed raised)."""
-    return jobs.run(job, lock=locks.OUTCOME_IMPORT, work=_import)
+    reason on the job (UnreadableFile or ImportFailed raised); import.finished tells the webhooks."""
+    return jobs.run(job, lock=locks.OUTCOME_IMPORT, work=_import, ended=webhooks.import_finished)
 
 
 def _import(job: OutcomeImport) -> None:

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from leads.companies.selectors import band_of, score_distribution
-from leads.models import ImportJob, Profile, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from leads.models import ImportJob, OutcomeImport, Profile, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from leads.models.lookups import id_array
 from leads.scoring.bands import Distribution
 from leads.webhooks.selectors import companies_described, listening
@@ -86,23 +86,27 @@ def labelled(*, profile_id: int, verdicts: Sequence[tuple[int, str]], user, sour
 
 # --- An import --------------------------------------------------------------------------------
 
-COUNTS = ("rows_read", "created", "updated", "unchanged", "duplicates", "rejected", "labels")
+COUNTS = ("rows_read", "created", "updated", "unchanged", "rejected")  # of every import, companies or deals
+KIND_COUNTS = {ImportJob: ("duplicates", "labels"), OutcomeImport: ("matched",)}  # of one kind's only
+KINDS = {ImportJob: "companies", OutcomeImport: "deals"}
 
 
-def import_finished(job: ImportJob) -> None:
-    """import.finished: the job is done or failed, with its counts."""
+def import_finished(job: ImportJob | OutcomeImport) -> None:
+    """import.finished: an import of companies or of deals is done or failed, with its counts."""
     endpoints = listening(WebhookEvent.IMPORT_FINISHED)
     if not endpoints:
         return
     with _quietly(f"import {job.pk}"):
         summary = {
             "id": job.pk,
+            "kind": KINDS[type(job)],
             "file": job.original_name,
             "state": job.state,
             "by": job.user.username if job.user_id else None,
+            "profile": job.profile_id,
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
             "error": job.error,
-            **{name: getattr(job, name) for name in COUNTS},
+            **{name: getattr(job, name) for name in COUNTS + KIND_COUNTS[type(job)]},
         }
         _insert(WebhookEvent.IMPORT_FINISHED, endpoints, "imports", lambda endpoint: [summary])
 
