@@ -17,6 +17,7 @@ from leads.accounts import roles
 from leads.admin import crm as admin_crm
 from leads.admin import filters
 from leads.admin import owners as admin_owners
+from leads.admin.readonly import ReadOnlyAdmin
 from leads.companies import exports, identity, nearest, selectors
 from leads.companies import services as companies
 from leads.embedding import active
@@ -309,22 +310,13 @@ def _admin_link(company: Company | None, company_id: int):
 
 
 @admin.register(Label)
-class LabelAdmin(admin.ModelAdmin):
+class LabelAdmin(ReadOnlyAdmin):
     """Read-only history: verdicts are given on the dashboard, the API, an import or the
     company list's actions, all through scoring.labels."""
 
     list_display = ["company", "verdict", "user", "source", "created_at"]
     list_filter = ["verdict", "source", "user"]
     search_fields = ["company__name"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ImportJob)

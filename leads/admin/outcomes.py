@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.formats import number_format
 
+from leads.admin.readonly import ReadOnlyAdmin
 from leads.crm import names as crm_names
 from leads.models import Outcome, Stage
 from leads.scoring import bands
@@ -60,7 +61,7 @@ class MatchedByFilter(admin.ChoicesFieldListFilter):
 
 
 @admin.register(Outcome)
-class OutcomeAdmin(admin.ModelAdmin):
+class OutcomeAdmin(ReadOnlyAdmin):
     list_display = ["deal_id", "company", "crm_name", "deal_name", "stage", "closed_on", "amount_given", "band_before_deal"]  # fmt: skip
     list_filter = ["stage", CrmFilter, BandBeforeFilter, ("matched_by", MatchedByFilter)]
     search_fields = ["company__name", "deal_id", "deal_name"]
@@ -71,15 +72,6 @@ class OutcomeAdmin(admin.ModelAdmin):
         "matched_by", "band_before_deal", "source", "created_at", "decided_at", "updated_at",
     ]  # fmt: skip
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="CRM", ordering="crm")
     def crm_name(self, outcome: Outcome) -> str:
