@@ -128,6 +128,31 @@ def test_re_importing_the_same_file_updates_and_never_duplicates(team, tmp_path)
     assert umbrella.source_id == later.pk != first.pk
 
 
+def test_a_re_import_that_changes_every_field_stores_what_a_first_import_of_it_would(team, tmp_path):
+    columns = ["company_id", "stage", "stage_as_written", "closed_on", "amount", "currency", "deal_name", "matched_by"]
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    old.write_text("Record ID,Deal Name,Deal Stage,Close Date,Amount,Associated Company\n"
+                   "7001,Pilot,Open,,,Acme\n7002,Renewal,Closed Won,2024-01-02,100,Globex\n")  # fmt: skip
+    new.write_text("Record ID,Deal Name,Deal Stage,Close Date,Amount,Associated Company\n"
+                   "7001,Pilot (signed),closedwon,2024-05-06,EUR 2500.50,Initech\n"
+                   "7002,Renewal lost,Closed Lost,2024-07-08,90,Umbrella\n")  # fmt: skip
+    imported(old)
+    Outcome.objects.update(read_before=True)
+    again = imported(new)
+    assert (again.created, again.updated) == (0, 2)
+    updated = {
+        o["deal_id"]: o for o in Outcome.objects.values("deal_id", "source_id", "read_before", "decided_at", *columns)
+    }
+    assert all(o["source_id"] == again.pk and o["read_before"] is False and o["decided_at"] for o in updated.values())
+    Outcome.objects.all().delete()
+    imported(new)
+    fresh = {o["deal_id"]: o for o in Outcome.objects.values("deal_id", *columns)}
+    assert {key: {c: updated[key][c] for c in columns} for key in updated} == {
+        key: {c: fresh[key][c] for c in columns} for key in fresh
+    }
+    assert fresh["7001"]["company_id"] == team["Initech"].pk and fresh["7001"]["amount"] == Decimal("2500.50")
+
+
 def test_a_file_without_deal_ids_keys_each_deal_by_its_company_and_name(team, tmp_path):
     path = tmp_path / "deals.csv"
     path.write_text("Company,Deal Name,Stage\nGlobex,Pilot,Open\n")

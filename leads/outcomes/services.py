@@ -146,12 +146,29 @@ def _upsert(job: OutcomeImport, reading: Reading) -> tuple[int, int, int]:
                 outcome.decided_at = decided  # decided now (or open again): the proof reads its band before this
             for name, value in values.items():
                 setattr(outcome, name, value)
-            outcome.source, outcome.updated_at = job, now
-            outcome.read_before = False  # its company, close date or decision may have moved: read again
-            changed.append(outcome)
+            changed.append(outcome)  # from this file, its band before read again (_UPDATE_CHANGED)
     Outcome.objects.bulk_create(new)
-    Outcome.objects.bulk_update(changed, [*_FIELDS, "decided_at", "source", "updated_at", "read_before"])
+    if changed:
+        columns = [[getattr(outcome, name) for outcome in changed] for name in _FIELDS]
+        with connection.cursor() as cursor:
+            cursor.execute(_UPDATE_CHANGED, [job.pk, now, id_array(o.pk for o in changed),
+                                             [o.decided_at for o in changed], *columns])  # fmt: skip
     return len(new), len(changed), len(latest) - len(new) - len(changed)
+
+
+# The changed deals of a re-import, from arrays in the order of their ids (unnest: a row per deal;
+# Django's bulk_update writes a CASE per field and row, minutes for 20,000 deals, docs/benchmarks.md).
+# Its band before is read again: its company, close date or decision may have moved.
+_UPDATE_CHANGED = """
+update leads_outcome o
+set source_id = %s, updated_at = %s, read_before = false, decided_at = t.decided_at, company_id = t.company_id,
+    stage = t.stage, stage_as_written = t.stage_as_written, closed_on = t.closed_on, amount = t.amount,
+    currency = t.currency, deal_name = t.deal_name, matched_by = t.matched_by
+from unnest(%s::bigint[], %s::timestamptz[], %s::bigint[], %s::text[], %s::text[], %s::date[], %s::numeric[],
+            %s::text[], %s::text[], %s::text[])
+    as t(id, decided_at, company_id, stage, stage_as_written, closed_on, amount, currency, deal_name, matched_by)
+where o.id = t.id
+"""
 
 
 def remember_bands_before(*, company_ids: list[int] | None = None) -> int:
