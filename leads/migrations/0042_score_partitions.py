@@ -1,7 +1,7 @@
 """Scores partitioned by profile (#28): leads_score becomes a table of list partitions, one per
 profile (leads_score_profile_<id>), so that a profile's pass, full rescore and thresholds read
 scan only its own rows: the scan for scores citing a changed company read every profile's rows
-(1.4 s at a million companies with five profiles, 0.18 s on one profile's; docs/benchmarks.md).
+(docs/benchmarks.md, *The same run with scores partitioned by profile*).
 
 A trigger on leads_profile makes each new profile's partition, whichever way the profile is
 inserted (the admin, a command, a test), by CREATE then ATTACH: attaching takes a lock that lets

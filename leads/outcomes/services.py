@@ -157,7 +157,8 @@ def _upsert(job: OutcomeImport, reading: Reading) -> tuple[int, int, int]:
 
 
 # The changed deals of a re-import, from arrays in the order of their ids (unnest: a row per deal;
-# Django's bulk_update writes a CASE per field and row, minutes for 20,000 deals, docs/benchmarks.md).
+# Django's bulk_update writes a CASE per field and row, which grows with the square of the deals:
+# docs/benchmarks.md, *A re-import that changes its deals*).
 # Its band before is read again: its company, close date or decision may have moved.
 _UPDATE_CHANGED = """
 update leads_outcome o
