@@ -116,7 +116,7 @@ def sweep() -> None:
             # outcomes report: one snapshot of each a day
             for profile_id in scores.scoring_profiles():
                 quality.record_quality_if_due(profile_id)
-                score_history.take_snapshot_if_due(profile_id)
+                score_history.take_snapshot_if_due(profile_id=profile_id)
         outcomes.remember_bands_before()  # deals whose task Redis lost (one query when none)
 
 

@@ -64,7 +64,7 @@ def team(alice):
         .order_by("company_id")
         .values_list("company_id", "fit", "unexplored", "supported")
     )
-    take_snapshot(on=SNAPSHOT_DAY)
+    take_snapshot(on=SNAPSHOT_DAY, profile_id=FIRST_PROFILE_ID)
     return {"companies": made, "buyer": buyer, "order": order, "liked": liked, "disliked": disliked,
             "as_scored": as_scored}  # fmt: skip
 
@@ -161,7 +161,8 @@ def test_no_outcome_leaks_into_its_own_band(team, tmp_path, bob):
     before = outcomes_report()
     outcomes.set_outcomes_count(count=True, user=bob)
     scores.rescore_all(FIRST_PROFILE_ID)
-    take_snapshot(on=datetime.date(2024, 4, 1))  # after every close: never read for these deals
+    # after every close: never read for these deals
+    take_snapshot(on=datetime.date(2024, 4, 1), profile_id=FIRST_PROFILE_ID)
     first = Outcome.objects.get(deal_id="0")
     assert ScoreSnapshot.objects.count() == 2
     after = outcomes_report()
@@ -192,7 +193,8 @@ def test_each_deals_band_before_is_kept_so_the_report_reads_no_snapshot_again(te
     ScoreSnapshot.objects.update(ids=empty.ids, fits=empty.fits, bands=empty.bands)
     assert outcomes_report() == before
     Score.objects.all().delete()
-    take_snapshot(on=datetime.date(2024, 1, 20))  # a snapshot (of no scores) between the day kept and the deals
+    # a snapshot (of no scores) between the day kept and the deals
+    take_snapshot(on=datetime.date(2024, 1, 20), profile_id=FIRST_PROFILE_ID)
     after = outcomes_report()
     assert after["counted"] == 0 and after["left_out"]["not_scored_before"] == 203
 
@@ -260,8 +262,8 @@ def test_a_snapshot_packs_every_score_and_reads_back(team):
 
 
 def test_the_sweeps_snapshot_of_no_scores_is_empty_and_taken_once_a_day():
-    first = take_snapshot_if_due()
-    assert first is not None and first.companies == 0 and take_snapshot_if_due() is None
+    first = take_snapshot_if_due(profile_id=FIRST_PROFILE_ID)
+    assert first is not None and first.companies == 0 and take_snapshot_if_due(profile_id=FIRST_PROFILE_ID) is None
     assert history.unpack(first.ids, first.fits, first.bands).ids.tolist() == []
     assert outcomes_report()["deals"] == 0 and outcomes_report()["lift"]["value"] is None
 
