@@ -60,6 +60,7 @@ def embed_companies(self, company_ids: list[int], target: bool = False, stream: 
 def apply_label_changes(profile_id: int | None = None) -> int:
     """The incremental rescore of a profile; a burst of labels queues many of these, the first
     takes them all. Without a profile (the beat's safety net), every profile with changes waiting."""
+    # None is not "the first profile": the beat's "pending-verdicts" entry sends this with no argument.
     profiles = scores.profiles_pending() if profile_id is None else [profile_id]
     return sum(scores.apply_label_changes(profile) for profile in profiles)
 
