@@ -44,7 +44,7 @@ def score_rows(companies: QuerySet | BestFirst | Sorted, *, profile_id: int) -> 
     """One row per company, streamed from the database; `companies` are read in the profile
     (Company.objects.in_profile(profile_id))."""
     # Read once per export, not per batch: the profile's distribution of fits and the team's "close".
-    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id)
+    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id=profile_id)
     for batch in in_batches(companies):
         yield from _rows(batch, profile_id, distribution, reach)
 

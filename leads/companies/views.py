@@ -210,7 +210,7 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
     profile_id = profiles.current_id(request)
     row = listed(profile_id, [company])[0]
     neighbours = explanations.score_explanation(company)
-    reach = explanations.close_reach(profile_id)
+    reach = explanations.close_reach(profile_id=profile_id)
     return {
         "company": company,
         "labels": company.labels.filter(profile_id=profile_id).select_related("user")[:50],

@@ -85,7 +85,7 @@ def crm_rows(
     """The file's rows for the companies of a listing (selectors.listing: read in the profile), in
     its order."""
     tally = tally if tally is not None else Tally()
-    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id)
+    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id=profile_id)
     for batch in exports.in_batches(companies):
         yield from _rows(batch, shape, tally, distribution, reach)
 
