@@ -162,7 +162,7 @@ def test_no_outcome_leaks_into_its_own_band(team, tmp_path, bob):
     path, expected = deals_file(tmp_path, team)
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
     before = outcomes_report(profile_id=FIRST_PROFILE_ID)
-    outcomes.set_outcomes_count(count=True, user=bob)
+    outcomes.set_outcomes_count(count=True, user=bob, profile_id=FIRST_PROFILE_ID)
     scores.rescore_all(FIRST_PROFILE_ID)
     # after every close: never read for these deals
     take_snapshot(on=datetime.date(2024, 4, 1), profile_id=FIRST_PROFILE_ID)
