@@ -60,6 +60,7 @@ def embed_companies(self, company_ids: list[int], target: bool = False, stream: 
 def apply_label_changes(profile_id: int | None = None) -> int:
     """The incremental rescore of a profile; a burst of labels queues many of these, the first
     takes them all. Without a profile (the beat's safety net), every profile with changes waiting."""
+    # None is not "the first profile": the beat's "pending-verdicts" entry sends this with no argument.
     profiles = scores.profiles_pending() if profile_id is None else [profile_id]
     return sum(scores.apply_label_changes(profile) for profile in profiles)
 
@@ -116,7 +117,7 @@ def sweep() -> None:
             # outcomes report: one snapshot of each a day
             for profile_id in scores.scoring_profiles():
                 quality.record_quality_if_due(profile_id)
-                score_history.take_snapshot_if_due(profile_id)
+                score_history.take_snapshot_if_due(profile_id=profile_id)
         outcomes.remember_bands_before()  # deals whose task Redis lost (one query when none)
 
 

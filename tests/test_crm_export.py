@@ -115,7 +115,7 @@ def test_export_scores_for_hubspot_writes_its_update_import(tmp_path, recorded):
     assert float(first["Leads evidence"]) == round(bravo.score.evidence, 2)
     assert first["Leads band"] in ("strong fit", "likely", "unsure") and "%" in first["Leads rank"]
     assert first["Leads why"] == explanations.explanation_sentence(
-        bravo, explanations.score_explanation(bravo), explanations.close_reach(FIRST_PROFILE_ID)
+        bravo, explanations.score_explanation(bravo), explanations.close_reach(profile_id=FIRST_PROFILE_ID)
     )
     assert first["Leads neighbour 1"] == "Alpha Brewing (liked)" and first["Leads neighbour 2"].endswith("(disliked)")
     assert rows[1] == {**first, "Record ID": "9003"}

@@ -284,8 +284,8 @@ def test_outcomes_count_as_verdicts_through_the_labels_service_and_step_back(tea
     path.write_text(path_rows)
     imported(path, crm="hubspot")
     PendingScoreChange.objects.all().delete()
-    assert outcome_selectors.disagreements()[1] == 2  # liked then lost, disliked then won
-    assert outcomes.set_outcomes_count(count=True, user=bob) == 3
+    assert outcome_selectors.disagreements(profile_id=FIRST_PROFILE_ID)[1] == 2  # liked then lost, disliked then won
+    assert outcomes.set_outcomes_count(count=True, user=bob, profile_id=FIRST_PROFILE_ID) == 3
     in_profile = Company.objects.in_profile(FIRST_PROFILE_ID)
     verdicts = {name: in_profile.get(pk=c.pk).verdict for name, c in team.items()}
     assert verdicts == {"Acme": Verdict.DISLIKE, "Globex": Verdict.LIKE, "Initech": Verdict.LIKE, "Umbrella": ""}
@@ -294,8 +294,9 @@ def test_outcomes_count_as_verdicts_through_the_labels_service_and_step_back(tea
     # The rescore follows as for any verdict: the three wait as pending changes.
     assert set(PendingScoreChange.objects.values_list("company_id", flat=True)) == {
         team[n].pk for n in ("Acme", "Globex", "Initech")}  # fmt: skip
-    assert outcomes.set_outcomes_count(count=True, user=bob) == 0  # already so: nothing written
-    assert outcomes.set_outcomes_count(count=False, user=bob) == 3
+    # already so: nothing written
+    assert outcomes.set_outcomes_count(count=True, user=bob, profile_id=FIRST_PROFILE_ID) == 0
+    assert outcomes.set_outcomes_count(count=False, user=bob, profile_id=FIRST_PROFILE_ID) == 3
     verdicts = {name: in_profile.get(pk=c.pk).verdict for name, c in team.items()}
     assert verdicts == {"Acme": Verdict.LIKE, "Globex": Verdict.DISLIKE, "Initech": "", "Umbrella": ""}
     assert Label.objects.filter(company=team["Acme"]).first().source == LabelSource.RESTORED
@@ -315,13 +316,14 @@ def test_giving_reps_verdicts_back_settles_no_disagreement_between_them(team, al
     path = tmp_path / "deals.csv"
     path.write_text("Record ID,Company,Stage\n1,Acme,Closed Won\n")
     imported(path, crm="hubspot")
-    outcomes.set_outcomes_count(count=True, user=bob)
-    outcomes.set_outcomes_count(count=False, user=bob)
+    outcomes.set_outcomes_count(count=True, user=bob, profile_id=FIRST_PROFILE_ID)
+    outcomes.set_outcomes_count(count=False, user=bob, profile_id=FIRST_PROFILE_ID)
     assert (
         Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=team["Acme"].pk).verdict == Verdict.DISLIKE
     )  # carol's, the latest
     assert set(rep_disagreements(FIRST_PROFILE_ID)) == {team["Acme"].pk}
-    assert {user for _, user, *_ in rep_verdicts()} == {alice.pk, carol.pk}  # bob's restore is no rep's
+    # bob's restore is no rep's
+    assert {user for _, user, *_ in rep_verdicts(profile_id=FIRST_PROFILE_ID)} == {alice.pk, carol.pk}
 
 
 def test_an_outcome_counting_as_a_verdict_moves_the_scores(world, alice, bob, tmp_path):
@@ -329,7 +331,7 @@ def test_an_outcome_counting_as_a_verdict_moves_the_scores(world, alice, bob, tm
     before = Company.objects.in_profile(FIRST_PROFILE_ID).get(name="Bravo Beers").score.fit
     path = tmp_path / "deals.csv"
     path.write_text("Record ID,Company Domain Name,Stage\n7,copperstouts.co.uk,Closed Won\n")
-    outcomes.set_outcomes_count(count=True, user=bob)
+    outcomes.set_outcomes_count(count=True, user=bob, profile_id=FIRST_PROFILE_ID)
     imported(path, crm="hubspot")
     assert Company.objects.in_profile(FIRST_PROFILE_ID).get(name="Copper Stouts").verdict == Verdict.LIKE
     scores.apply_label_changes(FIRST_PROFILE_ID)

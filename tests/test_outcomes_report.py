@@ -64,7 +64,7 @@ def team(alice):
         .order_by("company_id")
         .values_list("company_id", "fit", "unexplored", "supported")
     )
-    take_snapshot(on=SNAPSHOT_DAY)
+    take_snapshot(on=SNAPSHOT_DAY, profile_id=FIRST_PROFILE_ID)
     return {"companies": made, "buyer": buyer, "order": order, "liked": liked, "disliked": disliked,
             "as_scored": as_scored}  # fmt: skip
 
@@ -113,7 +113,7 @@ def expected_figures(team, expected) -> dict:
 def test_the_reports_figures_equal_a_direct_computation(team, tmp_path):
     path, expected = deals_file(tmp_path, team)
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
-    report = outcomes_report()
+    report = outcomes_report(profile_id=FIRST_PROFILE_ID)
     direct = expected_figures(team, expected)
     won, band = direct["won"], direct["band"]
     assert (report["deals"], report["counted"]) == (205, 200)
@@ -148,7 +148,10 @@ def test_the_reports_figures_equal_a_direct_computation(team, tmp_path):
 def test_reps_verdicts_at_the_time_are_the_baseline(team, tmp_path):
     path, _ = deals_file(tmp_path, team)
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
-    reps = {row["group"]: (row["deals"], row["won"]) for row in outcomes_report()["reps"]["verdicts"]}
+    reps = {
+        row["group"]: (row["deals"], row["won"])
+        for row in outcomes_report(profile_id=FIRST_PROFILE_ID)["reps"]["verdicts"]
+    }
     assert reps["like"] == (1 + 1, 1) and reps["dislike"] == (1, 1)  # liked: one won, one lost; disliked, then won
     assert sum(deals for deals, _ in reps.values()) == 205
 
@@ -158,13 +161,14 @@ def test_no_outcome_leaks_into_its_own_band(team, tmp_path, bob):
     labelled. The report reads each deal's band from before it, so nothing changes."""
     path, expected = deals_file(tmp_path, team)
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
-    before = outcomes_report()
-    outcomes.set_outcomes_count(count=True, user=bob)
+    before = outcomes_report(profile_id=FIRST_PROFILE_ID)
+    outcomes.set_outcomes_count(count=True, user=bob, profile_id=FIRST_PROFILE_ID)
     scores.rescore_all(FIRST_PROFILE_ID)
-    take_snapshot(on=datetime.date(2024, 4, 1))  # after every close: never read for these deals
+    # after every close: never read for these deals
+    take_snapshot(on=datetime.date(2024, 4, 1), profile_id=FIRST_PROFILE_ID)
     first = Outcome.objects.get(deal_id="0")
     assert ScoreSnapshot.objects.count() == 2
-    after = outcomes_report()
+    after = outcomes_report(profile_id=FIRST_PROFILE_ID)
     assert after["bands"] == before["bands"] and after["ranks"] == before["ranks"] and after["lift"] == before["lift"]
     # A deal leads heard of before its close date: its band is from before the day it arrived.
     Outcome.objects.filter(pk=first.pk).update(closed_on=datetime.date(2024, 6, 1),
@@ -172,7 +176,7 @@ def test_no_outcome_leaks_into_its_own_band(team, tmp_path, bob):
     assert cutoff_of(datetime.date(2024, 6, 1), timezone.make_aware(datetime.datetime(2024, 3, 15))) == datetime.date(
         2024, 3, 15
     )
-    moved = outcomes_report()
+    moved = outcomes_report(profile_id=FIRST_PROFILE_ID)
     assert moved["counted"] == before["counted"] and moved["bands"] == before["bands"]
 
 
@@ -182,18 +186,19 @@ def test_each_deals_band_before_is_kept_so_the_report_reads_no_snapshot_again(te
     has come between the day kept and the deal since."""
     path, _ = deals_file(tmp_path, team)
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
-    before = outcomes_report()  # read from the snapshot: the import's task has not run yet
+    before = outcomes_report(profile_id=FIRST_PROFILE_ID)  # read from the snapshot: the import's task has not run yet
     assert Outcome.objects.filter(read_before=False).count() == 205
     assert outcomes.remember_bands_before() == 205  # the task's work
     assert Outcome.objects.filter(snapshot_before=SNAPSHOT_DAY).count() == 203
     assert Outcome.objects.filter(snapshot_before=None).count() == 2  # closed before any snapshot
-    assert outcomes_report() == before
+    assert outcomes_report(profile_id=FIRST_PROFILE_ID) == before
     empty = history.pack(np.empty(0, np.int64), np.empty(0), np.empty(0, np.uint8))
     ScoreSnapshot.objects.update(ids=empty.ids, fits=empty.fits, bands=empty.bands)
-    assert outcomes_report() == before
+    assert outcomes_report(profile_id=FIRST_PROFILE_ID) == before
     Score.objects.all().delete()
-    take_snapshot(on=datetime.date(2024, 1, 20))  # a snapshot (of no scores) between the day kept and the deals
-    after = outcomes_report()
+    # a snapshot (of no scores) between the day kept and the deals
+    take_snapshot(on=datetime.date(2024, 1, 20), profile_id=FIRST_PROFILE_ID)
+    after = outcomes_report(profile_id=FIRST_PROFILE_ID)
     assert after["counted"] == 0 and after["left_out"]["not_scored_before"] == 203
 
 
@@ -201,11 +206,11 @@ def test_the_sweep_keeps_the_bands_of_deals_a_lost_task_did_not(team, tmp_path, 
     monkeypatch.setattr(queue, "backlog", lambda: 3)  # bulk work queued: the sweep re-queues nothing else
     path, _ = deals_file(tmp_path, team)
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
-    before = outcomes_report()
+    before = outcomes_report(profile_id=FIRST_PROFILE_ID)
     tasks.sweep()  # no worker in these tests: the import's task never ran
     assert not Outcome.objects.filter(read_before=False).exists()
     assert outcomes.remember_bands_before() == 0
-    assert outcomes_report() == before
+    assert outcomes_report(profile_id=FIRST_PROFILE_ID) == before
 
 
 def test_a_days_rank_counted_for_a_few_equals_the_sort_for_many():
@@ -224,7 +229,7 @@ def test_the_json_has_won_and_lost_per_band(team, tmp_path):
     call_command("outcomes_report", "--json", stdout=out)
     printed = json.loads(out.getvalue())
     assert [(b["band"], b["won"], b["lost"]) for b in printed["bands"]] == [
-        (b["band"], b["won"], b["lost"]) for b in outcomes_report()["bands"]]  # fmt: skip
+        (b["band"], b["won"], b["lost"]) for b in outcomes_report(profile_id=FIRST_PROFILE_ID)["bands"]]  # fmt: skip
     assert [b["band"] for b in printed["bands"]] == [b.key for b in bands.BANDS]
 
 
@@ -240,7 +245,7 @@ def test_drift_compares_this_months_imports_with_last_months(team):
         created_at=timezone.make_aware(datetime.datetime.combine(last_month, datetime.time(12)))
     )
     nearest = dict(Score.objects.filter(profile_id=FIRST_PROFILE_ID).values_list("company_id", "neighbour_distances"))
-    found = drift(today=today)
+    found = drift(today=today, profile_id=FIRST_PROFILE_ID)
     assert found["this_month"]["companies"] == 40 and found["last_month"]["companies"] == 60
     assert found["this_month"]["median_distance"] == pytest.approx(np.median([nearest[i][0] for i in unlabelled[:40]]))
     assert found["last_month"]["median_distance"] == pytest.approx(
@@ -260,10 +265,13 @@ def test_a_snapshot_packs_every_score_and_reads_back(team):
 
 
 def test_the_sweeps_snapshot_of_no_scores_is_empty_and_taken_once_a_day():
-    first = take_snapshot_if_due()
-    assert first is not None and first.companies == 0 and take_snapshot_if_due() is None
+    first = take_snapshot_if_due(profile_id=FIRST_PROFILE_ID)
+    assert first is not None and first.companies == 0 and take_snapshot_if_due(profile_id=FIRST_PROFILE_ID) is None
     assert history.unpack(first.ids, first.fits, first.bands).ids.tolist() == []
-    assert outcomes_report()["deals"] == 0 and outcomes_report()["lift"]["value"] is None
+    assert (
+        outcomes_report(profile_id=FIRST_PROFILE_ID)["deals"] == 0
+        and outcomes_report(profile_id=FIRST_PROFILE_ID)["lift"]["value"] is None
+    )
 
 
 def test_the_reports_benchmark_gives_the_same_report_both_ways_in_its_own_database():

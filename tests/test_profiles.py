@@ -200,8 +200,8 @@ def test_each_profile_keeps_its_own_daily_snapshots(companies, alice):
     give(brewing.pk, companies, BREWING, alice)
     scores.catch_up()
     for profile_id in (FIRST_PROFILE_ID, brewing.pk):
-        assert score_history.take_snapshot_if_due(profile_id) is not None
-        assert score_history.take_snapshot_if_due(profile_id) is None  # one a day
+        assert score_history.take_snapshot_if_due(profile_id=profile_id) is not None
+        assert score_history.take_snapshot_if_due(profile_id=profile_id) is None  # one a day
         assert quality_snapshots.record_quality_if_due(profile_id) is not None
     packed = {s.profile_id: history.unpack(s.ids, s.fits, s.bands) for s in ScoreSnapshot.objects.all()}
     for profile_id, snapshot in packed.items():

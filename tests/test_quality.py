@@ -298,7 +298,7 @@ def test_the_review_page_shows_the_figures_at_every_k(alice, staff):
     use marked, next to the naive and uniform weights."""
     vectors, verdicts = clustered(60)
     write_labelled(vectors, verdicts, alice)
-    snapshot = quality_service.record_quality()
+    snapshot = quality_service.record_quality(profile_id=FIRST_PROFILE_ID)
     client = Client()
     client.force_login(staff)
     page = client.get("/review/").content.decode()

@@ -185,8 +185,12 @@ def test_low_confidence_lists_the_unlabelled_companies_far_from_any_label(plante
 
 def test_the_page_shows_every_section_to_staff(planted, as_staff):
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
-    record_quality(report=quality.evaluate(np.eye(4, 384), [1, 1, -1, -1], k=5, bootstrap=0), date=yesterday)
-    record_quality()
+    record_quality(
+        report=quality.evaluate(np.eye(4, 384), [1, 1, -1, -1], k=5, bootstrap=0),
+        date=yesterday,
+        profile_id=FIRST_PROFILE_ID,
+    )
+    record_quality(profile_id=FIRST_PROFILE_ID)
     response = as_staff.get("/review/")
     assert response.status_code == 200
     page = response.content.decode()
@@ -311,7 +315,9 @@ def row_auc(section: str, k: int) -> str:
 def test_the_headline_and_the_used_k_row_show_one_auc(planted, as_staff):
     """This morning's snapshot, recorded when the team had four labels, does not make the table
     disagree with the headline: both are the labels as they are now, and so is today's point."""
-    record_quality(report=quality.evaluate(np.eye(4, 384), [1, -1, 1, -1], k=5, bootstrap=0))
+    record_quality(
+        report=quality.evaluate(np.eye(4, 384), [1, -1, 1, -1], k=5, bootstrap=0), profile_id=FIRST_PROFILE_ID
+    )
     section = quality_section(as_staff)
     now = review.labelled_quality(profile_id=FIRST_PROFILE_ID).report.headline
     assert headline_auc(section) == row_auc(section, 5) == f"{now.auc:.3f}"
@@ -321,7 +327,7 @@ def test_the_headline_and_the_used_k_row_show_one_auc(planted, as_staff):
 
 def test_new_labels_change_the_figures_the_same_day(planted, as_staff, alice):
     before = quality_section(as_staff)
-    record_quality()
+    record_quality(profile_id=FIRST_PROFILE_ID)
     for name in ["Odd One Out", "Close Dislike", "Twin Dislike"]:  # the suspicious ones, fixed
         give(planted[name], alice, "like")
     after = quality_section(as_staff)
@@ -339,7 +345,11 @@ def test_a_first_day_is_a_visible_point(planted, as_staff):
     assert "First day" in section
 
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
-    record_quality(report=quality.evaluate(np.eye(4, 384), [1, 1, -1, -1], k=5, bootstrap=0), date=yesterday)
+    record_quality(
+        report=quality.evaluate(np.eye(4, 384), [1, 1, -1, -1], k=5, bootstrap=0),
+        date=yesterday,
+        profile_id=FIRST_PROFILE_ID,
+    )
     section = quality_section(as_staff)
     assert "First day" not in section
     assert len(re.search(r'<polyline class="auc" points="([^"]*)"', section).group(1).split()) == 2

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from leads.models import Company, SavedView, SavedViewVisit
+from leads.models import FIRST_PROFILE_ID, Company, SavedView, SavedViewVisit
 from leads.savedviews import services
 from tests.test_dashboard import dashboard_names
 
@@ -44,22 +44,23 @@ def test_it_counts_the_companies_new_since_each_rep_last_opened_it(as_alice, cli
     SavedViewVisit.objects.filter(view=view).update(visited_at=long_ago)
     Company.objects.filter(pk=world["Alpha Brewing"].pk).update(created_at=long_ago - timedelta(days=1))
     # alice never opened it: new since it was made (every brewer but Alpha, made before it)
-    assert [(v.view.name, v.new) for v in services.views_for(world["Alpha Brewing"].labels.first().user)] == [
-        ("Brewers", 2)
-    ]
+    assert [
+        (v.view.name, v.new)
+        for v in services.views_for(world["Alpha Brewing"].labels.first().user, profile_id=FIRST_PROFILE_ID)
+    ] == [("Brewers", 2)]
     assert "2 new</span>" in as_alice.get("/").text
     as_alice.get(f"/views/{view.pk}/")
-    assert services.views_for(world["Alpha Brewing"].labels.first().user)[0].new == 0
+    assert services.views_for(world["Alpha Brewing"].labels.first().user, profile_id=FIRST_PROFILE_ID)[0].new == 0
     Company.objects.create(name="Brewster Hall", industry="Brewery")  # a new brewer
-    assert services.views_for(world["Alpha Brewing"].labels.first().user)[0].new == 1
-    assert services.views_for(bob)[0].new == 3  # bob's last visit is a day old
+    assert services.views_for(world["Alpha Brewing"].labels.first().user, profile_id=FIRST_PROFILE_ID)[0].new == 1
+    assert services.views_for(bob, profile_id=FIRST_PROFILE_ID)[0].new == 3  # bob's last visit is a day old
 
 
 def test_new_companies_are_counted_up_to_a_limit(world, alice, monkeypatch):
     monkeypatch.setattr(services, "NEW_COUNT_LIMIT", 2)
     view = services.save_view(name="Everyone", query="", user=alice)
     SavedViewVisit.objects.filter(view=view).update(visited_at=timezone.now() - timedelta(days=1))
-    listed = services.views_for(alice)[0]
+    listed = services.views_for(alice, profile_id=FIRST_PROFILE_ID)[0]
     assert (listed.new, listed.new_is_capped) == (2, True)
 
 
@@ -103,4 +104,4 @@ def test_only_its_owner_or_a_manager_deletes_a_view(client, world, alice, bob):
 
 def test_a_view_whose_filter_no_longer_applies_still_lists(world, alice):
     view = services.save_view(name="Old import", query="import=12345", user=alice)
-    assert [(v.view, v.new) for v in services.views_for(alice)] == [(view, 0)]
+    assert [(v.view, v.new) for v in services.views_for(alice, profile_id=FIRST_PROFILE_ID)] == [(view, 0)]

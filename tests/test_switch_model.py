@@ -108,7 +108,7 @@ def test_during_a_switch_the_old_vectors_keep_scores_and_similar_companies(world
     assert score_values() == before
     # The import progress page says how far the switch got.
     job = ImportJob.objects.create(original_name="x.csv", state=ImportJob.State.DONE)
-    shown = import_selectors.import_progress(job)
+    shown = import_selectors.import_progress(job, profile_id=FIRST_PROFILE_ID)
     assert (shown["switch_target"], shown["switch_embedded"], shown["switch_total"]) == ("multilingual", 3, 7)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from django.db import transaction
@@ -54,13 +55,14 @@ def run(*, companies: int, days: int, deals: int, database_name: str, seed: int,
         log(
             f"filled: {companies:,} companies x {days} snapshots, {deals:,} deals ({time.perf_counter() - started:.0f} s)"
         )
-        read_s, report = _timed(outcomes_report)
+        first_report = partial(outcomes_report, profile_id=Profile.first().pk)  # the profile of the snapshots
+        read_s, report = _timed(first_report)
         log(f"report, every band read from the snapshots: {read_s:.2f} s")
         keep_s, _ = _timed(outcomes.remember_bands_before)
         log(f"bands kept on the deals: {keep_s:.2f} s")
         kept_s = []
         for _ in range(5):
-            seconds, again = _timed(outcomes_report)
+            seconds, again = _timed(first_report)
             kept_s.append(seconds)
         log(f"report, bands kept: {np.median(kept_s):.3f} s (median of 5)")
         return {

@@ -40,7 +40,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
     companies = Company.objects.in_profile(profile_id).filter(pk__any_of=ids)
     if action == "export":
         rows = selectors.BestFirst(selectors.Selection(companies, profile_id))
-        response = StreamingHttpResponse(exports.stream_scores(rows), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            exports.stream_scores(rows, profile_id=profile_id), content_type="text/csv; charset=utf-8"
+        )
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         response["Content-Disposition"] = f'attachment; filename="leads-scores-selected-{stamp}.csv"'
         return response

@@ -14,7 +14,6 @@ from leads.companies.selectors import BestFirst, Sorted
 from leads.crm import selectors as crm_selectors
 from leads.models import Company, Label
 from leads.owners import selectors as owner_selectors
-from leads.profiles import selectors as profiles
 from leads.scoring import explanations
 from leads.scoring.bands import Distribution
 
@@ -41,12 +40,11 @@ def neutralise(value: object) -> object:
     return value
 
 
-def score_rows(companies: QuerySet | BestFirst | Sorted, profile_id: int | None = None) -> Iterator[list]:
+def score_rows(companies: QuerySet | BestFirst | Sorted, *, profile_id: int) -> Iterator[list]:
     """One row per company, streamed from the database; `companies` are read in the profile
-    (Company.objects.in_profile(profile_id); None: profiles.current_id())."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+    (Company.objects.in_profile(profile_id))."""
     # Read once per export, not per batch: the profile's distribution of fits and the team's "close".
-    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id)
+    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id=profile_id)
     for batch in in_batches(companies):
         yield from _rows(batch, profile_id, distribution, reach)
 
@@ -149,12 +147,12 @@ def stream_csv(header: list[str], rows: Iterable[list], *, excel_bom: bool = Fal
         yield writer.writerow(row)
 
 
-def stream_scores(companies: QuerySet, *, profile_id: int | None = None, excel_bom: bool = True) -> Iterator[str]:
+def stream_scores(companies: QuerySet, *, profile_id: int, excel_bom: bool = True) -> Iterator[str]:
     """The export as chunks of text, for a streaming HTTP response (`profile_id`: as score_rows)."""
-    return stream_csv(HEADER, score_rows(companies, profile_id), excel_bom=excel_bom)
+    return stream_csv(HEADER, score_rows(companies, profile_id=profile_id), excel_bom=excel_bom)
 
 
-def write_scores(stream, companies: QuerySet, *, profile_id: int | None = None, excel_bom: bool = True) -> int:
+def write_scores(stream, companies: QuerySet, *, profile_id: int, excel_bom: bool = True) -> int:
     """Write the export to a text stream (`profile_id`: as score_rows); returns the number of
     companies written."""
     if excel_bom:
@@ -162,7 +160,7 @@ def write_scores(stream, companies: QuerySet, *, profile_id: int | None = None, 
     writer = csv.writer(stream)
     writer.writerow(HEADER)
     count = 0
-    for row in score_rows(companies, profile_id):
+    for row in score_rows(companies, profile_id=profile_id):
         writer.writerow(row)
         count += 1
     return count

@@ -210,7 +210,7 @@ def detail_context(request: HttpRequest, company: Company, **extra) -> dict:
     profile_id = profiles.current_id(request)
     row = listed(profile_id, [company])[0]
     neighbours = explanations.score_explanation(company)
-    reach = explanations.close_reach(profile_id)
+    reach = explanations.close_reach(profile_id=profile_id)
     return {
         "company": company,
         "labels": company.labels.filter(profile_id=profile_id).select_related("user")[:50],
@@ -360,14 +360,18 @@ def export_scores(request: HttpRequest) -> HttpResponse:
     show = filters["show"]
     try:
         shape = crm_exports.shape_for(request.GET["for"]) if "for" in request.GET else None
-        companies = _listing(filters, request.user, profiles.current_id(request))
+        profile_id = profiles.current_id(request)
+        companies = _listing(filters, request.user, profile_id)
     except (selectors.BadFilter, crm_exports.UnknownCrm) as error:
         return bad_request(str(error))
     stamp = timezone.localtime().strftime("%Y-%m-%d")
     # The file says which view it holds: the CRM it is for, the label filter, and the band when one is picked.
     band = re.sub(r"[^a-z0-9]+", "-", filters["band"].lower()).strip("-")
     name = "-".join(part for part in ("leads-scores", shape and shape.crm, show, band, stamp) if part)
-    rows = exports.stream_scores(companies) if shape is None else crm_exports.stream_crm_file(companies, shape)
+    if shape is None:
+        rows = exports.stream_scores(companies, profile_id=profile_id)
+    else:
+        rows = crm_exports.stream_crm_file(companies, shape, profile_id=profile_id)
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response

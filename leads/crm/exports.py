@@ -16,7 +16,6 @@ from leads.companies import exports, selectors
 from leads.companies.exports import neighbour_text, neutralise
 from leads.crm import names
 from leads.models import Company, CrmRecord
-from leads.profiles import selectors as profiles
 from leads.scoring import explanations
 
 # What each row says beside its id, in this order (the headers are each CRM's spelling of these).
@@ -81,13 +80,12 @@ class Tally:
 
 
 def crm_rows(
-    companies: Iterable[Company], shape: Shape, tally: Tally | None = None, profile_id: int | None = None
+    companies: Iterable[Company], shape: Shape, tally: Tally | None = None, *, profile_id: int
 ) -> Iterator[list]:
-    """The file's rows for the companies of a listing (selectors.listing: read in the profile, None:
-    profiles.current_id()), in its order."""
+    """The file's rows for the companies of a listing (selectors.listing: read in the profile), in
+    its order."""
     tally = tally if tally is not None else Tally()
-    profile_id = profiles.current_id() if profile_id is None else profile_id
-    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id)
+    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id=profile_id)
     for batch in exports.in_batches(companies):
         yield from _rows(batch, shape, tally, distribution, reach)
 
@@ -129,16 +127,16 @@ def _cells(company: Company, neighbours: dict, distribution, reach) -> list:
     ]
 
 
-def stream_crm_file(companies, shape: Shape, *, profile_id: int | None = None) -> Iterator[str]:
+def stream_crm_file(companies, shape: Shape, *, profile_id: int) -> Iterator[str]:
     """The file as chunks of text, for a streaming HTTP response (no BOM: CRMs read UTF-8 as it is);
     `profile_id`: as crm_rows."""
     return exports.stream_csv(shape.header, crm_rows(companies, shape, profile_id=profile_id))
 
 
-def write_crm_file(stream, companies, shape: Shape, *, profile_id: int | None = None) -> Tally:
+def write_crm_file(stream, companies, shape: Shape, *, profile_id: int) -> Tally:
     """Write the file to a text stream (`profile_id`: as crm_rows); what was written and skipped."""
     writer = csv.writer(stream)
     writer.writerow(shape.header)
     tally = Tally()
-    writer.writerows(crm_rows(companies, shape, tally, profile_id))
+    writer.writerows(crm_rows(companies, shape, tally, profile_id=profile_id))
     return tally

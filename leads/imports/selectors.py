@@ -12,7 +12,6 @@ from leads.embedding import active
 from leads.imports import csvfiles, headers, numbers, tabular
 from leads.imports.csvfiles import UnreadableFile
 from leads.models import Company, CurrentVerdict, ImportJob, ImportState, Score, UploadedTable
-from leads.profiles import selectors as profiles
 from leads.scoring import reads
 
 PREVIEW_ROWS = 10
@@ -57,10 +56,8 @@ def _unreadable(rows: list[list[str]], mapping: dict[int, str]) -> str:
     return numbers.unreadable_sentence(counts, within=f"in the first {len(rows):,} rows")
 
 
-def import_progress(job: ImportJob, *, profile_id: int | None = None) -> dict:
-    """What the progress bars show: rows read, then companies embedded, then scored in the profile
-    (None: profiles.current_id())."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+def import_progress(job: ImportJob, *, profile_id: int) -> dict:
+    """What the progress bars show: rows read, then companies embedded, then scored in the profile."""
     job.refresh_from_db()
     # Labelled companies are not scored; others are once a label exists anywhere in the profile.
     any_labels = Company.objects.labelled(profile_id).exists()

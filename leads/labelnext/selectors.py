@@ -21,7 +21,6 @@ from django.db.models import Q
 
 from leads.labelnext import choice as labelnext
 from leads.models import Company, CompanyEmbedding, Score
-from leads.profiles import selectors as profiles
 from leads.scoring import reads
 
 SAMPLE_SIZE = 20_000
@@ -34,13 +33,10 @@ class Suggestion:
     detail: str  # one sentence for the rep: why this one
 
 
-def label_next(
-    limit: int = 50, *, profile_id: int | None = None, sample_size: int = SAMPLE_SIZE, seed: int = 0
-) -> list[Suggestion]:
-    """The companies unlabelled in the profile (None: profiles.current_id(), the first) whose
-    verdict would teach its scorer most, best first, each with its reason; a spread of the
-    companies (`cold_start_sample`) while nothing is labelled there."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+def label_next(limit: int = 50, *, profile_id: int, sample_size: int = SAMPLE_SIZE, seed: int = 0) -> list[Suggestion]:
+    """The companies unlabelled in the profile whose verdict would teach its scorer most, best
+    first, each with its reason; a spread of the companies (`cold_start_sample`) while nothing is
+    labelled there."""
     labelled = reads.load_labelled_set(profile_id)
     if len(labelled) == 0:
         return cold_start_sample(limit, profile_id=profile_id, seed=seed)
@@ -67,12 +63,10 @@ def label_next(
 
 
 def cold_start_sample(
-    limit: int = 50, *, profile_id: int | None = None, sample_size: int = labelnext.SPREAD_SAMPLE, seed: int = 0
+    limit: int = 50, *, profile_id: int, sample_size: int = labelnext.SPREAD_SAMPLE, seed: int = 0
 ) -> list[Suggestion]:
-    """`limit` companies unlabelled in the profile (None: profiles.current_id(), the first) spread
-    over the embedding space, each standing for a cluster of similar ones, biggest first: where to
-    start when nothing is labelled."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+    """`limit` companies unlabelled in the profile spread over the embedding space, each standing
+    for a cluster of similar ones, biggest first: where to start when nothing is labelled."""
     company_ids, vectors = _read_sample(profile_id, CompanyEmbedding._meta.db_table, sample_size, seed)
     return _suggestions(profile_id, company_ids, labelnext.spread(vectors, limit, seed=seed))
 

@@ -6,8 +6,7 @@ leads first read it as won or lost, so that no outcome (counting as a verdict or
 score it is judged by. Deals with no snapshot before, or whose company had no score that day
 (labelled then, or not yet embedded), are left out and counted. Reps' verdicts at the same moment
 (their latest label before it, outcomes' own labels aside) are the baseline, over every deal.
-The verdicts, the radius and the scores read are those of one profile (profiles.current_id(): the
-first, whose scores the snapshots keep)."""
+The verdicts, the radius and the scores read are those of one profile, the one the caller names."""
 
 from __future__ import annotations
 
@@ -21,7 +20,6 @@ from django.utils import timezone
 
 from leads.models import FIRST_PROFILE_ID, Label, LabelSource, Outcome, ScoreSnapshot, ScoringState, Stage
 from leads.outcomes import figures, selectors
-from leads.profiles import selectors as profiles
 from leads.scoring import bands, history
 
 REP_GROUPS = ("like", "dislike", "none")
@@ -128,12 +126,9 @@ def _reps_before(profile_id: int, ids: np.ndarray, cutoffs: list[datetime.date])
     return found.astype(str)
 
 
-def outcomes_report(
-    *, profile_id: int | None = None, bootstrap: int = figures.BOOTSTRAP, seed: int = figures.SEED
-) -> dict:
+def outcomes_report(*, profile_id: int, bootstrap: int = figures.BOOTSTRAP, seed: int = figures.SEED) -> dict:
     """The whole report, as the page shows it and `outcomes_report --json` prints it, of the
-    profile's verdicts and scores (None: profiles.current_id())."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+    profile's verdicts and scores."""
     deals = decided_deals(profile_id)
     counted = deals.band != ""
     won, band = deals.won[counted], deals.band[counted]
@@ -164,12 +159,11 @@ def outcomes_report(
     }
 
 
-def drift(*, today: datetime.date | None = None, profile_id: int | None = None) -> dict:
+def drift(*, today: datetime.date | None = None, profile_id: int) -> dict:
     """How far this month's new companies lie from the profile's labelled set, against last
     month's: the median cosine distance from each (scored) company created in the month to its
     nearest labelled company (its score's first neighbour), and the share with nothing labelled
-    close (None: profiles.current_id())."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+    close."""
     today = today or timezone.localdate()
     this_month = today.replace(day=1)
     last_month = (this_month - datetime.timedelta(days=1)).replace(day=1)

@@ -9,7 +9,6 @@ from django.db.models import F
 
 from leads.imports.selectors import run_progress
 from leads.models import Company, Label, LabelSource, Outcome, OutcomeImport, OutcomeSettings, Stage, Verdict
-from leads.profiles import selectors as profiles
 
 DISAGREEMENTS_SHOWN = 50
 
@@ -44,11 +43,10 @@ class Disagreement:
     rep: str  # who gave that verdict
 
 
-def disagreements(limit: int = DISAGREEMENTS_SHOWN, *, profile_id: int | None = None) -> tuple[list[Disagreement], int]:
+def disagreements(limit: int = DISAGREEMENTS_SHOWN, *, profile_id: int) -> tuple[list[Disagreement], int]:
     """Companies a rep liked that were then lost, or disliked that were then won: the reps' latest
-    own verdict in the profile (None: profiles.current_id(); outcomes' labels aside) against the
-    latest decided deal. The first `limit`, latest deal first, and how many in all."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+    own verdict in the profile (outcomes' labels aside) against the latest decided deal. The first
+    `limit`, latest deal first, and how many in all."""
     decided = Outcome.objects.exclude(stage=Stage.OPEN).select_related("company")
     latest = {}
     for outcome in decided.order_by("company_id", F("closed_on").desc(nulls_last=True), "-decided_at", "-pk").distinct(

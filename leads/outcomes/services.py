@@ -209,20 +209,18 @@ def latest_decided(company_ids: list[int] | None = None) -> dict[int, str]:
     return dict(ordered.distinct("company_id").values_list("company_id", "stage"))
 
 
-def apply_outcome_verdicts(*, company_ids: list[int] | None = None, profile_id: int | None = None) -> int:
-    """Make each company's latest decided outcome its verdict in the profile (None:
-    profiles.current_id(); won: like, lost: dislike), over a rep's; how many verdicts changed.
-    Open deals say nothing."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+def apply_outcome_verdicts(*, company_ids: list[int] | None = None, profile_id: int) -> int:
+    """Make each company's latest decided outcome its verdict in the profile (won: like, lost:
+    dislike), over a rep's; how many verdicts changed. Of `company_ids` (None: every company with
+    a decided deal). Open deals say nothing."""
     wanted = [(pk, VERDICT_OF[Stage(stage)]) for pk, stage in latest_decided(company_ids).items()]
     return labels.label_companies(profile_id=profile_id, verdicts=wanted, user=None, source=LabelSource.OUTCOME)
 
 
-def restore_rep_verdicts(*, user=None, profile_id: int | None = None) -> int:
-    """Give every company whose current verdict in the profile (None: profiles.current_id()) an
-    outcome wrote its reps' own latest verdict there back (or none), as `user`'s label (source
-    restored: it settles no disagreement between reps); how many verdicts changed."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+def restore_rep_verdicts(*, user=None, profile_id: int) -> int:
+    """Give every company whose current verdict in the profile an outcome wrote its reps' own
+    latest verdict there back (or none), as `user`'s label (source restored: it settles no
+    disagreement between reps); how many verdicts changed."""
     with_deals = Company.objects.filter(pk__in=Outcome.objects.values("company_id"))  # not every company
     by_outcome = with_deals.annotate(last_source=Label.objects.current_of_company("source", profile_id)).filter(
         last_source=LabelSource.OUTCOME
@@ -237,11 +235,10 @@ def restore_rep_verdicts(*, user=None, profile_id: int | None = None) -> int:
 
 
 @transaction.atomic
-def set_outcomes_count(*, count: bool, user=None, profile_id: int | None = None) -> int:
+def set_outcomes_count(*, count: bool, user=None, profile_id: int) -> int:
     """Turn "outcomes count as verdicts" on (every company's latest outcome becomes its verdict in
-    the profile, None: profiles.current_id()) or off (reps' own verdicts come back); how many
-    verdicts changed. Nothing when it is already so."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+    the profile) or off (reps' own verdicts come back); how many verdicts changed. Nothing when it
+    is already so."""
     settings, _ = OutcomeSettings.objects.get_or_create(profile_id=profile_id)
     if settings.count_as_verdicts == count:
         return 0

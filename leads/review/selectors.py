@@ -30,7 +30,6 @@ from leads.labelnext import choice as labelnext
 from leads.models import Company, CompanyEmbedding, CurrentVerdict, Label, ReviewDecision, Score, Verdict
 from leads.models.companies import sized_vector
 from leads.models.encoders import HNSW_EF_SEARCH
-from leads.profiles import selectors as profiles
 from leads.review import quality
 from leads.scoring import reads
 
@@ -72,14 +71,12 @@ class LabelledQuality:
 
 def labelled_quality(
     *,
-    profile_id: int | None = None,
+    profile_id: int,
     ks: tuple[int, ...] = quality.DEFAULT_KS,
     bootstrap: int = REPORT_BOOTSTRAP,
     seed: int = REPORT_SEED,
 ) -> LabelledQuality:
-    """The profile's labelled set's quality now (None: profiles.current_id(), the first), cached
-    until the set changes (labelled_fingerprint)."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+    """The profile's labelled set's quality now, cached until the set changes (labelled_fingerprint)."""
     fingerprint = labelled_fingerprint(profile_id)
     key = f"leads:review-quality:{fingerprint}:{'-'.join(map(str, ks))}:{bootstrap}:{seed}"
     measured = cache.get(key)
@@ -247,12 +244,10 @@ def conflicts(*, profile_id: int, limit: int = LIST_LIMIT) -> tuple[list[Conflic
     return entries, len(ids)
 
 
-def rep_verdicts(profile_id: int | None = None) -> list[tuple[int, int, str, str, object]]:
+def rep_verdicts(*, profile_id: int) -> list[tuple[int, int, str, str, object]]:
     """(company id, user id, username, verdict, when) of each rep's latest verdict in the profile
-    (None: profiles.current_id(), the first) on each company that two reps or more labelled there,
-    for the agreement between reps (Label.objects.by_reps: a manager's fixes, deals and restores are
-    not a rep's opinion)."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+    on each company that two reps or more labelled there, for the agreement between reps
+    (Label.objects.by_reps: a manager's fixes, deals and restores are not a rep's opinion)."""
     reps = Label.objects.by_reps().filter(profile_id=profile_id)
     shared = reps.values("company_id").annotate(reps=Count("user_id", distinct=True)).filter(reps__gte=2)
     latest = (
@@ -268,7 +263,7 @@ def rep_agreement(profile_id: int) -> list[Agreement]:
     """Cohen's kappa for each pair of reps over the companies both gave a verdict to in the profile
     (each rep's latest, clears left out), most shared companies first."""
     verdicts: dict[str, dict[int, str]] = {}
-    for company_id, _, username, verdict, _ in rep_verdicts(profile_id):
+    for company_id, _, username, verdict, _ in rep_verdicts(profile_id=profile_id):
         if verdict != Verdict.CLEAR:
             verdicts.setdefault(username, {})[company_id] = verdict
     pairs = []

@@ -11,7 +11,6 @@ import datetime
 from django.utils import timezone
 
 from leads.models import QualitySnapshot
-from leads.profiles import selectors as profiles
 from leads.review import quality
 from leads.review import selectors as review
 
@@ -32,12 +31,11 @@ def record_quality(
     report: quality.Report | None = None,
     fingerprint: str | None = None,
     date: datetime.date | None = None,
-    profile_id: int | None = None,
+    profile_id: int,
 ) -> QualitySnapshot:
     """Store today's figures (replacing any taken earlier today): the labelled set's now, or
     `report`, measured on the set of `fingerprint` (None: unknown, the sweep measures again).
-    Measured in `profile_id` (None: profiles.current_id(), the first), and kept as its snapshot."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+    Measured in `profile_id`, and kept as its snapshot."""
     if report is None:
         measured = review.labelled_quality(profile_id=profile_id)
         report, fingerprint = measured.report, measured.fingerprint

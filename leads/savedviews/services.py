@@ -108,11 +108,10 @@ class ListedView:
     new_is_capped: bool
 
 
-def views_for(user, *, profile_id: int | None = None) -> list[ListedView]:
-    """The saved views of the profile (None: profiles.current_id()), by name: those saved in it
-    (their `profile=`) and those that name none, each with the companies new in it since `user`
-    last opened it (since it was made, for a view they never opened), read in the profile."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+def views_for(user, *, profile_id: int) -> list[ListedView]:
+    """The saved views of the profile, by name: those saved in it (their `profile=`) and those
+    that name none, each with the companies new in it since `user` last opened it (since it was
+    made, for a view they never opened), read in the profile."""
     views = list(SavedView.objects.select_related("owner").order_by(Lower("name"), "pk"))
     visits = dict(SavedViewVisit.objects.filter(user=user).values_list("view_id", "visited_at"))
     listed = []

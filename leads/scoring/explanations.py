@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leads.models import Company, ScoringState
-from leads.profiles import selectors as profiles
 from leads.scoring import evidence
 
 
@@ -54,10 +53,9 @@ class Reach:
     supports: float  # a liked one within this supports calling it a fit (evidence.SUPPORTED_WITHIN radii)
 
 
-def close_reach(profile_id: int | None = None) -> Reach:
-    """The reach of the radius the profile's scores are weighed with (None: profiles.current_id(),
-    the first): that of its last full rescore, 1.0 before one measured it."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+def close_reach(*, profile_id: int) -> Reach:
+    """The reach of the radius the profile's scores are weighed with: that of its last full rescore,
+    1.0 before one measured it."""
     radius = ScoringState.objects.filter(profile_id=profile_id).values_list("radius", flat=True).first()
     radius = 1.0 if radius is None else radius
     return Reach(close=evidence.UNEXPLORED_BEYOND * radius, supports=evidence.SUPPORTED_WITHIN * radius)
@@ -70,7 +68,7 @@ def explanation_sentence(company: Company, neighbours: list[NeighbourView], reac
     score = getattr(company, "score", None)
     if score is None or not neighbours:
         return ""
-    reach = close_reach(score.profile_id) if reach is None else reach
+    reach = close_reach(profile_id=score.profile_id) if reach is None else reach
     nearest = neighbours[0]
     if score.unexplored or nearest.distance > reach.close:
         return (
@@ -102,7 +100,7 @@ def evidence_text(company: Company, neighbours: list[NeighbourView], reach: Reac
     score = getattr(company, "score", None)
     if score is None or not neighbours:
         return ""
-    reach = close_reach(score.profile_id) if reach is None else reach
+    reach = close_reach(profile_id=score.profile_id) if reach is None else reach
     close = sum(1 for n in neighbours if n.distance <= reach.close)
     if not close:
         return (

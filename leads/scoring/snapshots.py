@@ -9,7 +9,6 @@ import datetime
 from django.utils import timezone
 
 from leads.models import ScoreSnapshot
-from leads.profiles import selectors as profiles
 from leads.scoring import history
 from leads.scoring import rows as score_rows
 
@@ -18,10 +17,9 @@ from leads.scoring import rows as score_rows
 DAILY_DAYS = 90
 
 
-def take_snapshot(*, on: datetime.date | None = None, profile_id: int | None = None) -> ScoreSnapshot:
-    """Pack every score of the profile now (None: profiles.current_id(), the first) as its
-    snapshot of `on` (today), replacing one taken earlier that day."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+def take_snapshot(*, on: datetime.date | None = None, profile_id: int) -> ScoreSnapshot:
+    """Pack every score of the profile now as its snapshot of `on` (today), replacing one taken
+    earlier that day."""
     ids, fits, unexplored, supported = score_rows.read_fits(profile_id)
     packed = history.pack(ids, fits, history.band_codes(fits, unexplored, supported))
     snapshot, _ = ScoreSnapshot.objects.update_or_create(
@@ -34,10 +32,9 @@ def take_snapshot(*, on: datetime.date | None = None, profile_id: int | None = N
     return snapshot
 
 
-def take_snapshot_if_due(profile_id: int | None = None) -> ScoreSnapshot | None:
-    """The sweep's call: one query on most runs, a snapshot of the profile's scores (None: the
-    first's) when today has none."""
-    profile_id = profiles.current_id() if profile_id is None else profile_id
+def take_snapshot_if_due(*, profile_id: int) -> ScoreSnapshot | None:
+    """The sweep's call: one query on most runs, a snapshot of the profile's scores when today has
+    none."""
     if ScoreSnapshot.objects.filter(profile_id=profile_id, taken_on=timezone.localdate()).exists():
         return None
     return take_snapshot(profile_id=profile_id)

@@ -16,8 +16,9 @@ LOG_PAGE = 50  # deliveries shown per page of an endpoint's log
 
 def listening(event: str, profile_id: int | None = None) -> list[WebhookEndpoint]:
     """The enabled endpoints subscribed to `event` (of the profile, for a verdict or a band change:
-    those that name it or no profile): one look at a table of a few rows, so that a team without
-    webhooks pays one indexed query and nothing more for each verdict."""
+    those that name it or no profile; `profile_id` None, for an event not tied to a profile such as
+    an import's: every one, whatever profiles it names): one look at a table of a few rows, so that
+    a team without webhooks pays one indexed query and nothing more for each verdict."""
     endpoints = WebhookEndpoint.objects.filter(enabled=True, events__contains=[event])
     if profile_id is not None:
         endpoints = endpoints.filter(Q(profiles=[]) | Q(profiles__contains=[profile_id]))

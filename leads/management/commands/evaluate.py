@@ -32,7 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args, ks, bootstrap, seed, as_json, record, **options):
         if min(ks) < 1 or bootstrap < 0:
             raise CommandError("every --k must be at least 1, --bootstrap at least 0")
-        profile_id = profiles.current_id()
+        profile_id = profiles.first_id()
         measured = review.labelled_quality(profile_id=profile_id, ks=tuple(ks), bootstrap=bootstrap, seed=seed)
         report = measured.report
         if record:

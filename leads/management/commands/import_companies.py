@@ -166,7 +166,7 @@ class Command(BaseCommand):
         """Draw the embedding and scoring bars until the worker is done (Ctrl-C stops watching, not the work)."""
         embedded = ProgressBar(self.stdout, "Embedding", "companies")
         while True:
-            progress = import_progress(job, profile_id=job.profile_id or profiles.current_id())
+            progress = import_progress(job, profile_id=job.profile_id or profiles.first_id())
             if progress["state"] == ImportJob.State.FAILED:
                 raise CommandError(f"Import #{job.pk} failed: {shown(progress['error'])}")
             if progress["state"] == ImportJob.State.DONE:

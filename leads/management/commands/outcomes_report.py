@@ -14,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
 
     def handle(self, *args, as_json: bool = False, **options):
-        report = outcomes_report(profile_id=profiles.current_id())
+        report = outcomes_report(profile_id=profiles.first_id())
         if as_json:
             self.stdout.write(json.dumps(report, indent=2, default=str))
             return
