@@ -5,6 +5,8 @@ from reps and refuses verdicts. Through Django's test client on the real databas
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from urllib.parse import urlencode
 
@@ -13,6 +15,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from leads.accounts import roles
+from leads.companies.selectors import band_of, score_distribution
 from leads.models import FIRST_PROFILE_ID, Company, Label, Profile, ProfileAccess
 from leads.savedviews import services as saved_views
 from leads.scoring import labels
@@ -125,3 +128,21 @@ def test_saved_views_are_listed_in_the_profile_they_were_saved_in(as_alice, alic
     assert [v.view.name for v in services.views_for(alice, profile_id=FIRST_PROFILE_ID)] == ["Unlabelled"]
     assert "Software strong" not in as_alice.get("/", {"profile": FIRST_PROFILE_ID}).content.decode()
     assert "Software strong" in as_alice.get("/", {"profile": two_profiles.pk}).content.decode()
+
+
+def test_the_dashboard_export_writes_the_chosen_profiles_fits_and_bands(as_alice, world, two_profiles):
+    """The export (the dashboard's button, a CRM's shape too) works in the page's profile: it once
+    wrote the first profile's bands and ranks whatever the page showed."""
+    for profile_id in (FIRST_PROFILE_ID, two_profiles.pk):
+        response = as_alice.get("/export.csv", {"profile": profile_id})
+        assert response.status_code == 200
+        rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+        exported = {row["name"]: row["fit"] for row in rows if row["fit"]}
+        scored = Company.objects.in_profile(profile_id).filter(score__isnull=False)
+        stored = {c.name: c.score.fit for c in scored}
+        assert exported.keys() == stored.keys() and len(stored) > 2, profile_id
+        assert all(float(exported[name]) == pytest.approx(fit, abs=1e-3) for name, fit in stored.items()), profile_id
+        distribution = score_distribution(profile_id)  # the bands of this profile's fits, not the first's
+        bands = {c.name: (band_of(c.score, distribution).label, distribution.rank_text(c.score.fit)) for c in scored}
+        assert {row["name"]: (row["band"], row["rank"]) for row in rows if row["fit"]} == bands, profile_id
+        assert exported["Bravo Beers"].startswith("-" if profile_id == two_profiles.pk else ""), profile_id
