@@ -9,9 +9,8 @@ import os
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 # torch's OpenMP threads (the MiniLM encoders) spin at every barrier of every layer by default.
 # When another process holds a core (Postgres, a verdict's pass, the web server), the thread that
-# lost it stalls the others: one short search-by-meaning text took 0.48 s instead of 0.01 s, a
-# worker's batch 2.3 s instead of 0.9 s on this 2-core machine (docs/benchmarks.md, *Figures
-# behind the design*). PASSIVE: a waiting thread sleeps. Read when torch first loads.
+# lost it stalls the others, a short text and a worker's batch many times slower (docs/benchmarks.md,
+# *Figures behind the design*). PASSIVE: a waiting thread sleeps. Read when torch first loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from leads.celery import app as celery_app  # noqa: E402 - after the setting above

@@ -339,7 +339,7 @@ RESCORE_CHUNK_SIZE = envint("RESCORE_CHUNK_SIZE", 20_000)
 RESCORE_THREADS = envint("RESCORE_THREADS", 2)
 # Parallel workers for a newly labelled company's pass over every vector; 0: Postgres's own
 # max_parallel_workers_per_gather. The embedded Postgres shares this machine's cores: one fewer
-# than the machine has (on 2 cores, 1 worker beside the leader: 0.8 s at a million; 2: 1.0 s).
+# than the machine has (on 2 cores one worker beside the leader was the faster at a million).
 SCAN_PARALLEL_WORKERS = envint(
     "SCAN_PARALLEL_WORKERS", 0 if os.environ.get("DATABASE_URL") else max(1, (os.cpu_count() or 2) - 1), minimum=0
 )
