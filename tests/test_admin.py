@@ -13,7 +13,7 @@ from django.test import Client
 
 from leads.accounts import roles
 from leads.companies import nearest, selectors
-from leads.models import FIRST_PROFILE_ID, ApiToken, Company, CrmRecord, Outcome, Score
+from leads.models import FIRST_PROFILE_ID, ApiToken, Company, CrmRecord, Outcome, OutcomeBand, Score
 from leads.outcomes import services as outcomes
 from leads.scoring import bands, explanations
 from tests.conftest import WORLD_COMPANIES
@@ -382,8 +382,8 @@ def test_managers_read_every_deal_in_the_admin_search_and_filter_it_and_change_n
     )
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
     # The band Acme had before its deal, as remember_bands_before keeps it from a snapshot.
-    Outcome.objects.filter(deal_id="9001").update(read_before=True, snapshot_before=datetime.date(2024, 3, 1),
-                                                  band_before="strong", top_before=0.03)  # fmt: skip
+    OutcomeBand.objects.create(profile_id=FIRST_PROFILE_ID, outcome=Outcome.objects.get(deal_id="9001"),
+                               snapshot_before=datetime.date(2024, 3, 1), band_before="strong", top_before=0.03)  # fmt: skip
 
     listed = client.get("/admin/leads/outcome/")
     assert listed.status_code == 200 and "Add outcome" not in listed.text

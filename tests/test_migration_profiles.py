@@ -116,3 +116,53 @@ def test_the_first_profile_takes_everything_and_nothing_is_lost(before_0036):
         rows("select value, fit, evidence, neighbour_ids, neighbour_distances, version from leads_score")
         == score_before
     )
+
+
+def test_0042_and_0043_move_scores_into_partitions_and_kept_bands_into_a_profile_keep_everything():
+    """0042: the scores go into their profile's partition, unchanged; 0043: the band kept on a deal
+    becomes the first profile's OutcomeBand; both run back."""
+    migrate([("leads", "0041_outcome_settings_per_profile")])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "insert into leads_profile (id, name, created_at) values (1, 'Ideal customers', now())"
+                " on conflict do nothing"
+            )
+            cursor.execute(
+                "insert into leads_company (name, description, domain, dedupe_key, text_hash, extra, created_at,"
+                " updated_at, country, country_as_given, website, industry)"
+                " values ('Acme', 'a', 'acme.com', 'domain:acme.com', 'h', '{}', now(), now(), '', '', '', '') returning id"
+            )
+            (acme,) = cursor.fetchone()
+            cursor.execute(
+                "insert into leads_score (profile_id, company_id, value, fit, evidence, unexplored, supported,"
+                " neighbour_ids, neighbour_distances, neighbour_labels, kth_distance, computed_at, version)"
+                " values (1, %s, 0.5, 0.25, 1.5, false, true, '{7}', '{0.1}', '{1}', 0.1, now(), 3)",
+                [acme],
+            )
+            cursor.execute(
+                "insert into leads_outcome (company_id, crm, deal_id, deal_name, stage, stage_as_written, currency,"
+                " matched_by, created_at, updated_at, decided_at, read_before, snapshot_before, band_before, top_before)"
+                " values (%s, 'hubspot', '9001', '', 'won', 'won', '', 'name', now(), now(), now(), true,"
+                " '2024-03-01', 'strong', 0.03) returning id",
+                [acme],
+            )
+            (deal,) = cursor.fetchone()
+        score = rows("select profile_id, company_id, value, fit, neighbour_ids, version from leads_score")
+        migrate(latest())
+        assert rows("select relkind from pg_class where relname = 'leads_score'") == [("p",)]
+        assert (
+            rows("select profile_id, company_id, value, fit, neighbour_ids, version from leads_score_profile_1")
+            == score
+        )
+        assert rows(
+            "select profile_id, outcome_id, snapshot_before::text, band_before, top_before from leads_outcomeband"
+        ) == [(1, deal, "2024-03-01", "strong", 0.03)]
+        migrate([("leads", "0041_outcome_settings_per_profile")])
+        assert rows("select relkind from pg_class where relname = 'leads_score'") == [("r",)]
+        assert rows("select profile_id, company_id, value, fit, neighbour_ids, version from leads_score") == score
+        assert rows("select read_before, snapshot_before::text, band_before, top_before from leads_outcome") == [
+            (True, "2024-03-01", "strong", 0.03)
+        ]
+    finally:
+        migrate(latest())

@@ -26,6 +26,7 @@ from leads.models import (
     Label,
     LabelSource,
     Outcome,
+    OutcomeBand,
     OutcomeImport,
     PendingScoreChange,
     Profile,
@@ -137,13 +138,13 @@ def test_a_re_import_that_changes_every_field_stores_what_a_first_import_of_it_w
                    "7001,Pilot (signed),closedwon,2024-05-06,EUR 2500.50,Initech\n"
                    "7002,Renewal lost,Closed Lost,2024-07-08,90,Umbrella\n")  # fmt: skip
     imported(old)
-    Outcome.objects.update(read_before=True)
+    kept = [OutcomeBand(profile_id=FIRST_PROFILE_ID, outcome=o, band_before="strong") for o in Outcome.objects.all()]
+    OutcomeBand.objects.bulk_create(kept)
     again = imported(new)
     assert (again.created, again.updated) == (0, 2)
-    updated = {
-        o["deal_id"]: o for o in Outcome.objects.values("deal_id", "source_id", "read_before", "decided_at", *columns)
-    }
-    assert all(o["source_id"] == again.pk and o["read_before"] is False and o["decided_at"] for o in updated.values())
+    updated = {o["deal_id"]: o for o in Outcome.objects.values("deal_id", "source_id", "decided_at", *columns)}
+    assert all(o["source_id"] == again.pk and o["decided_at"] for o in updated.values())
+    assert not OutcomeBand.objects.exists()  # changed deals: their bands before are read again
     Outcome.objects.all().delete()
     imported(new)
     fresh = {o["deal_id"]: o for o in Outcome.objects.values("deal_id", *columns)}

@@ -23,7 +23,18 @@ from django.utils import timezone
 from leads import tasks
 from leads.core import queue
 from leads.embedding import active
-from leads.models import FIRST_PROFILE_ID, Company, CompanyEmbedding, Label, LabelSource, Outcome, Score, ScoreSnapshot
+from leads.models import (
+    FIRST_PROFILE_ID,
+    Company,
+    CompanyEmbedding,
+    Label,
+    LabelSource,
+    Outcome,
+    OutcomeBand,
+    Profile,
+    Score,
+    ScoreSnapshot,
+)
 from leads.outcomes import figures
 from leads.outcomes import services as outcomes
 from leads.outcomes.report import cutoff_of, drift, outcomes_report
@@ -181,16 +192,19 @@ def test_no_outcome_leaks_into_its_own_band(team, tmp_path, bob):
 
 
 def test_each_deals_band_before_is_kept_so_the_report_reads_no_snapshot_again(team, tmp_path):
-    """The import keeps each decided deal's band and rank before it on the outcome; the report then
-    reads no snapshot (here: one whose scores are wiped gives the same report), unless a snapshot
-    has come between the day kept and the deal since."""
+    """The import keeps each decided deal's band and rank before it, in every profile; the report
+    then reads no snapshot (here: one whose scores are wiped gives the same report), unless a
+    snapshot has come between the day kept and the deal since."""
     path, _ = deals_file(tmp_path, team)
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
     before = outcomes_report(profile_id=FIRST_PROFILE_ID)  # read from the snapshot: the import's task has not run yet
-    assert Outcome.objects.filter(read_before=False).count() == 205
-    assert outcomes.remember_bands_before() == 205  # the task's work
-    assert Outcome.objects.filter(snapshot_before=SNAPSHOT_DAY).count() == 203
-    assert Outcome.objects.filter(snapshot_before=None).count() == 2  # closed before any snapshot
+    assert not OutcomeBand.objects.exists()
+    second = Profile.objects.create(name="Second")  # no snapshot of its own before any deal
+    assert outcomes.remember_bands_before() == 2 * 205  # the task's work: each deal in each profile
+    kept = OutcomeBand.objects.filter(profile_id=FIRST_PROFILE_ID)
+    assert kept.filter(snapshot_before=SNAPSHOT_DAY).count() == 203
+    assert kept.filter(snapshot_before=None).count() == 2  # closed before any snapshot
+    assert OutcomeBand.objects.filter(profile=second, snapshot_before=None).count() == 205
     assert outcomes_report(profile_id=FIRST_PROFILE_ID) == before
     empty = history.pack(np.empty(0, np.int64), np.empty(0), np.empty(0, np.uint8))
     ScoreSnapshot.objects.update(ids=empty.ids, fits=empty.fits, bands=empty.bands)
@@ -208,7 +222,9 @@ def test_the_sweep_keeps_the_bands_of_deals_a_lost_task_did_not(team, tmp_path, 
     outcomes.run_import(outcomes.create_import(path=path, crm="hubspot"))
     before = outcomes_report(profile_id=FIRST_PROFILE_ID)
     tasks.sweep()  # no worker in these tests: the import's task never ran
-    assert not Outcome.objects.filter(read_before=False).exists()
+    assert (
+        OutcomeBand.objects.filter(profile_id=FIRST_PROFILE_ID).count() == Outcome.objects.exclude(stage="open").count()
+    )
     assert outcomes.remember_bands_before() == 0
     assert outcomes_report(profile_id=FIRST_PROFILE_ID) == before
 

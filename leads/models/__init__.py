@@ -20,7 +20,7 @@ from leads.models.labels import VERDICT_VALUE, Label, LabelQuerySet, LabelSource
 from leads.models.lookups import AnyOf
 from leads.models.maps import MapLayout, MapPoint, MapPointQuerySet
 from leads.models.notes import CompanyNote
-from leads.models.outcomes import MatchedBy, Outcome, OutcomeImport, OutcomeSettings, ScoreSnapshot, Stage
+from leads.models.outcomes import MatchedBy, Outcome, OutcomeBand, OutcomeImport, OutcomeSettings, ScoreSnapshot, Stage
 from leads.models.profiles import FIRST_PROFILE_ID, CurrentVerdict, Profile, ProfileAccess, ProfileChoice
 from leads.models.review import QualitySnapshot, ReviewDecision
 from leads.models.saved_views import SavedView, SavedViewVisit
@@ -30,7 +30,7 @@ from leads.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
     "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CrmRecord", "CurrentVerdict", "FIRST_PROFILE_ID", "EncoderState", "ImportJob", "ImportState", "Label", "LabelQuerySet", "LabelSource", "MapLayout", "MapPoint",
-    "MapPointQuerySet", "MatchedBy", "Outcome", "OutcomeImport", "OutcomeSettings", "PendingScoreChange", "Profile", "ProfileAccess", "ProfileChoice", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
+    "MapPointQuerySet", "MatchedBy", "Outcome", "OutcomeBand", "OutcomeImport", "OutcomeSettings", "PendingScoreChange", "Profile", "ProfileAccess", "ProfileChoice", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
     "ScoreSnapshot", "ScoringState", "Stage", "UploadedTable", "Verdict", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
     "current_vector_exists", "search_query",
 ]  # fmt: skip

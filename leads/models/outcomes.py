@@ -56,13 +56,6 @@ class Outcome(models.Model):
     # When leads first read it as won or lost (None while open): with closed_on, what the proof
     # must take the company's band from before (outcomes.report).
     decided_at = models.DateTimeField(null=True, blank=True)
-    # The company's band and rank in the last score snapshot before the deal was decided, as the
-    # proof read it (outcomes.report): kept, so that the report reads no snapshot twice. Snapshots
-    # are taken for today only, so none can come before a decided deal's cutoff later.
-    read_before = models.BooleanField(default=False)  # False: not read yet (or open)
-    snapshot_before = models.DateField(null=True, blank=True)  # the day read; None: no snapshot before
-    band_before = models.CharField(max_length=10, blank=True)  # a band key; '': no score that day
-    top_before = models.FloatField(null=True, blank=True)  # the top share that day (0: the best)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -72,6 +65,23 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.crm}:{self.deal_id} {self.stage}"
+
+
+class OutcomeBand(models.Model):
+    """A decided deal's company in one profile's last score snapshot before the deal was decided,
+    as the proof read it (outcomes.report): kept, so that the report reads no snapshot twice. A row
+    a profile and deal; none: not read yet there (or open). Snapshots are taken for today only, so
+    none can come before a decided deal's cutoff later. Written by outcomes.services."""
+
+    pk = models.CompositePrimaryKey("profile", "outcome")
+    profile = models.ForeignKey("leads.Profile", on_delete=models.CASCADE, related_name="+", db_index=False)
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="bands_before")
+    snapshot_before = models.DateField(null=True, blank=True)  # the day read; None: no snapshot before
+    band_before = models.CharField(max_length=10, blank=True)  # a band key; '': no score that day
+    top_before = models.FloatField(null=True, blank=True)  # the top share that day (0: the best)
+
+    def __str__(self) -> str:
+        return f"{self.outcome_id} ({self.profile_id}): {self.band_before or '-'}"
 
 
 class OutcomeSettings(models.Model):

@@ -18,7 +18,7 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
-from leads.models import FIRST_PROFILE_ID, Label, LabelSource, Outcome, ScoreSnapshot, ScoringState, Stage
+from leads.models import Label, LabelSource, Outcome, OutcomeBand, ScoreSnapshot, ScoringState, Stage
 from leads.outcomes import figures, selectors
 from leads.scoring import bands, history
 
@@ -70,22 +70,17 @@ class Before:
 def bands_before(
     profile_id: int, outcome_ids: list[int], ids: np.ndarray, cutoffs: list[datetime.date]
 ) -> list[Before]:
-    """Each deal's company in the profile's last snapshot before its cutoff: as kept on the outcome
-    (Outcome.read_before: the first profile's) where no snapshot has come between the day kept and
-    the cutoff since (a snapshot thinned away leaves what was read valid), else read from the snapshots."""
+    """Each deal's company in the profile's last snapshot before its cutoff: as kept for the profile
+    (OutcomeBand) where no snapshot has come between the day kept and the cutoff since (a snapshot
+    thinned away leaves what was read valid), else read from the snapshots."""
     snapshots = ScoreSnapshot.objects.filter(profile_id=profile_id)
     days = list(snapshots.order_by("taken_on").values_list("taken_on", flat=True))
     which = [bisect.bisect_left(days, c) - 1 for c in cutoffs]  # the last day < cutoff, -1: none
-    kept = (
-        {
-            pk: Before(day, band, top)
-            for pk, day, band, top in Outcome.objects.filter(pk__in=outcome_ids, read_before=True).values_list(
-                "pk", "snapshot_before", "band_before", "top_before"
-            )
-        }
-        if profile_id == FIRST_PROFILE_ID
-        else {}
-    )
+    rows = OutcomeBand.objects.filter(profile_id=profile_id, outcome_id__any_of=outcome_ids)
+    kept = {
+        pk: Before(day, band, top)
+        for pk, day, band, top in rows.values_list("outcome_id", "snapshot_before", "band_before", "top_before")
+    }
     found: list[Before | None] = []
     for pk, w, cutoff in zip(outcome_ids, which, cutoffs):
         memo = kept.get(pk)

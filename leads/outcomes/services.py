@@ -11,7 +11,7 @@ from typing import BinaryIO
 import numpy as np
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from leads.core import locks
@@ -19,13 +19,14 @@ from leads.core.queue import enqueue_on_commit
 from leads.crm.names import crm_slug
 from leads.imports import jobs, tabular
 from leads.models import (
-    FIRST_PROFILE_ID,
     Company,
     Label,
     LabelSource,
     Outcome,
+    OutcomeBand,
     OutcomeImport,
     OutcomeSettings,
+    Profile,
     Stage,
     Verdict,
 )
@@ -146,23 +147,24 @@ def _upsert(job: OutcomeImport, reading: Reading) -> tuple[int, int, int]:
                 outcome.decided_at = decided  # decided now (or open again): the proof reads its band before this
             for name, value in values.items():
                 setattr(outcome, name, value)
-            changed.append(outcome)  # from this file, its band before read again (_UPDATE_CHANGED)
+            changed.append(outcome)  # from this file, its bands before read again
     Outcome.objects.bulk_create(new)
     if changed:
         columns = [[getattr(outcome, name) for outcome in changed] for name in _FIELDS]
         with connection.cursor() as cursor:
             cursor.execute(_UPDATE_CHANGED, [job.pk, now, id_array(o.pk for o in changed),
                                              [o.decided_at for o in changed], *columns])  # fmt: skip
+        # Their bands before are read again, in every profile: company, close date or decision may have moved.
+        OutcomeBand.objects.filter(outcome_id__any_of=[o.pk for o in changed]).delete()
     return len(new), len(changed), len(latest) - len(new) - len(changed)
 
 
 # The changed deals of a re-import, from arrays in the order of their ids (unnest: a row per deal;
 # Django's bulk_update writes a CASE per field and row, which grows with the square of the deals:
 # docs/benchmarks.md, *A re-import that changes its deals*).
-# Its band before is read again: its company, close date or decision may have moved.
 _UPDATE_CHANGED = """
 update leads_outcome o
-set source_id = %s, updated_at = %s, read_before = false, decided_at = t.decided_at, company_id = t.company_id,
+set source_id = %s, updated_at = %s, decided_at = t.decided_at, company_id = t.company_id,
     stage = t.stage, stage_as_written = t.stage_as_written, closed_on = t.closed_on, amount = t.amount,
     currency = t.currency, deal_name = t.deal_name, matched_by = t.matched_by
 from unnest(%s::bigint[], %s::timestamptz[], %s::bigint[], %s::text[], %s::text[], %s::date[], %s::numeric[],
@@ -173,30 +175,37 @@ where o.id = t.id
 
 
 def remember_bands_before(*, company_ids: list[int] | None = None) -> int:
-    """Keep on each decided outcome not read yet (of these companies, or all) its company's band and
-    rank in the last snapshot before it (outcomes.report.bands_before); how many were read. A task
-    after each deals import runs it, and the sweep (for a task Redis lost)."""
-    unread = Outcome.objects.exclude(stage=Stage.OPEN).exclude(decided_at=None).filter(read_before=False)
+    """Keep for each decided outcome not read yet in a profile (of these companies, or all) its
+    company's band and rank in that profile's last snapshot before it (outcomes.report.bands_before),
+    in every profile; how many (profile, deal) were read. A task after each deals import runs it,
+    and the sweep (for a task Redis lost)."""
+    decided = Outcome.objects.exclude(stage=Stage.OPEN).exclude(decided_at=None)
     if company_ids is not None:
-        unread = unread.filter(company_id__in=company_ids)
-    outcomes = list(unread.only("pk", "company_id", "closed_on", "decided_at"))
-    if not outcomes:
-        return 0
-    cutoffs = [report.cutoff_of(o.closed_on, o.decided_at) for o in outcomes]
-    ids = np.array([o.company_id for o in outcomes], np.int64)
-    found = report.bands_before(FIRST_PROFILE_ID, [o.pk for o in outcomes], ids, cutoffs)  # kept: the first's
-    with connection.cursor() as cursor:  # one statement, however many (bulk_update: a CASE per row)
-        cursor.execute(_KEEP_BEFORE, [id_array(o.pk for o in outcomes), [b.day for b in found],
-                                      [b.band for b in found], [b.top for b in found]])  # fmt: skip
-    return len(outcomes)
+        decided = decided.filter(company_id__in=company_ids)
+    read = 0
+    for profile_id in Profile.objects.order_by("pk").values_list("pk", flat=True):
+        kept = OutcomeBand.objects.filter(profile_id=profile_id, outcome=OuterRef("pk"))
+        outcomes = list(decided.exclude(Exists(kept)).only("pk", "company_id", "closed_on", "decided_at"))
+        if not outcomes:
+            continue
+        cutoffs = [report.cutoff_of(o.closed_on, o.decided_at) for o in outcomes]
+        ids = np.array([o.company_id for o in outcomes], np.int64)
+        found = report.bands_before(profile_id, [o.pk for o in outcomes], ids, cutoffs)
+        with connection.cursor() as cursor:  # one statement, however many (bulk_create: an object per row)
+            cursor.execute(_KEEP_BEFORE, [profile_id, id_array(o.pk for o in outcomes), [b.day for b in found],
+                                          [b.band for b in found], [b.top for b in found]])  # fmt: skip
+        read += len(outcomes)
+    return read
 
 
-# Each outcome's band before, from arrays in the order of its ids (unnest: a row per outcome).
+# Each outcome's band before in a profile, from arrays in the order of its ids (unnest: a row per
+# outcome); a deal read again (a re-import changed it) replaces what was kept.
 _KEEP_BEFORE = """
-update leads_outcome o
-set read_before = true, snapshot_before = t.day, band_before = t.band, top_before = t.top
+insert into leads_outcomeband (profile_id, outcome_id, snapshot_before, band_before, top_before)
+select %s, t.id, t.day, t.band, t.top
 from unnest(%s::bigint[], %s::date[], %s::text[], %s::float8[]) as t(id, day, band, top)
-where o.id = t.id
+on conflict (profile_id, outcome_id) do update set
+    snapshot_before = excluded.snapshot_before, band_before = excluded.band_before, top_before = excluded.top_before
 """
 
 
