@@ -118,7 +118,7 @@ def sweep() -> None:
             for profile_id in scores.scoring_profiles():
                 quality.record_quality_if_due(profile_id)
                 score_history.take_snapshot_if_due(profile_id=profile_id)
-        outcomes.remember_bands_before()  # deals whose task Redis lost (one query when none)
+        outcomes.remember_bands_before()  # deals whose task Redis lost (a query a profile when none)
 
 
 @worker_ready.connect
