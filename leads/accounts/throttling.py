@@ -21,14 +21,17 @@ def failure_limit(request: HttpRequest, credentials: dict | None = None) -> int:
     the largest count, which is always the address's (it holds the pair's), and compares it with
     one limit. So the limit is the address's, unless the pair has already reached its own: then it
     is the pair's, which the address's count has reached too."""
+    return settings.LOGIN_FAILURE_LIMIT if _pair_locked(request, credentials) else settings.LOGIN_ADDRESS_FAILURE_LIMIT
+
+
+def _pair_locked(request: HttpRequest, credentials: dict | None) -> bool:
+    """Whether this username from this address has reached LOGIN_FAILURE_LIMIT."""
     failures = AccessAttempt.objects.filter(
         username=get_client_username(request, credentials),
         ip_address=request.axes_ip_address,
         attempt_time__gte=get_cool_off_threshold(request),
     ).aggregate(total=Sum("failures_since_start"))["total"]
-    if (failures or 0) >= settings.LOGIN_FAILURE_LIMIT:
-        return settings.LOGIN_FAILURE_LIMIT
-    return settings.LOGIN_ADDRESS_FAILURE_LIMIT
+    return (failures or 0) >= settings.LOGIN_FAILURE_LIMIT
 
 
 def forwarded_address(request: HttpRequest) -> str | None:
@@ -50,6 +53,8 @@ def locked_out(request: HttpRequest, original_response=None, credentials=None) -
         "form": form,
         "next": request.POST.get("next", request.GET.get("next", "")),
         "locked_out_minutes": settings.LOGIN_LOCKOUT_MINUTES,
+        # The pair's lock refuses this username; the address's refuses every username from it.
+        "address_locked": not _pair_locked(request, credentials),
         "failure_limit": failure_limit(request, credentials),
     }
     return render(request, "registration/login.html", context, status=429)
