@@ -163,6 +163,30 @@ def test_a_file_without_deal_ids_keys_each_deal_by_its_company_and_name(team, tm
     assert list(Outcome.objects.values_list("stage", flat=True)) == ["won"]
 
 
+def test_a_deal_on_two_rows_counts_once_and_its_earlier_row_says_why(team, tmp_path):
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        "Deal ID,Company,Deal Name,Stage,Amount\n"
+        "D1,Globex,Pilot,Closed Won,12500\n"
+        "D2,Umbrella,Roll-out,Closed Lost,300\n"
+        "D1,Initech,Pilot again,Closed Won,100\n"
+        ",Umbrella,Extension,Open,\n"
+        ",Umbrella,Extension,Closed Won,\n"
+    )
+    job = outcomes.create_import(path=path)
+    outcomes.choose(job, crm="hubspot")
+    reading = outcomes.read_file(job)  # the preview's dry run
+    assert len(reading.matched) == 3 and reading.stages == {"won": 2, "lost": 1, "open": 0}
+    assert [(r.line, r.reason) for r in reading.rejected] == [
+        (2, "deal 'D1' is on line 4 too: a deal is one row, and its last row counts"),
+        (5, "a deal of the same company and name is on line 6 too: a deal is one row, and its last row counts"),
+    ]
+    done = outcomes.run_import(job)
+    assert (done.rows_read, done.created, done.rejected) == (5, 3, 2)  # every row accounted for
+    assert deals_of(team["Initech"]) == [("D1", "won", None, Decimal("100.00"), "", "name")]
+    assert deals_of(team["Globex"]) == []
+
+
 def test_the_dry_run_says_what_matches_by_which_key_and_writes_nothing(team):
     out = io.StringIO()
     call_command("import_outcomes", str(FIXTURES / "deals-hubspot.csv"), "--dry-run", stdout=out)

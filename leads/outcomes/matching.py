@@ -72,10 +72,28 @@ def read_file(
             (reading.rejected if isinstance(read, Rejected) else deals).append(read)
     reading.unknown_stages = deal_rows.unknown_stages([d.values for d in deals], mapping)
     matched, unmatched = match(deals, crm=job.crm)
-    reading.matched = matched
-    reading.rejected += [Rejected(d.line, _no_match(d, job.crm), d.values) for d in unmatched]
+    reading.matched, earlier = _last_row_of_each_deal(matched)
+    reading.rejected += [Rejected(d.line, _no_match(d, job.crm), d.values) for d in unmatched] + earlier
     reading.rejected.sort(key=lambda r: r.line)
     return reading
+
+
+def _last_row_of_each_deal(matched: list[Matched]) -> tuple[list[Matched], list[Rejected]]:
+    """A deal on several rows of one file counts once, as its last row says; each earlier row comes
+    back as a reject that names the row that counts, so every row of the file is accounted for."""
+    last = {found.deal.key: found for found in matched}
+    kept = [found for found in matched if last[found.deal.key] is found]
+    earlier = [
+        Rejected(found.deal.line, _repeated(found.deal, last[found.deal.key].deal.line), found.deal.values)
+        for found in matched
+        if last[found.deal.key] is not found
+    ]
+    return kept, earlier
+
+
+def _repeated(deal: deal_rows.Deal, line: int) -> str:
+    which = f"deal {deal.deal_id[:40]!r}" if deal.deal_id else "a deal of the same company and name"
+    return f"{which} is on line {line} too: a deal is one row, and its last row counts"
 
 
 def match(deals: list[deal_rows.Deal], *, crm: str) -> tuple[list[Matched], list[deal_rows.Deal]]:
