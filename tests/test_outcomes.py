@@ -219,6 +219,28 @@ def test_the_rejects_download_as_csv_for_managers(team, client, bob, alice):
     assert client.get(f"/outcomes/{job.pk}/rejected.csv").status_code == 403
 
 
+def test_a_file_with_no_stage_column_is_said_to_read_every_deal_as_open(team, client, bob, tmp_path):
+    bob.groups.set([Group.objects.get(name=roles.MANAGER)])
+    client.force_login(bob)
+    client.post("/outcomes/", {"file": io.BytesIO(b"Company,Deal Name\nGlobex,Pilot\n"), "crm": "hubspot"})
+    job = OutcomeImport.objects.get()
+    preview = client.get(f"/outcomes/{job.pk}/").content.decode()
+    assert "No column says each deal&#x27;s stage, so every deal would be read as open" in preview
+    assert "Won 0, lost 0, open 1." in preview
+    form = {"column-0": "name", "column-1": "stage", "crm": "hubspot", "action": "preview"}  # the manager maps one
+    client.post(f"/outcomes/{job.pk}/", form)
+    assert "No column says each deal" not in client.get(f"/outcomes/{job.pk}/").content.decode()
+    path = tmp_path / "deals.csv"
+    path.write_text("Company,Deal Name\nGlobex,Pilot\n")
+    out = io.StringIO()
+    call_command("import_outcomes", str(path), "--crm", "hubspot", "--dry-run", stdout=out)
+    assert deal_rows.NO_STAGE in out.getvalue()
+    path.write_text("Company,Deal Stage\nGlobex,Closed Won\n")
+    out = io.StringIO()
+    call_command("import_outcomes", str(path), "--crm", "hubspot", "--dry-run", stdout=out)
+    assert deal_rows.NO_STAGE not in out.getvalue()
+
+
 def test_the_web_preview_maps_a_stage_then_a_worker_imports(team, client, bob, django_capture_on_commit_callbacks):
     bob.groups.set([Group.objects.get(name=roles.MANAGER)])
     client.force_login(bob)

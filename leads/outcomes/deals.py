@@ -65,6 +65,17 @@ _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "c
 MAX_DEAL_ID = 100
 
 
+# Said on the preview and by `import_outcomes` when no column holds the stage: the file is most likely
+# not a deals export, or its stage column has a name no CRM uses.
+NO_STAGE = ("No column says each deal's stage, so every deal would be read as open, and open deals prove nothing: "
+            "map the column that holds it to stage (HubSpot: Deal Stage; Salesforce: Stage; Pipedrive: Status).")  # fmt: skip
+
+
+def reads_stage(mapping: dict[int, str]) -> bool:
+    """Whether a column is mapped to what decides a deal's stage (its stage, or Salesforce's IsWon / IsClosed)."""
+    return any(field in ("stage", "is_won", "is_closed") for field in mapping.values())
+
+
 def fold(text: str) -> str:
     """A header as crm.columns folds it, without a trailing '(Primary)': 'Deal - Status' -> 'deal
     status', 'Associated Company IDs (Primary)' -> 'associated company ids'."""

@@ -84,7 +84,7 @@ def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
     columns = [(i, header, mapping.get(i, "")) for i, header in enumerate(job.headers)]
     return render(request, "leads/outcome_import.html", {
         **shown, "reading": reading, "columns": columns, "fields": deal_rows.FIELDS, "crms": KNOWN,
-        "stages": deal_rows.STAGES,
+        "stages": deal_rows.STAGES, "no_stage": "" if deal_rows.reads_stage(mapping) else deal_rows.NO_STAGE,
     })  # fmt: skip
 
 

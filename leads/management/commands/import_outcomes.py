@@ -39,6 +39,8 @@ class Command(BaseCommand):
             raise CommandError(f"{shown(file)}: no such file") from None
         except UnreadableFile as problem:
             raise CommandError(shown(problem)) from None
+        if not deal_rows.reads_stage(job.column_mapping()):
+            self.stderr.write(deal_rows.NO_STAGE)
         job = outcomes.create_import(path=file, crm=job.crm)
         outcomes.choose(job, columns=_columns(job.headers, column), stages=dict(map(_stage, stage)))
         try:
@@ -54,6 +56,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Dry run ({job.crm}): nothing is written. {reading.rows} rows, {len(reading.matched)} "
                           f"deals match a company, by {_matched(reading.counts)}; {len(reading.rejected)} rejected.")  # fmt: skip
         self.stdout.write("Stages: " + json.dumps(reading.stages))
+        if not deal_rows.reads_stage(job.column_mapping()):
+            self.stdout.write(deal_rows.NO_STAGE)
         if reading.unknown_stages:
             listed = ", ".join(shown(s) for s in reading.unknown_stages)
             self.stdout.write(f"Read as open (say otherwise with --stage VALUE=won): {listed}")
