@@ -393,8 +393,24 @@ def test_the_stage_words_of_each_crm():
     assert deal_rows.read_date("03/05/2024") == datetime.date(2024, 3, 5)
     assert deal_rows.read_date("25/05/2024") == datetime.date(2024, 5, 25)
     assert deal_rows.read_date("05.03.2024") == datetime.date(2024, 3, 5)
+    assert deal_rows.read_date("2024-03-05T00:00:00.000+0000") == datetime.date(2024, 3, 5)  # Salesforce's API
+    assert deal_rows.read_date("2024-03-05 14:22:11") == datetime.date(2024, 3, 5)  # Pipedrive's won time
+    assert deal_rows.read_date("2024-03-055") is None and deal_rows.read_date("20240305") is None
     assert deal_rows.read_amount("EUR 900") == (Decimal("900.00"), "EUR")
     assert deal_rows.read_amount("lots") == (None, "")
+
+
+def test_a_files_dates_are_read_in_its_own_order_of_day_and_month(team, tmp_path):
+    path = tmp_path / "deals.csv"
+    rows = "Deal ID,Company,Stage,Close Date\nD1,Globex,Closed Won,05/03/2024\nD2,Umbrella,Closed Lost,{}\n"
+    path.write_text(rows.format("31/12/2024"))  # a UK export: one date says the day comes first
+    imported(path, crm="hubspot")
+    assert dict(Outcome.objects.values_list("deal_id", "closed_on")) == {
+        "D1": datetime.date(2024, 3, 5), "D2": datetime.date(2024, 12, 31)}  # fmt: skip
+    path.write_text(rows.format("12/31/2024"))  # a US export: the month first, as without a clue
+    imported(path, crm="hubspot")
+    assert dict(Outcome.objects.values_list("deal_id", "closed_on")) == {
+        "D1": datetime.date(2024, 5, 3), "D2": datetime.date(2024, 12, 31)}  # fmt: skip
 
 
 def test_outcomes_count_as_verdicts_in_the_profile_that_chose_it_only(team, bob, tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -138,16 +138,22 @@ def is_known_stage(written: str) -> bool:
     return folded in _WON or folded in _LOST or folded in _OPEN or written.strip().lower() in _WON | _LOST
 
 
-def read_date(text: str) -> date | None:
-    """'2024-03-05', '2024-03-05 10:00', '03/05/2024' (month first unless the first is above 12),
-    '05.03.2024' (day first), '2024/03/05'; None when it is no date."""
+_ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")  # a time may follow: 'T10:00', ' 10:00'
+_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?!\d)")
+_DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?!\d)")
+
+
+def read_date(text: str, *, day_first: bool | None = None) -> date | None:
+    """'2024-03-05', '2024-03-05T10:00:00Z', '2024-03-05 10:00', '05.03.2024' (day first),
+    '2024/03/05'; '03/05/2024' month first when the first number is at most 12, unless `day_first`
+    (a file's own order, `slash_order`) says otherwise. None when it is no date."""
     text = text.strip()
-    if m := re.match(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b", text):
+    if m := _ISO_DATE.match(text):
         y, mo, d = map(int, m.groups())
-    elif m := re.match(r"(\d{1,2})/(\d{1,2})/(\d{4})\b", text):
+    elif m := _SLASH_DATE.match(text):
         a, b, y = map(int, m.groups())
-        mo, d = (b, a) if a > 12 else (a, b)
-    elif m := re.match(r"(\d{1,2})\.(\d{1,2})\.(\d{4})\b", text):
+        mo, d = (b, a) if a > 12 or (day_first and b <= 12) else (a, b)
+    elif m := _DOTTED_DATE.match(text):
         d, mo, y = map(int, m.groups())
     else:
         return None
@@ -155,6 +161,20 @@ def read_date(text: str) -> date | None:
         return date(y, mo, d)
     except ValueError:
         return None
+
+
+def slash_order(texts: Iterable[str]) -> bool | None:
+    """A file's order of day and month in its '05/03/2024' dates: True (day first) when one of them
+    has a first number above 12 ('31/12/2024') and none a second; False when the other way round;
+    None when none says (or they disagree: each is then read on its own). A CRM exports every
+    date of a file in one locale, so one unambiguous date decides the others'."""
+    day_first = month_first = False
+    for text in texts:
+        if m := _SLASH_DATE.match(text.strip()):
+            a, b, _ = map(int, m.groups())
+            day_first |= a > 12
+            month_first |= b > 12
+    return None if day_first == month_first else day_first
 
 
 def read_amount(text: str) -> tuple[Decimal | None, str]:
@@ -193,6 +213,7 @@ class Deal:
     deal_id: str
     deal_name: str
     values: list[str] = field(default_factory=list)
+    closed_text: str = ""  # the close date as written: read again in the file's order (matching.read_file)
 
     @property
     def normalised_name(self) -> str:
@@ -243,7 +264,7 @@ def to_deal(line: int, cells: list[str], mapping: dict[int, str], *, stages: dic
     given_currency = get("currency").upper()
     currency = given_currency if re.fullmatch(r"[A-Z]{3}", given_currency) else currency
     return Deal(line, record_ids, domain, name, stage, written[:100], closed_on, amount, currency, deal_id,
-                get("deal_name")[:300], cells)  # fmt: skip
+                get("deal_name")[:300], cells, closed_text)  # fmt: skip
 
 
 def unknown_stages(rows: Sequence[Sequence[str]], mapping: dict[int, str]) -> list[str]:

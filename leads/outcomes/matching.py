@@ -70,6 +70,9 @@ def read_file(
                 progress(reading.rows)
             read = deal_rows.to_deal(line, cells, mapping, stages=chosen)
             (reading.rejected if isinstance(read, Rejected) else deals).append(read)
+    if deal_rows.slash_order(d.closed_text for d in deals):  # '31/12/2024' in the file: '05/03/2024' is 5 March
+        for deal in deals:
+            deal.closed_on = deal_rows.read_date(deal.closed_text, day_first=True) if deal.closed_text else None
     reading.unknown_stages = deal_rows.unknown_stages([d.values for d in deals], mapping)
     matched, unmatched = match(deals, crm=job.crm)
     reading.matched, earlier = _last_row_of_each_deal(matched)
