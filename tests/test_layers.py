@@ -40,6 +40,7 @@ DECLARED = {
     "leads.webhooks.outbound": "pure",
     "leads.webhooks.backoff": "pure",
     "leads.crm.columns": "pure",
+    "leads.core.params": "pure",
     # base: settings and what they need, the plumbing every feature uses
     "leads": "base",
     "leads.settings": "base",

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
+from leads.core.params import whole_number
 from leads.owners import selectors, services
 
 
@@ -39,7 +40,9 @@ def assign_to(modeladmin, request, queryset):
     # The owner field alone: the form's action field has its choices only inside the changelist.
     picked = request.POST.get("owner", "")
     owner = (
-        selectors.possible_owners().filter(pk=int(picked)).first() if picked.isascii() and picked.isdigit() else None
+        selectors.possible_owners().filter(pk=whole_number(picked)).first()
+        if whole_number(picked) is not None
+        else None
     )
     if owner is None:
         modeladmin.message_user(

@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from leads.companies import orderings, ranges
 from leads.companies.countries import normalise_country
+from leads.core.params import whole_number
 from leads.embedding import active
 from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Score
 from leads.models import companies as company_models
@@ -99,9 +100,9 @@ def company_listing(
     if band:
         companies = companies.filter(band_filter(band, profile_id))
     if import_job:
-        if not import_job.isdigit():
+        if whole_number(import_job) is None:
             raise BadFilter(f"import must be an import's number (got {import_job!r})")
-        companies = companies.filter(import_job_id=int(import_job))
+        companies = companies.filter(import_job_id=whole_number(import_job))
     texts = {"industry": industry.strip(), "country": country.strip(), "query": query}
     if any("\x00" in text for text in texts.values()):  # Postgres text never holds NUL: no match, not a 500
         return Selection(companies.none(), profile_id)
@@ -137,7 +138,8 @@ def range_filter(found: ranges.Range) -> Q:
 def filtered_import(import_job: str) -> ImportJob | None:
     """The import the dashboard's `import` filter names, to say which one is on (None: no such
     import, deleted since; company_listing has refused a value that is not a number)."""
-    return ImportJob.objects.filter(pk=int(import_job)).first() if import_job.isdigit() else None
+    number = whole_number(import_job)
+    return ImportJob.objects.filter(pk=number).first() if number is not None else None
 
 
 def _owner(value: str, user):

@@ -25,6 +25,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.xml import DEFUSEDXML
 from openpyxl.xml.constants import SHEET_MAIN_NS
 
+from leads.core.params import whole_number
 from leads.imports.csvdialect import UnreadableFile
 
 if not DEFUSEDXML:  # openpyxl parses with defusedxml only when it is installed and not switched off
@@ -163,8 +164,9 @@ def choose_sheet(workbook, sheet: str | int | None) -> int:
     folded = [n.strip().casefold() for n in names]
     if isinstance(sheet, str) and sheet.strip().casefold() in folded:
         return folded.index(sheet.strip().casefold())
-    if str(sheet).isdigit() and int(sheet) < len(names):
-        return int(sheet)
+    number = sheet if isinstance(sheet, int) else whole_number(sheet)
+    if number is not None and 0 <= number < len(names):
+        return number
     listed = ", ".join(repr(n) for n in names)
     raise UnreadableFile(f"The workbook has no sheet {str(sheet)!r}: choose one of {listed}.")
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from leads.accounts import roles
 from leads.companies.exports import neutralise
 from leads.core import queue
+from leads.core.params import whole_number
 from leads.crm.names import KNOWN, crm_label
 from leads.imports import jobs
 from leads.imports.csvfiles import UnreadableFile
@@ -61,8 +62,9 @@ def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "This import was already confirmed.")
         return redirect("outcome-import", job.pk)
     if request.method == "POST":
-        columns = {int(k[7:]): v for k, v in request.POST.items() if k.startswith("column-") and k[7:].isdigit()
-                   and v in deal_rows.FIELDS and int(k[7:]) < len(job.headers)}  # fmt: skip
+        indexes = {k: whole_number(k[7:]) for k in request.POST if k.startswith("column-")}
+        columns = {i: request.POST[k] for k, i in indexes.items()
+                   if i is not None and i < len(job.headers) and request.POST[k] in deal_rows.FIELDS}  # fmt: skip
         stages = {request.POST.get(f"stage-{i}", ""): request.POST.get(f"stage-{i}-as", "")
                   for i in range(100) if f"stage-{i}" in request.POST}  # fmt: skip
         outcomes.choose(job, columns=columns, stages={**job.stages, **stages}, crm=request.POST.get("crm") or None,

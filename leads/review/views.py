@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from leads.accounts import roles
+from leads.core.params import whole_number
 from leads.models import Company, LabelSource, ReviewDecision, Verdict
 from leads.outcomes import selectors as outcome_selectors
 from leads.profiles import selectors as profiles
@@ -110,9 +111,8 @@ def keep(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _number(value: str | None) -> int | None:
-    """A database id from a form field; None for anything else ('²' is a digit to str.isdigit but not
-    to int(), and an id has at most 18 digits: a bigint)."""
-    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 18 else None
+    """A database id from a form field; None for anything else."""
+    return whole_number(value)
 
 
 def _back(request: HttpRequest) -> HttpResponse:

@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
+from leads.core.params import whole_number
 from leads.models import Profile, WebhookDelivery, WebhookEndpoint
 from leads.scoring import bands
 from leads.webhooks import selectors, services
@@ -35,7 +36,8 @@ def _posted(request: HttpRequest) -> dict:
         "description": request.POST.get("description", ""),
         "events": request.POST.getlist("events"),
         "bands": request.POST.getlist("bands"),
-        "profiles": [int(p) for p in request.POST.getlist("profiles") if p.isdigit()],
+        # As given: the service refuses a value that names no profile (a checkbox re-checks by id).
+        "profiles": [whole_number(p) if whole_number(p) is not None else p for p in request.POST.getlist("profiles")],
     }
 
 
@@ -98,7 +100,8 @@ def endpoint(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _page(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and 0 < int(value) < 10**6 else 1
+    number = whole_number(value)
+    return number if number is not None and 0 < number < 10**6 else 1
 
 
 @roles.required(MANAGE)
