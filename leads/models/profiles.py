@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 from leads.models.labels import Verdict
 
@@ -21,6 +22,14 @@ class Profile(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        # Commands and webhooks find a profile by its name in any case (profiles.selectors.named):
+        # two names that differ only in case would be one name to them.
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), name="one_profile_per_name_any_case",
+                violation_error_message="A profile has this name already (in another case): choose another name.",
+            )
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return self.name
