@@ -13,7 +13,7 @@ from django.db import connection
 
 from leads.embedding import active, hnsw
 from leads.embedding import services as embeddings
-from leads.models import FIRST_PROFILE_ID, Company
+from leads.models import FIRST_PROFILE_ID, Company, Profile
 from leads.models.encoders import hnsw_index_name
 from leads.scoring import labels
 from leads.scoring import services as scores
@@ -167,6 +167,20 @@ def api(client, key):
     """A client that sends alice's token and no session."""
     client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
     return client
+
+
+@pytest.fixture
+def two_profiles(world, alice):
+    """The world's first profile (Alpha liked, Delta disliked) and "Software" (Delta liked, Alpha disliked)."""
+    software = Profile.objects.create(name="Software")
+    labels.label_company(
+        profile_id=software.pk, company=world["Delta Code"], user=alice, source="click", verdict="like"
+    )
+    labels.label_company(
+        profile_id=software.pk, company=world["Alpha Brewing"], user=alice, source="click", verdict="dislike"
+    )
+    scores.catch_up()
+    return software
 
 
 @pytest.fixture

@@ -19,23 +19,8 @@ from leads.companies.selectors import band_of, score_distribution
 from leads.models import FIRST_PROFILE_ID, Company, Label, Profile, ProfileAccess
 from leads.savedviews import services as saved_views
 from leads.scoring import labels
-from leads.scoring import services as scores
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def two_profiles(world, alice):
-    """The world's first profile (Alpha liked, Delta disliked) and "Software" (Delta liked, Alpha disliked)."""
-    software = Profile.objects.create(name="Software")
-    labels.label_company(
-        profile_id=software.pk, company=world["Delta Code"], user=alice, source="click", verdict="like"
-    )
-    labels.label_company(
-        profile_id=software.pk, company=world["Alpha Brewing"], user=alice, source="click", verdict="dislike"
-    )
-    scores.catch_up()
-    return software
 
 
 def fit_cell(html: str, name: str) -> str:

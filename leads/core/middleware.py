@@ -1,6 +1,6 @@
 """The project's own middleware, in the order settings.MIDDLEWARE runs it: pages when the
 database cannot answer, every error under /api/ as JSON, admin addresses holding a NUL, a
-`?profile=` the user may not work in."""
+profile the request may not use (a `?profile=` the user may not work in, a verdict into an archived one)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ import logging
 from http import HTTPStatus
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
 from django.template import loader
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from leads.api.views import ENDPOINTS, PREFIX, error_response
 from leads.profiles.selectors import UnknownProfile
+from leads.scoring.labels import ArchivedProfile
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +82,12 @@ class ApiErrorsMiddleware:
 
 
 class UnknownProfileMiddleware:
-    """A `?profile=` naming no profile the user may work in (profiles.selectors.UnknownProfile,
-    raised wherever a view asks for its profile): a 400 that lists the ones there are, JSON under
-    /api/, plain text elsewhere."""
+    """A profile the request may not use, wherever a view meets it: a `?profile=` naming no profile
+    the user may work in (profiles.selectors.UnknownProfile: a 400 that lists the ones there are), or
+    a verdict written into an archived profile (scoring.labels.ArchivedProfile, raised by the one
+    writer of labels, whichever page or action sent it: a bulk action, an undo, the admin).
+    JSON under /api/; plain text to htmx, which shows it as a toast; a form posted from one of the
+    app's pages goes back there with the sentence as an error message."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -89,13 +96,21 @@ class UnknownProfileMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, UnknownProfile):
+        if not isinstance(exception, UnknownProfile | ArchivedProfile):
             return None
+        sentence = str(exception)[0].upper() + str(exception)[1:] + "."
         if request.path_info.startswith(PREFIX):
             return error_response(str(exception), 400)
-        return HttpResponseBadRequest(
-            str(exception)[0].upper() + str(exception)[1:] + ".", content_type="text/plain; charset=utf-8"
-        )
+        referer = request.META.get("HTTP_REFERER", "")
+        if (
+            isinstance(exception, ArchivedProfile)
+            and request.method == "POST"
+            and not request.headers.get("HX-Request")
+            and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()})
+        ):
+            messages.error(request, sentence)
+            return redirect(referer)
+        return HttpResponseBadRequest(sentence, content_type="text/plain; charset=utf-8")
 
 
 def _message_for(request: HttpRequest, status: int, allowed: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from leads.accounts import roles
+from leads.core.params import whole_number
 from leads.models import Profile, ProfileAccess, ProfileChoice
 
 PARAM = "profile"
@@ -31,7 +32,8 @@ def named(value: str | None) -> int:
     if value is None:
         return first_id()
     text = str(value).strip()
-    found = Profile.objects.filter(pk=int(text)) if text.isdigit() else Profile.objects.filter(name__iexact=text)
+    number = whole_number(text)
+    found = Profile.objects.filter(pk=number) if number is not None else Profile.objects.filter(name__iexact=text)
     profile = found.first()
     if profile is None:
         names = ", ".join(f"{p.pk} ({p.name})" for p in Profile.objects.all()) or "none"
@@ -74,7 +76,8 @@ def _resolve(request) -> int:
     visible = visible_to(user)
     given = request.GET.get(PARAM, _form(request).get(PARAM, "")) if hasattr(request, "GET") else ""
     if given.strip():
-        chosen = visible.filter(pk=int(given)).first() if given.strip().isdigit() else None
+        number = whole_number(given)
+        chosen = visible.filter(pk=number).first() if number is not None else None
         if chosen is None:
             names = ", ".join(f"{p.pk} ({p.name})" for p in visible) or "none"
             raise UnknownProfile(f"profile must be one of the profiles you may work in: {names} (got {given!r})")
@@ -86,7 +89,10 @@ def _resolve(request) -> int:
         if last is not None:
             return last
     active = visible.filter(archived_at__isnull=True).values_list("pk", flat=True).first()
-    return active or visible.values_list("pk", flat=True).first() or first_id()
+    found = active or visible.values_list("pk", flat=True).first()
+    if found is None and user is not None and user.is_authenticated:  # never another profile instead
+        raise UnknownProfile("your account may work in no active profile: ask a sales manager to open one to you")
+    return found or first_id()
 
 
 def _form(request) -> dict:

@@ -12,12 +12,13 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from leads.companies import orderings, ranges, selectors
+from leads.core.params import whole_number
 from leads.models import SavedView, SavedViewVisit
 from leads.profiles import selectors as profiles
 
 # The dashboard's filters a view keeps (views.FILTERS), each as the dashboard's parameter.
 # The profile too: a view saved in a profile is that profile's (with one profile the page has no `profile=`).
-KEPT = ("profile", "show", "band", "industry", "country", "import", "q", "ordering", *ranges.PARAMS)
+KEPT = ("profile", "show", "band", "owner", "industry", "country", "import", "q", "ordering", *ranges.PARAMS)
 # New companies are counted up to this many ("100+"): one short index range scan per view.
 NEW_COUNT_LIMIT = 100
 NAME_MAX_CHARS = 100
@@ -34,34 +35,38 @@ def view_query(query: str) -> str:
     return urlencode([(key, kept[key]) for key in KEPT if key in kept])
 
 
-def clean_query(query: str) -> str:
+def clean_query(query: str, *, user=None) -> str:
     """view_query, checked: BadView for a NUL, BadFilter's message when the dashboard would refuse it."""
     cleaned = view_query(query)
     if "\x00" in query or any("\x00" in value for _, value in parse_qsl(query)):
         raise BadView("The view holds a NUL character.")
-    _listing(dict(parse_qsl(cleaned)))  # raises BadFilter as the dashboard would (runs the search: saving is rare)
+    _listing(
+        dict(parse_qsl(cleaned)), user
+    )  # raises BadFilter as the dashboard would (runs the search: saving is rare)
     return cleaned
 
 
-def valid_query(query: str) -> str:
+def valid_query(query: str, *, user=None) -> str:
     """clean_query, or "" for a query the dashboard refuses (back to every company)."""
     try:
-        return clean_query(query)
+        return clean_query(query, user=user)
     except (BadView, selectors.BadFilter):
         return ""
 
 
-def _listing(filters: dict[str, str]):
+def _listing(filters: dict[str, str], user):
     ordering = filters.get("ordering", orderings.DEFAULT_ORDERING)
     given = filters.get("profile", "")
-    profile_id = int(given) if given.isdigit() else profiles.current_id()
-    return selectors.listing(ordering=ordering, **_listing_filters(filters, profile_id))
+    number = whole_number(given)
+    profile_id = number if number is not None else profiles.current_id()
+    return selectors.listing(ordering=ordering, **_listing_filters(filters, profile_id, user))
 
 
-def _listing_filters(filters: dict[str, str], profile_id: int) -> dict:
-    """company_listing's arguments from the dashboard's parameters, in the profile."""
+def _listing_filters(filters: dict[str, str], profile_id: int, user) -> dict:
+    """company_listing's arguments from the dashboard's parameters, in the profile, for `user`
+    ("owner=me", "My companies", is the companies of whoever opens the view)."""
     return {
-        "profile_id": profile_id,
+        "profile_id": profile_id, "owner": filters.get("owner", ""), "user": user,
         "show": filters.get("show", "all"), "query": filters.get("q", ""), "band": filters.get("band", ""),
         "industry": filters.get("industry", ""), "country": filters.get("country", ""),
         "import_job": filters.get("import", ""), **{name: filters.get(name, "") for name in ranges.PARAMS},
@@ -76,7 +81,7 @@ def save_view(*, name: str, query: str, user) -> SavedView:
     if len(name) > NAME_MAX_CHARS:
         raise BadView(f"A view's name is at most {NAME_MAX_CHARS} characters (got {len(name)}).")
     try:
-        query = clean_query(query)
+        query = clean_query(query, user=user)
     except selectors.BadFilter as error:
         raise BadView(str(error)) from None
     try:
@@ -121,7 +126,7 @@ def views_for(user, *, profile_id: int) -> list[ListedView]:
             continue  # another profile's view
         since = visits.get(view.pk, view.created_at)
         try:
-            filters = _listing_filters(params, profile_id)
+            filters = _listing_filters(params, profile_id, user)
             companies = selectors.company_listing(**filters).companies
         except selectors.BadFilter:  # a band or import that no longer exists: nothing is new
             listed.append(ListedView(view, 0, False))

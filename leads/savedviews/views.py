@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -10,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from leads.accounts import roles
 from leads.models import SavedView
+from leads.profiles import selectors as profiles
 from leads.savedviews import services
 
 
@@ -17,11 +20,15 @@ from leads.savedviews import services
 @require_POST
 def save(request: HttpRequest) -> HttpResponse:
     query = request.POST.get("query", "")
+    if request.POST.get(profiles.PARAM) and profiles.PARAM not in dict(parse_qsl(query)):
+        # The page's profile (its form field, checked: a 400 for one the user may not use), though
+        # its address named none: the view is that profile's, as the chooser showed.
+        query = urlencode([*parse_qsl(query), (profiles.PARAM, profiles.current_id(request))])
     try:
         view = services.save_view(name=request.POST.get("name", ""), query=query, user=request.user)
     except services.BadView as error:
         messages.error(request, f"Not saved: {error}")
-        return redirect(f"{reverse('dashboard')}?{services.valid_query(query)}")
+        return redirect(f"{reverse('dashboard')}?{services.valid_query(query, user=request.user)}")
     messages.success(request, f"Saved “{view.name}”: anyone on the team can open it from Views, or by its link.")
     return redirect(f"{reverse('dashboard')}?{view.query}")
 

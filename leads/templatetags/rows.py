@@ -1,10 +1,11 @@
-"""Tags that make a list's rows cheap to render (50 a page, each with two forms):
+"""Tags for the app's templates: rows cheap to render (50 a page, each with two forms), and the profile a page shows:
 
 - `{% url_by_id 'company-label' company.pk %}`: what `{% url %}` gives for a URL whose one
   argument is an integer id, without resolving the name again for every row. A dashboard row
   reverses three such URLs; `{% url %}` costs ~27 us each, a quarter of the time 50 rows take.
 - `{% csrf_field %}`: `{% csrf_token %}`'s hidden field, rendered once per page and repeated in
   every form (the same token either way: one per page).
+- `{% profile_field %}` and `{% profile_query %}`: the profile a page shows, carried by its forms and by the URLs its script asks.
 
 docs/benchmarks.md, *Word search at a million companies*."""
 
@@ -16,6 +17,7 @@ from django import template
 from django.conf import settings
 from django.template.defaulttags import CsrfTokenNode
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -49,3 +51,20 @@ def csrf_field(context) -> str:
     if _CSRF_FIELD not in kept:
         kept[_CSRF_FIELD] = CsrfTokenNode().render(context)
     return kept[_CSRF_FIELD]
+
+
+@register.simple_tag(takes_context=True)
+def profile_field(context) -> str:
+    """The hidden `profile` field every form that writes in a profile carries, so that its action
+    applies to the profile its page shows, not to the one the user chose last in another tab
+    (profiles.selectors: a form's own `profile` comes first). Nothing while the team has one profile."""
+    profile_id = context.get("current_profile_id")
+    return mark_safe(f'<input type="hidden" name="profile" value="{int(profile_id)}">') if profile_id else ""
+
+
+@register.simple_tag(takes_context=True)
+def profile_query(context) -> str:
+    """`?profile=<id>` for a URL a page's script asks (the map's points, verdicts and undo): the
+    profile the page shows, not the one chosen last in another tab. Nothing with one profile."""
+    profile_id = context.get("current_profile_id")
+    return f"?profile={int(profile_id)}" if profile_id else ""
