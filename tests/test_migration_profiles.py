@@ -166,3 +166,21 @@ def test_0042_and_0043_move_scores_into_partitions_and_kept_bands_into_a_profile
         ]
     finally:
         migrate(latest())
+
+
+def test_0044_numbers_profile_names_that_differ_only_in_case_and_keeps_them():
+    migrate([("leads", "0043_outcome_band_per_profile")])
+    made = []
+    try:
+        for name in ("Payments", "PAYMENTS", "payments", "Lending"):
+            made += rows("insert into leads_profile (name, created_at) values (%s, now()) returning id", [name])
+        migrate([("leads", "0044_profile_name_any_case")])
+        ids = [pk for (pk,) in made]
+        names = rows("select name from leads_profile where id = any(%s) order by id", [ids])
+        assert [name for (name,) in names] == ["Payments", "PAYMENTS (2)", "payments (3)", "Lending"]
+    finally:
+        for (pk,) in made:  # the profile and the score partition its trigger made
+            rows("delete from leads_profile where id = %s returning id", [pk])
+            with connection.cursor() as cursor:
+                cursor.execute(f"drop table if exists leads_score_profile_{int(pk)}")
+        migrate(latest())
