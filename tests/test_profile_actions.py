@@ -16,7 +16,16 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from leads.accounts import roles
-from leads.models import FIRST_PROFILE_ID, CurrentVerdict, OutcomeSettings, Profile, ProfileAccess, SavedView
+from leads.models import (
+    FIRST_PROFILE_ID,
+    CurrentVerdict,
+    ImportJob,
+    OutcomeSettings,
+    Profile,
+    ProfileAccess,
+    SavedView,
+)  # fmt: skip
+from tests.import_helpers import uploaded_job
 
 pytestmark = pytest.mark.django_db
 
@@ -162,3 +171,32 @@ def test_a_webhooks_profile_that_names_none_is_refused(as_manager, two_profiles)
     form = {"url": "https://93.184.216.34/leads", "events": ["company.labelled"], "profiles": ["abc"]}
     page = as_manager.post("/webhooks/", form)
     assert page.status_code == 400 and "unknown profile &#x27;abc&#x27;" in page.content.decode()
+
+
+def test_an_import_while_working_in_an_archived_profile_asks_where_its_labels_go(as_manager, world, two_profiles):
+    other_tab_chooses(as_manager, two_profiles.pk)
+    Profile.objects.filter(pk=two_profiles.pk).update(archived_at=timezone.now())
+    job = uploaded_job(as_manager, "name,description,label\nZulu Foods,Frozen fish,like\n")
+    preview = as_manager.get(f"/imports/{job.pk}/").content.decode()
+    assert '<option value="" selected disabled>Choose one: “Software”, where you work, is archived</option>' in preview
+    mapping = {f"column-{i}": target for i, target in job.column_mapping().items()}
+    refused = form_post(as_manager, f"/imports/{job.pk}/", mapping)  # the placeholder sends no profile
+    assert refused.status_code == 400 and "is archived and takes no verdicts: choose an active profile" in (
+        refused.content.decode().replace("&#x27;", "'")
+    )
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.PENDING
+    taken = form_post(as_manager, f"/imports/{job.pk}/", {**mapping, "profile": FIRST_PROFILE_ID})
+    assert taken.status_code == 302
+    job.refresh_from_db()
+    assert job.state != ImportJob.State.PENDING and job.profile_id == FIRST_PROFILE_ID
+
+
+def test_an_import_with_two_active_profiles_offers_both_with_the_page_s_chosen(as_manager, world, two_profiles):
+    other_tab_chooses(as_manager, two_profiles.pk)
+    job = uploaded_job(as_manager, "name,description,label\nZulu Foods,Frozen fish,like\n")
+    choice = (
+        as_manager.get(f"/imports/{job.pk}/").content.decode().split('id="import-profile"', 1)[1].split("</select>")[0]
+    )
+    assert f'<option value="{FIRST_PROFILE_ID}">Ideal customers</option>' in choice
+    assert f'<option value="{two_profiles.pk}" selected>Software</option>' in choice and "disabled" not in choice

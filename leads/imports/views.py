@@ -16,7 +16,7 @@ from leads.imports import csvfiles, headers, jobs
 from leads.imports import selectors as import_selectors
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
-from leads.models import ImportJob
+from leads.models import ImportJob, Profile
 from leads.profiles import selectors as profiles
 
 FIELD_CHOICES = [
@@ -109,7 +109,13 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
                 if preview.mapping_problem:
                     raise UnreadableFile(preview.mapping_problem)
             imports.change_mapping(job, mapping)
-            jobs.choose_profile(job, profiles.current_id(request))  # the preview's, or the page's
+            chosen = Profile.objects.get(pk=profiles.current_id(request))  # the preview's, or the page's
+            if chosen.archived_at is not None and "label" in mapping.values():
+                raise UnreadableFile(
+                    f"The profile {chosen.name!r} is archived and takes no verdicts: choose an active profile "
+                    "for the file's labels, or map the label column to “Ignore this column”."
+                )
+            jobs.choose_profile(job, chosen.pk)
             imports.start_import(job)
             if queue.queue_is_down():  # confirmed and kept; the sweep starts it once Redis is back
                 messages.warning(request, "The task queue is unreachable: the import starts once it is back.")
@@ -131,6 +137,8 @@ def _preview_page(request: HttpRequest, job: ImportJob, error: str, preview) -> 
         sheets = imports.sheet_names(job)
     except UnreadableFile as problem:
         error, preview, sheets = error or str(problem), import_selectors.ImportPreview([], ""), []
+    active = list(profiles.visible_to(request.user).filter(archived_at__isnull=True))
+    archived = Profile.objects.filter(pk=profiles.current_id(request), archived_at__isnull=False).first()
     return render(
         request,
         "leads/import_preview.html",
@@ -148,6 +156,10 @@ def _preview_page(request: HttpRequest, job: ImportJob, error: str, preview) -> 
             "crm_other": "" if job.crm in crm_names.KNOWN else crm_names.crm_label(job.crm) if job.crm else "",
             "unreadable": preview.unreadable,
             "note": "" if error else preview.note,
+            # Where a label column's verdicts go: a choice with several active profiles, and one to
+            # make on purpose while working in an archived profile (it takes no verdicts).
+            "archived_profile": archived,
+            "label_profiles": active if len(active) > 1 or archived else [],
         },
         status=400 if error else 200,
     )
