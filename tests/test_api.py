@@ -120,6 +120,22 @@ def test_bad_label_filters_are_a_400(api, world, params):
     assert response.json() == {"error": "labelled must be true/false and label must be like, dislike or none"}
 
 
+def test_the_dashboards_filters_apply_and_any_other_parameter_is_a_400(api, world):
+    delta = world["Delta Code"]
+    Company.objects.filter(pk=world["Bravo Beers"].pk).update(industry="Brewing", country="DE")
+    assert names(api.get("/api/companies/", {"industry": "brewing"})) == ["Bravo Beers"]
+    assert names(api.get("/api/companies/", {"country": "Germany"})) == ["Bravo Beers"]
+    strong = api.get("/api/companies/", {"band": "strong"}).json()["results"]
+    assert strong and {c["band"] for c in strong} == {"strong"}
+    assert api.get("/api/companies/", {"band": "best"}).status_code == 400
+    for params in ({"bands": "strong"}, {"industri": "Brewing"}, {"sort": "name"}):
+        response = api.get("/api/companies/", params)
+        assert response.status_code == 400 and response.json()["error"].startswith(f"unknown parameter {[*params][0]}:")
+    both = api.get("/api/companies/", {"label": "like", "labelled": "false"})
+    assert both.status_code == 400 and "give label or labelled, not both" in both.json()["error"]
+    assert delta.name in names(api.get("/api/companies/", {"label": "dislike", "labelled": ""}))
+
+
 @pytest.mark.parametrize(
     "q, expected",
     [

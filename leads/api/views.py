@@ -124,10 +124,21 @@ def note_json(note: CompanyNote) -> dict:
     }
 
 
+# GET /api/companies/'s parameters: the dashboard's filters, order and pages. Any other is refused,
+# so that a misspelt or unsupported filter never answers every company as if it had applied.
+COMPANY_PARAMS = ("labelled", "label", "q", "owner", "band", "industry", "country", "import", *ranges.PARAMS,
+                  "ordering", "page", "page_size", profiles.PARAM)  # fmt: skip
+
+
 @require_GET
 @api_auth(roles.VIEW)
 def companies(request: HttpRequest) -> JsonResponse:
     params = request.GET
+    unknown = sorted(set(params) - set(COMPANY_PARAMS))
+    if unknown:
+        return error_response(f"unknown parameter {', '.join(unknown)}: use {', '.join(COMPANY_PARAMS)}", 400)
+    if params.get("label", "").strip() and params.get("labelled", "").strip():
+        return error_response("give label or labelled, not both (label=none is labelled=false)", 400)
     show = _show_from(params)
     if show is None:
         return error_response("labelled must be true/false and label must be like, dislike or none", 400)
@@ -150,6 +161,10 @@ def companies(request: HttpRequest) -> JsonResponse:
             query=params.get("q", ""),
             owner=params.get("owner", ""),
             user=request.user,
+            band=params.get("band", ""),
+            industry=params.get("industry", ""),
+            country=params.get("country", ""),
+            import_job=params.get("import", ""),
             **{name: params.get(name, "") for name in ranges.PARAMS},  # employees_min=50&revenue_max=...
         )
     except selectors.BadFilter as error:
