@@ -76,6 +76,7 @@ def test_an_allowed_host_may_be_private_and_only_that_host():
         ("https://user:pw@example.com/", "no user name or password"),
         ("https://exa mple.com/", "spaces or control characters"),
         ("https://example.com:99999/", "not a URL"),
+        ("https://1.1.1.1:0/x", "port 0 is no port"),
     ],
 )
 def test_a_bad_url_is_refused_with_what_to_fix(url, says):

@@ -65,6 +65,8 @@ def parse(url: str) -> tuple[str, str, int, str]:
         raise Refused("the URL names no host: write it as https://host/path")
     if parts.username or parts.password:
         raise Refused("put no user name or password in the URL: receivers check the signature instead")
+    if port == 0:  # no server listens on port 0 (it would have gone to the scheme's default)
+        raise Refused("port 0 is no port: give the receiver's port (1-65535), or none for the scheme's default")
     scheme = parts.scheme.lower()
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return scheme, parts.hostname.lower().rstrip("."), port or (443 if scheme == "https" else 80), path
