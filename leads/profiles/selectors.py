@@ -90,7 +90,8 @@ def _resolve(request) -> int:
             return last
     active = visible.filter(archived_at__isnull=True).values_list("pk", flat=True).first()
     found = active or visible.values_list("pk", flat=True).first()
-    if found is None and user is not None and user.is_authenticated:  # never another profile instead
+    if found is None and user is not None and user.is_authenticated and Profile.objects.exists():
+        # Profiles, none this user may work in (a rep limited to archived ones): never another instead.
         raise UnknownProfile("your account may work in no active profile: ask a sales manager to open one to you")
     return found or first_id()
 
