@@ -54,6 +54,15 @@ def test_the_log_says_the_verdict_that_made_each_move_not_the_current_one(fake_e
     assert '<span class="band band-' in page  # each new fit with the evidence it stands on
     assert f"Scores changed since {timezone.localtime(since):%H:%M:%S}" in page
     assert "an hour ago" not in client.get("/changes/").content.decode()
+    # Bytecraft's own clear gave it a fit again: it was labelled before, not unscored.
+    row = page.split(">Bytecraft</a></td>", 1)[1].split("</tr>", 1)[0]
+    assert '<span class="muted">labelled</span> → ' in page and "none" not in row
+    for bad in ("garbage", " ", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "1999-12-31T00:00:00"):
+        for url in ("/changes/", "/scores/changes"):
+            response = client.get(url, {"since": bad})
+            assert response.status_code == 400 and "since must be an iso date and time from 2000" in (
+                response.content.decode().lower()
+            ), (url, bad)
 
 
 def test_the_log_pages_through_every_change_since_a_verdict_biggest_first():

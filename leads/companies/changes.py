@@ -35,6 +35,12 @@ class ExplainedChange:
     changed_at: object
     band: bands.Band | None  # its band now; None when labelled or deleted since
 
+    @property
+    def was_labelled(self) -> bool:
+        """No fit before because the company was labelled, its own verdict being what moved it
+        (a clear): not a company scored for the first time."""
+        return self.old_fit is None and any(cause.company.pk == self.company_id for cause in self.causes)
+
 
 CHANGES_PER_PAGE = 100
 

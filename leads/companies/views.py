@@ -383,14 +383,10 @@ def score_changes(request: HttpRequest) -> JsonResponse:
     """Polled by the dashboard after a verdict: whether the rescore is done, how many scores changed
     since `since`, and the new score cells of the companies on the page (`ids`)."""
     try:
-        since = datetime.fromisoformat(request.GET.get("since", ""))
+        since = _since(request.GET.get("since", ""))
         ids = [int(i) for i in request.GET.get("ids", "").split(",") if i][:PAGE_SIZE]
     except ValueError:
-        return JsonResponse(
-            {"error": "since must be an ISO date and time, ids whole numbers separated by commas"}, status=400
-        )
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
+        return JsonResponse({"error": f"{SINCE_RULE}, ids whole numbers separated by commas"}, status=400)
     profile_id = profiles.current_id(request)
     changes = company_changes.score_changes(profile_id=profile_id, since=since)
     moved = set(changes.filter(company_id__in=ids).values_list("company_id", flat=True))
@@ -408,16 +404,33 @@ def score_changes(request: HttpRequest) -> JsonResponse:
     )
 
 
+# What `since=` takes on the changes page and its poll; changes are kept a day (company_changes).
+SINCE_RULE = "since must be an ISO date and time from 2000 to tomorrow, such as 2026-12-07T10:00:00"
+SINCE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _since(text: str) -> datetime:
+    """`since=` as an aware time (UTC when it names no zone); ValueError outside SINCE_RULE (a year
+    9999 overflowed when the page showed it in the server's time zone: a 500)."""
+    since = datetime.fromisoformat(text.strip())
+    since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
+    try:
+        since = since.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(SINCE_RULE) from None
+    if not SINCE_EARLIEST <= since <= timezone.now() + timedelta(days=1):
+        raise ValueError(SINCE_RULE)
+    return since
+
+
 @roles.required(roles.VIEW)
 @require_GET
 def score_changes_page(request: HttpRequest) -> HttpResponse:
     """What changed since a verdict: which companies moved, from what to what, because of which."""
     try:
-        since = datetime.fromisoformat(request.GET.get("since", ""))
+        since = _since(request.GET["since"]) if "since" in request.GET else timezone.now() - timedelta(hours=1)
     except ValueError:
-        since = timezone.now() - timedelta(hours=1)
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
+        return bad_request(f"{SINCE_RULE[0].upper()}{SINCE_RULE[1:]}.")
     return render(
         request,
         "leads/score_changes.html",
