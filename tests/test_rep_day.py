@@ -244,3 +244,17 @@ def test_the_industry_and_country_filters_offer_existing_values_and_say_what_was
     followed = client.get("/", {"industry": "Food Production"}).content.decode()
     assert "Company 0" in followed and "Did you mean" not in followed
     assert "Did you mean" not in client.get("/", {"industry": "Nothing like it"}).content.decode()
+
+
+def test_a_verdict_on_label_next_gives_back_label_next_s_row(fake_encoder, alice):
+    brewing, software = labelled_world(alice)
+    client = logged_in(alice)
+    stackline = software["Stackline"]
+    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/label-next/"}
+    row = client.post(f"/companies/{stackline.pk}/label", {"verdict": "like"}, **htmx).content.decode()
+    cells = row.split("</tr>", 1)[0].count("<td")
+    assert cells == 5 and 'class="pick"' not in row  # label next's columns, no dashboard checkbox
+    assert '<span class="reason">Liked</span>' in row
+    on_dashboard = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/?show=unlabelled"}
+    row = client.post(f"/companies/{stackline.pk}/label", {"verdict": "clear"}, **on_dashboard).content.decode()
+    assert 'class="pick"' in row and row.split("</tr>", 1)[0].count("<td") == 6

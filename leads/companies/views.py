@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -300,11 +300,14 @@ def undo(request: HttpRequest) -> HttpResponse:
 
 
 def row_response(request: HttpRequest, company: Company, toast: str, *, status: int = 200) -> HttpResponse:
-    """A dashboard row again (after an htmx action on it), with a note for the toast."""
+    """The row again (after an htmx action on it), with a note for the toast: label next's row on
+    label next (its columns, the verdict where its reason was), the dashboard's anywhere else."""
     profile_id = profiles.current_id(request)
     row = listed(profile_id, [Company.objects.in_profile(profile_id).select_related("owner").get(pk=company.pk)])[0]
     context = {"row": row, "company": row.company, "toast": toast}
-    return render(request, "leads/_company_row.html", context, status=status)
+    on_label_next = urlsplit(request.htmx.current_url or "").path == reverse("label-next") if request.htmx else False
+    template = "leads/_label_next_row.html" if on_label_next else "leads/_company_row.html"
+    return render(request, template, context, status=status)
 
 
 def _labelled(request: HttpRequest, company: Company, done: str, given_at: datetime) -> HttpResponse:
