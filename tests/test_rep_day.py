@@ -258,3 +258,14 @@ def test_a_verdict_on_label_next_gives_back_label_next_s_row(fake_encoder, alice
     on_dashboard = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/?show=unlabelled"}
     row = client.post(f"/companies/{stackline.pk}/label", {"verdict": "clear"}, **on_dashboard).content.decode()
     assert 'class="pick"' in row and row.split("</tr>", 1)[0].count("<td") == 6
+
+
+def test_label_next_s_keyboard_help_lists_only_the_keys_that_work_there(fake_encoder, alice):
+    labelled_world(alice)
+    client = logged_in(alice)
+    help_of = lambda url: client.get(url).content.decode().split('<dialog id="help"', 1)[1].split("</dialog>")[0]  # noqa: E731
+    assert "<kbd>/</kbd>" in help_of("/") and "<kbd>x</kbd>" in help_of("/")
+    on_label_next = help_of("/label-next/")
+    assert (
+        "<kbd>/</kbd>" not in on_label_next and "<kbd>x</kbd>" not in on_label_next and "<kbd>l</kbd>" in on_label_next
+    )

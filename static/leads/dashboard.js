@@ -210,7 +210,7 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
       x: () => toggle(current, false),
       X: () => toggle(current, true),
       o: () => { const link = rows()[current]?.querySelector("[data-open]"); if (link) link.click(); },
-      "/": () => document.getElementById("search").focus(),
+      "/": () => document.getElementById("search")?.focus(), // label next has no search box
       "?": () => document.getElementById("help").showModal(),
     };
     const action = keys[event.key];
