@@ -288,3 +288,31 @@ def test_the_label_form_needs_a_csrf_token(world, alice):
     assert response.status_code == 302
     bravo = Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=bravo.pk)
     assert bravo.verdict == "like"
+
+
+def test_a_liked_company_too_far_to_support_a_fit_is_never_called_close():
+    """Between "supports a fit" and "close" (evidence.SUPPORTED_WITHIN and UNEXPLORED_BEYOND radii) a liked
+    company counts in the fit but is not close: the sentence once said both ("close to X"; "X is
+    only 36% similar: not close enough")."""
+    from types import SimpleNamespace
+
+    from leads.scoring.explanations import NeighbourView, Reach, explanation_sentence
+
+    kombucha = SimpleNamespace(score=SimpleNamespace(
+        signed_fit="+0.23", signed="+0.28", profile_id=FIRST_PROFILE_ID, unexplored=False, supported=False))  # fmt: skip
+    brewing, dental = SimpleNamespace(name="Brightharbor Brewing Co."), SimpleNamespace(name="Sunbay Dental")
+    neighbours = [
+        NeighbourView(brewing, 1, "like", 0.36, 0.64, 0.6),
+        NeighbourView(dental, 2, "dislike", 0.30, 0.70, 0.4),
+    ]
+    sentence = explanation_sentence(kombucha, neighbours, Reach(close=0.75, supports=0.6))
+    assert sentence == (
+        "Fit +0.23 (score +0.28): it is close to Sunbay Dental, which you disliked. The nearest company you liked, "
+        "Brightharbor Brewing Co., is only 36% similar: not close enough to call it a fit yet."
+    )
+    alone = explanation_sentence(kombucha, neighbours[:1], Reach(close=0.75, supports=0.6))
+    assert alone.startswith("Fit +0.23 (score +0.28). The nearest company you liked, Brightharbor")
+    supported = SimpleNamespace(score=SimpleNamespace(**{**vars(kombucha.score), "supported": True}))
+    assert "it is close to Brightharbor Brewing Co., which you liked" in explanation_sentence(
+        supported, neighbours, Reach(close=0.75, supports=0.7)
+    )

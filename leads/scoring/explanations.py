@@ -76,14 +76,17 @@ def explanation_sentence(company: Company, neighbours: list[NeighbourView], reac
             "similar. Label a few companies like this one to score it."
         )
     close = [n for n in neighbours if n.distance <= reach.close and n.company][:3]
-    liked = [n.company.name for n in close if n.verdict == "like"]
+    # A liked company is "close" only where it supports a fit (reach.supports): one farther off
+    # counts in the fit, but calling it close would contradict "not close enough" below.
+    liked = [n.company.name for n in close if n.verdict == "like" and n.distance <= reach.supports]
     disliked = [n.company.name for n in close if n.verdict == "dislike"]
     reasons = []
     if liked:
         reasons.append(f"{join_names(liked)}, which you liked")
     if disliked:
         reasons.append(f"{join_names(disliked)}, which you disliked")
-    sentence = f"Fit {score.signed_fit} (score {score.signed}): it is close to " + ", and to ".join(reasons) + "."
+    sentence = f"Fit {score.signed_fit} (score {score.signed})"
+    sentence += (": it is close to " + ", and to ".join(reasons) + ".") if reasons else "."
     nearest_like = next((n for n in neighbours if n.verdict == "like"), None)
     if nearest_like is None:
         sentence += " No company you liked is among its nearest, so it cannot be a fit yet."
