@@ -120,6 +120,7 @@ def test_it_keeps_a_note_with_its_author_and_time(world, alice):
     [
         ("", "The note is empty: write something."),
         ("   \n ", "The note is empty: write something."),
+        ("\u200b\u2060 \ufeff", "The note is empty: write something."),  # zero-width characters only
         ("call\x00back", r"NUL character \(\\x00\), which cannot be stored: remove it."),
         ("x" * 2001, "at most 2,000 characters; this one has 2,001: shorten it."),
         (None, "A note is text"),

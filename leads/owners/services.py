@@ -7,6 +7,7 @@ that says what to do instead."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 from django.db import transaction
@@ -75,8 +76,8 @@ def clean_note(text: object) -> str:
     if not isinstance(text, str):
         raise InvalidNote("A note is text: send it as a string.")
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not text:
-        raise InvalidNote("The note is empty: write something.")
+    if not text or all(unicodedata.category(c) in ("Cf", "Zs", "Zl", "Zp", "Cc") for c in text):
+        raise InvalidNote("The note is empty: write something.")  # a zero-width space shows nothing either
     if "\x00" in text:
         raise InvalidNote("The note holds a NUL character (\\x00), which cannot be stored: remove it.")
     if len(text) > CompanyNote.MAX_CHARS:
