@@ -8,6 +8,7 @@ from leads.api import views as api
 from leads.companies import bulk, views
 from leads.core import health
 from leads.imports import views as import_views
+from leads.labelnext import views as labelnext_views
 from leads.map import views as map_views
 from leads.outcomes import views as outcome_views
 from leads.owners import views as owner_views
@@ -23,7 +24,7 @@ urlpatterns = [
     path("companies/<int:pk>/owner", owner_views.assign, name="company-owner"),
     path("companies/<int:pk>/notes", owner_views.add_note, name="company-notes"),
     path("labels/undo", views.undo, name="label-undo"),
-    path("label-next/", views.label_next, name="label-next"),
+    path("label-next/", labelnext_views.label_next, name="label-next"),
     path("scores/changes", views.score_changes, name="score-changes"),
     path("changes/", views.score_changes_page, name="score-changes-page"),
     path("export.csv", views.export_scores, name="export-scores"),

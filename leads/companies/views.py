@@ -27,7 +27,6 @@ from leads.companies.listed import listed
 from leads.core import queue
 from leads.crm import exports as crm_exports
 from leads.crm import names as crm_names
-from leads.labelnext import selectors as labelnext_selectors
 from leads.models import ApiToken, Company, CompanyNote, LabelSource
 from leads.outcomes import selectors as outcome_selectors
 from leads.owners import selectors as owner_selectors
@@ -446,19 +445,3 @@ def score_changes_page(request: HttpRequest) -> HttpResponse:
             "since_param": since.isoformat(),
         },
     )
-
-
-@roles.required(roles.VIEW)
-@require_GET
-def label_next(request: HttpRequest) -> HttpResponse:
-    """Unlabelled companies where a verdict teaches the scorer most, each with its reason; with no
-    labels yet, a sample spread over the companies (and the way to import a customer list)."""
-    profile_id = profiles.current_id(request)
-    labelled = Company.objects.labelled(profile_id).exists()
-    suggestions = (
-        labelnext_selectors.label_next(limit=PAGE_SIZE, profile_id=profile_id)
-        if labelled
-        else labelnext_selectors.cold_start_sample(PAGE_SIZE, profile_id=profile_id)
-    )
-    rows = listed(profile_id, [suggestion.company for suggestion in suggestions], why=suggestions, embedded=True)
-    return render(request, "leads/label_next.html", {"rows": rows, "cold_start": not labelled})
