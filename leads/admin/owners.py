@@ -39,11 +39,8 @@ def _assign(modeladmin, request, queryset, owner) -> None:
 def assign_to(modeladmin, request, queryset):
     # The owner field alone: the form's action field has its choices only inside the changelist.
     picked = request.POST.get("owner", "")
-    owner = (
-        selectors.possible_owners().filter(pk=whole_number(picked)).first()
-        if whole_number(picked) is not None
-        else None
-    )
+    number = whole_number(picked)
+    owner = selectors.possible_owners().filter(pk=number).first() if number is not None else None
     if owner is None:
         modeladmin.message_user(
             request, "Pick the owner in the box beside the action list, then run “Assign to…” again.", messages.ERROR

@@ -100,9 +100,9 @@ def company_listing(
     if band:
         companies = companies.filter(band_filter(band, profile_id))
     if import_job:
-        if whole_number(import_job) is None:
+        if (number := whole_number(import_job)) is None:
             raise BadFilter(f"import must be an import's number (got {import_job!r})")
-        companies = companies.filter(import_job_id=whole_number(import_job))
+        companies = companies.filter(import_job_id=number)
     texts = {"industry": industry.strip(), "country": country.strip(), "query": query}
     if any("\x00" in text for text in texts.values()):  # Postgres text never holds NUL: no match, not a 500
         return Selection(companies.none(), profile_id)

@@ -37,7 +37,7 @@ def _posted(request: HttpRequest) -> dict:
         "events": request.POST.getlist("events"),
         "bands": request.POST.getlist("bands"),
         # As given: the service refuses a value that names no profile (a checkbox re-checks by id).
-        "profiles": [whole_number(p) if whole_number(p) is not None else p for p in request.POST.getlist("profiles")],
+        "profiles": [p if (n := whole_number(p)) is None else n for p in request.POST.getlist("profiles")],
     }
 
 
