@@ -129,6 +129,9 @@ def test_a_company_far_from_every_label_is_not_said_to_be_close_to_any(as_alice,
     ) in response.text
     assert "close to" not in response.text.split('<p class="explanation">')[1].split("</p>")[0]
     assert "Evidence: none." in response.text
+    # Every place that words its evidence says the same: none, never "0.3 labelled companies' worth".
+    assert "evidence: none (nothing labelled is close)" in response.text
+    assert "labelled companies' worth close by" not in response.text.split('class="row"', 1)[1].split("</div>", 1)[0]
     assert ">unexplored</span>" in response.text
 
 

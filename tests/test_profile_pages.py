@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from django.utils.html import escape
 
 from leads.accounts import roles
 from leads.companies.selectors import band_of, score_distribution
@@ -46,7 +47,10 @@ def test_the_dashboard_and_the_company_page_work_in_the_chosen_profile(as_alice,
     assert fit_cell(as_alice.get("/").content.decode(), "Bravo Beers") == software_fit
     page = as_alice.get(f"/companies/{copper.pk}/", {"profile": two_profiles.pk}).content.decode()
     assert "In every profile" in page and "Ideal customers" in page and "Software" in page
-    assert "labelled companies' worth close by" in page.split('id="profiles"', 1)[1].split("</section>", 1)[0]
+    table = page.split('id="profiles"', 1)[1].split("</section>", 1)[0]
+    for profile_id in (FIRST_PROFILE_ID, two_profiles.pk):  # each profile's evidence, worded as everywhere
+        score = Company.objects.in_profile(profile_id).get(pk=copper.pk).score
+        assert f"<td>{escape(score.evidence_words)}</td>" in table
     # A verdict given in a profile goes to that profile only.
     form = urlencode({"verdict": "like", "profile": FIRST_PROFILE_ID})  # as a browser posts the row's form
     response = as_alice.post(f"/companies/{copper.pk}/label", form, content_type="application/x-www-form-urlencoded")

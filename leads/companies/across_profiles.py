@@ -19,7 +19,7 @@ class InProfile:
     verdict: str
     fit: str  # signed, "" when not scored
     band: bands.Band | None
-    evidence: float | None  # labelled companies' worth close by (Score.evidence), None when not scored
+    evidence: str  # Score.evidence_words, "" when not scored
 
 
 def in_every_profile(company_id: int, user) -> list[InProfile]:
@@ -39,7 +39,7 @@ def in_every_profile(company_id: int, user) -> list[InProfile]:
                 verdict=company.get_verdict_display(),
                 fit=score.signed_fit if score else "",
                 band=band_of(score, distribution),
-                evidence=score.evidence if score else None,
+                evidence=score.evidence_words if score else "",
             )
         )
     return found

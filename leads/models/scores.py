@@ -74,6 +74,14 @@ class Score(models.Model):
         return signed(self.fit)
 
     @property
+    def evidence_words(self) -> str:
+        """The evidence as every page words it: "none close by" when nothing labelled is close
+        (unexplored, as the company page's sentence says), else the labelled companies' worth."""
+        if self.unexplored:
+            return "none (nothing labelled is close)"
+        return f"{self.evidence:.1f} labelled companies' worth close by"
+
+    @property
     def neighbours(self) -> list[dict]:
         """[{"company_id", "distance", "weight", "label"}, ...] nearest first; weight is the
         neighbour's share of the total weight (shares add up to 1)."""
