@@ -243,11 +243,20 @@ def test_dashboard_pages_through_many_companies(as_alice, many):
     assert "Next →" not in second.text
 
 
-@pytest.mark.parametrize("page, shown", [("99", 2), ("abc", 1), ("0", 2), ("", 1)])
-def test_dashboard_forgives_bad_page_numbers(as_alice, many, page, shown):
+@pytest.mark.parametrize("page, shown", [("99", 2), ("", 1), (" 2 ", 2)])
+def test_a_page_past_the_last_shows_the_last(as_alice, many, page, shown):
+    """The list shrinks as reps label: a link to page 3 of yesterday opens the last page now."""
     response = as_alice.get("/", {"page": page})
     assert response.status_code == 200
     assert f"Page {shown} of 2" in response.text
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "²", "9" * 30])
+def test_a_page_that_is_no_page_number_is_said_on_the_page_itself(as_alice, many, page):
+    response = as_alice.get("/", {"page": page, "q": "company"})
+    assert response.status_code == 400
+    assert filter_error(response) == f"page must be a whole number from 1 to 1,000,000 (got {page!r})"
+    assert 'value="company"' in response.text  # nothing typed is lost
 
 
 def test_pagination_links_keep_the_filter_and_the_search(as_alice, many):

@@ -90,6 +90,7 @@ DECLARED = {
     "leads.wsgi": "web",
     "leads.core.middleware": "web",
     "leads.core.health": "web",
+    "leads.core.responses": "web",
     "leads.core.admin_site": "web",
     "leads.accounts.throttling": "web",
     "leads.templatetags.rows": "web",

@@ -63,6 +63,11 @@ def test_the_log_says_the_verdict_that_made_each_move_not_the_current_one(fake_e
             assert response.status_code == 400 and "since must be an iso date and time from 2000" in (
                 response.content.decode().lower()
             ), (url, bad)
+    for bad in ("abc", "0", "²"):
+        response = client.get("/changes/", {"page": bad})
+        assert response.status_code == 400 and f"page must be a whole number from 1 to 1,000,000 (got {bad!r})" in (
+            response.content.decode()
+        )
 
 
 def test_the_log_pages_through_every_change_since_a_verdict_biggest_first():

@@ -258,6 +258,13 @@ def test_a_manager_adds_an_endpoint_and_sees_its_secret(allowed, bob):
     page = client.get(response["Location"])
     assert added.secret.startswith("whsec_") and added.secret in page.text
     assert (added.events, added.bands, added.created_by) == (["company.band_changed"], ["strong"], bob)
+    assert client.get(response["Location"], {"page": "99"}).status_code == 200  # past the log's end: empty
+    for bad in ("abc", "0", "9" * 19):  # 19 nines was an OFFSET past a bigint
+        refused = client.get(response["Location"], {"page": bad})
+        assert (
+            refused.status_code == 400
+            and f"page must be a whole number from 1 to 1,000,000 (got {bad!r})" in refused.text
+        )
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from django.views.decorators.http import require_POST
 
 from leads.accounts import roles
 from leads.companies import exports, selectors
-from leads.companies.views import back, bad_request
+from leads.companies.views import back
+from leads.core.responses import bad_request
 from leads.models import Company, LabelSource
 from leads.owners import selectors as owner_selectors
 from leads.owners import services as owner_services

@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlsplit
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -25,6 +25,8 @@ from leads.companies import changes as company_changes
 from leads.companies import filters as filter_choices
 from leads.companies.listed import listed
 from leads.core import queue
+from leads.core.params import page_number
+from leads.core.responses import bad_request
 from leads.crm import exports as crm_exports
 from leads.crm import names as crm_names
 from leads.models import ApiToken, Company, CompanyNote, LabelSource
@@ -39,11 +41,6 @@ from leads.scoring.labels import InvalidVerdict, label_company
 PAGE_SIZE = 50
 # The dashboard counts (and pages through) at most this many companies: filter or search for more.
 COUNT_LIMIT = 10_000
-
-
-def bad_request(message: str) -> HttpResponseBadRequest:
-    # Plain text: the message quotes the user's input, which must not be rendered as HTML.
-    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
 # The dashboard's filters, all in the URL so that a view can be shared: name -> default.
@@ -61,6 +58,13 @@ SORTABLE = {"name": "name", "industry": "industry", "country": "country", "fit":
 
 def _filters(request: HttpRequest) -> dict[str, str]:
     return {name: request.GET.get(name, default) for name, default in FILTERS.items()}
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return page_number(request.GET.get("page"))
+    except ValueError as error:
+        raise selectors.BadFilter(str(error)) from None
 
 
 def _listing(filters: dict[str, str], user, profile_id: int, **options) -> selectors.BestFirst | selectors.Sorted:
@@ -101,7 +105,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             page = Paginator([row.company for row in found], len(found) or 1).get_page(1)
         else:
             found = _listing(filters, request.user, profile_id, count_limit=COUNT_LIMIT)
-            page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+            page = Paginator(found, PAGE_SIZE).get_page(_page_number(request))
     except (selectors.BadFilter, search.BadDescription) as error:
         # The page again, every value as the rep typed it, the list saying what to fix.
         filter_error, found, page = str(error), None, Paginator([], 1).get_page(1)
@@ -433,15 +437,17 @@ def score_changes_page(request: HttpRequest) -> HttpResponse:
         since = _since(request.GET["since"]) if "since" in request.GET else timezone.now() - timedelta(hours=1)
     except ValueError:
         return bad_request(f"{SINCE_RULE[0].upper()}{SINCE_RULE[1:]}.")
+    try:
+        page = page_number(request.GET.get("page"))
+    except ValueError as error:
+        return bad_request(f"{error}.")
     return render(
         request,
         "leads/score_changes.html",
         {
             "since": since,
             "since_given": "since" in request.GET,
-            "page": company_changes.explained_changes(
-                profile_id=profiles.current_id(request), since=since, page=request.GET.get("page")
-            ),
+            "page": company_changes.explained_changes(profile_id=profiles.current_id(request), since=since, page=page),
             "since_param": since.isoformat(),
         },
     )

@@ -11,13 +11,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template import loader
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from leads.api.views import ENDPOINTS, PREFIX, error_response
+from leads.core.responses import bad_request
 from leads.profiles.selectors import UnknownProfile
 from leads.scoring.labels import ArchivedProfile
 
@@ -110,7 +111,7 @@ class UnknownProfileMiddleware:
         ):
             messages.error(request, sentence)
             return redirect(referer)
-        return HttpResponseBadRequest(sentence, content_type="text/plain; charset=utf-8")
+        return bad_request(sentence)
 
 
 def _message_for(request: HttpRequest, status: int, allowed: str) -> str:
@@ -141,10 +142,7 @@ class NulQueryMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith(reverse("admin:index")) and _holds_nul(request.GET):
-            return HttpResponseBadRequest(
-                "The address holds a NUL character (%00), which nothing can match: remove it.",
-                content_type="text/plain; charset=utf-8",
-            )
+            return bad_request("The address holds a NUL character (%00), which nothing can match: remove it.")
         return self.get_response(request)
 
 

@@ -15,3 +15,18 @@ def whole_number(text: object) -> int | None:
     if not isinstance(text, str):
         return None
     return int(text.strip()) if _WHOLE.fullmatch(text.strip()) else None
+
+
+MAX_PAGE = 1_000_000  # pages of 50-100 rows: past every listing, and an OFFSET far inside a bigint
+
+
+def page_number(text: str | None) -> int:
+    """A listing's `?page=`: 1 when not given, else a whole number from 1 to MAX_PAGE (a page past
+    the last shows the last, as Django's Paginator.get_page does). ValueError, with what to write,
+    for anything else: a mistyped page is said, not silently read as the first."""
+    if text is None or not text.strip():
+        return 1
+    number = whole_number(text)
+    if number is None or not 1 <= number <= MAX_PAGE:
+        raise ValueError(f"page must be a whole number from 1 to {MAX_PAGE:,} (got {text!r})")
+    return number

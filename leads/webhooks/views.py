@@ -11,7 +11,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
-from leads.core.params import whole_number
+from leads.core.params import page_number, whole_number
+from leads.core.responses import bad_request
 from leads.models import Profile, WebhookDelivery, WebhookEndpoint
 from leads.scoring import bands
 from leads.webhooks import selectors, services
@@ -82,7 +83,10 @@ def endpoint(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Endpoint saved.")
             return redirect("webhook-endpoint", found.pk)
-    page = _page(request.GET.get("page"))
+    try:
+        page = page_number(request.GET.get("page"))
+    except ValueError as error:
+        return bad_request(f"{error}.")
     wanted = request.GET.get("status", "")
     wanted = wanted if wanted in WebhookDelivery.Status.values else ""
     log, older = selectors.delivery_log(found, page=page, status=wanted)
@@ -97,11 +101,6 @@ def endpoint(request: HttpRequest, pk: int) -> HttpResponse:
         **_form_context(values),
     }
     return render(request, "leads/webhook_endpoint.html", context, status=status)
-
-
-def _page(value: str | None) -> int:
-    number = whole_number(value)
-    return number if number is not None and 0 < number < 10**6 else 1
 
 
 @roles.required(MANAGE)
