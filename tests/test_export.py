@@ -88,6 +88,12 @@ def test_export_refuses_an_unknown_filter_and_anonymous_visitors(client, alice):
     response = client.get("/export.csv", {"show": "favourites"})
     assert response.status_code == 400
     assert "show must be one of: all, unlabelled, labelled, liked, disliked" in response.content.decode()
+    # A mistyped parameter name is said too: ?crm=hubspot exported the plain file without a word.
+    response = client.get("/export.csv", {"crm": "hubspot", "bnad": "likely"})
+    assert response.status_code == 400
+    said = response.content.decode()
+    assert said.startswith("bnad, crm: not a parameter of the export.") and "for= one of hubspot, " in said
+    assert client.get("/export.csv", {"for": "hubspot", "page": "2", "band": ""}).status_code == 200
 
 
 def test_export_carries_what_a_rep_pastes_into_a_sequence(client, alice, scored_world):

@@ -362,6 +362,13 @@ def api_token(request: HttpRequest) -> HttpResponse:
 def export_scores(request: HttpRequest) -> HttpResponse:
     """The dashboard's current view as CSV that Excel opens (UTF-8 with BOM, formulas neutralised);
     with `for=hubspot|salesforce|pipedrive`, as that CRM's update import (crm/exports.py)."""
+    unknown = sorted(set(request.GET) - set(FILTERS) - {"for", "page"})
+    if unknown:  # a mistyped parameter would export another view than the one asked for, without a word
+        return bad_request(
+            f"{', '.join(unknown)}: not a parameter of the export. It takes the dashboard's filters "
+            f"({', '.join(name for name in FILTERS if name != 'profile')}), and for= one of "
+            f"{', '.join(crm_exports.SHAPES)} for a CRM's import file."
+        )
     filters = _filters(request)
     show = filters["show"]
     try:
