@@ -64,7 +64,8 @@ def profile_field(context) -> str:
 
 @register.simple_tag(takes_context=True)
 def profile_query(context) -> str:
-    """`?profile=<id>` for a URL a page's script asks (the map's points, verdicts and undo): the
-    profile the page shows, not the one chosen last in another tab. Nothing with one profile."""
+    """`?profile=<id>` for a link or a URL a page's script asks (a company's page, the map's points,
+    verdicts and undo): the profile the page shows, not the one chosen last in another tab.
+    Nothing with one profile."""
     profile_id = context.get("current_profile_id")
     return f"?profile={int(profile_id)}" if profile_id else ""
