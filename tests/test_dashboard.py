@@ -373,6 +373,22 @@ def test_a_company_just_liked_is_under_liked_before_its_rescore_ran(as_alice, wo
     assert everyone.count("Bravo Beers") == 1 and everyone.index("Bravo Beers") > everyone.index("Echo Review")
 
 
+@pytest.mark.parametrize("query", ["beer", "hops"])
+def test_a_search_of_unlabelled_companies_right_after_a_verdict_lists_the_others(as_alice, world, alice, query):
+    """The best match liked a moment ago, its pass not run yet: the unlabelled matches are listed,
+    every one of them, with the count they make (was a 500: a negative slice of the unscored)."""
+    liked = world["Bravo Beers"] if query == "beer" else world["Copper Stouts"]  # the best match, or not
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=liked, user=alice, source="click", verdict="like")
+    assert Score.objects.filter(company=liked).exists()  # no pass yet
+    response = as_alice.get("/", {"q": query, "show": "unlabelled"})
+    assert response.status_code == 200
+    expected = sorted(
+        c.name for c in Company.objects.in_profile(FIRST_PROFILE_ID).search(query) if c.verdict == "" and c != liked
+    )
+    assert expected and sorted(dashboard_names(response)) == expected
+    assert f"{len(expected)} compan" in response.text
+
+
 # --- the import filter ------------------------------------------------------------
 
 

@@ -11,13 +11,13 @@ import numpy as np
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from leads.companies import orderings, ranges
 from leads.companies.countries import normalise_country
 from leads.core.params import whole_number
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet, ImportJob, Score
+from leads.models import Company, CompanyEmbedding, CompanyQuerySet, CurrentVerdict, ImportJob, Score
 from leads.models import companies as company_models
 from leads.models.companies import Found
 from leads.owners import selectors as owner_selectors
@@ -259,12 +259,20 @@ class BestFirst(_Paged):
         return self.scored_ids.count()
 
     def _best(self, scope: Q | None):
+        """The scores' company ids in order, from the score table, less the companies labelled
+        since their pass ran: their score rows live on for ~1 s, and counted as places of the
+        order they shifted the page or left it short (a 500 once, #26's check)."""
         if scope is None:
             return None
-        scores = Score.objects.filter(scope, profile_id=self.selection.profile_id)
+        profile_id = self.selection.profile_id
+        labelled = CurrentVerdict.objects.filter(profile_id=profile_id, company_id=OuterRef("company_id"))
+        scores = Score.objects.filter(scope, profile_id=profile_id).exclude(Exists(labelled))
         return scores.order_by(*self.order).values_list("company_id", flat=True)
 
-    def _scored_page(self, start: int, stop: int) -> list[Company]:
+    def _scored_page(self, start: int, stop: int) -> tuple[list[Company], int]:
+        """The page's scored companies, and how many places of the scored order it took: more than
+        the companies when some were labelled since their pass ran (their score rows live on for
+        ~1 s, and are left out here)."""
         if self.scored_ids is not None and self.selection.dense_search:
             ids = self._walk(start, stop, self.scored_ids, self.selection.found.matching)
         elif self.scored_ids is not None:
@@ -272,9 +280,10 @@ class BestFirst(_Paged):
         elif self.walk_ids is not None and self.count_is_capped:  # many match: a short walk fills a page
             ids = self._walk(start, stop, self.walk_ids, self._selected)
         else:  # few companies match (or nobody counted): their join and sort is small
-            return list(self.scored[start:stop])
+            rows = list(self.scored[start:stop])
+            return rows, len(rows)
         found = self.companies.filter(pk__any_of=ids, current__isnull=True).in_bulk()
-        return [found[pk] for pk in ids if pk in found]  # one labelled since its pass ran is left out
+        return [found[pk] for pk in ids if pk in found], len(ids)
 
     def _selected(self, ids: list[int]) -> set[int]:
         return set(self.companies.filter(pk__any_of=ids).values_list("pk", flat=True))
@@ -314,10 +323,12 @@ class BestFirst(_Paged):
         return self.companies.order_by()[: self.count_limit].count()
 
     def _page(self, start: int, stop: int) -> list[Company]:
-        rows = self._scored_page(start, stop)
-        if len(rows) < stop - start:  # past the scored companies: the count is small or needed
-            scored = start + len(rows) if rows else self.scored_count
-            rows += list(self.unscored[max(start - scored, 0) : stop - scored])
+        rows, places = self._scored_page(start, stop)
+        if places < stop - start:  # past the scored companies: the count is small or needed
+            # Where the unscored ones start in the order: counted in places, not companies, so a
+            # company labelled a moment ago neither pulls an unscored one forward nor shifts a page.
+            scored = start + places if places else self.scored_count
+            rows += list(self.unscored[max(start - scored, 0) : max(stop - scored, 0)])
         return rows
 
     def iterator(self, chunk_size: int = 2000) -> Iterator[Company]:
