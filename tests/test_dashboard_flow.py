@@ -70,8 +70,24 @@ def test_undo_never_overrides_a_verdict_someone_gave_since(client, world, alice,
     delta = world["Delta Code"]  # disliked by bob in the fixture
     labels.label_company(profile_id=FIRST_PROFILE_ID, company=delta, user=alice, verdict="like", source="click")
     response = client.post("/labels/undo", **HTMX)  # bob's last verdict: his dislike, since overridden
-    assert "Nothing to undo." in text(response)
+    assert "Your last verdict, on Delta Code, was changed since by alice: theirs stands." in text(response)
     assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=delta.pk).verdict == "like"  # alice's verdict stands
+    assert "Nothing to undo." in text(client.post("/labels/undo", **HTMX))  # bob gave no verdict before it
+
+
+def test_undo_moves_past_a_verdict_someone_overrode_to_the_one_before(client, world, alice, bob):
+    """Bob likes Echo, then Foxtrot; Alice dislikes Foxtrot. Bob's undo says Foxtrot's verdict is
+    Alice's now, and the next one takes back his like of Echo (it stuck on "Nothing to undo")."""
+    client.force_login(bob)
+    echo, foxtrot = world["Echo Review"], world["Foxtrot Fashion"]
+    for company in (echo, foxtrot):
+        client.post(f"/companies/{company.pk}/label", {"verdict": "like"}, **HTMX)
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=foxtrot, user=alice, verdict="dislike", source="click")
+    first = text(client.post("/labels/undo", **HTMX))
+    assert "Your last verdict, on Foxtrot Fashion, was changed since by alice: theirs stands." in first
+    assert "Undone: Echo Review has no label again." in text(client.post("/labels/undo", **HTMX))
+    verdicts = Company.objects.in_profile(FIRST_PROFILE_ID)
+    assert (verdicts.get(pk=echo.pk).verdict, verdicts.get(pk=foxtrot.pk).verdict) == ("", "dislike")
 
 
 def test_an_incremental_rescore_logs_what_changed_and_why(as_alice, world):
@@ -98,6 +114,31 @@ def test_an_incremental_rescore_logs_what_changed_and_why(as_alice, world):
     assert "Echo Review</a> (liked)" in page
     for company_id in moved - {echo.pk}:
         assert Company.objects.get(pk=company_id).name in page
+
+
+def test_the_poll_gives_every_row_its_cell_and_a_row_labelled_elsewhere_its_verdict(as_alice, world, bob):
+    """After a verdict the page asks for its rows: every row's score cell, fresh (a rank or band
+    moves without its fit moving), and the verdict and buttons of a row another rep labelled or
+    cleared meanwhile (its row went on saying the old verdict beside the new score)."""
+    since = timezone.now() - timedelta(seconds=1)
+    bravo, copper, delta = world["Bravo Beers"], world["Copper Stouts"], world["Delta Code"]
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=bravo, user=bob, verdict="like", source="click")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=delta, user=bob, verdict="clear", source="click")
+    scores.apply_label_changes(FIRST_PROFILE_ID)
+    on_page = [bravo, copper, delta, world["Foxtrot Fashion"]]
+    ids = ",".join(str(c.pk) for c in on_page)
+    shown = ",".join(["", "", "dislike", ""])  # what the page showed before bob's verdicts
+    asked = {"since": since.isoformat(), "ids": ids, "shown": shown}
+    state = as_alice.get("/scores/changes", asked, HTTP_REFERER="http://testserver/?q=beer").json()
+    assert set(state["cells"]) == {str(c.pk) for c in on_page}  # moved or not
+    foxtrot_cell = state["cells"][str(world["Foxtrot Fashion"].pk)]
+    assert f">{Score.objects.get(company=world['Foxtrot Fashion']).signed_fit}</span>" in foxtrot_cell
+    assert set(state["verdicts"]) == {str(bravo.pk), str(delta.pk)}  # Copper and Foxtrot show what they are
+    assert state["verdicts"][str(bravo.pk)]["verdict"] == "like"
+    assert 'value="like" class="like on"' in state["verdicts"][str(bravo.pk)]["buttons"]
+    assert state["verdicts"][str(delta.pk)]["verdict"] == ""
+    assert 'value="dislike" class="dislike"' in state["verdicts"][str(delta.pk)]["buttons"]
+    assert 'name="next" value="/?q=beer"' in state["verdicts"][str(delta.pk)]["buttons"]  # the page, not the poll
 
 
 def test_changes_want_a_time_and_ids(as_alice, world):

@@ -284,12 +284,21 @@ def undo(request: HttpRequest) -> HttpResponse:
     given_at = timezone.now()
     profile_id = profiles.current_id(request)
     undone = label_service.undo_last(profile_id=profile_id, user=request.user, source=LabelSource.CLICK, skip=skip)
-    if undone is not None:
+    if isinstance(undone, label_service.Undo):
         request.session["undo_skip"] = [*skip, undone.undid, undone.label.pk][-200:]
-    if undone is None:
+    elif isinstance(undone, label_service.Superseded):
+        request.session["undo_skip"] = [*skip, undone.undid][-200:]
+    if not isinstance(undone, label_service.Undo):
+        note = "Nothing to undo."
+        if undone is not None:
+            who = undone.by or "an import"
+            note = (
+                f"Your last verdict, on {undone.company.name}, was changed since by {who}: theirs stands. "
+                "Undo again to take back the one before it."
+            )
         if request.htmx:
-            return toast(request, "Nothing to undo.", status=200)
-        messages.info(request, "Nothing to undo.")
+            return toast(request, note, status=200)
+        messages.info(request, note)
         return redirect("dashboard")
     company = Company.objects.in_profile(profile_id).select_related("owner").get(pk=undone.label.company_id)
     return _labelled(
@@ -307,10 +316,21 @@ def row_response(request: HttpRequest, company: Company, toast: str, *, status: 
     label next (its columns, the verdict where its reason was), the dashboard's anywhere else."""
     profile_id = profiles.current_id(request)
     row = listed(profile_id, [Company.objects.in_profile(profile_id).select_related("owner").get(pk=company.pk)])[0]
-    context = {"row": row, "company": row.company, "toast": toast}
+    context = {"row": row, "company": row.company, "toast": toast, "page_path": page_path(request)}
     on_label_next = urlsplit(request.htmx.current_url or "").path == reverse("label-next") if request.htmx else False
     template = "leads/_label_next_row.html" if on_label_next else "leads/_company_row.html"
     return render(request, template, context, status=status)
+
+
+def page_path(request: HttpRequest) -> str | None:
+    """The page a fragment is rendered for (htmx's current URL, or the referring page of a script's
+    request), as path and query: what its forms' `next` sends the rep back to without JavaScript,
+    not the fragment's own URL. None when not said or not this site."""
+    url = (request.htmx.current_url if request.htmx else None) or request.headers.get("Referer", "")
+    if not url or not url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
+        return None
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _labelled(request: HttpRequest, company: Company, done: str, given_at: datetime) -> HttpResponse:
@@ -393,25 +413,34 @@ def export_scores(request: HttpRequest) -> HttpResponse:
 @roles.required(roles.VIEW)
 @require_GET
 def score_changes(request: HttpRequest) -> JsonResponse:
-    """Polled by the dashboard after a verdict: whether the rescore is done, how many scores changed
-    since `since`, and the new score cells of the companies on the page (`ids`)."""
+    """Polled by the dashboard and label next after a verdict: whether the rescore is done, how many
+    scores changed since `since`, and the page's rows as they are now (`ids`): every row's score
+    cell (a rank, a band or "top N% of M" moves without its fit moving), and, for a row whose
+    verdict is not the one the page shows (`shown`: each id's verdict there, "" for none; another
+    rep's verdict), that verdict and its buttons."""
     try:
         since = _since(request.GET.get("since", ""))
         ids = [int(i) for i in request.GET.get("ids", "").split(",") if i][:PAGE_SIZE]
     except ValueError:
         return JsonResponse({"error": f"{SINCE_RULE}, ids whole numbers separated by commas"}, status=400)
+    shown = dict(zip(ids, request.GET.get("shown", "").split(","))) if "shown" in request.GET else {}
     profile_id = profiles.current_id(request)
     changes = company_changes.score_changes(profile_id=profile_id, since=since)
-    moved = set(changes.filter(company_id__in=ids).values_list("company_id", flat=True))
-    cells = {}
-    rescored = list(Company.objects.in_profile(profile_id).filter(pk__in=moved))
-    for row in listed(profile_id, rescored, embedded=True):  # rescored: it has a current vector
-        cells[row.company.pk] = render_to_string("leads/_score.html", {"company": row.company, "row": row}, request)
+    on_page = Company.objects.in_profile(profile_id).in_bulk(ids)
+    cells, verdicts = {}, {}
+    for row in listed(profile_id, [on_page[i] for i in ids if i in on_page]):
+        company = row.company
+        cells[company.pk] = render_to_string("leads/_score.html", {"company": company, "row": row}, request)
+        if company.pk in shown and shown[company.pk] != company.verdict:
+            context = {"company": company, "page_path": page_path(request) or reverse("dashboard")}
+            buttons = render_to_string("leads/_label_buttons.html", context, request)
+            verdicts[company.pk] = {"verdict": company.verdict, "buttons": buttons}
     return JsonResponse(
         {
             "done": reads.scores_are_current(profile_id),
             "changed": changes.order_by()[:COUNT_LIMIT].count(),
             "cells": cells,
+            "verdicts": verdicts,
             "link": f"{reverse('score-changes-page')}?{urlencode({'since': since.isoformat()})}",
         }
     )

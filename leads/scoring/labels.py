@@ -121,12 +121,22 @@ class Undo:
     undid: int  # the label taken back (an undo stack skips both next time)
 
 
+@dataclass(frozen=True)
+class Superseded:
+    """The latest label to undo was overridden since by someone else: theirs stands. An undo stack
+    skips `undid` next time, so the next undo takes back the label before it."""
+
+    undid: int
+    company: Company
+    by: str  # who labelled the company since (a username; "" for an import or an outcome)
+
+
 @transaction.atomic
-def undo_last(*, profile_id: int, user, source: LabelSource, skip: Sequence[int] = ()) -> Undo | None:
+def undo_last(*, profile_id: int, user, source: LabelSource, skip: Sequence[int] = ()) -> Undo | Superseded | None:
     """Take back `user`'s latest label from `source` (those in `skip` aside: labels already undone,
     or made by an undo): its company gets back the verdict it had just before, as a new label.
-    None when there is nothing to undo, or when someone else labelled that company since (their
-    verdict stands)."""
+    None when there is nothing to undo; Superseded when someone else labelled that company since
+    (their verdict stands, and the caller's stack moves past it)."""
     last = (
         Label.objects.filter(profile_id=profile_id, user=user, source=source)
         .exclude(pk__in=list(skip))
@@ -137,8 +147,10 @@ def undo_last(*, profile_id: int, user, source: LabelSource, skip: Sequence[int]
         return None
     history = Label.objects.filter(profile_id=profile_id, company_id=last.company_id)
     newer = models.Q(created_at__gt=last.created_at) | models.Q(created_at=last.created_at, pk__gt=last.pk)
-    if history.filter(newer).exclude(user=user).exists():  # someone else labelled it since: theirs stands
-        return None
+    since = history.filter(newer).exclude(user=user).select_related("user").order_by("-created_at", "-pk").first()
+    if since is not None:  # someone else labelled it since: theirs stands
+        by = since.user.get_username() if since.user else ""
+        return Superseded(undid=last.pk, company=Company.objects.get(pk=last.company_id), by=by)
     before = (
         history.exclude(newer)
         .exclude(pk=last.pk)

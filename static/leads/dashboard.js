@@ -90,8 +90,10 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
 
   async function poll() {
     const mine = watching;
-    const ids = rows().map((row) => row.dataset.company).join(",");
-    const params = new URLSearchParams({ since: mine.since, ids });
+    const shownRows = rows();
+    const ids = shownRows.map((row) => row.dataset.company).join(",");
+    const shown = shownRows.map((row) => row.dataset.verdict || "").join(","); // another rep may have changed one
+    const params = new URLSearchParams({ since: mine.since, ids, shown });
     let state = null;
     try {
       const response = await fetch(`${body.closest("table").dataset.changes}?${params}`, { headers: { Accept: "application/json" } });
@@ -107,6 +109,19 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
   }
 
   function show(state) {
+    // A row another rep labelled or cleared meanwhile: its verdict and buttons as they are now.
+    for (const [id, now] of Object.entries(state.verdicts || {})) {
+      const row = body.querySelector(`tr[data-company="${id}"]`);
+      const actions = row && row.querySelector("td.actions");
+      if (!actions) continue;
+      row.dataset.verdict = now.verdict;
+      if (row.querySelector(".pick")) { // the dashboard's rows are styled by verdict (label next's are not)
+        row.classList.remove("labelled", "like", "dislike");
+        if (now.verdict) row.classList.add("labelled", now.verdict);
+      }
+      actions.innerHTML = now.buttons;
+      htmx.process(actions);
+    }
     for (const [id, html] of Object.entries(state.cells)) {
       const cell = body.querySelector(`[data-score-for="${id}"]`);
       if (cell && cell.innerHTML !== html) {
