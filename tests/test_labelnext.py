@@ -189,6 +189,10 @@ def test_label_next_suggests_the_unlabelled_scored_companies_with_a_reason(world
     assert all(s.reason in labelnext.REASONS and s.detail for s in suggestions)
     assert by_name["Bravo Beers"].company.score.value > 0.5  # the score is loaded with it
     assert "disagree" not in by_name["Bravo Beers"].detail  # its neighbours agree: Alpha, liked
+    for suggestion in suggestions:  # a listed reason never denies what the row's band and sentence say
+        if suggestion.reason != labelnext.UNEXPLORED:
+            assert "none is close" not in suggestion.detail and "Nothing labelled is close" not in suggestion.detail
+        assert "fit is" not in suggestion.detail  # the cell beside shows the fit, fresh after each verdict
     assert by_name["Foxtrot Fashion"].reason == labelnext.UNEXPLORED  # fashion: nothing labelled is close
     assert suggestions[0].reason == labelnext.UNEXPLORED  # unexplored first
     assert "Nothing labelled is close" in by_name["Foxtrot Fashion"].detail

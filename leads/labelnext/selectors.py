@@ -142,10 +142,15 @@ def _detail(ranking: labelnext.Ranking, i: int, company: Company) -> str:
             "One verdict here tells the scorer about companies like it."
         )
     if reason == labelnext.UNCERTAIN:
+        # No fit in the words: the row's cell shows it, fresh after every verdict, where this list
+        # is made once a visit. Not "none is close" either: an uncertain pick is not unexplored, so
+        # some labelled company is close (a liked one, even, when its band is strong or likely).
         plain = company.score.value if getattr(company, "score", None) else score
-        if abs(plain) >= labelnext.UNCERTAIN_BELOW:  # they agree, but from afar
+        if abs(plain) >= labelnext.UNCERTAIN_BELOW:  # the vote leans one way, the close evidence does not say it firmly
+            leaning = "a fit" if plain > 0 else "not a fit"
             return (
-                f"Its labelled neighbours agree (score {plain:+.2f}) but none is close: its fit is only {score:+.2f}."
+                f"Its labelled neighbours lean to {leaning} (score {plain:+.2f}), but the close ones are too few "
+                "or too mixed to be sure."
             )
-        return f"Its labelled neighbours disagree: its fit is {score:+.2f}."
+        return "Its labelled neighbours disagree: some you liked, some you disliked, about as close."
     return f"Close to many unlabelled companies: it would be the nearest labelled company of about {reach:.1%} of them."
