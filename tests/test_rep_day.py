@@ -32,6 +32,48 @@ def test_a_move_too_small_to_see_is_not_logged():
     assert sorted(ScoreChange.objects.values_list("company_id", flat=True)) == [2, 3]  # 4: 0.24 -> 0.24 as shown
 
 
+def test_each_move_names_the_verdicts_among_its_own_neighbours(fake_encoder, alice, bob, settings):
+    """Two reps' verdicts taken by one pass, a brewery liked and a software company disliked: a
+    brewery's move is blamed on the like, a software company's on the dislike (every move named
+    both). With k = 2 each score cites two of the four labelled companies."""
+    settings.SCORING_K = 2
+    brewing, software = labelled_world(alice)
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=software["Stackline"], user=alice, source="click", verdict="dislike"
+    )
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=brewing["Barrel Ales"], user=alice, source="click", verdict="like"
+    )
+    scores.rescore_all(FIRST_PROFILE_ID)
+    since = timezone.now() - timedelta(seconds=1)
+    maltworks, bytecraft = brewing["Maltworks Brewing"], software["Bytecraft"]
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=maltworks, user=alice, source="click", verdict="like")
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=bytecraft, user=bob, source="click", verdict="dislike")
+    scores.apply_label_changes(FIRST_PROFILE_ID)
+    logged = {c.company_id: (c.causes, c.cause_verdicts) for c in ScoreChange.objects.filter(changed_at__gte=since)}
+    assert logged, "the pass moved some fit"
+    industry = dict(Company.objects.values_list("pk", "industry"))
+    for company_id, (causes, verdicts) in logged.items():
+        assert len(causes) == 1, (company_id, causes)  # one verdict each: its own, or its neighbour's
+        assert industry[causes[0]] == industry[company_id]  # a brewery's move by the brewery's like
+        assert verdicts == ["like" if causes == [maltworks.pk] else "dislike"]
+    found = company_changes.explained_changes(profile_id=FIRST_PROFILE_ID, since=since)
+    assert all(len(change.causes) == 1 for change in found)
+
+
+def test_a_change_none_of_whose_neighbours_changed_names_every_cause():
+    """A score of fewer than k neighbours cites every labelled company: no pass can say which one
+    moved it, so it names them all; the pass's own companies name themselves."""
+    Profile.first()
+    at = timezone.now()
+    changes.record(
+        FIRST_PROFILE_ID, {1: 0.1, 2: 0.1, 8: 0.5}, {1: 0.5, 2: 0.5, 8: None},
+        causes=[8, 9], verdicts=["like", "dislike"], cited_before={1: {9}}, at=at,
+    )  # fmt: skip
+    logged = dict(ScoreChange.objects.values_list("company_id", "causes"))
+    assert logged == {1: [9], 2: [8, 9], 8: [8]}
+
+
 def test_the_log_says_the_verdict_that_made_each_move_not_the_current_one(fake_encoder, alice):
     brewing, software = labelled_world(alice)
     since = timezone.now() - timedelta(seconds=1)

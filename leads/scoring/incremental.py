@@ -110,7 +110,8 @@ class Stored:
 def update_affected(
     profile_id: int, found: Found, changed: list[int], entered: list[int], labelled: LabelledSet, rescored
 ):
-    """Rescore the affected companies; returns their values before, and the scores written.
+    """Rescore the affected companies; returns their values before, the scores written, and which
+    of the changed companies each affected score cited before (only scores that cited one).
     `rescored(profile_id, scope, labelled)` scores the others from scratch (scoring.services).
 
     Most affected scores can be brought up to date from what they keep: one that cites a flipped
@@ -124,6 +125,12 @@ def update_affected(
     expected = _width_before(labelled, entered)
     stored = found.stored or _stored_neighbours(profile_id, np.setdiff1d(found.affected, changed), expected)
     before = dict(zip(stored.ids.tolist(), stored.fits.tolist()))
+    citing = np.isin(stored.neighbour_ids, changed)
+    cited_before = {
+        int(company_id): set(neighbours[hits].tolist())
+        for company_id, neighbours, hits in zip(stored.ids[stored.complete], stored.neighbour_ids, citing)
+        if hits.any()
+    }
     # Kept: every neighbour still labelled, none moved (a moved one may be nearer or farther now).
     kept = stored.complete.copy()
     kept[stored.complete] = np.isin(stored.neighbour_ids, labelled.company_ids).all(axis=1) & ~np.isin(
@@ -152,7 +159,8 @@ def update_affected(
         rescored(profile_id, Q(company_id__any_of=Ids(rest)), labelled)
     )  # the others in `rest` have no score now
     fields = ("ids", "fits", "kth")
-    return before, score_rows.Written(*(np.concatenate([getattr(part, field) for part in parts]) for field in fields))
+    written = score_rows.Written(*(np.concatenate([getattr(part, field) for part in parts]) for field in fields))
+    return before, written, cited_before
 
 
 def _stored_neighbours(profile_id: int, company_ids: np.ndarray, width: int) -> Stored:

@@ -231,7 +231,9 @@ def apply_label_changes(profile_id: int, *, inline_full: bool = False) -> int:
         else:
             found = incremental.affected_by(profile_id, changed, entered, moved, labelled)
             watch = BandWatch.start(profile_id, found.affected)  # None (one query) when no webhook listens
-            before, written = incremental.update_affected(profile_id, found, changed, entered, labelled, _rescored)
+            before, written, cited_before = incremental.update_affected(
+                profile_id, found, changed, entered, labelled, _rescored
+            )
             count = len(written.ids)
             score_thresholds.written(profile_id, found.affected, written.ids, written.kth)
             verdicts = dict(Company.objects.in_profile(profile_id).filter(pk__in=changed).values_list("pk", "verdict"))
@@ -242,6 +244,7 @@ def apply_label_changes(profile_id: int, *, inline_full: bool = False) -> int:
                 dict(zip(written.ids.tolist(), written.fits.tolist())),
                 causes=changed,
                 verdicts=cause_verdicts,
+                cited_before=cited_before,
                 at=taken_at,
             )
             if watch:
