@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.messages import get_messages
@@ -31,11 +33,17 @@ def test_it_likes_every_selected_company_as_the_reps_click(as_alice, world, alic
     assert note == ["2 companies liked (2 changed); their neighbours' scores update in a moment."]
     page = as_alice.get("/?show=liked")
     assert "Bravo Beers" in page.text and "Echo Review" in page.text
+    # The page it went back to watches the pass as after one verdict (it showed no change and old scores).
+    since = Label.objects.filter(company_id__in=picked).order_by("created_at").first().created_at
+    watched = re.search(r'data-watch-since="([^"]+)"', page.text)
+    assert watched and since - timedelta(seconds=5) < datetime.fromisoformat(watched.group(1)) <= since
+    assert "data-watch-since" not in as_alice.get("/").text  # once
 
 
 def test_clearing_companies_without_a_verdict_changes_nothing_and_says_so(as_alice, world):
     response = post(as_alice, action="clear", ids=[world["Bravo Beers"].pk])
     assert [str(m) for m in get_messages(response.wsgi_request)] == ["1 company cleared: no verdict changed."]
+    assert "data-watch-since" not in as_alice.get("/").text  # nothing to watch for
 
 
 def test_it_exports_exactly_the_selection(as_alice, world):

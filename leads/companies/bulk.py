@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from leads.accounts import roles
 from leads.companies import exports, selectors
-from leads.companies.views import back
+from leads.companies.views import WATCH_SINCE, back
 from leads.core.responses import bad_request
 from leads.models import Company, LabelSource
 from leads.owners import selectors as owner_selectors
@@ -56,6 +56,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if not ids:
         return back(request, messages.WARNING, NOTHING_SELECTED)
     found = list(companies.values_list("pk", flat=True))
+    given_at = timezone.now()
     changed = label_service.label_companies(
         profile_id=profile_id, verdicts=[(pk, action) for pk in found], user=request.user, source=LabelSource.CLICK
     )
@@ -63,6 +64,8 @@ def bulk(request: HttpRequest) -> HttpResponse:
     note += (
         f" ({changed} changed); their neighbours' scores update in a moment." if changed else ": no verdict changed."
     )
+    if changed:  # the page it goes back to watches the pass, as after one verdict (dashboard.js)
+        request.session[WATCH_SINCE] = given_at.isoformat()
     return back(request, messages.SUCCESS, note)
 
 

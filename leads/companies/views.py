@@ -39,6 +39,8 @@ from leads.scoring import labels as label_service
 from leads.scoring.labels import InvalidVerdict, label_company
 
 PAGE_SIZE = 50
+# The session key that tells the next dashboard page to watch for the scores a bulk verdict changes.
+WATCH_SINCE = "watch_scores_since"
 # The dashboard counts (and pages through) at most this many companies: filter or search for more.
 COUNT_LIMIT = 10_000
 
@@ -123,11 +125,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     distribution = selectors.score_distribution(profile_id)
     values = {field: filter_choices.filter_values(field) for field in filter_choices.FILTER_FIELDS}
     listed_views = saved_views.views_for(request.user, profile_id=profile_id)
+    watch_since = request.session.pop(WATCH_SINCE, "")  # a bulk verdict just given: show its changes too
     return render(
         request,
         "leads/dashboard.html",
         {
             "page": page,
+            "watch_since": watch_since,
             "rows": rows,
             "about": about,
             "meaning_max_chars": search.MEANING_MAX_CHARS,

@@ -154,6 +154,9 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
   });
   document.body.addEventListener("htmx:oobAfterSwap", () => { toast().hidden = false; });
   document.body.addEventListener("labelled", (event) => watch(event.detail.at));
+  // Back from a bulk verdict (the selection bar's form): watch its pass as after one verdict.
+  const bulkSince = body.closest("table").dataset.watchSince;
+  if (bulkSince) watch(bulkSince);
   document.body.addEventListener("htmx:responseError", (event) => showToast(event.detail.xhr.responseText || "That did not work: try again."));
   document.body.addEventListener("htmx:sendError", () => showToast("The server did not answer: check your connection and try again."));
 
