@@ -8,10 +8,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from leads.companies import changes as company_changes
 from leads.companies import filters
-from leads.models import FIRST_PROFILE_ID, Company, Profile, ScoreChange
+from leads.models import FIRST_PROFILE_ID, Company, Label, Profile, ScoreChange
 from leads.scoring import changes, labels
 from leads.scoring import services as scores
 from tests.browser_helpers import CHROMIUM, log_in
@@ -165,6 +166,29 @@ def test_no_notice_moves_the_rows_under_the_pointer(live_server, page, fake_enco
     page.wait_for_function("() => document.querySelector('#toast').textContent.includes('Stackline')")
     assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=software["Stackline"].pk).verdict == "dislike"
     assert Company.objects.in_profile(FIRST_PROFILE_ID).get(pk=software["Bytecraft"].pk).verdict == "like"
+
+
+@browser
+@pytest.mark.browser
+@pytest.mark.parametrize("where", ["/?show=unlabelled", "/label-next/"])
+def test_keys_typed_fast_each_go_to_the_row_they_were_meant_for(live_server, page, fake_encoder, alice, where):
+    """l d l d pressed 30 ms apart: each row below the last gets one verdict, the one meant for it
+    (a key pressed before the row's answer came went to the same row again, or was lost)."""
+    labelled_world(alice)
+    log_in(page, live_server)
+    page.goto(live_server.url + where)
+    keyboard_ready(page)
+    names = rows(page).locator("td:first-child a").all_inner_texts()[:4]
+    assert len(names) == 4
+    page.keyboard.press("j")
+    for key in "ldld":
+        page.keyboard.press(key)
+        page.wait_for_timeout(30)
+    for name, verdict in zip(names, ["like", "dislike", "like", "dislike"]):
+        expect(row_of(page, name).locator(f".badge.{verdict}, button.{verdict}.on")).not_to_have_count(0)
+    wanted = dict(zip(names, ["like", "dislike", "like", "dislike"]))
+    given = Label.objects.filter(company__name__in=names).values_list("company__name", "verdict")
+    assert sorted(given) == sorted(wanted.items())  # one label each: none twice, none lost
 
 
 @browser

@@ -32,7 +32,6 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
   const rows = () => [...body.querySelectorAll("tr[data-company]")];
   const toast = () => document.getElementById("toast");
   let current = -1;
-  let advance = false;
 
   function select(index, scroll = true) {
     const all = rows();
@@ -44,12 +43,20 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
     row.focus({ preventScroll: true });
   }
 
+  // A verdict goes to the selected row, and the selection moves on at once (not when the answer
+  // comes): keys typed fast each go to the row they were meant for. A row whose last verdict is
+  // still on its way takes no other until it is saved, and says so.
   function press(verdict) {
     const row = rows()[current];
     const button = row && row.querySelector(`button[value="${verdict}"]`);
     if (!button) return;
-    advance = verdict !== "clear";
+    if (button.form && button.form.classList.contains("htmx-request")) {
+      const name = row.querySelector("[data-open]")?.textContent || "this company";
+      showToast(`Still saving your last verdict on ${name}: press again in a moment.`);
+      return;
+    }
     button.click();
+    if (verdict !== "clear") select(current + 1);
   }
 
   function showToast(text) {
@@ -146,9 +153,8 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
     const row = event.detail.elt.closest ? event.detail.elt : null;
     const swapped = row && row.matches && row.matches("tr[data-company]") ? row : null;
     if (swapped) {
-      const index = rows().indexOf(swapped);
-      select(advance ? index + 1 : index);
-      advance = false;
+      // The row came back as a new element: it keeps the selection if it has it.
+      if (rows().indexOf(swapped) === current) select(current, false);
       showPicked(); // the new row comes unticked
     }
   });
