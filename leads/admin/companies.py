@@ -88,6 +88,29 @@ class CompanyForm(forms.ModelForm):
             raise ValidationError(problem[0].upper() + problem[1:] + ".")
         return website
 
+    def validate_unique(self) -> None:
+        """Another company with this website (or, without one, this name and country) is said on
+        the field, naming and linking it, not met as the database's refusal (a 500) in save_model.
+        Runs after the fields are cleaned and copied onto the instance."""
+        super().validate_unique()
+        if any(self.has_error(name) for name in ("name", "website", "country")):
+            return  # the key would be read off what was refused
+        if duplicate := companies.duplicate_of(self.instance):
+            self.add_error("website" if duplicate.by_website else "name", _duplicate_message(duplicate))
+
+
+def _duplicate_message(duplicate: companies.DuplicateCompany) -> ValidationError:
+    existing = duplicate.existing
+    what = f"this website ({existing.domain})" if duplicate.by_website else "this name and country, and no website"
+    return ValidationError(
+        format_html(
+            "{} already has {}: change that company, or give this one another {}.",
+            _admin_link(existing, existing.pk),
+            what,
+            "website" if duplicate.by_website else "name or country",
+        )
+    )
+
 
 def _latest_label(field: str, profile_id: int) -> Subquery:
     return Label.objects.current_of_company(field, profile_id)
