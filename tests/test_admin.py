@@ -100,6 +100,20 @@ def test_admin_orders_by_fit(as_staff, world):
     assert descending == by_score[::-1]  # the scored companies, off the score index; "not scored" lists the rest
 
 
+@pytest.mark.parametrize("column, field", [(9, "employees"), (10, "founded"), (11, "revenue")])
+def test_admin_orders_by_a_number_with_blanks_last_either_way(as_staff, world, column, field):
+    for name, value in (("Bravo Beers", 1990), ("Copper Stouts", 2010), ("Echo Review", 2000)):
+        Company.objects.filter(pk=world[name].pk).update(**{field: value})
+    ascending = admin_names(as_staff.get(f"/admin/leads/company/?o={column}"))
+    descending = admin_names(as_staff.get(f"/admin/leads/company/?o=-{column}"))
+    assert ascending[:3] == ["Bravo Beers", "Echo Review", "Copper Stouts"]
+    assert descending[:3] == ["Copper Stouts", "Echo Review", "Bravo Beers"]  # not the blanks first
+    assert len(ascending) == len(descending) == 7
+    listed = as_staff.get("/admin/leads/company/")
+    assert f'<td class="field-{field}_column">2010</td>' in table_row(listed, "Copper Stouts")
+    assert f'<td class="field-{field}_column">-</td>' in table_row(listed, "Alpha Brewing")  # blank, as before
+
+
 def test_admin_company_page_shows_the_label_history(as_staff, world):
     response = as_staff.get(f"/admin/leads/company/{world['Delta Code'].pk}/change/")
     assert response.status_code == 200

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, IntegerField, Subquery, Value
+from django.db.models import F, IntegerField, OrderBy, Subquery, Value
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -112,6 +112,18 @@ def _duplicate_message(duplicate: companies.DuplicateCompany) -> ValidationError
     )
 
 
+class BlanksLast(F):
+    """A column the changelist sorts with its blanks last either way, as the dashboard does
+    (Postgres puts nulls first when descending). The changelist asks an expression for asc() or
+    desc(); an OrderBy it would reverse, nulls_last turning into nulls_first."""
+
+    def asc(self, **kwargs) -> OrderBy:
+        return super().asc(nulls_last=True)
+
+    def desc(self, **kwargs) -> OrderBy:
+        return super().desc(nulls_last=True)
+
+
 def _latest_label(field: str, profile_id: int) -> Subquery:
     return Label.objects.current_of_company(field, profile_id)
 
@@ -121,7 +133,7 @@ class CompanyAdmin(admin.ModelAdmin):
     form = CompanyForm
     list_display = [
         "name", "domain", "score_value", "verdict", "labelled", "owner", "embedded", "import_job",
-        "employees", "founded", "revenue",  # the typed numbers: sortable, read with the row
+        "employees_column", "founded_column", "revenue_column",  # the typed numbers: sortable, read with the row
     ]  # fmt: skip
     list_filter = [
         filters.ProfileFilter, filters.BandFilter, filters.LabelledFilter, filters.LabelSourceFilter, filters.EmbeddingStatusFilter,
@@ -211,6 +223,19 @@ class CompanyAdmin(admin.ModelAdmin):
             band.label,
             f"{score.evidence:.1f}",
         )
+
+    # The typed numbers, blanks last whichever way (a method: a plain field sorts them first descending).
+    @admin.display(description="employees", ordering=BlanksLast("employees"))
+    def employees_column(self, company):
+        return company.employees
+
+    @admin.display(description="founded", ordering=BlanksLast("founded"))
+    def founded_column(self, company):
+        return company.founded
+
+    @admin.display(description="revenue", ordering=BlanksLast("revenue"))
+    def revenue_column(self, company):
+        return company.revenue
 
     @admin.display(description="verdict", ordering="verdict")
     def verdict(self, company):
