@@ -159,6 +159,30 @@ def test_admin_bulk_like_goes_through_the_labelling_service(as_staff, world, sta
     assert set(PendingScoreChange.objects.values_list("company_id", flat=True)) == {bravo.pk, echo.pk}
 
 
+def admin_messages(response) -> list[str]:
+    found = re.search(r'<ul class="messagelist">(.*?)</ul>', response.text, re.S)
+    return [html.unescape(m) for m in re.findall(r"<li[^>]*>(.*?)</li>", found.group(1), re.S)] if found else []
+
+
+def test_the_admins_bulk_messages_count_in_the_singular_and_the_plural(as_staff, world, alice):
+    bravo, echo = world["Bravo Beers"], world["Echo Review"]
+
+    def run(action, *companies, **more):
+        data = {"action": action, "_selected_action": [c.pk for c in companies], **more}
+        return admin_messages(as_staff.post("/admin/leads/company/", data, follow=True))
+
+    assert run("mark_like", bravo) == ["1 company changed; its neighbours' scores update in a moment."]
+    assert run("mark_like", bravo, echo) == [
+        "1 company changed; its neighbours' scores update in a moment. 1 already had that verdict."
+    ]
+    assert run("mark_like", bravo) == ["No company changed: the selected one already had that verdict."]
+    assert run("assign_to", bravo, owner=alice.pk) == ["1 company now alice's."]
+    assert run("assign_to", bravo, echo, owner=alice.pk) == ["1 company now alice's; the other already was."]
+    assert run("unassign", bravo, echo) == ["2 companies unassigned."]
+    assert run("unassign", bravo, echo) == ["No company changed: the selected ones were already unassigned."]
+    assert run("rescore", world["Copper Stouts"])[0].startswith("1 company rescored (")
+
+
 def test_editing_a_description_in_the_admin_makes_the_company_wait_for_embedding(
     as_staff, world, django_capture_on_commit_callbacks, monkeypatch
 ):
@@ -434,7 +458,7 @@ def test_admin_bulk_rescore_reembed_and_export(as_staff, world):
     assert "2 companies rescored" in response.text
     assert Score.objects.filter(company__in=[bravo, copper]).count() == 2
     response = as_staff.post("/admin/leads/company/", {"action": "reembed", **selected}, follow=True)
-    assert "Queued for embedding in 1 batches" in response.text
+    assert admin_messages(response) == ["Queued for embedding in 1 batch; their scores follow."]
     response = as_staff.post("/admin/leads/company/", {"action": "export_csv", **selected})
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()

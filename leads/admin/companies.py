@@ -57,16 +57,31 @@ class LabelInline(admin.TabularInline):
 def _verdict_action(verdict: Verdict, description: str):
     @admin.action(description=description, permissions=["label"])
     def action(modeladmin, request, queryset):
+        selected = list(queryset.values_list("pk", flat=True))
         changed = label_companies(
             profile_id=profiles.current_id(request),
-            verdicts=[(pk, verdict) for pk in queryset.values_list("pk", flat=True)],
+            verdicts=[(pk, verdict) for pk in selected],
             user=request.user,
             source=LabelSource.ADMIN,
         )
-        modeladmin.message_user(request, f"{changed} companies changed; their neighbours' scores update in a moment.")
+        modeladmin.message_user(request, _verdict_note(changed, len(selected)))
 
     action.__name__ = f"mark_{verdict.value}"
     return action
+
+
+def _verdict_note(changed: int, selected: int) -> str:
+    """'1 company changed; its neighbours' …', 'No company changed: …': what a verdict action did."""
+    if not changed:
+        return f"No company changed: the selected {'one' if selected == 1 else 'ones'} already had that verdict."
+    note = f"{_companies(changed)} changed; {'its' if changed == 1 else 'their'} neighbours' scores update in a moment."
+    if already := selected - changed:
+        note += f" {already:,} already had that verdict."
+    return note
+
+
+def _companies(n: int) -> str:
+    return f"{n:,} compan{'y' if n == 1 else 'ies'}"
 
 
 class CompanyForm(forms.ModelForm):
@@ -327,13 +342,15 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.action(description="Embed the selected companies again", permissions=["review"])
     def reembed(self, request, queryset):
         batches = embeddings.queue_embedding(list(queryset.order_by("pk").values_list("pk", flat=True)))
-        self.message_user(request, f"Queued for embedding in {batches} batches; their scores follow.")
+        self.message_user(
+            request, f"Queued for embedding in {batches:,} batch{'' if batches == 1 else 'es'}; their scores follow."
+        )
 
     @admin.action(description="Rescore the selected companies", permissions=["review"])
     def rescore(self, request, queryset):
         scored = scores.score_companies_in(profiles.current_id(request), queryset.values_list("pk", flat=True))
         self.message_user(
-            request, f"{scored} companies rescored (labelled ones and ones waiting for embedding have no score)."
+            request, f"{_companies(scored)} rescored (labelled ones and ones waiting for embedding have no score)."
         )
 
     @admin.action(description="Export the selected companies to CSV", permissions=["review"])
