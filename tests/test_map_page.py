@@ -9,6 +9,7 @@ import re
 import pytest
 from django.test import Client
 
+from leads.accounts import roles
 from leads.companies.selectors import score_distribution
 from leads.embedding import services as embeddings
 from leads.map import services as maps
@@ -17,6 +18,7 @@ from leads.models import FIRST_PROFILE_ID, Company, Label, MapPoint, PendingScor
 from leads.scoring import labels
 from leads.scoring import services as scores
 from tests.test_map import get_points
+from tests.web_helpers import in_role, logged_in
 
 # --- The page and its points ---------------------------------------------------------------
 
@@ -112,6 +114,21 @@ def test_the_page_draws_the_map_when_it_is_ready(as_alice, world):
     assert response.status_code == 200
     assert '<section id="map" data-state="ready"' in response.text and "<canvas" in response.text
     assert "6 companies on the map." in response.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "offered"), [(roles.REP, True), (roles.MANAGER, True), (roles.ADMIN, False)])
+def test_the_lassos_verdict_buttons_are_offered_only_to_roles_that_label(world, bob, role, offered):
+    maps.compute_map()
+    page = logged_in(in_role(bob, role)).get("/map/").text
+    for words in (
+        'data-verdict="like">Like all',
+        'data-verdict="dislike">Dislike all',
+        'data-verdict="clear">Clear all',
+    ):
+        assert (words in page) is offered, words
+    assert 'data-action="deselect"' in page  # a lasso still counts what it holds
+    assert ("to label it all" in page) is offered
 
 
 # --- Lasso labelling and undo --------------------------------------------------------------
