@@ -100,6 +100,20 @@ def test_admin_orders_by_fit(as_staff, world):
     assert descending == by_score[::-1]  # the scored companies, off the score index; "not scored" lists the rest
 
 
+@pytest.mark.parametrize("column, field", [(9, "employees"), (10, "founded"), (11, "revenue")])
+def test_admin_orders_by_a_number_with_blanks_last_either_way(as_staff, world, column, field):
+    for name, value in (("Bravo Beers", 1990), ("Copper Stouts", 2010), ("Echo Review", 2000)):
+        Company.objects.filter(pk=world[name].pk).update(**{field: value})
+    ascending = admin_names(as_staff.get(f"/admin/leads/company/?o={column}"))
+    descending = admin_names(as_staff.get(f"/admin/leads/company/?o=-{column}"))
+    assert ascending[:3] == ["Bravo Beers", "Echo Review", "Copper Stouts"]
+    assert descending[:3] == ["Copper Stouts", "Echo Review", "Bravo Beers"]  # not the blanks first
+    assert len(ascending) == len(descending) == 7
+    listed = as_staff.get("/admin/leads/company/")
+    assert f'<td class="field-{field}_column">2010</td>' in table_row(listed, "Copper Stouts")
+    assert f'<td class="field-{field}_column">-</td>' in table_row(listed, "Alpha Brewing")  # blank, as before
+
+
 def test_admin_company_page_shows_the_label_history(as_staff, world):
     response = as_staff.get(f"/admin/leads/company/{world['Delta Code'].pk}/change/")
     assert response.status_code == 200
@@ -143,6 +157,30 @@ def test_admin_bulk_like_goes_through_the_labelling_service(as_staff, world, sta
         latest = company.labels.first()
         assert (latest.verdict, latest.user, latest.source) == ("like", staff, "admin")
     assert set(PendingScoreChange.objects.values_list("company_id", flat=True)) == {bravo.pk, echo.pk}
+
+
+def admin_messages(response) -> list[str]:
+    found = re.search(r'<ul class="messagelist">(.*?)</ul>', response.text, re.S)
+    return [html.unescape(m) for m in re.findall(r"<li[^>]*>(.*?)</li>", found.group(1), re.S)] if found else []
+
+
+def test_the_admins_bulk_messages_count_in_the_singular_and_the_plural(as_staff, world, alice):
+    bravo, echo = world["Bravo Beers"], world["Echo Review"]
+
+    def run(action, *companies, **more):
+        data = {"action": action, "_selected_action": [c.pk for c in companies], **more}
+        return admin_messages(as_staff.post("/admin/leads/company/", data, follow=True))
+
+    assert run("mark_like", bravo) == ["1 company changed; its neighbours' scores update in a moment."]
+    assert run("mark_like", bravo, echo) == [
+        "1 company changed; its neighbours' scores update in a moment. 1 already had that verdict."
+    ]
+    assert run("mark_like", bravo) == ["No company changed: the selected one already had that verdict."]
+    assert run("assign_to", bravo, owner=alice.pk) == ["1 company now alice's."]
+    assert run("assign_to", bravo, echo, owner=alice.pk) == ["1 company now alice's; the other already was."]
+    assert run("unassign", bravo, echo) == ["2 companies unassigned."]
+    assert run("unassign", bravo, echo) == ["No company changed: the selected ones were already unassigned."]
+    assert run("rescore", world["Copper Stouts"])[0].startswith("1 company rescored (")
 
 
 def test_editing_a_description_in_the_admin_makes_the_company_wait_for_embedding(
@@ -316,6 +354,75 @@ def test_the_admin_stores_a_country_as_its_code_and_keeps_what_was_typed(as_staf
         assert "Alpha Brewing" in listed and "Bravo Beers" not in listed, typed
 
 
+# --- Another company's website ---------------------------------------------------------------
+
+
+def company_form(**values) -> dict:
+    return {"name": "", "website": "", "description": "", "industry": "", "country": "", "extra": "{}",
+            "labels-TOTAL_FORMS": "0", "labels-INITIAL_FORMS": "0", "labels-MIN_NUM_FORMS": "0",
+            "labels-MAX_NUM_FORMS": "1000", **values}  # fmt: skip
+
+
+def field_errors(response, field: str) -> str:
+    """The error list Django's admin shows above `field`'s input, as HTML."""
+    found = re.search(rf'<ul class="errorlist"[^>]*id="id_{field}_error">(.*?)</ul>', response.text, re.S)
+    return found.group(1) if found else ""
+
+
+def test_adding_a_company_with_another_companys_website_says_which_and_keeps_what_was_typed(as_staff, world):
+    alpha = world["Alpha Brewing"]
+    typed = company_form(name="Alpha Brew Co", website="http://alphabrew.com/about", description="typed by hand",
+                         industry="Beverages", country="Belgium")  # fmt: skip
+    response = as_staff.post("/admin/leads/company/add/", typed)
+    assert response.status_code == 200  # the form again, not a 500
+    error = field_errors(response, "website")
+    assert f'<a href="/admin/leads/company/{alpha.pk}/change/">Alpha Brewing</a> already has this website' in error
+    assert "alphabrew.com" in error
+    for value in ("Alpha Brew Co", "http://alphabrew.com/about", "typed by hand", "Beverages", "Belgium"):
+        assert value in response.text
+    assert not Company.objects.filter(name="Alpha Brew Co").exists()
+
+
+def test_changing_a_companys_website_to_another_companys_is_refused_on_the_field(as_staff, world):
+    bravo = world["Bravo Beers"]
+    form = company_form(name=bravo.name, website="https://www.deltacode.io/", description=bravo.description)
+    response = as_staff.post(f"/admin/leads/company/{bravo.pk}/change/", form)
+    assert response.status_code == 200
+    assert f'/admin/leads/company/{world["Delta Code"].pk}/change/">Delta Code</a>' in field_errors(response, "website")
+    bravo.refresh_from_db()
+    assert bravo.website == "bravobeers.com"
+    # Its own website, saved again, is no duplicate of itself.
+    assert (
+        as_staff.post(f"/admin/leads/company/{bravo.pk}/change/", {**form, "website": "bravobeers.com"}).status_code
+        == 302
+    )
+
+
+def test_without_a_website_the_same_name_and_country_is_refused_on_the_name(as_staff, world):
+    response = as_staff.post("/admin/leads/company/add/", company_form(name="GOLF pending"))
+    assert response.status_code == 200
+    assert f'/admin/leads/company/{world["Golf Pending"].pk}/change/">Golf Pending</a>' in field_errors(
+        response, "name"
+    )
+    assert (
+        as_staff.post("/admin/leads/company/add/", company_form(name="Golf Pending", country="FR")).status_code == 302
+    )
+
+
+def test_the_service_refuses_a_duplicate_for_every_caller(world):
+    from leads.companies import services as companies
+
+    copy = Company(name="Copy", website="HTTPS://WWW.COPPERSTOUTS.CO.UK")
+    with pytest.raises(companies.DuplicateCompany) as refused:
+        companies.save_company(copy)
+    assert refused.value.existing == world["Copper Stouts"]
+    assert (
+        str(refused.value)
+        == f"Copper Stouts (company {world['Copper Stouts'].pk}) already has the website copperstouts.co.uk"
+    )
+    assert copy.pk is None and Company.objects.filter(domain="copperstouts.co.uk").count() == 1
+
+
 # --- Managers' review of scored companies (issue #10) --------------------------------------------
 
 
@@ -351,7 +458,7 @@ def test_admin_bulk_rescore_reembed_and_export(as_staff, world):
     assert "2 companies rescored" in response.text
     assert Score.objects.filter(company__in=[bravo, copper]).count() == 2
     response = as_staff.post("/admin/leads/company/", {"action": "reembed", **selected}, follow=True)
-    assert "Queued for embedding in 1 batches" in response.text
+    assert admin_messages(response) == ["Queued for embedding in 1 batch; their scores follow."]
     response = as_staff.post("/admin/leads/company/", {"action": "export_csv", **selected})
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()

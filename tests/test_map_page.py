@@ -9,6 +9,7 @@ import re
 import pytest
 from django.test import Client
 
+from leads.accounts import roles
 from leads.companies.selectors import score_distribution
 from leads.embedding import services as embeddings
 from leads.map import services as maps
@@ -17,6 +18,7 @@ from leads.models import FIRST_PROFILE_ID, Company, Label, MapPoint, PendingScor
 from leads.scoring import labels
 from leads.scoring import services as scores
 from tests.test_map import get_points
+from tests.web_helpers import in_role, logged_in
 
 # --- The page and its points ---------------------------------------------------------------
 
@@ -112,6 +114,21 @@ def test_the_page_draws_the_map_when_it_is_ready(as_alice, world):
     assert response.status_code == 200
     assert '<section id="map" data-state="ready"' in response.text and "<canvas" in response.text
     assert "6 companies on the map." in response.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "offered"), [(roles.REP, True), (roles.MANAGER, True), (roles.ADMIN, False)])
+def test_the_lassos_verdict_buttons_are_offered_only_to_roles_that_label(world, bob, role, offered):
+    maps.compute_map()
+    page = logged_in(in_role(bob, role)).get("/map/").text
+    for words in (
+        'data-verdict="like">Like all',
+        'data-verdict="dislike">Dislike all',
+        'data-verdict="clear">Clear all',
+    ):
+        assert (words in page) is offered, words
+    assert 'data-action="deselect"' in page  # a lasso still counts what it holds
+    assert ("to label it all" in page) is offered
 
 
 # --- Lasso labelling and undo --------------------------------------------------------------
@@ -219,11 +236,8 @@ def test_the_json_endpoints_take_only_their_method(as_alice):
 HOSTILE = '<img src=x onerror="window.pwned=1"> Brewing & "Co"'
 
 
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_a_rep_hovers_lassoes_labels_and_undoes_on_the_map(live_server, page, fake_encoder, alice):
-    from playwright.sync_api import expect
-
+def six_companies_mapped(alice) -> dict[str, Company]:
+    """Three breweries and three software makers on the map, one of each labelled by alice."""
     rows = {
         "Hopfield Brewery": "Craft beer brewery brewing lager and stout.",
         "Maltworks Brewing": "Beer brewery brewing lager, ale and stout.",
@@ -242,6 +256,11 @@ def test_a_rep_hovers_lassoes_labels_and_undoes_on_the_map(live_server, page, fa
     )
     scores.rescore_all(FIRST_PROFILE_ID)
     maps.compute_map()
+    return made
+
+
+def open_the_map(page, live_server) -> None:
+    from playwright.sync_api import expect
 
     page.goto(f"{live_server.url}/map/")
     page.get_by_label("Username").fill("alice")
@@ -250,9 +269,29 @@ def test_a_rep_hovers_lassoes_labels_and_undoes_on_the_map(live_server, page, fa
     expect(page.get_by_role("heading", name="Companies in space")).to_be_visible()
     expect(page.get_by_text("6 companies on the map.")).to_be_visible()
 
+
+def drawn_at(page, company: Company) -> dict:
+    """Where the map draws `company`, in page coordinates."""
+    page.wait_for_function("id => window.leadsMap && window.leadsMap.position(id)", arg=company.pk)
+    return page.evaluate("id => window.leadsMap.position(id)", company.pk)
+
+
+def spread(page, made: dict[str, Company]) -> float:
+    """How far apart the map draws the companies, in px: what a zoom multiplies."""
+    places = [drawn_at(page, company) for company in made.values()]
+    return max(p["x"] for p in places) - min(p["x"] for p in places)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_rep_hovers_lassoes_labels_and_undoes_on_the_map(live_server, page, fake_encoder, alice):
+    from playwright.sync_api import expect
+
+    made = six_companies_mapped(alice)
+    open_the_map(page, live_server)
+
     def position(company):
-        page.wait_for_function("id => window.leadsMap && window.leadsMap.position(id)", arg=company.pk)
-        return page.evaluate("id => window.leadsMap.position(id)", company.pk)
+        return drawn_at(page, company)
 
     tooltip = page.get_by_role("tooltip")
     at = position(made["Hopfield Brewery"])
@@ -302,7 +341,48 @@ def test_a_rep_hovers_lassoes_labels_and_undoes_on_the_map(live_server, page, fa
     expect(the_map.get_by_role("status")).to_contain_text("Undone")
     assert dict(in_profile.values_list("pk", "verdict")) == before
 
+    # Zoom by click and by keyboard, about the map's middle; Reset view shows it all again.
+    fitted = spread(page, made)
+    the_map.get_by_role("button", name="Zoom in").click()
+    assert spread(page, made) == pytest.approx(fitted * 1.5, rel=0.01)
+    assert page.evaluate("window.leadsMap.selectedIds()") == []  # a press draws no lasso
+    the_map.get_by_role("button", name="Zoom out").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Space")
+    assert spread(page, made) == pytest.approx(fitted / 1.5, rel=0.01)
+    the_map.get_by_role("button", name="Reset view").click()
+    assert spread(page, made) == pytest.approx(fitted, rel=0.01)
+
     at = position(made["Bytecraft"])
     page.mouse.click(at["x"], at["y"])
     expect(page.get_by_role("heading", name="Bytecraft")).to_be_visible()
     page.screenshot(path="/tmp/leads-map-company.png")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_phone_zooms_the_map_with_buttons_a_thumb_reaches(live_server, browser, fake_encoder, alice):
+    made = six_companies_mapped(alice)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        open_the_map(page, live_server)
+        the_map = page.locator("#map")
+        zoom_in, zoom_out = (the_map.get_by_role("button", name=name) for name in ("Zoom in", "Zoom out"))
+        canvas = the_map.locator("canvas").bounding_box()
+        for button in (zoom_in, zoom_out):
+            box = button.bounding_box()
+            assert box["width"] >= 40 and box["height"] >= 40  # a thumb's size
+            assert canvas["x"] <= box["x"] and box["x"] + box["width"] <= min(canvas["x"] + canvas["width"], 390)
+        fitted = spread(page, made)
+        zoom_in.tap()
+        zoom_in.tap()
+        assert spread(page, made) == pytest.approx(fitted * 1.5 * 1.5, rel=0.01)
+        zoom_out.tap()
+        assert spread(page, made) == pytest.approx(fitted * 1.5, rel=0.01)
+        the_map.get_by_role("button", name="Reset view").tap()
+        assert spread(page, made) == pytest.approx(fitted, rel=0.01)
+        page.screenshot(path="/tmp/leads-map-phone.png")
+    finally:
+        context.close()

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, IntegerField, Subquery, Value
+from django.db.models import F, IntegerField, OrderBy, Subquery, Value
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -57,16 +57,31 @@ class LabelInline(admin.TabularInline):
 def _verdict_action(verdict: Verdict, description: str):
     @admin.action(description=description, permissions=["label"])
     def action(modeladmin, request, queryset):
+        selected = list(queryset.values_list("pk", flat=True))
         changed = label_companies(
             profile_id=profiles.current_id(request),
-            verdicts=[(pk, verdict) for pk in queryset.values_list("pk", flat=True)],
+            verdicts=[(pk, verdict) for pk in selected],
             user=request.user,
             source=LabelSource.ADMIN,
         )
-        modeladmin.message_user(request, f"{changed} companies changed; their neighbours' scores update in a moment.")
+        modeladmin.message_user(request, _verdict_note(changed, len(selected)))
 
     action.__name__ = f"mark_{verdict.value}"
     return action
+
+
+def _verdict_note(changed: int, selected: int) -> str:
+    """'1 company changed; its neighbours' …', 'No company changed: …': what a verdict action did."""
+    if not changed:
+        return f"No company changed: the selected {'one' if selected == 1 else 'ones'} already had that verdict."
+    note = f"{_companies(changed)} changed; {'its' if changed == 1 else 'their'} neighbours' scores update in a moment."
+    if already := selected - changed:
+        note += f" {already:,} already had that verdict."
+    return note
+
+
+def _companies(n: int) -> str:
+    return f"{n:,} compan{'y' if n == 1 else 'ies'}"
 
 
 class CompanyForm(forms.ModelForm):
@@ -88,6 +103,41 @@ class CompanyForm(forms.ModelForm):
             raise ValidationError(problem[0].upper() + problem[1:] + ".")
         return website
 
+    def validate_unique(self) -> None:
+        """Another company with this website (or, without one, this name and country) is said on
+        the field, naming and linking it, not met as the database's refusal (a 500) in save_model.
+        Runs after the fields are cleaned and copied onto the instance."""
+        super().validate_unique()
+        if any(self.has_error(name) for name in ("name", "website", "country")):
+            return  # the key would be read off what was refused
+        if duplicate := companies.duplicate_of(self.instance):
+            self.add_error("website" if duplicate.by_website else "name", _duplicate_message(duplicate))
+
+
+def _duplicate_message(duplicate: companies.DuplicateCompany) -> ValidationError:
+    existing = duplicate.existing
+    what = f"this website ({existing.domain})" if duplicate.by_website else "this name and country, and no website"
+    return ValidationError(
+        format_html(
+            "{} already has {}: change that company, or give this one another {}.",
+            _admin_link(existing, existing.pk),
+            what,
+            "website" if duplicate.by_website else "name or country",
+        )
+    )
+
+
+class BlanksLast(F):
+    """A column the changelist sorts with its blanks last either way, as the dashboard does
+    (Postgres puts nulls first when descending). The changelist asks an expression for asc() or
+    desc(); an OrderBy it would reverse, nulls_last turning into nulls_first."""
+
+    def asc(self, **kwargs) -> OrderBy:
+        return super().asc(nulls_last=True)
+
+    def desc(self, **kwargs) -> OrderBy:
+        return super().desc(nulls_last=True)
+
 
 def _latest_label(field: str, profile_id: int) -> Subquery:
     return Label.objects.current_of_company(field, profile_id)
@@ -98,7 +148,7 @@ class CompanyAdmin(admin.ModelAdmin):
     form = CompanyForm
     list_display = [
         "name", "domain", "score_value", "verdict", "labelled", "owner", "embedded", "import_job",
-        "employees", "founded", "revenue",  # the typed numbers: sortable, read with the row
+        "employees_column", "founded_column", "revenue_column",  # the typed numbers: sortable, read with the row
     ]  # fmt: skip
     list_filter = [
         filters.ProfileFilter, filters.BandFilter, filters.LabelledFilter, filters.LabelSourceFilter, filters.EmbeddingStatusFilter,
@@ -188,6 +238,19 @@ class CompanyAdmin(admin.ModelAdmin):
             band.label,
             f"{score.evidence:.1f}",
         )
+
+    # The typed numbers, blanks last whichever way (a method: a plain field sorts them first descending).
+    @admin.display(description="employees", ordering=BlanksLast("employees"))
+    def employees_column(self, company):
+        return company.employees
+
+    @admin.display(description="founded", ordering=BlanksLast("founded"))
+    def founded_column(self, company):
+        return company.founded
+
+    @admin.display(description="revenue", ordering=BlanksLast("revenue"))
+    def revenue_column(self, company):
+        return company.revenue
 
     @admin.display(description="verdict", ordering="verdict")
     def verdict(self, company):
@@ -279,13 +342,15 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.action(description="Embed the selected companies again", permissions=["review"])
     def reembed(self, request, queryset):
         batches = embeddings.queue_embedding(list(queryset.order_by("pk").values_list("pk", flat=True)))
-        self.message_user(request, f"Queued for embedding in {batches} batches; their scores follow.")
+        self.message_user(
+            request, f"Queued for embedding in {batches:,} batch{'' if batches == 1 else 'es'}; their scores follow."
+        )
 
     @admin.action(description="Rescore the selected companies", permissions=["review"])
     def rescore(self, request, queryset):
         scored = scores.score_companies_in(profiles.current_id(request), queryset.values_list("pk", flat=True))
         self.message_user(
-            request, f"{scored} companies rescored (labelled ones and ones waiting for embedding have no score)."
+            request, f"{_companies(scored)} rescored (labelled ones and ones waiting for embedding have no score)."
         )
 
     @admin.action(description="Export the selected companies to CSV", permissions=["review"])

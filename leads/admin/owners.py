@@ -24,15 +24,25 @@ class AssignActionForm(ActionForm):
 
 
 def _assign(modeladmin, request, queryset, owner) -> None:
+    ids = list(queryset.values_list("pk", flat=True))
     try:
-        changed = services.assign_companies(
-            ids=list(queryset.values_list("pk", flat=True)), owner=owner, by=request.user
-        )
+        changed = services.assign_companies(ids=ids, owner=owner, by=request.user)
     except services.Refused as error:
         modeladmin.message_user(request, str(error), messages.ERROR)
         return
-    whose = f"now {owner.get_username()}'s" if owner else "unassigned"
-    modeladmin.message_user(request, f"{changed} companies {whose}; the others already were.")
+    modeladmin.message_user(request, _assigned_note(changed, len(ids), owner))
+
+
+def _assigned_note(changed: int, selected: int, owner) -> str:
+    """'1 company now alice's.', '2 companies unassigned; the other already was.'"""
+    whose = f"{owner.get_username()}'s" if owner else "unassigned"
+    if not changed:
+        return f"No company changed: the selected {'one was' if selected == 1 else 'ones were'} already {whose}."
+    note = f"{changed:,} compan{'y' if changed == 1 else 'ies'} {'now ' if owner else ''}{whose}"
+    others = selected - changed
+    if not others:
+        return note + "."
+    return note + ("; the other already was." if others == 1 else f"; the other {others:,} already were.")
 
 
 @admin.action(description="Assign to… (pick the owner beside the action)", permissions=["assign"])

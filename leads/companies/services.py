@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from leads.companies.countries import normalise_country
+from leads.companies.identity import dedupe_key, read_website
 from leads.core.queue import enqueue_on_commit
 from leads.models import Company
 from leads.scoring.services import drop_scores, labelled_changed
@@ -21,9 +23,32 @@ def text_changed(companies: Iterable[Company]) -> list[int]:
     return ids
 
 
+class DuplicateCompany(ValueError):
+    """Another company already has this one's dedupe key: its domain, or without a website its name
+    and country. `existing` is that company, for a page to name and link."""
+
+    def __init__(self, existing: Company, *, by_website: bool):
+        self.existing = existing
+        self.by_website = by_website
+        what = f"the website {existing.domain}" if by_website else "this name and country (and no website)"
+        super().__init__(f"{existing.name} (company {existing.pk}) already has {what}")
+
+
+def duplicate_of(company: Company) -> DuplicateCompany | None:
+    """The error saving `company` (edited or new, not yet saved) would meet: another company with
+    the key Company.save() will give it, which the database's one_company_per_dedupe_key refuses."""
+    domain = read_website(company.website).domain
+    key = dedupe_key(name=company.name, domain=domain, country=normalise_country(company.country))
+    existing = Company.objects.filter(dedupe_key=key).exclude(pk=company.pk).first()
+    return DuplicateCompany(existing, by_website=bool(domain)) if existing else None
+
+
 @transaction.atomic
 def save_company(company: Company) -> Company:
-    """Save an edited or new company; a new text queues its (re-)embedding."""
+    """Save an edited or new company; a new text queues its (re-)embedding. Raises DuplicateCompany
+    when another company has its website (or, without one, its name and country)."""
+    if duplicate := duplicate_of(company):
+        raise duplicate
     old_hash = Company.objects.filter(pk=company.pk).values_list("text_hash", flat=True).first() if company.pk else None
     company.save()
     if old_hash != company.text_hash:

@@ -12,6 +12,7 @@
   const frame = $(".map-frame");
   const ctx = canvas.getContext("2d");
   const tooltip = $(".map-tooltip");
+  const zoomButtons = $(".map-zoom");
   const csrfToken = $("[name=csrfmiddlewaretoken]").value;
   const maxSelection = Number(root.dataset.maxSelection);
   const style = getComputedStyle(root);
@@ -25,6 +26,7 @@
   const VERDICT_CODE = { like: 1, dislike: -1 }; // anything else (clear, null): no verdict
   const PAST = { like: "Liked", dislike: "Disliked", clear: "Cleared the verdict of" };
   const HOVER_PX = 8;
+  const ZOOM_STEP = 1.5; // one press of + or −: half as much again, or two thirds
 
   let data = null; // the last points.json, plus typed arrays
   let sx = new Float32Array(0), sy = new Float32Array(0); // screen position of each point (CSS px)
@@ -148,8 +150,10 @@
       y0 = Math.min(y0, data.y[i]); y1 = Math.max(y1, data.y[i]);
     }
     const pad = 24;
-    const k = Math.min((width - 2 * pad) / Math.max(x1 - x0, 1), (height - 2 * pad) / Math.max(y1 - y0, 1));
-    view = { k, ox: (width - (x1 - x0) * k) / 2 - x0 * k, oy: (height - (y1 - y0) * k) / 2 - y0 * k };
+    const right = zoomButtons.offsetWidth + 16; // no point under the zoom buttons, over the right edge
+    const across = width - pad - right;
+    const k = Math.min(across / Math.max(x1 - x0, 1), (height - 2 * pad) / Math.max(y1 - y0, 1));
+    view = { k, ox: pad + (across - (x1 - x0) * k) / 2 - x0 * k, oy: (height - (y1 - y0) * k) / 2 - y0 * k };
     project();
   }
 
@@ -482,6 +486,10 @@
   $("[data-action=undo]").addEventListener("click", undo);
   $("[data-action=deselect]").addEventListener("click", () => select(null));
   $("[data-action=reset]").addEventListener("click", () => { fit(); requestDraw(); });
+  // About the middle of the map, as a wheel turned there would.
+  root.querySelectorAll("[data-zoom]").forEach((button) => button.addEventListener("click", () => {
+    if (view) zoom(width / 2, height / 2, button.dataset.zoom === "in" ? ZOOM_STEP : 1 / ZOOM_STEP);
+  }));
   root.querySelectorAll("[data-mode]").forEach((button) => button.addEventListener("click", () => {
     panMode = button.dataset.mode === "pan";
     root.querySelectorAll("[data-mode]").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
