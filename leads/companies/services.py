@@ -6,8 +6,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from leads.companies.countries import normalise_country
-from leads.companies.identity import dedupe_key, read_website
+from leads.companies.identity import read_website
 from leads.core.queue import enqueue_on_commit
 from leads.models import Company
 from leads.scoring.services import drop_scores, labelled_changed
@@ -37,10 +36,8 @@ class DuplicateCompany(ValueError):
 def duplicate_of(company: Company) -> DuplicateCompany | None:
     """The error saving `company` (edited or new, not yet saved) would meet: another company with
     the key Company.save() will give it, which the database's one_company_per_dedupe_key refuses."""
-    domain = read_website(company.website).domain
-    key = dedupe_key(name=company.name, domain=domain, country=normalise_country(company.country))
-    existing = Company.objects.filter(dedupe_key=key).exclude(pk=company.pk).first()
-    return DuplicateCompany(existing, by_website=bool(domain)) if existing else None
+    existing = Company.objects.filter(dedupe_key=company.key_to_save()).exclude(pk=company.pk).first()
+    return DuplicateCompany(existing, by_website=bool(read_website(company.website).domain)) if existing else None
 
 
 @transaction.atomic

@@ -353,6 +353,13 @@ class Company(models.Model):
     def text(self) -> str:
         return embedding_text(name=self.name, description=self.description, industry=self.industry)
 
+    def key_to_save(self) -> str:
+        """The dedupe key save() gives the company (its domain, or without a website its name and
+        country), worked out without changing it: what a form checks before saving."""
+        return dedupe_key(
+            name=self.name, domain=read_website(self.website).domain, country=normalise_country(self.country.strip())
+        )
+
     def save(self, *args, **kwargs) -> None:
         # The import's one form (identity.read_website): the address as given, '' for a
         # placeholder such as 'n/a' or a bare 'https://', and its domain, which lists show.
@@ -365,7 +372,7 @@ class Company(models.Model):
         if given != code or normalise_country(self.country_as_given) != code:
             self.country_as_given = given
         self.country = code
-        self.dedupe_key = dedupe_key(name=self.name, domain=self.domain, country=self.country)
+        self.dedupe_key = self.key_to_save()
         self.text_hash = text_hash(self.text)
         super().save(*args, **kwargs)
 
