@@ -14,6 +14,7 @@ from django.utils import timezone
 from leads.api.views import MAX_PAGE_SIZE
 from leads.companies import identity
 from leads.models import FIRST_PROFILE_ID, Company, Score
+from leads.scoring import labels
 from tests.conftest import WORLD_COMPANIES
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +93,22 @@ def test_labelled_and_unembedded_companies_have_no_score(api, world):
     assert (delta["label"], delta["score"]) == ("dislike", None)
     assert (golf["label"], golf["score"], golf["neighbours"], golf["embedded"]) == (None, None, [], False)
     assert results["Echo Review"]["score"] < -0.5
+
+
+def test_a_company_labelled_a_moment_ago_has_no_score_before_its_pass(api, world, alice):
+    """Its old score row lives until the pass its verdict queued: the API said "like" beside the
+    old fit, "strong" and its rank meanwhile."""
+    bravo = world["Bravo Beers"]
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=bravo, user=alice, source="click", verdict="like")
+    assert Score.objects.filter(company=bravo).exists()  # no pass yet
+    for found in (
+        api.get(f"/api/companies/{bravo.pk}").json(),
+        api.get("/api/companies/", {"labelled": "true"}).json(),
+    ):
+        company = found if "id" in found else next(c for c in found["results"] if c["id"] == bravo.pk)
+        assert company["label"] == "like"
+        assert [company[key] for key in ("score", "fit", "evidence", "band", "rank")] == [None] * 5
+        assert company["neighbours"] == []
 
 
 @pytest.mark.parametrize(

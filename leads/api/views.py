@@ -76,8 +76,9 @@ def api_auth(permission: str):
 
 def company_json(company: Company, *, profile_id: int, embedded: bool | None, records: list[CrmRecord]) -> dict:
     """One company as the API serves it, read in the profile (Company.objects.in_profile);
-    `records`: its CRM records (crm.selectors.records_of)."""
-    score = company.score
+    `records`: its CRM records (crm.selectors.records_of). A labelled company has no score: its old
+    one lives on until the pass its verdict queued (~1 s), and said "like" beside "strong" meanwhile."""
+    score = None if company.verdict else company.score
     distribution = selectors.score_distribution(profile_id)
     return {
         "id": company.pk,
