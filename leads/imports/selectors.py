@@ -48,11 +48,10 @@ def _unreadable(rows: list[list[str]], mapping: dict[int, str]) -> str:
     """The values of the columns kept as employees, founded or revenue in the sampled rows that are
     not numbers (numbers.read_numbers), in words."""
     typed = {i: target[6:] for i, target in mapping.items() if target[6:] in numbers.COLUMNS and target[:6] == "extra:"}
-    counts = dict.fromkeys(typed.values(), 0)
+    counts: dict[str, int] = {}
     for row in rows:
         read = numbers.read_numbers({column: row[i].strip() for i, column in typed.items() if i < len(row)})
-        for column in read.unreadable:
-            counts[column] += 1
+        numbers.count_unreadable(counts, read)
     return numbers.unreadable_sentence(counts, within=f"in the first {len(rows):,} rows")
 
 

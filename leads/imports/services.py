@@ -36,7 +36,7 @@ def create_job(*, path: Path | str, original_name: str = "", user=None, sheet: s
 def create_job_from_stream(stream: BinaryIO, *, name: str, size: int, user=None, sheet: str | None = None) -> ImportJob:
     """The same for an uploaded file: a seekable binary stream."""
     jobs.check_size(size)
-    table = tabular.describe(stream, size=size, sheet=sheet)
+    table = tabular.describe(stream, size=size, sheet=sheet, name=name)
     job = ImportJob(user=user, original_name=name, size_bytes=size)
     job.file.save(Path(name).name or "import.csv", File(stream), save=False)
     _describe(job, table)

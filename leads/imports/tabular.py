@@ -40,11 +40,21 @@ class Table:
 
 
 def describe(
-    stream: BinaryIO, *, size: int, encoding: str = "", delimiter: str = "", sheet: str | None = None
+    stream: BinaryIO, *, size: int, encoding: str = "", delimiter: str = "", sheet: str | None = None, name: str = ""
 ) -> Table:
     """The file's format and headers, the first rows and about how many rows it holds. For a CSV
     its encoding and delimiter (detected, or as chosen); for a workbook the sheet (the first, or
-    the one named), opened once: a workbook's string table is read on every opening."""
+    the one named), opened once: a workbook's string table is read on every opening. `name`: the
+    file's, where known: bytes that are not text, named .xlsx, are a workbook that cannot be read."""
+    try:
+        return _describe(stream, size=size, encoding=encoding, delimiter=delimiter, sheet=sheet)
+    except csvdialect.BinaryFile:
+        if name.lower().endswith(xlsxfiles.WORKBOOK_SUFFIXES):
+            raise UnreadableFile(xlsxfiles.NOT_A_WORKBOOK) from None
+        raise
+
+
+def _describe(stream: BinaryIO, *, size: int, encoding: str, delimiter: str, sheet: str | None) -> Table:
     if xlsxfiles.is_workbook(stream):
         with _workbook(stream) as workbook:
             # The sizes the sheets declare, read before reading rows forgets them.
