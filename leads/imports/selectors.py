@@ -37,7 +37,7 @@ def import_preview(job: ImportJob, mapping: dict[int, str] | None = None) -> Imp
     ties = [] if "description" in mapping.values() else headers.suggest_mapping(job.headers, rows).description_ties
     unreadable = _unreadable(rows, mapping)
     try:
-        csvfiles.check_columns(mapping, job.headers, ties)
+        csvfiles.check_columns(mapping, job.headers, ties, workbook=tabular.is_workbook(job.dialect()))
     except UnreadableFile as problem:
         return ImportPreview(rows[:PREVIEW_ROWS], str(problem), unreadable)
     note = "" if "description" in mapping.values() else csvfiles.NO_DESCRIPTION_NOTE
