@@ -416,3 +416,8 @@ def test_a_small_file_with_one_huge_cell_counts_its_rows(as_staff, settings):
     job = uploaded_job(as_staff, huge, "huge.csv")
     assert job.rows_estimate == 2
     assert "Detected from the file. 2 rows." in text(as_staff.get(f"/imports/{job.pk}/"))
+
+
+def test_the_preview_shows_no_template_comment(as_staff):
+    page = text(as_staff.get(f"/imports/{uploaded_job(as_staff).pk}/"))
+    assert "{#" not in page and "#}" not in page and "Read again submits" not in page
