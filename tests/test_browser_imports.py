@@ -42,7 +42,7 @@ def test_staff_upload_a_csv_map_its_columns_and_watch_the_import_finish(
     expect(page.get_by_role("heading", name="Preview: prospects.csv")).to_be_visible()
     job = ImportJob.objects.get()
     expect(page).to_have_url(f"{live_server.url}/imports/{job.pk}/")
-    expect(page.get_by_text("About 4 rows.")).to_be_visible()
+    expect(page.get_by_text("Detected from the file. 4 rows.")).to_be_visible()
     expect(page.get_by_label("Column about")).to_have_value("description")
     expect(page.get_by_label("Column pitch")).to_have_value("extra")
     page.get_by_label("Column pitch").select_option("description")

@@ -72,6 +72,7 @@ def test_progress_follows_the_import_then_the_embedding(as_staff, fake_encoder):
         "rejected": 0,
         "labels": 0,
         "unreadable": "",
+        "no_description": "",
         "crm": "",  # no CRM record ids
         "error": "",
         "finished": False,
@@ -362,3 +363,22 @@ def test_an_estimated_total_is_marked_approximate():
     stream = io.StringIO()
     ProgressBar(stream, "Reading", "rows").update(50, 1000, approximate=True)
     assert stream.getvalue() == "Reading       5%  50 / ~1,000 rows\n"
+
+
+def test_the_report_says_how_many_companies_came_without_a_description(as_staff, fake_encoder):
+    job = imported_job(
+        as_staff,
+        "name,description\nAcme,Anvils and rockets\nBeta Bolts,\nGamma,\n",
+    )
+    assert progress_json(as_staff, job)["no_description"] == (
+        "2 companies have no description: kept, and scored from the name and industry only (flagged “name only”"
+        " beside the fit) until an import or an edit gives one."
+    )
+    page = text(as_staff.get(f"/imports/{job.pk}/"))
+    assert '<p class="muted" id="no-description" data-field="no_description">2 companies have no description' in page
+    assert Company.objects.filter(import_job=job).count() == 3  # kept, as the README says
+
+
+def test_an_import_where_every_company_has_a_description_says_nothing_of_it(as_staff):
+    job = imported_job(as_staff, "name,description\nAcme,Anvils and rockets\n")
+    assert progress_json(as_staff, job)["no_description"] == ""

@@ -302,9 +302,12 @@ def test_a_binary_file_is_refused_in_one_sentence(tmp_path, data, words):
 @pytest.mark.parametrize(
     "header, words",
     [
-        ("website,about\n", ["No column is the company name", "'name'"]),
-        ("company,website\n", ["No column is the description", "'description'"]),
-        ("website,employees\n", ["No column is the company name or description"]),
+        ("website,about\n", ["No column is the company name", '--column name="HEADER"']),
+        ("company,website\n", ["No column is the description", '--column description="HEADER"']),
+        (
+            "website,employees\n",
+            ["No column is the company name or the description", "upload the file that lists the companies"],
+        ),
     ],
 )
 def test_a_file_without_a_name_or_description_column_is_refused_in_one_sentence(tmp_path, header, words):

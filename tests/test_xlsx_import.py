@@ -23,6 +23,7 @@ from tests.csv_helpers import (
     write_file,
     xlsx_bytes,
 )
+from tests.import_helpers import text, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -200,8 +201,6 @@ def test_a_workbook_is_streamed_and_reports_its_rows_in_the_progress(tmp_path):
 
 
 def test_the_preview_page_offers_the_sheets_and_no_encoding(as_staff, tmp_path):
-    from tests.import_helpers import text, upload
-
     sheets = {"Summary": [["Total", "3"], ["of", "them"]], "Leads": [["Name", "Description"], ["Acme", "Anvils."]]}
     response = upload(as_staff, xlsx_bytes(sheets), "leads.xlsx")
     job = ImportJob.objects.get()
@@ -212,3 +211,44 @@ def test_the_preview_page_offers_the_sheets_and_no_encoding(as_staff, tmp_path):
     as_staff.post(f"/imports/{job.pk}/", {"action": "sheet", "sheet": "Leads"})
     page = text(as_staff.get(f"/imports/{job.pk}/"))
     assert '<option value="Leads" selected>Leads</option>' in page and "<td>Acme</td>" in page
+
+
+def test_formulas_saved_without_their_values_are_kept_and_counted_as_unreadable(tmp_path):
+    # openpyxl (and pandas through it) saves a formula without the value Excel would compute.
+    rows = [
+        ["Company", "Description", "Founded", "Revenue", "Employees"],
+        ["Formula Co", "Makes spreadsheets", datetime.datetime(2015, 3, 1), "=1000*5", "=2+3"],
+        ["Date Co", "Makes calendars", 2019, 12000000.5, 1200],
+    ]
+    job = import_bytes(tmp_path, xlsx_bytes({"Companies": rows}), "formulas.xlsx")
+    formula_co = Company.objects.get(name="Formula Co")
+    assert formula_co.extra == {"founded": "2015-03-01", "revenue": "=1000*5", "employees": "=2+3"}
+    assert (formula_co.revenue, formula_co.employees, formula_co.founded) == (None, None, 2015)
+    assert job.unreadable == {"employees": 1, "revenue": 1, "formulas": 2}
+    assert job.unreadable_sentence.startswith("1 employees value and 1 revenue value could not be read as numbers")
+    assert "2 of them are formulas without a value: the file was saved without the values of its formulas" in (
+        job.unreadable_sentence
+    )
+    assert "open it in Excel and save it again, or export the values" in job.unreadable_sentence
+
+
+def test_the_preview_counts_formulas_without_values_as_unreadable(as_staff, tmp_path):
+    rows = [["Company", "Description", "Revenue"], ["Formula Co", "Makes spreadsheets", "=1000*5"]]
+    job = imports.create_job(path=write_file(tmp_path, xlsx_bytes({"Companies": rows}), "f.xlsx"))
+    page = as_staff.get(f"/imports/{job.pk}/").content.decode()
+    assert "1 revenue value in the first 1 rows could not be read as numbers" in page
+    assert "One of them is a formula without a value" in page
+    assert "<td>=1000*5</td>" in page
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"PK\x03\x04garbage", bytes(range(256)) * 8],
+    ids=["a zip's start without a zip", "random bytes"],
+)
+def test_a_damaged_workbook_is_said_to_be_no_readable_workbook(as_staff, content):
+    response = upload(as_staff, content, "broken.xlsx")
+    assert response.status_code == 400
+    assert "This file is not a readable Excel workbook" in text(response)
+    assert "binary file" not in text(response)
+    assert not ImportJob.objects.exists()

@@ -24,6 +24,10 @@ class UnreadableFile(ValueError):
     """The file as a whole cannot be imported; the message says what is wrong in one sentence."""
 
 
+class BinaryFile(UnreadableFile):
+    """The file is not text (tabular says more where its name says it should be a workbook)."""
+
+
 # --- Encoding and dialect -----------------------------------------------------------
 
 
@@ -71,7 +75,7 @@ def detect_encoding(sample: bytes) -> str:
     if utf16 := _utf16_without_bom(sample):
         return utf16
     if _looks_binary(sample):
-        raise UnreadableFile(_BINARY_MESSAGE)
+        raise BinaryFile(_BINARY_MESSAGE)
     text = sample.decode("utf-8", errors="replace")
     # A truncated multi-byte character at the end of the sample is not an error.
     invalid = text.count("\ufffd") - (1 if text.endswith("\ufffd") else 0)
@@ -165,7 +169,7 @@ def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Diale
     if not text.strip():
         raise UnreadableFile(_EMPTY_MESSAGE)  # a BOM, or UTF-16 spaces and newlines
     if _looks_binary(text):
-        raise UnreadableFile(_BINARY_MESSAGE)
+        raise BinaryFile(_BINARY_MESSAGE)
     delimiter = delimiter or detect_delimiter(text)
     # newline="": a file with old Mac line ends (\r alone) would otherwise be one long unreadable line.
     lines = _Lines(io.StringIO(text, newline=""))

@@ -209,29 +209,70 @@ NO_DESCRIPTION_NOTE = (
 )
 
 
-def check_mapping(mapping: dict[int, str]) -> None:
+# The fields one column holds: a second column mapped to one would be dropped row by row (to_record
+# keeps the first value). Several description columns are combined instead.
+SINGLE_FIELDS = tuple(f for f in headers.FIELDS if f != "description")
+_FIELD_WORDS = {"crm_id": "CRM record id"}
+
+
+def check_mapping(mapping: dict[int, str], names: Sequence[str] = (), *, workbook: bool = False) -> None:
     """A file must say which column is the name and which the description (scores are made of it),
-    except a CRM export (a crm_id column): see NO_DESCRIPTION_NOTE."""
+    except a CRM export (a crm_id column): see NO_DESCRIPTION_NOTE; and no two columns may go to a
+    field that holds one value. `names`: the headers, to say which columns; `workbook`: the fix may
+    be another sheet. Each message says how to choose, on the preview and on the command line."""
+    _check_single(mapping, names)
     targets = set(mapping.values())
     if "crm_id" in targets and "name" in targets:
         return
     if "name" not in targets and "description" not in targets:
         raise UnreadableFile(
-            "No column is the company name or description: the header row needs a 'name' column "
-            "and a 'description' column."
+            "No column is the company name or the description: choose the columns that hold them in the "
+            'dropdowns (on the command line: --column name="HEADER" --column description="HEADER"), or, where none '
+            + (
+                "does, read the sheet that lists the companies (--sheet NAME)."
+                if workbook
+                else "does, upload the file that lists the companies."
+            )
         )
     if "name" not in targets:
-        raise UnreadableFile("No column is the company name: call one column 'name' or 'company'.")
+        raise UnreadableFile(
+            "No column is the company name: choose the column that holds it in the dropdowns "
+            f'(on the command line: --column name="HEADER"){_or_sheet(workbook)}.'
+        )
     if "description" not in targets:
         raise UnreadableFile(
-            "No column is the description, which scores are made of: call one column "
-            "'description' (or 'about', 'overview', 'summary')."
+            "No column is the description, which scores are made of: choose the column that holds it in the "
+            f'dropdowns (on the command line: --column description="HEADER"){_or_sheet(workbook)}.'
         )
 
 
-def check_columns(mapping: dict[int, str], names: Sequence[str], ties: Sequence[int]) -> None:
+def _or_sheet(workbook: bool) -> str:
+    return ", or read another sheet if this one is not the companies (--sheet NAME)" if workbook else ""
+
+
+def _check_single(mapping: dict[int, str], names: Sequence[str]) -> None:
+    """Refuse two columns mapped to one single-valued field, naming them."""
+    for target in SINGLE_FIELDS:
+        columns = sorted(i for i, t in mapping.items() if t == target)
+        if len(columns) > 1:
+            listed = ", ".join(f"“{_column_name(names, i)}”" for i in columns)
+            count = "Two" if len(columns) == 2 else f"{len(columns)}"
+            raise UnreadableFile(
+                f"{count} columns are mapped to {_FIELD_WORDS.get(target, target)} ({listed}): choose one, "
+                "and map the other" + ("s" if len(columns) > 2 else "") + " to another field or ignore it."
+            )
+
+
+def _column_name(names: Sequence[str], index: int) -> str:
+    return (names[index] if index < len(names) else "") or f"column {index + 1}"
+
+
+def check_columns(
+    mapping: dict[int, str], names: Sequence[str], ties: Sequence[int], *, workbook: bool = False
+) -> None:
     """Refuse a mapping that leaves a tie for the description unsettled, or that csvfiles refuses."""
+    _check_single(mapping, names)
     ties = [i for i in ties if mapping.get(i) not in ("name", "description")]
     if "name" in mapping.values() and "description" not in mapping.values() and ties:
         raise UnreadableFile(headers.tie_message(names, ties))
-    check_mapping(mapping)
+    check_mapping(mapping, names, workbook=workbook)

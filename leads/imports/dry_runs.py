@@ -43,14 +43,16 @@ def dry_run(
     path = Path(path)
     jobs.check_size(path.stat().st_size)
     with path.open("rb") as stream:
-        table = tabular.describe(stream, size=path.stat().st_size, sheet=sheet)
+        table = tabular.describe(stream, size=path.stat().st_size, sheet=sheet, name=path.name)
         dialect = table.dialect
         suggested = headers.suggest_mapping(dialect.headers, table.rows)
         try:
             mapping = headers.choose_columns(suggested.mapping, dialect.headers, choices)
         except ValueError as error:
             raise csvfiles.UnreadableFile(str(error)) from None
-        csvfiles.check_columns(mapping, dialect.headers, suggested.description_ties)
+        csvfiles.check_columns(
+            mapping, dialect.headers, suggested.description_ties, workbook=tabular.is_workbook(dialect)
+        )
         result = DryRun(dialect, mapping, crm=_crm_of(crm, suggested.crm) if "crm_id" in mapping.values() else "")
         if tabular.is_workbook(dialect):
             result.sheets = tabular.sheet_names(stream)

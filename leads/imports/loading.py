@@ -78,8 +78,7 @@ def _stage_rows(job: ImportJob, mapping: dict[int, str], progress: Progress | No
                     _reject(job, record, rejected_writer)
                 else:
                     copy.write_row(_staging_row(record))
-                    for column in record.numbers.unreadable:  # the text stays in extra: nothing given is lost
-                        job.unreadable[column] = job.unreadable.get(column, 0) + 1
+                    numbers.count_unreadable(job.unreadable, record.numbers)  # the text stays in extra
                 if job.rows_read % _PROGRESS_EVERY == 0:
                     jobs.publish_rows_read(job)  # for the web page, whoever runs the import
                     if progress:

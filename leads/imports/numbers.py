@@ -151,6 +151,7 @@ class Numbers:
     founded: int | None = None
     revenue: int | None = None
     unreadable: tuple[str, ...] = ()
+    formulas: int = 0  # of the unreadable, the formulas without a value ('=1000*5')
 
 
 def read_numbers(extra: Mapping[str, str]) -> Numbers:
@@ -162,7 +163,24 @@ def read_numbers(extra: Mapping[str, str]) -> Numbers:
         values[column] = read(text)
         if values[column] is None and not is_blank(text):
             unreadable.append(column)
-    return Numbers(**values, unreadable=tuple(unreadable))
+    formulas = sum(1 for column in unreadable if str(extra[column]).startswith("="))
+    return Numbers(**values, unreadable=tuple(unreadable), formulas=formulas)
+
+
+# The key of ImportJob.unreadable (beside COLUMNS' counts) that counts the formulas among them.
+FORMULAS = "formulas"
+FORMULA_ADVICE = (
+    "the file was saved without the values of its formulas (a workbook written by a program rather than "
+    "Excel, or a CSV of formulas): open it in Excel and save it again, or export the values, then import it again."
+)
+
+
+def count_unreadable(counts: dict[str, int], read: Numbers) -> None:
+    """Add a row's unreadable values (and formulas among them) to `counts`, by column."""
+    for column in read.unreadable:
+        counts[column] = counts.get(column, 0) + 1
+    if read.formulas:
+        counts[FORMULAS] = counts.get(FORMULAS, 0) + read.formulas
 
 
 def unreadable_sentence(counts: Mapping[str, int], *, within: str = "") -> str:
@@ -174,10 +192,14 @@ def unreadable_sentence(counts: Mapping[str, int], *, within: str = "") -> str:
         return ""
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
     where = f" {within}" if within else ""
-    return (
+    said = (
         f"{listed}{where} could not be read as numbers: their text is kept with the company, "
         "the number left empty (no filter or ordering finds it)."
     )
+    if formulas := counts.get(FORMULAS, 0):
+        some = "One of them is a formula" if formulas == 1 else f"{formulas:,} of them are formulas"
+        said += f" {some} without a value: {FORMULA_ADVICE}"
+    return said
 
 
 def shown(text: str, value: int | None) -> str:

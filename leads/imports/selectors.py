@@ -37,7 +37,7 @@ def import_preview(job: ImportJob, mapping: dict[int, str] | None = None) -> Imp
     ties = [] if "description" in mapping.values() else headers.suggest_mapping(job.headers, rows).description_ties
     unreadable = _unreadable(rows, mapping)
     try:
-        csvfiles.check_columns(mapping, job.headers, ties)
+        csvfiles.check_columns(mapping, job.headers, ties, workbook=tabular.is_workbook(job.dialect()))
     except UnreadableFile as problem:
         return ImportPreview(rows[:PREVIEW_ROWS], str(problem), unreadable)
     note = "" if "description" in mapping.values() else csvfiles.NO_DESCRIPTION_NOTE
@@ -48,11 +48,10 @@ def _unreadable(rows: list[list[str]], mapping: dict[int, str]) -> str:
     """The values of the columns kept as employees, founded or revenue in the sampled rows that are
     not numbers (numbers.read_numbers), in words."""
     typed = {i: target[6:] for i, target in mapping.items() if target[6:] in numbers.COLUMNS and target[:6] == "extra:"}
-    counts = dict.fromkeys(typed.values(), 0)
+    counts: dict[str, int] = {}
     for row in rows:
         read = numbers.read_numbers({column: row[i].strip() for i, column in typed.items() if i < len(row)})
-        for column in read.unreadable:
-            counts[column] += 1
+        numbers.count_unreadable(counts, read)
     return numbers.unreadable_sentence(counts, within=f"in the first {len(rows):,} rows")
 
 
@@ -61,7 +60,7 @@ def import_progress(job: ImportJob, *, profile_id: int) -> dict:
     job.refresh_from_db()
     # Labelled companies are not scored; others are once a label exists anywhere in the profile.
     any_labels = Company.objects.labelled(profile_id).exists()
-    total = embedded = scored = 0
+    total = embedded = scored = no_description = 0
     if job.state == ImportJob.State.DONE:  # one pass over the import's companies per poll
         # Scored or labelled in the profile, annotated as flags like is_embedded: an aggregate
         # over in_profile's annotations wraps them in a subquery, which Django cannot relabel for
@@ -77,9 +76,10 @@ def import_progress(job: ImportJob, *, profile_id: int) -> dict:
                 total=Count("pk"),
                 embedded=Count("pk", filter=Q(is_embedded=True)),
                 scored=Count("pk", filter=Q(scored_here=True) | Q(labelled_here=True)),
+                no_description=Count("pk", filter=Q(description="")),
             )
         )
-        total, embedded = counts["total"], counts["embedded"]
+        total, embedded, no_description = counts["total"], counts["embedded"], counts["no_description"]
         scored = counts["scored"] if any_labels else 0
     scores_current = reads.scores_are_current(profile_id)
     switch = active.progress()  # a switch_model under way shows here too
@@ -95,6 +95,7 @@ def import_progress(job: ImportJob, *, profile_id: int) -> dict:
         "duplicates": job.duplicates,
         "labels": job.labels,
         "unreadable": job.unreadable_sentence,
+        "no_description": no_description_sentence(no_description),
         "crm": job.crm_summary,
         "finished": job.state == ImportJob.State.FAILED
         or (
@@ -103,6 +104,18 @@ def import_progress(job: ImportJob, *, profile_id: int) -> dict:
             and (not any_labels or (scored >= total and scores_current))
         ),
     }
+
+
+def no_description_sentence(count: int) -> str:
+    """What the report says of the import's companies without a description ('' for none): kept, as
+    the README promises, and flagged where scores show."""
+    if not count:
+        return ""
+    companies = "1 company has" if count == 1 else f"{count:,} companies have"
+    return (
+        f"{companies} no description: kept, and scored from the name and industry only (flagged “name only”"
+        " beside the fit) until an import or an edit gives one."
+    )
 
 
 def run_progress(job: UploadedTable) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.core.files import File
+from django.db import transaction
 
 from leads.core import locks
 from leads.core.queue import enqueue_on_commit
@@ -36,7 +37,7 @@ def create_job(*, path: Path | str, original_name: str = "", user=None, sheet: s
 def create_job_from_stream(stream: BinaryIO, *, name: str, size: int, user=None, sheet: str | None = None) -> ImportJob:
     """The same for an uploaded file: a seekable binary stream."""
     jobs.check_size(size)
-    table = tabular.describe(stream, size=size, sheet=sheet)
+    table = tabular.describe(stream, size=size, sheet=sheet, name=name)
     job = ImportJob(user=user, original_name=name, size_bytes=size)
     job.file.save(Path(name).name or "import.csv", File(stream), save=False)
     _describe(job, table)
@@ -63,8 +64,11 @@ def suggestion(job: ImportJob) -> headers.Suggestion:
     return headers.suggest_mapping(job.headers, rows)
 
 
-def change_dialect(job: ImportJob, *, encoding: str, delimiter: str) -> None:
-    """The user overrides what we detected: read the header row again and suggest a new mapping."""
+def change_dialect(job: ImportJob, *, encoding: str, delimiter: str, mapping: dict[int, str] | None = None) -> None:
+    """The user overrides what we detected: read the header row again and suggest a new mapping,
+    keeping the user's choices (`mapping`, the one on the page; else the job's) for the columns
+    whose headers are unchanged."""
+    chosen = _choices(job.headers, job.column_mapping() if mapping is None else mapping)
     if tabular.is_workbook(job.dialect()):
         raise csvfiles.UnreadableFile("This file is an Excel workbook: it has sheets, not an encoding or a delimiter.")
     if encoding not in ENCODINGS:
@@ -75,7 +79,31 @@ def change_dialect(job: ImportJob, *, encoding: str, delimiter: str) -> None:
     with job.file.open("rb") as stream:
         table = tabular.describe(stream, size=job.size_bytes, encoding=encoding, delimiter=delimiter)
     _describe(job, table)
+    kept = [(target, header) for target, header in chosen if _alone(job.headers, header)]
+    if kept:
+        suggested = job.column_mapping()
+        job.mapping = {str(i): t for i, t in headers.choose_columns(suggested, job.headers, kept).items()}
     job.save()
+
+
+def _choices(names: Sequence[str], mapping: dict[int, str]) -> list[tuple[str, str]]:
+    """(target, header) for each column of a mapping whose header names it alone (a column without a
+    header, or one of two alike, cannot be found again after another reading)."""
+    targets = list(mapping.values())
+    return [
+        (target, names[i])
+        for i, target in sorted(mapping.items())
+        if i < len(names)
+        and _alone(names, names[i])
+        and headers.valid_target(target)
+        and not (target in csvfiles.SINGLE_FIELDS and targets.count(target) > 1)  # the preview refuses those
+    ]
+
+
+def _alone(names: Sequence[str], header: str) -> bool:
+    """The header names one column (headers.find_column finds columns this way)."""
+    folded = header.strip().casefold()
+    return bool(folded) and [n.strip().casefold() for n in names].count(folded) == 1
 
 
 def change_sheet(job: ImportJob, *, sheet: str) -> None:
@@ -137,10 +165,11 @@ def check_mapping(job: ImportJob, mapping: dict[int, str]) -> None:
     description and none is chosen, say which. A CRM id column needs the CRM's name."""
     if "crm_id" in mapping.values() and not job.crm:
         raise csvfiles.UnreadableFile(CRM_NOT_NAMED)
+    workbook = tabular.is_workbook(job.dialect())
     if "description" in mapping.values():
-        csvfiles.check_mapping(mapping)
+        csvfiles.check_mapping(mapping, job.headers, workbook=workbook)
     else:
-        csvfiles.check_columns(mapping, job.headers, suggestion(job).description_ties)
+        csvfiles.check_columns(mapping, job.headers, suggestion(job).description_ties, workbook=workbook)
 
 
 def mapping_problem(job: ImportJob) -> str:
@@ -190,3 +219,13 @@ def queue_import_embeddings(job_id: int) -> int:
         .values_list("pk", flat=True)
     )
     return queue_embedding(ids)
+
+
+def cancel_job(job: ImportJob) -> bool:
+    """Remove an import still waiting for confirmation, and its file, once the removal is committed.
+    False when it was confirmed meanwhile (jobs.confirm claims it the same way): it runs, and stays."""
+    deleted, _ = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PENDING).delete()
+    if deleted and job.file:
+        storage, name = job.file.storage, job.file.name
+        transaction.on_commit(lambda: storage.delete(name))
+    return bool(deleted)

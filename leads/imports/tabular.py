@@ -23,6 +23,9 @@ from leads.imports.csvdialect import Dialect, UnreadableFile
 
 XLSX = "xlsx"  # Dialect.encoding of a workbook
 SAMPLE_ROWS = 200  # rows whose values help say which column is which
+# A CSV up to this size has its rows counted on upload, not estimated from its start: reading it
+# through once costs little next to the upload itself.
+EXACT_COUNT_BYTES = 8 * 1024 * 1024
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -40,11 +43,21 @@ class Table:
 
 
 def describe(
-    stream: BinaryIO, *, size: int, encoding: str = "", delimiter: str = "", sheet: str | None = None
+    stream: BinaryIO, *, size: int, encoding: str = "", delimiter: str = "", sheet: str | None = None, name: str = ""
 ) -> Table:
     """The file's format and headers, the first rows and about how many rows it holds. For a CSV
     its encoding and delimiter (detected, or as chosen); for a workbook the sheet (the first, or
-    the one named), opened once: a workbook's string table is read on every opening."""
+    the one named), opened once: a workbook's string table is read on every opening. `name`: the
+    file's, where known: bytes that are not text, named .xlsx, are a workbook that cannot be read."""
+    try:
+        return _describe(stream, size=size, encoding=encoding, delimiter=delimiter, sheet=sheet)
+    except csvdialect.BinaryFile:
+        if name.lower().endswith(xlsxfiles.WORKBOOK_SUFFIXES):
+            raise UnreadableFile(xlsxfiles.NOT_A_WORKBOOK) from None
+        raise
+
+
+def _describe(stream: BinaryIO, *, size: int, encoding: str, delimiter: str, sheet: str | None) -> Table:
     if xlsxfiles.is_workbook(stream):
         with _workbook(stream) as workbook:
             # The sizes the sheets declare, read before reading rows forgets them.
@@ -63,13 +76,28 @@ def describe(
         raise UnreadableFile("This file is not an Excel workbook: choose the encoding of its text.")
     dialect = csvdialect.sniff(stream, encoding=encoding, delimiter=delimiter)
     rows = sample_rows(stream, dialect)
-    stream.seek(0)
+    return Table(dialect, rows, _count_rows(stream, dialect, size))
+
+
+def rows_counted(size: int) -> bool:
+    """Whether a CSV of `size` bytes has its rows counted, not estimated (describe)."""
+    return size <= EXACT_COUNT_BYTES
+
+
+def _count_rows(stream: BinaryIO, dialect: Dialect, size: int) -> int:
+    """The rows of a small CSV, counted; of a large one, the rows in its first 256 kB scaled to its
+    size (a sample that ends inside one long value says little: a few rows of 2 MB read as eight)."""
+    if rows_counted(size):
+        try:
+            return sum(1 for _ in csvdialect.read_rows(stream, dialect))
+        finally:
+            stream.seek(0)
     sample = stream.read(csvdialect.SAMPLE_BYTES)
     stream.seek(0)
     estimate = sum(1 for _ in csvdialect.read_rows(io.BytesIO(sample), dialect))
-    if len(sample) == csvdialect.SAMPLE_BYTES:  # rows in the first 256 kB, scaled to the file size
+    if len(sample) == csvdialect.SAMPLE_BYTES:
         estimate = max(estimate, round(estimate * size / len(sample)))
-    return Table(dialect, rows, estimate)
+    return estimate
 
 
 @contextmanager

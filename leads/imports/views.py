@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leads.accounts import roles
 from leads.core import queue
 from leads.crm import names as crm_names
-from leads.imports import csvfiles, headers, jobs
+from leads.imports import csvfiles, headers, jobs, tabular
 from leads.imports import selectors as import_selectors
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
@@ -88,12 +88,19 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Preview and mapping while the job waits for confirmation; progress afterwards. The file is
     read at most once a request: a workbook's string table is parsed on every reading."""
     job = get_object_or_404(ImportJob, pk=pk)
-    error, preview = "", None
+    error, preview, mapping = "", None, None
+    if request.method == "POST" and request.POST.get("action") == "cancel":
+        return _cancel(request, job)
     if request.method == "POST" and job.state == ImportJob.State.PENDING:
         try:
             if request.POST.get("action") == "reread":
+                # The mapping form's choices come along (the dropdowns belong to both forms' buttons).
+                mapping = _posted_mapping(request, job) if "column-0" in request.POST else None
                 imports.change_dialect(
-                    job, encoding=request.POST.get("encoding", ""), delimiter=request.POST.get("delimiter", "")
+                    job,
+                    encoding=request.POST.get("encoding", ""),
+                    delimiter=request.POST.get("delimiter", ""),
+                    mapping=mapping,
                 )
                 return redirect("import-detail", job.pk)
             if request.POST.get("action") == "sheet":
@@ -127,10 +134,21 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("import-detail", job.pk)
     if job.state != ImportJob.State.PENDING:
         return render(request, "leads/import_progress.html", {"job": job, "progress": _progress(request, job)})
-    return _preview_page(request, job, error, preview)
+    return _preview_page(request, job, error, preview, mapping)
 
 
-def _preview_page(request: HttpRequest, job: ImportJob, error: str, preview) -> HttpResponse:
+def _cancel(request: HttpRequest, job: ImportJob) -> HttpResponse:
+    """Cancel on the preview: the waiting job and its file go; one already confirmed stays."""
+    if imports.cancel_job(job):
+        messages.success(request, f"The import of {job.original_name} was cancelled and its file deleted.")
+        return redirect("import-upload")
+    messages.info(request, "This import was already confirmed, so it cannot be cancelled: it runs to its end.")
+    return redirect("import-detail", job.pk)
+
+
+def _preview_page(
+    request: HttpRequest, job: ImportJob, error: str, preview, mapping: dict[int, str] | None = None
+) -> HttpResponse:
     """A file that cannot be read (a workbook kept from before a bound) is said so, in one sentence; the job keeps it."""
     try:
         preview = preview or import_selectors.import_preview(job)
@@ -145,12 +163,13 @@ def _preview_page(request: HttpRequest, job: ImportJob, error: str, preview) -> 
         {
             "job": job,
             "error": error,
-            "columns": _columns(job),
+            "columns": _columns(job, mapping),
             "preview": preview.rows,
             "field_choices": FIELD_CHOICES,
             "encodings": imports.ENCODINGS,
             "delimiters": csvfiles.DELIMITER_NAMES,
             "sheets": sheets,
+            "rows_counted": tabular.rows_counted(job.size_bytes),
             "mapping_problem": "" if error else preview.mapping_problem,
             "crm_choices": crm_names.KNOWN.items(),
             "crm_other": "" if job.crm in crm_names.KNOWN else crm_names.crm_label(job.crm) if job.crm else "",
@@ -191,9 +210,10 @@ def _kept_name(job: ImportJob, index: int) -> str:
     return headers.snake_case(job.headers[index]) or f"column_{index + 1}"
 
 
-def _columns(job: ImportJob) -> list[dict]:
-    """Each header with its current target; kept columns show under the name they keep."""
-    mapping = job.column_mapping()
+def _columns(job: ImportJob, mapping: dict[int, str] | None = None) -> list[dict]:
+    """Each header with its current target (the job's, or the one the user posted and we refused:
+    the page keeps every choice); kept columns show under the name they keep."""
+    mapping = job.column_mapping() if mapping is None else mapping
     columns = []
     for index, header in enumerate(job.headers):
         target = mapping.get(index, "ignore")

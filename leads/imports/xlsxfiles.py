@@ -22,6 +22,7 @@ from openpyxl.cell.text import Text
 from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 from openpyxl.xml import DEFUSEDXML
 from openpyxl.xml.constants import SHEET_MAIN_NS
 
@@ -32,6 +33,11 @@ if not DEFUSEDXML:  # openpyxl parses with defusedxml only when it is installed 
     raise ImportError("openpyxl must parse workbooks with defusedxml: install it and unset OPENPYXL_DEFUSEDXML.")
 
 ZIP_MAGIC = b"PK\x03\x04"
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+NOT_A_WORKBOOK = (
+    "This file is not a readable Excel workbook (it is damaged, or not really an .xlsx): open it in Excel and "
+    "save it again as .xlsx, or export it as CSV, and upload that."
+)
 HEADER_SEARCH_ROWS = 10  # a title or a group row above the header row is skipped
 
 # What a workbook may expand to. A real 1M-row vendor workbook (1,048,576 rows, Excel's most, of
@@ -71,7 +77,7 @@ def is_workbook(stream: BinaryIO) -> bool:
         with zipfile.ZipFile(stream) as archive:
             names = set(archive.namelist())
     except zipfile.BadZipFile:
-        return False
+        raise UnreadableFile(NOT_A_WORKBOOK) from None  # a zip's start, and no zip: a damaged or cut-off workbook
     finally:
         stream.seek(0)
     if any(name.startswith("xl/") for name in names):
@@ -201,13 +207,54 @@ def _merged_ranges(worksheet) -> list[tuple[int, int, int, int]]:
     return found
 
 
+class _Formula(str):
+    """A formula cell the workbook holds without its value (openpyxl, pandas and other programs
+    save formulas uncomputed; Excel computes them on opening): its text, '=1000*5'."""
+
+
+class _Parser(WorkSheetParser):
+    """openpyxl's sheet parser, as data_only reads values, but a formula without a saved value is
+    its formula (a _Formula), not an empty cell: nothing the user gave is lost, and the import
+    says what to do (numbers.FORMULA_ADVICE)."""
+
+    def parse_cell(self, element):
+        cell = super().parse_cell(element)
+        if cell["value"] is None and element.find(FORMULA_TAG) is not None:
+            formula = self.parse_formula(element)
+            cell["value"] = _Formula(formula if isinstance(formula, str) and formula != "=" else "=…")
+        return cell
+
+
+def _sheet_values(worksheet) -> Iterator[tuple[int, list]]:
+    """(row number, values) of every row from the first, as openpyxl's iter_rows(values_only=True)
+    gives them in read-only mode (missing rows empty), formulas without values as _Formula."""
+    workbook = worksheet.parent
+    with worksheet._get_source() as source:  # the sheet's XML inside the zip, decompressed as read
+        parser = _Parser(
+            source,
+            worksheet._shared_strings,
+            data_only=True,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        expected = 1
+        for number, row in parser.parse():
+            for missing in range(expected, number):
+                yield missing, []
+            values = [None] * max((cell["column"] for cell in row), default=0)
+            for cell in row:
+                values[cell["column"] - 1] = cell["value"]
+            yield number, values
+            expected = number + 1
+
+
 def read_sheet(workbook, sheet: int) -> Iterator[tuple[int, list[str]]]:
     """(row number on the sheet, cells as text) for every row, merged cells filled with their value."""
     worksheet = workbook.worksheets[sheet]
-    worksheet.reset_dimensions()  # some writers store a wrong size; read every row there is
     merges = _merged_ranges(worksheet)
     values: dict[tuple[int, int], str] = {}
-    for number, row in enumerate(worksheet.iter_rows(values_only=True), start=1):
+    for number, row in _sheet_values(worksheet):
         cells = [cell_text(v) for v in row]
         for min_col, min_row, max_col, max_row in merges:
             if min_row <= number <= max_row:
