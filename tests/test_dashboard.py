@@ -115,6 +115,15 @@ def test_dashboard_says_not_scored_when_nothing_is_labelled(as_alice, fake_encod
     assert "waiting for embedding" in table_row(response, "Fresh Co")
 
 
+def test_a_company_cleared_a_moment_ago_is_scoring_not_said_to_have_nothing_labelled(as_alice, world, alice):
+    """Cleared, its pass not run yet: no score row. It said "not scored: no company is labelled
+    yet" while the team had labels."""
+    alpha = world["Alpha Brewing"]
+    labels.label_company(profile_id=FIRST_PROFILE_ID, company=alpha, user=alice, source="click", verdict="clear")
+    row = table_row(as_alice.get("/"), "Alpha Brewing")
+    assert "scoring…" in row and "No company is labelled yet" not in row and "not scored" not in row
+
+
 def test_a_company_whose_text_changed_waits_for_a_new_embedding(as_alice, world):
     foxtrot = world["Foxtrot Fashion"]
     Score.objects.filter(company=foxtrot).delete()

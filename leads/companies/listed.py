@@ -21,6 +21,7 @@ class Listed:
     is_embedded: bool  # a current vector exists: "waiting for embedding" otherwise
     conflict: str = ""  # "ana liked, ben disliked": reps' latest verdicts differ
     why: object = None  # why the list shows it: a search.SearchMatch, a SimilarCompany, a label-next Suggestion
+    scores_exist: bool = False  # the profile has scores: one without a score is waiting for a pass, not for labels
 
 
 def listed(
@@ -44,6 +45,7 @@ def listed(
                 is_embedded=embedded if vectors is None else company.pk in vectors,
                 conflict=conflicts.get(company.pk, ""),
                 why=why[i] if why is not None else None,
+                scores_exist=distribution.total > 0,
             )
         )
     return rows
