@@ -179,6 +179,10 @@ def test_each_score_shows_its_band_and_rank_and_labelled_rows_are_marked(as_alic
     assert 'class="labelled like"' in table_row(response, "Alpha Brewing")
     assert 'class="labelled dislike"' in table_row(response, "Delta Code")
     assert 'class="histogram"' in response.text
+    # A bin's colour is the band its fits reach with a liked company close, and the page says so:
+    # it read "0.0 to 0.1: 16 companies (likely)" for a bin of mostly unsure and unexplored ones.
+    assert "where a liked company is close (without one: unsure, or unexplored)" in response.text
+    assert re.search(r'title="About \d+ compan(y|ies) with a fit from', response.text)
 
 
 def test_reps_who_disagree_are_shown_on_the_dashboard_and_the_company_page(as_alice, world, alice, bob):

@@ -115,8 +115,9 @@ class Distribution:
         return f"{rank_words(self.top_share(value))} of {self.total:,}"
 
     def histogram(self, bins: int = 20) -> list[dict]:
-        """Companies per score bin from -1 to 1 (estimated from the quantiles), each with the band
-        of its middle."""
+        """Companies per fit bin from -1 to 1 (estimated from the quantiles: "about"), each with the
+        band its middle reaches where a liked company is close (`band`, `band_label`): a bin holds
+        unsupported and unexplored companies too, which the page says."""
         edges = np.linspace(-1.0, 1.0, bins + 1)
         if self.total:
             at_or_below = np.searchsorted(self.quantiles, edges, side="right")
@@ -126,8 +127,9 @@ class Distribution:
         else:
             counts = np.zeros(bins)
         return [
-            {"low": float(a), "high": float(b), "count": round(float(c)), "band": self.band((a + b) / 2).key}
+            {"low": float(a), "high": float(b), "count": round(float(c)), "band": band.key, "band_label": band.label}
             for a, b, c in zip(edges, edges[1:], counts)
+            for band in [self.band((a + b) / 2)]
         ]
 
 
