@@ -212,6 +212,13 @@ PHONE_PAGES = {
 }
 
 
+# The band chips and scores wider than their table cell, as [text, by how many px].
+STICKING_OUT = """() => [...document.querySelectorAll('td .band, td .score')].map(el => {
+    const cell = el.closest('td').getBoundingClientRect(), box = el.getBoundingClientRect();
+    return [el.textContent.trim(), Math.round(box.right - cell.right)];
+}).filter(([, over]) => over > 0)"""
+
+
 @browser
 @pytest.mark.browser
 def test_no_page_of_either_role_scrolls_sideways_on_a_phone(live_server, browser, fake_encoder, alice, bob):
@@ -237,8 +244,30 @@ def test_no_page_of_either_role_scrolls_sideways_on_a_phone(live_server, browser
                 page.goto(live_server.url + path.format(**ids))
                 width = page.evaluate("document.scrollingElement.scrollWidth")
                 assert width <= 375, f"{path} as {role} is {width} px wide on a 375 px screen"
+                sticking = page.evaluate(STICKING_OUT)  # a band chip under the Like button
+                assert not sticking, f"{path} as {role}: {sticking} stick out of their cells"
         finally:
             context.close()
+
+
+@browser
+@pytest.mark.browser
+def test_on_a_phone_the_selection_bar_covers_no_row_or_page_link(live_server, browser, fake_encoder, alice):
+    labelled_world(alice)
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        log_in(page, live_server)
+        keyboard_ready(page)
+        for i in range(3):
+            rows(page).nth(i).locator(".pick").check()
+        bar = page.locator("[data-bulk]")
+        expect(bar).to_be_visible()
+        page.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")
+        last = page.locator("#companies tbody tr").last.bounding_box()
+        assert last["y"] + last["height"] <= bar.bounding_box()["y"], "the bar covers the last row"
+    finally:
+        context.close()
 
 
 @browser

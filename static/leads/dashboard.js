@@ -175,6 +175,9 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
     if (!bar) return; // label next: no selection
     const count = picks().filter((box) => box.checked).length;
     bar.hidden = count === 0;
+    // Room below the page for the fixed bar, however many lines it wraps to on a phone: the last
+    // rows and the page links scroll clear of it.
+    document.querySelector("main").style.paddingBottom = count ? `${bar.closest(".notices").offsetHeight + 24}px` : "";
     bar.querySelector("[data-picked]").textContent = `${count} selected`;
     const all = document.querySelector("[data-pick-all]");
     all.checked = count > 0 && count === picks().length;
