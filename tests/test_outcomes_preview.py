@@ -10,10 +10,13 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from leads.accounts import roles
 from leads.models import Company, CrmRecord, Outcome, OutcomeImport
+from leads.outcomes import deals as deal_rows
 from leads.outcomes import services as outcomes
+from tests.csv_helpers import xlsx_bytes
 from tests.web_helpers import in_role, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +71,46 @@ def test_a_stage_choice_is_shown_after_a_preview_and_reaches_the_import(companie
     assert (job.state, job.stages) == (OutcomeImport.State.QUEUED, {"negotiation phase 3": "won"})
     outcomes.run_import(job)
     assert Outcome.objects.get(deal_id="5001").stage == "won"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [
+        ("deals.csv", b"", "The file is empty: it needs a header row and at least one deal."),
+        ("deals.csv", b"Record ID,Deal Stage\n", "no deals under it: add one row per deal below the header."),
+        ("deals.xlsx", xlsx_bytes({"Deals": [["Record ID", "Deal Stage"]]}), "add one row per deal."),
+    ],
+)
+def test_an_empty_deals_file_asks_for_deals(manager, name, content, said):
+    response = uploaded(manager, content, name)
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 400 and said in page
+    assert "compan" not in page.split('role="alert"', 1)[1].split("</p>", 1)[0]
+
+
+def test_the_columns_are_offered_in_a_sales_managers_words_with_the_field_names_as_values(companies, manager):
+    uploaded(manager, HUBSPOT)
+    job = OutcomeImport.objects.get()
+    page = html.unescape(manager.get(f"/outcomes/{job.pk}/").content.decode())
+    offered = dict(re.findall(r'<option value="([a-z_]+)"[^>]*>([^<]+)</option>', page.split("<h3>Columns</h3>")[1]))
+    assert offered["deal_id"] == "Deal ID" and offered["record_id"] == "Company's CRM record ID"
+    assert offered["closed_on"] == "Close date" and offered["is_won"].startswith("Won?")
+    assert set(deal_rows.FIELDS) <= set(offered) and "deal_id</option>" not in page
+    assert page_form(page)["column-0"] == "deal_id"
+
+
+def test_one_deal_is_said_in_the_singular(companies, manager):
+    uploaded(manager, "Record ID,Deal Stage,Associated Company IDs\n5000,Closed Won,900000\n")
+    job = OutcomeImport.objects.get()
+    page = manager.get(f"/outcomes/{job.pk}/").content.decode()
+    assert "1 row; 1 deal matches a company:" in page and "Import 1 deal</button>" in page
+    outcomes.run_import(job)
+    assert "1 row, 1 new deal, 0 updated," in manager.get(f"/outcomes/{job.pk}/").content.decode()
+
+
+def test_the_report_says_one_deal_in_the_singular(alice):
+    company = Company.objects.create(name="Clarum")
+    Outcome.objects.create(company=company, crm="hubspot", deal_id="1", stage="won", matched_by="record",
+                           decided_at=timezone.now())  # fmt: skip
+    page = " ".join(logged_in(in_role(alice, roles.REP)).get("/outcomes/report/").content.decode().split())
+    assert "0 of 1 decided deal had a band before its outcome;" in page

@@ -45,6 +45,20 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "is_closed": ("isclosed", "is closed", "closed"),
 }  # fmt: skip
 FIELDS = tuple(HEADERS)
+# What the preview's column choices say for each field (the form's values stay the field names).
+FIELD_LABELS = {
+    "deal_id": "Deal ID",
+    "record_id": "Company's CRM record ID",
+    "domain": "Company website or domain",
+    "name": "Company name",
+    "stage": "Stage",
+    "closed_on": "Close date",
+    "amount": "Amount",
+    "currency": "Currency",
+    "deal_name": "Deal name",
+    "is_won": "Won? (true / false)",
+    "is_closed": "Closed? (true / false)",
+}
 # Fields several columns may fill (the first non-empty, in the order of HEADERS): Pipedrive has a
 # won time and a lost time.
 MANY = {"closed_on"}
@@ -275,6 +289,21 @@ def unknown_stages(rows: Sequence[Sequence[str]], mapping: dict[int, str]) -> li
         if written and not is_known_stage(written):
             seen.setdefault(written)
     return list(seen)
+
+
+# imports.csvdialect and imports.tabular say what an empty file lacks in a companies file's words
+# ('add one row per company'); a deals file lacks deals. They take no noun: their sentences are
+# reworded here, and a test keeps the two in step.
+_COMPANY_WORDS = (("row per company", "row per deal"), ("no companies", "no deals"), ("one company", "one deal"),
+                  ("has companies", "has deals"), ("the companies", "the deals"))  # fmt: skip
+
+
+def in_deals_words(message: str) -> str:
+    """An unreadable file's sentence from the imports, said of deals: 'The file has a header row but
+    no deals under it: add one row per deal below the header.'"""
+    for company, deal in _COMPANY_WORDS:
+        message = message.replace(company, deal)
+    return message
 
 
 def parse_stage_choice(text: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from leads.core import locks
 from leads.core.queue import enqueue_on_commit
 from leads.crm.names import crm_slug
 from leads.imports import jobs, tabular
+from leads.imports.csvfiles import UnreadableFile
 from leads.models import (
     Company,
     Label,
@@ -62,7 +63,10 @@ def create_import_from_stream(stream: BinaryIO, *, name: str, size: int, crm: st
 def describe(stream: BinaryIO, *, name: str, size: int, crm: str = "", user=None) -> OutcomeImport:
     """The job for a file, unsaved and without the file: what a dry run reads it with."""
     jobs.check_size(size)
-    table = tabular.describe(stream, size=size)
+    try:
+        table = tabular.describe(stream, size=size)
+    except UnreadableFile as problem:  # an empty file, or a header alone: said of deals, not companies
+        raise UnreadableFile(deal_rows.in_deals_words(str(problem))) from None
     dialect = table.dialect
     job = OutcomeImport(user=user, original_name=name, headers=dialect.headers, encoding=dialect.encoding,
                         rows_estimate=table.rows_estimate)  # fmt: skip

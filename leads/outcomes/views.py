@@ -89,7 +89,7 @@ def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
     # Each stage no default pipeline names, with what the manager chose for it (else open).
     chosen = [(s, job.stages.get(deal_rows.fold_stage(s), deal_rows.OPEN)) for s in reading.unknown_stages]
     return render(request, "leads/outcome_import.html", {
-        **shown, "reading": reading, "columns": columns, "fields": deal_rows.FIELDS, "crms": KNOWN,
+        **shown, "reading": reading, "columns": columns, "fields": deal_rows.FIELD_LABELS.items(), "crms": KNOWN,
         "stages": deal_rows.STAGES, "chosen_stages": chosen,
         "no_stage": "" if deal_rows.reads_stage(mapping) else deal_rows.NO_STAGE,
     })  # fmt: skip
