@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from leads.accounts import roles
+from leads.imports.csvfiles import UnreadableFile
 from leads.models import Company, CrmRecord, Outcome, OutcomeImport
 from leads.outcomes import deals as deal_rows
 from leads.outcomes import services as outcomes
@@ -71,6 +72,37 @@ def test_a_stage_choice_is_shown_after_a_preview_and_reaches_the_import(companie
     assert (job.state, job.stages) == (OutcomeImport.State.QUEUED, {"negotiation phase 3": "won"})
     outcomes.run_import(job)
     assert Outcome.objects.get(deal_id="5001").stage == "won"
+
+
+def test_two_columns_for_one_field_are_refused_on_the_preview_naming_both(companies, manager):
+    uploaded(manager, HUBSPOT)
+    job = OutcomeImport.objects.get()
+    form = {**page_form(manager.get(f"/outcomes/{job.pk}/").content.decode()), "column-6": "currency"}
+    manager.post(f"/outcomes/{job.pk}/", {**form, "stage-0-as": "won", "action": "preview"})
+    page = html.unescape(manager.get(f"/outcomes/{job.pk}/").content.decode())
+    assert (
+        "'Currency' (column 6) and 'Pipeline' (column 7) are both mapped to Currency, which a deal has one of: "
+        "keep one and set the other to ignore." in page
+    )
+    shown = page_form(page)  # the manager's choices are kept, to change one
+    assert (shown["column-5"], shown["column-6"], shown["stage-0-as"]) == ("currency", "currency", "won")
+    manager.post(f"/outcomes/{job.pk}/", {**shown, "action": "import"})
+    job.refresh_from_db()
+    assert job.state == OutcomeImport.State.PENDING  # not confirmed, nothing queued
+    manager.post(f"/outcomes/{job.pk}/", {**shown, "column-6": "ignore", "action": "preview"})
+    assert "mapped to Currency, which" not in manager.get(f"/outcomes/{job.pk}/").content.decode()
+
+
+def test_an_import_with_two_columns_for_one_field_fails_saying_which(companies, tmp_path):
+    path = tmp_path / "deals.csv"
+    path.write_text(HUBSPOT)
+    job = outcomes.create_import(path=path)
+    outcomes.choose(job, columns={5: "currency", 6: "currency"})  # as two --column currency=... would
+    with pytest.raises(UnreadableFile, match="'Pipeline' \\(column 7\\)"):
+        outcomes.run_import(job)
+    job.refresh_from_db()
+    assert job.state == OutcomeImport.State.FAILED and "'Pipeline' (column 7)" in job.error
+    assert not Outcome.objects.exists()
 
 
 @pytest.mark.parametrize(

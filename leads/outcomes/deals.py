@@ -211,6 +211,23 @@ def read_amount(text: str) -> tuple[Decimal | None, str]:
         return None, ""
 
 
+def doubled_columns(mapping: dict[int, str], headers: Sequence[str]) -> str:
+    """What to fix where two or more columns are mapped to a field a deal has one of (all but MANY);
+    '' when none is."""
+    by_field: dict[str, list[int]] = {}
+    for index, target in sorted(mapping.items()):
+        by_field.setdefault(target, []).append(index)
+    problems = []
+    for target, indexes in by_field.items():
+        if len(indexes) > 1 and target not in MANY:
+            named = [f"{headers[i] if i < len(headers) else ''!r} (column {i + 1})" for i in indexes]
+            listed = ", ".join(named[:-1]) + " and " + named[-1]
+            both, others = ("both", "other") if len(indexes) == 2 else ("all", "others")
+            problems.append(f"{listed} are {both} mapped to {FIELD_LABELS[target]}, which a deal has one of: "
+                            f"keep one and set the {others} to ignore.")  # fmt: skip
+    return " ".join(problems)
+
+
 @dataclass
 class Deal:
     """One deal row, read: its company's keys (any of them may be empty) and the deal."""

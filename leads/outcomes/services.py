@@ -119,6 +119,8 @@ def _import(job: OutcomeImport) -> None:
         job.rows_read = rows
         jobs.publish_rows_read(job)
 
+    if doubled := deal_rows.doubled_columns(job.column_mapping(), job.headers):
+        raise UnreadableFile(doubled)  # the preview refuses it; a command's --column may not (the job fails, saying so)
     reading = read_file(job, progress=read_so_far)
     created, updated, unchanged = _upsert(job, reading)
     job.rows_read, job.created, job.updated, job.unchanged = reading.rows, created, updated, unchanged

@@ -71,7 +71,8 @@ def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
         stages = {request.POST[k]: request.POST.get(f"{k}-as", "") for k in request.POST if _STAGE_KEY.fullmatch(k)}
         outcomes.choose(job, columns=columns, stages={**job.stages, **stages}, crm=request.POST.get("crm") or None,
                         replace=any(k.startswith("column-") for k in request.POST))  # fmt: skip
-        if request.POST.get("action") == "import" and job.crm:
+        doubled = deal_rows.doubled_columns(job.column_mapping(), job.headers)  # the preview says which
+        if request.POST.get("action") == "import" and job.crm and not doubled:
             jobs.choose_profile(job, profiles.current_id(request))  # where its verdicts go, while outcomes count
             outcomes.start_import(job)
             if queue.queue_is_down():  # confirmed and kept; the sweep starts it once Redis is back
@@ -90,7 +91,7 @@ def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
     chosen = [(s, job.stages.get(deal_rows.fold_stage(s), deal_rows.OPEN)) for s in reading.unknown_stages]
     return render(request, "leads/outcome_import.html", {
         **shown, "reading": reading, "columns": columns, "fields": deal_rows.FIELD_LABELS.items(), "crms": KNOWN,
-        "stages": deal_rows.STAGES, "chosen_stages": chosen,
+        "stages": deal_rows.STAGES, "chosen_stages": chosen, "doubled": deal_rows.doubled_columns(mapping, job.headers),
         "no_stage": "" if deal_rows.reads_stage(mapping) else deal_rows.NO_STAGE,
     })  # fmt: skip
 
