@@ -6,10 +6,13 @@ says, and the page's words (the fields' names, empty files, one deal). Real data
 from __future__ import annotations
 
 import html
+import io
 import re
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.utils import timezone
 
 from leads.accounts import roles
@@ -72,6 +75,35 @@ def test_a_stage_choice_is_shown_after_a_preview_and_reaches_the_import(companie
     assert (job.state, job.stages) == (OutcomeImport.State.QUEUED, {"negotiation phase 3": "won"})
     outcomes.run_import(job)
     assert Outcome.objects.get(deal_id="5001").stage == "won"
+
+
+def test_amounts_with_a_unit_are_read_as_the_company_import_reads_a_revenue():
+    assert deal_rows.read_amount("€2.5k") == (Decimal("2500.00"), "EUR")
+    assert deal_rows.read_amount("$1.2M") == (Decimal("1200000.00"), "USD")
+    assert deal_rows.read_amount("2,5 Mio") == (Decimal("2500000.00"), "")  # 'mio' is no currency
+    assert deal_rows.read_amount("1.234,50") == (Decimal("1234.50"), "")  # cents kept where there is no unit
+    assert deal_rows.read_amount("EUR lots") == (None, "EUR")
+    for unstorable in ("nan", "1e30", "99999999999999999999"):
+        assert deal_rows.read_amount(unstorable) == (None, "")
+
+
+def test_an_unreadable_amount_keeps_its_deal_and_says_so(companies, manager):
+    rows = (
+        "Record ID,Deal Stage,Amount,Associated Company IDs\n"
+        "5000,Closed Won,€2.5k,900000\n"
+        "5001,Closed Lost,about forty grand,900001\n"
+    )
+    uploaded(manager, rows)
+    job = OutcomeImport.objects.get()
+    page = html.unescape(manager.get(f"/outcomes/{job.pk}/").content.decode())
+    assert "Won 1, lost 1, open 0." in page and "0 rejected" in page
+    assert "line 3: the amount 'about forty grand' could not be read: the deal is kept without an amount" in page
+    done = outcomes.run_import(job)
+    assert (done.created, done.rejected, done.matched["amount_unread"]) == (2, 0, 1)
+    assert dict(Outcome.objects.values_list("deal_id", "amount")) == {"5000": Decimal("2500.00"), "5001": None}
+    assert Outcome.objects.get(deal_id="5001").stage == "lost"
+    result = html.unescape(manager.get(f"/outcomes/{job.pk}/").content.decode())
+    assert "1 amount could not be read: its deal was imported without an amount." in result
 
 
 def test_two_columns_for_one_field_are_refused_on_the_preview_naming_both(companies, manager):
@@ -138,6 +170,17 @@ def test_one_deal_is_said_in_the_singular(companies, manager):
     assert "1 row; 1 deal matches a company:" in page and "Import 1 deal</button>" in page
     outcomes.run_import(job)
     assert "1 row, 1 new deal, 0 updated," in manager.get(f"/outcomes/{job.pk}/").content.decode()
+
+
+def test_the_command_says_which_amounts_it_could_not_read(companies, tmp_path):
+    path = tmp_path / "deals.csv"
+    path.write_text("Record ID,Deal Stage,Amount,Associated Company IDs\n5000,Closed Won,soon,900000\n")
+    out = io.StringIO()
+    call_command("import_outcomes", str(path), "--dry-run", stdout=out)
+    assert "line 2: the amount 'soon' could not be read: the deal is kept without an amount" in out.getvalue()
+    out = io.StringIO()
+    call_command("import_outcomes", str(path), stdout=out)
+    assert "1 amount could not be read: its deal was imported without one." in out.getvalue()
 
 
 def test_the_report_says_one_deal_in_the_singular(alice):

@@ -124,7 +124,8 @@ def _import(job: OutcomeImport) -> None:
     reading = read_file(job, progress=read_so_far)
     created, updated, unchanged = _upsert(job, reading)
     job.rows_read, job.created, job.updated, job.unchanged = reading.rows, created, updated, unchanged
-    job.rejected, job.matched = len(reading.rejected), reading.counts
+    # The deals kept without an amount (it could not be read) are counted beside the matches.
+    job.rejected, job.matched = len(reading.rejected), {**reading.counts, "amount_unread": len(reading.unread_amounts)}
     job.rejected_rows = [{"line": r.line, "reason": r.reason, "values": r.values} for r in reading.rejected]
     # Reading a band before each deal takes a snapshot read a day (seconds for a year of deals at a
     # million companies): a worker does it after the commit, the report reads the rest meanwhile.
