@@ -5,6 +5,7 @@ says, and the page's words (the fields' names, empty files, one deal). Real data
 
 from __future__ import annotations
 
+import datetime
 import html
 import io
 import re
@@ -77,6 +78,38 @@ def test_a_stage_choice_is_shown_after_a_preview_and_reaches_the_import(companie
     assert Outcome.objects.get(deal_id="5001").stage == "won"
 
 
+def test_a_re_import_writes_what_its_file_says_and_keeps_the_rest(companies, tmp_path):
+    first, second = tmp_path / "all.csv", tmp_path / "stages.csv"
+    first.write_text(HUBSPOT)
+    second.write_text(  # no close date, no currency, no deal name; an amount without a currency sign
+        "Record ID,Deal Stage,Amount,Associated Company IDs\n5000,Closed Won,70000,900000\n5001,Closed Lost,,900001\n"
+    )
+    job = outcomes.create_import(path=first)
+    outcomes.choose(job, stages={"Negotiation Phase 3": "won"})
+    outcomes.run_import(job)
+    again = outcomes.run_import(outcomes.create_import(path=second))
+    assert (again.created, again.updated) == (0, 2)
+    kept = Outcome.objects.order_by("deal_id").values_list(
+        "deal_id", "stage", "stage_as_written", "closed_on", "amount", "currency", "deal_name")  # fmt: skip
+    assert list(kept) == [
+        ("5000", "won", "Closed Won", datetime.date(2026, 12, 9), Decimal("70000.00"), "USD", "Clarum - new deal"),
+        ("5001", "lost", "Closed Lost", datetime.date(2026, 12, 8), None, "USD", "Opencall - new deal"),
+    ]
+    # Nothing the second file says differs now: unchanged, even though the first said more.
+    assert outcomes.run_import(outcomes.create_import(path=second)).unchanged == 2
+
+
+def test_a_re_import_without_a_stage_column_keeps_each_deals_stage(companies, tmp_path):
+    first, second = tmp_path / "all.csv", tmp_path / "amounts.csv"
+    first.write_text(HUBSPOT)
+    second.write_text("Record ID,Amount,Associated Company IDs\n5000,EUR 10,900000\n")
+    outcomes.run_import(outcomes.create_import(path=first))
+    decided = Outcome.objects.get(deal_id="5000").decided_at
+    outcomes.run_import(outcomes.create_import(path=second, crm="hubspot"))
+    deal = Outcome.objects.get(deal_id="5000")
+    assert (deal.stage, deal.decided_at, deal.amount, deal.currency) == ("lost", decided, Decimal("10.00"), "EUR")
+
+
 def test_amounts_with_a_unit_are_read_as_the_company_import_reads_a_revenue():
     assert deal_rows.read_amount("€2.5k") == (Decimal("2500.00"), "EUR")
     assert deal_rows.read_amount("$1.2M") == (Decimal("1200000.00"), "USD")
@@ -104,6 +137,15 @@ def test_an_unreadable_amount_keeps_its_deal_and_says_so(companies, manager):
     assert Outcome.objects.get(deal_id="5001").stage == "lost"
     result = html.unescape(manager.get(f"/outcomes/{job.pk}/").content.decode())
     assert "1 amount could not be read: its deal was imported without an amount." in result
+
+
+def test_a_re_import_keeps_an_amount_it_cannot_read(companies, tmp_path):
+    first, second = tmp_path / "all.csv", tmp_path / "again.csv"
+    first.write_text(HUBSPOT)
+    second.write_text("Record ID,Deal Stage,Amount,Associated Company IDs\n5000,Closed Lost,soon,900000\n")
+    outcomes.run_import(outcomes.create_import(path=first))
+    assert outcomes.run_import(outcomes.create_import(path=second)).unchanged == 1
+    assert Outcome.objects.get(deal_id="5000").amount == Decimal("72333.00")
 
 
 def test_two_columns_for_one_field_are_refused_on_the_preview_naming_both(companies, manager):

@@ -228,6 +228,24 @@ def _decimal(text: str) -> Decimal | None:
     return value if value.is_finite() else None  # Decimal reads 'nan' and 'inf' too
 
 
+# The outcome fields each deal field fills: a re-import writes only those of the columns the file
+# maps (Deal.carries), and keeps what the file does not say.
+_STORED: dict[str, tuple[str, ...]] = {
+    "stage": ("stage", "stage_as_written"),
+    "is_won": ("stage",),
+    "is_closed": ("stage",),
+    "closed_on": ("closed_on",),
+    "amount": ("amount",),
+    "currency": ("currency",),
+    "deal_name": ("deal_name",),
+}
+
+
+def carried(mapping: dict[int, str]) -> frozenset[str]:
+    """The outcome fields a file with this mapping says something about, besides its company."""
+    return frozenset(stored for target in mapping.values() for stored in _STORED.get(target, ()))
+
+
 def unread_amount_note(text: str) -> str:
     """What the preview and the import say of an amount that could not be read (the deal is kept)."""
     return f"the amount {text[:40]!r} could not be read: the deal is kept without an amount (write it as 12500.00)"
@@ -268,6 +286,7 @@ class Deal:
     values: list[str] = field(default_factory=list)
     closed_text: str = ""  # the close date as written: read again in the file's order (matching.read_file)
     amount_unread: str = ""  # the amount as written, where it could not be read (the deal is kept without one)
+    carries: frozenset[str] = frozenset()  # the outcome fields the row says (carried): what a re-import writes
 
     @property
     def normalised_name(self) -> str:
@@ -316,8 +335,9 @@ def to_deal(line: int, cells: list[str], mapping: dict[int, str], *, stages: dic
         return Rejected(line, f"the deal id is {len(deal_id)} characters long; the limit is {MAX_DEAL_ID}", cells)
     given_currency = get("currency").upper()
     currency = given_currency if re.fullmatch(r"[A-Z]{3}", given_currency) else currency
+    carries = carried(mapping) - ({"amount"} if unread else set()) | ({"currency"} if currency else set())
     return Deal(line, record_ids, domain, name, stage, written[:100], closed_on, amount, currency, deal_id,
-                get("deal_name")[:300], cells, closed_text, unread)  # fmt: skip
+                get("deal_name")[:300], cells, closed_text, unread, frozenset(carries))  # fmt: skip
 
 
 def unknown_stages(rows: Sequence[Sequence[str]], mapping: dict[int, str]) -> list[str]:

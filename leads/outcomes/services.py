@@ -41,6 +41,8 @@ from leads.webhooks import events as webhooks
 
 # What a decided outcome says, as a verdict.
 VERDICT_OF = {Stage.WON: Verdict.LIKE, Stage.LOST: Verdict.DISLIKE}
+# Every deal row names its company: a re-import always says which, and by which key it found it.
+_ALWAYS = ("company_id", "matched_by")
 _FIELDS = ("company_id", "stage", "stage_as_written", "closed_on", "amount", "currency", "deal_name", "matched_by")
 
 
@@ -149,10 +151,13 @@ def _upsert(job: OutcomeImport, reading: Reading) -> tuple[int, int, int]:
         outcome = existing.get(key)
         if outcome is None:
             new.append(Outcome(crm=job.crm, deal_id=key, source=job, decided_at=decided, **values))
-        elif any(getattr(outcome, name) != value for name, value in values.items()):
-            if outcome.stage != deal.stage:
+            continue
+        # A re-import writes what its file says, and keeps what it does not (a column it lacks).
+        said = {name: value for name, value in values.items() if name in _ALWAYS or name in deal.carries}
+        if any(getattr(outcome, name) != value for name, value in said.items()):
+            if "stage" in said and outcome.stage != deal.stage:
                 outcome.decided_at = decided  # decided now (or open again): the proof reads its band before this
-            for name, value in values.items():
+            for name, value in said.items():
                 setattr(outcome, name, value)
             changed.append(outcome)  # from this file, its bands before read again
     Outcome.objects.bulk_create(new)
