@@ -83,7 +83,7 @@ def test_it_reads_a_hubspot_deals_export_matching_by_record_id_domain_and_name(t
     assert deals_of(team["Umbrella"]) == [
         ("9005", "open", datetime.date(2024, 4, 2), Decimal("1200.50"), "EUR", "domain")
     ]
-    assert job.matched == {"record": 1, "domain": 2, "name": 1}
+    assert job.matched == {"record": 1, "domain": 2, "name": 1, "amount_unread": 0}
     assert (job.created, job.rejected) == (4, 2)
     reasons = {row["line"]: row["reason"] for row in job.rejected_rows}
     assert (

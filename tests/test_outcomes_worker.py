@@ -79,7 +79,7 @@ def test_a_deals_file_confirmed_on_the_web_is_imported_by_a_worker_with_the_righ
     rows = 2 * COMPANIES + 50
     assert (first.rows_read, first.created, first.updated, first.unchanged, first.rejected) == (
         rows, 2 * COMPANIES, 0, 0, 50)  # fmt: skip
-    assert first.matched == {"record": 0, "domain": 2 * COMPANIES, "name": 0}
+    assert first.matched == {"record": 0, "domain": 2 * COMPANIES, "name": 0, "amount_unread": 0}
     assert (again.rows_read, again.created, again.updated, again.unchanged, again.rejected) == (
         rows, 0, 1_000, 2 * COMPANIES - 1_000, 50)  # fmt: skip
     assert Outcome.objects.count() == 2 * COMPANIES and Outcome.objects.filter(stage="won").count() == 1_000

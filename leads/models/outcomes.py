@@ -31,7 +31,9 @@ class OutcomeImport(UploadedTable):
     file = models.FileField(upload_to="outcomes/%Y/%m/")
     crm = models.CharField(max_length=40)  # a slug of leads.crm.names: whose record ids the file holds
     stages = models.JSONField(default=dict, blank=True)  # {"<stage as written>": "won" | "lost" | "open"}
-    matched = models.JSONField(default=dict, blank=True)  # {"record": 3, "domain": 2, "name": 1}
+    # {"record": 3, "domain": 2, "name": 1, "amount_unread": 1}: deals matched by each key, and those
+    # kept without an amount because it could not be read (outcomes.deals.read_amount)
+    matched = models.JSONField(default=dict, blank=True)
     rejected_rows = models.JSONField(default=list, blank=True)  # [{"line", "reason", "values"}], every one
 
 

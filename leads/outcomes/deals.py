@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+import pycountry
+
 from leads.companies.identity import clean_name, normalise_name, read_website
 from leads.crm import columns as crm_columns
+from leads.imports import numbers
 from leads.imports.csvfiles import Rejected
 
 WON, LOST, OPEN = "won", "lost", "open"
@@ -45,6 +48,20 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "is_closed": ("isclosed", "is closed", "closed"),
 }  # fmt: skip
 FIELDS = tuple(HEADERS)
+# What the preview's column choices say for each field (the form's values stay the field names).
+FIELD_LABELS = {
+    "deal_id": "Deal ID",
+    "record_id": "Company's CRM record ID",
+    "domain": "Company website or domain",
+    "name": "Company name",
+    "stage": "Stage",
+    "closed_on": "Close date",
+    "amount": "Amount",
+    "currency": "Currency",
+    "deal_name": "Deal name",
+    "is_won": "Won? (true / false)",
+    "is_closed": "Closed? (true / false)",
+}
 # Fields several columns may fill (the first non-empty, in the order of HEADERS): Pipedrive has a
 # won time and a lost time.
 MANY = {"closed_on"}
@@ -63,6 +80,7 @@ _OPEN = {
 _TRUE, _FALSE = {"true", "1", "yes", "y", "t"}, {"false", "0", "no", "n", "f", ""}
 _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "chf": "CHF"}
 MAX_DEAL_ID = 100
+MAX_AMOUNT = Decimal(10) ** 16  # Outcome.amount: 18 digits, 2 of them after the point
 
 
 # Said on the preview and by `import_outcomes` when no column holds the stage: the file is most likely
@@ -178,23 +196,76 @@ def slash_order(texts: Iterable[str]) -> bool | None:
 
 
 def read_amount(text: str) -> tuple[Decimal | None, str]:
-    """'$12,500.00' -> (12500.00, 'USD'), '12.500,50 €' -> (12500.50, 'EUR'), 'EUR 900' -> (900, 'EUR').
-    (None, '') when it is no amount."""
+    """'$12,500.00' -> (12500.00, 'USD'), '12.500,50 €' -> (12500.50, 'EUR'), 'EUR 900' -> (900, 'EUR'),
+    and with a unit, read as the company import reads a revenue (imports.numbers.read_revenue, in
+    whole units): '€2.5k' -> (2500.00, 'EUR'), '$1.2M', '2,5 Mio'. (None, the currency it names,
+    if any) when it is no amount, or one Outcome.amount cannot hold."""
     currency = ""
     low = text.strip().lower()
     for symbol, code in _SYMBOLS.items():
         if symbol in low:
             currency, low = code, low.replace(symbol, "")
-    if m := re.search(r"\b([a-z]{3})\b", low):
-        currency, low = m.group(1).upper(), low.replace(m.group(1), "")
+    for word in re.findall(r"\b([a-z]{3})\b", low):
+        if pycountry.currencies.get(alpha_3=word.upper()):  # 'EUR 900', not the 'mio' of '2,5 Mio'
+            currency, low = word.upper(), low.replace(word, "")
+            break
     number = re.sub(r"[\s'\u00a0]", "", low)
     if re.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d+)?|-?\d+,\d{1,2}", number):  # European: 12.500,50
         number = number.replace(".", "").replace(",", ".")
-    number = number.replace(",", "")
+    amount = _decimal(number.replace(",", ""))
+    if amount is None and (whole := numbers.read_revenue(text)) is not None:
+        amount = Decimal(whole)
+    if amount is None or abs(amount) >= MAX_AMOUNT:
+        return None, currency
+    return amount.quantize(Decimal("0.01")), currency
+
+
+def _decimal(text: str) -> Decimal | None:
     try:
-        return Decimal(number).quantize(Decimal("0.01")), currency
+        value = Decimal(text)
     except InvalidOperation:
-        return None, ""
+        return None
+    return value if value.is_finite() else None  # Decimal reads 'nan' and 'inf' too
+
+
+# The outcome fields each deal field fills: a re-import writes only those of the columns the file
+# maps (Deal.carries), and keeps what the file does not say.
+_STORED: dict[str, tuple[str, ...]] = {
+    "stage": ("stage", "stage_as_written"),
+    "is_won": ("stage",),
+    "is_closed": ("stage",),
+    "closed_on": ("closed_on",),
+    "amount": ("amount",),
+    "currency": ("currency",),
+    "deal_name": ("deal_name",),
+}
+
+
+def carried(mapping: dict[int, str]) -> frozenset[str]:
+    """The outcome fields a file with this mapping says something about, besides its company."""
+    return frozenset(stored for target in mapping.values() for stored in _STORED.get(target, ()))
+
+
+def unread_amount_note(text: str) -> str:
+    """What the preview and the import say of an amount that could not be read (the deal is kept)."""
+    return f"the amount {text[:40]!r} could not be read: the deal is kept without an amount (write it as 12500.00)"
+
+
+def doubled_columns(mapping: dict[int, str], headers: Sequence[str]) -> str:
+    """What to fix where two or more columns are mapped to a field a deal has one of (all but MANY);
+    '' when none is."""
+    by_field: dict[str, list[int]] = {}
+    for index, target in sorted(mapping.items()):
+        by_field.setdefault(target, []).append(index)
+    problems = []
+    for target, indexes in by_field.items():
+        if len(indexes) > 1 and target not in MANY:
+            named = [f"{headers[i] if i < len(headers) else ''!r} (column {i + 1})" for i in indexes]
+            listed = ", ".join(named[:-1]) + " and " + named[-1]
+            both, others = ("both", "other") if len(indexes) == 2 else ("all", "others")
+            problems.append(f"{listed} are {both} mapped to {FIELD_LABELS[target]}, which a deal has one of: "
+                            f"keep one and set the {others} to ignore.")  # fmt: skip
+    return " ".join(problems)
 
 
 @dataclass
@@ -214,6 +285,8 @@ class Deal:
     deal_name: str
     values: list[str] = field(default_factory=list)
     closed_text: str = ""  # the close date as written: read again in the file's order (matching.read_file)
+    amount_unread: str = ""  # the amount as written, where it could not be read (the deal is kept without one)
+    carries: frozenset[str] = frozenset()  # the outcome fields the row says (carried): what a re-import writes
 
     @property
     def normalised_name(self) -> str:
@@ -256,15 +329,15 @@ def to_deal(line: int, cells: list[str], mapping: dict[int, str], *, stages: dic
         return Rejected(line, f"the close date {closed_text[:40]!r} is no date: write it as 2024-03-05", cells)
     amount_text = get("amount")
     amount, currency = read_amount(amount_text) if amount_text else (None, "")
-    if amount_text and amount is None:
-        return Rejected(line, f"the amount {amount_text[:40]!r} is no number: write it as 12500.00", cells)
+    unread = amount_text if amount is None and not numbers.is_blank(amount_text) else ""
     deal_id = get("deal_id")
     if len(deal_id) > MAX_DEAL_ID:
         return Rejected(line, f"the deal id is {len(deal_id)} characters long; the limit is {MAX_DEAL_ID}", cells)
     given_currency = get("currency").upper()
     currency = given_currency if re.fullmatch(r"[A-Z]{3}", given_currency) else currency
+    carries = carried(mapping) - ({"amount"} if unread else set()) | ({"currency"} if currency else set())
     return Deal(line, record_ids, domain, name, stage, written[:100], closed_on, amount, currency, deal_id,
-                get("deal_name")[:300], cells, closed_text)  # fmt: skip
+                get("deal_name")[:300], cells, closed_text, unread, frozenset(carries))  # fmt: skip
 
 
 def unknown_stages(rows: Sequence[Sequence[str]], mapping: dict[int, str]) -> list[str]:
@@ -275,6 +348,21 @@ def unknown_stages(rows: Sequence[Sequence[str]], mapping: dict[int, str]) -> li
         if written and not is_known_stage(written):
             seen.setdefault(written)
     return list(seen)
+
+
+# imports.csvdialect and imports.tabular say what an empty file lacks in a companies file's words
+# ('add one row per company'); a deals file lacks deals. They take no noun: their sentences are
+# reworded here, and a test keeps the two in step.
+_COMPANY_WORDS = (("row per company", "row per deal"), ("no companies", "no deals"), ("one company", "one deal"),
+                  ("has companies", "has deals"), ("the companies", "the deals"))  # fmt: skip
+
+
+def in_deals_words(message: str) -> str:
+    """An unreadable file's sentence from the imports, said of deals: 'The file has a header row but
+    no deals under it: add one row per deal below the header.'"""
+    for company, deal in _COMPANY_WORDS:
+        message = message.replace(company, deal)
+    return message
 
 
 def parse_stage_choice(text: str) -> tuple[str, str]:

@@ -52,6 +52,13 @@ class Reading:
         return {by.value: found.get(by.value, 0) for by in MatchedBy}
 
     @property
+    def unread_amounts(self) -> list[Rejected]:
+        """The deals kept without an amount because it could not be read, each with its line and
+        what to write instead (a Rejected's shape, though the deal is imported)."""
+        found = [m.deal for m in self.matched if m.deal.amount_unread]
+        return [Rejected(d.line, deal_rows.unread_amount_note(d.amount_unread), d.values) for d in found]
+
+    @property
     def stages(self) -> dict[str, int]:
         found = Counter(m.deal.stage for m in self.matched)
         return {stage: found.get(stage, 0) for stage in deal_rows.STAGES}

@@ -18,6 +18,7 @@ from leads.core import locks
 from leads.core.queue import enqueue_on_commit
 from leads.crm.names import crm_slug
 from leads.imports import jobs, tabular
+from leads.imports.csvfiles import UnreadableFile
 from leads.models import (
     Company,
     Label,
@@ -40,6 +41,8 @@ from leads.webhooks import events as webhooks
 
 # What a decided outcome says, as a verdict.
 VERDICT_OF = {Stage.WON: Verdict.LIKE, Stage.LOST: Verdict.DISLIKE}
+# Every deal row names its company: a re-import always says which, and by which key it found it.
+_ALWAYS = ("company_id", "matched_by")
 _FIELDS = ("company_id", "stage", "stage_as_written", "closed_on", "amount", "currency", "deal_name", "matched_by")
 
 
@@ -62,7 +65,10 @@ def create_import_from_stream(stream: BinaryIO, *, name: str, size: int, crm: st
 def describe(stream: BinaryIO, *, name: str, size: int, crm: str = "", user=None) -> OutcomeImport:
     """The job for a file, unsaved and without the file: what a dry run reads it with."""
     jobs.check_size(size)
-    table = tabular.describe(stream, size=size)
+    try:
+        table = tabular.describe(stream, size=size)
+    except UnreadableFile as problem:  # an empty file, or a header alone: said of deals, not companies
+        raise UnreadableFile(deal_rows.in_deals_words(str(problem))) from None
     dialect = table.dialect
     job = OutcomeImport(user=user, original_name=name, headers=dialect.headers, encoding=dialect.encoding,
                         rows_estimate=table.rows_estimate)  # fmt: skip
@@ -115,10 +121,13 @@ def _import(job: OutcomeImport) -> None:
         job.rows_read = rows
         jobs.publish_rows_read(job)
 
+    if doubled := deal_rows.doubled_columns(job.column_mapping(), job.headers):
+        raise UnreadableFile(doubled)  # the preview refuses it; a command's --column may not (the job fails, saying so)
     reading = read_file(job, progress=read_so_far)
     created, updated, unchanged = _upsert(job, reading)
     job.rows_read, job.created, job.updated, job.unchanged = reading.rows, created, updated, unchanged
-    job.rejected, job.matched = len(reading.rejected), reading.counts
+    # The deals kept without an amount (it could not be read) are counted beside the matches.
+    job.rejected, job.matched = len(reading.rejected), {**reading.counts, "amount_unread": len(reading.unread_amounts)}
     job.rejected_rows = [{"line": r.line, "reason": r.reason, "values": r.values} for r in reading.rejected]
     # Reading a band before each deal takes a snapshot read a day (seconds for a year of deals at a
     # million companies): a worker does it after the commit, the report reads the rest meanwhile.
@@ -142,10 +151,13 @@ def _upsert(job: OutcomeImport, reading: Reading) -> tuple[int, int, int]:
         outcome = existing.get(key)
         if outcome is None:
             new.append(Outcome(crm=job.crm, deal_id=key, source=job, decided_at=decided, **values))
-        elif any(getattr(outcome, name) != value for name, value in values.items()):
-            if outcome.stage != deal.stage:
+            continue
+        # A re-import writes what its file says, and keeps what it does not (a column it lacks).
+        said = {name: value for name, value in values.items() if name in _ALWAYS or name in deal.carries}
+        if any(getattr(outcome, name) != value for name, value in said.items()):
+            if "stage" in said and outcome.stage != deal.stage:
                 outcome.decided_at = decided  # decided now (or open again): the proof reads its band before this
-            for name, value in values.items():
+            for name, value in said.items():
                 setattr(outcome, name, value)
             changed.append(outcome)  # from this file, its bands before read again
     Outcome.objects.bulk_create(new)

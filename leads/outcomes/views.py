@@ -6,6 +6,7 @@ customers?" report."""
 from __future__ import annotations
 
 import csv
+import re
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -26,6 +27,8 @@ from leads.outcomes import services as outcomes
 from leads.outcomes.matching import read_file
 from leads.outcomes.report import outcomes_report
 from leads.profiles import selectors as profiles
+
+_STAGE_KEY = re.compile(r"stage-\d+")  # a stage of the preview's table: its choice is posted as stage-N-as
 
 
 @roles.required(roles.IMPORT)
@@ -65,11 +68,11 @@ def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
         indexes = {k: whole_number(k[7:]) for k in request.POST if k.startswith("column-")}
         columns = {i: request.POST[k] for k, i in indexes.items()
                    if i is not None and i < len(job.headers) and request.POST[k] in deal_rows.FIELDS}  # fmt: skip
-        stages = {request.POST.get(f"stage-{i}", ""): request.POST.get(f"stage-{i}-as", "")
-                  for i in range(100) if f"stage-{i}" in request.POST}  # fmt: skip
+        stages = {request.POST[k]: request.POST.get(f"{k}-as", "") for k in request.POST if _STAGE_KEY.fullmatch(k)}
         outcomes.choose(job, columns=columns, stages={**job.stages, **stages}, crm=request.POST.get("crm") or None,
                         replace=any(k.startswith("column-") for k in request.POST))  # fmt: skip
-        if request.POST.get("action") == "import" and job.crm:
+        doubled = deal_rows.doubled_columns(job.column_mapping(), job.headers)  # the preview says which
+        if request.POST.get("action") == "import" and job.crm and not doubled:
             jobs.choose_profile(job, profiles.current_id(request))  # where its verdicts go, while outcomes count
             outcomes.start_import(job)
             if queue.queue_is_down():  # confirmed and kept; the sweep starts it once Redis is back
@@ -84,9 +87,12 @@ def outcome_import(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "leads/outcome_import.html", {**shown, "error": str(problem)}, status=400)
     mapping = job.column_mapping()
     columns = [(i, header, mapping.get(i, "")) for i, header in enumerate(job.headers)]
+    # Each stage no default pipeline names, with what the manager chose for it (else open).
+    chosen = [(s, job.stages.get(deal_rows.fold_stage(s), deal_rows.OPEN)) for s in reading.unknown_stages]
     return render(request, "leads/outcome_import.html", {
-        **shown, "reading": reading, "columns": columns, "fields": deal_rows.FIELDS, "crms": KNOWN,
-        "stages": deal_rows.STAGES, "no_stage": "" if deal_rows.reads_stage(mapping) else deal_rows.NO_STAGE,
+        **shown, "reading": reading, "columns": columns, "fields": deal_rows.FIELD_LABELS.items(), "crms": KNOWN,
+        "stages": deal_rows.STAGES, "chosen_stages": chosen, "doubled": deal_rows.doubled_columns(mapping, job.headers),
+        "no_stage": "" if deal_rows.reads_stage(mapping) else deal_rows.NO_STAGE,
     })  # fmt: skip
 
 

@@ -51,6 +51,11 @@ class Command(BaseCommand):
                           f"{job.unchanged} unchanged, {job.rejected} rejected; matched by {_matched(job.matched)}.")  # fmt: skip
         for rejected in job.rejected_rows[:20]:
             self.stdout.write(f"  line {rejected['line']}: {shown(rejected['reason'])}")
+        if unread := job.matched.get("amount_unread"):
+            deals = "its deal was" if unread == 1 else "their deals were"
+            self.stdout.write(
+                f"{unread} amount{'' if unread == 1 else 's'} could not be read: {deals} imported without one."
+            )
 
     def _dry_run(self, job, reading) -> None:
         self.stdout.write(f"Dry run ({job.crm}): nothing is written. {reading.rows} rows, {len(reading.matched)} "
@@ -63,6 +68,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Read as open (say otherwise with --stage VALUE=won): {listed}")
         for rejected in reading.rejected[:20]:
             self.stdout.write(f"  line {rejected.line}: {shown(rejected.reason)}")
+        for kept in reading.unread_amounts[:20]:
+            self.stdout.write(f"  line {kept.line}: {shown(kept.reason)}")
 
 
 def _matched(counts: dict) -> str:
