@@ -189,6 +189,16 @@ def test_keys_typed_fast_each_go_to_the_row_they_were_meant_for(live_server, pag
     wanted = dict(zip(names, ["like", "dislike", "like", "dislike"]))
     given = Label.objects.filter(company__name__in=names).values_list("company__name", "verdict")
     assert sorted(given) == sorted(wanted.items())  # one label each: none twice, none lost
+    # Back up and change one's mind at once: both verdicts go to that row, in order (the second was
+    # refused while the first was on its way, and the keys after it slid a row).
+    for key in "kklkd":  # from the last row back to the second: like it, back again, dislike it
+        page.keyboard.press(key)
+    page.wait_for_timeout(1500)
+    second = list(
+        Label.objects.filter(company__name=names[1]).order_by("created_at", "pk").values_list("verdict", flat=True)
+    )
+    assert second == ["dislike", "like", "dislike"]
+    assert Label.objects.filter(company__name__in=[names[0], *names[2:]]).count() == 3  # the others untouched
 
 
 @browser

@@ -45,18 +45,27 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
 
   // A verdict goes to the selected row, and the selection moves on at once (not when the answer
   // comes): keys typed fast each go to the row they were meant for. A row whose last verdict is
-  // still on its way takes no other until it is saved, and says so.
+  // still on its way keeps the new one and sends it once that answer has come (`queued`).
+  const queued = new Map(); // company id -> the verdict to send when its row comes back
   function press(verdict) {
     const row = rows()[current];
     const button = row && row.querySelector(`button[value="${verdict}"]`);
     if (!button) return;
-    if (button.form && button.form.classList.contains("htmx-request")) {
-      const name = row.querySelector("[data-open]")?.textContent || "this company";
-      showToast(`Still saving your last verdict on ${name}: press again in a moment.`);
-      return;
-    }
-    button.click();
+    if (button.form && button.form.classList.contains("htmx-request")) queued.set(row.dataset.company, verdict);
+    else button.click();
     if (verdict !== "clear") select(current + 1);
+  }
+
+  // Resolves once no verdict is on its way or waiting: an undo must take back the last one given.
+  function settled() {
+    const start = Date.now();
+    return new Promise((resolve) => {
+      (function check() {
+        const busy = queued.size || body.querySelector("form.htmx-request");
+        if (!busy || Date.now() - start > 10000) resolve();
+        else setTimeout(check, 25);
+      })();
+    });
   }
 
   function showToast(text) {
@@ -66,6 +75,7 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
   }
 
   async function undo() {
+    await settled();
     const form = document.getElementById("undo-form");
     const response = await fetch(form.action, {
       method: "POST",
@@ -156,8 +166,15 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
       // The row came back as a new element: it keeps the selection if it has it.
       if (rows().indexOf(swapped) === current) select(current, false);
       showPicked(); // the new row comes unticked
+      const next = queued.get(swapped.dataset.company);
+      queued.delete(swapped.dataset.company);
+      if (next) swapped.querySelector(`button[value="${next}"]`)?.click(); // pressed while it was on its way
     }
   });
+  // A verdict that failed takes the one waiting behind it along (the toast says it failed).
+  for (const failed of ["htmx:responseError", "htmx:sendError"]) {
+    document.body.addEventListener(failed, (event) => queued.delete(event.detail.elt.closest?.("tr[data-company]")?.dataset.company));
+  }
   document.body.addEventListener("htmx:oobAfterSwap", () => { toast().hidden = false; });
   document.body.addEventListener("labelled", (event) => watch(event.detail.at));
   // Back from a bulk verdict (the selection bar's form): watch its pass as after one verdict.
