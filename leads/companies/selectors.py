@@ -17,9 +17,18 @@ from leads.companies import orderings, ranges
 from leads.companies.countries import normalise_country
 from leads.core.params import whole_number
 from leads.embedding import active
-from leads.models import Company, CompanyEmbedding, CompanyQuerySet, CurrentVerdict, ImportJob, Score
+from leads.models import (
+    Company,
+    CompanyEmbedding,
+    CompanyQuerySet,
+    CurrentVerdict,
+    ImportJob,
+    PendingScoreChange,
+    Score,
+)
 from leads.models import companies as company_models
 from leads.models.companies import Found
+from leads.models.lookups import Ids
 from leads.owners import selectors as owner_selectors
 from leads.scoring import bands
 
@@ -260,14 +269,23 @@ class BestFirst(_Paged):
 
     def _best(self, scope: Q | None):
         """The scores' company ids in order, from the score table, less the companies labelled
-        since their pass ran: their score rows live on for ~1 s, and counted as places of the
-        order they shifted the page or left it short (a 500 once, #26's check)."""
+        since their pass ran (labelled_since): their score rows live on for ~1 s, and counted as
+        places of the order they shifted the page or left it short (a 500 once, #26's check)."""
         if scope is None:
             return None
+        scores = Score.objects.filter(scope, profile_id=self.selection.profile_id)
+        if self.labelled_since:
+            scores = scores.exclude(company_id__any_of=Ids(self.labelled_since))
+        return scores.order_by(*self.order).values_list("company_id", flat=True)
+
+    @functools.cached_property
+    def labelled_since(self) -> list[int]:
+        """The companies labelled since the pass that would drop their scores: pending a pass (its
+        queue, written with the verdict) and labelled now. Usually none; one small read."""
         profile_id = self.selection.profile_id
         labelled = CurrentVerdict.objects.filter(profile_id=profile_id, company_id=OuterRef("company_id"))
-        scores = Score.objects.filter(scope, profile_id=profile_id).exclude(Exists(labelled))
-        return scores.order_by(*self.order).values_list("company_id", flat=True)
+        pending = PendingScoreChange.objects.filter(Exists(labelled), profile_id=profile_id)
+        return sorted(pending.values_list("company_id", flat=True))
 
     def _scored_page(self, start: int, stop: int) -> tuple[list[Company], int]:
         """The page's scored companies, and how many places of the scored order it took: more than
