@@ -199,6 +199,16 @@ def test_keys_typed_fast_each_go_to_the_row_they_were_meant_for(live_server, pag
     )
     assert second == ["dislike", "like", "dislike"]
     assert Label.objects.filter(company__name__in=[names[0], *names[2:]]).count() == 3  # the others untouched
+    # Like, undo and dislike at once: the undo takes back that like (not one before it) and selects
+    # its row, so the dislike goes there too, after the undo (keys after a u went a row off).
+    for key in "lud":  # the selection is on the third row
+        page.keyboard.press(key)
+    page.wait_for_timeout(2000)
+    third = list(
+        Label.objects.filter(company__name=names[2]).order_by("created_at", "pk").values_list("verdict", flat=True)
+    )
+    assert third == ["like", "like", "like", "dislike"]  # given, given again, undone to the like before, disliked
+    assert Label.objects.filter(company__name=names[3]).count() == 1
 
 
 @browser

@@ -45,23 +45,38 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
 
   // A verdict goes to the selected row, and the selection moves on at once (not when the answer
   // comes): keys typed fast each go to the row they were meant for. A row whose last verdict is
-  // still on its way keeps the new one and sends it once that answer has come (`queued`).
-  const queued = new Map(); // company id -> the verdict to send when its row comes back
+  // still on its way, or any row while an undo is, keeps the new one and sends it once that answer
+  // has come (`queued`): the server takes them in the order they were pressed.
+  const queued = new Map(); // company id -> the verdict to send when its row (or the undo) comes back
+  const pressed = []; // the rows verdicts were given on, latest last: where an undo's row is
+  let undoing = false;
+  const rowOf = (id) => body.querySelector(`tr[data-company="${id}"]`);
+  const inFlight = (row) => Boolean(row && row.querySelector("form.htmx-request"));
   function press(verdict) {
     const row = rows()[current];
     const button = row && row.querySelector(`button[value="${verdict}"]`);
     if (!button) return;
-    if (button.form && button.form.classList.contains("htmx-request")) queued.set(row.dataset.company, verdict);
+    if (undoing || inFlight(row)) queued.set(row.dataset.company, verdict);
     else button.click();
+    pressed.push(row.dataset.company);
     if (verdict !== "clear") select(current + 1);
   }
+  function send(id) { // a waiting verdict, once nothing is ahead of it
+    const verdict = queued.get(id);
+    const row = rowOf(id);
+    if (!verdict || undoing || inFlight(row)) return;
+    queued.delete(id);
+    if (!row) return;
+    htmx.process(row); // a row just swapped in: its form posts through htmx, never as a page load
+    row.querySelector(`button[value="${verdict}"]`)?.click();
+  }
 
-  // Resolves once no verdict is on its way or waiting: an undo must take back the last one given.
+  // Resolves once no verdict is on its way: an undo must take back the last one given.
   function settled() {
     const start = Date.now();
     return new Promise((resolve) => {
       (function check() {
-        const busy = queued.size || body.querySelector("form.htmx-request");
+        const busy = body.querySelector("form.htmx-request");
         if (!busy || Date.now() - start > 10000) resolve();
         else setTimeout(check, 25);
       })();
@@ -75,21 +90,32 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
   }
 
   async function undo() {
-    await settled();
-    const form = document.getElementById("undo-form");
-    const response = await fetch(form.action, {
-      method: "POST",
-      headers: { "HX-Request": "true", "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value },
-    });
+    // The row it takes back is selected at once, so the keys pressed next go where they are meant.
+    const last = pressed.pop();
+    if (last && rowOf(last)) select(rows().indexOf(rowOf(last)));
+    undoing = true;
+    let response;
+    try {
+      await settled();
+      const form = document.getElementById("undo-form");
+      response = await fetch(form.action, {
+        method: "POST",
+        headers: { "HX-Request": "true", "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value },
+      });
+    } finally {
+      undoing = false;
+    }
     const page = document.createElement("template");
     page.innerHTML = await response.text();
     const row = page.content.querySelector("tr[data-company]");
     const old = row && document.getElementById(row.id);
     if (old) {
+      const wasSelected = rows().indexOf(old) === current;
       old.replaceWith(row);
       htmx.process(row);
-      select(rows().indexOf(row));
+      if (wasSelected || !last) select(rows().indexOf(row));
     }
+    for (const id of [...queued.keys()]) send(id); // the verdicts pressed while it was on its way
     const trigger = response.headers.get("HX-Trigger");
     if (trigger) watch(JSON.parse(trigger).labelled.at); // the server's clock, as after a click
     const note = page.content.querySelector("#toast");
@@ -166,9 +192,8 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
       // The row came back as a new element: it keeps the selection if it has it.
       if (rows().indexOf(swapped) === current) select(current, false);
       showPicked(); // the new row comes unticked
-      const next = queued.get(swapped.dataset.company);
-      queued.delete(swapped.dataset.company);
-      if (next) swapped.querySelector(`button[value="${next}"]`)?.click(); // pressed while it was on its way
+      const id = swapped.dataset.company;
+      setTimeout(() => send(id), 0); // pressed while it was on its way: once htmx is done with the row
     }
   });
   // A verdict that failed takes the one waiting behind it along (the toast says it failed).
@@ -219,7 +244,7 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
   }
   body.addEventListener("click", (event) => {
     const row = event.target.closest("tr[data-company]");
-    if (row) current = rows().indexOf(row);
+    if (row && event.isTrusted) current = rows().indexOf(row); // a click of the pointer: not a verdict this script sends
     if (event.target.matches(".pick")) pick(rows().indexOf(row), event.shiftKey);
   });
   document.querySelector("[data-pick-all]")?.addEventListener("change", (event) => {
