@@ -62,6 +62,20 @@ def page_form(page: str) -> dict[str, str]:
     return {k: html.unescape(v) for k, v in form.items()}
 
 
+def test_a_file_of_no_known_crm_asks_which_and_preview_again_does_not_pick_one(companies, manager):
+    """No CRM guessed from the headers: the select says "Choose the CRM" (it showed the first CRM
+    as chosen, so "Preview again" quietly picked it and read the ids as that CRM's)."""
+    uploaded(manager, "Deal,Stage,Company\nD1,won,Clarum\n")
+    job = OutcomeImport.objects.get()
+    assert job.crm == ""
+    page = manager.get(f"/outcomes/{job.pk}/").content.decode()
+    assert '<option value="" selected>Choose the CRM</option>' in page
+    manager.post(f"/outcomes/{job.pk}/", {**page_form(page), "action": "preview"})  # as the browser sends it
+    job.refresh_from_db()
+    assert job.crm == ""
+    assert "Say whose record ids the file holds." in manager.get(f"/outcomes/{job.pk}/").content.decode()
+
+
 def test_a_stage_choice_is_shown_after_a_preview_and_reaches_the_import(companies, manager):
     uploaded(manager, HUBSPOT)
     job = OutcomeImport.objects.get()
