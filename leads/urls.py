@@ -5,7 +5,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from leads.api import views as api
-from leads.companies import bulk, views
+from leads.companies import bulk, change_views, views
 from leads.core import health
 from leads.imports import views as import_views
 from leads.labelnext import views as labelnext_views
@@ -25,8 +25,8 @@ urlpatterns = [
     path("companies/<int:pk>/notes", owner_views.add_note, name="company-notes"),
     path("labels/undo", views.undo, name="label-undo"),
     path("label-next/", labelnext_views.label_next, name="label-next"),
-    path("scores/changes", views.score_changes, name="score-changes"),
-    path("changes/", views.score_changes_page, name="score-changes-page"),
+    path("scores/changes", change_views.score_changes, name="score-changes"),
+    path("changes/", change_views.score_changes_page, name="score-changes-page"),
     path("export.csv", views.export_scores, name="export-scores"),
     path("views/", saved_views.save, name="view-save"),
     path("views/<int:pk>/", saved_views.open_view, name="view-open"),

@@ -87,6 +87,7 @@ DECLARED = {
     # web: requests and the processes around them
     "leads.urls": "web",
     "leads.companies.bulk": "web",
+    "leads.companies.change_views": "web",
     "leads.wsgi": "web",
     "leads.core.middleware": "web",
     "leads.core.health": "web",

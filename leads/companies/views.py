@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,7 +20,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from leads.accounts import roles
 from leads.companies import across_profiles, exports, nearest, orderings, ranges, search, selectors
-from leads.companies import changes as company_changes
 from leads.companies import filters as filter_choices
 from leads.companies.listed import listed
 from leads.core import queue
@@ -34,7 +32,7 @@ from leads.outcomes import selectors as outcome_selectors
 from leads.owners import selectors as owner_selectors
 from leads.profiles import selectors as profiles
 from leads.savedviews import services as saved_views
-from leads.scoring import bands, explanations, reads
+from leads.scoring import bands, explanations
 from leads.scoring import labels as label_service
 from leads.scoring.labels import InvalidVerdict, label_company
 
@@ -412,82 +410,3 @@ def export_scores(request: HttpRequest) -> HttpResponse:
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
-
-
-@roles.required(roles.VIEW)
-@require_GET
-def score_changes(request: HttpRequest) -> JsonResponse:
-    """Polled by the dashboard and label next after a verdict: whether the rescore is done, how many
-    scores changed since `since`, and the page's rows as they are now (`ids`): every row's score
-    cell (a rank, a band or "top N% of M" moves without its fit moving), and, for a row whose
-    verdict is not the one the page shows (`shown`: each id's verdict there, "" for none; another
-    rep's verdict), that verdict and its buttons."""
-    try:
-        since = _since(request.GET.get("since", ""))
-        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i][:PAGE_SIZE]
-    except ValueError:
-        return JsonResponse({"error": f"{SINCE_RULE}, ids whole numbers separated by commas"}, status=400)
-    shown = dict(zip(ids, request.GET.get("shown", "").split(","))) if "shown" in request.GET else {}
-    profile_id = profiles.current_id(request)
-    changes = company_changes.score_changes(profile_id=profile_id, since=since)
-    on_page = Company.objects.in_profile(profile_id).in_bulk(ids)
-    cells, verdicts = {}, {}
-    for row in listed(profile_id, [on_page[i] for i in ids if i in on_page]):
-        company = row.company
-        cells[company.pk] = render_to_string("leads/_score.html", {"company": company, "row": row}, request)
-        if company.pk in shown and shown[company.pk] != company.verdict:
-            context = {"company": company, "page_path": page_path(request) or reverse("dashboard")}
-            buttons = render_to_string("leads/_label_buttons.html", context, request)
-            verdicts[company.pk] = {"verdict": company.verdict, "buttons": buttons}
-    return JsonResponse(
-        {
-            "done": reads.scores_are_current(profile_id),
-            "changed": changes.order_by()[:COUNT_LIMIT].count(),
-            "cells": cells,
-            "verdicts": verdicts,
-            "link": f"{reverse('score-changes-page')}?{urlencode({'since': since.isoformat()})}",
-        }
-    )
-
-
-# What `since=` takes on the changes page and its poll; changes are kept a day (company_changes).
-SINCE_RULE = "since must be an ISO date and time from 2000 to tomorrow, such as 2026-12-07T10:00:00"
-SINCE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _since(text: str) -> datetime:
-    """`since=` as an aware time (UTC when it names no zone); ValueError outside SINCE_RULE (a year
-    9999 overflowed when the page showed it in the server's time zone: a 500)."""
-    since = datetime.fromisoformat(text.strip())
-    since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
-    try:
-        since = since.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(SINCE_RULE) from None
-    if not SINCE_EARLIEST <= since <= timezone.now() + timedelta(days=1):
-        raise ValueError(SINCE_RULE)
-    return since
-
-
-@roles.required(roles.VIEW)
-@require_GET
-def score_changes_page(request: HttpRequest) -> HttpResponse:
-    """What changed since a verdict: which companies moved, from what to what, because of which."""
-    try:
-        since = _since(request.GET["since"]) if "since" in request.GET else timezone.now() - timedelta(hours=1)
-    except ValueError:
-        return bad_request(f"{SINCE_RULE[0].upper()}{SINCE_RULE[1:]}.")
-    try:
-        page = page_number(request.GET.get("page"))
-    except ValueError as error:
-        return bad_request(f"{error}.")
-    return render(
-        request,
-        "leads/score_changes.html",
-        {
-            "since": since,
-            "since_given": "since" in request.GET,
-            "page": company_changes.explained_changes(profile_id=profiles.current_id(request), since=since, page=page),
-            "since_param": since.isoformat(),
-        },
-    )
