@@ -3,6 +3,7 @@ what made each move."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import timedelta
 
@@ -270,15 +271,24 @@ def test_no_page_of_either_role_scrolls_sideways_on_a_phone(live_server, browser
             context.close()
 
 
+@contextlib.contextmanager
+def on_a_phone(browser, live_server):
+    """A 375 x 740 touch screen, logged in as alice on the dashboard, its keys listening."""
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        log_in(page, live_server)
+        keyboard_ready(page)
+        yield page
+    finally:
+        context.close()
+
+
 @browser
 @pytest.mark.browser
 def test_on_a_phone_the_selection_bar_covers_no_row_or_page_link(live_server, browser, fake_encoder, alice):
     labelled_world(alice)
-    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    try:
-        log_in(page, live_server)
-        keyboard_ready(page)
+    with on_a_phone(browser, live_server) as page:
         for i in range(3):
             rows(page).nth(i).locator(".pick").check()
         bar = page.locator("[data-bulk]")
@@ -286,21 +296,13 @@ def test_on_a_phone_the_selection_bar_covers_no_row_or_page_link(live_server, br
         page.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")
         last = page.locator("#companies tbody tr").last.bounding_box()
         assert last["y"] + last["height"] <= bar.bounding_box()["y"], "the bar covers the last row"
-    finally:
-        context.close()
 
 
 @browser
 @pytest.mark.browser
 def test_on_a_phone_the_first_companies_show_and_the_controls_unfold(live_server, browser, fake_encoder, alice):
-    from playwright.sync_api import expect
-
     labelled_world(alice)
-    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    try:
-        log_in(page, live_server)
-        keyboard_ready(page)
+    with on_a_phone(browser, live_server) as page:
         band = page.get_by_label("Score band")
         expect(band).to_be_hidden()
         first = rows(page).first.bounding_box()
@@ -311,8 +313,6 @@ def test_on_a_phone_the_first_companies_show_and_the_controls_unfold(live_server
         expect(page).to_have_url(re.compile(r"band=unlikely"))
         expect(page.get_by_label("Score band")).to_be_visible()
         expect(page.get_by_role("button", name="Filters and order (1 on)")).to_be_visible()
-    finally:
-        context.close()
 
 
 @browser
