@@ -115,6 +115,13 @@ def test_it_labels_and_exports_a_selection(live_server, page, alice):
         expect(row_of(page, name).locator("button.dislike")).to_have_attribute("aria-pressed", "true")
     expect(bar).to_be_hidden()
 
+    page.keyboard.press("u")  # one undo takes the whole bulk verdict back, and the page shows it
+    expect(page.locator(".message")).to_have_text(re.compile(r"^Undone: 3 companies got back the verdicts"))
+    assert "ordering=name" in page.url
+    for name in ("Barrel Ales", "Bytecraft", "Maltworks Brewing"):
+        expect(row_of(page, name).locator("button.dislike")).to_have_attribute("aria-pressed", "false")
+    expect(row_of(page, "Codeforge").locator("button.dislike")).to_have_attribute("aria-pressed", "true")
+
 
 def test_a_rep_saves_a_view_and_opens_it_again(live_server, page, alice):
     labelled_world(alice)

@@ -90,6 +90,68 @@ def test_undo_moves_past_a_verdict_someone_overrode_to_the_one_before(client, wo
     assert (verdicts.get(pk=echo.pk).verdict, verdicts.get(pk=foxtrot.pk).verdict) == ("", "dislike")
 
 
+def verdicts_of(world, *names: str) -> list[str]:
+    current = Company.objects.in_profile(FIRST_PROFILE_ID)
+    return [current.get(pk=world[name].pk).verdict for name in names]
+
+
+def test_undo_after_a_bulk_verdict_takes_all_of_it_back(as_alice, world):
+    """Alice ticks three rows (one of them bob's dislike) and likes them; one undo gives each its
+    verdict from before, and the next takes back her like of Alpha before the bulk verdict (not the
+    undo's own labels, nor the bulk's again)."""
+    picked = ["Bravo Beers", "Copper Stouts", "Delta Code"]
+    ids = [world[name].pk for name in picked]
+    as_alice.post("/companies/bulk", {"action": "like", "ids": ids})
+    assert verdicts_of(world, *picked) == ["like", "like", "like"]
+    batches = set(Label.objects.filter(company_id__in=ids, verdict="like").values_list("batch", flat=True))
+    assert len(batches) == 1 and None not in batches  # one batch for the three
+
+    response = as_alice.post("/labels/undo", **HTMX)
+    assert response.status_code == 204 and response["HX-Refresh"] == "true"  # many rows: the page loads again
+    assert verdicts_of(world, *picked) == ["", "", "dislike"]
+    page = text(as_alice.get("/"))
+    assert "Undone: 3 companies got back the verdicts they had before. Scores update in a moment." in page
+    assert "data-watch-since=" in page  # the reloaded page watches the undo's rescore
+
+    as_alice.post("/labels/undo", **HTMX)  # then her single like of Alpha, before the bulk
+    assert verdicts_of(world, "Alpha Brewing", *picked) == ["", "", "", "dislike"]
+    assert "Nothing to undo." in text(as_alice.post("/labels/undo", **HTMX))
+
+
+def test_undo_of_a_bulk_verdict_leaves_what_others_gave_since(as_alice, world, bob):
+    picked = ["Bravo Beers", "Copper Stouts", "Echo Review"]
+    as_alice.post("/companies/bulk", {"action": "dislike", "ids": [world[name].pk for name in picked]})
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=world["Copper Stouts"], user=bob, verdict="like", source="click"
+    )
+    as_alice.post("/labels/undo", {"next": "/?show=unlabelled"})  # without JavaScript: a form, back to the page
+    assert verdicts_of(world, *picked) == ["", "like", ""]
+    page = text(as_alice.get("/?show=unlabelled"))
+    assert (
+        "Undone: 2 companies got back the verdicts they had before. 1 company labelled since by bob keeps its verdict."
+        in page
+    )
+
+
+def test_undo_of_a_bulk_verdict_everyone_changed_since_says_so_and_moves_on(as_alice, world, bob):
+    picked = ["Bravo Beers", "Copper Stouts"]
+    as_alice.post("/companies/bulk", {"action": "like", "ids": [world[name].pk for name in picked]})
+    for name in picked:
+        labels.label_company(
+            profile_id=FIRST_PROFILE_ID, company=world[name], user=bob, verdict="dislike", source="click"
+        )
+    as_alice.post("/labels/undo", **HTMX)
+    assert verdicts_of(world, *picked) == ["dislike", "dislike"]  # bob's stand
+    page = text(as_alice.get("/"))
+    assert "Your last verdicts, on 2 companies, were changed since by bob: theirs stand." in page
+    as_alice.post("/labels/undo", **HTMX)  # the one before: her like of Alpha
+    assert verdicts_of(world, "Alpha Brewing") == [""]
+
+
+def test_a_verdict_given_alone_has_no_batch(world):
+    assert not Label.objects.filter(batch__isnull=False).exists()  # the fixture's two single verdicts
+
+
 def test_an_incremental_rescore_logs_what_changed_and_why(as_alice, world):
     since = timezone.now() - timedelta(seconds=1)
     before = dict(Score.objects.values_list("company_id", "fit"))

@@ -290,6 +290,9 @@ def undo(request: HttpRequest) -> HttpResponse:
         request.session["undo_skip"] = [*skip, undone.undid, undone.label.pk][-200:]
     elif isinstance(undone, label_service.Superseded):
         request.session["undo_skip"] = [*skip, undone.undid][-200:]
+    elif isinstance(undone, label_service.BatchUndo):
+        request.session["undo_skip"] = [*skip, undone.undid, *([undone.made] if undone.made else [])][-200:]
+        return _batch_undone(request, undone, given_at)
     if not isinstance(undone, label_service.Undo):
         note = "Nothing to undo."
         if undone is not None:
@@ -311,6 +314,36 @@ def undo(request: HttpRequest) -> HttpResponse:
         else f"Undone: {company.name} has no label again.",
         given_at,
     )
+
+
+def _batch_undone(request: HttpRequest, undone: label_service.BatchUndo, given_at: datetime) -> HttpResponse:
+    """A bulk verdict or a lasso taken back: many rows change, so the page loads again (HX-Refresh
+    for the keyboard's undo) with the note, and watches the pass as after a bulk verdict."""
+    if not undone.restored:
+        note = (
+            f"Your last verdicts, on {_companies(undone.kept)}, were changed since by {_names(undone.by)}: "
+            "theirs stand. Undo again to take back the one before them."
+        )
+    else:
+        note = f"Undone: {_companies(undone.restored)} got back the verdicts they had before."
+        if undone.kept:
+            keep = "keeps its verdict" if undone.kept == 1 else "keep their verdicts"
+            note += f" {_companies(undone.kept)} labelled since by {_names(undone.by)} {keep}."
+        note += " Scores update in a moment."
+        request.session[WATCH_SINCE] = given_at.isoformat()
+    if request.htmx:  # the keyboard's undo (dashboard.js) loads the page again, which shows the note
+        messages.success(request, note)
+        return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+    return back(request, messages.SUCCESS, note)
+
+
+def _companies(n: int) -> str:
+    return f"{n} compan{'y' if n == 1 else 'ies'}"
+
+
+def _names(by: tuple[str, ...]) -> str:
+    names = [name or "an import" for name in by]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def row_response(request: HttpRequest, company: Company, toast: str, *, status: int = 200) -> HttpResponse:

@@ -59,10 +59,16 @@ class Label(models.Model):
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     source = models.CharField(max_length=10, choices=LabelSource.choices)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The labels one action gave together (a bulk verdict, a lasso, an import): one undo takes
+    # them all back. Empty for a verdict given alone.
+    batch = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["company", "profile", "-created_at"], name="label_company_latest")]
+        indexes = [
+            models.Index(fields=["company", "profile", "-created_at"], name="label_company_latest"),
+            models.Index(fields=["batch"], name="label_batch", condition=models.Q(batch__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.company} {self.verdict}"

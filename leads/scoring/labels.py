@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,8 +45,9 @@ def label_companies(
     *, profile_id: int, verdicts: Sequence[tuple[int, Verdict | str]], user, source: LabelSource
 ) -> int:
     """Set many verdicts at once in the profile (an import, an admin bulk action); a company whose
-    verdict there is already the given one is left alone. Returns how many companies changed."""
-    return len(_record(profile_id, verdicts=verdicts, user=user, source=source, skip_unchanged=True))
+    verdict there is already the given one is left alone. Returns how many companies changed.
+    The labels written share a batch: one undo takes them all back."""
+    return len(_record(profile_id, verdicts=verdicts, user=user, source=source, skip_unchanged=True, batch=True))
 
 
 # The company rows are locked first (in id order, so two writers cannot deadlock) and each
@@ -58,8 +60,8 @@ with incoming as (
     left join leads_currentverdict v on v.profile_id = %(profile)s and v.company_id = t.id
     where not %(skip_unchanged)s or coalesce(v.verdict, '') <> (case when t.verdict = 'clear' then '' else t.verdict end)
 ), history as (
-    insert into leads_label (profile_id, company_id, user_id, verdict, source, created_at)
-    select %(profile)s, id, %(user)s, verdict, %(source)s, clock_timestamp() from incoming order by id
+    insert into leads_label (profile_id, company_id, user_id, verdict, source, created_at, batch)
+    select %(profile)s, id, %(user)s, verdict, %(source)s, clock_timestamp(), %(batch)s::uuid from incoming order by id
     returning id, company_id, created_at
 ), cleared as (
     delete from leads_currentverdict v using incoming
@@ -75,7 +77,9 @@ from incoming join history on history.company_id = incoming.id
 """
 
 
-def _record(profile_id: int, *, verdicts, user, source: LabelSource, skip_unchanged: bool) -> list[tuple[int, int]]:
+def _record(
+    profile_id: int, *, verdicts, user, source: LabelSource, skip_unchanged: bool, batch: bool = False
+) -> list[tuple[int, int]]:
     """The one writer of labels and current verdicts; returns (company id, label id) per label
     written, and records the changes for the profile's incremental rescore."""
     if not verdicts:
@@ -101,6 +105,7 @@ def _record(profile_id: int, *, verdicts, user, source: LabelSource, skip_unchan
                 "user": getattr(user, "pk", None),
                 "source": LabelSource(source).value,
                 "skip_unchanged": skip_unchanged,
+                "batch": str(uuid.uuid4()) if batch and len(ids) > 1 else None,
             },
         )
         rows = cursor.fetchall()
@@ -131,20 +136,40 @@ class Superseded:
     by: str  # who labelled the company since (a username; "" for an import or an outcome)
 
 
+@dataclass(frozen=True)
+class BatchUndo:
+    """A batch (a bulk verdict, a lasso) taken back at once: each company gets back the verdict it
+    had just before it, except those someone else labelled since (theirs stand). An undo stack
+    skips `undid` and `made` next time, and so both batches."""
+
+    undid: int  # a label of the batch taken back
+    made: int | None  # a label the undo wrote (None when every company was labelled since)
+    restored: int  # companies given back their verdict from before
+    kept: int  # companies labelled since by someone else
+    by: tuple[str, ...]  # who labelled those since (usernames; "" for an import or an outcome)
+
+
 @transaction.atomic
-def undo_last(*, profile_id: int, user, source: LabelSource, skip: Sequence[int] = ()) -> Undo | Superseded | None:
-    """Take back `user`'s latest label from `source` (those in `skip` aside: labels already undone,
-    or made by an undo): its company gets back the verdict it had just before, as a new label.
+def undo_last(
+    *, profile_id: int, user, source: LabelSource, skip: Sequence[int] = ()
+) -> Undo | Superseded | BatchUndo | None:
+    """Take back `user`'s latest label from `source` (those in `skip` aside, and the batches they
+    belong to: labels already undone, or made by an undo): its company gets back the verdict it
+    had just before, as a new label; a label given in a batch takes its whole batch back.
     None when there is nothing to undo; Superseded when someone else labelled that company since
     (their verdict stands, and the caller's stack moves past it)."""
+    skipped = Label.objects.filter(pk__in=list(skip), batch__isnull=False).values("batch")
     last = (
         Label.objects.filter(profile_id=profile_id, user=user, source=source)
         .exclude(pk__in=list(skip))
+        .exclude(batch__in=skipped)
         .order_by("-created_at", "-pk")
         .first()
     )
     if last is None:
         return None
+    if last.batch is not None:
+        return _undo_batch(last, user=user, source=source)
     history = Label.objects.filter(profile_id=profile_id, company_id=last.company_id)
     newer = models.Q(created_at__gt=last.created_at) | models.Q(created_at=last.created_at, pk__gt=last.pk)
     since = history.filter(newer).exclude(user=user).select_related("user").order_by("-created_at", "-pk").first()
@@ -163,3 +188,38 @@ def undo_last(*, profile_id: int, user, source: LabelSource, skip: Sequence[int]
         profile_id=profile_id, company=company, user=user, verdict=before or Verdict.CLEAR, source=source
     )
     return Undo(label=undone, undid=last.pk)
+
+
+# Per label of a batch: the company's verdict just before it, and who (another user, or an
+# import: no user) labelled the company since, if anyone; label_company_latest serves both.
+_BATCH = """
+select l.company_id,
+    coalesce((
+        select b.verdict from leads_label b
+        where b.profile_id = l.profile_id and b.company_id = l.company_id and (b.created_at, b.id) < (l.created_at, l.id)
+        order by b.created_at desc, b.id desc limit 1
+    ), 'clear'),
+    (
+        select array[coalesce(u.username, '')] from leads_label s left join auth_user u on u.id = s.user_id
+        where s.profile_id = l.profile_id and s.company_id = l.company_id and (s.created_at, s.id) > (l.created_at, l.id)
+            and s.user_id is distinct from l.user_id
+        order by s.created_at desc, s.id desc limit 1
+    )
+from leads_label l where l.batch = %s order by l.company_id
+"""
+
+
+def _undo_batch(last: Label, *, user, source: LabelSource) -> BatchUndo:
+    with connection.cursor() as cursor:
+        cursor.execute(_BATCH, [last.batch])
+        rows = cursor.fetchall()
+    restore = [(company_id, before) for company_id, before, since in rows if since is None]
+    by = tuple(sorted({since[0] for _, _, since in rows if since is not None}))
+    written = _record(last.profile_id, verdicts=restore, user=user, source=source, skip_unchanged=False, batch=True)
+    return BatchUndo(
+        undid=last.pk,
+        made=written[0][1] if written else None,
+        restored=len(written),
+        kept=len(rows) - len(restore),
+        by=by,
+    )

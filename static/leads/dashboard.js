@@ -105,6 +105,10 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
     } finally {
       undoing = false;
     }
+    if (response.headers.get("HX-Refresh") === "true") { // a bulk verdict taken back: many rows changed
+      window.location.reload();
+      return;
+    }
     const page = document.createElement("template");
     page.innerHTML = await response.text();
     const row = page.content.querySelector("tr[data-company]");
