@@ -14,7 +14,7 @@ import pytest
 from leads.companies import identity, selectors
 from leads.companies.views import PAGE_SIZE
 from leads.embedding import services as embeddings
-from leads.models import FIRST_PROFILE_ID, Company, ImportJob, Score
+from leads.models import FIRST_PROFILE_ID, Company, ImportedCompany, ImportJob, Score
 from leads.scoring import labels
 from leads.scoring.bands import Distribution
 from tests.conftest import WORLD_COMPANIES
@@ -403,7 +403,8 @@ def test_a_search_of_unlabelled_companies_right_after_a_verdict_lists_the_others
 
 def test_the_import_filter_says_it_is_on_and_how_to_take_it_off(as_alice, world, staff):
     job = ImportJob.objects.create(user=staff, original_name="fairs-2026.csv", state=ImportJob.State.DONE)
-    Company.objects.filter(name__in=["Alpha Brewing", "Bravo Beers", "Delta Code"]).update(import_job=job)
+    for company in Company.objects.filter(name__in=["Alpha Brewing", "Bravo Beers", "Delta Code"]):
+        ImportedCompany.objects.create(job=job, company=company)
     response = as_alice.get(f"/?import={job.pk}&industry=Brewery")
     assert response.status_code == 200
     assert sorted(dashboard_names(response)) == ["Alpha Brewing", "Bravo Beers"]  # not Copper Stouts, not Delta Code

@@ -189,6 +189,33 @@ def test_the_finished_page_opens_the_import_s_own_companies(as_staff, fake_encod
     assert f"Only import {job.pk}: prospects.csv" in listed
 
 
+def test_an_import_keeps_its_companies_after_a_later_import_changes_them(as_staff, fake_encoder):
+    """A later file that changes Frostline's description and adds a company: the first import
+    still opens, counts and embeds its three (Company.import_job alone named the last import, and
+    the first import's list lost Frostline)."""
+    first = imported_job(as_staff)
+    embed_import(first)
+    later_csv = (
+        "company,website,about\nFrostline,frostline.io,Refrigerated trucks and cold stores.\n"
+        "Kesselberg,kesselberg.de,A brewery in the Alps.\n"
+    )
+    response = upload(as_staff, later_csv, "later.csv")
+    later = ImportJob.objects.get(pk=int(re.search(r"/imports/(\d+)/", response["Location"])[1]))
+    confirm(as_staff, later)
+    tasks.run_import(later.pk)
+    later.refresh_from_db()
+    assert (later.created, later.updated) == (1, 1)
+    assert Company.objects.get(name="Frostline").import_job == later  # the last import that touched it
+
+    assert progress_json(as_staff, first)["companies"] == 3
+    assert "See the 3 companies this import created or changed" in text(as_staff.get(f"/imports/{first.pk}/"))
+    listed = text(as_staff.get(f"/?import={first.pk}"))
+    assert all(name in listed for name in ("Hopfield Brewery", "Pixel Forge", "Frostline")), listed
+    assert "Kesselberg" not in listed
+    assert progress_json(as_staff, later)["companies"] == 2
+    assert sorted(Company.objects.of_import(later.pk).values_list("name", flat=True)) == ["Frostline", "Kesselberg"]
+
+
 def test_a_re_import_that_changed_nothing_says_so_instead_of_an_empty_list(as_staff, fake_encoder):
     first = imported_job(as_staff)
     embed_import(first)

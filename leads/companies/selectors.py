@@ -111,7 +111,7 @@ def company_listing(
     if import_job:
         if (number := whole_number(import_job)) is None:
             raise BadFilter(f"import must be an import's number (got {import_job!r})")
-        companies = companies.filter(import_job_id=number)
+        companies = companies.of_import(number)
     texts = {"industry": industry.strip(), "country": country.strip(), "query": query}
     if any("\x00" in text for text in texts.values()):  # Postgres text never holds NUL: no match, not a 500
         return Selection(companies.none(), profile_id)

@@ -185,7 +185,9 @@ on conflict (dedupe_key) do update set
     updated_at = now()
 where ({", ".join(f"c.{f}" for f in [*_FIELDS, *numbers.COLUMNS])}, c.extra)
       is distinct from ({", ".join([*map(_kept, _FIELDS), *map(_kept_number, numbers.COLUMNS)])}, c.extra || excluded.extra)
-returning (xmax = 0) as inserted
+returning id, (xmax = 0) as inserted
+), recorded as (
+insert into leads_importedcompany (job_id, company_id) select %(job)s, id from upserted on conflict do nothing
 )
 select count(*) filter (where inserted), count(*) from upserted
 """
@@ -223,7 +225,7 @@ def _upsert(job: ImportJob) -> None:
         profile_id=profile_id, verdicts=verdicts, user=job.user, source=LabelSource.IMPORT
     )
     # Companies whose text this import changed: their vectors are stale from now on.
-    companies.text_changed(Company.objects.filter(import_job=job).with_stale_embedding(active.model_name()))
+    companies.text_changed(Company.objects.of_import(job.pk).with_stale_embedding(active.model_name()))
     job.created = created
     job.updated = written - created
     job.unchanged = distinct - written

@@ -66,7 +66,7 @@ def import_progress(job: ImportJob, *, profile_id: int) -> dict:
         # over in_profile's annotations wraps them in a subquery, which Django cannot relabel for
         # the score's composite key.
         counts = (
-            Company.objects.filter(import_job=job)
+            Company.objects.of_import(job.pk)
             .with_embedding_status(active.model_name())
             .annotate(
                 scored_here=Exists(Score.objects.filter(profile_id=profile_id, company_id=OuterRef("pk"))),

@@ -213,7 +213,7 @@ def run_import(job: ImportJob, *, progress: loading.Progress | None = None) -> I
 def queue_import_embeddings(job_id: int) -> int:
     """Queue the companies this import created or changed whose text needs a (new) vector."""
     ids = list(
-        Company.objects.filter(import_job_id=job_id)
+        Company.objects.of_import(job_id)
         .needing_embedding(active.model_name())
         .order_by("pk")
         .values_list("pk", flat=True)

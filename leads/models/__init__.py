@@ -15,7 +15,7 @@ from leads.models.companies import (
 )
 from leads.models.crm import CrmRecord
 from leads.models.encoders import EncoderState
-from leads.models.imports import ImportJob, ImportState, UploadedTable
+from leads.models.imports import ImportedCompany, ImportJob, ImportState, UploadedTable
 from leads.models.labels import VERDICT_VALUE, Label, LabelQuerySet, LabelSource, Verdict
 from leads.models.lookups import AnyOf
 from leads.models.maps import MapLayout, MapPoint, MapPointQuerySet
@@ -29,7 +29,7 @@ from leads.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
-    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CrmRecord", "CurrentVerdict", "FIRST_PROFILE_ID", "EncoderState", "ImportJob", "ImportState", "Label", "LabelQuerySet", "LabelSource", "MapLayout", "MapPoint",
+    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CrmRecord", "CurrentVerdict", "FIRST_PROFILE_ID", "EncoderState", "ImportedCompany", "ImportJob", "ImportState", "Label", "LabelQuerySet", "LabelSource", "MapLayout", "MapPoint",
     "MapPointQuerySet", "MatchedBy", "Outcome", "OutcomeBand", "OutcomeImport", "OutcomeSettings", "PendingScoreChange", "Profile", "ProfileAccess", "ProfileChoice", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
     "ScoreSnapshot", "ScoringState", "Stage", "UploadedTable", "Verdict", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
     "current_vector_exists", "search_query",

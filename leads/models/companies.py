@@ -22,6 +22,7 @@ from leads.imports import numbers
 from leads.models.access import APP_PERMISSIONS
 from leads.models.lookups import Ids, id_array
 from leads.models.profiles import CurrentVerdict, ProfileScore
+from leads.models.imports import ImportedCompany
 from leads.models.words import (  # noqa: F401 - words_sql: migration 0021 reads it from here
     SEARCH_IDS_INLINE,
     SEARCH_VECTOR,
@@ -174,6 +175,11 @@ def _weakest(alternatives: set[tuple[str, ...]]) -> list[tuple[str, ...]]:
 
 
 class CompanyQuerySet(models.QuerySet):
+    def of_import(self, job_id: int) -> CompanyQuerySet:
+        """The companies import `job_id` created or changed (ImportedCompany), whatever imported
+        them since."""
+        return self.filter(Exists(ImportedCompany.objects.filter(job_id=job_id, company_id=OuterRef("pk"))))
+
     def with_current_embedding(self, model_name: str) -> CompanyQuerySet:
         """Companies whose embedding was made by `model_name` from their current text."""
         return self.filter(current_vector_exists(model_name))

@@ -111,3 +111,20 @@ class ImportJob(UploadedTable):
                 " the record id decided, the other company is unchanged."
             )
         return said
+
+
+class ImportedCompany(models.Model):
+    """A company an import created or changed, kept for good: the import's progress, its "See the
+    N companies" and `?import=` list the same companies after a later import changes them too
+    (Company.import_job names only the last). Written with the import's upsert (imports/loading).
+    No foreign key to the company: a deleted company leaves a row that no read joins to, and a
+    million-company import writes no second index."""
+
+    pk = models.CompositePrimaryKey("job", "company")
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+", db_index=False)  # the key leads
+    company = models.ForeignKey(
+        "leads.Company", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.company_id}"
