@@ -146,11 +146,27 @@ def open_text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline="")
 
 
-HEADER_ONLY_MESSAGE = "The file has a header row but no companies under it: add one row per company below the header."
-_EMPTY_MESSAGE = "The file is empty: it needs a header row and at least one company."
+@dataclass(frozen=True)
+class Rows:
+    """What a file's rows are, for the sentences that say a file lacks them: companies for an
+    import, deals for a deals file."""
+
+    one: str
+    many: str
 
 
-def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Dialect:
+COMPANIES = Rows("company", "companies")
+
+
+def header_only_message(rows: Rows = COMPANIES) -> str:
+    return f"The file has a header row but no {rows.many} under it: add one row per {rows.one} below the header."
+
+
+def _empty_message(rows: Rows) -> str:
+    return f"The file is empty: it needs a header row and at least one {rows.one}."
+
+
+def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "", rows: Rows = COMPANIES) -> Dialect:
     """Detect encoding, delimiter and headers, then rewind the stream. A given encoding or
     delimiter (the user's choice on the preview page) is used instead of detecting it.
 
@@ -159,7 +175,7 @@ def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Diale
     whole_file = len(sample) < SAMPLE_BYTES or not stream.read(1)
     stream.seek(0)
     if not sample.strip():
-        raise UnreadableFile(_EMPTY_MESSAGE)
+        raise UnreadableFile(_empty_message(rows))
     chosen = bool(encoding)
     if chosen:
         _check_chosen_encoding(sample, encoding)
@@ -167,7 +183,7 @@ def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Diale
     text = sample.decode(encoding, errors="replace" if encoding != "cp1252" else "cp1252-latin1")
     text = text.lstrip("\ufeff")
     if not text.strip():
-        raise UnreadableFile(_EMPTY_MESSAGE)  # a BOM, or UTF-16 spaces and newlines
+        raise UnreadableFile(_empty_message(rows))  # a BOM, or UTF-16 spaces and newlines
     if _looks_binary(text):
         raise BinaryFile(_BINARY_MESSAGE)
     delimiter = delimiter or detect_delimiter(text)
@@ -184,7 +200,7 @@ def sniff(stream: BinaryIO, *, encoding: str = "", delimiter: str = "") -> Diale
     # A NUL cannot be stored in Postgres text (the headers become keys of Company.extra).
     dialect = Dialect(encoding=encoding, delimiter=delimiter, headers=[h.replace("\x00", "").strip() for h in headers])
     if whole_file and next(read_rows(io.BytesIO(sample), dialect), None) is None:
-        raise UnreadableFile(HEADER_ONLY_MESSAGE)
+        raise UnreadableFile(header_only_message(rows))
     return dialect
 
 

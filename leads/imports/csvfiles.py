@@ -18,9 +18,9 @@ from leads.companies.identity import Website, clean_name, dedupe_key, read_websi
 from leads.crm.names import MAX_RECORD_ID
 from leads.imports import headers, numbers
 from leads.imports.csvdialect import (  # noqa: F401 - part of this module's interface
+    COMPANIES,
     DELIMITER_NAMES,
     DELIMITERS,
-    HEADER_ONLY_MESSAGE,
     SAMPLE_BYTES,
     BrokenRow,
     Dialect,

@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 from leads.crm import names as crm_names
-from leads.imports import csvfiles, headers, jobs, loading, tabular
+from leads.imports import csvdialect, csvfiles, headers, jobs, loading, tabular
 from leads.imports import services as imports
 
 
@@ -66,7 +66,7 @@ def dry_run(
             elif len(result.records) < shown:
                 result.records.append(record)
     if result.rows_read == 0:
-        raise csvfiles.UnreadableFile(csvfiles.HEADER_ONLY_MESSAGE)
+        raise csvfiles.UnreadableFile(csvdialect.header_only_message())
     return result
 
 

@@ -43,28 +43,38 @@ class Table:
 
 
 def describe(
-    stream: BinaryIO, *, size: int, encoding: str = "", delimiter: str = "", sheet: str | None = None, name: str = ""
+    stream: BinaryIO,
+    *,
+    size: int,
+    encoding: str = "",
+    delimiter: str = "",
+    sheet: str | None = None,
+    name: str = "",
+    rows: csvdialect.Rows = csvdialect.COMPANIES,
 ) -> Table:
     """The file's format and headers, the first rows and about how many rows it holds. For a CSV
     its encoding and delimiter (detected, or as chosen); for a workbook the sheet (the first, or
     the one named), opened once: a workbook's string table is read on every opening. `name`: the
-    file's, where known: bytes that are not text, named .xlsx, are a workbook that cannot be read."""
+    file's, where known: bytes that are not text, named .xlsx, are a workbook that cannot be read.
+    `rows`: what the rows are (companies, deals), for the sentences that say a file has none."""
     try:
-        return _describe(stream, size=size, encoding=encoding, delimiter=delimiter, sheet=sheet)
+        return _describe(stream, size=size, encoding=encoding, delimiter=delimiter, sheet=sheet, rows=rows)
     except csvdialect.BinaryFile:
         if name.lower().endswith(xlsxfiles.WORKBOOK_SUFFIXES):
             raise UnreadableFile(xlsxfiles.NOT_A_WORKBOOK) from None
         raise
 
 
-def _describe(stream: BinaryIO, *, size: int, encoding: str, delimiter: str, sheet: str | None) -> Table:
+def _describe(
+    stream: BinaryIO, *, size: int, encoding: str, delimiter: str, sheet: str | None, rows: csvdialect.Rows
+) -> Table:
     if xlsxfiles.is_workbook(stream):
         with _workbook(stream) as workbook:
             # The sizes the sheets declare, read before reading rows forgets them.
             declared = [worksheet.max_row or 1 for worksheet in workbook.worksheets]
-            dialect = _sniff_workbook(workbook, sheet)
-            rows = [cells for _, cells in islice(_sheet_rows(workbook, dialect), SAMPLE_ROWS)]
-            return Table(dialect, rows, max(0, declared[dialect.sheet] - 1))
+            dialect = _sniff_workbook(workbook, sheet, rows)
+            sample = [cells for _, cells in islice(_sheet_rows(workbook, dialect), SAMPLE_ROWS)]
+            return Table(dialect, sample, max(0, declared[dialect.sheet] - 1))
     if stream.read(8) == _OLE_MAGIC:
         raise UnreadableFile(
             "This is an old Excel .xls workbook (or a password-protected one): save it as .xlsx or CSV and upload that."
@@ -74,9 +84,8 @@ def _describe(stream: BinaryIO, *, size: int, encoding: str, delimiter: str, she
         raise UnreadableFile("Only an Excel workbook has sheets, and this file is a CSV: leave out the sheet.")
     if encoding == XLSX:
         raise UnreadableFile("This file is not an Excel workbook: choose the encoding of its text.")
-    dialect = csvdialect.sniff(stream, encoding=encoding, delimiter=delimiter)
-    rows = sample_rows(stream, dialect)
-    return Table(dialect, rows, _count_rows(stream, dialect, size))
+    dialect = csvdialect.sniff(stream, encoding=encoding, delimiter=delimiter, rows=rows)
+    return Table(dialect, sample_rows(stream, dialect), _count_rows(stream, dialect, size))
 
 
 def rows_counted(size: int) -> bool:
@@ -112,36 +121,41 @@ def _workbook(stream: BinaryIO):
         stream.seek(0)
 
 
-def _sniff_workbook(workbook, sheet: str | None) -> Dialect:
-    """The sheet asked for; else the first sheet with companies on it (a workbook often opens on
-    a cover or notes sheet), the preview saying which one it read."""
+def _sniff_workbook(workbook, sheet: str | None, rows: csvdialect.Rows) -> Dialect:
+    """The sheet asked for; else the first sheet with rows on it (a workbook often opens on a
+    cover or notes sheet), the preview saying which one it read."""
     if sheet not in (None, ""):
-        return _sniff_sheet(workbook, xlsxfiles.choose_sheet(workbook, sheet))
+        return _sniff_sheet(workbook, xlsxfiles.choose_sheet(workbook, sheet), rows)
     if not workbook.sheetnames:
-        raise UnreadableFile("The workbook has no sheets: open it in Excel, put the companies on a sheet and save it.")
+        raise UnreadableFile(
+            f"The workbook has no sheets: open it in Excel, put the {rows.many} on a sheet and save it."
+        )
     problems = []
     for index in range(len(workbook.sheetnames)):
         try:
-            return _sniff_sheet(workbook, index)
+            return _sniff_sheet(workbook, index, rows)
         except UnreadableFile as problem:
             problems.append(problem)
     if len(problems) == 1:
         raise problems[0]
-    raise UnreadableFile(f"No sheet has companies on it ({', '.join(map(repr, workbook.sheetnames))}): {problems[0]}")
+    sheets = ", ".join(map(repr, workbook.sheetnames))
+    raise UnreadableFile(f"No sheet has {rows.many} on it ({sheets}): {problems[0]}")
 
 
-def _sniff_sheet(workbook, index: int) -> Dialect:
+def _sniff_sheet(workbook, index: int, rows: csvdialect.Rows) -> Dialect:
     name = workbook.sheetnames[index]
     top = list(islice(xlsxfiles.read_sheet(workbook, index), xlsxfiles.HEADER_SEARCH_ROWS))
     if not any(any(c.strip() for c in cells) for _, cells in top):
-        raise UnreadableFile(f"The sheet {name!r} is empty: it needs a header row and at least one company.")
+        raise UnreadableFile(f"The sheet {name!r} is empty: it needs a header row and at least one {rows.one}.")
     headers = [h.replace("\x00", "").strip() for h in top[xlsxfiles.find_header(top)][1]]
     while headers and not headers[-1]:
         headers.pop()  # formatted empty cells right of the table, often up to Excel's last column
     csvdialect.check_width(headers)
     dialect = Dialect(encoding=XLSX, delimiter="", headers=headers, sheet=index)
     if next(_sheet_rows(workbook, dialect), None) is None:
-        raise UnreadableFile(f"The sheet {name!r} has a header row but no companies under it: add one row per company.")
+        raise UnreadableFile(
+            f"The sheet {name!r} has a header row but no {rows.many} under it: add one row per {rows.one}."
+        )
     return dialect
 
 

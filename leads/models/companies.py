@@ -20,9 +20,9 @@ from leads.companies.identity import dedupe_key, embedding_text, read_website, t
 from leads.crm.names import MAX_RECORD_ID
 from leads.imports import numbers
 from leads.models.access import APP_PERMISSIONS
+from leads.models.imports import ImportedCompany
 from leads.models.lookups import Ids, id_array
 from leads.models.profiles import CurrentVerdict, ProfileScore
-from leads.models.imports import ImportedCompany
 from leads.models.words import (  # noqa: F401 - words_sql: migration 0021 reads it from here
     SEARCH_IDS_INLINE,
     SEARCH_VECTOR,

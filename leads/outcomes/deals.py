@@ -21,10 +21,14 @@ import pycountry
 from leads.companies.identity import clean_name, normalise_name, read_website
 from leads.crm import columns as crm_columns
 from leads.imports import numbers
+from leads.imports.csvdialect import Rows
 from leads.imports.csvfiles import Rejected
 
 WON, LOST, OPEN = "won", "lost", "open"
 STAGES = (WON, LOST, OPEN)
+
+# What a deals file's rows are, for the sentences that say a file has none (imports.tabular).
+DEALS = Rows("deal", "deals")
 
 # What a deal row may say, and the headers (folded: lower case, words only) each is known by, in
 # order of preference: Pipedrive's won / lost / open "status" before its pipeline "stage".
@@ -348,21 +352,6 @@ def unknown_stages(rows: Sequence[Sequence[str]], mapping: dict[int, str]) -> li
         if written and not is_known_stage(written):
             seen.setdefault(written)
     return list(seen)
-
-
-# imports.csvdialect and imports.tabular say what an empty file lacks in a companies file's words
-# ('add one row per company'); a deals file lacks deals. They take no noun: their sentences are
-# reworded here, and a test keeps the two in step.
-_COMPANY_WORDS = (("row per company", "row per deal"), ("no companies", "no deals"), ("one company", "one deal"),
-                  ("has companies", "has deals"), ("the companies", "the deals"))  # fmt: skip
-
-
-def in_deals_words(message: str) -> str:
-    """An unreadable file's sentence from the imports, said of deals: 'The file has a header row but
-    no deals under it: add one row per deal below the header.'"""
-    for company, deal in _COMPANY_WORDS:
-        message = message.replace(company, deal)
-    return message
 
 
 def parse_stage_choice(text: str) -> tuple[str, str]:

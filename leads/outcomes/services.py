@@ -65,10 +65,7 @@ def create_import_from_stream(stream: BinaryIO, *, name: str, size: int, crm: st
 def describe(stream: BinaryIO, *, name: str, size: int, crm: str = "", user=None) -> OutcomeImport:
     """The job for a file, unsaved and without the file: what a dry run reads it with."""
     jobs.check_size(size)
-    try:
-        table = tabular.describe(stream, size=size)
-    except UnreadableFile as problem:  # an empty file, or a header alone: said of deals, not companies
-        raise UnreadableFile(deal_rows.in_deals_words(str(problem))) from None
+    table = tabular.describe(stream, size=size, rows=deal_rows.DEALS)
     dialect = table.dialect
     job = OutcomeImport(user=user, original_name=name, headers=dialect.headers, encoding=dialect.encoding,
                         rows_estimate=table.rows_estimate)  # fmt: skip
