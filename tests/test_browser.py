@@ -269,7 +269,7 @@ def test_a_rep_works_through_label_next(live_server, page, fake_encoder, alice):
     page.reload()
     expect(rows(page)).to_have_count(4)
     reasons = set(page.locator("td.wide .reason").all_inner_texts())
-    assert reasons and reasons <= {"uncertain", "unexplored", "influential"}
+    assert reasons and reasons <= {"uncertain", "unexplored", "influential", "confirm"}
     first = rows(page).first.locator("td:first-child a").inner_text()
     keyboard_ready(page)
     page.keyboard.press("j")

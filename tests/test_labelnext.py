@@ -96,6 +96,16 @@ def test_a_member_of_a_dense_cluster_is_influential_and_comes_before_a_lone_look
     assert ranking.reach[0] > 0.5  # it would join the neighbours of most of the crowd
 
 
+def test_a_sure_pick_that_brings_no_company_nearer_is_to_confirm_not_influential():
+    """A small team runs out of useful picks: two companies each beside a like, nothing unlabelled
+    near either. It used to say "influential: close to many unlabelled companies, 0.0% of them"."""
+    candidates = np.stack([planar(0, 1), planar(1, 1)])
+    ranking = labelnext.rank(candidates, LABELLED, LABELS, limit=2, k=10)
+    assert ranking.gains.tolist() == [0.0, 0.0] and ranking.reach.tolist() == [0.0, 0.0]
+    assert ranking.reasons == (labelnext.CONFIRM, labelnext.CONFIRM)
+    assert all(score > labelnext.UNCERTAIN_BELOW for score in ranking.scores)
+
+
 def test_the_top_of_the_list_is_not_near_duplicates():
     # Two groups of ten near-identical companies, equally far from the labels: one from each first.
     group, _ = clusters([10, 10], dims=2, spread=0.001)
@@ -193,6 +203,9 @@ def test_label_next_suggests_the_unlabelled_scored_companies_with_a_reason(world
         if suggestion.reason != labelnext.UNEXPLORED:
             assert "none is close" not in suggestion.detail and "Nothing labelled is close" not in suggestion.detail
         assert "fit is" not in suggestion.detail  # the cell beside shows the fit, fresh after each verdict
+        assert "0.0%" not in suggestion.detail and "many" not in suggestion.detail
+        if suggestion.reason == labelnext.CONFIRM:
+            assert "a verdict here checks this one" in suggestion.detail
     assert by_name["Foxtrot Fashion"].reason == labelnext.UNEXPLORED  # fashion: nothing labelled is close
     assert suggestions[0].reason == labelnext.UNEXPLORED  # unexplored first
     assert "Nothing labelled is close" in by_name["Foxtrot Fashion"].detail

@@ -18,6 +18,9 @@ rep understands, and each pick is given the one that fits it best:
 - uncertain: its neighbours disagree (|score| below UNCERTAIN_BELOW): the first factor is ~1,
   not 0.2, and its neighbours' scores near 0 count double;
 - influential: otherwise: it is close to many unlabelled companies (many terms).
+- confirm: none of those, and it gains nothing (no unlabelled company is nearer to it than to a
+  labelled one): a small team runs out of the others before the list is full; its verdict checks
+  what the scorer says of it and little else. Last.
 
 docs/evaluation.md compares it with labelling the top of the list and with random labels on the
 real YC companies, and says what was tried first (an "expected score change" gain did no better than random).
@@ -51,7 +54,8 @@ from leads.scoring.knn import BLOCK_CELLS, cosine_distances, knn_scores, normali
 UNCERTAIN = "uncertain"
 UNEXPLORED = "unexplored"
 INFLUENTIAL = "influential"
-REASONS = (UNCERTAIN, UNEXPLORED, INFLUENTIAL)
+CONFIRM = "confirm"
+REASONS = (UNCERTAIN, UNEXPLORED, INFLUENTIAL, CONFIRM)
 
 # How much a confident score discounts a candidate (its own, then its unlabelled neighbours'):
 # a candidate among unanimous neighbours still counts for 1 - 0.8 (all likes so far: s = +1 everywhere).
@@ -84,6 +88,7 @@ class Ranking:
     # start, the share of the companies its cluster holds.
     reach: np.ndarray
     threshold: float  # low_confidence_threshold of the labelled set (0.0 with fewer than 2 labels, or stored flags)
+    reference_size: int = 0  # how many unlabelled companies `reach` is a share of (a sample of them)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -170,9 +175,11 @@ def rank(
     far = is_low_confidence(nearest, threshold) if unexplored is None else np.asarray(unexplored, bool)[rows]
     first = np.argsort(~far[picks], kind="stable")  # unexplored first, each group in the greedy's order
     picks, gains = picks[first], gains[first]
-    reasons = tuple(_reason(values[i], far[i]) for i in picks)
+    reasons = tuple(_reason(values[i], far[i], gain) for i, gain in zip(picks, gains))
     reach = reference.nearer(vectors[picks], picks)
-    return Ranking(rows[picks], reasons, gains, values[picks], nearest[picks], reach, float(threshold or 0.0))
+    return Ranking(
+        rows[picks], reasons, gains, values[picks], nearest[picks], reach, float(threshold or 0.0), len(reference.rows)
+    )
 
 
 def nearest_distances(distances: np.ndarray) -> np.ndarray:
@@ -239,12 +246,12 @@ def _greedy(vectors, values, reference: _Reference, count: int) -> tuple[np.ndar
     return np.array(picks, dtype=np.int64), np.array(picked_gains)
 
 
-def _reason(score: float, far: bool) -> str:
+def _reason(score: float, far: bool, gain: float) -> str:
     if far:
         return UNEXPLORED
     if abs(score) < UNCERTAIN_BELOW:
         return UNCERTAIN
-    return INFLUENTIAL
+    return INFLUENTIAL if gain > 0 else CONFIRM
 
 
 def _sample_rows(n: int, size: int, rng: np.random.Generator) -> np.ndarray:

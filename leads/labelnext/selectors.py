@@ -153,4 +153,18 @@ def _detail(ranking: labelnext.Ranking, i: int, company: Company) -> str:
                 "or too mixed to be sure."
             )
         return "Its labelled neighbours disagree: some you liked, some you disliked, about as close."
-    return f"Close to many unlabelled companies: it would be the nearest labelled company of about {reach:.1%} of them."
+    if reason == labelnext.CONFIRM:
+        return (
+            "The scorer is fairly sure of it, and no unlabelled company is nearer to it than to what you "
+            "labelled: a verdict here checks this one and teaches little else."
+        )
+    return f"Unlabelled companies lie around it: a verdict here would be the nearest labelled one for {_share(ranking, i)} of them."
+
+
+def _share(ranking: labelnext.Ranking, i: int) -> str:
+    """An influential pick's reach in words: a percentage where it rounds to one, else a count of
+    the sample it was measured on ("1 in 53"), never "0.0%"."""
+    reach = float(ranking.reach[i])
+    if reach >= 0.015 or not ranking.reference_size:
+        return f"about {reach:.0%}"
+    return f"{max(1, round(reach * ranking.reference_size)):,} in {ranking.reference_size:,}"
