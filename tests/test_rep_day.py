@@ -240,6 +240,27 @@ STICKING_OUT = """() => [...document.querySelectorAll('td .band, td .score')].ma
 }).filter(([, over]) => over > 0)"""
 
 
+# Words broken across two lines (the narrow screen's "Lik/e", "COMP/ANY", "Eiskal/t Logist/ik"), as
+# [element, word]: a word whose range draws on two lines. Buttons, headings, names and chips.
+BROKEN_WORDS = """() => {
+    const broken = [];
+    for (const el of document.querySelectorAll('.label-buttons button, th, td > a, td .reason, td .band')) {
+        if (!el.offsetParent) continue;  // hidden on a phone
+        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const match of node.textContent.matchAll(/\\S+/g)) {
+                const range = document.createRange();
+                range.setStart(node, match.index);
+                range.setEnd(node, match.index + match[0].length);
+                const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+                if (tops.size > 1) broken.push([el.tagName.toLowerCase(), match[0]]);
+            }
+        }
+    }
+    return broken;
+}"""
+
+
 @browser
 @pytest.mark.browser
 def test_no_page_of_either_role_scrolls_sideways_on_a_phone(live_server, browser, fake_encoder, alice, bob):
@@ -256,6 +277,11 @@ def test_no_page_of_either_role_scrolls_sideways_on_a_phone(live_server, browser
         rejected_rows=[{"line": 7, "reason": f"the website {long}.com is not a web address", "values": [long]}],
     )  # fmt: skip
     ids = {"company": brewing["Maltworks Brewing"].pk, "job": job.pk}
+    labels.label_company(
+        profile_id=FIRST_PROFILE_ID, company=software["Bytecraft"], user=alice, source="click", verdict="like"
+    )
+    scores.apply_label_changes(FIRST_PROFILE_ID)
+    assert ScoreChange.objects.exists()  # /changes/ lists some
     for user, password, role in ((alice, "alice-password-1", "rep"), (bob, "bob-password-1", "manager")):
         context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
         page = context.new_page()
@@ -267,6 +293,8 @@ def test_no_page_of_either_role_scrolls_sideways_on_a_phone(live_server, browser
                 assert width <= 375, f"{path} as {role} is {width} px wide on a 375 px screen"
                 sticking = page.evaluate(STICKING_OUT)  # a band chip under the Like button
                 assert not sticking, f"{path} as {role}: {sticking} stick out of their cells"
+                broken = page.evaluate(BROKEN_WORDS)
+                assert not broken, f"{path} as {role}: words broken across lines {broken}"
         finally:
             context.close()
 
@@ -282,6 +310,36 @@ def on_a_phone(browser, live_server):
         yield page
     finally:
         context.close()
+
+
+# What a tap lands on at the centre of the note's text (left of its Undo button): a row's button
+# or cell, or the note itself.
+TAP_ON_NOTE = """() => {
+    const note = document.getElementById('toast'), box = note.getBoundingClientRect();
+    const undo = note.querySelector('[data-undo]').getBoundingClientRect();
+    const x = (box.left + undo.left) / 2, y = box.top + box.height / 2;
+    const hit = document.elementFromPoint(x, y);
+    return {onNote: note.contains(hit), inRow: Boolean(hit && hit.closest('tr[data-company]'))};
+}"""
+
+
+@browser
+@pytest.mark.browser
+def test_on_a_phone_a_tap_on_the_note_goes_to_the_row_under_it(live_server, browser, fake_encoder, alice):
+    """At 390 px the note after a verdict sat on the row just below the one tapped: the next tap on
+    that row's Like button hit the note instead."""
+    labelled_world(alice)
+    with on_a_phone(browser, live_server) as page:
+        rows(page).nth(1).locator("button[value=like]").tap()
+        note = page.locator("#toast")
+        expect(note).to_contain_text("Scores update")
+        page.evaluate("window.scrollTo(0, 120)")  # some row under the note
+        hit = page.evaluate(TAP_ON_NOTE)
+        assert not hit["onNote"] and hit["inRow"], hit
+        undo = note.locator("[data-undo]").bounding_box()
+        assert page.evaluate(
+            f"document.elementFromPoint({undo['x'] + undo['width'] / 2}, {undo['y'] + undo['height'] / 2}).closest('[data-undo]') !== null"
+        )  # its own Undo still takes a tap
 
 
 @browser
