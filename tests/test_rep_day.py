@@ -159,6 +159,7 @@ def test_no_notice_moves_the_rows_under_the_pointer(live_server, page, fake_enco
     page.locator("#toast").wait_for(state="visible")
     scores.apply_label_changes(FIRST_PROFILE_ID)  # what the worker does: the page then shows "N scores changed"
     page.locator("#changes").wait_for(state="visible", timeout=15_000)
+    expect(page.locator("#toast")).to_contain_text("Bytecraft: liked. Scores updated.")  # not "in a moment" still
     after = target.bounding_box()
     assert (after["x"], after["y"]) == (before["x"], before["y"])
 

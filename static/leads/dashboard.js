@@ -187,6 +187,19 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
       link.textContent = `${state.changed.toLocaleString()}${state.changed >= 10000 ? "+" : ""} score${state.changed === 1 ? "" : "s"} changed`;
       box.append(link, state.done ? "" : " (still rescoring…)");
     }
+    if (state.done) settleNotes();
+  }
+
+  // Once the pass is done, the notes that said scores would update say they have.
+  function settleNotes() {
+    for (const note of document.querySelectorAll("#toast, .message, td .muted.small")) {
+      const walker = document.createTreeWalker(note, NodeFilter.SHOW_TEXT);
+      for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+        text.textContent = text.textContent
+          .replace("Scores update in a moment.", "Scores updated.")
+          .replace("scores update in a moment.", "scores are updated.");
+      }
+    }
   }
 
   document.body.addEventListener("htmx:afterSwap", (event) => {
