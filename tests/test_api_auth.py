@@ -109,3 +109,17 @@ def test_a_session_authenticates(client, world, alice):
 
 def test_the_listing_only_takes_gets(api, world):
     assert api.post("/api/companies/", {}, content_type="application/json").status_code == 405
+
+
+def test_the_token_pages_example_asks_what_a_rep_would_and_the_api_answers_it(client, world, alice, key):
+    """It showed `ordering=-score`, the one ordering the README says is slow at scale."""
+    import html
+    import re
+
+    client.force_login(alice)
+    page = html.unescape(client.get("/account/token").content.decode())
+    assert "ordering=-score" not in page
+    url = re.search(r"'https?://[^/]+(/api/companies/\?[^']+)'", page)[1]
+    client.logout()
+    response = client.get(url, HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 200 and "results" in response.json()
