@@ -121,6 +121,41 @@ def test_the_api_and_the_export_take_the_same_orderings(api, client, alice, worl
     assert [row[1] for row in rows[1:]] == by_fit(world) + UNSCORED
 
 
+def test_countries_come_in_the_order_of_the_names_shown_and_filter_off_one_index(as_alice, world):
+    """By their codes, Germany (DE), Spain (ES), France (FR) and the United Kingdom (GB) came in that
+    order under names that read out of order. A country we know no code of sorts by what it says."""
+    for name, country in [("Alpha Brewing", "GB"), ("Bravo Beers", "ES"), ("Copper Stouts", "DE"),
+                          ("Delta Code", "FR"), ("Echo Review", "Atlantis"), ("Foxtrot Fashion", "AT")]:  # fmt: skip
+        Company.objects.filter(name=name).update(country=country)
+    listed = dashboard_names(as_alice.get("/", {"ordering": "country"}))
+    assert listed[:6] == [
+        "Echo Review",
+        "Foxtrot Fashion",
+        "Delta Code",
+        "Copper Stouts",
+        "Bravo Beers",
+        "Alpha Brewing",
+    ]
+    # Atlantis, Austria, France, Germany, Spain, United Kingdom; Golf Pending (none) last.
+    assert listed[-1] == "Golf Pending"
+    for given in ("Germany", "germany", "DE", "Deutschland"):
+        assert dashboard_names(as_alice.get("/", {"country": given})) == ["Copper Stouts"], given
+    assert dashboard_names(as_alice.get("/", {"country": "atlantis"})) == ["Echo Review"]
+
+    from django.db import connection, transaction
+
+    (first_part, _) = orderings.ORDERINGS["country"].parts(Company.objects.all())
+    with transaction.atomic(), connection.cursor() as cursor:  # the plans a million companies get
+        cursor.execute("set local enable_seqscan = off")
+        cursor.execute("set local enable_bitmapscan = off")
+        plans = []
+        for queryset in (Company.objects.in_country("Germany"), first_part[:10]):
+            sql, params = queryset.query.sql_with_params()
+            cursor.execute(f"explain {sql}", params)
+            plans.append("\n".join(line for (line,) in cursor.fetchall()))
+    assert all("company_country_name" in plan for plan in plans), plans
+
+
 @pytest.mark.parametrize("ordering", [o for o, sort in orderings.ORDERINGS.items() if sort.parts is not None])
 def test_every_page_of_a_sorted_list_joins_up_with_the_next(ordering, fake_encoder):
     """Pages cut anywhere (inside the companies with a value, across into those without, past the

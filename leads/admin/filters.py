@@ -5,7 +5,6 @@ profile the admin works in (CompanyAdmin.get_queryset reads the companies in it)
 from django.contrib import admin
 
 from leads.companies import selectors
-from leads.companies.countries import normalise_country
 from leads.embedding import active
 from leads.models import LabelSource
 from leads.profiles import selectors as profiles
@@ -151,5 +150,5 @@ class CountryFilter(TextFilter):
     parameter_name = field = "country"
 
     def queryset(self, request, queryset):
-        value = normalise_country(self.value() or "")
-        return queryset.filter(country__iexact=value) if value else queryset
+        value = (self.value() or "").strip()
+        return queryset.in_country(value) if value else queryset

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db.models import F
 from django.db.models.functions import Upper
 
-from leads.models import CompanyQuerySet
+from leads.models import CompanyQuerySet, CountryName
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,14 @@ def by_name(companies: CompanyQuerySet, *, descending: bool = False) -> CompanyQ
     return companies.order_by(F("name_key").desc(), "-pk") if descending else companies.order_by("name_key", "pk")
 
 
-def _text(field: str, descending: bool = False):
-    """A text column in order, case aside, off its (upper(field), id) index (Meta); companies with
-    none ("") after, by id, whichever way. Descending is the index read backwards: ties by id, the
-    highest first."""
+def _text(field: str, descending: bool = False, shown=None):
+    """A text column in order, case aside, off its (upper(field), id) index (Meta), or of the
+    expression it is `shown` as (a country by its name); companies with none ("") after, by id,
+    whichever way. Descending is the index read backwards: ties by id, the highest first."""
     key = f"{field}_key"
 
     def parts(companies: CompanyQuerySet) -> list[CompanyQuerySet]:
-        valued = companies.annotate(**{key: Upper(field)}).filter(**{f"{key}__gt": ""})
+        valued = companies.annotate(**{key: Upper(shown or field)}).filter(**{f"{key}__gt": ""})
         order = (F(key).desc(), "-pk") if descending else (key, "pk")
         return [valued.order_by(*order), companies.filter(**{field: ""}).order_by("pk")]
 
@@ -76,8 +76,8 @@ ORDERINGS = {
     "-name": Sort("by name, Z to A", lambda companies: [by_name(companies, descending=True)]),
     "industry": Sort("by industry, A to Z", _text("industry")),
     "-industry": Sort("by industry, Z to A", _text("industry", descending=True)),
-    "country": Sort("by country, A to Z", _text("country")),
-    "-country": Sort("by country, Z to A", _text("country", descending=True)),
+    "country": Sort("by country, A to Z", _text("country", shown=CountryName("country"))),
+    "-country": Sort("by country, Z to A", _text("country", descending=True, shown=CountryName("country"))),
     "employees": Sort("fewest employees first", _number("employees")),
     "-employees": Sort("most employees first", _number("employees", descending=True)),
     "founded": Sort("founded longest ago first", _number("founded")),

@@ -14,7 +14,6 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
 from leads.companies import orderings, ranges
-from leads.companies.countries import normalise_country
 from leads.core.params import whole_number
 from leads.embedding import active
 from leads.models import (
@@ -118,7 +117,7 @@ def company_listing(
     if texts["industry"]:
         companies = companies.filter(industry__iexact=texts["industry"])
     if texts["country"]:  # 'Germany', 'germany' and 'DE' find the companies stored as 'DE'
-        companies = companies.filter(country__iexact=normalise_country(texts["country"]))
+        companies = companies.in_country(texts["country"])
     found = companies.found_by(query)
     # The same selection of scored companies, on the score table alone, where the filters allow:
     # BestFirst reads a page of them off the score index without joining a million companies.

@@ -10,6 +10,7 @@ from leads.models.companies import (
     CompanyEmbeddingQuerySet,
     CompanyQuerySet,
     CompanyWords,
+    CountryName,
     current_vector_exists,
     search_query,
 )
@@ -29,7 +30,7 @@ from leads.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
-    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CrmRecord", "CurrentVerdict", "FIRST_PROFILE_ID", "EncoderState", "ImportedCompany", "ImportJob", "ImportState", "Label", "LabelQuerySet", "LabelSource", "MapLayout", "MapPoint",
+    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CountryName", "CrmRecord", "CurrentVerdict", "FIRST_PROFILE_ID", "EncoderState", "ImportedCompany", "ImportJob", "ImportState", "Label", "LabelQuerySet", "LabelSource", "MapLayout", "MapPoint",
     "MapPointQuerySet", "MatchedBy", "Outcome", "OutcomeBand", "OutcomeImport", "OutcomeSettings", "PendingScoreChange", "Profile", "ProfileAccess", "ProfileChoice", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
     "ScoreSnapshot", "ScoringState", "Stage", "UploadedTable", "Verdict", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
     "current_vector_exists", "search_query",

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection, models
-from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, Value
+from django.db.models import Exists, F, FilteredRelation, Func, OuterRef, Q, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Upper
 from pgvector.django import VectorField
@@ -174,7 +174,20 @@ def _weakest(alternatives: set[tuple[str, ...]]) -> list[tuple[str, ...]]:
     return kept
 
 
+class CountryName(Func):
+    """companies.countries.country_name in SQL (the function migration 0047 makes): 'DE' -> 'Germany'."""
+
+    function = "leads_country_name"
+    output_field = models.CharField()
+
+
 class CompanyQuerySet(models.QuerySet):
+    def in_country(self, value: str) -> CompanyQuerySet:
+        """Companies of a country given any way ('Germany', 'germany', 'DE', 'Deutschland'), or of
+        a value we know no country of, as given, case aside: off the company_country_name index."""
+        name = country_name(normalise_country(value)).upper()
+        return self.annotate(country_key=Upper(CountryName("country"))).filter(country_key=name)
+
     def of_import(self, job_id: int) -> CompanyQuerySet:
         """The companies import `job_id` created or changed (ImportedCompany), whatever imported
         them since."""
@@ -326,7 +339,8 @@ class Company(models.Model):
             # the first entries of the index, ties by id, whichever way.
             models.Index(Upper("name"), F("id"), name="company_name"),
             models.Index(Upper("industry"), F("id"), name="company_industry"),
-            models.Index(Upper("country"), F("id"), name="company_country"),
+            # Country: by its name, as shown (CountryName), for the filter and the order alike.
+            models.Index(Upper(CountryName("country")), F("id"), name="company_country_name"),
             # A saved view's companies new since a rep's last visit (savedviews.services).
             models.Index(fields=["created_at"], name="company_created"),
             # "My companies" and a rep's companies (owner = X; also what SET_NULL on a deleted
