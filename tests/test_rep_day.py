@@ -449,3 +449,17 @@ def test_label_next_s_keyboard_help_lists_only_the_keys_that_work_there(fake_enc
     assert (
         "<kbd>/</kbd>" not in on_label_next and "<kbd>x</kbd>" not in on_label_next and "<kbd>l</kbd>" in on_label_next
     )
+
+
+@browser
+@pytest.mark.browser
+def test_on_a_phone_label_next_says_why_each_company_is_there(live_server, browser, fake_encoder, alice):
+    """A phone hides the reason's column: it showed only the chip ("unexplored"), not the sentence."""
+    labelled_world(alice)
+    with on_a_phone(browser, live_server) as page:
+        page.goto(live_server.url + "/label-next/")
+        first = rows(page).first
+        expect(first.locator(".why-detail")).to_be_visible()
+        expect(first.locator(".why-detail")).to_have_text(re.compile(r"\w+ \w+ \w+"))
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= 375, f"label next is {width} px wide on a 375 px screen"
