@@ -61,7 +61,7 @@ def test_it_offers_a_token_to_a_rep_who_has_none_without_making_one(as_alice):
 def test_it_shows_a_new_key_once_and_afterwards_only_its_prefix(as_alice):
     made = as_alice.post("/account/token", {"action": "new"})
     key = shown_key(made)
-    assert f'curl -H "Authorization: Token {key}" http://testserver/api/companies/' in made.text
+    assert f'curl -H "Authorization: Token {key}" \'http://testserver/api/companies/' in made.text
     assert "Copy your new token now: it is shown only this once" in made.text
     assert "no-store" in made["Cache-Control"]  # not kept by the browser or a proxy
 
