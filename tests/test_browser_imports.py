@@ -53,6 +53,10 @@ def test_staff_upload_a_csv_map_its_columns_and_watch_the_import_finish(
     field = lambda name: progress.locator(f'[data-field="{name}"]')  # noqa: E731
     expect(field("state_display")).to_have_text("Queued")
     expect(progress.locator('[data-show="finished"]')).to_be_hidden()
+    with page.expect_response(lambda response: response.url.endswith("/progress")):
+        pass  # a second poll: the first one's answer is drawn
+    expect(progress.locator(".progress-row").first).to_contain_text("0 of 4", use_inner_text=True)  # counted on upload
+    expect(progress.locator('[data-show="rows-estimated"]')).to_be_hidden()  # not "0 of about 4"
 
     tasks.run_import(job.pk)  # the worker's part, while the page polls
     companies = Company.objects.filter(import_job=job)
@@ -70,6 +74,7 @@ def test_staff_upload_a_csv_map_its_columns_and_watch_the_import_finish(
     expect(progress.get_by_text("(no company is labelled yet, so nothing can be scored)")).to_be_visible()
     expect(progress.locator('[data-show="rows-counted"]')).to_have_text(" rows")  # "4 rows", not "4 of about 4"
     expect(progress.locator('[data-show="rows-estimated"]')).to_be_hidden()
+    expect(progress.locator('[data-show="rows-exact"]')).to_be_hidden()  # nor "4 of 4"
     finished = progress.locator('[data-show="finished"]')
     expect(finished).to_have_text("Done. See the 3 companies this import created or changed.", timeout=5_000)
     expect(page.get_by_role("link", name="Download all 1 as CSV")).to_be_visible()

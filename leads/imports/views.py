@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leads.accounts import roles
 from leads.core import queue
 from leads.crm import names as crm_names
-from leads.imports import csvfiles, headers, jobs, tabular
+from leads.imports import csvfiles, headers, jobs
 from leads.imports import selectors as import_selectors
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
@@ -169,7 +169,7 @@ def _preview_page(
             "encodings": imports.ENCODINGS,
             "delimiters": csvfiles.DELIMITER_NAMES,
             "sheets": sheets,
-            "rows_counted": tabular.rows_counted(job.size_bytes),
+            "rows_counted": job.rows_counted_on_upload,
             "mapping_problem": "" if error else preview.mapping_problem,
             "crm_choices": crm_names.KNOWN.items(),
             "crm_other": "" if job.crm in crm_names.KNOWN else crm_names.crm_label(job.crm) if job.crm else "",
