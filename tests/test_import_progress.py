@@ -17,10 +17,12 @@ from django.core.management import CommandError, call_command
 from leads import tasks
 from leads.embedding import services as embeddings
 from leads.imports import services as imports
+from leads.imports import tabular
 from leads.management.progress import ProgressBar
 from leads.models import Company, ImportJob
 from leads.scoring import services as scores
 from tests.conftest import FIXTURES
+from tests.csv_helpers import xlsx_bytes
 from tests.import_helpers import PROSPECTS, confirm, text, upload, uploaded_job
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +60,8 @@ def test_progress_follows_the_import_then_the_embedding(as_staff, fake_encoder):
         "state": "queued",
         "state_display": "Queued",
         "rows_read": 0,
-        "rows_counted": False,  # "0 of about 4" until the import has read the file
+        "rows_exact": True,  # "0 of 4": a small file's rows were counted on upload
+        "rows_counted": False,  # "4 rows" once the import has read the file
         "rows_estimate": 4,
         "rows_word": "rows",
         "companies": 0,
@@ -155,21 +158,53 @@ def test_the_progress_page_shows_counts_and_rejected_rows(as_staff, fake_encoder
     ]
 
 
-def test_rows_are_estimated_while_reading_and_counted_once_imported(as_staff, fake_encoder):
+def rows_shown(page: str) -> str:
+    """What the progress page says of the rows read, as a reader sees it (hidden parts left out)."""
+    row = re.search(r"<span>Rows read</span>.*?</div>", page, re.S).group(0)
+    row = re.sub(r'<span data-show="[\w-]+" hidden>.*?</span></span>', "", row)
+    return re.sub(r"<[^>]+>", "", row.split("</progress>")[1]).strip()
+
+
+def test_a_small_file_s_rows_are_counted_in_every_state(as_staff, fake_encoder):
     job = uploaded_job(as_staff)
+    pending = progress_json(as_staff, job)
+    assert (pending["rows_exact"], pending["rows_counted"], pending["rows_estimate"]) == (True, False, 4)
     confirm(as_staff, job)
     queued = progress_json(as_staff, job)
-    assert (queued["rows_counted"], queued["rows_estimate"]) == (False, 4)
-    page = text(as_staff.get(f"/imports/{job.pk}/"))
-    assert '<span data-show="rows-estimated"> of about <span data-field="rows_estimate">4</span></span>' in page
-    assert '<span data-show="rows-counted" hidden>' in page
+    assert (queued["state"], queued["rows_exact"], queued["rows_counted"]) == ("queued", True, False)
+    assert rows_shown(text(as_staff.get(f"/imports/{job.pk}/"))) == "0 of 4"  # not "0 of about 4"
+
+    job.state, job.rows_read = ImportJob.State.RUNNING, 2  # a worker halfway through
+    job.save()
+    assert rows_shown(text(as_staff.get(f"/imports/{job.pk}/"))) == "2 of 4"
 
     tasks.run_import(job.pk)
     done = progress_json(as_staff, job)
-    assert (done["rows_read"], done["rows_counted"], done["rows_estimate"], done["rows_word"]) == (4, True, 4, "rows")
-    page = text(as_staff.get(f"/imports/{job.pk}/"))
-    assert '<span data-show="rows-estimated" hidden>' in page  # no "4 of about 4"
-    assert '<span data-show="rows-counted"> <span data-field="rows_word">rows</span></span>' in page
+    assert (done["rows_read"], done["rows_exact"], done["rows_counted"], done["rows_estimate"]) == (4, True, True, 4)
+    assert done["rows_word"] == "rows"
+    assert rows_shown(text(as_staff.get(f"/imports/{job.pk}/"))) == "4 rows"  # no "4 of 4" nor "4 of about 4"
+
+
+def test_a_large_file_s_rows_are_estimated_until_imported(as_staff, fake_encoder, monkeypatch):
+    monkeypatch.setattr(tabular, "EXACT_COUNT_BYTES", 100)  # prospects.csv (a few hundred bytes) counts as large
+    job = uploaded_job(as_staff)
+    confirm(as_staff, job)
+    queued = progress_json(as_staff, job)
+    assert (queued["rows_exact"], queued["rows_counted"], queued["rows_estimate"]) == (False, False, 4)
+    assert rows_shown(text(as_staff.get(f"/imports/{job.pk}/"))) == "0 of about 4"
+
+    tasks.run_import(job.pk)
+    done = progress_json(as_staff, job)
+    assert (done["rows_exact"], done["rows_counted"], done["rows_estimate"]) == (True, True, 4)
+    assert rows_shown(text(as_staff.get(f"/imports/{job.pk}/"))) == "4 rows"
+
+
+def test_a_workbook_s_rows_are_about_what_its_sheet_declares_until_imported(as_staff):
+    rows = [["Name", "Description"], ["Acme", "Anvils."], ["Globex", "Globes."]]
+    job = uploaded_job(as_staff, xlsx_bytes({"Leads": rows}), "leads.xlsx")
+    confirm(as_staff, job)
+    assert progress_json(as_staff, job)["rows_exact"] is False  # a sheet's declared size can include empty rows
+    assert rows_shown(text(as_staff.get(f"/imports/{job.pk}/"))) == "0 of about 2"
 
 
 def test_one_row_is_one_row(as_staff):

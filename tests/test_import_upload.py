@@ -152,6 +152,27 @@ def test_a_good_upload_leads_to_a_preview_with_the_suggested_mapping(as_staff):
     assert '<select name="column-7" aria-label="Column internal id">' in page
 
 
+def mapping_lines(page: str) -> dict[str, list[str]]:
+    """The preview's mapping, a line per column: its header -> the values shown beside its dropdown."""
+    lines = re.findall(r'<th scope="row">([^<]*)</th>\s*<td class="values">(.*?)</td>', page, re.S)
+    return {header: re.findall(r"<span(?: class=\"muted\")?>([^<]*)</span>", values) for header, values in lines}
+
+
+def test_the_mapping_is_a_line_per_column_with_its_first_values_beside_its_dropdown(as_staff):
+    content = "name,description,size,notes\nAcme,Anvils,,\nGlobex,Globes,5,\nInitech,Software,7,\nUmbrella,Pharma,9,\nHooli,Search,11,\n"
+    job = uploaded_job(as_staff, content, "sizes.csv")
+    page = text(as_staff.get(f"/imports/{job.pk}/"))
+    assert mapping_lines(page) == {
+        "name": ["Acme", "Globex", "Initech"],
+        "description": ["Anvils", "Globes", "Software"],
+        "size": ["5", "7", "9"],  # the first three that say something
+        "notes": ["empty in the first rows"],
+    }
+    line = page.split('<th scope="row">size</th>')[1].split("</tr>")[0]
+    assert '<select name="column-2" aria-label="Column size">' in line  # on the column's own line
+    assert "<td>Hooli</td><td>Search</td><td>11</td>" in page  # every previewed row, whole, below
+
+
 def test_a_semicolon_utf16_file_is_detected(as_staff):
     content = "Company Name;Description;Country\nCafé Crème;Coffee, tea and cake;FR\n".encode("utf-16")
     job = uploaded_job(as_staff, content, "export.csv")

@@ -273,9 +273,9 @@ def test_the_web_preview_maps_a_stage_then_a_worker_imports(team, client, bob, d
     tasks.run_outcome_import(job.pk)  # what the worker runs
     assert Outcome.objects.get(deal_id="9005").stage == "won" and Outcome.objects.count() == 4
     progress = client.get(f"/outcomes/{job.pk}/progress").json()
-    assert progress == {"state": "done", "state_display": "Imported", "rows_read": 6, "rows_counted": True,
-                        "rows_estimate": 6, "rows_word": "rows", "created": 4, "updated": 0, "unchanged": 0,
-                        "rejected": 2, "error": "", "finished": True}  # fmt: skip
+    assert progress == {"state": "done", "state_display": "Imported", "rows_read": 6, "rows_exact": True,
+                        "rows_counted": True, "rows_estimate": 6, "rows_word": "rows", "created": 4, "updated": 0,
+                        "unchanged": 0, "rejected": 2, "error": "", "finished": True}  # fmt: skip
     result = client.get(f"/outcomes/{job.pk}/").content.decode()
     assert "6 rows, 4 new deals, 0 updated," in result
     assert "Matched by HubSpot record id 1, domain 2, name 1." in result and "line 5: no company has" in result

@@ -84,7 +84,7 @@ def import_progress(job: ImportJob, *, profile_id: int) -> dict:
     scores_current = reads.scores_are_current(profile_id)
     switch = active.progress()  # a switch_model under way shows here too
     return {
-        **run_progress(job),
+        **run_progress(job, counted=job.rows_counted_on_upload),
         "switch_target": switch.target,
         "switch_embedded": switch.embedded,
         "switch_total": switch.total,
@@ -118,17 +118,19 @@ def no_description_sentence(count: int) -> str:
     )
 
 
-def run_progress(job: UploadedTable) -> dict:
+def run_progress(job: UploadedTable, *, counted: bool = False) -> dict:
     """What any uploaded table's progress shows while a worker runs it (imports.jobs), the job read
-    as it is: its state, the rows read (of about how many: the first 256 kB scaled to the file's
-    size, until the run has counted them), what the run did and why it failed."""
+    as it is: its state, the rows read (of how many: counted on upload where `counted`, else about
+    how many, the first 256 kB scaled to the file's size, until the run has counted them), what the
+    run did and why it failed."""
     done = job.state == ImportState.DONE
     return {
         "state": job.state,
         "state_display": job.get_state_display(),
         "rows_read": job.rows_read,
-        # Once the import has read its file, the rows are counted, not estimated: "5 rows", not
-        # "5 of about 5".
+        # "0 of 5" while a file counted on upload waits or is read, "0 of about 5" while one whose
+        # rows were estimated is; once the import has read it, "5 rows" (not "5 of about 5").
+        "rows_exact": done or counted,
         "rows_counted": done,
         "rows_estimate": job.rows_read if done else max(job.rows_estimate, job.rows_read),
         "rows_word": "row" if job.rows_read == 1 else "rows",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -12,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leads.accounts import roles
 from leads.core import queue
 from leads.crm import names as crm_names
-from leads.imports import csvfiles, headers, jobs, tabular
+from leads.imports import csvfiles, headers, jobs
 from leads.imports import selectors as import_selectors
 from leads.imports import services as imports
 from leads.imports.csvfiles import UnreadableFile
@@ -29,7 +31,7 @@ FIELD_CHOICES = [
     ("crm_id", "CRM record id"),
     ("ignore", "Ignore this column"),
 ]
-
+SAMPLE_VALUES = 3  # of each column, beside its dropdown; the first rows as read show whole below
 
 # Room for the form's other fields and the multipart boundaries around the file, in bytes.
 _FORM_OVERHEAD = 64 * 1024
@@ -163,13 +165,13 @@ def _preview_page(
         {
             "job": job,
             "error": error,
-            "columns": _columns(job, mapping),
+            "columns": _columns(job, preview.rows, mapping),
             "preview": preview.rows,
             "field_choices": FIELD_CHOICES,
             "encodings": imports.ENCODINGS,
             "delimiters": csvfiles.DELIMITER_NAMES,
             "sheets": sheets,
-            "rows_counted": tabular.rows_counted(job.size_bytes),
+            "rows_counted": job.rows_counted_on_upload,
             "mapping_problem": "" if error else preview.mapping_problem,
             "crm_choices": crm_names.KNOWN.items(),
             "crm_other": "" if job.crm in crm_names.KNOWN else crm_names.crm_label(job.crm) if job.crm else "",
@@ -210,22 +212,29 @@ def _kept_name(job: ImportJob, index: int) -> str:
     return headers.snake_case(job.headers[index]) or f"column_{index + 1}"
 
 
-def _columns(job: ImportJob, mapping: dict[int, str] | None = None) -> list[dict]:
+@dataclass(frozen=True)
+class MappingLine:
+    """One column of the file as the preview's mapping shows it: a line of its own with its header,
+    its first values and the dropdown of where it goes, so that any number of columns fits."""
+
+    index: int
+    header: str
+    target: str  # a FIELD_CHOICES value, or "extra": kept under extra_name
+    extra_name: str
+    values: list[str]  # its first SAMPLE_VALUES values that are not blank, in the previewed rows
+
+
+def _columns(job: ImportJob, rows: list[list[str]], mapping: dict[int, str] | None = None) -> list[MappingLine]:
     """Each header with its current target (the job's, or the one the user posted and we refused:
     the page keeps every choice); kept columns show under the name they keep."""
     mapping = job.column_mapping() if mapping is None else mapping
-    columns = []
+    lines = []
     for index, header in enumerate(job.headers):
         target = mapping.get(index, "ignore")
-        columns.append(
-            {
-                "index": index,
-                "header": header,
-                "target": "extra" if target.startswith("extra:") else target,
-                "extra_name": _kept_name(job, index),
-            }
-        )
-    return columns
+        target = "extra" if target.startswith("extra:") else target
+        values = [row[index].strip() for row in rows if index < len(row) and row[index].strip()]
+        lines.append(MappingLine(index, header, target, _kept_name(job, index), values[:SAMPLE_VALUES]))
+    return lines
 
 
 @roles.required(roles.IMPORT)

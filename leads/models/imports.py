@@ -90,6 +90,12 @@ class ImportJob(UploadedTable):
     crm_conflict_rows = models.JSONField(default=list, blank=True)
 
     @property
+    def rows_counted_on_upload(self) -> bool:
+        """Whether rows_estimate is the file's rows counted on upload (a CSV up to
+        tabular.EXACT_COUNT_BYTES), not an estimate: a workbook's is the size its sheet declares."""
+        return not tabular.is_workbook(self.dialect()) and tabular.rows_counted(self.size_bytes)
+
+    @property
     def unreadable_sentence(self) -> str:
         """How many values of each typed column could not be read as numbers, in words ('' for none)."""
         return numbers.unreadable_sentence(self.unreadable)

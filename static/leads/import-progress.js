@@ -35,8 +35,10 @@
     }
     show("unscorable", !p.scoring);
     show("queued", p.state === "queued");
-    // "5 of about 5" while the file is read; "5 rows" once they are counted.
-    show("rows-estimated", !p.rows_counted);
+    // "2 of about 5" while a file whose rows were estimated is read, "2 of 5" while one counted on
+    // upload is; "5 rows" once the import has counted them.
+    show("rows-estimated", !p.rows_exact);
+    show("rows-exact", p.rows_exact && !p.rows_counted);
     show("rows-counted", p.rows_counted);
     show("finished", p.finished && p.state === "done");
   }
