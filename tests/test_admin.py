@@ -322,7 +322,7 @@ def test_admin_bulk_rescore_reembed_and_export(as_staff, world):
 
 
 def test_the_admin_counts_at_most_ten_thousand_companies(as_staff, world, monkeypatch):
-    from leads.admin.companies import CappedPaginator
+    from leads.admin.orders import CappedPaginator
 
     monkeypatch.setattr(CappedPaginator, "COUNT_LIMIT", 3)
     response = as_staff.get("/admin/leads/company/")

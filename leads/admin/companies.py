@@ -1,12 +1,9 @@
 """Admin for managers reviewing scored companies."""
 
-import functools
-
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db.models import F, IntegerField, OrderBy, Subquery, Value
+from django.db.models import F, IntegerField, Subquery, Value
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +14,7 @@ from leads.accounts import roles
 from leads.admin import crm as admin_crm
 from leads.admin import filters
 from leads.admin import owners as admin_owners
+from leads.admin.orders import BlanksLast, CappedPaginator
 from leads.admin.readonly import ReadOnlyAdmin
 from leads.companies import exports, identity, nearest, selectors
 from leads.companies import services as companies
@@ -27,16 +25,6 @@ from leads.profiles import selectors as profiles
 from leads.scoring import explanations
 from leads.scoring import services as scores
 from leads.scoring.labels import label_companies
-
-
-class CappedPaginator(Paginator):
-    """Counts up to COUNT_LIMIT companies, not a million on every page view (the dashboard's rule)."""
-
-    COUNT_LIMIT = 10_000
-
-    @functools.cached_property
-    def count(self) -> int:
-        return self.object_list.order_by()[: self.COUNT_LIMIT].count()
 
 
 class LabelInline(admin.TabularInline):
@@ -125,18 +113,6 @@ def _duplicate_message(duplicate: companies.DuplicateCompany) -> ValidationError
             "website" if duplicate.by_website else "name or country",
         )
     )
-
-
-class BlanksLast(F):
-    """A column the changelist sorts with its blanks last either way, as the dashboard does
-    (Postgres puts nulls first when descending). The changelist asks an expression for asc() or
-    desc(); an OrderBy it would reverse, nulls_last turning into nulls_first."""
-
-    def asc(self, **kwargs) -> OrderBy:
-        return super().asc(nulls_last=True)
-
-    def desc(self, **kwargs) -> OrderBy:
-        return super().desc(nulls_last=True)
 
 
 def _latest_label(field: str, profile_id: int) -> Subquery:
