@@ -7,7 +7,7 @@ from django.contrib import admin
 from leads.companies import selectors
 from leads.companies.countries import normalise_country
 from leads.embedding import active
-from leads.models import LabelSource
+from leads.models import LabelSource, Verdict
 from leads.profiles import selectors as profiles
 from leads.scoring import bands
 
@@ -153,3 +153,13 @@ class CountryFilter(TextFilter):
     def queryset(self, request, queryset):
         value = normalise_country(self.value() or "")
         return queryset.filter(country__iexact=value) if value else queryset
+
+
+def unscored_only(params) -> bool:
+    """Whether the filters chosen (the changelist's query) list only companies without a score in
+    the profile: not scored, or labelled (a verdict's pass takes its company's score away)."""
+    return (
+        params.get(BandFilter.parameter_name) == "none"
+        or params.get(LabelledFilter.parameter_name) in (Verdict.LIKE, Verdict.DISLIKE)
+        or params.get(LabelSourceFilter.parameter_name) in LabelSource.values
+    )
