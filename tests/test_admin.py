@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from leads.accounts import roles
 from leads.companies import nearest, selectors
@@ -208,6 +209,30 @@ def test_admin_bulk_like_goes_through_the_labelling_service(as_staff, world, sta
         latest = company.labels.first()
         assert (latest.verdict, latest.user, latest.source) == ("like", staff, "admin")
     assert set(PendingScoreChange.objects.values_list("company_id", flat=True)) == {bravo.pk, echo.pk}
+
+
+def test_a_verdict_action_has_the_list_watch_its_rescore(as_staff, world):
+    """The list a verdict action goes back to asks /scores/changes, as the dashboard does, until the
+    rescore the verdicts queued is done (static/leads/admin-scores.js), then shows the new scores."""
+    from leads.scoring import services as scores
+
+    bravo, echo = world["Bravo Beers"], world["Echo Review"]
+    before = timezone.now()
+    data = {"action": "mark_like", "_selected_action": [bravo.pk, echo.pk]}
+    listed = as_staff.post("/admin/leads/company/", data, follow=True)
+    assert "leads/admin-scores.js" in listed.text
+    since = datetime.datetime.fromisoformat(re.search(r'id="score-watch"[^>]* data-since="([^"]+)"', listed.text)[1])
+    assert before <= since <= timezone.now()
+    poll = re.search(r'id="score-watch"[^>]* data-changes="([^"]+)"', listed.text)[1]
+    assert poll == f"/scores/changes?profile={FIRST_PROFILE_ID}"
+    assert as_staff.get(poll, {"since": since.isoformat()}).json()["done"] is False  # the pass has not run
+    scores.apply_label_changes(FIRST_PROFILE_ID)  # what the worker does
+    assert as_staff.get(poll, {"since": since.isoformat()}).json()["done"] is True
+    assert "data-since" not in as_staff.get("/admin/leads/company/").text  # watched once: the reload does not
+    again = as_staff.post("/admin/leads/company/", data, follow=True)  # they already had that verdict
+    assert "data-since" not in again.text  # nothing changed, nothing to watch
+    cleared = as_staff.post("/admin/leads/company/", {**data, "action": "mark_clear"}, follow=True)
+    assert "data-since" in cleared.text
 
 
 def admin_messages(response) -> list[str]:

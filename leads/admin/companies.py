@@ -20,6 +20,7 @@ from leads.admin.orders import FIT_FIRST, BlanksLast, CappedPaginator, FitFirst
 from leads.admin.readonly import ReadOnlyAdmin
 from leads.companies import exports, identity, nearest, selectors
 from leads.companies import services as companies
+from leads.companies.views import WATCH_SINCE
 from leads.embedding import active
 from leads.embedding import services as embeddings
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Verdict
@@ -48,6 +49,7 @@ def _verdict_action(verdict: Verdict, description: str):
     @admin.action(description=description, permissions=["label"])
     def action(modeladmin, request, queryset):
         selected = list(queryset.values_list("pk", flat=True))
+        given_at = timezone.now()
         changed = label_companies(
             profile_id=profiles.current_id(request),
             verdicts=[(pk, verdict) for pk in selected],
@@ -55,6 +57,8 @@ def _verdict_action(verdict: Verdict, description: str):
             source=LabelSource.ADMIN,
         )
         modeladmin.message_user(request, _verdict_note(changed, len(selected)))
+        if changed:  # the list it goes back to watches the pass, then shows the new scores (admin-scores.js)
+            request.session[WATCH_SINCE] = given_at.isoformat()
 
     action.__name__ = f"mark_{verdict.value}"
     return action
@@ -163,6 +167,12 @@ class CompanyAdmin(admin.ModelAdmin):
         "rescore",
         "export_csv",
     ]
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":  # back from a verdict action: watch its rescore (change_list.html)
+            watch = {"watch_since": request.session.pop(WATCH_SINCE, ""), "profile_id": profiles.current_id(request)}
+            extra_context = {**(extra_context or {}), **watch}
+        return super().changelist_view(request, extra_context)
 
     # Every write goes through the services, which keep vectors, labels and scores in step.
     def save_model(self, request, obj, form, change):
