@@ -9,7 +9,10 @@ import html
 import re
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from leads.accounts import roles
 from leads.companies import nearest, selectors
@@ -28,11 +31,21 @@ def admin_names(response) -> list[str]:
     )
 
 
+def fit_first(companies) -> list[str]:
+    """The admin's default order, worked out here: best fit first (ties by id, as the score index
+    holds them), then the companies without a score, newest first."""
+    scored = sorted((c for c in companies if c.score), key=lambda c: (-c.score.fit, c.pk))
+    unscored = sorted((c for c in companies if not c.score), key=lambda c: -c.pk)
+    return [c.name for c in scored + unscored]
+
+
 def test_admin_changelist_shows_score_label_and_embedding(as_staff, world):
     response = as_staff.get("/admin/leads/company/")
     assert response.status_code == 200
-    newest_first = [c.name for c in Company.objects.order_by("-pk")]  # the primary key's order: fast at a million
-    assert admin_names(response) == newest_first and set(newest_first) == WORLD_COMPANIES.keys() | {"Golf Pending"}
+    listed = admin_names(response)
+    assert listed == fit_first(Company.objects.in_profile(FIRST_PROFILE_ID))  # best fit first, as the dashboard
+    assert listed[0] == "Bravo Beers" and listed[-3:] == ["Golf Pending", "Delta Code", "Alpha Brewing"]
+    assert set(listed) == WORLD_COMPANIES.keys() | {"Golf Pending"}
     for header in ("column-score_value", "column-verdict", "column-embedded"):
         assert header in response.text
     bravo = table_row(response, "Bravo Beers")
@@ -92,12 +105,51 @@ def test_the_admin_band_filter_is_the_dashboards(as_staff, world, band):
 
 def test_admin_orders_by_fit(as_staff, world):
     scores = Score.objects.filter(profile_id=FIRST_PROFILE_ID).select_related("company")
-    by_score = [s.company.name for s in scores.order_by("fit")]
-    assert by_score == ["Echo Review", "Foxtrot Fashion", "Copper Stouts", "Bravo Beers"]
-    # Column 3 of list_display is the score.
-    assert admin_names(as_staff.get("/admin/leads/company/?o=3"))[:4] == by_score
-    descending = admin_names(as_staff.get("/admin/leads/company/?o=-3"))
-    assert descending == by_score[::-1]  # the scored companies, off the score index; "not scored" lists the rest
+    best_first = [s.company.name for s in scores.order_by("-fit")]
+    assert best_first == ["Bravo Beers", "Copper Stouts", "Foxtrot Fashion", "Echo Review"]
+    # Column 3 of list_display is the score: the first click lists the best fit first, the second the worst.
+    assert admin_names(as_staff.get("/admin/leads/company/?o=3")) == best_first
+    worst_first = admin_names(as_staff.get("/admin/leads/company/?o=-3"))
+    assert worst_first == best_first[::-1]  # the scored companies, off the score index; "not scored" lists the rest
+
+
+@pytest.mark.parametrize(
+    "query", ["", "industry=Brewery", "label=none", "band=none", "label=like", "q=beer", "embedded=no"]
+)
+@pytest.mark.parametrize("walk", [20, 1])
+def test_the_admins_default_order_is_the_same_on_every_page(as_staff, world, monkeypatch, query, walk):
+    """A list longer than a page is read a page at a time off the indexes (admin/orders.FitFirst),
+    in the order one sort of the whole list gives; `walk` 1 sorts the scored companies of each page
+    instead (as when few of the best scores are the list's)."""
+    from leads.admin.companies import CompanyAdmin
+    from leads.admin.orders import FitFirst
+
+    monkeypatch.setattr(FitFirst, "WALK_PER_ROW", walk)
+    whole = admin_names(as_staff.get(f"/admin/leads/company/?{query}"))  # one page: one sort
+    monkeypatch.setattr(CompanyAdmin, "list_per_page", 2)
+    pages = as_staff.get(f"/admin/leads/company/?{query}").context["cl"].paginator.num_pages
+    paged = [
+        name for p in range(1, pages + 1) for name in admin_names(as_staff.get(f"/admin/leads/company/?{query}&p={p}"))
+    ]
+    assert paged == whole
+    assert whole == fit_first([c for c in Company.objects.in_profile(FIRST_PROFILE_ID) if c.name in whole])
+
+
+def test_no_page_of_the_admins_default_order_sorts_the_companies_by_fit(as_staff, world, monkeypatch):
+    """One sort of every company by fit (an outer join's column) took seconds at a million: a page of
+    a longer list is read off the score index, then the companies fetched by id."""
+    from leads.admin.companies import CompanyAdmin
+
+    monkeypatch.setattr(CompanyAdmin, "list_per_page", 2)
+    for page in (1, 2, 3):
+        with CaptureQueriesContext(connection) as queries:
+            assert as_staff.get(f"/admin/leads/company/?p={page}").status_code == 200
+        with transaction.atomic(), connection.cursor() as cursor:  # a plan, as on a million companies
+            cursor.execute("set local enable_seqscan = off")
+            for sql in [q["sql"] for q in queries.captured_queries if '"leads_score"' in q["sql"]]:
+                cursor.execute(f"explain {sql}")
+                plan = "\n".join(line for (line,) in cursor.fetchall())
+                assert not re.search(r"Sort Key: \S*fit", plan), plan
 
 
 @pytest.mark.parametrize("column, field", [(9, "employees"), (10, "founded"), (11, "revenue")])
@@ -157,6 +209,30 @@ def test_admin_bulk_like_goes_through_the_labelling_service(as_staff, world, sta
         latest = company.labels.first()
         assert (latest.verdict, latest.user, latest.source) == ("like", staff, "admin")
     assert set(PendingScoreChange.objects.values_list("company_id", flat=True)) == {bravo.pk, echo.pk}
+
+
+def test_a_verdict_action_has_the_list_watch_its_rescore(as_staff, world):
+    """The list a verdict action goes back to asks /scores/changes, as the dashboard does, until the
+    rescore the verdicts queued is done (static/leads/admin-scores.js), then shows the new scores."""
+    from leads.scoring import services as scores
+
+    bravo, echo = world["Bravo Beers"], world["Echo Review"]
+    before = timezone.now()
+    data = {"action": "mark_like", "_selected_action": [bravo.pk, echo.pk]}
+    listed = as_staff.post("/admin/leads/company/", data, follow=True)
+    assert "leads/admin-scores.js" in listed.text
+    since = datetime.datetime.fromisoformat(re.search(r'id="score-watch"[^>]* data-since="([^"]+)"', listed.text)[1])
+    assert before <= since <= timezone.now()
+    poll = re.search(r'id="score-watch"[^>]* data-changes="([^"]+)"', listed.text)[1]
+    assert poll == f"/scores/changes?profile={FIRST_PROFILE_ID}"
+    assert as_staff.get(poll, {"since": since.isoformat()}).json()["done"] is False  # the pass has not run
+    scores.apply_label_changes(FIRST_PROFILE_ID)  # what the worker does
+    assert as_staff.get(poll, {"since": since.isoformat()}).json()["done"] is True
+    assert "data-since" not in as_staff.get("/admin/leads/company/").text  # watched once: the reload does not
+    again = as_staff.post("/admin/leads/company/", data, follow=True)  # they already had that verdict
+    assert "data-since" not in again.text  # nothing changed, nothing to watch
+    cleared = as_staff.post("/admin/leads/company/", {**data, "action": "mark_clear"}, follow=True)
+    assert "data-since" in cleared.text
 
 
 def admin_messages(response) -> list[str]:
@@ -322,7 +398,7 @@ def test_admin_bulk_rescore_reembed_and_export(as_staff, world):
 
 
 def test_the_admin_counts_at_most_ten_thousand_companies(as_staff, world, monkeypatch):
-    from leads.admin.companies import CappedPaginator
+    from leads.admin.orders import CappedPaginator
 
     monkeypatch.setattr(CappedPaginator, "COUNT_LIMIT", 3)
     response = as_staff.get("/admin/leads/company/")

@@ -226,6 +226,46 @@ def test_a_rep_labels_with_the_keyboard_undoes_and_sees_scores_change(live_serve
         worker.stop()
 
 
+def test_the_admins_list_shows_the_new_scores_after_a_bulk_like_without_a_reload(
+    live_server, page, fake_encoder, alice, bob, tmp_path
+):
+    """A manager likes two companies with the admin's bulk action: the list watches the rescore the
+    worker runs and shows their neighbours' new scores, nobody pressing reload."""
+    from django.contrib.auth.models import Group
+
+    from leads.accounts import roles
+    from tests.test_end_to_end import scores_current, wait_until
+    from tests.worker_helpers import start_worker
+
+    labelled_world(alice)
+    bob.groups.set([Group.objects.get(name=roles.MANAGER)])
+    worker = start_worker(tmp_path, "admin")  # rescores after each verdict, as in make run
+    try:
+        log_in(page, live_server, "bob", "bob-password-1")
+        page.goto(f"{live_server.url}/admin/leads/company/")
+
+        def row(name: str):
+            return page.locator("#result_list tbody tr").filter(has=page.get_by_role("link", name=name, exact=True))
+
+        old_fit = row("Barrel Ales").locator("td.field-score_value").inner_text()
+        for name in ("Maltworks Brewing", "Bytecraft"):
+            row(name).locator("input.action-select").check()
+        page.locator("select[name=action]").select_option("mark_like")
+        page.get_by_role("button", name="Go").click()
+        expect(page.locator(".messagelist").first).to_contain_text("2 companies changed")
+        wait_until(worker, "the rescore after the likes", scores_current)
+        barrel = Company.objects.in_profile(FIRST_PROFILE_ID).get(name="Barrel Ales")
+        assert not old_fit.startswith(barrel.score.signed_fit)  # its fit moved
+        # The list shows it: it watched the pass and reloaded itself once, saying so.
+        expect(row("Barrel Ales").locator("td.field-score_value")).to_contain_text(barrel.score.signed_fit)
+        expect(page.locator("#score-watch")).to_contain_text(
+            re.compile(r"The neighbours' scores are updated \(\d+ scores? changed\)")
+        )
+        expect(row("Maltworks Brewing").locator("td.field-verdict")).to_have_text("Liked")
+    finally:
+        worker.stop()
+
+
 def test_the_dashboard_fits_a_phone(live_server, browser, fake_encoder, alice, bob):
     brewing, software = labelled_world(alice)  # scores and bands on the page
     label_company(

@@ -8,15 +8,21 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from leads.accounts import roles
 from leads.companies import changes as company_changes
 from leads.companies import filters
+from leads.embedding.services import embed_companies
+from leads.imports.services import create_job, run_import
 from leads.models import FIRST_PROFILE_ID, Company, Label, Profile, ScoreChange
+from leads.owners import services as owners
 from leads.scoring import changes, labels
 from leads.scoring import services as scores
 from tests.browser_helpers import CHROMIUM, log_in
+from tests.conftest import DEMO_CSV
 from tests.test_browser import keyboard_ready, labelled_world, row_of, rows
 from tests.web_helpers import logged_in
 
@@ -377,13 +383,20 @@ def test_on_a_phone_the_first_companies_show_and_the_controls_unfold(live_server
 
 @browser
 @pytest.mark.browser
-def test_the_admins_company_list_shows_every_column_on_a_laptop(live_server, browser, fake_encoder, alice, bob):
-    from django.contrib.auth.models import Group
-
-    from leads.accounts import roles
-
-    labelled_world(alice)
+def test_the_admins_company_list_shows_every_column_on_a_laptop(
+    live_server, browser, fake_encoder, bob, django_user_model
+):
+    """The demo's companies as `make run` imports them (long names, websites, an import's name, who
+    labelled each and when), scored, some owned: every column within a 1366 px laptop screen."""
     bob.groups.set([Group.objects.get(name=roles.MANAGER)])
+    rep = django_user_model.objects.create_user("charlotte.vandenberghe@northwind-sales.example")
+    rep.groups.set([Group.objects.get(name=roles.REP)])
+    job = run_import(create_job(path=DEMO_CSV, original_name="hubspot-companies-export-2026-12-07.csv", user=rep))
+    embed_companies(list(Company.objects.values_list("pk", flat=True)))
+    scores.rescore_all(FIRST_PROFILE_ID)
+    owned = Company.objects.order_by("pk").values_list("pk", flat=True)
+    owners.assign_companies(ids=list(owned[:40]), owner=rep, by=bob)
+    assert (job.created, job.labels) == (72, 10)  # labelled by the rep, from an import
     context = browser.new_context(viewport={"width": 1366, "height": 800})
     page = context.new_page()
     try:

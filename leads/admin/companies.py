@@ -1,12 +1,11 @@
 """Admin for managers reviewing scored companies."""
 
-import functools
-
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.main import ORDER_VAR
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, IntegerField, OrderBy, Subquery, Value
+from django.db.models import IntegerField, Subquery, Value
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -17,9 +16,11 @@ from leads.accounts import roles
 from leads.admin import crm as admin_crm
 from leads.admin import filters
 from leads.admin import owners as admin_owners
+from leads.admin.orders import FIT_FIRST, BlanksLast, CappedPaginator, FitFirst
 from leads.admin.readonly import ReadOnlyAdmin
 from leads.companies import exports, identity, nearest, selectors
 from leads.companies import services as companies
+from leads.companies.views import WATCH_SINCE
 from leads.embedding import active
 from leads.embedding import services as embeddings
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Verdict
@@ -27,16 +28,6 @@ from leads.profiles import selectors as profiles
 from leads.scoring import explanations
 from leads.scoring import services as scores
 from leads.scoring.labels import label_companies
-
-
-class CappedPaginator(Paginator):
-    """Counts up to COUNT_LIMIT companies, not a million on every page view (the dashboard's rule)."""
-
-    COUNT_LIMIT = 10_000
-
-    @functools.cached_property
-    def count(self) -> int:
-        return self.object_list.order_by()[: self.COUNT_LIMIT].count()
 
 
 class LabelInline(admin.TabularInline):
@@ -58,6 +49,7 @@ def _verdict_action(verdict: Verdict, description: str):
     @admin.action(description=description, permissions=["label"])
     def action(modeladmin, request, queryset):
         selected = list(queryset.values_list("pk", flat=True))
+        given_at = timezone.now()
         changed = label_companies(
             profile_id=profiles.current_id(request),
             verdicts=[(pk, verdict) for pk in selected],
@@ -65,6 +57,8 @@ def _verdict_action(verdict: Verdict, description: str):
             source=LabelSource.ADMIN,
         )
         modeladmin.message_user(request, _verdict_note(changed, len(selected)))
+        if changed:  # the list it goes back to watches the pass, then shows the new scores (admin-scores.js)
+            request.session[WATCH_SINCE] = given_at.isoformat()
 
     action.__name__ = f"mark_{verdict.value}"
     return action
@@ -127,18 +121,6 @@ def _duplicate_message(duplicate: companies.DuplicateCompany) -> ValidationError
     )
 
 
-class BlanksLast(F):
-    """A column the changelist sorts with its blanks last either way, as the dashboard does
-    (Postgres puts nulls first when descending). The changelist asks an expression for asc() or
-    desc(); an OrderBy it would reverse, nulls_last turning into nulls_first."""
-
-    def asc(self, **kwargs) -> OrderBy:
-        return super().asc(nulls_last=True)
-
-    def desc(self, **kwargs) -> OrderBy:
-        return super().desc(nulls_last=True)
-
-
 def _latest_label(field: str, profile_id: int) -> Subquery:
     return Label.objects.current_of_company(field, profile_id)
 
@@ -157,8 +139,9 @@ class CompanyAdmin(admin.ModelAdmin):
     # The search box shows when search_fields is set; get_search_results searches as the dashboard does.
     search_fields = ["name", "domain", "description"]
     list_select_related = ["import_job", "owner"]  # and the score: get_queryset reads the companies in a profile
-    # Newest first, through the primary key: the model's order (by name) sorts a million rows.
-    ordering = ["-pk"]
+    # Best fit first as on the dashboard, then the companies without a score (FIT_FIRST: a page of
+    # it is two index walks, get_paginator). The model's order (by name) sorted a million rows.
+    ordering = FIT_FIRST
     paginator = CappedPaginator
     show_full_result_count = False  # counting a million rows on every page is slow
     # What a manager reads: not the dedupe key or the text hash (bookkeeping), and the columns an
@@ -185,6 +168,12 @@ class CompanyAdmin(admin.ModelAdmin):
         "export_csv",
     ]
 
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":  # back from a verdict action: watch its rescore (change_list.html)
+            watch = {"watch_since": request.session.pop(WATCH_SINCE, ""), "profile_id": profiles.current_id(request)}
+            extra_context = {**(extra_context or {}), **watch}
+        return super().changelist_view(request, extra_context)
+
     # Every write goes through the services, which keep vectors, labels and scores in step.
     def save_model(self, request, obj, form, change):
         companies.save_company(obj)
@@ -210,22 +199,41 @@ class CompanyAdmin(admin.ModelAdmin):
                 latest_label_at=_latest_label("created_at", profile_id),
             )
         )
-        if self._sorted_by_score(request):
+        if by_fit := self._sorted_by_score(request):
             # The scored companies, read off the score index (a million unscored ones would be
-            # sorted after them on every page view); the "not scored" band lists the others.
-            companies = companies.filter(score__isnull=False)
+            # sorted after them on every page view); the "not scored" band lists the others. Ties
+            # by id as the index holds them, whichever way it is walked (the changelist puts the columns clicked before this order).
+            companies = companies.filter(score__isnull=False).order_by("-id" if by_fit == "worst" else "id")
         return companies
+
+    def get_ordering(self, request):
+        # Filters that list only companies without a score: best fit first is newest first there,
+        # off the primary key (FitFirst would look for their scores first, and Postgres cannot tell there are none).
+        return ["-id"] if filters.unscored_only(request.GET) else FIT_FIRST
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        # FIT_FIRST's order read a page at a time off the indexes; any other (a column clicked, the
+        # filters of unscored companies, the history) is one query, off an index.
+        if queryset.query.order_by[: len(FIT_FIRST)] != tuple(FIT_FIRST):
+            return super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+        rows = FitFirst(queryset, profile_id=profiles.current_id(request), count_limit=CappedPaginator.COUNT_LIMIT)
+        return Paginator(rows, per_page, orphans, allow_empty_first_page)
 
     def get_search_results(self, request, queryset, search_term):
         """Words of the name, domain, industry and description, through the dashboard's indexes
         (a substring search would scan a million descriptions)."""
         return queryset.search(search_term), False
 
-    def _sorted_by_score(self, request) -> bool:
+    def _sorted_by_score(self, request) -> str:
+        """How the list is sorted by fit: "best" first (the column's first click), "worst" first, or "" not by fit."""
         column = str(self.list_display.index("score_value") + 1)  # the admin's "o" counts the checkbox
-        return column in request.GET.get("o", "").replace("-", "").split(".")
+        for part in request.GET.get(ORDER_VAR, "").split("."):
+            if part.removeprefix("-") == column:
+                return "worst" if part.startswith("-") else "best"
+        return ""
 
-    @admin.display(description="fit", ordering=F("score__fit").asc(nulls_last=True))
+    # Best fit first on the first click, worst first on the second: the score index either way.
+    @admin.display(description="fit", ordering="-score__fit")
     def score_value(self, company):
         score = company.score
         if score is None or company.verdict:  # labelled: its old score goes with the next pass

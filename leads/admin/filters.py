@@ -6,7 +6,7 @@ from django.contrib import admin
 
 from leads.companies import selectors
 from leads.embedding import active
-from leads.models import LabelSource
+from leads.models import LabelSource, Verdict
 from leads.profiles import selectors as profiles
 from leads.scoring import bands
 
@@ -152,3 +152,13 @@ class CountryFilter(TextFilter):
     def queryset(self, request, queryset):
         value = (self.value() or "").strip()
         return queryset.in_country(value) if value else queryset
+
+
+def unscored_only(params) -> bool:
+    """Whether the filters chosen (the changelist's query) list only companies without a score in
+    the profile: not scored, or labelled (a verdict's pass takes its company's score away)."""
+    return (
+        params.get(BandFilter.parameter_name) == "none"
+        or params.get(LabelledFilter.parameter_name) in (Verdict.LIKE, Verdict.DISLIKE)
+        or params.get(LabelSourceFilter.parameter_name) in LabelSource.values
+    )

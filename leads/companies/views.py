@@ -37,7 +37,8 @@ from leads.scoring import labels as label_service
 from leads.scoring.labels import InvalidVerdict, label_company
 
 PAGE_SIZE = 50
-# The session key that tells the next dashboard page to watch for the scores a bulk verdict changes.
+# The session key that tells the next list page (the dashboard, the admin's company list) to watch
+# for the scores a bulk verdict changes.
 WATCH_SINCE = "watch_scores_since"
 # The dashboard counts (and pages through) at most this many companies: filter or search for more.
 COUNT_LIMIT = 10_000
