@@ -263,6 +263,9 @@ def test_the_web_preview_maps_a_stage_then_a_worker_imports(team, client, bob, d
     assert not Outcome.objects.exists()
     page = client.get(f"/outcomes/{job.pk}/").content.decode()
     assert "Waiting for a worker to pick the import up" in page and f'data-url="/outcomes/{job.pk}/progress"' in page
+    # The rows read switch from "of about 6" to "6 rows" when it is done, as a companies import's
+    # (it kept saying "6 of about 6" until a reload).
+    assert '<span data-show="rows-counted" hidden>' in page and '<span data-show="rows-estimated">' in page
     assert client.get(f"/outcomes/{job.pk}/progress").json()["state"] == "queued"
     with django_capture_on_commit_callbacks(execute=True):  # a second click queues nothing
         again = client.post(f"/outcomes/{job.pk}/", {**form, "stage-0-as": "lost"})
