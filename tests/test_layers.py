@@ -41,6 +41,7 @@ DECLARED = {
     "leads.webhooks.backoff": "pure",
     "leads.crm.columns": "pure",
     "leads.core.params": "pure",
+    "leads.core.words": "pure",
     # base: settings and what they need, the plumbing every feature uses
     "leads": "base",
     "leads.settings": "base",

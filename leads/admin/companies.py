@@ -21,6 +21,7 @@ from leads.admin.readonly import ReadOnlyAdmin
 from leads.companies import exports, identity, nearest, selectors
 from leads.companies import services as companies
 from leads.companies.views import WATCH_SINCE
+from leads.core import words
 from leads.embedding import active
 from leads.embedding import services as embeddings
 from leads.models import ApiToken, Company, ImportJob, Label, LabelSource, Verdict
@@ -68,14 +69,10 @@ def _verdict_note(changed: int, selected: int) -> str:
     """'1 company changed; its neighbours' …', 'No company changed: …': what a verdict action did."""
     if not changed:
         return f"No company changed: the selected {'one' if selected == 1 else 'ones'} already had that verdict."
-    note = f"{_companies(changed)} changed; {'its' if changed == 1 else 'their'} neighbours' scores update in a moment."
+    note = f"{words.companies(changed)} changed; {'its' if changed == 1 else 'their'} neighbours' scores update in a moment."
     if already := selected - changed:
         note += f" {already:,} already had that verdict."
     return note
-
-
-def _companies(n: int) -> str:
-    return f"{n:,} compan{'y' if n == 1 else 'ies'}"
 
 
 class CompanyForm(forms.ModelForm):
@@ -358,7 +355,7 @@ class CompanyAdmin(admin.ModelAdmin):
     def rescore(self, request, queryset):
         scored = scores.score_companies_in(profiles.current_id(request), queryset.values_list("pk", flat=True))
         self.message_user(
-            request, f"{_companies(scored)} rescored (labelled ones and ones waiting for embedding have no score)."
+            request, f"{words.companies(scored)} rescored (labelled ones and ones waiting for embedding have no score)."
         )
 
     @admin.action(description="Export the selected companies to CSV", permissions=["review"])

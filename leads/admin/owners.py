@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
+from leads.core import words
 from leads.core.params import whole_number
 from leads.owners import selectors, services
 
@@ -38,7 +39,7 @@ def _assigned_note(changed: int, selected: int, owner) -> str:
     whose = f"{owner.get_username()}'s" if owner else "unassigned"
     if not changed:
         return f"No company changed: the selected {'one was' if selected == 1 else 'ones were'} already {whose}."
-    note = f"{changed:,} compan{'y' if changed == 1 else 'ies'} {'now ' if owner else ''}{whose}"
+    note = f"{words.companies(changed)} {'now ' if owner else ''}{whose}"
     others = selected - changed
     if not others:
         return note + "."

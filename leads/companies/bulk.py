@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from leads.accounts import roles
 from leads.companies import exports, selectors
 from leads.companies.views import WATCH_SINCE, back
+from leads.core import words
 from leads.core.responses import bad_request
 from leads.models import Company, LabelSource
 from leads.owners import selectors as owner_selectors
@@ -60,7 +61,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     changed = label_service.label_companies(
         profile_id=profile_id, verdicts=[(pk, action) for pk in found], user=request.user, source=LabelSource.CLICK
     )
-    note = f"{len(found)} compan{'y' if len(found) == 1 else 'ies'} {BULK_VERDICTS[action]}"
+    note = f"{words.companies(len(found))} {BULK_VERDICTS[action]}"
     note += (
         f" ({changed} changed); their neighbours' scores update in a moment." if changed else ": no verdict changed."
     )
@@ -86,6 +87,6 @@ def _bulk_assign(request: HttpRequest, ids: list[int]) -> HttpResponse:
         return HttpResponse(str(error), status=403, content_type="text/plain; charset=utf-8")
     whom = "nobody" if owner is None else "you" if owner == request.user else owner.get_username()
     skipped = len(ids) - changed
-    note = f"{changed} compan{'y' if changed == 1 else 'ies'} now assigned to {whom}"
+    note = f"{words.companies(changed)} now assigned to {whom}"
     note += f"; {skipped} left as they were (already so, or another rep's)." if skipped else "."
     return back(request, messages.SUCCESS, note)

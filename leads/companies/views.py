@@ -22,7 +22,7 @@ from leads.accounts import roles
 from leads.companies import across_profiles, exports, nearest, orderings, ranges, search, selectors
 from leads.companies import filters as filter_choices
 from leads.companies.listed import listed
-from leads.core import queue
+from leads.core import queue, words
 from leads.core.params import page_number
 from leads.core.responses import bad_request
 from leads.crm import exports as crm_exports
@@ -322,29 +322,20 @@ def _batch_undone(request: HttpRequest, undone: label_service.BatchUndo, given_a
     for the keyboard's undo) with the note, and watches the pass as after a bulk verdict."""
     if not undone.restored:
         note = (
-            f"Your last verdicts, on {_companies(undone.kept)}, were changed since by {_names(undone.by)}: "
+            f"Your last verdicts, on {words.companies(undone.kept)}, were changed since by {words.names(undone.by)}: "
             "theirs stand. Undo again to take back the one before them."
         )
     else:
-        note = f"Undone: {_companies(undone.restored)} got back the verdicts they had before."
+        note = f"Undone: {words.companies(undone.restored)} got back the verdicts they had before."
         if undone.kept:
             keep = "keeps its verdict" if undone.kept == 1 else "keep their verdicts"
-            note += f" {_companies(undone.kept)} labelled since by {_names(undone.by)} {keep}."
+            note += f" {words.companies(undone.kept)} labelled since by {words.names(undone.by)} {keep}."
         note += " Scores update in a moment."
         request.session[WATCH_SINCE] = given_at.isoformat()
     if request.htmx:  # the keyboard's undo (dashboard.js) loads the page again, which shows the note
         messages.success(request, note)
         return HttpResponse(status=204, headers={"HX-Refresh": "true"})
     return back(request, messages.SUCCESS, note)
-
-
-def _companies(n: int) -> str:
-    return f"{n} compan{'y' if n == 1 else 'ies'}"
-
-
-def _names(by: tuple[str, ...]) -> str:
-    names = [name or "an import" for name in by]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def row_response(request: HttpRequest, company: Company, toast: str, *, status: int = 200) -> HttpResponse:
