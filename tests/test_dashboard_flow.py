@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads.companies import disagreements, selectors
+from leads.companies import disagreements
+from leads.companies import distribution as fit_distribution
 from leads.models import FIRST_PROFILE_ID, Company, Label, Score, ScoreChange
 from leads.scoring import changes, labels
 from leads.scoring import services as scores
@@ -209,10 +210,10 @@ def test_changes_want_a_time_and_ids(as_alice, world):
 
 
 def test_the_band_filter_lists_exactly_the_companies_of_that_band(as_alice, world):
-    distribution = selectors.score_distribution(FIRST_PROFILE_ID)
+    distribution = fit_distribution.score_distribution(FIRST_PROFILE_ID)
     expected = {}
     for score in Score.objects.select_related("company"):
-        expected.setdefault(selectors.band_of(score, distribution).key, set()).add(score.company.name)
+        expected.setdefault(fit_distribution.band_of(score, distribution).key, set()).add(score.company.name)
     assert len(expected) >= 2  # the fixture's four scores are not all in one band
     for key in ("strong", "likely", "unsure", "unlikely", "unexplored"):
         page = as_alice.get("/", {"band": key})
@@ -234,10 +235,10 @@ def test_filters_combine_and_stay_in_the_url(as_alice, world):
 
 def test_each_score_shows_its_band_and_rank_and_labelled_rows_are_marked(as_alice, world):
     response = as_alice.get("/")
-    distribution = selectors.score_distribution(FIRST_PROFILE_ID)
+    distribution = fit_distribution.score_distribution(FIRST_PROFILE_ID)
     for score in Score.objects.select_related("company"):
         row = table_row(response, score.company.name)
-        assert selectors.band_of(score, distribution).label in row and distribution.rank_text(score.fit) in row
+        assert fit_distribution.band_of(score, distribution).label in row and distribution.rank_text(score.fit) in row
     assert 'class="labelled like"' in table_row(response, "Alpha Brewing")
     assert 'class="labelled dislike"' in table_row(response, "Delta Code")
     assert 'class="histogram"' in response.text
@@ -274,7 +275,9 @@ def test_the_company_page_counts_liked_and_disliked_neighbours_and_shows_the_ban
     bravo = world["Bravo Beers"]
     page = text(as_alice.get(f"/companies/{bravo.pk}/"))
     assert "1 liked and 1 disliked among its 2 nearest labelled companies." in page
-    band = selectors.band_of(Score.objects.get(company=bravo), selectors.score_distribution(FIRST_PROFILE_ID))
+    band = fit_distribution.band_of(
+        Score.objects.get(company=bravo), fit_distribution.score_distribution(FIRST_PROFILE_ID)
+    )
     assert f'<span class="band band-{band.key}">{band.label}</span>' in page
 
 
@@ -325,12 +328,12 @@ def test_with_nothing_labelled_the_dashboard_says_how_to_start(as_alice, fake_en
 
 
 def test_bands_and_ranks_follow_the_scores_as_soon_as_a_rescore_writes_them(as_alice, api, world, alice):
-    before = selectors.score_distribution(FIRST_PROFILE_ID)  # cached now, as a page view leaves it
+    before = fit_distribution.score_distribution(FIRST_PROFILE_ID)  # cached now, as a page view leaves it
     labels.label_company(
         profile_id=FIRST_PROFILE_ID, company=world["Copper Stouts"], user=alice, verdict="like", source="click"
     )
     scores.apply_label_changes(FIRST_PROFILE_ID)
-    after = selectors.score_distribution(FIRST_PROFILE_ID)
+    after = fit_distribution.score_distribution(FIRST_PROFILE_ID)
     fits = list(Score.objects.values_list("fit", flat=True))
     assert before.total == 4 and after.total == len(fits) == 3  # Copper is labelled now: no score
     assert after.quantiles == pytest.approx(Distribution.of(fits).quantiles)

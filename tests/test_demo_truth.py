@@ -20,7 +20,7 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import expect  # noqa: E402
 
-from leads.companies import selectors  # noqa: E402
+from leads.companies import distribution as fit_distribution
 from leads.core import queue  # noqa: E402
 from leads.imports.services import create_job, run_import  # noqa: E402
 from leads.management.commands.demo import DEMO_CSV  # noqa: E402
@@ -54,7 +54,7 @@ def describe(score: Score, distribution: bands.Distribution) -> str:
         f"{names[cid].name if cid in names else cid} ({'like' if label > 0 else 'dislike'}, d={distance:.3f})"
         for cid, distance, label in zip(score.neighbour_ids, score.neighbour_distances, score.neighbour_labels)
     )
-    band = selectors.band_of(score, distribution)
+    band = fit_distribution.band_of(score, distribution)
     return (
         f"{score.company.name} ({score.company.industry}): fit {score.signed_fit}, score {score.signed}, "
         f"band {band.label}, {distribution.rank_text(score.fit)}, evidence {score.evidence:.2f}, "
@@ -116,12 +116,12 @@ def test_on_the_demo_data_only_companies_like_the_liked_ones_are_called_a_fit(
             ),
         )
 
-        # The database: the band of every stored fit (selectors.band_of), against the distribution of
+        # The database: the band of every stored fit (distribution.band_of), against the distribution of
         # the fits stored now (not a cached one), so that a failure names the company and why.
         scored = list(Score.objects.filter(profile_id=FIRST_PROFILE_ID).select_related("company").order_by("-fit"))
         assert len(scored) == Company.objects.unlabelled(FIRST_PROFILE_ID).count() == 72 - 14
         truth = bands.Distribution.of([score.fit for score in scored])
-        band = {score.company.name: selectors.band_of(score, truth) for score in scored}
+        band = {score.company.name: fit_distribution.band_of(score, truth) for score in scored}
         called_a_fit = [
             describe(score, truth)
             for score in scored

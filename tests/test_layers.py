@@ -64,6 +64,7 @@ DECLARED = {
     "leads.companies.nearest": "read",
     "leads.companies.across_profiles": "read",
     "leads.companies.listed": "read",
+    "leads.companies.distribution": "read",
     "leads.companies.orderings": "read",
     "leads.companies.changes": "read",
     "leads.companies.filters": "read",

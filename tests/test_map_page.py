@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from leads.accounts import roles
-from leads.companies.selectors import score_distribution
+from leads.companies.distribution import score_distribution
 from leads.embedding import services as embeddings
 from leads.map import services as maps
 from leads.map.selectors import GRID, MAX_POINTS

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from leads.accounts import roles
-from leads.companies.selectors import band_of, score_distribution
+from leads.companies.distribution import band_of, score_distribution
 from leads.models import FIRST_PROFILE_ID, Company, Label, Profile, ProfileAccess
 from leads.savedviews import services as saved_views
 from leads.scoring import labels

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, transaction
 
 from leads.api.views import MAX_SIMILAR
-from leads.companies import selectors
+from leads.companies import distribution as fit_distribution
 from leads.companies.nearest import similar_companies
 from leads.companies.services import save_company
 from leads.embedding import active
@@ -241,8 +241,8 @@ def test_the_api_lists_the_nearest_companies_with_their_label_and_score(api, wor
                 # the evidence behind it, as everywhere a score is served
                 "fit": round(Score.objects.get(company=copper).fit, 6),
                 "evidence": round(Score.objects.get(company=copper).evidence, 6),
-                "band": selectors.band_of(
-                    Score.objects.get(company=copper), selectors.score_distribution(FIRST_PROFILE_ID)
+                "band": fit_distribution.band_of(
+                    Score.objects.get(company=copper), fit_distribution.score_distribution(FIRST_PROFILE_ID)
                 ).key,
                 "distance": pytest.approx(world_distance(bravo, copper), abs=1e-6),
                 "similarity": pytest.approx(1 - world_distance(bravo, copper), abs=1e-6),

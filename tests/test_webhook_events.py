@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from leads.accounts import roles
-from leads.companies.selectors import band_of, score_distribution
+from leads.companies.distribution import band_of, score_distribution
 from leads.embedding import services as embeddings
 from leads.imports import services as imports
 from leads.models import FIRST_PROFILE_ID, Company, CrmRecord, Label, Score, WebhookDelivery, WebhookEndpoint

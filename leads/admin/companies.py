@@ -18,6 +18,7 @@ from leads.admin import filters
 from leads.admin import owners as admin_owners
 from leads.admin.orders import FIT_FIRST, BlanksLast, CappedPaginator, FitFirst
 from leads.admin.readonly import ReadOnlyAdmin
+from leads.companies import distribution as fit_distribution
 from leads.companies import exports, identity, nearest, selectors
 from leads.companies import services as companies
 from leads.companies.views import WATCH_SINCE
@@ -235,7 +236,7 @@ class CompanyAdmin(admin.ModelAdmin):
         score = company.score
         if score is None or company.verdict:  # labelled: its old score goes with the next pass
             return "—"
-        band = selectors.band_of(score, selectors.score_distribution(company.profile_id))
+        band = fit_distribution.band_of(score, fit_distribution.score_distribution(company.profile_id))
         return format_html(
             '<span title="score {}" style="white-space: nowrap">{} {}</span><br><small>evidence {}</small>',
             score.signed,

@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.accounts import roles
+from leads.companies import distribution as fit_distribution
 from leads.companies import nearest, orderings, ranges, search, selectors
 from leads.core import queue
 from leads.crm import selectors as crm_selectors
@@ -79,7 +80,7 @@ def company_json(company: Company, *, profile_id: int, embedded: bool | None, re
     `records`: its CRM records (crm.selectors.records_of). A labelled company has no score: its old
     one lives on until the pass its verdict queued (~1 s), and said "like" beside "strong" meanwhile."""
     score = None if company.verdict else company.score
-    distribution = selectors.score_distribution(profile_id)
+    distribution = fit_distribution.score_distribution(profile_id)
     return {
         "id": company.pk,
         "name": company.name,
@@ -96,7 +97,7 @@ def company_json(company: Company, *, profile_id: int, embedded: bool | None, re
         "fit": None if score is None else round(score.fit, 6),
         "evidence": None if score is None else round(score.evidence, 6),
         # strong / likely / unsure / unlikely / unexplored, and "top 3% of 48,000" (leads/scoring/bands.py)
-        "band": None if score is None else selectors.band_of(score, distribution).key,
+        "band": None if score is None else fit_distribution.band_of(score, distribution).key,
         "rank": None if score is None else distribution.rank_text(score.fit),
         "embedded": embedded,
         "neighbours": [] if score is None else score.neighbours,
@@ -388,7 +389,7 @@ def _yes_no(value: str) -> bool | None:
 def _similar_json(found: list[nearest.SimilarCompany], profile_id: int) -> list[dict]:
     """Each nearest company (read in the profile) with its plain score and, as everywhere a score
     is served, the fit the team sorts by, the evidence it stands on and its band."""
-    distribution = selectors.score_distribution(profile_id)
+    distribution = fit_distribution.score_distribution(profile_id)
     rows = []
     for similar in found:
         company = similar.company
@@ -402,7 +403,7 @@ def _similar_json(found: list[nearest.SimilarCompany], profile_id: int) -> list[
                 "score": None if score is None else round(score.value, 6),
                 "fit": None if score is None else round(score.fit, 6),
                 "evidence": None if score is None else round(score.evidence, 6),
-                "band": None if score is None else selectors.band_of(score, distribution).key,
+                "band": None if score is None else fit_distribution.band_of(score, distribution).key,
                 "distance": round(similar.distance, 6),  # cosine, 0..2
                 "similarity": round(similar.similarity, 6),  # 1 - distance
             }

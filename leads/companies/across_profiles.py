@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from leads.companies.selectors import band_of, score_distribution
+from leads.companies.distribution import band_of, score_distribution
 from leads.models import Company, Profile
 from leads.profiles import selectors as profiles
 from leads.scoring import bands

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Abs, Coalesce
 
-from leads.companies.selectors import band_of, score_distribution
+from leads.companies.distribution import band_of, score_distribution
 from leads.models import Company, ScoreChange
 from leads.scoring import bands
 

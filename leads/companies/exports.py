@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from leads.companies import selectors
+from leads.companies import distribution as fit_distribution
 from leads.companies.selectors import BestFirst, Sorted
 from leads.crm import selectors as crm_selectors
 from leads.models import Company, Label
@@ -44,7 +44,10 @@ def score_rows(companies: QuerySet | BestFirst | Sorted, *, profile_id: int) -> 
     """One row per company, streamed from the database; `companies` are read in the profile
     (Company.objects.in_profile(profile_id))."""
     # Read once per export, not per batch: the profile's distribution of fits and the team's "close".
-    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id=profile_id)
+    distribution, reach = (
+        fit_distribution.score_distribution(profile_id),
+        explanations.close_reach(profile_id=profile_id),
+    )
     for batch in in_batches(companies):
         yield from _rows(batch, profile_id, distribution, reach)
 
@@ -98,7 +101,7 @@ def _rows(
             "" if score is None else round(score.value, 6),
             "" if score is None else round(score.fit, 6),
             "" if score is None else round(score.evidence, 6),
-            "" if score is None else selectors.band_of(score, distribution).label,
+            "" if score is None else fit_distribution.band_of(score, distribution).label,
             "; ".join(map(neighbour_text, views)),
             company.description,
             "" if score is None else distribution.rank_text(score.fit),

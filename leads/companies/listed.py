@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from leads.companies import disagreements, selectors
+from leads.companies import distribution as fit_distribution
 from leads.models import Company
 from leads.scoring.bands import Band
 
@@ -30,7 +31,7 @@ def listed(
     """The rows of a page of companies (read in the profile: Company.objects.in_profile) in three
     queries at most: the fits' distribution (cached), the reps' disagreements and, unless
     `embedded` says, which have a current vector. `why`: one reason per company, in their order."""
-    distribution = selectors.score_distribution(profile_id)
+    distribution = fit_distribution.score_distribution(profile_id)
     ids = [company.pk for company in companies]
     conflicts = disagreements.verdict_conflicts(profile_id, ids)
     vectors = selectors.embedded_ids(ids) if embedded is None else None
@@ -40,7 +41,7 @@ def listed(
         rows.append(
             Listed(
                 company=company,
-                band=selectors.band_of(score, distribution),
+                band=fit_distribution.band_of(score, distribution),
                 rank=distribution.rank_text(score.fit) if score else "",
                 is_embedded=embedded if vectors is None else company.pk in vectors,
                 conflict=conflicts.get(company.pk, ""),

@@ -1,5 +1,5 @@
 """Read-side queries shared by the dashboard, the API, the admin and exports: the companies the
-filters select, paged in every order, and the team's distribution of fits (nearest companies: nearest.py)."""
+filters select, paged in every order (the distribution of fits: distribution.py; nearest companies: nearest.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
 from django.contrib.postgres.search import SearchQuery
-from django.core.cache import cache
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
 from leads.companies import orderings, ranges
+from leads.companies.distribution import score_distribution
 from leads.core.params import whole_number
 from leads.embedding import active
 from leads.models import (
@@ -413,39 +411,3 @@ def listing(
 
 def is_embedded(company: Company) -> bool:
     return Company.objects.filter(pk=company.pk).with_current_embedding(active.model_name()).exists()
-
-
-def score_distribution(profile_id: int) -> bands.Distribution:
-    """The profile's fits as quantiles, for bands and ranks (leads/scoring/bands.py): the same for every page
-    and request until a score is written. Computing it sorts every fit, slow at a million
-    (docs/benchmarks.md, *Figures behind the design*), so it is cached under the numbers that every
-    write to the scores moves: leads_score_version at the statement (migration 0016),
-    leads_score_published once it is committed (score_rows): a page after a verdict's rescore sees
-    the new distribution, and no page keeps an older one."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "select (select last_value from leads_score_version), (select last_value from leads_score_published)"
-        )
-        version, published = cursor.fetchone()
-    key = f"leads:fit-distribution:{profile_id}:{version}:{published}"
-    distribution = cache.get(key)
-    if distribution is None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "select count(*), percentile_cont(%s::float8[]) within group (order by fit) from leads_score"
-                " where profile_id = %s",
-                [bands.FRACTIONS.tolist(), profile_id],
-            )
-            total, quantiles = cursor.fetchone()
-        distribution = bands.Distribution(np.array(quantiles or [], dtype=np.float64), total)
-        cache.set(key, distribution, DISTRIBUTION_SECONDS)
-    return distribution
-
-
-# A distribution is cached per version of the scores; an hour bounds what old versions keep.
-DISTRIBUTION_SECONDS = 3600
-
-
-def band_of(score: Score | None, distribution: bands.Distribution) -> bands.Band | None:
-    """The band of a company's score row (None: not scored)."""
-    return None if score is None else distribution.band(score.fit, score.unexplored, score.supported)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from leads.accounts import roles
 from leads.companies import across_profiles, exports, nearest, orderings, ranges, search, selectors
+from leads.companies import distribution as fit_distribution
 from leads.companies import filters as filter_choices
 from leads.companies.listed import listed
 from leads.core import queue, words
@@ -121,7 +122,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         matches = search.search_matches([company.pk for company in companies], filters["q"]) if filters["q"] else {}
         why = [matches.get(company.pk) for company in companies]
     rows = listed(profile_id, companies, why=why)
-    distribution = selectors.score_distribution(profile_id)
+    distribution = fit_distribution.score_distribution(profile_id)
     values = {field: filter_choices.filter_values(field) for field in filter_choices.FILTER_FIELDS}
     listed_views = saved_views.views_for(request.user, profile_id=profile_id)
     watch_since = request.session.pop(WATCH_SINCE, "")  # a bulk verdict just given: show its changes too

@@ -12,7 +12,8 @@ import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from leads.companies import exports, selectors
+from leads.companies import distribution as fit_distribution
+from leads.companies import exports
 from leads.companies.exports import neighbour_text, neutralise
 from leads.crm import names
 from leads.models import Company, CrmRecord
@@ -85,7 +86,10 @@ def crm_rows(
     """The file's rows for the companies of a listing (selectors.listing: read in the profile), in
     its order."""
     tally = tally if tally is not None else Tally()
-    distribution, reach = selectors.score_distribution(profile_id), explanations.close_reach(profile_id=profile_id)
+    distribution, reach = (
+        fit_distribution.score_distribution(profile_id),
+        explanations.close_reach(profile_id=profile_id),
+    )
     for batch in exports.in_batches(companies):
         yield from _rows(batch, shape, tally, distribution, reach)
 
@@ -119,7 +123,7 @@ def _cells(company: Company, neighbours: dict, distribution, reach) -> list:
         round(score.fit, 4),
         round(score.evidence, 2),
         round(score.value, 4),
-        selectors.band_of(score, distribution).label,
+        fit_distribution.band_of(score, distribution).label,
         distribution.rank_text(score.fit),
         explanations.explanation_sentence(company, views, reach),
         *nearest,

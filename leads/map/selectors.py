@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 from django.db.models import FilteredRelation, Q
 
-from leads.companies.selectors import score_distribution
+from leads.companies.distribution import score_distribution
 from leads.embedding import active
 from leads.models import Company, CompanyEmbedding, MapLayout, MapPoint
 

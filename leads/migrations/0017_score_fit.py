@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.RunSQL("update leads_score set fit = least(value, 0)", migrations.RunSQL.noop),
         migrations.AddField(model_name='scoringstate', name='radius', field=models.FloatField(blank=True, null=True)),
         migrations.AddField(model_name='scoringstate', name='radius_companies', field=models.IntegerField(default=0)),
-        # Moves after every committed write of scores (selectors.score_distribution's cache key):
+        # Moves after every committed write of scores (distribution.score_distribution's cache key):
         # leads_score_version moves at the statement, visible to readers before the commit.
         migrations.RunSQL("create sequence leads_score_published", "drop sequence leads_score_published"),
         migrations.RunSQL("update leads_scoringstate set needs_full_rescore = true", migrations.RunSQL.noop),

@@ -256,7 +256,7 @@ def write_scores(
 
 def published_on_commit() -> None:
     """Move leads_score_published once this transaction's score writes are committed: the key
-    under which pages cache the distribution of fits (selectors.score_distribution). The trigger's
+    under which pages cache the distribution of fits (distribution.score_distribution). The trigger's
     leads_score_version moves at the statement, before the commit, so a page could cache the old
     scores under the new number; this number moves only once the new scores can be read."""
 

@@ -5,7 +5,7 @@ and nothing else. Nothing here raises into the verdict, the pass or the import: 
 logged and rolled back to a savepoint, and the work it rode on goes ahead.
 
 Bands before and after a pass are both read against the team's distribution of fits as the pass
-found it (companies.selectors.score_distribution, cached per version of the scores, so usually
+found it (companies.distribution.score_distribution, cached per version of the scores, so usually
 already computed for the pages): measuring it again after the pass would sort every fit inside
 the pass (docs/benchmarks.md, `score_distribution`). One pass moves a few fits among thousands,
 so the cut-offs barely move; a company whose band changes only because the cut-offs moved under
@@ -22,7 +22,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from leads.companies.selectors import band_of, score_distribution
+from leads.companies.distribution import band_of, score_distribution
 from leads.models import ImportJob, OutcomeImport, Profile, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from leads.models.lookups import id_array
 from leads.scoring.bands import Distribution
