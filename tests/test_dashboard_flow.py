@@ -171,6 +171,7 @@ def test_an_incremental_rescore_logs_what_changed_and_why(as_alice, world):
     ids = ",".join(str(i) for i in moved)
     state = as_alice.get("/scores/changes", {"since": since.isoformat(), "ids": ids}).json()
     assert state["done"] is True and state["changed"] == len(moved)
+    assert state["changed_words"] == f"{len(moved)} score{'' if len(moved) == 1 else 's'} changed"  # what the notes say
     for company_id in moved - {echo.pk}:
         assert f">{Score.objects.get(company_id=company_id).signed_fit}</span>" in state["cells"][str(company_id)]
     page = text(as_alice.get(state["link"]))

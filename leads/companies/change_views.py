@@ -18,6 +18,7 @@ from leads.accounts import roles
 from leads.companies import changes as company_changes
 from leads.companies.listed import listed
 from leads.companies.views import COUNT_LIMIT, PAGE_SIZE, page_path
+from leads.core import words
 from leads.core.params import page_number
 from leads.core.responses import bad_request
 from leads.models import Company
@@ -50,10 +51,13 @@ def score_changes(request: HttpRequest) -> JsonResponse:
             context = {"company": company, "page_path": page_path(request) or reverse("dashboard")}
             buttons = render_to_string("leads/_label_buttons.html", context, request)
             verdicts[company.pk] = {"verdict": company.verdict, "buttons": buttons}
+    changed = changes.order_by()[:COUNT_LIMIT].count()
     return JsonResponse(
         {
             "done": reads.scores_are_current(profile_id),
-            "changed": changes.order_by()[:COUNT_LIMIT].count(),
+            "changed": changed,
+            # What the dashboard's and the admin's notes say: "1 score changed", "10,000+ scores changed".
+            "changed_words": words.scores_changed(changed, at_most=COUNT_LIMIT),
             "cells": cells,
             "verdicts": verdicts,
             "link": f"{reverse('score-changes-page')}?{urlencode({'since': since.isoformat()})}",

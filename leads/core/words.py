@@ -8,6 +8,11 @@ def companies(n: int) -> str:
     return f"{n:,} compan{'y' if n == 1 else 'ies'}"
 
 
+def scores_changed(n: int, *, at_most: int) -> str:
+    """'1 score changed', '37 scores changed', '10,000+ scores changed' (a count that stopped at `at_most`)."""
+    return f"{n:,}{'+' if n >= at_most else ''} score{'' if n == 1 else 's'} changed"
+
+
 def names(given: tuple[str, ...] | list[str], *, nobody: str = "an import") -> str:
     """'alice', 'alice and bob', 'alice, bob and an import' ('' stands for `nobody`: no user)."""
     said = [name or nobody for name in given]

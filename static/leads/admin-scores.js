@@ -47,9 +47,7 @@
   }
 
   function finished(state) {
-    const count = state.changed
-      ? `${state.changed.toLocaleString()}${state.changed >= 10000 ? "+" : ""} score${state.changed === 1 ? "" : "s"} changed`
-      : "no score changed";
+    const count = state.changed ? state.changed_words : "no score changed";
     if (document.querySelector("#result_list .action-select:checked")) {
       say(`The neighbours' scores are updated (${count}): reload the page to see them.`, state.link);
       return;

@@ -184,7 +184,7 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
       box.replaceChildren();
       const link = document.createElement("a");
       link.href = state.link;
-      link.textContent = `${state.changed.toLocaleString()}${state.changed >= 10000 ? "+" : ""} score${state.changed === 1 ? "" : "s"} changed`;
+      link.textContent = state.changed_words;
       box.append(link, state.done ? "" : " (still rescoring…)");
     }
     if (state.done) settleNotes();
