@@ -134,3 +134,14 @@ def test_with_two_profiles_each_is_measured_and_its_incremental_passes_equal_its
     assert disk["compacted"]["total"] == sum(by_profile[p]["score_bytes_compacted"] for p in by_profile)
     assert disk["at_10_profiles_bytes"] == pytest.approx(10 * disk["bytes_per_profile"])
     assert name not in databases()
+
+
+def test_a_benchmark_s_child_process_can_run_functions_of_modules_that_need_django():
+    """The base companies are embedded in a spawned child (base.embedded_once, compare_encoders):
+    unpickling the task imports its module, whose imports need Django's app registry. Without
+    Django set up first the child died (BrokenProcessPool) on every machine without a cache."""
+    from leads.bench import base
+
+    with base.child_process() as pool:
+        rows = pool.submit(base._demo_rows, base.DEMO_CSV).result(timeout=120)
+    assert rows == base._demo_rows(base.DEMO_CSV) and len(rows) > 10

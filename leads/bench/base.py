@@ -17,11 +17,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import django
 import numpy as np
 from django.conf import settings
 
 from leads.companies.identity import embedding_text
 from leads.embedding import active
+from leads.embedding import encoders as embedding
 
 YC_CSV = settings.BASE_DIR.parent / "shared" / "data" / "yc-companies-2024-05-11.csv"
 DEMO_CSV = settings.BASE_DIR / "leads" / "demo" / "companies.csv"
@@ -106,21 +108,34 @@ def _synthetic(vectors: np.ndarray, *, source: str) -> BaseSet:
 
 
 def _cached_embeddings(texts: list[str], log: Callable[[str], None]) -> tuple[np.ndarray, str]:
-    digest = hashlib.sha256("\0".join([active.model_name(), *texts]).encode()).hexdigest()[:16]
-    path = Path(settings.LEADS_HOME) / "bench" / f"base-{digest}.npy"
+    return embedded_once(texts, log)
+
+
+def embedded_once(
+    texts: list[str], log: Callable[[str], None], *, encoder: str | None = None
+) -> tuple[np.ndarray, str]:
+    """The texts embedded by `encoder` (a key of leads.embedding.encoders; None: the configured
+    one), and a digest of encoder and texts, under which the vectors are cached in LEADS_HOME/bench/."""
+    name = active.model_name() if encoder is None else embedding.encoder_for(encoder).stored_name
+    digest = hashlib.sha256("\0".join([name, *texts]).encode()).hexdigest()[:16]
+    path = Path(settings.LEADS_HOME) / "bench" / f"{encoder or 'base'}-{digest}.npy"
     if path.exists():
         return np.load(path), digest
-    log(f"embedding {len(texts):,} base companies once (~70 s per 4,663 on 2 cores); cached in {path}")
-    # In a child process: the model and torch would otherwise count in this process's peak RSS.
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        vectors = pool.submit(_encode, texts).result()
+    log(f"embedding {len(texts):,} companies with {name} once (~70 s per 4,663 on 2 cores); cached in {path}")
+    # In a child process: the model and torch would otherwise count in this process's memory.
+    with child_process() as pool:
+        vectors = pool.submit(_encode, texts, encoder).result()
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
     return vectors, digest
 
 
-def _encode(texts: list[str]) -> np.ndarray:
-    import django
+def child_process() -> ProcessPoolExecutor:
+    """One fresh process (spawned: no copy of this one's torch threads or connections) with Django
+    set up before its first task is unpickled: unpickling a benchmark function imports its module,
+    whose imports need the app registry."""
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=django.setup)
 
-    django.setup()
-    return active.encode(texts)
+
+def _encode(texts: list[str], encoder: str | None) -> np.ndarray:
+    return active.encode(texts, using=None if encoder is None else embedding.encoder_for(encoder))

@@ -13,13 +13,11 @@ labels up to `labels`; ROC AUC of the inverse-distance kNN scores on the held-ou
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import resource
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ from django.core.management.base import CommandError
 
 from leads.bench import evaluation
 from leads.bench.base import DEMO_CSV, YC_CSV, _demo_rows, _yc_rows
+from leads.bench.base import child_process as _child
 from leads.companies.identity import embedding_text
 from leads.embedding import active
 from leads.embedding import encoders as embedding
@@ -139,7 +138,6 @@ def _ensure_onnx_file(log: Callable[[str], None]) -> float | None:
 
 
 def _make_onnx_file() -> None:
-    _setup_django()
     embedding.int8_model_file()
 
 
@@ -148,13 +146,8 @@ def _in_child(name: str, texts: list[str], batch: int) -> tuple[dict, np.ndarray
         return pool.submit(_measure, name, texts, batch).result()
 
 
-def _child() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-
-
 def _measure(name: str, texts: list[str], batch: int) -> tuple[dict, np.ndarray]:
     """In a fresh process: load the encoder, warm it up on one batch, then time a bare encode."""
-    _setup_django()
     spec = embedding.encoder_for(name)
     load_s = active.load(spec)
     order = sorted(range(len(texts)), key=lambda row: len(texts[row]))
@@ -167,12 +160,6 @@ def _measure(name: str, texts: list[str], batch: int) -> tuple[dict, np.ndarray]
     seconds = time.perf_counter() - started
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"load_s": load_s, "per_s": len(texts) / seconds, "peak_rss_mb": peak_rss_mb}, vectors
-
-
-def _setup_django() -> None:
-    import django
-
-    django.setup()
 
 
 # --- Against the reference encoder ---------------------------------------------------------------

@@ -10,12 +10,9 @@ encoder, in a child process, cached under LEADS_HOME/bench/ by a hash of encoder
 leads.bench.fit_evaluation says what is measured; docs/evaluation.md has the results.
 """
 
-import hashlib
 import json
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -144,23 +141,5 @@ def _labelled(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
 
 
 def cached_embeddings(texts: list[str], encoder: str, log) -> np.ndarray:
-    """The texts embedded by `encoder`, cached under LEADS_HOME/bench/ by a hash of encoder and texts."""
-    spec = embedding.encoder_for(encoder)
-    digest = hashlib.sha256("\0".join([spec.stored_name, *texts]).encode()).hexdigest()[:16]
-    path = Path(settings.LEADS_HOME) / "bench" / f"fit-{encoder}-{digest}.npy"
-    if path.exists():
-        return np.load(path)
-    log(f"embedding {len(texts):,} companies with {encoder} once; cached in {path}")
-    # In a child process: the model and torch stay out of this process's memory.
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        vectors = pool.submit(_encode, texts, encoder).result()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return vectors
-
-
-def _encode(texts: list[str], encoder: str) -> np.ndarray:
-    import django
-
-    django.setup()
-    return active.encode(texts, using=embedding.encoder_for(encoder))
+    """The texts embedded by `encoder`, once (leads.bench.base's cache)."""
+    return base.embedded_once(texts, log, encoder=encoder)[0]
