@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import FilteredRelation, Q
 
 from leads.companies.distribution import score_distribution
@@ -40,11 +44,32 @@ class MapStatus:
 
 
 def map_status() -> MapStatus:
-    model = active.model_name()
+    return _status(active.model_name(), _versions())
+
+
+def _versions() -> tuple[int, int, int, int]:
+    """Numbers that move on every write to what the map shows: the points (leads_mappoint_version),
+    the scores (leads_score_version at the statement, leads_score_published once committed:
+    distribution.score_distribution), the companies' names and verdicts (leads_company_version;
+    migration 0048)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select (select last_value from leads_mappoint_version), (select last_value from leads_score_version),"
+            " (select last_value from leads_score_published), (select last_value from leads_company_version)"
+        )
+        return cursor.fetchone()
+
+
+def _status(model: str, versions: tuple[int, int, int, int]) -> MapStatus:
     # Not .current(): that joins every company, slow at a million (docs/benchmarks.md, *Figures
     # behind the design*). A point whose company's text changed since counts until the next
-    # compute_map drops it (within CHECK_INTERVAL).
-    points = MapPoint.objects.filter(model_name=model).count()
+    # compute_map drops it (within CHECK_INTERVAL). Counted once per version of the points
+    # (100 ms at a million).
+    key = f"leads:map-points-count:{model}:{versions[0]}"
+    points = cache.get(key)
+    if points is None:
+        points = MapPoint.objects.filter(model_name=model).count()
+        cache.set(key, points, CACHE_SECONDS)
     method, computed_at, extent = MapLayout.read("method", "computed_at", "extent") or ("", None, [])
     waiting = 0
     if not points:  # a count capped by a limit: Postgres stops there, whatever N is
@@ -53,14 +78,36 @@ def map_status() -> MapStatus:
     return MapStatus(state, points, waiting, method, computed_at, extent or [])
 
 
-def map_points(*, profile_id: int, limit: int = MAX_POINTS) -> dict:
+def map_points_json(*, profile_id: int, limit: int = MAX_POINTS) -> bytes:
+    """map_points as gzipped JSON, cached per version of everything it shows (_versions, the map's
+    layout): at a million companies building it takes ~0.5 s, serving it from the cache a few ms
+    (docs/benchmarks.md). Not cached while the map is not ready (the count of companies waiting
+    for a point moves with the embedding)."""
+    model, versions = active.model_name(), _versions()
+    status = _status(model, versions)
+    at = status.computed_at.isoformat() if status.computed_at else "never"
+    key = f"leads:map-points:{profile_id}:{limit}:{model}:{':'.join(map(str, versions))}:{at}"
+    body = cache.get(key) if status.state == "ready" else None
+    if body is None:
+        points = map_points(profile_id=profile_id, limit=limit, status=status)
+        body = gzip.compress(json.dumps(points, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
+        if status.state == "ready":
+            cache.set(key, body, CACHE_SECONDS)
+    return body
+
+
+# A cached count or payload outlives its version by at most this (a new version is a new key).
+CACHE_SECONDS = 3600
+
+
+def map_points(*, profile_id: int, limit: int = MAX_POINTS, status: MapStatus | None = None) -> dict:
     """The points the map page draws, as parallel arrays (one per column, not an object per point):
     id, x and y (integers in 0..GRID), verdict in the profile ("like", "dislike" or None, as the
     API's "label"), fit there (-100..100, None when not scored: leads/scoring/evidence.py, what the
     dashboard sorts by), band (its key, None when not scored) and name. Companies labelled in the
     profile come first and are always included (up to `limit`); the rest is the sample of
     unlabelled ones with the lowest sample keys."""
-    status = map_status()
+    status = status or map_status()
     model = active.model_name()
     columns = (
         "company_id", "x", "y", "current__verdict", "score__fit", "company__name",
