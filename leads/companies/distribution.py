@@ -18,11 +18,7 @@ def score_distribution(profile_id: int) -> bands.Distribution:
     write to the scores moves: leads_score_version at the statement (migration 0016),
     leads_score_published once it is committed (score_rows): a page after a verdict's rescore sees
     the new distribution, and no page keeps an older one."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "select (select last_value from leads_score_version), (select last_value from leads_score_published)"
-        )
-        version, published = cursor.fetchone()
+    version, published = score_versions()
     key = f"leads:fit-distribution:{profile_id}:{version}:{published}"
     distribution = cache.get(key)
     if distribution is None:
@@ -36,6 +32,16 @@ def score_distribution(profile_id: int) -> bands.Distribution:
         distribution = bands.Distribution(np.array(quantiles or [], dtype=np.float64), total)
         cache.set(key, distribution, DISTRIBUTION_SECONDS)
     return distribution
+
+
+def score_versions() -> tuple[int, int]:
+    """The numbers every write to the scores moves: leads_score_version at the statement,
+    leads_score_published once it is committed. What is cached of the scores is keyed by both."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select (select last_value from leads_score_version), (select last_value from leads_score_published)"
+        )
+        return cursor.fetchone()
 
 
 # A distribution is cached per version of the scores; an hour bounds what old versions keep.

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import FilteredRelation, Q
 
-from leads.companies.distribution import score_distribution
+from leads.companies.distribution import score_distribution, score_versions
 from leads.embedding import active
 from leads.models import Company, CompanyEmbedding, MapLayout, MapPoint
 
@@ -49,15 +49,14 @@ def map_status() -> MapStatus:
 
 def _versions() -> tuple[int, int, int, int]:
     """Numbers that move on every write to what the map shows: the points (leads_mappoint_version),
-    the scores (leads_score_version at the statement, leads_score_published once committed:
-    distribution.score_distribution), the companies' names and verdicts (leads_company_version;
-    migration 0048)."""
+    the scores (distribution.score_versions), the companies' names and verdicts
+    (leads_company_version; migration 0048)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "select (select last_value from leads_mappoint_version), (select last_value from leads_score_version),"
-            " (select last_value from leads_score_published), (select last_value from leads_company_version)"
+            "select (select last_value from leads_mappoint_version), (select last_value from leads_company_version)"
         )
-        return cursor.fetchone()
+        points, companies = cursor.fetchone()
+    return (points, *score_versions(), companies)
 
 
 def _status(model: str, versions: tuple[int, int, int, int]) -> MapStatus:
@@ -89,7 +88,7 @@ def map_points_json(*, profile_id: int, limit: int = MAX_POINTS) -> bytes:
     key = f"leads:map-points:{profile_id}:{limit}:{model}:{':'.join(map(str, versions))}:{at}"
     body = cache.get(key) if status.state == "ready" else None
     if body is None:
-        points = map_points(profile_id=profile_id, limit=limit, status=status)
+        points = map_points(profile_id=profile_id, limit=limit, model=model, status=status)
         body = gzip.compress(json.dumps(points, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
         if status.state == "ready":
             cache.set(key, body, CACHE_SECONDS)
@@ -100,15 +99,14 @@ def map_points_json(*, profile_id: int, limit: int = MAX_POINTS) -> bytes:
 CACHE_SECONDS = 3600
 
 
-def map_points(*, profile_id: int, limit: int = MAX_POINTS, status: MapStatus | None = None) -> dict:
+def map_points(*, profile_id: int, limit: int, model: str, status: MapStatus) -> dict:
     """The points the map page draws, as parallel arrays (one per column, not an object per point):
     id, x and y (integers in 0..GRID), verdict in the profile ("like", "dislike" or None, as the
     API's "label"), fit there (-100..100, None when not scored: leads/scoring/evidence.py, what the
     dashboard sorts by), band (its key, None when not scored) and name. Companies labelled in the
     profile come first and are always included (up to `limit`); the rest is the sample of
-    unlabelled ones with the lowest sample keys."""
-    status = status or map_status()
-    model = active.model_name()
+    unlabelled ones with the lowest sample keys. `model` and `status`: the encoder and the map's
+    status, as map_points_json read them."""
     columns = (
         "company_id", "x", "y", "current__verdict", "score__fit", "company__name",
         "score__unexplored", "score__supported",

@@ -9,9 +9,9 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import re
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.gzip import re_accepts_gzip
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
@@ -76,15 +76,12 @@ def points(request: HttpRequest) -> HttpResponse:
     body = map_selectors.map_points_json(profile_id=profiles.current_id(request), limit=limit)
     response = HttpResponse(content_type="application/json")
     patch_vary_headers(response, ["Accept-Encoding"])
-    if _GZIP.search(request.headers.get("Accept-Encoding", "")):
+    if re_accepts_gzip.search(request.headers.get("Accept-Encoding", "")):
         response["Content-Encoding"] = "gzip"
         response.content = body
     else:
         response.content = gzip.decompress(body)
     return response
-
-
-_GZIP = re.compile(r"\bgzip\b")
 
 
 @_json_requires(roles.LABEL)
