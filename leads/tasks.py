@@ -78,6 +78,12 @@ def rescore_all() -> int:
     return sum(scores.queue_full_rescore(profile_id) for profile_id in scores.scoring_profiles())
 
 
+@shared_task(name="leads.keep_fit_distribution", **RETRY)
+def keep_fit_distribution(profile_id: int) -> bool:
+    """A big profile's distribution of fits made again after its scores changed (pages ask)."""
+    return scores.keep_distribution(profile_id)
+
+
 @shared_task(name="leads.compute_map", **RETRY)
 def compute_map() -> int | None:
     """Place newly embedded companies on the map; None when a run is already under way."""

@@ -31,6 +31,7 @@ ROUTED = {
     "leads.rescore_chunk": "bulk",
     "leads.rescore_all": "bulk",
     "leads.compute_map": "bulk",
+    "leads.keep_fit_distribution": "bulk",  # a big profile's bands after a pass: never before the next verdict
     "leads.sweep": "bulk",
     "leads.queue_import_embeddings": "bulk",
     "leads.run_import": "bulk",

@@ -299,6 +299,23 @@ def map_figures(requests: int, user) -> dict:
     }
 
 
+def dashboard_after_a_pass(requests: int, user, profile_id: int) -> dict:
+    """The dashboard right after each of `requests` passes in its profile: the profile's scores
+    marked written before each request, as a pass's commit marks them (scoring.rows.scores_written),
+    with the worker's distribution of fits kept (scoring.services.keep_distribution, made once
+    first, as the worker makes it on a page's first ask). A big profile's page then shows that
+    one and asks the worker for a new one, instead of sorting every fit itself."""
+    scores.keep_distribution(profile_id)
+    with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
+        result = _time_requests(
+            _client(user),
+            [in_profile("/", profile_id)] * (requests + 3),
+            before=lambda: score_rows.scores_written([profile_id]),
+        )
+    scores.keep_distribution(profile_id)
+    return {"dashboard_after_a_pass_p95_ms": result["p95"], "dashboard_after_a_pass_p50_ms": result["p50"]}
+
+
 def _company_written() -> None:
     """What any write to the companies or verdicts does to the map's cached points (migration 0048)."""
     with connection.cursor() as cursor:

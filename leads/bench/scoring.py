@@ -134,6 +134,7 @@ def _database_path(base, companies, labels_count, seed, requests, changes, simil
     figures |= measure.incremental_matches_full()
     log(f"pages: {requests} requests each")
     figures |= measure.pages(rng, requests, user, measure.search_words(base.names, base.descriptions))
+    figures |= measure.dashboard_after_a_pass(requests, user, profiles.current_id())
     log("similar companies")
     similar = measure.similar(rng, similar_queries)
     if similar is None:

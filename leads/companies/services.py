@@ -59,6 +59,8 @@ def save_company(company: Company) -> Company:
 def delete_companies(companies: Iterable[Company]) -> int:
     """Delete companies; a labelled one leaves the labelled set, so the scores citing it change."""
     companies = list(companies)
-    labelled_changed([company.pk for company in companies])
-    deleted, _ = Company.objects.filter(pk__in=[company.pk for company in companies]).delete()
+    ids = [company.pk for company in companies]
+    labelled_changed(ids)
+    drop_scores(ids)  # through the scores' writer, not the cascade: the profiles' distributions move with them
+    Company.objects.filter(pk__in=ids).delete()
     return len(companies)

@@ -19,6 +19,7 @@ MAP = 7_510_004  # one compute_map at a time (map.services)
 SWITCH = 7_610_005  # one finishing encoder switch at a time (embedding.switching)
 INDEX = 7_710_006  # the active encoder's HNSW index: one drop or build at a time (embedding.switching)
 OUTCOME_IMPORT = 7_810_007  # one run per deals import (outcomes.services)
+FIT_DISTRIBUTION = 7_910_008  # one maker of a profile's kept distribution of fits (scoring.services)
 
 
 def hold_for_transaction(namespace: int, key: int = 0, *, shared: bool = False) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from django.db.models import FilteredRelation, Q
 from leads.companies.distribution import score_distribution, score_versions
 from leads.embedding import active
 from leads.models import Company, CompanyEmbedding, MapLayout, MapPoint
+from leads.scoring import bands
 
 # Points sent to the browser at most: every labelled company, then a deterministic sample of
 # the rest (lowest MapPoint.sample_key first). A canvas draws 20,000 points in a few ms.
@@ -85,10 +87,13 @@ def map_points_json(*, profile_id: int, limit: int = MAX_POINTS) -> bytes:
     model, versions = active.model_name(), _versions()
     status = _status(model, versions)
     at = status.computed_at.isoformat() if status.computed_at else "never"
-    key = f"leads:map-points:{profile_id}:{limit}:{model}:{':'.join(map(str, versions))}:{at}"
+    # The bands' distribution too: a big profile's is made by the worker after the scores it follows.
+    distribution = score_distribution(profile_id)
+    bands_of = f"{distribution.total}:{zlib.crc32(distribution.quantiles.tobytes())}"
+    key = f"leads:map-points:{profile_id}:{limit}:{model}:{':'.join(map(str, versions))}:{at}:{bands_of}"
     body = cache.get(key) if status.state == "ready" else None
     if body is None:
-        points = map_points(profile_id=profile_id, limit=limit, model=model, status=status)
+        points = map_points(profile_id=profile_id, limit=limit, model=model, status=status, distribution=distribution)
         body = gzip.compress(json.dumps(points, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
         if status.state == "ready":
             cache.set(key, body, CACHE_SECONDS)
@@ -99,14 +104,14 @@ def map_points_json(*, profile_id: int, limit: int = MAX_POINTS) -> bytes:
 CACHE_SECONDS = 3600
 
 
-def map_points(*, profile_id: int, limit: int, model: str, status: MapStatus) -> dict:
+def map_points(*, profile_id: int, limit: int, model: str, status: MapStatus, distribution: bands.Distribution) -> dict:
     """The points the map page draws, as parallel arrays (one per column, not an object per point):
     id, x and y (integers in 0..GRID), verdict in the profile ("like", "dislike" or None, as the
     API's "label"), fit there (-100..100, None when not scored: leads/scoring/evidence.py, what the
     dashboard sorts by), band (its key, None when not scored) and name. Companies labelled in the
     profile come first and are always included (up to `limit`); the rest is the sample of
-    unlabelled ones with the lowest sample keys. `model` and `status`: the encoder and the map's
-    status, as map_points_json read them."""
+    unlabelled ones with the lowest sample keys. `model`, `status` and `distribution`: the encoder,
+    the map's status and the profile's distribution of fits, as map_points_json read them."""
     columns = (
         "company_id", "x", "y", "current__verdict", "score__fit", "company__name",
         "score__unexplored", "score__supported",
@@ -118,7 +123,6 @@ def map_points(*, profile_id: int, limit: int, model: str, status: MapStatus) ->
     if labelled < limit:
         rows += _unlabelled_sample(model, profile_id, wanted=limit - labelled, among=limit)
     ids, xs, ys, verdicts, fits, names, unexplored, supported = zip(*rows) if rows else ([],) * 8
-    distribution = score_distribution(profile_id)
     x, y = _grid(np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64), status.extent)
     return {
         "state": status.state,

@@ -25,12 +25,12 @@ from leads.models.outcomes import MatchedBy, Outcome, OutcomeBand, OutcomeImport
 from leads.models.profiles import FIRST_PROFILE_ID, CurrentVerdict, Profile, ProfileAccess, ProfileChoice
 from leads.models.review import QualitySnapshot, ReviewDecision
 from leads.models.saved_views import SavedView, SavedViewVisit
-from leads.models.scores import PendingScoreChange, Score, ScoreChange, ScoringState
+from leads.models.scores import FitDistribution, PendingScoreChange, Score, ScoreChange, ScoringState
 from leads.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "SEARCH_IDS_INLINE", "SEARCH_VECTOR", "VERDICT_VALUE", "AnyOf", "ApiToken", "Company", "CompanyEmbedding",
-    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CountryName", "CrmRecord", "CurrentVerdict", "FIRST_PROFILE_ID", "EncoderState", "ImportedCompany", "ImportJob", "ImportState", "Label", "LabelQuerySet", "LabelSource", "MapLayout", "MapPoint",
+    "CompanyEmbeddingQuerySet", "CompanyNote", "CompanyQuerySet", "CompanyWords", "CountryName", "CrmRecord", "CurrentVerdict", "FIRST_PROFILE_ID", "EncoderState", "FitDistribution", "ImportedCompany", "ImportJob", "ImportState", "Label", "LabelQuerySet", "LabelSource", "MapLayout", "MapPoint",
     "MapPointQuerySet", "MatchedBy", "Outcome", "OutcomeBand", "OutcomeImport", "OutcomeSettings", "PendingScoreChange", "Profile", "ProfileAccess", "ProfileChoice", "QualitySnapshot", "ReviewDecision", "SavedView", "SavedViewVisit", "Score", "ScoreChange",
     "ScoreSnapshot", "ScoringState", "Stage", "UploadedTable", "Verdict", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
     "current_vector_exists", "search_query",

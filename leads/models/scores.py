@@ -156,6 +156,9 @@ class ScoringState(models.Model):
     # How many companies the radius was measured on: a team that grows from a few (the first
     # import still being embedded) has it measured again (scoring.services.radius_outgrown).
     radius_companies = models.IntegerField(default=0)
+    # Moves in the transaction of every write to the profile's scores (scoring.rows.scores_written):
+    # a stored distribution of fits made at this number is the profile's as committed.
+    scores_written = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     @classmethod
@@ -174,3 +177,16 @@ class ScoringState(models.Model):
         """Update the profile's row (made first if there is none)."""
         cls.of(profile_id)
         cls.objects.filter(profile_id=profile_id).update(**values)
+
+
+class FitDistribution(models.Model):
+    """A profile's distribution of fits (bands.Distribution: quantiles and count) as the worker
+    last made it, with the profile's ScoringState.scores_written it was made at. Pages of a big
+    profile read it instead of sorting every fit (~0.5 s at a million) after each pass
+    (companies.distribution, scoring.distributions)."""
+
+    profile = models.OneToOneField(Profile, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    quantiles = ArrayField(models.FloatField())  # the fits at bands.FRACTIONS, ascending
+    total = models.IntegerField()  # how many scores
+    scores_written = models.BigIntegerField()  # the profile's ScoringState.scores_written they were read at
+    computed_at = models.DateTimeField(auto_now=True)

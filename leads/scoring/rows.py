@@ -15,11 +15,12 @@ import psycopg.adapt
 import psycopg.pq
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from leads.models.lookups import id_array
 from leads.models.profiles import CurrentVerdict
+from leads.models.scores import ScoringState
 from leads.scoring import evidence
 from leads.scoring import knn as scoring
 
@@ -250,21 +251,34 @@ def write_scores(
         copy_in(cursor, "score_rows", rows)
         cursor.execute(_UPSERT, {"profile": profile_id, "at": timezone.now()})
         cursor.execute("drop table score_rows")
-    published_on_commit()
+    scores_written([profile_id])
     return Written(np.asarray(candidate_ids), weighed.fit, kth)
 
 
-def published_on_commit() -> None:
-    """Move leads_score_published once this transaction's score writes are committed: the key
-    under which pages cache the distribution of fits (distribution.score_distribution). The trigger's
-    leads_score_version moves at the statement, before the commit, so a page could cache the old
-    scores under the new number; this number moves only once the new scores can be read."""
+def scores_written(profile_ids) -> None:
+    """This transaction wrote (or deleted) scores of these profiles: once it is committed, move
+    each one's ScoringState.scores_written, so that a distribution of fits kept at the old number
+    (FitDistribution) reads as older than the scores, and leads_score_published. Call from
+    scoring.services, the one writer of scores, after the write.
 
-    def bump() -> None:
+    After the commit, not with the writes: a row updated in the transaction would be locked until
+    its end, and writers that share a profile's scores lock (newly embedded companies, a full
+    rescore's chunks) would queue on it and could deadlock with one another over a score both
+    write. A page that makes a distribution between the commit and the move keeps it under the
+    old number, so it is only made once more; a worker killed in between leaves the kept one
+    looking current until the profile's next write (as leads_score_published does)."""
+    profile_ids = sorted(set(profile_ids))
+
+    def move() -> None:
+        states = ScoringState.objects.filter(profile_id__in=profile_ids)
+        if states.update(scores_written=F("scores_written") + 1) < len(profile_ids):
+            for profile_id in profile_ids:  # a profile scored before its state row was made (a test's flush)
+                ScoringState.of(profile_id)
+            states.update(scores_written=F("scores_written") + 1)  # those that had a row move twice: no matter
         with connection.cursor() as cursor:
             cursor.execute("select nextval('leads_score_published')")
 
-    transaction.on_commit(bump)
+    transaction.on_commit(move)
 
 
 def _binary_rows(ids, values, kth, weighed: evidence.Evidence, neighbour_ids, distances, labels) -> np.ndarray:

@@ -30,6 +30,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from leads.companies import distribution as fit_distribution
 from leads.core import locks
 from leads.core.queue import enqueue_on_commit, send_in_turn
 from leads.embedding import active
@@ -37,6 +38,7 @@ from leads.models import (
     Company,
     CompanyEmbedding,
     CurrentVerdict,
+    FitDistribution,
     PendingScoreChange,
     Profile,
     Score,
@@ -101,8 +103,8 @@ def _rescored(profile_id: int, scope: Q, labelled: LabelledSet) -> score_rows.Wr
         ScoringState.change(profile_id, needs_full_rescore=True)
     # A score in scope whose company is no longer a candidate (labelled since, or no current
     # vector) is stale: the candidates were read in this transaction, under the lock.
-    Score.objects.filter(scope, profile_id=profile_id).exclude(company__any_of=Ids(ids.tolist())).delete()
-    score_rows.published_on_commit()
+    if Score.objects.filter(scope, profile_id=profile_id).exclude(company__any_of=Ids(ids.tolist())).delete()[0]:
+        score_rows.scores_written([profile_id])
     if len(ids):
         result = scoring.knn_scores(vectors, labelled.vectors, labelled.labels, settings.SCORING_K)
         return score_rows.write_scores(
@@ -116,8 +118,8 @@ def drop_scores(company_ids: Iterable[int]) -> None:
     they show as waiting for embedding. A labelled one leaving the labelled set is a label change
     the caller records. A full-rescore chunk that read the old vector just before may still write
     a score for it; the re-embedding rescores the company (score_companies), which replaces it."""
-    Score.objects.filter(company_id__in=list(company_ids)).delete()
-    score_rows.published_on_commit()
+    if Score.objects.filter(company_id__in=list(company_ids)).delete()[0]:
+        score_rows.scores_written(scoring_profiles())
 
 
 # --- Newly embedded companies --------------------------------------------------------------
@@ -414,3 +416,31 @@ def score_unscored(profile_id: int) -> int:
             watch.company_ids = written.ids.tolist()
             watch.announce(causes={}, at=timezone.now())
         return len(written.ids)
+
+
+# --- The distribution of fits of a big profile ------------------------------------------------
+
+
+def keep_distribution(profile_id: int) -> bool:
+    """Make the profile's distribution of fits and keep it (FitDistribution) if the one kept is
+    older than its scores (companies.distribution, which asks for this); one maker a profile at
+    a time, the others return at once. Whether it made one."""
+    with locks.try_hold(locks.FIT_DISTRIBUTION, profile_id) as ours:
+        if not ours:
+            return False
+        kept = FitDistribution.objects.filter(profile_id=profile_id).values_list("scores_written", flat=True).first()
+        if kept is not None and kept == ScoringState.of(profile_id).scores_written:
+            return False
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("set local work_mem = '64MB'")  # sort a million fits in memory, not on disk
+            distribution, written = fit_distribution.made_now(profile_id)
+        FitDistribution.objects.update_or_create(
+            profile_id=profile_id,
+            defaults={
+                "quantiles": distribution.quantiles.tolist(),
+                "total": distribution.total,
+                "scores_written": written,
+            },
+        )
+        return True
