@@ -149,12 +149,38 @@ def test_undo_of_a_bulk_verdict_everyone_changed_since_says_so_and_moves_on(as_a
     assert verdicts_of(world, "Alpha Brewing") == [""]
 
 
+def test_after_many_verdicts_at_once_the_poll_and_the_changes_page_say_every_score_was_recomputed(
+    as_alice, world, alice, monkeypatch
+):
+    since = timezone.now()  # after the fixture's own full rescore
+    quiet = as_alice.get("/scores/changes", {"since": since.isoformat()}).json()
+    assert quiet["recomputed"] is False and quiet["changed_words"] == "no score changed"
+    monkeypatch.setattr(scores, "MAX_INCREMENTAL_CHANGES", 1)  # two verdicts: more than a pass takes one by one
+    labels.label_companies(
+        profile_id=FIRST_PROFILE_ID,
+        verdicts=[(world["Copper Stouts"].pk, "like"), (world["Echo Review"].pk, "dislike")],
+        user=alice,
+        source="click",
+    )
+    scores.apply_label_changes(FIRST_PROFILE_ID, inline_full=True)
+    assert not ScoreChange.objects.exists()  # a full rescore logs no change one by one
+    state = as_alice.get("/scores/changes", {"since": since.isoformat()}).json()
+    # Not "no score changed": every score was rewritten.
+    assert state["done"] is True and state["recomputed"] is True
+    assert state["changed_words"] == "every score recomputed"
+    page = text(as_alice.get(state["link"]))
+    assert "Every score was recomputed since then: a full rescore (more than 1 verdicts" in page
+    assert "No score has changed since then." not in page
+    later = as_alice.get("/scores/changes", {"since": timezone.now().isoformat()}).json()
+    assert later["recomputed"] is False  # asked from after it: nothing since
+
+
 def test_a_verdict_given_alone_has_no_batch(world):
     assert not Label.objects.filter(batch__isnull=False).exists()  # the fixture's two single verdicts
 
 
 def test_an_incremental_rescore_logs_what_changed_and_why(as_alice, world):
-    since = timezone.now() - timedelta(seconds=1)
+    since = timezone.now()  # the verdict's time, as the dashboard sends it: after the fixture's full rescore
     before = dict(Score.objects.values_list("company_id", "fit"))
     echo = world["Echo Review"]
     labels.label_company(profile_id=FIRST_PROFILE_ID, company=echo, user=None, verdict="like", source="click")

@@ -24,6 +24,7 @@ from leads.core.responses import bad_request
 from leads.models import Company
 from leads.profiles import selectors as profiles
 from leads.scoring import reads
+from leads.scoring import services as scores
 
 
 @roles.required(roles.VIEW)
@@ -52,12 +53,15 @@ def score_changes(request: HttpRequest) -> JsonResponse:
             buttons = render_to_string("leads/_label_buttons.html", context, request)
             verdicts[company.pk] = {"verdict": company.verdict, "buttons": buttons}
     changed = changes.order_by()[:COUNT_LIMIT].count()
+    recomputed = reads.recomputed_since(profile_id, since)
     return JsonResponse(
         {
             "done": reads.scores_are_current(profile_id),
             "changed": changed,
-            # What the dashboard's and the admin's notes say: "1 score changed", "10,000+ scores changed".
-            "changed_words": words.scores_changed(changed, at_most=COUNT_LIMIT),
+            "recomputed": recomputed,  # a full rescore since: every score rewritten, not logged one by one
+            # What the dashboard's and the admin's notes say: "1 score changed", "10,000+ scores
+            # changed", "every score recomputed".
+            "changed_words": words.scores_changed(changed, at_most=COUNT_LIMIT, recomputed=recomputed),
             "cells": cells,
             "verdicts": verdicts,
             "link": f"{reverse('score-changes-page')}?{urlencode({'since': since.isoformat()})}",
@@ -96,13 +100,16 @@ def score_changes_page(request: HttpRequest) -> HttpResponse:
         page = page_number(request.GET.get("page"))
     except ValueError as error:
         return bad_request(f"{error}.")
+    profile_id = profiles.current_id(request)
     return render(
         request,
         "leads/score_changes.html",
         {
+            "recomputed": reads.recomputed_since(profile_id, since),
+            "most_one_by_one": scores.MAX_INCREMENTAL_CHANGES,
             "since": since,
             "since_given": "since" in request.GET,
-            "page": company_changes.explained_changes(profile_id=profiles.current_id(request), since=since, page=page),
+            "page": company_changes.explained_changes(profile_id=profile_id, since=since, page=page),
             "since_param": since.isoformat(),
         },
     )

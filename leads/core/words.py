@@ -8,8 +8,14 @@ def companies(n: int) -> str:
     return f"{n:,} compan{'y' if n == 1 else 'ies'}"
 
 
-def scores_changed(n: int, *, at_most: int) -> str:
-    """'1 score changed', '37 scores changed', '10,000+ scores changed' (a count that stopped at `at_most`)."""
+def scores_changed(n: int, *, at_most: int, recomputed: bool = False) -> str:
+    """'1 score changed', '37 scores changed', '10,000+ scores changed' (a count that stopped at
+    `at_most`), 'no score changed'; 'every score recomputed' when a full rescore ran (`recomputed`),
+    whose changes are not logged one by one."""
+    if recomputed:
+        return "every score recomputed"
+    if not n:
+        return "no score changed"
     return f"{n:,}{'+' if n >= at_most else ''} score{'' if n == 1 else 's'} changed"
 
 

@@ -78,6 +78,14 @@ def read_candidates(scope: Q, profile_id: int) -> tuple[np.ndarray, np.ndarray]:
     return score_rows.read_vectors(CompanyEmbedding.objects.to_score(active.model_name(), profile_id).filter(scope))
 
 
+def recomputed_since(profile_id: int, since) -> bool:
+    """A full rescore of the profile started at or after `since` (many verdicts at once, a new
+    encoder or k): it rewrites every score without logging each change (ScoreChange), so "how many
+    changed since" has no count to give."""
+    started = ScoringState.of(profile_id).full_started_at
+    return started is not None and started >= since
+
+
 def scores_are_current(profile_id: int) -> bool:
     """No label change of the profile waits and no full rescore of it is under way."""
     return (

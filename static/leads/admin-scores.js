@@ -47,7 +47,7 @@
   }
 
   function finished(state) {
-    const count = state.changed ? state.changed_words : "no score changed";
+    const count = state.changed_words;
     if (document.querySelector("#result_list .action-select:checked")) {
       say(`The neighbours' scores are updated (${count}): reload the page to see them.`, state.link);
       return;

@@ -179,7 +179,7 @@ window.addEventListener("pageshow", () => { // back to this page: its fields as 
       }
     }
     const box = document.getElementById("changes");
-    if (state.changed) {
+    if (state.changed || state.recomputed) {
       box.hidden = false;
       box.replaceChildren();
       const link = document.createElement("a");
