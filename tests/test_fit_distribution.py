@@ -133,3 +133,27 @@ def test_a_small_profile_s_pages_never_show_an_older_distribution(alice):
     assert now.total == 37 and now.quantiles == pytest.approx(exact().quantiles)
     assert scores.keep_distribution(FIRST_PROFILE_ID) is True
     assert scores.keep_distribution(FIRST_PROFILE_ID) is False  # kept and current: nothing to make
+
+
+@override_settings(FIT_DISTRIBUTION_INLINE_MAX=10)
+def test_while_redis_is_away_a_big_profile_s_page_does_not_spend_a_second_asking(alice, monkeypatch):
+    made = make_companies(40)
+    labels.label_companies(
+        profile_id=FIRST_PROFILE_ID,
+        verdicts=[(made[0].pk, "like"), (made[1].pk, "dislike")],
+        user=alice,
+        source="admin",
+    )
+    scores.catch_up()
+    scores.keep_distribution(FIRST_PROFILE_ID)
+    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(made[2].pk, "like")], user=alice, source="click")
+    scores.apply_label_changes(FIRST_PROFILE_ID)  # the kept one is older than the scores now
+    queue.purge()
+    fit_distribution._asked.clear()
+    monkeypatch.setattr(queue, "_failed_at", time.monotonic())  # this process's last send just failed
+    assert fit_distribution.score_distribution(FIRST_PROFILE_ID).total == 38  # the kept one
+    assert queue.backlog() == 0  # not asked: a try would cost ~1 s while Redis is away
+    monkeypatch.setattr(queue, "_failed_at", time.monotonic() - fit_distribution.QUEUE_DOWN_SECONDS)
+    fit_distribution.score_distribution(FIRST_PROFILE_ID)
+    assert queue.backlog() == 1  # long enough since: asked again
+    queue.purge()

@@ -90,10 +90,14 @@ def _made_here(profile_id: int) -> bands.Distribution:
 # is older than the scores (the worker makes it once however often it is asked).
 ASK_EVERY_SECONDS = 2.0
 _asked: dict[int, float] = {}  # profile id: when this process last asked (monotonic)
+# After a send failed (Redis away), pages do not ask for this long: a try costs ~1 s.
+QUEUE_DOWN_SECONDS = 30.0
 
 
 def _ask_worker(profile_id: int) -> None:
     now = time.monotonic()
+    if queue.failed_within(QUEUE_DOWN_SECONDS):
+        return  # Redis away: the page shows the kept one without a second of trying to reach it
     if now - _asked.get(profile_id, -ASK_EVERY_SECONDS) >= ASK_EVERY_SECONDS:
         _asked[profile_id] = now
         queue.send("leads.keep_fit_distribution", profile_id)

@@ -52,6 +52,12 @@ def queue_is_down() -> bool:
     return _failed_at is not None
 
 
+def failed_within(seconds: float) -> bool:
+    """The last send of this process failed less than `seconds` ago: a page that only asks for
+    work it can do without skips its try (~1 s of connecting to a Redis that is away)."""
+    return _failed_at is not None and time.monotonic() - _failed_at < seconds
+
+
 # --- Bulk work sent in turn ----------------------------------------------------------------
 # A million-company import is thousands of embedding batches. Sent at once they fill the bulk
 # queue, first in, first out, and a later import, a model switch, the map or a company a rep
