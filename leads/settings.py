@@ -334,8 +334,9 @@ SCORING_K = envint("SCORING_K", 10)
 # Labels arriving within this many seconds are folded into one incremental rescore.
 RESCORE_DELAY_SECONDS = envint("RESCORE_DELAY_SECONDS", 1, minimum=0)
 # A profile with more scores than this has its distribution of fits (bands and ranks) made by the
-# worker after its scores change, and its pages show the last one made meanwhile (~0.5 s behind at
-# a million); at most this many, a page makes it at once (~20 ms at 50,000). companies.distribution.
+# worker after its scores change, and its pages show the last one made meanwhile (~0.4 s behind at
+# a million; behind up to BULK_WINDOW batches during an import); at most this many, a page makes
+# it at once (~20 ms at 50,000). companies.distribution.
 FIT_DISTRIBUTION_INLINE_MAX = envint("FIT_DISTRIBUTION_INLINE_MAX", 50_000, minimum=0)
 # Companies per chunk task of a full rescore (~300 MB of numpy at 20,000 and 1,000 labels).
 RESCORE_CHUNK_SIZE = envint("RESCORE_CHUNK_SIZE", 20_000)

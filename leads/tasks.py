@@ -8,6 +8,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
 
+from leads.companies import distribution as fit_distribution
 from leads.core import locks, queue
 from leads.embedding import hnsw
 from leads.embedding import services as embeddings
@@ -81,6 +82,7 @@ def rescore_all() -> int:
 @shared_task(name="leads.keep_fit_distribution", **RETRY)
 def keep_fit_distribution(profile_id: int) -> bool:
     """A big profile's distribution of fits made again after its scores changed (pages ask)."""
+    queue.started_once(fit_distribution.ask_key(profile_id))  # a write from now on may ask again
     return scores.keep_distribution(profile_id)
 
 

@@ -110,7 +110,7 @@ def reset_labels() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "truncate leads_score, leads_pendingscorechange, leads_label, leads_currentverdict, leads_scoringstate,"
-            " leads_scorechange, leads_reviewdecision"
+            " leads_scorechange, leads_reviewdecision, leads_fitdistribution"
         )
     Profile.objects.exclude(pk=FIRST_PROFILE_ID).delete()
     with connection.cursor() as cursor:  # and the score tables of the profiles deleted (migration 0042)

@@ -46,6 +46,33 @@ def send(task_name: str, *args, countdown: float = 0, **kwargs) -> bool:
     return True
 
 
+def send_once(task_name: str, *args, key: str, seconds: int) -> bool:
+    """Send `task_name` unless one sent under `key` has not started yet (the task calls
+    started_once(key) as it starts): at most one waiting in the queue, however many processes ask.
+    The mark expires after `seconds`, in case its task is lost. False when not sent."""
+    mark = f"{ONCE_PREFIX}{key}"
+    try:
+        with _redis() as client:
+            if not client.set(mark, 1, nx=True, ex=seconds):
+                return False
+    except Exception:  # noqa: BLE001 - any broker failure: the sweep recovers it
+        _mark_down(task_name)
+        return False
+    return send(task_name, *args)
+
+
+def started_once(key: str) -> None:
+    """The task sent by send_once(key=key) starts: the next ask may queue another."""
+    try:
+        with _redis() as client:
+            client.delete(f"{ONCE_PREFIX}{key}")
+    except Exception:  # noqa: BLE001 - its mark expires on its own
+        log.warning("could not clear %s%s", ONCE_PREFIX, key)
+
+
+ONCE_PREFIX = "leads:once:"
+
+
 def queue_is_down() -> bool:
     """The last task this process tried to send could not be queued (Redis unreachable): the
     work is saved and will be redone by the sweep, but not right now."""
@@ -132,6 +159,9 @@ def purge() -> None:
         if streams:
             client.delete(*streams)
         client.delete(STREAMS)
+        marks = client.keys(f"{ONCE_PREFIX}*")  # a few: one a task waiting
+        if marks:
+            client.delete(*marks)
 
 
 def _stream_backlog(client) -> int:

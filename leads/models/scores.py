@@ -156,8 +156,8 @@ class ScoringState(models.Model):
     # How many companies the radius was measured on: a team that grows from a few (the first
     # import still being embedded) has it measured again (scoring.services.radius_outgrown).
     radius_companies = models.IntegerField(default=0)
-    # Moves in the transaction of every write to the profile's scores (scoring.rows.scores_written):
-    # a stored distribution of fits made at this number is the profile's as committed.
+    # Moves after the commit of every write to the profile's scores (scoring.rows.scores_written):
+    # a kept distribution of fits made at this number is the profile's as committed.
     scores_written = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -182,8 +182,8 @@ class ScoringState(models.Model):
 class FitDistribution(models.Model):
     """A profile's distribution of fits (bands.Distribution: quantiles and count) as the worker
     last made it, with the profile's ScoringState.scores_written it was made at. Pages of a big
-    profile read it instead of sorting every fit (~0.5 s at a million) after each pass
-    (companies.distribution, scoring.distributions)."""
+    profile read it instead of sorting every fit (~0.4 s at a million) after each pass
+    (companies.distribution, scoring.services.keep_distribution)."""
 
     profile = models.OneToOneField(Profile, on_delete=models.CASCADE, primary_key=True, related_name="+")
     quantiles = ArrayField(models.FloatField())  # the fits at bands.FRACTIONS, ascending

@@ -28,6 +28,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from leads.companies import distribution as fit_distribution
@@ -290,7 +291,7 @@ def _begin_full_rescore(profile_id: int, *, radius: tuple[float, int] | None = N
         profile_id,
         **{
             "chunks_left": len(ranges),
-            "full_started_at": timezone.now(),
+            "full_started_at": Now(),  # the database's clock, as the score change log's times
             "needs_full_rescore": False,
             "k": settings.SCORING_K,
             **(
@@ -428,8 +429,11 @@ def keep_distribution(profile_id: int) -> bool:
     with locks.try_hold(locks.FIT_DISTRIBUTION, profile_id) as ours:
         if not ours:
             return False
-        kept = FitDistribution.objects.filter(profile_id=profile_id).values_list("scores_written", flat=True).first()
-        if kept is not None and kept == ScoringState.of(profile_id).scores_written:
+        kept = FitDistribution.objects.filter(
+            profile_id=profile_id,
+            computed_at__gt=timezone.now() - timedelta(seconds=fit_distribution.KEPT_SECONDS),
+        ).values_list("scores_written", flat=True)
+        if kept.first() == ScoringState.of(profile_id).scores_written:
             return False
         with transaction.atomic():
             with connection.cursor() as cursor:
