@@ -17,7 +17,7 @@ from leads.models import FIRST_PROFILE_ID, FitDistribution, PendingScoreChange, 
 from leads.scoring import labels
 from leads.scoring import services as scores
 from leads.scoring.bands import Distribution
-from tests.test_workers import make_companies
+from tests.test_workers import labelled_and_scored, make_companies
 from tests.worker_helpers import start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,15 +65,7 @@ def test_every_write_of_a_profile_s_scores_moves_its_number_once_committed(alice
 @pytest.mark.e2e
 @override_settings(FIT_DISTRIBUTION_INLINE_MAX=50, RESCORE_DELAY_SECONDS=0)
 def test_a_big_profile_s_pages_read_the_distribution_the_worker_keeps_and_it_follows_each_pass(tmp_path, alice):
-    made = make_companies(300)
-    labels.label_companies(
-        profile_id=FIRST_PROFILE_ID,
-        verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::30])],
-        user=alice,
-        source="admin",
-    )
-    scores.catch_up()
-    queue.purge()  # the label pass queued above: done here already
+    made = labelled_and_scored(300, alice)
     fit_distribution._asked.clear()
 
     # Nothing kept yet: the first page makes it (exact) and asks the worker to keep it.
@@ -119,28 +111,9 @@ def test_a_big_profile_s_pages_read_the_distribution_the_worker_keeps_and_it_fol
         queue.purge()
 
 
-@override_settings(FIT_DISTRIBUTION_INLINE_MAX=50)
-def test_a_small_profile_s_pages_never_show_an_older_distribution(alice):
-    made = make_companies(40)
-    labels.label_companies(
-        profile_id=FIRST_PROFILE_ID,
-        verdicts=[(made[0].pk, "like"), (made[1].pk, "dislike")],
-        user=alice,
-        source="admin",
-    )
-    scores.catch_up()
-    scores.keep_distribution(FIRST_PROFILE_ID)  # kept, as the worker would
-    assert fit_distribution.score_distribution(FIRST_PROFILE_ID).total == 38
-    labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(made[2].pk, "like")], user=alice, source="click")
-    scores.apply_label_changes(FIRST_PROFILE_ID)
-    now = fit_distribution.score_distribution(FIRST_PROFILE_ID)  # the kept one is older: made here
-    assert now.total == 37 and now.quantiles == pytest.approx(exact().quantiles)
-    assert scores.keep_distribution(FIRST_PROFILE_ID) is True
-    assert scores.keep_distribution(FIRST_PROFILE_ID) is False  # kept and current: nothing to make
-
-
-@override_settings(FIT_DISTRIBUTION_INLINE_MAX=10)
-def test_a_big_profile_s_pages_ask_once_across_processes_and_not_while_redis_is_away(alice, monkeypatch):
+def kept_then_a_pass(alice) -> Distribution:
+    """40 companies, two labelled and scored, their distribution kept (as the worker keeps it);
+    then a like and its pass, so that the kept one is older than the scores. Returns the kept one."""
     made = make_companies(40)
     labels.label_companies(
         profile_id=FIRST_PROFILE_ID,
@@ -150,8 +123,24 @@ def test_a_big_profile_s_pages_ask_once_across_processes_and_not_while_redis_is_
     )
     scores.catch_up()
     scores.keep_distribution(FIRST_PROFILE_ID)
+    kept = fit_distribution.score_distribution(FIRST_PROFILE_ID)
     labels.label_companies(profile_id=FIRST_PROFILE_ID, verdicts=[(made[2].pk, "like")], user=alice, source="click")
-    scores.apply_label_changes(FIRST_PROFILE_ID)  # the kept one is older than the scores now
+    scores.apply_label_changes(FIRST_PROFILE_ID)
+    return kept
+
+
+@override_settings(FIT_DISTRIBUTION_INLINE_MAX=50)
+def test_a_small_profile_s_pages_never_show_an_older_distribution(alice):
+    assert kept_then_a_pass(alice).total == 38
+    now = fit_distribution.score_distribution(FIRST_PROFILE_ID)  # the kept one is older: made here
+    assert now.total == 37 and now.quantiles == pytest.approx(exact().quantiles)
+    assert scores.keep_distribution(FIRST_PROFILE_ID) is True
+    assert scores.keep_distribution(FIRST_PROFILE_ID) is False  # kept and current: nothing to make
+
+
+@override_settings(FIT_DISTRIBUTION_INLINE_MAX=10)
+def test_a_big_profile_s_pages_ask_once_across_processes_and_not_while_redis_is_away(alice, monkeypatch):
+    assert kept_then_a_pass(alice).total == 38  # kept, and older than the scores now
     queue.purge()
     fit_distribution._asked.clear()
     monkeypatch.setattr(queue, "_failed_at", time.monotonic())  # this process's last send just failed

@@ -20,8 +20,7 @@ from leads.embedding import services as embeddings
 from leads.management.commands import serve
 from leads.models import FIRST_PROFILE_ID, Company, CompanyEmbedding, PendingScoreChange
 from leads.scoring import labels
-from leads.scoring import services as scores
-from tests.test_workers import make_companies
+from tests.test_workers import labelled_and_scored
 from tests.worker_helpers import start_worker
 
 # Every task leads/tasks.py defines, and the queue it belongs on.
@@ -96,15 +95,7 @@ def wait_for(condition, *, seconds: float, what: str, workers) -> None:
 @pytest.mark.django_db(transaction=True)
 @override_settings(RESCORE_DELAY_SECONDS=0)
 def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, alice):
-    made = make_companies(300)
-    labels.label_companies(
-        profile_id=FIRST_PROFILE_ID,
-        verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::30])],
-        user=alice,
-        source="admin",
-    )
-    scores.catch_up()
-    queue.purge()  # the label pass queued above: done here already
+    made = labelled_and_scored(300, alice)
     bulk = start_worker(tmp_path, "bulk", queues="bulk")
     interactive = start_worker(tmp_path, "interactive", queues="interactive")
     workers = [bulk, interactive]

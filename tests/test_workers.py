@@ -39,6 +39,22 @@ def make_companies(count: int) -> list[Company]:
     return made
 
 
+def labelled_and_scored(count: int, user) -> list[Company]:
+    """make_companies(count), every 30th labelled (two in three liked) by `user`, every company
+    scored here, and the label pass those verdicts queued dropped: the workers a test starts next
+    find nothing to do."""
+    made = make_companies(count)
+    labels.label_companies(
+        profile_id=FIRST_PROFILE_ID,
+        verdicts=[(c.pk, "like" if i % 3 else "dislike") for i, c in enumerate(made[::30])],
+        user=user,
+        source="admin",
+    )
+    scores.catch_up()
+    queue.purge()  # the label pass queued above: done here already
+    return made
+
+
 def snapshot() -> dict[int, tuple]:
     return {s.company_id: (s.value, tuple(s.neighbour_ids)) for s in Score.objects.all()}
 
