@@ -62,8 +62,7 @@ def _read(profile_id: int) -> tuple[tuple[int, int], bands.Distribution | None, 
     was made from (and it is younger than KEPT_SECONDS)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "select (select last_value from leads_score_version), (select last_value from leads_score_published),"
-            " d.quantiles, d.total,"
+            f"select {_VERSIONS}, d.quantiles, d.total,"
             " d.scores_written = s.scores_written and d.computed_at > now() - make_interval(secs => %s)"
             " from (select) one left join leads_fitdistribution d on d.profile_id = %s"
             " left join leads_scoringstate s on s.profile_id = d.profile_id",
@@ -72,6 +71,13 @@ def _read(profile_id: int) -> tuple[tuple[int, int], bands.Distribution | None, 
         version, published, quantiles, total, fresh = cursor.fetchone()
     kept = None if quantiles is None else bands.Distribution(np.array(quantiles, dtype=np.float64), total)
     return (version, published), kept, bool(fresh)
+
+
+def kept_is_current(profile_id: int) -> bool:
+    """A distribution is kept for the profile, made from its scores as they are and younger than
+    KEPT_SECONDS: the worker has nothing to make (scoring.services.keep_distribution)."""
+    _, kept, fresh = _read(profile_id)
+    return kept is not None and fresh
 
 
 def _made_here(profile_id: int, versions: tuple[int, int]) -> bands.Distribution:
@@ -124,10 +130,11 @@ def score_versions() -> tuple[int, int]:
     """The numbers every write to the scores moves: leads_score_version at the statement,
     leads_score_published once it is committed. What is cached of the scores is keyed by both."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "select (select last_value from leads_score_version), (select last_value from leads_score_published)"
-        )
+        cursor.execute(f"select {_VERSIONS}")
         return cursor.fetchone()
+
+
+_VERSIONS = "(select last_value from leads_score_version), (select last_value from leads_score_published)"
 
 
 # A distribution is cached per version of the scores; an hour bounds what old versions keep.

@@ -429,11 +429,7 @@ def keep_distribution(profile_id: int) -> bool:
     with locks.try_hold(locks.FIT_DISTRIBUTION, profile_id) as ours:
         if not ours:
             return False
-        kept = FitDistribution.objects.filter(
-            profile_id=profile_id,
-            computed_at__gt=timezone.now() - timedelta(seconds=fit_distribution.KEPT_SECONDS),
-        ).values_list("scores_written", flat=True)
-        if kept.first() == ScoringState.of(profile_id).scores_written:
+        if fit_distribution.kept_is_current(profile_id):
             return False
         with transaction.atomic():
             with connection.cursor() as cursor:
