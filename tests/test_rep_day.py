@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -12,6 +13,7 @@ from playwright.sync_api import expect
 from leads.companies import changes as company_changes
 from leads.companies import filters
 from leads.models import FIRST_PROFILE_ID, Company, Label, Profile, ScoreChange
+from leads.models.scores import signed
 from leads.scoring import changes, labels
 from leads.scoring import services as scores
 from tests.browser_helpers import CHROMIUM, log_in
@@ -30,6 +32,25 @@ def test_a_move_too_small_to_see_is_not_logged():
     before, after = {1: 0.281, 2: 0.30, 3: None, 4: 0.244}, {1: 0.283, 2: 0.34, 3: 0.1, 4: 0.236}
     changes.record(FIRST_PROFILE_ID, before, after, causes=[9], verdicts=["like"], at=at)
     assert sorted(ScoreChange.objects.values_list("company_id", flat=True)) == [2, 3]  # 4: 0.24 -> 0.24 as shown
+
+
+def test_a_move_is_logged_exactly_when_the_fit_as_shown_changed():
+    """The log's rule, in numpy for a pass's thousands of moves, is the page's: `signed`, two
+    decimals. Random fits and moves, and fits at and next to a half hundredth (0.125, 0.005 +/- an
+    ulp), where x * 100 alone can round the other way."""
+    rng = np.random.default_rng(3)
+    halves = (np.arange(-200, 200) + 0.5) / 100
+    fits = np.concatenate([rng.uniform(-1, 1, 4000), halves, np.nextafter(halves, 2), np.nextafter(halves, -2)])
+    moves = np.concatenate([rng.normal(0, 0.01, 4000), np.full(3 * len(halves), 0.0)])
+    moved = np.concatenate([fits[1:], fits[:1]])  # each half-hundredth fit against its neighbours too
+    before = dict(enumerate(fits.tolist()))
+    after = {
+        i: float(np.clip(fit + move, -1, 1)) if move else moved[i] for i, (fit, move) in enumerate(zip(fits, moves))
+    }
+    ids, _, _ = changes._moved_visibly(before, after)
+    expected = [i for i in before if signed(before[i]) != signed(after[i])]
+    assert ids.tolist() == expected
+    assert 0 < len(expected) < len(before)
 
 
 def test_each_move_names_the_verdicts_among_its_own_neighbours(fake_encoder, alice, bob, settings):
