@@ -126,10 +126,12 @@ def update_affected(
     stored = found.stored or _stored_neighbours(profile_id, np.setdiff1d(found.affected, changed), expected)
     before = dict(zip(stored.ids.tolist(), stored.fits.tolist()))
     citing = np.isin(stored.neighbour_ids, changed)
+    cites = citing.any(axis=1)  # the rows to look at one by one: those citing a changed company
     cited_before = {
-        int(company_id): set(neighbours[hits].tolist())
-        for company_id, neighbours, hits in zip(stored.ids[stored.complete], stored.neighbour_ids, citing)
-        if hits.any()
+        company_id: set(neighbours[hits].tolist())
+        for company_id, neighbours, hits in zip(
+            stored.ids[stored.complete][cites].tolist(), stored.neighbour_ids[cites], citing[cites]
+        )
     }
     # Kept: every neighbour still labelled, none moved (a moved one may be nearer or farther now).
     kept = stored.complete.copy()
