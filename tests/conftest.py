@@ -50,6 +50,18 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _no_vector_copy():
+    """A worker's copy of the vectors (scoring.vector_copy) is made anew by each test's first pass:
+    a test rolled back can leave it holding a vector the database no longer has, which no
+    production pass (its transaction writes no vector) can."""
+    from leads.scoring import vector_copy
+
+    vector_copy.forget()
+    yield
+    vector_copy.forget()
+
+
+@pytest.fixture(autouse=True)
 def _hnsw_index_kept(request):
     """A test outside a transaction that queued a bulk embedding may end with the active encoder's
     HNSW index dropped (embedding.switching.defer_index) and not yet built again; the flush does not

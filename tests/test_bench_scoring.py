@@ -23,7 +23,7 @@ EXPECTED = {
     "companies", "labels", "k", "fill_s", "hnsw_build_s", "full_rescore_s", "full_rescore_phases",
     "numpy_floor_s", "ratio_full_to_floor", "sklearn_s", "max_abs_diff_vs_sklearn",
     "incremental_p50_s", "incremental_p95_s", "incremental_max_s", "incremental_by_kind",
-    "incremental_mean_rescored", "incremental_matches_full", "dashboard_p95_ms", "search_p95_ms",
+    "incremental_mean_rescored", "incremental_matches_full", "vector_copy_load_s", "vector_copy_bytes", "dashboard_p95_ms", "search_p95_ms",
     "dashboard_after_a_pass_p95_ms", "company_page_p95_ms", "company_page_cold_p95_ms", "dashboard_filters_p95_ms", "similar_p95_ms", "similar_recall_at_10",
     "peak_rss_mb", "peak_rss_mb_db_path",
 }  # fmt: skip

@@ -71,11 +71,14 @@ step = st.one_of(
 )
 
 
+@pytest.mark.parametrize("in_memory", [True, False], ids=["vectors-in-memory", "scan-in-postgres"])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(k=st.sampled_from([1, 3, 5]), steps=st.lists(st.lists(step, min_size=1, max_size=4), min_size=1, max_size=8))
-def test_incremental_scores_equal_a_full_rescore(monkeypatch, alice, k, steps):
+def test_incremental_scores_equal_a_full_rescore(monkeypatch, alice, in_memory, k, steps):
+    """Both ways of finding the scores a newly labelled company enters: the worker's copy of the
+    vectors (scoring.vector_copy) and the scan in Postgres (SCORING_VECTORS_IN_MEMORY=0)."""
     monkeypatch.setattr("leads.embedding.encoders.encode", vector_encoder)
-    with override_settings(SCORING_K=k), transaction.atomic():
+    with override_settings(SCORING_K=k, SCORING_VECTORS_IN_MEMORY=in_memory), transaction.atomic():
         made = [Company.objects.create(name=f"Company {i}", description=f"v{i % 48}") for i in range(30)]
         embeddings.embed_and_score([c.pk for c in made])
         for batch in steps:  # the changes of one batch wait for one incremental pass, as a burst does

@@ -75,6 +75,7 @@ DECLARED = {
     "leads.scoring.labels": "write",
     "leads.scoring.incremental": "write",
     "leads.scoring.thresholds": "write",
+    "leads.scoring.vector_copy": "write",
     "leads.scoring.changes": "write",
     "leads.embedding.switching": "write",
     "leads.embedding.hnsw": "write",

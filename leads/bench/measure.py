@@ -14,10 +14,11 @@ from django.db import connection
 from django.test import Client, override_settings
 
 from leads.companies import nearest
+from leads.embedding import active
 from leads.map import services as maps
 from leads.models import Company, LabelSource, Verdict
 from leads.profiles import selectors as profiles
-from leads.scoring import incremental, labels
+from leads.scoring import incremental, labels, vector_copy
 from leads.scoring import knn as scoring
 from leads.scoring import rows as score_rows
 from leads.scoring import services as scores
@@ -103,8 +104,14 @@ def incremental(rng: np.random.Generator, changes: int, user, profile_id: int | 
     flip of a labelled one, a clear of a labelled one. Each is timed from the label's service
     call (committed) to `apply_label_changes()` returning, that is every changed score written.
     The mean phases say where a change's time goes: the label's transaction, then the pass's.
-    All in one profile, the first one by default."""
+    All in one profile, the first one by default. The worker's copy of the vectors
+    (scoring.vector_copy) is read or brought up to date first, as a worker that has run a pass
+    holds it: `vector_copy_load_s`, untimed in the changes."""
     profile_id = profiles.current_id() if profile_id is None else profile_id
+    started = time.perf_counter()
+    if settings.SCORING_VECTORS_IN_MEMORY:
+        vector_copy.warm(active.model_name())
+    copy_load_s = time.perf_counter() - started
     current = dict(Company.objects.in_profile(profile_id).labelled(profile_id).values_list("pk", "verdict"))
     companies = Company.objects.count()
     timings: dict[str, list[float]] = defaultdict(list)
@@ -154,6 +161,8 @@ def incremental(rng: np.random.Generator, changes: int, user, profile_id: int | 
         },
         "incremental_mean_phases": phases,
         "incremental_slowest": sorted(slowest, key=lambda change: -change["s"])[:5],
+        "vector_copy_load_s": copy_load_s,
+        "vector_copy_bytes": vector_copy.held_bytes(),
     }
 
 

@@ -410,12 +410,15 @@ class CompanyEmbedding(models.Model):
     model_name = models.CharField(max_length=300)
     text_hash = models.CharField(max_length=64)
     vector = VectorField()
+    # When it was written: the writing transaction's start (embedding.services). Indexed: a worker's
+    # copy of the vectors reads what was written since it last looked (scoring.vector_copy).
     created_at = models.DateTimeField(auto_now=True)
 
     objects = CompanyEmbeddingQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company", "model_name"], name="one_embedding_per_model")]
+        indexes = [models.Index(fields=["created_at"], name="embedding_written")]
 
 
 # The words of a company's embedded text (name, industry, description), in the same 'simple'

@@ -18,6 +18,7 @@ from leads.models.lookups import Ids, id_array
 from leads.scoring import knn as scoring
 from leads.scoring import rows as score_rows
 from leads.scoring import thresholds as score_thresholds
+from leads.scoring import vector_copy
 
 if TYPE_CHECKING:
     from leads.scoring.reads import LabelledSet
@@ -83,7 +84,8 @@ def affected_by(
                 "select set_config('max_parallel_workers_per_gather', %s, true)", [str(settings.SCAN_PARALLEL_WORKERS)]
             )
     thresholds = score_thresholds.current(profile_id)
-    ids, vectors = score_rows.entering(active.model_name(), vectors, thresholds, SELECTION_SLACK)
+    entering = vector_copy.entering if settings.SCORING_VECTORS_IN_MEMORY else score_rows.entering
+    ids, vectors = entering(active.model_name(), vectors, thresholds, SELECTION_SLACK)
     order = np.argsort(ids)
     return Found(sorted(found.union(ids.tolist())), ids[order], vectors[order])
 
