@@ -78,3 +78,16 @@ def _bulk_work_yields_the_cpu(sender, **kwargs) -> None:
     queues = set(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
     if settings.BULK_QUEUE in queues and settings.BULK_NICE:
         os.nice(settings.BULK_NICE)
+
+
+@worker_init.connect
+def _vectors_in_memory_where_verdicts_run(sender, **kwargs) -> None:
+    """Only a worker that takes no bulk work keeps the vectors in memory for its passes
+    (scoring.vector_copy: 1.5 GB a process at a million companies): the interactive worker, which
+    takes the verdicts whenever the others are busy with an import. A worker that also takes bulk
+    work scans in Postgres for the passes it takes when free, unless SCORING_VECTORS_IN_MEMORY says."""
+    from django.conf import settings
+
+    queues = set(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+    if settings.BULK_QUEUE in queues and "SCORING_VECTORS_IN_MEMORY" not in os.environ:
+        settings.SCORING_VECTORS_IN_MEMORY = False

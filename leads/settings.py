@@ -348,9 +348,10 @@ RESCORE_THREADS = envint("RESCORE_THREADS", 2)
 SCAN_PARALLEL_WORKERS = envint(
     "SCAN_PARALLEL_WORKERS", 0 if os.environ.get("DATABASE_URL") else max(1, (os.cpu_count() or 2) - 1), minimum=0
 )
-# Whether the worker keeps every vector of the active encoder in its memory for a newly labelled
+# Whether a process keeps every vector of the active encoder in its memory for a newly labelled
 # company's pass (scoring.vector_copy: ~10x faster than the scan in Postgres, 4 bytes a dimension a
 # company in each process that runs passes: 1.5 GB at a million with MiniLM). 0: Postgres scans.
+# Unset, a worker that takes bulk work does not (leads/celery.py): the interactive worker does.
 SCORING_VECTORS_IN_MEMORY = envbool("SCORING_VECTORS_IN_MEMORY", True)
 # Label review: a liked and a disliked company closer than this (cosine distance, 0..2) are near-duplicates.
 REVIEW_DUPLICATE_DISTANCE = envfloat("REVIEW_DUPLICATE_DISTANCE", 0.05)

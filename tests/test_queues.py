@@ -75,6 +75,29 @@ def test_serve_runs_a_worker_that_takes_only_verdicts_beside_one_that_takes_ever
     assert "--queues=bulk,interactive" in commands["worker"]
 
 
+@pytest.mark.parametrize(
+    ("queues", "environ", "kept"),
+    [
+        ("interactive", {}, True),
+        ("bulk,interactive", {}, False),
+        ("bulk,interactive", {"SCORING_VECTORS_IN_MEMORY": "1"}, True),
+    ],
+)
+def test_only_a_worker_that_takes_no_bulk_work_keeps_the_vectors_in_memory(monkeypatch, queues, environ, kept):
+    """1.5 GB a process at a million companies: the interactive worker's, not every process of a
+    worker busy with imports (unless the operator says so)."""
+    from leads import celery as leads_celery
+
+    monkeypatch.setattr(settings, "SCORING_VECTORS_IN_MEMORY", True)
+    monkeypatch.delenv("SCORING_VECTORS_IN_MEMORY", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    worker = mock.Mock()
+    worker.app.amqp.queues.consume_from = {name: None for name in queues.split(",")}
+    leads_celery._vectors_in_memory_where_verdicts_run(worker)
+    assert settings.SCORING_VECTORS_IN_MEMORY is kept
+
+
 # --- Real workers -------------------------------------------------------------------------
 
 
