@@ -129,6 +129,10 @@ def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, a
         assert os.getpriority(os.PRIO_PROCESS, interactive.process.pid) == ours
         # Each worker sends a sweep on start; both are bulk work.
         wait_for(lambda: succeeded(bulk, "leads.sweep") == 2, seconds=60, what="the start-up sweeps", workers=workers)
+        # The worker that applies verdicts read every vector into memory as it started; the bulk one did not.
+        in_memory = "vectors of all-MiniLM-L6-v2 in memory for the passes"
+        wait_for(lambda: in_memory in interactive.log(), seconds=30, what="the vectors read", workers=workers)
+        assert in_memory not in bulk.log()
 
         # An import's worth of embedding in one batch: the bulk worker is busy with it for a while.
         imported = Company.objects.bulk_create(

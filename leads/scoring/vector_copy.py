@@ -20,7 +20,9 @@ every company the scan would; the pass computes the distances that decide again,
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +31,8 @@ from django.db import connection
 
 from leads.models import CompanyEmbedding
 from leads.scoring import rows as score_rows
+
+log = logging.getLogger(__name__)
 
 BLOCK = 65_536  # rows whose norms are computed at once (a float64 copy of every row: 3 GB at a million)
 
@@ -91,11 +95,16 @@ def _current(model_name: str) -> _Copy:
     database = connection.settings_dict["NAME"]
     if _copy is None or (_copy.database, _copy.model_name) != (database, model_name) or not _copy.count:
         _copy = None  # its memory back before the new one is read
+        started = time.perf_counter()
         since = _oldest_open()
         ids, vectors = score_rows.read_vectors(CompanyEmbedding.objects.filter(model_name=model_name))
         row_of = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
         row_of[ids] = np.arange(len(ids))
         _copy = _Copy(database, model_name, ids, vectors, _norms(vectors), len(ids), row_of, since)
+        log.info(
+            "%d vectors of %s in memory for the passes (%d MB, read in %.1f s)",
+            len(ids), model_name, held_bytes() // 2**20, time.perf_counter() - started,
+        )  # fmt: skip
         return _copy
     since = _oldest_open()
     ids, vectors = score_rows.read_vectors(
