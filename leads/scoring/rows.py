@@ -34,13 +34,16 @@ class Written:
     kth: np.ndarray
 
 
-def read_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
+def read_vectors(embeddings, *, in_id_order: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(company ids, float32 vectors) in id order, streamed with a binary COPY: no Python
     object per row (parsing pgvector's text form is slow (docs/benchmarks.md, *Figures behind the design*)). Sorted here, not by
-    Postgres: sorting tens of thousands of vectors spilled to disk with the default work_mem."""
+    Postgres: sorting tens of thousands of vectors spilled to disk with the default work_mem.
+    Without `in_id_order`, in the order read: no second copy of every vector for the sort."""
     rows = embeddings.order_by().values_list("company_id", "vector")
     sql, params = rows.query.sql_with_params()
     ids, vectors = copy_vectors(sql, params)
+    if not in_id_order:
+        return ids, vectors
     order = np.argsort(ids, kind="stable")
     return ids[order], vectors[order]
 

@@ -5,8 +5,8 @@ Postgres answers that with a scan of every vector (rows.entering): ~1 s at a mil
 2 cores, most of a like's pass, and a core taken from the encoder during an import. numpy does
 the same over a copy in ~0.1 s (docs/benchmarks.md, *The vectors in the worker's memory*). The
 copy costs 4 bytes a dimension a company (1.5 GB at a million with MiniLM) in each worker process
-that runs passes, and ~10 s to read the first time; SCORING_VECTORS_IN_MEMORY=0 keeps the scan in
-Postgres instead.
+that runs passes, and ~15 s to read (leads/celery.py reads it as the interactive worker starts);
+SCORING_VECTORS_IN_MEMORY=0 keeps the scan in Postgres instead.
 
 Kept up to date by what the vectors' writes stamp: every write of a vector sets its created_at to
 its transaction's start (embedding.services). Each pass reads the vectors stamped at or after the
@@ -15,8 +15,9 @@ start of the oldest transaction that was open when the copy was last brought up 
 stay in the copy: they are of deleted companies, which have no score to enter.
 
 Exact: the copy holds the vectors as Postgres stores them (float32), and selects with the pass's
-slack widened by float32's error on a dot product of this many dimensions, so that it selects
-every company the scan would; the pass computes the distances that decide again, in float64."""
+slack widened by the most float32 can be off on a dot product of this many dimensions (d x 2^-24
+of the cosine for vectors of any length, doubled), so that it selects every score a new label
+enters, as the scan does; the pass computes the distances that decide again, in float64."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def entering(model_name: str, vectors: np.ndarray, thresholds: np.ndarray, slack
         limits = np.full(n, -np.inf)
         known = ids < len(thresholds)
         limits[known] = thresholds[ids[known]]
-        # float32 sums of `dimensions` products: within dimensions x 2^-24 of the cosine, doubled for the division
+        # a float32 sum of d products is within d x 2^-24 of the exact cosine (the norms are float64): doubled
         limits += slack + stored.shape[1] * 2.0**-23
         hit = np.zeros(n, dtype=bool)
         for vector in np.asarray(vectors, dtype=np.float32):
@@ -97,7 +98,9 @@ def _current(model_name: str) -> _Copy:
         _copy = None  # its memory back before the new one is read
         started = time.perf_counter()
         since = _oldest_open()
-        ids, vectors = score_rows.read_vectors(CompanyEmbedding.objects.filter(model_name=model_name))
+        ids, vectors = score_rows.read_vectors(
+            CompanyEmbedding.objects.filter(model_name=model_name), in_id_order=False
+        )  # sorted, a million vectors would be held twice for a moment
         row_of = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
         row_of[ids] = np.arange(len(ids))
         _copy = _Copy(database, model_name, ids, vectors, _norms(vectors), len(ids), row_of, since)
@@ -108,7 +111,7 @@ def _current(model_name: str) -> _Copy:
         return _copy
     since = _oldest_open()
     ids, vectors = score_rows.read_vectors(
-        CompanyEmbedding.objects.filter(model_name=model_name, created_at__gte=_copy.since)
+        CompanyEmbedding.objects.filter(model_name=model_name, created_at__gte=_copy.since), in_id_order=False
     )
     _put(_copy, ids, vectors)
     _copy.since = since
