@@ -162,11 +162,12 @@ def test_a_verdict_is_applied_while_the_bulk_worker_embeds_an_import(tmp_path, a
         )
         applied_in = time.monotonic() - given
         still_embedding = succeeded(bulk, "leads.embed_companies") == 0
+        logs = "\n".join(worker.log_tail() for worker in workers)
     finally:
         for worker in workers:
             worker.stop()
         queue.purge()
-    assert still_embedding, "the batch ended before the verdict was applied: make it longer"
+    assert still_embedding, f"the batch ended before the verdict was applied: make it longer\n{logs}"
     assert applied_in < 5, f"the verdict waited {applied_in:.1f} s"
     assert "Task leads.apply_label_changes[" not in bulk.log()
     assert "Task leads.embed_companies[" not in interactive.log()
