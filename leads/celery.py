@@ -1,11 +1,9 @@
 """The one Celery app: `celery -A leads worker` starts a worker."""
 
-import logging
 import os
-import threading
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_init
 from kombu.transport import redis as redis_transport
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leads.settings")
@@ -93,27 +91,3 @@ def _vectors_in_memory_where_verdicts_run(sender, **kwargs) -> None:
     queues = set(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
     if settings.BULK_QUEUE in queues and "SCORING_VECTORS_IN_MEMORY" not in os.environ:
         settings.SCORING_VECTORS_IN_MEMORY = False
-
-
-@worker_process_init.connect
-def _read_the_vectors_as_it_starts(**kwargs) -> None:
-    """A process that keeps the vectors in memory reads them as it starts, in a thread, not in the
-    first verdict's pass (~10 s at a million companies); a pass meanwhile waits for the read."""
-    from django.conf import settings
-
-    if settings.SCORING_VECTORS_IN_MEMORY:
-        threading.Thread(target=_read_the_vectors, name="leads-vector-copy", daemon=True).start()
-
-
-def _read_the_vectors() -> None:
-    from django.db import connection
-
-    from leads.embedding import active
-    from leads.scoring import vector_copy
-
-    try:
-        vector_copy.warm(active.model_name())
-    except Exception:  # no database yet, or no table: the first pass reads them
-        logging.getLogger(__name__).warning("the vectors were not read at start", exc_info=True)
-    finally:
-        connection.close()

@@ -50,15 +50,17 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
-def _no_vector_copy():
-    """A worker's copy of the vectors (scoring.vector_copy) is made anew by each test's first pass:
-    a test rolled back can leave it holding a vector the database no longer has, which no
-    production pass (its transaction writes no vector) can."""
-    from leads.scoring import vector_copy
+def _no_copies_in_memory():
+    """A worker's copies of the vectors (scoring.vector_copy) and of the k-th distances
+    (scoring.thresholds) are made anew by each test's first pass: a test rolled back or flushed
+    can leave them holding what the database no longer has, which no production database does."""
+    from leads.scoring import thresholds, vector_copy
 
     vector_copy.forget()
+    thresholds.forget()
     yield
     vector_copy.forget()
+    thresholds.forget()
 
 
 @pytest.fixture(autouse=True)

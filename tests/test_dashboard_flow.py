@@ -13,7 +13,8 @@ from django.utils import timezone
 from leads.companies import disagreements
 from leads.companies import distribution as fit_distribution
 from leads.models import FIRST_PROFILE_ID, Company, Label, Score, ScoreChange
-from leads.scoring import changes, labels
+from leads.models.scores import signed
+from leads.scoring import labels
 from leads.scoring import services as scores
 from leads.scoring.bands import Distribution
 from tests.web_helpers import table_row
@@ -188,7 +189,12 @@ def test_an_incremental_rescore_logs_what_changed_and_why(as_alice, world):
     after = dict(Score.objects.values_list("company_id", "fit"))
     logged = {c.company_id: (c.old_fit, c.new_fit, c.causes) for c in ScoreChange.objects.all()}
     # A move too small to see on the page (fits show two decimals) is not logged.
-    moved = {i for i in before.keys() | after.keys() if changes.moved_visibly(before.get(i), after.get(i))}
+    moved = {
+        i
+        for i in before.keys() | after.keys()
+        if (before.get(i) is None) != (after.get(i) is None)
+        or (i in before and i in after and signed(before[i]) != signed(after[i]))
+    }
     assert set(logged) == moved and echo.pk in logged
     assert logged[echo.pk] == (before[echo.pk], None, [echo.pk])  # labelled now: no score of its own
     for company_id in moved - {echo.pk}:

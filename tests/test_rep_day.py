@@ -47,7 +47,7 @@ def test_a_move_is_logged_exactly_when_the_fit_as_shown_changed():
     after = {
         i: float(np.clip(fit + move, -1, 1)) if move else moved[i] for i, (fit, move) in enumerate(zip(fits, moves))
     }
-    ids, _, _ = changes._moved_visibly(before, after)
+    ids, _, _ = changes.moved_visibly(before, after)
     expected = [i for i in before if signed(before[i]) != signed(after[i])]
     assert ids.tolist() == expected
     assert 0 < len(expected) < len(before)

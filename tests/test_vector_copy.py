@@ -36,7 +36,7 @@ def selections(arrivals: np.ndarray) -> tuple:
     for entering in (vector_copy.entering, score_rows.entering):
         ids, vectors = entering(model, arrivals, thresholds, SELECTION_SLACK)
         order = np.argsort(ids)
-        found.append((ids[order].tolist(), vectors[order]))
+        found.append((ids[order].tolist(), vectors[order].tolist()))
     return found
 
 
@@ -52,7 +52,7 @@ def test_the_copy_selects_what_the_scan_selects_a_vector_written_while_it_looked
     vectors = dict(CompanyEmbedding.objects.values_list("company_id", "vector"))
     arrival = np.array([vectors[made[1].pk]], dtype=np.float32)  # a brewery: near the breweries only
     (copy_ids, copy_vectors), (scan_ids, scan_vectors) = selections(arrival)
-    assert copy_ids == scan_ids and np.array_equal(copy_vectors, scan_vectors)
+    assert copy_ids == scan_ids and copy_vectors == scan_vectors
     dentist = made[8]
     assert dentist.pk not in scan_ids  # far from a brewery
 
@@ -80,7 +80,7 @@ def test_the_copy_selects_what_the_scan_selects_a_vector_written_while_it_looked
     writer.join(30)
     (copy_ids, copy_vectors), (scan_ids, scan_vectors) = selections(arrival)
     assert dentist.pk in scan_ids  # at distance 0 now
-    assert copy_ids == scan_ids and np.array_equal(copy_vectors, scan_vectors)
+    assert copy_ids == scan_ids and copy_vectors == scan_vectors
 
 
 def test_a_company_added_since_the_copy_was_made_is_in_it(fake_encoder, alice):
@@ -96,5 +96,5 @@ def test_a_company_added_since_the_copy_was_made_is_in_it(fake_encoder, alice):
     embeddings.embed_and_score([company.pk for company in added])
     (copy_ids, copy_vectors), (scan_ids, scan_vectors) = selections(arrival)
     assert {company.pk for company in added} <= set(scan_ids)
-    assert copy_ids == scan_ids and np.array_equal(copy_vectors, scan_vectors)
+    assert copy_ids == scan_ids and copy_vectors == scan_vectors
     assert vector_copy.held_bytes() > held

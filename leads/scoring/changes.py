@@ -33,7 +33,7 @@ def record(
     pass that took a rep's like of a brewery and another's dislike of a fintech blamed every move
     on both. A change none of them explains that way (a score of fewer than k neighbours, where
     every labelled company is a neighbour) names them all."""
-    ids, old, new = _moved_visibly(before, after)
+    ids, old, new = moved_visibly(before, after)
     if not len(ids):
         return
     verdict_of = dict(zip(causes, verdicts))
@@ -70,7 +70,7 @@ def record(
         )
 
 
-def _moved_visibly(before: dict[int, float], after: dict[int, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def moved_visibly(before: dict[int, float], after: dict[int, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids, fits before, fits after) of the companies whose move a rep can see, in id order: the
     fit as shown (two decimals, `signed`) changed, or it came or went ("0.24 -> 0.24", 0.244 to
     0.236, is not logged). NaN where a company had no score, or has none now. In numpy: a pass
