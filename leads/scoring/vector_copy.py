@@ -5,7 +5,7 @@ Postgres answers that with a scan of every vector (rows.entering): ~1 s at a mil
 2 cores, most of a like's pass, and a core taken from the encoder during an import. numpy does
 the same over a copy in ~0.1 s (docs/benchmarks.md, *The vectors in the worker's memory*). The
 copy costs 4 bytes a dimension a company (1.5 GB at a million with MiniLM) in each worker process
-that runs passes, and ~15 s to read (leads/celery.py reads it as the interactive worker starts);
+that runs passes, and ~15 s to read (leads/tasks.py reads it as the interactive worker starts);
 SCORING_VECTORS_IN_MEMORY=0 keeps the scan in Postgres instead.
 
 Kept up to date by what the vectors' writes stamp: every write of a vector sets its created_at to
