@@ -44,10 +44,10 @@ def record(
             own = (cited_before or {}).get(company_id, set()) | cited_after.get(company_id, set())
             own |= {company_id} & verdict_of.keys()
             mine = sorted(own) or causes
-            each_causes.append(_array_literal(mine))
+            each_causes.append(id_array(mine))
             each_verdicts.append(_array_literal(verdict_of[i] for i in mine))
     else:  # one verdict in the pass (one click): it made every move
-        each_causes = [_array_literal(causes)] * len(ids)
+        each_causes = [id_array(causes)] * len(ids)
         each_verdicts = [_array_literal(verdicts)] * len(ids)
     # One statement, the rows as arrays: a pass at a million companies logs thousands of changes,
     # and a row at a time (COPY's write_row) cost ~10 us each, most of the log's time.
@@ -102,6 +102,7 @@ def _float_array(values: np.ndarray) -> str:
 
 
 def _array_literal(elements) -> str:
+    """A text literal of a Postgres array of what `elements` write as (id_array for ids)."""
     return "{" + ",".join(str(element) for element in elements) + "}"
 
 
